@@ -1,0 +1,168 @@
+package cluster
+
+import (
+	"net"
+	"strconv"
+	"time"
+)
+
+// Defaults for what an app does not set.
+const (
+	DefaultPort            = 3000
+	DefaultCount           = 2
+	DefaultHealthPath      = "/ping"
+	DefaultHealthTimeout   = 60 * time.Second
+	DefaultDockerPort      = 2375
+	DefaultChannel         = "longshoreman.routes"
+	DefaultDrain           = 2 * time.Second
+	DefaultRepublish       = 10 * time.Second
+	DefaultReconcile       = 5 * time.Second
+	DefaultHostGrace       = 15 * time.Second
+	DefaultMaxCount        = 64
+	DefaultStopTimeout     = 10 * time.Second
+	DefaultLogLines        = 20
+	MaxEnvValueLength      = 32 << 10
+	MaxEnvKeyLength        = 255
+	MaxAppNameLength       = 253
+	MaxHealthTimeout       = 10 * time.Minute
+	MinHealthTimeout       = time.Second
+	MaxImageReferenceBytes = 512
+)
+
+// Labels carried by every container the controller manages. The controller
+// only touches containers with these labels, and on each host only counts
+// those whose LabelHost is that host: several host addresses may share one
+// Docker daemon.
+const (
+	LabelApp        = "longshoreman.app"
+	LabelRevision   = "longshoreman.revision"
+	LabelHost       = "longshoreman.host"
+	LabelController = "longshoreman.controller"
+)
+
+// App is a domain name with its settings. Image, Count, Port and HealthCheck
+// describe what should run; Revision names the revision that holds them (0:
+// never deployed).
+type App struct {
+	Name        string            `json:"name"`
+	Envs        map[string]string `json:"envs"`
+	Image       string            `json:"image,omitempty"`
+	Count       int               `json:"count"`
+	Port        int               `json:"port,omitempty"`
+	HealthCheck HealthCheck       `json:"healthcheck"`
+	Revision    int               `json:"revision"`
+	Created     time.Time         `json:"created"`
+}
+
+// EnvList returns the app's envs as sorted KEY=value strings.
+func (a *App) EnvList() []string { return EnvList(a.Envs) }
+
+// Deployed reports whether the app has a revision to run.
+func (a *App) Deployed() bool { return a.Revision > 0 && a.Image != "" }
+
+// HealthCheck says how to tell that an instance is ready: an HTTP GET of Path
+// answered with a 2xx within Timeout of the container's start.
+type HealthCheck struct {
+	Path    string   `json:"path,omitempty"`
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// WithDefaults returns h with empty fields set to the defaults.
+func (h HealthCheck) WithDefaults() HealthCheck {
+	if h.Path == "" {
+		h.Path = DefaultHealthPath
+	}
+	if h.Timeout == 0 {
+		h.Timeout = Duration(DefaultHealthTimeout)
+	}
+	return h
+}
+
+// Host is one node, named by its IP address.
+type Host struct {
+	Addr  string    `json:"addr"`
+	Added time.Time `json:"added"`
+}
+
+// Revision statuses.
+const (
+	StatusDeploying = "deploying"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// Revision is an immutable record of what was deployed, except for its
+// Status and Reason, which move from deploying to succeeded or failed.
+type Revision struct {
+	App         string      `json:"app"`
+	Number      int         `json:"revision"`
+	Image       string      `json:"image"`
+	Envs        []string    `json:"envs"`
+	Count       int         `json:"count"`
+	Port        int         `json:"port"`
+	HealthCheck HealthCheck `json:"healthcheck"`
+	Time        time.Time   `json:"time"`
+	Status      string      `json:"status"`
+	Reason      string      `json:"reason,omitempty"`
+}
+
+// Instance is one container of one revision of one app on one host,
+// reachable at Host:Port. Routed instances are healthy and in the routing
+// table.
+type Instance struct {
+	ID       string    `json:"id"`
+	App      string    `json:"app"`
+	Revision int       `json:"revision"`
+	Host     string    `json:"host"`
+	Port     int       `json:"port"`
+	Routed   bool      `json:"routed"`
+	Started  time.Time `json:"started"`
+}
+
+// Addr returns the instance's HOST:PORT address.
+func (i Instance) Addr() string { return net.JoinHostPort(i.Host, strconv.Itoa(i.Port)) }
+
+// RoutingTable is what routers receive: every app's routed instance
+// addresses. Version rises with every change and survives restarts; a router
+// applies a table only when its Version is higher than the one it holds or
+// Controller changed.
+type RoutingTable struct {
+	Version    uint64              `json:"version"`
+	Controller string              `json:"controller"`
+	Time       time.Time           `json:"time"`
+	Routes     map[string][]string `json:"routes"`
+}
+
+// ContainerSpec is what the scheduler asks a Docker host to run.
+type ContainerSpec struct {
+	App        string
+	Revision   int
+	Host       string
+	Controller string
+	Image      string
+	Env        []string
+	Port       int // the container port, published on Host with a port Docker picks
+}
+
+// Container is what a Docker host reports about a container that carries the
+// controller's labels.
+type Container struct {
+	ID         string
+	App        string
+	Revision   int
+	Host       string
+	Controller string
+	Image      string
+	Port       int // the published host port, 0 when not running
+	Running    bool
+	State      string
+}
+
+// ContainerEvent is a change Docker reported about a managed container.
+type ContainerEvent struct {
+	Host   string
+	ID     string
+	App    string
+	Action string // Docker's action: "start", "die", "stop", "kill", "destroy", "health_status: ..."
+	Time   time.Time
+}

@@ -1,0 +1,174 @@
+// Package testenv gives tests the real parts that scripts/test starts:
+// Docker hosts, a Redis server, a registry and the test application image.
+// Each accessor skips the test with a clear message when its part is absent
+// (plain `go test ./...` on a laptop), and fails it instead when
+// LONGSHOREMAN_TEST_REQUIRE=1, which scripts/test sets so that nothing is
+// skipped there.
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Environment variables set by scripts/test.
+const (
+	EnvRequire    = "LONGSHOREMAN_TEST_REQUIRE"     // "1": a missing part fails the test
+	EnvHosts      = "LONGSHOREMAN_TEST_HOSTS"       // comma-separated host IPs sharing one dockerd
+	EnvDockerPort = "LONGSHOREMAN_TEST_DOCKER_PORT" // Docker API port on each host
+	EnvDockerHost = "LONGSHOREMAN_TEST_DOCKER_HOST" // DOCKER_HOST for the docker CLI (unix socket)
+	EnvRedis      = "LONGSHOREMAN_TEST_REDIS"       // host:port of a running redis-server
+	EnvImage      = "LONGSHOREMAN_TEST_IMAGE"       // test app image repository, tags 1 and 2
+	EnvRegistry   = "LONGSHOREMAN_TEST_REGISTRY"    // host:port of a local registry
+)
+
+func need(tb testing.TB, name, what string) string {
+	tb.Helper()
+	v := os.Getenv(name)
+	if v != "" {
+		return v
+	}
+	msg := fmt.Sprintf("%s is not set: this test needs %s; run scripts/test to start it", name, what)
+	if os.Getenv(EnvRequire) == "1" {
+		tb.Fatal(msg)
+	}
+	tb.Skip(msg)
+	return ""
+}
+
+// Hosts returns the test hosts' IP addresses (three under scripts/test).
+func Hosts(tb testing.TB) []string {
+	tb.Helper()
+	return strings.Split(need(tb, EnvHosts, "Docker hosts on loopback addresses"), ",")
+}
+
+// DockerPort returns the Docker API port of the test hosts.
+func DockerPort(tb testing.TB) int {
+	tb.Helper()
+	p, err := strconv.Atoi(need(tb, EnvDockerPort, "the Docker API port of the test hosts"))
+	if err != nil {
+		tb.Fatalf("%s: %v", EnvDockerPort, err)
+	}
+	return p
+}
+
+// Redis returns the address of the shared redis-server.
+func Redis(tb testing.TB) string {
+	tb.Helper()
+	return need(tb, EnvRedis, "a running redis-server")
+}
+
+// Image returns the test app image reference for version "1" or "2".
+func Image(tb testing.TB, version string) string {
+	tb.Helper()
+	return need(tb, EnvImage, "the test app image built by scripts/test") + ":" + version
+}
+
+// Registry returns the host:port of the local registry.
+func Registry(tb testing.TB) string {
+	tb.Helper()
+	return need(tb, EnvRegistry, "a local docker-registry")
+}
+
+// Docker runs the docker CLI against the test daemon and returns its
+// combined output; it fails the test when the command fails.
+func Docker(tb testing.TB, args ...string) string {
+	tb.Helper()
+	out, err := DockerErr(tb, args...)
+	if err != nil {
+		tb.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// DockerErr is Docker without failing the test.
+func DockerErr(tb testing.TB, args ...string) (string, error) {
+	tb.Helper()
+	host := need(tb, EnvDockerHost, "the test dockerd's unix socket")
+	cmd := exec.Command("docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host)
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// RedisServer is a redis-server process owned by one test, so the test can
+// stop and start it as a real fault.
+type RedisServer struct {
+	Addr string
+	dir  string
+	tb   testing.TB
+
+	mu  sync.Mutex // guards cmd
+	cmd *exec.Cmd
+}
+
+// StartRedis starts a private redis-server on a free loopback port; it is
+// stopped when the test ends.
+func StartRedis(tb testing.TB) *RedisServer {
+	tb.Helper()
+	need(tb, EnvRedis, "redis-server")
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		tb.Fatalf("redis-server not found in PATH: %v", err)
+	}
+	s := &RedisServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(tb))), dir: tb.TempDir(), tb: tb}
+	s.Start()
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts the server (again) on its address and waits until it answers.
+func (s *RedisServer) Start() {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return
+	}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.dir,
+		"--logfile", filepath.Join(s.dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		s.tb.Fatalf("start redis-server: %v", err)
+	}
+	s.cmd = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.tb.Fatalf("redis-server on %s did not answer within 10s", s.Addr)
+}
+
+// Stop kills the server (SIGKILL: a real fault) and waits for it to exit.
+func (s *RedisServer) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

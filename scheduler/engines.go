@@ -1,0 +1,47 @@
+package scheduler
+
+import (
+	"context"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// Engines is the scheduler's view of the Docker hosts, each named by its IP
+// address. The docker package implements it; every call is bounded by ctx.
+// Errors that a person should see are *cluster.Error with code EHOST (the
+// host failed) or EINVALID; anything else is reported as the host failing.
+type Engines interface {
+	// Ping checks that the host's Docker API answers.
+	Ping(ctx context.Context, host string) error
+	// Pull pulls image on host. When the pull fails but the image is already
+	// present on the host, Pull returns a non-empty warning and a nil error;
+	// when it fails with the image absent, the error names the image, the
+	// host and the registry's reason.
+	Pull(ctx context.Context, host, image string) (warning string, err error)
+	// Run creates and starts a container for spec on spec.Host, with the
+	// controller's labels, restart policy unless-stopped and spec.Port
+	// published on spec.Host with a port Docker picks, and returns it as
+	// inspected after start (Port is the published host port).
+	Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.Container, error)
+	// Inspect returns one container; an unknown id is a *cluster.Error with
+	// code ENOTFOUND.
+	Inspect(ctx context.Context, host, id string) (cluster.Container, error)
+	// Stop stops the container gracefully (SIGTERM, then SIGKILL after
+	// timeout) and removes it. A container that is already gone is not an
+	// error.
+	Stop(ctx context.Context, host, id string, timeout time.Duration) error
+	// List returns every container (running or not) that carries the
+	// controller's labels and whose LabelHost is host.
+	List(ctx context.Context, host string) ([]cluster.Container, error)
+	// Logs returns the last lines of the container's stdout and stderr.
+	Logs(ctx context.Context, host, id string, lines int) ([]string, error)
+	// FreeMemory returns the host's memory available for new containers,
+	// in bytes, as well as Docker reports it.
+	FreeMemory(ctx context.Context, host string) (int64, error)
+	// Events streams the host's container events (die, start, destroy...)
+	// for containers that carry the controller's labels and whose LabelHost
+	// is host, until ctx ends or the stream fails; the error channel gets
+	// one value when the stream ends.
+	Events(ctx context.Context, host string) (<-chan cluster.ContainerEvent, <-chan error)
+}
