@@ -1,0 +1,171 @@
+package pubsub_test
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/pubsub"
+)
+
+func TestEncodeNeverNull(t *testing.T) {
+	b, err := pubsub.Encode(cluster.RoutingTable{Version: 3, Controller: "c1",
+		Time:   time.Date(2026, 1, 2, 15, 4, 5, 123456789, time.UTC),
+		Routes: map[string][]string{"a.example.com": nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"version":3,"controller":"c1","time":"2026-01-02T15:04:05.123456789Z","routes":{"a.example.com":[]}}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+	b, _ = pubsub.Encode(cluster.RoutingTable{})
+	var m map[string]json.RawMessage
+	json.Unmarshal(b, &m)
+	if string(m["routes"]) != "{}" {
+		t.Fatalf("empty table encodes routes as %s, want {}", m["routes"])
+	}
+}
+
+func TestChangedReachesSubscriber(t *testing.T) {
+	c := newClient(t, testenv.Redis(t))
+	ch := channel(t)
+	src := newSource()
+	p := startPublisher(t, pubsub.PublisherConfig{Client: c, Channel: ch, Source: src, Republish: time.Minute})
+	_, applied := startSubscriber(t, c, ch)
+	waitVersion(t, applied, 1, 2*time.Second)
+
+	routes := map[string][]string{"shop.example.com": {"10.0.0.5:32768", "10.0.0.6:32771"}}
+	v := src.set(routes)
+	p.Changed()
+	rt := waitVersion(t, applied, v, time.Second)
+	if !reflect.DeepEqual(rt.Routes, routes) || rt.Controller != "ctl-test" {
+		t.Fatalf("got %+v", rt)
+	}
+	if st := p.Status(); !st.Connected || st.LastVersion != v || st.Published < 2 {
+		t.Fatalf("status %+v", st)
+	}
+	if p.Last().Version != v {
+		t.Fatalf("Last().Version = %d, want %d", p.Last().Version, v)
+	}
+}
+
+func TestSyncRequestAnsweredAtOnce(t *testing.T) {
+	c := newClient(t, testenv.Redis(t))
+	ch := channel(t)
+	src := newSource()
+	src.set(map[string][]string{"a.example.com": {"127.0.0.1:1"}})
+	p := startPublisher(t, pubsub.PublisherConfig{Client: c, Channel: ch, Source: src, Republish: time.Hour})
+	eventually(t, 2*time.Second, "first publish", func() bool { return p.Status().Published > 0 })
+	time.Sleep(100 * time.Millisecond) // the startup publishes are long gone
+
+	start := time.Now()
+	_, applied := startSubscriber(t, c, ch)
+	waitVersion(t, applied, 2, time.Second)
+	t.Logf("a late subscriber got the table %s after starting", time.Since(start))
+	if p.Status().SyncRequests == 0 {
+		t.Fatal("the publisher saw no sync request")
+	}
+}
+
+func TestHeartbeatRepeatsVersion(t *testing.T) {
+	c := newClient(t, testenv.Redis(t))
+	ch := channel(t)
+	raw := rawSubscribe(t, c, ch)
+	startPublisher(t, pubsub.PublisherConfig{Client: c, Channel: ch, Source: newSource(), Republish: 100 * time.Millisecond})
+	deadline := time.After(2 * time.Second)
+	for n := 0; n < 4; {
+		select {
+		case rt := <-raw:
+			if rt.Version != 1 {
+				t.Fatalf("heartbeat carries version %d, want 1", rt.Version)
+			}
+			n++
+		case <-deadline:
+			t.Fatal("fewer than 4 heartbeats in 2s with Republish=100ms")
+		}
+	}
+}
+
+func TestChangedCoalescesBursts(t *testing.T) {
+	c := newClient(t, testenv.Redis(t))
+	ch := channel(t)
+	raw := rawSubscribe(t, c, ch)
+	src := newSource()
+	p := startPublisher(t, pubsub.PublisherConfig{Client: c, Channel: ch, Source: src, Republish: time.Hour, Coalesce: 20 * time.Millisecond})
+	eventually(t, 2*time.Second, "startup publishes", func() bool { return p.Status().Published >= 2 })
+	time.Sleep(50 * time.Millisecond)
+	before := p.Status().Published
+	for len(raw) > 0 {
+		<-raw
+	}
+
+	var last uint64
+	for i := range 100 {
+		last = src.set(map[string][]string{"a.example.com": {"127.0.0.1:" + string(rune('0'+i%10))}})
+		p.Changed()
+	}
+	time.Sleep(200 * time.Millisecond)
+	n := p.Status().Published - before
+	if n < 1 || n > 3 {
+		t.Fatalf("100 rapid changes made %d publishes, want 1 to 3", n)
+	}
+	var got uint64
+	for len(raw) > 0 {
+		got = (<-raw).Version
+	}
+	if got != last {
+		t.Fatalf("last published version %d, want %d", got, last)
+	}
+	t.Logf("100 changes → %d publishes", n)
+}
+
+func TestSubscriberAppliesOnlyNewerOrOtherController(t *testing.T) {
+	c := newClient(t, testenv.Redis(t))
+	ch := channel(t)
+	s, applied := startSubscriber(t, c, ch)
+	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
+
+	send := func(v uint64, ctl string) {
+		t.Helper()
+		b, _ := pubsub.Encode(cluster.RoutingTable{Version: v, Controller: ctl})
+		if err := c.Publish(context.Background(), ch, b).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(5, "A")
+	send(4, "A") // older: ignored
+	send(5, "A") // same: ignored
+	c.Publish(context.Background(), ch, "not json")
+	send(3, "B") // another controller: applied even though lower
+	send(3, "B") // same again: ignored
+	send(6, "B")
+	want := []string{"5A", "3B", "6B"}
+	for _, w := range want {
+		select {
+		case rt := <-applied:
+			if got := uitoa(rt.Version) + rt.Controller; got != w {
+				t.Fatalf("applied %s, want %s", got, w)
+			}
+			if rt.Routes == nil {
+				t.Fatal("applied a table with nil routes")
+			}
+		case <-time.After(time.Second):
+			t.Fatalf("%s not applied within 1s", w)
+		}
+	}
+	select {
+	case rt := <-applied:
+		t.Fatalf("unexpected apply of %+v", rt)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if st := s.Status(); st.Invalid != 1 || st.Applied != 3 || st.Version != 6 || st.Controller != "B" {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func uitoa(v uint64) string { b, _ := json.Marshal(v); return string(b) }
