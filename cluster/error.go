@@ -14,6 +14,9 @@ const (
 	EUNAUTHORIZED = "unauthorized" // 401: missing or wrong token
 	EHOST         = "host"         // 502: a Docker host failed
 	EUNAVAILABLE  = "unavailable"  // 503: no host can take the work
+	EMETHOD       = "method"       // 405: the path exists, the method does not
+	ETOOLARGE     = "too_large"    // 413: the request body is over the limit
+	EDEPLOY       = "deploy"       // 502: new instances failed to start or to become healthy
 )
 
 // Error is an error a person can act on: Code says what kind of failure it is

@@ -1,0 +1,29 @@
+package cluster
+
+// DeployRequest is what a deploy asks for. Zero fields take the app's
+// current value, then the defaults.
+type DeployRequest struct {
+	Image       string      `json:"image"`
+	Count       int         `json:"count,omitempty"`
+	Port        int         `json:"port,omitempty"`
+	HealthCheck HealthCheck `json:"healthcheck,omitempty"`
+}
+
+// DeployResult is the outcome of a deploy, rollback, scale or restart.
+type DeployResult struct {
+	Revision  int      `json:"revision"`
+	Instances []string `json:"instances"`
+}
+
+// Progress is one step of a deploy, as streamed to clients that ask for
+// application/x-ndjson.
+type Progress struct {
+	Step     string `json:"step"` // "revision", "pulling", "pulled", "starting", "started", "healthy", "routed", "unrouted", "draining", "stopped", "failed", "warning"
+	Host     string `json:"host,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Message  string `json:"message,omitempty"`
+	Elapsed  int64  `json:"elapsed_ms"` // since the deploy began
+}
+
+// ProgressFunc receives deploy steps as they happen. It may be nil.
+type ProgressFunc func(Progress)

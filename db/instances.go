@@ -1,0 +1,119 @@
+package db
+
+import (
+	"encoding/json"
+	"sort"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	bolt "go.etcd.io/bbolt"
+)
+
+// PutInstance stores or replaces an instance record. The app must exist.
+func (db *DB) PutInstance(inst cluster.Instance) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		if _, err := getApp(tx, inst.App); err != nil {
+			return err
+		}
+		b, err := tx.Bucket(bucketInstances).CreateBucketIfNotExists([]byte(inst.App))
+		if err != nil {
+			return err
+		}
+		return put(b, inst.ID, inst)
+	})
+}
+
+// SetRouted marks instances of app as routed or not, in one transaction.
+// Unknown ids are ignored.
+func (db *DB) SetRouted(app string, ids []string, routed bool) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketInstances).Bucket([]byte(app))
+		if b == nil {
+			return nil
+		}
+		for _, id := range ids {
+			var inst cluster.Instance
+			if ok, err := get(b, id, &inst); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			inst.Routed = routed
+			if err := put(b, id, inst); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteInstance removes an instance record; an unknown one is no error.
+func (db *DB) DeleteInstance(app, id string) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketInstances).Bucket([]byte(app)); b != nil {
+			return b.Delete([]byte(id))
+		}
+		return nil
+	})
+}
+
+// Instances returns the app's instances sorted by host and port.
+func (db *DB) Instances(app string) ([]cluster.Instance, error) {
+	insts := []cluster.Instance{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if _, err := getApp(tx, app); err != nil {
+			return err
+		}
+		var err error
+		insts, err = appendInstances(insts, tx.Bucket(bucketInstances).Bucket([]byte(app)))
+		return err
+	})
+	sortInstances(insts)
+	return insts, err
+}
+
+// AllInstances returns every instance of every app.
+func (db *DB) AllInstances() ([]cluster.Instance, error) {
+	insts := []cluster.Instance{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketInstances)
+		return root.ForEachBucket(func(app []byte) error {
+			var err error
+			insts, err = appendInstances(insts, root.Bucket(app))
+			return err
+		})
+	})
+	sortInstances(insts)
+	return insts, err
+}
+
+func appendInstances(insts []cluster.Instance, b *bolt.Bucket) ([]cluster.Instance, error) {
+	if b == nil {
+		return insts, nil
+	}
+	err := b.ForEach(func(_, v []byte) error {
+		var inst cluster.Instance
+		if err := json.Unmarshal(v, &inst); err != nil {
+			return err
+		}
+		insts = append(insts, inst)
+		return nil
+	})
+	return insts, err
+}
+
+func sortInstances(insts []cluster.Instance) {
+	sort.Slice(insts, func(i, j int) bool {
+		a, b := insts[i], insts[j]
+		if a.App != b.App {
+			return a.App < b.App
+		}
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Port != b.Port {
+			return a.Port < b.Port
+		}
+		return a.ID < b.ID
+	})
+}

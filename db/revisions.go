@@ -1,0 +1,145 @@
+package db
+
+import (
+	"encoding/binary"
+	"encoding/json"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	bolt "go.etcd.io/bbolt"
+)
+
+func revKey(n int) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, uint64(n))
+	return k
+}
+
+// CreateRevision stores rev as the app's next revision, setting rev.Number
+// and rev.Time. The app must exist.
+func (db *DB) CreateRevision(rev *cluster.Revision) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		if _, err := getApp(tx, rev.App); err != nil {
+			return err
+		}
+		b, err := tx.Bucket(bucketRevisions).CreateBucketIfNotExists([]byte(rev.App))
+		if err != nil {
+			return err
+		}
+		last := 0
+		if k, _ := b.Cursor().Last(); k != nil {
+			last = int(binary.BigEndian.Uint64(k))
+		}
+		rev.Number = last + 1
+		rev.Time = db.now().UTC()
+		buf, err := json.Marshal(rev)
+		if err != nil {
+			return err
+		}
+		return b.Put(revKey(rev.Number), buf)
+	})
+}
+
+// FinishRevision records a revision's outcome. When status is succeeded,
+// the app takes the revision's image, count, port, health check and envs in
+// the same transaction, so the data file never says an app runs something it
+// does not.
+func (db *DB) FinishRevision(app string, number int, status, reason string) (*cluster.Revision, error) {
+	var rev *cluster.Revision
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		var err error
+		if rev, err = getRevision(tx, app, number); err != nil {
+			return err
+		}
+		rev.Status, rev.Reason = status, reason
+		buf, err := json.Marshal(rev)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketRevisions).Bucket([]byte(app)).Put(revKey(number), buf); err != nil {
+			return err
+		}
+		if status != cluster.StatusSucceeded {
+			return nil
+		}
+		a, err := getApp(tx, app)
+		if err != nil {
+			return err
+		}
+		a.Image, a.Count, a.Port, a.HealthCheck, a.Revision = rev.Image, rev.Count, rev.Port, rev.HealthCheck, rev.Number
+		a.Envs = map[string]string{}
+		for _, kv := range rev.Envs {
+			k, v, _ := cluster.ParseEnv(kv)
+			a.Envs[k] = v
+		}
+		return put(tx.Bucket(bucketApps), app, a)
+	})
+	return rev, err
+}
+
+// Revision returns one revision of an app, or ENOTFOUND.
+func (db *DB) Revision(app string, number int) (*cluster.Revision, error) {
+	var rev *cluster.Revision
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		rev, err = getRevision(tx, app, number)
+		return err
+	})
+	return rev, err
+}
+
+func getRevision(tx *bolt.Tx, app string, number int) (*cluster.Revision, error) {
+	var buf []byte
+	if b := tx.Bucket(bucketRevisions).Bucket([]byte(app)); b != nil {
+		buf = b.Get(revKey(number))
+	}
+	if buf == nil {
+		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no revision %d: see its revisions with GET /%s/history.", app, number, app)
+	}
+	rev := &cluster.Revision{}
+	return rev, json.Unmarshal(buf, rev)
+}
+
+// Revisions returns an app's revisions, newest first.
+func (db *DB) Revisions(app string) ([]cluster.Revision, error) {
+	revs := []cluster.Revision{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if _, err := getApp(tx, app); err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketRevisions).Bucket([]byte(app))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var rev cluster.Revision
+			if err := json.Unmarshal(v, &rev); err != nil {
+				return err
+			}
+			revs = append(revs, rev)
+		}
+		return nil
+	})
+	return revs, err
+}
+
+// Deploying returns every revision whose status is still deploying: after
+// a crash these are the deploys that were cut short.
+func (db *DB) Deploying() ([]cluster.Revision, error) {
+	var revs []cluster.Revision
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRevisions).ForEachBucket(func(app []byte) error {
+			return tx.Bucket(bucketRevisions).Bucket(app).ForEach(func(_, v []byte) error {
+				var rev cluster.Revision
+				if err := json.Unmarshal(v, &rev); err != nil {
+					return err
+				}
+				if rev.Status == cluster.StatusDeploying {
+					revs = append(revs, rev)
+				}
+				return nil
+			})
+		})
+	})
+	return revs, err
+}

@@ -1,0 +1,70 @@
+package db
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	bolt "go.etcd.io/bbolt"
+)
+
+// RoutingTable returns the table of routed instances. When the routes
+// differ from those of the previous call, the version is raised and stored
+// with them in one transaction, so it rises with every change and survives
+// restarts. It implements pubsub.TableSource.
+func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
+	var table cluster.RoutingTable
+	var changed bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		table, changed, err = db.routes(tx)
+		return err
+	})
+	if err != nil || !changed {
+		return table, err
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		var err error
+		if table, changed, err = db.routes(tx); err != nil || !changed {
+			return err
+		}
+		table.Version++
+		meta := tx.Bucket(bucketMeta)
+		buf, _ := json.Marshal(table.Routes)
+		if err := meta.Put(keyRoutes, buf); err != nil {
+			return err
+		}
+		return meta.Put(keyRoutesVersion, []byte(strconv.FormatUint(table.Version, 10)))
+	})
+	return table, err
+}
+
+// routes builds the table from the routed instances and reports whether
+// its routes differ from the stored ones; Version is the stored version.
+func (db *DB) routes(tx *bolt.Tx) (cluster.RoutingTable, bool, error) {
+	table := cluster.RoutingTable{Controller: db.controller, Time: db.now().UTC(), Routes: map[string][]string{}}
+	root := tx.Bucket(bucketInstances)
+	var insts []cluster.Instance
+	err := root.ForEachBucket(func(app []byte) error {
+		var err error
+		insts, err = appendInstances(insts[:0], root.Bucket(app))
+		if err != nil {
+			return err
+		}
+		sortInstances(insts)
+		for _, inst := range insts {
+			if inst.Routed {
+				table.Routes[inst.App] = append(table.Routes[inst.App], inst.Addr())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return table, false, err
+	}
+	meta := tx.Bucket(bucketMeta)
+	table.Version, _ = strconv.ParseUint(string(meta.Get(keyRoutesVersion)), 10, 64)
+	buf, _ := json.Marshal(table.Routes)
+	return table, table.Version == 0 || !bytes.Equal(buf, meta.Get(keyRoutes)), nil
+}

@@ -1,0 +1,145 @@
+package http
+
+import (
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	apps, err := s.Store.Apps()
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ok(w, map[string]any{"apps": apps})
+}
+
+func (s *Server) createApp(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	req, err := decodeRequest(r)
+	if err == nil {
+		_, err = s.Store.CreateApp(req.App)
+	}
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ok(w, nil)
+}
+
+// app validates the :app parameter and loads the app.
+func (s *Server) app(ps httprouter.Params) (*cluster.App, error) {
+	name := ps.ByName("app")
+	if err := cluster.ValidateAppName(name); err != nil {
+		return nil, err
+	}
+	return s.Store.App(name)
+}
+
+func (s *Server) describeApp(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	app, err := s.app(ps)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	d, err := s.description(app)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ok(w, map[string]any{"app": app.Name, "description": d})
+}
+
+func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	app, err := s.app(ps)
+	if err == nil {
+		err = s.Scheduler.DeleteApp(r.Context(), app.Name)
+	}
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ok(w, nil)
+}
+
+func (s *Server) instances(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	app, err := s.app(ps)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	insts, err := s.Store.Instances(app.Name)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ok(w, map[string]any{"instances": routedAddrs(insts)})
+}
+
+// routedAddrs returns the addresses of the routed instances: the ones that
+// serve traffic.
+func routedAddrs(insts []cluster.Instance) []string {
+	addrs := []string{}
+	for _, i := range insts {
+		if i.Routed {
+			addrs = append(addrs, i.Addr())
+		}
+	}
+	return addrs
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	app, err := s.app(ps)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	revs, err := s.Store.Revisions(app.Name)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	type entry struct {
+		Revision  int      `json:"revision"`
+		Timestamp int64    `json:"timestamp"`
+		App       string   `json:"app"`
+		Image     string   `json:"image"`
+		Count     int      `json:"count"`
+		Status    string   `json:"status"`
+		Reason    string   `json:"reason,omitempty"`
+		Envs      []string `json:"envs"`
+		Current   bool     `json:"current"`
+	}
+	history := make([]entry, 0, len(revs))
+	for _, rev := range revs {
+		history = append(history, entry{rev.Number, rev.Time.Unix(), rev.App, rev.Image, rev.Count, rev.Status, rev.Reason, rev.Envs, rev.Number == app.Revision})
+	}
+	ok(w, map[string]any{"history": history})
+}
+
+func (s *Server) logs(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	app, err := s.app(ps)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	lines, err := s.Scheduler.Logs(r.Context(), app.Name, cluster.DefaultLogLines)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ok(w, map[string]any{"logs": lines})
+}
+
+func (s *Server) kill(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	app, err := s.app(ps)
+	if err == nil {
+		err = s.Scheduler.Kill(r.Context(), app.Name)
+	}
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ok(w, nil)
+}

@@ -1,0 +1,96 @@
+package http
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// appDescription is one app in GET /describe.
+type appDescription struct {
+	Image     string   `json:"image"`
+	Revision  int      `json:"revision"`
+	Count     int      `json:"count"`
+	Port      int      `json:"port,omitempty"`
+	Instances []string `json:"instances"`
+	Envs      []string `json:"envs"`
+}
+
+func (s *Server) description(app *cluster.App) (appDescription, error) {
+	insts, err := s.Store.Instances(app.Name)
+	if err != nil {
+		return appDescription{}, err
+	}
+	return appDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(insts), Envs: app.EnvList()}, nil
+}
+
+func (s *Server) describe(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	apps, err := s.Store.AllApps()
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	insts, err := s.Store.AllInstances()
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	byApp := map[string][]cluster.Instance{}
+	for _, i := range insts {
+		byApp[i.App] = append(byApp[i.App], i)
+	}
+	desc := map[string]appDescription{}
+	for _, app := range apps {
+		desc[app.Name] = appDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(byApp[app.Name]), Envs: app.EnvList()}
+	}
+	ok(w, map[string]any{"description": desc})
+}
+
+// routes answers with the routing table exactly as it is published.
+func (s *Server) routes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	t, err := s.Store.RoutingTable()
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+// healthz answers 200 when the data file is usable, 503 when it is not, and
+// says whether Redis and each host answer.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	body := map[string]any{"error": false, "db": "ok"}
+	status := http.StatusOK
+	if err := s.Store.Check(); err != nil {
+		body["error"], body["db"] = fmt.Sprintf("The data file is not usable: %v", err), err.Error()
+		status = http.StatusServiceUnavailable
+	}
+	if s.Publisher != nil {
+		body["redis"] = s.Publisher.RedisStatus()
+	}
+	body["hosts"] = s.Scheduler.HostHealth(r.Context())
+	writeJSON(w, status, body)
+}
+
+// backup streams a consistent copy of the data file.
+func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="longshoreman-%s.db"`, time.Now().UTC().Format("20060102T150405Z")))
+	if _, err := s.Store.WriteTo(w); err != nil {
+		// The header is out; all that can be done is to cut the body short
+		// so the client sees a truncated transfer, and log it.
+		s.Logger.Error("backup failed", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if s.Metrics == nil {
+		s.Error(w, r, cluster.Errorf(cluster.ENOTFOUND, "Metrics are not enabled on this controller."))
+		return
+	}
+	s.Metrics.ServeHTTP(w, r)
+}

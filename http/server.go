@@ -1,0 +1,200 @@
+// Package http serves Longshoreman's API on julienschmidt/httprouter: the
+// routes, authentication, the {"error": ...} envelope, the mapping of error
+// codes to statuses, and request decoding and validation.
+//
+// Canonical paths live under /apps/:app/...; the original short form
+// /:app/... (what the 2014 CLI sends) is rewritten to it before routing,
+// since httprouter cannot hold /apps beside /:app.
+package http
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// Store is what the API reads from the data file.
+type Store interface {
+	Apps() ([]string, error)
+	AllApps() ([]*cluster.App, error)
+	App(name string) (*cluster.App, error)
+	CreateApp(name string) (bool, error)
+	Hosts() ([]cluster.Host, error)
+	Revisions(app string) ([]cluster.Revision, error)
+	Instances(app string) ([]cluster.Instance, error)
+	AllInstances() ([]cluster.Instance, error)
+	RoutingTable() (cluster.RoutingTable, error)
+	Check() error
+	WriteTo(w io.Writer) (int64, error)
+}
+
+// Scheduler is what the API asks to change the cluster. Every method
+// returns *cluster.Error values for what a person can fix.
+type Scheduler interface {
+	AddHost(ctx context.Context, addr string) error
+	RemoveHost(ctx context.Context, addr string, force bool) error
+	DeleteApp(ctx context.Context, app string) error
+	SetEnv(ctx context.Context, app, key, value string, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
+	UnsetEnv(ctx context.Context, app, key string, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
+	Deploy(ctx context.Context, app string, req cluster.DeployRequest, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
+	Rollback(ctx context.Context, app string, revision int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
+	Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
+	Kill(ctx context.Context, app string) error
+	Logs(ctx context.Context, app string, lines int) ([]string, error)
+	HostHealth(ctx context.Context) map[string]string
+	MaxCount() int
+}
+
+// PublisherStatus reports the routing-table publisher's link to Redis.
+type PublisherStatus interface {
+	RedisStatus() string // "connected", or what is wrong
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	Store     Store
+	Scheduler Scheduler
+	Publisher PublisherStatus // may be nil
+	Token     string
+	Logger    *slog.Logger
+	Metrics   http.Handler // serves GET /metrics; may be nil
+
+	router *httprouter.Router
+}
+
+// reserved are the first path segments that are not app names.
+var reserved = map[string]bool{"apps": true, "hosts": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true}
+
+// NewServer returns a Server with its routes registered.
+func NewServer(s *Server) *Server {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.Error(w, req, cluster.Errorf(cluster.ENOTFOUND, "No such endpoint: %s %s. See the API table in the README.", req.Method, req.URL.Path))
+	})
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.Error(w, req, cluster.Errorf(cluster.EMETHOD, "%s is not allowed on %s; allowed: %s.", req.Method, req.URL.Path, w.Header().Get("Allow")))
+	})
+	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		if v == http.ErrAbortHandler {
+			panic(v) // a deliberate abort: let net/http cut the connection
+		}
+		s.Logger.Error("panic in handler", "method", req.Method, "path", req.URL.Path, "panic", v)
+		s.Error(w, req, cluster.Errorf(cluster.EINTERNAL, "Internal error."))
+	}
+
+	r.GET("/apps", s.listApps)
+	r.POST("/apps", s.createApp)
+	r.GET("/apps/:app", s.describeApp)
+	r.DELETE("/apps/:app", s.deleteApp)
+	r.POST("/apps/:app/deploy", s.deploy)
+	r.GET("/apps/:app/instances", s.instances)
+	r.GET("/apps/:app/envs", s.listEnvs)
+	r.POST("/apps/:app/envs", s.setEnv)
+	r.DELETE("/apps/:app/envs/:key", s.unsetEnv)
+	r.GET("/apps/:app/history", s.history)
+	r.GET("/apps/:app/logs", s.logs)
+	r.GET("/apps/:app/kill", s.kill)
+	r.POST("/apps/:app/kill", s.kill)
+	r.POST("/apps/:app/rollback", s.rollback)
+	r.POST("/apps/:app/scale", s.scale)
+
+	r.GET("/hosts", s.listHosts)
+	r.POST("/hosts", s.addHost)
+	r.DELETE("/hosts/:host", s.removeHost)
+
+	r.GET("/describe", s.describe)
+	r.GET("/routes", s.routes)
+	r.GET("/healthz", s.healthz)
+	r.GET("/backup", s.backup)
+	r.GET("/metrics", s.metrics)
+	s.router = r
+	return s
+}
+
+// Routes lists every registered method and canonical path, for tests that
+// walk them.
+func Routes() [][2]string {
+	return [][2]string{
+		{"GET", "/apps"}, {"POST", "/apps"}, {"GET", "/apps/:app"}, {"DELETE", "/apps/:app"},
+		{"POST", "/apps/:app/deploy"}, {"GET", "/apps/:app/instances"}, {"GET", "/apps/:app/envs"},
+		{"POST", "/apps/:app/envs"}, {"DELETE", "/apps/:app/envs/:key"}, {"GET", "/apps/:app/history"},
+		{"GET", "/apps/:app/logs"}, {"GET", "/apps/:app/kill"}, {"POST", "/apps/:app/kill"},
+		{"POST", "/apps/:app/rollback"}, {"POST", "/apps/:app/scale"},
+		{"GET", "/hosts"}, {"POST", "/hosts"}, {"DELETE", "/hosts/:host"},
+		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
+	}
+}
+
+// ServeHTTP authenticates, rewrites the short /:app/... form, and routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start).Round(time.Microsecond))
+	}()
+	if r.URL.Path != "/healthz" && !s.authorized(r) {
+		s.Error(rec, r, cluster.Errorf(cluster.EUNAUTHORIZED, "Invalid token"))
+		return
+	}
+	r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+	if p := shortForm(r.URL.Path); p != "" {
+		r.URL.Path = p
+		r.URL.RawPath = ""
+	}
+	s.router.ServeHTTP(rec, r)
+}
+
+// shortForm returns the canonical path for a /:app/... path, or "".
+func shortForm(path string) string {
+	first, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if first == "" || reserved[first] || rest == "" {
+		return ""
+	}
+	return "/apps/" + first + "/" + rest
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	got := r.Header.Get("X-Auth")
+	if got == "" {
+		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			got = strings.TrimSpace(h[7:])
+		}
+	}
+	if got == "" || s.Token == "" {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(s.Token))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// statusRecorder remembers the status written, for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

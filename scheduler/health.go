@@ -1,0 +1,79 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// healthChecker probes instances over HTTP.
+type healthChecker struct {
+	client *http.Client
+}
+
+func newHealthChecker() *healthChecker {
+	return &healthChecker{client: &http.Client{
+		Timeout: 2 * time.Second,
+		Transport: &http.Transport{
+			DisableKeepAlives:   true, // a probe must see a fresh connection, as a router would
+			MaxIdleConnsPerHost: 1,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// probe does one GET of path on addr and returns nil for a 2xx, or what it
+// saw instead.
+func (h *healthChecker) probe(ctx context.Context, addr, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("GET %s answered %d %q", path, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// waitHealthy polls the instance until its health path answers 2xx, the
+// check's timeout passes, or the container stops running (checked between
+// probes, so a container that exits at start fails fast). Polls start at
+// 50ms and back off to 1s.
+func (s *Scheduler) waitHealthy(ctx context.Context, inst cluster.Instance, hc cluster.HealthCheck) error {
+	hc = hc.WithDefaults()
+	ctx, cancel := context.WithTimeout(ctx, hc.Timeout.D())
+	defer cancel()
+	delay := 50 * time.Millisecond
+	var last error
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		last = s.health.probe(pctx, inst.Addr(), hc.Path)
+		pcancel()
+		if last == nil {
+			return nil
+		}
+		c, err := s.engines.Inspect(ctx, inst.Host, inst.ID)
+		if err == nil && !c.Running {
+			return fmt.Errorf("the container stopped (%s) before it answered its health check", c.State)
+		} else if cluster.ErrorCode(err) == cluster.ENOTFOUND {
+			return fmt.Errorf("the container was removed before it answered its health check")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no 2xx from GET %s within %s; last answer: %v", hc.Path, hc.Timeout.D(), last)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, time.Second)
+	}
+}

@@ -1,0 +1,374 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// Deploy rolls out a new revision of app with the requested image and
+// settings (zero fields keep the app's current ones) and returns when every
+// new instance is healthy and routed and the old ones are gone, or when the
+// deploy failed, leaving the old ones serving.
+func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRequest, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	unlock, err := s.lock(app, "a deploy")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	a, err := s.store.App(app)
+	if err != nil {
+		return nil, err
+	}
+	hc := req.HealthCheck
+	if hc.Path == "" {
+		hc.Path = a.HealthCheck.Path
+	}
+	if hc.Timeout == 0 {
+		hc.Timeout = a.HealthCheck.Timeout
+	}
+	rev := &cluster.Revision{
+		App: app, Image: req.Image, Envs: a.EnvList(),
+		Count:       firstPositive(req.Count, a.Count, cluster.DefaultCount),
+		Port:        firstPositive(req.Port, a.Port, cluster.DefaultPort),
+		HealthCheck: hc.WithDefaults(),
+	}
+	return s.rollout(ctx, rev, progress)
+}
+
+// Rollback deploys an earlier revision again, as a new revision. Revision 0
+// means the newest succeeded revision before the current one. The app's
+// current instance count is kept: scaling is not part of a version.
+func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	unlock, err := s.lock(app, "a rollback")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	a, err := s.store.App(app)
+	if err != nil {
+		return nil, err
+	}
+	var target *cluster.Revision
+	if number > 0 {
+		if target, err = s.store.Revision(app, number); err != nil {
+			return nil, err
+		}
+	} else {
+		revs, err := s.store.Revisions(app)
+		if err != nil {
+			return nil, err
+		}
+		for i := range revs {
+			if revs[i].Status == cluster.StatusSucceeded && revs[i].Number < a.Revision {
+				target = &revs[i]
+				break
+			}
+		}
+		if target == nil {
+			return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no succeeded revision before the current one (%d) to roll back to: see GET /%s/history and give {\"revision\": N}.", app, a.Revision, app)
+		}
+	}
+	rev := &cluster.Revision{
+		App: app, Image: target.Image, Envs: target.Envs, Count: firstPositive(a.Count, target.Count),
+		Port: target.Port, HealthCheck: target.HealthCheck,
+	}
+	return s.rollout(ctx, rev, progress)
+}
+
+// SetEnv sets one env of app. On a running app the change is rolled out as
+// a new revision; if that fails, the env keeps its old value.
+func (s *Scheduler) SetEnv(ctx context.Context, app, key, value string, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.changeEnv(ctx, app, func(envs map[string]string) { envs[key] = value }, progress)
+}
+
+// UnsetEnv removes exactly one env of app, restarting it like SetEnv.
+func (s *Scheduler) UnsetEnv(ctx context.Context, app, key string, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.changeEnv(ctx, app, func(envs map[string]string) { delete(envs, key) }, progress)
+}
+
+func (s *Scheduler) changeEnv(ctx context.Context, app string, edit func(map[string]string), progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	unlock, err := s.lock(app, "an env change")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	a, err := s.store.App(app)
+	if err != nil {
+		return nil, err
+	}
+	if !a.Deployed() || a.Count == 0 {
+		a, err = s.store.UpdateApp(app, func(a *cluster.App) error { edit(a.Envs); return nil })
+		if err != nil {
+			return nil, err
+		}
+		return &cluster.DeployResult{Revision: a.Revision, Instances: []string{}}, nil
+	}
+	edit(a.Envs)
+	rev := &cluster.Revision{App: app, Image: a.Image, Envs: a.EnvList(), Count: a.Count, Port: a.Port, HealthCheck: a.HealthCheck}
+	return s.rollout(ctx, rev, progress)
+}
+
+// rollout records rev as a new revision and replaces every instance of the
+// app with rev.Count new ones. The deploy runs to its end even when the
+// client that asked goes away.
+func (s *Scheduler) rollout(ctx context.Context, rev *cluster.Revision, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	ctx = context.WithoutCancel(ctx)
+	rev.Status = cluster.StatusDeploying
+	if err := s.store.CreateRevision(rev); err != nil {
+		return nil, err
+	}
+	c := &change{app: rev.App, rev: rev, add: rev.Count, progress: progress, start: time.Now()}
+	c.report(cluster.Progress{Step: "revision", Message: fmt.Sprintf("revision %d of %s: %s x%d", rev.Number, rev.App, rev.Image, rev.Count)})
+	old, err := s.store.Instances(rev.App)
+	if err != nil {
+		return nil, s.fail(rev, err)
+	}
+	c.remove = old
+	started, err := s.apply(ctx, c)
+	if err != nil {
+		c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
+		return nil, s.fail(rev, err)
+	}
+	if _, err := s.store.FinishRevision(rev.App, rev.Number, cluster.StatusSucceeded, ""); err != nil {
+		return nil, err
+	}
+	s.cfg.Logger.Info("deploy succeeded", "app", rev.App, "revision", rev.Number, "image", rev.Image, "instances", len(started), "duration", time.Since(c.start).Round(time.Millisecond))
+	return &cluster.DeployResult{Revision: rev.Number, Instances: instanceAddrs(started)}, nil
+}
+
+// fail records rev as failed with err's message and returns err.
+func (s *Scheduler) fail(rev *cluster.Revision, err error) error {
+	s.cfg.Logger.Warn("deploy failed", "app", rev.App, "revision", rev.Number, "image", rev.Image, "reason", cluster.ErrorMessage(err))
+	if _, ferr := s.store.FinishRevision(rev.App, rev.Number, cluster.StatusFailed, cluster.ErrorMessage(err)); ferr != nil {
+		s.cfg.Logger.Error("recording the failed revision failed", "app", rev.App, "err", ferr)
+	}
+	return err
+}
+
+// Scale adds instances of the current revision, or drains some, until the
+// app has count. Count 0 stops every instance.
+func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	ctx = context.WithoutCancel(ctx)
+	unlock, err := s.lock(app, "a scale")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	a, err := s.store.App(app)
+	if err != nil {
+		return nil, err
+	}
+	if !a.Deployed() {
+		return nil, cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so there is nothing to scale: deploy an image first with POST /%s/deploy.", app, app)
+	}
+	rev, err := s.store.Revision(app, a.Revision)
+	if err != nil {
+		return nil, err
+	}
+	insts, err := s.store.Instances(app)
+	if err != nil {
+		return nil, err
+	}
+	c := &change{app: app, rev: rev, progress: progress, start: time.Now()}
+	if count > len(insts) {
+		c.add = count - len(insts)
+	} else if count < len(insts) {
+		c.remove = PickRemovals(len(insts)-count, insts, s.hostLoad())
+	}
+	if _, err := s.apply(ctx, c); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Count = count; return nil }); err != nil {
+		return nil, err
+	}
+	now, err := s.store.Instances(app)
+	if err != nil {
+		return nil, err
+	}
+	return &cluster.DeployResult{Revision: a.Revision, Instances: instanceAddrs(now)}, nil
+}
+
+// hostLoad counts managed instances per host.
+func (s *Scheduler) hostLoad() map[string]int {
+	all, _ := s.store.AllInstances()
+	load := map[string]int{}
+	for _, inst := range all {
+		load[inst.Host]++
+	}
+	return load
+}
+
+// Kill stops every instance of app (unrouting them first) and sets its
+// desired count to 0.
+func (s *Scheduler) Kill(ctx context.Context, app string) error {
+	ctx = context.WithoutCancel(ctx)
+	unlock, err := s.lock(app, "a kill")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Count = 0; return nil }); err != nil {
+		return err
+	}
+	insts, err := s.store.Instances(app)
+	if err != nil {
+		return err
+	}
+	s.retire(ctx, &change{app: app, start: time.Now()}, insts)
+	return nil
+}
+
+// DeleteApp stops every instance of app, then deletes its state.
+func (s *Scheduler) DeleteApp(ctx context.Context, app string) error {
+	ctx = context.WithoutCancel(ctx)
+	unlock, err := s.lock(app, "a delete")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	insts, err := s.store.Instances(app)
+	if err != nil {
+		return err
+	}
+	s.retire(ctx, &change{app: app, start: time.Now()}, insts)
+	if left, _ := s.store.Instances(app); len(left) > 0 {
+		return cluster.Errorf(cluster.EHOST, "App %s still has %d instance(s) that could not be stopped (see the controller's log): fix the hosts, then delete it again.", app, len(left))
+	}
+	if err := s.store.DeleteApp(app); err != nil {
+		return err
+	}
+	s.cfg.RoutesChange()
+	return nil
+}
+
+// Logs returns the last lines of every instance of app, each prefixed with
+// the instance's address.
+func (s *Scheduler) Logs(ctx context.Context, app string, lines int) ([]string, error) {
+	insts, err := s.store.Instances(app)
+	if err != nil {
+		return nil, err
+	}
+	per := make([][]string, len(insts))
+	var wg sync.WaitGroup
+	for i, inst := range insts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			got, err := s.engines.Logs(lctx, inst.Host, inst.ID, lines)
+			if err != nil {
+				got = []string{"(logs unavailable: " + cluster.ErrorMessage(err) + ")"}
+			}
+			for _, l := range got {
+				per[i] = append(per[i], inst.Addr()+" "+l)
+			}
+		}()
+	}
+	wg.Wait()
+	out := []string{}
+	for _, p := range per {
+		out = append(out, p...)
+	}
+	return out, nil
+}
+
+// AddHost adds a host. A host whose Docker API does not answer yet is
+// still added (it takes work once it answers), and the log says so.
+func (s *Scheduler) AddHost(ctx context.Context, addr string) error {
+	created, err := s.store.AddHost(addr)
+	if err != nil || !created {
+		return err
+	}
+	if err := s.ping(ctx, addr); err != nil {
+		s.cfg.Logger.Warn("host added, but its Docker API does not answer yet", "host", addr, "err", cluster.ErrorMessage(err))
+	} else {
+		s.cfg.Logger.Info("host added", "host", addr)
+	}
+	return nil
+}
+
+// RemoveHost drains a host, replacing its instances on the other hosts
+// before stopping them, then forgets it. When no other host can take an
+// app's instances it refuses with ECONFLICT, unless force is set, in which
+// case those instances are stopped without replacement.
+func (s *Scheduler) RemoveHost(ctx context.Context, addr string, force bool) error {
+	ctx = context.WithoutCancel(ctx)
+	if ok, err := s.store.HasHost(addr); err != nil {
+		return err
+	} else if !ok {
+		return cluster.Errorf(cluster.ENOTFOUND, "Host %s is not in the cluster: list hosts with GET /hosts.", addr)
+	}
+	all, err := s.store.AllInstances()
+	if err != nil {
+		return err
+	}
+	byApp := map[string][]cluster.Instance{}
+	for _, inst := range all {
+		if inst.Host == addr {
+			byApp[inst.App] = append(byApp[inst.App], inst)
+		}
+	}
+	apps := make([]string, 0, len(byApp))
+	for app := range byApp {
+		apps = append(apps, app)
+	}
+	sort.Strings(apps)
+	for _, app := range apps {
+		if err := s.drainApp(ctx, app, addr, byApp[app], force); err != nil {
+			return err
+		}
+	}
+	// Records of containers that could not be stopped (the host is gone)
+	// would otherwise point at a host the cluster no longer has.
+	for _, insts := range byApp {
+		for _, inst := range insts {
+			_ = s.store.DeleteInstance(inst.App, inst.ID)
+		}
+	}
+	if err := s.store.RemoveHost(addr); err != nil {
+		return err
+	}
+	s.cfg.Logger.Info("host removed", "host", addr, "drained_apps", len(apps))
+	return nil
+}
+
+func (s *Scheduler) drainApp(ctx context.Context, app, addr string, insts []cluster.Instance, force bool) error {
+	unlock, err := s.lock(app, "a change")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	a, err := s.store.App(app)
+	if err != nil {
+		return err
+	}
+	rev, err := s.store.Revision(app, a.Revision)
+	if err != nil {
+		return err
+	}
+	c := &change{app: app, rev: rev, add: len(insts), exclude: map[string]bool{addr: true}, remove: insts, start: time.Now()}
+	_, err = s.apply(ctx, c)
+	if err == nil {
+		return nil
+	}
+	if !force {
+		return cluster.Errorf(cluster.ECONFLICT, "Host %s runs %d instance(s) of %s that could not be moved to another host (%s): add a host first, or remove it anyway with DELETE /hosts/%s?force=true.", addr, len(insts), app, cluster.ErrorMessage(err), addr)
+	}
+	s.retire(ctx, &change{app: app, start: time.Now()}, insts)
+	return nil
+}
+
+func firstPositive(vals ...int) int {
+	for _, v := range vals {
+		if v > 0 {
+			return v
+		}
+	}
+	return 0
+}

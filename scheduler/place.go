@@ -1,0 +1,93 @@
+package scheduler
+
+import (
+	"sort"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// HostLoad is what placement knows of one candidate host.
+type HostLoad struct {
+	Addr       string
+	Instances  int   // instances managed by this controller on the host, of every app
+	FreeMemory int64 // bytes
+}
+
+// Place picks a host for each of n new instances of one app. appOnHost
+// counts the app's instances that stay on each host. The rules, in order:
+// spread the app over distinct hosts (fewest of its instances first), then
+// the fewest managed instances of any app, then the most free memory, then
+// the lowest address, so placement is deterministic. Each pick counts
+// toward the next. It returns nil when there are no hosts.
+func Place(n int, hosts []HostLoad, appOnHost map[string]int) []string {
+	if len(hosts) == 0 || n <= 0 {
+		return nil
+	}
+	loads := append([]HostLoad(nil), hosts...)
+	app := map[string]int{}
+	for h, c := range appOnHost {
+		app[h] = c
+	}
+	picks := make([]string, 0, n)
+	for range n {
+		sort.SliceStable(loads, func(i, j int) bool { return better(loads[i], loads[j], app) })
+		picks = append(picks, loads[0].Addr)
+		app[loads[0].Addr]++
+		loads[0].Instances++
+	}
+	return picks
+}
+
+func better(a, b HostLoad, app map[string]int) bool {
+	if app[a.Addr] != app[b.Addr] {
+		return app[a.Addr] < app[b.Addr]
+	}
+	if a.Instances != b.Instances {
+		return a.Instances < b.Instances
+	}
+	if a.FreeMemory != b.FreeMemory {
+		return a.FreeMemory > b.FreeMemory
+	}
+	return addrLess(a.Addr, b.Addr)
+}
+
+// PickRemovals chooses k of the app's instances to remove when scaling
+// down: from the hosts holding most of the app first, then the most loaded
+// hosts, then the newest instances, so what stays is spread and settled.
+func PickRemovals(k int, insts []cluster.Instance, hostLoad map[string]int) []cluster.Instance {
+	left := append([]cluster.Instance(nil), insts...)
+	app := map[string]int{}
+	for _, i := range left {
+		app[i.Host]++
+	}
+	var out []cluster.Instance
+	for ; k > 0 && len(left) > 0; k-- {
+		sort.SliceStable(left, func(i, j int) bool {
+			a, b := left[i], left[j]
+			if app[a.Host] != app[b.Host] {
+				return app[a.Host] > app[b.Host]
+			}
+			if hostLoad[a.Host] != hostLoad[b.Host] {
+				return hostLoad[a.Host] > hostLoad[b.Host]
+			}
+			if !a.Started.Equal(b.Started) {
+				return a.Started.After(b.Started)
+			}
+			return a.ID < b.ID
+		})
+		out = append(out, left[0])
+		app[left[0].Host]--
+		hostLoad = withDelta(hostLoad, left[0].Host, -1)
+		left = left[1:]
+	}
+	return out
+}
+
+func withDelta(m map[string]int, k string, d int) map[string]int {
+	c := make(map[string]int, len(m))
+	for kk, v := range m {
+		c[kk] = v
+	}
+	c[k] += d
+	return c
+}

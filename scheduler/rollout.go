@@ -1,0 +1,316 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// change is one rollout: start add new instances of rev (never on the
+// excluded hosts), and once all are healthy and routed, retire the ones in
+// remove. Deploy, scale, rollback, env restart, drain and repair are all
+// changes.
+type change struct {
+	app      string
+	rev      *cluster.Revision
+	add      int
+	exclude  map[string]bool
+	remove   []cluster.Instance
+	progress cluster.ProgressFunc
+	start    time.Time
+}
+
+func (c *change) report(p cluster.Progress) {
+	if c.progress != nil {
+		p.Elapsed = time.Since(c.start).Milliseconds()
+		c.progress(p)
+	}
+}
+
+// apply carries a change out. When any new instance fails, every new one
+// is removed and nothing in remove is touched; the error says which
+// instance failed and why.
+func (s *Scheduler) apply(ctx context.Context, c *change) ([]cluster.Instance, error) {
+	if c.start.IsZero() {
+		c.start = time.Now()
+	}
+	var started []cluster.Instance
+	if c.add > 0 {
+		var err error
+		if started, err = s.startInstances(ctx, c); err != nil {
+			return nil, err
+		}
+		ids := instanceIDs(started)
+		if err := s.store.SetRouted(c.app, ids, true); err != nil {
+			s.stopAll(context.WithoutCancel(ctx), c, started)
+			return nil, err
+		}
+		s.cfg.RoutesChange()
+		for _, inst := range started {
+			c.report(cluster.Progress{Step: "routed", Host: inst.Host, Instance: inst.Addr()})
+		}
+	}
+	s.retire(context.WithoutCancel(ctx), c, c.remove)
+	return started, nil
+}
+
+// retire unroutes instances, waits the drain delay so routers switch and
+// in-flight requests end, then stops and forgets them.
+func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Instance) {
+	if len(insts) == 0 {
+		return
+	}
+	var routed []string
+	for _, inst := range insts {
+		if inst.Routed {
+			routed = append(routed, inst.ID)
+		}
+	}
+	if len(routed) > 0 {
+		if err := s.store.SetRouted(c.app, routed, false); err != nil {
+			s.cfg.Logger.Error("unroute failed", "app", c.app, "err", err)
+		}
+		s.cfg.RoutesChange()
+		for _, inst := range insts {
+			c.report(cluster.Progress{Step: "unrouted", Host: inst.Host, Instance: inst.Addr()})
+		}
+		c.report(cluster.Progress{Step: "draining", Message: fmt.Sprintf("waiting %s for routers to switch", s.cfg.Drain)})
+		time.Sleep(s.cfg.Drain)
+	}
+	s.stopAll(ctx, c, insts)
+}
+
+// stopAll stops and removes containers concurrently and deletes their
+// records. A host that fails to stop one is logged; the record goes anyway
+// when the container is gone, and stays (for the reconciler) when not.
+func (s *Scheduler) stopAll(ctx context.Context, c *change, insts []cluster.Instance) {
+	var wg sync.WaitGroup
+	for _, inst := range insts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sctx, cancel := context.WithTimeout(ctx, s.cfg.StopTimeout+30*time.Second)
+			defer cancel()
+			if err := s.engines.Stop(sctx, inst.Host, inst.ID, s.cfg.StopTimeout); err != nil {
+				s.cfg.Logger.Warn("stop failed; the reconciler will retry", "app", inst.App, "host", inst.Host, "container", short(inst.ID), "err", err)
+				return
+			}
+			if err := s.store.DeleteInstance(inst.App, inst.ID); err != nil {
+				s.cfg.Logger.Error("forget instance failed", "app", inst.App, "container", short(inst.ID), "err", err)
+			}
+			c.report(cluster.Progress{Step: "stopped", Host: inst.Host, Instance: inst.Addr()})
+		}()
+	}
+	wg.Wait()
+}
+
+// startInstances places, pulls, starts and health-checks c.add instances.
+func (s *Scheduler) startInstances(ctx context.Context, c *change) ([]cluster.Instance, error) {
+	targets, err := s.placeFor(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.pullAll(ctx, c, targets); err != nil {
+		return nil, err
+	}
+
+	type result struct {
+		inst cluster.Instance
+		err  error
+	}
+	results := make([]result, len(targets))
+	var wg sync.WaitGroup
+	for i, host := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inst, err := s.startOne(ctx, c, host)
+			results[i] = result{inst, err}
+		}()
+	}
+	wg.Wait()
+
+	var started []cluster.Instance
+	var failures []string
+	for _, r := range results {
+		if r.inst.ID != "" {
+			started = append(started, r.inst)
+		}
+		if r.err != nil {
+			failures = append(failures, r.err.Error())
+		}
+	}
+	if len(failures) > 0 {
+		s.stopAll(context.WithoutCancel(ctx), c, started)
+		sort.Strings(failures)
+		return nil, cluster.Errorf(cluster.EDEPLOY, "%s", strings.Join(failures, " "))
+	}
+	return started, nil
+}
+
+// startOne runs one container, records it, and waits for it to be healthy.
+// On failure the returned instance is set when a container exists, so the
+// caller can remove it.
+func (s *Scheduler) startOne(ctx context.Context, c *change, host string) (cluster.Instance, error) {
+	rev := c.rev
+	c.report(cluster.Progress{Step: "starting", Host: host})
+	ctr, err := s.engines.Run(ctx, cluster.ContainerSpec{
+		App: c.app, Revision: rev.Number, Host: host, Controller: s.cfg.Controller,
+		Image: rev.Image, Env: rev.Envs, Port: rev.Port,
+	})
+	if err != nil {
+		return cluster.Instance{}, fmt.Errorf("Starting a container of %s on %s failed: %s.", rev.Image, host, strings.TrimSuffix(cluster.ErrorMessage(err), "."))
+	}
+	inst := cluster.Instance{ID: ctr.ID, App: c.app, Revision: rev.Number, Host: host, Port: ctr.Port, Started: time.Now().UTC()}
+	if err := s.store.PutInstance(inst); err != nil {
+		return inst, err
+	}
+	c.report(cluster.Progress{Step: "started", Host: host, Instance: inst.Addr()})
+	if err := s.waitHealthy(ctx, inst, rev.HealthCheck); err != nil {
+		return inst, fmt.Errorf("Instance %s (container %s) on %s failed: %v.%s", inst.Addr(), short(inst.ID), host, err, s.logTail(ctx, inst))
+	}
+	c.report(cluster.Progress{Step: "healthy", Host: host, Instance: inst.Addr()})
+	return inst, nil
+}
+
+// logTail returns the container's last log lines for an error message.
+func (s *Scheduler) logTail(ctx context.Context, inst cluster.Instance) string {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	lines, err := s.engines.Logs(lctx, inst.Host, inst.ID, 10)
+	if err != nil || len(lines) == 0 {
+		return ""
+	}
+	return " Last log lines: " + strings.Join(lines, " | ")
+}
+
+// pullAll pulls the image on every target host at once. A host where the
+// pull fails with the image absent fails the change before anything starts.
+func (s *Scheduler) pullAll(ctx context.Context, c *change, targets []string) error {
+	hosts := unique(targets)
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for i, host := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.report(cluster.Progress{Step: "pulling", Host: host, Message: c.rev.Image})
+			pctx, cancel := context.WithTimeout(ctx, s.cfg.PullTimeout)
+			defer cancel()
+			warning, err := s.engines.Pull(pctx, host, c.rev.Image)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if warning != "" {
+				s.cfg.Logger.Warn("pull failed; using the image already on the host", "host", host, "image", c.rev.Image, "reason", warning)
+				c.report(cluster.Progress{Step: "warning", Host: host, Message: warning})
+			}
+			c.report(cluster.Progress{Step: "pulled", Host: host, Message: c.rev.Image})
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// placeFor picks hosts for c.add new instances among the hosts that answer.
+func (s *Scheduler) placeFor(ctx context.Context, c *change) ([]string, error) {
+	hosts, err := s.store.Hosts()
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.store.AllInstances()
+	if err != nil {
+		return nil, err
+	}
+	leaving := map[string]bool{}
+	for _, inst := range c.remove {
+		leaving[inst.ID] = true
+	}
+	load, appOnHost := map[string]int{}, map[string]int{}
+	for _, inst := range all {
+		if leaving[inst.ID] {
+			continue
+		}
+		load[inst.Host]++
+		if inst.App == c.app {
+			appOnHost[inst.Host]++
+		}
+	}
+
+	candidates := make([]HostLoad, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		if c.exclude[h.Addr] {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.ping(ctx, h.Addr); err != nil {
+				s.cfg.Logger.Warn("host does not answer; placing elsewhere", "host", h.Addr, "err", err)
+				return
+			}
+			mctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
+			defer cancel()
+			free, _ := s.engines.FreeMemory(mctx, h.Addr)
+			candidates[i] = HostLoad{Addr: h.Addr, Instances: load[h.Addr], FreeMemory: free}
+		}()
+	}
+	wg.Wait()
+	up := candidates[:0]
+	for _, hl := range candidates {
+		if hl.Addr != "" {
+			up = append(up, hl)
+		}
+	}
+	if len(up) == 0 {
+		if len(hosts) == 0 {
+			return nil, cluster.Errorf(cluster.EUNAVAILABLE, "No hosts to run %s on: add one with POST /hosts {\"host\": \"IP\"}.", c.app)
+		}
+		return nil, cluster.Errorf(cluster.EUNAVAILABLE, "No host can take %s: none of the %d hosts' Docker APIs answered. Check GET /healthz for what each host says.", c.app, len(hosts))
+	}
+	return Place(c.add, up, appOnHost), nil
+}
+
+func instanceIDs(insts []cluster.Instance) []string {
+	ids := make([]string, len(insts))
+	for i, inst := range insts {
+		ids[i] = inst.ID
+	}
+	return ids
+}
+
+func instanceAddrs(insts []cluster.Instance) []string {
+	addrs := make([]string, len(insts))
+	for i, inst := range insts {
+		addrs[i] = inst.Addr()
+	}
+	sort.Strings(addrs)
+	return addrs
+}
+
+func unique(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,151 @@
+// Package scheduler runs apps on the hosts: placement, deploys, rollbacks,
+// scaling, env restarts, host drains, and (in reconcile.go) the repair of
+// what crashed. Every change to what runs goes through one mechanism, a
+// rollout (rollout.go): start and health-check new instances, route them,
+// unroute the old ones, wait for the drain delay, stop the old ones.
+package scheduler
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// Store is the scheduler's view of the data file.
+type Store interface {
+	App(name string) (*cluster.App, error)
+	AllApps() ([]*cluster.App, error)
+	UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App, error)
+	DeleteApp(name string) error
+	Hosts() ([]cluster.Host, error)
+	AddHost(addr string) (bool, error)
+	HasHost(addr string) (bool, error)
+	RemoveHost(addr string) error
+	CreateRevision(rev *cluster.Revision) error
+	FinishRevision(app string, number int, status, reason string) (*cluster.Revision, error)
+	Revision(app string, number int) (*cluster.Revision, error)
+	Revisions(app string) ([]cluster.Revision, error)
+	Deploying() ([]cluster.Revision, error)
+	PutInstance(inst cluster.Instance) error
+	SetRouted(app string, ids []string, routed bool) error
+	DeleteInstance(app, id string) error
+	Instances(app string) ([]cluster.Instance, error)
+	AllInstances() ([]cluster.Instance, error)
+}
+
+// Config tunes a Scheduler. Zero values take the defaults.
+type Config struct {
+	Controller   string        // the controller id put on every container's label
+	Drain        time.Duration // wait between unrouting and stopping, default cluster.DefaultDrain
+	StopTimeout  time.Duration // SIGTERM to SIGKILL, default cluster.DefaultStopTimeout
+	MaxCount     int           // largest instance count, default cluster.DefaultMaxCount
+	PingTimeout  time.Duration // how long a host may take to answer a ping, default 3s
+	PullTimeout  time.Duration // bound on one image pull, default 10m
+	Logger       *slog.Logger
+	RoutesChange func() // called after every change to what is routed; may be nil
+}
+
+// Scheduler changes what runs on the hosts. It is safe for concurrent use:
+// operations on one app are serialized (a second one gets ECONFLICT), and
+// different apps proceed in parallel.
+type Scheduler struct {
+	store   Store
+	engines Engines
+	cfg     Config
+	health  *healthChecker
+
+	mu   sync.Mutex      // guards busy
+	busy map[string]string // app -> what holds it ("a deploy", "a scale"...)
+}
+
+// New returns a Scheduler over the store and the Docker hosts.
+func New(store Store, engines Engines, cfg Config) *Scheduler {
+	if cfg.Drain == 0 {
+		cfg.Drain = cluster.DefaultDrain
+	}
+	if cfg.StopTimeout == 0 {
+		cfg.StopTimeout = cluster.DefaultStopTimeout
+	}
+	if cfg.MaxCount == 0 {
+		cfg.MaxCount = cluster.DefaultMaxCount
+	}
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = 3 * time.Second
+	}
+	if cfg.PullTimeout == 0 {
+		cfg.PullTimeout = 10 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.RoutesChange == nil {
+		cfg.RoutesChange = func() {}
+	}
+	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(), busy: map[string]string{}}
+}
+
+// MaxCount returns the largest instance count a deploy or scale may ask for.
+func (s *Scheduler) MaxCount() int { return s.cfg.MaxCount }
+
+// lock marks app busy with op, or fails with ECONFLICT naming what holds it.
+func (s *Scheduler) lock(app, op string) (unlock func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if held, ok := s.busy[app]; ok {
+		return nil, cluster.Errorf(cluster.ECONFLICT, "%s of %s is already running: wait for it to finish (watch GET /%s/history), then try again.", capitalize(held), app, app)
+	}
+	s.busy[app] = op
+	return func() {
+		s.mu.Lock()
+		delete(s.busy, app)
+		s.mu.Unlock()
+	}, nil
+}
+
+// Busy reports whether an operation holds app.
+func (s *Scheduler) Busy(app string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.busy[app]
+	return ok
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// HostHealth pings every host and says "ok" or what failed.
+func (s *Scheduler) HostHealth(ctx context.Context) map[string]string {
+	hosts, _ := s.store.Hosts()
+	out := make(map[string]string, len(hosts))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status := "ok"
+			if err := s.ping(ctx, h.Addr); err != nil {
+				status = cluster.ErrorMessage(err)
+			}
+			mu.Lock()
+			out[h.Addr] = status
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (s *Scheduler) ping(ctx context.Context, host string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
+	defer cancel()
+	return s.engines.Ping(ctx, host)
+}
