@@ -58,7 +58,7 @@ type Scheduler struct {
 	cfg     Config
 	health  *healthChecker
 
-	mu   sync.Mutex      // guards busy
+	mu   sync.Mutex        // guards busy
 	busy map[string]string // app -> what holds it ("a deploy", "a scale"...)
 }
 
