@@ -1,0 +1,293 @@
+package docker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// Run creates and starts a container for spec on spec.Host and returns it as
+// inspected after start. When the start fails the created container is
+// removed, so a failed Run leaves nothing behind.
+func (e *Engines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.Container, error) {
+	host := spec.Host
+	c, err := e.client(host)
+	if err != nil {
+		return cluster.Container{}, err
+	}
+	if spec.Port <= 0 || spec.Port > 65535 {
+		return cluster.Container{}, cluster.Errorf(cluster.EINVALID, "Container port %d of %s is not a TCP port.", spec.Port, spec.App)
+	}
+	controller := spec.Controller
+	if controller == "" {
+		controller = e.cfg.Controller
+	}
+	port, err := nat.NewPort("tcp", strconv.Itoa(spec.Port))
+	if err != nil {
+		return cluster.Container{}, cluster.Errorf(cluster.EINVALID, "Container port %d: %v.", spec.Port, err)
+	}
+	config := &container.Config{
+		Image:        spec.Image,
+		Env:          spec.Env,
+		ExposedPorts: nat.PortSet{port: struct{}{}},
+		Labels: map[string]string{
+			cluster.LabelApp:        spec.App,
+			cluster.LabelRevision:   strconv.Itoa(spec.Revision),
+			cluster.LabelHost:       host,
+			cluster.LabelController: controller,
+		},
+	}
+	hostConfig := &container.HostConfig{
+		PortBindings:  nat.PortMap{port: []nat.PortBinding{{HostIP: host, HostPort: ""}}},
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+	}
+
+	ctx, cancel := e.bounded(ctx)
+	defer cancel()
+	created, err := c.ContainerCreate(ctx, config, hostConfig, nil, nil, containerName(spec))
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return cluster.Container{}, cluster.Errorf(cluster.EHOST, "Image %s is not on %s: pull it first (%v).", spec.Image, host, err)
+		}
+		return cluster.Container{}, e.hostError(host, "create a container of "+spec.Image, err)
+	}
+	if err := c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		e.discard(host, created.ID)
+		return cluster.Container{}, e.hostError(host, "start a container of "+spec.Image, err)
+	}
+	got, err := e.inspect(ctx, host, created.ID)
+	if err != nil {
+		e.discard(host, created.ID)
+		return cluster.Container{}, err
+	}
+	return got, nil
+}
+
+// discard removes a container that Run could not bring up, with a context
+// of its own: the caller's may be what failed.
+func (e *Engines) discard(host, id string) {
+	c, err := e.client(host)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
+	defer cancel()
+	_ = c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+}
+
+// containerName returns ls-<app with dots as dashes>-r<rev>-<random>, which
+// says at a glance in `docker ps` what a container is.
+func containerName(spec cluster.ContainerSpec) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	app := strings.ReplaceAll(spec.App, ".", "-")
+	return "ls-" + app + "-r" + strconv.Itoa(spec.Revision) + "-" + hex.EncodeToString(b[:])
+}
+
+// Inspect returns one container; an unknown id is ENOTFOUND.
+func (e *Engines) Inspect(ctx context.Context, host, id string) (cluster.Container, error) {
+	ctx, cancel := e.bounded(ctx)
+	defer cancel()
+	return e.inspect(ctx, host, id)
+}
+
+func (e *Engines) inspect(ctx context.Context, host, id string) (cluster.Container, error) {
+	c, err := e.client(host)
+	if err != nil {
+		return cluster.Container{}, err
+	}
+	info, err := c.ContainerInspect(ctx, id)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return cluster.Container{}, cluster.Errorf(cluster.ENOTFOUND, "Container %s is not on %s.", id, host)
+		}
+		return cluster.Container{}, e.hostError(host, "inspect container "+id, err)
+	}
+	ct := cluster.Container{ID: info.ID}
+	if info.Config != nil {
+		ct.Image = info.Config.Image
+		fromLabels(&ct, info.Config.Labels)
+	}
+	if info.State != nil {
+		ct.Running = info.State.Running
+		ct.State = info.State.Status
+	}
+	if ct.Running && info.NetworkSettings != nil {
+		ct.Port = publishedPort(info.NetworkSettings.Ports, ct.Host)
+	}
+	return ct, nil
+}
+
+// publishedPort returns the host port bound on host (or on any address when
+// none is bound on host), 0 when none is.
+func publishedPort(ports nat.PortMap, host string) int {
+	fallback := 0
+	for p, bindings := range ports {
+		if p.Proto() != "tcp" {
+			continue
+		}
+		for _, b := range bindings {
+			n, err := strconv.Atoi(b.HostPort)
+			if err != nil || n == 0 {
+				continue
+			}
+			if b.HostIP == host {
+				return n
+			}
+			if fallback == 0 {
+				fallback = n
+			}
+		}
+	}
+	return fallback
+}
+
+func fromLabels(ct *cluster.Container, labels map[string]string) {
+	ct.App = labels[cluster.LabelApp]
+	ct.Revision, _ = strconv.Atoi(labels[cluster.LabelRevision])
+	ct.Host = labels[cluster.LabelHost]
+	ct.Controller = labels[cluster.LabelController]
+}
+
+// Stop stops the container (SIGTERM, then SIGKILL after timeout) and removes
+// it; a container that is already gone is not an error.
+func (e *Engines) Stop(ctx context.Context, host, id string, timeout time.Duration) error {
+	c, err := e.client(host)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout+timeout)
+	defer cancel()
+	secs := int((timeout + time.Second - 1) / time.Second)
+	err = c.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return e.hostError(host, "stop container "+id, err)
+	}
+	err = c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
+		// Conflict: a removal already in progress (a concurrent Stop).
+		return e.hostError(host, "remove container "+id, err)
+	}
+	return nil
+}
+
+// List returns every container, running or not, that carries LabelApp and
+// whose LabelHost is host. Containers of any controller are returned, with
+// Controller set from the label, so the caller decides what is its own.
+// Port is 0 for containers that are not running.
+func (e *Engines) List(ctx context.Context, host string) ([]cluster.Container, error) {
+	c, err := e.client(host)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := e.bounded(ctx)
+	defer cancel()
+	list, err := c.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", cluster.LabelApp), filters.Arg("label", cluster.LabelHost+"="+host)),
+	})
+	if err != nil {
+		return nil, e.hostError(host, "list containers", err)
+	}
+	out := make([]cluster.Container, 0, len(list))
+	for _, s := range list {
+		ct := cluster.Container{ID: s.ID, Image: s.Image, State: string(s.State), Running: s.State == container.StateRunning}
+		fromLabels(&ct, s.Labels)
+		if ct.Running {
+			ct.Port = summaryPort(s.Ports, host)
+		}
+		out = append(out, ct)
+	}
+	return out, nil
+}
+
+func summaryPort(ports []container.Port, host string) int {
+	fallback := 0
+	for _, p := range ports {
+		if p.Type != "tcp" || p.PublicPort == 0 {
+			continue
+		}
+		if p.IP == host {
+			return int(p.PublicPort)
+		}
+		if fallback == 0 {
+			fallback = int(p.PublicPort)
+		}
+	}
+	return fallback
+}
+
+// Logs returns up to the last lines lines of the container's stdout and
+// stderr, interleaved in the order Docker received them.
+func (e *Engines) Logs(ctx context.Context, host, id string, lines int) ([]string, error) {
+	c, err := e.client(host)
+	if err != nil {
+		return nil, err
+	}
+	if lines <= 0 {
+		lines = cluster.DefaultLogLines
+	}
+	ctx, cancel := e.bounded(ctx)
+	defer cancel()
+	// Timestamps let the two demultiplexed streams be merged back in order.
+	rc, err := c.ContainerLogs(ctx, id, container.LogsOptions{
+		ShowStdout: true, ShowStderr: true, Timestamps: true, Tail: strconv.Itoa(lines),
+	})
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return nil, cluster.Errorf(cluster.ENOTFOUND, "Container %s is not on %s.", id, host)
+		}
+		return nil, e.hostError(host, "read the logs of container "+id, err)
+	}
+	defer rc.Close()
+	var stdout, stderr bytes.Buffer
+	if _, err := stdcopy.StdCopy(&stdout, &stderr, rc); err != nil {
+		return nil, e.hostError(host, "read the logs of container "+id, err)
+	}
+	merged := append(logLines(stdout.Bytes()), logLines(stderr.Bytes())...)
+	sort.SliceStable(merged, func(i, j int) bool { return merged[i].at.Before(merged[j].at) })
+	if len(merged) > lines {
+		merged = merged[len(merged)-lines:]
+	}
+	out := make([]string, len(merged))
+	for i, l := range merged {
+		out[i] = l.text
+	}
+	return out, nil
+}
+
+type logLine struct {
+	at   time.Time
+	text string
+}
+
+// logLines splits Docker's "TIMESTAMP text" lines.
+func logLines(b []byte) []logLine {
+	var out []logLine
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		ts, text, ok := strings.Cut(line, " ")
+		at, err := time.Parse(time.RFC3339Nano, ts)
+		if !ok || err != nil {
+			text = line
+		}
+		out = append(out, logLine{at: at, text: text})
+	}
+	return out
+}

@@ -1,0 +1,79 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// Events streams the host's events about containers that carry LabelApp and
+// whose LabelHost is host, until ctx ends or the stream fails. The error
+// channel then gets exactly one value (ctx's error when ctx ended, an EHOST
+// error otherwise) and the event channel is closed.
+//
+// The event channel is unbuffered beyond a small queue: a consumer that
+// stops reading stalls the stream, so read until the error arrives or
+// cancel ctx.
+func (e *Engines) Events(ctx context.Context, host string) (<-chan cluster.ContainerEvent, <-chan error) {
+	out := make(chan cluster.ContainerEvent, 16)
+	errc := make(chan error, 1)
+	c, err := e.client(host)
+	if err != nil {
+		close(out)
+		errc <- err
+		return out, errc
+	}
+	msgs, derrs := c.Events(ctx, events.ListOptions{
+		Filters: filters.NewArgs(
+			filters.Arg("type", string(events.ContainerEventType)),
+			filters.Arg("label", cluster.LabelApp),
+			filters.Arg("label", cluster.LabelHost+"="+host),
+		),
+	})
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case m := <-msgs:
+				ev := cluster.ContainerEvent{
+					Host:   host,
+					ID:     m.Actor.ID,
+					App:    m.Actor.Attributes[cluster.LabelApp],
+					Action: string(m.Action),
+					Time:   eventTime(m),
+				}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					errc <- ctx.Err()
+					return
+				}
+			case err := <-derrs:
+				if ctx.Err() != nil {
+					errc <- ctx.Err()
+				} else if err == nil || errors.Is(err, context.Canceled) {
+					errc <- cluster.Errorf(cluster.EHOST, "Docker on %s ended its event stream.", e.endpoint(host))
+				} else {
+					errc <- e.hostError(host, "stream events", err)
+				}
+				return
+			case <-ctx.Done():
+				errc <- ctx.Err()
+				return
+			}
+		}
+	}()
+	return out, errc
+}
+
+func eventTime(m events.Message) time.Time {
+	if m.TimeNano != 0 {
+		return time.Unix(0, m.TimeNano)
+	}
+	return time.Unix(m.Time, 0)
+}
