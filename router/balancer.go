@@ -1,0 +1,124 @@
+package router
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// balancer is the proxy's RoundTripper: it resolves the app name that
+// Rewrite put in the URL to an instance, round-robin, and retries on another
+// instance when that is safe.
+type balancer struct {
+	router  *Router
+	base    http.RoundTripper
+	skipFor time.Duration
+}
+
+// noBackendError: the app vanished from the table or has no instance left.
+type noBackendError struct{ app string }
+
+func (e noBackendError) Error() string { return "no instance of " + e.app + " in the routing table" }
+
+// RoundTrip sends req to one instance of its app. On a dial error (nothing
+// was sent) the instance is marked bad for skipFor and the request is
+// retried on the next one; on any other error it is retried only when the
+// method is idempotent and there is no body.
+func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
+	name := req.URL.Host
+	s := b.router.snap.Load()
+	var a *app
+	if s != nil {
+		a = s.apps[name]
+	}
+	if a == nil || len(a.backends) == 0 {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, noBackendError{name}
+	}
+
+	var body *trackedBody
+	if req.Body != nil && req.Body != http.NoBody {
+		// The transport closes the body on errors; keep it readable for a
+		// retry after a dial error, when not a byte of it was sent.
+		body = &trackedBody{rc: req.Body}
+		req.Body = body
+	}
+	start := a.next.Add(1) - 1
+	var tried uint64
+	var lastErr error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		now := time.Now().UnixNano()
+		i := a.pick(tried, now, start)
+		if i < 0 {
+			break
+		}
+		tried |= 1 << i
+		be := a.at(start, i)
+		r := req
+		if attempt > 0 {
+			r = req.Clone(req.Context())
+			r.Body = req.Body
+		}
+		r.URL.Host = be.addr
+		resp, err := b.base.RoundTrip(r)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		if req.Context().Err() != nil {
+			return nil, err
+		}
+		dial := isDialError(err)
+		if dial {
+			be.badUntil.Store(now + int64(b.skipFor))
+			b.router.log.Warn("instance refused the connection; skipping it", "host", name, "instance", be.addr, "for", b.skipFor, "err", err)
+		}
+		if !retryable(req, body, dial) {
+			return nil, err
+		}
+	}
+	return nil, lastErr
+}
+
+func retryable(req *http.Request, body *trackedBody, dial bool) bool {
+	if body != nil && body.read.Load() {
+		return false // part of the body may be gone
+	}
+	if dial {
+		return true
+	}
+	if body != nil {
+		return false
+	}
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// isDialError reports whether err happened while connecting, so the
+// instance received nothing.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// trackedBody records whether the transport read from the body, and leaves
+// closing it to the reverse proxy, which closes the original when done.
+type trackedBody struct {
+	rc   io.ReadCloser
+	read atomic.Bool
+}
+
+func (t *trackedBody) Read(p []byte) (int, error) {
+	t.read.Store(true)
+	return t.rc.Read(p)
+}
+
+func (t *trackedBody) Close() error { return nil }

@@ -1,0 +1,108 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/longshoreman/longshoreman/pubsub"
+)
+
+// DefaultShutdownTimeout is how long Run lets requests under way finish.
+const DefaultShutdownTimeout = 30 * time.Second
+
+// RunConfig is what `longshoreman router` passes to Run.
+type RunConfig struct {
+	// Addr is the address to listen on; default ":80".
+	Addr string
+	// Listener, when set, is used instead of listening on Addr; Run closes it.
+	Listener net.Listener
+	// Redis is the connection to the PubSub server (required). Run does not
+	// close it.
+	Redis *redis.Client
+	// Channel is the PubSub channel; default cluster.DefaultChannel.
+	Channel string
+	// Logger receives the router's and the subscriber's logs.
+	Logger *slog.Logger
+	// Router tunes the proxy; its Logger defaults to Logger.
+	Router Config
+	// ShutdownTimeout bounds the graceful shutdown; default 30s.
+	ShutdownTimeout time.Duration
+	// Ready, when set, is called with the router once it listens (tests,
+	// status endpoints).
+	Ready func(*Router, net.Addr)
+}
+
+// Run serves the router until ctx ends: it subscribes to the routing table
+// and proxies on Addr. When ctx ends it stops accepting connections, lets
+// requests under way finish (up to ShutdownTimeout) and returns nil. It
+// returns an error when it cannot listen or the server fails.
+func Run(ctx context.Context, cfg RunConfig) error {
+	if cfg.Redis == nil {
+		return errors.New("router: RunConfig needs a Redis client")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Router.Logger == nil {
+		cfg.Router.Logger = cfg.Logger
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = ":80"
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return err
+		}
+	}
+	r := New(cfg.Router)
+	srv := &http.Server{
+		Handler:           r,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		// No ReadTimeout or WriteTimeout: uploads, long polls and streams
+		// pass through; the apps set their own limits.
+	}
+
+	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: cfg.Redis, Channel: cfg.Channel, Logger: cfg.Logger})
+	subCtx, stopSub := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = sub.Run(subCtx, r.Apply) })
+	defer wg.Wait()
+	defer stopSub()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	cfg.Logger.Info("router listening", "addr", ln.Addr().String())
+	if cfg.Ready != nil {
+		cfg.Ready(r, ln.Addr())
+	}
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	cfg.Logger.Info("router shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-serveErr
+	if err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package router
+
+import (
+	"strings"
+	"sync/atomic"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// snapshot is one applied routing table, prepared for lookups. It is never
+// modified after Apply publishes it; only the atomics inside change.
+type snapshot struct {
+	table cluster.RoutingTable
+	apps  map[string]*app // by canonical host name
+}
+
+// app is one application's instances and its round-robin counter.
+type app struct {
+	name     string
+	backends []*backend
+	next     atomic.Uint64
+}
+
+// backend is one instance address. A backend that refused a connection is
+// skipped until badUntil (Unix nanoseconds); the mark survives table swaps
+// because Apply reuses the backend of an address it already knows.
+type backend struct {
+	addr     string
+	badUntil atomic.Int64
+}
+
+// newSnapshot prepares t, reusing prev's backends (and counters) so their
+// state carries over.
+func newSnapshot(t cluster.RoutingTable, prev *snapshot) *snapshot {
+	known := map[string]*backend{}
+	if prev != nil {
+		for _, a := range prev.apps {
+			for _, b := range a.backends {
+				known[b.addr] = b
+			}
+		}
+	}
+	s := &snapshot{table: t, apps: make(map[string]*app, len(t.Routes))}
+	for name, addrs := range t.Routes {
+		key := canonicalHost(name)
+		a := &app{name: key, backends: make([]*backend, 0, len(addrs))}
+		if prev != nil {
+			if old := prev.apps[key]; old != nil {
+				a.next.Store(old.next.Load())
+			}
+		}
+		seen := map[string]bool{}
+		for _, addr := range addrs {
+			if addr == "" || seen[addr] {
+				continue
+			}
+			seen[addr] = true
+			b := known[addr]
+			if b == nil {
+				b = &backend{addr: addr}
+				known[addr] = b
+			}
+			a.backends = append(a.backends, b)
+		}
+		s.apps[key] = a
+	}
+	return s
+}
+
+// canonicalHost returns the host of a Host header as the table keys it: no
+// port, lower case, no trailing dot. It does not allocate for a host that is
+// already lower case.
+func canonicalHost(h string) string {
+	if strings.HasPrefix(h, "[") { // [v6]:port or [v6]
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			h = h[1:i]
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h, ':') == i {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(h, ".")
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}
+
+// maxAttempts bounds how many instances one request tries.
+const maxAttempts = 8
+
+// pick returns the offset from start (in round-robin order) of the instance
+// to try next: the first one that is neither in tried (a bit per offset) nor
+// marked bad at now, or, when all untried ones are marked bad, the first
+// untried one (trying beats failing). It returns -1 when every instance was
+// tried. Only the first 64 offsets are considered.
+func (a *app) pick(tried uint64, now int64, start uint64) int {
+	n := len(a.backends)
+	fallback := -1
+	for i := range min(n, 64) {
+		if tried&(1<<i) != 0 {
+			continue
+		}
+		if a.backends[(start+uint64(i))%uint64(n)].badUntil.Load() > now {
+			if fallback < 0 {
+				fallback = i
+			}
+			continue
+		}
+		return i
+	}
+	return fallback
+}
+
+// at returns the backend at offset i from start.
+func (a *app) at(start uint64, i int) *backend {
+	return a.backends[(start+uint64(i))%uint64(len(a.backends))]
+}
