@@ -1,0 +1,363 @@
+package http_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	nethttp "net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/longshoreman/longshoreman/db"
+	"github.com/longshoreman/longshoreman/docker"
+	"github.com/longshoreman/longshoreman/http"
+	"github.com/longshoreman/longshoreman/scheduler"
+)
+
+const testToken = "s3cret-token"
+
+// TestServer is the API over a real data file. Its Docker hosts are
+// loopback addresses where nothing listens, so only what needs no host
+// works: these tests are about the API, not deploys.
+type TestServer struct {
+	*httptest.Server
+	DB *db.DB
+}
+
+func MustOpenServer(tb testing.TB) *TestServer {
+	tb.Helper()
+	d, err := db.Open(filepath.Join(tb.TempDir(), "longshoreman.db"), db.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	engines := docker.New(docker.Config{Port: 1}) // nothing listens on port 1
+	sched := scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID()})
+	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Scheduler: sched, Token: testToken}))
+	tb.Cleanup(func() {
+		srv.Close()
+		engines.Close()
+		d.Close()
+	})
+	return &TestServer{Server: srv, DB: d}
+}
+
+// Do sends a request with the token and returns the status and the decoded
+// JSON body.
+func (s *TestServer) Do(tb testing.TB, method, path, body string) (int, map[string]any) {
+	tb.Helper()
+	return s.DoWith(tb, method, path, body, map[string]string{"X-Auth": testToken, "Content-Type": "application/json"})
+}
+
+func (s *TestServer) DoWith(tb testing.TB, method, path, body string, headers map[string]string) (int, map[string]any) {
+	tb.Helper()
+	req, err := nethttp.NewRequest(method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := nethttp.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		tb.Fatalf("%s %s: body is not a JSON object: %q", method, path, raw)
+	}
+	return resp.StatusCode, out
+}
+
+// MustOK fails unless the answer is 200 {"error": false, ...}.
+func (s *TestServer) MustOK(tb testing.TB, method, path, body string) map[string]any {
+	tb.Helper()
+	status, out := s.Do(tb, method, path, body)
+	if status != 200 || out["error"] != false {
+		tb.Fatalf("%s %s %s = %d %v, want 200 {error:false}", method, path, body, status, out)
+	}
+	return out
+}
+
+// MustFail checks status and that the error message contains want.
+func (s *TestServer) MustFail(tb testing.TB, method, path, body string, status int, want string) {
+	tb.Helper()
+	got, out := s.Do(tb, method, path, body)
+	msg, _ := out["error"].(string)
+	if got != status || msg == "" || !strings.Contains(msg, want) {
+		tb.Fatalf("%s %s %q = %d %v, want %d with an error containing %q", method, path, body, got, out, status, want)
+	}
+}
+
+func keys(m map[string]any) []string {
+	var k []string
+	for key := range m {
+		k = append(k, key)
+	}
+	return k
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+func TestAuth(t *testing.T) {
+	s := MustOpenServer(t)
+	for _, h := range []map[string]string{
+		{},
+		{"X-Auth": "wrong"},
+		{"X-Auth": testToken + "x"},
+		{"Authorization": "Bearer wrong"},
+		{"Authorization": "Basic " + testToken},
+		{"X-Auth": ""},
+	} {
+		for _, path := range []string{"/apps", "/hosts", "/describe", "/routes", "/backup", "/a.example.com/envs", "/apps/a.example.com/envs", "/nope"} {
+			status, out := s.DoWith(t, "GET", path, "", h)
+			if status != 401 || out["error"] != "Invalid token" || len(out) != 1 {
+				t.Fatalf("GET %s with %v = %d %v, want 401 {error: Invalid token}", path, h, status, out)
+			}
+		}
+	}
+	if status, _ := s.DoWith(t, "GET", "/apps", "", map[string]string{"Authorization": "Bearer " + testToken}); status != 200 {
+		t.Fatalf("Bearer token refused: %d", status)
+	}
+	if status, out := s.DoWith(t, "GET", "/healthz", "", nil); status != 200 || out["db"] != "ok" {
+		t.Fatalf("healthz without token = %d %v", status, out)
+	}
+}
+
+// TestEveryRouteNeedsToken walks every registered route.
+func TestEveryRouteNeedsToken(t *testing.T) {
+	s := MustOpenServer(t)
+	repl := strings.NewReplacer(":app", "a.example.com", ":key", "FOO", ":host", "127.0.0.9")
+	for _, r := range http.Routes() {
+		path := repl.Replace(r[1])
+		status, _ := s.DoWith(t, r[0], path, "{}", nil)
+		if r[1] == "/healthz" {
+			if status != 200 {
+				t.Errorf("%s %s = %d without token, want 200", r[0], path, status)
+			}
+			continue
+		}
+		if status != 401 {
+			t.Errorf("%s %s = %d without token, want 401", r[0], path, status)
+		}
+	}
+}
+
+func TestApps(t *testing.T) {
+	s := MustOpenServer(t)
+	if out := s.MustOK(t, "GET", "/apps", ""); len(out["apps"].([]any)) != 0 || len(out) != 2 {
+		t.Fatalf("empty apps = %v", out)
+	}
+	for _, app := range []string{"b.example.com", "a.example.com", "b.example.com"} {
+		if out := s.MustOK(t, "POST", "/apps", `{"app":"`+app+`"}`); len(out) != 1 {
+			t.Fatalf("POST /apps answered extra keys: %v", keys(out))
+		}
+	}
+	out := s.MustOK(t, "GET", "/apps", "")
+	if got := strs(out["apps"]); strings.Join(got, ",") != "a.example.com,b.example.com" {
+		t.Fatalf("apps = %v", got)
+	}
+	s.MustOK(t, "DELETE", "/apps/a.example.com", "")
+	s.MustFail(t, "DELETE", "/apps/a.example.com", "", 404, "does not exist")
+	if got := strs(s.MustOK(t, "GET", "/apps", "")["apps"]); strings.Join(got, ",") != "b.example.com" {
+		t.Fatalf("apps after delete = %v", got)
+	}
+	// Form-encoded bodies work too.
+	status, _ := s.DoWith(t, "POST", "/apps", "app=c.example.com", map[string]string{"X-Auth": testToken, "Content-Type": "application/x-www-form-urlencoded"})
+	if status != 200 {
+		t.Fatalf("form POST /apps = %d", status)
+	}
+	if _, err := s.DB.App("c.example.com"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	s := MustOpenServer(t)
+	s.MustOK(t, "POST", "/apps", `{"app":"a.example.com"}`)
+	tests := []struct {
+		method, path, body string
+		status             int
+		want               string
+	}{
+		{"POST", "/apps", ``, 400, "app name is required"},
+		{"POST", "/apps", `{}`, 400, "app name is required"},
+		{"POST", "/apps", `{"app":""}`, 400, "app name is required"},
+		{"POST", "/apps", `{"app":"` + strings.Repeat("a", 300) + `.com"}`, 400, "at most 253"},
+		{"POST", "/apps", `{"app":"ünïcode.example.com"}`, 400, "not a valid domain name"},
+		{"POST", "/apps", `{"app":"../etc/passwd"}`, 400, "domain name"},
+		{"POST", "/apps", `{"app":"has space.example.com"}`, 400, "not a valid domain name"},
+		{"POST", "/apps", `{"app":"UPPER.example.com"}`, 400, "lower-case"},
+		{"POST", "/apps", `{"app":"nodot"}`, 400, "with a dot"},
+		{"POST", "/apps", `{"app":5}`, 400, `Field "app" must be a string, not a JSON number`},
+		{"POST", "/apps", `{"app":["a.example.com"]}`, 400, `Field "app" must be a string`},
+		{"POST", "/apps", `["a.example.com"]`, 400, "must be a JSON object"},
+		{"POST", "/apps", `{"app":`, 400, "not valid JSON"},
+		{"POST", "/apps", `{"app":"a.example.com"}}`, 400, "not valid JSON"},
+		{"POST", "/apps", `nonsense`, 400, "not valid JSON"},
+		{"POST", "/hosts", `{"host":"host.example.com"}`, 400, "is not an IP address"},
+		{"POST", "/hosts", `{"host":"10.0.0"}`, 400, "is not an IP address"},
+		{"POST", "/hosts", `{"host":"127.0.0.1:2375"}`, 400, "is not an IP address"},
+		{"POST", "/hosts", `{"host":""}`, 400, "host is required"},
+		{"POST", "/hosts", `{"host":"0.0.0.0"}`, 400, "unicast"},
+		{"POST", "/hosts", `{"host":42}`, 400, `Field "host" must be a string`},
+		{"DELETE", "/hosts/not-an-ip", ``, 400, "is not an IP address"},
+		{"DELETE", "/hosts/127.0.0.77", ``, 404, "is not in the cluster"},
+		{"POST", "/a.example.com/envs", `{"env":"FOO"}`, 400, "has no '='"},
+		{"POST", "/a.example.com/envs", `{"env":"=bar"}`, 400, "env key is required"},
+		{"POST", "/a.example.com/envs", `{"env":"1FOO=bar"}`, 400, "is not valid"},
+		{"POST", "/a.example.com/envs", `{"env":"FO O=bar"}`, 400, "is not valid"},
+		{"POST", "/a.example.com/envs", `{"env":"FÖÖ=bar"}`, 400, "is not valid"},
+		{"POST", "/a.example.com/envs", `{"env":"../X=bar"}`, 400, "is not valid"},
+		{"POST", "/a.example.com/envs", `{"env":""}`, 400, "has no '='"},
+		{"POST", "/a.example.com/envs", `{"env":{"FOO":"bar"}}`, 400, `Field "env" must be a string`},
+		{"POST", "/nope.example.com/envs", `{"env":"A=b"}`, 404, "does not exist"},
+		{"GET", "/NOPE.example.com/envs", ``, 400, "lower-case"},
+		{"DELETE", "/a.example.com/envs/NOT_SET", ``, 404, "has no env NOT_SET"},
+		{"DELETE", "/a.example.com/envs/BAD-KEY", ``, 400, "is not valid"},
+		{"POST", "/a.example.com/deploy", `{}`, 400, "An image is required"},
+		{"POST", "/a.example.com/deploy", `{"image":"Bad Image"}`, 400, "not a valid Docker image reference"},
+		{"POST", "/a.example.com/deploy", `{"image":"app:1","count":0}`, 400, "Count 0 is out of range"},
+		{"POST", "/a.example.com/deploy", `{"image":"app:1","count":-1}`, 400, "out of range"},
+		{"POST", "/a.example.com/deploy", `{"image":"app:1","count":100000}`, 400, "out of range"},
+		{"POST", "/a.example.com/deploy", `{"image":"app:1","count":"two"}`, 400, `Field "count" must be a whole number`},
+		{"POST", "/a.example.com/deploy", `{"image":"app:1","count":2.5}`, 400, `Field "count" must be a whole number`},
+		{"POST", "/a.example.com/deploy", `{"image":"app:1","count":true}`, 400, `Field "count" must be a whole number`},
+		{"POST", "/a.example.com/deploy", `{"image":"app:1","port":70000}`, 400, "Port 70000 is out of range"},
+		{"POST", "/a.example.com/deploy", `{"image":"app:1","healthcheck":{"path":"ping"}}`, 400, "absolute URL path"},
+		{"POST", "/a.example.com/deploy", `{"image":"app:1","healthcheck":{"timeout":"soon"}}`, 400, "not a duration"},
+		{"POST", "/a.example.com/deploy", `{"image":"app:1","healthcheck":"yes"}`, 400, `Field "healthcheck" must be a JSON object`},
+		{"POST", "/a.example.com/scale", `{}`, 400, "count is required"},
+		{"POST", "/a.example.com/scale", `{"count":2}`, 400, "never been deployed"},
+		{"POST", "/a.example.com/rollback", `{"revision":-3}`, 400, "not valid"},
+		{"POST", "/a.example.com/rollback", `{}`, 404, "no succeeded revision"},
+		{"POST", "/a.example.com/rollback", `{"revision":7}`, 404, "has no revision 7"},
+		{"GET", "/nope.example.com/history", ``, 404, "does not exist"},
+		{"GET", "/nope.example.com/instances", ``, 404, "does not exist"},
+		{"PUT", "/apps", `{}`, 405, "not allowed"},
+		{"GET", "/nothing/here/at/all", ``, 404, "No such endpoint"},
+	}
+	for _, tt := range tests {
+		s.MustFail(t, tt.method, tt.path, tt.body, tt.status, tt.want)
+	}
+	// Nothing above changed any data.
+	if apps, _ := s.DB.Apps(); len(apps) != 1 {
+		t.Fatalf("apps after bad input = %v", apps)
+	}
+	if out := s.MustOK(t, "GET", "/a.example.com/envs", ""); len(out["envs"].([]any)) != 0 {
+		t.Fatalf("envs after bad input = %v", out)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	s := MustOpenServer(t)
+	big := `{"app":"a.example.com","pad":"` + strings.Repeat("x", http.MaxBodyBytes) + `"}`
+	s.MustFail(t, "POST", "/apps", big, 413, "larger than")
+	if apps, _ := s.DB.Apps(); len(apps) != 0 {
+		t.Fatalf("a too-large body created %v", apps)
+	}
+}
+
+func TestEnvs(t *testing.T) {
+	s := MustOpenServer(t)
+	s.MustOK(t, "POST", "/apps", `{"app":"a.example.com"}`)
+	for _, env := range []string{"FOO=bar", "FOOBAR=1", "URL=http://x/?a=b", "FOO=baz", "EMPTY="} {
+		s.MustOK(t, "POST", "/a.example.com/envs", `{"env":"`+env+`"}`)
+	}
+	got := strs(s.MustOK(t, "GET", "/a.example.com/envs", "")["envs"])
+	if strings.Join(got, " ") != "EMPTY= FOO=baz FOOBAR=1 URL=http://x/?a=b" {
+		t.Fatalf("envs = %v", got)
+	}
+	// Exactly that key: the 2014 original removed FOOBAR too.
+	s.MustOK(t, "DELETE", "/apps/a.example.com/envs/FOO", "")
+	got = strs(s.MustOK(t, "GET", "/apps/a.example.com/envs", "")["envs"])
+	if strings.Join(got, " ") != "EMPTY= FOOBAR=1 URL=http://x/?a=b" {
+		t.Fatalf("envs after removing FOO = %v", got)
+	}
+}
+
+func TestHosts(t *testing.T) {
+	s := MustOpenServer(t)
+	for _, h := range []string{"127.0.0.12", "127.0.0.11", "127.0.0.12", "::1"} {
+		s.MustOK(t, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
+	got := strs(s.MustOK(t, "GET", "/hosts", "")["hosts"])
+	if strings.Join(got, ",") != "127.0.0.11,127.0.0.12,::1" {
+		t.Fatalf("hosts = %v", got)
+	}
+	s.MustOK(t, "DELETE", "/hosts/127.0.0.11", "")
+	got = strs(s.MustOK(t, "GET", "/hosts", "")["hosts"])
+	if strings.Join(got, ",") != "127.0.0.12,::1" {
+		t.Fatalf("hosts after delete = %v", got)
+	}
+	// healthz says the hosts do not answer.
+	_, out := s.DoWith(t, "GET", "/healthz", "", nil)
+	hosts := out["hosts"].(map[string]any)
+	if msg, _ := hosts["127.0.0.12"].(string); !strings.Contains(msg, "127.0.0.12") || msg == "ok" {
+		t.Fatalf("healthz hosts = %v", hosts)
+	}
+}
+
+func TestDescribeHistoryRoutesEmpty(t *testing.T) {
+	s := MustOpenServer(t)
+	s.MustOK(t, "POST", "/apps", `{"app":"a.example.com"}`)
+	s.MustOK(t, "POST", "/a.example.com/envs", `{"env":"K=v"}`)
+	out := s.MustOK(t, "GET", "/describe", "")
+	d := out["description"].(map[string]any)["a.example.com"].(map[string]any)
+	if len(d["instances"].([]any)) != 0 || strs(d["envs"])[0] != "K=v" {
+		t.Fatalf("describe = %v", out)
+	}
+	if h := s.MustOK(t, "GET", "/a.example.com/history", "")["history"].([]any); len(h) != 0 {
+		t.Fatalf("history = %v", h)
+	}
+	if i := s.MustOK(t, "GET", "/a.example.com/instances", "")["instances"].([]any); len(i) != 0 {
+		t.Fatalf("instances = %v", i)
+	}
+	status, table := s.Do(t, "GET", "/routes", "")
+	if status != 200 || table["routes"] == nil || len(table["routes"].(map[string]any)) != 0 || table["controller"] != s.DB.ControllerID() {
+		t.Fatalf("routes = %d %v", status, table)
+	}
+}
+
+func TestBothPathForms(t *testing.T) {
+	s := MustOpenServer(t)
+	s.MustOK(t, "POST", "/apps", `{"app":"a.example.com"}`)
+	s.MustOK(t, "POST", "/a.example.com/envs", `{"env":"SHORT=1"}`)
+	s.MustOK(t, "POST", "/apps/a.example.com/envs", `{"env":"LONG=1"}`)
+	for _, p := range []string{"/a.example.com/envs", "/apps/a.example.com/envs"} {
+		if got := strs(s.MustOK(t, "GET", p, "")["envs"]); strings.Join(got, ",") != "LONG=1,SHORT=1" {
+			t.Fatalf("GET %s = %v", p, got)
+		}
+	}
+	s.MustOK(t, "DELETE", "/a.example.com/envs/SHORT", "")
+	s.MustOK(t, "GET", "/a.example.com/history", "")
+	s.MustOK(t, "GET", "/apps/a.example.com/history", "")
+	s.MustOK(t, "GET", "/a.example.com/kill", "")
+	s.MustOK(t, "POST", "/apps/a.example.com/kill", "")
+}
+
+func TestBackupOverHTTP(t *testing.T) {
+	s := MustOpenServer(t)
+	s.MustOK(t, "POST", "/apps", `{"app":"a.example.com"}`)
+	req, _ := nethttp.NewRequest("GET", s.URL+"/backup", nil)
+	req.Header.Set("X-Auth", testToken)
+	resp, err := nethttp.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	io.Copy(&buf, resp.Body)
+	if resp.StatusCode != 200 || buf.Len() == 0 {
+		t.Fatalf("backup = %d, %d bytes", resp.StatusCode, buf.Len())
+	}
+}

@@ -1,0 +1,78 @@
+// Command longshoreman runs the controller (serve), an HTTP router
+// (router), and the command-line client of the controller's API.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// Command is one subcommand, in the style of litestream's cmd/.
+type Command interface {
+	Run(ctx context.Context, args []string) error
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err == flag.ErrHelp {
+		os.Exit(2)
+	} else if err != nil {
+		fmt.Fprintln(os.Stderr, "longshoreman:", errorText(err))
+		os.Exit(1)
+	}
+}
+
+// Main runs the subcommand named by args[0].
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	name := ""
+	if len(args) > 0 {
+		name, args = args[0], args[1:]
+	}
+	switch name {
+	case "serve":
+		return (&ServeCommand{Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
+	case "router":
+		return (&RouterCommand{Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
+	case "token":
+		return (&TokenCommand{Stdout: stdout}).Run(ctx, args)
+	case "", "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		if name == "" {
+			return flag.ErrHelp
+		}
+		return nil
+	default:
+		return runCLI(ctx, name, args, stdin, stdout, stderr)
+	}
+}
+
+// errorText is what a person sees of an error: the message of a
+// *cluster.Error, or the error's own text.
+func errorText(err error) string {
+	var e *cluster.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
+
+const usage = `longshoreman runs Docker apps on a small cluster of hosts and tells HTTP routers where they run.
+
+Usage:
+  longshoreman serve [flags]        run the controller (HTTP API on --port, data in --db)
+  longshoreman router [flags]       run an HTTP router fed by the controller over Redis
+  longshoreman token [--db FILE]    print the controller's API token
+  longshoreman COMMAND [args]       talk to a controller: run "longshoreman commands" for the list
+
+Run "longshoreman serve -h" (or any command with -h) for its flags.
+`

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	nethttp "net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/db"
+	"github.com/longshoreman/longshoreman/docker"
+	"github.com/longshoreman/longshoreman/http"
+	"github.com/longshoreman/longshoreman/pubsub"
+	"github.com/longshoreman/longshoreman/scheduler"
+	"github.com/redis/go-redis/v9"
+)
+
+// ServeConfig is the controller's configuration (DESIGN.md section 7).
+type ServeConfig struct {
+	Listen        string // host:port of the API
+	DB            string
+	Token         string
+	Redis         string // host:port
+	RedisPassword string
+	DockerPort    int
+	DockerTLS     bool
+	DockerCerts   string
+	Channel       string
+	Drain         time.Duration
+	Republish     time.Duration
+	Reconcile     time.Duration
+	HostGrace     time.Duration
+	MaxCount      int
+	Rebalance     bool
+	LogFormat     string
+}
+
+// ServeCommand runs the controller. Its Open/Close halves let tests run
+// the real program in-process.
+type ServeCommand struct {
+	Stderr io.Writer
+	Getenv func(string) string
+	Config ServeConfig
+
+	logger    *slog.Logger
+	db        *db.DB
+	engines   *docker.Engines
+	scheduler *scheduler.Scheduler
+	publisher *pubsub.Publisher
+	redis     *redis.Client
+	server    *nethttp.Server
+	listener  net.Listener
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// Run parses flags, opens everything, serves until ctx ends, then shuts
+// down gracefully: in-flight requests finish and the data file is closed.
+func (c *ServeCommand) Run(ctx context.Context, args []string) error {
+	if err := c.ParseFlags(args); err != nil {
+		return err
+	}
+	if err := c.Open(ctx); err != nil {
+		c.Close()
+		return err
+	}
+	<-ctx.Done()
+	c.logger.Info("shutting down: finishing in-flight requests")
+	return c.Close()
+}
+
+// ParseFlags reads the environment, then the flags, into c.Config.
+func (c *ServeCommand) ParseFlags(args []string) error {
+	get := c.Getenv
+	env := &envReader{get: get}
+	fs := flag.NewFlagSet("longshoreman serve", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	port := fs.Int("port", env.Int("PORT", 3000), "HTTP port of the API (env PORT)")
+	fs.StringVar(&c.Config.Listen, "listen", get("LONGSHOREMAN_LISTEN"), "host:port to listen on; overrides --port (env LONGSHOREMAN_LISTEN)")
+	fs.StringVar(&c.Config.DB, "db", envOr(get, "LONGSHOREMAN_DB", "longshoreman.db"), "the data file (env LONGSHOREMAN_DB)")
+	fs.StringVar(&c.Config.Redis, "redis", net.JoinHostPort(envOr(get, "REDIS_HOST", "127.0.0.1"), envOr(get, "REDIS_PORT", "6379")), "Redis host:port for the routing table (env REDIS_HOST, REDIS_PORT)")
+	fs.IntVar(&c.Config.DockerPort, "docker-port", env.Int("DOCKER_PORT", 0), "Docker API port on every host (env DOCKER_PORT; default 2375, or 2376 with TLS)")
+	fs.StringVar(&c.Config.Channel, "channel", envOr(get, "LONGSHOREMAN_CHANNEL", cluster.DefaultChannel), "Redis PubSub channel (env LONGSHOREMAN_CHANNEL)")
+	fs.DurationVar(&c.Config.Drain, "drain", env.Duration("LONGSHOREMAN_DRAIN", cluster.DefaultDrain), "wait between unrouting and stopping an instance (env LONGSHOREMAN_DRAIN)")
+	fs.DurationVar(&c.Config.Republish, "republish", env.Duration("LONGSHOREMAN_REPUBLISH", cluster.DefaultRepublish), "routing-table heartbeat (env LONGSHOREMAN_REPUBLISH)")
+	fs.DurationVar(&c.Config.Reconcile, "reconcile", env.Duration("LONGSHOREMAN_RECONCILE", cluster.DefaultReconcile), "reconcile loop interval (env LONGSHOREMAN_RECONCILE)")
+	fs.DurationVar(&c.Config.HostGrace, "host-grace", env.Duration("LONGSHOREMAN_HOST_GRACE", cluster.DefaultHostGrace), "how long a host may not answer before it is marked down (env LONGSHOREMAN_HOST_GRACE)")
+	fs.IntVar(&c.Config.MaxCount, "max-count", env.Int("LONGSHOREMAN_MAX_COUNT", cluster.DefaultMaxCount), "largest instance count per app (env LONGSHOREMAN_MAX_COUNT)")
+	fs.BoolVar(&c.Config.Rebalance, "rebalance", envOr(get, "LONGSHOREMAN_REBALANCE", "true") == "true", "spread apps onto a newly added host (env LONGSHOREMAN_REBALANCE)")
+	fs.StringVar(&c.Config.LogFormat, "log-format", envOr(get, "LONGSHOREMAN_LOG_FORMAT", "text"), "log format: text or json (env LONGSHOREMAN_LOG_FORMAT)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Run the controller: the HTTP API, the scheduler, the reconciler and the routing-table publisher.\n\nUsage: longshoreman serve [flags]\n\nFlags (each also read from the environment variable named):\n")
+		fs.PrintDefaults()
+	}
+	if err := env.Err(); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q: see longshoreman serve -h", fs.Args())
+	}
+	if c.Config.Listen == "" {
+		c.Config.Listen = ":" + strconv.Itoa(*port)
+	}
+	c.Config.Token = get("LONGSHOREMAN_TOKEN")
+	c.Config.RedisPassword = get("REDIS_PASSWORD")
+	c.Config.DockerTLS = get("DOCKER_TLS_VERIFY") != "" && get("DOCKER_TLS_VERIFY") != "0"
+	c.Config.DockerCerts = get("DOCKER_CERT_PATH")
+	if c.Config.DockerTLS && c.Config.DockerCerts == "" {
+		home, _ := os.UserHomeDir()
+		c.Config.DockerCerts = filepath.Join(home, ".docker")
+	}
+	if c.Config.DockerPort == 0 {
+		c.Config.DockerPort = cluster.DefaultDockerPort
+		if c.Config.DockerTLS {
+			c.Config.DockerPort = 2376
+		}
+	}
+	if c.Config.LogFormat != "text" && c.Config.LogFormat != "json" {
+		return fmt.Errorf("--log-format must be text or json, not %q", c.Config.LogFormat)
+	}
+	return nil
+}
+
+// Open opens the data file, wires the parts and starts serving. It returns
+// once the API listens; Redis and the hosts may still be unreachable.
+func (c *ServeCommand) Open(ctx context.Context) error {
+	c.logger = newLogger(c.Stderr, c.Config.LogFormat)
+	cfg := c.Config
+	var err error
+	if c.db, err = db.Open(cfg.DB, db.Options{}); err != nil {
+		return err
+	}
+	token := cfg.Token
+	if token == "" {
+		var created bool
+		if token, created, err = c.db.EnsureToken(); err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(c.Stderr, "Generated an API token (stored in %s; print it again with `longshoreman token --db %s`):\n\n    %s\n\n", cfg.DB, cfg.DB, token)
+		}
+	}
+
+	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID()})
+	c.redis = redis.NewClient(&redis.Options{
+		Addr: cfg.Redis, Password: cfg.RedisPassword,
+		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+		MaxRetries: -1,
+	})
+	c.publisher = pubsub.NewPublisher(pubsub.PublisherConfig{
+		Client: c.redis, Channel: cfg.Channel, Source: c.db, Republish: cfg.Republish, Logger: c.logger,
+	})
+	c.scheduler = scheduler.New(c.db, c.engines, scheduler.Config{
+		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount,
+		Logger: c.logger, RoutesChange: c.publisher.Changed,
+	})
+	api := http.NewServer(&http.Server{
+		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher}, Token: token, Logger: c.logger,
+	})
+
+	if c.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fmt.Errorf("cannot listen on %s (%v): choose another port with --port or PORT", cfg.Listen, err)
+	}
+	c.server = &nethttp.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      20 * time.Minute, // a deploy answers when it ends
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.cancel = cancel
+	c.goRun(func() {
+		if err := c.server.Serve(c.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+			c.logger.Error("API server stopped", "err", err)
+		}
+	})
+	c.goRun(func() { _ = c.publisher.Run(runCtx) })
+	c.logger.Info("controller listening", "addr", c.listener.Addr().String(), "db", cfg.DB, "controller", c.db.ControllerID())
+	c.goRun(func() { c.sayWhatIsMissing(runCtx) })
+	return nil
+}
+
+// sayWhatIsMissing tells, once at start, what the controller is waiting
+// for: Redis, hosts, or hosts that do not answer.
+func (c *ServeCommand) sayWhatIsMissing(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := c.redis.Ping(pctx).Err(); err != nil {
+		c.logger.Warn("waiting for Redis: routes are published once it answers; deploys work meanwhile", "redis", c.Config.Redis, "err", err)
+	}
+	hosts, err := c.db.Hosts()
+	if err != nil {
+		return
+	}
+	if len(hosts) == 0 {
+		c.logger.Warn("waiting for hosts: none yet; add one with `longshoreman hosts:add IP` or POST /hosts")
+		return
+	}
+	for host, status := range c.scheduler.HostHealth(ctx) {
+		if status != "ok" {
+			c.logger.Warn("waiting for a host's Docker API", "host", host, "status", status)
+		}
+	}
+}
+
+func (c *ServeCommand) goRun(f func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}
+
+// URL returns the API's base URL, for tests.
+func (c *ServeCommand) URL() string {
+	return "http://" + c.listener.Addr().String()
+}
+
+// Close shuts the API down gracefully (in-flight requests finish, up to 30s
+// for ordinary ones; deploys in flight hold it longer), stops the loops and
+// closes the data file.
+func (c *ServeCommand) Close() error {
+	var errs []error
+	if c.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		errs = append(errs, c.server.Shutdown(ctx))
+		cancel()
+	}
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
+	if c.redis != nil {
+		_ = c.redis.Close()
+	}
+	if c.engines != nil {
+		_ = c.engines.Close()
+	}
+	if c.db != nil {
+		errs = append(errs, c.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func certPath(cfg ServeConfig) string {
+	if cfg.DockerTLS {
+		return cfg.DockerCerts
+	}
+	return ""
+}
+
+// publisherStatus adapts the publisher to what /healthz shows.
+type publisherStatus struct{ p *pubsub.Publisher }
+
+func (s publisherStatus) RedisStatus() string {
+	st := s.p.Status()
+	if st.Connected {
+		return "connected"
+	}
+	if st.LastError == "" {
+		return "connecting"
+	}
+	return "not connected: " + st.LastError
+}
+
+func init() {
+	// go-redis logs every failed dial on its own; the publisher already
+	// reports Redis being away, with backoff, in the controller's log.
+	redis.SetLogger(quietRedisLogger{})
+}
+
+type quietRedisLogger struct{}
+
+func (quietRedisLogger) Printf(context.Context, string, ...any) {}
+
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func envOr(get func(string) string, key, def string) string {
+	if v := get(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// envReader reads typed environment variables, remembering the ones that
+// do not parse so that start-up can refuse them with a clear message.
+type envReader struct {
+	get  func(string) string
+	errs []error
+}
+
+func (e *envReader) Int(key string, def int) int {
+	s := e.get(key)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a whole number", key, s))
+		return def
+	}
+	return v
+}
+
+func (e *envReader) Duration(key string, def time.Duration) time.Duration {
+	s := e.get(key)
+	if s == "" {
+		return def
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a duration such as 2s or 1m", key, s))
+		return def
+	}
+	return v
+}
+
+func (e *envReader) Err() error {
+	if len(e.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("bad environment: %w; fix or unset it", errors.Join(e.errs...))
+}
