@@ -76,7 +76,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 		dial := isDialError(err)
 		if dial {
 			be.badUntil.Store(now + int64(b.skipFor))
-			b.router.log.Warn("instance refused the connection; skipping it", "host", name, "instance", be.addr, "for", b.skipFor, "err", err)
+			b.router.log.Warn("cannot connect to instance; skipping it", "host", name, "instance", be.addr, "for", b.skipFor, "err", err)
 		}
 		if !retryable(req, body, dial) {
 			return nil, err

@@ -49,6 +49,10 @@ type Config struct {
 	// SkipFor is how long an instance that refused a connection is skipped
 	// while another is available; default 2s.
 	SkipFor time.Duration
+	// ReverseProxyOnly sends every request through httputil.ReverseProxy
+	// and Transport, turning off the fast path that GET and HEAD requests
+	// take over the router's own connections (which ignores Transport).
+	ReverseProxyOnly bool
 }
 
 // Router is an http.Handler that proxies by Host header. It is safe for
@@ -58,6 +62,10 @@ type Router struct {
 	applyMu sync.Mutex               // serializes Apply, which reads the previous snapshot
 	proxy   *httputil.ReverseProxy
 	log     *slog.Logger
+	dialer  *net.Dialer   // the fast path's
+	maxIdle int           // idle connections kept per instance by the fast path
+	skipFor time.Duration // how long a refusing instance is skipped
+	noFast  bool          // Config.ReverseProxyOnly
 }
 
 // New returns a router with no table: until the first Apply it answers 503.
@@ -85,7 +93,13 @@ func New(cfg Config) *Router {
 			DisableCompression: true,
 		}
 	}
-	r := &Router{log: cfg.Logger.With("component", "router")}
+	r := &Router{
+		log:     cfg.Logger.With("component", "router"),
+		dialer:  &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second},
+		maxIdle: cfg.MaxIdleConnsPerHost,
+		skipFor: cfg.SkipFor,
+		noFast:  cfg.ReverseProxyOnly,
+	}
 	r.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// The balancer resolves the app name to an instance; the
@@ -113,7 +127,10 @@ func New(cfg Config) *Router {
 func (r *Router) Apply(t cluster.RoutingTable) {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
-	r.snap.Store(newSnapshot(t, r.snap.Load()))
+	prev := r.snap.Load()
+	next := newSnapshot(t, prev)
+	r.snap.Store(next)
+	next.closeGone(prev)
 	r.log.Info("routing table applied", "version", t.Version, "controller", t.Controller, "apps", len(t.Routes))
 }
 
@@ -153,6 +170,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if len(a.backends) == 0 {
 		plain(w, http.StatusServiceUnavailable, name+" has no healthy instance right now; deploy it or check its health check.")
+		return
+	}
+	if !r.noFast && fastPathOK(req) {
+		r.serveFast(w, req, a, name)
 		return
 	}
 	r.proxy.ServeHTTP(w, req)

@@ -27,6 +27,7 @@ type app struct {
 type backend struct {
 	addr     string
 	badUntil atomic.Int64
+	pool     connPool // the fast path's keep-alive connections
 }
 
 // newSnapshot prepares t, reusing prev's backends (and counters) so their
@@ -65,6 +66,27 @@ func newSnapshot(t cluster.RoutingTable, prev *snapshot) *snapshot {
 		s.apps[key] = a
 	}
 	return s
+}
+
+// closeGone closes the connection pools of prev's backends that s no longer
+// routes to.
+func (s *snapshot) closeGone(prev *snapshot) {
+	if prev == nil {
+		return
+	}
+	keep := map[*backend]bool{}
+	for _, a := range s.apps {
+		for _, b := range a.backends {
+			keep[b] = true
+		}
+	}
+	for _, a := range prev.apps {
+		for _, b := range a.backends {
+			if !keep[b] {
+				b.pool.close()
+			}
+		}
+	}
 }
 
 // canonicalHost returns the host of a Host header as the table keys it: no

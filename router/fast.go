@@ -1,0 +1,319 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The fast path proxies GET and HEAD requests without a body or an upgrade
+// (nearly all traffic) over connections it holds itself: the handler's
+// goroutine writes the request and reads the answer, with none of the
+// Transport's per-request goroutine hand-offs. It measured about twice the
+// throughput of httputil.ReverseProxy on the benchmark (BENCHMARKS.md).
+// Everything else goes through the ReverseProxy.
+
+// idleTimeout closes pooled backend connections unused for this long.
+const idleTimeout = 90 * time.Second
+
+// backendConn is one keep-alive connection to an instance.
+type backendConn struct {
+	conn net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	idle time.Time // when it was put back in the pool
+}
+
+// connPool holds a backend's idle connections, newest last.
+type connPool struct {
+	mu     sync.Mutex // guards idle and closed
+	idle   []*backendConn
+	closed bool // the backend left the table: connections are not kept
+}
+
+func (p *connPool) get() *backendConn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+		if time.Since(c.idle) < idleTimeout {
+			return c
+		}
+		c.conn.Close()
+	}
+	return nil
+}
+
+func (p *connPool) put(c *backendConn, max int) {
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= max {
+		p.mu.Unlock()
+		c.conn.Close()
+		return
+	}
+	c.idle = time.Now()
+	p.idle = append(p.idle, c)
+	p.mu.Unlock()
+}
+
+// close drops the idle connections and stops keeping new ones.
+func (p *connPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, c := range p.idle {
+		c.conn.Close()
+	}
+	p.idle = nil
+}
+
+// fastPathOK reports whether req can take the fast path.
+func fastPathOK(req *http.Request) bool {
+	return (req.Method == http.MethodGet || req.Method == http.MethodHead) &&
+		(req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0) &&
+		len(req.TransferEncoding) == 0 &&
+		req.ProtoMajor == 1 &&
+		req.Header["Upgrade"] == nil
+}
+
+// errSent: the request may have reached the instance; the answer failed.
+var errSent = errors.New("instance failed after receiving the request")
+
+// serveFast proxies req to an instance of a, retrying on the next instance
+// after a dial error or a failure before any of the answer was written to
+// the client (GET and HEAD are idempotent).
+func (r *Router) serveFast(w http.ResponseWriter, req *http.Request, a *app, name string) {
+	start := a.next.Add(1) - 1
+	var tried uint64
+	var lastErr error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		now := time.Now().UnixNano()
+		i := a.pick(tried, now, start)
+		if i < 0 {
+			break
+		}
+		tried |= 1 << i
+		be := a.at(start, i)
+		written, err := r.forward(w, req, be)
+		if err == nil {
+			return
+		}
+		lastErr = err
+		if req.Context().Err() != nil {
+			return // the client went away; the instance is not to blame
+		}
+		if isDialError(err) {
+			be.badUntil.Store(now + int64(r.skipFor))
+			r.log.Warn("cannot connect to instance; skipping it", "host", name, "instance", be.addr, "for", r.skipFor, "err", err)
+		}
+		if written {
+			// Part of the answer reached the client: abort the response
+			// so it is not mistaken for a complete one.
+			panic(http.ErrAbortHandler)
+		}
+	}
+	r.proxyError(w, req, lastErr)
+}
+
+// forward sends req to be and copies the answer to w. written reports
+// whether anything was written to w.
+func (r *Router) forward(w http.ResponseWriter, req *http.Request, be *backend) (written bool, err error) {
+	for {
+		c := be.pool.get()
+		reused := c != nil
+		if c == nil {
+			conn, err := r.dialer.DialContext(req.Context(), "tcp", be.addr)
+			if err != nil {
+				return false, err
+			}
+			c = &backendConn{conn: conn, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 4096)}
+		}
+		written, keep, err := r.exchange(w, req, c)
+		if keep {
+			be.pool.put(c, r.maxIdle)
+		} else {
+			c.conn.Close()
+		}
+		if err != nil && reused && !written && errors.Is(err, errStale) {
+			continue // the instance had closed the idle connection: dial anew
+		}
+		return written, err
+	}
+}
+
+// errStale: a pooled connection failed before any byte of the answer.
+var errStale = errors.New("idle connection closed by the instance")
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// exchange does one request and answer on c. keep reports whether c can be
+// reused.
+func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendConn) (written, keep bool, err error) {
+	stop := context.AfterFunc(req.Context(), func() { c.conn.SetDeadline(aLongTimeAgo) })
+	defer func() {
+		if !stop() {
+			keep = false // the deadline was set: the connection is spoiled
+		}
+	}()
+
+	writeRequest(c.bw, req)
+	if err := c.bw.Flush(); err != nil {
+		return false, false, errors.Join(errStale, err)
+	}
+	var resp *http.Response
+	for {
+		if _, err := c.br.Peek(1); err != nil {
+			return false, false, errors.Join(errStale, err)
+		}
+		resp, err = http.ReadResponse(c.br, req)
+		if err != nil {
+			return false, false, errors.Join(errSent, err)
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+		resp.Body.Close() // 1xx: informational, wait for the answer
+	}
+
+	dst := w.Header()
+	connTokens := resp.Header["Connection"]
+	for k, vv := range resp.Header {
+		if hopByHop(k) || listed(connTokens, k) {
+			continue
+		}
+		dst[k] = vv
+	}
+	if len(resp.Trailer) > 0 {
+		keys := make([]string, 0, len(resp.Trailer))
+		for k := range resp.Trailer {
+			keys = append(keys, k)
+		}
+		dst["Trailer"] = []string{strings.Join(keys, ", ")}
+	}
+	w.WriteHeader(resp.StatusCode)
+
+	buf := buffers.Get().(*[]byte)
+	defer buffers.Put(buf)
+	var copyErr error
+	if resp.ContentLength == -1 && req.Method != http.MethodHead {
+		copyErr = copyFlushing(w, resp.Body, *buf)
+	} else {
+		_, copyErr = io.CopyBuffer(w, resp.Body, *buf)
+	}
+	if copyErr != nil {
+		resp.Body.Close()
+		return true, false, copyErr
+	}
+	resp.Body.Close()
+	for k, vv := range resp.Trailer {
+		dst[k] = vv
+	}
+	return true, !resp.Close, nil
+}
+
+// copyFlushing copies a streamed answer, flushing after every read so
+// server-sent events and long polls reach the client at once.
+func copyFlushing(w http.ResponseWriter, src io.Reader, buf []byte) error {
+	rc := http.NewResponseController(w)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if ferr := rc.Flush(); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// writeRequest writes req as the instance should see it: the client's Host,
+// minus hop-by-hop headers, with X-Forwarded-For appended to and
+// X-Forwarded-Host and -Proto set.
+func writeRequest(bw *bufio.Writer, req *http.Request) {
+	uri := req.RequestURI
+	if !strings.HasPrefix(uri, "/") {
+		uri = req.URL.RequestURI()
+	}
+	bw.WriteString(req.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(uri)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(req.Host)
+	bw.WriteString("\r\n")
+	connTokens := req.Header["Connection"]
+	for k, vv := range req.Header {
+		if hopByHop(k) || forwarded(k) || listed(connTokens, k) {
+			continue
+		}
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	if ip, _, err := net.SplitHostPort(req.RemoteAddr); err == nil {
+		bw.WriteString("X-Forwarded-For: ")
+		for _, v := range req.Header["X-Forwarded-For"] {
+			bw.WriteString(v)
+			bw.WriteString(", ")
+		}
+		bw.WriteString(ip)
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("X-Forwarded-Host: ")
+	bw.WriteString(req.Host)
+	if req.TLS != nil {
+		bw.WriteString("\r\nX-Forwarded-Proto: https\r\n\r\n")
+	} else {
+		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
+	}
+}
+
+// hopByHop reports whether the canonical header key k is a hop-by-hop
+// header (RFC 9110, section 7.6.1), which a proxy must not forward.
+func hopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// forwarded reports whether k is a header the router sets itself.
+func forwarded(k string) bool {
+	switch k {
+	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+		return true
+	}
+	return false
+}
+
+// listed reports whether k is named in the Connection header values.
+func listed(conn []string, k string) bool {
+	for _, v := range conn {
+		for tok := range strings.SplitSeq(v, ",") {
+			if http.CanonicalHeaderKey(strings.TrimSpace(tok)) == k {
+				return true
+			}
+		}
+	}
+	return false
+}
