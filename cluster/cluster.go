@@ -155,7 +155,9 @@ type Container struct {
 	Image      string
 	Port       int // the published host port, 0 when not running
 	Running    bool
-	State      string
+	State      string // Docker's status: "running", "restarting", "exited"...
+	Restarts   int    // times Docker restarted it after it exited
+	ExitCode   int    // of the last exit
 }
 
 // ContainerEvent is a change Docker reported about a managed container.

@@ -64,8 +64,8 @@ func (s *Scheduler) waitHealthy(ctx context.Context, inst cluster.Instance, hc c
 			return nil
 		}
 		c, err := s.engines.Inspect(ctx, inst.Host, inst.ID)
-		if err == nil && !c.Running {
-			return fmt.Errorf("the container stopped (%s) before it answered its health check", c.State)
+		if err == nil && (!c.Running || c.State == "restarting" || c.Restarts > 0) {
+			return fmt.Errorf("the container stopped (%s, exit code %d) before it answered its health check", c.State, c.ExitCode)
 		} else if cluster.ErrorCode(err) == cluster.ENOTFOUND {
 			return fmt.Errorf("the container was removed before it answered its health check")
 		}

@@ -137,21 +137,27 @@ func (s *Scheduler) startInstances(ctx context.Context, c *change) ([]cluster.In
 	wg.Wait()
 
 	var started []cluster.Instance
-	var failures []string
+	var failures []error
 	for _, r := range results {
 		if r.inst.ID != "" {
 			started = append(started, r.inst)
 		}
 		if r.err != nil {
-			failures = append(failures, r.err.Error())
+			failures = append(failures, r.err)
 		}
 	}
-	if len(failures) > 0 {
-		s.stopAll(context.WithoutCancel(ctx), c, started)
-		sort.Strings(failures)
-		return nil, cluster.Errorf(cluster.EDEPLOY, "%s", strings.Join(failures, " "))
+	if len(failures) == 0 {
+		return started, nil
 	}
-	return started, nil
+	s.stopAll(context.WithoutCancel(ctx), c, started)
+	if code := cluster.ErrorCode(failures[0]); code != cluster.EINTERNAL {
+		return nil, failures[0] // a host failure, already a sentence
+	}
+	msg := failures[0].Error()
+	if len(failures) > 1 {
+		msg = fmt.Sprintf("%d of %d new instances failed; the first: %s", len(failures), len(targets), msg)
+	}
+	return nil, cluster.Errorf(cluster.EDEPLOY, "%s The instances that were running are untouched and still serving.", msg)
 }
 
 // startOne runs one container, records it, and waits for it to be healthy.
@@ -165,9 +171,12 @@ func (s *Scheduler) startOne(ctx context.Context, c *change, host string) (clust
 		Image: rev.Image, Env: rev.Envs, Port: rev.Port,
 	})
 	if err != nil {
-		return cluster.Instance{}, fmt.Errorf("Starting a container of %s on %s failed: %s.", rev.Image, host, strings.TrimSuffix(cluster.ErrorMessage(err), "."))
+		return cluster.Instance{}, err
 	}
 	inst := cluster.Instance{ID: ctr.ID, App: c.app, Revision: rev.Number, Host: host, Port: ctr.Port, Started: time.Now().UTC()}
+	if ctr.Port == 0 {
+		return inst, fmt.Errorf("The container of %s on %s (%s) has no published port: it stopped right after it started.%s", rev.Image, host, short(ctr.ID), s.logTail(ctx, inst))
+	}
 	if err := s.store.PutInstance(inst); err != nil {
 		return inst, err
 	}

@@ -1,0 +1,452 @@
+package scheduler_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/db"
+	"github.com/longshoreman/longshoreman/docker"
+	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/scheduler"
+)
+
+// TestCluster is a scheduler over a real data file and the real Docker
+// hosts of scripts/test. Its containers are removed when the test ends.
+type TestCluster struct {
+	*scheduler.Scheduler
+	DB      *db.DB
+	Engines *docker.Engines
+	Hosts   []string
+	routes  sync.WaitGroup
+}
+
+func MustOpenCluster(tb testing.TB) *TestCluster {
+	tb.Helper()
+	hosts := testenv.Hosts(tb)
+	d, err := db.Open(filepath.Join(tb.TempDir(), "ls.db"), db.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e := docker.New(docker.Config{Port: testenv.DockerPort(tb), Controller: d.ControllerID()})
+	c := &TestCluster{DB: d, Engines: e, Hosts: hosts}
+	c.Scheduler = scheduler.New(d, e, scheduler.Config{
+		Controller: d.ControllerID(), Drain: 300 * time.Millisecond, StopTimeout: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	for _, h := range hosts {
+		if _, err := d.AddHost(h); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	tb.Cleanup(func() {
+		c.removeAll(tb)
+		e.Close()
+		d.Close()
+	})
+	return c
+}
+
+// removeAll force-removes every container this cluster's controller made.
+func (c *TestCluster) removeAll(tb testing.TB) {
+	out, _ := testenv.DockerErr(tb, "ps", "-aq", "--filter", "label="+cluster.LabelController+"="+c.DB.ControllerID())
+	if ids := strings.Fields(out); len(ids) > 0 {
+		testenv.DockerErr(tb, append([]string{"rm", "-f"}, ids...)...)
+	}
+}
+
+// App creates a uniquely named app with envs.
+func (c *TestCluster) App(tb testing.TB, prefix string, envs ...string) string {
+	tb.Helper()
+	name := testenv.UniqueApp(tb, prefix)
+	if _, err := c.DB.CreateApp(name); err != nil {
+		tb.Fatal(err)
+	}
+	for _, kv := range envs {
+		k, v, _ := cluster.ParseEnv(kv)
+		c.DB.UpdateApp(name, func(a *cluster.App) error { a.Envs[k] = v; return nil })
+	}
+	return name
+}
+
+func (c *TestCluster) MustDeploy(tb testing.TB, app, image string, count int) *cluster.DeployResult {
+	tb.Helper()
+	res, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: image, Count: count}, nil)
+	if err != nil {
+		tb.Fatalf("deploy %s of %s: %v", image, app, err)
+	}
+	return res
+}
+
+// Running returns the app's running containers on every host, as Docker
+// reports them.
+func (c *TestCluster) Running(tb testing.TB, app string) []cluster.Container {
+	tb.Helper()
+	var out []cluster.Container
+	for _, h := range c.Hosts {
+		list, err := c.Engines.List(context.Background(), h)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, ct := range list {
+			if ct.App == app && ct.Running {
+				out = append(out, ct)
+			}
+		}
+	}
+	return out
+}
+
+func get(addr, path string) (int, string) {
+	client := http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + addr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func mustAnswer(tb testing.TB, addrs []string, path, want string) {
+	tb.Helper()
+	for _, a := range addrs {
+		if status, body := get(a, path); status != 200 || !strings.Contains(body, want) {
+			tb.Fatalf("GET %s%s = %d %q, want 200 containing %q", a, path, status, body, want)
+		}
+	}
+}
+
+func TestDeployOneInstancePerHost(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "spread")
+	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 3)
+	if res.Revision != 1 || len(res.Instances) != 3 {
+		t.Fatalf("deploy = %+v", res)
+	}
+	mustAnswer(t, res.Instances, "/ping", "pong")
+	insts, _ := c.DB.Instances(app)
+	seen := map[string]bool{}
+	for _, i := range insts {
+		seen[i.Host] = true
+		if !i.Routed {
+			t.Errorf("instance %s not routed", i.Addr())
+		}
+	}
+	if len(seen) != 3 {
+		t.Fatalf("instances on %d hosts, want 3: %+v", len(seen), insts)
+	}
+	for _, ct := range c.Running(t, app) {
+		if ct.Revision != 1 || ct.Controller != c.DB.ControllerID() || ct.Host == "" {
+			t.Fatalf("container labels = %+v", ct)
+		}
+		labels := testenv.Docker(t, "inspect", "-f", "{{json .Config.Labels}}", ct.ID)
+		for _, l := range []string{cluster.LabelApp, cluster.LabelRevision, cluster.LabelHost, cluster.LabelController} {
+			if !strings.Contains(labels, l) {
+				t.Fatalf("container %s lacks label %s: %s", ct.ID, l, labels)
+			}
+		}
+	}
+	revs, _ := c.DB.Revisions(app)
+	if len(revs) != 1 || revs[0].Status != cluster.StatusSucceeded {
+		t.Fatalf("revisions = %+v", revs)
+	}
+	table, _ := c.DB.RoutingTable()
+	if len(table.Routes[app]) != 3 {
+		t.Fatalf("routing table = %+v", table)
+	}
+}
+
+// TestRedeployKeepsCapacity polls the app's containers through a redeploy:
+// at every sample at least count of them answer their health check.
+func TestRedeployKeepsCapacity(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "capacity")
+	first := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var samples, minHealthy = 0, 1 << 30
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			healthy := 0
+			for _, ct := range c.Running(t, app) {
+				if status, _ := get(testenv.Addr(ct.Host, ct.Port), "/ping"); status == 200 {
+					healthy++
+				}
+			}
+			samples++
+			minHealthy = min(minHealthy, healthy)
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	second := c.MustDeploy(t, app, testenv.Image(t, "2"), 2)
+	cancel()
+	<-done
+	if samples < 10 || minHealthy < 2 {
+		t.Fatalf("%d samples, at least %d healthy at every sample; want >= 2", samples, minHealthy)
+	}
+	mustAnswer(t, second.Instances, "/", "version=2")
+	running := c.Running(t, app)
+	if len(running) != 2 {
+		t.Fatalf("%d containers after redeploy, want 2", len(running))
+	}
+	for _, ct := range running {
+		if ct.Revision != 2 {
+			t.Fatalf("old revision still running: %+v", ct)
+		}
+	}
+	for _, a := range first.Instances {
+		if status, _ := get(a, "/ping"); status != 0 {
+			t.Fatalf("old instance %s still answers", a)
+		}
+	}
+}
+
+func TestEnvChangesRestart(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "envs")
+	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	res, err := c.SetEnv(context.Background(), app, "GREETING", "hello world", nil)
+	if err != nil || res.Revision != 2 {
+		t.Fatalf("SetEnv = %+v, %v", res, err)
+	}
+	mustAnswer(t, res.Instances, "/env/GREETING", "hello world")
+	res, err = c.UnsetEnv(context.Background(), app, "GREETING", nil)
+	if err != nil || res.Revision != 3 {
+		t.Fatalf("UnsetEnv = %+v, %v", res, err)
+	}
+	for _, a := range res.Instances {
+		if status, _ := get(a, "/env/GREETING"); status != 404 {
+			t.Fatalf("GREETING still set on %s: %d", a, status)
+		}
+	}
+	revs, _ := c.DB.Revisions(app)
+	if len(revs) != 3 || strings.Join(revs[1].Envs, ",") != "GREETING=hello world" || len(revs[0].Envs) != 0 {
+		t.Fatalf("history = %+v", revs)
+	}
+}
+
+func TestRollbackAndScale(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "rollback")
+	c.MustDeploy(t, app, testenv.Image(t, "1"), 3)
+	c.MustDeploy(t, app, testenv.Image(t, "2"), 3)
+	res, err := c.Rollback(context.Background(), app, 0, nil)
+	if err != nil || res.Revision != 3 {
+		t.Fatalf("Rollback = %+v, %v", res, err)
+	}
+	mustAnswer(t, res.Instances, "/", "version=1")
+
+	perHost := func() map[string]int {
+		m := map[string]int{}
+		insts, _ := c.DB.Instances(app)
+		for _, i := range insts {
+			m[i.Host]++
+		}
+		return m
+	}
+	res, err = c.Scale(context.Background(), app, 5, nil)
+	if err != nil || len(res.Instances) != 5 {
+		t.Fatalf("Scale 5 = %+v, %v", res, err)
+	}
+	mustAnswer(t, res.Instances, "/", "version=1")
+	counts := perHost()
+	for _, h := range c.Hosts {
+		if counts[h] < 1 || counts[h] > 2 {
+			t.Fatalf("scale 5 spread = %v, want 2,2,1", counts)
+		}
+	}
+	res, err = c.Scale(context.Background(), app, 1, nil)
+	if err != nil || len(res.Instances) != 1 || len(c.Running(t, app)) != 1 {
+		t.Fatalf("Scale 1 = %+v, %v", res, err)
+	}
+	if a, _ := c.DB.App(app); a.Count != 1 {
+		t.Fatalf("count after scale = %d", a.Count)
+	}
+}
+
+func TestConcurrentApps(t *testing.T) {
+	c := MustOpenCluster(t)
+	var wg sync.WaitGroup
+	apps := make([]string, 10)
+	errs := make([]error, 10)
+	for i := range apps {
+		apps[i] = c.App(t, "concurrent")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = c.Deploy(context.Background(), apps[i], cluster.DeployRequest{Image: testenv.Image(t, "1"), Count: 2}, nil)
+		}()
+	}
+	// A second deploy of a busy app is refused.
+	time.Sleep(50 * time.Millisecond)
+	_, err := c.Deploy(context.Background(), apps[0], cluster.DeployRequest{Image: testenv.Image(t, "1")}, nil)
+	if cluster.ErrorCode(err) != cluster.ECONFLICT || !strings.Contains(cluster.ErrorMessage(err), "already running") {
+		t.Errorf("second deploy of a busy app: %v, want ECONFLICT", err)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("deploy of %s: %v", apps[i], err)
+		}
+	}
+	all, _ := c.DB.AllInstances()
+	if len(all) != 20 {
+		t.Fatalf("%d instance records, want 20", len(all))
+	}
+	for _, app := range apps {
+		if got := len(c.Running(t, app)); got != 2 {
+			t.Fatalf("%s has %d running containers", app, got)
+		}
+	}
+}
+
+func TestPullFromRegistry(t *testing.T) {
+	c := MustOpenCluster(t)
+	image := testenv.Registry(t) + "/longshoreman-testapp:1"
+	testenv.DockerErr(t, "rmi", image) // make sure the host must pull it
+	app := c.App(t, "pull")
+	res := c.MustDeploy(t, app, image, 1)
+	mustAnswer(t, res.Instances, "/", "version=1")
+}
+
+func TestFailedDeploysLeaveOldServing(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "failures")
+	good := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	fast := cluster.HealthCheck{Timeout: cluster.Duration(4 * time.Second)}
+
+	t.Run("image that cannot be pulled", func(t *testing.T) {
+		image := testenv.Registry(t) + "/longshoreman-testapp:missing"
+		_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: image}, nil)
+		if cluster.ErrorCode(err) != cluster.EHOST || !strings.Contains(cluster.ErrorMessage(err), image) || !strings.Contains(cluster.ErrorMessage(err), c.Hosts[0]) {
+			t.Fatalf("deploy of a missing image: %v, want EHOST naming the image and host", err)
+		}
+	})
+	t.Run("health check that fails", func(t *testing.T) {
+		c.DB.UpdateApp(app, func(a *cluster.App) error { a.HealthCheck = fast; return nil })
+		_, err := c.SetEnv(context.Background(), app, "FAIL_HEALTH", "1", nil)
+		msg := cluster.ErrorMessage(err)
+		if cluster.ErrorCode(err) != cluster.EDEPLOY || !strings.Contains(msg, "answered 500") || !strings.Contains(msg, "Last log lines") {
+			t.Fatalf("failing health check: %v", err)
+		}
+		if a, _ := c.DB.App(app); a.Envs["FAIL_HEALTH"] != "" {
+			t.Fatal("the env change stayed although its restart failed")
+		}
+	})
+	t.Run("container that exits at start", func(t *testing.T) {
+		start := time.Now()
+		_, err := c.SetEnv(context.Background(), app, "CRASH", "1", nil)
+		if cluster.ErrorCode(err) != cluster.EDEPLOY || !strings.Contains(cluster.ErrorMessage(err), "stopped") {
+			t.Fatalf("crashing container: %v", err)
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatalf("a crash at start took %s to fail; the health timeout is %s", time.Since(start), fast.Timeout.D())
+		}
+	})
+	// Through all of it the first instances kept serving, and only they run.
+	mustAnswer(t, good.Instances, "/", "version=1")
+	if n := len(c.Running(t, app)); n != 2 {
+		t.Fatalf("%d containers after failed deploys, want the 2 old ones", n)
+	}
+	revs, _ := c.DB.Revisions(app)
+	if len(revs) != 4 || revs[0].Status != cluster.StatusFailed || revs[0].Reason == "" || revs[3].Status != cluster.StatusSucceeded {
+		t.Fatalf("history = %+v", revs)
+	}
+	table, _ := c.DB.RoutingTable()
+	if strings.Join(table.Routes[app], ",") != strings.Join(good.Instances, ",") {
+		t.Fatalf("routes = %v, want %v", table.Routes[app], good.Instances)
+	}
+}
+
+func TestUnreachableHost(t *testing.T) {
+	c := MustOpenCluster(t)
+	c.DB.AddHost("127.0.0.9") // nothing listens there
+	app := c.App(t, "unreachable")
+	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 4)
+	for _, a := range res.Instances {
+		if strings.HasPrefix(a, "127.0.0.9:") {
+			t.Fatalf("instance placed on the unreachable host: %v", res.Instances)
+		}
+	}
+	for _, h := range c.Hosts {
+		c.DB.RemoveHost(h)
+	}
+	_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: testenv.Image(t, "2")}, nil)
+	if cluster.ErrorCode(err) != cluster.EUNAVAILABLE || !strings.Contains(cluster.ErrorMessage(err), "healthz") {
+		t.Fatalf("deploy with no reachable host: %v, want EUNAVAILABLE", err)
+	}
+}
+
+func TestKillAndDelete(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "kill")
+	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	if err := c.Kill(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Running(t, app)); n != 0 {
+		t.Fatalf("%d running after kill", n)
+	}
+	if a, _ := c.DB.App(app); a.Count != 0 {
+		t.Fatalf("count after kill = %d", a.Count)
+	}
+	c.MustDeploy(t, app, testenv.Image(t, "1"), 1)
+	if err := c.DeleteApp(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Running(t, app)); n != 0 {
+		t.Fatalf("%d running after delete", n)
+	}
+	if _, err := c.DB.App(app); cluster.ErrorCode(err) != cluster.ENOTFOUND {
+		t.Fatalf("app after delete: %v", err)
+	}
+}
+
+func TestRemoveHostDrains(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "drain")
+	c.MustDeploy(t, app, testenv.Image(t, "1"), 3)
+	if err := c.RemoveHost(context.Background(), c.Hosts[0], false); err != nil {
+		t.Fatal(err)
+	}
+	insts, _ := c.DB.Instances(app)
+	if len(insts) != 3 {
+		t.Fatalf("%d instances after drain, want 3", len(insts))
+	}
+	for _, i := range insts {
+		if i.Host == c.Hosts[0] {
+			t.Fatalf("instance left on the removed host: %+v", i)
+		}
+	}
+	mustAnswer(t, instanceAddrs(insts), "/ping", "pong")
+	// The last host with instances cannot go without force.
+	c.RemoveHost(context.Background(), c.Hosts[1], false)
+	err := c.RemoveHost(context.Background(), c.Hosts[2], false)
+	if cluster.ErrorCode(err) != cluster.ECONFLICT || !strings.Contains(cluster.ErrorMessage(err), "force=true") {
+		t.Fatalf("removing the last host: %v, want ECONFLICT", err)
+	}
+	if err := c.RemoveHost(context.Background(), c.Hosts[2], true); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Running(t, app)); n != 0 {
+		t.Fatalf("%d running after forced removal", n)
+	}
+}
+
+func instanceAddrs(insts []cluster.Instance) []string {
+	var out []string
+	for _, i := range insts {
+		out = append(out, i.Addr())
+	}
+	return out
+}

@@ -1,0 +1,112 @@
+package scheduler
+
+import (
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// AppState is what one reconcile pass observed of one app.
+type AppState struct {
+	App        *cluster.App        // nil when the data file has no such app
+	Records    []cluster.Instance  // the app's instance records, read under the app's lock
+	Containers []cluster.Container // this controller's containers of the app on hosts that answered
+	HostUp     map[string]bool     // hosts whose Docker API answered this pass
+	HostDown   map[string]bool     // hosts that have not answered for longer than the grace period
+	Healthy    map[string]bool     // container ids whose health check passed this pass
+	Unhealthy  map[string]bool     // container ids that failed enough checks to leave the table
+	ObservedAt time.Time           // when Containers were listed; newer records are not judged
+}
+
+// Plan is what a reconcile pass does to one app. The executor carries it
+// out in this order: unroute, forget and remove, adopt and route, start,
+// retire.
+type Plan struct {
+	Unroute []cluster.Instance  // routed instances that must leave the table now
+	Forget  []cluster.Instance  // records to delete: their container is gone or unreachable
+	Remove  []cluster.Container // containers to stop and remove: dead, or unknown and not adoptable
+	Adopt   []cluster.Container // unknown healthy containers of the current revision, to record and route
+	Route   []cluster.Instance  // unrouted instances that are healthy again
+	Start   int                 // new instances of the current revision to start
+	Retire  []cluster.Instance  // instances beyond the count or of another revision: drained and stopped
+}
+
+// Empty reports whether the plan does nothing.
+func (p Plan) Empty() bool {
+	return len(p.Unroute)+len(p.Forget)+len(p.Remove)+len(p.Adopt)+len(p.Route)+len(p.Retire) == 0 && p.Start == 0
+}
+
+// PlanApp computes, without touching anything, what brings one app back to
+// its desired state: every instance of the current revision up to the
+// app's count healthy and routed, nothing else running.
+func PlanApp(s AppState) Plan {
+	var p Plan
+	byID := map[string]cluster.Container{}
+	for _, ct := range s.Containers {
+		byID[ct.ID] = ct
+	}
+	want, current := 0, 0
+	if s.App != nil && s.App.Deployed() {
+		want, current = s.App.Count, s.App.Revision
+	}
+
+	known := map[string]bool{}
+	var live []cluster.Instance // records that count toward the app's count
+	for _, rec := range s.Records {
+		known[rec.ID] = true
+		switch ct, seen := byID[rec.ID]; {
+		case rec.Started.After(s.ObservedAt):
+			live = append(live, rec) // newer than what was observed: judge it next pass
+		case s.HostDown[rec.Host]:
+			p.unroute(rec)
+			p.Forget = append(p.Forget, rec)
+		case !s.HostUp[rec.Host]:
+			live = append(live, rec) // the host is late to answer, not yet down
+			if rec.Routed && s.Unhealthy[rec.ID] {
+				p.Unroute = append(p.Unroute, rec)
+			}
+		case !seen:
+			p.unroute(rec)
+			p.Forget = append(p.Forget, rec)
+		case !ct.Running || ct.State == "restarting" || ct.Port != rec.Port:
+			// Died (or came back on another port): replace it.
+			p.unroute(rec)
+			p.Forget = append(p.Forget, rec)
+			p.Remove = append(p.Remove, ct)
+		case rec.Revision != current:
+			p.Retire = append(p.Retire, rec)
+		default:
+			live = append(live, rec)
+			if rec.Routed && s.Unhealthy[rec.ID] {
+				p.Unroute = append(p.Unroute, rec)
+			} else if !rec.Routed && s.Healthy[rec.ID] {
+				p.Route = append(p.Route, rec)
+			}
+		}
+	}
+
+	deficit := want - len(live)
+	for _, ct := range s.Containers {
+		if known[ct.ID] {
+			continue
+		}
+		if deficit > 0 && ct.Revision == current && current > 0 && ct.Running && ct.State != "restarting" && s.Healthy[ct.ID] {
+			p.Adopt = append(p.Adopt, ct)
+			deficit--
+		} else {
+			p.Remove = append(p.Remove, ct)
+		}
+	}
+	if deficit > 0 {
+		p.Start = deficit
+	} else if deficit < 0 {
+		p.Retire = append(p.Retire, PickRemovals(-deficit, live, nil)...)
+	}
+	return p
+}
+
+func (p *Plan) unroute(rec cluster.Instance) {
+	if rec.Routed {
+		p.Unroute = append(p.Unroute, rec)
+	}
+}
