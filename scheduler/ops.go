@@ -279,7 +279,9 @@ func (s *Scheduler) Logs(ctx context.Context, app string, lines int) ([]string, 
 }
 
 // AddHost adds a host. A host whose Docker API does not answer yet is
-// still added (it takes work once it answers), and the log says so.
+// still added (it takes work once it answers), and the log says so. When
+// rebalancing is on, apps piled on fewer hosts than they could use are
+// then spread onto it before AddHost returns.
 func (s *Scheduler) AddHost(ctx context.Context, addr string) error {
 	created, err := s.store.AddHost(addr)
 	if err != nil || !created {
@@ -287,8 +289,11 @@ func (s *Scheduler) AddHost(ctx context.Context, addr string) error {
 	}
 	if err := s.ping(ctx, addr); err != nil {
 		s.cfg.Logger.Warn("host added, but its Docker API does not answer yet", "host", addr, "err", cluster.ErrorMessage(err))
-	} else {
-		s.cfg.Logger.Info("host added", "host", addr)
+		return nil
+	}
+	s.cfg.Logger.Info("host added", "host", addr)
+	if s.cfg.Rebalance {
+		s.Rebalance(ctx)
 	}
 	return nil
 }
@@ -371,4 +376,74 @@ func firstPositive(vals ...int) int {
 		}
 	}
 	return 0
+}
+
+// Rebalance spreads apps whose instances are piled on fewer hosts than
+// they could use, moving one instance at a time with zero downtime: a new
+// instance on the least used host first, then the old one retired. Apps
+// busy with another operation are skipped.
+func (s *Scheduler) Rebalance(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	apps, err := s.store.AllApps()
+	if err != nil {
+		return
+	}
+	hosts, err := s.store.Hosts()
+	if err != nil {
+		return
+	}
+	for _, a := range apps {
+		if !a.Deployed() || a.Count < 2 {
+			continue
+		}
+		for moved := 0; moved < a.Count; moved++ {
+			if !s.rebalanceOne(ctx, a.Name, len(hosts)) {
+				break
+			}
+		}
+	}
+}
+
+// rebalanceOne moves one instance of app off its most crowded host when a
+// host without any of its instances exists; it reports whether it moved.
+func (s *Scheduler) rebalanceOne(ctx context.Context, app string, hostCount int) bool {
+	unlock, err := s.lock(app, "a rebalance")
+	if err != nil {
+		return false
+	}
+	defer unlock()
+	a, err := s.store.App(app)
+	if err != nil {
+		return false
+	}
+	insts, err := s.store.Instances(app)
+	if err != nil || len(insts) < 2 {
+		return false
+	}
+	perHost := map[string]int{}
+	for _, i := range insts {
+		perHost[i.Host]++
+	}
+	if len(perHost) >= min(len(insts), hostCount) {
+		return false
+	}
+	victim := PickRemovals(1, insts, s.hostLoad())
+	if len(victim) == 0 || perHost[victim[0].Host] < 2 {
+		return false
+	}
+	rev, err := s.store.Revision(app, a.Revision)
+	if err != nil {
+		return false
+	}
+	exclude := map[string]bool{}
+	for h := range perHost {
+		exclude[h] = true
+	}
+	c := &change{app: app, rev: rev, add: 1, exclude: exclude, remove: victim, start: time.Now()}
+	if _, err := s.apply(ctx, c); err != nil {
+		s.cfg.Logger.Warn("rebalance: moving an instance failed", "app", app, "err", cluster.ErrorMessage(err))
+		return false
+	}
+	s.cfg.Logger.Info("rebalanced one instance", "app", app, "from", victim[0].Host)
+	return true
 }

@@ -123,8 +123,8 @@ func TestPlanApp(t *testing.T) {
 			App: &cluster.App{Name: app.Name}, HostUp: up,
 		}, summary{}},
 		{"records newer than the observation are not judged", AppState{
-			App:     app,
-			Records: []cluster.Instance{rec("a", "h1", 2, true), {ID: "new", App: app.Name, Revision: 2, Host: "h2", Port: 1, Started: t0.Add(time.Second)}},
+			App:        app,
+			Records:    []cluster.Instance{rec("a", "h1", 2, true), {ID: "new", App: app.Name, Revision: 2, Host: "h2", Port: 1, Started: t0.Add(time.Second)}},
 			Containers: []cluster.Container{ctr("a", "h1", 2, true)}, HostUp: up, ObservedAt: t0,
 		}, summary{}},
 	}

@@ -45,6 +45,7 @@ type Config struct {
 	MaxCount     int           // largest instance count, default cluster.DefaultMaxCount
 	PingTimeout  time.Duration // how long a host may take to answer a ping, default 3s
 	PullTimeout  time.Duration // bound on one image pull, default 10m
+	Rebalance    bool          // spread apps onto a newly added host
 	Logger       *slog.Logger
 	RoutesChange func() // called after every change to what is routed; may be nil
 }
