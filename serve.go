@@ -55,6 +55,7 @@ type ServeCommand struct {
 	db        *db.DB
 	engines   *docker.Engines
 	scheduler *scheduler.Scheduler
+	reconcile *scheduler.Reconciler
 	publisher *pubsub.Publisher
 	redis     *redis.Client
 	server    *nethttp.Server
@@ -163,9 +164,10 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		Client: c.redis, Channel: cfg.Channel, Source: c.db, Republish: cfg.Republish, Logger: c.logger,
 	})
 	c.scheduler = scheduler.New(c.db, c.engines, scheduler.Config{
-		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount,
+		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
 		Logger: c.logger, RoutesChange: c.publisher.Changed,
 	})
+	c.reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace})
 	api := http.NewServer(&http.Server{
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher}, Token: token, Logger: c.logger,
 	})
@@ -189,6 +191,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		}
 	})
 	c.goRun(func() { _ = c.publisher.Run(runCtx) })
+	c.goRun(func() { c.reconcile.Run(runCtx) })
 	c.logger.Info("controller listening", "addr", c.listener.Addr().String(), "db", cfg.DB, "controller", c.db.ControllerID())
 	c.goRun(func() { c.sayWhatIsMissing(runCtx) })
 	return nil

@@ -1,0 +1,239 @@
+package scheduler_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/scheduler"
+)
+
+// RunReconciler runs a fast reconciler for the test's duration.
+func (c *TestCluster) RunReconciler(tb testing.TB, grace time.Duration) *scheduler.Reconciler {
+	tb.Helper()
+	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: 500 * time.Millisecond, Grace: grace})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	return r
+}
+
+// Eventually polls cond every 50ms until it holds or timeout passes.
+func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			tb.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// Routed returns the app's routed addresses from the routing table.
+func (c *TestCluster) Routed(tb testing.TB, app string) []string {
+	tb.Helper()
+	table, err := c.DB.RoutingTable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return table.Routes[app]
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDeadContainerIsUnroutedAndReplaced(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "heal")
+	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c.RunReconciler(t, time.Minute)
+	insts, _ := c.DB.Instances(app)
+	victim := insts[0]
+
+	testenv.Docker(t, "kill", victim.ID)
+	took := Eventually(t, time.Second, "killed instance unrouted", func() bool { return !contains(c.Routed(t, app), victim.Addr()) })
+	t.Logf("unrouted %s after %s", victim.Addr(), took)
+	Eventually(t, 30*time.Second, "replacement routed", func() bool {
+		routed := c.Routed(t, app)
+		return len(routed) == 2 && !contains(routed, victim.Addr())
+	})
+	mustAnswer(t, c.Routed(t, app), "/ping", "pong")
+	if _, err := c.Engines.Inspect(context.Background(), victim.Host, victim.ID); cluster.ErrorCode(err) != cluster.ENOTFOUND {
+		t.Fatalf("dead container still there: %v", err)
+	}
+	_ = res
+}
+
+func TestUnhealthyInstanceLeavesTableUntilItPasses(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "health")
+	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c.RunReconciler(t, time.Minute)
+	sick := res.Instances[0]
+	post := func(path string) {
+		resp, err := http.Post("http://"+sick+path, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	post("/health/fail")
+	Eventually(t, 10*time.Second, "failing instance unrouted", func() bool { return !contains(c.Routed(t, app), sick) })
+	if insts, _ := c.DB.Instances(app); len(insts) != 2 {
+		t.Fatalf("the unhealthy instance was removed, want it kept: %+v", insts)
+	}
+	post("/health/ok")
+	Eventually(t, 10*time.Second, "recovered instance routed again", func() bool { return contains(c.Routed(t, app), sick) })
+}
+
+func TestLostHostIsReplacedAndCleanedWhenBack(t *testing.T) {
+	c := MustOpenCluster(t)
+	lost := testenv.FaultHost(t)
+	for _, h := range c.Hosts[2:] {
+		c.DB.RemoveHost(h)
+	}
+	c.DB.AddHost(lost)
+	app := c.App(t, "losthost")
+	c.DB.UpdateApp(app, func(a *cluster.App) error { a.HealthCheck.Timeout = cluster.Duration(20 * time.Second); return nil })
+	c.MustDeploy(t, app, testenv.Image(t, "1"), 3)
+	var stale cluster.Instance
+	insts, _ := c.DB.Instances(app)
+	for _, i := range insts {
+		if i.Host == lost {
+			stale = i
+		}
+	}
+	if stale.ID == "" {
+		t.Fatalf("no instance on %s: %+v", lost, insts)
+	}
+	r := c.RunReconciler(t, 2*time.Second)
+	restore := testenv.DropHost(t, lost)
+	Eventually(t, 20*time.Second, "lost host marked down", func() bool { return contains(r.Down(), lost) })
+	Eventually(t, 30*time.Second, "instance replaced on the other hosts", func() bool {
+		routed := c.Routed(t, app)
+		if len(routed) != 3 {
+			return false
+		}
+		for _, a := range routed {
+			if strings.HasPrefix(a, lost+":") {
+				return false
+			}
+		}
+		return true
+	})
+	mustAnswer(t, c.Routed(t, app), "/ping", "pong")
+
+	restore()
+	Eventually(t, 30*time.Second, "stale container removed when the host is back", func() bool {
+		_, err := c.Engines.Inspect(context.Background(), lost, stale.ID)
+		return cluster.ErrorCode(err) == cluster.ENOTFOUND
+	})
+	if len(r.Down()) != 0 {
+		t.Fatalf("hosts still down: %v", r.Down())
+	}
+	// It takes work again.
+	res, err := c.Scale(context.Background(), app, 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onLost := false
+	for _, a := range res.Instances {
+		onLost = onLost || strings.HasPrefix(a, lost+":")
+	}
+	if !onLost {
+		t.Fatalf("no instance on the recovered host after scaling up: %v", res.Instances)
+	}
+}
+
+func TestOrphanContainersAreAdoptedOrRemoved(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "orphans")
+	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	insts, _ := c.DB.Instances(app)
+	// As if the controller had crashed between starting a container and
+	// recording it: forget one record, and start a container of an old
+	// revision that nobody knows.
+	c.DB.DeleteInstance(app, insts[0].ID)
+	stray, err := c.Engines.Run(context.Background(), cluster.ContainerSpec{
+		App: app, Revision: 99, Host: c.Hosts[1], Controller: c.DB.ControllerID(), Image: testenv.Image(t, "2"), Port: 3000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.RunReconciler(t, time.Minute)
+	Eventually(t, 15*time.Second, "orphan adopted", func() bool {
+		now, _ := c.DB.Instances(app)
+		for _, i := range now {
+			if i.ID == insts[0].ID && i.Routed {
+				return true
+			}
+		}
+		return false
+	})
+	Eventually(t, 15*time.Second, "stray container removed", func() bool {
+		_, err := c.Engines.Inspect(context.Background(), stray.Host, stray.ID)
+		return cluster.ErrorCode(err) == cluster.ENOTFOUND
+	})
+	if n := len(c.Running(t, app)); n != 2 {
+		t.Fatalf("%d running, want 2", n)
+	}
+}
+
+func TestInterruptedDeployIsSettled(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "interrupted")
+	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	// A revision left "deploying" with one started, unrouted container, as
+	// a controller killed mid-deploy leaves it.
+	rev := &cluster.Revision{App: app, Image: testenv.Image(t, "2"), Count: 2, Port: 3000, Status: cluster.StatusDeploying}
+	c.DB.CreateRevision(rev)
+	ct, err := c.Engines.Run(context.Background(), cluster.ContainerSpec{App: app, Revision: rev.Number, Host: c.Hosts[2], Controller: c.DB.ControllerID(), Image: rev.Image, Port: 3000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.DB.PutInstance(cluster.Instance{ID: ct.ID, App: app, Revision: rev.Number, Host: ct.Host, Port: ct.Port, Started: time.Now().Add(-time.Minute)})
+	c.RunReconciler(t, time.Minute)
+	Eventually(t, 15*time.Second, "interrupted revision failed and its container gone", func() bool {
+		r, _ := c.DB.Revision(app, rev.Number)
+		_, err := c.Engines.Inspect(context.Background(), ct.Host, ct.ID)
+		return r.Status == cluster.StatusFailed && cluster.ErrorCode(err) == cluster.ENOTFOUND
+	})
+	mustAnswer(t, c.Routed(t, app), "/", "version=1")
+	if n := len(c.Running(t, app)); n != 2 {
+		t.Fatalf("%d running, want 2", n)
+	}
+}
+
+func TestAddHostRebalances(t *testing.T) {
+	c := MustOpenCluster(t)
+	spare := c.Hosts[2]
+	c.DB.RemoveHost(spare)
+	app := c.App(t, "rebalance")
+	c.MustDeploy(t, app, testenv.Image(t, "1"), 4)
+	c.Scheduler = scheduler.New(c.DB, c.Engines, scheduler.Config{Controller: c.DB.ControllerID(), Drain: 300 * time.Millisecond, StopTimeout: 2 * time.Second, Rebalance: true})
+	if err := c.AddHost(context.Background(), spare); err != nil {
+		t.Fatal(err)
+	}
+	insts, _ := c.DB.Instances(app)
+	hosts := map[string]int{}
+	for _, i := range insts {
+		hosts[i.Host]++
+	}
+	if len(insts) != 4 || len(hosts) != 3 || hosts[spare] != 1 {
+		t.Fatalf("after adding %s: %v", spare, hosts)
+	}
+	mustAnswer(t, c.Routed(t, app), "/ping", "pong")
+}
