@@ -450,3 +450,20 @@ func instanceAddrs(insts []cluster.Instance) []string {
 	}
 	return out
 }
+
+func TestConfigurablePort(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "port")
+	res, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: testenv.Image(t, "1"), Count: 1, Port: 8080}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAnswer(t, res.Instances, "/env/PORT", "8080")
+	ct := c.Running(t, app)[0]
+	if ports := testenv.Docker(t, "port", ct.ID); !strings.Contains(ports, "8080/tcp") {
+		t.Fatalf("docker port = %q, want 8080/tcp published", ports)
+	}
+	// The port sticks to the app: a redeploy without it keeps 8080.
+	res = c.MustDeploy(t, app, testenv.Image(t, "2"), 1)
+	mustAnswer(t, res.Instances, "/env/PORT", "8080")
+}

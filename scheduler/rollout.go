@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -168,7 +169,7 @@ func (s *Scheduler) startOne(ctx context.Context, c *change, host string) (clust
 	c.report(cluster.Progress{Step: "starting", Host: host})
 	ctr, err := s.engines.Run(ctx, cluster.ContainerSpec{
 		App: c.app, Revision: rev.Number, Host: host, Controller: s.cfg.Controller,
-		Image: rev.Image, Env: rev.Envs, Port: rev.Port,
+		Image: rev.Image, Env: containerEnv(rev), Port: rev.Port,
 	})
 	if err != nil {
 		return cluster.Instance{}, err
@@ -322,4 +323,16 @@ func short(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// containerEnv is the revision's envs plus PORT, the container port, as
+// Heroku-style apps expect, unless the app sets PORT itself.
+func containerEnv(rev *cluster.Revision) []string {
+	env := append([]string(nil), rev.Envs...)
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PORT=") {
+			return env
+		}
+	}
+	return append(env, "PORT="+strconv.Itoa(rev.Port))
 }
