@@ -207,7 +207,9 @@ func (p *Publisher) publish(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	if err := p.client.Publish(cctx, p.channel, msg).Err(); err != nil {
-		p.fail(err)
+		if ctx.Err() == nil { // a shutdown is not a Redis failure
+			p.fail(err)
+		}
 		return err
 	}
 	p.mu.Lock()

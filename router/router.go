@@ -38,9 +38,10 @@ const PingPath = "/_ping"
 type Config struct {
 	// Logger receives proxy errors; default slog.Default().
 	Logger *slog.Logger
-	// Transport carries requests to the instances. Default: a Transport
-	// with DialTimeout, MaxIdleConnsPerHost and compression left to the
-	// client and the app.
+	// Transport carries the requests that do not take the fast path (see
+	// ReverseProxyOnly) to the instances. Default: a Transport with
+	// DialTimeout, MaxIdleConnsPerHost and compression left to the client
+	// and the app.
 	Transport *http.Transport
 	// DialTimeout bounds connecting to an instance; default 2s.
 	DialTimeout time.Duration

@@ -18,6 +18,7 @@ ROUNDS=${ROUNDS:-2}
 CHANGES=${CHANGES:-1000}
 BACKEND=127.0.0.1:18081
 ROUTER=127.0.0.1:18082
+ROUTER_RP=127.0.0.1:18084
 NGINX=127.0.0.1:18083
 HOST=bench.example.com
 
@@ -58,8 +59,13 @@ echo
 
 # --- proxy throughput ----------------------------------------------------
 "$work/router-bench" backend -addr $BACKEND &
+backend_pid=$!
 pids="$pids $!"
 "$work/router-bench" router -addr $ROUTER -host $HOST -backend $BACKEND &
+router_pid=$!
+pids="$pids $!"
+"$work/router-bench" router -addr $ROUTER_RP -host $HOST -backend $BACKEND -reverseproxy-only &
+router_rp_pid=$!
 pids="$pids $!"
 mkdir -p "$work/nginx"
 cat >"$work/nginx.conf" <<NGINX
@@ -91,27 +97,53 @@ http {
 NGINX
 nginx -c "$work/nginx.conf" -p "$work"
 sleep 0.5
-for a in $BACKEND $ROUTER $NGINX; do
+for a in $BACKEND $ROUTER $ROUTER_RP $NGINX; do
 	curl -fsS -o /dev/null -H "Host: $HOST" "http://$a/" || { echo "run.sh: $a does not answer" >&2; exit 1; }
 done
 
-# bench NAME ADDR: one bounded wrk run; prints "NAME rps p50 p99".
+nginx_pids="$(cat "$work/nginx.pid") $(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')"
+hz=$(getconf CLK_TCK)
+
+# ticks PID...: CPU time (user+system, in clock ticks) used so far.
+ticks() {
+	t=0
+	for p in "$@"; do
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo $t
+}
+
+# bench NAME ADDR PID...: one bounded wrk run; prints
+# "NAME rps p50 p99 cpu-us-per-request" (CPU of the PIDs, the proxy).
 bench() {
-	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $HOST" "http://$2/")
+	name=$1 addr=$2
+	shift 2
+	before=$(ticks "$@")
+	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $HOST" "http://$addr/")
+	after=$(ticks "$@")
 	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
 	p50=$(echo "$out" | awk '$1=="50%" {print $2}')
 	p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+	cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$reqs" 'BEGIN { if (t == 0) print "-"; else printf "%.1f", t / hz * 1e6 / n }')
 	errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
-	echo "$1 $rps $p50 $p99 ${errs:-}"
+	echo "$name $rps $p50 $p99 $cpu ${errs:-}"
 }
 
 echo "# proxy: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, targets interleaved; 128-byte answers"
-echo "round target requests/sec p50 p99"
+echo "(router-rp: the same router with its fast path off, all through httputil.ReverseProxy)"
+echo "(cpu: CPU microseconds the proxy process(es) spent per request; direct: the backend's)"
+echo "round target requests/sec p50 p99 cpu-us/req"
 : >"$work/results"
 r=1
 while [ $r -le "$ROUNDS" ]; do
-	for t in direct:$BACKEND router:$ROUTER nginx:$NGINX; do
-		line=$(bench "${t%%:*}" "${t#*:}")
+	for t in direct router nginx router-rp; do
+		case $t in
+		direct) line=$(bench direct $BACKEND $backend_pid) ;;
+		router) line=$(bench router $ROUTER $router_pid) ;;
+		nginx) line=$(bench nginx $NGINX $nginx_pids) ;;
+		router-rp) line=$(bench router-rp $ROUTER_RP $router_rp_pid) ;;
+		esac
 		echo "$r $line"
 		echo "$line" >>"$work/results"
 		sleep 1
@@ -121,9 +153,10 @@ done
 echo
 echo "# means over rounds, and ratios"
 awk '
-	{ rps[$1] += $2; n[$1]++ }
+	{ rps[$1] += $2; cpu[$1] += $5; n[$1]++ }
 	END {
-		d = rps["direct"]/n["direct"]; ro = rps["router"]/n["router"]; ng = rps["nginx"]/n["nginx"]
-		printf "direct %.0f req/s, router %.0f req/s, nginx %.0f req/s\n", d, ro, ng
-		printf "router/nginx = %.2f   router/direct = %.2f   nginx/direct = %.2f\n", ro/ng, ro/d, ng/d
+		d = rps["direct"]/n["direct"]; ro = rps["router"]/n["router"]; ng = rps["nginx"]/n["nginx"]; rp = rps["router-rp"]/n["router-rp"]
+		printf "direct %.0f req/s, router %.0f req/s, nginx %.0f req/s, router-rp %.0f req/s\n", d, ro, ng, rp
+		printf "router/nginx = %.2f   router/direct = %.2f   nginx/direct = %.2f   router/router-rp = %.2f\n", ro/ng, ro/d, ng/d, ro/rp
+		printf "CPU per request: router %.1f us, nginx %.1f us, router-rp %.1f us (router/nginx = %.2f)\n", cpu["router"]/n["router"], cpu["nginx"]/n["nginx"], cpu["router-rp"]/n["router-rp"], (cpu["router"]/n["router"])/(cpu["nginx"]/n["nginx"])
 	}' "$work/results"
