@@ -19,6 +19,7 @@ import (
 	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/http"
+	"github.com/longshoreman/longshoreman/metrics"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/scheduler"
 	"github.com/redis/go-redis/v9"
@@ -163,13 +164,20 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	c.publisher = pubsub.NewPublisher(pubsub.PublisherConfig{
 		Client: c.redis, Channel: cfg.Channel, Source: c.db, Republish: cfg.Republish, Logger: c.logger,
 	})
+	var reconcile *scheduler.Reconciler
+	m := metrics.New(metrics.Sources{
+		Instances: c.db.AllInstances, Hosts: c.db.Hosts, Down: func() []string { return reconcile.Down() },
+		Published: func() (uint64, uint64) { st := c.publisher.Status(); return st.Published, st.Errors },
+	})
 	c.scheduler = scheduler.New(c.db, c.engines, scheduler.Config{
 		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
-		Logger: c.logger, RoutesChange: c.publisher.Changed,
+		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
 	})
-	c.reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace})
+	reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace})
+	c.reconcile = reconcile
 	api := http.NewServer(&http.Server{
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher}, Token: token, Logger: c.logger,
+		Metrics: m.Handler(), Observer: m,
 	})
 
 	if c.listener, err = net.Listen("tcp", cfg.Listen); err != nil {

@@ -66,8 +66,15 @@ type Server struct {
 	Token     string
 	Logger    *slog.Logger
 	Metrics   http.Handler // serves GET /metrics; may be nil
+	Observer  Observer     // may be nil
 
 	router *httprouter.Router
+}
+
+// Observer is told about every request, for metrics.
+type Observer interface {
+	Request(route, method string, status int, d time.Duration)
+	AuthFailed()
 }
 
 // reserved are the first path segments that are not app names.
@@ -94,31 +101,31 @@ func NewServer(s *Server) *Server {
 		s.Error(w, req, cluster.Errorf(cluster.EINTERNAL, "Internal error."))
 	}
 
-	r.GET("/apps", s.listApps)
-	r.POST("/apps", s.createApp)
-	r.GET("/apps/:app", s.describeApp)
-	r.DELETE("/apps/:app", s.deleteApp)
-	r.POST("/apps/:app/deploy", s.deploy)
-	r.GET("/apps/:app/instances", s.instances)
-	r.GET("/apps/:app/envs", s.listEnvs)
-	r.POST("/apps/:app/envs", s.setEnv)
-	r.DELETE("/apps/:app/envs/:key", s.unsetEnv)
-	r.GET("/apps/:app/history", s.history)
-	r.GET("/apps/:app/logs", s.logs)
-	r.GET("/apps/:app/kill", s.kill)
-	r.POST("/apps/:app/kill", s.kill)
-	r.POST("/apps/:app/rollback", s.rollback)
-	r.POST("/apps/:app/scale", s.scale)
+	s.handle(r, "GET", "/apps", s.listApps)
+	s.handle(r, "POST", "/apps", s.createApp)
+	s.handle(r, "GET", "/apps/:app", s.describeApp)
+	s.handle(r, "DELETE", "/apps/:app", s.deleteApp)
+	s.handle(r, "POST", "/apps/:app/deploy", s.deploy)
+	s.handle(r, "GET", "/apps/:app/instances", s.instances)
+	s.handle(r, "GET", "/apps/:app/envs", s.listEnvs)
+	s.handle(r, "POST", "/apps/:app/envs", s.setEnv)
+	s.handle(r, "DELETE", "/apps/:app/envs/:key", s.unsetEnv)
+	s.handle(r, "GET", "/apps/:app/history", s.history)
+	s.handle(r, "GET", "/apps/:app/logs", s.logs)
+	s.handle(r, "GET", "/apps/:app/kill", s.kill)
+	s.handle(r, "POST", "/apps/:app/kill", s.kill)
+	s.handle(r, "POST", "/apps/:app/rollback", s.rollback)
+	s.handle(r, "POST", "/apps/:app/scale", s.scale)
 
-	r.GET("/hosts", s.listHosts)
-	r.POST("/hosts", s.addHost)
-	r.DELETE("/hosts/:host", s.removeHost)
+	s.handle(r, "GET", "/hosts", s.listHosts)
+	s.handle(r, "POST", "/hosts", s.addHost)
+	s.handle(r, "DELETE", "/hosts/:host", s.removeHost)
 
-	r.GET("/describe", s.describe)
-	r.GET("/routes", s.routes)
-	r.GET("/healthz", s.healthz)
-	r.GET("/backup", s.backup)
-	r.GET("/metrics", s.metrics)
+	s.handle(r, "GET", "/describe", s.describe)
+	s.handle(r, "GET", "/routes", s.routes)
+	s.handle(r, "GET", "/healthz", s.healthz)
+	s.handle(r, "GET", "/backup", s.backup)
+	s.handle(r, "GET", "/metrics", s.metrics)
 	s.router = r
 	return s
 }
@@ -140,11 +147,19 @@ func Routes() [][2]string {
 // ServeHTTP authenticates, rewrites the short /:app/... form, and routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, route: "unmatched"}
 	defer func() {
-		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start).Round(time.Microsecond))
+		d := time.Since(start)
+		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d.Round(time.Microsecond))
+		if s.Observer != nil {
+			s.Observer.Request(rec.route, r.Method, rec.status, d)
+		}
 	}()
 	if r.URL.Path != "/healthz" && !s.authorized(r) {
+		if s.Observer != nil {
+			s.Observer.AuthFailed()
+		}
+		s.Logger.Warn("refused a request with a missing or wrong token", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 		s.Error(rec, r, cluster.Errorf(cluster.EUNAUTHORIZED, "Invalid token"))
 		return
 	}
@@ -179,10 +194,23 @@ func (s *Server) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
-// statusRecorder remembers the status written, for the request log.
+// handle registers h for method and pattern, naming the route for the
+// request log and metrics.
+func (s *Server) handle(r *httprouter.Router, method, pattern string, h httprouter.Handle) {
+	r.Handle(method, pattern, func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
+		if rec, ok := w.(*statusRecorder); ok {
+			rec.route = pattern
+		}
+		h(w, req, ps)
+	})
+}
+
+// statusRecorder remembers the status written and the route matched, for
+// the request log and metrics.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	route  string
 }
 
 func (r *statusRecorder) WriteHeader(code int) {

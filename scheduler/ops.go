@@ -132,8 +132,10 @@ func (s *Scheduler) rollout(ctx context.Context, rev *cluster.Revision, progress
 	started, err := s.apply(ctx, c)
 	if err != nil {
 		c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
+		s.cfg.Observer.Deploy(cluster.StatusFailed, time.Since(c.start))
 		return nil, s.fail(rev, err)
 	}
+	s.cfg.Observer.Deploy(cluster.StatusSucceeded, time.Since(c.start))
 	if _, err := s.store.FinishRevision(rev.App, rev.Number, cluster.StatusSucceeded, ""); err != nil {
 		return nil, err
 	}

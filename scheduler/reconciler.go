@@ -153,6 +153,7 @@ func (r *Reconciler) Pass(ctx context.Context) {
 	r.lastPass = time.Since(start)
 	r.passes++
 	r.mu.Unlock()
+	r.s.cfg.Observer.ReconcilePass(time.Since(start))
 }
 
 // observeHosts pings every host, tracks which are down, and lists this

@@ -46,9 +46,22 @@ type Config struct {
 	PingTimeout  time.Duration // how long a host may take to answer a ping, default 3s
 	PullTimeout  time.Duration // bound on one image pull, default 10m
 	Rebalance    bool          // spread apps onto a newly added host
+	Observer     Observer      // told about deploys and reconcile passes; may be nil
 	Logger       *slog.Logger
 	RoutesChange func() // called after every change to what is routed; may be nil
 }
+
+// Observer is told about finished deploys and reconcile passes, for
+// metrics.
+type Observer interface {
+	Deploy(outcome string, d time.Duration)
+	ReconcilePass(d time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) Deploy(string, time.Duration) {}
+func (noObserver) ReconcilePass(time.Duration)  {}
 
 // Scheduler changes what runs on the hosts. It is safe for concurrent use:
 // operations on one app are serialized (a second one gets ECONFLICT), and
@@ -82,6 +95,9 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	if cfg.RoutesChange == nil {
 		cfg.RoutesChange = func() {}

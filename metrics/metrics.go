@@ -1,0 +1,140 @@
+// Package metrics exposes the controller's Prometheus metrics: deploys by
+// outcome and their duration, instances by app and state, hosts up and
+// down, routing-table publishes and their errors, API requests by route and
+// status, failed authentications, and reconcile pass durations.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Sources are read at scrape time; any may be nil.
+type Sources struct {
+	Instances func() ([]cluster.Instance, error)
+	Hosts     func() ([]cluster.Host, error)
+	Down      func() []string
+	Published func() (published, errors uint64)
+}
+
+// Metrics is the controller's registry. Its methods are safe for
+// concurrent use.
+type Metrics struct {
+	registry       *prometheus.Registry
+	deploys        *prometheus.CounterVec
+	deployDuration prometheus.Histogram
+	requests       *prometheus.HistogramVec
+	authFailures   prometheus.Counter
+	reconcile      prometheus.Histogram
+}
+
+// New registers every metric, reading gauges from src at scrape time.
+func New(src Sources) *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		deploys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "longshoreman_deploys_total", Help: "Deploys (including env restarts and rollbacks) by outcome.",
+		}, []string{"outcome"}),
+		deployDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "longshoreman_deploy_duration_seconds", Help: "Time from a deploy's start to its end.",
+			Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600},
+		}),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "longshoreman_http_request_duration_seconds", Help: "API request durations by route, method and status.",
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30, 120},
+		}, []string{"route", "method", "status"}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "longshoreman_auth_failures_total", Help: "API requests refused for a missing or wrong token.",
+		}),
+		reconcile: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "longshoreman_reconcile_pass_duration_seconds", Help: "Duration of one reconcile pass over every app.",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30},
+		}),
+	}
+	m.registry.MustRegister(m.deploys, m.deployDuration, m.requests, m.authFailures, m.reconcile,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&stateCollector{src: src})
+	for _, outcome := range []string{cluster.StatusSucceeded, cluster.StatusFailed} {
+		m.deploys.WithLabelValues(outcome)
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// Deploy records a finished deploy.
+func (m *Metrics) Deploy(outcome string, d time.Duration) {
+	m.deploys.WithLabelValues(outcome).Inc()
+	m.deployDuration.Observe(d.Seconds())
+}
+
+// ReconcilePass records one reconcile pass.
+func (m *Metrics) ReconcilePass(d time.Duration) { m.reconcile.Observe(d.Seconds()) }
+
+// Request records one API request; route is the registered pattern.
+func (m *Metrics) Request(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// AuthFailed counts a refused request.
+func (m *Metrics) AuthFailed() { m.authFailures.Inc() }
+
+// stateCollector reads instance, host and publisher state at scrape time.
+type stateCollector struct{ src Sources }
+
+var (
+	instancesDesc = prometheus.NewDesc("longshoreman_instances", "Instances by app and state (routed: healthy and in the routing table).", []string{"app", "state"}, nil)
+	hostsDesc     = prometheus.NewDesc("longshoreman_hosts", "Hosts by state.", []string{"state"}, nil)
+	publishesDesc = prometheus.NewDesc("longshoreman_routes_published_total", "Routing tables published to Redis.", nil, nil)
+	pubErrorsDesc = prometheus.NewDesc("longshoreman_routes_publish_errors_total", "Failed routing-table publishes and Redis subscription failures.", nil, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- instancesDesc
+	ch <- hostsDesc
+	ch <- publishesDesc
+	ch <- pubErrorsDesc
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.src.Instances != nil {
+		if insts, err := c.src.Instances(); err == nil {
+			type key struct{ app, state string }
+			counts := map[key]int{}
+			for _, i := range insts {
+				state := "unrouted"
+				if i.Routed {
+					state = "routed"
+				}
+				counts[key{i.App, state}]++
+			}
+			for k, n := range counts {
+				ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(n), k.app, k.state)
+			}
+		}
+	}
+	if c.src.Hosts != nil {
+		if hosts, err := c.src.Hosts(); err == nil {
+			down := 0
+			if c.src.Down != nil {
+				down = len(c.src.Down())
+			}
+			ch <- prometheus.MustNewConstMetric(hostsDesc, prometheus.GaugeValue, float64(len(hosts)-down), "up")
+			ch <- prometheus.MustNewConstMetric(hostsDesc, prometheus.GaugeValue, float64(down), "down")
+		}
+	}
+	if c.src.Published != nil {
+		published, errors := c.src.Published()
+		ch <- prometheus.MustNewConstMetric(publishesDesc, prometheus.CounterValue, float64(published))
+		ch <- prometheus.MustNewConstMetric(pubErrorsDesc, prometheus.CounterValue, float64(errors))
+	}
+}
