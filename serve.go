@@ -43,6 +43,32 @@ type ServeConfig struct {
 	MaxCount      int
 	Rebalance     bool
 	LogFormat     string
+	Timeouts      ServerTimeouts
+}
+
+// ServerTimeouts bound how long a client may take, so slow or idle
+// clients cannot hold the API's connections.
+type ServerTimeouts struct {
+	ReadHeader time.Duration // default 10s
+	Read       time.Duration // whole request, body included; default 1m
+	Write      time.Duration // whole answer; a deploy answers when it ends, so default 20m
+	Idle       time.Duration // keep-alive; default 2m
+}
+
+func (t ServerTimeouts) withDefaults() ServerTimeouts {
+	if t.ReadHeader == 0 {
+		t.ReadHeader = 10 * time.Second
+	}
+	if t.Read == 0 {
+		t.Read = time.Minute
+	}
+	if t.Write == 0 {
+		t.Write = 20 * time.Minute
+	}
+	if t.Idle == 0 {
+		t.Idle = 2 * time.Minute
+	}
+	return t
 }
 
 // ServeCommand runs the controller. Its Open/Close halves let tests run
@@ -183,13 +209,15 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	if c.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("cannot listen on %s (%v): choose another port with --port or PORT", cfg.Listen, err)
 	}
+	t := cfg.Timeouts.withDefaults()
 	c.server = &nethttp.Server{
 		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		WriteTimeout:      20 * time.Minute, // a deploy answers when it ends
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(c.logger.Handler(), slog.LevelWarn),
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
