@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
+	"os"
+
+	"github.com/longshoreman/longshoreman/cli"
 )
 
+// runCLI runs a client verb; name is the first argument, which may be a
+// shared option such as --app rather than the verb.
 func runCLI(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return fmt.Errorf("unknown command %q: run longshoreman help", name)
+	return cli.Main(ctx, append([]string{name}, args...), stdin, stdout, stderr, os.Getenv)
 }

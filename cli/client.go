@@ -1,0 +1,285 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Timeouts of the requests the client sends. Reads answer from the data
+// file and are quick; changes that touch Docker hosts (deploys, drains,
+// kills) last as long as they need and end only with the context.
+const (
+	ReadTimeout = 30 * time.Second
+	DialTimeout = 5 * time.Second
+)
+
+// Config is the client's configuration as saved in ~/.longshoreman.json,
+// in the 2014 CLI's format.
+type Config struct {
+	Controller string `json:"controller"`
+	Token      string `json:"token"`
+}
+
+// configPath returns ~/.longshoreman.json, honouring $HOME.
+func configPath(getenv func(string) string) (string, error) {
+	home := getenv("HOME")
+	if home == "" {
+		var err error
+		if home, err = os.UserHomeDir(); err != nil {
+			return "", fmt.Errorf("cannot find the home directory for .longshoreman.json: %v", err)
+		}
+	}
+	return filepath.Join(home, ".longshoreman.json"), nil
+}
+
+// readConfig reads the config file; a missing file is an empty Config.
+func readConfig(path string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	} else if err != nil {
+		return c, fmt.Errorf("cannot read %s: %v", path, err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("%s is not valid JSON (%v): fix it or write it again with longshoreman init", path, err)
+	}
+	return c, nil
+}
+
+// Client sends requests to the controller's API.
+type Client struct {
+	URL   string // base URL, without a trailing slash
+	Token string
+	// Source says where URL came from, for error messages.
+	Source string
+
+	http *http.Client
+}
+
+// client resolves the controller's URL and token: flags, then the
+// environment, then ~/.longshoreman.json.
+func (e *Env) Client() (*Client, error) {
+	if e.client != nil {
+		return e.client, nil
+	}
+	c := &Client{URL: e.Controller, Token: e.Token, Source: "--controller"}
+	if c.URL == "" {
+		c.URL, c.Source = e.Getenv("LONGSHOREMAN_URL"), "LONGSHOREMAN_URL"
+	}
+	if c.Token == "" {
+		c.Token = e.Getenv("LONGSHOREMAN_TOKEN")
+	}
+	if c.URL == "" || c.Token == "" {
+		path, err := configPath(e.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		file, err := readConfig(path)
+		if err != nil {
+			return nil, err
+		}
+		if c.URL == "" {
+			c.URL, c.Source = file.Controller, path
+		}
+		if c.Token == "" {
+			c.Token = file.Token
+		}
+	}
+	if c.URL == "" {
+		return nil, errors.New("no controller is configured: run longshoreman init, or set LONGSHOREMAN_URL (and LONGSHOREMAN_TOKEN), or pass --controller URL")
+	}
+	u, err := normalizeURL(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("controller URL %q (from %s) is not valid: %v", c.URL, c.Source, err)
+	}
+	c.URL = u
+	c.http = &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   DialTimeout,
+		ResponseHeaderTimeout: 0, // a deploy answers when it is done
+		MaxIdleConns:          4,
+		IdleConnTimeout:       30 * time.Second,
+	}}
+	e.client = c
+	return c, nil
+}
+
+// normalizeURL accepts "host:port" as well as a full URL.
+func normalizeURL(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("the scheme must be http or https, not %s", u.Scheme)
+	}
+	if u.Host == "" {
+		return "", errors.New("it names no host")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// request is one API call.
+type request struct {
+	method string
+	path   string
+	body   any           // marshalled as JSON when not nil
+	accept string        // Accept header; default application/json
+	long   bool          // no timeout: the call waits on Docker hosts
+	limit  time.Duration // overrides ReadTimeout when not zero
+}
+
+// send sends r and returns the response, whatever its status. A
+// controller that cannot be reached gives an error that names its URL and
+// how to change it.
+func (c *Client) send(ctx context.Context, r request) (*http.Response, context.CancelFunc, error) {
+	cancel := context.CancelFunc(func() {})
+	if !r.long {
+		limit := r.limit
+		if limit == 0 {
+			limit = ReadTimeout
+		}
+		ctx, cancel = context.WithTimeout(ctx, limit)
+	}
+	var body io.Reader
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
+		if err != nil {
+			cancel()
+			return nil, nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, c.URL+r.path, body)
+	if err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("controller URL %s (from %s) is not valid: %v", c.URL, c.Source, err)
+	}
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if r.accept != "" {
+		req.Header.Set("Accept", r.accept)
+	}
+	if c.Token != "" {
+		req.Header.Set("X-Auth", c.Token)
+	}
+	req.Header.Set("User-Agent", "longshoreman-cli")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		cancel()
+		if ctx.Err() == context.DeadlineExceeded {
+			return nil, nil, fmt.Errorf("the controller at %s did not answer %s %s within %s", c.URL, r.method, r.path, r.limitOr())
+		}
+		if errors.Is(err, context.Canceled) {
+			return nil, nil, errors.New("interrupted")
+		}
+		return nil, nil, c.unreachable(err)
+	}
+	return resp, cancel, nil
+}
+
+func (r request) limitOr() time.Duration {
+	if r.limit != 0 {
+		return r.limit
+	}
+	return ReadTimeout
+}
+
+func (c *Client) unreachable(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	return fmt.Errorf("cannot reach the controller at %s (from %s): %v; check that it runs, or set its URL with longshoreman init, LONGSHOREMAN_URL or --controller", c.URL, c.Source, err)
+}
+
+// do sends r and decodes a JSON answer into out (which may be nil). An
+// answer whose "error" is not false becomes an error with the server's
+// message.
+func (c *Client) do(ctx context.Context, r request, out any) error {
+	resp, cancel, err := c.send(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("reading the answer to %s %s from %s: %v", r.method, r.path, c.URL, err)
+	}
+	if err := c.answerError(resp.StatusCode, b); err != nil {
+		return err
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("the controller at %s answered %s %s with JSON this client does not understand: %v", c.URL, r.method, r.path, err)
+		}
+	}
+	return nil
+}
+
+// answerError returns the error an answer carries, or nil for a success.
+func (c *Client) answerError(status int, b []byte) error {
+	var env struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return fmt.Errorf("the controller at %s answered %d with something that is not JSON (is it a Longshoreman controller?): %s", c.URL, status, clip(b))
+	}
+	return c.envelopeError(status, env.Error)
+}
+
+func (c *Client) envelopeError(status int, raw json.RawMessage) error {
+	var msg string
+	switch s := strings.TrimSpace(string(raw)); s {
+	case "false", "":
+		if status >= 400 {
+			return fmt.Errorf("the controller at %s answered status %d", c.URL, status)
+		}
+		return nil
+	default:
+		if err := json.Unmarshal(raw, &msg); err != nil {
+			msg = s
+		}
+	}
+	if status == http.StatusUnauthorized {
+		msg += ": set the token with longshoreman init, LONGSHOREMAN_TOKEN or --token (on the controller's machine, longshoreman token --db FILE prints it)"
+	}
+	return errors.New(msg)
+}
+
+func clip(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+// appPath is the canonical path of one of an app's resources.
+func appPath(app, rest string) string {
+	p := "/apps/" + url.PathEscape(app)
+	if rest != "" {
+		p += "/" + rest
+	}
+	return p
+}

@@ -1,0 +1,167 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAppsHostsEnvs drives every verb that needs no Docker host against a
+// real controller: apps, hosts, envs of an app never deployed, describe,
+// status, and their error answers.
+func TestAppsHostsEnvs(t *testing.T) {
+	t.Parallel()
+	c := startController(t)
+	u := newCLI(t, c)
+
+	r := u.run("apps")
+	if r.Code != 0 || r.Stdout != "" || !strings.Contains(r.Stderr, "No apps yet") {
+		t.Errorf("apps on an empty cluster: %+v", r)
+	}
+	if out := u.ok("apps:add", "b.example.com"); out != "Added app b.example.com.\n" {
+		t.Errorf("apps:add: %q", out)
+	}
+	u.ok("--app", "a.example.com", "apps:add")
+	golden(t, "apps/two", u.ok("apps"))
+	u.fails([]string{"apps:add", "Not_A_Domain"}, "Not_A_Domain")
+
+	u.ok("hosts:add", "127.0.0.9")
+	golden(t, "hosts/one", u.ok("hosts"))
+	u.fails([]string{"hosts:add", "not-an-ip"}, "not-an-ip")
+	u.fails([]string{"hosts:rm", "127.0.0.8"}, "Host 127.0.0.8 is not in the cluster")
+
+	// --app anywhere on the line, long or short.
+	u.ok("--app", "a.example.com", "envs:set", "FOO=bar")
+	u.ok("envs:set", "--app", "a.example.com", "B=2", "C=x=y")
+	u.ok("envs:set", "C=three words", "-a", "a.example.com")
+	u.ok("envs:set", "--app=a.example.com", "D=4")
+	golden(t, "envs/set", u.ok("envs", "-a", "a.example.com"))
+	if out := u.ok("-a", "a.example.com", "envs:rm", "D", "B"); out != "Removed D from a.example.com.\nRemoved B from a.example.com.\n" {
+		t.Errorf("envs:rm: %q", out)
+	}
+	u.fails([]string{"-a", "a.example.com", "envs:rm", "NOPE"}, "App a.example.com has no env NOPE")
+
+	golden(t, "describe/undeployed", u.ok("describe"))
+	golden(t, "describe/csv", u.ok("describe", "--csv"))
+	golden(t, "describe/one", u.ok("describe", "--app", "b.example.com"))
+	u.fails([]string{"describe", "--app", "zzz.example.com"}, "app zzz.example.com is unknown")
+	golden(t, "status/undeployed", statusWithoutHostDetail(u.ok("status")))
+
+	r = u.run("-a", "a.example.com", "history")
+	if r.Code != 0 || r.Stdout != "" || !strings.Contains(r.Stderr, "has not been deployed yet") {
+		t.Errorf("history of an app never deployed: %+v", r)
+	}
+	r = u.run("-a", "a.example.com", "instances")
+	if r.Code != 0 || r.Stdout != "" || !strings.Contains(r.Stderr, "no routed instances") {
+		t.Errorf("instances of an app never deployed: %+v", r)
+	}
+	u.fails([]string{"-a", "a.example.com", "scale", "2"}, "has never been deployed")
+	u.fails([]string{"-a", "a.example.com", "rollback"}, "a.example.com")
+
+	// An unknown app is the server's 404 sentence, for every app verb that
+	// asks the server about it.
+	for _, verb := range []string{"instances", "envs", "envs:set", "history", "logs", "kill", "rollback", "scale"} {
+		u.fails(append([]string{"--app", "nope.example.com", verb}, verbArgs[verb]...), "App nope.example.com does not exist")
+	}
+	u.fails([]string{"apps:rm", "nope.example.com"}, "App nope.example.com does not exist")
+
+	u.ok("apps:rm", "b.example.com")
+	u.ok("hosts:rm", "127.0.0.9")
+	if out := u.ok("apps"); out != "a.example.com\n" {
+		t.Errorf("apps after apps:rm: %q", out)
+	}
+
+	// A wrong token: the server's sentence and how to set the token.
+	u.Env = []string{"LONGSHOREMAN_URL=" + c.URL, "LONGSHOREMAN_TOKEN=wrong"}
+	u.fails([]string{"apps"}, "Invalid token", "longshoreman init", "LONGSHOREMAN_TOKEN")
+	u.fails([]string{"--token", token, "--app", "nope.example.com", "envs"}, "App nope.example.com does not exist")
+}
+
+// statusWithoutHostDetail drops the reason a host is down (Docker's
+// wording) and the Redis state (connecting, or the Redis client's wording);
+// both are last on their line.
+func statusWithoutHostDetail(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if j := strings.Index(l, "down: "); j >= 0 {
+			lines[i] = l[:j+len("down: ")] + "..."
+		}
+		if strings.HasPrefix(l, "http://") {
+			f := strings.Fields(l)
+			lines[i] = strings.TrimSuffix(l, strings.Join(f[2:], " ")) + "REDIS-STATE"
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestInitAndConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	c := startController(t)
+	u := newCLI(t, nil)
+	path := filepath.Join(u.Home, ".longshoreman.json")
+
+	// init asks on stdin and checks the answers.
+	u.Stdin = c.URL + "\n" + token + "\n"
+	r := u.run("init")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Saved "+path) || !strings.Contains(r.Stdout, "answers: 0 apps") ||
+		!strings.Contains(r.Stderr, "Controller URL [http://127.0.0.1:3000]: ") || !strings.Contains(r.Stderr, "API token") {
+		t.Fatalf("init: %+v", r)
+	}
+	var saved map[string]string
+	b, _ := os.ReadFile(path)
+	if err := json.Unmarshal(b, &saved); err != nil || saved["controller"] != c.URL || saved["token"] != token || len(saved) != 2 {
+		t.Fatalf("%s = %s (%v)", path, b, err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s mode %v, want 0600: it holds the token", path, fi.Mode().Perm())
+	}
+	u.Stdin = ""
+	u.ok("apps:add", "from-file.example.com")
+
+	// Enter keeps the saved answers.
+	u.Stdin = "\n\n"
+	if r := u.run("init"); r.Code != 0 || !strings.Contains(r.Stderr, "Controller URL ["+c.URL+"]") {
+		t.Errorf("init again: %+v", r)
+	}
+	// A wrong pair is saved but warned about.
+	u.Stdin = "127.0.0.1:1\nx\n"
+	if r := u.run("init"); r.Code != 0 || !strings.Contains(r.Stderr, "warning: cannot reach the controller at http://127.0.0.1:1") {
+		t.Errorf("init with an unreachable URL: %+v", r)
+	}
+	u.Stdin = ""
+	u.ok("init", "--controller", c.URL, "--token", token)
+
+	// The environment overrides the file, and flags override both.
+	u.Env = []string{"LONGSHOREMAN_URL=http://127.0.0.1:1"}
+	u.fails([]string{"apps"}, "http://127.0.0.1:1 (from LONGSHOREMAN_URL)")
+	if out := u.ok("--controller", c.URL, "apps"); out != "from-file.example.com\n" {
+		t.Errorf("--controller over LONGSHOREMAN_URL: %q", out)
+	}
+	u.Env = []string{"LONGSHOREMAN_TOKEN=wrong"}
+	u.fails([]string{"apps"}, "Invalid token")
+	u.ok("apps", "--token", token)
+}
+
+func TestBackup(t *testing.T) {
+	t.Parallel()
+	c := startController(t)
+	u := newCLI(t, c)
+	u.ok("apps:add", "kept.example.com")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "copy.db")
+	if out := u.ok("backup", file); !strings.Contains(out, "Wrote "+file) {
+		t.Errorf("backup: %q", out)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("backup left %d files in its directory, want 1: %v", len(entries), entries)
+	}
+	// The copy is a data file a controller serves.
+	r := startController(t, "LONGSHOREMAN_DB="+file)
+	if out := newCLI(t, r).ok("apps"); out != "kept.example.com\n" {
+		t.Errorf("apps served from the backup: %q", out)
+	}
+	u.fails([]string{"backup", filepath.Join(dir, "no", "such", "dir.db")}, "cannot write the backup")
+}

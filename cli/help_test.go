@@ -1,0 +1,54 @@
+package cli_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// every verb and the arguments that make a valid call of it.
+var verbArgs = map[string][]string{
+	"init": nil, "status": nil, "apps": nil, "apps:add": {"a.example.com"}, "apps:rm": {"a.example.com"},
+	"hosts": nil, "hosts:add": {"127.0.0.9"}, "hosts:rm": {"127.0.0.9"},
+	"deploy": {"img:1"}, "instances": nil, "envs": nil, "envs:set": {"K=v"}, "envs:rm": {"K"},
+	"history": nil, "logs": nil, "kill": nil, "rollback": nil, "scale": {"2"},
+	"describe": nil, "backup": {"out.db"}, "commands": nil,
+}
+
+// appVerbs act on the app named with --app.
+var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale"}
+
+func TestCommandsAndHelp(t *testing.T) {
+	t.Parallel()
+	u := newCLI(t, nil)
+	golden(t, "commands/list", u.ok("commands"))
+	if out := u.ok("help"); !strings.Contains(out, "longshoreman commands") {
+		t.Errorf("help does not point to the commands: %s", out)
+	}
+	if out := u.ok("--app", "a.example.com"); !strings.Contains(out, "Commands:") {
+		t.Errorf("no verb after --app: want the usage, got %q", out)
+	}
+	listed := u.ok("commands")
+	for verb := range verbArgs {
+		if !strings.Contains(listed, "  "+verb+" ") {
+			t.Errorf("commands does not list %s", verb)
+		}
+		for _, h := range []string{"-h", "--help"} {
+			out := u.ok(append([]string{verb, h}, verbArgs[verb]...)...)
+			if !strings.Contains(out, "Usage: longshoreman") {
+				t.Errorf("%s %s: no usage line:\n%s", verb, h, out)
+			}
+		}
+	}
+	golden(t, "help/deploy", u.ok("deploy", "--help"))
+	// The tool's own help is main's.
+	if out := u.ok("--help"); !strings.Contains(out, "longshoreman COMMAND") {
+		t.Errorf("--help: %s", out)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	t.Parallel()
+	u := newCLI(t, nil)
+	u.fails([]string{"deploi"}, `unknown command "deploi"`, "longshoreman commands")
+	u.fails([]string{"envs-set"}, "did you mean envs:set")
+}

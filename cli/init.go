@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultController is what init offers when nothing is configured.
+const DefaultController = "http://127.0.0.1:3000"
+
+// InitCommand saves the controller's URL and token.
+type InitCommand struct{ *Env }
+
+// Run asks for the URL and token (unless given with --controller and
+// --token), writes ~/.longshoreman.json, and checks that they work.
+func (c *InitCommand) Run(ctx context.Context, args []string) error {
+	pos, err := parse(flag.NewFlagSet("init", flag.ContinueOnError), args)
+	if err != nil {
+		return err
+	}
+	if err := needArgs("init", pos, 0, 0, "no arguments"); err != nil {
+		return err
+	}
+	path, err := configPath(c.Getenv)
+	if err != nil {
+		return err
+	}
+	old, err := readConfig(path)
+	if err != nil {
+		old = Config{} // init is how a broken file gets fixed
+	}
+	in := bufio.NewReader(c.Stdin)
+	cfg := Config{Controller: c.Controller, Token: c.Token}
+	if cfg.Controller == "" {
+		def := old.Controller
+		if def == "" {
+			def = DefaultController
+		}
+		fmt.Fprintf(c.Stderr, "Controller URL [%s]: ", def)
+		cfg.Controller = answer(in, def)
+	}
+	u, err := normalizeURL(cfg.Controller)
+	if err != nil {
+		return fmt.Errorf("controller URL %q is not valid: %v", cfg.Controller, err)
+	}
+	cfg.Controller = u
+	if cfg.Token == "" {
+		hint := "longshoreman token --db FILE prints it on the controller's machine"
+		if old.Token != "" {
+			hint = "Enter keeps the saved one"
+		}
+		fmt.Fprintf(c.Stderr, "API token (%s): ", hint)
+		cfg.Token = answer(in, old.Token)
+	}
+	if cfg.Token == "" {
+		return fmt.Errorf("a token is needed: longshoreman token --db FILE prints it on the controller's machine")
+	}
+	if err := writeConfig(path, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "Saved %s.\n", path)
+
+	// Check the pair now rather than at the first real command.
+	check := &Env{Stdout: c.Stdout, Stderr: c.Stderr, Getenv: func(string) string { return "" }, Controller: cfg.Controller, Token: cfg.Token}
+	cl, err := check.Client()
+	if err == nil {
+		var out struct{ Apps []string }
+		if err = cl.do(ctx, request{method: "GET", path: "/apps"}, &out); err == nil {
+			fmt.Fprintf(c.Stdout, "The controller at %s answers: %d %s.\n", cl.URL, len(out.Apps), plural(len(out.Apps), "app", "apps"))
+			return nil
+		}
+	}
+	fmt.Fprintf(c.Stderr, "warning: %v\n", err)
+	return nil
+}
+
+// answer reads one line; an empty line (or end of input) gives def.
+func answer(in *bufio.Reader, def string) string {
+	line, _ := in.ReadString('\n')
+	if line = strings.TrimSpace(line); line != "" {
+		return line
+	}
+	return def
+}
+
+// writeConfig writes the file atomically, readable by its owner only since
+// it holds the token.
+func writeConfig(path string, cfg Config) error {
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'), 0o600)
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it over path, so readers see the old file or the new one, never part.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %v", path, err)
+	}
+	defer os.Remove(f.Name()) // after a successful rename there is nothing to remove
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot write %s: %v", path, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("cannot write %s: %v", path, err)
+	}
+	return nil
+}
+
+// Usage describes init.
+func (c *InitCommand) Usage() string {
+	return `Ask for the controller's URL and API token, save them in
+~/.longshoreman.json (the 2014 CLI's format), and check that they work.
+--controller and --token answer the questions without asking.
+LONGSHOREMAN_URL and LONGSHOREMAN_TOKEN, when set, override the file.
+
+Usage: longshoreman init [--controller URL] [--token TOKEN]
+`
+}

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// progress is one line of a deploy's ndjson stream: a step, or (with
+// Error set) the final answer.
+type progress struct {
+	Step     string          `json:"step"`
+	Host     string          `json:"host"`
+	Instance string          `json:"instance"`
+	Message  string          `json:"message"`
+	Elapsed  int64           `json:"elapsed_ms"`
+	Error    json.RawMessage `json:"error"`
+	Status   int             `json:"status"`
+
+	Revision  int      `json:"revision"`
+	Instances []string `json:"instances"`
+}
+
+// result is the final answer of a deploy, rollback, scale or env change.
+type result struct {
+	Revision  int
+	Instances []string
+	Took      time.Duration
+}
+
+// rollout sends a request that deploys (deploy, rollback, scale, envs) and
+// prints each step as the controller reports it, one plain line each:
+//
+//	  1.2s  healthy    127.0.0.2        127.0.0.2:32771
+//
+// It returns the final answer, or the server's error.
+func (e *Env) rollout(ctx context.Context, r request) (*result, error) {
+	cl, err := e.Client()
+	if err != nil {
+		return nil, err
+	}
+	r.accept = "application/x-ndjson"
+	r.long = true
+	start := time.Now()
+	resp, cancel, err := cl.send(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
+		// Refused before the rollout began (bad input, unknown app, a
+		// deploy already running): a plain JSON answer.
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return nil, fmt.Errorf("reading the answer from %s: %v", cl.URL, err)
+		}
+		if err := cl.answerError(resp.StatusCode, b); err != nil {
+			return nil, err
+		}
+		var p progress
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("the controller at %s answered with JSON this client does not understand: %v", cl.URL, err)
+		}
+		return &result{Revision: p.Revision, Instances: p.Instances, Took: time.Since(start)}, nil
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(strings.TrimSpace(string(line))) == 0 {
+			continue
+		}
+		var p progress
+		if err := json.Unmarshal(line, &p); err != nil {
+			return nil, fmt.Errorf("the controller at %s sent a progress line this client does not understand (%v): %s", cl.URL, err, clip(line))
+		}
+		if p.Error == nil {
+			printStep(e.Stdout, p)
+			continue
+		}
+		if err := cl.envelopeError(p.Status, p.Error); err != nil {
+			return nil, err
+		}
+		return &result{Revision: p.Revision, Instances: p.Instances, Took: time.Since(start)}, nil
+	}
+	if err := sc.Err(); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("interrupted; the controller carries on: follow it with longshoreman history and longshoreman instances")
+		}
+		return nil, fmt.Errorf("the connection to %s broke during the rollout (%v): check its outcome with longshoreman history", cl.URL, err)
+	}
+	return nil, fmt.Errorf("the controller at %s ended the progress stream without a final answer: check the outcome with longshoreman history", cl.URL)
+}
+
+// printStep prints one progress step: elapsed time, step, host, and the
+// instance or message.
+func printStep(w io.Writer, p progress) {
+	detail := p.Instance
+	if p.Message != "" {
+		if detail != "" {
+			detail += " "
+		}
+		detail += p.Message
+	}
+	line := fmt.Sprintf("%6.1fs  %-9s  %-15s  %s", float64(p.Elapsed)/1000, p.Step, orNone(p.Host), detail)
+	fmt.Fprintln(w, strings.TrimRight(line, " "))
+}
+
+// printResult prints the summary of a rollout.
+func printResult(w io.Writer, what string, res *result) {
+	n := len(res.Instances)
+	fmt.Fprintf(w, "%s: revision %d, %d %s, in %.1fs\n", what, res.Revision, n, plural(n, "instance", "instances"), res.Took.Seconds())
+	for _, i := range res.Instances {
+		fmt.Fprintf(w, "  %s\n", i)
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
