@@ -35,7 +35,7 @@ type result struct {
 // rollout sends a request that deploys (deploy, rollback, scale, envs) and
 // prints each step as the controller reports it, one plain line each:
 //
-//	  1.2s  healthy    127.0.0.2        127.0.0.2:32771
+//	1.2s  healthy    127.0.0.2        127.0.0.2:32771
 //
 // It returns the final answer, or the server's error.
 func (e *Env) rollout(ctx context.Context, r request) (*result, error) {
