@@ -151,7 +151,8 @@ func anyStrings(v any) []string {
 func TestKillNineDuringDeploys(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	path := filepath.Join(t.TempDir(), "ls.db")
-	c := StartController(t, path)
+	redis := testenv.StartRedis(t)
+	c := StartController(t, path, "REDIS_HOST=127.0.0.1", "REDIS_PORT="+redis.Addr[strings.LastIndex(redis.Addr, ":")+1:])
 	for _, h := range hosts {
 		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
 	}

@@ -2,7 +2,16 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/router"
+	"github.com/redis/go-redis/v9"
 )
 
 // RouterCommand runs an HTTP router fed by the routing table over Redis.
@@ -13,5 +22,37 @@ type RouterCommand struct {
 
 // Run parses flags and runs the router until ctx ends.
 func (c *RouterCommand) Run(ctx context.Context, args []string) error {
-	return nil
+	get := c.Getenv
+	env := &envReader{get: get}
+	fs := flag.NewFlagSet("longshoreman router", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	port := fs.Int("port", env.Int("PORT", 80), "HTTP port to serve on (env PORT)")
+	listen := fs.String("listen", get("LONGSHOREMAN_LISTEN"), "host:port to listen on; overrides --port (env LONGSHOREMAN_LISTEN)")
+	redisAddr := fs.String("redis", net.JoinHostPort(envOr(get, "REDIS_HOST", "127.0.0.1"), envOr(get, "REDIS_PORT", "6379")), "Redis host:port (env REDIS_HOST, REDIS_PORT)")
+	channel := fs.String("channel", envOr(get, "LONGSHOREMAN_CHANNEL", cluster.DefaultChannel), "Redis PubSub channel (env LONGSHOREMAN_CHANNEL)")
+	logFormat := fs.String("log-format", envOr(get, "LONGSHOREMAN_LOG_FORMAT", "text"), "log format: text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Run an HTTP router: it proxies requests by their Host header to the app's instances,\nusing the routing table the controller publishes over Redis PubSub.\n\nUsage: longshoreman router [flags]\n\nFlags (each also read from the environment variable named):\n")
+		fs.PrintDefaults()
+	}
+	if err := env.Err(); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	addr := *listen
+	if addr == "" {
+		addr = ":" + strconv.Itoa(*port)
+	}
+	logger := newLogger(c.Stderr, *logFormat)
+	rdb := redis.NewClient(&redis.Options{
+		Addr: *redisAddr, Password: get("REDIS_PASSWORD"),
+		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+	})
+	defer rdb.Close()
+	logger.Info("router starting", "addr", addr, "redis", *redisAddr, "channel", *channel)
+	return router.Run(ctx, router.RunConfig{
+		Addr: addr, Redis: rdb, Channel: *channel, Logger: logger,
+	})
 }

@@ -198,6 +198,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	c.scheduler = scheduler.New(c.db, c.engines, scheduler.Config{
 		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
 		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
+		Published: func() uint64 { return c.publisher.Status().LastVersion },
 	})
 	reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace})
 	c.reconcile = reconcile
@@ -283,6 +284,9 @@ func (c *ServeCommand) Close() error {
 		c.cancel()
 	}
 	c.wg.Wait()
+	if c.scheduler != nil {
+		c.scheduler.Close()
+	}
 	if c.redis != nil {
 		_ = c.redis.Close()
 	}

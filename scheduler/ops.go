@@ -128,7 +128,7 @@ func (s *Scheduler) rollout(ctx context.Context, rev *cluster.Revision, progress
 	if err != nil {
 		return nil, s.fail(rev, err)
 	}
-	c.remove = old
+	c.remove = s.active(old)
 	started, err := s.apply(ctx, c)
 	if err != nil {
 		c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
@@ -176,6 +176,7 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 	if err != nil {
 		return nil, err
 	}
+	insts = s.active(insts)
 	c := &change{app: app, rev: rev, progress: progress, start: time.Now()}
 	if count > len(insts) {
 		c.add = count - len(insts)
@@ -221,7 +222,7 @@ func (s *Scheduler) Kill(ctx context.Context, app string) error {
 	if err != nil {
 		return err
 	}
-	s.retire(ctx, &change{app: app, start: time.Now()}, insts)
+	s.retire(ctx, &change{app: app, start: time.Now()}, insts, false)
 	return nil
 }
 
@@ -237,7 +238,7 @@ func (s *Scheduler) DeleteApp(ctx context.Context, app string) error {
 	if err != nil {
 		return err
 	}
-	s.retire(ctx, &change{app: app, start: time.Now()}, insts)
+	s.retire(ctx, &change{app: app, start: time.Now()}, insts, false)
 	if left, _ := s.store.Instances(app); len(left) > 0 {
 		return cluster.Errorf(cluster.EHOST, "App %s still has %d instance(s) that could not be stopped (see the controller's log): fix the hosts, then delete it again.", app, len(left))
 	}
@@ -316,7 +317,7 @@ func (s *Scheduler) RemoveHost(ctx context.Context, addr string, force bool) err
 		return err
 	}
 	byApp := map[string][]cluster.Instance{}
-	for _, inst := range all {
+	for _, inst := range s.active(all) {
 		if inst.Host == addr {
 			byApp[inst.App] = append(byApp[inst.App], inst)
 		}
@@ -367,7 +368,7 @@ func (s *Scheduler) drainApp(ctx context.Context, app, addr string, insts []clus
 	if !force {
 		return cluster.Errorf(cluster.ECONFLICT, "Host %s runs %d instance(s) of %s that could not be moved to another host (%s): add a host first, or remove it anyway with DELETE /hosts/%s?force=true.", addr, len(insts), app, cluster.ErrorMessage(err), addr)
 	}
-	s.retire(ctx, &change{app: app, start: time.Now()}, insts)
+	s.retire(ctx, &change{app: app, start: time.Now()}, insts, false)
 	return nil
 }
 
@@ -419,6 +420,7 @@ func (s *Scheduler) rebalanceOne(ctx context.Context, app string, hostCount int)
 		return false
 	}
 	insts, err := s.store.Instances(app)
+	insts = s.active(insts)
 	if err != nil || len(insts) < 2 {
 		return false
 	}

@@ -16,6 +16,7 @@ type AppState struct {
 	Healthy    map[string]bool     // container ids whose health check passed this pass
 	Unhealthy  map[string]bool     // container ids that failed enough checks to leave the table
 	ObservedAt time.Time           // when Containers were listed; newer records are not judged
+	Retiring   map[string]bool     // instance ids being retired in the background: left alone
 }
 
 // Plan is what a reconcile pass does to one app. The executor carries it
@@ -54,6 +55,9 @@ func PlanApp(s AppState) Plan {
 	var live []cluster.Instance // records that count toward the app's count
 	for _, rec := range s.Records {
 		known[rec.ID] = true
+		if s.Retiring[rec.ID] {
+			continue
+		}
 		switch ct, seen := byID[rec.ID]; {
 		case rec.Started.After(s.ObservedAt):
 			live = append(live, rec) // newer than what was observed: judge it next pass

@@ -144,7 +144,7 @@ func (r *Reconciler) Pass(ctx context.Context) {
 			defer wg.Done()
 			r.reconcileApp(ctx, name, AppState{
 				Containers: byApp[name], HostUp: up, HostDown: down,
-				Healthy: healthy, Unhealthy: unhealthy, ObservedAt: observedAt,
+				Healthy: healthy, Unhealthy: unhealthy, ObservedAt: observedAt, Retiring: r.s.Retiring(),
 			})
 		}()
 	}
@@ -350,7 +350,7 @@ func (r *Reconciler) execute(ctx context.Context, name string, app *cluster.App,
 			s.cfg.Logger.Warn("replacing instances failed; retrying next pass", "app", name, "missing", p.Start, "err", cluster.ErrorMessage(err))
 		}
 	}
-	s.retire(ctx, c, p.Retire)
+	s.retire(ctx, c, p.Retire, true)
 }
 
 // recoverDeploys settles revisions left "deploying" by a controller that

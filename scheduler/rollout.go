@@ -57,13 +57,19 @@ func (s *Scheduler) apply(ctx context.Context, c *change) ([]cluster.Instance, e
 			c.report(cluster.Progress{Step: "routed", Host: inst.Host, Instance: inst.Addr()})
 		}
 	}
-	s.retire(context.WithoutCancel(ctx), c, c.remove)
+	s.retire(context.WithoutCancel(ctx), c, c.remove, true)
 	return started, nil
 }
 
-// retire unroutes instances, waits the drain delay so routers switch and
-// in-flight requests end, then stops and forgets them.
-func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Instance) {
+// retire unroutes instances, waits until the routers have been sent a
+// table without them and the drain delay has passed so in-flight requests
+// end, then stops and forgets them. When the table cannot be published soon
+// (Redis is away), a deferrable retirement goes on in the background, so
+// Redis never blocks a deploy, and the old containers keep serving whoever
+// still routes to them until the routers are told; the reconciler leaves
+// them alone meanwhile. A retirement that is not deferrable (kill, delete)
+// stops them anyway after PublishWait.
+func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Instance, deferrable bool) {
 	if len(insts) == 0 {
 		return
 	}
@@ -73,18 +79,115 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 			routed = append(routed, inst.ID)
 		}
 	}
-	if len(routed) > 0 {
-		if err := s.store.SetRouted(c.app, routed, false); err != nil {
-			s.cfg.Logger.Error("unroute failed", "app", c.app, "err", err)
-		}
-		s.cfg.RoutesChange()
-		for _, inst := range insts {
-			c.report(cluster.Progress{Step: "unrouted", Host: inst.Host, Instance: inst.Addr()})
-		}
-		c.report(cluster.Progress{Step: "draining", Message: fmt.Sprintf("waiting %s for routers to switch", s.cfg.Drain)})
-		time.Sleep(s.cfg.Drain)
+	if len(routed) == 0 {
+		s.stopAll(ctx, c, insts)
+		return
 	}
+	if err := s.store.SetRouted(c.app, routed, false); err != nil {
+		s.cfg.Logger.Error("unroute failed", "app", c.app, "err", err)
+	}
+	s.cfg.RoutesChange()
+	for _, inst := range insts {
+		c.report(cluster.Progress{Step: "unrouted", Host: inst.Host, Instance: inst.Addr()})
+	}
+	if !s.waitPublished(ctx, s.cfg.PublishWait) {
+		if deferrable {
+			s.retireLater(c, insts)
+			return
+		}
+		s.cfg.Logger.Warn("routers could not be told (is Redis up?); stopping the instances anyway", "app", c.app, "instances", len(insts))
+	}
+	c.report(cluster.Progress{Step: "draining", Message: fmt.Sprintf("waiting %s for routers to switch", s.cfg.Drain)})
+	time.Sleep(s.cfg.Drain)
 	s.stopAll(ctx, c, insts)
+}
+
+// retireLater stops insts once the routers have been told, or after
+// RetireWait at the latest, in the background; until then they are marked
+// retiring.
+func (s *Scheduler) retireLater(c *change, insts []cluster.Instance) {
+	s.cfg.Logger.Warn("routers cannot be told yet (is Redis up?); the old instances keep running until they are", "app", c.app, "instances", len(insts))
+	c.report(cluster.Progress{Step: "deferred", Message: "the old instances are stopped once the routers have the new table"})
+	s.mu.Lock()
+	for _, inst := range insts {
+		s.retiring[inst.ID] = true
+	}
+	s.mu.Unlock()
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		defer func() {
+			s.mu.Lock()
+			for _, inst := range insts {
+				delete(s.retiring, inst.ID)
+			}
+			s.mu.Unlock()
+		}()
+		if !s.waitPublished(s.closing, s.cfg.RetireWait) {
+			if s.closing.Err() != nil {
+				return // shutting down: the reconciler retires them after a restart
+			}
+			s.cfg.Logger.Warn("routers still cannot be told; stopping the old instances anyway", "app", c.app, "instances", len(insts), "waited", s.cfg.RetireWait)
+		}
+		time.Sleep(s.cfg.Drain)
+		s.stopAll(context.Background(), &change{app: c.app, start: time.Now()}, insts)
+		s.cfg.Logger.Info("stopped the old instances now that the routers were told", "app", c.app, "instances", len(insts))
+	}()
+}
+
+// waitPublished waits until a routing table as new as the current one has
+// been published, for at most timeout (zero: until ctx ends), and reports
+// whether it was. Without a publisher there is nobody to wait for.
+func (s *Scheduler) waitPublished(ctx context.Context, timeout time.Duration) bool {
+	if s.cfg.Published == nil {
+		return true
+	}
+	table, err := s.store.RoutingTable()
+	if err != nil {
+		return false
+	}
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for s.cfg.Published() < table.Version {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline:
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
+}
+
+// active drops the instances being retired in the background.
+func (s *Scheduler) active(insts []cluster.Instance) []cluster.Instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := insts[:0:0]
+	for _, i := range insts {
+		if !s.retiring[i.ID] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Retiring reports which instances are being retired in the background.
+func (s *Scheduler) Retiring() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]bool, len(s.retiring))
+	for id := range s.retiring {
+		out[id] = true
+	}
+	return out
 }
 
 // stopAll stops and removes containers concurrently and deletes their

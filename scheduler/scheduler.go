@@ -33,6 +33,7 @@ type Store interface {
 	PutInstance(inst cluster.Instance) error
 	SetRouted(app string, ids []string, routed bool) error
 	DeleteInstance(app, id string) error
+	RoutingTable() (cluster.RoutingTable, error)
 	Instances(app string) ([]cluster.Instance, error)
 	AllInstances() ([]cluster.Instance, error)
 }
@@ -49,6 +50,15 @@ type Config struct {
 	Observer     Observer      // told about deploys and reconcile passes; may be nil
 	Logger       *slog.Logger
 	RoutesChange func() // called after every change to what is routed; may be nil
+	// Published returns the version of the last routing table the routers
+	// were sent; nil means there is no publisher to wait for.
+	Published func() uint64
+	// PublishWait bounds how long a rollout waits for the routers to be
+	// told before it retires old instances in the background; default 2s.
+	PublishWait time.Duration
+	// RetireWait bounds how long old instances are kept for routers that
+	// cannot be told (Redis away) before they are stopped anyway; default 1m.
+	RetireWait time.Duration
 }
 
 // Observer is told about finished deploys and reconcile passes, for
@@ -72,8 +82,13 @@ type Scheduler struct {
 	cfg     Config
 	health  *healthChecker
 
-	mu   sync.Mutex        // guards busy
-	busy map[string]string // app -> what holds it ("a deploy", "a scale"...)
+	mu       sync.Mutex        // guards busy and retiring
+	busy     map[string]string // app -> what holds it ("a deploy", "a scale"...)
+	retiring map[string]bool   // instance ids retired in the background
+
+	closing    context.Context // ends background retirements on Close
+	close      context.CancelFunc
+	background sync.WaitGroup
 }
 
 // New returns a Scheduler over the store and the Docker hosts.
@@ -102,7 +117,22 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	if cfg.RoutesChange == nil {
 		cfg.RoutesChange = func() {}
 	}
-	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(), busy: map[string]string{}}
+	if cfg.RetireWait == 0 {
+		cfg.RetireWait = time.Minute
+	}
+	if cfg.PublishWait == 0 {
+		cfg.PublishWait = 2 * time.Second
+	}
+	closing, cancel := context.WithCancel(context.Background())
+	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(),
+		busy: map[string]string{}, retiring: map[string]bool{}, closing: closing, close: cancel}
+}
+
+// Close ends the background retirements (their instances stay recorded,
+// unrouted, for the reconciler after a restart) and waits for them.
+func (s *Scheduler) Close() {
+	s.close()
+	s.background.Wait()
 }
 
 // MaxCount returns the largest instance count a deploy or scale may ask for.
