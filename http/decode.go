@@ -27,6 +27,9 @@ type request struct {
 	Port        *flexInt            `json:"port"`
 	Revision    *flexInt            `json:"revision"`
 	HealthCheck cluster.HealthCheck `json:"healthcheck"`
+	Registry    string              `json:"registry"`
+	Username    string              `json:"username"`
+	Password    string              `json:"password"`
 }
 
 // flexInt is an integer that may arrive as a JSON number or a numeric
@@ -92,6 +95,7 @@ func decodeJSON(body []byte, req *request) error {
 	targets := map[string]any{
 		"app": &req.App, "host": &req.Host, "env": &req.Env, "image": &req.Image,
 		"count": &req.Count, "port": &req.Port, "revision": &req.Revision, "healthcheck": &req.HealthCheck,
+		"registry": &req.Registry, "username": &req.Username, "password": &req.Password,
 	}
 	for name, raw := range fields {
 		dst, known := targets[name]
@@ -125,6 +129,7 @@ func decodeForm(body []byte, req *request) error {
 		return cluster.Errorf(cluster.EINVALID, "Form body could not be parsed (%v): send key=value pairs joined with &.", err)
 	}
 	req.App, req.Host, req.Env, req.Image = vals.Get("app"), vals.Get("host"), vals.Get("env"), vals.Get("image")
+	req.Registry, req.Username, req.Password = vals.Get("registry"), vals.Get("username"), vals.Get("password")
 	req.HealthCheck.Path = vals.Get("healthcheck.path")
 	for name, dst := range map[string]**flexInt{"count": &req.Count, "port": &req.Port, "revision": &req.Revision} {
 		if v := vals.Get(name); v != "" {

@@ -361,3 +361,40 @@ func TestBackupOverHTTP(t *testing.T) {
 		t.Fatalf("backup = %d, %d bytes", resp.StatusCode, buf.Len())
 	}
 }
+
+func TestRegistries(t *testing.T) {
+	s := MustOpenServer(t)
+	s.MustOK(t, "POST", "/registries", `{"registry":"Registry.Example.com:5000","username":"deploy","password":"hunter2"}`)
+	s.MustOK(t, "POST", "/registries", `{"registry":"registry.example.com:5000","username":"deploy","password":"hunter3"}`)
+	out := s.MustOK(t, "GET", "/registries", "")
+	if got := strs(out["registries"]); strings.Join(got, ",") != "registry.example.com:5000" {
+		t.Fatalf("registries = %v", got)
+	}
+	for _, path := range []string{"/registries", "/describe", "/backup"} {
+		_, raw := s.raw(t, path)
+		if path != "/backup" && strings.Contains(raw, "hunter") {
+			t.Fatalf("GET %s shows a registry password: %s", path, raw)
+		}
+	}
+	if u, p, ok := s.DB.RegistryAuth("registry.example.com:5000"); !ok || u != "deploy" || p != "hunter3" {
+		t.Fatalf("stored credentials = %q %q %v", u, p, ok)
+	}
+	s.MustFail(t, "POST", "/registries", `{"registry":"registry.example.com/path","username":"u","password":"p"}`, 400, "not a registry address")
+	s.MustFail(t, "POST", "/registries", `{"registry":"registry.example.com"}`, 400, "username and a password are required")
+	s.MustFail(t, "POST", "/registries", `{"username":"u","password":"p"}`, 400, "registry is required")
+	s.MustOK(t, "DELETE", "/registries/registry.example.com:5000", "")
+	s.MustFail(t, "DELETE", "/registries/registry.example.com:5000", "", 404, "No credentials")
+}
+
+func (s *TestServer) raw(tb testing.TB, path string) (int, string) {
+	tb.Helper()
+	req, _ := nethttp.NewRequest("GET", s.URL+path, nil)
+	req.Header.Set("X-Auth", testToken)
+	resp, err := nethttp.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

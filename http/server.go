@@ -34,6 +34,9 @@ type Store interface {
 	RoutingTable() (cluster.RoutingTable, error)
 	Check() error
 	WriteTo(w io.Writer) (int64, error)
+	Registries() ([]string, error)
+	PutRegistry(r cluster.Registry) error
+	DeleteRegistry(addr string) error
 }
 
 // Scheduler is what the API asks to change the cluster. Every method
@@ -78,7 +81,7 @@ type Observer interface {
 }
 
 // reserved are the first path segments that are not app names.
-var reserved = map[string]bool{"apps": true, "hosts": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true}
+var reserved = map[string]bool{"apps": true, "hosts": true, "registries": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true}
 
 // NewServer returns a Server with its routes registered.
 func NewServer(s *Server) *Server {
@@ -121,6 +124,10 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "POST", "/hosts", s.addHost)
 	s.handle(r, "DELETE", "/hosts/:host", s.removeHost)
 
+	s.handle(r, "GET", "/registries", s.listRegistries)
+	s.handle(r, "POST", "/registries", s.putRegistry)
+	s.handle(r, "DELETE", "/registries/:registry", s.deleteRegistry)
+
 	s.handle(r, "GET", "/describe", s.describe)
 	s.handle(r, "GET", "/routes", s.routes)
 	s.handle(r, "GET", "/healthz", s.healthz)
@@ -140,6 +147,7 @@ func Routes() [][2]string {
 		{"GET", "/apps/:app/logs"}, {"GET", "/apps/:app/kill"}, {"POST", "/apps/:app/kill"},
 		{"POST", "/apps/:app/rollback"}, {"POST", "/apps/:app/scale"},
 		{"GET", "/hosts"}, {"POST", "/hosts"}, {"DELETE", "/hosts/:host"},
+		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
 	}
 }

@@ -1,0 +1,64 @@
+package db
+
+import (
+	"github.com/longshoreman/longshoreman/cluster"
+	bolt "go.etcd.io/bbolt"
+)
+
+var bucketRegistries = []byte("registries")
+
+// PutRegistry stores or replaces the credentials of one registry.
+// r.Address must be normalized (cluster.ValidateRegistry).
+func (db *DB) PutRegistry(r cluster.Registry) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketRegistries)
+		if err != nil {
+			return err
+		}
+		return put(b, r.Address, r)
+	})
+}
+
+// DeleteRegistry forgets a registry's credentials; ENOTFOUND when none.
+func (db *DB) DeleteRegistry(addr string) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRegistries)
+		if b == nil || b.Get([]byte(addr)) == nil {
+			return cluster.Errorf(cluster.ENOTFOUND, "No credentials are stored for registry %s: list them with GET /registries.", addr)
+		}
+		return b.Delete([]byte(addr))
+	})
+}
+
+// Registries returns the addresses of the registries with credentials,
+// sorted; never the credentials.
+func (db *DB) Registries() ([]string, error) {
+	addrs := []string{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRegistries)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			addrs = append(addrs, string(k))
+			return nil
+		})
+	})
+	return addrs, err
+}
+
+// RegistryAuth returns the credentials stored for a registry.
+func (db *DB) RegistryAuth(addr string) (username, password string, ok bool) {
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRegistries)
+		if b == nil {
+			return nil
+		}
+		var r cluster.Registry
+		if found, err := get(b, addr, &r); err == nil && found {
+			username, password, ok = r.Username, r.Password, true
+		}
+		return nil
+	})
+	return username, password, ok
+}
