@@ -124,7 +124,7 @@ func New(cfg Config) *Router {
 
 // Apply makes t the table that routes requests from now on. Requests under
 // way keep the instance they got. Apply does not compare versions: that is
-// the subscriber's job.
+// the subscriber's job. The router keeps t's maps: do not modify them after.
 func (r *Router) Apply(t cluster.RoutingTable) {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
