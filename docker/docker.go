@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,6 +146,9 @@ func (e *Engines) hostError(host, what string, err error) error {
 		return err
 	}
 	ep := e.endpoint(host)
+	if terr := e.tlsError(ep, err); terr != nil {
+		return terr
+	}
 	switch {
 	case isUnreachable(err):
 		return cluster.Errorf(cluster.EHOST, "Docker on %s did not answer: %v; check that dockerd listens on tcp://%s and that the address is reachable.", ep, err, ep)
@@ -200,4 +204,29 @@ func (e *Engines) FreeMemory(ctx context.Context, host string) (int64, error) {
 // reached (as opposed to Docker answering with a failure).
 func isUnreachable(err error) bool {
 	return dockerclient.IsErrConnectionFailed(err) || isNetError(err)
+}
+
+// tlsError says what to fix when err is a TLS mismatch between the
+// controller and the daemon at ep, and returns nil for any other error.
+// Docker's client reports these as connection failures, which would send
+// the operator looking at the network instead of the certificates.
+func (e *Engines) tlsError(ep string, err error) error {
+	certs := "DOCKER_CERT_PATH"
+	if e.cfg.CertPath != "" {
+		certs += " (" + e.cfg.CertPath + ")"
+	}
+	var verr *tls.CertificateVerificationError
+	var rerr tls.RecordHeaderError
+	var oerr *net.OpError
+	switch {
+	case errors.As(err, &verr):
+		return cluster.Errorf(cluster.EHOST, "Docker on %s presented a TLS certificate the controller does not trust: %v. Check that %s holds in ca.pem the CA that signed the daemon's --tlscert, and that this certificate is issued for the host's IP address (an IP SAN).", ep, verr.Err, certs)
+	case errors.As(err, &oerr) && oerr.Op == "remote error":
+		return cluster.Errorf(cluster.EHOST, "Docker on %s refused the controller's TLS client certificate (%v). Check that %s holds cert.pem and key.pem signed by the CA the daemon trusts (its --tlscacert).", ep, oerr.Err, certs)
+	case errors.As(err, &rerr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return cluster.Errorf(cluster.EHOST, "Docker on %s does not speak TLS, but the controller uses TLS (DOCKER_TLS_VERIFY is set). Unset DOCKER_TLS_VERIFY, or set DOCKER_PORT to the daemon's TLS port (usually 2376).", ep)
+	case strings.Contains(err.Error(), "Client sent an HTTP request to an HTTPS server"):
+		return cluster.Errorf(cluster.EHOST, "Docker on %s requires TLS, but the controller speaks plain HTTP to it. Set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to a directory with ca.pem, cert.pem and key.pem, or set DOCKER_PORT to the daemon's plain port.", ep)
+	}
+	return nil
 }
