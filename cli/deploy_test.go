@@ -43,7 +43,13 @@ func TestDeployLifecycle(t *testing.T) {
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
 	testenv.RemoveContainers(t, app)
 
-	c := startController(t, fmt.Sprintf("DOCKER_PORT=%d", port))
+	// With Redis, old instances retire as soon as the routers were told.
+	env := []string{fmt.Sprintf("DOCKER_PORT=%d", port)}
+	if redis := os.Getenv(testenv.EnvRedis); redis != "" {
+		host, rport, _ := strings.Cut(redis, ":")
+		env = append(env, "REDIS_HOST="+host, "REDIS_PORT="+rport, "LONGSHOREMAN_CHANNEL="+app+".routes")
+	}
+	c := startController(t, env...)
 	u := newCLI(t, c)
 	for _, h := range hosts {
 		u.ok("hosts:add", h)
@@ -63,7 +69,7 @@ func TestDeployLifecycle(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^Deployed .*:1 to shop.example.com: revision 1, 2 instances, in \d+\.\ds\n  127.0.0.1:\d+\n  127.0.0.2:\d+\n$`).MatchString(out) {
 		t.Errorf("deploy summary:\n%s", out)
 	}
-	golden(t, "instances/two", regexp.MustCompile(`(?m)  \d{5}$`).ReplaceAllString(u.ok("-a", app, "instances"), "  PPPPP"))
+	golden(t, "instances/two", anyHost(regexp.MustCompile(`(?m)  \d{5}$`).ReplaceAllString(u.ok("-a", app, "instances"), "  PPPPP")))
 	golden(t, "status/deployed", withImages(statusWithoutHostDetail(u.ok("status")), v1, v2, missing))
 
 	u.ok("-a", app, "envs:set", "GREETING=hello world")
@@ -73,7 +79,7 @@ func TestDeployLifecycle(t *testing.T) {
 		t.Errorf("GET /env/GREETING on %s after envs:set: %q", inst, body)
 	}
 
-	golden(t, "describe/deployed", withImages(u.ok("describe"), v1, v2, missing))
+	golden(t, "describe/deployed", anyHost(withImages(u.ok("describe"), v1, v2, missing)))
 
 	u.ok("-a", app, "rollback", "2")
 	inst = strings.Fields(u.ok("-a", app, "instances"))[3]
@@ -119,4 +125,10 @@ func withImages(s, v1, v2, missing string) string {
 	tw.Write([]byte(s))
 	tw.Flush()
 	return b.String()
+}
+
+// anyHost hides which test host an instance landed on: placement is the
+// scheduler's business, tested there.
+func anyHost(s string) string {
+	return regexp.MustCompile(`127\.0\.0\.\d\b`).ReplaceAllString(normalize(s), "127.0.0.N")
 }
