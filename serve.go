@@ -181,7 +181,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		}
 	}
 
-	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID()})
+	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
 	c.redis = redis.NewClient(&redis.Options{
 		Addr: cfg.Redis, Password: cfg.RedisPassword,
 		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,

@@ -118,13 +118,17 @@ func (e *Engines) inspect(ctx context.Context, host, id string) (cluster.Contain
 		return cluster.Container{}, e.hostError(host, "inspect container "+id, err)
 	}
 	ct := cluster.Container{ID: info.ID}
+	if info.ContainerJSONBase != nil {
+		ct.Restarts = info.RestartCount
+	}
 	if info.Config != nil {
 		ct.Image = info.Config.Image
 		fromLabels(&ct, info.Config.Labels)
 	}
 	if info.State != nil {
-		ct.Running = info.State.Running
+		ct.Running = info.State.Running && !info.State.Restarting
 		ct.State = info.State.Status
+		ct.ExitCode = info.State.ExitCode
 	}
 	if ct.Running && info.NetworkSettings != nil {
 		ct.Port = publishedPort(info.NetworkSettings.Ports, ct.Host)

@@ -46,6 +46,10 @@ type Config struct {
 	// Pull, Logs streaming and Events, which only ctx bounds); DefaultTimeout
 	// when zero.
 	Timeout time.Duration
+	// Auth, when set, returns the credentials stored for a registry
+	// address ("registry.example.com:5000", "docker.io"); Pull sends them to
+	// the daemon. They are never logged.
+	Auth func(registry string) (username, password string, ok bool)
 	// DialTimeout bounds connecting to a host, so an unreachable host fails
 	// fast; DefaultDialTimeout when zero.
 	DialTimeout time.Duration

@@ -10,6 +10,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -50,6 +51,9 @@ func (e *Engines) Pull(ctx context.Context, host, img string) (string, error) {
 	if ctx.Err() != nil {
 		return "", cluster.Errorf(cluster.EHOST, "Pulling %s on %s did not finish in time (%s). Check that %s can reach the registry, or pull the image there by hand.", img, host, reason, host)
 	}
+	if low := strings.ToLower(reason); strings.Contains(low, "unauthorized") || strings.Contains(low, "authentication") || strings.Contains(low, "denied") {
+		return "", cluster.Errorf(cluster.EHOST, "Pulling %s on %s failed: %s. Check the credentials stored for registry %s (set them with POST /registries or `longshoreman registries:add`).", img, host, reason, cluster.RegistryOf(img))
+	}
 	return "", cluster.Errorf(cluster.EHOST, "Pulling %s on %s failed: %s. Check the image name and tag, and that %s can reach the registry.", img, host, reason, host)
 }
 
@@ -61,7 +65,16 @@ func (e *Engines) pull(ctx context.Context, host, ref string) error {
 	if err != nil {
 		return err
 	}
-	rc, err := c.ImagePull(ctx, ref, image.PullOptions{})
+	opts := image.PullOptions{}
+	if e.cfg.Auth != nil {
+		if user, pass, ok := e.cfg.Auth(cluster.RegistryOf(ref)); ok {
+			// X-Registry-Auth: the daemon hands these to the registry.
+			if opts.RegistryAuth, err = registry.EncodeAuthConfig(registry.AuthConfig{Username: user, Password: pass, ServerAddress: cluster.RegistryOf(ref)}); err != nil {
+				return err
+			}
+		}
+	}
+	rc, err := c.ImagePull(ctx, ref, opts)
 	if err != nil {
 		if isUnreachable(err) {
 			return e.hostError(host, "pull "+ref, err)
