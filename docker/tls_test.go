@@ -2,6 +2,7 @@ package docker_test
 
 import (
 	"crypto/tls"
+	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,8 +17,17 @@ import (
 // That daemon has no bridge, so it cannot publish ports: the subtests stay
 // with what needs none (ping, info, list).
 func TestTLS(t *testing.T) {
+	_, bridgeErr := net.InterfaceByName("docker0")
 	d := testenv.StartTLSDockerd(t)
 	host := d.Host
+	t.Cleanup(func() {
+		// The shared daemon's containers need its bridge: a second dockerd
+		// must not take it away (one with --bridge none deletes docker0
+		// unless it has a network namespace of its own).
+		if _, err := net.InterfaceByName("docker0"); bridgeErr == nil && err != nil {
+			t.Errorf("docker0 is gone after the TLS dockerd ran: %v", err)
+		}
+	})
 
 	t.Run("CertPath", func(t *testing.T) {
 		// As serve does with DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=dir.

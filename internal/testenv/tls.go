@@ -135,6 +135,9 @@ const (
 	TLSPort = 2376
 )
 
+// tlsRootPrefix names the temporary directories of TLS dockerds.
+const tlsRootPrefix = "lstls"
+
 // TLSDockerd is a second, TLS-only dockerd owned by one test.
 type TLSDockerd struct {
 	Host   string    // IP it listens on with TLS
@@ -146,10 +149,18 @@ type TLSDockerd struct {
 
 // StartTLSDockerd starts a dockerd that answers only with TLS and client
 // verification (--tlsverify) on TLSHost:TLSPort, with certificates from
-// NewTLSCerts. It has no bridge and does not touch iptables, so it runs
-// beside the shared test daemon, but its containers cannot publish ports.
-// It is stopped, and its files removed, when the test ends, also when the
-// test fails; if the test process dies, the kernel sends it SIGTERM.
+// NewTLSCerts. It is stopped, and its files removed, when the test ends,
+// also when the test fails; if the test process dies, the kernel sends it
+// SIGTERM.
+//
+// It must not disturb the shared test daemon: a dockerd started with
+// --bridge none deletes the docker0 interface of its network namespace,
+// which the shared daemon's containers need. So it runs in a network
+// namespace of its own, and its TLS port is a socket opened here, in the
+// test's namespace, and handed over as systemd socket activation does
+// (-H fd://). Its containers have no network (no bridge, no iptables);
+// the unix socket (a file, usable from any namespace) lets a test use the
+// docker CLI on it without TLS.
 //
 // It needs what scripts/test provides (the test env and root); without it
 // the test is skipped, or fails under LONGSHOREMAN_TEST_REQUIRE=1.
@@ -167,14 +178,29 @@ func StartTLSDockerd(tb testing.TB) *TLSDockerd {
 		tb.Skip(msg)
 	}
 	addr := Addr(TLSHost, TLSPort)
-	if c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond); err == nil {
-		c.Close()
-		tb.Fatalf("something already listens on %s (a TLS dockerd left by a killed test?); stop it first", addr)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		tb.Fatalf("cannot listen on %s for the TLS dockerd (one left by a killed test?): %v", addr, err)
+	}
+	lnFile, err := ln.(*net.TCPListener).File()
+	ln.Close() // lnFile holds the socket
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer lnFile.Close() // dockerd has its own copy once started
+
+	// Holding the port means no other TLS dockerd of ours runs: the files
+	// of one whose test binary was killed (Pdeathsig stopped the daemon,
+	// nothing removed its files) can go.
+	stale, _ := filepath.Glob(filepath.Join(os.TempDir(), tlsRootPrefix+"*"))
+	for _, dir := range stale {
+		_ = syscall.Unmount(filepath.Join(dir, "data"), syscall.MNT_DETACH)
+		_ = os.RemoveAll(dir)
 	}
 
 	// A short root: the exec-root holds containerd's unix sockets, whose
 	// paths must stay under 108 bytes.
-	root, err := os.MkdirTemp("", "lstls")
+	root, err := os.MkdirTemp("", tlsRootPrefix)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -190,12 +216,13 @@ func StartTLSDockerd(tb testing.TB) *TLSDockerd {
 		tb.Fatal(err)
 	}
 	dataRoot := filepath.Join(root, "data")
-	cmd := exec.Command("dockerd",
+	// sh only sets LISTEN_PID to its own pid, which dockerd keeps by exec.
+	cmd := exec.Command("sh", "-c", `export LISTEN_PID=$$ LISTEN_FDS=1; exec dockerd "$@"`, "dockerd",
 		"--tlsverify",
 		"--tlscacert", filepath.Join(d.Certs.Dir, "ca.pem"),
 		"--tlscert", filepath.Join(d.Certs.Dir, "server-cert.pem"),
 		"--tlskey", filepath.Join(d.Certs.Dir, "server-key.pem"),
-		"-H", "tcp://"+addr,
+		"-H", "fd://",
 		"-H", "unix://"+d.Socket,
 		"--data-root", dataRoot,
 		"--exec-root", filepath.Join(root, "exec"),
@@ -205,9 +232,15 @@ func StartTLSDockerd(tb testing.TB) *TLSDockerd {
 		"--ip-masq=false",
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group, so a ^C to `go test` reaches it only through
-	// Cleanup; Pdeathsig stops it if the test binary dies without cleanup.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.ExtraFiles = []*os.File{lnFile} // fd 3, as socket activation passes it
+	// A network namespace of its own (see above); its own process group,
+	// so a ^C to `go test` reaches it only through Cleanup; Pdeathsig
+	// stops it if the test binary dies without cleaning up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWNET,
+		Setpgid:    true,
+		Pdeathsig:  syscall.SIGTERM,
+	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		os.RemoveAll(root)
@@ -252,11 +285,11 @@ func StartTLSDockerd(tb testing.TB) *TLSDockerd {
 			tb.Fatalf("the TLS dockerd exited at start:\n%s", tail(d.Log, 30))
 		default:
 		}
-		if up(unix) && listening(addr) {
+		if up(unix) {
 			return d
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("the TLS dockerd did not answer on %s and %s within 20s:\n%s", d.Socket, addr, tail(d.Log, 30))
+			tb.Fatalf("the TLS dockerd did not answer on %s within 20s:\n%s", d.Socket, tail(d.Log, 30))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -283,16 +316,6 @@ func up(c *http.Client) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-func listening(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	// Finish no handshake: the daemon only logs the aborted one.
-	c.Close()
-	return true
 }
 
 // tail returns the last n lines of the file at path.
