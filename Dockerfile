@@ -1,0 +1,29 @@
+# The controller's image: the static binary from scripts/build and nothing
+# else, so it builds offline (no base image to pull):
+#
+#   scripts/build && docker build -t longshoreman .
+#   docker run -d -p 3000:3000 -v longshoreman:/data \
+#       -e LONGSHOREMAN_TOKEN=... -e REDIS_HOST=10.0.0.2 longshoreman
+#
+# The data file lives in the /data volume: back it up with
+# `longshoreman backup FILE` (GET /backup) or by copying the file while the
+# container is stopped.
+#
+# No CA bundle is included: the controller reaches the Docker hosts with
+# DOCKER_CERT_PATH's own ca.pem, and the hosts' dockerd, not the controller,
+# pulls images, so TLS registries need their CA on the hosts. If you need
+# the system roots in the container (for example Redis over TLS with a
+# public CA), copy a bundle in next to the binary:
+#
+#   COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+#
+# TLS to the Docker hosts: mount the certificates and point at them, e.g.
+#   -v /etc/longshoreman/docker:/certs:ro -e DOCKER_TLS_VERIFY=1 -e DOCKER_CERT_PATH=/certs
+FROM scratch
+COPY longshoreman /longshoreman
+ENV LONGSHOREMAN_DB=/data/longshoreman.db \
+    PORT=3000
+VOLUME /data
+EXPOSE 3000
+ENTRYPOINT ["/longshoreman"]
+CMD ["serve"]
