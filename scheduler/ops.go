@@ -193,7 +193,7 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 	if err != nil {
 		return nil, err
 	}
-	return &cluster.DeployResult{Revision: a.Revision, Instances: instanceAddrs(now)}, nil
+	return &cluster.DeployResult{Revision: a.Revision, Instances: instanceAddrs(s.active(now))}, nil
 }
 
 // hostLoad counts managed instances per host.
