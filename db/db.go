@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -41,6 +42,7 @@ var (
 
 // DB is an open data file.
 type DB struct {
+	routesMu   sync.Mutex // serializes RoutingTable, so versions rise one change at a time
 	bolt       *bolt.DB
 	path       string
 	controller string

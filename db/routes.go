@@ -14,25 +14,26 @@ import (
 // with them in one transaction, so it rises with every change and survives
 // restarts. It implements pubsub.TableSource.
 func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
+	db.routesMu.Lock()
+	defer db.routesMu.Unlock()
 	var table cluster.RoutingTable
 	var changed bool
+	var encoded []byte
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		var err error
-		table, changed, err = db.routes(tx)
+		table, changed, encoded, err = db.routes(tx)
 		return err
 	})
 	if err != nil || !changed {
 		return table, err
 	}
+	// Calls are serialized by routesMu, so the stored version cannot have
+	// moved since the read; instances changed meanwhile raise it again on
+	// the next call.
+	table.Version++
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		var err error
-		if table, changed, err = db.routes(tx); err != nil || !changed {
-			return err
-		}
-		table.Version++
 		meta := tx.Bucket(bucketMeta)
-		buf, _ := json.Marshal(table.Routes)
-		if err := meta.Put(keyRoutes, buf); err != nil {
+		if err := meta.Put(keyRoutes, encoded); err != nil {
 			return err
 		}
 		return meta.Put(keyRoutesVersion, []byte(strconv.FormatUint(table.Version, 10)))
@@ -41,8 +42,9 @@ func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
 }
 
 // routes builds the table from the routed instances and reports whether
-// its routes differ from the stored ones; Version is the stored version.
-func (db *DB) routes(tx *bolt.Tx) (cluster.RoutingTable, bool, error) {
+// its routes differ from the stored ones; Version is the stored version,
+// and encoded the routes as stored.
+func (db *DB) routes(tx *bolt.Tx) (cluster.RoutingTable, bool, []byte, error) {
 	table := cluster.RoutingTable{Controller: db.controller, Time: db.now().UTC(), Routes: map[string][]string{}}
 	root := tx.Bucket(bucketInstances)
 	var insts []cluster.Instance
@@ -61,10 +63,10 @@ func (db *DB) routes(tx *bolt.Tx) (cluster.RoutingTable, bool, error) {
 		return nil
 	})
 	if err != nil {
-		return table, false, err
+		return table, false, nil, err
 	}
 	meta := tx.Bucket(bucketMeta)
 	table.Version, _ = strconv.ParseUint(string(meta.Get(keyRoutesVersion)), 10, 64)
 	buf, _ := json.Marshal(table.Routes)
-	return table, table.Version == 0 || !bytes.Equal(buf, meta.Get(keyRoutes)), nil
+	return table, table.Version == 0 || !bytes.Equal(buf, meta.Get(keyRoutes)), buf, nil
 }

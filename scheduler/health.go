@@ -16,13 +16,18 @@ type healthChecker struct {
 	client *http.Client
 }
 
-func newHealthChecker() *healthChecker {
+// newHealthChecker returns a checker. A deploy's checker opens a fresh
+// connection per probe, as a router meeting a new instance would; the
+// reconciler's keeps one idle connection per instance between passes, so a
+// pass over thousands of instances does not open thousands of connections.
+func newHealthChecker(keepAlive bool) *healthChecker {
+	transport := &http.Transport{DisableKeepAlives: true}
+	if keepAlive {
+		transport = &http.Transport{MaxIdleConns: 0, MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}
+	}
 	return &healthChecker{client: &http.Client{
-		Timeout: 2 * time.Second,
-		Transport: &http.Transport{
-			DisableKeepAlives:   true, // a probe must see a fresh connection, as a router would
-			MaxIdleConnsPerHost: 1,
-		},
+		Timeout:       2 * time.Second,
+		Transport:     transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }

@@ -15,6 +15,7 @@ import (
 // pass every interval and at once when a host reports a container's death.
 type Reconciler struct {
 	s        *Scheduler
+	health   *healthChecker
 	interval time.Duration
 	grace    time.Duration
 	trigger  chan struct{}
@@ -47,7 +48,7 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 		cfg.Grace = cluster.DefaultHostGrace
 	}
 	return &Reconciler{
-		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
+		s: s, health: newHealthChecker(true), interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
 		failing: map[string]time.Time{}, down: map[string]bool{}, failures: map[string]int{},
 	}
 }
@@ -249,7 +250,7 @@ func (r *Reconciler) checkHealth(ctx context.Context, containers []cluster.Conta
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := r.s.health.probe(pctx, cluster.Instance{Host: ct.Host, Port: ct.Port}.Addr(), path)
+			err := r.health.probe(pctx, cluster.Instance{Host: ct.Host, Port: ct.Port}.Addr(), path)
 			cancel()
 			mu.Lock()
 			defer mu.Unlock()

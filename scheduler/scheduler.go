@@ -124,7 +124,7 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 		cfg.PublishWait = 2 * time.Second
 	}
 	closing, cancel := context.WithCancel(context.Background())
-	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(),
+	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(false),
 		busy: map[string]string{}, retiring: map[string]bool{}, closing: closing, close: cancel}
 }
 
