@@ -7,11 +7,9 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/router"
-	"github.com/redis/go-redis/v9"
 )
 
 // RouterCommand runs an HTTP router fed by the routing table over Redis.
@@ -46,10 +44,7 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 		addr = ":" + strconv.Itoa(*port)
 	}
 	logger := newLogger(c.Stderr, *logFormat)
-	rdb := redis.NewClient(&redis.Options{
-		Addr: *redisAddr, Password: get("REDIS_PASSWORD"),
-		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-	})
+	rdb := newRedisClient(*redisAddr, get("REDIS_PASSWORD"), get("REDIS_TLS") != "" && get("REDIS_TLS") != "0" && get("REDIS_TLS") != "false")
 	defer rdb.Close()
 	logger.Info("router starting", "addr", addr, "redis", *redisAddr, "channel", *channel)
 	return router.Run(ctx, router.RunConfig{

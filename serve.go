@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,6 +33,7 @@ type ServeConfig struct {
 	Token         string
 	Redis         string // host:port
 	RedisPassword string
+	RedisTLS      bool // REDIS_TLS: connect to Redis over TLS (system roots)
 	DockerPort    int
 	DockerTLS     bool
 	DockerCerts   string
@@ -143,12 +145,17 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	}
 	c.Config.Token = get("LONGSHOREMAN_TOKEN")
 	c.Config.RedisPassword = get("REDIS_PASSWORD")
-	c.Config.DockerTLS = get("DOCKER_TLS_VERIFY") != "" && get("DOCKER_TLS_VERIFY") != "0"
+	// As Docker's own CLI does, any non-empty DOCKER_TLS_VERIFY turns TLS on.
+	c.Config.DockerTLS = get("DOCKER_TLS_VERIFY") != ""
 	c.Config.DockerCerts = get("DOCKER_CERT_PATH")
 	if c.Config.DockerTLS && c.Config.DockerCerts == "" {
-		home, _ := os.UserHomeDir()
+		home, err := os.UserHomeDir()
+		if err != nil || home == "" {
+			return fmt.Errorf("DOCKER_TLS_VERIFY is set but DOCKER_CERT_PATH is not, and there is no home directory to look in for .docker: set DOCKER_CERT_PATH to the directory with ca.pem, cert.pem and key.pem")
+		}
 		c.Config.DockerCerts = filepath.Join(home, ".docker")
 	}
+	c.Config.RedisTLS = get("REDIS_TLS") != "" && get("REDIS_TLS") != "0" && get("REDIS_TLS") != "false"
 	if c.Config.DockerPort == 0 {
 		c.Config.DockerPort = cluster.DefaultDockerPort
 		if c.Config.DockerTLS {
@@ -182,11 +189,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	}
 
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
-	c.redis = redis.NewClient(&redis.Options{
-		Addr: cfg.Redis, Password: cfg.RedisPassword,
-		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		MaxRetries: -1,
-	})
+	c.redis = newRedisClient(cfg.Redis, cfg.RedisPassword, cfg.RedisTLS)
 	c.publisher = pubsub.NewPublisher(pubsub.PublisherConfig{
 		Client: c.redis, Channel: cfg.Channel, Source: c.db, Republish: cfg.Republish, Logger: c.logger,
 	})
@@ -382,4 +385,19 @@ func (e *envReader) Err() error {
 		return nil
 	}
 	return fmt.Errorf("bad environment: %w; fix or unset it", errors.Join(e.errs...))
+}
+
+// newRedisClient returns a client for the PubSub server with short
+// timeouts: a Redis that does not answer must never hold anything up.
+func newRedisClient(addr, password string, useTLS bool) *redis.Client {
+	opts := &redis.Options{
+		Addr: addr, Password: password,
+		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+		MaxRetries: -1,
+	}
+	if useTLS {
+		host, _, _ := net.SplitHostPort(addr)
+		opts.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	return redis.NewClient(opts)
 }
