@@ -71,6 +71,9 @@ var verbs = []verb{
 	{"rollback", "deploy an earlier revision again: rollback [REVISION]", func(e *Env) Command { return &RollbackCommand{e} }},
 	{"scale", "set the app's instance count: scale N", func(e *Env) Command { return &ScaleCommand{e} }},
 	{"describe", "every app with its image, instances and envs [--csv]", func(e *Env) Command { return &DescribeCommand{e} }},
+	{"registries", "list the registries with stored credentials", func(e *Env) Command { return &RegistriesCommand{e} }},
+	{"registries:add", "store a registry's credentials: registries:add REGISTRY --username USER (password on stdin)", func(e *Env) Command { return &RegistriesAddCommand{e} }},
+	{"registries:rm", "forget a registry's credentials: registries:rm REGISTRY", func(e *Env) Command { return &RegistriesRemoveCommand{e} }},
 	{"backup", "save a consistent copy of the controller's data file: backup FILE", func(e *Env) Command { return &BackupCommand{e} }},
 	{"commands", "list these commands", func(e *Env) Command { return &CommandsCommand{e} }},
 }
