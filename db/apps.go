@@ -94,6 +94,7 @@ func (db *DB) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App,
 
 // DeleteApp removes the app with its revisions and instance records.
 func (db *DB) DeleteApp(name string) error {
+	defer db.instancesChanged()
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		if _, err := getApp(tx, name); err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -47,6 +48,14 @@ type DB struct {
 	path       string
 	controller string
 	now        func() time.Time
+
+	instancesGen atomic.Uint64 // raised by every write to an instance record
+	cacheMu      sync.Mutex    // guards cache
+	cache        struct {
+		valid     bool
+		gen       uint64
+		instances []cluster.Instance
+	}
 }
 
 // Options tune Open.

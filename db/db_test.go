@@ -252,3 +252,50 @@ func ExampleDB() {
 	fmt.Println(app.Name, app.EnvList())
 	// Output: shop.example.com [GREETING=hello]
 }
+
+// TestAllInstancesSeesEveryWrite checks the in-memory copy of the
+// instances never outlives a write, with readers running concurrently.
+func TestAllInstancesSeesEveryWrite(t *testing.T) {
+	d := MustOpenDB(t)
+	d.CreateApp("a.example.com")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					d.AllInstances()
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		id := fmt.Sprint("c", i)
+		d.PutInstance(cluster.Instance{ID: id, App: "a.example.com", Host: "10.0.0.1", Port: 1000 + i})
+		if all, _ := d.AllInstances(); len(all) != i+1 {
+			t.Fatalf("after put %d: %d instances", i, len(all))
+		}
+		d.SetRouted("a.example.com", []string{id}, true)
+		all, _ := d.AllInstances()
+		for _, inst := range all {
+			if inst.ID == id && !inst.Routed {
+				t.Fatalf("routed flag not seen after SetRouted %d", i)
+			}
+		}
+	}
+	d.DeleteInstance("a.example.com", "c0")
+	if all, _ := d.AllInstances(); len(all) != 199 {
+		t.Fatalf("after delete: %d", len(all))
+	}
+	d.DeleteApp("a.example.com")
+	if all, _ := d.AllInstances(); len(all) != 0 {
+		t.Fatalf("after app delete: %d", len(all))
+	}
+	close(stop)
+	wg.Wait()
+}

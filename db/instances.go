@@ -10,6 +10,7 @@ import (
 
 // PutInstance stores or replaces an instance record. The app must exist.
 func (db *DB) PutInstance(inst cluster.Instance) error {
+	defer db.instancesChanged()
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		if _, err := getApp(tx, inst.App); err != nil {
 			return err
@@ -25,6 +26,7 @@ func (db *DB) PutInstance(inst cluster.Instance) error {
 // SetRouted marks instances of app as routed or not, in one transaction.
 // Unknown ids are ignored.
 func (db *DB) SetRouted(app string, ids []string, routed bool) error {
+	defer db.instancesChanged()
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketInstances).Bucket([]byte(app))
 		if b == nil {
@@ -49,6 +51,7 @@ func (db *DB) SetRouted(app string, ids []string, routed bool) error {
 
 // DeleteInstance removes an instance record; an unknown one is no error.
 func (db *DB) DeleteInstance(app, id string) error {
+	defer db.instancesChanged()
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketInstances).Bucket([]byte(app)); b != nil {
 			return b.Delete([]byte(id))
@@ -72,8 +75,19 @@ func (db *DB) Instances(app string) ([]cluster.Instance, error) {
 	return insts, err
 }
 
-// AllInstances returns every instance of every app.
+// AllInstances returns every instance of every app, sorted by app, host
+// and port. It is served from a copy kept in memory until the next write
+// to an instance: the API and the reconciler read it far more often than
+// it changes, and decoding thousands of records each time is what costs.
 func (db *DB) AllInstances() ([]cluster.Instance, error) {
+	gen := db.instancesGen.Load()
+	db.cacheMu.Lock()
+	if db.cache.valid && db.cache.gen == gen {
+		out := append([]cluster.Instance(nil), db.cache.instances...)
+		db.cacheMu.Unlock()
+		return out, nil
+	}
+	db.cacheMu.Unlock()
 	insts := []cluster.Instance{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketInstances)
@@ -83,9 +97,20 @@ func (db *DB) AllInstances() ([]cluster.Instance, error) {
 			return err
 		})
 	})
+	if err != nil {
+		return nil, err
+	}
 	sortInstances(insts)
-	return insts, err
+	// What was read is at least as new as gen; a write since then has
+	// raised the generation, so this copy is not served for it.
+	db.cacheMu.Lock()
+	db.cache.valid, db.cache.gen, db.cache.instances = true, gen, insts
+	db.cacheMu.Unlock()
+	return append([]cluster.Instance(nil), insts...), nil
 }
+
+// instancesChanged invalidates the in-memory copy of the instances.
+func (db *DB) instancesChanged() { db.instancesGen.Add(1) }
 
 func appendInstances(insts []cluster.Instance, b *bolt.Bucket) ([]cluster.Instance, error) {
 	if b == nil {

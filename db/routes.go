@@ -16,13 +16,16 @@ import (
 func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
 	db.routesMu.Lock()
 	defer db.routesMu.Unlock()
+	insts, err := db.AllInstances()
+	if err != nil {
+		return cluster.RoutingTable{}, err
+	}
 	var table cluster.RoutingTable
 	var changed bool
 	var encoded []byte
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		var err error
-		table, changed, encoded, err = db.routes(tx)
-		return err
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		table, changed, encoded = db.routes(tx, insts)
+		return nil
 	})
 	if err != nil || !changed {
 		return table, err
@@ -41,32 +44,18 @@ func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
 	return table, err
 }
 
-// routes builds the table from the routed instances and reports whether
-// its routes differ from the stored ones; Version is the stored version,
-// and encoded the routes as stored.
-func (db *DB) routes(tx *bolt.Tx) (cluster.RoutingTable, bool, []byte, error) {
+// routes builds the table from the routed instances of insts (sorted) and
+// reports whether its routes differ from the stored ones; Version is the
+// stored version, and encoded the routes as stored.
+func (db *DB) routes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTable, bool, []byte) {
 	table := cluster.RoutingTable{Controller: db.controller, Time: db.now().UTC(), Routes: map[string][]string{}}
-	root := tx.Bucket(bucketInstances)
-	var insts []cluster.Instance
-	err := root.ForEachBucket(func(app []byte) error {
-		var err error
-		insts, err = appendInstances(insts[:0], root.Bucket(app))
-		if err != nil {
-			return err
+	for _, inst := range insts {
+		if inst.Routed {
+			table.Routes[inst.App] = append(table.Routes[inst.App], inst.Addr())
 		}
-		sortInstances(insts)
-		for _, inst := range insts {
-			if inst.Routed {
-				table.Routes[inst.App] = append(table.Routes[inst.App], inst.Addr())
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return table, false, nil, err
 	}
 	meta := tx.Bucket(bucketMeta)
 	table.Version, _ = strconv.ParseUint(string(meta.Get(keyRoutesVersion)), 10, 64)
 	buf, _ := json.Marshal(table.Routes)
-	return table, table.Version == 0 || !bytes.Equal(buf, meta.Get(keyRoutes)), buf, nil
+	return table, table.Version == 0 || !bytes.Equal(buf, meta.Get(keyRoutes)), buf
 }
