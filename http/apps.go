@@ -37,6 +37,16 @@ func (s *Server) app(ps httprouter.Params) (*cluster.App, error) {
 	return s.Store.App(name)
 }
 
+// appRequest loads the :app parameter's app and decodes the body.
+func (s *Server) appRequest(r *http.Request, ps httprouter.Params) (*cluster.App, *request, error) {
+	app, err := s.app(ps)
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := decodeRequest(r)
+	return app, req, err
+}
+
 func (s *Server) describeApp(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	app, err := s.app(ps)
 	if err != nil {

@@ -37,12 +37,7 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, err := s.app(ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	req, err := decodeRequest(r)
+	app, req, err := s.appRequest(r, ps)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -58,12 +53,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, ps httprouter.
 }
 
 func (s *Server) scale(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, err := s.app(ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	req, err := decodeRequest(r)
+	app, req, err := s.appRequest(r, ps)
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -19,12 +19,7 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, ps httprouter.
 // setEnv sets one KEY=value; on a deployed app the change is rolled out as
 // a new revision and the answer comes when it is done.
 func (s *Server) setEnv(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, err := s.app(ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	req, err := decodeRequest(r)
+	app, req, err := s.appRequest(r, ps)
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -218,6 +218,12 @@ func (s *Scheduler) Kill(ctx context.Context, app string) error {
 	if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Count = 0; return nil }); err != nil {
 		return err
 	}
+	return s.retireAll(ctx, app)
+}
+
+// retireAll unroutes and stops every instance of app; the caller holds
+// the app's lock.
+func (s *Scheduler) retireAll(ctx context.Context, app string) error {
 	insts, err := s.store.Instances(app)
 	if err != nil {
 		return err
@@ -234,11 +240,9 @@ func (s *Scheduler) DeleteApp(ctx context.Context, app string) error {
 		return err
 	}
 	defer unlock()
-	insts, err := s.store.Instances(app)
-	if err != nil {
+	if err := s.retireAll(ctx, app); err != nil {
 		return err
 	}
-	s.retire(ctx, &change{app: app, start: time.Now()}, insts, false)
 	if left, _ := s.store.Instances(app); len(left) > 0 {
 		return cluster.Errorf(cluster.EHOST, "App %s still has %d instance(s) that could not be stopped (see the controller's log): fix the hosts, then delete it again.", app, len(left))
 	}
