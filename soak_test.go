@@ -14,8 +14,8 @@ import (
 )
 
 // TestSoak loops random deploys, env changes, container kills and
-// controller kill -9 with restarts for LONGSHOREMAN_SOAK (e.g. 5m; skipped
-// when unset, run by scripts/soak), checking after every step that every
+// controller kill -9 with restarts for LONGSHOREMAN_SOAK (scripts/test
+// sets 45s, scripts/soak 5m; skipped when unset), checking after every step that every
 // routed address answers, every app has its count of healthy instances, no
 // container lacks a record, and the data file opens.
 func TestSoak(t *testing.T) {
