@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	nethttp "net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/longshoreman/longshoreman/db"
@@ -397,4 +399,62 @@ func (s *TestServer) raw(tb testing.TB, path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestLogsNameRequestsButNoSecrets checks every request is logged once
+// with a request id, and that neither tokens nor registry passwords reach
+// the log.
+func TestLogsNameRequestsButNoSecrets(t *testing.T) {
+	d, err := db.Open(filepath.Join(t.TempDir(), "ls.db"), db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var logs syncBuffer
+	engines := docker.New(docker.Config{Port: 1})
+	defer engines.Close()
+	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Token: testToken, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Scheduler: scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID()})}))
+	defer srv.Close()
+	s := &TestServer{Server: srv, DB: d}
+	s.DoWith(t, "GET", "/apps", "", map[string]string{"X-Auth": "wrong-token-xyz"})
+	s.DoWith(t, "GET", "/apps", "", map[string]string{"Authorization": "Bearer wrong-bearer-xyz"})
+	s.MustOK(t, "POST", "/registries", `{"registry":"r.example.com","username":"u","password":"registry-pw-xyz"}`)
+	req, _ := nethttp.NewRequest("GET", srv.URL+"/apps", nil)
+	req.Header.Set("X-Auth", testToken)
+	req.Header.Set("X-Request-Id", "trace-42")
+	resp, err := nethttp.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("X-Request-Id") != "trace-42" {
+		t.Fatalf("X-Request-Id = %q", resp.Header.Get("X-Request-Id"))
+	}
+	out := logs.String()
+	for _, secret := range []string{testToken, "wrong-token-xyz", "wrong-bearer-xyz", "registry-pw-xyz"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("the log shows %q:\n%s", secret, out)
+		}
+	}
+	if n := strings.Count(out, "msg=request "); n != 4 || !strings.Contains(out, "request_id=trace-42") {
+		t.Fatalf("%d request lines, want 4 with request ids:\n%s", n, out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -9,8 +9,10 @@ package http
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
@@ -155,10 +157,12 @@ func Routes() [][2]string {
 // ServeHTTP authenticates, rewrites the short /:app/... form, and routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	id := requestID(r)
+	w.Header().Set("X-Request-Id", id)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, route: "unmatched"}
 	defer func() {
 		d := time.Since(start)
-		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d.Round(time.Microsecond))
+		s.Logger.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d.Round(time.Microsecond))
 		if s.Observer != nil {
 			s.Observer.Request(rec.route, r.Method, rec.status, d)
 		}
@@ -167,7 +171,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.Observer != nil {
 			s.Observer.AuthFailed()
 		}
-		s.Logger.Warn("refused a request with a missing or wrong token", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		s.Logger.Warn("refused a request with a missing or wrong token", "request_id", id, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 		s.Error(rec, r, cluster.Errorf(cluster.EUNAUTHORIZED, "Invalid token"))
 		return
 	}
@@ -177,6 +181,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.RawPath = ""
 	}
 	s.router.ServeHTTP(rec, r)
+}
+
+// requestID returns the client's X-Request-Id when it is a short token,
+// or a new random one, so a request can be followed through the logs.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
+		return id
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // shortForm returns the canonical path for a /:app/... path, or "".

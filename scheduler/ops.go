@@ -122,7 +122,7 @@ func (s *Scheduler) rollout(ctx context.Context, rev *cluster.Revision, progress
 	if err := s.store.CreateRevision(rev); err != nil {
 		return nil, err
 	}
-	c := &change{app: rev.App, rev: rev, add: rev.Count, progress: progress, start: time.Now()}
+	c := &change{app: rev.App, rev: rev, add: rev.Count, progress: s.logged(rev.App, rev.Number, progress), start: time.Now()}
 	c.report(cluster.Progress{Step: "revision", Message: fmt.Sprintf("revision %d of %s: %s x%d", rev.Number, rev.App, rev.Image, rev.Count)})
 	old, err := s.store.Instances(rev.App)
 	if err != nil {
@@ -141,6 +141,18 @@ func (s *Scheduler) rollout(ctx context.Context, rev *cluster.Revision, progress
 	}
 	s.cfg.Logger.Info("deploy succeeded", "app", rev.App, "revision", rev.Number, "image", rev.Image, "instances", len(started), "duration", time.Since(c.start).Round(time.Millisecond))
 	return &cluster.DeployResult{Revision: rev.Number, Instances: instanceAddrs(started)}, nil
+}
+
+// logged returns a progress function that writes each step to the log
+// before passing it on.
+func (s *Scheduler) logged(app string, revision int, progress cluster.ProgressFunc) cluster.ProgressFunc {
+	return func(p cluster.Progress) {
+		s.cfg.Logger.Info("deploy step", "app", app, "revision", revision, "step", p.Step, "host", p.Host,
+			"instance", p.Instance, "message", p.Message, "elapsed_ms", p.Elapsed)
+		if progress != nil {
+			progress(p)
+		}
+	}
 }
 
 // fail records rev as failed with err's message and returns err.
@@ -177,7 +189,7 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 		return nil, err
 	}
 	insts = s.active(insts)
-	c := &change{app: app, rev: rev, progress: progress, start: time.Now()}
+	c := &change{app: app, rev: rev, progress: s.logged(app, rev.Number, progress), start: time.Now()}
 	if count > len(insts) {
 		c.add = count - len(insts)
 	} else if count < len(insts) {
