@@ -11,6 +11,9 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
+// maxIdleProbes bounds the reconciler's idle probe connections.
+const maxIdleProbes = 2048
+
 // healthChecker probes instances over HTTP.
 type healthChecker struct {
 	client *http.Client
@@ -23,7 +26,9 @@ type healthChecker struct {
 func newHealthChecker(keepAlive bool) *healthChecker {
 	transport := &http.Transport{DisableKeepAlives: true}
 	if keepAlive {
-		transport = &http.Transport{MaxIdleConns: 0, MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}
+		// At most maxIdleProbes idle connections in all, so a large cluster
+		// does not hold a socket per instance.
+		transport = &http.Transport{MaxIdleConns: maxIdleProbes, MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}
 	}
 	return &healthChecker{client: &http.Client{
 		Timeout:       2 * time.Second,
