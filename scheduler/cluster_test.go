@@ -344,13 +344,17 @@ func TestFailedDeploysLeaveOldServing(t *testing.T) {
 		}
 	})
 	t.Run("container that exits at start", func(t *testing.T) {
+		// A long health timeout: the failure must come from seeing the
+		// container exit, not from the timeout.
+		slow := cluster.HealthCheck{Timeout: cluster.Duration(60 * time.Second)}
+		c.DB.UpdateApp(app, func(a *cluster.App) error { a.HealthCheck = slow; return nil })
 		start := time.Now()
 		_, err := c.SetEnv(context.Background(), app, "CRASH", "1", nil)
 		if cluster.ErrorCode(err) != cluster.EDEPLOY || !strings.Contains(cluster.ErrorMessage(err), "stopped") {
 			t.Fatalf("crashing container: %v", err)
 		}
-		if time.Since(start) > 3*time.Second {
-			t.Fatalf("a crash at start took %s to fail; the health timeout is %s", time.Since(start), fast.Timeout.D())
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("a crash at start took %s to fail; the health timeout is %s", time.Since(start), slow.Timeout.D())
 		}
 	})
 	// Through all of it the first instances kept serving, and only they run.
