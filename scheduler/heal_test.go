@@ -60,6 +60,7 @@ func TestDeadContainerIsUnroutedAndReplaced(t *testing.T) {
 	app := c.App(t, "heal")
 	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
 	c.RunReconciler(t, time.Minute)
+	time.Sleep(500 * time.Millisecond) // as in a running controller: the event streams are open
 	insts, _ := c.DB.Instances(app)
 	victim := insts[0]
 
