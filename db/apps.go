@@ -64,7 +64,7 @@ func (db *DB) CreateApp(name string) (created bool, err error) {
 	if err := cluster.ValidateAppName(name); err != nil {
 		return false, err
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		apps := tx.Bucket(bucketApps)
 		if apps.Get([]byte(name)) != nil {
 			return nil
@@ -79,7 +79,7 @@ func (db *DB) CreateApp(name string) (created bool, err error) {
 // transaction; fn's error aborts it. It returns the stored app.
 func (db *DB) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App, error) {
 	var app *cluster.App
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		var err error
 		if app, err = getApp(tx, name); err != nil {
 			return err
@@ -95,7 +95,7 @@ func (db *DB) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App,
 // DeleteApp removes the app with its revisions and instance records.
 func (db *DB) DeleteApp(name string) error {
 	defer db.instancesChanged()
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		if _, err := getApp(tx, name); err != nil {
 			return err
 		}

@@ -49,6 +49,7 @@ type DB struct {
 	controller string
 	now        func() time.Time
 
+	generation   atomic.Uint64 // raised by every write transaction
 	instancesGen atomic.Uint64 // raised by every write to an instance record
 	cacheMu      sync.Mutex    // guards cache
 	cache        struct {
@@ -136,6 +137,17 @@ func (db *DB) init(tx *bolt.Tx) error {
 	return nil
 }
 
+// update runs fn in a write transaction and raises the generation.
+func (db *DB) update(fn func(*bolt.Tx) error) error {
+	defer db.generation.Add(1)
+	return db.bolt.Update(fn)
+}
+
+// Generation returns a number that rises with every write, so that readers
+// can cache what they derive from the data file: equal generations mean
+// nothing was written in between.
+func (db *DB) Generation() uint64 { return db.generation.Load() }
+
 // Close closes the file. It waits for running transactions.
 func (db *DB) Close() error { return db.bolt.Close() }
 
@@ -150,7 +162,7 @@ func (db *DB) ControllerID() string { return db.controller }
 // EnsureToken returns the stored API token, generating and storing one when
 // there is none; created reports that it did.
 func (db *DB) EnsureToken() (token string, created bool, err error) {
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if t := meta.Get(keyToken); t != nil {
 			token = string(t)

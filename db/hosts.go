@@ -25,7 +25,7 @@ func (db *DB) Hosts() ([]cluster.Host, error) {
 // AddHost records a host. Adding a known one is not an error; created
 // reports whether it was new. addr must be canonical (cluster.ValidateHost).
 func (db *DB) AddHost(addr string) (created bool, err error) {
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHosts)
 		if b.Get([]byte(addr)) != nil {
 			return nil
@@ -49,7 +49,7 @@ func (db *DB) HasHost(addr string) (bool, error) {
 // RemoveHost forgets a host; ENOTFOUND when it is unknown. It does not look
 // at instances: draining them first is the scheduler's job.
 func (db *DB) RemoveHost(addr string) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHosts)
 		if b.Get([]byte(addr)) == nil {
 			return errUnknownHost(addr)

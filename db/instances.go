@@ -11,7 +11,7 @@ import (
 // PutInstance stores or replaces an instance record. The app must exist.
 func (db *DB) PutInstance(inst cluster.Instance) error {
 	defer db.instancesChanged()
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		if _, err := getApp(tx, inst.App); err != nil {
 			return err
 		}
@@ -27,7 +27,7 @@ func (db *DB) PutInstance(inst cluster.Instance) error {
 // Unknown ids are ignored.
 func (db *DB) SetRouted(app string, ids []string, routed bool) error {
 	defer db.instancesChanged()
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketInstances).Bucket([]byte(app))
 		if b == nil {
 			return nil
@@ -52,7 +52,7 @@ func (db *DB) SetRouted(app string, ids []string, routed bool) error {
 // DeleteInstance removes an instance record; an unknown one is no error.
 func (db *DB) DeleteInstance(app, id string) error {
 	defer db.instancesChanged()
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketInstances).Bucket([]byte(app)); b != nil {
 			return b.Delete([]byte(id))
 		}

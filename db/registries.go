@@ -10,7 +10,7 @@ var bucketRegistries = []byte("registries")
 // PutRegistry stores or replaces the credentials of one registry.
 // r.Address must be normalized (cluster.ValidateRegistry).
 func (db *DB) PutRegistry(r cluster.Registry) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketRegistries)
 		if err != nil {
 			return err
@@ -21,7 +21,7 @@ func (db *DB) PutRegistry(r cluster.Registry) error {
 
 // DeleteRegistry forgets a registry's credentials; ENOTFOUND when none.
 func (db *DB) DeleteRegistry(addr string) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRegistries)
 		if b == nil || b.Get([]byte(addr)) == nil {
 			return cluster.Errorf(cluster.ENOTFOUND, "No credentials are stored for registry %s: list them with GET /registries.", addr)

@@ -17,7 +17,7 @@ func revKey(n int) []byte {
 // CreateRevision stores rev as the app's next revision, setting rev.Number
 // and rev.Time. The app must exist.
 func (db *DB) CreateRevision(rev *cluster.Revision) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		if _, err := getApp(tx, rev.App); err != nil {
 			return err
 		}
@@ -45,7 +45,7 @@ func (db *DB) CreateRevision(rev *cluster.Revision) error {
 // does not.
 func (db *DB) FinishRevision(app string, number int, status, reason string) (*cluster.Revision, error) {
 	var rev *cluster.Revision
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		var err error
 		if rev, err = getRevision(tx, app, number); err != nil {
 			return err

@@ -34,7 +34,7 @@ func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
 	// moved since the read; instances changed meanwhile raise it again on
 	// the next call.
 	table.Version++
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Put(keyRoutes, encoded); err != nil {
 			return err

@@ -8,12 +8,10 @@ import (
 )
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	apps, err := s.Store.Apps()
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	ok(w, map[string]any{"apps": apps})
+	s.okCached(w, r, "apps", func() (map[string]any, error) {
+		apps, err := s.Store.Apps()
+		return map[string]any{"apps": apps}, err
+	})
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {

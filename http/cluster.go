@@ -28,25 +28,25 @@ func (s *Server) description(app *cluster.App) (appDescription, error) {
 }
 
 func (s *Server) describe(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	apps, err := s.Store.AllApps()
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	insts, err := s.Store.AllInstances()
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	byApp := map[string][]cluster.Instance{}
-	for _, i := range insts {
-		byApp[i.App] = append(byApp[i.App], i)
-	}
-	desc := map[string]appDescription{}
-	for _, app := range apps {
-		desc[app.Name] = appDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(byApp[app.Name]), Envs: app.EnvList()}
-	}
-	ok(w, map[string]any{"description": desc})
+	s.okCached(w, r, "describe", func() (map[string]any, error) {
+		apps, err := s.Store.AllApps()
+		if err != nil {
+			return nil, err
+		}
+		insts, err := s.Store.AllInstances()
+		if err != nil {
+			return nil, err
+		}
+		byApp := map[string][]cluster.Instance{}
+		for _, i := range insts {
+			byApp[i.App] = append(byApp[i.App], i)
+		}
+		desc := map[string]appDescription{}
+		for _, app := range apps {
+			desc[app.Name] = appDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(byApp[app.Name]), Envs: app.EnvList()}
+		}
+		return map[string]any{"description": desc}, nil
+	})
 }
 
 // routes answers with the routing table exactly as it is published.

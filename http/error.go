@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -53,4 +54,49 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	_ = enc.Encode(v)
+}
+
+// answerCache keeps the encoded answers of read-only endpoints whose body
+// depends only on the data file, keyed by the store's generation: as long
+// as nothing was written, a request costs a copy of bytes.
+type answerCache struct {
+	mu      sync.Mutex // guards entries
+	entries map[string]cachedAnswer
+}
+
+type cachedAnswer struct {
+	gen  uint64
+	body []byte
+}
+
+// okCached writes {"error": false, ...fields} like ok, building fields only
+// when the data file changed since the last answer for key.
+func (s *Server) okCached(w http.ResponseWriter, r *http.Request, key string, build func() (map[string]any, error)) {
+	gen := s.Store.Generation()
+	s.answers.mu.Lock()
+	a, hit := s.answers.entries[key]
+	s.answers.mu.Unlock()
+	if !hit || a.gen != gen {
+		fields, err := build()
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		fields["error"] = false
+		body, err := json.Marshal(fields)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		a = cachedAnswer{gen: gen, body: append(body, '\n')}
+		s.answers.mu.Lock()
+		if s.answers.entries == nil {
+			s.answers.entries = map[string]cachedAnswer{}
+		}
+		s.answers.entries[key] = a
+		s.answers.mu.Unlock()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(a.body)
 }

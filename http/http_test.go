@@ -3,6 +3,7 @@ package http_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	nethttp "net/http"
@@ -457,4 +458,26 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestCachedAnswersFollowWrites reads /apps and /describe between writes:
+// an answer served from the cache must never be older than the last write.
+func TestCachedAnswersFollowWrites(t *testing.T) {
+	s := MustOpenServer(t)
+	for i := range 5 {
+		app := fmt.Sprintf("a%d.example.com", i)
+		s.MustOK(t, "POST", "/apps", `{"app":"`+app+`"}`)
+		if got := strs(s.MustOK(t, "GET", "/apps", "")["apps"]); len(got) != i+1 {
+			t.Fatalf("apps after %d creates = %v", i+1, got)
+		}
+		s.MustOK(t, "POST", "/"+app+"/envs", `{"env":"N=`+fmt.Sprint(i)+`"}`)
+		d := s.MustOK(t, "GET", "/describe", "")["description"].(map[string]any)
+		if envs := strs(d[app].(map[string]any)["envs"]); len(envs) != 1 || envs[0] != "N="+fmt.Sprint(i) {
+			t.Fatalf("describe of %s = %v", app, d[app])
+		}
+	}
+	s.MustOK(t, "DELETE", "/apps/a0.example.com", "")
+	if got := strs(s.MustOK(t, "GET", "/apps", "")["apps"]); len(got) != 4 || got[0] != "a1.example.com" {
+		t.Fatalf("apps after delete = %v", got)
+	}
 }

@@ -39,6 +39,7 @@ type Store interface {
 	Registries() ([]string, error)
 	PutRegistry(r cluster.Registry) error
 	DeleteRegistry(addr string) error
+	Generation() uint64 // rises with every write
 }
 
 // Scheduler is what the API asks to change the cluster. Every method
@@ -73,7 +74,8 @@ type Server struct {
 	Metrics   http.Handler // serves GET /metrics; may be nil
 	Observer  Observer     // may be nil
 
-	router *httprouter.Router
+	router  *httprouter.Router
+	answers answerCache
 }
 
 // Observer is told about every request, for metrics.
