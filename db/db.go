@@ -38,12 +38,17 @@ var (
 	keyToken         = []byte("token")
 	keyController    = []byte("controller")
 	keyRoutesVersion = []byte("routes_version")
-	keyRoutes        = []byte("routes")
+	keyRoutes        = []byte("routes_sha256")
 )
 
 // DB is an open data file.
 type DB struct {
-	routesMu   sync.Mutex // serializes RoutingTable, so versions rise one change at a time
+	routesMu   sync.Mutex // serializes RoutingTable, so versions rise one change at a time; guards lastRoutes
+	lastRoutes struct {
+		valid bool
+		gen   uint64 // instancesGen the table was built at
+		table cluster.RoutingTable
+	}
 	bolt       *bolt.DB
 	path       string
 	controller string
