@@ -56,11 +56,10 @@ type DB struct {
 
 	generation   atomic.Uint64 // raised by every write transaction
 	instancesGen atomic.Uint64 // raised by every write to an instance record
-	cacheMu      sync.Mutex    // guards cache
+	cacheMu      sync.Mutex    // guards cache and serializes instance writes with it
 	cache        struct {
 		valid     bool
-		gen       uint64
-		instances []cluster.Instance
+		instances []cluster.Instance // every instance, sorted as AllInstances returns them
 	}
 }
 

@@ -10,8 +10,17 @@ import (
 
 // PutInstance stores or replaces an instance record. The app must exist.
 func (db *DB) PutInstance(inst cluster.Instance) error {
-	defer db.instancesChanged()
-	return db.update(func(tx *bolt.Tx) error {
+	return db.writeInstances(func(insts []cluster.Instance) []cluster.Instance {
+		for i := range insts {
+			if insts[i].ID == inst.ID && insts[i].App == inst.App {
+				insts[i] = inst
+				return insts
+			}
+		}
+		insts = append(insts, inst)
+		sortInstances(insts)
+		return insts
+	}, func(tx *bolt.Tx) error {
 		if _, err := getApp(tx, inst.App); err != nil {
 			return err
 		}
@@ -26,8 +35,18 @@ func (db *DB) PutInstance(inst cluster.Instance) error {
 // SetRouted marks instances of app as routed or not, in one transaction.
 // Unknown ids are ignored.
 func (db *DB) SetRouted(app string, ids []string, routed bool) error {
-	defer db.instancesChanged()
-	return db.update(func(tx *bolt.Tx) error {
+	set := map[string]bool{}
+	for _, id := range ids {
+		set[id] = true
+	}
+	return db.writeInstances(func(insts []cluster.Instance) []cluster.Instance {
+		for i := range insts {
+			if insts[i].App == app && set[insts[i].ID] {
+				insts[i].Routed = routed
+			}
+		}
+		return insts
+	}, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketInstances).Bucket([]byte(app))
 		if b == nil {
 			return nil
@@ -51,8 +70,14 @@ func (db *DB) SetRouted(app string, ids []string, routed bool) error {
 
 // DeleteInstance removes an instance record; an unknown one is no error.
 func (db *DB) DeleteInstance(app, id string) error {
-	defer db.instancesChanged()
-	return db.update(func(tx *bolt.Tx) error {
+	return db.writeInstances(func(insts []cluster.Instance) []cluster.Instance {
+		for i := range insts {
+			if insts[i].ID == id && insts[i].App == app {
+				return append(insts[:i], insts[i+1:]...)
+			}
+		}
+		return insts
+	}, func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketInstances).Bucket([]byte(app)); b != nil {
 			return b.Delete([]byte(id))
 		}
@@ -76,41 +101,58 @@ func (db *DB) Instances(app string) ([]cluster.Instance, error) {
 }
 
 // AllInstances returns every instance of every app, sorted by app, host
-// and port. It is served from a copy kept in memory until the next write
-// to an instance: the API and the reconciler read it far more often than
-// it changes, and decoding thousands of records each time is what costs.
+// and port. It is served from a copy kept in memory, read from the file
+// once and then kept up to date by the instance writes: the API, the
+// reconciler and the routing table read it far more often than it changes,
+// and decoding thousands of records each time is what costs.
 func (db *DB) AllInstances() ([]cluster.Instance, error) {
-	gen := db.instancesGen.Load()
 	db.cacheMu.Lock()
-	if db.cache.valid && db.cache.gen == gen {
-		out := append([]cluster.Instance(nil), db.cache.instances...)
-		db.cacheMu.Unlock()
-		return out, nil
-	}
-	db.cacheMu.Unlock()
-	insts := []cluster.Instance{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bucketInstances)
-		return root.ForEachBucket(func(app []byte) error {
-			var err error
-			insts, err = appendInstances(insts, root.Bucket(app))
-			return err
+	defer db.cacheMu.Unlock()
+	if !db.cache.valid {
+		insts := []cluster.Instance{}
+		err := db.bolt.View(func(tx *bolt.Tx) error {
+			root := tx.Bucket(bucketInstances)
+			return root.ForEachBucket(func(app []byte) error {
+				var err error
+				insts, err = appendInstances(insts, root.Bucket(app))
+				return err
+			})
 		})
-	})
-	if err != nil {
-		return nil, err
+		if err != nil {
+			return nil, err
+		}
+		sortInstances(insts)
+		db.cache.valid, db.cache.instances = true, insts
 	}
-	sortInstances(insts)
-	// What was read is at least as new as gen; a write since then has
-	// raised the generation, so this copy is not served for it.
-	db.cacheMu.Lock()
-	db.cache.valid, db.cache.gen, db.cache.instances = true, gen, insts
-	db.cacheMu.Unlock()
-	return append([]cluster.Instance(nil), insts...), nil
+	return append([]cluster.Instance(nil), db.cache.instances...), nil
 }
 
-// instancesChanged invalidates the in-memory copy of the instances.
-func (db *DB) instancesChanged() { db.instancesGen.Add(1) }
+// writeInstances runs a write transaction on instance records and, once it
+// committed, applies the same change to the in-memory copy. Writes and
+// copies are serialized by cacheMu, so the copy never misses a write; a
+// failed write drops the copy, to be read again from the file.
+func (db *DB) writeInstances(apply func([]cluster.Instance) []cluster.Instance, fn func(*bolt.Tx) error) error {
+	db.cacheMu.Lock()
+	defer db.cacheMu.Unlock()
+	defer db.instancesGen.Add(1)
+	if err := db.update(fn); err != nil {
+		db.cache.valid = false
+		return err
+	}
+	if db.cache.valid {
+		db.cache.instances = apply(db.cache.instances)
+	}
+	return nil
+}
+
+// instancesChanged drops the in-memory copy of the instances, for writes
+// that change many at once (DeleteApp).
+func (db *DB) instancesChanged() {
+	db.cacheMu.Lock()
+	db.cache.valid = false
+	db.cacheMu.Unlock()
+	db.instancesGen.Add(1)
+}
 
 func appendInstances(insts []cluster.Instance, b *bolt.Bucket) ([]cluster.Instance, error) {
 	if b == nil {
