@@ -51,10 +51,10 @@ done
 curl -fsS -D "$work/real.h" -o "$work/real.b" -H "X-Auth: $TOKEN" "http://$REAL/apps"
 curl -fsS -D "$work/bare.h" -o "$work/bare.b" -H "X-Auth: $TOKEN" "http://$BARE/apps"
 cmp -s "$work/real.b" "$work/bare.b" || { echo "run.sh: the two bodies differ" >&2; exit 1; }
-grep -iv '^date:' "$work/real.h" >"$work/real.h2"
-grep -iv '^date:' "$work/bare.h" >"$work/bare.h2"
+grep -iv '^\(date\|x-request-id\):' "$work/real.h" >"$work/real.h2"
+grep -iv '^\(date\|x-request-id\):' "$work/bare.h" >"$work/bare.h2"
 cmp -s "$work/real.h2" "$work/bare.h2" || { echo "run.sh: the two headers differ:" >&2; diff "$work/real.h2" "$work/bare.h2" >&2; exit 1; }
-echo "# GET /apps, $APPS apps, $(wc -c <"$work/real.b") bytes, identical body and headers (Date aside) from both; real API request log: $LOG"
+echo "# GET /apps, $APPS apps, $(wc -c <"$work/real.b") bytes, identical body and headers (Date and X-Request-Id aside) from both; real API request log: $LOG"
 echo "# wrk -t$THREADS -c$CONNS -d$DURATION --latency -H 'X-Auth: ...', $ROUNDS rounds, targets interleaved"
 echo "round target requests/sec p50 p99"
 
