@@ -242,11 +242,11 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 func (c *ServeCommand) sayWhatIsMissing(ctx context.Context) {
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := c.redis.Ping(pctx).Err(); err != nil {
+	if err := c.redis.Ping(pctx).Err(); err != nil && ctx.Err() == nil {
 		c.logger.Warn("waiting for Redis: routes are published once it answers; deploys work meanwhile", "redis", c.Config.Redis, "err", err)
 	}
 	hosts, err := c.db.Hosts()
-	if err != nil {
+	if err != nil || ctx.Err() != nil {
 		return
 	}
 	if len(hosts) == 0 {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 )
 
 // BackupCommand saves a copy of the controller's data file.
@@ -41,33 +39,19 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 		}
 		return fmt.Errorf("the controller at %s answered /backup with status %d", cl.URL, resp.StatusCode)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	var n int64
+	err = writeFileAtomic(path, 0o600, func(w io.Writer) error {
+		var err error
+		if n, err = io.Copy(w, resp.Body); err != nil {
+			return fmt.Errorf("the backup transfer from %s broke after %d bytes (%v); %s was not written", cl.URL, n, err, path)
+		}
+		if resp.ContentLength >= 0 && n != resp.ContentLength {
+			return fmt.Errorf("the backup transfer from %s ended after %d of %d bytes; %s was not written", cl.URL, n, resp.ContentLength, path)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("cannot write the backup: %v", err)
-	}
-	defer os.Remove(f.Name())
-	n, err := io.Copy(f, resp.Body)
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("the backup transfer from %s broke after %d bytes (%v); %s was not written", cl.URL, n, err, path)
-	}
-	if resp.ContentLength >= 0 && n != resp.ContentLength {
-		f.Close()
-		return fmt.Errorf("the backup transfer from %s ended after %d of %d bytes; %s was not written", cl.URL, n, resp.ContentLength, path)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
 		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("cannot write the backup: %v", err)
 	}
 	fmt.Fprintf(c.Stdout, "Wrote %s (%d bytes). A controller started with --db %s serves this state.\n", path, n, path)
 	return nil

@@ -163,5 +163,5 @@ func TestBackup(t *testing.T) {
 	if out := newCLI(t, r).ok("apps"); out != "kept.example.com\n" {
 		t.Errorf("apps served from the backup: %q", out)
 	}
-	u.fails([]string{"backup", filepath.Join(dir, "no", "such", "dir.db")}, "cannot write the backup")
+	u.fails([]string{"backup", filepath.Join(dir, "no", "such", "dir.db")}, "cannot write "+filepath.Join(dir, "no", "such", "dir.db"))
 }

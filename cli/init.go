@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,20 +97,25 @@ func writeConfig(path string, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o600)
+	return writeFileAtomic(path, 0o600, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it over path, so readers see the old file or the new one, never part.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+// writeFileAtomic has write fill a temporary file beside path, then
+// renames it over path, so readers see the old file or the new one, never
+// part of it. An error from write leaves path untouched and is returned as
+// it is.
+func writeFileAtomic(path string, mode os.FileMode, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %v", path, err)
 	}
 	defer os.Remove(f.Name()) // after a successful rename there is nothing to remove
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
-		return fmt.Errorf("cannot write %s: %v", path, err)
+		return err
 	}
 	if err := f.Chmod(mode); err != nil {
 		f.Close()

@@ -128,6 +128,16 @@ func (s *Scheduler) retireLater(c *change, insts []cluster.Instance) {
 				return // shutting down: the reconciler retires them after a restart
 			}
 			s.cfg.Logger.Warn("routers still cannot be told; stopping the old instances anyway", "app", c.app, "instances", len(insts), "waited", s.cfg.RetireWait)
+		} else {
+			// Redis was away: routers are resubscribing with their own
+			// backoff and get the table by their sync request once they
+			// are back. PubSub does not say who received a message, so
+			// give them that long before the drain delay starts.
+			select {
+			case <-s.closing.Done():
+				return
+			case <-time.After(s.cfg.RouterReconnect):
+			}
 		}
 		time.Sleep(s.cfg.Drain)
 		s.stopAll(context.Background(), &change{app: c.app, start: time.Now()}, insts)

@@ -59,6 +59,10 @@ type Config struct {
 	// RetireWait bounds how long old instances are kept for routers that
 	// cannot be told (Redis away) before they are stopped anyway; default 1m.
 	RetireWait time.Duration
+	// RouterReconnect is how long routers may take to resubscribe after
+	// Redis comes back (their backoff is capped at 5s); old instances whose
+	// retirement waited for Redis are kept that much longer; default 6s.
+	RouterReconnect time.Duration
 }
 
 // Observer is told about finished deploys and reconcile passes, for
@@ -116,6 +120,9 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	}
 	if cfg.RoutesChange == nil {
 		cfg.RoutesChange = func() {}
+	}
+	if cfg.RouterReconnect == 0 {
+		cfg.RouterReconnect = 6 * time.Second
 	}
 	if cfg.RetireWait == 0 {
 		cfg.RetireWait = time.Minute
