@@ -119,12 +119,15 @@ func FuzzAPI(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%s %q: %v", req.Method, path, err)
 		}
-		io.Copy(io.Discard, resp.Body)
+		answer, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		// net/http itself refuses what is not HTTP (a space in the target,
+		// say) with a plain-text 400 before any handler runs.
+		refusedByHTTPStack := resp.StatusCode == 400 && !strings.HasPrefix(string(answer), "{")
 		if resp.StatusCode >= 500 && resp.StatusCode != 502 && resp.StatusCode != 503 {
 			t.Fatalf("%s %q %q answered %d", req.Method, path, body, resp.StatusCode)
 		}
-		if auth%3 == 0 && resp.StatusCode != 401 && req.URL.Path != "/healthz" {
+		if auth%3 == 0 && resp.StatusCode != 401 && req.URL.Path != "/healthz" && !refusedByHTTPStack {
 			t.Fatalf("%s %q without a token answered %d", req.Method, path, resp.StatusCode)
 		}
 		if err := d.Check(); err != nil {
