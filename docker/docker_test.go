@@ -258,7 +258,7 @@ func TestUnreachableHost(t *testing.T) {
 	wantCode(t, err, cluster.EHOST, "127.0.0.9")
 	_, err = e.Pull(ctx, host, "busybox:1")
 	wantCode(t, err, cluster.EHOST, "127.0.0.9")
-	_, errc := e.Events(ctx, host)
+	_, errc := e.Events(ctx, host, time.Time{})
 	select {
 	case err := <-errc:
 		wantCode(t, err, cluster.EHOST, "127.0.0.9")
@@ -287,11 +287,11 @@ func TestEvents(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	host := hosts[2]
 	ctx, cancel := context.WithCancel(ctxFor(t, time.Minute))
-	events, errc := e.Events(ctx, host)
+	events, errc := e.Events(ctx, host, time.Time{})
 	// Events on another host must not show containers of this one.
 	otherCtx, otherCancel := context.WithCancel(ctx)
 	defer otherCancel()
-	otherEvents, _ := e.Events(otherCtx, hosts[0])
+	otherEvents, _ := e.Events(otherCtx, hosts[0], time.Time{})
 	time.Sleep(200 * time.Millisecond) // let the streams subscribe
 
 	ct := runApp(t, e, host)
@@ -343,5 +343,30 @@ func TestEvents(t *testing.T) {
 			t.Error("events channel still open after the stream ended")
 		}
 		break
+	}
+}
+
+// A stream opened with since replays what happened before it opened: how
+// a reconnecting watcher learns of a death it was not connected for.
+func TestEventsSinceReplays(t *testing.T) {
+	e := newEngines(t)
+	host := testenv.Hosts(t)[1]
+	before := time.Now().Add(-time.Second)
+	ct := runApp(t, e, host)
+	testenv.Docker(t, "kill", ct.ID)
+	ctx, cancel := context.WithCancel(ctxFor(t, time.Minute))
+	defer cancel()
+	events, errc := e.Events(ctx, host, before)
+	for {
+		select {
+		case ev := <-events:
+			if ev.ID == ct.ID && ev.Action == "die" {
+				return
+			}
+		case err := <-errc:
+			t.Fatalf("event stream ended: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("no replayed die event for %s", ct.ID)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
@@ -12,14 +13,16 @@ import (
 )
 
 // Events streams the host's events about containers that carry LabelApp and
-// whose LabelHost is host, until ctx ends or the stream fails. The error
+// whose LabelHost is host, until ctx ends or the stream fails. A non-zero
+// since replays the events from that time on first, so a stream reopened
+// after a failure misses nothing that happened while it was down. The error
 // channel then gets exactly one value (ctx's error when ctx ended, an EHOST
 // error otherwise) and the event channel is closed.
 //
 // The event channel is unbuffered beyond a small queue: a consumer that
 // stops reading stalls the stream, so read until the error arrives or
 // cancel ctx.
-func (e *Engines) Events(ctx context.Context, host string) (<-chan cluster.ContainerEvent, <-chan error) {
+func (e *Engines) Events(ctx context.Context, host string, since time.Time) (<-chan cluster.ContainerEvent, <-chan error) {
 	out := make(chan cluster.ContainerEvent, 16)
 	errc := make(chan error, 1)
 	c, err := e.client(host)
@@ -28,13 +31,17 @@ func (e *Engines) Events(ctx context.Context, host string) (<-chan cluster.Conta
 		errc <- err
 		return out, errc
 	}
-	msgs, derrs := c.Events(ctx, events.ListOptions{
+	opts := events.ListOptions{
 		Filters: filters.NewArgs(
 			filters.Arg("type", string(events.ContainerEventType)),
 			filters.Arg("label", cluster.LabelApp),
 			filters.Arg("label", cluster.LabelHost+"="+host),
 		),
-	})
+	}
+	if !since.IsZero() {
+		opts.Since = fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())
+	}
+	msgs, derrs := c.Events(ctx, opts)
 	go func() {
 		defer close(out)
 		for {

@@ -42,6 +42,7 @@ type Engines interface {
 	// Events streams the host's container events (die, start, destroy...)
 	// for containers that carry the controller's labels and whose LabelHost
 	// is host, until ctx ends or the stream fails; the error channel gets
-	// one value when the stream ends.
-	Events(ctx context.Context, host string) (<-chan cluster.ContainerEvent, <-chan error)
+	// one value when the stream ends. A non-zero since replays the events
+	// from that time on first.
+	Events(ctx context.Context, host string, since time.Time) (<-chan cluster.ContainerEvent, <-chan error)
 }

@@ -306,6 +306,10 @@ func (s *Scheduler) AddHost(ctx context.Context, addr string) error {
 	if err != nil || !created {
 		return err
 	}
+	select {
+	case s.hostsChanged <- struct{}{}:
+	default:
+	}
 	if err := s.ping(ctx, addr); err != nil {
 		s.cfg.Logger.Warn("host added, but its Docker API does not answer yet", "host", addr, "err", cluster.ErrorMessage(err))
 		return nil

@@ -390,12 +390,16 @@ func (r *Reconciler) recoverDeploys(ctx context.Context) {
 }
 
 // watchEvents follows every host's Docker events, unrouting an instance
-// the moment its container dies and asking for a pass. Streams that fail
-// are reopened with backoff; hosts added later are picked up.
+// the moment its container dies and asking for a pass. A host's stream is
+// opened at start and as soon as the host is added (the scheduler says so);
+// streams that fail are reopened with backoff, resuming from the last
+// event's time so a death while the stream was down is still seen.
 func (r *Reconciler) watchEvents(ctx context.Context) {
 	watching := map[string]bool{}
 	var mu sync.Mutex
-	t := time.NewTicker(time.Second)
+	// The periodic look only catches hosts added behind the scheduler's
+	// back (straight into the data file); AddHost wakes this at once.
+	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
 		hosts, _ := r.s.store.Hosts()
@@ -416,22 +420,29 @@ func (r *Reconciler) watchEvents(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-r.s.hostsChanged:
 		}
 	}
 }
 
 func (r *Reconciler) watchHost(ctx context.Context, host string) {
 	backoff := time.Second
+	// Asking from the moment the watch began covers the time the stream
+	// takes to open; later reopenings resume from the last event seen.
+	since := time.Now()
 	for ctx.Err() == nil {
 		if ok, _ := r.s.store.HasHost(host); !ok {
 			return
 		}
-		events, errs := r.s.engines.Events(ctx, host)
 		opened := time.Now()
+		events, errs := r.s.engines.Events(ctx, host, since)
 	stream:
 		for {
 			select {
 			case ev := <-events:
+				if ev.Time.After(since) {
+					since = ev.Time
+				}
 				r.onEvent(ev)
 			case <-errs:
 				break stream

@@ -90,6 +90,8 @@ type Scheduler struct {
 	busy     map[string]string // app -> what holds it ("a deploy", "a scale"...)
 	retiring map[string]bool   // instance ids retired in the background
 
+	hostsChanged chan struct{} // signalled when a host is added, so its event stream opens at once
+
 	closing    context.Context // ends background retirements on Close
 	close      context.CancelFunc
 	background sync.WaitGroup
@@ -132,7 +134,7 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	}
 	closing, cancel := context.WithCancel(context.Background())
 	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(false),
-		busy: map[string]string{}, retiring: map[string]bool{}, closing: closing, close: cancel}
+		busy: map[string]string{}, retiring: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
 }
 
 // Close ends the background retirements (their instances stay recorded,
