@@ -78,10 +78,12 @@ func (h HealthCheck) WithDefaults() HealthCheck {
 	return h
 }
 
-// Host is one node, named by its IP address.
+// Host is one node, named by its IP address. A draining host is being
+// removed: it takes no new instances.
 type Host struct {
-	Addr  string    `json:"addr"`
-	Added time.Time `json:"added"`
+	Addr     string    `json:"addr"`
+	Added    time.Time `json:"added"`
+	Draining bool      `json:"draining,omitempty"`
 }
 
 // Revision statuses.

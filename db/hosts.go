@@ -46,6 +46,22 @@ func (db *DB) HasHost(addr string) (bool, error) {
 	return ok, err
 }
 
+// SetDraining marks a host as draining (it takes no new instances) or not;
+// ENOTFOUND when it is unknown.
+func (db *DB) SetDraining(addr string, draining bool) error {
+	return db.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHosts)
+		var h cluster.Host
+		if ok, err := get(b, addr, &h); err != nil {
+			return err
+		} else if !ok {
+			return errUnknownHost(addr)
+		}
+		h.Draining = draining
+		return put(b, addr, h)
+	})
+}
+
 // RemoveHost forgets a host; ENOTFOUND when it is unknown. It does not look
 // at instances: draining them first is the scheduler's job.
 func (db *DB) RemoveHost(addr string) error {

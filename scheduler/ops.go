@@ -325,13 +325,37 @@ func (s *Scheduler) AddHost(ctx context.Context, addr string) error {
 // before stopping them, then forgets it. When no other host can take an
 // app's instances it refuses with ECONFLICT, unless force is set, in which
 // case those instances are stopped without replacement.
+//
+// The host is marked draining in the data file first, so no operation
+// places on it any more; operations that placed before are waited for, so
+// their instances on it are drained too and none is routed after it went.
 func (s *Scheduler) RemoveHost(ctx context.Context, addr string, force bool) error {
 	ctx = context.WithoutCancel(ctx)
-	if ok, err := s.store.HasHost(addr); err != nil {
+	if err := s.store.SetDraining(addr, true); err != nil {
 		return err
-	} else if !ok {
-		return cluster.Errorf(cluster.ENOTFOUND, "Host %s is not in the cluster: list hosts with GET /hosts.", addr)
 	}
+	for _, h := range s.holds() {
+		if h.repair {
+			h.cancel() // the next pass repairs it without this host
+		}
+		<-h.done
+	}
+	if err := s.drainHost(ctx, addr, force); err != nil {
+		if uerr := s.store.SetDraining(addr, false); uerr != nil {
+			s.cfg.Logger.Error("host stays marked draining", "host", addr, "err", uerr)
+		}
+		return err
+	}
+	if err := s.store.RemoveHost(addr); err != nil {
+		return err
+	}
+	s.cfg.Logger.Info("host removed", "host", addr)
+	return nil
+}
+
+// drainHost moves or stops every instance on addr, app by app, waiting for
+// an operation that holds an app.
+func (s *Scheduler) drainHost(ctx context.Context, addr string, force bool) error {
 	all, err := s.store.AllInstances()
 	if err != nil {
 		return err
@@ -348,47 +372,67 @@ func (s *Scheduler) RemoveHost(ctx context.Context, addr string, force bool) err
 	}
 	sort.Strings(apps)
 	for _, app := range apps {
-		if err := s.drainApp(ctx, app, addr, byApp[app], force); err != nil {
+		if err := s.drainApp(ctx, app, addr, force); err != nil {
 			return err
 		}
 	}
 	// Records of containers that could not be stopped (the host is gone)
 	// would otherwise point at a host the cluster no longer has.
-	for _, insts := range byApp {
-		for _, inst := range insts {
+	all, err = s.store.AllInstances()
+	if err != nil {
+		return err
+	}
+	for _, inst := range all {
+		if inst.Host == addr {
+			if inst.Routed {
+				_ = s.store.SetRouted(inst.App, []string{inst.ID}, false)
+				s.cfg.RoutesChange()
+			}
 			_ = s.store.DeleteInstance(inst.App, inst.ID)
 		}
 	}
-	if err := s.store.RemoveHost(addr); err != nil {
-		return err
-	}
-	s.cfg.Logger.Info("host removed", "host", addr, "drained_apps", len(apps))
 	return nil
 }
 
-func (s *Scheduler) drainApp(ctx context.Context, app, addr string, insts []cluster.Instance, force bool) error {
-	unlock, err := s.lock(app, "a change")
+func (s *Scheduler) drainApp(ctx context.Context, app, addr string, force bool) error {
+	unlock, err := s.lockWait(ctx, app, "a host drain")
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	a, err := s.store.App(app)
+	if cluster.ErrorCode(err) == cluster.ENOTFOUND {
+		return nil // deleted meanwhile, with its instances
+	} else if err != nil {
+		return err
+	}
+	// Read under the lock: what runs on addr now, not when the drain began.
+	insts, err := s.store.Instances(app)
 	if err != nil {
 		return err
+	}
+	var on []cluster.Instance
+	for _, inst := range s.active(insts) {
+		if inst.Host == addr {
+			on = append(on, inst)
+		}
+	}
+	if len(on) == 0 {
+		return nil
 	}
 	rev, err := s.store.Revision(app, a.Revision)
 	if err != nil {
 		return err
 	}
-	c := &change{app: app, rev: rev, add: len(insts), exclude: map[string]bool{addr: true}, remove: insts, start: time.Now()}
+	c := &change{app: app, rev: rev, add: len(on), exclude: map[string]bool{addr: true}, remove: on, start: time.Now()}
 	_, err = s.apply(ctx, c)
 	if err == nil {
 		return nil
 	}
 	if !force {
-		return cluster.Errorf(cluster.ECONFLICT, "Host %s runs %d instance(s) of %s that could not be moved to another host (%s): add a host first, or remove it anyway with DELETE /hosts/%s?force=true.", addr, len(insts), app, cluster.ErrorMessage(err), addr)
+		return cluster.Errorf(cluster.ECONFLICT, "Host %s runs %d instance(s) of %s that could not be moved to another host (%s): add a host first, or remove it anyway with DELETE /hosts/%s?force=true.", addr, len(on), app, cluster.ErrorMessage(err), addr)
 	}
-	s.retire(ctx, &change{app: app, start: time.Now()}, insts, false)
+	s.retire(ctx, &change{app: app, start: time.Now()}, on, false)
 	return nil
 }
 

@@ -13,6 +13,7 @@ type AppState struct {
 	Containers []cluster.Container // this controller's containers of the app on hosts that answered
 	HostUp     map[string]bool     // hosts whose Docker API answered this pass
 	HostDown   map[string]bool     // hosts that have not answered for longer than the grace period
+	Hosts      map[string]bool     // the hosts in the cluster; nil: every record's host is
 	Healthy    map[string]bool     // container ids whose health check passed this pass
 	Unhealthy  map[string]bool     // container ids that failed enough checks to leave the table
 	ObservedAt time.Time           // when Containers were listed; newer records are not judged
@@ -59,6 +60,12 @@ func PlanApp(s AppState) Plan {
 			continue
 		}
 		switch ct, seen := byID[rec.ID]; {
+		case s.Hosts != nil && !s.Hosts[rec.Host]:
+			// Its host left the cluster: it never counts, and its container
+			// is stopped if that host still answers.
+			p.unroute(rec)
+			p.Forget = append(p.Forget, rec)
+			p.Remove = append(p.Remove, cluster.Container{ID: rec.ID, App: rec.App, Revision: rec.Revision, Host: rec.Host, Port: rec.Port})
 		case rec.Started.After(s.ObservedAt):
 			live = append(live, rec) // newer than what was observed: judge it next pass
 		case s.HostDown[rec.Host]:

@@ -122,6 +122,16 @@ func TestPlanApp(t *testing.T) {
 		{"an app never deployed starts nothing", AppState{
 			App: &cluster.App{Name: app.Name}, HostUp: up,
 		}, summary{}},
+		{"a record on a host no longer in the cluster never counts, even when new", AppState{
+			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), {ID: "x", App: app.Name, Revision: 2, Host: "h9", Port: 1, Routed: true, Started: t0.Add(time.Second)}},
+			Containers: []cluster.Container{ctr("a", "h1", 2, true)}, HostUp: up, ObservedAt: t0,
+			Hosts: map[string]bool{"h1": true, "h2": true, "h3": true},
+		}, summary{Unroute: []string{"x"}, Forget: []string{"x"}, Remove: []string{"x"}, Start: 1}},
+		{"a record on a known host that is late to answer still counts", AppState{
+			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), rec("b", "h3", 2, true)},
+			Containers: []cluster.Container{ctr("a", "h1", 2, true)}, HostUp: map[string]bool{"h1": true},
+			Hosts: map[string]bool{"h1": true, "h3": true},
+		}, summary{}},
 		{"records newer than the observation are not judged", AppState{
 			App:        app,
 			Records:    []cluster.Instance{rec("a", "h1", 2, true), {ID: "new", App: app.Name, Revision: 2, Host: "h2", Port: 1, Started: t0.Add(time.Second)}},

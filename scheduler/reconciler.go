@@ -19,6 +19,7 @@ type Reconciler struct {
 	interval time.Duration
 	grace    time.Duration
 	trigger  chan struct{}
+	repairs  chan struct{} // bounds the repairs running at once
 
 	mu        sync.Mutex           // guards the fields below
 	failing   map[string]time.Time // host -> when it first failed to answer
@@ -39,6 +40,9 @@ type ReconcilerConfig struct {
 // instance out of the table; one pass brings it back.
 const unhealthyAfter = 2
 
+// maxRepairs bounds the apps repaired at once; the others wait their turn.
+const maxRepairs = 16
+
 // NewReconciler returns a reconciler for s.
 func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 	if cfg.Interval == 0 {
@@ -49,12 +53,15 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 	}
 	return &Reconciler{
 		s: s, health: newHealthChecker(true), interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
+		repairs: make(chan struct{}, maxRepairs),
 		failing: map[string]time.Time{}, down: map[string]bool{}, failures: map[string]int{},
 	}
 }
 
 // Run reconciles until ctx ends: a pass every interval, or sooner when
-// Trigger is called, and the Docker events of every host.
+// Trigger is called, and the Docker events of every host. A pass does not
+// wait for the repairs it starts: an app whose repair waits on a slow
+// health check is left to it, and the next pass repairs the others.
 func (r *Reconciler) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -65,7 +72,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
 	for {
-		r.Pass(ctx)
+		r.pass(ctx, &wg)
 		select {
 		case <-ctx.Done():
 			wg.Wait()
@@ -103,8 +110,18 @@ func (r *Reconciler) LastPass() (time.Duration, uint64) {
 	return r.lastPass, r.passes
 }
 
-// Pass runs one reconcile pass over every app.
+// Pass runs one reconcile pass over every app and waits for the repairs it
+// started.
 func (r *Reconciler) Pass(ctx context.Context) {
+	var wg sync.WaitGroup
+	r.pass(ctx, &wg)
+	wg.Wait()
+}
+
+// pass observes every host and app once and starts a repair, in its own
+// goroutine counted by repairs, for each app that needs one and is not
+// busy; it does not wait for them.
+func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	start := time.Now()
 	if !r.recovered {
 		r.recoverDeploys(ctx)
@@ -138,18 +155,32 @@ func (r *Reconciler) Pass(ctx context.Context) {
 		}
 	}
 
-	var wg sync.WaitGroup
+	known := make(map[string]bool, len(hosts))
+	for _, h := range hosts {
+		known[h.Addr] = true
+	}
+	retiring := r.s.Retiring()
 	for name := range names {
-		wg.Add(1)
+		rctx, unlock, ok := r.s.lockRepair(ctx, name)
+		if !ok {
+			continue // an operation holds it; the next pass looks again
+		}
+		repairs.Add(1)
 		go func() {
-			defer wg.Done()
-			r.reconcileApp(ctx, name, AppState{
-				Containers: byApp[name], HostUp: up, HostDown: down,
-				Healthy: healthy, Unhealthy: unhealthy, ObservedAt: observedAt, Retiring: r.s.Retiring(),
+			defer repairs.Done()
+			defer unlock()
+			select {
+			case r.repairs <- struct{}{}:
+				defer func() { <-r.repairs }()
+			case <-rctx.Done():
+				return
+			}
+			r.reconcileApp(rctx, name, AppState{
+				Containers: byApp[name], HostUp: up, HostDown: down, Hosts: known,
+				Healthy: healthy, Unhealthy: unhealthy, ObservedAt: observedAt, Retiring: retiring,
 			})
 		}()
 	}
-	wg.Wait()
 	r.mu.Lock()
 	r.lastPass = time.Since(start)
 	r.passes++
@@ -278,14 +309,9 @@ func (r *Reconciler) checkHealth(ctx context.Context, containers []cluster.Conta
 	return healthy, unhealthy
 }
 
-// reconcileApp plans and carries out the repair of one app, under its
-// lock; an app busy with a deploy is left for the next pass.
+// reconcileApp plans and carries out the repair of one app; the caller
+// holds the app's repair lock, and ctx ends when an operator pre-empts it.
 func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState) {
-	unlock, err := r.s.lock(name, "a repair")
-	if err != nil {
-		return
-	}
-	defer unlock()
 	if app, err := r.s.store.App(name); err == nil {
 		st.App = app
 		if st.Records, err = r.s.store.Instances(name); err != nil {
@@ -350,6 +376,9 @@ func (r *Reconciler) execute(ctx context.Context, name string, app *cluster.App,
 		if err != nil {
 			s.cfg.Logger.Warn("replacing instances failed; retrying next pass", "app", name, "missing", p.Start, "err", cluster.ErrorMessage(err))
 		}
+	}
+	if ctx.Err() != nil {
+		return // pre-empted by an operator's operation, which decides what stays
 	}
 	s.retire(ctx, c, p.Retire, true)
 }

@@ -47,6 +47,11 @@ func (s *Scheduler) apply(ctx context.Context, c *change) ([]cluster.Instance, e
 		if started, err = s.startInstances(ctx, c); err != nil {
 			return nil, err
 		}
+		if err := ctx.Err(); err != nil {
+			// A repair pre-empted by an operator: its instances go.
+			s.stopAll(context.WithoutCancel(ctx), c, started)
+			return nil, err
+		}
 		ids := instanceIDs(started)
 		if err := s.store.SetRouted(c.app, ids, true); err != nil {
 			s.stopAll(context.WithoutCancel(ctx), c, started)
@@ -342,7 +347,8 @@ func (s *Scheduler) pullAll(ctx context.Context, c *change, targets []string) er
 	return errors.Join(errs...)
 }
 
-// placeFor picks hosts for c.add new instances among the hosts that answer.
+// placeFor picks hosts for c.add new instances among the hosts that answer
+// and are not draining.
 func (s *Scheduler) placeFor(ctx context.Context, c *change) ([]string, error) {
 	hosts, err := s.store.Hosts()
 	if err != nil {
@@ -370,7 +376,7 @@ func (s *Scheduler) placeFor(ctx context.Context, c *change) ([]string, error) {
 	candidates := make([]HostLoad, len(hosts))
 	var wg sync.WaitGroup
 	for i, h := range hosts {
-		if c.exclude[h.Addr] {
+		if c.exclude[h.Addr] || h.Draining {
 			continue
 		}
 		wg.Add(1)

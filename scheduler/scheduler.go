@@ -25,6 +25,7 @@ type Store interface {
 	AddHost(addr string) (bool, error)
 	HasHost(addr string) (bool, error)
 	RemoveHost(addr string) error
+	SetDraining(addr string, draining bool) error
 	CreateRevision(rev *cluster.Revision) error
 	FinishRevision(app string, number int, status, reason string) (*cluster.Revision, error)
 	Revision(app string, number int) (*cluster.Revision, error)
@@ -86,9 +87,9 @@ type Scheduler struct {
 	cfg     Config
 	health  *healthChecker
 
-	mu       sync.Mutex        // guards busy and retiring
-	busy     map[string]string // app -> what holds it ("a deploy", "a scale"...)
-	retiring map[string]bool   // instance ids retired in the background
+	mu       sync.Mutex       // guards busy and retiring
+	busy     map[string]*hold // app -> the operation holding it
+	retiring map[string]bool  // instance ids retired in the background
 
 	hostsChanged chan struct{} // signalled when a host is added, so its event stream opens at once
 
@@ -134,7 +135,7 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	}
 	closing, cancel := context.WithCancel(context.Background())
 	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(false),
-		busy: map[string]string{}, retiring: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
+		busy: map[string]*hold{}, retiring: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
 }
 
 // Close ends the background retirements (their instances stay recorded,
@@ -147,19 +148,101 @@ func (s *Scheduler) Close() {
 // MaxCount returns the largest instance count a deploy or scale may ask for.
 func (s *Scheduler) MaxCount() int { return s.cfg.MaxCount }
 
+// hold is one operation holding an app. A repair's hold can be
+// pre-empted: cancel ends it, and done is closed once it let go.
+type hold struct {
+	op     string
+	repair bool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
 // lock marks app busy with op, or fails with ECONFLICT naming what holds it.
+// A repair by the reconciler does not block an operator: it is cancelled
+// (the containers it started are removed) and op proceeds once it let go.
 func (s *Scheduler) lock(app, op string) (unlock func(), err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if held, ok := s.busy[app]; ok {
-		return nil, cluster.Errorf(cluster.ECONFLICT, "%s of %s is already running: wait for it to finish (watch GET /%s/history), then try again.", capitalize(held), app, app)
+	for {
+		s.mu.Lock()
+		h, ok := s.busy[app]
+		if !ok {
+			return s.take(app, &hold{op: op, done: make(chan struct{})}), nil
+		}
+		s.mu.Unlock()
+		if !h.repair {
+			return nil, cluster.Errorf(cluster.ECONFLICT, "%s of %s is already running: wait for it to finish (watch GET /%s/history), then try again.", capitalize(h.op), app, app)
+		}
+		s.cfg.Logger.Info("cancelling a repair for an operator's operation", "app", app, "operation", op)
+		h.cancel()
+		<-h.done
 	}
-	s.busy[app] = op
+}
+
+// lockWait is lock for operations that wait for another to end instead of
+// failing, until ctx ends.
+func (s *Scheduler) lockWait(ctx context.Context, app, op string) (unlock func(), err error) {
+	for {
+		unlock, err := s.lock(app, op)
+		if err == nil || cluster.ErrorCode(err) != cluster.ECONFLICT {
+			return unlock, err
+		}
+		if waitErr := s.waitRelease(ctx, app); waitErr != nil {
+			return nil, err
+		}
+	}
+}
+
+// waitRelease waits until the operation holding app, if any, let go.
+func (s *Scheduler) waitRelease(ctx context.Context, app string) error {
+	s.mu.Lock()
+	h, ok := s.busy[app]
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// lockRepair marks app busy with a repair that an operator's operation may
+// pre-empt: the returned context ends then. It fails when app is busy.
+func (s *Scheduler) lockRepair(ctx context.Context, app string) (context.Context, func(), bool) {
+	s.mu.Lock()
+	if _, ok := s.busy[app]; ok {
+		s.mu.Unlock()
+		return nil, nil, false
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	unlock := s.take(app, &hold{op: "a repair", repair: true, cancel: cancel, done: make(chan struct{})})
+	return rctx, func() { cancel(); unlock() }, true
+}
+
+// take records h as app's hold; s.mu is held and is released.
+func (s *Scheduler) take(app string, h *hold) (unlock func()) {
+	s.busy[app] = h
+	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
-		delete(s.busy, app)
+		if s.busy[app] == h {
+			delete(s.busy, app)
+		}
 		s.mu.Unlock()
-	}, nil
+		close(h.done)
+	}
+}
+
+// holds returns the operations holding an app right now.
+func (s *Scheduler) holds() []*hold {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*hold, 0, len(s.busy))
+	for _, h := range s.busy {
+		out = append(out, h)
+	}
+	return out
 }
 
 // Busy reports whether an operation holds app.
