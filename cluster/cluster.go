@@ -52,6 +52,9 @@ type App struct {
 	HealthCheck HealthCheck       `json:"healthcheck"`
 	Revision    int               `json:"revision"`
 	Created     time.Time         `json:"created"`
+	// Deleting records that DELETE /apps began: it stops every instance,
+	// then the app goes; a controller restarted meanwhile completes it.
+	Deleting bool `json:"deleting,omitempty"`
 }
 
 // EnvList returns the app's envs as sorted KEY=value strings.
@@ -119,6 +122,13 @@ type Instance struct {
 	Port     int       `json:"port"`
 	Routed   bool      `json:"routed"`
 	Started  time.Time `json:"started"`
+	// Retiring instances are unrouted and are stopped once every router
+	// was sent a table without them: one of version RetireAfter or newer
+	// (0 while that version is not yet known: any table built after they
+	// were unrouted will do). Kept in the data file so a restart never
+	// stops them before the routers were told.
+	Retiring    bool   `json:"retiring,omitempty"`
+	RetireAfter uint64 `json:"retire_after,omitempty"`
 }
 
 // Addr returns the instance's HOST:PORT address.

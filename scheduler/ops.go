@@ -24,6 +24,9 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 	if err != nil {
 		return nil, err
 	}
+	if err := notDeleting(a); err != nil {
+		return nil, err
+	}
 	hc := req.HealthCheck
 	if hc.Path == "" {
 		hc.Path = a.HealthCheck.Path
@@ -51,6 +54,9 @@ func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progre
 	defer unlock()
 	a, err := s.store.App(app)
 	if err != nil {
+		return nil, err
+	}
+	if err := notDeleting(a); err != nil {
 		return nil, err
 	}
 	var target *cluster.Revision
@@ -99,6 +105,9 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, edit func(map[str
 	defer unlock()
 	a, err := s.store.App(app)
 	if err != nil {
+		return nil, err
+	}
+	if err := notDeleting(a); err != nil {
 		return nil, err
 	}
 	if !a.Deployed() || a.Count == 0 {
@@ -177,6 +186,9 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 	if err != nil {
 		return nil, err
 	}
+	if err := notDeleting(a); err != nil {
+		return nil, err
+	}
 	if !a.Deployed() {
 		return nil, cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so there is nothing to scale: deploy an image first with POST /%s/deploy.", app, app)
 	}
@@ -252,6 +264,16 @@ func (s *Scheduler) DeleteApp(ctx context.Context, app string) error {
 		return err
 	}
 	defer unlock()
+	return s.deleteApp(ctx, app)
+}
+
+// deleteApp records the intent to delete app, stops every instance, then
+// deletes its state; the caller holds the app's lock. A restart between
+// the steps completes it (see Reconciler.recoverDeletes).
+func (s *Scheduler) deleteApp(ctx context.Context, app string) error {
+	if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Deleting = true; return nil }); err != nil {
+		return err
+	}
 	if err := s.retireAll(ctx, app); err != nil {
 		return err
 	}
@@ -433,6 +455,14 @@ func (s *Scheduler) drainApp(ctx context.Context, app, addr string, force bool) 
 		return cluster.Errorf(cluster.ECONFLICT, "Host %s runs %d instance(s) of %s that could not be moved to another host (%s): add a host first, or remove it anyway with DELETE /hosts/%s?force=true.", addr, len(on), app, cluster.ErrorMessage(err), addr)
 	}
 	s.retire(ctx, &change{app: app, start: time.Now()}, on, false)
+	return nil
+}
+
+// notDeleting refuses operations on an app whose deletion began.
+func notDeleting(a *cluster.App) error {
+	if a.Deleting {
+		return cluster.Errorf(cluster.ECONFLICT, "App %s is being deleted (an earlier DELETE /apps/%s did not finish; see the controller's log): delete it again to finish, then create it anew.", a.Name, a.Name)
+	}
 	return nil
 }
 

@@ -17,7 +17,7 @@ type AppState struct {
 	Healthy    map[string]bool     // container ids whose health check passed this pass
 	Unhealthy  map[string]bool     // container ids that failed enough checks to leave the table
 	ObservedAt time.Time           // when Containers were listed; newer records are not judged
-	Retiring   map[string]bool     // instance ids being retired in the background: left alone
+	Retiring   map[string]bool     // instance ids being retired in the background: left alone, as are records marked retiring
 }
 
 // Plan is what a reconcile pass does to one app. The executor carries it
@@ -48,7 +48,7 @@ func PlanApp(s AppState) Plan {
 		byID[ct.ID] = ct
 	}
 	want, current := 0, 0
-	if s.App != nil && s.App.Deployed() {
+	if s.App != nil && s.App.Deployed() && !s.App.Deleting {
 		want, current = s.App.Count, s.App.Revision
 	}
 
@@ -56,7 +56,12 @@ func PlanApp(s AppState) Plan {
 	var live []cluster.Instance // records that count toward the app's count
 	for _, rec := range s.Records {
 		known[rec.ID] = true
-		if s.Retiring[rec.ID] {
+		if s.Retiring[rec.ID] || rec.Retiring {
+			// Its retirement stops it; only a record whose host is gone is
+			// dropped here, since no retirement can stop that one.
+			if s.HostDown[rec.Host] || (s.Hosts != nil && !s.Hosts[rec.Host]) {
+				p.Forget = append(p.Forget, rec)
+			}
 			continue
 		}
 		switch ct, seen := byID[rec.ID]; {

@@ -132,6 +132,21 @@ func TestPlanApp(t *testing.T) {
 			Containers: []cluster.Container{ctr("a", "h1", 2, true)}, HostUp: map[string]bool{"h1": true},
 			Hosts: map[string]bool{"h1": true, "h3": true},
 		}, summary{}},
+		{"records marked retiring are left to their retirement", AppState{
+			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), rec("b", "h2", 2, true), {ID: "old", App: app.Name, Revision: 1, Host: "h3", Port: 5, Retiring: true, RetireAfter: 7}},
+			Containers: []cluster.Container{ctr("a", "h1", 2, true), ctr("b", "h2", 2, true), {ID: "old", App: app.Name, Revision: 1, Host: "h3", Port: 5, Running: true, State: "running"}}, HostUp: up,
+			Healthy: map[string]bool{"a": true, "b": true, "old": true},
+		}, summary{}},
+		{"a retiring record on a host past its grace period is forgotten", AppState{
+			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), rec("b", "h2", 2, true), {ID: "old", App: app.Name, Revision: 1, Host: "h9", Port: 5, Retiring: true}},
+			Containers: []cluster.Container{ctr("a", "h1", 2, true), ctr("b", "h2", 2, true)}, HostUp: up, HostDown: map[string]bool{"h9": true},
+			Healthy: map[string]bool{"a": true, "b": true},
+		}, summary{Forget: []string{"old"}}},
+		{"an app being deleted starts and adopts nothing", AppState{
+			App: &cluster.App{Name: app.Name, Image: "img:2", Count: 2, Revision: 2, Deleting: true}, Records: []cluster.Instance{rec("a", "h1", 2, true)},
+			Containers: []cluster.Container{ctr("a", "h1", 2, true), ctr("x", "h2", 2, true)}, HostUp: up,
+			Healthy: map[string]bool{"a": true, "x": true},
+		}, summary{Remove: []string{"x"}, Retire: []string{"a"}}},
 		{"records newer than the observation are not judged", AppState{
 			App:        app,
 			Records:    []cluster.Instance{rec("a", "h1", 2, true), {ID: "new", App: app.Name, Revision: 2, Host: "h2", Port: 1, Started: t0.Add(time.Second)}},

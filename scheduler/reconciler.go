@@ -125,12 +125,16 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	start := time.Now()
 	if !r.recovered {
 		r.recoverDeploys(ctx)
+		r.recoverDeletes(ctx)
 		r.recovered = true
 	}
 	hosts, err := r.s.store.Hosts()
 	if err != nil {
 		r.s.cfg.Logger.Error("reconcile: reading hosts failed", "err", err)
 		return
+	}
+	if all, err := r.s.store.AllInstances(); err == nil {
+		r.s.resumeRetirements(all)
 	}
 	observedAt := time.Now().UTC()
 	up, down, containers := r.observeHosts(ctx, hosts)
@@ -384,9 +388,11 @@ func (r *Reconciler) execute(ctx context.Context, name string, app *cluster.App,
 }
 
 // recoverDeploys settles revisions left "deploying" by a controller that
-// stopped mid-deploy: succeeded when every new instance was already routed
-// and the old ones gone, failed otherwise (its instances are then retired
-// by the pass, since they are not of the current revision).
+// stopped mid-deploy, by what the data file shows it reached (see
+// SettleDeploy): a deploy whose new instances were routed finishes, as
+// succeeded, and the pass then retires the old ones; any other is failed,
+// and the pass removes its instances, as they are not of the current
+// revision.
 func (r *Reconciler) recoverDeploys(ctx context.Context) {
 	revs, err := r.s.store.Deploying()
 	if err != nil {
@@ -399,20 +405,54 @@ func (r *Reconciler) recoverDeploys(ctx context.Context) {
 			continue // a deploy runs for it right now: it is not interrupted
 		}
 		insts, _ := r.s.store.Instances(rev.App)
-		done := len(insts) >= rev.Count
-		for _, i := range insts {
-			if i.Revision != rev.Number || !i.Routed {
-				done = false
-			}
-		}
-		status, reason := cluster.StatusFailed, "Interrupted: the controller stopped during this deploy. Deploy again to retry."
-		if done {
-			status, reason = cluster.StatusSucceeded, ""
-		}
+		status, reason := SettleDeploy(rev, insts)
 		if _, err := r.s.store.FinishRevision(rev.App, rev.Number, status, reason); err != nil {
 			r.s.cfg.Logger.Error("recording an interrupted deploy failed", "app", rev.App, "err", err)
 		} else {
 			r.s.cfg.Logger.Warn("settled a deploy interrupted by a restart", "app", rev.App, "revision", rev.Number, "status", status)
+		}
+		unlock()
+	}
+}
+
+// SettleDeploy decides how a deploy of rev cut short by a controller
+// restart ends, from the app's instance records: once rev.Count instances
+// of rev were routed, the routers may already send traffic to them and
+// the old ones may be leaving, so the deploy finishes (succeeded); before
+// that nothing of it serves, so it fails and the old revision stays.
+func SettleDeploy(rev cluster.Revision, records []cluster.Instance) (status, reason string) {
+	routed := 0
+	for _, i := range records {
+		if i.Revision == rev.Number && i.Routed && !i.Retiring {
+			routed++
+		}
+	}
+	if rev.Count > 0 && routed >= rev.Count {
+		return cluster.StatusSucceeded, ""
+	}
+	return cluster.StatusFailed, "Interrupted: the controller stopped during this deploy, before its new instances were routed. Deploy again to retry."
+}
+
+// recoverDeletes completes the deletions of apps that a controller began
+// and did not finish.
+func (r *Reconciler) recoverDeletes(ctx context.Context) {
+	apps, err := r.s.store.AllApps()
+	if err != nil {
+		r.s.cfg.Logger.Error("reconcile: reading apps failed", "err", err)
+		return
+	}
+	for _, a := range apps {
+		if !a.Deleting {
+			continue
+		}
+		unlock, err := r.s.lock(a.Name, "a delete")
+		if err != nil {
+			continue
+		}
+		if err := r.s.deleteApp(ctx, a.Name); err != nil {
+			r.s.cfg.Logger.Warn("completing a delete begun before the restart failed; retrying next start", "app", a.Name, "err", cluster.ErrorMessage(err))
+		} else {
+			r.s.cfg.Logger.Info("completed a delete begun before the restart", "app", a.Name)
 		}
 		unlock()
 	}

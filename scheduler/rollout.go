@@ -68,36 +68,39 @@ func (s *Scheduler) apply(ctx context.Context, c *change) ([]cluster.Instance, e
 
 // retire unroutes instances, waits until the routers have been sent a
 // table without them and the drain delay has passed so in-flight requests
-// end, then stops and forgets them. When the table cannot be published soon
-// (Redis is away), a deferrable retirement goes on in the background, so
-// Redis never blocks a deploy, and the old containers keep serving whoever
-// still routes to them until the routers are told; the reconciler leaves
-// them alone meanwhile. A retirement that is not deferrable (kill, delete)
-// stops them anyway after PublishWait.
+// end, then stops and forgets them. The data file marks them retiring with
+// the routing version that must go out first, so a restart resumes the
+// retirement instead of stopping what routers may still use. When the
+// table cannot be published soon (Redis is away), a deferrable retirement
+// goes on in the background, so Redis never blocks a deploy, and the old
+// containers keep serving whoever still routes to them until the routers
+// are told; the reconciler leaves them alone meanwhile. A retirement that
+// is not deferrable (kill, delete) stops them anyway after PublishWait.
 func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Instance, deferrable bool) {
 	if len(insts) == 0 {
 		return
 	}
-	var routed []string
-	for _, inst := range insts {
-		if inst.Routed {
-			routed = append(routed, inst.ID)
-		}
-	}
-	if len(routed) == 0 {
-		s.stopAll(ctx, c, insts)
-		return
-	}
-	if err := s.store.SetRouted(c.app, routed, false); err != nil {
+	version, err := s.store.Retire(c.app, instanceIDs(insts))
+	if err != nil {
 		s.cfg.Logger.Error("unroute failed", "app", c.app, "err", err)
+	}
+	routed := false
+	for _, inst := range insts {
+		routed = routed || inst.Routed
+	}
+	if !routed {
+		s.stopAll(ctx, c, insts) // never in a table: nobody routes to them
+		return
 	}
 	s.cfg.RoutesChange()
 	for _, inst := range insts {
 		c.report(cluster.Progress{Step: "unrouted", Host: inst.Host, Instance: inst.Addr()})
 	}
-	if !s.waitPublished(ctx, s.cfg.PublishWait) {
+	if !s.waitPublished(ctx, version, s.cfg.PublishWait) {
 		if deferrable {
-			s.retireLater(c, insts)
+			s.cfg.Logger.Warn("routers cannot be told yet (is Redis up?); the old instances keep running until they are", "app", c.app, "instances", len(insts))
+			c.report(cluster.Progress{Step: "deferred", Message: "the old instances are stopped once the routers have the new table"})
+			s.retireLater(c.app, insts, version, false)
 			return
 		}
 		s.cfg.Logger.Warn("routers could not be told (is Redis up?); stopping the instances anyway", "app", c.app, "instances", len(insts))
@@ -107,12 +110,11 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 	s.stopAll(ctx, c, insts)
 }
 
-// retireLater stops insts once the routers have been told, or after
-// RetireWait at the latest, in the background; until then they are marked
-// retiring.
-func (s *Scheduler) retireLater(c *change, insts []cluster.Instance) {
-	s.cfg.Logger.Warn("routers cannot be told yet (is Redis up?); the old instances keep running until they are", "app", c.app, "instances", len(insts))
-	c.report(cluster.Progress{Step: "deferred", Message: "the old instances are stopped once the routers have the new table"})
+// retireLater stops insts once a routing table of version or newer was
+// published, or after RetireWait at the latest, in the background; until
+// then they are in s.retiring. resumed says the retirement was begun by an
+// earlier run of the controller, whose routers may hold any table since.
+func (s *Scheduler) retireLater(app string, insts []cluster.Instance, version uint64, resumed bool) {
 	s.mu.Lock()
 	for _, inst := range insts {
 		s.retiring[inst.ID] = true
@@ -128,38 +130,74 @@ func (s *Scheduler) retireLater(c *change, insts []cluster.Instance) {
 			}
 			s.mu.Unlock()
 		}()
-		if !s.waitPublished(s.closing, s.cfg.RetireWait) {
+		if !s.waitPublished(s.closing, version, s.cfg.RetireWait) {
 			if s.closing.Err() != nil {
-				return // shutting down: the reconciler retires them after a restart
+				return // shutting down: resumed from the data file after a restart
 			}
-			s.cfg.Logger.Warn("routers still cannot be told; stopping the old instances anyway", "app", c.app, "instances", len(insts), "waited", s.cfg.RetireWait)
+			s.cfg.Logger.Warn("routers still cannot be told; stopping the old instances anyway", "app", app, "instances", len(insts), "waited", s.cfg.RetireWait)
 		} else {
-			// Redis was away: routers are resubscribing with their own
-			// backoff and get the table by their sync request once they
-			// are back. PubSub does not say who received a message, so
-			// give them that long before the drain delay starts.
+			// Redis was away (or the controller restarted): routers are
+			// resubscribing with their own backoff and get the table by
+			// their sync request once they are back. PubSub does not say
+			// who received a message, so give them that long before the
+			// drain delay starts.
 			select {
 			case <-s.closing.Done():
 				return
 			case <-time.After(s.cfg.RouterReconnect):
 			}
 		}
-		time.Sleep(s.cfg.Drain)
-		s.stopAll(context.Background(), &change{app: c.app, start: time.Now()}, insts)
-		s.cfg.Logger.Info("stopped the old instances now that the routers were told", "app", c.app, "instances", len(insts))
+		select {
+		case <-s.closing.Done():
+			return
+		case <-time.After(s.cfg.Drain):
+		}
+		s.stopAll(context.Background(), &change{app: app, start: time.Now()}, insts)
+		what := "stopped the old instances now that the routers were told"
+		if resumed {
+			what = "stopped the instances whose retirement began before the restart"
+		}
+		s.cfg.Logger.Info(what, "app", app, "instances", len(insts))
 	}()
 }
 
-// waitPublished waits until a routing table as new as the current one has
-// been published, for at most timeout (zero: until ctx ends), and reports
-// whether it was. Without a publisher there is nobody to wait for.
-func (s *Scheduler) waitPublished(ctx context.Context, timeout time.Duration) bool {
-	if s.cfg.Published == nil {
-		return true
+// resumeRetirements retires in the background the instances the data file
+// marks retiring that no retirement of this run handles: those left by a
+// controller that stopped before it could stop them. None is stopped before
+// a table built now, which has none of them, was published.
+func (s *Scheduler) resumeRetirements(all []cluster.Instance) {
+	byApp := map[string][]cluster.Instance{}
+	s.mu.Lock()
+	for _, inst := range all {
+		if inst.Retiring && !s.retiring[inst.ID] {
+			byApp[inst.App] = append(byApp[inst.App], inst)
+		}
+	}
+	s.mu.Unlock()
+	if len(byApp) == 0 {
+		return
 	}
 	table, err := s.store.RoutingTable()
 	if err != nil {
-		return false
+		s.cfg.Logger.Error("resuming retirements: reading the routing table failed", "err", err)
+		return
+	}
+	for app, insts := range byApp {
+		version := table.Version
+		for _, inst := range insts {
+			version = max(version, inst.RetireAfter)
+		}
+		s.cfg.Logger.Info("resuming the retirement of instances the routers may still use", "app", app, "instances", len(insts), "after_version", version)
+		s.retireLater(app, insts, version, true)
+	}
+}
+
+// waitPublished waits until a routing table of version or newer has been
+// published, for at most timeout (zero: until ctx ends), and reports
+// whether it was. Without a publisher there is nobody to wait for.
+func (s *Scheduler) waitPublished(ctx context.Context, version uint64, timeout time.Duration) bool {
+	if s.cfg.Published == nil {
+		return true
 	}
 	var deadline <-chan time.Time
 	if timeout > 0 {
@@ -169,7 +207,7 @@ func (s *Scheduler) waitPublished(ctx context.Context, timeout time.Duration) bo
 	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for s.cfg.Published() < table.Version {
+	for s.cfg.Published() < version {
 		select {
 		case <-ctx.Done():
 			return false
@@ -181,13 +219,13 @@ func (s *Scheduler) waitPublished(ctx context.Context, timeout time.Duration) bo
 	return true
 }
 
-// active drops the instances being retired in the background.
+// active drops the instances being retired.
 func (s *Scheduler) active(insts []cluster.Instance) []cluster.Instance {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := insts[:0:0]
 	for _, i := range insts {
-		if !s.retiring[i.ID] {
+		if !s.retiring[i.ID] && !i.Retiring {
 			out = append(out, i)
 		}
 	}

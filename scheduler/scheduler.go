@@ -33,6 +33,7 @@ type Store interface {
 	Deploying() ([]cluster.Revision, error)
 	PutInstance(inst cluster.Instance) error
 	SetRouted(app string, ids []string, routed bool) error
+	Retire(app string, ids []string) (version uint64, err error)
 	DeleteInstance(app, id string) error
 	RoutingTable() (cluster.RoutingTable, error)
 	Instances(app string) ([]cluster.Instance, error)
@@ -138,8 +139,8 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 		busy: map[string]*hold{}, retiring: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
 }
 
-// Close ends the background retirements (their instances stay recorded,
-// unrouted, for the reconciler after a restart) and waits for them.
+// Close ends the background retirements (their instances stay recorded as
+// retiring, resumed by the reconciler after a restart) and waits for them.
 func (s *Scheduler) Close() {
 	s.close()
 	s.background.Wait()
