@@ -125,7 +125,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	start := time.Now()
 	if !r.recovered {
 		r.recoverDeploys(ctx)
-		r.recoverDeletes(ctx)
+		r.recoverDeletes(ctx, repairs)
 		r.recovered = true
 	}
 	hosts, err := r.s.store.Hosts()
@@ -433,9 +433,10 @@ func SettleDeploy(rev cluster.Revision, records []cluster.Instance) (status, rea
 	return cluster.StatusFailed, "Interrupted: the controller stopped during this deploy, before its new instances were routed. Deploy again to retry."
 }
 
-// recoverDeletes completes the deletions of apps that a controller began
-// and did not finish.
-func (r *Reconciler) recoverDeletes(ctx context.Context) {
+// recoverDeletes completes, in the background counted by wg, the
+// deletions of apps that a controller began and did not finish. Each app's
+// lock is taken before it returns, so no repair of the pass comes first.
+func (r *Reconciler) recoverDeletes(ctx context.Context, wg *sync.WaitGroup) {
 	apps, err := r.s.store.AllApps()
 	if err != nil {
 		r.s.cfg.Logger.Error("reconcile: reading apps failed", "err", err)
@@ -449,12 +450,16 @@ func (r *Reconciler) recoverDeletes(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		if err := r.s.deleteApp(ctx, a.Name); err != nil {
-			r.s.cfg.Logger.Warn("completing a delete begun before the restart failed; retrying next start", "app", a.Name, "err", cluster.ErrorMessage(err))
-		} else {
-			r.s.cfg.Logger.Info("completed a delete begun before the restart", "app", a.Name)
-		}
-		unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer unlock()
+			if err := r.s.deleteApp(ctx, a.Name); err != nil {
+				r.s.cfg.Logger.Warn("completing a delete begun before the restart failed; retrying next start", "app", a.Name, "err", cluster.ErrorMessage(err))
+			} else {
+				r.s.cfg.Logger.Info("completed a delete begun before the restart", "app", a.Name)
+			}
+		}()
 	}
 }
 

@@ -86,7 +86,9 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 	}
 	routed := false
 	for _, inst := range insts {
-		routed = routed || inst.Routed
+		// A record already retiring was unrouted by an earlier run, whose
+		// routers may not have been told yet.
+		routed = routed || inst.Routed || inst.Retiring
 	}
 	if !routed {
 		s.stopAll(ctx, c, insts) // never in a table: nobody routes to them
