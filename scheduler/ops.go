@@ -442,6 +442,10 @@ func (s *Scheduler) drainApp(ctx context.Context, app, addr string, force bool) 
 	if len(on) == 0 {
 		return nil
 	}
+	if a.Deleting {
+		s.retire(ctx, &change{app: app, start: time.Now()}, on, false) // no replacement for an app that goes
+		return nil
+	}
 	rev, err := s.store.Revision(app, a.Revision)
 	if err != nil {
 		return err
@@ -490,7 +494,7 @@ func (s *Scheduler) Rebalance(ctx context.Context) {
 		return
 	}
 	for _, a := range apps {
-		if !a.Deployed() || a.Count < 2 {
+		if !a.Deployed() || a.Count < 2 || a.Deleting {
 			continue
 		}
 		for moved := 0; moved < a.Count; moved++ {
