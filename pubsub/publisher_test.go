@@ -124,4 +124,3 @@ func TestChangedCoalescesBursts(t *testing.T) {
 	}
 	t.Logf("100 changes → %d publishes", n)
 }
-

@@ -60,13 +60,13 @@ func TestSignVerify(t *testing.T) {
 
 func TestParseKeys(t *testing.T) {
 	for in, want := range map[string]string{
-		"0123456789abcdef":                    "[0123456789abcdef]",
+		"0123456789abcdef":                     "[0123456789abcdef]",
 		" 0123456789abcdef , fedcba9876543210": "[0123456789abcdef fedcba9876543210]",
-		"0123456789abcdef,,":                  "[0123456789abcdef]",
-		"":                                    "error",
-		" , ":                                 "error",
-		"short":                               "error",
-		"0123456789abcdef,short":              "error",
+		"0123456789abcdef,,":                   "[0123456789abcdef]",
+		"":                                     "error",
+		" , ":                                  "error",
+		"short":                                "error",
+		"0123456789abcdef,short":               "error",
 	} {
 		keys, err := pubsub.ParseKeys(in)
 		got := "error"
@@ -178,7 +178,7 @@ func TestSubscriberDropsForgedTables(t *testing.T) {
 	a.table([]byte("not-the-key-0123456789"), "K", now, 1<<64-1, "A")
 	a.publish([]byte("not json"))
 	a.publish(pubsub.Sign([]byte(`{"version":9}`), testKey)) // signed, but no cluster
-	a.table(testKey, "K", now, 6, "A")                        // the real controller still gets through
+	a.table(testKey, "K", now, 6, "A")                       // the real controller still gets through
 	expectApplied(t, applied, fmt.Sprintf("%d.6A", now))
 	st := s.Status()
 	if st.Unsigned != 3 || st.BadSignature != 2 || st.Invalid != 1 || st.Applied != 2 || st.Version != 6 {
