@@ -68,7 +68,7 @@ func TestPackagingImage(t *testing.T) {
 		"--label", "longshoreman.app="+label,
 		"-p", "127.0.0.1::3000",
 		"-e", "LONGSHOREMAN_TOKEN="+token,
-		image)
+		image, "serve", "--init")
 
 	// "127.0.0.1:49153", one line per published address.
 	ports := strings.Fields(testenv.Docker(t, "port", id, "3000/tcp"))
