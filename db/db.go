@@ -9,10 +9,12 @@ package db
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -107,6 +109,11 @@ func Open(path string, opts Options) (*DB, error) {
 	case err == nil && fi.Size() == 0:
 		return nil, cluster.Errorf(cluster.EINVALID, "Data file %s is empty (0 bytes), probably an unfinished copy: restore a backup over it (see the README, Operations), or remove it and start with --init to create a new cluster.", path)
 	}
+	if fi != nil {
+		if err := checkLength(path, fi.Size()); err != nil {
+			return nil, damaged(path, err)
+		}
+	}
 	b, err := openBolt(path, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, cluster.Errorf(cluster.ECONFLICT, "Data file %s is in use by another process (probably a running controller): stop it, or give another file with --db.", path)
@@ -146,6 +153,55 @@ func openBolt(path string, opts *bolt.Options) (b *bolt.DB, err error) {
 		}
 	}()
 	return bolt.Open(path, 0o600, opts)
+}
+
+// checkLength refuses a file shorter than its newest valid meta page says:
+// bbolt would fault reading the missing pages, and a fault inside bolt.Open
+// leaves the file locked until the process exits. It reads bbolt's meta
+// layout (little-endian hosts; elsewhere no meta matches and it checks
+// nothing); files it cannot make sense of are left to bolt.Open.
+func checkLength(path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	const (
+		magic      = 0xED0CDAED
+		headerSize = 16 // page header before the meta
+		metaSize   = 64
+	)
+	var best struct {
+		txid, pages, pageSize uint64
+		ok                    bool
+	}
+	pageSize := int64(0)
+	for i := range 2 {
+		buf := make([]byte, headerSize+metaSize)
+		if _, err := f.ReadAt(buf, int64(i)*pageSize); err != nil {
+			return nil
+		}
+		m := buf[headerSize:]
+		if i == 0 {
+			pageSize = int64(binary.LittleEndian.Uint32(m[8:12]))
+			if pageSize < 1024 {
+				pageSize = int64(os.Getpagesize())
+			}
+		}
+		h := fnv.New64a()
+		h.Write(m[:56])
+		if binary.LittleEndian.Uint32(m[0:4]) != magic || h.Sum64() != binary.LittleEndian.Uint64(m[56:64]) {
+			continue
+		}
+		txid := binary.LittleEndian.Uint64(m[48:56])
+		if !best.ok || txid > best.txid {
+			best.txid, best.pages, best.pageSize, best.ok = txid, binary.LittleEndian.Uint64(m[40:48]), uint64(binary.LittleEndian.Uint32(m[8:12])), true
+		}
+	}
+	if best.ok && best.pages*best.pageSize > uint64(size) {
+		return fmt.Errorf("it is %d bytes but its pages need %d: it was truncated", size, best.pages*best.pageSize)
+	}
+	return nil
 }
 
 // verify checks that every page the file refers to is inside the file, that
