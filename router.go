@@ -54,7 +54,7 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 		addr = ":" + strconv.Itoa(*port)
 	}
 	logger := newLogger(c.Stderr, *logFormat)
-	rdb := newRedisClient(*redisAddr, get("REDIS_PASSWORD"), get("REDIS_TLS") != "" && get("REDIS_TLS") != "0" && get("REDIS_TLS") != "false")
+	rdb := newRedisUserClient(*redisAddr, get("REDIS_USERNAME"), get("REDIS_PASSWORD"), get("REDIS_TLS") != "" && get("REDIS_TLS") != "0" && get("REDIS_TLS") != "false")
 	defer rdb.Close()
 	logger.Info("router starting", "addr", addr, "redis", *redisAddr, "channel", *channel, "state_dir", *stateDir)
 	return router.Run(ctx, router.RunConfig{

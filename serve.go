@@ -49,6 +49,7 @@ type ServeConfig struct {
 	Timeouts      ServerTimeouts
 	Init          bool   // --init, LONGSHOREMAN_INIT: create DB when it does not exist
 	RoutesKey     string // LONGSHOREMAN_ROUTES_KEY: the first key of the list signs; empty: the stored one
+	RedisUsername string // REDIS_USERNAME: a Redis ACL user; empty: the default user
 }
 
 // ServerTimeouts bound how long a client may take, so slow or idle
@@ -155,6 +156,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 		}
 	})
 	c.Config.RoutesKey = get("LONGSHOREMAN_ROUTES_KEY")
+	c.Config.RedisUsername = get("REDIS_USERNAME")
 	c.Config.Token = get("LONGSHOREMAN_TOKEN")
 	c.Config.RedisPassword = get("REDIS_PASSWORD")
 	// As Docker's own CLI does, any non-empty DOCKER_TLS_VERIFY turns TLS on.
@@ -221,7 +223,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	}
 
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
-	c.redis = newRedisClient(cfg.Redis, cfg.RedisPassword, cfg.RedisTLS)
+	c.redis = newRedisUserClient(cfg.Redis, cfg.RedisUsername, cfg.RedisPassword, cfg.RedisTLS)
 	c.publisher = pubsub.NewPublisher(pubsub.PublisherConfig{
 		Client: c.redis, Channel: cfg.Channel, Source: c.db, Republish: cfg.Republish, Logger: c.logger,
 		Key: routesKeys[0],
@@ -427,8 +429,14 @@ func (e *envReader) Err() error {
 // newRedisClient returns a client for the PubSub server with short
 // timeouts: a Redis that does not answer must never hold anything up.
 func newRedisClient(addr, password string, useTLS bool) *redis.Client {
+	return newRedisUserClient(addr, "", password, useTLS)
+}
+
+// newRedisUserClient is newRedisClient for a Redis ACL user (REDIS_USERNAME;
+// "" is Redis's default user).
+func newRedisUserClient(addr, username, password string, useTLS bool) *redis.Client {
 	opts := &redis.Options{
-		Addr: addr, Password: password,
+		Addr: addr, Username: username, Password: password,
 		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
 		MaxRetries: -1,
 	}
