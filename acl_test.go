@@ -62,7 +62,9 @@ func TestRedisACLFromTheREADME(t *testing.T) {
 		"LONGSHOREMAN_ROUTES_KEY": testRoutesKey, "LONGSHOREMAN_LISTEN": listen, "LONGSHOREMAN_ROUTER_STATE": t.TempDir()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- (&RouterCommand{Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}).Run(ctx, nil) }()
+	go func() {
+		done <- (&RouterCommand{Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}).Run(ctx, nil)
+	}()
 	t.Cleanup(func() { cancel(); <-done })
 	r := &Router{URL: "http://" + listen}
 	waitFor(t, 10*time.Second, "router listens", func() bool {
