@@ -108,6 +108,11 @@ func TestPackagingImage(t *testing.T) {
 	if mounts := testenv.Docker(t, "inspect", "--format", "{{range .Mounts}}{{.Destination}} {{end}}", id); strings.TrimSpace(mounts) != "/data" {
 		t.Errorf("container mounts %q; want the /data volume", mounts)
 	}
+	// The routers' key, as the Dockerfile says to get it, from the running
+	// controller's data file.
+	if key := strings.TrimSpace(testenv.Docker(t, "exec", id, "/longshoreman", "token", "--routes-key")); len(key) != 64 {
+		t.Errorf("token --routes-key in the container printed %q; want a 64-character key", key)
+	}
 }
 
 func apiGet(t *testing.T, addr, path, token string) (int, string) {

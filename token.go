@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -84,7 +85,11 @@ func copyToTemp(path string) (string, error) {
 	defer src.Close()
 	dst, err := os.CreateTemp("", "longshoreman-token-*.db")
 	if err != nil {
-		return "", err
+		// No usable temp directory (a FROM scratch image has no /tmp): the
+		// data file's own directory.
+		if dst, err = os.CreateTemp(filepath.Dir(path), ".longshoreman-token-*.db"); err != nil {
+			return "", err
+		}
 	}
 	defer dst.Close()
 	if _, err := io.Copy(dst, src); err != nil {
