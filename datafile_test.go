@@ -84,6 +84,13 @@ func TestServeNeedsInitForAMissingFile(t *testing.T) {
 	}
 }
 
+func TestInitValueRefused(t *testing.T) {
+	c := &ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return map[string]string{"LONGSHOREMAN_INIT": "yes"}[k] }}
+	if err := c.ParseFlags(nil); err == nil || !strings.Contains(err.Error(), "LONGSHOREMAN_INIT") {
+		t.Fatalf("LONGSHOREMAN_INIT=yes: %v, want an error naming it", err)
+	}
+}
+
 // TestServeCreatesTheDefaultFile: with neither --db nor LONGSHOREMAN_DB, a
 // first `go run . serve` creates longshoreman.db in the working directory,
 // saying so; the same path given explicitly is not created.

@@ -131,7 +131,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.DurationVar(&c.Config.HostGrace, "host-grace", env.Duration("LONGSHOREMAN_HOST_GRACE", cluster.DefaultHostGrace), "how long a host may not answer before it is marked down (env LONGSHOREMAN_HOST_GRACE)")
 	fs.IntVar(&c.Config.MaxCount, "max-count", env.Int("LONGSHOREMAN_MAX_COUNT", cluster.DefaultMaxCount), "largest instance count per app (env LONGSHOREMAN_MAX_COUNT)")
 	fs.BoolVar(&c.Config.Rebalance, "rebalance", envOr(get, "LONGSHOREMAN_REBALANCE", "true") == "true", "spread apps onto a newly added host (env LONGSHOREMAN_REBALANCE)")
-	fs.BoolVar(&c.Config.Init, "init", envTrue(get("LONGSHOREMAN_INIT")), "create the data file, with a new cluster id, if it does not exist; changes nothing if it does. Pass it once, at the first start (env LONGSHOREMAN_INIT=1)")
+	fs.BoolVar(&c.Config.Init, "init", env.Bool("LONGSHOREMAN_INIT"), "create the data file, with a new cluster id, if it does not exist; changes nothing if it does. Pass it once, at the first start (env LONGSHOREMAN_INIT=1)")
 	fs.StringVar(&c.Config.LogFormat, "log-format", envOr(get, "LONGSHOREMAN_LOG_FORMAT", "text"), "log format: text or json (env LONGSHOREMAN_LOG_FORMAT)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Run the controller: the HTTP API, the scheduler, the reconciler and the routing-table publisher.\n\nUsage: longshoreman serve [flags]\n\nFlags (each also read from the environment variable named):\n")
@@ -376,9 +376,6 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// envTrue reports whether a boolean environment variable is on (1 or true).
-func envTrue(v string) bool { return v == "1" || strings.EqualFold(v, "true") }
-
 func envOr(get func(string) string, key, def string) string {
 	if v := get(key); v != "" {
 		return v
@@ -417,6 +414,19 @@ func (e *envReader) Duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return v
+}
+
+// Bool reads a switch: 1 or true is on; unset, 0 or false is off.
+func (e *envReader) Bool(key string) bool {
+	switch s := e.get(key); strings.ToLower(s) {
+	case "1", "true":
+		return true
+	case "", "0", "false":
+		return false
+	default:
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is neither 1/true nor 0/false", key, s))
+		return false
+	}
 }
 
 func (e *envReader) Err() error {
