@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -163,7 +164,9 @@ func TestSubscriberOrdersByEpochThenVersion(t *testing.T) {
 func TestSubscriberDropsForgedTables(t *testing.T) {
 	c := newClient(t, testenv.Redis(t))
 	ch := channel(t)
-	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: c, Channel: ch, Keys: [][]byte{testKey}, Cluster: "K"})
+	var log lockedLog
+	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: c, Channel: ch, Keys: [][]byte{testKey}, Cluster: "K",
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
 	a := attacker{t, c, ch}
 	now := uint64(time.Now().UnixNano())
@@ -184,7 +187,20 @@ func TestSubscriberDropsForgedTables(t *testing.T) {
 	if st.Unsigned != 3 || st.BadSignature != 2 || st.Invalid != 1 || st.Applied != 2 || st.Version != 6 {
 		t.Fatalf("status %+v", st)
 	}
+	// A flood of forged messages must not flood the log.
+	if n := strings.Count(log.String(), "dropping messages"); n != 1 {
+		t.Fatalf("6 dropped messages logged %d times, want once:\n%s", n, log.String())
+	}
 }
+
+// lockedLog is a log destination read while the subscriber writes.
+type lockedLog struct {
+	mu sync.Mutex // guards b
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lockedLog) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // TestSubscriberKeyRotation: a router given "new,old" accepts tables signed
 // with either, so the controller can switch keys without a gap.

@@ -44,8 +44,12 @@ type SubscriberConfig struct {
 // make the router ignore the real controller for that long.
 const MaxEpochAhead = 24 * time.Hour
 
-// foreignLogEvery limits how often tables of another cluster are logged.
-const foreignLogEvery = time.Minute
+// foreignLogEvery and dropLogEvery limit how often tables of another cluster
+// and dropped messages are logged.
+const (
+	foreignLogEvery = time.Minute
+	dropLogEvery    = 10 * time.Second
+)
 
 // SubscriberStatus is what a router reports about its feed.
 type SubscriberStatus struct {
@@ -165,6 +169,7 @@ type feedState struct {
 	have       bool
 	last       cluster.RoutingTable // the last applied table
 	foreignLog time.Time            // when another cluster was last logged
+	dropLog    time.Time            // when a dropped message was last logged
 }
 
 // admit decides whether a message is a table to apply now, counting and
@@ -186,7 +191,13 @@ func (s *Subscriber) admit(msg []byte, f *feedState) (cluster.RoutingTable, bool
 		s.status.FutureEpoch++
 	}
 	if verdict != accept {
-		s.log.Warn("dropping a message on the routing-table channel", "reason", verdict, "size", len(msg))
+		// Rate-limited: anyone who can publish on Redis can send these.
+		if now := s.now(); now.Sub(f.dropLog) >= dropLogEvery {
+			f.dropLog = now
+			s.log.Warn("dropping messages on the routing-table channel that are not tables signed with our routes key: check that LONGSHOREMAN_ROUTES_KEY matches `longshoreman token --routes-key` on the controller and that the controller runs this release; the status answer counts them",
+				"reason", verdict, "size", len(msg), "unsigned", s.status.Unsigned, "bad_signature", s.status.BadSignature,
+				"invalid", s.status.Invalid, "future_epoch", s.status.FutureEpoch)
+		}
 		return t, false
 	}
 	if s.status.Cluster == "" {
