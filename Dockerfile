@@ -2,8 +2,14 @@
 # else, so it builds offline (no base image to pull):
 #
 #   scripts/build && docker build -t longshoreman .
-#   docker run -d -p 3000:3000 -v longshoreman:/data \
-#       -e LONGSHOREMAN_TOKEN=... -e REDIS_HOST=10.0.0.2 longshoreman
+#   docker run -d --name longshoreman -p 3000:3000 -v longshoreman:/data \
+#       -e LONGSHOREMAN_TOKEN=... -e REDIS_HOST=10.0.0.2 longshoreman serve --init
+#
+# --init creates the data file at the first run only. When you recreate the
+# container (an upgrade), leave it out (CMD is plain `serve`): a volume that
+# is not mounted then stops the start instead of starting an empty cluster.
+# Never put LONGSHOREMAN_INIT in ENV. The routers need the routes key:
+#   docker exec longshoreman /longshoreman token --routes-key
 #
 # The data file lives in the /data volume: back it up with
 # `longshoreman backup FILE` (GET /backup) or by copying the file while the

@@ -16,7 +16,7 @@ import (
 // a header and then a body too slowly, and checks the controller closes
 // them after its timeouts while it keeps answering others.
 func TestSlowClientsAreCutOff(t *testing.T) {
-	base := map[string]string{"LONGSHOREMAN_DB": filepath.Join(t.TempDir(), "ls.db"), "LONGSHOREMAN_TOKEN": "t0ken", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1"}
+	base := map[string]string{"LONGSHOREMAN_DB": filepath.Join(t.TempDir(), "ls.db"), "LONGSHOREMAN_TOKEN": "t0ken", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
 	c := &ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return base[k] }}
 	if err := c.ParseFlags(nil); err != nil {
 		t.Fatal(err)

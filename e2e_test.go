@@ -26,13 +26,25 @@ type Router struct {
 
 func StartRouter(tb testing.TB, redisAddr string) *Router {
 	tb.Helper()
+	return StartRouterEnv(tb, redisAddr)
+}
+
+// testRoutesKey is the routes key of the controllers and routers these
+// tests start.
+const testRoutesKey = "longshoreman-test-routes-key"
+
+// StartRouterEnv starts a router with testRoutesKey, a state directory of
+// its own, and env added to its environment.
+func StartRouterEnv(tb testing.TB, redisAddr string, env ...string) *Router {
+	tb.Helper()
 	host, port, _ := net.SplitHostPort(redisAddr)
 	r := &Router{}
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(tb))
 	r.URL = "http://" + listen
 	r.log, _ = os.CreateTemp(tb.TempDir(), "router-*.log")
 	r.cmd = exec.Command(Binary(tb), "router", "--listen", listen)
-	r.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "REDIS_HOST=" + host, "REDIS_PORT=" + port}
+	r.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "REDIS_HOST=" + host, "REDIS_PORT=" + port,
+		"LONGSHOREMAN_ROUTES_KEY=" + testRoutesKey, "LONGSHOREMAN_ROUTER_STATE=" + tb.TempDir()}, env...)
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
 		tb.Fatal(err)

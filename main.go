@@ -71,7 +71,7 @@ const usage = `longshoreman runs Docker apps on a small cluster of hosts and tel
 Usage:
   longshoreman serve [flags]        run the controller (HTTP API on --port, data in --db)
   longshoreman router [flags]       run an HTTP router fed by the controller over Redis
-  longshoreman token [--db FILE]    print the controller's API token
+  longshoreman token [--db FILE]    print the controller's API token (--routes-key: the routers' key)
   longshoreman COMMAND [args]       talk to a controller: run "longshoreman commands" for the list
 
 Run "longshoreman serve -h" (or any command with -h) for its flags.

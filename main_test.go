@@ -26,7 +26,7 @@ import (
 // otherwise: these tests are about the API and the data file.
 func MustServe(tb testing.TB, path string, env map[string]string) *ServeCommand {
 	tb.Helper()
-	base := map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_TOKEN": "t0ken", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1"}
+	base := map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_TOKEN": "t0ken", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
 	for k, v := range env {
 		base[k] = v
 	}

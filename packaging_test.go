@@ -68,7 +68,7 @@ func TestPackagingImage(t *testing.T) {
 		"--label", "longshoreman.app="+label,
 		"-p", "127.0.0.1::3000",
 		"-e", "LONGSHOREMAN_TOKEN="+token,
-		image)
+		image, "serve", "--init")
 
 	// "127.0.0.1:49153", one line per published address.
 	ports := strings.Fields(testenv.Docker(t, "port", id, "3000/tcp"))
@@ -107,6 +107,11 @@ func TestPackagingImage(t *testing.T) {
 	}
 	if mounts := testenv.Docker(t, "inspect", "--format", "{{range .Mounts}}{{.Destination}} {{end}}", id); strings.TrimSpace(mounts) != "/data" {
 		t.Errorf("container mounts %q; want the /data volume", mounts)
+	}
+	// The routers' key, as the Dockerfile says to get it, from the running
+	// controller's data file.
+	if key := strings.TrimSpace(testenv.Docker(t, "exec", id, "/longshoreman", "token", "--routes-key")); len(key) != 64 {
+		t.Errorf("token --routes-key in the container printed %q; want a 64-character key", key)
 	}
 }
 

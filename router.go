@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
 
@@ -29,6 +30,8 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 	redisAddr := fs.String("redis", net.JoinHostPort(envOr(get, "REDIS_HOST", "127.0.0.1"), envOr(get, "REDIS_PORT", "6379")), "Redis host:port (env REDIS_HOST, REDIS_PORT)")
 	channel := fs.String("channel", envOr(get, "LONGSHOREMAN_CHANNEL", cluster.DefaultChannel), "Redis PubSub channel (env LONGSHOREMAN_CHANNEL)")
 	logFormat := fs.String("log-format", envOr(get, "LONGSHOREMAN_LOG_FORMAT", "text"), "log format: text or json")
+	stateDir := fs.String("state-dir", envOr(get, "LONGSHOREMAN_ROUTER_STATE", get("STATE_DIRECTORY")), "directory that keeps the cluster this router serves across restarts (env LONGSHOREMAN_ROUTER_STATE; default systemd's $STATE_DIRECTORY; empty: kept in memory only)")
+	clusterID := fs.String("cluster", get("LONGSHOREMAN_ROUTER_CLUSTER"), "serve this cluster id from now on, replacing the one kept in --state-dir (env LONGSHOREMAN_ROUTER_CLUSTER)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Run an HTTP router: it proxies requests by their Host header to the app's instances,\nusing the routing table the controller publishes over Redis PubSub.\n\nUsage: longshoreman router [flags]\n\nFlags (each also read from the environment variable named):\n")
 		fs.PrintDefaults()
@@ -39,15 +42,23 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if get("LONGSHOREMAN_ROUTES_KEY") == "" {
+		return fmt.Errorf("LONGSHOREMAN_ROUTES_KEY is not set: the router accepts only routing tables signed with the controller's routes key; print it with `longshoreman token --routes-key` on the controller's machine and set it in the router's environment (for systemd, in /etc/longshoreman/env)")
+	}
+	keys, err := pubsub.ParseKeys(get("LONGSHOREMAN_ROUTES_KEY"))
+	if err != nil {
+		return fmt.Errorf("LONGSHOREMAN_ROUTES_KEY: %v; print the controller's with `longshoreman token --routes-key`", err)
+	}
 	addr := *listen
 	if addr == "" {
 		addr = ":" + strconv.Itoa(*port)
 	}
 	logger := newLogger(c.Stderr, *logFormat)
-	rdb := newRedisClient(*redisAddr, get("REDIS_PASSWORD"), get("REDIS_TLS") != "" && get("REDIS_TLS") != "0" && get("REDIS_TLS") != "false")
+	rdb := newRedisUserClient(*redisAddr, get("REDIS_USERNAME"), get("REDIS_PASSWORD"), get("REDIS_TLS") != "" && get("REDIS_TLS") != "0" && get("REDIS_TLS") != "false")
 	defer rdb.Close()
-	logger.Info("router starting", "addr", addr, "redis", *redisAddr, "channel", *channel)
+	logger.Info("router starting", "addr", addr, "redis", *redisAddr, "channel", *channel, "state_dir", *stateDir)
 	return router.Run(ctx, router.RunConfig{
 		Addr: addr, Redis: rdb, Channel: *channel, Logger: logger,
+		Keys: keys, StateDir: *stateDir, Cluster: *clusterID,
 	})
 }

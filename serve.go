@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,9 @@ type ServeConfig struct {
 	Rebalance     bool
 	LogFormat     string
 	Timeouts      ServerTimeouts
+	Init          bool   // --init, LONGSHOREMAN_INIT: create DB when it does not exist
+	RoutesKey     string // LONGSHOREMAN_ROUTES_KEY: the first key of the list signs; empty: the stored one
+	RedisUsername string // REDIS_USERNAME: a Redis ACL user; empty: the default user
 }
 
 // ServerTimeouts bound how long a client may take, so slow or idle
@@ -91,6 +95,7 @@ type ServeCommand struct {
 	listener  net.Listener
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	defaultDB bool // DB is the default path (no --db, no LONGSHOREMAN_DB): created without --init
 }
 
 // Run parses flags, opens everything, serves until ctx ends, then shuts
@@ -126,6 +131,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.DurationVar(&c.Config.HostGrace, "host-grace", env.Duration("LONGSHOREMAN_HOST_GRACE", cluster.DefaultHostGrace), "how long a host may not answer before it is marked down (env LONGSHOREMAN_HOST_GRACE)")
 	fs.IntVar(&c.Config.MaxCount, "max-count", env.Int("LONGSHOREMAN_MAX_COUNT", cluster.DefaultMaxCount), "largest instance count per app (env LONGSHOREMAN_MAX_COUNT)")
 	fs.BoolVar(&c.Config.Rebalance, "rebalance", envOr(get, "LONGSHOREMAN_REBALANCE", "true") == "true", "spread apps onto a newly added host (env LONGSHOREMAN_REBALANCE)")
+	fs.BoolVar(&c.Config.Init, "init", env.Bool("LONGSHOREMAN_INIT"), "create the data file, with a new cluster id, if it does not exist; changes nothing if it does. Pass it once, at the first start (env LONGSHOREMAN_INIT=1)")
 	fs.StringVar(&c.Config.LogFormat, "log-format", envOr(get, "LONGSHOREMAN_LOG_FORMAT", "text"), "log format: text or json (env LONGSHOREMAN_LOG_FORMAT)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Run the controller: the HTTP API, the scheduler, the reconciler and the routing-table publisher.\n\nUsage: longshoreman serve [flags]\n\nFlags (each also read from the environment variable named):\n")
@@ -143,6 +149,14 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	if c.Config.Listen == "" {
 		c.Config.Listen = ":" + strconv.Itoa(*port)
 	}
+	c.defaultDB = get("LONGSHOREMAN_DB") == ""
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "db" {
+			c.defaultDB = false
+		}
+	})
+	c.Config.RoutesKey = get("LONGSHOREMAN_ROUTES_KEY")
+	c.Config.RedisUsername = get("REDIS_USERNAME")
 	c.Config.Token = get("LONGSHOREMAN_TOKEN")
 	c.Config.RedisPassword = get("REDIS_PASSWORD")
 	// As Docker's own CLI does, any non-empty DOCKER_TLS_VERIFY turns TLS on.
@@ -174,8 +188,28 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	c.logger = newLogger(c.Stderr, c.Config.LogFormat)
 	cfg := c.Config
 	var err error
-	if c.db, err = db.Open(cfg.DB, db.Options{}); err != nil {
+	// Only an explicit --init, or the default path of a first `go run .
+	// serve`, creates a data file: a typo or an unmounted volume must not
+	// start an empty cluster whose table empties every router.
+	if c.db, err = db.Open(cfg.DB, db.Options{Create: cfg.Init || c.defaultDB}); err != nil {
 		return err
+	}
+	if c.db.Created() {
+		c.logger.Info("created a new data file with a new cluster id", "db", cfg.DB, "cluster", c.db.ClusterID())
+	}
+	routesKey := cfg.RoutesKey
+	if routesKey == "" {
+		var created bool
+		if routesKey, created, err = c.db.EnsureRoutesKey(); err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(c.Stderr, "Generated a routes key that signs the routing tables (stored in %s). Every router needs it in LONGSHOREMAN_ROUTES_KEY; print it with `longshoreman token --routes-key --db %s`.\n\n", cfg.DB, cfg.DB)
+		}
+	}
+	routesKeys, err := pubsub.ParseKeys(routesKey)
+	if err != nil {
+		return fmt.Errorf("LONGSHOREMAN_ROUTES_KEY: %v; unset it to use the key stored in the data file", err)
 	}
 	token := cfg.Token
 	if token == "" {
@@ -189,9 +223,10 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	}
 
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
-	c.redis = newRedisClient(cfg.Redis, cfg.RedisPassword, cfg.RedisTLS)
+	c.redis = newRedisUserClient(cfg.Redis, cfg.RedisUsername, cfg.RedisPassword, cfg.RedisTLS)
 	c.publisher = pubsub.NewPublisher(pubsub.PublisherConfig{
 		Client: c.redis, Channel: cfg.Channel, Source: c.db, Republish: cfg.Republish, Logger: c.logger,
+		Key: routesKeys[0],
 	})
 	var reconcile *scheduler.Reconciler
 	m := metrics.New(metrics.Sources{
@@ -232,7 +267,8 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	})
 	c.goRun(func() { _ = c.publisher.Run(runCtx) })
 	c.goRun(func() { c.reconcile.Run(runCtx) })
-	c.logger.Info("controller listening", "addr", c.listener.Addr().String(), "db", cfg.DB, "controller", c.db.ControllerID())
+	c.logger.Info("controller listening", "addr", c.listener.Addr().String(), "db", cfg.DB, "controller", c.db.ControllerID(),
+		"cluster", c.db.ClusterID(), "epoch", c.db.Epoch())
 	c.goRun(func() { c.sayWhatIsMissing(runCtx) })
 	return nil
 }
@@ -380,6 +416,19 @@ func (e *envReader) Duration(key string, def time.Duration) time.Duration {
 	return v
 }
 
+// Bool reads a switch: 1 or true is on; unset, 0 or false is off.
+func (e *envReader) Bool(key string) bool {
+	switch s := e.get(key); strings.ToLower(s) {
+	case "1", "true":
+		return true
+	case "", "0", "false":
+		return false
+	default:
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is neither 1/true nor 0/false", key, s))
+		return false
+	}
+}
+
 func (e *envReader) Err() error {
 	if len(e.errs) == 0 {
 		return nil
@@ -390,8 +439,14 @@ func (e *envReader) Err() error {
 // newRedisClient returns a client for the PubSub server with short
 // timeouts: a Redis that does not answer must never hold anything up.
 func newRedisClient(addr, password string, useTLS bool) *redis.Client {
+	return newRedisUserClient(addr, "", password, useTLS)
+}
+
+// newRedisUserClient is newRedisClient for a Redis ACL user (REDIS_USERNAME;
+// "" is Redis's default user).
+func newRedisUserClient(addr, username, password string, useTLS bool) *redis.Client {
 	opts := &redis.Options{
-		Addr: addr, Password: password,
+		Addr: addr, Username: username, Password: password,
 		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
 		MaxRetries: -1,
 	}

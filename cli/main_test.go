@@ -63,7 +63,7 @@ func startController(tb testing.TB, env ...string) *controller {
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
 		"LONGSHOREMAN_LISTEN=" + fmt.Sprintf("127.0.0.1:%d", port),
 		"LONGSHOREMAN_DB=" + c.DB, "LONGSHOREMAN_TOKEN=" + token,
-		"LONGSHOREMAN_DRAIN=200ms", "REDIS_PORT=1",
+		"LONGSHOREMAN_DRAIN=200ms", "REDIS_PORT=1", "LONGSHOREMAN_INIT=1",
 	}, env...)
 	logs := &syncWriter{}
 	cmd.Stderr = logs

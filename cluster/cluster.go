@@ -135,14 +135,27 @@ type Instance struct {
 func (i Instance) Addr() string { return net.JoinHostPort(i.Host, strconv.Itoa(i.Port)) }
 
 // RoutingTable is what routers receive: every app's routed instance
-// addresses. Version rises with every change and survives restarts; a router
-// applies a table only when its Version is higher than the one it holds or
-// Controller changed.
+// addresses. Tables are ordered by (Epoch, Version): Version rises with every
+// change within a data file, and Epoch is raised at every controller start to
+// at least the clock in nanoseconds, so a restarted or restored controller
+// still publishes above anything a router holds. A router applies a table
+// only when its (Epoch, Version) is higher than the one it holds, and only
+// from the Cluster it serves.
 type RoutingTable struct {
 	Version    uint64              `json:"version"`
 	Controller string              `json:"controller"`
 	Time       time.Time           `json:"time"`
 	Routes     map[string][]string `json:"routes"`
+	Epoch      uint64              `json:"epoch,omitempty"`   // raised at every controller start
+	Cluster    string              `json:"cluster,omitempty"` // the data file's cluster id, made at its creation
+}
+
+// Newer reports whether t comes after u in the (Epoch, Version) order.
+func (t RoutingTable) Newer(u RoutingTable) bool {
+	if t.Epoch != u.Epoch {
+		return t.Epoch > u.Epoch
+	}
+	return t.Version > u.Version
 }
 
 // ContainerSpec is what the scheduler asks a Docker host to run.

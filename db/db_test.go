@@ -22,7 +22,7 @@ func MustOpenDB(tb testing.TB) *db.DB {
 // MustOpenPath opens the data file at path, closed when the test ends.
 func MustOpenPath(tb testing.TB, path string) *db.DB {
 	tb.Helper()
-	d, err := db.Open(path, db.Options{})
+	d, err := db.Open(path, db.Options{Create: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func MustOpenPath(tb testing.TB, path string) *db.DB {
 
 func TestReopenKeepsEverything(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ls.db")
-	d, err := db.Open(path, db.Options{})
+	d, err := db.Open(path, db.Options{Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	if err := db.SetSchemaForTest(path, db.SchemaVersion+1); err != nil {
 		t.Fatal(err)
 	}
-	_, err := db.Open(path, db.Options{})
+	_, err := db.Open(path, db.Options{Create: true})
 	if err == nil || !bytes.Contains([]byte(cluster.ErrorMessage(err)), []byte("newer")) {
 		t.Fatalf("Open of a newer schema: %v, want a refusal", err)
 	}
@@ -190,7 +190,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 func TestNotADataFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "junk.db")
 	os.WriteFile(path, bytes.Repeat([]byte("junk"), 4096), 0o600)
-	if _, err := db.Open(path, db.Options{}); err == nil {
+	if _, err := db.Open(path, db.Options{Create: true}); err == nil {
 		t.Fatal("Open of a junk file succeeded")
 	}
 }
@@ -240,7 +240,7 @@ func TestBackupWhileWriting(t *testing.T) {
 func ExampleDB() {
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
-	d, err := db.Open(filepath.Join(dir, "longshoreman.db"), db.Options{})
+	d, err := db.Open(filepath.Join(dir, "longshoreman.db"), db.Options{Create: true})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -13,7 +13,8 @@ import (
 // RoutingTable returns the table of routed instances. When the routes
 // differ from those of the previous call, the version is raised and stored
 // with them in one transaction, so it rises with every change and survives
-// restarts. It implements pubsub.TableSource.
+// restarts; Epoch is the one raised when the file was opened, and Cluster
+// the file's cluster id. It implements pubsub.TableSource.
 func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
 	db.routesMu.Lock()
 	defer db.routesMu.Unlock()
@@ -70,7 +71,7 @@ func (db *DB) remember(gen uint64, table cluster.RoutingTable) {
 // stored version, and encoded the SHA-256 of the routes' JSON, which is
 // what is stored (the table itself can be hundreds of KB).
 func (db *DB) routes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTable, bool, []byte) {
-	table := cluster.RoutingTable{Controller: db.controller, Time: db.now().UTC(), Routes: map[string][]string{}}
+	table := cluster.RoutingTable{Controller: db.controller, Cluster: db.cluster, Epoch: db.epoch, Time: db.now().UTC(), Routes: map[string][]string{}}
 	for _, inst := range insts {
 		if inst.Routed {
 			table.Routes[inst.App] = append(table.Routes[inst.App], inst.Addr())

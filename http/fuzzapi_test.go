@@ -85,7 +85,7 @@ func FuzzAPI(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.method, s.path, []byte(s.body), s.contentType, s.auth)
 	}
-	d, err := db.Open(filepath.Join(f.TempDir(), "ls.db"), db.Options{})
+	d, err := db.Open(filepath.Join(f.TempDir(), "ls.db"), db.Options{Create: true})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -31,7 +31,7 @@ type TestServer struct {
 
 func MustOpenServer(tb testing.TB) *TestServer {
 	tb.Helper()
-	d, err := db.Open(filepath.Join(tb.TempDir(), "longshoreman.db"), db.Options{})
+	d, err := db.Open(filepath.Join(tb.TempDir(), "longshoreman.db"), db.Options{Create: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -406,7 +406,7 @@ func (s *TestServer) raw(tb testing.TB, path string) (int, string) {
 // with a request id, and that neither tokens nor registry passwords reach
 // the log.
 func TestLogsNameRequestsButNoSecrets(t *testing.T) {
-	d, err := db.Open(filepath.Join(t.TempDir(), "ls.db"), db.Options{})
+	d, err := db.Open(filepath.Join(t.TempDir(), "ls.db"), db.Options{Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,8 @@
 // CHANNEL.sync, and after reconnecting to Redis. Routers run a Subscriber: it
 // subscribes to CHANNEL, asks for the table on CHANNEL.sync after every
 // (re)subscribe, and hands over only tables that are newer than the one it
-// applied last or that come from another controller.
+// applied last, in the (epoch, version) order, and that are signed with a
+// routes key (sign.go) and come from the cluster the router serves.
 //
 // Redis holds no state of ours, and Redis being down never blocks a caller:
 // both sides log the failure, retry with capped exponential backoff in their

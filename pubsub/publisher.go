@@ -37,6 +37,9 @@ type PublisherConfig struct {
 	Coalesce time.Duration
 	// Logger receives failures and recoveries; default slog.Default().
 	Logger *slog.Logger
+	// Key signs every table (see Sign); routers drop unsigned tables, so
+	// only tests of that leave it empty.
+	Key []byte
 }
 
 // PublisherStatus is what /healthz and /metrics report about the publisher.
@@ -59,6 +62,7 @@ type Publisher struct {
 	republish time.Duration
 	coalesce  time.Duration
 	log       *slog.Logger
+	key       []byte
 
 	changed   chan struct{} // buffered 1: a change is pending
 	sync      chan struct{} // buffered 1: a router asked for the table
@@ -78,6 +82,7 @@ func NewPublisher(cfg PublisherConfig) *Publisher {
 		republish: cfg.Republish,
 		coalesce:  cfg.Coalesce,
 		log:       cfg.Logger,
+		key:       cfg.Key,
 		changed:   make(chan struct{}, 1),
 		sync:      make(chan struct{}, 1),
 		reconnect: make(chan struct{}, 1),
@@ -203,6 +208,9 @@ func (p *Publisher) publish(ctx context.Context) error {
 	if err != nil {
 		p.fail(err)
 		return err
+	}
+	if len(p.key) > 0 {
+		msg = Sign(msg, p.key)
 	}
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()

@@ -1,7 +1,6 @@
 package pubsub_test
 
 import (
-	"context"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -125,49 +124,3 @@ func TestChangedCoalescesBursts(t *testing.T) {
 	}
 	t.Logf("100 changes → %d publishes", n)
 }
-
-func TestSubscriberAppliesOnlyNewerOrOtherController(t *testing.T) {
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
-	s, applied := startSubscriber(t, c, ch)
-	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
-
-	send := func(v uint64, ctl string) {
-		t.Helper()
-		b, _ := pubsub.Encode(cluster.RoutingTable{Version: v, Controller: ctl})
-		if err := c.Publish(context.Background(), ch, b).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	send(5, "A")
-	send(4, "A") // older: ignored
-	send(5, "A") // same: ignored
-	c.Publish(context.Background(), ch, "not json")
-	send(3, "B") // another controller: applied even though lower
-	send(3, "B") // same again: ignored
-	send(6, "B")
-	want := []string{"5A", "3B", "6B"}
-	for _, w := range want {
-		select {
-		case rt := <-applied:
-			if got := uitoa(rt.Version) + rt.Controller; got != w {
-				t.Fatalf("applied %s, want %s", got, w)
-			}
-			if rt.Routes == nil {
-				t.Fatal("applied a table with nil routes")
-			}
-		case <-time.After(time.Second):
-			t.Fatalf("%s not applied within 1s", w)
-		}
-	}
-	select {
-	case rt := <-applied:
-		t.Fatalf("unexpected apply of %+v", rt)
-	case <-time.After(50 * time.Millisecond):
-	}
-	if st := s.Status(); st.Invalid != 1 || st.Applied != 3 || st.Version != 6 || st.Controller != "B" {
-		t.Fatalf("status %+v", st)
-	}
-}
-
-func uitoa(v uint64) string { b, _ := json.Marshal(v); return string(b) }

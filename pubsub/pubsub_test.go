@@ -24,7 +24,7 @@ type source struct {
 }
 
 func newSource() *source {
-	return &source{t: cluster.RoutingTable{Version: 1, Controller: "ctl-test", Routes: map[string][]string{}}}
+	return &source{t: cluster.RoutingTable{Version: 1, Controller: "ctl-test", Cluster: testCluster, Epoch: uint64(time.Now().UnixNano()), Routes: map[string][]string{}}}
 }
 
 func (s *source) RoutingTable() (cluster.RoutingTable, error) {
@@ -43,6 +43,11 @@ func (s *source) set(routes map[string][]string) uint64 {
 	s.t.Routes = routes
 	return s.t.Version
 }
+
+// testKey signs the tables of these tests' publishers.
+var testKey = []byte("pubsub-test-key-0123456789abcdef")
+
+const testCluster = "cluster-test"
 
 func testLogger(t *testing.T) *slog.Logger {
 	if testing.Verbose() {
@@ -88,6 +93,9 @@ func startPublisher(t *testing.T, cfg pubsub.PublisherConfig) *pubsub.Publisher 
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
 	}
+	if cfg.Key == nil {
+		cfg.Key = testKey
+	}
 	p := pubsub.NewPublisher(cfg)
 	run(t, p.Run)
 	return p
@@ -96,7 +104,16 @@ func startPublisher(t *testing.T, cfg pubsub.PublisherConfig) *pubsub.Publisher 
 // startSubscriber returns the channel on which applied tables arrive.
 func startSubscriber(t *testing.T, c *redis.Client, ch string) (*pubsub.Subscriber, <-chan cluster.RoutingTable) {
 	t.Helper()
-	s := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: c, Channel: ch, Logger: testLogger(t)})
+	return startSubscriberWith(t, pubsub.SubscriberConfig{Client: c, Channel: ch, Keys: [][]byte{testKey}})
+}
+
+// startSubscriberWith runs a subscriber with cfg (Logger defaulted).
+func startSubscriberWith(t *testing.T, cfg pubsub.SubscriberConfig) (*pubsub.Subscriber, <-chan cluster.RoutingTable) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	s := pubsub.NewSubscriber(cfg)
 	applied := make(chan cluster.RoutingTable, 1000)
 	run(t, func(ctx context.Context) error {
 		return s.Run(ctx, func(rt cluster.RoutingTable) { applied <- rt })

@@ -37,6 +37,14 @@ type RunConfig struct {
 	// Ready, when set, is called with the router once it listens (tests,
 	// status endpoints).
 	Ready func(*Router, net.Addr)
+	// Keys verify the routing tables' signatures (required; see
+	// pubsub.ParseKeys).
+	Keys [][]byte
+	// StateDir keeps the id of the cluster served (file "cluster") across
+	// restarts. Empty: the cluster is kept in memory only.
+	StateDir string
+	// Cluster, when set, is the cluster to serve, replacing the kept one.
+	Cluster string
 }
 
 // Run serves the router until ctx ends: it subscribes to the routing table
@@ -46,6 +54,9 @@ type RunConfig struct {
 func Run(ctx context.Context, cfg RunConfig) error {
 	if cfg.Redis == nil {
 		return errors.New("router: RunConfig needs a Redis client")
+	}
+	if len(cfg.Keys) == 0 {
+		return errors.New("router: RunConfig needs the routes keys")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -59,6 +70,15 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	state, stateErr := openState(cfg.StateDir, cfg.Cluster)
+	if stateErr != nil {
+		return stateErr
+	}
+	if state.cluster != "" {
+		cfg.Logger.Info("serving the kept cluster", "cluster", state.cluster, "state_dir", cfg.StateDir)
+	} else if cfg.StateDir == "" {
+		cfg.Logger.Warn("no state directory: the cluster served is kept in memory only, so after a restart this router takes the first cluster it hears; give one with --state-dir")
+	}
 	ln := cfg.Listener
 	if ln == nil {
 		var err error
@@ -67,8 +87,10 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		}
 	}
 	r := New(cfg.Router)
+	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: cfg.Redis, Channel: cfg.Channel, Logger: cfg.Logger,
+		Keys: cfg.Keys, Cluster: state.cluster, Adopt: state.keep})
 	srv := &http.Server{
-		Handler:           r,
+		Handler:           statusHandler{next: r, sub: sub},
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    1 << 20,
@@ -77,7 +99,6 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		// pass through; the apps set their own limits.
 	}
 
-	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: cfg.Redis, Channel: cfg.Channel, Logger: cfg.Logger})
 	subCtx, stopSub := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = sub.Run(subCtx, r.Apply) })

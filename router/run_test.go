@@ -41,7 +41,7 @@ func startRouter(t *testing.T, c *redis.Client, ch string) (string, *router.Rout
 	ready := make(chan *router.Router, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- router.Run(ctx, router.RunConfig{Listener: ln, Redis: c, Channel: ch, Logger: testLogger(),
+		done <- router.Run(ctx, router.RunConfig{Listener: ln, Redis: c, Channel: ch, Logger: testLogger(), Keys: [][]byte{testKey},
 			Ready: func(r *router.Router, _ net.Addr) { ready <- r }})
 	}()
 	var r *router.Router
@@ -67,6 +67,9 @@ func startRouter(t *testing.T, c *redis.Client, ch string) (string, *router.Rout
 	return "http://" + ln.Addr().String(), r, stop
 }
 
+// testKey signs the tables these tests publish.
+var testKey = []byte("router-test-key-0123456789abcdef")
+
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -84,8 +87,8 @@ func TestKeepsLastTableWithoutRedis(t *testing.T) {
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { pc.Close(); rc.Close() })
 	b1, _ := backend(t, "b1")
-	src := &staticSource{t: cluster.RoutingTable{Version: 7, Controller: "c", Routes: map[string][]string{"a.example.com": {b1}}}}
-	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: pc, Channel: "test.router.keep", Source: src, Republish: 200 * time.Millisecond, Logger: testLogger()})
+	src := &staticSource{t: cluster.RoutingTable{Version: 7, Controller: "c", Cluster: "k", Routes: map[string][]string{"a.example.com": {b1}}}}
+	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: pc, Channel: "test.router.keep", Source: src, Republish: 200 * time.Millisecond, Logger: testLogger(), Key: testKey})
 	pctx, pcancel := context.WithCancel(context.Background())
 	pdone := make(chan struct{})
 	go func() { pub.Run(pctx); close(pdone) }()

@@ -31,7 +31,7 @@ type TestCluster struct {
 func MustOpenCluster(tb testing.TB) *TestCluster {
 	tb.Helper()
 	hosts := testenv.Hosts(tb)
-	d, err := db.Open(filepath.Join(tb.TempDir(), "ls.db"), db.Options{})
+	d, err := db.Open(filepath.Join(tb.TempDir(), "ls.db"), db.Options{Create: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

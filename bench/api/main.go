@@ -51,7 +51,7 @@ func run(ctx context.Context, realAddr, bareAddr string, apps int, token, logTo 
 		return err
 	}
 	defer os.RemoveAll(dir)
-	store, err := db.Open(filepath.Join(dir, "api.db"), db.Options{})
+	store, err := db.Open(filepath.Join(dir, "api.db"), db.Options{Create: true})
 	if err != nil {
 		return err
 	}

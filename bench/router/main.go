@@ -137,9 +137,11 @@ func runPropagation(ctx context.Context, args []string) error {
 	rand.Read(b)
 	ch := "longshoreman.bench." + hex.EncodeToString(b)
 
-	src := &benchSource{t: cluster.RoutingTable{Version: 1, Controller: "bench", Routes: map[string][]string{}}}
-	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: pc, Channel: ch, Source: src, Republish: time.Hour, Coalesce: *coalesce, Logger: logger})
-	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: sc, Channel: ch, Logger: logger})
+	// Signed and verified as in production: the HMAC is part of the cost.
+	key := []byte("bench-routes-key-0123456789abcdef")
+	src := &benchSource{t: cluster.RoutingTable{Version: 1, Epoch: uint64(time.Now().UnixNano()), Cluster: "bench", Controller: "bench", Routes: map[string][]string{}}}
+	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: pc, Channel: ch, Source: src, Republish: time.Hour, Coalesce: *coalesce, Logger: logger, Key: key})
+	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: sc, Channel: ch, Logger: logger, Keys: [][]byte{key}})
 	applied := make(chan uint64, 16)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

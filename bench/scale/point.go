@@ -128,7 +128,7 @@ func runPoint(cfg pointConfig) (*PointResult, error) {
 	}
 	path := filepath.Join(dir, "scale-"+strconv.Itoa(cfg.Instances)+".db")
 	os.Remove(path)
-	store, err := db.Open(path, db.Options{})
+	store, err := db.Open(path, db.Options{Create: true})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,134 @@
+package router
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/longshoreman/longshoreman/pubsub"
+)
+
+// StatusPath answers, on any host and without a token, what the router
+// serves and what it dropped: JSON with no secret in it.
+const StatusPath = "/_longshoreman/status"
+
+// clusterFile is the file in the state directory that keeps the cluster
+// served.
+const clusterFile = "cluster"
+
+// state is the router's kept state: the cluster it serves.
+type state struct {
+	dir     string
+	cluster string // "" until kept or given
+}
+
+// openState reads the kept cluster from dir, or keeps override there when
+// given. A directory that cannot be made or written fails the start: a
+// router that cannot keep its cluster would take another one after a
+// restart.
+func openState(dir, override string) (*state, error) {
+	s := &state{dir: dir, cluster: strings.TrimSpace(override)}
+	if dir == "" {
+		return s, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cannot make the state directory %s (%v): give a writable directory with --state-dir or LONGSHOREMAN_ROUTER_STATE", dir, err)
+	}
+	if s.cluster != "" {
+		return s, s.keep(s.cluster)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, clusterFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Check now that the directory is writable, not at the first table.
+		f, err := os.CreateTemp(dir, ".write-test-*")
+		if err != nil {
+			return nil, fmt.Errorf("cannot write in the state directory %s (%v): give a writable directory with --state-dir or LONGSHOREMAN_ROUTER_STATE", dir, err)
+		}
+		f.Close()
+		os.Remove(f.Name())
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("cannot read the cluster kept in %s (%v): fix its permissions, or remove it to serve the first cluster heard", filepath.Join(dir, clusterFile), err)
+	}
+	s.cluster = strings.TrimSpace(string(b))
+	return s, nil
+}
+
+// keep writes the cluster served to the state directory, atomically; it is
+// the subscriber's Adopt.
+func (s *state) keep(cluster string) error {
+	if s.dir == "" {
+		return nil
+	}
+	path := filepath.Join(s.dir, clusterFile)
+	tmp, err := os.CreateTemp(s.dir, ".cluster-*")
+	if err != nil {
+		return fmt.Errorf("cannot keep the cluster in %s: %w", s.dir, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(cluster + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot keep the cluster in %s: %w", path, err)
+	}
+	return nil
+}
+
+// Status is the answer at StatusPath.
+type Status struct {
+	Cluster        string    `json:"cluster"`         // the cluster served; "" until the first table when none was kept
+	ForeignCluster string    `json:"foreign_cluster"` // the last other cluster heard publishing on the channel
+	Epoch          uint64    `json:"epoch"`
+	Version        uint64    `json:"version"`
+	Controller     string    `json:"controller"`
+	AppliedAt      time.Time `json:"applied_at"` // zero until the first table
+	Connected      bool      `json:"connected"`  // subscribed to Redis right now
+	Dropped        Dropped   `json:"dropped"`
+}
+
+// Dropped counts the messages the router did not apply, by reason.
+type Dropped struct {
+	Unsigned       uint64 `json:"unsigned"`
+	BadSignature   uint64 `json:"bad_signature"`
+	Invalid        uint64 `json:"invalid"`
+	FutureEpoch    uint64 `json:"future_epoch"`
+	ForeignCluster uint64 `json:"foreign_cluster"`
+	Older          uint64 `json:"older"`
+}
+
+// statusHandler answers StatusPath and hands everything else to next.
+type statusHandler struct {
+	next http.Handler
+	sub  *pubsub.Subscriber
+}
+
+func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.URL.Path != StatusPath {
+		h.next.ServeHTTP(w, req)
+		return
+	}
+	st := h.sub.Status()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(Status{
+		Cluster: st.Cluster, ForeignCluster: st.ForeignCluster, Epoch: st.Epoch, Version: st.Version,
+		Controller: st.Controller, AppliedAt: st.LastApplied, Connected: st.Connected,
+		Dropped: Dropped{Unsigned: st.Unsigned, BadSignature: st.BadSignature, Invalid: st.Invalid,
+			FutureEpoch: st.FutureEpoch, ForeignCluster: st.Foreign, Older: st.Older},
+	})
+}
