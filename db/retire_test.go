@@ -14,7 +14,7 @@ import (
 // without them, and the mark survives a reopen of the file.
 func TestRetireIsKeptInTheFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ls.db")
-	d, err := db.Open(path, db.Options{})
+	d, err := db.Open(path, db.Options{Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
