@@ -29,6 +29,7 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 	redisAddr := fs.String("redis", net.JoinHostPort(envOr(get, "REDIS_HOST", "127.0.0.1"), envOr(get, "REDIS_PORT", "6379")), "Redis host:port (env REDIS_HOST, REDIS_PORT)")
 	channel := fs.String("channel", envOr(get, "LONGSHOREMAN_CHANNEL", cluster.DefaultChannel), "Redis PubSub channel (env LONGSHOREMAN_CHANNEL)")
 	logFormat := fs.String("log-format", envOr(get, "LONGSHOREMAN_LOG_FORMAT", "text"), "log format: text or json")
+	limits := addRouterLimitFlags(fs, env)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Run an HTTP router: it proxies requests by their Host header to the app's instances,\nusing the routing table the controller publishes over Redis PubSub.\n\nUsage: longshoreman router [flags]\n\nFlags (each also read from the environment variable named):\n")
 		fs.PrintDefaults()
@@ -39,6 +40,9 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := limits.check(); err != nil {
+		return err
+	}
 	addr := *listen
 	if addr == "" {
 		addr = ":" + strconv.Itoa(*port)
@@ -47,7 +51,7 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 	rdb := newRedisClient(*redisAddr, get("REDIS_PASSWORD"), get("REDIS_TLS") != "" && get("REDIS_TLS") != "0" && get("REDIS_TLS") != "false")
 	defer rdb.Close()
 	logger.Info("router starting", "addr", addr, "redis", *redisAddr, "channel", *channel)
-	return router.Run(ctx, router.RunConfig{
+	return limits.run(ctx, router.RunConfig{
 		Addr: addr, Redis: rdb, Channel: *channel, Logger: logger,
 	})
 }
