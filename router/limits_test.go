@@ -67,7 +67,7 @@ func hung(t *testing.T) (string, *atomic.Int64) {
 }
 
 // proxyWith starts a router built from cfg behind an httptest server.
-func proxyWith(t *testing.T, cfg router.Config, routes map[string][]string) (*router.Router, string) {
+func proxyWith(t testing.TB, cfg router.Config, routes map[string][]string) (*router.Router, string) {
 	t.Helper()
 	cfg.Logger = testLogger()
 	r := router.New(cfg)

@@ -6,7 +6,8 @@
 // requests never wait for an update and the router keeps serving its last
 // table while Redis is away. Instances are chosen round-robin; one that
 // refuses a connection is skipped for a short while, and the request is
-// retried on another instance when that is safe.
+// retried on another instance when that is safe. Limits (limits.go) keep a
+// hung instance or slow clients from holding the router's connections.
 package router
 
 import (
@@ -166,8 +167,8 @@ func New(cfg Config) *Router {
 			pr.SetXForwarded()
 			if trusted {
 				for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
-					if v, ok := pr.In.Header[k]; ok {
-						pr.Out.Header[k] = v
+					if v := pr.In.Header[k]; len(v) > 0 {
+						pr.Out.Header[k] = v[:1] // as the fast path does
 					}
 				}
 			}
