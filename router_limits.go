@@ -77,5 +77,10 @@ func (l *routerLimits) run(ctx context.Context, cfg router.RunConfig) error {
 	if l.maxConns == 0 {
 		cfg.MaxConns = -1 // router.RunConfig: negative is no cap
 	}
+	if cfg.Logger != nil {
+		cfg.Logger.Info("router limits", "backend_timeout", l.backendTimeout, "header_timeout", l.headerTimeout,
+			"idle_timeout", l.idleTimeout, "min_body_rate", l.minBodyRate, "body_rate_window", l.bodyRateWindow,
+			"max_conns", l.maxConns, "trust_forwarded", l.trusted)
+	}
 	return router.Run(ctx, cfg)
 }

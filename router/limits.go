@@ -134,9 +134,9 @@ func (b *rateBody) Read(p []byte) (int, error) {
 			return n, fmt.Errorf("request body slower than the minimum rate: %w", err)
 		}
 		b.deadline.Store(0)
-		// At the end of the body the server starts reading the
-		// connection in the background; that read must not inherit the
-		// deadline.
+		// The body is done (the server clears the deadline itself at its
+		// end; other errors end it too): later reads of the connection
+		// are not this limit's business.
 		b.off = true
 		_ = b.ctl.SetReadDeadline(time.Time{})
 		return n, err

@@ -310,6 +310,31 @@ func TestSlowSteadyUploadPasses(t *testing.T) {
 	}
 }
 
+func TestSlowInstanceDoesNotCutUpload(t *testing.T) {
+	// The instance reads nothing for three windows: the router stops
+	// reading the client, whose upload stalls through no fault of its own.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(3 * time.Second)
+		n, err := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%d %v", n, err)
+	}))
+	t.Cleanup(srv.Close)
+	_, url := proxyWith(t, router.Config{MinBodyRate: 1000, BodyRateWindow: time.Second},
+		map[string][]string{"up.example.com": {srv.Listener.Addr().String()}})
+	const size = 32 << 20 // more than the socket buffers on the way hold
+	req, _ := http.NewRequest("POST", url+"/", strings.NewReader(strings.Repeat("s", size)))
+	req.Host = "up.example.com"
+	resp, err := testClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != fmt.Sprintf("%d <nil>", size) {
+		t.Fatalf("%d %q", resp.StatusCode, b)
+	}
+}
+
 func TestTricklingBodyIsCut(t *testing.T) {
 	b1, _ := backend(t, "b1")
 	_, url := proxyWith(t, router.Config{MinBodyRate: 1000, BodyRateWindow: time.Second},
