@@ -101,7 +101,7 @@ func TestRouterCommandLimits(t *testing.T) {
 	host, port, _ := net.SplitHostPort(testenv.Redis(t))
 	addr := testenv.Addr("127.0.0.1", testenv.FreePort(t))
 	env := map[string]string{"LONGSHOREMAN_LISTEN": addr, "REDIS_HOST": host, "REDIS_PORT": port,
-		"LONGSHOREMAN_CHANNEL": channel, "LONGSHOREMAN_BACKEND_TIMEOUT": "400ms"}
+		"LONGSHOREMAN_CHANNEL": channel, "LONGSHOREMAN_BACKEND_TIMEOUT": "1s"}
 	cmd := &RouterCommand{Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -150,7 +150,7 @@ func TestRouterCommandLimits(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 504 || !strings.Contains(string(b), "hung.example.com did not answer within 400ms") {
+		if resp.StatusCode != 504 || !strings.Contains(string(b), "hung.example.com did not answer within 1s") {
 			t.Fatalf("%s to a hung instance: %d %q", method, resp.StatusCode, b)
 		}
 	}

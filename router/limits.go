@@ -17,7 +17,7 @@ import (
 // The limits that keep a hung instance or a slow client from holding the
 // router's connections: a timeout on the instance's answer headers (both
 // paths), a minimum request-body rate, the client's trusted X-Forwarded
-// chain, and a cap on client connections (LimitListener). Nothing bounds a
+// chain, and a cap on client connections (capConns). Nothing bounds a
 // whole request or answer, so uploads, long polls, streams and upgraded
 // connections pass.
 
@@ -127,7 +127,7 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	}
 	b.deadline.Store(deadline.UnixNano())
 	n, err := b.rc.Read(p)
-	b.allow = min(b.allow-time.Since(start)+time.Duration(n)*b.perByte, b.window)
+	b.allow = allowance(b.allow, time.Since(start), n, b.perByte, b.window)
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			b.tooSlow.Store(true)
@@ -143,6 +143,12 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	}
 	b.deadline.Store(0)
 	return n, err
+}
+
+// allowance is what remains of allow after a Read waited for n bytes: the
+// wait is spent, each byte earns perByte, and no more than window is kept.
+func allowance(allow, waited time.Duration, n int, perByte, window time.Duration) time.Duration {
+	return min(allow-waited+time.Duration(n)*perByte, window)
 }
 
 // Close leaves the deadline in place: the server discards an unread rest
@@ -163,12 +169,12 @@ func bodyTooSlow(req *http.Request) bool {
 	return rb.tooSlow.Load() || d != 0 && time.Now().UnixNano() >= d
 }
 
-// LimitListener returns a listener that holds at most n accepted
+// capConns returns a listener that holds at most n accepted
 // connections open at once: beyond that Accept waits until one closes,
 // and new clients wait in the kernel's accept queue (their connect
 // succeeds; the first byte of the answer comes late). Closing the listener
 // ends a waiting Accept. n <= 0 returns l unchanged.
-func LimitListener(l net.Listener, n int) net.Listener {
+func capConns(l net.Listener, n int) net.Listener {
 	if n <= 0 {
 		return l
 	}

@@ -51,7 +51,7 @@ type RunConfig struct {
 	// between requests; default 120s.
 	IdleTimeout time.Duration
 	// MaxConns caps the client connections open at once; more wait to be
-	// accepted (see LimitListener). Default DefaultMaxConns; negative: no
+	// accepted (see capConns). Default DefaultMaxConns; negative: no
 	// cap.
 	MaxConns int
 }
@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			return err
 		}
 	}
-	ln = LimitListener(ln, cfg.MaxConns)
+	ln = capConns(ln, cfg.MaxConns)
 	r := New(cfg.Router)
 	srv := &http.Server{
 		Handler:           r,
