@@ -549,3 +549,47 @@ func TestPingBeforeFirstTable(t *testing.T) {
 		t.Fatalf("after the first table: %d %q", a.status, a.body)
 	}
 }
+
+// TestPausedInstanceAnswers504 freezes a real test app container (docker
+// pause): its connections are accepted by the kernel and never answered.
+func TestPausedInstanceAnswers504(t *testing.T) {
+	app := testenv.UniqueApp(t, "paused")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	id := testenv.Docker(t, "run", "-d", "--label", "longshoreman.app="+app, "-e", "PORT=3000",
+		"-p", "127.0.0.1::3000", testenv.Image(t, "1"))
+	ports := strings.Fields(testenv.Docker(t, "port", id, "3000/tcp"))
+	if len(ports) == 0 {
+		t.Fatalf("docker port %s 3000/tcp published nothing", id)
+	}
+	if code, body := testenv.HTTPGet(t, ports[0], "/ping", 30*time.Second); code != 200 {
+		t.Fatalf("the test app answered /ping with %d %q", code, body)
+	}
+	addr := runWith(t, router.RunConfig{Router: router.Config{BackendTimeout: time.Second}},
+		map[string][]string{app: {ports[0]}})
+	url := "http://" + addr
+	if a := do(t, "GET", url+"/", app, "", nil); a.status != 200 {
+		t.Fatalf("before the pause: %d %q", a.status, a.body)
+	}
+
+	testenv.Docker(t, "pause", id)
+	t.Cleanup(func() { testenv.DockerErr(t, "unpause", id) })
+	for _, method := range []string{"GET", "POST"} {
+		body := ""
+		if method == "POST" {
+			body = "x=1"
+		}
+		start := time.Now()
+		a := do(t, method, url+"/", app, body, nil)
+		if a.status != http.StatusGatewayTimeout || !strings.HasPrefix(a.body, app+" did not answer within 1s") {
+			t.Fatalf("%s to the paused instance: %d %q", method, a.status, a.body)
+		}
+		if d := time.Since(start); d < time.Second {
+			t.Errorf("%s: 504 after %s, before the timeout", method, d)
+		}
+	}
+
+	testenv.Docker(t, "unpause", id)
+	waitFor(t, 10*time.Second, "an answer after the unpause", func() bool {
+		return do(t, "GET", url+"/", app, "", nil).status == 200
+	})
+}
