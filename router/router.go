@@ -47,8 +47,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Transport carries the requests that do not take the fast path (see
 	// ReverseProxyOnly) to the instances. Default: a Transport with
-	// DialTimeout, MaxIdleConnsPerHost and compression left to the client
-	// and the app.
+	// DialTimeout, MaxIdleConnsPerHost, BackendTimeout as its
+	// ResponseHeaderTimeout, and compression left to the client and the
+	// app. A given Transport without a ResponseHeaderTimeout is copied and
+	// gets BackendTimeout's.
 	Transport *http.Transport
 	// DialTimeout bounds connecting to an instance; default 2s.
 	DialTimeout time.Duration
