@@ -32,6 +32,7 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 	logFormat := fs.String("log-format", envOr(get, "LONGSHOREMAN_LOG_FORMAT", "text"), "log format: text or json")
 	stateDir := fs.String("state-dir", envOr(get, "LONGSHOREMAN_ROUTER_STATE", get("STATE_DIRECTORY")), "directory that keeps the cluster this router serves across restarts (env LONGSHOREMAN_ROUTER_STATE; default systemd's $STATE_DIRECTORY; empty: kept in memory only)")
 	clusterID := fs.String("cluster", get("LONGSHOREMAN_ROUTER_CLUSTER"), "serve this cluster id from now on, replacing the one kept in --state-dir (env LONGSHOREMAN_ROUTER_CLUSTER)")
+	limits := addRouterLimitFlags(fs, env)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Run an HTTP router: it proxies requests by their Host header to the app's instances,\nusing the routing table the controller publishes over Redis PubSub.\n\nUsage: longshoreman router [flags]\n\nFlags (each also read from the environment variable named):\n")
 		fs.PrintDefaults()
@@ -40,6 +41,9 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := limits.check(); err != nil {
 		return err
 	}
 	if get("LONGSHOREMAN_ROUTES_KEY") == "" {
@@ -57,7 +61,7 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 	rdb := newRedisUserClient(*redisAddr, get("REDIS_USERNAME"), get("REDIS_PASSWORD"), get("REDIS_TLS") != "" && get("REDIS_TLS") != "0" && get("REDIS_TLS") != "false")
 	defer rdb.Close()
 	logger.Info("router starting", "addr", addr, "redis", *redisAddr, "channel", *channel, "state_dir", *stateDir)
-	return router.Run(ctx, router.RunConfig{
+	return limits.run(ctx, router.RunConfig{
 		Addr: addr, Redis: rdb, Channel: *channel, Logger: logger,
 		Keys: keys, StateDir: *stateDir, Cluster: *clusterID,
 	})

@@ -25,8 +25,11 @@ func (e noBackendError) Error() string { return "no instance of " + e.app + " in
 
 // RoundTrip sends req to one instance of its app. On a dial error (nothing
 // was sent) the instance is marked bad for skipFor and the request is
-// retried on the next one; on any other error it is retried only when the
-// method is idempotent and there is no body.
+// retried on the next one; when the instance sends no answer headers within
+// the backend timeout the request is not retried (the instance may still be
+// working on it, and a retry would multiply the wait) and the error wraps
+// errBackendTimeout; on any other error it is retried only when the method
+// is idempotent and there is no body.
 func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	name := req.URL.Host
 	s := b.router.snap.Load()
@@ -72,6 +75,9 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 		lastErr = err
 		if req.Context().Err() != nil {
 			return nil, err
+		}
+		if isTimeout(err) {
+			return nil, errors.Join(errBackendTimeout, err)
 		}
 		dial := isDialError(err)
 		if dial {

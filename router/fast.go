@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -89,7 +90,8 @@ var errSent = errors.New("instance failed after receiving the request")
 
 // serveFast proxies req to an instance of a, retrying on the next instance
 // after a dial error or a failure before any of the answer was written to
-// the client (GET and HEAD are idempotent).
+// the client (GET and HEAD are idempotent), but not after the backend
+// timeout, as the proxy path does.
 func (r *Router) serveFast(w http.ResponseWriter, req *http.Request, a *app, name string) {
 	start := a.next.Add(1) - 1
 	var tried uint64
@@ -118,6 +120,9 @@ func (r *Router) serveFast(w http.ResponseWriter, req *http.Request, a *app, nam
 			// Part of the answer reached the client: abort the response
 			// so it is not mistaken for a complete one.
 			panic(http.ErrAbortHandler)
+		}
+		if errors.Is(err, errBackendTimeout) {
+			break
 		}
 	}
 	r.proxyError(w, req, lastErr)
@@ -164,23 +169,44 @@ func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendCo
 		}
 	}()
 
-	writeRequest(c.bw, req)
+	// The backend timeout bounds sending the request and waiting for the
+	// answer headers; the body of the answer may take as long as it takes.
+	c.conn.SetDeadline(time.Now().Add(r.timeout))
+	timedOut := func(err error) bool {
+		return errors.Is(err, os.ErrDeadlineExceeded) && req.Context().Err() == nil
+	}
+	r.writeRequest(c.bw, req)
 	if err := c.bw.Flush(); err != nil {
+		if timedOut(err) {
+			return false, false, errors.Join(errBackendTimeout, err)
+		}
 		return false, false, errors.Join(errStale, err)
 	}
 	var resp *http.Response
 	for {
 		if _, err := c.br.Peek(1); err != nil {
+			if timedOut(err) {
+				return false, false, errors.Join(errBackendTimeout, err)
+			}
 			return false, false, errors.Join(errStale, err)
 		}
 		resp, err = http.ReadResponse(c.br, req)
 		if err != nil {
+			if timedOut(err) {
+				return false, false, errors.Join(errBackendTimeout, err)
+			}
 			return false, false, errors.Join(errSent, err)
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
 		resp.Body.Close() // 1xx: informational, wait for the answer
+	}
+	c.conn.SetDeadline(time.Time{})
+	if req.Context().Err() != nil {
+		// The client left while the deadline was being cleared: restore
+		// what the AfterFunc set, so the copy below stops.
+		c.conn.SetDeadline(aLongTimeAgo)
 	}
 
 	dst := w.Header()
@@ -243,9 +269,10 @@ func copyFlushing(w http.ResponseWriter, src io.Reader, buf []byte) error {
 }
 
 // writeRequest writes req as the instance should see it: the client's Host,
-// minus hop-by-hop headers, with X-Forwarded-For appended to and
-// X-Forwarded-Host and -Proto set.
-func writeRequest(bw *bufio.Writer, req *http.Request) {
+// minus hop-by-hop headers, with X-Forwarded-For, -Host and -Proto set to
+// what the router saw, or, from a trusted proxy, the chain it sent with the
+// peer appended and its -Host and -Proto kept.
+func (r *Router) writeRequest(bw *bufio.Writer, req *http.Request) {
 	uri := req.RequestURI
 	if !strings.HasPrefix(uri, "/") {
 		uri = req.URL.RequestURI()
@@ -268,22 +295,35 @@ func writeRequest(bw *bufio.Writer, req *http.Request) {
 			bw.WriteString("\r\n")
 		}
 	}
-	if ip, _, err := net.SplitHostPort(req.RemoteAddr); err == nil {
+	ip, trusted := r.peer(req.RemoteAddr)
+	if ip != "" {
 		bw.WriteString("X-Forwarded-For: ")
-		for _, v := range req.Header["X-Forwarded-For"] {
-			bw.WriteString(v)
-			bw.WriteString(", ")
+		if trusted {
+			for _, v := range req.Header["X-Forwarded-For"] {
+				bw.WriteString(v)
+				bw.WriteString(", ")
+			}
 		}
 		bw.WriteString(ip)
 		bw.WriteString("\r\n")
 	}
-	bw.WriteString("X-Forwarded-Host: ")
-	bw.WriteString(req.Host)
+	host, proto := req.Host, "http"
 	if req.TLS != nil {
-		bw.WriteString("\r\nX-Forwarded-Proto: https\r\n\r\n")
-	} else {
-		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
+		proto = "https"
 	}
+	if trusted {
+		if v := req.Header["X-Forwarded-Host"]; len(v) > 0 {
+			host = v[0]
+		}
+		if v := req.Header["X-Forwarded-Proto"]; len(v) > 0 {
+			proto = v[0]
+		}
+	}
+	bw.WriteString("X-Forwarded-Host: ")
+	bw.WriteString(host)
+	bw.WriteString("\r\nX-Forwarded-Proto: ")
+	bw.WriteString(proto)
+	bw.WriteString("\r\n\r\n")
 }
 
 // hopByHop reports whether the canonical header key k is a hop-by-hop

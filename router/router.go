@@ -6,16 +6,19 @@
 // requests never wait for an update and the router keeps serving its last
 // table while Redis is away. Instances are chosen round-robin; one that
 // refuses a connection is skipped for a short while, and the request is
-// retried on another instance when that is safe.
+// retried on another instance when that is safe. Limits (limits.go) keep a
+// hung instance or slow clients from holding the router's connections.
 package router
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,9 +32,13 @@ const (
 	DefaultSkipFor             = 2 * time.Second
 	DefaultDialTimeout         = 2 * time.Second
 	DefaultMaxIdleConnsPerHost = 256
+	DefaultBackendTimeout      = 60 * time.Second
+	DefaultMinBodyRate         = 1024 // bytes per second
+	DefaultBodyRateWindow      = 10 * time.Second
 )
 
-// PingPath answers 200 "pong" on any host: the router's own health check.
+// PingPath answers 200 "pong" on any host once the router has a routing
+// table, 503 before: the router's own health check.
 const PingPath = "/_ping"
 
 // Config tunes a Router. The zero value is usable.
@@ -40,8 +47,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Transport carries the requests that do not take the fast path (see
 	// ReverseProxyOnly) to the instances. Default: a Transport with
-	// DialTimeout, MaxIdleConnsPerHost and compression left to the client
-	// and the app.
+	// DialTimeout, MaxIdleConnsPerHost, BackendTimeout as its
+	// ResponseHeaderTimeout, and compression left to the client and the
+	// app. A given Transport without a ResponseHeaderTimeout is copied and
+	// gets BackendTimeout's.
 	Transport *http.Transport
 	// DialTimeout bounds connecting to an instance; default 2s.
 	DialTimeout time.Duration
@@ -54,6 +63,27 @@ type Config struct {
 	// and Transport, turning off the fast path that GET and HEAD requests
 	// take over the router's own connections (which ignores Transport).
 	ReverseProxyOnly bool
+	// BackendTimeout bounds the wait for an instance's answer headers
+	// after the request was sent; the client then gets 504 and the
+	// request is not retried elsewhere (the instance may be working on
+	// it). It does not bound the answer's body: streams pass. Default 60s.
+	BackendTimeout time.Duration
+	// MinBodyRate is the slowest a client may send a request body, in
+	// bytes per second averaged over BodyRateWindow; a slower client has
+	// its connection closed (408 when no answer was sent yet). Only time
+	// the router spends waiting for the client counts, not time the
+	// instance takes to read. Default DefaultMinBodyRate; negative turns
+	// the check off.
+	MinBodyRate int64
+	// BodyRateWindow is the grace before MinBodyRate applies and the most
+	// credit a fast client earns for a later pause; default 10s.
+	BodyRateWindow time.Duration
+	// TrustForwarded lists the networks of proxies in front of the
+	// router. A request from one of them keeps its X-Forwarded-For chain
+	// (the peer is appended) and its X-Forwarded-Host and -Proto; from
+	// anyone else these headers are replaced, X-Forwarded-For by the
+	// peer's address alone. Empty (an edge router) trusts no one.
+	TrustForwarded []netip.Prefix
 }
 
 // Router is an http.Handler that proxies by Host header. It is safe for
@@ -67,6 +97,10 @@ type Router struct {
 	maxIdle int           // idle connections kept per instance by the fast path
 	skipFor time.Duration // how long a refusing instance is skipped
 	noFast  bool          // Config.ReverseProxyOnly
+	timeout time.Duration // Config.BackendTimeout
+	rate    int64         // Config.MinBodyRate; <= 0: off
+	window  time.Duration // Config.BodyRateWindow
+	trusted []netip.Prefix
 }
 
 // New returns a router with no table: until the first Apply it answers 503.
@@ -83,6 +117,15 @@ func New(cfg Config) *Router {
 	if cfg.MaxIdleConnsPerHost <= 0 {
 		cfg.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
+	if cfg.BackendTimeout <= 0 {
+		cfg.BackendTimeout = DefaultBackendTimeout
+	}
+	if cfg.MinBodyRate == 0 {
+		cfg.MinBodyRate = DefaultMinBodyRate
+	}
+	if cfg.BodyRateWindow <= 0 {
+		cfg.BodyRateWindow = DefaultBodyRateWindow
+	}
 	if cfg.Transport == nil {
 		cfg.Transport = &http.Transport{
 			DialContext:           (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -91,8 +134,12 @@ func New(cfg Config) *Router {
 			ExpectContinueTimeout: time.Second,
 			// A proxy passes Accept-Encoding through; it must not ask for
 			// gzip itself and then decode the answer.
-			DisableCompression: true,
+			DisableCompression:    true,
+			ResponseHeaderTimeout: cfg.BackendTimeout,
 		}
+	} else if cfg.Transport.ResponseHeaderTimeout == 0 {
+		cfg.Transport = cfg.Transport.Clone()
+		cfg.Transport.ResponseHeaderTimeout = cfg.BackendTimeout
 	}
 	r := &Router{
 		log:     cfg.Logger.With("component", "router"),
@@ -100,6 +147,10 @@ func New(cfg Config) *Router {
 		maxIdle: cfg.MaxIdleConnsPerHost,
 		skipFor: cfg.SkipFor,
 		noFast:  cfg.ReverseProxyOnly,
+		timeout: cfg.BackendTimeout,
+		rate:    cfg.MinBodyRate,
+		window:  cfg.BodyRateWindow,
+		trusted: cfg.TrustForwarded,
 	}
 	r.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -107,12 +158,22 @@ func New(cfg Config) *Router {
 			// Host header stays the one the client sent.
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = canonicalHost(pr.In.Host)
-			// Append to the client's X-Forwarded-For, as proxies in a
-			// chain do; Rewrite has removed it from Out.
-			if prior, ok := pr.In.Header["X-Forwarded-For"]; ok {
+			// Rewrite has removed the X-Forwarded headers from Out: an
+			// edge router sets them afresh; behind a trusted proxy the
+			// chain is kept and the peer appended, as proxies in a chain
+			// do.
+			_, trusted := r.peer(pr.In.RemoteAddr)
+			if prior, ok := pr.In.Header["X-Forwarded-For"]; ok && trusted {
 				pr.Out.Header["X-Forwarded-For"] = prior
 			}
 			pr.SetXForwarded()
+			if trusted {
+				for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+					if v := pr.In.Header[k]; len(v) > 0 {
+						pr.Out.Header[k] = v[:1] // as the fast path does
+					}
+				}
+			}
 		},
 		Transport:    &balancer{router: r, base: cfg.Transport, skipFor: cfg.SkipFor},
 		BufferPool:   bufferPool{},
@@ -153,14 +214,18 @@ func (r *Router) Table() cluster.RoutingTable {
 // ServeHTTP answers /_ping itself and proxies everything else to an
 // instance of the app named by the Host header.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	s := r.snap.Load()
 	if req.URL.Path == PingPath {
+		if s == nil {
+			plain(w, http.StatusServiceUnavailable, noTable)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("pong"))
 		return
 	}
-	s := r.snap.Load()
 	if s == nil {
-		plain(w, http.StatusServiceUnavailable, "This router has not received a routing table yet; check that the controller and Redis are running.")
+		plain(w, http.StatusServiceUnavailable, noTable)
 		return
 	}
 	name := canonicalHost(req.Host)
@@ -177,8 +242,17 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.serveFast(w, req, a, name)
 		return
 	}
+	if r.rate > 0 && req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0 {
+		rb := r.newRateBody(w, req.Body)
+		req.Body = rb
+		// The proxy hands its error handler a copy of req whose body it
+		// has wrapped; the context carries rb there.
+		req = req.WithContext(context.WithValue(req.Context(), rateBodyKey{}, rb))
+	}
 	r.proxy.ServeHTTP(w, req)
 }
+
+const noTable = "This router has not received a routing table yet; check that the controller and Redis are running."
 
 func plain(w http.ResponseWriter, status int, msg string) {
 	h := w.Header()
@@ -191,6 +265,18 @@ func plain(w http.ResponseWriter, status int, msg string) {
 // proxyError answers when no instance could be reached.
 func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error) {
 	name := canonicalHost(req.Host)
+	if bodyTooSlow(req) {
+		// The server closes the connection: the rest of the body is
+		// not worth waiting for.
+		w.Header().Set("Connection", "close")
+		plain(w, http.StatusRequestTimeout, fmt.Sprintf("The request body arrived slower than %d bytes/s; send it faster or check the network between the client and this router.", r.rate))
+		return
+	}
+	if errors.Is(err, errBackendTimeout) {
+		r.log.Warn("instance did not answer in time", "host", name, "method", req.Method, "path", req.URL.Path, "timeout", r.timeout, "err", err)
+		plain(w, http.StatusGatewayTimeout, fmt.Sprintf("%s did not answer within %s; check the app's logs for slow or stuck requests, or raise the router's --backend-timeout if it needs longer.", name, r.timeout))
+		return
+	}
 	if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
 		// The client went away; nobody reads the answer.
 		w.WriteHeader(http.StatusBadGateway)

@@ -17,6 +17,13 @@ import (
 // DefaultShutdownTimeout is how long Run lets requests under way finish.
 const DefaultShutdownTimeout = 30 * time.Second
 
+// Defaults for RunConfig's client-side limits.
+const (
+	DefaultHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout   = 120 * time.Second
+	DefaultMaxConns      = 10000
+)
+
 // RunConfig is what `longshoreman router` passes to Run.
 type RunConfig struct {
 	// Addr is the address to listen on; default ":80".
@@ -45,6 +52,16 @@ type RunConfig struct {
 	StateDir string
 	// Cluster, when set, is the cluster to serve, replacing the kept one.
 	Cluster string
+	// HeaderTimeout bounds reading a request's headers (slow clients);
+	// default 10s.
+	HeaderTimeout time.Duration
+	// IdleTimeout closes a client's keep-alive connection idle this long
+	// between requests; default 120s.
+	IdleTimeout time.Duration
+	// MaxConns caps the client connections open at once; more wait to be
+	// accepted (see capConns). Default DefaultMaxConns; negative: no
+	// cap.
+	MaxConns int
 }
 
 // Run serves the router until ctx ends: it subscribes to the routing table
@@ -70,6 +87,15 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	state, stateErr := openState(cfg.StateDir, cfg.Cluster)
 	if stateErr != nil {
 		return stateErr
@@ -86,17 +112,19 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			return err
 		}
 	}
+	ln = capConns(ln, cfg.MaxConns)
 	r := New(cfg.Router)
 	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: cfg.Redis, Channel: cfg.Channel, Logger: cfg.Logger,
 		Keys: cfg.Keys, Cluster: state.cluster, Adopt: state.keep})
 	srv := &http.Server{
 		Handler:           statusHandler{next: r, sub: sub},
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: cfg.HeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 		// No ReadTimeout or WriteTimeout: uploads, long polls and streams
-		// pass through; the apps set their own limits.
+		// pass through; the apps set their own limits. The router's
+		// minimum body rate and backend timeout catch the stuck ones.
 	}
 
 	subCtx, stopSub := context.WithCancel(context.Background())
