@@ -11,7 +11,7 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-// maxIdleProbes bounds the reconciler's idle probe connections.
+// maxIdleProbes bounds the prober's idle connections.
 const maxIdleProbes = 2048
 
 // healthChecker probes instances over HTTP.
@@ -21,8 +21,9 @@ type healthChecker struct {
 
 // newHealthChecker returns a checker. A deploy's checker opens a fresh
 // connection per probe, as a router meeting a new instance would; the
-// reconciler's keeps one idle connection per instance between passes, so a
-// pass over thousands of instances does not open thousands of connections.
+// prober's keeps an idle connection per instance between its checks (up to
+// maxIdleProbes), so checking thousands of instances does not open a
+// connection per check.
 func newHealthChecker(keepAlive bool) *healthChecker {
 	transport := &http.Transport{DisableKeepAlives: true}
 	if keepAlive {

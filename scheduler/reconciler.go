@@ -15,16 +15,16 @@ import (
 // pass every interval and at once when a host reports a container's death.
 type Reconciler struct {
 	s        *Scheduler
-	health   *healthChecker
+	prober   *Prober
 	interval time.Duration
 	grace    time.Duration
 	trigger  chan struct{}
 	repairs  chan struct{} // bounds the repairs running at once
+	passing  sync.Mutex    // held by a pass: Pass and Run's passes never overlap
 
 	mu        sync.Mutex           // guards the fields below
 	failing   map[string]time.Time // host -> when it first failed to answer
 	down      map[string]bool      // hosts marked down
-	failures  map[string]int       // container id -> consecutive failed health checks
 	lastPass  time.Duration
 	passes    uint64
 	recovered bool
@@ -34,11 +34,11 @@ type Reconciler struct {
 type ReconcilerConfig struct {
 	Interval time.Duration // default cluster.DefaultReconcile
 	Grace    time.Duration // default cluster.DefaultHostGrace
+	// ProbeInterval is how often each instance's health check runs, on its
+	// own timer (see Prober); default Interval.
+	ProbeInterval time.Duration
+	MaxProbes     int // health checks in flight at once, default DefaultMaxProbes
 }
-
-// unhealthyAfter is how many consecutive failed checks take a routed
-// instance out of the table; one pass brings it back.
-const unhealthyAfter = 2
 
 // maxRepairs bounds the apps repaired at once; the others wait their turn.
 const maxRepairs = 16
@@ -51,23 +51,36 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 	if cfg.Grace == 0 {
 		cfg.Grace = cluster.DefaultHostGrace
 	}
-	return &Reconciler{
-		s: s, health: newHealthChecker(true), interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
-		repairs: make(chan struct{}, maxRepairs),
-		failing: map[string]time.Time{}, down: map[string]bool{}, failures: map[string]int{},
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = cfg.Interval
 	}
+	r := &Reconciler{
+		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
+		repairs: make(chan struct{}, maxRepairs),
+		failing: map[string]time.Time{}, down: map[string]bool{},
+	}
+	// A check that changes what should be routed asks for a pass at once,
+	// so an instance failing its check leaves the table within two probe
+	// intervals whatever the reconcile interval.
+	r.prober = NewProber(ProberConfig{Interval: cfg.ProbeInterval, MaxInFlight: cfg.MaxProbes, OnChange: r.Trigger, Logger: s.cfg.Logger})
+	return r
 }
 
 // Run reconciles until ctx ends: a pass every interval, or sooner when
-// Trigger is called, and the Docker events of every host. A pass does not
-// wait for the repairs it starts: an app whose repair waits on a slow
-// health check is left to it, and the next pass repairs the others.
+// Trigger is called or a health check changes what should be routed, the
+// Docker events of every host, and the instances' health checks. A pass
+// does not wait for the repairs it starts: an app whose repair waits on a
+// slow health check is left to it, and the next pass repairs the others.
 func (r *Reconciler) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		r.watchEvents(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		r.prober.Run(ctx)
 	}()
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
@@ -103,6 +116,9 @@ func (r *Reconciler) Down() []string {
 	return out
 }
 
+// ProbeStats returns what the health checks did so far.
+func (r *Reconciler) ProbeStats() ProbeStats { return r.prober.Stats() }
+
 // LastPass returns how long the last pass took and how many ran.
 func (r *Reconciler) LastPass() (time.Duration, uint64) {
 	r.mu.Lock()
@@ -122,6 +138,8 @@ func (r *Reconciler) Pass(ctx context.Context) {
 // goroutine counted by repairs, for each app that needs one and is not
 // busy; it does not wait for them.
 func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
+	r.passing.Lock()
+	defer r.passing.Unlock()
 	start := time.Now()
 	if !r.recovered {
 		r.recoverDeploys(ctx)
@@ -138,7 +156,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	}
 	observedAt := time.Now().UTC()
 	up, down, containers := r.observeHosts(ctx, hosts)
-	healthy, unhealthy := r.checkHealth(ctx, containers)
+	healthy, unhealthy := r.observeHealth(hosts, up, down, containers)
 
 	apps, err := r.s.store.AllApps()
 	if err != nil {
@@ -256,23 +274,20 @@ func (r *Reconciler) hostAnswered(host string) {
 	delete(r.down, host)
 }
 
-// checkHealth probes every running container once, concurrently (at most
-// 16 at a time), and returns which passed and which failed enough times in
-// a row to leave the table.
-func (r *Reconciler) checkHealth(ctx context.Context, containers []cluster.Container) (healthy, unhealthy map[string]bool) {
-	healthy, unhealthy = map[string]bool{}, map[string]bool{}
+// observeHealth gives the prober the running containers just listed and
+// returns its latest results: which passed their last check, and which
+// failed enough in a row to leave the table. Containers on a host that is
+// late to answer, neither up nor down, stay checked; those on a host down
+// or gone from the cluster are dropped.
+func (r *Reconciler) observeHealth(hosts []cluster.Host, up, down map[string]bool, containers []cluster.Container) (healthy, unhealthy map[string]bool) {
 	paths := map[string]string{}
 	if apps, err := r.s.store.AllApps(); err == nil {
 		for _, a := range apps {
 			paths[a.Name] = a.HealthCheck.WithDefaults().Path
 		}
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	seen := map[string]bool{}
+	targets := make([]ProbeTarget, 0, len(containers))
 	for _, ct := range containers {
-		seen[ct.ID] = true
 		if !ct.Running || ct.Port == 0 {
 			continue
 		}
@@ -280,37 +295,14 @@ func (r *Reconciler) checkHealth(ctx context.Context, containers []cluster.Conta
 		if path == "" {
 			path = cluster.DefaultHealthPath
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := r.health.probe(pctx, cluster.Instance{Host: ct.Host, Port: ct.Port}.Addr(), path)
-			cancel()
-			mu.Lock()
-			defer mu.Unlock()
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			if err == nil {
-				healthy[ct.ID] = true
-				delete(r.failures, ct.ID)
-				return
-			}
-			r.failures[ct.ID]++
-			if r.failures[ct.ID] >= unhealthyAfter {
-				unhealthy[ct.ID] = true
-			}
-		}()
+		targets = append(targets, ProbeTarget{ID: ct.ID, Host: ct.Host, Addr: cluster.Instance{Host: ct.Host, Port: ct.Port}.Addr(), Path: path})
 	}
-	wg.Wait()
-	r.mu.Lock()
-	for id := range r.failures {
-		if !seen[id] {
-			delete(r.failures, id)
-		}
+	known := make(map[string]bool, len(hosts))
+	for _, h := range hosts {
+		known[h.Addr] = true
 	}
-	r.mu.Unlock()
-	return healthy, unhealthy
+	r.prober.Track(targets, func(host string) bool { return known[host] && !up[host] && !down[host] })
+	return r.prober.Health()
 }
 
 // reconcileApp plans and carries out the repair of one app; the caller
