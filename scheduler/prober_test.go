@@ -38,7 +38,7 @@ func TestFirstProbeSpread(t *testing.T) {
 		// Seen again 7.3 intervals later, it keeps its phase.
 		later := now.Add(73 * interval / 10)
 		again := firstProbe(later, interval, id)
-		if again.Before(later) || !again.Before(later.Add(interval)) || (again.Sub(at) % interval) != 0 {
+		if again.Before(later) || !again.Before(later.Add(interval)) || (again.Sub(at)%interval) != 0 {
 			t.Fatalf("%s: first check %s, seen later %s: phase changed", id[:12], at, again)
 		}
 	}
