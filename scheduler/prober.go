@@ -50,8 +50,8 @@ type ProberConfig struct {
 // concurrently.
 type Prober struct {
 	cfg   ProberConfig
-	check *healthChecker
 	wake  chan struct{} // Track added a target that may be due first
+	slots chan struct{} // one per check in flight: the bound
 
 	mu      sync.Mutex             // guards the fields below
 	targets map[string]*probeState // container id -> its state
@@ -103,7 +103,7 @@ func NewProber(cfg ProberConfig) *Prober {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Prober{
-		cfg: cfg, check: newHealthChecker(true), wake: make(chan struct{}, 1),
+		cfg: cfg, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.MaxInFlight),
 		targets: map[string]*probeState{},
 		stats:   ProbeStats{MaxInFlight: cfg.MaxInFlight, Interval: cfg.Interval},
 	}
@@ -187,7 +187,6 @@ func (p *Prober) Stats() ProbeStats {
 // MaxInFlight at once, until ctx ends; it returns once the running checks
 // ended.
 func (p *Prober) Run(ctx context.Context) {
-	slots := make(chan struct{}, p.cfg.MaxInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	timer := time.NewTimer(time.Hour)
@@ -205,17 +204,64 @@ func (p *Prober) Run(ctx context.Context) {
 			continue
 		}
 		select {
-		case slots <- struct{}{}:
+		case p.slots <- struct{}{}:
 		case <-ctx.Done():
+			p.requeue(st)
 			return
 		}
 		p.started(st)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-slots }()
-			p.probe(ctx, st)
+			defer func() { <-p.slots }()
+			p.probe(ctx, st, true)
 		}()
+	}
+}
+
+// CheckUnchecked checks at once, within the bound on checks in flight, the
+// tracked targets among ids that have no result yet, and returns when they
+// have one (or ctx ended). Their timers stay at their phases. The pass
+// uses it for containers it knows nothing of, which it adopts or removes
+// by their health, so that it judges them on the pass that finds them.
+func (p *Prober) CheckUnchecked(ctx context.Context, ids []string) {
+	var todo []*probeState
+	p.mu.Lock()
+	for _, id := range ids {
+		if st := p.targets[id]; st != nil && !st.checked && st.index >= 0 {
+			heap.Remove(&p.due, st.index)
+			todo = append(todo, st)
+		}
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for i, st := range todo {
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			for _, st := range todo[i:] {
+				p.requeue(st)
+			}
+			wg.Wait()
+			return
+		}
+		p.started(st)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-p.slots }()
+			p.probe(ctx, st, false)
+		}()
+	}
+	wg.Wait()
+}
+
+// requeue puts back a target taken for a check that did not run.
+func (p *Prober) requeue(st *probeState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !st.dropped {
+		heap.Push(&p.due, st)
 	}
 }
 
@@ -241,16 +287,18 @@ func (p *Prober) started(st *probeState) {
 	p.stats.MaxLate = max(p.stats.MaxLate, time.Since(st.next))
 }
 
-// probe checks st once, records the result and sets its next check.
-func (p *Prober) probe(ctx context.Context, st *probeState) {
+// probe checks st once, records the result and puts st back in the due
+// queue: at its next phase when next is set, else at the time it had.
+func (p *Prober) probe(ctx context.Context, st *probeState, next bool) {
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	err := p.check.probe(pctx, st.Addr, st.Path)
+	err := probeConn(pctx, st.Addr, st.Path)
 	cancel()
 	if ctx.Err() != nil {
 		p.mu.Lock()
 		p.stats.InFlight--
 		p.mu.Unlock()
-		return // stopping: a check cut short says nothing of the instance
+		p.requeue(st) // stopping: a check cut short says nothing of the instance
+		return
 	}
 	p.mu.Lock()
 	p.stats.InFlight--
@@ -270,7 +318,9 @@ func (p *Prober) probe(ctx context.Context, st *probeState) {
 		st.failures++
 	}
 	changed := wasUnhealthy != (st.failures >= unhealthyAfter)
-	st.next = nextProbe(st.next, time.Now(), p.cfg.Interval)
+	if next {
+		st.next = nextProbe(st.next, time.Now(), p.cfg.Interval)
+	}
 	heap.Push(&p.due, st)
 	p.mu.Unlock()
 	if !changed {

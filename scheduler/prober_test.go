@@ -265,3 +265,29 @@ func TestProberTrack(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "moved target unhealthy", func() bool { _, u := p.Health(); return u[moved.ID] })
 }
+
+// TestProberCheckUnchecked: the targets asked for that have no result yet
+// are checked at once, the others are left to their timers.
+func TestProberCheckUnchecked(t *testing.T) {
+	srv := newInstanceServer(t, 0)
+	targets := srv.targets(4)
+	srv.setFailing(targets[1].Path, true)
+	p := NewProber(ProberConfig{Interval: time.Hour}) // no timer is due during the test
+	p.Track(targets, nil)
+	p.CheckUnchecked(context.Background(), []string{targets[0].ID, targets[1].ID, "not-tracked"})
+	healthy, unhealthy := p.Health()
+	if !healthy[targets[0].ID] || healthy[targets[1].ID] || healthy[targets[2].ID] || len(unhealthy) != 0 {
+		t.Fatalf("healthy %v, unhealthy %v; want target 0 healthy, target 1 failed once (neither), 2 and 3 unchecked", healthy, unhealthy)
+	}
+	if st := p.Stats(); st.Checked != 2 || st.Probes != 2 || st.Failed != 1 {
+		t.Fatalf("stats %+v, want 2 checked, 1 failed", st)
+	}
+	// Checked already: not again.
+	p.CheckUnchecked(context.Background(), []string{targets[0].ID})
+	if n := len(srv.hitsOf(targets[0].Path)); n != 1 {
+		t.Fatalf("target 0 checked %d times, want 1", n)
+	}
+	if n := len(srv.hitsOf(targets[2].Path)); n != 0 {
+		t.Fatalf("target 2 checked %d times before its timer, want 0", n)
+	}
+}

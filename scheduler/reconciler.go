@@ -151,12 +151,13 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		r.s.cfg.Logger.Error("reconcile: reading hosts failed", "err", err)
 		return
 	}
-	if all, err := r.s.store.AllInstances(); err == nil {
+	all, allErr := r.s.store.AllInstances()
+	if allErr == nil {
 		r.s.resumeRetirements(all)
 	}
 	observedAt := time.Now().UTC()
 	up, down, containers := r.observeHosts(ctx, hosts)
-	healthy, unhealthy := r.observeHealth(hosts, up, down, containers)
+	healthy, unhealthy := r.observeHealth(ctx, hosts, up, down, containers, all)
 
 	apps, err := r.s.store.AllApps()
 	if err != nil {
@@ -278,8 +279,10 @@ func (r *Reconciler) hostAnswered(host string) {
 // returns its latest results: which passed their last check, and which
 // failed enough in a row to leave the table. Containers on a host that is
 // late to answer, neither up nor down, stay checked; those on a host down
-// or gone from the cluster are dropped.
-func (r *Reconciler) observeHealth(hosts []cluster.Host, up, down map[string]bool, containers []cluster.Container) (healthy, unhealthy map[string]bool) {
+// or gone from the cluster are dropped. A running container without an
+// instance record (left by a crash) is checked now if it never was: the
+// plan adopts or removes it by its health.
+func (r *Reconciler) observeHealth(ctx context.Context, hosts []cluster.Host, up, down map[string]bool, containers []cluster.Container, records []cluster.Instance) (healthy, unhealthy map[string]bool) {
 	paths := map[string]string{}
 	if apps, err := r.s.store.AllApps(); err == nil {
 		for _, a := range apps {
@@ -302,6 +305,17 @@ func (r *Reconciler) observeHealth(hosts []cluster.Host, up, down map[string]boo
 		known[h.Addr] = true
 	}
 	r.prober.Track(targets, func(host string) bool { return known[host] && !up[host] && !down[host] })
+	recorded := make(map[string]bool, len(records))
+	for _, rec := range records {
+		recorded[rec.ID] = true
+	}
+	var unknown []string
+	for _, t := range targets {
+		if !recorded[t.ID] {
+			unknown = append(unknown, t.ID)
+		}
+	}
+	r.prober.CheckUnchecked(ctx, unknown)
 	return r.prober.Health()
 }
 

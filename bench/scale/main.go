@@ -30,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/longshoreman/longshoreman/scheduler"
 )
 
 func main() {
@@ -49,6 +51,8 @@ func main() {
 		profile    = flag.String("profile", "", "directory for CPU profiles of each measurement (N-describe.pprof, N-reconcile.pprof, ...)")
 		dir        = flag.String("dir", "", "directory for the data file; default a fresh temporary directory")
 		verbose    = flag.Bool("v", false, "log progress of each size on stderr")
+		probeEvery = flag.Duration("probe-interval", scheduler.DefaultProbeInterval, "interval between two health checks of one instance, as serve's --probe-interval")
+		maxProbes  = flag.Int("max-probes", scheduler.DefaultMaxProbes, "health checks in flight at most")
 	)
 	flag.Parse()
 
@@ -62,6 +66,11 @@ func main() {
 	cfg := pointConfig{
 		Instances: *point, DockerPort: *dockerPort, Redis: *redisAddr, Duration: *duration, Clients: *clients,
 		Passes: *passes, Changes: *changes, Populate: *populate, Parallel: *parallel, Profile: *profile, Dir: *dir, Verbose: *verbose,
+		ProbeInterval: *probeEvery, MaxProbes: *maxProbes,
+	}
+	if cfg.ProbeInterval <= 0 || cfg.MaxProbes <= 0 {
+		fmt.Fprintln(os.Stderr, "scale: -probe-interval and -max-probes must be positive")
+		os.Exit(2)
 	}
 	if *point > 0 {
 		res, err := runPoint(cfg)
@@ -115,6 +124,7 @@ func runPointProcess(n int, cfg pointConfig) (PointResult, error) {
 		"-duration", cfg.Duration.String(), "-clients", strconv.Itoa(cfg.Clients), "-passes", strconv.Itoa(cfg.Passes),
 		"-changes", strconv.Itoa(cfg.Changes), "-populate", cfg.Populate, "-deploy-parallel", strconv.Itoa(cfg.Parallel),
 		"-profile", cfg.Profile, "-dir", cfg.Dir,
+		"-probe-interval", cfg.ProbeInterval.String(), "-max-probes", strconv.Itoa(cfg.MaxProbes),
 	}
 	if cfg.Verbose {
 		args = append(args, "-v")
@@ -140,7 +150,8 @@ func hostAddr(i int) string {
 }
 
 // runFakeEngines serves one FakeEngine per host address until stdin closes
-// (the controller process that started it ended).
+// (the controller process that started it ended). Each line on stdin
+// switches a fake container's health check (see healthSwitch).
 func runFakeEngines(hosts, port int) error {
 	if hosts <= 0 {
 		return fmt.Errorf("-hosts must be positive")
@@ -148,8 +159,10 @@ func runFakeEngines(hosts, port int) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, hosts)
+	health := newHealthSwitch()
 	for i := range hosts {
 		f := NewFakeEngine(hostAddr(i), port, 30000)
+		f.instance.Handler = health
 		go func() { errc <- f.Serve(ctx) }()
 	}
 	// Ready once every API answers.
@@ -173,8 +186,13 @@ func runFakeEngines(hosts, port int) error {
 	}
 	fmt.Println("ready")
 	go func() {
-		_, _ = bufio.NewReader(os.Stdin).ReadString(0) // EOF when the parent ends
-		cancel()
+		defer cancel() // EOF when the parent ends
+		lines := bufio.NewScanner(os.Stdin)
+		for lines.Scan() {
+			if err := health.command(lines.Text()); err != nil {
+				fmt.Fprintln(os.Stderr, "scale: fake engines:", err)
+			}
+		}
 	}()
 	select {
 	case <-ctx.Done():
@@ -185,31 +203,40 @@ func runFakeEngines(hosts, port int) error {
 }
 
 // startFakeEngines starts the fake engines' process and waits until they
-// listen. stop ends it.
-func startFakeEngines(hosts, port int) (stop func(), err error) {
+// listen. stop ends it; setFailing switches the health check of the fake
+// container published on addr to fail (500) or pass.
+func startFakeEngines(hosts, port int) (stop func(), setFailing func(addr string, failing bool) error, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cmd := exec.Command(self, "-fake-engine", "-hosts", strconv.Itoa(hosts), "-docker-port", strconv.Itoa(port))
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || strings.TrimSpace(line) != "ready" {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("fake engines did not start (%q, %v)", line, err)
+		return nil, nil, fmt.Errorf("fake engines did not start (%q, %v)", line, err)
+	}
+	setFailing = func(addr string, failing bool) error {
+		verb := "ok"
+		if failing {
+			verb = "fail"
+		}
+		_, err := fmt.Fprintf(stdin, "%s %s\n", verb, addr)
+		return err
 	}
 	return func() {
 		_ = stdin.Close()
@@ -221,7 +248,7 @@ func startFakeEngines(hosts, port int) (stop func(), err error) {
 			_ = cmd.Process.Kill()
 			<-done
 		}
-	}, nil
+	}, setFailing, nil
 }
 
 // startRedis starts a private redis-server on a free loopback port.
