@@ -155,15 +155,15 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	if allErr == nil {
 		r.s.resumeRetirements(all)
 	}
-	observedAt := time.Now().UTC()
-	up, down, containers := r.observeHosts(ctx, hosts)
-	healthy, unhealthy := r.observeHealth(ctx, hosts, up, down, containers, all)
-
 	apps, err := r.s.store.AllApps()
 	if err != nil {
 		r.s.cfg.Logger.Error("reconcile: reading apps failed", "err", err)
 		return
 	}
+	observedAt := time.Now().UTC()
+	up, down, containers := r.observeHosts(ctx, hosts)
+	healthy, unhealthy := r.observeHealth(ctx, hosts, up, down, containers, all, apps)
+
 	byApp := map[string][]cluster.Container{}
 	for _, ct := range containers {
 		byApp[ct.App] = append(byApp[ct.App], ct)
@@ -183,25 +183,37 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		known[h.Addr] = true
 	}
 	retiring := r.s.Retiring()
-	for name := range names {
-		rctx, unlock, ok := r.s.lockRepair(ctx, name)
+	locked := r.lockRepairs(ctx, names)
+	// Read after the locks are held, so no operation changes these apps
+	// between the read and the plan; one read for every app, as a pass
+	// over a thousand apps cannot afford a thousand.
+	states, err := r.observeApps(locked)
+	if err != nil {
+		r.s.cfg.Logger.Error("reconcile: reading apps and instances failed", "err", err)
+	}
+	for name, lk := range locked {
+		st, ok := states[name]
 		if !ok {
-			continue // an operation holds it; the next pass looks again
+			lk.unlock()
+			continue
+		}
+		st.Containers, st.HostUp, st.HostDown, st.Hosts = byApp[name], up, down, known
+		st.Healthy, st.Unhealthy, st.ObservedAt, st.Retiring = healthy, unhealthy, observedAt, retiring
+		if PlanApp(st).Empty() {
+			lk.unlock() // the common case: nothing to repair, no goroutine
+			continue
 		}
 		repairs.Add(1)
 		go func() {
 			defer repairs.Done()
-			defer unlock()
+			defer lk.unlock()
 			select {
 			case r.repairs <- struct{}{}:
 				defer func() { <-r.repairs }()
-			case <-rctx.Done():
+			case <-lk.ctx.Done():
 				return
 			}
-			r.reconcileApp(rctx, name, AppState{
-				Containers: byApp[name], HostUp: up, HostDown: down, Hosts: known,
-				Healthy: healthy, Unhealthy: unhealthy, ObservedAt: observedAt, Retiring: retiring,
-			})
+			r.reconcileApp(lk.ctx, name, st)
 		}()
 	}
 	r.mu.Lock()
@@ -209,6 +221,55 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	r.passes++
 	r.mu.Unlock()
 	r.s.cfg.Observer.ReconcilePass(time.Since(start))
+}
+
+// repairLock is an app's repair lock held by a pass.
+type repairLock struct {
+	ctx    context.Context // ends when an operator's operation pre-empts the repair
+	unlock func()
+}
+
+// lockRepairs takes the repair lock of every app in names that no
+// operation holds; the others are left to the next pass.
+func (r *Reconciler) lockRepairs(ctx context.Context, names map[string]*cluster.App) map[string]repairLock {
+	locked := make(map[string]repairLock, len(names))
+	for name := range names {
+		if rctx, unlock, ok := r.s.lockRepair(ctx, name); ok {
+			locked[name] = repairLock{rctx, unlock}
+		}
+	}
+	return locked
+}
+
+// observeApps reads, in one pass over the data file, each locked app and
+// its instance records; an app the data file does not know gets a nil App
+// and no records (its containers are removed).
+func (r *Reconciler) observeApps(locked map[string]repairLock) (map[string]AppState, error) {
+	apps, err := r.s.store.AllApps()
+	if err != nil {
+		return nil, err
+	}
+	records, err := r.s.store.AllInstances()
+	if err != nil {
+		return nil, err
+	}
+	states := make(map[string]AppState, len(locked))
+	for name := range locked {
+		states[name] = AppState{}
+	}
+	for _, a := range apps {
+		if st, ok := states[a.Name]; ok {
+			st.App = a
+			states[a.Name] = st
+		}
+	}
+	for _, rec := range records {
+		if st, ok := states[rec.App]; ok && st.App != nil {
+			st.Records = append(st.Records, rec)
+			states[rec.App] = st
+		}
+	}
+	return states, nil
 }
 
 // observeHosts pings every host, tracks which are down, and lists this
@@ -282,12 +343,10 @@ func (r *Reconciler) hostAnswered(host string) {
 // or gone from the cluster are dropped. A running container without an
 // instance record (left by a crash) is checked now if it never was: the
 // plan adopts or removes it by its health.
-func (r *Reconciler) observeHealth(ctx context.Context, hosts []cluster.Host, up, down map[string]bool, containers []cluster.Container, records []cluster.Instance) (healthy, unhealthy map[string]bool) {
-	paths := map[string]string{}
-	if apps, err := r.s.store.AllApps(); err == nil {
-		for _, a := range apps {
-			paths[a.Name] = a.HealthCheck.WithDefaults().Path
-		}
+func (r *Reconciler) observeHealth(ctx context.Context, hosts []cluster.Host, up, down map[string]bool, containers []cluster.Container, records []cluster.Instance, apps []*cluster.App) (healthy, unhealthy map[string]bool) {
+	paths := make(map[string]string, len(apps))
+	for _, a := range apps {
+		paths[a.Name] = a.HealthCheck.WithDefaults().Path
 	}
 	targets := make([]ProbeTarget, 0, len(containers))
 	for _, ct := range containers {
@@ -322,14 +381,6 @@ func (r *Reconciler) observeHealth(ctx context.Context, hosts []cluster.Host, up
 // reconcileApp plans and carries out the repair of one app; the caller
 // holds the app's repair lock, and ctx ends when an operator pre-empts it.
 func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState) {
-	if app, err := r.s.store.App(name); err == nil {
-		st.App = app
-		if st.Records, err = r.s.store.Instances(name); err != nil {
-			return
-		}
-	} else if cluster.ErrorCode(err) != cluster.ENOTFOUND {
-		return
-	}
 	p := PlanApp(st)
 	if p.Empty() {
 		return
