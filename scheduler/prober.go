@@ -5,6 +5,9 @@ import (
 	"context"
 	"hash/fnv"
 	"log/slog"
+	"maps"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -22,8 +25,8 @@ const unhealthyAfter = 2
 // ProbeTarget is one running container to health-check.
 type ProbeTarget struct {
 	ID   string // container id
-	Host string // the host it runs on
-	Addr string // host:port its health path answers on
+	Host string // the host it runs on, and the address checked
+	Port int    // the published port its health path answers on
 	Path string // the app's health path
 }
 
@@ -57,11 +60,19 @@ type Prober struct {
 	targets map[string]*probeState // container id -> its state
 	due     dueQueue               // targets waiting for their next check, soonest first
 	stats   ProbeStats
+	tracked uint64 // counts Track calls, to find the targets a call did not list
+	// healthy and unhealthy are the results Health returns, kept up to
+	// date by each check. Once handed out they are shared: the next change
+	// copies them first, so a pass in a steady cluster copies nothing.
+	healthy, unhealthy map[string]bool
+	shared             bool
 }
 
 // probeState is one target's timer and latest results; guarded by Prober.mu.
 type probeState struct {
 	ProbeTarget
+	addr     string    // host:port
+	listed   uint64    // the last Track call that listed it
 	next     time.Time // when the next check is due
 	index    int       // position in the due queue; -1 while being checked or once dropped
 	dropped  bool      // no longer tracked: the running check's result is discarded
@@ -104,8 +115,8 @@ func NewProber(cfg ProberConfig) *Prober {
 	}
 	return &Prober{
 		cfg: cfg, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.MaxInFlight),
-		targets: map[string]*probeState{},
-		stats:   ProbeStats{MaxInFlight: cfg.MaxInFlight, Interval: cfg.Interval},
+		targets: map[string]*probeState{}, healthy: map[string]bool{}, unhealthy: map[string]bool{},
+		stats: ProbeStats{MaxInFlight: cfg.MaxInFlight, Interval: cfg.Interval},
 	}
 }
 
@@ -117,21 +128,21 @@ func NewProber(cfg ProberConfig) *Prober {
 func (p *Prober) Track(targets []ProbeTarget, keep func(host string) bool) {
 	now := time.Now()
 	p.mu.Lock()
-	listed := make(map[string]bool, len(targets))
+	p.tracked++
 	for _, t := range targets {
-		listed[t.ID] = true
 		if st, ok := p.targets[t.ID]; ok {
 			if st.ProbeTarget == t {
+				st.listed = p.tracked
 				continue
 			}
 			p.drop(st) // moved: the old results say nothing of the new address
 		}
-		st := &probeState{ProbeTarget: t, next: firstProbe(now, p.cfg.Interval, t.ID)}
+		st := &probeState{ProbeTarget: t, addr: net.JoinHostPort(t.Host, strconv.Itoa(t.Port)), listed: p.tracked, next: firstProbe(now, p.cfg.Interval, t.ID)}
 		p.targets[t.ID] = st
 		heap.Push(&p.due, st)
 	}
-	for id, st := range p.targets {
-		if !listed[id] && (keep == nil || !keep(st.Host)) {
+	for _, st := range p.targets {
+		if st.listed != p.tracked && (keep == nil || !keep(st.Host)) {
 			p.drop(st)
 		}
 	}
@@ -149,24 +160,51 @@ func (p *Prober) drop(st *probeState) {
 		heap.Remove(&p.due, st.index)
 	}
 	delete(p.targets, st.ID)
+	p.setResult(st.ID, false, false)
+}
+
+// setResult records whether id is healthy and unhealthy (neither: not
+// checked yet, or failing fewer times than unhealthyAfter); p.mu held.
+func (p *Prober) setResult(id string, healthy, unhealthy bool) {
+	if p.healthy[id] == healthy && p.unhealthy[id] == unhealthy {
+		return
+	}
+	if p.shared {
+		p.healthy, p.unhealthy, p.shared = maps.Clone(p.healthy), maps.Clone(p.unhealthy), false
+	}
+	if healthy {
+		p.healthy[id] = true
+	} else {
+		delete(p.healthy, id)
+	}
+	if unhealthy {
+		p.unhealthy[id] = true
+	} else {
+		delete(p.unhealthy, id)
+	}
 }
 
 // Health returns the tracked containers whose latest check passed, and
 // those that failed unhealthyAfter or more checks in a row. A container
-// not yet checked is in neither.
+// not yet checked is in neither. The maps are shared: read them only.
 func (p *Prober) Health() (healthy, unhealthy map[string]bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	healthy, unhealthy = make(map[string]bool, len(p.targets)), map[string]bool{}
+	p.shared = true
+	return p.healthy, p.unhealthy
+}
+
+// Unchecked returns the ids of the tracked targets without a result yet.
+func (p *Prober) Unchecked() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
 	for id, st := range p.targets {
-		switch {
-		case st.checked && st.passed:
-			healthy[id] = true
-		case st.failures >= unhealthyAfter:
-			unhealthy[id] = true
+		if !st.checked {
+			out = append(out, id)
 		}
 	}
-	return healthy, unhealthy
+	return out
 }
 
 // Stats returns what the prober did so far.
@@ -291,7 +329,7 @@ func (p *Prober) started(st *probeState) {
 // queue: at its next phase when next is set, else at the time it had.
 func (p *Prober) probe(ctx context.Context, st *probeState, next bool) {
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	err := probeConn(pctx, st.Addr, st.Path)
+	err := probeConn(pctx, st.addr, st.Path)
 	cancel()
 	if ctx.Err() != nil {
 		p.mu.Lock()
@@ -318,6 +356,7 @@ func (p *Prober) probe(ctx context.Context, st *probeState, next bool) {
 		st.failures++
 	}
 	changed := wasUnhealthy != (st.failures >= unhealthyAfter)
+	p.setResult(st.ID, st.passed, st.failures >= unhealthyAfter)
 	if next {
 		st.next = nextProbe(st.next, time.Now(), p.cfg.Interval)
 	}
@@ -327,9 +366,9 @@ func (p *Prober) probe(ctx context.Context, st *probeState, next bool) {
 		return
 	}
 	if err != nil {
-		p.cfg.Logger.Warn("instance failed its health check twice in a row: unrouting it until it passes", "addr", st.Addr, "path", st.Path, "err", err)
+		p.cfg.Logger.Warn("instance failed its health check twice in a row: unrouting it until it passes", "addr", st.addr, "path", st.Path, "err", err)
 	} else {
-		p.cfg.Logger.Info("instance passes its health check again: routing it", "addr", st.Addr)
+		p.cfg.Logger.Info("instance passes its health check again: routing it", "addr", st.addr)
 	}
 	p.cfg.OnChange()
 }

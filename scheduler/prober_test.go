@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -94,7 +94,7 @@ type instanceServer struct {
 
 func newInstanceServer(tb testing.TB, delay time.Duration) *instanceServer {
 	s := &instanceServer{delay: delay, failing: map[string]bool{}, hits: map[string][]time.Time{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.serving++
 		s.peak = max(s.peak, s.serving)
@@ -109,6 +109,14 @@ func newInstanceServer(tb testing.TB, delay time.Duration) *instanceServer {
 			http.Error(w, "failing as asked", http.StatusInternalServerError)
 		}
 	}))
+	// On every loopback address, so targets can be on several hosts.
+	l, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Listener.Close()
+	s.Listener = l
+	s.Start()
 	tb.Cleanup(s.Close)
 	return s
 }
@@ -128,10 +136,10 @@ func (s *instanceServer) hitsOf(path string) []time.Time {
 // targets returns n targets on s, each with its own health path so the
 // server tells them apart.
 func (s *instanceServer) targets(n int) []ProbeTarget {
-	addr := strings.TrimPrefix(s.URL, "http://")
+	port := s.Listener.Addr().(*net.TCPAddr).Port
 	out := make([]ProbeTarget, n)
 	for i := range out {
-		out[i] = ProbeTarget{ID: containerID(i), Host: "127.0.0.1", Addr: addr, Path: "/ping/" + strconv.Itoa(i)}
+		out[i] = ProbeTarget{ID: containerID(i), Host: "127.0.0.1", Port: port, Path: "/ping/" + strconv.Itoa(i)}
 	}
 	return out
 }
@@ -219,8 +227,12 @@ func TestProberTimersAndHealth(t *testing.T) {
 	}
 
 	sick := targets[7]
+	before, _ := p.Health()
 	srv.setFailing(sick.Path, true)
 	waitFor(t, 10*time.Second, "failing target reported unhealthy", func() bool { _, u := p.Health(); return u[sick.ID] })
+	if !before[sick.ID] || len(before) != len(targets) {
+		t.Fatal("the results handed out before the failure changed under their reader")
+	}
 	if got := len(srv.hitsOf(sick.Path)); got < 2 {
 		t.Fatalf("unhealthy after %d checks", got)
 	}

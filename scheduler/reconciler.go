@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -192,11 +194,11 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		r.s.cfg.Logger.Error("reconcile: reading apps and instances failed", "err", err)
 	}
 	for name, lk := range locked {
-		st, ok := states[name]
-		if !ok {
+		if states[name] == nil {
 			lk.unlock()
 			continue
 		}
+		st := *states[name]
 		st.Containers, st.HostUp, st.HostDown, st.Hosts = byApp[name], up, down, known
 		st.Healthy, st.Unhealthy, st.ObservedAt, st.Retiring = healthy, unhealthy, observedAt, retiring
 		if PlanApp(st).Empty() {
@@ -244,7 +246,7 @@ func (r *Reconciler) lockRepairs(ctx context.Context, names map[string]*cluster.
 // observeApps reads, in one pass over the data file, each locked app and
 // its instance records; an app the data file does not know gets a nil App
 // and no records (its containers are removed).
-func (r *Reconciler) observeApps(locked map[string]repairLock) (map[string]AppState, error) {
+func (r *Reconciler) observeApps(locked map[string]repairLock) (map[string]*AppState, error) {
 	apps, err := r.s.store.AllApps()
 	if err != nil {
 		return nil, err
@@ -253,20 +255,23 @@ func (r *Reconciler) observeApps(locked map[string]repairLock) (map[string]AppSt
 	if err != nil {
 		return nil, err
 	}
-	states := make(map[string]AppState, len(locked))
+	states := make(map[string]*AppState, len(locked))
 	for name := range locked {
-		states[name] = AppState{}
+		states[name] = &AppState{}
 	}
 	for _, a := range apps {
-		if st, ok := states[a.Name]; ok {
+		if st := states[a.Name]; st != nil {
 			st.App = a
-			states[a.Name] = st
 		}
 	}
-	for _, rec := range records {
-		if st, ok := states[rec.App]; ok && st.App != nil {
+	// Records come sorted by app: look each app up once.
+	var st *AppState
+	for i, rec := range records {
+		if i == 0 || rec.App != records[i-1].App {
+			st = states[rec.App]
+		}
+		if st != nil && st.App != nil {
 			st.Records = append(st.Records, rec)
-			states[rec.App] = st
 		}
 	}
 	return states, nil
@@ -357,24 +362,23 @@ func (r *Reconciler) observeHealth(ctx context.Context, hosts []cluster.Host, up
 		if path == "" {
 			path = cluster.DefaultHealthPath
 		}
-		targets = append(targets, ProbeTarget{ID: ct.ID, Host: ct.Host, Addr: cluster.Instance{Host: ct.Host, Port: ct.Port}.Addr(), Path: path})
+		targets = append(targets, ProbeTarget{ID: ct.ID, Host: ct.Host, Port: ct.Port, Path: path})
 	}
 	known := make(map[string]bool, len(hosts))
 	for _, h := range hosts {
 		known[h.Addr] = true
 	}
 	r.prober.Track(targets, func(host string) bool { return known[host] && !up[host] && !down[host] })
-	recorded := make(map[string]bool, len(records))
-	for _, rec := range records {
-		recorded[rec.ID] = true
-	}
-	var unknown []string
-	for _, t := range targets {
-		if !recorded[t.ID] {
-			unknown = append(unknown, t.ID)
+	if unchecked := r.prober.Unchecked(); len(unchecked) > 0 {
+		unknown := make(map[string]bool, len(unchecked))
+		for _, id := range unchecked {
+			unknown[id] = true
 		}
+		for _, rec := range records {
+			delete(unknown, rec.ID)
+		}
+		r.prober.CheckUnchecked(ctx, slices.Collect(maps.Keys(unknown)))
 	}
-	r.prober.CheckUnchecked(ctx, unknown)
 	return r.prober.Health()
 }
 
