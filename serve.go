@@ -42,6 +42,7 @@ type ServeConfig struct {
 	Drain         time.Duration
 	Republish     time.Duration
 	Reconcile     time.Duration
+	ProbeInterval time.Duration // between two health checks of one instance
 	HostGrace     time.Duration
 	MaxCount      int
 	Rebalance     bool
@@ -128,6 +129,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.DurationVar(&c.Config.Drain, "drain", env.Duration("LONGSHOREMAN_DRAIN", cluster.DefaultDrain), "wait between unrouting and stopping an instance (env LONGSHOREMAN_DRAIN)")
 	fs.DurationVar(&c.Config.Republish, "republish", env.Duration("LONGSHOREMAN_REPUBLISH", cluster.DefaultRepublish), "routing-table heartbeat (env LONGSHOREMAN_REPUBLISH)")
 	fs.DurationVar(&c.Config.Reconcile, "reconcile", env.Duration("LONGSHOREMAN_RECONCILE", cluster.DefaultReconcile), "reconcile loop interval (env LONGSHOREMAN_RECONCILE)")
+	fs.DurationVar(&c.Config.ProbeInterval, "probe-interval", env.Duration("LONGSHOREMAN_PROBE_INTERVAL", scheduler.DefaultProbeInterval), "interval between two health checks of one instance (env LONGSHOREMAN_PROBE_INTERVAL)")
 	fs.DurationVar(&c.Config.HostGrace, "host-grace", env.Duration("LONGSHOREMAN_HOST_GRACE", cluster.DefaultHostGrace), "how long a host may not answer before it is marked down (env LONGSHOREMAN_HOST_GRACE)")
 	fs.IntVar(&c.Config.MaxCount, "max-count", env.Int("LONGSHOREMAN_MAX_COUNT", cluster.DefaultMaxCount), "largest instance count per app (env LONGSHOREMAN_MAX_COUNT)")
 	fs.BoolVar(&c.Config.Rebalance, "rebalance", envOr(get, "LONGSHOREMAN_REBALANCE", "true") == "true", "spread apps onto a newly added host (env LONGSHOREMAN_REBALANCE)")
@@ -238,7 +240,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
 		Published: func() uint64 { return c.publisher.Status().LastVersion },
 	})
-	reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace})
+	reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace, ProbeInterval: cfg.ProbeInterval})
 	c.reconcile = reconcile
 	api := http.NewServer(&http.Server{
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher}, Token: token, Logger: c.logger,
