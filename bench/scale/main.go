@@ -1,8 +1,10 @@
 // Command scale measures how the controller's costs grow with the cluster:
 // API latency of the read endpoints at 32 concurrent clients, routing-table
 // build and publish time through a real redis-server, one reconcile pass
-// (wall and CPU time), controller RSS and data-file size, at 100, 1,000 and
-// 10,000 instances (10 instances per app, up to 100 hosts).
+// (wall and CPU time), the health checks' rate and CPU cost and how fast an
+// instance failing its check leaves the routing table, controller RSS and
+// data-file size, at 100, 1,000 and 10,000 instances (10 instances per app,
+// up to 100 hosts).
 //
 //	go run ./bench/scale -instances 100,1000,10000
 //	go run ./bench/scale -instances 10000 -profile /tmp/prof
@@ -10,7 +12,8 @@
 // Hosts are the loopback addresses 127.0.1.1 ... 127.0.1.H. Their Docker
 // APIs are FakeEngine servers (fakeengine.go) in a child process, so the
 // controller's RSS and CPU time are measured alone; every started fake
-// container listens on its published port, so health checks are real HTTP.
+// container listens on its published port, so health checks are real HTTP
+// (healthswitch.go answers them, and makes chosen ones fail).
 // Each size runs in a fresh controller process (this binary, re-executed
 // with -point) so that one size's heap does not inflate the next one's RSS.
 package main
