@@ -77,7 +77,7 @@ func rows() []row {
 		row{name: "controller CPU per second while only checking", unit: "ms/s", value: func(r PointResult) float64 { return durMS(r.Probes.CPUPerSecond) }},
 		row{name: "health checks in flight, peak", unit: "checks", goalOf: func(r PointResult) float64 { return float64(r.Probes.Bound) },
 			value: func(r PointResult) float64 { return float64(r.Probes.PeakInFlight) }},
-		row{name: "latest start of a health check after it was due", unit: "ms", value: func(r PointResult) float64 { return durMS(r.Probes.MaxLate) }},
+		row{name: "latest start of a health check after it was due (warm-up and steady interval)", unit: "ms", value: func(r PointResult) float64 { return durMS(r.Probes.MaxLate) }},
 		row{name: "instance switched to fail its check -> out of the routing table, max of 5", unit: "s", goalOf: func(r PointResult) float64 { return 2 * r.Probes.Interval.Seconds() },
 			value: func(r PointResult) float64 { return slices.Max(append(r.Probes.Unrouted, 0)).Seconds() }},
 		row{name: "same, min of 5", unit: "s", value: func(r PointResult) float64 { return slices.Min(append(r.Probes.Unrouted, time.Hour)).Seconds() }},
