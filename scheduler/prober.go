@@ -34,7 +34,9 @@ type ProbeTarget struct {
 type ProberConfig struct {
 	Interval    time.Duration // between two checks of one instance, default DefaultProbeInterval
 	MaxInFlight int           // checks running at once, default DefaultMaxProbes
-	Timeout     time.Duration // one check, default 2s, at most Interval
+	// Timeout bounds one check, default 2s. It may exceed Interval: a
+	// target's checks never overlap, a late one moves the next on.
+	Timeout time.Duration
 	// OnChange is called, from the prober's goroutines, when an instance
 	// becomes unhealthy (its unhealthyAfter-th failure in a row) or passes
 	// again after that: the moments the routing table must change.
@@ -106,7 +108,6 @@ func NewProber(cfg ProberConfig) *Prober {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 2 * time.Second
 	}
-	cfg.Timeout = min(cfg.Timeout, cfg.Interval)
 	if cfg.OnChange == nil {
 		cfg.OnChange = func() {}
 	}
