@@ -162,14 +162,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestID(r)
 	w.Header().Set("X-Request-Id", id)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, route: "unmatched"}
+	refused := false
 	defer func() {
 		d := time.Since(start)
 		s.Logger.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d.Round(time.Microsecond))
-		if s.Observer != nil {
+		// A refused request is counted by AuthFailed alone: its method and
+		// path are the client's to choose, and each new label value would
+		// be a series kept for the life of the process.
+		if s.Observer != nil && !refused {
 			s.Observer.Request(rec.route, r.Method, rec.status, d)
 		}
 	}()
 	if r.URL.Path != "/healthz" && !s.authorized(r) {
+		refused = true
 		if s.Observer != nil {
 			s.Observer.AuthFailed()
 		}
