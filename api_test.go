@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/longshoreman/longshoreman/cluster"
+
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -105,4 +107,68 @@ func diff(a, b []string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestHistoryAndEnvLimits runs the controller with LONGSHOREMAN_HISTORY=5
+// and no hosts, so that every deploy fails after storing its revision, and
+// checks that only 5 revisions remain; then it sends envs over the limits
+// and with control characters, and JSON sent as a form.
+func TestHistoryAndEnvLimits(t *testing.T) {
+	c := MustServe(t, filepath.Join(t.TempDir(), "ls.db"), map[string]string{"LONGSHOREMAN_HISTORY": "5"})
+	const app = "/hist.example.com"
+	for i := range 12 {
+		status, b := call(t, c, "POST", app+"/deploy", `{"image":"nginx:1"}`)
+		if status == 200 {
+			t.Fatalf("deploy %d without hosts succeeded: %s", i, b)
+		}
+	}
+	out := mustCall(t, c, "GET", app+"/history", "")
+	revs, _ := out["history"].([]any)
+	if len(revs) != 5 {
+		t.Fatalf("history after 12 deploys with LONGSHOREMAN_HISTORY=5 has %d revisions: %v", len(revs), out)
+	}
+
+	for i := range cluster.MaxEnvs {
+		mustCall(t, c, "POST", app+"/envs", fmt.Sprintf(`{"env":"K%d=v"}`, i))
+	}
+	mustCall(t, c, "POST", app+"/envs", `{"env":"K0=changed"}`) // replacing one adds none
+	for _, bad := range []struct{ body, want string }{
+		{`{"env":"ONE_TOO_MANY=v"}`, "MaxEnvs"},
+		{`{"env":"K1=a\nb"}`, "control character"},
+		{`{"env":"K1=\u001b[31mred"}`, "control character"},
+	} {
+		status, b := call(t, c, "POST", app+"/envs", bad.body)
+		if status != 400 || !strings.Contains(string(b), bad.want) {
+			t.Errorf("POST envs %s = %d %s, want 400 naming %s", bad.body, status, b, bad.want)
+		}
+	}
+	for i := range cluster.MaxEnvs {
+		call(t, c, "DELETE", fmt.Sprintf("%s/envs/K%d", app, i), "")
+	}
+	big := strings.Repeat("x", cluster.MaxEnvValueLength)
+	for i := 0; ; i++ {
+		status, b := call(t, c, "POST", app+"/envs", fmt.Sprintf(`{"env":"BIG%d=%s"}`, i, big))
+		if status == 400 {
+			if !strings.Contains(string(b), "MaxEnvBytes") {
+				t.Errorf("over the byte limit: %s", b)
+			}
+			break
+		}
+		if status != 200 || i > cluster.MaxEnvBytes/cluster.MaxEnvValueLength {
+			t.Fatalf("env %d of %d bytes = %d %s, want a 400 naming MaxEnvBytes by now", i, len(big), status, b)
+		}
+	}
+
+	req, _ := http.NewRequest("POST", c.URL()+"/apps", strings.NewReader(`{"app":"form.example.com"}`))
+	req.Header.Set("X-Auth", "t0ken")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // what curl -d sends
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "Content-Type: application/json") {
+		t.Errorf("JSON sent as a form = %d %s, want 400 saying to send Content-Type: application/json", resp.StatusCode, b)
+	}
 }

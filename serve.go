@@ -43,6 +43,7 @@ type ServeConfig struct {
 	Reconcile     time.Duration
 	HostGrace     time.Duration
 	MaxCount      int
+	History       int // revisions kept per app
 	Rebalance     bool
 	LogFormat     string
 	Timeouts      ServerTimeouts
@@ -125,6 +126,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.DurationVar(&c.Config.Reconcile, "reconcile", env.Duration("LONGSHOREMAN_RECONCILE", cluster.DefaultReconcile), "reconcile loop interval (env LONGSHOREMAN_RECONCILE)")
 	fs.DurationVar(&c.Config.HostGrace, "host-grace", env.Duration("LONGSHOREMAN_HOST_GRACE", cluster.DefaultHostGrace), "how long a host may not answer before it is marked down (env LONGSHOREMAN_HOST_GRACE)")
 	fs.IntVar(&c.Config.MaxCount, "max-count", env.Int("LONGSHOREMAN_MAX_COUNT", cluster.DefaultMaxCount), "largest instance count per app (env LONGSHOREMAN_MAX_COUNT)")
+	fs.IntVar(&c.Config.History, "history", env.Int("LONGSHOREMAN_HISTORY", cluster.DefaultHistory), "revisions kept per app; succeeded ones a rollback can target are kept first (env LONGSHOREMAN_HISTORY)")
 	fs.BoolVar(&c.Config.Rebalance, "rebalance", envOr(get, "LONGSHOREMAN_REBALANCE", "true") == "true", "spread apps onto a newly added host (env LONGSHOREMAN_REBALANCE)")
 	fs.StringVar(&c.Config.LogFormat, "log-format", envOr(get, "LONGSHOREMAN_LOG_FORMAT", "text"), "log format: text or json (env LONGSHOREMAN_LOG_FORMAT)")
 	fs.Usage = func() {
@@ -162,6 +164,9 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 			c.Config.DockerPort = 2376
 		}
 	}
+	if c.Config.History < 1 {
+		return fmt.Errorf("--history (LONGSHOREMAN_HISTORY) is %d: give the number of revisions to keep per app, at least 1", c.Config.History)
+	}
 	if c.Config.LogFormat != "text" && c.Config.LogFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json, not %q", c.Config.LogFormat)
 	}
@@ -177,6 +182,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	if c.db, err = db.Open(cfg.DB, db.Options{}); err != nil {
 		return err
 	}
+	c.db.SetHistory(cfg.History)
 	token := cfg.Token
 	if token == "" {
 		var created bool

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/distribution/reference"
@@ -64,7 +65,9 @@ func ValidateEnvKey(key string) error {
 }
 
 // ParseEnv splits "KEY=value" and validates both sides. The value may
-// contain '=' and be empty, but not a NUL byte or invalid UTF-8.
+// contain '=' and tabs and be empty, but not a NUL byte, invalid UTF-8 or
+// another control character (a newline or an escape in a value would break
+// every listing of the envs).
 func ParseEnv(s string) (key, value string, err error) {
 	key, value, ok := strings.Cut(s, "=")
 	if !ok {
@@ -79,7 +82,27 @@ func ParseEnv(s string) (key, value string, err error) {
 	if strings.IndexByte(value, 0) >= 0 || !utf8.ValidString(value) {
 		return "", "", Errorf(EINVALID, "The value of %s has a NUL byte or invalid UTF-8; env values must be text.", key)
 	}
+	if i := strings.IndexFunc(value, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(value[i:])
+		return "", "", Errorf(EINVALID, "The value of %s has the control character %U at byte %d; env values must be one line of text: encode multi-line values, e.g. in base64.", key, r, i)
+	}
 	return key, value, nil
+}
+
+// ValidateEnvs checks the envs an app would have after a change against
+// MaxEnvs and MaxEnvBytes: every revision keeps a copy of them.
+func ValidateEnvs(app string, envs map[string]string) error {
+	if len(envs) > MaxEnvs {
+		return Errorf(EINVALID, "App %s would have %d envs; the limit is %d (MaxEnvs): unset envs it no longer needs.", app, len(envs), MaxEnvs)
+	}
+	size := 0
+	for k, v := range envs {
+		size += len(k) + 1 + len(v)
+	}
+	if size > MaxEnvBytes {
+		return Errorf(EINVALID, "The envs of app %s would take %d bytes as KEY=value; the limit is %d (MaxEnvBytes): unset envs it no longer needs or shorten their values.", app, size, MaxEnvBytes)
+	}
+	return nil
 }
 
 // ValidateImage checks that image is a Docker image reference such as

@@ -55,6 +55,7 @@ type DB struct {
 	now        func() time.Time
 
 	generation   atomic.Uint64 // raised by every write transaction
+	history      atomic.Int64  // revisions kept per app; see SetHistory
 	instancesGen atomic.Uint64 // raised by every write to an instance record
 	cacheMu      sync.Mutex    // guards cache and serializes instance writes with it
 	cache        struct {
