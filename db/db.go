@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"sync"
@@ -187,18 +186,6 @@ func (db *DB) Token() (string, error) {
 		return nil
 	})
 	return token, err
-}
-
-// WriteTo writes a consistent copy of the data file to w, taken in a read
-// transaction while writers go on. It implements io.WriterTo.
-func (db *DB) WriteTo(w io.Writer) (int64, error) {
-	var n int64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	return n, err
 }
 
 // Check reports whether the file is usable: a read transaction succeeds.

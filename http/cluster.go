@@ -79,7 +79,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="longshoreman-%s.db"`, time.Now().UTC().Format("20060102T150405Z")))
-	if _, err := s.Store.WriteTo(w); err != nil {
+	// A large file over a slow link may take longer than the server's write
+	// timeout; the copy is taken first, so the stream holds nothing else.
+	if _, err := s.Store.WriteTo(newStreamWriter(w)); err != nil {
 		// The header is out; all that can be done is to cut the body short
 		// so the client sees a truncated transfer, and log it.
 		s.Logger.Error("backup failed", "err", err)
