@@ -82,7 +82,7 @@ func TestMetricsSeriesBoundedForRefusedRequests(t *testing.T) {
 	}
 
 	for i := range 1000 {
-		if status := send(i, "t0ken"); status != http.StatusNotFound {
+		if status := send(i, "t0ken-0123456789"); status != http.StatusNotFound {
 			t.Fatalf("request %d with a token = %d, want 404", i, status)
 		}
 	}
@@ -160,7 +160,7 @@ func TestHistoryAndEnvLimits(t *testing.T) {
 	}
 
 	req, _ := http.NewRequest("POST", c.URL()+"/apps", strings.NewReader(`{"app":"form.example.com"}`))
-	req.Header.Set("X-Auth", "t0ken")
+	req.Header.Set("X-Auth", "t0ken-0123456789")
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // what curl -d sends
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -27,7 +27,7 @@ func callWithin(t *testing.T, c *ServeCommand, limit time.Duration, method, path
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, method, c.URL()+path, strings.NewReader(body))
-	req.Header.Set("X-Auth", "t0ken")
+	req.Header.Set("X-Auth", "t0ken-0123456789")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: no answer within %s while a backup is read slowly: %v", method, path, limit, err)
@@ -51,7 +51,7 @@ func TestSlowBackupDoesNotBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := MustServe(t, path, nil)
-	backupRead := slowBackupReader(t, c)
+	backupRead := slowBackupReader(t, c.URL())
 
 	deadline := 2 * time.Minute
 	for _, h := range hosts {
@@ -110,7 +110,7 @@ func fillDataFile(t *testing.T, path string, size int64) {
 // slowBackupReader starts GET /backup on a connection with a small receive
 // buffer and reads it at about 2 KB/s until the test ends. It returns the
 // count of body bytes read so far.
-func slowBackupReader(t *testing.T, c *ServeCommand) *atomic.Int64 {
+func slowBackupReader(t *testing.T, baseURL string) *atomic.Int64 {
 	t.Helper()
 	dialer := net.Dialer{Control: func(_, _ string, raw syscall.RawConn) error {
 		var serr error
@@ -120,11 +120,11 @@ func slowBackupReader(t *testing.T, c *ServeCommand) *atomic.Int64 {
 		}
 		return serr
 	}}
-	conn, err := dialer.Dial("tcp", strings.TrimPrefix(c.URL(), "http://"))
+	conn, err := dialer.Dial("tcp", strings.TrimPrefix(baseURL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(conn, "GET /backup HTTP/1.1\r\nHost: x\r\nX-Auth: t0ken\r\n\r\n")
+	fmt.Fprintf(conn, "GET /backup HTTP/1.1\r\nHost: x\r\nX-Auth: t0ken-0123456789\r\n\r\n")
 	br := bufio.NewReaderSize(conn, 2048)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != 200 {

@@ -56,6 +56,7 @@ type ServerTimeouts struct {
 	Read       time.Duration // whole request, body included; default 1m
 	Write      time.Duration // whole answer; a deploy answers when it ends, so default 20m
 	Idle       time.Duration // keep-alive; default 2m
+	Shutdown   time.Duration // how long ordinary requests may finish at shutdown; default 30s
 }
 
 func (t ServerTimeouts) withDefaults() ServerTimeouts {
@@ -70,6 +71,9 @@ func (t ServerTimeouts) withDefaults() ServerTimeouts {
 	}
 	if t.Idle == 0 {
 		t.Idle = 2 * time.Minute
+	}
+	if t.Shutdown == 0 {
+		t.Shutdown = 30 * time.Second
 	}
 	return t
 }
@@ -89,6 +93,7 @@ type ServeCommand struct {
 	publisher *pubsub.Publisher
 	redis     *redis.Client
 	server    *nethttp.Server
+	api       *http.Server
 	listener  net.Listener
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -146,6 +151,9 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 		c.Config.Listen = ":" + strconv.Itoa(*port)
 	}
 	c.Config.Token = get("LONGSHOREMAN_TOKEN")
+	if n := len(c.Config.Token); n > 0 && n < MinTokenLength {
+		return fmt.Errorf("LONGSHOREMAN_TOKEN is %d characters long; use at least %d random ones (e.g. from openssl rand -hex 24), or unset it to have one generated", n, MinTokenLength)
+	}
 	c.Config.RedisPassword = get("REDIS_PASSWORD")
 	// As Docker's own CLI does, any non-empty DOCKER_TLS_VERIFY turns TLS on.
 	c.Config.DockerTLS = get("DOCKER_TLS_VERIFY") != ""
@@ -189,9 +197,14 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		if token, created, err = c.db.EnsureToken(); err != nil {
 			return err
 		}
-		if created {
-			fmt.Fprintf(c.Stderr, "Generated an API token (stored in %s; print it again with `longshoreman token --db %s`):\n\n    %s\n\n", cfg.DB, cfg.DB, token)
+		path := TokenFile(cfg.DB)
+		if err := writeTokenFile(path, token, created); err != nil {
+			return err
 		}
+		if created {
+			fmt.Fprintf(c.Stderr, "Generated an API token and wrote it to %s (readable only by this user; `longshoreman token --db %s` prints it).\n", path, cfg.DB)
+		}
+		c.logger.Info("API token file", "path", path)
 	}
 
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
@@ -213,8 +226,9 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	c.reconcile = reconcile
 	api := http.NewServer(&http.Server{
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher}, Token: token, Logger: c.logger,
-		Metrics: m.Handler(), Observer: m,
+		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile},
 	})
+	c.api = api
 
 	if c.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("cannot listen on %s (%v): choose another port with --port or PORT", cfg.Listen, err)
@@ -280,14 +294,12 @@ func (c *ServeCommand) URL() string {
 }
 
 // Close shuts the API down gracefully (in-flight requests finish, up to 30s
-// for ordinary ones; deploys in flight hold it longer), stops the loops and
-// closes the data file.
+// for ordinary ones; deploys in flight hold it longer, up to 30m), stops the
+// loops and closes the data file.
 func (c *ServeCommand) Close() error {
 	var errs []error
 	if c.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		errs = append(errs, c.server.Shutdown(ctx))
-		cancel()
+		errs = append(errs, c.shutdownServer())
 	}
 	if c.cancel != nil {
 		c.cancel()
@@ -306,6 +318,90 @@ func (c *ServeCommand) Close() error {
 		errs = append(errs, c.db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// shutdownServer stops accepting requests and lets those in flight finish:
+// ordinary ones for Timeouts.Shutdown, deploys until they end (at most
+// 30m). Whatever is left then is cut.
+func (c *ServeCommand) shutdownServer() error {
+	t := c.Config.Timeouts.withDefaults()
+	ctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
+	err := c.server.Shutdown(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if n := c.api.Rollouts(); n > 0 {
+		c.logger.Info("shutting down: waiting for deploys in flight to end", "deploys", n)
+		deadline := time.Now().Add(30 * time.Minute)
+		for c.api.Rollouts() > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	c.logger.Warn("shutting down: cutting requests still running", "after", t.Shutdown)
+	return c.server.Close()
+}
+
+// MinTokenLength is the shortest API token serve accepts.
+const MinTokenLength = 16
+
+// TokenFile is where serve writes the token it generated: beside the data
+// file, readable only by its owner.
+func TokenFile(dbPath string) string { return dbPath + ".token" }
+
+// writeTokenFile writes token to path with mode 0600, when the token was
+// just generated or the file is missing; an existing file is left alone.
+func writeTokenFile(path, token string, created bool) error {
+	if _, err := os.Stat(path); err == nil && !created {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err == nil {
+		// OpenFile keeps the mode of an existing file.
+		err = f.Chmod(0o600)
+		if _, werr := f.WriteString(token + "\n"); err == nil {
+			err = werr
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cannot write the API token file %s (%v): make its directory writable, or set LONGSHOREMAN_TOKEN", path, err)
+	}
+	return nil
+}
+
+// hostView answers /healthz's host details from the reconciler's last
+// pass, without calling any host.
+type hostView struct {
+	db *db.DB
+	r  *scheduler.Reconciler
+}
+
+func (v hostView) HostStatus() map[string]string {
+	hosts, _ := v.db.Hosts()
+	down := map[string]bool{}
+	for _, h := range v.r.Down() {
+		down[h] = true
+	}
+	failing := v.r.Failing()
+	_, passes := v.r.LastPass()
+	out := make(map[string]string, len(hosts))
+	for _, h := range hosts {
+		since, failed := failing[h.Addr]
+		switch {
+		case down[h.Addr]:
+			out[h.Addr] = "down: its Docker API has not answered since " + since.UTC().Format(time.RFC3339)
+		case failed:
+			out[h.Addr] = "not answering since " + since.UTC().Format(time.RFC3339) + "; marked down after --host-grace"
+		case passes == 0:
+			out[h.Addr] = "not checked yet"
+		default:
+			out[h.Addr] = "ok"
+		}
+	}
+	return out
 }
 
 func certPath(cfg ServeConfig) string {

@@ -47,8 +47,20 @@ func ValidateHost(addr string) (string, error) {
 	if err != nil || ip.Zone() != "" {
 		return "", Errorf(EINVALID, "Host %q is not an IP address: give the node's IP, such as 10.0.0.5.", clip(addr))
 	}
-	if ip.IsUnspecified() || ip.IsMulticast() {
-		return "", Errorf(EINVALID, "Host %q cannot be a node address: give the node's own unicast IP.", clip(addr))
+	ip = ip.Unmap()
+	var kind string
+	switch {
+	case ip.IsUnspecified():
+		kind = "the unspecified address"
+	case ip.IsMulticast():
+		kind = "a multicast address"
+	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		kind = "the broadcast address"
+	case ip.IsLinkLocalUnicast():
+		kind = "a link-local address"
+	}
+	if kind != "" {
+		return "", Errorf(EINVALID, "Host %q is %s, not a node's address: give the node's own unicast IP (loopback such as 127.0.0.1 is fine on a single machine).", clip(addr), kind)
 	}
 	return ip.Unmap().String(), nil
 }

@@ -29,13 +29,13 @@ func TestValidateAppName(t *testing.T) {
 }
 
 func TestValidateHost(t *testing.T) {
-	cases := map[string]string{"10.0.0.5": "10.0.0.5", "127.0.0.2": "127.0.0.2", "::1": "::1", "2001:db8:0:0::1": "2001:db8::1", "::ffff:10.0.0.1": "10.0.0.1"}
+	cases := map[string]string{"10.0.0.5": "10.0.0.5", "127.0.0.2": "127.0.0.2", "::1": "::1", "2001:db8:0:0::1": "2001:db8::1", "::ffff:10.0.0.1": "10.0.0.1", "127.0.0.1": "127.0.0.1", "192.168.1.255": "192.168.1.255", "172.16.0.1": "172.16.0.1"}
 	for in, want := range cases {
 		if got, err := cluster.ValidateHost(in); err != nil || got != want {
 			t.Errorf("ValidateHost(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "host.example.com", "10.0.0", "10.0.0.256", "0.0.0.0", "224.0.0.1", "fe80::1%eth0", " 10.0.0.1", "10.0.0.1:2375", "../10.0.0.1"} {
+	for _, in := range []string{"", "host.example.com", "10.0.0", "10.0.0.256", "0.0.0.0", "224.0.0.1", "fe80::1%eth0", " 10.0.0.1", "169.254.0.1", "169.254.169.254", "fe80::1", "255.255.255.255", "::ffff:255.255.255.255", "::", "::ffff:0.0.0.0", "ff02::1", "239.255.255.250", "::ffff:169.254.1.1", "10.0.0.1:2375", "../10.0.0.1"} {
 		if _, err := cluster.ValidateHost(in); cluster.ErrorCode(err) != cluster.EINVALID {
 			t.Errorf("ValidateHost(%q) = %v, want EINVALID", in, err)
 		}

@@ -59,19 +59,36 @@ func (s *Server) routes(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	writeJSON(w, http.StatusOK, t)
 }
 
-// healthz answers 200 when the data file is usable, 503 when it is not, and
-// says whether Redis and each host answer.
+// healthz answers 200 when the data file is usable and 503 when it is not.
+// Without a token that is all it says ({"status": "ok"} or "not ok"), since
+// anyone may poll it; with the token it also gives the data file's error,
+// Redis's state and each host's state as the reconciler last saw it.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	body := map[string]any{"error": false, "db": "ok"}
-	status := http.StatusOK
-	if err := s.Store.Check(); err != nil {
-		body["error"], body["db"] = fmt.Sprintf("The data file is not usable: %v", err), err.Error()
-		status = http.StatusServiceUnavailable
+	status, word := http.StatusOK, "ok"
+	dbErr := s.Store.Check()
+	if dbErr != nil {
+		status, word = http.StatusServiceUnavailable, "not ok"
+	}
+	if !s.authorized(r) {
+		writeJSON(w, status, map[string]any{"status": word})
+		return
+	}
+	body := map[string]any{"error": false, "status": word, "db": "ok"}
+	if dbErr != nil {
+		body["error"], body["db"] = fmt.Sprintf("The data file is not usable: %v", dbErr), dbErr.Error()
 	}
 	if s.Publisher != nil {
 		body["redis"] = s.Publisher.RedisStatus()
 	}
-	body["hosts"] = s.Scheduler.HostHealth(r.Context())
+	hosts := map[string]string{}
+	if s.Hosts != nil {
+		hosts = s.Hosts.HostStatus()
+	} else if list, err := s.Store.Hosts(); err == nil {
+		for _, h := range list {
+			hosts[h.Addr] = "not checked"
+		}
+	}
+	body["hosts"] = hosts
 	writeJSON(w, status, body)
 }
 

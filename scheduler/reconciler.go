@@ -96,6 +96,19 @@ func (r *Reconciler) Down() []string {
 	return out
 }
 
+// Failing returns the hosts whose Docker API did not answer the reconciler
+// since it last did, with when each first failed; hosts marked down are
+// among them. It calls no host.
+func (r *Reconciler) Failing() map[string]time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]time.Time, len(r.failing))
+	for h, since := range r.failing {
+		out[h] = since
+	}
+	return out
+}
+
 // LastPass returns how long the last pass took and how many ran.
 func (r *Reconciler) LastPass() (time.Duration, uint64) {
 	r.mu.Lock()
