@@ -46,6 +46,8 @@ type ServeConfig struct {
 	History       int // revisions kept per app
 	Rebalance     bool
 	LogFormat     string
+	TLSCert       string // PEM certificate (chain) of the API; with TLSKey, serve HTTPS only
+	TLSKey        string
 	Timeouts      ServerTimeouts
 }
 
@@ -133,6 +135,8 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.IntVar(&c.Config.MaxCount, "max-count", env.Int("LONGSHOREMAN_MAX_COUNT", cluster.DefaultMaxCount), "largest instance count per app (env LONGSHOREMAN_MAX_COUNT)")
 	fs.IntVar(&c.Config.History, "history", env.Int("LONGSHOREMAN_HISTORY", cluster.DefaultHistory), "revisions kept per app; succeeded ones a rollback can target are kept first (env LONGSHOREMAN_HISTORY)")
 	fs.BoolVar(&c.Config.Rebalance, "rebalance", envOr(get, "LONGSHOREMAN_REBALANCE", "true") == "true", "spread apps onto a newly added host (env LONGSHOREMAN_REBALANCE)")
+	fs.StringVar(&c.Config.TLSCert, "tls-cert", get("LONGSHOREMAN_TLS_CERT"), "PEM certificate (chain) for the API; with --tls-key the API answers HTTPS only (env LONGSHOREMAN_TLS_CERT)")
+	fs.StringVar(&c.Config.TLSKey, "tls-key", get("LONGSHOREMAN_TLS_KEY"), "PEM private key of --tls-cert (env LONGSHOREMAN_TLS_KEY)")
 	fs.StringVar(&c.Config.LogFormat, "log-format", envOr(get, "LONGSHOREMAN_LOG_FORMAT", "text"), "log format: text or json (env LONGSHOREMAN_LOG_FORMAT)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Run the controller: the HTTP API, the scheduler, the reconciler and the routing-table publisher.\n\nUsage: longshoreman serve [flags]\n\nFlags (each also read from the environment variable named):\n")
@@ -172,6 +176,9 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 			c.Config.DockerPort = 2376
 		}
 	}
+	if (c.Config.TLSCert == "") != (c.Config.TLSKey == "") {
+		return fmt.Errorf("--tls-cert (LONGSHOREMAN_TLS_CERT) and --tls-key (LONGSHOREMAN_TLS_KEY) go together: give both to serve HTTPS, or neither")
+	}
 	if c.Config.History < 1 {
 		return fmt.Errorf("--history (LONGSHOREMAN_HISTORY) is %d: give the number of revisions to keep per app, at least 1", c.Config.History)
 	}
@@ -187,6 +194,14 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	c.logger = newLogger(c.Stderr, c.Config.LogFormat)
 	cfg := c.Config
 	var err error
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("cannot load the API's certificate %s and key %s (%v): give PEM files that belong together with --tls-cert and --tls-key", cfg.TLSCert, cfg.TLSKey, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	if c.db, err = db.Open(cfg.DB, db.Options{}); err != nil {
 		return err
 	}
@@ -242,17 +257,24 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(c.logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	c.goRun(func() {
-		if err := c.server.Serve(c.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+		serve := func() error { return c.server.Serve(c.listener) }
+		if tlsConfig != nil {
+			// Plain HTTP requests get net/http's 400 "Client sent an HTTP
+			// request to an HTTPS server."
+			serve = func() error { return c.server.ServeTLS(c.listener, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			c.logger.Error("API server stopped", "err", err)
 		}
 	})
 	c.goRun(func() { _ = c.publisher.Run(runCtx) })
 	c.goRun(func() { c.reconcile.Run(runCtx) })
-	c.logger.Info("controller listening", "addr", c.listener.Addr().String(), "db", cfg.DB, "controller", c.db.ControllerID())
+	c.logger.Info("controller listening", "url", c.URL(), "db", cfg.DB, "controller", c.db.ControllerID())
 	c.goRun(func() { c.sayWhatIsMissing(runCtx) })
 	return nil
 }
@@ -290,6 +312,9 @@ func (c *ServeCommand) goRun(f func()) {
 
 // URL returns the API's base URL, for tests.
 func (c *ServeCommand) URL() string {
+	if c.Config.TLSCert != "" {
+		return "https://" + c.listener.Addr().String()
+	}
 	return "http://" + c.listener.Addr().String()
 }
 
