@@ -241,7 +241,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	c.reconcile = reconcile
 	api := http.NewServer(&http.Server{
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher}, Token: token, Logger: c.logger,
-		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile},
+		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines},
 	})
 	c.api = api
 
@@ -398,34 +398,55 @@ func writeTokenFile(path, token string, created bool) error {
 }
 
 // hostView answers /healthz's host details from the reconciler's last
-// pass, without calling any host.
+// pass. Only a host added since that pass is pinged (and only until the
+// next pass, one interval at most), so polling /healthz does not call every
+// host every time.
 type hostView struct {
-	db *db.DB
-	r  *scheduler.Reconciler
+	db      *db.DB
+	r       *scheduler.Reconciler
+	engines *docker.Engines
 }
 
-func (v hostView) HostStatus() map[string]string {
+func (v hostView) HostStatus(ctx context.Context) map[string]string {
 	hosts, _ := v.db.Hosts()
 	down := map[string]bool{}
 	for _, h := range v.r.Down() {
 		down[h] = true
 	}
 	failing := v.r.Failing()
-	_, passes := v.r.LastPass()
+	checked := v.r.LastPassStarted()
 	out := make(map[string]string, len(hosts))
+	var mu sync.Mutex // guards out while pings run
+	set := func(host, status string) {
+		mu.Lock()
+		out[host] = status
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
 	for _, h := range hosts {
 		since, failed := failing[h.Addr]
 		switch {
 		case down[h.Addr]:
-			out[h.Addr] = "down: its Docker API has not answered since " + since.UTC().Format(time.RFC3339)
+			set(h.Addr, "down: its Docker API has not answered since "+since.UTC().Format(time.RFC3339))
 		case failed:
-			out[h.Addr] = "not answering since " + since.UTC().Format(time.RFC3339) + "; marked down after --host-grace"
-		case passes == 0:
-			out[h.Addr] = "not checked yet"
+			set(h.Addr, "not answering since "+since.UTC().Format(time.RFC3339)+"; marked down after --host-grace")
+		case checked.IsZero() || h.Added.After(checked):
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				defer cancel()
+				status := "ok"
+				if err := v.engines.Ping(pctx, h.Addr); err != nil {
+					status = cluster.ErrorMessage(err)
+				}
+				set(h.Addr, status)
+			}()
 		default:
-			out[h.Addr] = "ok"
+			set(h.Addr, "ok")
 		}
 	}
+	wg.Wait()
 	return out
 }
 

@@ -82,7 +82,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	}
 	hosts := map[string]string{}
 	if s.Hosts != nil {
-		hosts = s.Hosts.HostStatus()
+		hosts = s.Hosts.HostStatus(r.Context())
 	} else if list, err := s.Store.Hosts(); err == nil {
 		for _, h := range list {
 			hosts[h.Addr] = "not checked"

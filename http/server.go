@@ -67,7 +67,7 @@ type PublisherStatus interface {
 // HostView reports each host's state as last observed, without calling
 // any host: /healthz must stay cheap however often it is polled.
 type HostView interface {
-	HostStatus() map[string]string // host -> "ok" or what is wrong
+	HostStatus(ctx context.Context) map[string]string // host -> "ok" or what is wrong
 }
 
 // Server is the API's http.Handler.

@@ -27,6 +27,8 @@ type Reconciler struct {
 	lastPass  time.Duration
 	passes    uint64
 	recovered bool
+
+	lastPassStart time.Time // guarded by mu: when the last finished pass started
 }
 
 // ReconcilerConfig tunes a Reconciler; zero values take the defaults.
@@ -109,6 +111,14 @@ func (r *Reconciler) Failing() map[string]time.Time {
 	return out
 }
 
+// LastPassStarted returns when the last finished pass started (zero
+// before the first): hosts added since then have not been looked at.
+func (r *Reconciler) LastPassStarted() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastPassStart
+}
+
 // LastPass returns how long the last pass took and how many ran.
 func (r *Reconciler) LastPass() (time.Duration, uint64) {
 	r.mu.Lock()
@@ -165,6 +175,7 @@ func (r *Reconciler) Pass(ctx context.Context) {
 	wg.Wait()
 	r.mu.Lock()
 	r.lastPass = time.Since(start)
+	r.lastPassStart = start
 	r.passes++
 	r.mu.Unlock()
 	r.s.cfg.Observer.ReconcilePass(time.Since(start))
