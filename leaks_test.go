@@ -262,3 +262,64 @@ func TestShutdownCutsSlowRequestsAndSecondSignalExits(t *testing.T) {
 		t.Fatalf("still running 15s after a second SIGTERM:\n%s", log)
 	}
 }
+
+// TestShutdownWaitsForDeploysAndCutsTheRest closes the controller while a
+// deploy (its app starts slowly) and a slow backup download are in flight:
+// the deploy's answer arrives in full, the download is cut after the grace
+// for ordinary requests, and Close returns.
+func TestShutdownWaitsForDeploysAndCutsTheRest(t *testing.T) {
+	hosts := testenv.Hosts(t)
+	path := filepath.Join(t.TempDir(), "ls.db")
+	fillDataFile(t, path, 4<<20)
+	c, log := serveWith(t, map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_DRAIN": "100ms"}, ServerTimeouts{Shutdown: time.Second})
+	mustCall(t, c, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
+	app := testenv.UniqueApp(t, "shutdown")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	mustCall(t, c, "POST", "/apps", `{"app":"`+app+`"}`)
+	mustCall(t, c, "POST", "/"+app+"/envs", `{"env":"SLOW_START=4s"}`)
+
+	read := slowBackupReader(t, c.URL())
+	answer := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", c.URL()+"/"+app+"/deploy", strings.NewReader(`{"image":"`+testenv.Image(t, "1")+`","count":1}`))
+		req.Header.Set("X-Auth", "t0ken-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answer <- string(b)
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for c.api.Rollouts() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the deploy did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case err := <-closed:
+		t.Logf("Close: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("Close did not return within 2 minutes:\n%s", log)
+	}
+	select {
+	case a := <-answer:
+		if !strings.Contains(a, `"error":false`) {
+			t.Fatalf("the deploy in flight at shutdown answered %q, want its result", a)
+		}
+	default:
+		t.Fatal("Close returned before the deploy in flight answered")
+	}
+	if !strings.Contains(log.String(), "waiting for deploys in flight") || !strings.Contains(log.String(), "cutting requests still running") {
+		t.Errorf("log does not say what shutdown waited for:\n%s", log)
+	}
+	if n := read.Load(); n <= 0 {
+		t.Errorf("the backup download read nothing")
+	}
+}
