@@ -87,6 +87,18 @@ func TestGeneratedTokenGoesToAFile(t *testing.T) {
 		t.Fatalf("log shows the token or lacks the file's path:\n%s", log)
 	}
 	callWithToken(t, c, token, "GET", "/apps", "")
+	c.Close()
+
+	// A stale file (the data file was restored from another controller's
+	// backup) is rewritten at the next start.
+	if err := os.WriteFile(path+".token", []byte("stale-token-0123456789\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serveWith(t, map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_TOKEN": ""}, ServerTimeouts{})
+	st, err = os.Stat(path + ".token")
+	if b, _ := os.ReadFile(path + ".token"); err != nil || strings.TrimSpace(string(b)) != token || st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file after a restart: %q %v %v", b, st, err)
+	}
 
 	for _, short := range []string{"t0ken", "123456789012345"} {
 		s := &ServeCommand{Stderr: io.Discard, Getenv: func(k string) string {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -374,10 +375,11 @@ const MinTokenLength = 16
 // file, readable only by its owner.
 func TokenFile(dbPath string) string { return dbPath + ".token" }
 
-// writeTokenFile writes token to path with mode 0600, when the token was
-// just generated or the file is missing; an existing file is left alone.
+// writeTokenFile writes token to path with mode 0600 unless the file
+// already holds it (a data file restored from a backup may carry another
+// token than the one written before).
 func writeTokenFile(path, token string, created bool) error {
-	if _, err := os.Stat(path); err == nil && !created {
+	if b, err := os.ReadFile(path); err == nil && !created && strings.TrimSpace(string(b)) == token {
 		return nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
