@@ -38,6 +38,9 @@ func (db *DB) snapshot() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary file for the backup beside %s: %w", db.path, err)
 	}
+	// Where the system allows it, the name goes at once and the space with
+	// the last descriptor, so a crash mid-download leaves no copy behind.
+	_ = os.Remove(f.Name())
 	fail := func(err error) (*os.File, error) {
 		f.Close()
 		os.Remove(f.Name())
