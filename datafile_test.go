@@ -18,7 +18,7 @@ import (
 // closing it when the test ends, and returns what it logged.
 func openServe(t *testing.T, env map[string]string, args ...string) (*ServeCommand, string, error) {
 	t.Helper()
-	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1"}
+	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1"}
 	for k, v := range env {
 		base[k] = v
 	}

@@ -44,8 +44,11 @@ type ServeConfig struct {
 	Reconcile     time.Duration
 	HostGrace     time.Duration
 	MaxCount      int
+	History       int // revisions kept per app
 	Rebalance     bool
 	LogFormat     string
+	TLSCert       string // PEM certificate (chain) of the API; with TLSKey, serve HTTPS only
+	TLSKey        string
 	Timeouts      ServerTimeouts
 	Init          bool   // --init, LONGSHOREMAN_INIT: create DB when it does not exist
 	RoutesKey     string // LONGSHOREMAN_ROUTES_KEY: the first key of the list signs; empty: the stored one
@@ -59,6 +62,7 @@ type ServerTimeouts struct {
 	Read       time.Duration // whole request, body included; default 1m
 	Write      time.Duration // whole answer; a deploy answers when it ends, so default 20m
 	Idle       time.Duration // keep-alive; default 2m
+	Shutdown   time.Duration // how long ordinary requests may finish at shutdown; default 30s
 }
 
 func (t ServerTimeouts) withDefaults() ServerTimeouts {
@@ -73,6 +77,9 @@ func (t ServerTimeouts) withDefaults() ServerTimeouts {
 	}
 	if t.Idle == 0 {
 		t.Idle = 2 * time.Minute
+	}
+	if t.Shutdown == 0 {
+		t.Shutdown = 30 * time.Second
 	}
 	return t
 }
@@ -92,6 +99,7 @@ type ServeCommand struct {
 	publisher *pubsub.Publisher
 	redis     *redis.Client
 	server    *nethttp.Server
+	api       *http.Server
 	listener  net.Listener
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -130,8 +138,11 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.DurationVar(&c.Config.Reconcile, "reconcile", env.Duration("LONGSHOREMAN_RECONCILE", cluster.DefaultReconcile), "reconcile loop interval (env LONGSHOREMAN_RECONCILE)")
 	fs.DurationVar(&c.Config.HostGrace, "host-grace", env.Duration("LONGSHOREMAN_HOST_GRACE", cluster.DefaultHostGrace), "how long a host may not answer before it is marked down (env LONGSHOREMAN_HOST_GRACE)")
 	fs.IntVar(&c.Config.MaxCount, "max-count", env.Int("LONGSHOREMAN_MAX_COUNT", cluster.DefaultMaxCount), "largest instance count per app (env LONGSHOREMAN_MAX_COUNT)")
+	fs.IntVar(&c.Config.History, "history", env.Int("LONGSHOREMAN_HISTORY", cluster.DefaultHistory), "revisions kept per app; succeeded ones a rollback can target are kept first (env LONGSHOREMAN_HISTORY)")
 	fs.BoolVar(&c.Config.Rebalance, "rebalance", envOr(get, "LONGSHOREMAN_REBALANCE", "true") == "true", "spread apps onto a newly added host (env LONGSHOREMAN_REBALANCE)")
 	fs.BoolVar(&c.Config.Init, "init", env.Bool("LONGSHOREMAN_INIT"), "create the data file, with a new cluster id, if it does not exist; changes nothing if it does. Pass it once, at the first start (env LONGSHOREMAN_INIT=1)")
+	fs.StringVar(&c.Config.TLSCert, "tls-cert", get("LONGSHOREMAN_TLS_CERT"), "PEM certificate (chain) for the API; with --tls-key the API answers HTTPS only (env LONGSHOREMAN_TLS_CERT)")
+	fs.StringVar(&c.Config.TLSKey, "tls-key", get("LONGSHOREMAN_TLS_KEY"), "PEM private key of --tls-cert (env LONGSHOREMAN_TLS_KEY)")
 	fs.StringVar(&c.Config.LogFormat, "log-format", envOr(get, "LONGSHOREMAN_LOG_FORMAT", "text"), "log format: text or json (env LONGSHOREMAN_LOG_FORMAT)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Run the controller: the HTTP API, the scheduler, the reconciler and the routing-table publisher.\n\nUsage: longshoreman serve [flags]\n\nFlags (each also read from the environment variable named):\n")
@@ -158,6 +169,9 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	c.Config.RoutesKey = get("LONGSHOREMAN_ROUTES_KEY")
 	c.Config.RedisUsername = get("REDIS_USERNAME")
 	c.Config.Token = get("LONGSHOREMAN_TOKEN")
+	if n := len(c.Config.Token); n > 0 && n < MinTokenLength {
+		return fmt.Errorf("LONGSHOREMAN_TOKEN is %d characters long; use at least %d random ones (e.g. from openssl rand -hex 24), or unset it to have one generated", n, MinTokenLength)
+	}
 	c.Config.RedisPassword = get("REDIS_PASSWORD")
 	// As Docker's own CLI does, any non-empty DOCKER_TLS_VERIFY turns TLS on.
 	c.Config.DockerTLS = get("DOCKER_TLS_VERIFY") != ""
@@ -176,6 +190,12 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 			c.Config.DockerPort = 2376
 		}
 	}
+	if (c.Config.TLSCert == "") != (c.Config.TLSKey == "") {
+		return fmt.Errorf("--tls-cert (LONGSHOREMAN_TLS_CERT) and --tls-key (LONGSHOREMAN_TLS_KEY) go together: give both to serve HTTPS, or neither")
+	}
+	if c.Config.History < 1 {
+		return fmt.Errorf("--history (LONGSHOREMAN_HISTORY) is %d: give the number of revisions to keep per app, at least 1", c.Config.History)
+	}
 	if c.Config.LogFormat != "text" && c.Config.LogFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json, not %q", c.Config.LogFormat)
 	}
@@ -188,6 +208,14 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	c.logger = newLogger(c.Stderr, c.Config.LogFormat)
 	cfg := c.Config
 	var err error
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("cannot load the API's certificate %s and key %s (%v): give PEM files that belong together with --tls-cert and --tls-key", cfg.TLSCert, cfg.TLSKey, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	// Only an explicit --init, or the default path of a first `go run .
 	// serve`, creates a data file: a typo or an unmounted volume must not
 	// start an empty cluster whose table empties every router.
@@ -211,15 +239,21 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("LONGSHOREMAN_ROUTES_KEY: %v; unset it to use the key stored in the data file", err)
 	}
+	c.db.SetHistory(cfg.History)
 	token := cfg.Token
 	if token == "" {
 		var created bool
 		if token, created, err = c.db.EnsureToken(); err != nil {
 			return err
 		}
-		if created {
-			fmt.Fprintf(c.Stderr, "Generated an API token (stored in %s; print it again with `longshoreman token --db %s`):\n\n    %s\n\n", cfg.DB, cfg.DB, token)
+		path := TokenFile(cfg.DB)
+		if err := writeTokenFile(path, token, created); err != nil {
+			return err
 		}
+		if created {
+			fmt.Fprintf(c.Stderr, "Generated an API token and wrote it to %s (readable only by this user; `longshoreman token --db %s` prints it).\n", path, cfg.DB)
+		}
+		c.logger.Info("API token file", "path", path)
 	}
 
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
@@ -242,8 +276,9 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	c.reconcile = reconcile
 	api := http.NewServer(&http.Server{
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher}, Token: token, Logger: c.logger,
-		Metrics: m.Handler(), Observer: m,
+		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines},
 	})
+	c.api = api
 
 	if c.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("cannot listen on %s (%v): choose another port with --port or PORT", cfg.Listen, err)
@@ -257,17 +292,24 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(c.logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	c.goRun(func() {
-		if err := c.server.Serve(c.listener); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+		serve := func() error { return c.server.Serve(c.listener) }
+		if tlsConfig != nil {
+			// Plain HTTP requests get net/http's 400 "Client sent an HTTP
+			// request to an HTTPS server."
+			serve = func() error { return c.server.ServeTLS(c.listener, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
 			c.logger.Error("API server stopped", "err", err)
 		}
 	})
 	c.goRun(func() { _ = c.publisher.Run(runCtx) })
 	c.goRun(func() { c.reconcile.Run(runCtx) })
-	c.logger.Info("controller listening", "addr", c.listener.Addr().String(), "db", cfg.DB, "controller", c.db.ControllerID(),
+	c.logger.Info("controller listening", "url", c.URL(), "db", cfg.DB, "controller", c.db.ControllerID(),
 		"cluster", c.db.ClusterID(), "epoch", c.db.Epoch())
 	c.goRun(func() { c.sayWhatIsMissing(runCtx) })
 	return nil
@@ -306,18 +348,19 @@ func (c *ServeCommand) goRun(f func()) {
 
 // URL returns the API's base URL, for tests.
 func (c *ServeCommand) URL() string {
+	if c.Config.TLSCert != "" {
+		return "https://" + c.listener.Addr().String()
+	}
 	return "http://" + c.listener.Addr().String()
 }
 
 // Close shuts the API down gracefully (in-flight requests finish, up to 30s
-// for ordinary ones; deploys in flight hold it longer), stops the loops and
-// closes the data file.
+// for ordinary ones; deploys in flight hold it longer, up to 30m), stops the
+// loops and closes the data file.
 func (c *ServeCommand) Close() error {
 	var errs []error
 	if c.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		errs = append(errs, c.server.Shutdown(ctx))
-		cancel()
+		errs = append(errs, c.shutdownServer())
 	}
 	if c.cancel != nil {
 		c.cancel()
@@ -336,6 +379,112 @@ func (c *ServeCommand) Close() error {
 		errs = append(errs, c.db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// shutdownServer stops accepting requests and lets those in flight finish:
+// ordinary ones for Timeouts.Shutdown, deploys until they end (at most
+// 30m). Whatever is left then is cut.
+func (c *ServeCommand) shutdownServer() error {
+	t := c.Config.Timeouts.withDefaults()
+	ctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
+	err := c.server.Shutdown(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if n := c.api.Rollouts(); n > 0 {
+		c.logger.Info("shutting down: waiting for deploys in flight to end", "deploys", n)
+		deadline := time.Now().Add(30 * time.Minute)
+		for c.api.Rollouts() > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	c.logger.Warn("shutting down: cutting requests still running", "after", t.Shutdown)
+	return c.server.Close()
+}
+
+// MinTokenLength is the shortest API token serve accepts.
+const MinTokenLength = 16
+
+// TokenFile is where serve writes the token it generated: beside the data
+// file, readable only by its owner.
+func TokenFile(dbPath string) string { return dbPath + ".token" }
+
+// writeTokenFile writes token to path with mode 0600 unless the file
+// already holds it (a data file restored from a backup may carry another
+// token than the one written before).
+func writeTokenFile(path, token string, created bool) error {
+	if b, err := os.ReadFile(path); err == nil && !created && strings.TrimSpace(string(b)) == token {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err == nil {
+		// OpenFile keeps the mode of an existing file.
+		err = f.Chmod(0o600)
+		if _, werr := f.WriteString(token + "\n"); err == nil {
+			err = werr
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cannot write the API token file %s (%v): make its directory writable, or set LONGSHOREMAN_TOKEN", path, err)
+	}
+	return nil
+}
+
+// hostView answers /healthz's host details from the reconciler's last
+// pass. Only a host added since that pass is pinged (and only until the
+// next pass, one interval at most), so polling /healthz does not call every
+// host every time.
+type hostView struct {
+	db      *db.DB
+	r       *scheduler.Reconciler
+	engines *docker.Engines
+}
+
+func (v hostView) HostStatus(ctx context.Context) map[string]string {
+	hosts, _ := v.db.Hosts()
+	down := map[string]bool{}
+	for _, h := range v.r.Down() {
+		down[h] = true
+	}
+	failing := v.r.Failing()
+	checked := v.r.LastPassStarted()
+	out := make(map[string]string, len(hosts))
+	var mu sync.Mutex // guards out while pings run
+	set := func(host, status string) {
+		mu.Lock()
+		out[host] = status
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		since, failed := failing[h.Addr]
+		switch {
+		case down[h.Addr]:
+			set(h.Addr, "down: its Docker API has not answered since "+since.UTC().Format(time.RFC3339))
+		case failed:
+			set(h.Addr, "not answering since "+since.UTC().Format(time.RFC3339)+"; marked down after --host-grace")
+		case checked.IsZero() || h.Added.After(checked):
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				defer cancel()
+				status := "ok"
+				if err := v.engines.Ping(pctx, h.Addr); err != nil {
+					status = cluster.ErrorMessage(err)
+				}
+				set(h.Addr, status)
+			}()
+		default:
+			set(h.Addr, "ok")
+		}
+	}
+	wg.Wait()
+	return out
 }
 
 func certPath(cfg ServeConfig) string {

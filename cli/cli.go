@@ -39,6 +39,7 @@ type Env struct {
 	App        string // --app, -a
 	Controller string // --controller
 	Token      string // --token
+	CACert     string // --cacert: PEM file of the CA that signed the controller's certificate
 
 	client *Client
 }
@@ -126,11 +127,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	return err
 }
 
-// takeShared removes --app/-a, --controller and --token (with their
+// takeShared removes --app/-a, --controller, --token and --cacert (with their
 // values, as "--app X" or "--app=X") from anywhere before a "--".
 func (e *Env) takeShared(args []string) ([]string, error) {
 	targets := map[string]*string{
-		"app": &e.App, "a": &e.App, "controller": &e.Controller, "token": &e.Token,
+		"app": &e.App, "a": &e.App, "controller": &e.Controller, "token": &e.Token, "cacert": &e.CACert,
 	}
 	var rest []string
 	for i := 0; i < len(args); i++ {
@@ -166,6 +167,7 @@ var sharedHelp = map[string]string{
 	"a":          "-a APP (the app's domain name)",
 	"controller": "--controller URL",
 	"token":      "--token TOKEN",
+	"cacert":     "--cacert FILE (the PEM certificate of the CA that signed the controller's)",
 }
 
 func wantsHelp(args []string) bool {
@@ -211,6 +213,8 @@ Options (anywhere on the line):
   --app APP, -a APP   the app a command acts on (a domain name such as shop.example.com)
   --controller URL    the controller's URL (else LONGSHOREMAN_URL, else ~/.longshoreman.json)
   --token TOKEN       the API token (else LONGSHOREMAN_TOKEN, else ~/.longshoreman.json)
+  --cacert FILE       for an https controller whose certificate a private CA signed: that CA's
+                      PEM certificate (else LONGSHOREMAN_CACERT; else the system's CAs)
   -h, --help          help for the tool, or for a command: longshoreman deploy -h
 `)
 	return b.String()

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,7 +107,16 @@ func (e *Env) Client() (*Client, error) {
 		return nil, fmt.Errorf("controller URL %q (from %s) is not valid: %v", c.URL, c.Source, err)
 	}
 	c.URL = u
+	caFile, caSource := e.CACert, "--cacert"
+	if caFile == "" {
+		caFile, caSource = e.Getenv("LONGSHOREMAN_CACERT"), "LONGSHOREMAN_CACERT"
+	}
+	tlsConfig, err := TLSConfig(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", caSource, err)
+	}
 	c.http = &http.Client{Transport: &http.Transport{
+		TLSClientConfig:       tlsConfig,
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   DialTimeout,
@@ -115,6 +126,26 @@ func (e *Env) Client() (*Client, error) {
 	}}
 	e.client = c
 	return c, nil
+}
+
+// TLSConfig returns the TLS settings for calling a controller's API: the
+// certificate is always verified, against the CA in the PEM file caFile
+// when it is given (a private CA), else against the system's CAs.
+func TLSConfig(caFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the CA certificate %s (%v): give the PEM file of the CA that signed the controller's certificate", caFile, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate: give the PEM file of the CA that signed the controller's certificate", caFile)
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
 }
 
 // normalizeURL accepts "host:port" as well as a full URL.
@@ -209,6 +240,13 @@ func (c *Client) unreachable(err error) error {
 	if errors.As(err, &uerr) {
 		err = uerr.Err
 	}
+	var verr *tls.CertificateVerificationError
+	if errors.As(err, &verr) {
+		return fmt.Errorf("the certificate of the controller at %s (from %s) does not verify: %v; if a private CA signed it, give that CA's PEM certificate with LONGSHOREMAN_CACERT or --cacert", c.URL, c.Source, verr.Err)
+	}
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return fmt.Errorf("the controller at %s (from %s) answers plain HTTP, not HTTPS: use an http:// URL, or start it with --tls-cert and --tls-key", c.URL, c.Source)
+	}
 	return fmt.Errorf("cannot reach the controller at %s (from %s): %v; check that it runs, or set its URL with longshoreman init, LONGSHOREMAN_URL or --controller", c.URL, c.Source, err)
 }
 
@@ -243,6 +281,9 @@ func (c *Client) answerError(status int, b []byte) error {
 		Error json.RawMessage `json:"error"`
 	}
 	if err := json.Unmarshal(b, &env); err != nil {
+		if status == http.StatusBadRequest && strings.Contains(string(b), "HTTP request to an HTTPS server") {
+			return fmt.Errorf("the controller at %s serves HTTPS only: use https:// in its URL (longshoreman init, LONGSHOREMAN_URL or --controller)", c.URL)
+		}
 		return fmt.Errorf("the controller at %s answered %d with something that is not JSON (is it a Longshoreman controller?): %s", c.URL, status, clip(b))
 	}
 	return c.envelopeError(status, env.Error)

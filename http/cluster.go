@@ -59,19 +59,36 @@ func (s *Server) routes(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	writeJSON(w, http.StatusOK, t)
 }
 
-// healthz answers 200 when the data file is usable, 503 when it is not, and
-// says whether Redis and each host answer.
+// healthz answers 200 when the data file is usable and 503 when it is not.
+// Without a token that is all it says ({"status": "ok"} or "not ok"), since
+// anyone may poll it; with the token it also gives the data file's error,
+// Redis's state and each host's state as the reconciler last saw it.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	body := map[string]any{"error": false, "db": "ok"}
-	status := http.StatusOK
-	if err := s.Store.Check(); err != nil {
-		body["error"], body["db"] = fmt.Sprintf("The data file is not usable: %v", err), err.Error()
-		status = http.StatusServiceUnavailable
+	status, word := http.StatusOK, "ok"
+	dbErr := s.Store.Check()
+	if dbErr != nil {
+		status, word = http.StatusServiceUnavailable, "not ok"
+	}
+	if !s.authorized(r) {
+		writeJSON(w, status, map[string]any{"status": word})
+		return
+	}
+	body := map[string]any{"error": false, "status": word, "db": "ok"}
+	if dbErr != nil {
+		body["error"], body["db"] = fmt.Sprintf("The data file is not usable: %v", dbErr), dbErr.Error()
 	}
 	if s.Publisher != nil {
 		body["redis"] = s.Publisher.RedisStatus()
 	}
-	body["hosts"] = s.Scheduler.HostHealth(r.Context())
+	hosts := map[string]string{}
+	if s.Hosts != nil {
+		hosts = s.Hosts.HostStatus(r.Context())
+	} else if list, err := s.Store.Hosts(); err == nil {
+		for _, h := range list {
+			hosts[h.Addr] = "not checked"
+		}
+	}
+	body["hosts"] = hosts
 	writeJSON(w, status, body)
 }
 
@@ -79,7 +96,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="longshoreman-%s.db"`, time.Now().UTC().Format("20060102T150405Z")))
-	if _, err := s.Store.WriteTo(w); err != nil {
+	// A large file over a slow link may take longer than the server's write
+	// timeout; the copy is taken first, so the stream holds nothing else.
+	if _, err := s.Store.WriteTo(newStreamWriter(w)); err != nil {
 		// The header is out; all that can be done is to cut the body short
 		// so the client sees a truncated transfer, and log it.
 		s.Logger.Error("backup failed", "err", err)

@@ -71,6 +71,11 @@ func decodeRequest(r *http.Request) (*request, error) {
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/x-www-form-urlencoded" {
+		// curl -d '{...}' sends JSON with this type: say so rather than
+		// report the fields as missing.
+		if t := strings.TrimSpace(string(body)); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+			return nil, cluster.Errorf(cluster.EINVALID, "The body looks like JSON but was sent as %s: send it with the header Content-Type: application/json (curl -H 'Content-Type: application/json' -d '{...}').", ct)
+		}
 		return req, decodeForm(body, req)
 	}
 	return req, decodeJSON(body, req)

@@ -77,6 +77,11 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request, ps httprouter.Par
 // it happens, the last line being the answer (its status is then 200 even
 // when the operation fails, since the header went out first).
 func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluster.ProgressFunc) (*cluster.DeployResult, error)) {
+	s.rollouts.Add(1)
+	defer s.rollouts.Add(-1)
+	// A rollout lasts as long as its health checks; the server's write
+	// timeout must not cut its answer.
+	w = newStreamWriter(w)
 	if !strings.Contains(r.Header.Get("Accept"), "application/x-ndjson") {
 		res, err := run(nil)
 		if err != nil {

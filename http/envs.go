@@ -29,6 +29,15 @@ func (s *Server) setEnv(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 		s.Error(w, r, err)
 		return
 	}
+	after := make(map[string]string, len(app.Envs)+1)
+	for k, v := range app.Envs {
+		after[k] = v
+	}
+	after[key] = value
+	if err := cluster.ValidateEnvs(app.Name, after); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return s.Scheduler.SetEnv(r.Context(), app.Name, key, value, progress)
 	})

@@ -131,8 +131,14 @@ func TestAuth(t *testing.T) {
 	if status, _ := s.DoWith(t, "GET", "/apps", "", map[string]string{"Authorization": "Bearer " + testToken}); status != 200 {
 		t.Fatalf("Bearer token refused: %d", status)
 	}
-	if status, out := s.DoWith(t, "GET", "/healthz", "", nil); status != 200 || out["db"] != "ok" {
-		t.Fatalf("healthz without token = %d %v", status, out)
+	if status, out := s.DoWith(t, "GET", "/healthz", "", nil); status != 200 || out["status"] != "ok" || len(out) != 1 {
+		t.Fatalf("healthz without token = %d %v, want 200 and only {status: ok}", status, out)
+	}
+	if status, out := s.DoWith(t, "GET", "/healthz", "", map[string]string{"X-Auth": "wrong"}); status != 200 || len(out) != 1 {
+		t.Fatalf("healthz with a wrong token = %d %v, want only {status: ok}", status, out)
+	}
+	if status, out := s.Do(t, "GET", "/healthz", ""); status != 200 || out["status"] != "ok" || out["db"] != "ok" || out["hosts"] == nil {
+		t.Fatalf("healthz with the token = %d %v, want the details", status, out)
 	}
 }
 
@@ -302,11 +308,14 @@ func TestHosts(t *testing.T) {
 	if strings.Join(got, ",") != "127.0.0.12,::1" {
 		t.Fatalf("hosts after delete = %v", got)
 	}
-	// healthz says the hosts do not answer.
-	_, out := s.DoWith(t, "GET", "/healthz", "", nil)
+	// healthz lists the hosts to a client with the token, and only to it.
+	_, out := s.Do(t, "GET", "/healthz", "")
 	hosts := out["hosts"].(map[string]any)
-	if msg, _ := hosts["127.0.0.12"].(string); !strings.Contains(msg, "127.0.0.12") || msg == "ok" {
+	if len(hosts) != 2 || hosts["127.0.0.12"] == nil {
 		t.Fatalf("healthz hosts = %v", hosts)
+	}
+	if _, out := s.DoWith(t, "GET", "/healthz", "", nil); out["hosts"] != nil {
+		t.Fatalf("healthz without a token lists hosts: %v", out)
 	}
 }
 

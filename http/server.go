@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -55,7 +56,6 @@ type Scheduler interface {
 	Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Kill(ctx context.Context, app string) error
 	Logs(ctx context.Context, app string, lines int) ([]string, error)
-	HostHealth(ctx context.Context) map[string]string
 	MaxCount() int
 }
 
@@ -64,19 +64,31 @@ type PublisherStatus interface {
 	RedisStatus() string // "connected", or what is wrong
 }
 
+// HostView reports each host's state as last observed, without calling
+// any host: /healthz must stay cheap however often it is polled.
+type HostView interface {
+	HostStatus(ctx context.Context) map[string]string // host -> "ok" or what is wrong
+}
+
 // Server is the API's http.Handler.
 type Server struct {
 	Store     Store
 	Scheduler Scheduler
 	Publisher PublisherStatus // may be nil
+	Hosts     HostView        // may be nil: /healthz then lists hosts as not checked
 	Token     string
 	Logger    *slog.Logger
 	Metrics   http.Handler // serves GET /metrics; may be nil
 	Observer  Observer     // may be nil
 
-	router  *httprouter.Router
-	answers answerCache
+	router   *httprouter.Router
+	answers  answerCache
+	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
 }
+
+// Rollouts returns how many requests are running a deploy-like change, so
+// that shutdown can wait for them.
+func (s *Server) Rollouts() int { return int(s.rollouts.Load()) }
 
 // Observer is told about every request, for metrics.
 type Observer interface {
@@ -162,14 +174,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestID(r)
 	w.Header().Set("X-Request-Id", id)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, route: "unmatched"}
+	refused := false
 	defer func() {
 		d := time.Since(start)
 		s.Logger.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d.Round(time.Microsecond))
-		if s.Observer != nil {
+		// A refused request is counted by AuthFailed alone: its method and
+		// path are the client's to choose, and each new label value would
+		// be a series kept for the life of the process.
+		if s.Observer != nil && !refused {
 			s.Observer.Request(rec.route, r.Method, rec.status, d)
 		}
 	}()
 	if r.URL.Path != "/healthz" && !s.authorized(r) {
+		refused = true
 		if s.Observer != nil {
 			s.Observer.AuthFailed()
 		}

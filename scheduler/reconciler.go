@@ -28,6 +28,8 @@ type Reconciler struct {
 	lastPass  time.Duration
 	passes    uint64
 	recovered bool
+
+	lastPassStart time.Time // guarded by mu: when the last finished pass started
 }
 
 // ReconcilerConfig tunes a Reconciler; zero values take the defaults.
@@ -101,6 +103,27 @@ func (r *Reconciler) Down() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Failing returns the hosts whose Docker API did not answer the reconciler
+// since it last did, with when each first failed; hosts marked down are
+// among them. It calls no host.
+func (r *Reconciler) Failing() map[string]time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]time.Time, len(r.failing))
+	for h, since := range r.failing {
+		out[h] = since
+	}
+	return out
+}
+
+// LastPassStarted returns when the last finished pass started (zero
+// before the first): hosts added since then have not been looked at.
+func (r *Reconciler) LastPassStarted() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastPassStart
 }
 
 // LastPass returns how long the last pass took and how many ran.
@@ -187,6 +210,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	}
 	r.mu.Lock()
 	r.lastPass = time.Since(start)
+	r.lastPassStart = start
 	r.passes++
 	r.mu.Unlock()
 	r.s.cfg.Observer.ReconcilePass(time.Since(start))
