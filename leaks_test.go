@@ -29,7 +29,7 @@ import (
 // the returned buffer and the timeouts given.
 func serveWith(t *testing.T, env map[string]string, timeouts ServerTimeouts) (*ServeCommand, *syncBuffer) {
 	t.Helper()
-	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1"}
+	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
 	if env["LONGSHOREMAN_DB"] == "" {
 		base["LONGSHOREMAN_DB"] = filepath.Join(t.TempDir(), "ls.db")
 	}
@@ -231,7 +231,7 @@ func TestShutdownCutsSlowRequestsAndSecondSignalExits(t *testing.T) {
 	port := testenv.FreePort(t)
 	cmd := exec.Command(Binary(t), "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "LONGSHOREMAN_DB=" + path, "LONGSHOREMAN_TOKEN=t0ken-0123456789",
-		fmt.Sprintf("LONGSHOREMAN_LISTEN=127.0.0.1:%d", port), "REDIS_PORT=1"}
+		fmt.Sprintf("LONGSHOREMAN_LISTEN=127.0.0.1:%d", port), "REDIS_PORT=1", "LONGSHOREMAN_INIT=1"}
 	log := &syncBuffer{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
