@@ -8,14 +8,15 @@ import (
 )
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	s.okCached(w, r, "apps", func() (map[string]any, error) {
+	s.okCached(w, r, "apps", func() (any, error) {
 		apps, err := s.Store.Apps()
-		return map[string]any{"apps": apps}, err
+		return AppsResponse{Apps: apps}, err
 	})
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	req, err := decodeRequest(r)
+	var req CreateAppRequest
+	err := decodeRequest(r, &req)
 	if err == nil {
 		_, err = s.Store.CreateApp(req.App)
 	}
@@ -35,14 +36,13 @@ func (s *Server) app(ps httprouter.Params) (*cluster.App, error) {
 	return s.Store.App(name)
 }
 
-// appRequest loads the :app parameter's app and decodes the body.
-func (s *Server) appRequest(r *http.Request, ps httprouter.Params) (*cluster.App, *request, error) {
+// appRequest loads the :app parameter's app and decodes the body into req.
+func (s *Server) appRequest(r *http.Request, ps httprouter.Params, req any) (*cluster.App, error) {
 	app, err := s.app(ps)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	req, err := decodeRequest(r)
-	return app, req, err
+	return app, decodeRequest(r, req)
 }
 
 func (s *Server) describeApp(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -56,7 +56,7 @@ func (s *Server) describeApp(w http.ResponseWriter, r *http.Request, ps httprout
 		s.Error(w, r, err)
 		return
 	}
-	ok(w, map[string]any{"app": app.Name, "description": d})
+	ok(w, AppResponse{App: app.Name, Description: d})
 }
 
 func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -82,7 +82,7 @@ func (s *Server) instances(w http.ResponseWriter, r *http.Request, ps httprouter
 		s.Error(w, r, err)
 		return
 	}
-	ok(w, map[string]any{"instances": routedAddrs(insts)})
+	ok(w, InstancesResponse{Instances: routedAddrs(insts)})
 }
 
 // routedAddrs returns the addresses of the routed instances: the ones that
@@ -108,22 +108,11 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, ps httprouter.P
 		s.Error(w, r, err)
 		return
 	}
-	type entry struct {
-		Revision  int      `json:"revision"`
-		Timestamp int64    `json:"timestamp"`
-		App       string   `json:"app"`
-		Image     string   `json:"image"`
-		Count     int      `json:"count"`
-		Status    string   `json:"status"`
-		Reason    string   `json:"reason,omitempty"`
-		Envs      []string `json:"envs"`
-		Current   bool     `json:"current"`
-	}
-	history := make([]entry, 0, len(revs))
+	history := make([]HistoryEntry, 0, len(revs))
 	for _, rev := range revs {
-		history = append(history, entry{rev.Number, rev.Time.Unix(), rev.App, rev.Image, rev.Count, rev.Status, rev.Reason, rev.Envs, rev.Number == app.Revision})
+		history = append(history, HistoryEntry{rev.Number, rev.Time.Unix(), rev.App, rev.Image, rev.Count, rev.Status, rev.Reason, rev.Envs, rev.Number == app.Revision})
 	}
-	ok(w, map[string]any{"history": history})
+	ok(w, HistoryResponse{History: history})
 }
 
 func (s *Server) logs(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -137,7 +126,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, ps httprouter.Para
 		s.Error(w, r, err)
 		return
 	}
-	ok(w, map[string]any{"logs": lines})
+	ok(w, LogsResponse{Logs: lines})
 }
 
 func (s *Server) kill(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {

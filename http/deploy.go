@@ -16,12 +16,12 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 		s.Error(w, r, err)
 		return
 	}
-	req, err := decodeRequest(r)
-	if err != nil {
+	var req DeployRequest
+	if err := decodeRequest(r, &req); err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	d, err := req.deployRequest(s.Scheduler.MaxCount())
+	d, err := req.validate(s.Scheduler.MaxCount())
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -37,14 +37,15 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, req, err := s.appRequest(r, ps)
+	var req RollbackRequest
+	app, err := s.appRequest(r, ps, &req)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
 	rev := req.Revision.intOr(0)
 	if rev < 0 {
-		s.Error(w, r, cluster.Errorf(cluster.EINVALID, "Revision %d is not valid: give a revision number from GET /%s/history, or none for the previous one.", rev, app.Name))
+		s.Error(w, r, cluster.Errorf(cluster.EINVALID, "Revision %d is not valid", rev).WithFix("give none for the previous one, or a revision number listed by", cluster.OpHistory, cluster.ArgApp, app.Name))
 		return
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
@@ -53,13 +54,14 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, ps httprouter.
 }
 
 func (s *Server) scale(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, req, err := s.appRequest(r, ps)
+	var req ScaleRequest
+	app, err := s.appRequest(r, ps, &req)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
 	if req.Count == nil {
-		s.Error(w, r, cluster.Errorf(cluster.EINVALID, "A count is required: send {\"count\": N}."))
+		s.Error(w, r, cluster.Errorf(cluster.EINVALID, "A count is required").WithFix("send it with", cluster.OpScale, cluster.ArgApp, app.Name))
 		return
 	}
 	n := int(*req.Count)
@@ -88,7 +90,7 @@ func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluste
 			s.Error(w, r, err)
 			return
 		}
-		ok(w, map[string]any{"revision": res.Revision, "instances": nonNil(res.Instances)})
+		ok(w, RolloutResponse{Revision: res.Revision, Instances: nonNil(res.Instances)})
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -107,10 +109,13 @@ func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluste
 		if cluster.ErrorCode(err) == cluster.EINTERNAL {
 			s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
-		line(map[string]any{"error": cluster.ErrorMessage(err), "status": ErrorStatusCode(cluster.ErrorCode(err))})
+		answer := errorResponse(err)
+		answer.Status = ErrorStatusCode(answer.Code)
+		line(answer)
 		return
 	}
-	line(map[string]any{"error": false, "revision": res.Revision, "instances": nonNil(res.Instances)})
+	body, _ := answerBody(RolloutResponse{Revision: res.Revision, Instances: nonNil(res.Instances)})
+	line(json.RawMessage(body[:len(body)-1]))
 }
 
 func nonNil(s []string) []string {

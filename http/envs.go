@@ -13,13 +13,14 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, ps httprouter.
 		s.Error(w, r, err)
 		return
 	}
-	ok(w, map[string]any{"envs": app.EnvList()})
+	ok(w, EnvsResponse{Envs: app.EnvList()})
 }
 
 // setEnv sets one KEY=value; on a deployed app the change is rolled out as
 // a new revision and the answer comes when it is done.
 func (s *Server) setEnv(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, req, err := s.appRequest(r, ps)
+	var req SetEnvRequest
+	app, err := s.appRequest(r, ps, &req)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -57,7 +58,7 @@ func (s *Server) unsetEnv(w http.ResponseWriter, r *http.Request, ps httprouter.
 		return
 	}
 	if _, set := app.Envs[key]; !set {
-		s.Error(w, r, cluster.Errorf(cluster.ENOTFOUND, "App %s has no env %s: list its envs with GET /%s/envs.", app.Name, key, app.Name))
+		s.Error(w, r, cluster.Errorf(cluster.ENOTFOUND, "App %s has no env %s", app.Name, key).WithFix("list its envs with", cluster.OpEnvs, cluster.ArgApp, app.Name))
 		return
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {

@@ -17,12 +17,12 @@ func (s *Server) listHosts(w http.ResponseWriter, r *http.Request, _ httprouter.
 	for i, h := range hosts {
 		addrs[i] = h.Addr
 	}
-	ok(w, map[string]any{"hosts": addrs})
+	ok(w, HostsResponse{Hosts: addrs})
 }
 
 func (s *Server) addHost(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	req, err := decodeRequest(r)
-	if err != nil {
+	var req AddHostRequest
+	if err := decodeRequest(r, &req); err != nil {
 		s.Error(w, r, err)
 		return
 	}

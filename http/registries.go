@@ -15,17 +15,17 @@ func (s *Server) listRegistries(w http.ResponseWriter, r *http.Request, _ httpro
 		s.Error(w, r, err)
 		return
 	}
-	ok(w, map[string]any{"registries": regs})
+	ok(w, RegistriesResponse{Registries: regs})
 }
 
 func (s *Server) putRegistry(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	req, err := decodeRequest(r)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
+	var req PutRegistryRequest
+	err := decodeRequest(r, &req)
 	reg := cluster.Registry{Address: req.Registry, Username: req.Username, Password: req.Password}
-	if reg.Address, err = cluster.ValidateRegistry(reg); err == nil {
+	if err == nil {
+		reg.Address, err = cluster.ValidateRegistry(reg)
+	}
+	if err == nil {
 		err = s.Store.PutRegistry(reg)
 	}
 	if err != nil {
