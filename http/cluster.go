@@ -45,13 +45,13 @@ func (s *Server) describe(w http.ResponseWriter, r *http.Request, _ httprouter.P
 }
 
 // routes answers with the routing table exactly as it is published.
-func (s *Server) routes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Server) routes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	t, err := s.Store.RoutingTable()
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, t)
+	return nil
 }
 
 // healthz answers 200 when the data file is usable and 503 when it is not.
@@ -99,10 +99,10 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	}
 }
 
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if s.Metrics == nil {
-		s.Error(w, r, cluster.Errorf(cluster.ENOTFOUND, "Metrics are not enabled on this controller."))
-		return
+		return cluster.Errorf(cluster.ENOTFOUND, "Metrics are not enabled on this controller.")
 	}
 	s.Metrics.ServeHTTP(w, r)
+	return nil
 }

@@ -10,68 +10,61 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-func (s *Server) deploy(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+// deploy creates the app when it does not exist yet, as the original did,
+// so it does not load the app first.
+func (s *Server) deploy(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	name := ps.ByName("app")
 	if err := cluster.ValidateAppName(name); err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
 	var req DeployRequest
 	if err := decodeRequest(r, &req); err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
 	d, err := req.validate(s.Scheduler.MaxCount())
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
-	// Deploying an app that does not exist yet creates it, as the original did.
 	if _, err := s.Store.CreateApp(name); err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return s.Scheduler.Deploy(r.Context(), name, d, progress)
 	})
+	return nil
 }
 
-func (s *Server) rollback(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
 	var req RollbackRequest
-	app, err := s.appRequest(r, ps, &req)
-	if err != nil {
-		s.Error(w, r, err)
-		return
+	if err := decodeRequest(r, &req); err != nil {
+		return err
 	}
 	rev := req.Revision.intOr(0)
 	if rev < 0 {
-		s.Error(w, r, cluster.Errorf(cluster.EINVALID, "Revision %d is not valid", rev).WithFix("give none for the previous one, or a revision number listed by", cluster.OpHistory, cluster.ArgApp, app.Name))
-		return
+		return cluster.Errorf(cluster.EINVALID, "Revision %d is not valid", rev).WithFix("give none for the previous one, or a revision number listed by", cluster.OpHistory, cluster.ArgApp, app.Name)
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return s.Scheduler.Rollback(r.Context(), app.Name, rev, progress)
 	})
+	return nil
 }
 
-func (s *Server) scale(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Server) scale(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
 	var req ScaleRequest
-	app, err := s.appRequest(r, ps, &req)
-	if err != nil {
-		s.Error(w, r, err)
-		return
+	if err := decodeRequest(r, &req); err != nil {
+		return err
 	}
 	if req.Count == nil {
-		s.Error(w, r, cluster.Errorf(cluster.EINVALID, "A count is required").WithFix("send it with", cluster.OpScale, cluster.ArgApp, app.Name))
-		return
+		return cluster.Errorf(cluster.EINVALID, "A count is required").WithFix("send it with", cluster.OpScale, cluster.ArgApp, app.Name)
 	}
 	n := int(*req.Count)
 	if err := cluster.ValidateCount(n, s.Scheduler.MaxCount(), true); err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return s.Scheduler.Scale(r.Context(), app.Name, n, progress)
 	})
+	return nil
 }
 
 // rollout runs a deploy-like operation and answers with its result. A

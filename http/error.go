@@ -62,6 +62,15 @@ func ok(w http.ResponseWriter, answer any) {
 	_, _ = w.Write(body)
 }
 
+// done answers a change: {"error": false} when err is nil, else err, for
+// the caller to return.
+func done(w http.ResponseWriter, err error) error {
+	if err == nil {
+		ok(w, nil)
+	}
+	return err
+}
+
 // answerBody encodes answer's fields after "error": false, as one line.
 func answerBody(answer any) ([]byte, error) {
 	if answer == nil {
