@@ -83,13 +83,8 @@ func runLogs(ctx context.Context, c *Call) error {
 		return err
 	}
 	var out api.LogsResponse
-	if err := cl.do(ctx, request{method: "GET", path: appPath(c.App, "logs"), limit: 2 * ReadTimeout}, &out); err != nil {
-		return err
-	}
-	for _, l := range out.Logs {
-		fmt.Fprintln(c.Stdout, l)
-	}
-	return nil
+	err = cl.do(ctx, request{method: "GET", path: appPath(c.App, "logs"), limit: 2 * ReadTimeout}, &out)
+	return c.lines(err, out.Logs, "")
 }
 
 // runKill stops every instance; the app's count becomes 0.

@@ -10,16 +10,8 @@ import (
 // runApps prints one app name a line.
 func runApps(ctx context.Context, c *Call) error {
 	var out api.AppsResponse
-	if err := c.get(ctx, "/apps", &out); err != nil {
-		return err
-	}
-	if len(out.Apps) == 0 {
-		fmt.Fprintln(c.Stderr, "No apps yet: add one with longshoreman apps:add APP, or deploy one with longshoreman --app APP deploy IMAGE.")
-	}
-	for _, a := range out.Apps {
-		fmt.Fprintln(c.Stdout, a)
-	}
-	return nil
+	err := c.get(ctx, "/apps", &out)
+	return c.lines(err, out.Apps, "No apps yet: add one with longshoreman apps:add APP, or deploy one with longshoreman --app APP deploy IMAGE.")
 }
 
 // runAppsAdd adds the app named by the argument (or --app).

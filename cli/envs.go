@@ -12,13 +12,8 @@ import (
 // runEnvs prints KEY=value lines.
 func runEnvs(ctx context.Context, c *Call) error {
 	var out api.EnvsResponse
-	if err := c.get(ctx, appPath(c.App, "envs"), &out); err != nil {
-		return err
-	}
-	for _, e := range out.Envs {
-		fmt.Fprintln(c.Stdout, e)
-	}
-	return nil
+	err := c.get(ctx, appPath(c.App, "envs"), &out)
+	return c.lines(err, out.Envs, "")
 }
 
 // runEnvsSet checks every KEY=value first, then sets them one by one; a

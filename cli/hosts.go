@@ -11,16 +11,8 @@ import (
 // runHosts prints one host address a line.
 func runHosts(ctx context.Context, c *Call) error {
 	var out api.HostsResponse
-	if err := c.get(ctx, "/hosts", &out); err != nil {
-		return err
-	}
-	if len(out.Hosts) == 0 {
-		fmt.Fprintln(c.Stderr, "No hosts yet: add one with longshoreman hosts:add IP.")
-	}
-	for _, h := range out.Hosts {
-		fmt.Fprintln(c.Stdout, h)
-	}
-	return nil
+	err := c.get(ctx, "/hosts", &out)
+	return c.lines(err, out.Hosts, "No hosts yet: add one with longshoreman hosts:add IP.")
 }
 
 // runHostsAdd adds the host; the controller may move instances onto it.

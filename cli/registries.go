@@ -13,16 +13,8 @@ import (
 // runRegistries prints one registry address a line.
 func runRegistries(ctx context.Context, c *Call) error {
 	var out api.RegistriesResponse
-	if err := c.get(ctx, "/registries", &out); err != nil {
-		return err
-	}
-	if len(out.Registries) == 0 {
-		fmt.Fprintln(c.Stderr, "No registry credentials stored: add some with longshoreman registries:add REGISTRY --username USER.")
-	}
-	for _, r := range out.Registries {
-		fmt.Fprintln(c.Stdout, r)
-	}
-	return nil
+	err := c.get(ctx, "/registries", &out)
+	return c.lines(err, out.Registries, "No registry credentials stored: add some with longshoreman registries:add REGISTRY --username USER.")
 }
 
 // runRegistriesAdd reads the password from stdin (first line) and stores
