@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -366,14 +365,4 @@ func placeholder(name string) string {
 		return "N"
 	}
 	return strings.ToUpper(name)
-}
-
-// opNames lists the operations OpCall knows, sorted, for tests.
-func opNames() []string {
-	names := make([]string, 0, len(opRoutes))
-	for n := range opRoutes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

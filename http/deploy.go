@@ -107,8 +107,10 @@ func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluste
 		line(answer)
 		return
 	}
-	body, _ := answerBody(RolloutResponse{Revision: res.Revision, Instances: nonNil(res.Instances)})
-	line(json.RawMessage(body[:len(body)-1]))
+	line(struct {
+		Error bool `json:"error"`
+		RolloutResponse
+	}{false, RolloutResponse{Revision: res.Revision, Instances: nonNil(res.Instances)}})
 }
 
 func nonNil(s []string) []string {
