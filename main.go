@@ -75,7 +75,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case "token":
 		return (&TokenCommand{Stdout: stdout}).Run(ctx, args)
 	case "", "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage, clientUsage())
 		if name == "" {
 			return flag.ErrHelp
 		}

@@ -31,6 +31,7 @@ func runClient(t *testing.T, env map[string]string, args ...string) (string, err
 func TestAPIOverTLS(t *testing.T) {
 	certs := testenv.NewTLSCerts(t, "127.0.0.1")
 	c, _ := serveWith(t, map[string]string{
+		"LONGSHOREMAN_INIT":     "1",
 		"LONGSHOREMAN_TLS_CERT": filepath.Join(certs.Dir, "server-cert.pem"),
 		"LONGSHOREMAN_TLS_KEY":  filepath.Join(certs.Dir, "server-key.pem"),
 	}, ServerTimeouts{})

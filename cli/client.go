@@ -16,6 +16,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	api "github.com/longshoreman/longshoreman/http"
 )
 
 // Timeouts of the requests the client sends. Reads answer from the data
@@ -171,7 +174,7 @@ func normalizeURL(s string) (string, error) {
 type request struct {
 	method string
 	path   string
-	body   any           // marshalled as JSON when not nil
+	body   any           // one of the api.Request types, marshalled as JSON when not nil
 	accept string        // Accept header; default application/json
 	long   bool          // no timeout: the call waits on Docker hosts
 	limit  time.Duration // overrides ReadTimeout when not zero
@@ -277,35 +280,29 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 
 // answerError returns the error an answer carries, or nil for a success.
 func (c *Client) answerError(status int, b []byte) error {
-	var env struct {
-		Error json.RawMessage `json:"error"`
-	}
+	var env struct{}
 	if err := json.Unmarshal(b, &env); err != nil {
 		if status == http.StatusBadRequest && strings.Contains(string(b), "HTTP request to an HTTPS server") {
 			return fmt.Errorf("the controller at %s serves HTTPS only: use https:// in its URL (longshoreman init, LONGSHOREMAN_URL or --controller)", c.URL)
 		}
 		return fmt.Errorf("the controller at %s answered %d with something that is not JSON (is it a Longshoreman controller?): %s", c.URL, status, clip(b))
 	}
-	return c.envelopeError(status, env.Error)
+	return say(api.ParseError(status, b))
 }
 
-func (c *Client) envelopeError(status int, raw json.RawMessage) error {
-	var msg string
-	switch s := strings.TrimSpace(string(raw)); s {
-	case "false", "":
-		if status >= 400 {
-			return fmt.Errorf("the controller at %s answered status %d", c.URL, status)
-		}
-		return nil
-	default:
-		if err := json.Unmarshal(raw, &msg); err != nil {
-			msg = s
-		}
+// say returns the typed error of an answer with what to do said as a
+// command line of this client ("longshoreman hosts:add IP") rather than as
+// an API call, and a refused token with how to set it.
+func say(err error) error {
+	var e *cluster.Error
+	if !errors.As(err, &e) {
+		return err
 	}
-	if status == http.StatusUnauthorized {
+	msg := e.Say(commandLine)
+	if e.Code == cluster.EUNAUTHORIZED {
 		msg += ": set the token with longshoreman init, LONGSHOREMAN_TOKEN or --token (on the controller's machine, longshoreman token --db FILE prints it)"
 	}
-	return errors.New(msg)
+	return &cluster.Error{Code: e.Code, Message: msg}
 }
 
 func clip(b []byte) string {
@@ -314,6 +311,25 @@ func clip(b []byte) string {
 		s = s[:200] + "..."
 	}
 	return s
+}
+
+// get sends GET path and decodes the answer into out, one of the
+// api.Response types.
+func (e *Env) get(ctx context.Context, path string, out any) error {
+	cl, err := e.Client()
+	if err != nil {
+		return err
+	}
+	return cl.do(ctx, request{method: "GET", path: path}, out)
+}
+
+// change sends r, a change whose answer carries nothing but success.
+func (e *Env) change(ctx context.Context, r request) error {
+	cl, err := e.Client()
+	if err != nil {
+		return err
+	}
+	return cl.do(ctx, r, nil)
 }
 
 // appPath is the canonical path of one of an app's resources.

@@ -9,26 +9,21 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-// appDescription is one app in GET /describe.
-type appDescription struct {
-	Image     string   `json:"image"`
-	Revision  int      `json:"revision"`
-	Count     int      `json:"count"`
-	Port      int      `json:"port,omitempty"`
-	Instances []string `json:"instances"`
-	Envs      []string `json:"envs"`
-}
-
-func (s *Server) description(app *cluster.App) (appDescription, error) {
+func (s *Server) description(app *cluster.App) (AppDescription, error) {
 	insts, err := s.Store.Instances(app.Name)
 	if err != nil {
-		return appDescription{}, err
+		return AppDescription{}, err
 	}
-	return appDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(insts), Envs: app.EnvList()}, nil
+	return describeApp(app, insts), nil
+}
+
+// describeApp is app with insts, its instances.
+func describeApp(app *cluster.App, insts []cluster.Instance) AppDescription {
+	return AppDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(insts), Envs: app.EnvList()}
 }
 
 func (s *Server) describe(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	s.okCached(w, r, "describe", func() (map[string]any, error) {
+	s.okCached(w, r, "describe", func() (any, error) {
 		apps, err := s.Store.AllApps()
 		if err != nil {
 			return nil, err
@@ -41,22 +36,22 @@ func (s *Server) describe(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		for _, i := range insts {
 			byApp[i.App] = append(byApp[i.App], i)
 		}
-		desc := map[string]appDescription{}
+		desc := map[string]AppDescription{}
 		for _, app := range apps {
-			desc[app.Name] = appDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(byApp[app.Name]), Envs: app.EnvList()}
+			desc[app.Name] = describeApp(app, byApp[app.Name])
 		}
-		return map[string]any{"description": desc}, nil
+		return DescribeResponse{Description: desc}, nil
 	})
 }
 
 // routes answers with the routing table exactly as it is published.
-func (s *Server) routes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Server) routes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	t, err := s.Store.RoutingTable()
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, t)
+	return nil
 }
 
 // healthz answers 200 when the data file is usable and 503 when it is not.
@@ -73,22 +68,20 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 		writeJSON(w, status, map[string]any{"status": word})
 		return
 	}
-	body := map[string]any{"error": false, "status": word, "db": "ok"}
+	body := HealthResponse{Error: false, Status: word, DB: "ok", Hosts: map[string]string{}}
 	if dbErr != nil {
-		body["error"], body["db"] = fmt.Sprintf("The data file is not usable: %v", dbErr), dbErr.Error()
+		body.Error, body.DB = fmt.Sprintf("The data file is not usable: %v", dbErr), dbErr.Error()
 	}
 	if s.Publisher != nil {
-		body["redis"] = s.Publisher.RedisStatus()
+		body.Redis = s.Publisher.RedisStatus()
 	}
-	hosts := map[string]string{}
 	if s.Hosts != nil {
-		hosts = s.Hosts.HostStatus(r.Context())
+		body.Hosts = s.Hosts.HostStatus(r.Context())
 	} else if list, err := s.Store.Hosts(); err == nil {
 		for _, h := range list {
-			hosts[h.Addr] = "not checked"
+			body.Hosts[h.Addr] = "not checked"
 		}
 	}
-	body["hosts"] = hosts
 	writeJSON(w, status, body)
 }
 
@@ -106,10 +99,10 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	}
 }
 
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if s.Metrics == nil {
-		s.Error(w, r, cluster.Errorf(cluster.ENOTFOUND, "Metrics are not enabled on this controller."))
-		return
+		return cluster.Errorf(cluster.ENOTFOUND, "Metrics are not enabled on this controller.")
 	}
 	s.Metrics.ServeHTTP(w, r)
+	return nil
 }
