@@ -30,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/longshoreman/longshoreman/internal/fakedocker"
 )
 
 func main() {
@@ -149,7 +151,7 @@ func runFakeEngines(hosts, port int) error {
 	defer cancel()
 	errc := make(chan error, hosts)
 	for i := range hosts {
-		f := NewFakeEngine(hostAddr(i), port, 30000)
+		f := fakedocker.NewServer(hostAddr(i), port, 30000)
 		go func() { errc <- f.Serve(ctx) }()
 	}
 	// Ready once every API answers.
