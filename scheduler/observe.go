@@ -57,13 +57,16 @@ func (s *Scheduler) decide(ctx context.Context, c *Capacity, plan func() Plan) P
 	if p.Unplaced == 0 || c.Up != nil {
 		return p
 	}
-	c.Up = s.hostsUp(ctx)
+	c.Up = s.hostsUp(ctx, nil)
 	return plan()
 }
 
 // hostsUp pings every host that is not draining, at once, and returns the
-// ones that answered with their free memory (never nil).
-func (s *Scheduler) hostsUp(ctx context.Context) []HostLoad {
+// ones that answered with their free memory (never nil). When answered is
+// not nil (the hosts a reconcile pass just heard from), only those are
+// asked, for their free memory, without a ping: a host that is down costs
+// no wait.
+func (s *Scheduler) hostsUp(ctx context.Context, answered map[string]bool) []HostLoad {
 	hosts, err := s.store.Hosts()
 	if err != nil {
 		s.cfg.Logger.Error("reading the hosts failed", "err", err)
@@ -72,15 +75,17 @@ func (s *Scheduler) hostsUp(ctx context.Context) []HostLoad {
 	found := make([]HostLoad, len(hosts))
 	var wg sync.WaitGroup
 	for i, h := range hosts {
-		if h.Draining {
+		if h.Draining || (answered != nil && !answered[h.Addr]) {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.ping(ctx, h.Addr); err != nil {
-				s.cfg.Logger.Warn("host does not answer; placing elsewhere", "host", h.Addr, "err", err)
-				return
+			if answered == nil {
+				if err := s.ping(ctx, h.Addr); err != nil {
+					s.cfg.Logger.Warn("host does not answer; placing elsewhere", "host", h.Addr, "err", err)
+					return
+				}
 			}
 			mctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
 			defer cancel()

@@ -330,7 +330,7 @@ func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState)
 		st.Current, _ = r.s.store.Revision(name, st.App.Revision)
 		if all, err := r.s.store.AllInstances(); err == nil {
 			hosts, _ := r.s.store.Hosts()
-			st.Capacity = Capacity{Up: r.s.hostsUp(ctx), All: all, HostCount: len(hosts)}
+			st.Capacity = Capacity{Up: r.s.hostsUp(ctx, st.HostUp), All: all, HostCount: len(hosts)}
 		}
 		p = PlanRepair(st)
 	}
