@@ -101,11 +101,7 @@ func (c *FakeCluster) Running(app string) []cluster.Container {
 // Routed returns the app's routed addresses in the data file's table.
 func (c *FakeCluster) Routed(tb testing.TB, app string) []string {
 	tb.Helper()
-	table, err := c.DB.RoutingTable()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return table.Routes[app]
+	return routed(tb, c.DB, app)
 }
 
 func eventually(tb testing.TB, what string, cond func() bool) {

@@ -186,16 +186,23 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 // Kill stops every instance of app (unrouting them first) and sets its
 // desired count to 0.
 func (s *Scheduler) Kill(ctx context.Context, app string) error {
-	ctx = context.WithoutCancel(ctx)
-	unlock, err := s.lock(app, "a kill")
+	return s.exclusive(ctx, app, "a kill", func(ctx context.Context) error {
+		if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Count = 0; return nil }); err != nil {
+			return err
+		}
+		return s.retireAll(ctx, app)
+	})
+}
+
+// exclusive runs fn holding app's lock for op (see lock), to its end even
+// when the client that asked goes away.
+func (s *Scheduler) exclusive(ctx context.Context, app, op string, fn func(context.Context) error) error {
+	unlock, err := s.lock(app, op)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Count = 0; return nil }); err != nil {
-		return err
-	}
-	return s.retireAll(ctx, app)
+	return fn(context.WithoutCancel(ctx))
 }
 
 // retireAll unroutes and stops every instance of app; the caller holds
@@ -211,13 +218,7 @@ func (s *Scheduler) retireAll(ctx context.Context, app string) error {
 
 // DeleteApp stops every instance of app, then deletes its state.
 func (s *Scheduler) DeleteApp(ctx context.Context, app string) error {
-	ctx = context.WithoutCancel(ctx)
-	unlock, err := s.lock(app, "a delete")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return s.deleteApp(ctx, app)
+	return s.exclusive(ctx, app, "a delete", func(ctx context.Context) error { return s.deleteApp(ctx, app) })
 }
 
 // deleteApp records the intent to delete app, stops every instance, then

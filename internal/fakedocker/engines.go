@@ -35,6 +35,8 @@ type Image struct {
 // until SetDown; images must be added with AddImage before they can be
 // pulled. It is safe for concurrent use. Close it to free its listeners.
 type Engines struct {
+	calls callCounts // method -> calls
+
 	mu         sync.Mutex // guards the fields below
 	images     map[string]Image
 	down       map[string]bool
@@ -42,7 +44,6 @@ type Engines struct {
 	containers map[string]*container // id -> container
 	events     map[string][]cluster.ContainerEvent
 	watchers   map[string][]chan cluster.ContainerEvent
-	calls      map[string]int
 }
 
 type container struct {
@@ -58,7 +59,7 @@ func New() *Engines {
 	return &Engines{
 		images: map[string]Image{}, down: map[string]bool{}, free: map[string]int64{},
 		containers: map[string]*container{}, events: map[string][]cluster.ContainerEvent{},
-		watchers: map[string][]chan cluster.ContainerEvent{}, calls: map[string]int{},
+		watchers: map[string][]chan cluster.ContainerEvent{},
 	}
 }
 
@@ -123,15 +124,7 @@ func (e *Engines) Containers(host string) []cluster.Container {
 
 // Calls returns how many times each method was called, by name ("Run",
 // "Stop"...), failed calls included.
-func (e *Engines) Calls() map[string]int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make(map[string]int, len(e.calls))
-	for k, v := range e.calls {
-		out[k] = v
-	}
-	return out
-}
+func (e *Engines) Calls() map[string]int { return e.calls.counts() }
 
 // Close stops every container's listener.
 func (e *Engines) Close() {
@@ -144,7 +137,7 @@ func (e *Engines) Close() {
 
 // call counts a call of method to host and fails it when the host is down.
 func (e *Engines) call(method, host string) error {
-	e.calls[method]++
+	e.calls.add(method)
 	if e.down[host] {
 		return cluster.Errorf(cluster.EHOST, "Docker on %s did not answer (the fake host is down).", host)
 	}
@@ -373,4 +366,30 @@ func short(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// callCounts counts calls by name; it is safe for concurrent use.
+type callCounts struct {
+	mu sync.Mutex // guards n
+	n  map[string]int
+}
+
+func (c *callCounts) add(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[name]++
+}
+
+// counts returns a copy of the counts.
+func (c *callCounts) counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.n))
+	for k, v := range c.n {
+		out[k] = v
+	}
+	return out
 }

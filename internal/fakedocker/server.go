@@ -33,11 +33,11 @@ type Server struct {
 	apiPort  int
 	nextPort int // first HostPort to try for the next container
 	instance *http.Server
+	calls    callCounts // endpoint -> requests, for the report
 
 	mu         sync.Mutex // guards the fields below
 	containers map[string]*fakeContainer
 	images     map[string]bool
-	calls      map[string]int // endpoint -> requests, for the report
 }
 
 type fakeContainer struct {
@@ -68,7 +68,7 @@ func NewServer(host string, apiPort, firstPort int) *Server {
 	}
 	return &Server{
 		host: host, apiPort: apiPort, nextPort: firstPort, instance: inst,
-		containers: map[string]*fakeContainer{}, images: map[string]bool{}, calls: map[string]int{},
+		containers: map[string]*fakeContainer{}, images: map[string]bool{},
 	}
 }
 
@@ -153,22 +153,10 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *Server) count(endpoint string) {
-	f.mu.Lock()
-	f.calls[endpoint]++
-	f.mu.Unlock()
-}
+func (f *Server) count(endpoint string) { f.calls.add(endpoint) }
 
 // Calls returns how many requests each endpoint got.
-func (f *Server) Calls() map[string]int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make(map[string]int, len(f.calls))
-	for k, v := range f.calls {
-		out[k] = v
-	}
-	return out
-}
+func (f *Server) Calls() map[string]int { return f.calls.counts() }
 
 // container serves /containers/{id}/... and DELETE /containers/{id}.
 func (f *Server) container(w http.ResponseWriter, r *http.Request, rest string) {
