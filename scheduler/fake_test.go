@@ -159,6 +159,27 @@ func TestFakeFailedDeployLeavesOldServing(t *testing.T) {
 	}
 }
 
+// Placement reads the hosts' free memory, observed before deciding: with
+// no other difference, the host with the most free memory takes the new
+// instance, and a host that does not answer takes none.
+func TestFakeDeployPlacesByObservedCapacity(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	c.Engines.SetFreeMemory(fakeHosts[0], 1<<30)
+	c.Engines.SetFreeMemory(fakeHosts[1], 4<<30)
+	c.Engines.SetFreeMemory(fakeHosts[2], 16<<30)
+	app := c.App(t, "place.example.com")
+	c.MustDeploy(t, app, goodImage, 1)
+	if running := c.Running(app); len(running) != 1 || running[0].Host != fakeHosts[2] {
+		t.Fatalf("running %+v, want one instance on %s, the host with the most free memory", running, fakeHosts[2])
+	}
+	c.Engines.SetDown(fakeHosts[2], true)
+	other := c.App(t, "place2.example.com")
+	c.MustDeploy(t, other, goodImage, 1)
+	if running := c.Running(other); len(running) != 1 || running[0].Host != fakeHosts[1] {
+		t.Fatalf("running %+v, want one instance on %s: %s is down", running, fakeHosts[1], fakeHosts[2])
+	}
+}
+
 // Removing a host moves its instances to the others before stopping them;
 // a host whose instances cannot move (the others are down) is refused, and
 // removed anyway with force.

@@ -85,15 +85,6 @@ func (e *Engines) SetFreeMemory(host string, bytes int64) {
 	e.free[host] = bytes
 }
 
-// SetStatus makes the container's GETs answer status from now on.
-func (e *Engines) SetStatus(id string, status int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if c, ok := e.containers[id]; ok {
-		c.status = status
-	}
-}
-
 // Kill makes a running container exit (exit code 137) and reports its
 // death to the host's event watchers, as docker kill does.
 func (e *Engines) Kill(id string) error {
