@@ -348,67 +348,24 @@ func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState)
 	} else if cluster.ErrorCode(err) != cluster.ENOTFOUND {
 		return
 	}
-	p := PlanApp(st)
+	p := PlanRepair(st)
+	if p.Unplaced > 0 && st.App != nil {
+		// Something is to be started: observe where it can go, and decide again.
+		st.Current, _ = r.s.store.Revision(name, st.App.Revision)
+		if all, err := r.s.store.AllInstances(); err == nil {
+			hosts, _ := r.s.store.Hosts()
+			st.Capacity = Capacity{Up: r.s.hostsUp(ctx, st.HostUp), All: all, HostCount: len(hosts)}
+		}
+		p = PlanRepair(st)
+	}
 	if p.Empty() {
 		return
 	}
 	r.s.cfg.Logger.Info("reconcile", "app", name, "unroute", len(p.Unroute), "forget", len(p.Forget), "remove", len(p.Remove),
-		"adopt", len(p.Adopt), "route", len(p.Route), "start", p.Start, "retire", len(p.Retire))
-	r.execute(ctx, name, st.App, p)
-}
-
-func (r *Reconciler) execute(ctx context.Context, name string, app *cluster.App, p Plan) {
-	s := r.s
-	if len(p.Unroute) > 0 {
-		_ = s.store.SetRouted(name, instanceIDs(p.Unroute), false)
-		s.cfg.RoutesChange()
+		"adopt", len(p.Adopt), "route", len(p.Route), "start", len(p.Start)+p.Unplaced, "retire", len(p.Retire))
+	if _, err := r.s.run(ctx, &change{app: name, start: time.Now()}, p); err != nil && ctx.Err() == nil {
+		r.s.cfg.Logger.Warn("replacing instances failed; retrying next pass", "app", name, "missing", len(p.Start)+p.Unplaced, "err", cluster.ErrorMessage(err))
 	}
-	for _, rec := range p.Forget {
-		_ = s.store.DeleteInstance(name, rec.ID)
-	}
-	c := &change{app: name, start: time.Now()}
-	var wg sync.WaitGroup
-	for _, ct := range p.Remove {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sctx, cancel := context.WithTimeout(ctx, s.cfg.StopTimeout+30*time.Second)
-			defer cancel()
-			if err := s.engines.Stop(sctx, ct.Host, ct.ID, s.cfg.StopTimeout); err != nil {
-				s.cfg.Logger.Warn("removing a stale container failed", "app", name, "host", ct.Host, "container", short(ct.ID), "err", err)
-			}
-		}()
-	}
-	wg.Wait()
-	routed := false
-	for _, ct := range p.Adopt {
-		inst := cluster.Instance{ID: ct.ID, App: name, Revision: ct.Revision, Host: ct.Host, Port: ct.Port, Routed: true, Started: time.Now().UTC()}
-		if err := s.store.PutInstance(inst); err == nil {
-			routed = true
-			s.cfg.Logger.Info("adopted a running container", "app", name, "instance", inst.Addr())
-		}
-	}
-	if len(p.Route) > 0 {
-		_ = s.store.SetRouted(name, instanceIDs(p.Route), true)
-		routed = true
-	}
-	if routed {
-		s.cfg.RoutesChange()
-	}
-	if p.Start > 0 && app != nil {
-		rev, err := s.store.Revision(name, app.Revision)
-		if err == nil {
-			c.rev, c.add = rev, p.Start
-			_, err = s.apply(ctx, c)
-		}
-		if err != nil {
-			s.cfg.Logger.Warn("replacing instances failed; retrying next pass", "app", name, "missing", p.Start, "err", cluster.ErrorMessage(err))
-		}
-	}
-	if ctx.Err() != nil {
-		return // pre-empted by an operator's operation, which decides what stays
-	}
-	s.retire(ctx, c, p.Retire, true)
 }
 
 // recoverDeploys settles revisions left "deploying" by a controller that

@@ -8,7 +8,7 @@
 //	go run ./bench/scale -instances 10000 -profile /tmp/prof
 //
 // Hosts are the loopback addresses 127.0.1.1 ... 127.0.1.H. Their Docker
-// APIs are FakeEngine servers (fakeengine.go) in a child process, so the
+// APIs are fakedocker.Server servers in a child process, so the
 // controller's RSS and CPU time are measured alone; every started fake
 // container listens on its published port, so health checks are real HTTP.
 // Each size runs in a fresh controller process (this binary, re-executed
@@ -30,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/longshoreman/longshoreman/internal/fakedocker"
 )
 
 func main() {
@@ -139,7 +141,7 @@ func hostAddr(i int) string {
 	return fmt.Sprintf("127.0.%d.%d", 1+i/250, 1+i%250)
 }
 
-// runFakeEngines serves one FakeEngine per host address until stdin closes
+// runFakeEngines serves one fakedocker.Server per host address until stdin closes
 // (the controller process that started it ended).
 func runFakeEngines(hosts, port int) error {
 	if hosts <= 0 {
@@ -149,7 +151,7 @@ func runFakeEngines(hosts, port int) error {
 	defer cancel()
 	errc := make(chan error, hosts)
 	for i := range hosts {
-		f := NewFakeEngine(hostAddr(i), port, 30000)
+		f := fakedocker.NewServer(hostAddr(i), port, 30000)
 		go func() { errc <- f.Serve(ctx) }()
 	}
 	// Ready once every API answers.
