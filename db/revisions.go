@@ -180,7 +180,7 @@ func getRevision(tx *bolt.Tx, app string, number int) (*cluster.Revision, error)
 		buf = b.Get(revKey(number))
 	}
 	if buf == nil {
-		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no revision %d: see its revisions with GET /%s/history.", app, number, app)
+		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no revision %d", app, number).WithFix("see its revisions with", cluster.OpHistory, cluster.ArgApp, app)
 	}
 	rev := &cluster.Revision{}
 	return rev, json.Unmarshal(buf, rev)

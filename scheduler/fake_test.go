@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -207,7 +208,7 @@ func TestFakeRemoveHostDrains(t *testing.T) {
 	y, z := fakeHosts[1], fakeHosts[2]
 	c.Engines.SetDown(z, true)
 	err := c.RemoveHost(context.Background(), y, false)
-	if cluster.ErrorCode(err) != cluster.ECONFLICT || !strings.Contains(cluster.ErrorMessage(err), "force=true") {
+	if cluster.ErrorCode(err) != cluster.ECONFLICT || !fixes(err, cluster.OpRemoveHost, cluster.ArgForce) {
 		t.Fatalf("removing %s with %s down: %v, want ECONFLICT pointing at force", y, z, err)
 	}
 	if ok, _ := c.DB.HasHost(y); !ok || len(c.Engines.Containers(y)) == 0 {
@@ -312,4 +313,14 @@ func TestFakeReconcilerHeals(t *testing.T) {
 	if left := c.Engines.Containers(lost); len(left) != 0 {
 		t.Fatalf("%d stale containers left on %s after it came back", len(left), lost)
 	}
+}
+
+// fixes reports whether err's Fix names op and, when arg is not empty,
+// gives that argument.
+func fixes(err error, op, arg string) bool {
+	var e *cluster.Error
+	if !errors.As(err, &e) || e.Fix == nil || e.Fix.Op != op {
+		return false
+	}
+	return arg == "" || e.Fix.Args[arg] != ""
 }

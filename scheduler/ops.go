@@ -62,7 +62,7 @@ func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progre
 			}
 		}
 		if target == nil {
-			return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no succeeded revision before the current one (%d) to roll back to: see GET /%s/history and give {\"revision\": N}.", app, a.Revision, app)
+			return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no succeeded revision before the current one (%d) to roll back to", app, a.Revision).WithFix("pick a revision from its history and give it to", cluster.OpRollback, cluster.ArgApp, app)
 		}
 	}
 	rev := &cluster.Revision{
@@ -162,7 +162,7 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 	}
 	defer unlock()
 	if !a.Deployed() {
-		return nil, cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so there is nothing to scale: deploy an image first with POST /%s/deploy.", app, app)
+		return nil, cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so there is nothing to scale", app).WithFix("deploy an image first with", cluster.OpDeploy, cluster.ArgApp, app)
 	}
 	o, err := s.observe(a)
 	if err != nil {
@@ -397,7 +397,7 @@ func (s *Scheduler) drainApp(ctx context.Context, app, addr string, force bool) 
 		return nil
 	}
 	if !force {
-		return cluster.Errorf(cluster.ECONFLICT, "Host %s runs %d instance(s) of %s that could not be moved to another host (%s): add a host first, or remove it anyway with DELETE /hosts/%s?force=true.", addr, len(p.Retire), app, cluster.ErrorMessage(err), addr)
+		return cluster.Errorf(cluster.ECONFLICT, "Host %s runs %d instance(s) of %s that could not be moved to another host (%s). Add a host first", addr, len(p.Retire), app, cluster.ErrorMessage(err)).WithFix("or remove this one anyway with", cluster.OpRemoveHost, cluster.ArgHost, addr, cluster.ArgForce, "true")
 	}
 	_, err = s.run(ctx, c, Plan{App: app, Retire: p.Retire, Urgent: true})
 	return err
@@ -406,7 +406,7 @@ func (s *Scheduler) drainApp(ctx context.Context, app, addr string, force bool) 
 // notDeleting refuses operations on an app whose deletion began.
 func notDeleting(a *cluster.App) error {
 	if a.Deleting {
-		return cluster.Errorf(cluster.ECONFLICT, "App %s is being deleted (an earlier DELETE /apps/%s did not finish; see the controller's log): delete it again to finish, then create it anew.", a.Name, a.Name)
+		return cluster.Errorf(cluster.ECONFLICT, "App %s is being deleted (an earlier delete did not finish; see the controller's log)", a.Name).WithFix("finish it, then create the app anew, with", cluster.OpRemoveApp, cluster.ArgApp, a.Name)
 	}
 	return nil
 }

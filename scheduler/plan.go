@@ -183,9 +183,9 @@ func (p *Plan) place(n int, c Capacity, leaving []cluster.Instance, exclude map[
 // noHost is the error of a plan with instances no host could take.
 func (p Plan) noHost() error {
 	if p.HostCount == 0 {
-		return cluster.Errorf(cluster.EUNAVAILABLE, "No hosts to run %s on: add one with POST /hosts {\"host\": \"IP\"}.", p.App)
+		return cluster.Errorf(cluster.EUNAVAILABLE, "No hosts to run %s on", p.App).WithFix("add one with", cluster.OpAddHost)
 	}
-	return cluster.Errorf(cluster.EUNAVAILABLE, "No host can take %s: none of the %d hosts' Docker APIs answered. Check GET /healthz for what each host says.", p.App, p.HostCount)
+	return cluster.Errorf(cluster.EUNAVAILABLE, "No host can take %s: none of the %d hosts' Docker APIs answered", p.App, p.HostCount).WithFix("see what each host says with", cluster.OpStatus)
 }
 
 // active drops the instances being retired: marked so in the data file,

@@ -174,7 +174,7 @@ func (s *Scheduler) lock(app, op string) (unlock func(), err error) {
 		}
 		s.mu.Unlock()
 		if !h.repair {
-			return nil, cluster.Errorf(cluster.ECONFLICT, "%s of %s is already running: wait for it to finish (watch GET /%s/history), then try again.", capitalize(h.op), app, app)
+			return nil, cluster.Errorf(cluster.ECONFLICT, "%s of %s is already running: wait for it to finish, then try again", capitalize(h.op), app).WithFix("watch it with", cluster.OpHistory, cluster.ArgApp, app)
 		}
 		s.cfg.Logger.Info("cancelling a repair for an operator's operation", "app", app, "operation", op)
 		h.cancel()
