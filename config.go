@@ -2,25 +2,21 @@ package main
 
 import (
 	"crypto/tls"
-	"fmt"
-	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/redis/go-redis/v9"
 )
 
-// Settings that serve and router share.
+// Every setting of the commands, with its flag, environment variable and
+// meaning; the README's Configuration tables list the same.
 var (
-	setListen    = setting{"listen", "LONGSHOREMAN_LISTEN", "host:port to listen on; overrides --port"}
-	setLogFormat = setting{"log-format", "LONGSHOREMAN_LOG_FORMAT", "log format: text or json"}
-	setRoutesKey = setting{"", "LONGSHOREMAN_ROUTES_KEY", ""}
-
+	// serve and router
+	setListen        = setting{"listen", "LONGSHOREMAN_LISTEN", "host:port to listen on; overrides --port"}
+	setLogFormat     = setting{"log-format", "LONGSHOREMAN_LOG_FORMAT", "log format: text or json"}
+	setRoutesKey     = setting{"", "LONGSHOREMAN_ROUTES_KEY", ""}
 	setRedis         = setting{"redis", "REDIS_HOST, REDIS_PORT", "Redis host:port for the routing table"}
 	setRedisHost     = setting{"", "REDIS_HOST", ""}
 	setRedisPort     = setting{"", "REDIS_PORT", ""}
@@ -28,6 +24,43 @@ var (
 	setRedisPassword = setting{"", "REDIS_PASSWORD", ""}
 	setRedisTLS      = setting{"", "REDIS_TLS", ""}
 	setChannel       = setting{"channel", "LONGSHOREMAN_CHANNEL", "Redis PubSub channel of the routing table"}
+
+	// serve
+	setServePort   = setting{"port", "PORT", "HTTP port of the API"}
+	setDB          = setting{"db", "LONGSHOREMAN_DB", "the data file"}
+	setInit        = setting{"init", "LONGSHOREMAN_INIT", "create the data file, with a new cluster id, if it does not exist; changes nothing if it does. Pass it once, at the first start"}
+	setToken       = setting{"", "LONGSHOREMAN_TOKEN", ""}
+	setTLSCert     = setting{"tls-cert", "LONGSHOREMAN_TLS_CERT", "PEM certificate (chain) for the API; with --tls-key the API answers HTTPS only"}
+	setTLSKey      = setting{"tls-key", "LONGSHOREMAN_TLS_KEY", "PEM private key of --tls-cert"}
+	setHistory     = setting{"history", "LONGSHOREMAN_HISTORY", "revisions kept per app; succeeded ones a rollback can target are kept first"}
+	setDockerPort  = setting{"docker-port", "DOCKER_PORT", "Docker API port on every host (default 2375, or 2376 with TLS)"}
+	setDockerTLS   = setting{"", "DOCKER_TLS_VERIFY", ""}
+	setDockerCerts = setting{"", "DOCKER_CERT_PATH", ""}
+	setDrain       = setting{"drain", "LONGSHOREMAN_DRAIN", "wait between unrouting and stopping an instance"}
+	setRepublish   = setting{"republish", "LONGSHOREMAN_REPUBLISH", "routing-table heartbeat"}
+	setReconcile   = setting{"reconcile", "LONGSHOREMAN_RECONCILE", "reconcile loop interval"}
+	setHostGrace   = setting{"host-grace", "LONGSHOREMAN_HOST_GRACE", "how long a host may not answer before it is marked down"}
+	setMaxCount    = setting{"max-count", "LONGSHOREMAN_MAX_COUNT", "largest instance count per app"}
+	setRebalance   = setting{"rebalance", "LONGSHOREMAN_REBALANCE", "spread apps onto a newly added host"}
+	// The scheduler's observation settings (probe interval) go here.
+
+	// router
+	setRouterPort    = setting{"port", "PORT", "HTTP port to serve on"}
+	setRouterState   = setting{"state-dir", "LONGSHOREMAN_ROUTER_STATE", "directory that keeps the cluster this router serves across restarts (default systemd's $STATE_DIRECTORY; empty: kept in memory only)"}
+	setStateDir      = setting{"", "STATE_DIRECTORY", ""}
+	setRouterCluster = setting{"cluster", "LONGSHOREMAN_ROUTER_CLUSTER", "serve this cluster id from now on, replacing the one kept in --state-dir"}
+
+	// router limits: slow instances, slow or numerous clients
+	setBackendTimeout = setting{"backend-timeout", "LONGSHOREMAN_BACKEND_TIMEOUT", "how long an instance may take to start its answer before the client gets 504"}
+	setHeaderTimeout  = setting{"header-timeout", "LONGSHOREMAN_HEADER_TIMEOUT", "how long a client may take to send a request's headers"}
+	setIdleTimeout    = setting{"idle-timeout", "LONGSHOREMAN_IDLE_TIMEOUT", "close a client's keep-alive connection idle this long"}
+	setMinBodyRate    = setting{"min-body-rate", "LONGSHOREMAN_MIN_BODY_RATE", "slowest request body accepted, bytes/s over --body-rate-window; 0: no minimum"}
+	setBodyRateWindow = setting{"body-rate-window", "LONGSHOREMAN_BODY_RATE_WINDOW", "grace and averaging window of --min-body-rate"}
+	setMaxConns       = setting{"max-conns", "LONGSHOREMAN_MAX_CONNS", "client connections open at once; more wait to be accepted; 0: no cap"}
+	setTrustForwarded = setting{"trust-forwarded", "LONGSHOREMAN_TRUST_FORWARDED", "CIDR,... of proxies in front of the router whose X-Forwarded-For chain is kept; default none: an edge router"}
+
+	// token
+	setPrintRoutesKey = setting{"routes-key", "", "print the routes key that signs the routing tables (the routers' LONGSHOREMAN_ROUTES_KEY) instead of the API token"}
 )
 
 // RedisConfig is the PubSub server that carries the routing table, the
@@ -88,197 +121,10 @@ func (c RedisConfig) Client() *redis.Client {
 	return redis.NewClient(opts)
 }
 
-// The controller's settings.
-var (
-	setServePort   = setting{"port", "PORT", "HTTP port of the API"}
-	setDB          = setting{"db", "LONGSHOREMAN_DB", "the data file"}
-	setInit        = setting{"init", "LONGSHOREMAN_INIT", "create the data file, with a new cluster id, if it does not exist; changes nothing if it does. Pass it once, at the first start"}
-	setToken       = setting{"", "LONGSHOREMAN_TOKEN", ""}
-	setTLSCert     = setting{"tls-cert", "LONGSHOREMAN_TLS_CERT", "PEM certificate (chain) for the API; with --tls-key the API answers HTTPS only"}
-	setTLSKey      = setting{"tls-key", "LONGSHOREMAN_TLS_KEY", "PEM private key of --tls-cert"}
-	setHistory     = setting{"history", "LONGSHOREMAN_HISTORY", "revisions kept per app; succeeded ones a rollback can target are kept first"}
-	setDockerPort  = setting{"docker-port", "DOCKER_PORT", "Docker API port on every host (default 2375, or 2376 with TLS)"}
-	setDockerTLS   = setting{"", "DOCKER_TLS_VERIFY", ""}
-	setDockerCerts = setting{"", "DOCKER_CERT_PATH", ""}
-	setDrain       = setting{"drain", "LONGSHOREMAN_DRAIN", "wait between unrouting and stopping an instance"}
-	setRepublish   = setting{"republish", "LONGSHOREMAN_REPUBLISH", "routing-table heartbeat"}
-	setReconcile   = setting{"reconcile", "LONGSHOREMAN_RECONCILE", "reconcile loop interval"}
-	setHostGrace   = setting{"host-grace", "LONGSHOREMAN_HOST_GRACE", "how long a host may not answer before it is marked down"}
-	setMaxCount    = setting{"max-count", "LONGSHOREMAN_MAX_COUNT", "largest instance count per app"}
-	setRebalance   = setting{"rebalance", "LONGSHOREMAN_REBALANCE", "spread apps onto a newly added host"}
-	// The scheduler's observation settings (probe interval) go here.
-)
-
-// ServeConfig is the controller's configuration: DefaultServeConfig,
-// then LoadServeConfig's environment and flags, then Validate.
-type ServeConfig struct {
-	Port        int    // --port, PORT; used when Listen is empty
-	Listen      string // host:port of the API; overrides Port
-	DB          string
-	DBDefault   bool // DB was given neither by --db nor LONGSHOREMAN_DB: created without --init
-	Init        bool // --init, LONGSHOREMAN_INIT: create DB when it does not exist
-	Token       string
-	RoutesKey   string // LONGSHOREMAN_ROUTES_KEY: the first key of the list signs; empty: the stored one
-	Redis       RedisConfig
-	DockerPort  int  // 0 until loaded: 2375, or 2376 with DockerTLS
-	DockerTLS   bool // DOCKER_TLS_VERIFY: any value but empty turns it on, as in Docker's own CLI
-	DockerCerts string
-	Drain       time.Duration
-	Republish   time.Duration
-	Reconcile   time.Duration
-	HostGrace   time.Duration
-	MaxCount    int
-	History     int // revisions kept per app
-	Rebalance   bool
-	LogFormat   string
-	TLSCert     string // PEM certificate (chain) of the API; with TLSKey, serve HTTPS only
-	TLSKey      string
-	Timeouts    ServerTimeouts
-}
-
-// DefaultServeConfig is what the controller runs with when nothing is set.
-func DefaultServeConfig() ServeConfig {
-	return ServeConfig{
-		Port: 3000, DB: "longshoreman.db", DBDefault: true, Redis: DefaultRedisConfig(),
-		Drain: cluster.DefaultDrain, Republish: cluster.DefaultRepublish, Reconcile: cluster.DefaultReconcile,
-		HostGrace: cluster.DefaultHostGrace, MaxCount: cluster.DefaultMaxCount, History: cluster.DefaultHistory,
-		Rebalance: true, LogFormat: "text",
-	}
-}
-
-// LoadServeConfig reads the environment (getenv), then the flags in args,
-// over DefaultServeConfig, and validates the result. -h prints the flags
-// to output and returns flag.ErrHelp.
-func LoadServeConfig(args []string, getenv func(string) string, output io.Writer) (ServeConfig, error) {
-	c := DefaultServeConfig()
-	l := newLoader("longshoreman serve", getenv, output)
-	l.Int(&c.Port, setServePort)
-	l.String(&c.Listen, setListen)
-	l.String(&c.DB, setDB)
-	l.Bool(&c.Init, setInit)
-	l.String(&c.Token, setToken)
-	l.String(&c.RoutesKey, setRoutesKey)
-	l.String(&c.TLSCert, setTLSCert)
-	l.String(&c.TLSKey, setTLSKey)
-	l.Int(&c.History, setHistory)
-	c.Redis.load(l)
-	l.Int(&c.DockerPort, setDockerPort)
-	c.DockerTLS = l.env(setDockerTLS) != ""
-	l.String(&c.DockerCerts, setDockerCerts)
-	l.Duration(&c.Drain, setDrain)
-	l.Duration(&c.Republish, setRepublish)
-	l.Duration(&c.Reconcile, setReconcile)
-	l.Duration(&c.HostGrace, setHostGrace)
-	l.Int(&c.MaxCount, setMaxCount)
-	l.Bool(&c.Rebalance, setRebalance)
-	l.String(&c.LogFormat, setLogFormat)
-	l.fs.Usage = func() {
-		fmt.Fprintf(l.fs.Output(), "Run the controller: the HTTP API, the scheduler, the reconciler and the routing-table publisher.\n\nUsage: longshoreman serve [flags]\n\nFlags (each also read from the environment variable named):\n")
-		l.fs.PrintDefaults()
-	}
-	if err := l.parse(args); err != nil {
-		return c, err
-	}
-	c.DBDefault = !l.given(setDB)
-	if c.DockerPort == 0 {
-		c.DockerPort = cluster.DefaultDockerPort
-		if c.DockerTLS {
-			c.DockerPort = 2376
-		}
-	}
-	if c.DockerTLS && c.DockerCerts == "" {
-		// Docker's convention: the certificates are in ~/.docker.
-		if home, err := os.UserHomeDir(); err == nil && home != "" {
-			c.DockerCerts = filepath.Join(home, ".docker")
-		}
-	}
-	return c, c.Validate()
-}
-
-// Addr is the address the API listens on: Listen, or every address on Port.
-func (c ServeConfig) Addr() string { return listenAddr(c.Listen, c.Port) }
-
+// listenAddr is the address to listen on: listen, or every address on port.
 func listenAddr(listen string, port int) string {
 	if listen != "" {
 		return listen
 	}
 	return ":" + strconv.Itoa(port)
-}
-
-// Validate reports every value out of its range, each naming its flag and
-// environment variable and saying what is allowed.
-func (c ServeConfig) Validate() error {
-	var p problems
-	p.port(setServePort, c.Port)
-	if c.Listen != "" {
-		p.hostPort(setListen, c.Listen, true)
-	}
-	if c.DB == "" {
-		p.add(setDB, "is empty: give the path of the data file")
-	}
-	if n := len(c.Token); n > 0 && n < MinTokenLength {
-		p.add(setToken, "is %d characters long; use at least %d random ones (e.g. from openssl rand -hex 24), or unset it to have one generated", n, MinTokenLength)
-	}
-	if c.RoutesKey != "" {
-		if _, err := pubsub.ParseKeys(c.RoutesKey); err != nil {
-			p.add(setRoutesKey, "is not usable: %v; unset it to use the key stored in the data file", err)
-		}
-	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		p.add(setTLSCert, "and %s go together: give both to serve HTTPS, or neither", setTLSKey)
-	}
-	c.Redis.check(&p)
-	p.port(setDockerPort, c.DockerPort)
-	if c.DockerTLS && c.DockerCerts == "" {
-		p.add(setDockerTLS, "is set but %s is not, and there is no home directory to look in for .docker: set %s to the directory with ca.pem, cert.pem and key.pem", setDockerCerts, setDockerCerts)
-	}
-	p.positive(setDrain, c.Drain, "2s")
-	p.positive(setRepublish, c.Republish, "10s")
-	p.positive(setReconcile, c.Reconcile, "5s")
-	p.positive(setHostGrace, c.HostGrace, "15s")
-	p.atLeast(setMaxCount, c.MaxCount, 1, "the largest instance count of one app")
-	p.atLeast(setHistory, c.History, 1, "the number of revisions to keep per app")
-	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
-	c.Timeouts.check(&p)
-	return p.err()
-}
-
-// ServerTimeouts bound how long a client may take, so slow or idle
-// clients cannot hold the API's connections. Zero is the default.
-type ServerTimeouts struct {
-	ReadHeader time.Duration // default 10s
-	Read       time.Duration // whole request, body included; default 1m
-	Write      time.Duration // whole answer; a deploy answers when it ends, so default 20m
-	Idle       time.Duration // keep-alive; default 2m
-	Shutdown   time.Duration // how long ordinary requests may finish at shutdown; default 30s
-}
-
-func (t ServerTimeouts) check(p *problems) {
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"ReadHeader", t.ReadHeader}, {"Read", t.Read}, {"Write", t.Write}, {"Idle", t.Idle}, {"Shutdown", t.Shutdown}} {
-		if d.v < 0 {
-			p.add(setting{env: "ServerTimeouts." + d.name}, "is %s: give a duration of 0 (the default) or more", d.v)
-		}
-	}
-}
-
-func (t ServerTimeouts) withDefaults() ServerTimeouts {
-	if t.ReadHeader == 0 {
-		t.ReadHeader = 10 * time.Second
-	}
-	if t.Read == 0 {
-		t.Read = time.Minute
-	}
-	if t.Write == 0 {
-		t.Write = 20 * time.Minute
-	}
-	if t.Idle == 0 {
-		t.Idle = 2 * time.Minute
-	}
-	if t.Shutdown == 0 {
-		t.Shutdown = 30 * time.Second
-	}
-	return t
 }

@@ -2,20 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
-)
-
-// The router's own settings; it shares --listen, --log-format, the routes
-// key and the Redis settings with serve.
-var (
-	setRouterPort    = setting{"port", "PORT", "HTTP port to serve on"}
-	setRouterState   = setting{"state-dir", "LONGSHOREMAN_ROUTER_STATE", "directory that keeps the cluster this router serves across restarts (default systemd's $STATE_DIRECTORY; empty: kept in memory only)"}
-	setStateDir      = setting{"", "STATE_DIRECTORY", ""}
-	setRouterCluster = setting{"cluster", "LONGSHOREMAN_ROUTER_CLUSTER", "serve this cluster id from now on, replacing the one kept in --state-dir"}
 )
 
 // RouterConfig is the configuration of `longshoreman router`:
@@ -42,7 +32,7 @@ func DefaultRouterConfig() RouterConfig {
 // over DefaultRouterConfig, and validates the result.
 func LoadRouterConfig(args []string, getenv func(string) string, output io.Writer) (RouterConfig, error) {
 	c := DefaultRouterConfig()
-	l := newLoader("longshoreman router", getenv, output)
+	l := newLoader("longshoreman router", "Run an HTTP router: it proxies requests by their Host header to the app's instances,\nusing the routing table the controller publishes over Redis PubSub.\n\nUsage: longshoreman router [flags]\n\nFlags (each also read from the environment variable named):\n", getenv, output)
 	l.Int(&c.Port, setRouterPort)
 	l.String(&c.Listen, setListen)
 	c.Redis.load(l)
@@ -52,10 +42,6 @@ func LoadRouterConfig(args []string, getenv func(string) string, output io.Write
 	l.String(&c.StateDir, setRouterState)
 	l.String(&c.Cluster, setRouterCluster)
 	c.Limits.load(l)
-	l.fs.Usage = func() {
-		fmt.Fprintf(l.fs.Output(), "Run an HTTP router: it proxies requests by their Host header to the app's instances,\nusing the routing table the controller publishes over Redis PubSub.\n\nUsage: longshoreman router [flags]\n\nFlags (each also read from the environment variable named):\n")
-		l.fs.PrintDefaults()
-	}
 	if err := l.parse(args); err != nil {
 		return c, err
 	}
@@ -69,10 +55,7 @@ func (c RouterConfig) Addr() string { return listenAddr(c.Listen, c.Port) }
 // environment variable and saying what is allowed.
 func (c RouterConfig) Validate() error {
 	var p problems
-	p.port(setRouterPort, c.Port)
-	if c.Listen != "" {
-		p.hostPort(setListen, c.Listen, true)
-	}
+	p.listen(setRouterPort, c.Port, c.Listen)
 	c.Redis.check(&p)
 	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
 	c.Limits.check(&p)

@@ -7,17 +7,6 @@ import (
 	"github.com/longshoreman/longshoreman/router"
 )
 
-// Settings that bound slow instances and slow or numerous clients.
-var (
-	setBackendTimeout = setting{"backend-timeout", "LONGSHOREMAN_BACKEND_TIMEOUT", "how long an instance may take to start its answer before the client gets 504"}
-	setHeaderTimeout  = setting{"header-timeout", "LONGSHOREMAN_HEADER_TIMEOUT", "how long a client may take to send a request's headers"}
-	setIdleTimeout    = setting{"idle-timeout", "LONGSHOREMAN_IDLE_TIMEOUT", "close a client's keep-alive connection idle this long"}
-	setMinBodyRate    = setting{"min-body-rate", "LONGSHOREMAN_MIN_BODY_RATE", "slowest request body accepted, bytes/s over --body-rate-window; 0: no minimum"}
-	setBodyRateWindow = setting{"body-rate-window", "LONGSHOREMAN_BODY_RATE_WINDOW", "grace and averaging window of --min-body-rate"}
-	setMaxConns       = setting{"max-conns", "LONGSHOREMAN_MAX_CONNS", "client connections open at once; more wait to be accepted; 0: no cap"}
-	setTrustForwarded = setting{"trust-forwarded", "LONGSHOREMAN_TRUST_FORWARDED", "CIDR,... of proxies in front of the router whose X-Forwarded-For chain is kept; default none: an edge router"}
-)
-
 // RouterLimits are the `longshoreman router` settings that bound slow
 // instances and slow or numerous clients.
 type RouterLimits struct {

@@ -43,12 +43,18 @@ type loader struct {
 	set  map[string]bool // env names given a value, and flag names given
 }
 
-func newLoader(name string, getenv func(string) string, output io.Writer) *loader {
+// newLoader starts a command's settings; -h prints about, then the flags.
+// A nil getenv is os.Getenv.
+func newLoader(name, about string, getenv func(string) string, output io.Writer) *loader {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(output)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), about)
+		fs.PrintDefaults()
+	}
 	return &loader{fs: fs, get: getenv, set: map[string]bool{}}
 }
 
@@ -203,6 +209,14 @@ func (p *problems) atLeast(s setting, n, least int, what string) {
 func (p *problems) port(s setting, n int) {
 	if n < 1 || n > 65535 {
 		p.add(s, "is %d: give a TCP port from 1 to 65535", n)
+	}
+}
+
+// listen checks a command's --port, and its --listen when given.
+func (p *problems) listen(port setting, n int, listen string) {
+	p.port(port, n)
+	if listen != "" {
+		p.hostPort(setListen, listen, true)
 	}
 }
 

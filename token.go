@@ -12,8 +12,6 @@ import (
 	"github.com/longshoreman/longshoreman/db"
 )
 
-var setPrintRoutesKey = setting{"routes-key", "", "print the routes key that signs the routing tables (the routers' LONGSHOREMAN_ROUTES_KEY) instead of the API token"}
-
 // TokenConfig is the configuration of `longshoreman token`.
 type TokenConfig struct {
 	DB        string // --db, LONGSHOREMAN_DB: the controller's data file
@@ -24,13 +22,9 @@ type TokenConfig struct {
 // and validates the result.
 func LoadTokenConfig(args []string, getenv func(string) string, output io.Writer) (TokenConfig, error) {
 	c := TokenConfig{DB: "longshoreman.db"}
-	l := newLoader("longshoreman token", getenv, output)
+	l := newLoader("longshoreman token", "Print the API token that the controller generated and stored in its data file,\nor with --routes-key the key that signs the routing tables.\n\nUsage: longshoreman token [--routes-key] [--db FILE]\n\n", getenv, output)
 	l.String(&c.DB, setting{setDB.flag, setDB.env, "the controller's data file"})
 	l.Bool(&c.RoutesKey, setPrintRoutesKey)
-	l.fs.Usage = func() {
-		fmt.Fprintf(l.fs.Output(), "Print the API token that the controller generated and stored in its data file,\nor with --routes-key the key that signs the routing tables.\n\nUsage: longshoreman token [--routes-key] [--db FILE]\n\n")
-		l.fs.PrintDefaults()
-	}
 	if err := l.parse(args); err != nil {
 		return c, err
 	}
