@@ -87,7 +87,7 @@ func TestSlowBackupDoesNotBlock(t *testing.T) {
 // until it holds about size bytes.
 func fillDataFile(t *testing.T, path string, size int64) {
 	t.Helper()
-	d, err := db.Open(path, db.Options{})
+	d, err := db.Open(path, db.Options{Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}

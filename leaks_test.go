@@ -29,7 +29,7 @@ import (
 // the returned buffer and the timeouts given.
 func serveWith(t *testing.T, env map[string]string, timeouts ServerTimeouts) (*ServeCommand, *syncBuffer) {
 	t.Helper()
-	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1"}
+	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
 	if env["LONGSHOREMAN_DB"] == "" {
 		base["LONGSHOREMAN_DB"] = filepath.Join(t.TempDir(), "ls.db")
 	}
