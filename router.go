@@ -28,11 +28,19 @@ func DefaultRouterConfig() RouterConfig {
 	return RouterConfig{Port: 80, Redis: DefaultRedisConfig(), LogFormat: "text", Limits: DefaultRouterLimits()}
 }
 
+const routerAbout = `Run an HTTP router: it proxies requests by their Host header to the app's instances,
+using the routing table the controller publishes over Redis PubSub.
+
+Usage: longshoreman router [flags]
+
+Flags (each also read from the environment variable named):
+`
+
 // LoadRouterConfig reads the environment (getenv), then the flags in args,
 // over DefaultRouterConfig, and validates the result.
 func LoadRouterConfig(args []string, getenv func(string) string, output io.Writer) (RouterConfig, error) {
 	c := DefaultRouterConfig()
-	l := newLoader("longshoreman router", "Run an HTTP router: it proxies requests by their Host header to the app's instances,\nusing the routing table the controller publishes over Redis PubSub.\n\nUsage: longshoreman router [flags]\n\nFlags (each also read from the environment variable named):\n", getenv, output)
+	l := newLoader("longshoreman router", routerAbout, getenv, output)
 	l.Int(&c.Port, setRouterPort)
 	l.String(&c.Listen, setListen)
 	c.Redis.load(l)

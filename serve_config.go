@@ -47,12 +47,19 @@ func DefaultServeConfig() ServeConfig {
 	}
 }
 
+const serveAbout = `Run the controller: the HTTP API, the scheduler, the reconciler and the routing-table publisher.
+
+Usage: longshoreman serve [flags]
+
+Flags (each also read from the environment variable named):
+`
+
 // LoadServeConfig reads the environment (getenv), then the flags in args,
 // over DefaultServeConfig, and validates the result. -h prints the flags
 // to output and returns flag.ErrHelp.
 func LoadServeConfig(args []string, getenv func(string) string, output io.Writer) (ServeConfig, error) {
 	c := DefaultServeConfig()
-	l := newLoader("longshoreman serve", "Run the controller: the HTTP API, the scheduler, the reconciler and the routing-table publisher.\n\nUsage: longshoreman serve [flags]\n\nFlags (each also read from the environment variable named):\n", getenv, output)
+	l := newLoader("longshoreman serve", serveAbout, getenv, output)
 	l.Int(&c.Port, setServePort)
 	l.String(&c.Listen, setListen)
 	l.String(&c.DB, setDB)

@@ -18,11 +18,18 @@ type TokenConfig struct {
 	RoutesKey bool   // --routes-key: print the routes key, not the API token
 }
 
+const tokenAbout = `Print the API token that the controller generated and stored in its data file,
+or with --routes-key the key that signs the routing tables.
+
+Usage: longshoreman token [--routes-key] [--db FILE]
+
+`
+
 // LoadTokenConfig reads the environment (getenv), then the flags in args,
 // and validates the result.
 func LoadTokenConfig(args []string, getenv func(string) string, output io.Writer) (TokenConfig, error) {
 	c := TokenConfig{DB: "longshoreman.db"}
-	l := newLoader("longshoreman token", "Print the API token that the controller generated and stored in its data file,\nor with --routes-key the key that signs the routing tables.\n\nUsage: longshoreman token [--routes-key] [--db FILE]\n\n", getenv, output)
+	l := newLoader("longshoreman token", tokenAbout, getenv, output)
 	l.String(&c.DB, setting{setDB.flag, setDB.env, "the controller's data file"})
 	l.Bool(&c.RoutesKey, setPrintRoutesKey)
 	if err := l.parse(args); err != nil {
