@@ -73,7 +73,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case "router":
 		return (&RouterCommand{Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
 	case "token":
-		return (&TokenCommand{Stdout: stdout}).Run(ctx, args)
+		return (&TokenCommand{Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
 	case "", "help", "-h", "--help":
 		fmt.Fprint(stdout, usage, clientUsage())
 		if name == "" {
