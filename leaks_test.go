@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -27,7 +25,7 @@ import (
 
 // serveWith runs the controller in-process like MustServe, with its log in
 // the returned buffer and the timeouts given.
-func serveWith(t *testing.T, env map[string]string, timeouts ServerTimeouts) (*ServeCommand, *syncBuffer) {
+func serveWith(t *testing.T, env map[string]string, timeouts ServerTimeouts) (*ServeCommand, *testenv.Log) {
 	t.Helper()
 	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
 	if env["LONGSHOREMAN_DB"] == "" {
@@ -36,7 +34,7 @@ func serveWith(t *testing.T, env map[string]string, timeouts ServerTimeouts) (*S
 	for k, v := range env {
 		base[k] = v
 	}
-	log := &syncBuffer{}
+	log := &testenv.Log{}
 	c := &ServeCommand{Stderr: log, Getenv: func(k string) string { return base[k] }}
 	if err := c.ParseFlags(nil); err != nil {
 		t.Fatal(err)
@@ -47,23 +45,6 @@ func serveWith(t *testing.T, env map[string]string, timeouts ServerTimeouts) (*S
 	}
 	t.Cleanup(func() { c.Close() })
 	return c, log
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestGeneratedTokenGoesToAFile starts a controller without a token: the
@@ -232,7 +213,7 @@ func TestShutdownCutsSlowRequestsAndSecondSignalExits(t *testing.T) {
 	cmd := exec.Command(Binary(t), "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "LONGSHOREMAN_DB=" + path, "LONGSHOREMAN_TOKEN=t0ken-0123456789",
 		fmt.Sprintf("LONGSHOREMAN_LISTEN=127.0.0.1:%d", port), "REDIS_PORT=1", "LONGSHOREMAN_INIT=1"}
-	log := &syncBuffer{}
+	log := &testenv.Log{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

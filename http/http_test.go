@@ -10,12 +10,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/http"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -420,7 +420,7 @@ func TestLogsNameRequestsButNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	var logs syncBuffer
+	var logs testenv.Log
 	engines := docker.New(docker.Config{Port: 1})
 	defer engines.Close()
 	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Token: testToken, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -450,23 +450,6 @@ func TestLogsNameRequestsButNoSecrets(t *testing.T) {
 	if n := strings.Count(out, "msg=request "); n != 4 || !strings.Contains(out, "request_id=trace-42") {
 		t.Fatalf("%d request lines, want 4 with request ids:\n%s", n, out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestCachedAnswersFollowWrites reads /apps and /describe between writes:
