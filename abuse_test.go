@@ -16,7 +16,7 @@ import (
 // a header and then a body too slowly, and checks the controller closes
 // them after its timeouts while it keeps answering others.
 func TestSlowClientsAreCutOff(t *testing.T) {
-	base := map[string]string{"LONGSHOREMAN_DB": filepath.Join(t.TempDir(), "ls.db"), "LONGSHOREMAN_TOKEN": "t0ken", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
+	base := map[string]string{"LONGSHOREMAN_DB": filepath.Join(t.TempDir(), "ls.db"), "LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
 	c := &ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return base[k] }}
 	if err := c.ParseFlags(nil); err != nil {
 		t.Fatal(err)
@@ -30,7 +30,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 
 	for name, send := range map[string]string{
 		"partial header": "GET /apps HTTP/1.1\r\nHost: x\r\nX-Auth: t0",
-		"slow body":      "POST /apps HTTP/1.1\r\nHost: x\r\nX-Auth: t0ken\r\nContent-Length: 100\r\n\r\n{\"app\":",
+		"slow body":      "POST /apps HTTP/1.1\r\nHost: x\r\nX-Auth: t0ken-0123456789\r\nContent-Length: 100\r\n\r\n{\"app\":",
 		"idle keepalive": "",
 	} {
 		conn, err := net.Dial("tcp", addr)
@@ -47,7 +47,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		}
 	}
 	req, _ := http.NewRequest("GET", c.URL()+"/apps", nil)
-	req.Header.Set("X-Auth", "t0ken")
+	req.Header.Set("X-Auth", "t0ken-0123456789")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("API after slow clients: %v %v", resp, err)
@@ -59,7 +59,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 func TestHugeHeaderRefused(t *testing.T) {
 	c := MustServe(t, filepath.Join(t.TempDir(), "ls.db"), nil)
 	req, _ := http.NewRequest("GET", c.URL()+"/apps", nil)
-	req.Header.Set("X-Auth", "t0ken")
+	req.Header.Set("X-Auth", "t0ken-0123456789")
 	req.Header.Set("X-Pad", strings.Repeat("x", 1<<20))
 	resp, err := http.DefaultClient.Do(req)
 	if err == nil {

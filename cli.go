@@ -13,3 +13,10 @@ import (
 func runCLI(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return cli.Main(ctx, append([]string{name}, args...), stdin, stdout, stderr, os.Getenv)
 }
+
+// clientUsage is the part of the program's help about the client: its
+// commands, grouped, and its shared options, written from the commands'
+// declarations.
+func clientUsage() string {
+	return "\nCOMMAND is one of:\n\n" + cli.CommandList() + "\n" + cli.SharedOptions()
+}

@@ -60,7 +60,7 @@ func StartController(tb testing.TB, dbPath string, env ...string) *Controller {
 	c := &Controller{port: testenv.FreePort(tb)}
 	c.URL = fmt.Sprintf("http://127.0.0.1:%d", c.port)
 	c.env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + tb.TempDir(), "LONGSHOREMAN_DB=" + dbPath,
-		"LONGSHOREMAN_TOKEN=t0ken", fmt.Sprintf("LONGSHOREMAN_LISTEN=127.0.0.1:%d", c.port), "REDIS_PORT=1",
+		"LONGSHOREMAN_TOKEN=t0ken-0123456789", fmt.Sprintf("LONGSHOREMAN_LISTEN=127.0.0.1:%d", c.port), "REDIS_PORT=1",
 		"LONGSHOREMAN_INIT=1", "LONGSHOREMAN_ROUTES_KEY=" + testRoutesKey,
 		"LONGSHOREMAN_DRAIN=300ms", "LONGSHOREMAN_RECONCILE=500ms", fmt.Sprintf("DOCKER_PORT=%d", testenv.DockerPort(tb))}, env...)
 	log, err := os.CreateTemp(tb.TempDir(), "controller-*.log")
@@ -113,7 +113,7 @@ func (c *Controller) Log() string {
 // the request itself failed (as when the controller is killed mid-call).
 func (c *Controller) Call(method, path, body string) (int, map[string]any) {
 	req, _ := http.NewRequest(method, c.URL+path, strings.NewReader(body))
-	req.Header.Set("X-Auth", "t0ken")
+	req.Header.Set("X-Auth", "t0ken-0123456789")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil

@@ -8,21 +8,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/longshoreman/longshoreman/db"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 )
 
 // openServe runs ServeCommand's ParseFlags and Open with env and args,
 // closing it when the test ends, and returns what it logged.
 func openServe(t *testing.T, env map[string]string, args ...string) (*ServeCommand, string, error) {
 	t.Helper()
-	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1"}
+	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1"}
 	for k, v := range env {
 		base[k] = v
 	}
-	var log lockedBuffer
+	var log testenv.Log
 	c := &ServeCommand{Stderr: &log, Getenv: func(k string) string { return base[k] }}
 	if err := c.ParseFlags(args); err != nil {
 		t.Fatal(err)
@@ -31,19 +31,6 @@ func openServe(t *testing.T, env map[string]string, args ...string) (*ServeComma
 	t.Cleanup(func() { c.Close() })
 	return c, log.String(), err
 }
-
-// lockedBuffer is a log destination read while the controller writes.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // TestServeNeedsInitForAMissingFile: a LONGSHOREMAN_DB that does not exist
 // (a typo, an unmounted volume) stops the start and says what to check;

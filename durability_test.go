@@ -44,7 +44,7 @@ func containersOf(t *testing.T, c *Controller, app string) []string {
 func deployUntil(t *testing.T, c *Controller, app, body, step string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", c.URL+"/"+app+"/deploy", strings.NewReader(body))
-	req.Header.Set("X-Auth", "t0ken")
+	req.Header.Set("X-Auth", "t0ken-0123456789")
 	req.Header.Set("Accept", "application/x-ndjson")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)

@@ -21,7 +21,7 @@ type Command interface {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signalContext(os.Stderr)
 	err := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err == flag.ErrHelp {
@@ -29,6 +29,35 @@ func main() {
 	} else if err != nil {
 		fmt.Fprintln(os.Stderr, "longshoreman:", errorText(err))
 		os.Exit(1)
+	}
+}
+
+// signalContext returns a context that ends at the first SIGINT or SIGTERM,
+// so that commands shut down gracefully; a second one exits at once, for
+// when the graceful part takes longer than the person wants to wait.
+func signalContext(stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		cancel()
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(stderr, "longshoreman: second signal (%v): exiting now without waiting for requests in flight\n", sig)
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
 	}
 }
 
@@ -44,9 +73,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case "router":
 		return (&RouterCommand{Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
 	case "token":
-		return (&TokenCommand{Stdout: stdout}).Run(ctx, args)
+		return (&TokenCommand{Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
 	case "", "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage, clientUsage())
 		if name == "" {
 			return flag.ErrHelp
 		}

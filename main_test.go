@@ -26,7 +26,7 @@ import (
 // otherwise: these tests are about the API and the data file.
 func MustServe(tb testing.TB, path string, env map[string]string) *ServeCommand {
 	tb.Helper()
-	base := map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_TOKEN": "t0ken", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
+	base := map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
 	for k, v := range env {
 		base[k] = v
 	}
@@ -44,7 +44,7 @@ func MustServe(tb testing.TB, path string, env map[string]string) *ServeCommand 
 func call(tb testing.TB, c *ServeCommand, method, path, body string) (int, []byte) {
 	tb.Helper()
 	req, _ := http.NewRequest(method, c.URL()+path, strings.NewReader(body))
-	req.Header.Set("X-Auth", "t0ken")
+	req.Header.Set("X-Auth", "t0ken-0123456789")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)

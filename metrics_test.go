@@ -30,7 +30,7 @@ func TestMetricsAfterDeploy(t *testing.T) {
 	}
 
 	req, _ = http.NewRequest("GET", c.URL+"/metrics", nil)
-	req.Header.Set("X-Auth", "t0ken")
+	req.Header.Set("X-Auth", "t0ken-0123456789")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

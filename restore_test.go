@@ -32,7 +32,7 @@ func TestRestoreAdoptsRunningContainers(t *testing.T) {
 	c.MustCall(t, "POST", "/"+kept+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 
 	req, _ := http.NewRequest("GET", c.URL+"/backup", nil)
-	req.Header.Set("X-Auth", "t0ken")
+	req.Header.Set("X-Auth", "t0ken-0123456789")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

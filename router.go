@@ -2,16 +2,78 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
-	"net"
-	"strconv"
 
-	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
+
+// RouterConfig is the configuration of `longshoreman router`:
+// DefaultRouterConfig, then LoadRouterConfig's environment and flags, then
+// Validate.
+type RouterConfig struct {
+	Port      int    // --port, PORT; used when Listen is empty
+	Listen    string // host:port; overrides Port
+	Redis     RedisConfig
+	RoutesKey string // LONGSHOREMAN_ROUTES_KEY: the keys accepted, comma-separated; required
+	StateDir  string
+	Cluster   string
+	LogFormat string
+	Limits    RouterLimits
+}
+
+// DefaultRouterConfig is what the router runs with when nothing is set
+// (but the routes key, which it needs).
+func DefaultRouterConfig() RouterConfig {
+	return RouterConfig{Port: 80, Redis: DefaultRedisConfig(), LogFormat: "text", Limits: DefaultRouterLimits()}
+}
+
+const routerAbout = `Run an HTTP router: it proxies requests by their Host header to the app's instances,
+using the routing table the controller publishes over Redis PubSub.
+
+Usage: longshoreman router [flags]
+
+Flags (each also read from the environment variable named):
+`
+
+// LoadRouterConfig reads the environment (getenv), then the flags in args,
+// over DefaultRouterConfig, and validates the result.
+func LoadRouterConfig(args []string, getenv func(string) string, output io.Writer) (RouterConfig, error) {
+	c := DefaultRouterConfig()
+	l := newLoader("longshoreman router", routerAbout, getenv, output)
+	l.Int(&c.Port, setRouterPort)
+	l.String(&c.Listen, setListen)
+	c.Redis.load(l)
+	l.String(&c.LogFormat, setLogFormat)
+	l.String(&c.RoutesKey, setRoutesKey)
+	l.String(&c.StateDir, setStateDir)
+	l.String(&c.StateDir, setRouterState)
+	l.String(&c.Cluster, setRouterCluster)
+	c.Limits.load(l)
+	if err := l.parse(args); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Addr is the address the router listens on: Listen, or every address on Port.
+func (c RouterConfig) Addr() string { return listenAddr(c.Listen, c.Port) }
+
+// Validate reports every value out of its range, each naming its flag and
+// environment variable and saying what is allowed.
+func (c RouterConfig) Validate() error {
+	var p problems
+	p.listen(setRouterPort, c.Port, c.Listen)
+	c.Redis.check(&p)
+	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
+	c.Limits.check(&p)
+	if c.RoutesKey == "" {
+		p.add(setRoutesKey, "is not set: the router accepts only routing tables signed with the controller's routes key; print it with `longshoreman token --routes-key` on the controller's machine and set it in the router's environment (for systemd, in /etc/longshoreman/env)")
+	} else if _, err := pubsub.ParseKeys(c.RoutesKey); err != nil {
+		p.add(setRoutesKey, "is not usable: %v; print the controller's with `longshoreman token --routes-key`", err)
+	}
+	return p.err()
+}
 
 // RouterCommand runs an HTTP router fed by the routing table over Redis.
 type RouterCommand struct {
@@ -19,50 +81,26 @@ type RouterCommand struct {
 	Getenv func(string) string
 }
 
-// Run parses flags and runs the router until ctx ends.
+// Run loads the configuration and runs the router until ctx ends.
 func (c *RouterCommand) Run(ctx context.Context, args []string) error {
-	get := c.Getenv
-	env := &envReader{get: get}
-	fs := flag.NewFlagSet("longshoreman router", flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
-	port := fs.Int("port", env.Int("PORT", 80), "HTTP port to serve on (env PORT)")
-	listen := fs.String("listen", get("LONGSHOREMAN_LISTEN"), "host:port to listen on; overrides --port (env LONGSHOREMAN_LISTEN)")
-	redisAddr := fs.String("redis", net.JoinHostPort(envOr(get, "REDIS_HOST", "127.0.0.1"), envOr(get, "REDIS_PORT", "6379")), "Redis host:port (env REDIS_HOST, REDIS_PORT)")
-	channel := fs.String("channel", envOr(get, "LONGSHOREMAN_CHANNEL", cluster.DefaultChannel), "Redis PubSub channel (env LONGSHOREMAN_CHANNEL)")
-	logFormat := fs.String("log-format", envOr(get, "LONGSHOREMAN_LOG_FORMAT", "text"), "log format: text or json")
-	stateDir := fs.String("state-dir", envOr(get, "LONGSHOREMAN_ROUTER_STATE", get("STATE_DIRECTORY")), "directory that keeps the cluster this router serves across restarts (env LONGSHOREMAN_ROUTER_STATE; default systemd's $STATE_DIRECTORY; empty: kept in memory only)")
-	clusterID := fs.String("cluster", get("LONGSHOREMAN_ROUTER_CLUSTER"), "serve this cluster id from now on, replacing the one kept in --state-dir (env LONGSHOREMAN_ROUTER_CLUSTER)")
-	limits := addRouterLimitFlags(fs, env)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Run an HTTP router: it proxies requests by their Host header to the app's instances,\nusing the routing table the controller publishes over Redis PubSub.\n\nUsage: longshoreman router [flags]\n\nFlags (each also read from the environment variable named):\n")
-		fs.PrintDefaults()
-	}
-	if err := env.Err(); err != nil {
-		return err
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := limits.check(); err != nil {
-		return err
-	}
-	if get("LONGSHOREMAN_ROUTES_KEY") == "" {
-		return fmt.Errorf("LONGSHOREMAN_ROUTES_KEY is not set: the router accepts only routing tables signed with the controller's routes key; print it with `longshoreman token --routes-key` on the controller's machine and set it in the router's environment (for systemd, in /etc/longshoreman/env)")
-	}
-	keys, err := pubsub.ParseKeys(get("LONGSHOREMAN_ROUTES_KEY"))
+	cfg, err := LoadRouterConfig(args, c.Getenv, c.Stderr)
 	if err != nil {
-		return fmt.Errorf("LONGSHOREMAN_ROUTES_KEY: %v; print the controller's with `longshoreman token --routes-key`", err)
+		return err
 	}
-	addr := *listen
-	if addr == "" {
-		addr = ":" + strconv.Itoa(*port)
+	keys, err := pubsub.ParseKeys(cfg.RoutesKey)
+	if err != nil {
+		return err // Validate has refused it already
 	}
-	logger := newLogger(c.Stderr, *logFormat)
-	rdb := newRedisUserClient(*redisAddr, get("REDIS_USERNAME"), get("REDIS_PASSWORD"), get("REDIS_TLS") != "" && get("REDIS_TLS") != "0" && get("REDIS_TLS") != "false")
+	logger := newLogger(c.Stderr, cfg.LogFormat)
+	rdb := cfg.Redis.Client()
 	defer rdb.Close()
-	logger.Info("router starting", "addr", addr, "redis", *redisAddr, "channel", *channel, "state_dir", *stateDir)
-	return limits.run(ctx, router.RunConfig{
-		Addr: addr, Redis: rdb, Channel: *channel, Logger: logger,
-		Keys: keys, StateDir: *stateDir, Cluster: *clusterID,
-	})
+	logger.Info("router starting", "addr", cfg.Addr(), "redis", cfg.Redis.Addr, "channel", cfg.Redis.Channel, "state_dir", cfg.StateDir)
+	run := router.RunConfig{
+		Addr: cfg.Addr(), Redis: rdb, Channel: cfg.Redis.Channel, Logger: logger,
+		Keys: keys, StateDir: cfg.StateDir, Cluster: cfg.Cluster,
+	}
+	if err := cfg.Limits.apply(&run); err != nil {
+		return err
+	}
+	return router.Run(ctx, run)
 }

@@ -25,18 +25,18 @@ func TestRouterLimitSettingsRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{args: []string{"--backend-timeout", "0s"}, want: "--backend-timeout must be a duration above zero"},
-		{args: []string{"--header-timeout", "-1s"}, want: "--header-timeout must be a duration above zero"},
-		{args: []string{"--idle-timeout", "0s"}, want: "--idle-timeout must be a duration above zero"},
-		{args: []string{"--body-rate-window", "0s"}, want: "--body-rate-window must be a duration above zero"},
-		{args: []string{"--min-body-rate", "-5"}, want: "--min-body-rate must be bytes per second"},
-		{args: []string{"--max-conns", "-1"}, want: "--max-conns must be 0 or more"},
-		{args: []string{"--trust-forwarded", "10.0.0.0/8,proxy.lan"}, want: `--trust-forwarded: "proxy.lan" is neither a CIDR`},
+		{args: []string{"--backend-timeout", "0s"}, want: "--backend-timeout (LONGSHOREMAN_BACKEND_TIMEOUT) must be a duration above zero"},
+		{args: []string{"--header-timeout", "-1s"}, want: "--header-timeout (LONGSHOREMAN_HEADER_TIMEOUT) must be a duration above zero"},
+		{args: []string{"--idle-timeout", "0s"}, want: "--idle-timeout (LONGSHOREMAN_IDLE_TIMEOUT) must be a duration above zero"},
+		{args: []string{"--body-rate-window", "0s"}, want: "--body-rate-window (LONGSHOREMAN_BODY_RATE_WINDOW) must be a duration above zero"},
+		{args: []string{"--min-body-rate", "-5"}, want: "--min-body-rate (LONGSHOREMAN_MIN_BODY_RATE) must be bytes per second"},
+		{args: []string{"--max-conns", "-1"}, want: "--max-conns (LONGSHOREMAN_MAX_CONNS) must be 0 or more"},
+		{args: []string{"--trust-forwarded", "10.0.0.0/8,proxy.lan"}, want: `--trust-forwarded (LONGSHOREMAN_TRUST_FORWARDED) is not usable: "proxy.lan" is neither a CIDR`},
 		{args: []string{"--backend-timeout", "soon"}, want: "backend-timeout"},
 		{env: map[string]string{"LONGSHOREMAN_BACKEND_TIMEOUT": "60"}, want: `LONGSHOREMAN_BACKEND_TIMEOUT="60" is not a duration`},
 		{env: map[string]string{"LONGSHOREMAN_MAX_CONNS": "lots"}, want: `LONGSHOREMAN_MAX_CONNS="lots" is not a whole number`},
 		{env: map[string]string{"LONGSHOREMAN_MIN_BODY_RATE": "1k"}, want: `LONGSHOREMAN_MIN_BODY_RATE="1k" is not a whole number`},
-		{env: map[string]string{"LONGSHOREMAN_TRUST_FORWARDED": "10.0.0.0/40"}, want: `--trust-forwarded: "10.0.0.0/40" is not a CIDR`},
+		{env: map[string]string{"LONGSHOREMAN_TRUST_FORWARDED": "10.0.0.0/40"}, want: `--trust-forwarded (LONGSHOREMAN_TRUST_FORWARDED) is not usable: "10.0.0.0/40" is not a CIDR`},
 	} {
 		env := map[string]string{"LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1"}
 		for k, v := range tc.env {

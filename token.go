@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,43 +12,71 @@ import (
 	"github.com/longshoreman/longshoreman/db"
 )
 
+// TokenConfig is the configuration of `longshoreman token`.
+type TokenConfig struct {
+	DB        string // --db, LONGSHOREMAN_DB: the controller's data file
+	RoutesKey bool   // --routes-key: print the routes key, not the API token
+}
+
+const tokenAbout = `Print the API token that the controller generated and stored in its data file,
+or with --routes-key the key that signs the routing tables.
+
+Usage: longshoreman token [--routes-key] [--db FILE]
+
+`
+
+// LoadTokenConfig reads the environment (getenv), then the flags in args,
+// and validates the result.
+func LoadTokenConfig(args []string, getenv func(string) string, output io.Writer) (TokenConfig, error) {
+	c := TokenConfig{DB: "longshoreman.db"}
+	l := newLoader("longshoreman token", tokenAbout, getenv, output)
+	l.String(&c.DB, setting{setDB.flag, setDB.env, "the controller's data file"})
+	l.Bool(&c.RoutesKey, setPrintRoutesKey)
+	if err := l.parse(args); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate refuses an empty data file path.
+func (c TokenConfig) Validate() error {
+	var p problems
+	if c.DB == "" {
+		p.add(setDB, "is empty: give the path of the controller's data file")
+	}
+	return p.err()
+}
+
 // TokenCommand prints the API token, or the routes key, stored in a data
 // file.
 type TokenCommand struct {
 	Stdout io.Writer
+	Stderr io.Writer           // usage and flag errors; nil: os.Stderr
+	Getenv func(string) string // nil: os.Getenv
 }
 
-// Run parses --db and prints the token.
+// Run loads the configuration and prints the token or the routes key.
 func (c *TokenCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("longshoreman token", flag.ContinueOnError)
-	path := fs.String("db", envOr(os.Getenv, "LONGSHOREMAN_DB", "longshoreman.db"), "the controller's data file")
-	routesKey := fs.Bool("routes-key", false, "print the routes key that signs the routing tables (the routers' LONGSHOREMAN_ROUTES_KEY) instead of the API token")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Print the API token that the controller generated and stored in its data file,\nor with --routes-key the key that signs the routing tables.\n\nUsage: longshoreman token [--routes-key] [--db FILE]\n\n")
-		fs.PrintDefaults()
+	stderr := c.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *routesKey {
-		key, err := readSecret(*path, (*db.DB).RoutesKey)
-		if err != nil {
-			return err
-		}
-		if key == "" {
-			return cluster.Errorf(cluster.ENOTFOUND, "Data file %s holds no routes key: the controller generates one at its start unless LONGSHOREMAN_ROUTES_KEY is set, and then the routers need that value.", *path)
-		}
-		fmt.Fprintln(c.Stdout, key)
-		return nil
-	}
-	token, err := readToken(*path)
+	cfg, err := LoadTokenConfig(args, c.Getenv, stderr)
 	if err != nil {
 		return err
 	}
-	if token == "" {
-		return cluster.Errorf(cluster.ENOTFOUND, "Data file %s holds no token: the controller generates one at its first start unless LONGSHOREMAN_TOKEN is set.", *path)
+	read, missing := (*db.DB).Token, "no token: the controller generates one at its first start unless LONGSHOREMAN_TOKEN is set."
+	if cfg.RoutesKey {
+		read, missing = (*db.DB).RoutesKey, "no routes key: the controller generates one at its start unless LONGSHOREMAN_ROUTES_KEY is set, and then the routers need that value."
 	}
-	fmt.Fprintln(c.Stdout, token)
+	secret, err := readSecret(cfg.DB, read)
+	if err != nil {
+		return err
+	}
+	if secret == "" {
+		return cluster.Errorf(cluster.ENOTFOUND, "Data file %s holds %s", cfg.DB, missing)
+	}
+	fmt.Fprintln(c.Stdout, secret)
 	return nil
 }
 

@@ -2,26 +2,15 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 )
 
-// BackupCommand saves a copy of the controller's data file.
-type BackupCommand struct{ *Env }
-
-// Run streams GET /backup into a temporary file beside FILE, and renames it
-// to FILE once complete, so FILE is never a partial copy.
-func (c *BackupCommand) Run(ctx context.Context, args []string) error {
-	pos, err := parse(flag.NewFlagSet("backup", flag.ContinueOnError), args)
-	if err != nil {
-		return err
-	}
-	if err := needArgs("backup", pos, 1, 1, "one file to write"); err != nil {
-		return err
-	}
-	path := pos[0]
+// runBackup streams GET /backup into a temporary file beside FILE, and
+// renames it to FILE once complete, so FILE is never a partial copy.
+func runBackup(ctx context.Context, c *Call) error {
+	path := c.Args[0]
 	cl, err := c.Client()
 	if err != nil {
 		return err
@@ -55,14 +44,4 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.Stdout, "Wrote %s (%d bytes). A controller started with --db %s serves this state.\n", path, n, path)
 	return nil
-}
-
-// Usage describes backup.
-func (c *BackupCommand) Usage() string {
-	return `Save a consistent copy of the controller's data file, taken while it runs.
-FILE is written only once the copy is complete (through a temporary file
-beside it), and readable by its owner only: it holds the API token.
-
-Usage: longshoreman backup FILE
-`
 }

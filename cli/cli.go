@@ -1,5 +1,8 @@
-// Package cli is the command-line client of the controller's HTTP API: one
-// file per group of verbs, each verb a Command with its own flag set.
+// Package cli is the command-line client of the controller's HTTP API.
+// Every verb is a declared Command (commands.go): its name, arguments,
+// flags, help and run function; one runner parses and checks a command
+// line against the declaration, and help is written from it. The run
+// functions live in one file per group of verbs.
 //
 // Options that every verb shares (--app, --controller, --token) are taken
 // from anywhere on the line before the verb's own flags are parsed, so
@@ -18,15 +21,6 @@ import (
 	"strings"
 )
 
-// Command is one verb.
-type Command interface {
-	// Run runs the verb with the arguments that follow its name, the shared
-	// options already removed.
-	Run(ctx context.Context, args []string) error
-	// Usage is the verb's help text: what it does, then its arguments.
-	Usage() string
-}
-
 // Env is what every verb needs: where to write, and how to reach the
 // controller. It is filled in by Main from the shared options, the
 // environment and the config file.
@@ -39,52 +33,9 @@ type Env struct {
 	App        string // --app, -a
 	Controller string // --controller
 	Token      string // --token
+	CACert     string // --cacert: PEM file of the CA that signed the controller's certificate
 
 	client *Client
-}
-
-// verb describes one command for the dispatcher and for "commands".
-type verb struct {
-	name    string
-	summary string
-	new     func(*Env) Command
-}
-
-// verbs is every command, in the order "commands" lists them.
-var verbs = []verb{
-	{"init", "ask for the controller URL and token and save them in ~/.longshoreman.json", func(e *Env) Command { return &InitCommand{e} }},
-	{"status", "hosts up or down, and each app's healthy/desired instances", func(e *Env) Command { return &StatusCommand{e} }},
-	{"apps", "list the apps", func(e *Env) Command { return &AppsCommand{e} }},
-	{"apps:add", "add an app: apps:add APP", func(e *Env) Command { return &AppsAddCommand{e} }},
-	{"apps:rm", "stop an app's instances and forget it: apps:rm APP", func(e *Env) Command { return &AppsRemoveCommand{e} }},
-	{"hosts", "list the hosts", func(e *Env) Command { return &HostsCommand{e} }},
-	{"hosts:add", "add a host: hosts:add IP", func(e *Env) Command { return &HostsAddCommand{e} }},
-	{"hosts:rm", "drain a host and forget it: hosts:rm IP [--force]", func(e *Env) Command { return &HostsRemoveCommand{e} }},
-	{"deploy", "deploy an image: deploy IMAGE [--count N] [--port P]", func(e *Env) Command { return &DeployCommand{e} }},
-	{"instances", "list the app's routed instances", func(e *Env) Command { return &InstancesCommand{e} }},
-	{"envs", "list the app's env vars", func(e *Env) Command { return &EnvsCommand{e} }},
-	{"envs:set", "set env vars and restart the app: envs:set KEY=value...", func(e *Env) Command { return &EnvsSetCommand{e} }},
-	{"envs:rm", "remove env vars and restart the app: envs:rm KEY...", func(e *Env) Command { return &EnvsRemoveCommand{e} }},
-	{"history", "list the app's revisions, newest first", func(e *Env) Command { return &HistoryCommand{e} }},
-	{"logs", "print the last log lines of every instance of the app", func(e *Env) Command { return &LogsCommand{e} }},
-	{"kill", "stop every instance of the app (its count becomes 0)", func(e *Env) Command { return &KillCommand{e} }},
-	{"rollback", "deploy an earlier revision again: rollback [REVISION]", func(e *Env) Command { return &RollbackCommand{e} }},
-	{"scale", "set the app's instance count: scale N", func(e *Env) Command { return &ScaleCommand{e} }},
-	{"describe", "every app with its image, instances and envs [--csv]", func(e *Env) Command { return &DescribeCommand{e} }},
-	{"registries", "list the registries with stored credentials", func(e *Env) Command { return &RegistriesCommand{e} }},
-	{"registries:add", "store a registry's credentials: registries:add REGISTRY --username USER (password on stdin)", func(e *Env) Command { return &RegistriesAddCommand{e} }},
-	{"registries:rm", "forget a registry's credentials: registries:rm REGISTRY", func(e *Env) Command { return &RegistriesRemoveCommand{e} }},
-	{"backup", "save a consistent copy of the controller's data file: backup FILE", func(e *Env) Command { return &BackupCommand{e} }},
-	{"commands", "list these commands", func(e *Env) Command { return &CommandsCommand{e} }},
-}
-
-func lookup(name string) (verb, bool) {
-	for _, v := range verbs {
-		if v.name == name {
-			return v, true
-		}
-	}
-	return verb{}, false
 }
 
 // Main runs the verb found in args (the whole command line after the
@@ -110,28 +61,50 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprint(stdout, Usage())
 		return nil
 	}
-	v, ok := lookup(name)
+	cmd, ok := lookup(name)
 	if !ok {
 		return fmt.Errorf("unknown command %q: run \"longshoreman commands\" for the list%s", name, suggest(name))
 	}
-	cmd := v.new(e)
 	if wantsHelp(rest) {
-		fmt.Fprint(stdout, cmd.Usage())
+		fmt.Fprint(stdout, cmd.usage())
 		return nil
 	}
-	err = cmd.Run(ctx, rest)
+	err = cmd.run(ctx, e, rest)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	return err
 }
 
-// takeShared removes --app/-a, --controller and --token (with their
-// values, as "--app X" or "--app=X") from anywhere before a "--".
-func (e *Env) takeShared(args []string) ([]string, error) {
-	targets := map[string]*string{
-		"app": &e.App, "a": &e.App, "controller": &e.Controller, "token": &e.Token,
+// shared is an option every verb takes, anywhere on the line.
+type shared struct {
+	name, short string
+	usage       string // as a usage line shows it: --app APP
+	help        string
+	target      func(*Env) *string
+}
+
+// sharedOptions are the options every verb takes, in the order help lists
+// them.
+var sharedOptions = []shared{
+	{"app", "a", "--app APP", "the app a command acts on (a domain name such as shop.example.com)", func(e *Env) *string { return &e.App }},
+	{"controller", "", "--controller URL", "the controller's URL (else LONGSHOREMAN_URL, else ~/.longshoreman.json)", func(e *Env) *string { return &e.Controller }},
+	{"token", "", "--token TOKEN", "the API token (else LONGSHOREMAN_TOKEN, else ~/.longshoreman.json)", func(e *Env) *string { return &e.Token }},
+	{"cacert", "", "--cacert FILE", "for an https controller whose certificate a private CA signed: that CA's\nPEM certificate (else LONGSHOREMAN_CACERT; else the system's CAs)", func(e *Env) *string { return &e.CACert }},
+}
+
+func sharedOption(name string) shared {
+	for _, o := range sharedOptions {
+		if o.name == name || (o.short != "" && o.short == name) {
+			return o
+		}
 	}
+	return shared{}
+}
+
+// takeShared removes the shared options (with their values, as "--app X"
+// or "--app=X") from anywhere before a "--".
+func (e *Env) takeShared(args []string) ([]string, error) {
 	var rest []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -144,28 +117,21 @@ func (e *Env) takeShared(args []string) ([]string, error) {
 			continue
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		dst, shared := targets[name]
-		if !shared {
+		opt := sharedOption(name)
+		if opt.target == nil {
 			rest = append(rest, a)
 			continue
 		}
 		if !hasValue {
 			if i+1 >= len(args) {
-				return nil, fmt.Errorf("%s needs a value: %s", a, sharedHelp[name])
+				return nil, fmt.Errorf("%s needs a value: %s, %s", a, opt.usage, strings.ReplaceAll(opt.help, "\n", " "))
 			}
 			i++
 			value = args[i]
 		}
-		*dst = value
+		*opt.target(e) = value
 	}
 	return rest, nil
-}
-
-var sharedHelp = map[string]string{
-	"app":        "--app APP (the app's domain name)",
-	"a":          "-a APP (the app's domain name)",
-	"controller": "--controller URL",
-	"token":      "--token TOKEN",
 }
 
 func wantsHelp(args []string) bool {
@@ -186,9 +152,9 @@ func suggest(name string) string {
 		return "; did you mean " + strings.NewReplacer("-", ":", "_", ":").Replace(name) + "?"
 	}
 	var close []string
-	for _, v := range verbs {
-		if strings.HasPrefix(v.name, name) || strings.HasPrefix(name, v.name) {
-			close = append(close, v.name)
+	for _, cmd := range commands {
+		if strings.HasPrefix(cmd.Name, name) || strings.HasPrefix(name, cmd.Name) {
+			close = append(close, cmd.Name)
 		}
 	}
 	if len(close) == 0 {
@@ -198,30 +164,32 @@ func suggest(name string) string {
 	return "; did you mean " + strings.Join(close, " or ") + "?"
 }
 
-// Usage is the help text of the client as a whole.
+// Usage is the help text of the client as a whole: the commands, grouped,
+// and the shared options.
 func Usage() string {
 	var b strings.Builder
-	b.WriteString(`Usage: longshoreman [--app APP] [--controller URL] [--token TOKEN] COMMAND [args]
-
-Commands:
-`)
-	writeVerbs(&b)
-	b.WriteString(`
-Options (anywhere on the line):
-  --app APP, -a APP   the app a command acts on (a domain name such as shop.example.com)
-  --controller URL    the controller's URL (else LONGSHOREMAN_URL, else ~/.longshoreman.json)
-  --token TOKEN       the API token (else LONGSHOREMAN_TOKEN, else ~/.longshoreman.json)
-  -h, --help          help for the tool, or for a command: longshoreman deploy -h
-`)
+	b.WriteString("Usage: longshoreman [--app APP] [--controller URL] [--token TOKEN] COMMAND [args]\n\nCommands:\n\n")
+	writeCommands(&b)
+	b.WriteString("\n")
+	b.WriteString(SharedOptions())
 	return b.String()
 }
 
-func writeVerbs(w io.Writer) {
-	tw := newTable(w)
-	for _, v := range verbs {
-		fmt.Fprintf(tw, "  %s\t%s\n", v.name, v.summary)
+// SharedOptions is the help of the options every command takes.
+func SharedOptions() string {
+	var b strings.Builder
+	b.WriteString("Options (anywhere on the line):\n")
+	tw := newTable(&b)
+	for _, o := range sharedOptions {
+		names := o.usage
+		if o.short != "" {
+			names += ", -" + o.short + " " + strings.Fields(o.usage)[1]
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", names, strings.ReplaceAll(o.help, "\n", "\n  \t"))
 	}
+	fmt.Fprintf(tw, "  %s\t%s\n", "-h, --help", "help for the tool, or for a command: longshoreman deploy -h")
 	tw.Flush()
+	return b.String()
 }
 
 // parse parses a verb's flags, allowing flags between and after its
@@ -244,23 +212,4 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-}
-
-// needArgs checks the number of positional arguments.
-func needArgs(name string, args []string, min, max int, what string) error {
-	switch {
-	case len(args) < min:
-		return fmt.Errorf("%s needs %s: see longshoreman %s -h", name, what, name)
-	case max >= 0 && len(args) > max:
-		return fmt.Errorf("%s takes %s, got %d arguments (%s): see longshoreman %s -h", name, what, len(args), strings.Join(args, " "), name)
-	}
-	return nil
-}
-
-// needApp returns the --app value, or an error saying how to give it.
-func (e *Env) needApp(verb string) (string, error) {
-	if e.App == "" {
-		return "", fmt.Errorf("%s acts on one app: name it with --app APP (or -a APP), e.g. longshoreman --app shop.example.com %s", verb, verb)
-	}
-	return e.App, nil
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	api "github.com/longshoreman/longshoreman/http"
 )
 
 // Timeouts of the requests the client sends. Reads answer from the data
@@ -105,7 +110,16 @@ func (e *Env) Client() (*Client, error) {
 		return nil, fmt.Errorf("controller URL %q (from %s) is not valid: %v", c.URL, c.Source, err)
 	}
 	c.URL = u
+	caFile, caSource := e.CACert, "--cacert"
+	if caFile == "" {
+		caFile, caSource = e.Getenv("LONGSHOREMAN_CACERT"), "LONGSHOREMAN_CACERT"
+	}
+	tlsConfig, err := TLSConfig(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", caSource, err)
+	}
 	c.http = &http.Client{Transport: &http.Transport{
+		TLSClientConfig:       tlsConfig,
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   DialTimeout,
@@ -115,6 +129,26 @@ func (e *Env) Client() (*Client, error) {
 	}}
 	e.client = c
 	return c, nil
+}
+
+// TLSConfig returns the TLS settings for calling a controller's API: the
+// certificate is always verified, against the CA in the PEM file caFile
+// when it is given (a private CA), else against the system's CAs.
+func TLSConfig(caFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the CA certificate %s (%v): give the PEM file of the CA that signed the controller's certificate", caFile, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate: give the PEM file of the CA that signed the controller's certificate", caFile)
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
 }
 
 // normalizeURL accepts "host:port" as well as a full URL.
@@ -140,7 +174,7 @@ func normalizeURL(s string) (string, error) {
 type request struct {
 	method string
 	path   string
-	body   any           // marshalled as JSON when not nil
+	body   any           // one of the api.Request types, marshalled as JSON when not nil
 	accept string        // Accept header; default application/json
 	long   bool          // no timeout: the call waits on Docker hosts
 	limit  time.Duration // overrides ReadTimeout when not zero
@@ -209,6 +243,13 @@ func (c *Client) unreachable(err error) error {
 	if errors.As(err, &uerr) {
 		err = uerr.Err
 	}
+	var verr *tls.CertificateVerificationError
+	if errors.As(err, &verr) {
+		return fmt.Errorf("the certificate of the controller at %s (from %s) does not verify: %v; if a private CA signed it, give that CA's PEM certificate with LONGSHOREMAN_CACERT or --cacert", c.URL, c.Source, verr.Err)
+	}
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return fmt.Errorf("the controller at %s (from %s) answers plain HTTP, not HTTPS: use an http:// URL, or start it with --tls-cert and --tls-key", c.URL, c.Source)
+	}
 	return fmt.Errorf("cannot reach the controller at %s (from %s): %v; check that it runs, or set its URL with longshoreman init, LONGSHOREMAN_URL or --controller", c.URL, c.Source, err)
 }
 
@@ -239,32 +280,29 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 
 // answerError returns the error an answer carries, or nil for a success.
 func (c *Client) answerError(status int, b []byte) error {
-	var env struct {
-		Error json.RawMessage `json:"error"`
-	}
+	var env struct{}
 	if err := json.Unmarshal(b, &env); err != nil {
+		if status == http.StatusBadRequest && strings.Contains(string(b), "HTTP request to an HTTPS server") {
+			return fmt.Errorf("the controller at %s serves HTTPS only: use https:// in its URL (longshoreman init, LONGSHOREMAN_URL or --controller)", c.URL)
+		}
 		return fmt.Errorf("the controller at %s answered %d with something that is not JSON (is it a Longshoreman controller?): %s", c.URL, status, clip(b))
 	}
-	return c.envelopeError(status, env.Error)
+	return say(api.ParseError(status, b))
 }
 
-func (c *Client) envelopeError(status int, raw json.RawMessage) error {
-	var msg string
-	switch s := strings.TrimSpace(string(raw)); s {
-	case "false", "":
-		if status >= 400 {
-			return fmt.Errorf("the controller at %s answered status %d", c.URL, status)
-		}
-		return nil
-	default:
-		if err := json.Unmarshal(raw, &msg); err != nil {
-			msg = s
-		}
+// say returns the typed error of an answer with what to do said as a
+// command line of this client ("longshoreman hosts:add IP") rather than as
+// an API call, and a refused token with how to set it.
+func say(err error) error {
+	var e *cluster.Error
+	if !errors.As(err, &e) {
+		return err
 	}
-	if status == http.StatusUnauthorized {
+	msg := e.Say(commandLine)
+	if e.Code == cluster.EUNAUTHORIZED {
 		msg += ": set the token with longshoreman init, LONGSHOREMAN_TOKEN or --token (on the controller's machine, longshoreman token --db FILE prints it)"
 	}
-	return errors.New(msg)
+	return &cluster.Error{Code: e.Code, Message: msg}
 }
 
 func clip(b []byte) string {
@@ -273,6 +311,25 @@ func clip(b []byte) string {
 		s = s[:200] + "..."
 	}
 	return s
+}
+
+// get sends GET path and decodes the answer into out, one of the
+// api.Response types.
+func (e *Env) get(ctx context.Context, path string, out any) error {
+	cl, err := e.Client()
+	if err != nil {
+		return err
+	}
+	return cl.do(ctx, request{method: "GET", path: path}, out)
+}
+
+// change sends r, a change whose answer carries nothing but success.
+func (e *Env) change(ctx context.Context, r request) error {
+	cl, err := e.Client()
+	if err != nil {
+		return err
+	}
+	return cl.do(ctx, r, nil)
 }
 
 // appPath is the canonical path of one of an app's resources.

@@ -2,29 +2,169 @@ package cli
 
 import (
 	"context"
-	"flag"
+	"fmt"
+
+	"github.com/longshoreman/longshoreman/cluster"
 )
 
-// CommandsCommand lists the verbs.
-type CommandsCommand struct{ *Env }
+// Groups of commands, in the order the list shows them.
+const (
+	groupStart      = "Start"
+	groupApps       = "Apps"
+	groupDeploys    = "Deploys"
+	groupEnvs       = "Env vars"
+	groupHosts      = "Hosts"
+	groupRegistries = "Registries"
+	groupData       = "Data"
+	groupHelp       = "Help"
+)
 
-// Run prints each verb with a line about it.
-func (c *CommandsCommand) Run(ctx context.Context, args []string) error {
-	pos, err := parse(flag.NewFlagSet("commands", flag.ContinueOnError), args)
-	if err != nil {
-		return err
+// commands is every verb, in the order the list shows them. It is filled
+// in init because run functions refer back to it (for the list, and to
+// say a fix as a command line).
+var commands []*Command
+
+func init() {
+	commands = []*Command{
+		{Name: "init", Group: groupStart, Run: runInit, Shared: []string{"controller", "token"},
+			Summary: "ask for the controller URL and token and save them in ~/.longshoreman.json",
+			Help: `Ask for the controller's URL and API token, save them in
+~/.longshoreman.json (the 2014 CLI's format), and check that they work.
+--controller and --token answer the questions without asking.
+LONGSHOREMAN_URL and LONGSHOREMAN_TOKEN, when set, override the file.`},
+		{Name: cluster.OpStatus, Group: groupStart, Run: runStatus,
+			Summary: "hosts up or down, and each app's healthy/desired instances",
+			Help: `Show the cluster at a glance: whether the controller's data file and
+Redis are fine, each host up or down, and each app's healthy (routed)
+instances against its desired count.`},
+
+		{Name: cluster.OpApps, Group: groupApps, Run: runApps,
+			Summary: "list the apps",
+			Help:    `List the apps, one domain name a line.`},
+		{Name: cluster.OpAddApp, Group: groupApps, Run: runAppsAdd,
+			Args:    []Arg{{Name: "APP", What: "app name (a domain name such as shop.example.com)", Key: cluster.ArgApp, FromApp: true}},
+			Summary: "add an app",
+			Help: `Add an app. Adding an app that exists already does nothing.
+APP is the domain name the routers serve it on, such as shop.example.com.`},
+		{Name: cluster.OpRemoveApp, Group: groupApps, Run: runAppsRemove,
+			Args:    []Arg{{Name: "APP", What: "app name", Key: cluster.ArgApp, FromApp: true}},
+			Summary: "stop an app's instances and forget it",
+			Help: `Remove an app: unroute and stop every instance of it, and forget its
+envs and history.`},
+		{Name: cluster.OpDescribe, Group: groupApps, Run: runDescribe, App: OptionalApp,
+			Flags:   []Flag{{Name: "csv", Help: "one CSV row per app, with the env values"}},
+			Summary: "every app with its image, instances and envs",
+			Help: `Describe every app (or only the one named with --app): its current
+revision and image, its container port, routed/desired instances, their
+addresses, and its env keys. With --csv, one CSV row per app with the env
+values too (instances separated by spaces, envs by newlines).`},
+
+		{Name: cluster.OpDeploy, Group: groupDeploys, Run: runDeploy, App: NeedsApp,
+			Args: []Arg{{Name: "IMAGE", What: "image, such as registry.example.com/shop:1.4", Key: cluster.ArgImage}},
+			Flags: []Flag{
+				{Name: "count", Value: "N", Int: true, Key: cluster.ArgCount, Help: "instances to run",
+					Default: fmt.Sprintf("the app's current count, else %d", cluster.DefaultCount)},
+				{Name: "port", Value: "P", Int: true, Help: "the app's port in its container",
+					Default: fmt.Sprintf("the app's current port, else %d", cluster.DefaultPort)},
+				{Name: "healthcheck", Value: "PATH", Help: "the path polled until it answers 2xx",
+					Default: "the app's current path, else " + cluster.DefaultHealthPath},
+			},
+			Summary: "deploy an image",
+			Help: `Deploy an image: start new instances, wait until they are healthy, route
+them, then drain and stop the old ones. Progress is shown as it happens. If
+a new instance fails, the old ones keep serving and the error says why.
+Deploying an app that does not exist yet creates it.`},
+		{Name: cluster.OpRollback, Group: groupDeploys, Run: runRollback, App: NeedsApp,
+			Args:    []Arg{{Name: "REVISION", What: "revision number", Key: cluster.ArgRevision, Optional: true}},
+			Summary: "deploy an earlier revision again",
+			Help: `Deploy an earlier revision again (its image, envs, port and health
+check) as a new revision, keeping the app's current count (the revision's
+when the app is stopped). Without REVISION, the newest succeeded revision
+before the current.`},
+		{Name: cluster.OpScale, Group: groupDeploys, Run: runScale, App: NeedsApp,
+			Args:    []Arg{{Name: "N", What: "instance count", Key: cluster.ArgCount}},
+			Summary: "set the app's instance count",
+			Help: `Set the number of instances of the app's current revision: new ones are
+started and routed, or surplus ones drained and stopped.`},
+		{Name: cluster.OpKill, Group: groupDeploys, Run: runKill, App: NeedsApp,
+			Summary: "stop every instance of the app (its count becomes 0)",
+			Help: `Stop every instance of the app: they are unrouted, then stopped. Its
+count becomes 0; its image, envs and history stay.`},
+		{Name: cluster.OpHistory, Group: groupDeploys, Run: runHistory, App: NeedsApp,
+			Summary: "list the app's revisions, newest first",
+			Help: `List the app's revisions, newest first: when, what image and envs (their
+keys; longshoreman envs shows values), how many instances, and the outcome.
+The current revision is marked with *. Roll back with longshoreman rollback.`},
+		{Name: cluster.OpInstances, Group: groupDeploys, Run: runInstances, App: NeedsApp,
+			Summary: "list the app's routed instances",
+			Help:    `List the app's instances that serve traffic (healthy and routed).`},
+		{Name: cluster.OpLogs, Group: groupDeploys, Run: runLogs, App: NeedsApp,
+			Summary: "print the last log lines of every instance of the app",
+			Help: `Print the last log lines of every instance of the app, each line prefixed
+with its instance's address.`},
+
+		{Name: cluster.OpEnvs, Group: groupEnvs, Run: runEnvs, App: NeedsApp,
+			Summary: "list the app's env vars",
+			Help:    `List the app's env vars, one KEY=value a line.`},
+		{Name: cluster.OpSetEnv, Group: groupEnvs, Run: runEnvsSet, App: NeedsApp,
+			Args:    []Arg{{Name: "KEY=value", What: "KEY=value", Key: cluster.ArgEnv, Many: true}},
+			Summary: "set env vars and restart the app",
+			Help: `Set env vars of the app. A deployed app is restarted with the new value
+(a new revision, with zero downtime), once per var.`},
+		{Name: cluster.OpUnsetEnv, Group: groupEnvs, Run: runEnvsRemove, App: NeedsApp,
+			Args:    []Arg{{Name: "KEY", What: "KEY", Key: cluster.ArgKey, Many: true}},
+			Summary: "remove env vars and restart the app",
+			Help: `Remove env vars of the app (exactly the KEYs named). A deployed app is
+restarted without them, once per var.`},
+
+		{Name: cluster.OpHosts, Group: groupHosts, Run: runHosts,
+			Summary: "list the hosts",
+			Help:    `List the hosts, one IP address a line. longshoreman status says which answer.`},
+		{Name: cluster.OpAddHost, Group: groupHosts, Run: runHostsAdd,
+			Args:    []Arg{{Name: "IP", What: "host IP address", Key: cluster.ArgHost}},
+			Summary: "add a host",
+			Help: `Add a host. Its Docker Engine API must answer on the controller's Docker
+port (default 2375). Apps piled on fewer hosts than they could use are
+spread onto it, one instance at a time.`},
+		{Name: cluster.OpRemoveHost, Group: groupHosts, Run: runHostsRemove,
+			Args:    []Arg{{Name: "IP", What: "host IP address", Key: cluster.ArgHost}},
+			Flags:   []Flag{{Name: "force", Key: cluster.ArgForce, Help: "remove it even when it holds the last instances of an app"}},
+			Summary: "drain a host and forget it",
+			Help: `Remove a host: its instances are replaced on other hosts first, then it
+is forgotten.`},
+
+		{Name: cluster.OpRegistries, Group: groupRegistries, Run: runRegistries,
+			Summary: "list the registries with stored credentials",
+			Help: `List the registries whose credentials the controller stores, one a line.
+The credentials themselves are never shown.`},
+		{Name: cluster.OpAddRegistry, Group: groupRegistries, Run: runRegistriesAdd,
+			Args:    []Arg{{Name: "REGISTRY", What: "registry address such as registry.example.com:5000", Key: cluster.ArgRegistry}},
+			Flags:   []Flag{{Name: "username", Value: "USER", Key: cluster.ArgUsername, Required: true, Help: "the registry username"}},
+			Summary: "store a registry's credentials (password on stdin)",
+			Help: `Store the credentials the hosts use to pull images from a private registry.
+The password is read from standard input, so it stays out of shell history
+and process lists: echo "$PASSWORD" | longshoreman registries:add ...
+Deploys of images from that registry send them.`},
+		{Name: cluster.OpRemoveRegistry, Group: groupRegistries, Run: runRegistriesRemove,
+			Args:    []Arg{{Name: "REGISTRY", What: "registry address", Key: cluster.ArgRegistry}},
+			Summary: "forget a registry's credentials",
+			Help:    `Forget the credentials stored for a registry.`},
+
+		{Name: cluster.OpBackup, Group: groupData, Run: runBackup,
+			Args:    []Arg{{Name: "FILE", What: "file to write", Key: cluster.ArgFile}},
+			Summary: "save a consistent copy of the controller's data file",
+			Help: `Save a consistent copy of the controller's data file, taken while it runs.
+FILE is written only once the copy is complete (through a temporary file
+beside it), and readable by its owner only: it holds the API token.`},
+
+		{Name: "commands", Group: groupHelp, Run: runCommands,
+			Summary: "list these commands",
+			Help:    `List the commands. "longshoreman COMMAND -h" tells more about one.`},
 	}
-	if err := needArgs("commands", pos, 0, 0, "no arguments"); err != nil {
-		return err
-	}
-	writeVerbs(c.Stdout)
-	return nil
 }
 
-// Usage describes commands.
-func (c *CommandsCommand) Usage() string {
-	return `List the commands. "longshoreman COMMAND -h" tells more about one.
-
-Usage: longshoreman commands
-`
+// runCommands prints the grouped list.
+func runCommands(ctx context.Context, c *Call) error {
+	writeCommands(c.Stdout)
+	return nil
 }

@@ -41,7 +41,11 @@ func TestAppsHostsEnvs(t *testing.T) {
 	if out := u.ok("-a", "a.example.com", "envs:rm", "D", "B"); out != "Removed D from a.example.com.\nRemoved B from a.example.com.\n" {
 		t.Errorf("envs:rm: %q", out)
 	}
-	u.fails([]string{"-a", "a.example.com", "envs:rm", "NOPE"}, "App a.example.com has no env NOPE")
+	// What to do is said as a command of this client, not as an API call.
+	r = u.fails([]string{"-a", "a.example.com", "envs:rm", "NOPE"}, "App a.example.com has no env NOPE: list its envs with longshoreman --app a.example.com envs.")
+	if strings.Contains(r.Stderr, "GET /") {
+		t.Errorf("envs:rm of an unset key tells a CLI user to make an HTTP call: %s", r.Stderr)
+	}
 
 	golden(t, "describe/undeployed", u.ok("describe"))
 	golden(t, "describe/csv", u.ok("describe", "--csv"))

@@ -3,30 +3,18 @@ package cli
 import (
 	"context"
 	"encoding/csv"
-	"flag"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	api "github.com/longshoreman/longshoreman/http"
 )
 
-// description is one app in GET /describe.
-type description struct {
-	Image     string
-	Revision  int
-	Count     int
-	Port      int
-	Instances []string
-	Envs      []string
-}
-
-// describeAll fetches GET /describe.
-func (e *Env) describeAll(ctx context.Context) (map[string]description, []string, error) {
-	cl, err := e.Client()
-	if err != nil {
-		return nil, nil, err
-	}
-	var out struct{ Description map[string]description }
-	if err := cl.do(ctx, request{method: "GET", path: "/describe"}, &out); err != nil {
+// describeAll fetches GET /describe, and the app names sorted.
+func (e *Env) describeAll(ctx context.Context) (map[string]api.AppDescription, []string, error) {
+	var out api.DescribeResponse
+	if err := e.get(ctx, "/describe", &out); err != nil {
 		return nil, nil, err
 	}
 	names := make([]string, 0, len(out.Description))
@@ -37,20 +25,9 @@ func (e *Env) describeAll(ctx context.Context) (map[string]description, []string
 	return out.Description, names, nil
 }
 
-// DescribeCommand shows every app (or the --app one).
-type DescribeCommand struct{ *Env }
-
-// Run prints a table, or CSV with --csv.
-func (c *DescribeCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("describe", flag.ContinueOnError)
-	asCSV := fs.Bool("csv", false, "")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := needArgs("describe", pos, 0, 0, "no arguments (name one app with --app)"); err != nil {
-		return err
-	}
+// runDescribe prints a table of every app (or the --app one), or CSV with
+// --csv.
+func runDescribe(ctx context.Context, c *Call) error {
 	desc, names, err := c.describeAll(ctx)
 	if err != nil {
 		return err
@@ -61,7 +38,7 @@ func (c *DescribeCommand) Run(ctx context.Context, args []string) error {
 		}
 		names = []string{c.App}
 	}
-	if *asCSV {
+	if c.Bool("csv") {
 		w := csv.NewWriter(c.Stdout)
 		w.Write([]string{"app", "revision", "image", "count", "port", "instances", "envs"})
 		for _, n := range names {
@@ -94,18 +71,7 @@ func revOrNone(n int) string {
 
 func portOrDefault(p int) string {
 	if p == 0 {
-		return "3000"
+		p = cluster.DefaultPort
 	}
 	return fmt.Sprint(p)
-}
-
-// Usage describes describe.
-func (c *DescribeCommand) Usage() string {
-	return `Describe every app (or only the one named with --app): its current
-revision and image, its container port, routed/desired instances, their
-addresses, and its env keys. With --csv, one CSV row per app with the env
-values too (instances separated by spaces, envs by newlines).
-
-Usage: longshoreman describe [--csv]
-`
 }

@@ -1,8 +1,11 @@
 package cli_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/longshoreman/longshoreman/cluster"
 )
 
 // every verb and the arguments that make a valid call of it.
@@ -12,6 +15,7 @@ var verbArgs = map[string][]string{
 	"deploy": {"img:1"}, "instances": nil, "envs": nil, "envs:set": {"K=v"}, "envs:rm": {"K"},
 	"history": nil, "logs": nil, "kill": nil, "rollback": nil, "scale": {"2"},
 	"describe": nil, "backup": {"out.db"}, "commands": nil,
+	"registries": nil, "registries:add": {"r.example.com", "--username", "u"}, "registries:rm": {"r.example.com"},
 }
 
 // appVerbs act on the app named with --app.
@@ -39,10 +43,30 @@ func TestCommandsAndHelp(t *testing.T) {
 			}
 		}
 	}
-	golden(t, "help/deploy", u.ok("deploy", "--help"))
-	// The tool's own help is main's.
-	if out := u.ok("--help"); !strings.Contains(out, "longshoreman COMMAND") {
-		t.Errorf("--help: %s", out)
+	deployHelp := u.ok("deploy", "--help")
+	golden(t, "help/deploy", deployHelp)
+	// The defaults help gives are the ones the controller applies.
+	for _, want := range []string{
+		fmt.Sprintf("current count, else %d)", cluster.DefaultCount),
+		fmt.Sprintf("current port, else %d)", cluster.DefaultPort),
+		"else " + cluster.DefaultHealthPath + ")",
+	} {
+		if !strings.Contains(deployHelp, want) {
+			t.Errorf("deploy --help lacks %q:\n%s", want, deployHelp)
+		}
+	}
+	// The tool's own help is main's, with every client command under its
+	// group, as the commands' declarations list them.
+	out := u.ok("--help")
+	for _, want := range []string{"longshoreman serve", "longshoreman COMMAND", "Apps:\n", "Deploys:\n", "Hosts:\n", "  hosts:add IP ", "--controller URL"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q:\n%s", want, out)
+		}
+	}
+	for verb := range verbArgs {
+		if !strings.Contains(out, "  "+verb+" ") {
+			t.Errorf("--help does not list %s", verb)
+		}
 	}
 }
 

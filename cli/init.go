@@ -4,30 +4,21 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	api "github.com/longshoreman/longshoreman/http"
 )
 
 // DefaultController is what init offers when nothing is configured.
 const DefaultController = "http://127.0.0.1:3000"
 
-// InitCommand saves the controller's URL and token.
-type InitCommand struct{ *Env }
-
-// Run asks for the URL and token (unless given with --controller and
+// runInit asks for the URL and token (unless given with --controller and
 // --token), writes ~/.longshoreman.json, and checks that they work.
-func (c *InitCommand) Run(ctx context.Context, args []string) error {
-	pos, err := parse(flag.NewFlagSet("init", flag.ContinueOnError), args)
-	if err != nil {
-		return err
-	}
-	if err := needArgs("init", pos, 0, 0, "no arguments"); err != nil {
-		return err
-	}
+func runInit(ctx context.Context, c *Call) error {
 	path, err := configPath(c.Getenv)
 	if err != nil {
 		return err
@@ -71,7 +62,7 @@ func (c *InitCommand) Run(ctx context.Context, args []string) error {
 	check := &Env{Stdout: c.Stdout, Stderr: c.Stderr, Getenv: func(string) string { return "" }, Controller: cfg.Controller, Token: cfg.Token}
 	cl, err := check.Client()
 	if err == nil {
-		var out struct{ Apps []string }
+		var out api.AppsResponse
 		if err = cl.do(ctx, request{method: "GET", path: "/apps"}, &out); err == nil {
 			fmt.Fprintf(c.Stdout, "The controller at %s answers: %d %s.\n", cl.URL, len(out.Apps), plural(len(out.Apps), "app", "apps"))
 			return nil
@@ -132,15 +123,4 @@ func writeFileAtomic(path string, mode os.FileMode, write func(io.Writer) error)
 		return fmt.Errorf("cannot write %s: %v", path, err)
 	}
 	return nil
-}
-
-// Usage describes init.
-func (c *InitCommand) Usage() string {
-	return `Ask for the controller's URL and API token, save them in
-~/.longshoreman.json (the 2014 CLI's format), and check that they work.
---controller and --token answer the questions without asking.
-LONGSHOREMAN_URL and LONGSHOREMAN_TOKEN, when set, override the file.
-
-Usage: longshoreman init [--controller URL] [--token TOKEN]
-`
 }

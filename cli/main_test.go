@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const token = "t0ken"
+const token = "t0ken-0123456789"
 
 // controller is a `longshoreman serve` subprocess.
 type controller struct {

@@ -8,22 +8,10 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	api "github.com/longshoreman/longshoreman/http"
 )
-
-// progress is one line of a deploy's ndjson stream: a step, or (with
-// Error set) the final answer.
-type progress struct {
-	Step     string          `json:"step"`
-	Host     string          `json:"host"`
-	Instance string          `json:"instance"`
-	Message  string          `json:"message"`
-	Elapsed  int64           `json:"elapsed_ms"`
-	Error    json.RawMessage `json:"error"`
-	Status   int             `json:"status"`
-
-	Revision  int      `json:"revision"`
-	Instances []string `json:"instances"`
-}
 
 // result is the final answer of a deploy, rollback, scale or env change.
 type result struct {
@@ -62,7 +50,7 @@ func (e *Env) rollout(ctx context.Context, r request) (*result, error) {
 		if err := cl.answerError(resp.StatusCode, b); err != nil {
 			return nil, err
 		}
-		var p progress
+		var p api.RolloutResponse
 		if err := json.Unmarshal(b, &p); err != nil {
 			return nil, fmt.Errorf("the controller at %s answered with JSON this client does not understand: %v", cl.URL, err)
 		}
@@ -75,15 +63,15 @@ func (e *Env) rollout(ctx context.Context, r request) (*result, error) {
 		if len(strings.TrimSpace(string(line))) == 0 {
 			continue
 		}
-		var p progress
+		var p api.ProgressLine
 		if err := json.Unmarshal(line, &p); err != nil {
 			return nil, fmt.Errorf("the controller at %s sent a progress line this client does not understand (%v): %s", cl.URL, err, clip(line))
 		}
 		if p.Error == nil {
-			printStep(e.Stdout, p)
+			printStep(e.Stdout, p.Progress)
 			continue
 		}
-		if err := cl.envelopeError(p.Status, p.Error); err != nil {
+		if err := say(p.LineError()); err != nil {
 			return nil, err
 		}
 		return &result{Revision: p.Revision, Instances: p.Instances, Took: time.Since(start)}, nil
@@ -99,7 +87,7 @@ func (e *Env) rollout(ctx context.Context, r request) (*result, error) {
 
 // printStep prints one progress step: elapsed time, step, host, and the
 // instance or message.
-func printStep(w io.Writer, p progress) {
+func printStep(w io.Writer, p cluster.Progress) {
 	detail := p.Instance
 	if p.Message != "" {
 		if detail != "" {

@@ -3,35 +3,22 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"sort"
+
+	api "github.com/longshoreman/longshoreman/http"
 )
 
-// StatusCommand shows the cluster at a glance.
-type StatusCommand struct{ *Env }
-
-// Run prints the controller's health, each host up or down, and each app's
-// routed/desired instances.
-func (c *StatusCommand) Run(ctx context.Context, args []string) error {
-	pos, err := parse(flag.NewFlagSet("status", flag.ContinueOnError), args)
-	if err != nil {
-		return err
-	}
-	if err := needArgs("status", pos, 0, 0, "no arguments"); err != nil {
-		return err
-	}
+// runStatus prints the controller's health, each host up or down, and
+// each app's routed/desired instances.
+func runStatus(ctx context.Context, c *Call) error {
 	cl, err := c.Client()
 	if err != nil {
 		return err
 	}
-	var health struct {
-		DB    string
-		Redis string
-		Hosts map[string]string
-	}
+	var health api.HealthResponse
 	// /healthz answers 503 with the same shape when the data file is not
 	// usable; show it rather than stop at the error.
 	resp, cancel, err := cl.send(ctx, request{method: "GET", path: "/healthz", limit: 2 * ReadTimeout})
@@ -78,7 +65,7 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	return tw.Flush()
 }
 
-func appState(d description) string {
+func appState(d api.AppDescription) string {
 	switch n := len(d.Instances); {
 	case d.Revision == 0:
 		return "not deployed"
@@ -91,16 +78,6 @@ func appState(d description) string {
 	default:
 		return "degraded"
 	}
-}
-
-// Usage describes status.
-func (c *StatusCommand) Usage() string {
-	return `Show the cluster at a glance: whether the controller's data file and
-Redis are fine, each host up or down, and each app's healthy (routed)
-instances against its desired count.
-
-Usage: longshoreman status
-`
 }
 
 // decodeHealth decodes a /healthz answer of any status.

@@ -27,6 +27,13 @@ const (
 	MaxHealthTimeout       = 10 * time.Minute
 	MinHealthTimeout       = time.Second
 	MaxImageReferenceBytes = 512
+	// MaxEnvs and MaxEnvBytes bound one app's envs (count, and the sum of
+	// len(KEY=value)); every revision stores a copy of them.
+	MaxEnvs     = 200
+	MaxEnvBytes = 64 << 10
+	// DefaultHistory is how many revisions per app the data file keeps
+	// (LONGSHOREMAN_HISTORY).
+	DefaultHistory = 100
 )
 
 // Labels carried by every container the controller manages. The controller

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/distribution/reference"
@@ -46,8 +47,20 @@ func ValidateHost(addr string) (string, error) {
 	if err != nil || ip.Zone() != "" {
 		return "", Errorf(EINVALID, "Host %q is not an IP address: give the node's IP, such as 10.0.0.5.", clip(addr))
 	}
-	if ip.IsUnspecified() || ip.IsMulticast() {
-		return "", Errorf(EINVALID, "Host %q cannot be a node address: give the node's own unicast IP.", clip(addr))
+	ip = ip.Unmap()
+	var kind string
+	switch {
+	case ip.IsUnspecified():
+		kind = "the unspecified address"
+	case ip.IsMulticast():
+		kind = "a multicast address"
+	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		kind = "the broadcast address"
+	case ip.IsLinkLocalUnicast():
+		kind = "a link-local address"
+	}
+	if kind != "" {
+		return "", Errorf(EINVALID, "Host %q is %s, not a node's address: give the node's own unicast IP (loopback such as 127.0.0.1 is fine on a single machine).", clip(addr), kind)
 	}
 	return ip.Unmap().String(), nil
 }
@@ -64,7 +77,9 @@ func ValidateEnvKey(key string) error {
 }
 
 // ParseEnv splits "KEY=value" and validates both sides. The value may
-// contain '=' and be empty, but not a NUL byte or invalid UTF-8.
+// contain '=' and tabs and be empty, but not a NUL byte, invalid UTF-8 or
+// another control character (a newline or an escape in a value would break
+// every listing of the envs).
 func ParseEnv(s string) (key, value string, err error) {
 	key, value, ok := strings.Cut(s, "=")
 	if !ok {
@@ -79,7 +94,27 @@ func ParseEnv(s string) (key, value string, err error) {
 	if strings.IndexByte(value, 0) >= 0 || !utf8.ValidString(value) {
 		return "", "", Errorf(EINVALID, "The value of %s has a NUL byte or invalid UTF-8; env values must be text.", key)
 	}
+	if i := strings.IndexFunc(value, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(value[i:])
+		return "", "", Errorf(EINVALID, "The value of %s has the control character %U at byte %d; env values must be one line of text: encode multi-line values, e.g. in base64.", key, r, i)
+	}
 	return key, value, nil
+}
+
+// ValidateEnvs checks the envs an app would have after a change against
+// MaxEnvs and MaxEnvBytes: every revision keeps a copy of them.
+func ValidateEnvs(app string, envs map[string]string) error {
+	if len(envs) > MaxEnvs {
+		return Errorf(EINVALID, "App %s would have %d envs; the limit is %d (MaxEnvs): unset envs it no longer needs.", app, len(envs), MaxEnvs)
+	}
+	size := 0
+	for k, v := range envs {
+		size += len(k) + 1 + len(v)
+	}
+	if size > MaxEnvBytes {
+		return Errorf(EINVALID, "The envs of app %s would take %d bytes as KEY=value; the limit is %d (MaxEnvBytes): unset envs it no longer needs or shorten their values.", app, size, MaxEnvBytes)
+	}
+	return nil
 }
 
 // ValidateImage checks that image is a Docker image reference such as

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,13 +29,13 @@ func TestValidateAppName(t *testing.T) {
 }
 
 func TestValidateHost(t *testing.T) {
-	cases := map[string]string{"10.0.0.5": "10.0.0.5", "127.0.0.2": "127.0.0.2", "::1": "::1", "2001:db8:0:0::1": "2001:db8::1", "::ffff:10.0.0.1": "10.0.0.1"}
+	cases := map[string]string{"10.0.0.5": "10.0.0.5", "127.0.0.2": "127.0.0.2", "::1": "::1", "2001:db8:0:0::1": "2001:db8::1", "::ffff:10.0.0.1": "10.0.0.1", "127.0.0.1": "127.0.0.1", "192.168.1.255": "192.168.1.255", "172.16.0.1": "172.16.0.1"}
 	for in, want := range cases {
 		if got, err := cluster.ValidateHost(in); err != nil || got != want {
 			t.Errorf("ValidateHost(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "host.example.com", "10.0.0", "10.0.0.256", "0.0.0.0", "224.0.0.1", "fe80::1%eth0", " 10.0.0.1", "10.0.0.1:2375", "../10.0.0.1"} {
+	for _, in := range []string{"", "host.example.com", "10.0.0", "10.0.0.256", "0.0.0.0", "224.0.0.1", "fe80::1%eth0", " 10.0.0.1", "169.254.0.1", "169.254.169.254", "fe80::1", "255.255.255.255", "::ffff:255.255.255.255", "::", "::ffff:0.0.0.0", "ff02::1", "239.255.255.250", "::ffff:169.254.1.1", "10.0.0.1:2375", "../10.0.0.1"} {
 		if _, err := cluster.ValidateHost(in); cluster.ErrorCode(err) != cluster.EINVALID {
 			t.Errorf("ValidateHost(%q) = %v, want EINVALID", in, err)
 		}
@@ -42,14 +43,14 @@ func TestValidateHost(t *testing.T) {
 }
 
 func TestParseEnv(t *testing.T) {
-	good := map[string][2]string{"FOO=bar": {"FOO", "bar"}, "A=": {"A", ""}, "_X1=a=b=c": {"_X1", "a=b=c"}, "K=héllo wörld": {"K", "héllo wörld"}, "K= spaced ": {"K", " spaced "}}
+	good := map[string][2]string{"FOO=bar": {"FOO", "bar"}, "A=": {"A", ""}, "_X1=a=b=c": {"_X1", "a=b=c"}, "K=héllo wörld": {"K", "héllo wörld"}, "K= spaced ": {"K", " spaced "}, "K=a\tb": {"K", "a\tb"}}
 	for in, want := range good {
 		k, v, err := cluster.ParseEnv(in)
 		if err != nil || k != want[0] || v != want[1] {
 			t.Errorf("ParseEnv(%q) = %q, %q, %v; want %q, %q", in, k, v, err, want[0], want[1])
 		}
 	}
-	bad := []string{"", "FOO", "=bar", "1FOO=x", "FO O=x", "FÖÖ=x", "../X=y", "A-B=1", "K=a\x00b", "K=\xff", "K=" + strings.Repeat("x", cluster.MaxEnvValueLength+1), strings.Repeat("K", 256) + "=v"}
+	bad := []string{"", "FOO", "=bar", "1FOO=x", "FO O=x", "FÖÖ=x", "../X=y", "A-B=1", "K=a\x00b", "K=\xff", "K=a\nb", "K=a\rb", "K=\x1b[31m", "K=a\x7fb", "K=a\u0085b", "K=" + strings.Repeat("x", cluster.MaxEnvValueLength+1), strings.Repeat("K", 256) + "=v"}
 	for _, in := range bad {
 		if _, _, err := cluster.ParseEnv(in); cluster.ErrorCode(err) != cluster.EINVALID {
 			t.Errorf("ParseEnv(%q) = %v, want EINVALID", in, err)
@@ -106,5 +107,38 @@ func TestErrorCodeAndMessage(t *testing.T) {
 	}
 	if cluster.ErrorMessage(json.Unmarshal([]byte("x"), new(int))) != "Internal error." {
 		t.Error("plain error detail leaks")
+	}
+}
+
+func TestValidateEnvs(t *testing.T) {
+	many := map[string]string{}
+	for i := range cluster.MaxEnvs {
+		many[fmt.Sprintf("K%d", i)] = "v"
+	}
+	big := map[string]string{"A": strings.Repeat("x", cluster.MaxEnvValueLength)}
+	for i := 0; len(big)*cluster.MaxEnvValueLength <= cluster.MaxEnvBytes; i++ {
+		big[fmt.Sprintf("B%d", i)] = strings.Repeat("x", cluster.MaxEnvValueLength)
+	}
+	tooMany := map[string]string{"EXTRA": "v"}
+	for k, v := range many {
+		tooMany[k] = v
+	}
+	for _, c := range []struct {
+		name  string
+		envs  map[string]string
+		limit string
+	}{
+		{"none", map[string]string{}, ""},
+		{"at the count limit", many, ""},
+		{"one over the count limit", tooMany, "MaxEnvs"},
+		{"over the byte limit", big, "MaxEnvBytes"},
+	} {
+		err := cluster.ValidateEnvs("a.example.com", c.envs)
+		if c.limit == "" && err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if c.limit != "" && (cluster.ErrorCode(err) != cluster.EINVALID || !strings.Contains(cluster.ErrorMessage(err), c.limit)) {
+			t.Errorf("%s: %v, want EINVALID naming %s", c.name, err, c.limit)
+		}
 	}
 }

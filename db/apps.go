@@ -50,7 +50,7 @@ func getApp(tx *bolt.Tx, name string) (*cluster.App, error) {
 	if err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s does not exist: create it with POST /apps {\"app\": %q}, or list apps with GET /apps.", name, name)
+		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s does not exist", name).WithFix("create it with", cluster.OpAddApp, cluster.ArgApp, name)
 	}
 	if app.Envs == nil {
 		app.Envs = map[string]string{}

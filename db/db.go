@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"io/fs"
 	"os"
 	"runtime/debug"
@@ -66,6 +65,7 @@ type DB struct {
 	now        func() time.Time
 
 	generation   atomic.Uint64 // raised by every write transaction
+	history      atomic.Int64  // revisions kept per app; see SetHistory
 	instancesGen atomic.Uint64 // raised by every write to an instance record
 	cacheMu      sync.Mutex    // guards cache and serializes instance writes with it
 	cache        struct {
@@ -387,18 +387,6 @@ func (db *DB) Token() (string, error) {
 		return nil
 	})
 	return token, err
-}
-
-// WriteTo writes a consistent copy of the data file to w, taken in a read
-// transaction while writers go on. It implements io.WriterTo.
-func (db *DB) WriteTo(w io.Writer) (int64, error) {
-	var n int64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	return n, err
 }
 
 // Check reports whether the file is usable: a read transaction succeeds.

@@ -75,5 +75,5 @@ func (db *DB) RemoveHost(addr string) error {
 }
 
 func errUnknownHost(addr string) error {
-	return cluster.Errorf(cluster.ENOTFOUND, "Host %s is not in the cluster: list hosts with GET /hosts.", addr)
+	return cluster.Errorf(cluster.ENOTFOUND, "Host %s is not in the cluster", addr).WithFix("list the hosts with", cluster.OpHosts)
 }

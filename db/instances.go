@@ -35,37 +35,7 @@ func (db *DB) PutInstance(inst cluster.Instance) error {
 // SetRouted marks instances of app as routed or not, in one transaction.
 // Unknown ids are ignored.
 func (db *DB) SetRouted(app string, ids []string, routed bool) error {
-	set := map[string]bool{}
-	for _, id := range ids {
-		set[id] = true
-	}
-	return db.writeInstances(func(insts []cluster.Instance) []cluster.Instance {
-		for i := range insts {
-			if insts[i].App == app && set[insts[i].ID] {
-				insts[i].Routed = routed
-			}
-		}
-		return insts
-	}, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketInstances).Bucket([]byte(app))
-		if b == nil {
-			return nil
-		}
-		for _, id := range ids {
-			var inst cluster.Instance
-			if ok, err := get(b, id, &inst); err != nil || !ok {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			inst.Routed = routed
-			if err := put(b, id, inst); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return db.editInstances(app, ids, func(inst *cluster.Instance) { inst.Routed = routed })
 }
 
 // DeleteInstance removes an instance record; an unknown one is no error.

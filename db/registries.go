@@ -24,7 +24,7 @@ func (db *DB) DeleteRegistry(addr string) error {
 	return db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRegistries)
 		if b == nil || b.Get([]byte(addr)) == nil {
-			return cluster.Errorf(cluster.ENOTFOUND, "No credentials are stored for registry %s: list them with GET /registries.", addr)
+			return cluster.Errorf(cluster.ENOTFOUND, "No credentials are stored for registry %s", addr).WithFix("list the registries that have some with", cluster.OpRegistries)
 		}
 		return b.Delete([]byte(addr))
 	})

@@ -12,7 +12,7 @@ import (
 // retiring with RetireAfter 0; any table built later is then recent
 // enough. Unknown ids are ignored.
 func (db *DB) Retire(app string, ids []string) (uint64, error) {
-	if err := db.setRetire(app, ids, func(inst *cluster.Instance) {
+	if err := db.editInstances(app, ids, func(inst *cluster.Instance) {
 		inst.Routed, inst.Retiring = false, true
 	}); err != nil {
 		return 0, err
@@ -21,12 +21,15 @@ func (db *DB) Retire(app string, ids []string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return table.Version, db.setRetire(app, ids, func(inst *cluster.Instance) {
+	return table.Version, db.editInstances(app, ids, func(inst *cluster.Instance) {
 		inst.RetireAfter = max(inst.RetireAfter, table.Version)
 	})
 }
 
-func (db *DB) setRetire(app string, ids []string, edit func(*cluster.Instance)) error {
+// editInstances applies edit to the records of app's instances named by
+// ids, in the cache and the file in one transaction. Unknown ids are
+// ignored.
+func (db *DB) editInstances(app string, ids []string, edit func(*cluster.Instance)) error {
 	set := map[string]bool{}
 	for _, id := range ids {
 		set[id] = true

@@ -14,8 +14,21 @@ func revKey(n int) []byte {
 	return k
 }
 
+// SetHistory sets how many revisions per app CreateRevision keeps; n < 1
+// means cluster.DefaultHistory. It is safe to call at any time.
+func (db *DB) SetHistory(n int) { db.history.Store(int64(n)) }
+
+func (db *DB) historyLimit() int {
+	if n := int(db.history.Load()); n >= 1 {
+		return n
+	}
+	return cluster.DefaultHistory
+}
+
 // CreateRevision stores rev as the app's next revision, setting rev.Number
-// and rev.Time. The app must exist.
+// and rev.Time. The app must exist. In the same transaction it deletes the
+// app's revisions beyond the history limit (see pruneRevisions), so the
+// file does not grow with every deploy.
 func (db *DB) CreateRevision(rev *cluster.Revision) error {
 	return db.update(func(tx *bolt.Tx) error {
 		if _, err := getApp(tx, rev.App); err != nil {
@@ -35,8 +48,82 @@ func (db *DB) CreateRevision(rev *cluster.Revision) error {
 		if err != nil {
 			return err
 		}
-		return b.Put(revKey(rev.Number), buf)
+		if err := b.Put(revKey(rev.Number), buf); err != nil {
+			return err
+		}
+		return db.prune(tx, b, rev.App)
 	})
+}
+
+// prune deletes the revisions of app that pruneRevisions picks.
+func (db *DB) prune(tx *bolt.Tx, b *bolt.Bucket, app string) error {
+	keep := db.historyLimit()
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && n <= keep; k, _ = c.Next() {
+		n++
+	}
+	if n <= keep {
+		return nil
+	}
+	a, err := getApp(tx, app)
+	if err != nil {
+		return err
+	}
+	var revs []revisionState
+	err = b.ForEach(func(k, v []byte) error {
+		var st struct {
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(v, &st); err != nil {
+			return err
+		}
+		revs = append(revs, revisionState{Number: int(binary.BigEndian.Uint64(k)), Status: st.Status})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range pruneRevisions(revs, a.Revision, keep) {
+		if err := b.Delete(revKey(n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// revisionState is what pruning needs to know of a revision.
+type revisionState struct {
+	Number int
+	Status string
+}
+
+// pruneRevisions returns the numbers of the revisions to delete so that at
+// most keep remain, given revs oldest first. It never picks the newest
+// revision, the app's current one, or one still deploying. Of the others it
+// deletes those that did not succeed first (a rollback cannot target them),
+// oldest first, then the oldest succeeded ones.
+func pruneRevisions(revs []revisionState, current, keep int) []int {
+	excess := len(revs) - keep
+	if excess <= 0 || len(revs) == 0 {
+		return nil
+	}
+	newest := revs[len(revs)-1].Number
+	var failed, succeeded []int
+	for _, r := range revs {
+		switch {
+		case r.Number == newest || r.Number == current || r.Status == cluster.StatusDeploying:
+		case r.Status == cluster.StatusSucceeded:
+			succeeded = append(succeeded, r.Number)
+		default:
+			failed = append(failed, r.Number)
+		}
+	}
+	out := append(failed, succeeded...)
+	if len(out) > excess {
+		out = out[:excess]
+	}
+	return out
 }
 
 // FinishRevision records a revision's outcome. When status is succeeded,
@@ -93,7 +180,7 @@ func getRevision(tx *bolt.Tx, app string, number int) (*cluster.Revision, error)
 		buf = b.Get(revKey(number))
 	}
 	if buf == nil {
-		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no revision %d: see its revisions with GET /%s/history.", app, number, app)
+		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no revision %d", app, number).WithFix("see its revisions with", cluster.OpHistory, cluster.ArgApp, app)
 	}
 	rev := &cluster.Revision{}
 	return rev, json.Unmarshal(buf, rev)

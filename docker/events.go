@@ -41,9 +41,21 @@ func (e *Engines) Events(ctx context.Context, host string, since time.Time) (<-c
 	if !since.IsZero() {
 		opts.Since = fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())
 	}
-	msgs, derrs := c.Events(ctx, opts)
 	go func() {
 		defer close(out)
+		// The client's Events reads the negotiated API version on a
+		// goroutine of its own, unsynchronized; a request made first
+		// negotiates it under the client's lock, so that read is ordered
+		// after the write.
+		if _, err := c.ServerVersion(ctx); err != nil {
+			if ctx.Err() != nil {
+				errc <- ctx.Err()
+			} else {
+				errc <- e.hostError(host, "stream events", err)
+			}
+			return
+		}
+		msgs, derrs := c.Events(ctx, opts)
 		for {
 			select {
 			case m := <-msgs:

@@ -52,7 +52,7 @@ func (e *Engines) Pull(ctx context.Context, host, img string) (string, error) {
 		return "", cluster.Errorf(cluster.EHOST, "Pulling %s on %s did not finish in time (%s). Check that %s can reach the registry, or pull the image there by hand.", img, host, reason, host)
 	}
 	if low := strings.ToLower(reason); strings.Contains(low, "unauthorized") || strings.Contains(low, "authentication") || strings.Contains(low, "denied") {
-		return "", cluster.Errorf(cluster.EHOST, "Pulling %s on %s failed: %s. Check the credentials stored for registry %s (set them with POST /registries or `longshoreman registries:add`).", img, host, reason, cluster.RegistryOf(img))
+		return "", cluster.Errorf(cluster.EHOST, "Pulling %s on %s failed: %s. Check the credentials stored for registry %s", img, host, reason, cluster.RegistryOf(img)).WithFix("set them with", cluster.OpAddRegistry, cluster.ArgRegistry, cluster.RegistryOf(img))
 	}
 	return "", cluster.Errorf(cluster.EHOST, "Pulling %s on %s failed: %s. Check the image name and tag, and that %s can reach the registry.", img, host, reason, host)
 }

@@ -8,22 +8,19 @@ import (
 )
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	s.okCached(w, r, "apps", func() (map[string]any, error) {
+	s.okCached(w, r, "apps", func() (any, error) {
 		apps, err := s.Store.Apps()
-		return map[string]any{"apps": apps}, err
+		return AppsResponse{Apps: apps}, err
 	})
 }
 
-func (s *Server) createApp(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	req, err := decodeRequest(r)
-	if err == nil {
-		_, err = s.Store.CreateApp(req.App)
+func (s *Server) createApp(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	var req CreateAppRequest
+	if err := decodeRequest(r, &req); err != nil {
+		return err
 	}
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	ok(w, nil)
+	_, err := s.Store.CreateApp(req.App)
+	return done(w, err)
 }
 
 // app validates the :app parameter and loads the app.
@@ -35,54 +32,26 @@ func (s *Server) app(ps httprouter.Params) (*cluster.App, error) {
 	return s.Store.App(name)
 }
 
-// appRequest loads the :app parameter's app and decodes the body.
-func (s *Server) appRequest(r *http.Request, ps httprouter.Params) (*cluster.App, *request, error) {
-	app, err := s.app(ps)
-	if err != nil {
-		return nil, nil, err
-	}
-	req, err := decodeRequest(r)
-	return app, req, err
-}
-
-func (s *Server) describeApp(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, err := s.app(ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
+func (s *Server) describeApp(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
 	d, err := s.description(app)
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
-	ok(w, map[string]any{"app": app.Name, "description": d})
+	ok(w, AppResponse{App: app.Name, Description: d})
+	return nil
 }
 
-func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, err := s.app(ps)
-	if err == nil {
-		err = s.Scheduler.DeleteApp(r.Context(), app.Name)
-	}
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	ok(w, nil)
+func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
+	return done(w, s.Scheduler.DeleteApp(r.Context(), app.Name))
 }
 
-func (s *Server) instances(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, err := s.app(ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
+func (s *Server) instances(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
 	insts, err := s.Store.Instances(app.Name)
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
-	ok(w, map[string]any{"instances": routedAddrs(insts)})
+	ok(w, InstancesResponse{Instances: routedAddrs(insts)})
+	return nil
 }
 
 // routedAddrs returns the addresses of the routed instances: the ones that
@@ -97,57 +66,28 @@ func routedAddrs(insts []cluster.Instance) []string {
 	return addrs
 }
 
-func (s *Server) history(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, err := s.app(ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
+func (s *Server) history(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
 	revs, err := s.Store.Revisions(app.Name)
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
-	type entry struct {
-		Revision  int      `json:"revision"`
-		Timestamp int64    `json:"timestamp"`
-		App       string   `json:"app"`
-		Image     string   `json:"image"`
-		Count     int      `json:"count"`
-		Status    string   `json:"status"`
-		Reason    string   `json:"reason,omitempty"`
-		Envs      []string `json:"envs"`
-		Current   bool     `json:"current"`
-	}
-	history := make([]entry, 0, len(revs))
+	history := make([]HistoryEntry, 0, len(revs))
 	for _, rev := range revs {
-		history = append(history, entry{rev.Number, rev.Time.Unix(), rev.App, rev.Image, rev.Count, rev.Status, rev.Reason, rev.Envs, rev.Number == app.Revision})
+		history = append(history, HistoryEntry{rev.Number, rev.Time.Unix(), rev.App, rev.Image, rev.Count, rev.Status, rev.Reason, rev.Envs, rev.Number == app.Revision})
 	}
-	ok(w, map[string]any{"history": history})
+	ok(w, HistoryResponse{History: history})
+	return nil
 }
 
-func (s *Server) logs(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, err := s.app(ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
+func (s *Server) logs(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
 	lines, err := s.Scheduler.Logs(r.Context(), app.Name, cluster.DefaultLogLines)
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
-	ok(w, map[string]any{"logs": lines})
+	ok(w, LogsResponse{Logs: lines})
+	return nil
 }
 
-func (s *Server) kill(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, err := s.app(ps)
-	if err == nil {
-		err = s.Scheduler.Kill(r.Context(), app.Name)
-	}
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	ok(w, nil)
+func (s *Server) kill(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
+	return done(w, s.Scheduler.Kill(r.Context(), app.Name))
 }

@@ -9,26 +9,21 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-// appDescription is one app in GET /describe.
-type appDescription struct {
-	Image     string   `json:"image"`
-	Revision  int      `json:"revision"`
-	Count     int      `json:"count"`
-	Port      int      `json:"port,omitempty"`
-	Instances []string `json:"instances"`
-	Envs      []string `json:"envs"`
-}
-
-func (s *Server) description(app *cluster.App) (appDescription, error) {
+func (s *Server) description(app *cluster.App) (AppDescription, error) {
 	insts, err := s.Store.Instances(app.Name)
 	if err != nil {
-		return appDescription{}, err
+		return AppDescription{}, err
 	}
-	return appDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(insts), Envs: app.EnvList()}, nil
+	return describeApp(app, insts), nil
+}
+
+// describeApp is app with insts, its instances.
+func describeApp(app *cluster.App, insts []cluster.Instance) AppDescription {
+	return AppDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(insts), Envs: app.EnvList()}
 }
 
 func (s *Server) describe(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	s.okCached(w, r, "describe", func() (map[string]any, error) {
+	s.okCached(w, r, "describe", func() (any, error) {
 		apps, err := s.Store.AllApps()
 		if err != nil {
 			return nil, err
@@ -41,37 +36,52 @@ func (s *Server) describe(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		for _, i := range insts {
 			byApp[i.App] = append(byApp[i.App], i)
 		}
-		desc := map[string]appDescription{}
+		desc := map[string]AppDescription{}
 		for _, app := range apps {
-			desc[app.Name] = appDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(byApp[app.Name]), Envs: app.EnvList()}
+			desc[app.Name] = describeApp(app, byApp[app.Name])
 		}
-		return map[string]any{"description": desc}, nil
+		return DescribeResponse{Description: desc}, nil
 	})
 }
 
 // routes answers with the routing table exactly as it is published.
-func (s *Server) routes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Server) routes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	t, err := s.Store.RoutingTable()
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, t)
+	return nil
 }
 
-// healthz answers 200 when the data file is usable, 503 when it is not, and
-// says whether Redis and each host answer.
+// healthz answers 200 when the data file is usable and 503 when it is not.
+// Without a token that is all it says ({"status": "ok"} or "not ok"), since
+// anyone may poll it; with the token it also gives the data file's error,
+// Redis's state and each host's state as the reconciler last saw it.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	body := map[string]any{"error": false, "db": "ok"}
-	status := http.StatusOK
-	if err := s.Store.Check(); err != nil {
-		body["error"], body["db"] = fmt.Sprintf("The data file is not usable: %v", err), err.Error()
-		status = http.StatusServiceUnavailable
+	status, word := http.StatusOK, "ok"
+	dbErr := s.Store.Check()
+	if dbErr != nil {
+		status, word = http.StatusServiceUnavailable, "not ok"
+	}
+	if !s.authorized(r) {
+		writeJSON(w, status, map[string]any{"status": word})
+		return
+	}
+	body := HealthResponse{Error: false, Status: word, DB: "ok", Hosts: map[string]string{}}
+	if dbErr != nil {
+		body.Error, body.DB = fmt.Sprintf("The data file is not usable: %v", dbErr), dbErr.Error()
 	}
 	if s.Publisher != nil {
-		body["redis"] = s.Publisher.RedisStatus()
+		body.Redis = s.Publisher.RedisStatus()
 	}
-	body["hosts"] = s.Scheduler.HostHealth(r.Context())
+	if s.Hosts != nil {
+		body.Hosts = s.Hosts.HostStatus(r.Context())
+	} else if list, err := s.Store.Hosts(); err == nil {
+		for _, h := range list {
+			body.Hosts[h.Addr] = "not checked"
+		}
+	}
 	writeJSON(w, status, body)
 }
 
@@ -79,7 +89,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="longshoreman-%s.db"`, time.Now().UTC().Format("20060102T150405Z")))
-	if _, err := s.Store.WriteTo(w); err != nil {
+	// A large file over a slow link may take longer than the server's write
+	// timeout; the copy is taken first, so the stream holds nothing else.
+	if _, err := s.Store.WriteTo(newStreamWriter(w)); err != nil {
 		// The header is out; all that can be done is to cut the body short
 		// so the client sees a truncated transfer, and log it.
 		s.Logger.Error("backup failed", "err", err)
@@ -87,10 +99,10 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	}
 }
 
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if s.Metrics == nil {
-		s.Error(w, r, cluster.Errorf(cluster.ENOTFOUND, "Metrics are not enabled on this controller."))
-		return
+		return cluster.Errorf(cluster.ENOTFOUND, "Metrics are not enabled on this controller.")
 	}
 	s.Metrics.ServeHTTP(w, r)
+	return nil
 }

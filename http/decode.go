@@ -8,7 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
+	"reflect"
 	"strings"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -17,66 +17,42 @@ import (
 // MaxBodyBytes is the largest request body accepted.
 const MaxBodyBytes = 1 << 20
 
-// request is the union of every field a request body may carry.
-type request struct {
-	App         string              `json:"app"`
-	Host        string              `json:"host"`
-	Env         string              `json:"env"`
-	Image       string              `json:"image"`
-	Count       *flexInt            `json:"count"`
-	Port        *flexInt            `json:"port"`
-	Revision    *flexInt            `json:"revision"`
-	HealthCheck cluster.HealthCheck `json:"healthcheck"`
-	Registry    string              `json:"registry"`
-	Username    string              `json:"username"`
-	Password    string              `json:"password"`
-}
-
-// flexInt is an integer that may arrive as a JSON number or a numeric
-// string, as the original CLI sends count.
-type flexInt int
-
-func (n *flexInt) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if unq, err := strconv.Unquote(s); err == nil {
-		s = strings.TrimSpace(unq)
-	}
-	v, err := strconv.Atoi(s)
-	if err != nil {
-		return fmt.Errorf("must be a whole number, got %s", clipBytes(b))
-	}
-	*n = flexInt(v)
-	return nil
-}
-
-// intOr returns *n, or def when n is nil.
-func (n *flexInt) intOr(def int) int {
-	if n == nil {
-		return def
-	}
-	return int(*n)
-}
-
-// decodeRequest reads a JSON or form-encoded body into a request. An empty
-// body is an empty request. Errors are EINVALID or ETOOLARGE with a sentence
-// saying what was wrong.
-func decodeRequest(r *http.Request) (*request, error) {
-	req := &request{}
+// decodeRequest reads a JSON or form-encoded body into req, a pointer to
+// one of the Request types. An empty body is an empty request; fields req
+// does not have are ignored. Errors are EINVALID or ETOOLARGE with a
+// sentence saying what was wrong.
+func decodeRequest(r *http.Request, req any) error {
 	body, err := io.ReadAll(r.Body)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return nil, cluster.Errorf(cluster.ETOOLARGE, "Request body is larger than %d bytes: send a smaller body.", tooLarge.Limit)
+		return cluster.Errorf(cluster.ETOOLARGE, "Request body is larger than %d bytes: send a smaller body.", tooLarge.Limit)
 	} else if err != nil {
-		return nil, cluster.Errorf(cluster.EINVALID, "Request body could not be read: %v.", err)
+		return cluster.Errorf(cluster.EINVALID, "Request body could not be read: %v.", err)
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/x-www-form-urlencoded" {
-		return req, decodeForm(body, req)
+		// curl -d '{...}' sends JSON with this type: say so rather than
+		// report the fields as missing.
+		if t := strings.TrimSpace(string(body)); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+			return cluster.Errorf(cluster.EINVALID, "The body looks like JSON but was sent as %s: send it with the header Content-Type: application/json (curl -H 'Content-Type: application/json' -d '{...}').", ct)
+		}
+		return decodeForm(body, fields(req))
 	}
-	return req, decodeJSON(body, req)
+	return decodeJSON(body, fields(req))
 }
 
-func decodeJSON(body []byte, req *request) error {
+// fields maps the JSON names of the fields of *req to their addresses.
+func fields(req any) map[string]any {
+	v := reflect.ValueOf(req).Elem()
+	out := make(map[string]any, v.NumField())
+	for i := 0; i < v.NumField(); i++ {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		out[name] = v.Field(i).Addr().Interface()
+	}
+	return out
+}
+
+func decodeJSON(body []byte, targets map[string]any) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil
 	}
@@ -91,11 +67,6 @@ func decodeJSON(body []byte, req *request) error {
 		return cluster.Errorf(cluster.EINVALID, "Request body must be a JSON object, not a JSON %s.", typ.Value)
 	case err != nil:
 		return cluster.Errorf(cluster.EINVALID, "Request body could not be decoded (%v): send a JSON object.", err)
-	}
-	targets := map[string]any{
-		"app": &req.App, "host": &req.Host, "env": &req.Env, "image": &req.Image,
-		"count": &req.Count, "port": &req.Port, "revision": &req.Revision, "healthcheck": &req.HealthCheck,
-		"registry": &req.Registry, "username": &req.Username, "password": &req.Password,
 	}
 	for name, raw := range fields {
 		dst, known := targets[name]
@@ -123,35 +94,49 @@ func jsonKind(goType string) string {
 	}
 }
 
-func decodeForm(body []byte, req *request) error {
+// decodeForm fills targets from key=value pairs; a health check's fields
+// are healthcheck.path and healthcheck.timeout.
+func decodeForm(body []byte, targets map[string]any) error {
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {
 		return cluster.Errorf(cluster.EINVALID, "Form body could not be parsed (%v): send key=value pairs joined with &.", err)
 	}
-	req.App, req.Host, req.Env, req.Image = vals.Get("app"), vals.Get("host"), vals.Get("env"), vals.Get("image")
-	req.Registry, req.Username, req.Password = vals.Get("registry"), vals.Get("username"), vals.Get("password")
-	req.HealthCheck.Path = vals.Get("healthcheck.path")
-	for name, dst := range map[string]**flexInt{"count": &req.Count, "port": &req.Port, "revision": &req.Revision} {
-		if v := vals.Get(name); v != "" {
-			n := new(flexInt)
-			if err := n.UnmarshalJSON([]byte(v)); err != nil {
-				return cluster.Errorf(cluster.EINVALID, "Field %q %v.", name, err)
+	for name, dst := range targets {
+		switch dst := dst.(type) {
+		case *string:
+			*dst = vals.Get(name)
+		case **Int:
+			if v := vals.Get(name); v != "" {
+				n := new(Int)
+				if err := n.UnmarshalJSON([]byte(v)); err != nil {
+					return cluster.Errorf(cluster.EINVALID, "Field %q %v.", name, err)
+				}
+				*dst = n
 			}
-			*dst = n
-		}
-	}
-	if v := vals.Get("healthcheck.timeout"); v != "" {
-		b, _ := json.Marshal(v)
-		if err := req.HealthCheck.Timeout.UnmarshalJSON(b); err != nil {
-			return cluster.Errorf(cluster.EINVALID, "Field \"healthcheck.timeout\": %v.", err)
+		case **cluster.HealthCheck:
+			path, timeout := vals.Get(name+".path"), vals.Get(name+".timeout")
+			if path == "" && timeout == "" {
+				continue
+			}
+			h := &cluster.HealthCheck{Path: path}
+			if timeout != "" {
+				b, _ := json.Marshal(timeout)
+				if err := h.Timeout.UnmarshalJSON(b); err != nil {
+					return cluster.Errorf(cluster.EINVALID, "Field \"%s.timeout\": %v.", name, err)
+				}
+			}
+			*dst = h
 		}
 	}
 	return nil
 }
 
-// deployRequest validates the fields of a deploy.
-func (req *request) deployRequest(maxCount int) (cluster.DeployRequest, error) {
-	d := cluster.DeployRequest{Image: req.Image, Count: req.Count.intOr(0), Port: req.Port.intOr(0), HealthCheck: req.HealthCheck}
+// validate checks the fields of a deploy.
+func (req *DeployRequest) validate(maxCount int) (cluster.DeployRequest, error) {
+	d := cluster.DeployRequest{Image: req.Image, Count: req.Count.intOr(0), Port: req.Port.intOr(0)}
+	if req.HealthCheck != nil {
+		d.HealthCheck = *req.HealthCheck
+	}
 	if err := cluster.ValidateImage(d.Image); err != nil {
 		return d, err
 	}

@@ -10,66 +10,61 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-func (s *Server) deploy(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+// deploy creates the app when it does not exist yet, as the original did,
+// so it does not load the app first.
+func (s *Server) deploy(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	name := ps.ByName("app")
 	if err := cluster.ValidateAppName(name); err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
-	req, err := decodeRequest(r)
+	var req DeployRequest
+	if err := decodeRequest(r, &req); err != nil {
+		return err
+	}
+	d, err := req.validate(s.Scheduler.MaxCount())
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
-	d, err := req.deployRequest(s.Scheduler.MaxCount())
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	// Deploying an app that does not exist yet creates it, as the original did.
 	if _, err := s.Store.CreateApp(name); err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return s.Scheduler.Deploy(r.Context(), name, d, progress)
 	})
+	return nil
 }
 
-func (s *Server) rollback(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, req, err := s.appRequest(r, ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
+	var req RollbackRequest
+	if err := decodeRequest(r, &req); err != nil {
+		return err
 	}
 	rev := req.Revision.intOr(0)
 	if rev < 0 {
-		s.Error(w, r, cluster.Errorf(cluster.EINVALID, "Revision %d is not valid: give a revision number from GET /%s/history, or none for the previous one.", rev, app.Name))
-		return
+		return cluster.Errorf(cluster.EINVALID, "Revision %d is not valid", rev).WithFix("give none for the previous one, or a revision number listed by", cluster.OpHistory, cluster.ArgApp, app.Name)
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return s.Scheduler.Rollback(r.Context(), app.Name, rev, progress)
 	})
+	return nil
 }
 
-func (s *Server) scale(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, req, err := s.appRequest(r, ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
+func (s *Server) scale(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
+	var req ScaleRequest
+	if err := decodeRequest(r, &req); err != nil {
+		return err
 	}
 	if req.Count == nil {
-		s.Error(w, r, cluster.Errorf(cluster.EINVALID, "A count is required: send {\"count\": N}."))
-		return
+		return cluster.Errorf(cluster.EINVALID, "A count is required").WithFix("send it with", cluster.OpScale, cluster.ArgApp, app.Name)
 	}
 	n := int(*req.Count)
 	if err := cluster.ValidateCount(n, s.Scheduler.MaxCount(), true); err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return s.Scheduler.Scale(r.Context(), app.Name, n, progress)
 	})
+	return nil
 }
 
 // rollout runs a deploy-like operation and answers with its result. A
@@ -77,13 +72,18 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request, ps httprouter.Par
 // it happens, the last line being the answer (its status is then 200 even
 // when the operation fails, since the header went out first).
 func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluster.ProgressFunc) (*cluster.DeployResult, error)) {
+	s.rollouts.Add(1)
+	defer s.rollouts.Add(-1)
+	// A rollout lasts as long as its health checks; the server's write
+	// timeout must not cut its answer.
+	w = newStreamWriter(w)
 	if !strings.Contains(r.Header.Get("Accept"), "application/x-ndjson") {
 		res, err := run(nil)
 		if err != nil {
 			s.Error(w, r, err)
 			return
 		}
-		ok(w, map[string]any{"revision": res.Revision, "instances": nonNil(res.Instances)})
+		ok(w, RolloutResponse{Revision: res.Revision, Instances: nonNil(res.Instances)})
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -102,10 +102,15 @@ func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluste
 		if cluster.ErrorCode(err) == cluster.EINTERNAL {
 			s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
-		line(map[string]any{"error": cluster.ErrorMessage(err), "status": ErrorStatusCode(cluster.ErrorCode(err))})
+		answer := errorResponse(err)
+		answer.Status = ErrorStatusCode(answer.Code)
+		line(answer)
 		return
 	}
-	line(map[string]any{"error": false, "revision": res.Revision, "instances": nonNil(res.Instances)})
+	line(struct {
+		Error bool `json:"error"`
+		RolloutResponse
+	}{false, RolloutResponse{Revision: res.Revision, Instances: nonNil(res.Instances)}})
 }
 
 func nonNil(s []string) []string {

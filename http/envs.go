@@ -7,51 +7,48 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, err := s.app(ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	ok(w, map[string]any{"envs": app.EnvList()})
+func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
+	ok(w, EnvsResponse{Envs: app.EnvList()})
+	return nil
 }
 
 // setEnv sets one KEY=value; on a deployed app the change is rolled out as
 // a new revision and the answer comes when it is done.
-func (s *Server) setEnv(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, req, err := s.appRequest(r, ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
+func (s *Server) setEnv(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
+	var req SetEnvRequest
+	if err := decodeRequest(r, &req); err != nil {
+		return err
 	}
 	key, value, err := cluster.ParseEnv(req.Env)
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
+	}
+	after := make(map[string]string, len(app.Envs)+1)
+	for k, v := range app.Envs {
+		after[k] = v
+	}
+	after[key] = value
+	if err := cluster.ValidateEnvs(app.Name, after); err != nil {
+		return err
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return s.Scheduler.SetEnv(r.Context(), app.Name, key, value, progress)
 	})
+	return nil
 }
 
 // unsetEnv removes exactly one key (the 2014 original removed every key
 // with that prefix).
-func (s *Server) unsetEnv(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	app, err := s.app(ps)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
+func (s *Server) unsetEnv(w http.ResponseWriter, r *http.Request, app *cluster.App, ps httprouter.Params) error {
 	key := ps.ByName("key")
 	if err := cluster.ValidateEnvKey(key); err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
 	if _, set := app.Envs[key]; !set {
-		s.Error(w, r, cluster.Errorf(cluster.ENOTFOUND, "App %s has no env %s: list its envs with GET /%s/envs.", app.Name, key, app.Name))
-		return
+		return cluster.Errorf(cluster.ENOTFOUND, "App %s has no env %s", app.Name, key).WithFix("list its envs with", cluster.OpEnvs, cluster.ArgApp, app.Name)
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return s.Scheduler.UnsetEnv(r.Context(), app.Name, key, progress)
 	})
+	return nil
 }

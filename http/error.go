@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sync"
 
@@ -30,23 +31,59 @@ func ErrorStatusCode(code string) int {
 	return http.StatusInternalServerError
 }
 
-// Error writes err as {"error": "message"} with the status of its code.
+// Error writes err as an ErrorResponse with the status of its code.
 // Internal errors are logged with their detail and shown as "Internal error.".
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
-	code, msg := cluster.ErrorCode(err), cluster.ErrorMessage(err)
+	code := cluster.ErrorCode(err)
 	if code == cluster.EINTERNAL {
 		s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, ErrorStatusCode(code), map[string]any{"error": msg})
+	writeJSON(w, ErrorStatusCode(code), errorResponse(err))
 }
 
-// ok writes {"error": false, ...fields} with status 200.
-func ok(w http.ResponseWriter, fields map[string]any) {
-	if fields == nil {
-		fields = map[string]any{}
+// asError returns the first *cluster.Error in err's chain.
+func asError(err error) *cluster.Error {
+	var e *cluster.Error
+	if errors.As(err, &e) {
+		return e
 	}
-	fields["error"] = false
-	writeJSON(w, http.StatusOK, fields)
+	return cluster.Errorf(cluster.EINTERNAL, "Internal error.")
+}
+
+// ok writes {"error": false, ...answer's fields} with status 200; answer
+// is one of the Response types, or nil for none.
+func ok(w http.ResponseWriter, answer any) {
+	body, err := answerBody(answer)
+	if err != nil {
+		panic(err) // the Response types always encode
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// done answers a change: {"error": false} when err is nil, else err, for
+// the caller to return.
+func done(w http.ResponseWriter, err error) error {
+	if err == nil {
+		ok(w, nil)
+	}
+	return err
+}
+
+// answerBody encodes answer's fields after "error": false, as one line.
+func answerBody(answer any) ([]byte, error) {
+	if answer == nil {
+		return []byte("{\"error\":false}\n"), nil
+	}
+	b, err := json.Marshal(answer)
+	if err != nil {
+		return nil, err
+	}
+	if string(b) == "{}" {
+		return []byte("{\"error\":false}\n"), nil
+	}
+	return append(append([]byte("{\"error\":false,"), b[1:]...), '\n'), nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -69,26 +106,25 @@ type cachedAnswer struct {
 	body []byte
 }
 
-// okCached writes {"error": false, ...fields} like ok, building fields only
-// when the data file changed since the last answer for key.
-func (s *Server) okCached(w http.ResponseWriter, r *http.Request, key string, build func() (map[string]any, error)) {
+// okCached writes {"error": false, ...fields} like ok, building the answer
+// only when the data file changed since the last answer for key.
+func (s *Server) okCached(w http.ResponseWriter, r *http.Request, key string, build func() (any, error)) {
 	gen := s.Store.Generation()
 	s.answers.mu.Lock()
 	a, hit := s.answers.entries[key]
 	s.answers.mu.Unlock()
 	if !hit || a.gen != gen {
-		fields, err := build()
+		answer, err := build()
 		if err != nil {
 			s.Error(w, r, err)
 			return
 		}
-		fields["error"] = false
-		body, err := json.Marshal(fields)
+		body, err := answerBody(answer)
 		if err != nil {
 			s.Error(w, r, err)
 			return
 		}
-		a = cachedAnswer{gen: gen, body: append(body, '\n')}
+		a = cachedAnswer{gen: gen, body: body}
 		s.answers.mu.Lock()
 		if s.answers.entries == nil {
 			s.answers.entries = map[string]cachedAnswer{}

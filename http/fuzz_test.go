@@ -29,20 +29,39 @@ func FuzzDecodeRequest(f *testing.F) {
 		f.Add([]byte(seed[0]), seed[1])
 	}
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
-		r := httptest.NewRequest("POST", "/apps", bytes.NewReader(body))
-		r.Header.Set("Content-Type", contentType)
-		r.Body = nethttp.MaxBytesReader(httptest.NewRecorder(), r.Body, MaxBodyBytes)
-		req, err := decodeRequest(r)
-		if err != nil {
-			mustBeUserError(t, err)
-			return
+		decode := func(req any) error {
+			r := httptest.NewRequest("POST", "/apps", bytes.NewReader(body))
+			r.Header.Set("Content-Type", contentType)
+			r.Body = nethttp.MaxBytesReader(httptest.NewRecorder(), r.Body, MaxBodyBytes)
+			return decodeRequest(r, req)
 		}
-		for _, err := range []error{
-			cluster.ValidateAppName(req.App),
-			func() error { _, _, err := cluster.ParseEnv(req.Env); return err }(),
-			func() error { _, err := cluster.ValidateHost(req.Host); return err }(),
-			func() error { _, err := req.deployRequest(cluster.DefaultMaxCount); return err }(),
-		} {
+		var (
+			app     CreateAppRequest
+			env     SetEnvRequest
+			host    AddHostRequest
+			deploy  DeployRequest
+			rb      RollbackRequest
+			scale   ScaleRequest
+			reg     PutRegistryRequest
+			checked []error
+		)
+		for _, req := range []any{&app, &env, &host, &deploy, &rb, &scale, &reg} {
+			if err := decode(req); err != nil {
+				mustBeUserError(t, err)
+				return
+			}
+		}
+		checked = append(checked,
+			cluster.ValidateAppName(app.App),
+			func() error { _, _, err := cluster.ParseEnv(env.Env); return err }(),
+			func() error { _, err := cluster.ValidateHost(host.Host); return err }(),
+			func() error { _, err := deploy.validate(cluster.DefaultMaxCount); return err }(),
+			func() error {
+				_, err := cluster.ValidateRegistry(cluster.Registry{Address: reg.Registry, Username: reg.Username, Password: reg.Password})
+				return err
+			}(),
+		)
+		for _, err := range checked {
 			if err != nil {
 				mustBeUserError(t, err)
 			}

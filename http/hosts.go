@@ -7,47 +7,38 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-func (s *Server) listHosts(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Server) listHosts(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	hosts, err := s.Store.Hosts()
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
 	addrs := make([]string, len(hosts))
 	for i, h := range hosts {
 		addrs[i] = h.Addr
 	}
-	ok(w, map[string]any{"hosts": addrs})
+	ok(w, HostsResponse{Hosts: addrs})
+	return nil
 }
 
-func (s *Server) addHost(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	req, err := decodeRequest(r)
-	if err != nil {
-		s.Error(w, r, err)
-		return
+func (s *Server) addHost(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	var req AddHostRequest
+	if err := decodeRequest(r, &req); err != nil {
+		return err
 	}
 	addr, err := cluster.ValidateHost(req.Host)
-	if err == nil {
-		err = s.Scheduler.AddHost(r.Context(), addr)
-	}
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
-	ok(w, nil)
+	return done(w, s.Scheduler.AddHost(r.Context(), addr))
 }
 
 // removeHost drains the host (its instances are replaced elsewhere first)
 // and forgets it. ?force=true removes it even when it holds the last
 // instances of an app.
-func (s *Server) removeHost(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Server) removeHost(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	addr, err := cluster.ValidateHost(ps.ByName("host"))
-	if err == nil {
-		err = s.Scheduler.RemoveHost(r.Context(), addr, r.URL.Query().Get("force") == "true")
-	}
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
-	ok(w, nil)
+	return done(w, s.Scheduler.RemoveHost(r.Context(), addr, r.URL.Query().Get("force") == "true"))
 }

@@ -10,12 +10,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/http"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -131,8 +131,14 @@ func TestAuth(t *testing.T) {
 	if status, _ := s.DoWith(t, "GET", "/apps", "", map[string]string{"Authorization": "Bearer " + testToken}); status != 200 {
 		t.Fatalf("Bearer token refused: %d", status)
 	}
-	if status, out := s.DoWith(t, "GET", "/healthz", "", nil); status != 200 || out["db"] != "ok" {
-		t.Fatalf("healthz without token = %d %v", status, out)
+	if status, out := s.DoWith(t, "GET", "/healthz", "", nil); status != 200 || out["status"] != "ok" || len(out) != 1 {
+		t.Fatalf("healthz without token = %d %v, want 200 and only {status: ok}", status, out)
+	}
+	if status, out := s.DoWith(t, "GET", "/healthz", "", map[string]string{"X-Auth": "wrong"}); status != 200 || len(out) != 1 {
+		t.Fatalf("healthz with a wrong token = %d %v, want only {status: ok}", status, out)
+	}
+	if status, out := s.Do(t, "GET", "/healthz", ""); status != 200 || out["status"] != "ok" || out["db"] != "ok" || out["hosts"] == nil {
+		t.Fatalf("healthz with the token = %d %v, want the details", status, out)
 	}
 }
 
@@ -302,11 +308,14 @@ func TestHosts(t *testing.T) {
 	if strings.Join(got, ",") != "127.0.0.12,::1" {
 		t.Fatalf("hosts after delete = %v", got)
 	}
-	// healthz says the hosts do not answer.
-	_, out := s.DoWith(t, "GET", "/healthz", "", nil)
+	// healthz lists the hosts to a client with the token, and only to it.
+	_, out := s.Do(t, "GET", "/healthz", "")
 	hosts := out["hosts"].(map[string]any)
-	if msg, _ := hosts["127.0.0.12"].(string); !strings.Contains(msg, "127.0.0.12") || msg == "ok" {
+	if len(hosts) != 2 || hosts["127.0.0.12"] == nil {
 		t.Fatalf("healthz hosts = %v", hosts)
+	}
+	if _, out := s.DoWith(t, "GET", "/healthz", "", nil); out["hosts"] != nil {
+		t.Fatalf("healthz without a token lists hosts: %v", out)
 	}
 }
 
@@ -411,7 +420,7 @@ func TestLogsNameRequestsButNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	var logs syncBuffer
+	var logs testenv.Log
 	engines := docker.New(docker.Config{Port: 1})
 	defer engines.Close()
 	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Token: testToken, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -441,23 +450,6 @@ func TestLogsNameRequestsButNoSecrets(t *testing.T) {
 	if n := strings.Count(out, "msg=request "); n != 4 || !strings.Contains(out, "request_id=trace-42") {
 		t.Fatalf("%d request lines, want 4 with request ids:\n%s", n, out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestCachedAnswersFollowWrites reads /apps and /describe between writes:

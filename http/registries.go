@@ -9,41 +9,37 @@ import (
 
 // listRegistries names the registries with stored credentials; the
 // credentials themselves are never returned.
-func (s *Server) listRegistries(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Server) listRegistries(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	regs, err := s.Store.Registries()
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
-	ok(w, map[string]any{"registries": regs})
+	ok(w, RegistriesResponse{Registries: regs})
+	return nil
 }
 
-func (s *Server) putRegistry(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	req, err := decodeRequest(r)
-	if err != nil {
-		s.Error(w, r, err)
-		return
+func (s *Server) putRegistry(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	var req PutRegistryRequest
+	if err := decodeRequest(r, &req); err != nil {
+		return err
 	}
 	reg := cluster.Registry{Address: req.Registry, Username: req.Username, Password: req.Password}
-	if reg.Address, err = cluster.ValidateRegistry(reg); err == nil {
-		err = s.Store.PutRegistry(reg)
-	}
+	addr, err := cluster.ValidateRegistry(reg)
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
+	}
+	reg.Address = addr
+	if err := s.Store.PutRegistry(reg); err != nil {
+		return err
 	}
 	s.Logger.Info("registry credentials stored", "registry", reg.Address, "username", reg.Username)
-	ok(w, nil)
+	return done(w, nil)
 }
 
-func (s *Server) deleteRegistry(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Server) deleteRegistry(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	addr, err := cluster.ValidateRegistry(cluster.Registry{Address: ps.ByName("registry"), Username: "-", Password: "-"})
-	if err == nil {
-		err = s.Store.DeleteRegistry(addr)
-	}
 	if err != nil {
-		s.Error(w, r, err)
-		return
+		return err
 	}
-	ok(w, nil)
+	return done(w, s.Store.DeleteRegistry(addr))
 }

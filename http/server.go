@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -55,7 +56,6 @@ type Scheduler interface {
 	Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Kill(ctx context.Context, app string) error
 	Logs(ctx context.Context, app string, lines int) ([]string, error)
-	HostHealth(ctx context.Context) map[string]string
 	MaxCount() int
 }
 
@@ -64,19 +64,31 @@ type PublisherStatus interface {
 	RedisStatus() string // "connected", or what is wrong
 }
 
+// HostView reports each host's state as last observed, without calling
+// any host: /healthz must stay cheap however often it is polled.
+type HostView interface {
+	HostStatus(ctx context.Context) map[string]string // host -> "ok" or what is wrong
+}
+
 // Server is the API's http.Handler.
 type Server struct {
 	Store     Store
 	Scheduler Scheduler
 	Publisher PublisherStatus // may be nil
+	Hosts     HostView        // may be nil: /healthz then lists hosts as not checked
 	Token     string
 	Logger    *slog.Logger
 	Metrics   http.Handler // serves GET /metrics; may be nil
 	Observer  Observer     // may be nil
 
-	router  *httprouter.Router
-	answers answerCache
+	router   *httprouter.Router
+	answers  answerCache
+	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
 }
+
+// Rollouts returns how many requests are running a deploy-like change, so
+// that shutdown can wait for them.
+func (s *Server) Rollouts() int { return int(s.rollouts.Load()) }
 
 // Observer is told about every request, for metrics.
 type Observer interface {
@@ -109,34 +121,34 @@ func NewServer(s *Server) *Server {
 	}
 
 	s.handle(r, "GET", "/apps", s.listApps)
-	s.handle(r, "POST", "/apps", s.createApp)
-	s.handle(r, "GET", "/apps/:app", s.describeApp)
-	s.handle(r, "DELETE", "/apps/:app", s.deleteApp)
-	s.handle(r, "POST", "/apps/:app/deploy", s.deploy)
-	s.handle(r, "GET", "/apps/:app/instances", s.instances)
-	s.handle(r, "GET", "/apps/:app/envs", s.listEnvs)
-	s.handle(r, "POST", "/apps/:app/envs", s.setEnv)
-	s.handle(r, "DELETE", "/apps/:app/envs/:key", s.unsetEnv)
-	s.handle(r, "GET", "/apps/:app/history", s.history)
-	s.handle(r, "GET", "/apps/:app/logs", s.logs)
-	s.handle(r, "GET", "/apps/:app/kill", s.kill)
-	s.handle(r, "POST", "/apps/:app/kill", s.kill)
-	s.handle(r, "POST", "/apps/:app/rollback", s.rollback)
-	s.handle(r, "POST", "/apps/:app/scale", s.scale)
+	s.handle(r, "POST", "/apps", s.fallible(s.createApp))
+	s.handle(r, "GET", "/apps/:app", s.forApp(s.describeApp))
+	s.handle(r, "DELETE", "/apps/:app", s.forApp(s.deleteApp))
+	s.handle(r, "POST", "/apps/:app/deploy", s.fallible(s.deploy))
+	s.handle(r, "GET", "/apps/:app/instances", s.forApp(s.instances))
+	s.handle(r, "GET", "/apps/:app/envs", s.forApp(s.listEnvs))
+	s.handle(r, "POST", "/apps/:app/envs", s.forApp(s.setEnv))
+	s.handle(r, "DELETE", "/apps/:app/envs/:key", s.forApp(s.unsetEnv))
+	s.handle(r, "GET", "/apps/:app/history", s.forApp(s.history))
+	s.handle(r, "GET", "/apps/:app/logs", s.forApp(s.logs))
+	s.handle(r, "GET", "/apps/:app/kill", s.forApp(s.kill))
+	s.handle(r, "POST", "/apps/:app/kill", s.forApp(s.kill))
+	s.handle(r, "POST", "/apps/:app/rollback", s.forApp(s.rollback))
+	s.handle(r, "POST", "/apps/:app/scale", s.forApp(s.scale))
 
-	s.handle(r, "GET", "/hosts", s.listHosts)
-	s.handle(r, "POST", "/hosts", s.addHost)
-	s.handle(r, "DELETE", "/hosts/:host", s.removeHost)
+	s.handle(r, "GET", "/hosts", s.fallible(s.listHosts))
+	s.handle(r, "POST", "/hosts", s.fallible(s.addHost))
+	s.handle(r, "DELETE", "/hosts/:host", s.fallible(s.removeHost))
 
-	s.handle(r, "GET", "/registries", s.listRegistries)
-	s.handle(r, "POST", "/registries", s.putRegistry)
-	s.handle(r, "DELETE", "/registries/:registry", s.deleteRegistry)
+	s.handle(r, "GET", "/registries", s.fallible(s.listRegistries))
+	s.handle(r, "POST", "/registries", s.fallible(s.putRegistry))
+	s.handle(r, "DELETE", "/registries/:registry", s.fallible(s.deleteRegistry))
 
 	s.handle(r, "GET", "/describe", s.describe)
-	s.handle(r, "GET", "/routes", s.routes)
+	s.handle(r, "GET", "/routes", s.fallible(s.routes))
 	s.handle(r, "GET", "/healthz", s.healthz)
 	s.handle(r, "GET", "/backup", s.backup)
-	s.handle(r, "GET", "/metrics", s.metrics)
+	s.handle(r, "GET", "/metrics", s.fallible(s.metrics))
 	s.router = r
 	return s
 }
@@ -162,14 +174,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestID(r)
 	w.Header().Set("X-Request-Id", id)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, route: "unmatched"}
+	refused := false
 	defer func() {
 		d := time.Since(start)
 		s.Logger.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d.Round(time.Microsecond))
-		if s.Observer != nil {
+		// A refused request is counted by AuthFailed alone: its method and
+		// path are the client's to choose, and each new label value would
+		// be a series kept for the life of the process.
+		if s.Observer != nil && !refused {
 			s.Observer.Request(rec.route, r.Method, rec.status, d)
 		}
 	}()
 	if r.URL.Path != "/healthz" && !s.authorized(r) {
+		refused = true
 		if s.Observer != nil {
 			s.Observer.AuthFailed()
 		}
@@ -227,6 +244,29 @@ func (s *Server) handle(r *httprouter.Router, method, pattern string, h httprout
 			rec.route = pattern
 		}
 		h(w, req, ps)
+	})
+}
+
+// fallible adapts a handler that returns its error: s.Error writes it, so
+// that no handler writes an error answer of its own.
+func (s *Server) fallible(h func(http.ResponseWriter, *http.Request, httprouter.Params) error) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		if err := h(w, r, ps); err != nil {
+			s.Error(w, r, err)
+		}
+	}
+}
+
+// forApp adapts a handler of an /apps/:app/... route: it gets the app,
+// its name checked and the app loaded (404 when unknown), and returns its
+// error for s.Error to write.
+func (s *Server) forApp(h func(http.ResponseWriter, *http.Request, *cluster.App, httprouter.Params) error) httprouter.Handle {
+	return s.fallible(func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+		app, err := s.app(ps)
+		if err != nil {
+			return err
+		}
+		return h(w, r, app, ps)
 	})
 }
 

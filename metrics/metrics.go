@@ -80,9 +80,21 @@ func (m *Metrics) Deploy(outcome string, d time.Duration) {
 // ReconcilePass records one reconcile pass.
 func (m *Metrics) ReconcilePass(d time.Duration) { m.reconcile.Observe(d.Seconds()) }
 
-// Request records one API request; route is the registered pattern.
+// Request records one API request; route is the registered pattern or
+// "unmatched". Methods outside the standard set are recorded as "other", so
+// that clients cannot create series at will.
 func (m *Metrics) Request(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
+	m.requests.WithLabelValues(route, MethodLabel(method), strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// MethodLabel returns method when it is one of the methods the API knows of,
+// and "other" for anything else.
+func MethodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions:
+		return method
+	}
+	return "other"
 }
 
 // AuthFailed counts a refused request.

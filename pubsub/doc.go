@@ -1,5 +1,5 @@
 // Package pubsub carries the routing table from the controller to the routers
-// over Redis PubSub (DESIGN section 4).
+// over Redis PubSub (docs/routing.md).
 //
 // The controller runs a Publisher: it publishes the full table on CHANNEL at
 // once when told the routes changed (bursts coalesced within a few

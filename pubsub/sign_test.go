@@ -164,7 +164,7 @@ func TestSubscriberOrdersByEpochThenVersion(t *testing.T) {
 func TestSubscriberDropsForgedTables(t *testing.T) {
 	c := newClient(t, testenv.Redis(t))
 	ch := channel(t)
-	var log lockedLog
+	var log testenv.Log
 	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: c, Channel: ch, Keys: [][]byte{testKey}, Cluster: "K",
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
@@ -192,19 +192,6 @@ func TestSubscriberDropsForgedTables(t *testing.T) {
 		t.Fatalf("6 dropped messages logged %d times, want once:\n%s", n, log.String())
 	}
 }
-
-// lockedLog is a log destination read while the subscriber writes.
-type lockedLog struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // TestSubscriberKeyRotation: a router given "new,old" accepts tables signed
 // with either, so the controller can switch keys without a gap.

@@ -219,8 +219,12 @@ func streaming(t *testing.T, total time.Duration) string {
 
 func TestLongStreamPassesAllTimeouts(t *testing.T) {
 	limit := time.Second
+	// The body-rate window stays longer than a scheduling stall of the
+	// loaded test machine: the deadline of the body's last read is armed
+	// until that read returns, and the server's background read of the
+	// connection starts inside it.
 	addr := runWith(t, router.RunConfig{HeaderTimeout: limit, IdleTimeout: limit,
-		Router: router.Config{BackendTimeout: limit, MinBodyRate: 1000, BodyRateWindow: limit}},
+		Router: router.Config{BackendTimeout: limit, MinBodyRate: 1000, BodyRateWindow: 5 * limit}},
 		map[string][]string{"sse.example.com": {streaming(t, 3*limit)}})
 	for _, method := range []string{"GET", "POST"} {
 		var body io.Reader

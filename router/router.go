@@ -1,6 +1,6 @@
 // Package router is Longshoreman's HTTP router: a reverse proxy that sends
 // each request to an instance of the app named by its Host header, using the
-// routing table that pubsub delivers (DESIGN section 4).
+// routing table that pubsub delivers (docs/routing.md).
 //
 // The table is an immutable snapshot swapped atomically by Apply, so
 // requests never wait for an update and the router keeps serving its last

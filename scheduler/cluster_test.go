@@ -386,7 +386,7 @@ func TestUnreachableHost(t *testing.T) {
 		c.DB.RemoveHost(h)
 	}
 	_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: testenv.Image(t, "2")}, nil)
-	if cluster.ErrorCode(err) != cluster.EUNAVAILABLE || !strings.Contains(cluster.ErrorMessage(err), "healthz") {
+	if cluster.ErrorCode(err) != cluster.EUNAVAILABLE || !fixes(err, cluster.OpStatus, "") {
 		t.Fatalf("deploy with no reachable host: %v, want EUNAVAILABLE", err)
 	}
 }
@@ -436,7 +436,7 @@ func TestRemoveHostDrains(t *testing.T) {
 	// The last host with instances cannot go without force.
 	c.RemoveHost(context.Background(), c.Hosts[1], false)
 	err := c.RemoveHost(context.Background(), c.Hosts[2], false)
-	if cluster.ErrorCode(err) != cluster.ECONFLICT || !strings.Contains(cluster.ErrorMessage(err), "force=true") {
+	if cluster.ErrorCode(err) != cluster.ECONFLICT || !fixes(err, cluster.OpRemoveHost, cluster.ArgForce) {
 		t.Fatalf("removing the last host: %v, want ECONFLICT", err)
 	}
 	if err := c.RemoveHost(context.Background(), c.Hosts[2], true); err != nil {

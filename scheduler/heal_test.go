@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
@@ -39,7 +40,13 @@ func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() b
 // Routed returns the app's routed addresses from the routing table.
 func (c *TestCluster) Routed(tb testing.TB, app string) []string {
 	tb.Helper()
-	table, err := c.DB.RoutingTable()
+	return routed(tb, c.DB, app)
+}
+
+// routed returns the app's routed addresses in d's routing table.
+func routed(tb testing.TB, d *db.DB, app string) []string {
+	tb.Helper()
+	table, err := d.RoutingTable()
 	if err != nil {
 		tb.Fatal(err)
 	}

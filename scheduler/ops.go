@@ -15,18 +15,11 @@ import (
 // new instance is healthy and routed and the old ones are gone, or when the
 // deploy failed, leaving the old ones serving.
 func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRequest, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	unlock, err := s.lock(app, "a deploy")
+	a, unlock, err := s.open(app, "a deploy")
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	a, err := s.store.App(app)
-	if err != nil {
-		return nil, err
-	}
-	if err := notDeleting(a); err != nil {
-		return nil, err
-	}
 	hc := req.HealthCheck
 	if hc.Path == "" {
 		hc.Path = a.HealthCheck.Path
@@ -40,25 +33,18 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 		Port:        firstPositive(req.Port, a.Port, cluster.DefaultPort),
 		HealthCheck: hc.WithDefaults(),
 	}
-	return s.rollout(ctx, rev, progress)
+	return s.rollout(ctx, a, rev, progress)
 }
 
 // Rollback deploys an earlier revision again, as a new revision. Revision 0
 // means the newest succeeded revision before the current one. The app's
 // current instance count is kept: scaling is not part of a version.
 func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	unlock, err := s.lock(app, "a rollback")
+	a, unlock, err := s.open(app, "a rollback")
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	a, err := s.store.App(app)
-	if err != nil {
-		return nil, err
-	}
-	if err := notDeleting(a); err != nil {
-		return nil, err
-	}
 	var target *cluster.Revision
 	if number > 0 {
 		if target, err = s.store.Revision(app, number); err != nil {
@@ -76,14 +62,14 @@ func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progre
 			}
 		}
 		if target == nil {
-			return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no succeeded revision before the current one (%d) to roll back to: see GET /%s/history and give {\"revision\": N}.", app, a.Revision, app)
+			return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no succeeded revision before the current one (%d) to roll back to", app, a.Revision).WithFix("pick a revision from its history and give it to", cluster.OpRollback, cluster.ArgApp, app)
 		}
 	}
 	rev := &cluster.Revision{
 		App: app, Image: target.Image, Envs: target.Envs, Count: firstPositive(a.Count, target.Count),
 		Port: target.Port, HealthCheck: target.HealthCheck,
 	}
-	return s.rollout(ctx, rev, progress)
+	return s.rollout(ctx, a, rev, progress)
 }
 
 // SetEnv sets one env of app. On a running app the change is rolled out as
@@ -98,18 +84,11 @@ func (s *Scheduler) UnsetEnv(ctx context.Context, app, key string, progress clus
 }
 
 func (s *Scheduler) changeEnv(ctx context.Context, app string, edit func(map[string]string), progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	unlock, err := s.lock(app, "an env change")
+	a, unlock, err := s.open(app, "an env change")
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	a, err := s.store.App(app)
-	if err != nil {
-		return nil, err
-	}
-	if err := notDeleting(a); err != nil {
-		return nil, err
-	}
 	if !a.Deployed() || a.Count == 0 {
 		a, err = s.store.UpdateApp(app, func(a *cluster.App) error { edit(a.Envs); return nil })
 		if err != nil {
@@ -119,26 +98,26 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, edit func(map[str
 	}
 	edit(a.Envs)
 	rev := &cluster.Revision{App: app, Image: a.Image, Envs: a.EnvList(), Count: a.Count, Port: a.Port, HealthCheck: a.HealthCheck}
-	return s.rollout(ctx, rev, progress)
+	return s.rollout(ctx, a, rev, progress)
 }
 
 // rollout records rev as a new revision and replaces every instance of the
 // app with rev.Count new ones. The deploy runs to its end even when the
 // client that asked goes away.
-func (s *Scheduler) rollout(ctx context.Context, rev *cluster.Revision, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+func (s *Scheduler) rollout(ctx context.Context, a *cluster.App, rev *cluster.Revision, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 	ctx = context.WithoutCancel(ctx)
 	rev.Status = cluster.StatusDeploying
 	if err := s.store.CreateRevision(rev); err != nil {
 		return nil, err
 	}
-	c := &change{app: rev.App, rev: rev, add: rev.Count, progress: s.logged(rev.App, rev.Number, progress), start: time.Now()}
+	c := &change{app: rev.App, rev: rev, progress: s.logged(rev.App, rev.Number, progress), start: time.Now()}
 	c.report(cluster.Progress{Step: "revision", Message: fmt.Sprintf("revision %d of %s: %s x%d", rev.Number, rev.App, rev.Image, rev.Count)})
-	old, err := s.store.Instances(rev.App)
+	o, err := s.observe(a)
 	if err != nil {
 		return nil, s.fail(rev, err)
 	}
-	c.remove = s.active(old)
-	started, err := s.apply(ctx, c)
+	p := s.decide(ctx, &o.Capacity, func() Plan { return PlanDeploy(o, rev) })
+	started, err := s.run(ctx, c, p)
 	if err != nil {
 		c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
 		s.cfg.Observer.Deploy(cluster.StatusFailed, time.Since(c.start))
@@ -177,37 +156,21 @@ func (s *Scheduler) fail(rev *cluster.Revision, err error) error {
 // app has count. Count 0 stops every instance.
 func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 	ctx = context.WithoutCancel(ctx)
-	unlock, err := s.lock(app, "a scale")
+	a, unlock, err := s.open(app, "a scale")
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	a, err := s.store.App(app)
-	if err != nil {
-		return nil, err
-	}
-	if err := notDeleting(a); err != nil {
-		return nil, err
-	}
 	if !a.Deployed() {
-		return nil, cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so there is nothing to scale: deploy an image first with POST /%s/deploy.", app, app)
+		return nil, cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so there is nothing to scale", app).WithFix("deploy an image first with", cluster.OpDeploy, cluster.ArgApp, app)
 	}
-	rev, err := s.store.Revision(app, a.Revision)
+	o, err := s.observe(a)
 	if err != nil {
 		return nil, err
 	}
-	insts, err := s.store.Instances(app)
-	if err != nil {
-		return nil, err
-	}
-	insts = s.active(insts)
-	c := &change{app: app, rev: rev, progress: s.logged(app, rev.Number, progress), start: time.Now()}
-	if count > len(insts) {
-		c.add = count - len(insts)
-	} else if count < len(insts) {
-		c.remove = PickRemovals(len(insts)-count, insts, s.hostLoad())
-	}
-	if _, err := s.apply(ctx, c); err != nil {
+	p := s.decide(ctx, &o.Capacity, func() Plan { return PlanScale(o, count) })
+	c := &change{app: app, rev: o.Current, progress: s.logged(app, a.Revision, progress), start: time.Now()}
+	if _, err := s.run(ctx, c, p); err != nil {
 		return nil, err
 	}
 	if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Count = count; return nil }); err != nil {
@@ -220,29 +183,26 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 	return &cluster.DeployResult{Revision: a.Revision, Instances: instanceAddrs(s.active(now))}, nil
 }
 
-// hostLoad counts managed instances per host.
-func (s *Scheduler) hostLoad() map[string]int {
-	all, _ := s.store.AllInstances()
-	load := map[string]int{}
-	for _, inst := range all {
-		load[inst.Host]++
-	}
-	return load
-}
-
 // Kill stops every instance of app (unrouting them first) and sets its
 // desired count to 0.
 func (s *Scheduler) Kill(ctx context.Context, app string) error {
-	ctx = context.WithoutCancel(ctx)
-	unlock, err := s.lock(app, "a kill")
+	return s.exclusive(ctx, app, "a kill", func(ctx context.Context) error {
+		if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Count = 0; return nil }); err != nil {
+			return err
+		}
+		return s.retireAll(ctx, app)
+	})
+}
+
+// exclusive runs fn holding app's lock for op (see lock), to its end even
+// when the client that asked goes away.
+func (s *Scheduler) exclusive(ctx context.Context, app, op string, fn func(context.Context) error) error {
+	unlock, err := s.lock(app, op)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Count = 0; return nil }); err != nil {
-		return err
-	}
-	return s.retireAll(ctx, app)
+	return fn(context.WithoutCancel(ctx))
 }
 
 // retireAll unroutes and stops every instance of app; the caller holds
@@ -252,19 +212,13 @@ func (s *Scheduler) retireAll(ctx context.Context, app string) error {
 	if err != nil {
 		return err
 	}
-	s.retire(ctx, &change{app: app, start: time.Now()}, insts, false)
-	return nil
+	_, err = s.run(ctx, &change{app: app, start: time.Now()}, Plan{App: app, Retire: insts, Urgent: true})
+	return err
 }
 
 // DeleteApp stops every instance of app, then deletes its state.
 func (s *Scheduler) DeleteApp(ctx context.Context, app string) error {
-	ctx = context.WithoutCancel(ctx)
-	unlock, err := s.lock(app, "a delete")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return s.deleteApp(ctx, app)
+	return s.exclusive(ctx, app, "a delete", func(ctx context.Context) error { return s.deleteApp(ctx, app) })
 }
 
 // deleteApp records the intent to delete app, stops every instance, then
@@ -428,44 +382,31 @@ func (s *Scheduler) drainApp(ctx context.Context, app, addr string, force bool) 
 	} else if err != nil {
 		return err
 	}
-	// Read under the lock: what runs on addr now, not when the drain began.
-	insts, err := s.store.Instances(app)
+	// Observed under the lock: what runs on addr now, not when the drain began.
+	o, err := s.observe(a)
 	if err != nil {
 		return err
 	}
-	var on []cluster.Instance
-	for _, inst := range s.active(insts) {
-		if inst.Host == addr {
-			on = append(on, inst)
-		}
-	}
-	if len(on) == 0 {
+	p := s.decide(ctx, &o.Capacity, func() Plan { return PlanDrain(o, addr) })
+	if p.Empty() {
 		return nil
 	}
-	if a.Deleting {
-		s.retire(ctx, &change{app: app, start: time.Now()}, on, false) // no replacement for an app that goes
-		return nil
-	}
-	rev, err := s.store.Revision(app, a.Revision)
-	if err != nil {
-		return err
-	}
-	c := &change{app: app, rev: rev, add: len(on), exclude: map[string]bool{addr: true}, remove: on, start: time.Now()}
-	_, err = s.apply(ctx, c)
+	c := &change{app: app, start: time.Now()}
+	_, err = s.run(ctx, c, p)
 	if err == nil {
 		return nil
 	}
 	if !force {
-		return cluster.Errorf(cluster.ECONFLICT, "Host %s runs %d instance(s) of %s that could not be moved to another host (%s): add a host first, or remove it anyway with DELETE /hosts/%s?force=true.", addr, len(on), app, cluster.ErrorMessage(err), addr)
+		return cluster.Errorf(cluster.ECONFLICT, "Host %s runs %d instance(s) of %s that could not be moved to another host (%s). Add a host first", addr, len(p.Retire), app, cluster.ErrorMessage(err)).WithFix("or remove this one anyway with", cluster.OpRemoveHost, cluster.ArgHost, addr, cluster.ArgForce, "true")
 	}
-	s.retire(ctx, &change{app: app, start: time.Now()}, on, false)
-	return nil
+	_, err = s.run(ctx, c, Plan{App: app, Retire: p.Retire, Urgent: true})
+	return err
 }
 
 // notDeleting refuses operations on an app whose deletion began.
 func notDeleting(a *cluster.App) error {
 	if a.Deleting {
-		return cluster.Errorf(cluster.ECONFLICT, "App %s is being deleted (an earlier DELETE /apps/%s did not finish; see the controller's log): delete it again to finish, then create it anew.", a.Name, a.Name)
+		return cluster.Errorf(cluster.ECONFLICT, "App %s is being deleted (an earlier delete did not finish; see the controller's log)", a.Name).WithFix("finish it, then create the app anew, with", cluster.OpRemoveApp, cluster.ArgApp, a.Name)
 	}
 	return nil
 }
@@ -489,16 +430,12 @@ func (s *Scheduler) Rebalance(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	hosts, err := s.store.Hosts()
-	if err != nil {
-		return
-	}
 	for _, a := range apps {
 		if !a.Deployed() || a.Count < 2 || a.Deleting {
 			continue
 		}
 		for moved := 0; moved < a.Count; moved++ {
-			if !s.rebalanceOne(ctx, a.Name, len(hosts)) {
+			if !s.rebalanceOne(ctx, a.Name) {
 				break
 			}
 		}
@@ -506,46 +443,26 @@ func (s *Scheduler) Rebalance(ctx context.Context) {
 }
 
 // rebalanceOne moves one instance of app off its most crowded host when a
-// host without any of its instances exists; it reports whether it moved.
-func (s *Scheduler) rebalanceOne(ctx context.Context, app string, hostCount int) bool {
-	unlock, err := s.lock(app, "a rebalance")
+// host without any of its instances exists (see PlanRebalance); it reports
+// whether it moved.
+func (s *Scheduler) rebalanceOne(ctx context.Context, app string) bool {
+	a, unlock, err := s.open(app, "a rebalance")
 	if err != nil {
 		return false
 	}
 	defer unlock()
-	a, err := s.store.App(app)
+	o, err := s.observe(a)
 	if err != nil {
 		return false
 	}
-	insts, err := s.store.Instances(app)
-	insts = s.active(insts)
-	if err != nil || len(insts) < 2 {
+	p := s.decide(ctx, &o.Capacity, func() Plan { return PlanRebalance(o) })
+	if p.Empty() {
 		return false
 	}
-	perHost := map[string]int{}
-	for _, i := range insts {
-		perHost[i.Host]++
-	}
-	if len(perHost) >= min(len(insts), hostCount) {
-		return false
-	}
-	victim := PickRemovals(1, insts, s.hostLoad())
-	if len(victim) == 0 || perHost[victim[0].Host] < 2 {
-		return false
-	}
-	rev, err := s.store.Revision(app, a.Revision)
-	if err != nil {
-		return false
-	}
-	exclude := map[string]bool{}
-	for h := range perHost {
-		exclude[h] = true
-	}
-	c := &change{app: app, rev: rev, add: 1, exclude: exclude, remove: victim, start: time.Now()}
-	if _, err := s.apply(ctx, c); err != nil {
+	if _, err := s.run(ctx, &change{app: app, start: time.Now()}, p); err != nil {
 		s.cfg.Logger.Warn("rebalance: moving an instance failed", "app", app, "err", cluster.ErrorMessage(err))
 		return false
 	}
-	s.cfg.Logger.Info("rebalanced one instance", "app", app, "from", victim[0].Host)
+	s.cfg.Logger.Info("rebalanced one instance", "app", app, "from", p.Retire[0].Host)
 	return true
 }

@@ -14,35 +14,28 @@ type AppState struct {
 	HostUp     map[string]bool     // hosts whose Docker API answered this pass
 	HostDown   map[string]bool     // hosts that have not answered for longer than the grace period
 	Hosts      map[string]bool     // the hosts in the cluster; nil: every record's host is
-	Healthy    map[string]bool     // container ids whose health check passed this pass
+	Healthy    map[string]bool     // container ids whose latest health check passed
 	Unhealthy  map[string]bool     // container ids that failed enough checks to leave the table
 	ObservedAt time.Time           // when Containers were listed; newer records are not judged
 	Retiring   map[string]bool     // instance ids being retired in the background: left alone, as are records marked retiring
+	Current    *cluster.Revision   // the app's current revision, read with Capacity when something is to be started
+	Capacity                       // observed only when something is to be started
 }
 
-// Plan is what a reconcile pass does to one app. The executor carries it
-// out in this order: unroute, forget and remove, adopt and route, start,
-// retire.
-type Plan struct {
-	Unroute []cluster.Instance  // routed instances that must leave the table now
-	Forget  []cluster.Instance  // records to delete: their container is gone or unreachable
-	Remove  []cluster.Container // containers to stop and remove: dead, or unknown and not adoptable
-	Adopt   []cluster.Container // unknown healthy containers of the current revision, to record and route
-	Route   []cluster.Instance  // unrouted instances that are healthy again
-	Start   int                 // new instances of the current revision to start
-	Retire  []cluster.Instance  // instances beyond the count or of another revision: drained and stopped
-}
-
-// Empty reports whether the plan does nothing.
-func (p Plan) Empty() bool {
-	return len(p.Unroute)+len(p.Forget)+len(p.Remove)+len(p.Adopt)+len(p.Route)+len(p.Retire) == 0 && p.Start == 0
-}
-
-// PlanApp computes, without touching anything, what brings one app back to
-// its desired state: every instance of the current revision up to the
-// app's count healthy and routed, nothing else running.
-func PlanApp(s AppState) Plan {
-	var p Plan
+// PlanRepair computes, without touching anything, what brings one app back
+// to its desired state: every instance of the current revision up to the
+// app's count healthy and routed, nothing else running. Its retirements do
+// not wait for its starts: what it retires is not what it replaces.
+func PlanRepair(s AppState) Plan {
+	p := Plan{Revision: s.Current}
+	switch {
+	case s.App != nil:
+		p.App = s.App.Name
+	case len(s.Containers) > 0:
+		p.App = s.Containers[0].App // an app the data file does not know
+	case len(s.Records) > 0:
+		p.App = s.Records[0].App
+	}
 	byID := map[string]cluster.Container{}
 	for _, ct := range s.Containers {
 		byID[ct.ID] = ct
@@ -114,7 +107,10 @@ func PlanApp(s AppState) Plan {
 		}
 	}
 	if deficit > 0 {
-		p.Start = deficit
+		p.Unplaced = deficit
+		if s.Current != nil {
+			p.place(deficit, s.Capacity, nil, nil)
+		}
 	} else if deficit < 0 {
 		p.Retire = append(p.Retire, PickRemovals(-deficit, live, nil)...)
 	}

@@ -32,10 +32,10 @@ func summarize(p Plan) summary {
 		sort.Strings(out)
 		return out
 	}
-	return summary{ids(p.Unroute), ids(p.Forget), cids(p.Remove), cids(p.Adopt), ids(p.Route), ids(p.Retire), p.Start}
+	return summary{ids(p.Unroute), ids(p.Forget), cids(p.Remove), cids(p.Adopt), ids(p.Route), ids(p.Retire), len(p.Start) + p.Unplaced}
 }
 
-func TestPlanApp(t *testing.T) {
+func TestPlanRepair(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
 	app := &cluster.App{Name: "a.example.com", Image: "img:2", Count: 2, Revision: 2}
 	rec := func(id, host string, rev int, routed bool) cluster.Instance {
@@ -158,7 +158,7 @@ func TestPlanApp(t *testing.T) {
 			if tt.st.ObservedAt.IsZero() {
 				tt.st.ObservedAt = t0
 			}
-			if got := summarize(PlanApp(tt.st)); !reflect.DeepEqual(got, tt.want) {
+			if got := summarize(PlanRepair(tt.st)); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("plan = %+v\nwant   %+v", got, tt.want)
 			}
 		})

@@ -30,6 +30,8 @@ type Reconciler struct {
 	lastPass  time.Duration
 	passes    uint64
 	recovered bool
+
+	lastPassStart time.Time // guarded by mu: when the last finished pass started
 }
 
 // ReconcilerConfig tunes a Reconciler; zero values take the defaults.
@@ -121,6 +123,27 @@ func (r *Reconciler) Down() []string {
 // ProbeStats returns what the health checks did so far.
 func (r *Reconciler) ProbeStats() ProbeStats { return r.prober.Stats() }
 
+// Failing returns the hosts whose Docker API did not answer the reconciler
+// since it last did, with when each first failed; hosts marked down are
+// among them. It calls no host.
+func (r *Reconciler) Failing() map[string]time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]time.Time, len(r.failing))
+	for h, since := range r.failing {
+		out[h] = since
+	}
+	return out
+}
+
+// LastPassStarted returns when the last finished pass started (zero
+// before the first): hosts added since then have not been looked at.
+func (r *Reconciler) LastPassStarted() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastPassStart
+}
+
 // LastPass returns how long the last pass took and how many ran.
 func (r *Reconciler) LastPass() (time.Duration, uint64) {
 	r.mu.Lock()
@@ -201,7 +224,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		st := *states[name]
 		st.Containers, st.HostUp, st.HostDown, st.Hosts = byApp[name], up, down, known
 		st.Healthy, st.Unhealthy, st.ObservedAt, st.Retiring = healthy, unhealthy, observedAt, retiring
-		if PlanApp(st).Empty() {
+		if PlanRepair(st).Empty() {
 			lk.unlock() // the common case: nothing to repair, no goroutine
 			continue
 		}
@@ -220,6 +243,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	}
 	r.mu.Lock()
 	r.lastPass = time.Since(start)
+	r.lastPassStart = start
 	r.passes++
 	r.mu.Unlock()
 	r.s.cfg.Observer.ReconcilePass(time.Since(start))
@@ -385,67 +409,24 @@ func (r *Reconciler) observeHealth(ctx context.Context, hosts []cluster.Host, up
 // reconcileApp plans and carries out the repair of one app; the caller
 // holds the app's repair lock, and ctx ends when an operator pre-empts it.
 func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState) {
-	p := PlanApp(st)
+	p := PlanRepair(st)
+	if p.Unplaced > 0 && st.App != nil {
+		// Something is to be started: observe where it can go, and decide again.
+		st.Current, _ = r.s.store.Revision(name, st.App.Revision)
+		if all, err := r.s.store.AllInstances(); err == nil {
+			hosts, _ := r.s.store.Hosts()
+			st.Capacity = Capacity{Up: r.s.hostsUp(ctx, st.HostUp), All: all, HostCount: len(hosts)}
+		}
+		p = PlanRepair(st)
+	}
 	if p.Empty() {
 		return
 	}
 	r.s.cfg.Logger.Info("reconcile", "app", name, "unroute", len(p.Unroute), "forget", len(p.Forget), "remove", len(p.Remove),
-		"adopt", len(p.Adopt), "route", len(p.Route), "start", p.Start, "retire", len(p.Retire))
-	r.execute(ctx, name, st.App, p)
-}
-
-func (r *Reconciler) execute(ctx context.Context, name string, app *cluster.App, p Plan) {
-	s := r.s
-	if len(p.Unroute) > 0 {
-		_ = s.store.SetRouted(name, instanceIDs(p.Unroute), false)
-		s.cfg.RoutesChange()
+		"adopt", len(p.Adopt), "route", len(p.Route), "start", len(p.Start)+p.Unplaced, "retire", len(p.Retire))
+	if _, err := r.s.run(ctx, &change{app: name, start: time.Now()}, p); err != nil && ctx.Err() == nil {
+		r.s.cfg.Logger.Warn("replacing instances failed; retrying next pass", "app", name, "missing", len(p.Start)+p.Unplaced, "err", cluster.ErrorMessage(err))
 	}
-	for _, rec := range p.Forget {
-		_ = s.store.DeleteInstance(name, rec.ID)
-	}
-	c := &change{app: name, start: time.Now()}
-	var wg sync.WaitGroup
-	for _, ct := range p.Remove {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sctx, cancel := context.WithTimeout(ctx, s.cfg.StopTimeout+30*time.Second)
-			defer cancel()
-			if err := s.engines.Stop(sctx, ct.Host, ct.ID, s.cfg.StopTimeout); err != nil {
-				s.cfg.Logger.Warn("removing a stale container failed", "app", name, "host", ct.Host, "container", short(ct.ID), "err", err)
-			}
-		}()
-	}
-	wg.Wait()
-	routed := false
-	for _, ct := range p.Adopt {
-		inst := cluster.Instance{ID: ct.ID, App: name, Revision: ct.Revision, Host: ct.Host, Port: ct.Port, Routed: true, Started: time.Now().UTC()}
-		if err := s.store.PutInstance(inst); err == nil {
-			routed = true
-			s.cfg.Logger.Info("adopted a running container", "app", name, "instance", inst.Addr())
-		}
-	}
-	if len(p.Route) > 0 {
-		_ = s.store.SetRouted(name, instanceIDs(p.Route), true)
-		routed = true
-	}
-	if routed {
-		s.cfg.RoutesChange()
-	}
-	if p.Start > 0 && app != nil {
-		rev, err := s.store.Revision(name, app.Revision)
-		if err == nil {
-			c.rev, c.add = rev, p.Start
-			_, err = s.apply(ctx, c)
-		}
-		if err != nil {
-			s.cfg.Logger.Warn("replacing instances failed; retrying next pass", "app", name, "missing", p.Start, "err", cluster.ErrorMessage(err))
-		}
-	}
-	if ctx.Err() != nil {
-		return // pre-empted by an operator's operation, which decides what stays
-	}
-	s.retire(ctx, c, p.Retire, true)
 }
 
 // recoverDeploys settles revisions left "deploying" by a controller that

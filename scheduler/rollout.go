@@ -13,16 +13,10 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-// change is one rollout: start add new instances of rev (never on the
-// excluded hosts), and once all are healthy and routed, retire the ones in
-// remove. Deploy, scale, rollback, env restart, drain and repair are all
-// changes.
+// change carries what the executor reports while it runs one plan.
 type change struct {
 	app      string
 	rev      *cluster.Revision
-	add      int
-	exclude  map[string]bool
-	remove   []cluster.Instance
 	progress cluster.ProgressFunc
 	start    time.Time
 }
@@ -34,35 +28,90 @@ func (c *change) report(p cluster.Progress) {
 	}
 }
 
-// apply carries a change out. When any new instance fails, every new one
-// is removed and nothing in remove is touched; the error says which
-// instance failed and why.
-func (s *Scheduler) apply(ctx context.Context, c *change) ([]cluster.Instance, error) {
+// run carries out a plan, in the order Plan documents, and returns the
+// instances it started. When starting fails, every new instance is
+// removed, and the error says which one failed and why; a plan that
+// Replaces then retires nothing. A ctx that ends (a repair pre-empted by an
+// operator) removes the new instances and stops before the retirements;
+// operators' operations run with a ctx that does not end.
+func (s *Scheduler) run(ctx context.Context, c *change, p Plan) ([]cluster.Instance, error) {
 	if c.start.IsZero() {
 		c.start = time.Now()
 	}
-	var started []cluster.Instance
-	if c.add > 0 {
-		var err error
-		if started, err = s.startInstances(ctx, c); err != nil {
-			return nil, err
-		}
-		if err := ctx.Err(); err != nil {
-			// A repair pre-empted by an operator: its instances go.
-			s.stopAll(context.WithoutCancel(ctx), c, started)
-			return nil, err
-		}
-		ids := instanceIDs(started)
-		if err := s.store.SetRouted(c.app, ids, true); err != nil {
-			s.stopAll(context.WithoutCancel(ctx), c, started)
-			return nil, err
-		}
+	if c.rev == nil {
+		c.rev = p.Revision
+	}
+	s.dropBroken(ctx, p)
+	s.routeServing(p)
+	started, err := s.startPlanned(ctx, c, p)
+	if err != nil && p.Replace {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return started, ctx.Err()
+	}
+	s.retire(ctx, c, p.Retire, !p.Urgent)
+	return started, err
+}
+
+// dropBroken takes what is broken out of the table and away at once.
+func (s *Scheduler) dropBroken(ctx context.Context, p Plan) {
+	if len(p.Unroute) > 0 {
+		_ = s.store.SetRouted(p.App, instanceIDs(p.Unroute), false)
 		s.cfg.RoutesChange()
-		for _, inst := range started {
-			c.report(cluster.Progress{Step: "routed", Host: inst.Host, Instance: inst.Addr()})
+	}
+	for _, rec := range p.Forget {
+		_ = s.store.DeleteInstance(p.App, rec.ID)
+	}
+	s.stopContainers(ctx, p.Remove, nil)
+}
+
+// routeServing records and routes adopted containers and routes the
+// instances that are healthy again.
+func (s *Scheduler) routeServing(p Plan) {
+	routed := false
+	for _, ct := range p.Adopt {
+		inst := cluster.Instance{ID: ct.ID, App: p.App, Revision: ct.Revision, Host: ct.Host, Port: ct.Port, Routed: true, Started: time.Now().UTC()}
+		if err := s.store.PutInstance(inst); err == nil {
+			routed = true
+			s.cfg.Logger.Info("adopted a running container", "app", p.App, "instance", inst.Addr())
 		}
 	}
-	s.retire(context.WithoutCancel(ctx), c, c.remove, true)
+	if len(p.Route) > 0 {
+		_ = s.store.SetRouted(p.App, instanceIDs(p.Route), true)
+		routed = true
+	}
+	if routed {
+		s.cfg.RoutesChange()
+	}
+}
+
+// startPlanned starts the plan's new instances and routes them once all
+// are healthy.
+func (s *Scheduler) startPlanned(ctx context.Context, c *change, p Plan) ([]cluster.Instance, error) {
+	if p.Unplaced > 0 {
+		return nil, p.noHost()
+	}
+	if len(p.Start) == 0 {
+		return nil, nil
+	}
+	started, err := s.startInstances(ctx, c, p.Start)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		// A repair pre-empted by an operator: its instances go.
+		s.stopAll(context.WithoutCancel(ctx), c, started)
+		return nil, err
+	}
+	if err := s.store.SetRouted(c.app, instanceIDs(started), true); err != nil {
+		s.stopAll(context.WithoutCancel(ctx), c, started)
+		return nil, err
+	}
+	s.cfg.RoutesChange()
+	for _, inst := range started {
+		c.report(cluster.Progress{Step: "routed", Host: inst.Host, Instance: inst.Addr()})
+	}
 	return started, nil
 }
 
@@ -223,15 +272,7 @@ func (s *Scheduler) waitPublished(ctx context.Context, version uint64, timeout t
 
 // active drops the instances being retired.
 func (s *Scheduler) active(insts []cluster.Instance) []cluster.Instance {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := insts[:0:0]
-	for _, i := range insts {
-		if !s.retiring[i.ID] && !i.Retiring {
-			out = append(out, i)
-		}
-	}
-	return out
+	return active(insts, s.Retiring())
 }
 
 // Retiring reports which instances are being retired in the background.
@@ -245,36 +286,49 @@ func (s *Scheduler) Retiring() map[string]bool {
 	return out
 }
 
-// stopAll stops and removes containers concurrently and deletes their
-// records. A host that fails to stop one is logged; the record goes anyway
-// when the container is gone, and stays (for the reconciler) when not.
+// stopAll stops and removes the instances' containers concurrently and
+// deletes their records. A host that fails to stop one is logged; the
+// record goes anyway when the container is gone, and stays (for the
+// reconciler) when not.
 func (s *Scheduler) stopAll(ctx context.Context, c *change, insts []cluster.Instance) {
+	cts := make([]cluster.Container, len(insts))
+	for i, inst := range insts {
+		cts[i] = cluster.Container{ID: inst.ID, App: inst.App, Revision: inst.Revision, Host: inst.Host, Port: inst.Port}
+	}
+	s.stopContainers(ctx, cts, func(ct cluster.Container) {
+		if err := s.store.DeleteInstance(ct.App, ct.ID); err != nil {
+			s.cfg.Logger.Error("forget instance failed", "app", ct.App, "container", short(ct.ID), "err", err)
+		}
+		c.report(cluster.Progress{Step: "stopped", Host: ct.Host, Instance: cluster.Instance{Host: ct.Host, Port: ct.Port}.Addr()})
+	})
+}
+
+// stopContainers stops and removes containers, all at once, and calls
+// stopped (when not nil) for each one that is gone. A failure is logged:
+// the reconciler finds the container again and retries.
+func (s *Scheduler) stopContainers(ctx context.Context, cts []cluster.Container, stopped func(cluster.Container)) {
 	var wg sync.WaitGroup
-	for _, inst := range insts {
+	for _, ct := range cts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sctx, cancel := context.WithTimeout(ctx, s.cfg.StopTimeout+30*time.Second)
 			defer cancel()
-			if err := s.engines.Stop(sctx, inst.Host, inst.ID, s.cfg.StopTimeout); err != nil {
-				s.cfg.Logger.Warn("stop failed; the reconciler will retry", "app", inst.App, "host", inst.Host, "container", short(inst.ID), "err", err)
+			if err := s.engines.Stop(sctx, ct.Host, ct.ID, s.cfg.StopTimeout); err != nil {
+				s.cfg.Logger.Warn("stop failed; the reconciler will retry", "app", ct.App, "host", ct.Host, "container", short(ct.ID), "err", err)
 				return
 			}
-			if err := s.store.DeleteInstance(inst.App, inst.ID); err != nil {
-				s.cfg.Logger.Error("forget instance failed", "app", inst.App, "container", short(inst.ID), "err", err)
+			if stopped != nil {
+				stopped(ct)
 			}
-			c.report(cluster.Progress{Step: "stopped", Host: inst.Host, Instance: inst.Addr()})
 		}()
 	}
 	wg.Wait()
 }
 
-// startInstances places, pulls, starts and health-checks c.add instances.
-func (s *Scheduler) startInstances(ctx context.Context, c *change) ([]cluster.Instance, error) {
-	targets, err := s.placeFor(ctx, c)
-	if err != nil {
-		return nil, err
-	}
+// startInstances pulls, starts and health-checks one new instance on each
+// of targets.
+func (s *Scheduler) startInstances(ctx context.Context, c *change, targets []string) ([]cluster.Instance, error) {
 	if err := s.pullAll(ctx, c, targets); err != nil {
 		return nil, err
 	}
@@ -385,67 +439,6 @@ func (s *Scheduler) pullAll(ctx context.Context, c *change, targets []string) er
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// placeFor picks hosts for c.add new instances among the hosts that answer
-// and are not draining.
-func (s *Scheduler) placeFor(ctx context.Context, c *change) ([]string, error) {
-	hosts, err := s.store.Hosts()
-	if err != nil {
-		return nil, err
-	}
-	all, err := s.store.AllInstances()
-	if err != nil {
-		return nil, err
-	}
-	leaving := map[string]bool{}
-	for _, inst := range c.remove {
-		leaving[inst.ID] = true
-	}
-	load, appOnHost := map[string]int{}, map[string]int{}
-	for _, inst := range all {
-		if leaving[inst.ID] {
-			continue
-		}
-		load[inst.Host]++
-		if inst.App == c.app {
-			appOnHost[inst.Host]++
-		}
-	}
-
-	candidates := make([]HostLoad, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		if c.exclude[h.Addr] || h.Draining {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.ping(ctx, h.Addr); err != nil {
-				s.cfg.Logger.Warn("host does not answer; placing elsewhere", "host", h.Addr, "err", err)
-				return
-			}
-			mctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
-			defer cancel()
-			free, _ := s.engines.FreeMemory(mctx, h.Addr)
-			candidates[i] = HostLoad{Addr: h.Addr, Instances: load[h.Addr], FreeMemory: free}
-		}()
-	}
-	wg.Wait()
-	up := candidates[:0]
-	for _, hl := range candidates {
-		if hl.Addr != "" {
-			up = append(up, hl)
-		}
-	}
-	if len(up) == 0 {
-		if len(hosts) == 0 {
-			return nil, cluster.Errorf(cluster.EUNAVAILABLE, "No hosts to run %s on: add one with POST /hosts {\"host\": \"IP\"}.", c.app)
-		}
-		return nil, cluster.Errorf(cluster.EUNAVAILABLE, "No host can take %s: none of the %d hosts' Docker APIs answered. Check GET /healthz for what each host says.", c.app, len(hosts))
-	}
-	return Place(c.add, up, appOnHost), nil
 }
 
 func instanceIDs(insts []cluster.Instance) []string {

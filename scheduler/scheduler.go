@@ -1,8 +1,12 @@
 // Package scheduler runs apps on the hosts: placement, deploys, rollbacks,
-// scaling, env restarts, host drains, and (in reconcile.go) the repair of
-// what crashed. Every change to what runs goes through one mechanism, a
-// rollout (rollout.go): start and health-check new instances, route them,
-// unroute the old ones, wait for the drain delay, stop the old ones.
+// scaling, env restarts, host drains, rebalancing, and (in reconcile.go)
+// the repair of what crashed. Every change to what runs has one shape: an
+// observation read into a value, a Plan decided from it by a pure function
+// (plan.go: PlanDeploy, PlanScale, PlanDrain, PlanRebalance; PlanRepair in
+// reconcile.go), and one executor that carries out any plan (rollout.go):
+// start and health-check new instances, route them, unroute the old ones,
+// wait for the drain delay, stop the old ones. docs/scheduler.md says how
+// to add a kind of change.
 package scheduler
 
 import (
@@ -170,7 +174,7 @@ func (s *Scheduler) lock(app, op string) (unlock func(), err error) {
 		}
 		s.mu.Unlock()
 		if !h.repair {
-			return nil, cluster.Errorf(cluster.ECONFLICT, "%s of %s is already running: wait for it to finish (watch GET /%s/history), then try again.", capitalize(h.op), app, app)
+			return nil, cluster.Errorf(cluster.ECONFLICT, "%s of %s is already running: wait for it to finish, then try again", capitalize(h.op), app).WithFix("watch it with", cluster.OpHistory, cluster.ArgApp, app)
 		}
 		s.cfg.Logger.Info("cancelling a repair for an operator's operation", "app", app, "operation", op)
 		h.cancel()

@@ -10,7 +10,7 @@
 //	go run ./bench/scale -instances 10000 -profile /tmp/prof
 //
 // Hosts are the loopback addresses 127.0.1.1 ... 127.0.1.H. Their Docker
-// APIs are FakeEngine servers (fakeengine.go) in a child process, so the
+// APIs are fakedocker.Server servers in a child process, so the
 // controller's RSS and CPU time are measured alone; every started fake
 // container listens on its published port, so health checks are real HTTP
 // (healthswitch.go answers them, and makes chosen ones fail).
@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/longshoreman/longshoreman/internal/fakedocker"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -152,8 +153,8 @@ func hostAddr(i int) string {
 	return fmt.Sprintf("127.0.%d.%d", 1+i/250, 1+i%250)
 }
 
-// runFakeEngines serves one FakeEngine per host address until stdin closes
-// (the controller process that started it ended). Each line on stdin
+// runFakeEngines serves one fakedocker.Server per host address until stdin
+// closes (the controller process that started it ended). Each line on stdin
 // switches a fake container's health check (see healthSwitch).
 func runFakeEngines(hosts, port int) error {
 	if hosts <= 0 {
@@ -164,8 +165,8 @@ func runFakeEngines(hosts, port int) error {
 	errc := make(chan error, hosts)
 	health := newHealthSwitch()
 	for i := range hosts {
-		f := NewFakeEngine(hostAddr(i), port, 30000)
-		f.instance.Handler = health
+		f := fakedocker.NewServer(hostAddr(i), port, 30000)
+		f.SetInstanceHandler(health)
 		go func() { errc <- f.Serve(ctx) }()
 	}
 	// Ready once every API answers.

@@ -40,6 +40,7 @@ func need(tb testing.TB, name, what string) string {
 	if os.Getenv(EnvRequire) == "1" {
 		tb.Fatal(msg)
 	}
+	announceSkip()
 	tb.Skip(msg)
 	return ""
 }
@@ -171,4 +172,36 @@ func FreePort(tb testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// announce makes the skip line print once per test binary.
+var announce sync.Once
+
+// announceSkip says, once per test binary (one package), that its tests
+// needing the test environment are skipped and which parts are missing.
+// go test ./... shows a passing package's output only with -v, so the line
+// goes to the terminal (/dev/tty) when there is one, so that a plain run on
+// a laptop lists the integration suites it left out; without a terminal it
+// goes to stderr (seen with -v).
+func announceSkip() {
+	announce.Do(func() {
+		var missing []string
+		for _, name := range []string{EnvHosts, EnvDockerPort, EnvDockerHost, EnvRedis, EnvImage, EnvRegistry} {
+			if os.Getenv(name) == "" {
+				missing = append(missing, name)
+			}
+		}
+		what := strings.Join(missing, ", ")
+		if len(missing) == 6 {
+			what = "LONGSHOREMAN_TEST_*"
+		}
+		suite := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
+		line := fmt.Sprintf("%s: skipping the integration tests (real dockerd, redis, registry): %s not set; scripts/test sets them\n", suite, what)
+		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			_, _ = tty.WriteString(line)
+			_ = tty.Close()
+			return
+		}
+		_, _ = os.Stderr.WriteString(line)
+	})
 }

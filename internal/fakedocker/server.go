@@ -1,4 +1,4 @@
-package main
+package fakedocker
 
 import (
 	"context"
@@ -18,8 +18,9 @@ import (
 	"time"
 )
 
-// FakeEngine is a fake Docker Engine API for one host address, written for
-// this benchmark only. It answers the endpoints the docker package calls
+// Server is a fake Docker Engine API for one host address, for the scale
+// benchmark (bench/scale), which drives it through the real docker
+// package. It answers the endpoints the docker package calls
 // (ping and version negotiation at API 1.41, info, container list with label
 // filters, create, start, inspect, stop, remove, logs, image pull and
 // inspect, events) from an in-memory table of containers. Nothing runs:
@@ -27,16 +28,16 @@ import (
 // that answers any GET with 200, so the scheduler's health checks and the
 // reconciler's probes do real HTTP on loopback, as they would against a
 // real instance.
-type FakeEngine struct {
+type Server struct {
 	host     string // the IP this engine serves and publishes ports on
 	apiPort  int
 	nextPort int // first HostPort to try for the next container
 	instance *http.Server
+	calls    callCounts // endpoint -> requests, for the report
 
 	mu         sync.Mutex // guards the fields below
 	containers map[string]*fakeContainer
 	images     map[string]bool
-	calls      map[string]int // endpoint -> requests, for the report
 }
 
 type fakeContainer struct {
@@ -54,10 +55,10 @@ type fakeContainer struct {
 // fakeAPIVersion is the API version the fake speaks: Debian's dockerd.
 const fakeAPIVersion = "1.41"
 
-// NewFakeEngine returns a fake engine for host, serving its API on
+// NewServer returns a fake engine for host, serving its API on
 // host:apiPort once Serve is called, and publishing container ports from
 // firstPort upwards.
-func NewFakeEngine(host string, apiPort, firstPort int) *FakeEngine {
+func NewServer(host string, apiPort, firstPort int) *Server {
 	inst := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain")
@@ -65,14 +66,19 @@ func NewFakeEngine(host string, apiPort, firstPort int) *FakeEngine {
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
-	return &FakeEngine{
+	return &Server{
 		host: host, apiPort: apiPort, nextPort: firstPort, instance: inst,
-		containers: map[string]*fakeContainer{}, images: map[string]bool{}, calls: map[string]int{},
+		containers: map[string]*fakeContainer{}, images: map[string]bool{},
 	}
 }
 
+// SetInstanceHandler makes h answer the fake containers' HTTP requests
+// instead of the default 200 "pong" to any GET, e.g. to make chosen ones
+// fail their health checks. Call it before Serve.
+func (f *Server) SetInstanceHandler(h http.Handler) { f.instance.Handler = h }
+
 // Serve listens on host:apiPort and serves the API until ctx ends.
-func (f *FakeEngine) Serve(ctx context.Context) error {
+func (f *Server) Serve(ctx context.Context) error {
 	l, err := net.Listen("tcp", net.JoinHostPort(f.host, strconv.Itoa(f.apiPort)))
 	if err != nil {
 		return err
@@ -92,14 +98,14 @@ func (f *FakeEngine) Serve(ctx context.Context) error {
 var versionPrefix = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
 
 // ServeHTTP routes one Docker API request.
-func (f *FakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	if loc := versionPrefix.FindStringIndex(path); loc != nil {
 		path = path[loc[1]-1:]
 	}
 	w.Header().Set("Api-Version", fakeAPIVersion)
 	w.Header().Set("Ostype", "linux")
-	w.Header().Set("Server", "Docker/20.10.24+dfsg1 (linux) (fake for bench/scale)")
+	w.Header().Set("Server", "Docker/20.10.24+dfsg1 (linux) (fakedocker.Server)")
 
 	switch {
 	case path == "/_ping":
@@ -119,7 +125,7 @@ func (f *FakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.count("info")
 		writeJSON(w, http.StatusOK, map[string]any{
 			"ID": "fake-" + f.host, "Name": "fake-" + f.host, "NCPU": 4, "MemTotal": int64(16 << 30),
-			"ServerVersion": "20.10.24", "OperatingSystem": "fake engine (bench/scale)",
+			"ServerVersion": "20.10.24", "OperatingSystem": "fake engine (fakedocker.Server)",
 		})
 	case path == "/containers/json" && r.Method == http.MethodGet:
 		f.count("list")
@@ -152,25 +158,13 @@ func (f *FakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *FakeEngine) count(endpoint string) {
-	f.mu.Lock()
-	f.calls[endpoint]++
-	f.mu.Unlock()
-}
+func (f *Server) count(endpoint string) { f.calls.add(endpoint) }
 
 // Calls returns how many requests each endpoint got.
-func (f *FakeEngine) Calls() map[string]int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make(map[string]int, len(f.calls))
-	for k, v := range f.calls {
-		out[k] = v
-	}
-	return out
-}
+func (f *Server) Calls() map[string]int { return f.calls.counts() }
 
 // container serves /containers/{id}/... and DELETE /containers/{id}.
-func (f *FakeEngine) container(w http.ResponseWriter, r *http.Request, rest string) {
+func (f *Server) container(w http.ResponseWriter, r *http.Request, rest string) {
 	id, action, _ := strings.Cut(rest, "/")
 	f.mu.Lock()
 	c := f.lookup(id)
@@ -234,7 +228,7 @@ func (f *FakeEngine) container(w http.ResponseWriter, r *http.Request, rest stri
 }
 
 // lookup finds a container by full id, unique id prefix or name; f.mu held.
-func (f *FakeEngine) lookup(id string) *fakeContainer {
+func (f *Server) lookup(id string) *fakeContainer {
 	if c, ok := f.containers[id]; ok {
 		return c
 	}
@@ -262,7 +256,7 @@ type createRequest struct {
 	} `json:"HostConfig"`
 }
 
-func (f *FakeEngine) create(w http.ResponseWriter, r *http.Request) {
+func (f *Server) create(w http.ResponseWriter, r *http.Request) {
 	var req createRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "bad create body: "+err.Error())
@@ -301,7 +295,7 @@ func (f *FakeEngine) create(w http.ResponseWriter, r *http.Request) {
 
 // start binds the container's HostPort (the next free one on the host) and
 // serves the instance endpoint on it.
-func (f *FakeEngine) start(c *fakeContainer) error {
+func (f *Server) start(c *fakeContainer) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if c.Running {
@@ -325,7 +319,7 @@ func (f *FakeEngine) start(c *fakeContainer) error {
 }
 
 // stopLocked closes the container's listener; f.mu held.
-func (f *FakeEngine) stopLocked(c *fakeContainer) {
+func (f *Server) stopLocked(c *fakeContainer) {
 	if c.listener != nil {
 		_ = c.listener.Close()
 		c.listener = nil
@@ -353,7 +347,7 @@ func inspectBody(host string, c *fakeContainer) map[string]any {
 	}
 }
 
-func (f *FakeEngine) list(w http.ResponseWriter, r *http.Request) {
+func (f *Server) list(w http.ResponseWriter, r *http.Request) {
 	labels, err := labelFilters(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -410,7 +404,7 @@ func matchLabels(have map[string]string, want []string) bool {
 	return true
 }
 
-func (f *FakeEngine) pull(w http.ResponseWriter, r *http.Request) {
+func (f *Server) pull(w http.ResponseWriter, r *http.Request) {
 	ref := r.URL.Query().Get("fromImage")
 	if tag := r.URL.Query().Get("tag"); tag != "" {
 		ref += ":" + tag
@@ -428,7 +422,7 @@ func (f *FakeEngine) pull(w http.ResponseWriter, r *http.Request) {
 
 // events holds the stream open (nothing happens on a fake host) until the
 // client goes away.
-func (f *FakeEngine) events(w http.ResponseWriter, r *http.Request) {
+func (f *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	if fl, ok := w.(http.Flusher); ok {

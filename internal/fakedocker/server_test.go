@@ -1,4 +1,4 @@
-package main
+package fakedocker
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 	"github.com/longshoreman/longshoreman/docker"
 )
 
-// TestFakeEngineWithRealAdapter drives the fake through the real Docker
+// TestServerWithRealAdapter drives the fake through the real Docker
 // adapter, as the benchmark does: a container it starts is listed with its
 // labels, inspected with its published port, answers a health check there,
 // and is gone after Stop.
-func TestFakeEngineWithRealAdapter(t *testing.T) {
+func TestServerWithRealAdapter(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func TestFakeEngineWithRealAdapter(t *testing.T) {
 	const host = "127.0.0.1"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	f := NewFakeEngine(host, port, 31000+port%1000)
+	f := NewServer(host, port, 31000+port%1000)
 	errc := make(chan error, 1)
 	go func() { errc <- f.Serve(ctx) }()
 	defer func() {
@@ -46,11 +46,11 @@ func TestFakeEngineWithRealAdapter(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	spec := cluster.ContainerSpec{App: "a.example.com", Revision: 3, Host: host, Image: benchImage, Port: 3000}
+	spec := cluster.ContainerSpec{App: "a.example.com", Revision: 3, Host: host, Image: testImage, Port: 3000}
 	if _, err := e.Run(ctx, spec); cluster.ErrorCode(err) != cluster.EHOST {
 		t.Fatalf("Run before a pull: got %v, want an EHOST error", err)
 	}
-	if warning, err := e.Pull(ctx, host, benchImage); err != nil || warning != "" {
+	if warning, err := e.Pull(ctx, host, testImage); err != nil || warning != "" {
 		t.Fatalf("Pull: %q %v", warning, err)
 	}
 	ct, err := e.Run(ctx, spec)
@@ -89,3 +89,7 @@ func TestFakeEngineWithRealAdapter(t *testing.T) {
 		t.Fatalf("List after Stop: %+v %v", list, err)
 	}
 }
+
+// testImage names a registry host, as the benchmark's image does, so the
+// reference Docker pulls is the one the container is created from.
+const testImage = "127.0.0.1:5000/bench/app:1"

@@ -1,0 +1,368 @@
+package http
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// The API's contract: the body of every request and answer, declared once
+// here and used by the handlers and by the command-line client alike.
+// Every answer is a JSON object whose "error" field is false on success and
+// the whole sentence of what went wrong otherwise (ErrorResponse); the
+// fields below come beside it.
+
+// CreateAppRequest is the body of POST /apps.
+type CreateAppRequest struct {
+	App string `json:"app"`
+}
+
+// AddHostRequest is the body of POST /hosts.
+type AddHostRequest struct {
+	Host string `json:"host"`
+}
+
+// DeployRequest is the body of POST /apps/:app/deploy. Count and Port
+// left out keep the app's (or the defaults).
+type DeployRequest struct {
+	Image       string               `json:"image"`
+	Count       *Int                 `json:"count,omitempty"`
+	Port        *Int                 `json:"port,omitempty"`
+	HealthCheck *cluster.HealthCheck `json:"healthcheck,omitempty"`
+}
+
+// SetEnvRequest is the body of POST /apps/:app/envs.
+type SetEnvRequest struct {
+	Env string `json:"env"` // KEY=value
+}
+
+// RollbackRequest is the body of POST /apps/:app/rollback; without a
+// revision, the newest succeeded one before the current.
+type RollbackRequest struct {
+	Revision *Int `json:"revision,omitempty"`
+}
+
+// ScaleRequest is the body of POST /apps/:app/scale.
+type ScaleRequest struct {
+	Count *Int `json:"count"`
+}
+
+// PutRegistryRequest is the body of POST /registries.
+type PutRegistryRequest struct {
+	Registry string `json:"registry"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// Int is an integer that may arrive as a JSON number or a numeric string,
+// as the original CLI sends count. It is sent as a number.
+type Int int
+
+// NewInt returns a pointer to n, for the optional fields of requests.
+func NewInt(n int) *Int {
+	i := Int(n)
+	return &i
+}
+
+// UnmarshalJSON accepts 3 and "3".
+func (n *Int) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if unq, err := strconv.Unquote(s); err == nil {
+		s = strings.TrimSpace(unq)
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("must be a whole number, got %s", clipBytes(b))
+	}
+	*n = Int(v)
+	return nil
+}
+
+// intOr returns *n, or def when n is nil.
+func (n *Int) intOr(def int) int {
+	if n == nil {
+		return def
+	}
+	return int(*n)
+}
+
+// AppsResponse answers GET /apps.
+type AppsResponse struct {
+	Apps []string `json:"apps"` // sorted
+}
+
+// AppResponse answers GET /apps/:app.
+type AppResponse struct {
+	App         string         `json:"app"`
+	Description AppDescription `json:"description"`
+}
+
+// AppDescription is one app in GET /apps/:app and GET /describe.
+type AppDescription struct {
+	Image     string   `json:"image"`
+	Revision  int      `json:"revision"` // 0: never deployed
+	Count     int      `json:"count"`
+	Port      int      `json:"port,omitempty"` // 0: the default
+	Instances []string `json:"instances"`      // the routed ones
+	Envs      []string `json:"envs"`           // KEY=value
+}
+
+// DescribeResponse answers GET /describe.
+type DescribeResponse struct {
+	Description map[string]AppDescription `json:"description"`
+}
+
+// HostsResponse answers GET /hosts.
+type HostsResponse struct {
+	Hosts []string `json:"hosts"`
+}
+
+// InstancesResponse answers GET /apps/:app/instances.
+type InstancesResponse struct {
+	Instances []string `json:"instances"` // ip:port of the routed ones
+}
+
+// EnvsResponse answers GET /apps/:app/envs.
+type EnvsResponse struct {
+	Envs []string `json:"envs"` // KEY=value
+}
+
+// HistoryResponse answers GET /apps/:app/history, newest first.
+type HistoryResponse struct {
+	History []HistoryEntry `json:"history"`
+}
+
+// HistoryEntry is one revision of an app.
+type HistoryEntry struct {
+	Revision  int      `json:"revision"`
+	Timestamp int64    `json:"timestamp"` // Unix seconds
+	App       string   `json:"app"`
+	Image     string   `json:"image"`
+	Count     int      `json:"count"`
+	Status    string   `json:"status"`
+	Reason    string   `json:"reason,omitempty"`
+	Envs      []string `json:"envs"`
+	Current   bool     `json:"current"`
+}
+
+// LogsResponse answers GET /apps/:app/logs.
+type LogsResponse struct {
+	Logs []string `json:"logs"` // "ip:port line"
+}
+
+// RegistriesResponse answers GET /registries: the registries with stored
+// credentials, never the credentials.
+type RegistriesResponse struct {
+	Registries []string `json:"registries"`
+}
+
+// RolloutResponse answers a deploy, rollback, scale or env change when it
+// is done.
+type RolloutResponse struct {
+	Revision  int      `json:"revision"`
+	Instances []string `json:"instances"`
+}
+
+// HealthResponse answers GET /healthz to a client with the token; others
+// get only Status. Error is false, or a sentence when the data file is
+// not usable.
+type HealthResponse struct {
+	Error  any               `json:"error"`
+	Status string            `json:"status"` // "ok" or "not ok"
+	DB     string            `json:"db"`
+	Redis  string            `json:"redis,omitempty"` // absent without a publisher
+	Hosts  map[string]string `json:"hosts"`           // host -> "ok" or what is wrong
+}
+
+// ProgressLine is one line of a rollout's application/x-ndjson stream: a
+// step (Error absent), or the last line, the answer (Error false and the
+// RolloutResponse's fields, or the ErrorResponse's fields).
+type ProgressLine struct {
+	cluster.Progress
+	RolloutResponse
+	Error   json.RawMessage `json:"error,omitempty"`
+	Status  int             `json:"status,omitempty"`
+	Code    string          `json:"code,omitempty"`
+	Problem string          `json:"problem,omitempty"`
+	Fix     *cluster.Fix    `json:"fix,omitempty"`
+}
+
+// ErrorResponse is the answer to a failed request. Error is the whole
+// sentence in the API's words, what the original CLI prints; Code is the
+// kind of failure (cluster.EINVALID...). When the sentence ends with what
+// to do, Problem and Fix let a client say it in its own words: Problem is
+// what was wrong, Fix what to do.
+type ErrorResponse struct {
+	Error   string       `json:"error"`
+	Code    string       `json:"code,omitempty"`
+	Problem string       `json:"problem,omitempty"`
+	Fix     *cluster.Fix `json:"fix,omitempty"`
+	Status  int          `json:"status,omitempty"` // in the last line of a progress stream only
+}
+
+// errorResponse is err as the API says it. A refused token gets the
+// sentence alone, as the original API answered it: the status says the
+// rest.
+func errorResponse(err error) ErrorResponse {
+	code := cluster.ErrorCode(err)
+	e := &cluster.Error{Code: code, Message: cluster.ErrorMessage(err)}
+	if code != cluster.EINTERNAL {
+		e = asError(err)
+	}
+	answer := ErrorResponse{Error: e.Say(OpCall), Code: code}
+	if e.Fix != nil {
+		answer.Problem, answer.Fix = e.Message, e.Fix
+	}
+	if code == cluster.EUNAUTHORIZED {
+		answer.Code = ""
+	}
+	return answer
+}
+
+// ParseError returns the error an answer's body carries, as the typed
+// *cluster.Error with its code and Fix, or nil when its "error" is false.
+// An answer from a controller that sends no code gets the code of its
+// status. It returns a plain error when body is not an answer at all.
+func ParseError(status int, body []byte) error {
+	var env struct {
+		Error   json.RawMessage `json:"error"`
+		Code    string          `json:"code"`
+		Problem string          `json:"problem"`
+		Fix     *cluster.Fix    `json:"fix"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return fmt.Errorf("the answer is not JSON: %v", err)
+	}
+	return envelopeError(status, env.Error, env.Code, env.Problem, env.Fix)
+}
+
+// LineError returns the error the last line of a progress stream carries,
+// or nil when it reports success.
+func (p *ProgressLine) LineError() error {
+	return envelopeError(p.Status, p.Error, p.Code, p.Problem, p.Fix)
+}
+
+func envelopeError(status int, raw json.RawMessage, code, problem string, fix *cluster.Fix) error {
+	s := strings.TrimSpace(string(raw))
+	if s == "false" || s == "" || s == "null" {
+		if status >= 400 {
+			return cluster.Errorf(StatusErrorCode(status), "The controller answered status %d without saying why.", status)
+		}
+		return nil
+	}
+	var sentence string
+	if err := json.Unmarshal(raw, &sentence); err != nil {
+		sentence = s
+	}
+	if code == "" {
+		code = StatusErrorCode(status)
+	}
+	if problem == "" {
+		return &cluster.Error{Code: code, Message: sentence}
+	}
+	return &cluster.Error{Code: code, Message: problem, Fix: fix}
+}
+
+// StatusErrorCode returns the error code of a status, for answers that do
+// not carry one; the reverse of ErrorStatusCode where it is one to one.
+func StatusErrorCode(status int) string {
+	for _, code := range []string{cluster.EINVALID, cluster.EUNAUTHORIZED, cluster.ENOTFOUND, cluster.EMETHOD,
+		cluster.ECONFLICT, cluster.ETOOLARGE, cluster.EHOST, cluster.EUNAVAILABLE} {
+		if codeStatus[code] == status {
+			return code
+		}
+	}
+	return cluster.EINTERNAL
+}
+
+// opRoutes is the call of each operation a Fix may name: its method, its
+// path with :params taken from the Fix's args, and its body's fields.
+var opRoutes = map[string]struct {
+	method, path string
+	body         []string
+}{
+	cluster.OpApps:           {"GET", "/apps", nil},
+	cluster.OpAddApp:         {"POST", "/apps", []string{cluster.ArgApp}},
+	cluster.OpRemoveApp:      {"DELETE", "/apps/:app", nil},
+	cluster.OpHosts:          {"GET", "/hosts", nil},
+	cluster.OpAddHost:        {"POST", "/hosts", []string{cluster.ArgHost}},
+	cluster.OpRemoveHost:     {"DELETE", "/hosts/:host", nil},
+	cluster.OpDeploy:         {"POST", "/:app/deploy", []string{cluster.ArgImage}},
+	cluster.OpInstances:      {"GET", "/:app/instances", nil},
+	cluster.OpEnvs:           {"GET", "/:app/envs", nil},
+	cluster.OpSetEnv:         {"POST", "/:app/envs", []string{cluster.ArgEnv}},
+	cluster.OpUnsetEnv:       {"DELETE", "/:app/envs/:key", nil},
+	cluster.OpHistory:        {"GET", "/:app/history", nil},
+	cluster.OpLogs:           {"GET", "/:app/logs", nil},
+	cluster.OpKill:           {"POST", "/:app/kill", nil},
+	cluster.OpRollback:       {"POST", "/:app/rollback", []string{cluster.ArgRevision}},
+	cluster.OpScale:          {"POST", "/:app/scale", []string{cluster.ArgCount}},
+	cluster.OpDescribe:       {"GET", "/describe", nil},
+	cluster.OpStatus:         {"GET", "/healthz", nil},
+	cluster.OpRegistries:     {"GET", "/registries", nil},
+	cluster.OpAddRegistry:    {"POST", "/registries", []string{cluster.ArgRegistry, cluster.ArgUsername, "password"}},
+	cluster.OpRemoveRegistry: {"DELETE", "/registries/:registry", nil},
+	cluster.OpBackup:         {"GET", "/backup", nil},
+}
+
+// OpCall says an operation as an API call: "POST /hosts {"host": "IP"}",
+// "GET /shop.example.com/history". Arguments the Fix does not know are
+// written in capitals (APP, IP, N).
+func OpCall(op string, args map[string]string) string {
+	r, ok := opRoutes[op]
+	if !ok {
+		return op
+	}
+	segs := strings.Split(r.path, "/")
+	for i, seg := range segs {
+		if name, param := strings.CutPrefix(seg, ":"); param {
+			segs[i] = url.PathEscape(argOr(args, name))
+		}
+	}
+	call := r.method + " " + strings.Join(segs, "/")
+	if args[cluster.ArgForce] == "true" {
+		call += "?force=true"
+	}
+	if len(r.body) == 0 {
+		return call
+	}
+	fields := make([]string, 0, len(r.body))
+	for _, name := range r.body {
+		v, known := args[name]
+		switch {
+		case !known && (name == cluster.ArgRevision || name == cluster.ArgCount):
+			fields = append(fields, fmt.Sprintf("%q: N", name))
+		case !known:
+			fields = append(fields, fmt.Sprintf("%q: %q", name, placeholder(name)))
+		case name == cluster.ArgRevision || name == cluster.ArgCount:
+			fields = append(fields, fmt.Sprintf("%q: %s", name, v))
+		default:
+			fields = append(fields, fmt.Sprintf("%q: %q", name, v))
+		}
+	}
+	return call + " {" + strings.Join(fields, ", ") + "}"
+}
+
+func argOr(args map[string]string, name string) string {
+	if v, ok := args[name]; ok {
+		return v
+	}
+	return placeholder(name)
+}
+
+// placeholder is how an unknown argument is written.
+func placeholder(name string) string {
+	switch name {
+	case cluster.ArgHost:
+		return "IP"
+	case cluster.ArgEnv:
+		return "KEY=value"
+	case cluster.ArgRevision, cluster.ArgCount:
+		return "N"
+	}
+	return strings.ToUpper(name)
+}
