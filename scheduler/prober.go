@@ -47,8 +47,9 @@ type ProberConfig struct {
 // Prober health-checks instances, each on its own timer: every instance is
 // checked once per interval at a phase taken from its container id, so the
 // checks of a large cluster spread evenly over the interval instead of
-// arriving at once, and at most MaxInFlight run at the same time. The
-// reconcile pass reads the latest results (Health) instead of probing.
+// arriving at once, and at most MaxInFlight run at the same time; a first
+// failure is confirmed half an interval later. The reconcile pass reads the
+// latest results (Health) instead of probing.
 //
 // One goroutine (Run) owns the dispatch; the fields under mu are shared with
 // the checks it starts and with Track and Health, which are safe to call
@@ -359,7 +360,7 @@ func (p *Prober) probe(ctx context.Context, st *probeState, next bool) {
 	changed := wasUnhealthy != (st.failures >= unhealthyAfter)
 	p.setResult(st.ID, st.passed, st.failures >= unhealthyAfter)
 	if next {
-		st.next = nextProbe(st.next, time.Now(), p.cfg.Interval)
+		st.next = nextCheck(time.Now(), p.cfg.Interval, st.ID, st.failures)
 	}
 	heap.Push(&p.due, st)
 	p.mu.Unlock()
@@ -390,18 +391,19 @@ func firstProbe(now time.Time, interval time.Duration, id string) time.Time {
 	return at
 }
 
-// nextProbe returns when the check after the one due at due runs: one
-// interval later, keeping the target's phase. When that time has passed
-// already (the bound on checks in flight held the check back, or it took
-// its whole timeout), it is the target's next phase after now: a late
-// check moves the next one on rather than crowding it in early, so the
-// spread over the interval comes back once the checks catch up.
-func nextProbe(due, now time.Time, interval time.Duration) time.Time {
-	next := due.Add(interval)
-	if next.Before(now) {
-		next = next.Add(now.Sub(next).Truncate(interval) + interval)
+// nextCheck returns when a target is checked next after a check that
+// ended at now with failures consecutive failures. A first failure is
+// confirmed half an interval later rather than at the next phase, so an
+// instance that starts failing leaves the table within one and a half
+// intervals, not two; otherwise the check after now at the target's phase
+// (see firstProbe): a check held back by the bound moves the next one on
+// rather than crowding it in early, so the spread comes back once the
+// checks catch up.
+func nextCheck(now time.Time, interval time.Duration, id string, failures int) time.Time {
+	if failures > 0 && failures < unhealthyAfter {
+		return now.Add(interval / 2)
 	}
-	return next
+	return firstProbe(now, interval, id)
 }
 
 // dueQueue is a min-heap of targets by their next check.

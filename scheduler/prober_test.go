@@ -51,30 +51,33 @@ func TestFirstProbeSpread(t *testing.T) {
 	}
 }
 
-func TestNextProbe(t *testing.T) {
+func TestNextCheck(t *testing.T) {
+	const interval = time.Second
+	id := containerID(42)
 	base := time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
-	at := func(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
-	const interval = 1000 * time.Millisecond
+	phase := firstProbe(base, interval, id) // the target's first slot at or after base
+	at := func(d time.Duration) time.Time { return phase.Add(d) }
 	tests := []struct {
-		name      string
-		due, now  int // ms
-		wantNext  int
-		wantPhase bool
+		name     string
+		ended    time.Duration // after the slot
+		failures int
+		want     time.Duration // after the slot
 	}{
-		{"on time: one interval after it was due", 0, 10, 1000, true},
-		{"finished late but before the next: still one interval after", 0, 900, 1000, true},
-		{"held back past the next: the next phase after now", 0, 1500, 2000, true},
-		{"held back several intervals", 0, 3200, 4000, true},
-		{"exactly at the next due time", 0, 1000, 1000, true},
-		{"phase kept from an odd due time", 250, 2900, 3250, true},
+		{"passed on time: its next slot", 10 * time.Millisecond, 0, interval},
+		{"passed, held back past its next slot: the one after", 1500 * time.Millisecond, 0, 2 * interval},
+		{"passed, held back several intervals", 3200 * time.Millisecond, 0, 4 * interval},
+		{"first failure: confirmed half an interval later", 10 * time.Millisecond, 1, 510 * time.Millisecond},
+		{"first failure of a late check: half an interval after it ended", 1700 * time.Millisecond, 1, 2200 * time.Millisecond},
+		{"second failure (unhealthy): back to its slots", 520 * time.Millisecond, 2, interval},
+		{"still failing: its slots", 10 * time.Millisecond, 5, interval},
 	}
 	for _, tt := range tests {
-		got := nextProbe(at(tt.due), at(tt.now), interval)
-		if !got.Equal(at(tt.wantNext)) {
-			t.Errorf("%s: nextProbe(due %dms, now %dms) = %s, want %dms", tt.name, tt.due, tt.now, got.Sub(base), tt.wantNext)
+		got := nextCheck(at(tt.ended), interval, id, tt.failures)
+		if !got.Equal(at(tt.want)) {
+			t.Errorf("%s: nextCheck(ended %s after the slot, %d failures) = %s after the slot, want %s", tt.name, tt.ended, tt.failures, got.Sub(phase), tt.want)
 		}
-		if got.Before(at(tt.now)) {
-			t.Errorf("%s: next check %s is before now %dms", tt.name, got.Sub(base), tt.now)
+		if got.Before(at(tt.ended)) {
+			t.Errorf("%s: next check before the last ended", tt.name)
 		}
 	}
 }
@@ -229,12 +232,24 @@ func TestProberTimersAndHealth(t *testing.T) {
 	sick := targets[7]
 	before, _ := p.Health()
 	srv.setFailing(sick.Path, true)
+	switched := time.Now()
 	waitFor(t, 10*time.Second, "failing target reported unhealthy", func() bool { _, u := p.Health(); return u[sick.ID] })
 	if !before[sick.ID] || len(before) != len(targets) {
 		t.Fatal("the results handed out before the failure changed under their reader")
 	}
 	if got := len(srv.hitsOf(sick.Path)); got < 2 {
 		t.Fatalf("unhealthy after %d checks", got)
+	}
+	// The failure was confirmed half an interval after it was first seen,
+	// not a whole one.
+	var failing []time.Time
+	for _, h := range srv.hitsOf(sick.Path) {
+		if h.After(switched) {
+			failing = append(failing, h)
+		}
+	}
+	if len(failing) < 2 || failing[1].Sub(failing[0]) > 3*interval/4 {
+		t.Fatalf("failing checks at %v after the switch: the second should follow the first by half an interval", failing)
 	}
 	if changes.Load() != 1 {
 		t.Fatalf("OnChange called %d times when one target became unhealthy, want 1", changes.Load())

@@ -64,8 +64,8 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 		failing: map[string]time.Time{}, down: map[string]bool{},
 	}
 	// A check that changes what should be routed asks for a pass at once,
-	// so an instance failing its check leaves the table within two probe
-	// intervals whatever the reconcile interval.
+	// so an instance failing its check leaves the table within one and a
+	// half probe intervals whatever the reconcile interval.
 	r.prober = NewProber(ProberConfig{Interval: cfg.ProbeInterval, MaxInFlight: cfg.MaxProbes, OnChange: r.Trigger, Logger: s.cfg.Logger})
 	return r
 }
