@@ -182,13 +182,39 @@ func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendCo
 		}
 		return false, false, errors.Join(errStale, err)
 	}
+	if _, err := c.br.Peek(1); err != nil {
+		if timedOut(err) {
+			return false, false, errors.Join(errBackendTimeout, err)
+		}
+		return false, false, errors.Join(errStale, err)
+	}
+	h, plain, err := peekPlainHead(c.br, req.Method)
+	if err != nil {
+		if timedOut(err) {
+			return false, false, errors.Join(errBackendTimeout, err)
+		}
+		return false, false, errors.Join(errSent, err)
+	}
+	if plain {
+		r.clearDeadline(req, c)
+		head, _ := c.br.Peek(h.size)
+		copyHead(w.Header(), head)
+		c.br.Discard(h.size)
+		w.WriteHeader(h.status)
+		if err := copyBody(w, c.br, h.bodyLen); err != nil {
+			return true, false, err
+		}
+		// Bytes beyond the body were not asked for: the connection is
+		// out of step and not reused.
+		return true, !h.close && c.br.Buffered() == 0, nil
+	}
 	var resp *http.Response
 	for {
 		if _, err := c.br.Peek(1); err != nil {
 			if timedOut(err) {
 				return false, false, errors.Join(errBackendTimeout, err)
 			}
-			return false, false, errors.Join(errStale, err)
+			return false, false, errors.Join(errSent, err)
 		}
 		resp, err = http.ReadResponse(c.br, req)
 		if err != nil {
@@ -202,12 +228,7 @@ func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendCo
 		}
 		resp.Body.Close() // 1xx: informational, wait for the answer
 	}
-	c.conn.SetDeadline(time.Time{})
-	if req.Context().Err() != nil {
-		// The client left while the deadline was being cleared: restore
-		// what the AfterFunc set, so the copy below stops.
-		c.conn.SetDeadline(aLongTimeAgo)
-	}
+	r.clearDeadline(req, c)
 
 	dst := w.Header()
 	connTokens := resp.Header["Connection"]
@@ -243,6 +264,17 @@ func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendCo
 		dst[k] = vv
 	}
 	return true, !resp.Close, nil
+}
+
+// clearDeadline lifts the backend timeout once the answer's head arrived:
+// the body may take as long as it takes.
+func (r *Router) clearDeadline(req *http.Request, c *backendConn) {
+	c.conn.SetDeadline(time.Time{})
+	if req.Context().Err() != nil {
+		// The client left while the deadline was being cleared: restore
+		// what the AfterFunc set, so the copy stops.
+		c.conn.SetDeadline(aLongTimeAgo)
+	}
 }
 
 // copyFlushing copies a streamed answer, flushing after every read so
