@@ -38,14 +38,16 @@ type connPool struct {
 	closed bool // the backend left the table: connections are not kept
 }
 
-func (p *connPool) get() *backendConn {
+// get returns the newest idle connection, dropping those idle longer than
+// idleTimeout at now.
+func (p *connPool) get(now time.Time) *backendConn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
-		if time.Since(c.idle) < idleTimeout {
+		if now.Sub(c.idle) < idleTimeout {
 			return c
 		}
 		c.conn.Close()
@@ -97,14 +99,14 @@ func (r *Router) serveFast(w http.ResponseWriter, req *http.Request, a *app, nam
 	var tried uint64
 	var lastErr error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		now := time.Now().UnixNano()
-		i := a.pick(tried, now, start)
+		now := time.Now()
+		i := a.pick(tried, now.UnixNano(), start)
 		if i < 0 {
 			break
 		}
 		tried |= 1 << i
 		be := a.at(start, i)
-		written, err := r.forward(w, req, be)
+		written, err := r.forward(w, req, be, now)
 		if err == nil {
 			return
 		}
@@ -113,7 +115,7 @@ func (r *Router) serveFast(w http.ResponseWriter, req *http.Request, a *app, nam
 			return // the client went away; the instance is not to blame
 		}
 		if isDialError(err) {
-			be.badUntil.Store(now + int64(r.skipFor))
+			be.badUntil.Store(now.UnixNano() + int64(r.skipFor))
 			r.log.Warn("cannot connect to instance; skipping it", "host", name, "instance", be.addr, "for", r.skipFor, "err", err)
 		}
 		if written {
@@ -129,10 +131,11 @@ func (r *Router) serveFast(w http.ResponseWriter, req *http.Request, a *app, nam
 }
 
 // forward sends req to be and copies the answer to w. written reports
-// whether anything was written to w.
-func (r *Router) forward(w http.ResponseWriter, req *http.Request, be *backend) (written bool, err error) {
+// whether anything was written to w. now is the time of the attempt: the
+// backend timeout runs from it, or from the end of a dial.
+func (r *Router) forward(w http.ResponseWriter, req *http.Request, be *backend, now time.Time) (written bool, err error) {
 	for {
-		c := be.pool.get()
+		c := be.pool.get(now)
 		reused := c != nil
 		if c == nil {
 			conn, err := r.dialer.DialContext(req.Context(), "tcp", be.addr)
@@ -140,8 +143,9 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, be *backend) 
 				return false, err
 			}
 			c = &backendConn{conn: conn, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 4096)}
+			now = time.Now() // the backend timeout starts after the dial
 		}
-		written, keep, err := r.exchange(w, req, c)
+		written, keep, err := r.exchange(w, req, c, now)
 		if keep {
 			be.pool.put(c, r.maxIdle)
 		} else {
@@ -161,7 +165,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // exchange does one request and answer on c. keep reports whether c can be
 // reused.
-func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendConn) (written, keep bool, err error) {
+func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendConn, now time.Time) (written, keep bool, err error) {
 	stop := context.AfterFunc(req.Context(), func() { c.conn.SetDeadline(aLongTimeAgo) })
 	defer func() {
 		if !stop() {
@@ -171,7 +175,7 @@ func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendCo
 
 	// The backend timeout bounds sending the request and waiting for the
 	// answer headers; the body of the answer may take as long as it takes.
-	c.conn.SetDeadline(time.Now().Add(r.timeout))
+	c.conn.SetDeadline(now.Add(r.timeout))
 	timedOut := func(err error) bool {
 		return errors.Is(err, os.ErrDeadlineExceeded) && req.Context().Err() == nil
 	}
@@ -196,7 +200,11 @@ func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendCo
 		return false, false, errors.Join(errSent, err)
 	}
 	if plain {
-		r.clearDeadline(req, c)
+		if int64(c.br.Buffered()-h.size) < h.bodyLen {
+			r.clearDeadline(req, c)
+		}
+		// Else the whole answer is in the buffer: no more reads, and the
+		// next exchange sets its own deadline, so it can stay.
 		head, _ := c.br.Peek(h.size)
 		copyHead(w.Header(), head)
 		c.br.Discard(h.size)
