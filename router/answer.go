@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // The fast path passes on the common answer, a final status with its body
@@ -16,29 +17,42 @@ import (
 // options, a head larger than the buffer) is left untouched in the buffer
 // for http.ReadResponse, so its framing stays net/http's.
 
+// maxPlainFields is the most header fields of an answer the fast path
+// frames itself; an answer with more goes through http.ReadResponse.
+const maxPlainFields = 32
+
 // plainHead is the head of an answer the fast path frames itself.
 type plainHead struct {
 	status  int
 	size    int   // bytes of the head, through its empty line
 	bodyLen int64 // bytes of body that follow the head
 	close   bool  // Connection: close: the instance closes after the body
+	n       int   // fields in use
+	fields  [maxPlainFields]fieldAt
+}
+
+// fieldAt locates a header field in the head: name b[k0:k1], value
+// b[v0:v1]; canonical says whether the name is in canonical form.
+type fieldAt struct {
+	k0, k1, v0, v1 uint16
+	canonical      bool
 }
 
 // parsePlainHead parses the head at the start of b (an answer to a request
 // made with method). It returns ok false when b holds no complete head or
 // the answer is not one parsePlainHead frames: HTTP/1.1 with a status from
-// 200 to 599, CRLF line ends, valid field names and values, no
-// Transfer-Encoding or Trailer, at most one Content-Length (required unless
-// the answer has no body: HEAD, 204, 304), Connection naming only close or
-// keep-alive. It does not allocate.
+// 200 to 599, CRLF line ends, valid field names and values, at most
+// maxPlainFields fields, no Transfer-Encoding or Trailer, at most one
+// Content-Length (required unless the answer has no body: HEAD, 204, 304),
+// Connection naming only close or keep-alive. It does not allocate.
 func parsePlainHead(b []byte, method string) (h plainHead, ok bool) {
 	end := headEnd(b)
-	if end < 0 {
+	if end < 0 || end > 1<<16-1 {
 		return h, false
 	}
-	b = b[:end]
-	line, rest, ok := cutCRLF(b)
-	if !ok || len(line) < 12 || string(line[:9]) != "HTTP/1.1 " || len(line) > 12 && line[12] != ' ' {
+	i := bytes.IndexByte(b, '\n')
+	line := b[:i+1]
+	if len(line) < 14 || string(line[:9]) != "HTTP/1.1 " || line[len(line)-2] != '\r' || len(line) > 14 && line[12] != ' ' {
 		return h, false
 	}
 	for _, c := range line[9:12] {
@@ -51,17 +65,27 @@ func parsePlainHead(b []byte, method string) (h plainHead, ok bool) {
 		return h, false
 	}
 	h.bodyLen = -1
-	for len(rest) > 0 {
-		line, rest, ok = cutCRLF(rest)
-		if !ok {
-			return h, false
+	for p := i + 1; p < end; {
+		e := p + bytes.IndexByte(b[p:end], '\n')
+		if e == p || b[e-1] != '\r' {
+			return h, false // a bare LF
 		}
-		if len(line) == 0 {
+		if e == p+1 {
 			break // the empty line ending the head
 		}
-		k, v, ok := field(line)
+		if h.n == maxPlainFields {
+			return h, false
+		}
+		f, ok := field(b, p, e-1)
 		if !ok {
 			return h, false
+		}
+		h.fields[h.n] = f
+		h.n++
+		p = e + 1
+		k, v := b[f.k0:f.k1], b[f.v0:f.v1]
+		if len(k) < 7 || len(k) > 17 {
+			continue // not a field that frames the answer
 		}
 		switch {
 		case asciiEqualFold(k, "Content-Length"):
@@ -77,7 +101,7 @@ func parsePlainHead(b []byte, method string) (h plainHead, ok bool) {
 			for len(v) > 0 {
 				var tok []byte
 				tok, v, _ = bytes.Cut(v, []byte(","))
-				tok = bytes.Trim(tok, " \t")
+				tok = trimBlanks(tok)
 				switch {
 				case asciiEqualFold(tok, "close"):
 					h.close = true
@@ -116,50 +140,50 @@ func headEnd(b []byte) int {
 	}
 }
 
-// cutCRLF splits off the first line of b, which must end in CRLF.
-func cutCRLF(b []byte) (line, rest []byte, ok bool) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 1 || b[i-1] != '\r' {
-		return nil, nil, false
-	}
-	return b[:i-1], b[i+1:], true
-}
-
-// field splits a header line into its name and its value without the
-// surrounding blanks. It rejects an empty or invalid name, a line that
-// continues the previous one (obs-fold), and control characters in the
-// value.
-func field(line []byte) (k, v []byte, ok bool) {
-	i := bytes.IndexByte(line, ':')
-	if i < 1 {
-		return nil, nil, false
-	}
-	k, v = line[:i], bytes.Trim(line[i+1:], " \t")
-	for _, c := range k {
-		if !tokenByte(c) {
-			return nil, nil, false
+// field locates the header field in b[p:e] (a line without its CRLF). It
+// rejects an empty or invalid name, a line that continues the previous one
+// (obs-fold), and control characters in the value.
+func field(b []byte, p, e int) (f fieldAt, ok bool) {
+	f.k0, f.canonical = uint16(p), true
+	upper := true // the next letter starts a word of the name
+	i := p
+	for ; i < e && b[i] != ':'; i++ {
+		c := b[i]
+		if !tokenByte[c] {
+			return f, false
 		}
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			f.canonical = false
+		}
+		upper = c == '-'
 	}
-	for _, c := range v {
+	if i == p || i == e {
+		return f, false
+	}
+	f.k1 = uint16(i)
+	for i++; i < e && (b[i] == ' ' || b[i] == '\t'); i++ {
+	}
+	v1 := e
+	for v1 > i && (b[v1-1] == ' ' || b[v1-1] == '\t') {
+		v1--
+	}
+	for _, c := range b[i:v1] {
 		if c < ' ' && c != '\t' || c == 0x7f {
-			return nil, nil, false
+			return f, false
 		}
 	}
-	return k, v, true
+	f.v0, f.v1 = uint16(i), uint16(v1)
+	return f, true
 }
 
-// tokenByte reports whether c may appear in a field name (RFC 9110 tchar).
-func tokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+// tokenByte says which bytes may appear in a field name (RFC 9110 tchar).
+var tokenByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
 	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
+	return t
+}()
 
 // parseLength parses a Content-Length value: 1 to 18 digits, else -1.
 func parseLength(v []byte) int64 {
@@ -218,61 +242,38 @@ func peekPlainHead(br *bufio.Reader, method string) (h plainHead, ok bool, err e
 	}
 }
 
-// copyHead sets the fields of the head (as parsed by parsePlainHead) in
-// dst, leaving out hop-by-hop ones. All the values share one string and
-// one slice.
-func copyHead(dst http.Header, head []byte) {
+// copyHead sets h's fields, found in head, in dst, leaving out hop-by-hop
+// ones. All the values share one string and one slice.
+func copyHead(dst http.Header, head []byte, h *plainHead) {
 	s := string(head)
-	_, s, _ = cutString(s) // the status line
-	n := 0
-	for i := range len(s) {
-		if s[i] == '\n' {
-			n++
+	vals := make([]string, h.n)
+	for i, f := range h.fields[:h.n] {
+		k := s[f.k0:f.k1]
+		if !f.canonical {
+			k = http.CanonicalHeaderKey(k)
 		}
-	}
-	vals := make([]string, 0, n)
-	for {
-		var line string
-		line, s, _ = cutString(s)
-		if line == "" {
-			return
-		}
-		i := 0
-		for line[i] != ':' {
-			i++
-		}
-		k := http.CanonicalHeaderKey(line[:i])
 		if hopByHop(k) {
 			continue
 		}
-		v := trimBlanks(line[i+1:])
+		v := s[f.v0:f.v1]
 		if old, ok := dst[k]; ok {
 			dst[k] = append(old, v)
 			continue
 		}
-		vals = append(vals, v)
-		dst[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+		vals[i] = v
+		dst[k] = vals[i : i+1 : i+1]
 	}
 }
 
-// cutString splits off the first CRLF-ended line of s.
-func cutString(s string) (line, rest string, ok bool) {
-	for i := 1; i < len(s); i++ {
-		if s[i] == '\n' && s[i-1] == '\r' {
-			return s[:i-1], s[i+1:], true
-		}
+// trimBlanks trims spaces and tabs from both ends of b.
+func trimBlanks(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
 	}
-	return s, "", false
-}
-
-func trimBlanks(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
 	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
+	return b
 }
 
 // copyBody copies the next n bytes of br to w: first what br already

@@ -2,6 +2,7 @@ package router
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -44,6 +45,11 @@ func TestParsePlainHead(t *testing.T) {
 		{"CR in a value", "HTTP/1.1 200 OK\r\nX: a\rb\r\nContent-Length: 5\r\n\r\n", "GET", false, plainHead{}},
 		{"NUL in a value", "HTTP/1.1 200 OK\r\nX: a\x00b\r\nContent-Length: 5\r\n\r\n", "GET", false, plainHead{}},
 		{"connection option", "HTTP/1.1 200 OK\r\nConnection: X-Secret\r\nContent-Length: 5\r\n\r\n", "GET", false, plainHead{}},
+		{"empty name", "HTTP/1.1 200 OK\r\n: x\r\nContent-Length: 5\r\n\r\n", "GET", false, plainHead{}},
+		{"bare LF ending the head", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\n", "GET", false, plainHead{}},
+		{"bare LF status line", "HTTP/1.1 200 OK\nContent-Length: 5\r\n\r\n", "GET", false, plainHead{}},
+		{"too many fields", "HTTP/1.1 200 OK\r\n" + strings.Repeat("X: y\r\n", maxPlainFields) + "Content-Length: 5\r\n\r\n", "GET", false, plainHead{}},
+		{"most fields", "HTTP/1.1 200 OK\r\n" + strings.Repeat("X: y\r\n", maxPlainFields-1) + "Content-Length: 5\r\n\r\n", "GET", true, plainHead{status: 200, bodyLen: 5}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -55,8 +61,9 @@ func TestParsePlainHead(t *testing.T) {
 				return
 			}
 			c.want.size = headEnd([]byte(c.head))
-			if h != c.want {
-				t.Fatalf("got %+v, want %+v", h, c.want)
+			got := plainHead{status: h.status, size: h.size, bodyLen: h.bodyLen, close: h.close}
+			if got != c.want {
+				t.Fatalf("got %+v, want %+v", got, c.want)
 			}
 		})
 	}
@@ -78,10 +85,14 @@ func TestHeadEnd(t *testing.T) {
 }
 
 func TestCopyHead(t *testing.T) {
-	head := "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nX-A:1\r\nX-A: 2 \r\nKeep-Alive: timeout=5\r\nConnection: close\r\nContent-Length: 5\r\n\r\n"
+	head := "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nX-A:1\r\nx-a: 2 \r\nKeep-Alive: timeout=5\r\nConnection: close\r\nContent-Length: 5\r\nEmpty:\r\n\r\nhello"
+	p, ok := parsePlainHead([]byte(head), "GET")
+	if !ok {
+		t.Fatal("not parsed")
+	}
 	h := http.Header{}
-	copyHead(h, []byte(head))
-	want := http.Header{"Content-Type": {"text/plain"}, "X-A": {"1", "2"}, "Content-Length": {"5"}}
+	copyHead(h, []byte(head)[:p.size], &p)
+	want := http.Header{"Content-Type": {"text/plain"}, "X-A": {"1", "2"}, "Content-Length": {"5"}, "Empty": {""}}
 	if len(h) != len(want) {
 		t.Fatalf("got %v, want %v", h, want)
 	}

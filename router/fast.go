@@ -206,7 +206,7 @@ func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendCo
 		// Else the whole answer is in the buffer: no more reads, and the
 		// next exchange sets its own deadline, so it can stay.
 		head, _ := c.br.Peek(h.size)
-		copyHead(w.Header(), head)
+		copyHead(w.Header(), head, &h)
 		c.br.Discard(h.size)
 		w.WriteHeader(h.status)
 		if err := copyBody(w, c.br, h.bodyLen); err != nil {
