@@ -22,3 +22,9 @@ func TestConformance(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkStore measures the data file with the same operations as the
+// etcd store's BenchmarkStore.
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, MustOpenDB(b))
+}

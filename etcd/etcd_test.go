@@ -183,3 +183,9 @@ func TestParseURL(t *testing.T) {
 		t.Errorf("user from the environment: %+v, %v", cfg, err)
 	}
 }
+
+// BenchmarkStore measures the etcd store (three members on loopback under
+// scripts/test) with the same operations as the data file's.
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, storetest.MustOpen(b, Opener(NewConfig(b))))
+}
