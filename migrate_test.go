@@ -173,3 +173,45 @@ func TestMigrateRefusesANonEmptyTarget(t *testing.T) {
 		t.Fatalf("migrate from a file in use: %v", err)
 	}
 }
+
+// TestMigratedControllerAdoptsContainers deploys on a data file, stops the
+// controller, migrates the file to etcd and starts a controller on the
+// prefix (without --init): it serves the same instances and keeps the same
+// containers running, neither replacing nor removing any.
+func TestMigratedControllerAdoptsContainers(t *testing.T) {
+	hosts := testenv.Hosts(t)
+	url := etcdTestURL(t)
+	path := filepath.Join(t.TempDir(), "ls.db")
+	c := StartController(t, path)
+	for _, h := range hosts {
+		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
+	app := testenv.UniqueApp(t, "migrate")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
+	before := anyStrings(c.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])
+	containers := func() string {
+		return strings.Join(strings.Fields(testenv.Docker(t, "ps", "-q", "--no-trunc", "--filter", "label="+cluster.LabelApp+"="+app)), ",")
+	}
+	running := containers()
+	if len(before) != 2 || strings.Count(running, ",") != 1 {
+		t.Fatalf("deployed: instances %v, containers %s", before, running)
+	}
+	c.Kill()
+
+	if out, err := runMigrate(t, path, url); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	e := StartController(t, url, "LONGSHOREMAN_INIT=")
+	// Several reconcile passes (500ms each) go by; nothing may change.
+	time.Sleep(3 * time.Second)
+	after := anyStrings(e.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])
+	if strings.Join(after, ",") != strings.Join(before, ",") || containers() != running {
+		t.Fatalf("on etcd: instances %v (were %v), containers %s (were %s)\n%s", after, before, containers(), running, e.Log())
+	}
+	mustAnswerAll(t, after)
+	e.MustCall(t, "POST", "/"+app+"/scale", `{"count":3}`)
+	waitFor(t, 60*time.Second, "the app scaled to 3 on the etcd store", func() bool {
+		return len(anyStrings(e.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])) == 3
+	})
+}
