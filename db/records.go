@@ -99,9 +99,14 @@ func (db *DB) forgetRoutes() {
 
 // WriteRecords writes a data file holding the records read by records to w:
 // how a store that is not a file answers a backup. The file is built in a
-// temporary directory (dir, or the system's when empty) and removed after.
+// temporary directory (in dir; when dir is empty the system's, or the
+// working directory where there is none, as in a FROM scratch image) and
+// removed after.
 func WriteRecords(w io.Writer, dir string, records func(func(cluster.Record) error) error) (int64, error) {
 	tmp, err := os.MkdirTemp(dir, "longshoreman-backup-*")
+	if err != nil && dir == "" {
+		tmp, err = os.MkdirTemp(".", ".longshoreman-backup-*")
+	}
 	if err != nil {
 		return 0, fmt.Errorf("creating a temporary directory for the backup: %w", err)
 	}

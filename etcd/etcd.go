@@ -153,11 +153,12 @@ func Open(cfg Config) (*Store, error) {
 		Password:             cfg.Password,
 		Logger:               zap.NewNop(),
 	})
-	if err != nil {
-		return nil, cluster.Errorf(cluster.EUNAVAILABLE, "Cannot connect to etcd at %s (%v): check LONGSHOREMAN_DB's endpoints and, for etcds://, LONGSHOREMAN_ETCD_CACERT, _CERT and _KEY.", strings.Join(cfg.Endpoints, ","), err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{cfg: cfg, client: client, root: root, now: time.Now, ctx: ctx, cancel: cancel}
+	if err != nil {
+		cancel()
+		return nil, s.unavailable(etcdErr(err))
+	}
 	if err := s.init(); err != nil {
 		cancel()
 		client.Close()
@@ -254,7 +255,7 @@ func (s *Store) Check() error {
 	defer cancel()
 	resp, err := s.client.Get(ctx, s.metaKey(keySchema))
 	if err != nil {
-		return s.unavailable(err)
+		return s.unavailable(etcdErr(err))
 	}
 	if len(resp.Kvs) == 0 {
 		return cluster.Errorf(cluster.EUNAVAILABLE, "The %s lost its meta keys: restore it with `longshoreman migrate` from a backup.", s.where())
@@ -292,13 +293,36 @@ func (s *Store) callContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(s.ctx, s.cfg.Timeout)
 }
 
-// unavailable turns an etcd client error into one a person can act on.
-func (s *Store) unavailable(err error) error {
-	var ce *cluster.Error
-	if errors.As(err, &ce) {
+// callError marks an error returned by a call to etcd, as opposed to one
+// of this package's (a record that does not decode, a *cluster.Error).
+type callError struct{ err error }
+
+func (e *callError) Error() string { return e.err.Error() }
+func (e *callError) Unwrap() error { return e.err }
+
+func etcdErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &callError{err}
+}
+
+// unavailable turns an error of a call to etcd into one a person can act
+// on; other errors pass unchanged.
+func (s *Store) unavailable(err error) error { return unavailable(s.where(), err) }
+
+func unavailable(where string, err error) error {
+	var ce *callError
+	if !errors.As(err, &ce) {
 		return err
 	}
-	return cluster.Errorf(cluster.EUNAVAILABLE, "etcd did not answer for the %s (%v): check that a majority of its members run and are reachable.", s.where(), err)
+	switch {
+	case errors.Is(err, rpctypes.ErrAuthFailed), errors.Is(err, rpctypes.ErrInvalidAuthToken), errors.Is(err, rpctypes.ErrUserEmpty):
+		return cluster.Errorf(cluster.EUNAVAILABLE, "etcd refused the credentials for the %s (%v): check LONGSHOREMAN_ETCD_USERNAME and LONGSHOREMAN_ETCD_PASSWORD.", where, ce.err)
+	case errors.Is(err, rpctypes.ErrPermissionDenied):
+		return cluster.Errorf(cluster.EUNAVAILABLE, "etcd denied access to the %s (%v): grant the etcd user LONGSHOREMAN_ETCD_USERNAME read and write on the prefix.", where, ce.err)
+	}
+	return cluster.Errorf(cluster.EUNAVAILABLE, "etcd did not answer for the %s (%v): check that a majority of its members run and are reachable (and, for etcds://, LONGSHOREMAN_ETCD_CACERT, _CERT and _KEY).", where, ce.err)
 }
 
 // EnsureToken returns the stored API token, generating one when there is

@@ -27,7 +27,7 @@ func (s *Store) Records(fn func(cluster.Record) error) error {
 		resp, err := s.client.Get(ctx, start, opts...)
 		cancel()
 		if err != nil {
-			return s.unavailable(err)
+			return s.unavailable(etcdErr(err))
 		}
 		rev = resp.Header.Revision
 		for _, kv := range resp.Kvs {
@@ -215,7 +215,7 @@ func (s *Store) Compact() (int64, error) {
 	defer cancel()
 	resp, err := s.client.Get(ctx, s.metaKey(keySchema), clientv3.WithCountOnly())
 	if err != nil {
-		return 0, s.unavailable(err)
+		return 0, s.unavailable(etcdErr(err))
 	}
 	target := resp.Header.Revision - s.cfg.CompactKeep
 	if target <= 0 {
@@ -225,7 +225,7 @@ func (s *Store) Compact() (int64, error) {
 		if isCompacted(err) {
 			return 0, nil
 		}
-		return 0, s.unavailable(err)
+		return 0, s.unavailable(etcdErr(err))
 	}
 	return target, nil
 }

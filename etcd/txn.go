@@ -36,7 +36,7 @@ func (t *txn) get(key string) ([]byte, error) {
 	defer cancel()
 	resp, err := t.s.client.Get(ctx, key, t.readOpts()...)
 	if err != nil {
-		return nil, err
+		return nil, etcdErr(err)
 	}
 	if t.rev == 0 {
 		t.rev = resp.Header.Revision
@@ -62,7 +62,7 @@ func (t *txn) list(prefix string) ([]*mvccpb.KeyValue, error) {
 	defer cancel()
 	resp, err := t.s.client.Get(ctx, prefix, t.readOpts(clientv3.WithPrefix())...)
 	if err != nil {
-		return nil, err
+		return nil, etcdErr(err)
 	}
 	if t.rev == 0 {
 		t.rev = resp.Header.Revision
@@ -95,7 +95,7 @@ func (t *txn) commit() (ok bool, err error) {
 	defer cancel()
 	resp, err := t.s.client.Txn(ctx).If(t.cmps...).Then(t.ops...).Commit()
 	if err != nil {
-		return false, err
+		return false, etcdErr(err)
 	}
 	return resp.Succeeded, nil
 }

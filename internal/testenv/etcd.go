@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"os"
@@ -31,6 +32,7 @@ type EtcdCluster struct {
 	dir       string
 	initial   string
 	peers     []string
+	certs     *TLSCerts // clients talk TLS and must show a certificate of its CA
 
 	mu   sync.Mutex // guards cmds
 	cmds []*exec.Cmd
@@ -41,11 +43,24 @@ type EtcdCluster struct {
 // test ends.
 func StartEtcd(tb testing.TB) *EtcdCluster {
 	tb.Helper()
+	return startEtcd(tb, nil)
+}
+
+// StartEtcdTLS starts a private cluster whose clients must connect with TLS
+// and show a client certificate signed by certs' CA (certs.Dir holds
+// ca.pem, cert.pem and key.pem for the client).
+func StartEtcdTLS(tb testing.TB, certs *TLSCerts) *EtcdCluster {
+	tb.Helper()
+	return startEtcd(tb, certs)
+}
+
+func startEtcd(tb testing.TB, certs *TLSCerts) *EtcdCluster {
+	tb.Helper()
 	Etcd(tb) // skips locally, like every etcd test, unless scripts/test runs
 	if _, err := exec.LookPath("etcd"); err != nil {
 		tb.Fatalf("etcd not found in PATH (apt-get install etcd-server): %v", err)
 	}
-	c := &EtcdCluster{tb: tb, dir: tb.TempDir(), cmds: make([]*exec.Cmd, 3)}
+	c := &EtcdCluster{tb: tb, dir: tb.TempDir(), cmds: make([]*exec.Cmd, 3), certs: certs}
 	var initial []string
 	for i := range 3 {
 		c.Endpoints = append(c.Endpoints, Addr("127.0.0.1", FreePort(tb)))
@@ -74,11 +89,16 @@ func (c *EtcdCluster) start(i int) {
 	if c.cmds[i] != nil {
 		return
 	}
-	client, peer := "http://"+c.Endpoints[i], "http://"+c.peers[i]
-	cmd := exec.Command("etcd", "--name", fmt.Sprintf("m%d", i), "--data-dir", filepath.Join(c.dir, fmt.Sprintf("m%d", i)),
+	client, peer := c.scheme()+c.Endpoints[i], "http://"+c.peers[i]
+	args := []string{"--name", fmt.Sprintf("m%d", i), "--data-dir", filepath.Join(c.dir, fmt.Sprintf("m%d", i)),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", c.initial, "--initial-cluster-token", "longshoreman-test", "--initial-cluster-state", "new")
+		"--initial-cluster", c.initial, "--initial-cluster-token", "longshoreman-test", "--initial-cluster-state", "new"}
+	if c.certs != nil {
+		args = append(args, "--cert-file", filepath.Join(c.certs.Dir, "server-cert.pem"), "--key-file", filepath.Join(c.certs.Dir, "server-key.pem"),
+			"--client-cert-auth", "--trusted-ca-file", filepath.Join(c.certs.Dir, "ca.pem"))
+	}
+	cmd := exec.Command("etcd", args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // etcd reads ETCD_* variables: none of ours
 	log, err := os.OpenFile(filepath.Join(c.dir, fmt.Sprintf("m%d.log", i)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -111,12 +131,26 @@ func (c *EtcdCluster) Kill(i int) {
 	c.cmds[i] = nil
 }
 
+func (c *EtcdCluster) scheme() string {
+	if c.certs != nil {
+		return "https://"
+	}
+	return "http://"
+}
+
 func (c *EtcdCluster) waitHealthy(i int, timeout time.Duration) {
 	c.tb.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
+	if c.certs != nil {
+		cert, err := tls.LoadX509KeyPair(filepath.Join(c.certs.Dir, "cert.pem"), filepath.Join(c.certs.Dir, "key.pem"))
+		if err != nil {
+			c.tb.Fatal(err)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: c.certs.RootCAs(), Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
+	}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if resp, err := client.Get("http://" + c.Endpoints[i] + "/health"); err == nil {
+		if resp, err := client.Get(c.scheme() + c.Endpoints[i] + "/health"); err == nil {
 			ok := resp.StatusCode == http.StatusOK
 			resp.Body.Close()
 			if ok {
