@@ -113,7 +113,7 @@ func (s *Store) DeleteApp(name string) error {
 		t.del(s.key(cluster.RecordApp, name))
 		t.del(s.key(cluster.RecordInstance, name))
 		t.delPrefix(s.key(cluster.RecordRevision, name, ""))
-		t.writes++
+		t.instances[name] = nil
 		return nil
 	})
 }

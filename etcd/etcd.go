@@ -108,13 +108,10 @@ type Store struct {
 	generation   atomic.Uint64 // raised by every write seen, own or from the watch
 	history      atomic.Int64
 	instancesGen atomic.Uint64 // raised by every instance write seen
-	cacheMu      sync.Mutex    // guards cache; held while it is filled, so an invalidation waits for the fill
-	cache        struct {
-		valid     bool
-		instances []cluster.Instance
-	}
-	routesMu   sync.Mutex // serializes RoutingTable; guards lastRoutes
-	lastRoutes struct {
+	cacheMu      sync.Mutex    // guards cache
+	cache        instanceCache
+	routesMu     sync.Mutex // serializes RoutingTable; guards lastRoutes
+	lastRoutes   struct {
 		valid bool
 		gen   uint64
 		table cluster.RoutingTable
@@ -164,8 +161,15 @@ func Open(cfg Config) (*Store, error) {
 		client.Close()
 		return nil, err
 	}
+	ctx2, cancel2 := s.callContext()
+	resp, err := client.Get(ctx2, s.metaKey(keySchema), clientv3.WithCountOnly())
+	cancel2()
+	if err != nil {
+		s.Close()
+		return nil, s.unavailable(etcdErr(err))
+	}
 	s.wg.Add(1)
-	go s.watch()
+	go s.watch(resp.Header.Revision + 1)
 	if cfg.CompactInterval > 0 && !cfg.ReadOnly {
 		s.wg.Add(1)
 		go s.compactLoop()

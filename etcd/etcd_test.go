@@ -145,6 +145,45 @@ func TestOtherControllersWritesAreSeen(t *testing.T) {
 	if ta.Version != tb.Version || len(tb.Routes["a.example.com"]) != 1 {
 		t.Fatalf("tables: %+v and %+v", ta, tb)
 	}
+
+	// Changes by either, interleaved: each store's copy ends equal to
+	// what etcd holds, and a's table follows b's unrouting.
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("not within 10s: %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for i := range 10 {
+		w := []cluster.Store{a, b}[i%2]
+		if err := w.PutInstance(cluster.Instance{ID: fmt.Sprint("x", i), App: "a.example.com", Host: "10.0.0.2", Port: 100 + i, Routed: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.SetRouted("a.example.com", []string{"c1"}, false); err != nil {
+		t.Fatal(err)
+	}
+	eventually("both copies hold 11 instances with c1 unrouted", func() bool {
+		for _, s := range []cluster.Store{a, b} {
+			all, _ := s.AllInstances()
+			if len(all) != 11 || all[0].ID != "c1" || all[0].Routed {
+				return false
+			}
+		}
+		table, _ := a.RoutingTable()
+		return len(table.Routes["a.example.com"]) == 10
+	})
+	if err := b.DeleteApp("a.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	eventually("a's copy empty after b deleted the app", func() bool {
+		all, err := a.AllInstances()
+		return err == nil && len(all) == 0
+	})
 }
 
 func TestParseURL(t *testing.T) {

@@ -22,12 +22,13 @@ func (s *Store) getInstances(t *txn, app string) ([]cluster.Instance, error) {
 
 // putInstances writes an app's instances key, or deletes it when empty.
 func (s *Store) putInstances(t *txn, app string, insts []cluster.Instance) error {
-	t.writes++
 	if len(insts) == 0 {
+		t.instances[app] = nil
 		t.del(s.key(cluster.RecordInstance, app))
 		return nil
 	}
 	sortInstances(insts)
+	t.instances[app] = insts
 	return putJSON(t, s.key(cluster.RecordInstance, app), insts)
 }
 
@@ -128,43 +129,6 @@ func (s *Store) Instances(app string) ([]cluster.Instance, error) {
 		return err
 	})
 	return insts, err
-}
-
-// AllInstances returns every instance of every app, sorted by app, host and
-// port, from a copy in memory that every instance write of this process
-// and every one the watch reports from others drops.
-func (s *Store) AllInstances() ([]cluster.Instance, error) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	if !s.cache.valid {
-		insts := []cluster.Instance{}
-		err := s.view(func(t *txn) error {
-			insts = insts[:0]
-			kvs, err := t.list(s.key(cluster.RecordInstance, ""))
-			for _, kv := range kvs {
-				var appInsts []cluster.Instance
-				if err := json.Unmarshal(kv.Value, &appInsts); err != nil {
-					return err
-				}
-				insts = append(insts, appInsts...)
-			}
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		sortInstances(insts)
-		s.cache.valid, s.cache.instances = true, insts
-	}
-	return append([]cluster.Instance(nil), s.cache.instances...), nil
-}
-
-// instancesChanged drops the in-memory copy of the instances.
-func (s *Store) instancesChanged() {
-	s.cacheMu.Lock()
-	s.cache.valid = false
-	s.instancesGen.Add(1)
-	s.cacheMu.Unlock()
 }
 
 func sortInstances(insts []cluster.Instance) {

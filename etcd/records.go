@@ -157,30 +157,41 @@ func (s *Store) PutRecords(recs []cluster.Record) error {
 	})
 }
 
-// watch follows every write under the prefix, so that the generation and
-// the copy of the instances see other controllers' writes. After an error
-// (a compaction past its revision, a lost connection) it drops the copy and
-// watches again from now.
-func (s *Store) watch() {
+// watch follows every write under the prefix from the revision Open read
+// at, so that the generation and the copy of the instances see other
+// controllers' writes. After a lost connection it resumes where it was;
+// when compaction removed the revisions it needed, it drops the copy once
+// a new watch from now runs, so nothing falls between the two.
+func (s *Store) watch(next int64) {
 	defer s.wg.Done()
-	instances := s.key(cluster.RecordInstance, "")
 	for s.ctx.Err() == nil {
+		opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithCreatedNotify()}
+		if next > 0 {
+			opts = append(opts, clientv3.WithRev(next))
+		}
 		ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(s.ctx))
-		for resp := range s.client.Watch(ctx, s.root+"/", clientv3.WithPrefix()) {
+		for resp := range s.client.Watch(ctx, s.root+"/", opts...) {
+			if resp.CompactRevision != 0 {
+				next = 0
+				break
+			}
 			if resp.Err() != nil {
 				break
 			}
+			if resp.Created {
+				if next == 0 {
+					s.instancesChanged()
+					s.generation.Add(1)
+				}
+				continue
+			}
 			s.generation.Add(1)
 			for _, ev := range resp.Events {
-				if strings.HasPrefix(string(ev.Kv.Key), instances) {
-					s.instancesChanged()
-					break
-				}
+				s.watched(ev)
+				next = ev.Kv.ModRevision + 1
 			}
 		}
 		cancel()
-		s.instancesChanged()
-		s.generation.Add(1)
 		select {
 		case <-s.ctx.Done():
 		case <-time.After(time.Second):

@@ -17,10 +17,15 @@ type txn struct {
 	guarded map[string]bool
 	cmps    []clientv3.Cmp
 	ops     []clientv3.Op
-	writes  int // of ops, those that change instance records
+	// instances holds each app's instances as the writes leave them (nil
+	// when deleted), for the in-memory copy once committed.
+	instances map[string][]cluster.Instance
+	revision  int64 // of the commit
 }
 
-func (s *Store) newTxn() *txn { return &txn{s: s, guarded: map[string]bool{}} }
+func (s *Store) newTxn() *txn {
+	return &txn{s: s, guarded: map[string]bool{}, instances: map[string][]cluster.Instance{}}
+}
 
 func (t *txn) readOpts(extra ...clientv3.OpOption) []clientv3.OpOption {
 	if t.rev > 0 {
@@ -97,13 +102,14 @@ func (t *txn) commit() (ok bool, err error) {
 	if err != nil {
 		return false, etcdErr(err)
 	}
+	t.revision = resp.Header.Revision
 	return resp.Succeeded, nil
 }
 
 // update runs fn and commits its writes as one Txn, running fn again on a
 // fresh txn whenever another writer changed what it read. fn must set its
-// results anew on each run. Writes of instance records (t.instances) drop
-// the in-memory copy once committed.
+// results anew on each run. Writes of instance records (t.instances) are
+// applied to the in-memory copy once committed.
 func (s *Store) update(fn func(*txn) error) error {
 	deadline := time.Now().Add(s.cfg.Timeout)
 	for attempt := 0; ; attempt++ {
@@ -115,8 +121,8 @@ func (s *Store) update(fn func(*txn) error) error {
 			if err == nil && ok {
 				if len(t.ops) > 0 {
 					s.generation.Add(1)
-					if t.writes > 0 {
-						s.instancesChanged()
+					if len(t.instances) > 0 {
+						s.committed(t.revision, t.instances)
 					}
 				}
 				return nil
