@@ -42,8 +42,26 @@ func (s *Store) CreateRevision(rev *cluster.Revision) error {
 		if err != nil {
 			return err
 		}
-		kvs, err := t.list(s.key(cluster.RecordRevision, rev.App, ""))
+		// Keys first: the values (up to 64 KB of envs each) are read only
+		// when there are revisions to prune.
+		prefix := s.key(cluster.RecordRevision, rev.App, "")
+		kvs, err := t.listKeys(prefix)
 		if err != nil {
+			return err
+		}
+		rev.Number = 1
+		if len(kvs) > 0 {
+			rev.Number = revNumber(kvs[len(kvs)-1]) + 1
+		}
+		rev.Time = s.now().UTC()
+		if err := putJSON(t, s.revKey(rev.App, rev.Number), rev); err != nil {
+			return err
+		}
+		keep := s.historyLimit()
+		if len(kvs)+1 <= keep {
+			return nil
+		}
+		if kvs, err = t.list(prefix); err != nil {
 			return err
 		}
 		var states []cluster.RevisionState
@@ -56,16 +74,8 @@ func (s *Store) CreateRevision(rev *cluster.Revision) error {
 			}
 			states = append(states, cluster.RevisionState{Number: revNumber(kv), Status: st.Status})
 		}
-		rev.Number = 1
-		if len(states) > 0 {
-			rev.Number = states[len(states)-1].Number + 1
-		}
-		rev.Time = s.now().UTC()
-		if err := putJSON(t, s.revKey(rev.App, rev.Number), rev); err != nil {
-			return err
-		}
 		states = append(states, cluster.RevisionState{Number: rev.Number, Status: rev.Status})
-		prune := cluster.PruneRevisions(states, app.Revision, s.historyLimit())
+		prune := cluster.PruneRevisions(states, app.Revision, keep)
 		for _, n := range prune[:min(len(prune), maxPruneOps)] {
 			t.del(s.revKey(rev.App, n))
 		}

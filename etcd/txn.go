@@ -63,9 +63,18 @@ func (t *txn) get(key string) ([]byte, error) {
 // A deletion under the prefix is not seen by that guard: every write that
 // deletes under a listed prefix also changes a key read with get (the app's).
 func (t *txn) list(prefix string) ([]*mvccpb.KeyValue, error) {
+	return t.listWith(prefix, clientv3.WithPrefix())
+}
+
+// listKeys is list without the values.
+func (t *txn) listKeys(prefix string) ([]*mvccpb.KeyValue, error) {
+	return t.listWith(prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+}
+
+func (t *txn) listWith(prefix string, opts ...clientv3.OpOption) ([]*mvccpb.KeyValue, error) {
 	ctx, cancel := t.s.callContext()
 	defer cancel()
-	resp, err := t.s.client.Get(ctx, prefix, t.readOpts(clientv3.WithPrefix())...)
+	resp, err := t.s.client.Get(ctx, prefix, t.readOpts(opts...)...)
 	if err != nil {
 		return nil, etcdErr(err)
 	}
