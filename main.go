@@ -74,6 +74,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return (&RouterCommand{Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
 	case "token":
 		return (&TokenCommand{Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
+	case "migrate":
+		return (&MigrateCommand{Stdout: stdout, Getenv: os.Getenv}).Run(ctx, args)
 	case "", "help", "-h", "--help":
 		fmt.Fprint(stdout, usage, clientUsage())
 		if name == "" {
@@ -101,6 +103,7 @@ Usage:
   longshoreman serve [flags]        run the controller (HTTP API on --port, data in --db)
   longshoreman router [flags]       run an HTTP router fed by the controller over Redis
   longshoreman token [--db FILE]    print the controller's API token (--routes-key: the routers' key)
+  longshoreman migrate FROM TO      copy every record between a data file and an etcd prefix
   longshoreman COMMAND [args]       talk to a controller: run "longshoreman commands" for the list
 
 Run "longshoreman serve -h" (or any command with -h) for its flags.

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/http"
 	"github.com/longshoreman/longshoreman/metrics"
@@ -32,7 +31,7 @@ type ServeCommand struct {
 	Config ServeConfig
 
 	logger    *slog.Logger
-	db        *db.DB
+	db        cluster.Store
 	engines   *docker.Engines
 	scheduler *scheduler.Scheduler
 	reconcile *scheduler.Reconciler
@@ -92,7 +91,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	// Only an explicit --init, or the default path of a first `go run .
 	// serve`, creates a data file: a typo or an unmounted volume must not
 	// start an empty cluster whose table empties every router.
-	if c.db, err = db.Open(cfg.DB, db.Options{Create: cfg.Init || cfg.DBDefault}); err != nil {
+	if c.db, err = openStore(cfg.DB, cfg.Init || cfg.DBDefault, c.Getenv); err != nil {
 		return err
 	}
 	if c.db.Created() {
@@ -312,7 +311,7 @@ func writeTokenFile(path, token string, created bool) error {
 // next pass, one interval at most), so polling /healthz does not call every
 // host every time.
 type hostView struct {
-	db      *db.DB
+	db      cluster.Store
 	r       *scheduler.Reconciler
 	engines *docker.Engines
 }

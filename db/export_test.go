@@ -1,22 +1,8 @@
 package db
 
 import (
-	"strconv"
-
 	bolt "go.etcd.io/bbolt"
 )
-
-// SetSchemaForTest writes a schema version into a closed data file.
-func SetSchemaForTest(path string, v int) error {
-	b, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	return b.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(v)))
-	})
-}
 
 // SetMetaForTest writes (or, with value nil, deletes) a meta key of a
 // closed data file, to make files as older releases or other clocks left

@@ -34,33 +34,6 @@ func TestMissingFileNeedsCreate(t *testing.T) {
 	}
 }
 
-// TestCreateChangesNothingOnAnExistingFile: Create on an existing file
-// opens it as it is: same cluster id, same controller id, same data.
-func TestCreateChangesNothingOnAnExistingFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ls.db")
-	d, err := db.Open(path, db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !d.Created() || len(d.ClusterID()) != 32 || d.ClusterID() == d.ControllerID() {
-		t.Fatalf("new file: created %v, cluster %q, controller %q", d.Created(), d.ClusterID(), d.ControllerID())
-	}
-	clusterID, controller := d.ClusterID(), d.ControllerID()
-	d.CreateApp("a.example.com")
-	d.Close()
-	for _, opts := range []db.Options{{Create: true}, {}} {
-		d, err = db.Open(path, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		apps, _ := d.Apps()
-		if d.Created() || d.ClusterID() != clusterID || d.ControllerID() != controller || len(apps) != 1 {
-			t.Fatalf("reopen %+v: created %v, cluster %q, controller %q, apps %v", opts, d.Created(), d.ClusterID(), d.ControllerID(), apps)
-		}
-		d.Close()
-	}
-}
-
 // TestOldFileGetsItsControllerAsCluster: a file of an earlier release has
 // no cluster id; it gets its controller id, so its routers stay with it.
 func TestOldFileGetsItsControllerAsCluster(t *testing.T) {
@@ -120,23 +93,6 @@ func TestEpochRisesAtEveryOpen(t *testing.T) {
 	db.SetMetaForTest(path, "epoch", []byte(strconv.FormatUint(ahead, 10)))
 	if d = MustOpenPath(t, path); d.Epoch() != ahead+1 {
 		t.Fatalf("epoch %d after stored %d", d.Epoch(), ahead)
-	}
-}
-
-func TestRoutesKeyStoredOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ls.db")
-	d := MustOpenPath(t, path)
-	if k, _ := d.RoutesKey(); k != "" {
-		t.Fatalf("routes key before EnsureRoutesKey: %q", k)
-	}
-	k1, created, err := d.EnsureRoutesKey()
-	if err != nil || !created || len(k1) != 64 {
-		t.Fatalf("EnsureRoutesKey = %q, %v, %v", k1, created, err)
-	}
-	d.Close()
-	d = MustOpenPath(t, path)
-	if k2, created, _ := d.EnsureRoutesKey(); k2 != k1 || created {
-		t.Fatalf("after reopen: %q, %v", k2, created)
 	}
 }
 

@@ -55,7 +55,7 @@ func (db *DB) CreateRevision(rev *cluster.Revision) error {
 	})
 }
 
-// prune deletes the revisions of app that pruneRevisions picks.
+// prune deletes the revisions of app that cluster.PruneRevisions picks.
 func (db *DB) prune(tx *bolt.Tx, b *bolt.Bucket, app string) error {
 	keep := db.historyLimit()
 	n := 0
@@ -70,7 +70,7 @@ func (db *DB) prune(tx *bolt.Tx, b *bolt.Bucket, app string) error {
 	if err != nil {
 		return err
 	}
-	var revs []revisionState
+	var revs []cluster.RevisionState
 	err = b.ForEach(func(k, v []byte) error {
 		var st struct {
 			Status string `json:"status"`
@@ -78,52 +78,18 @@ func (db *DB) prune(tx *bolt.Tx, b *bolt.Bucket, app string) error {
 		if err := json.Unmarshal(v, &st); err != nil {
 			return err
 		}
-		revs = append(revs, revisionState{Number: int(binary.BigEndian.Uint64(k)), Status: st.Status})
+		revs = append(revs, cluster.RevisionState{Number: int(binary.BigEndian.Uint64(k)), Status: st.Status})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for _, n := range pruneRevisions(revs, a.Revision, keep) {
+	for _, n := range cluster.PruneRevisions(revs, a.Revision, keep) {
 		if err := b.Delete(revKey(n)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// revisionState is what pruning needs to know of a revision.
-type revisionState struct {
-	Number int
-	Status string
-}
-
-// pruneRevisions returns the numbers of the revisions to delete so that at
-// most keep remain, given revs oldest first. It never picks the newest
-// revision, the app's current one, or one still deploying. Of the others it
-// deletes those that did not succeed first (a rollback cannot target them),
-// oldest first, then the oldest succeeded ones.
-func pruneRevisions(revs []revisionState, current, keep int) []int {
-	excess := len(revs) - keep
-	if excess <= 0 || len(revs) == 0 {
-		return nil
-	}
-	newest := revs[len(revs)-1].Number
-	var failed, succeeded []int
-	for _, r := range revs {
-		switch {
-		case r.Number == newest || r.Number == current || r.Status == cluster.StatusDeploying:
-		case r.Status == cluster.StatusSucceeded:
-			succeeded = append(succeeded, r.Number)
-		default:
-			failed = append(failed, r.Number)
-		}
-	}
-	out := append(failed, succeeded...)
-	if len(out) > excess {
-		out = out[:excess]
-	}
-	return out
 }
 
 // FinishRevision records a revision's outcome. When status is succeeded,

@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -133,4 +134,52 @@ func TestApplyDuringTraffic(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// TestClientLeavingEndsTheExchange checks that when a client leaves while
+// the instance is still answering, the router closes its connection to the
+// instance soon, not at the backend timeout (60s here): whether the client
+// left before or after the router started watching it, and whether the
+// answer had not begun, or its body was under way.
+func TestClientLeavingEndsTheExchange(t *testing.T) {
+	answers := []struct{ name, answer string }{
+		{"no answer yet", ""},
+		{"plain body under way", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nfirst"},
+		{"chunked body under way", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"},
+	}
+	for _, a := range answers {
+		for _, after := range []time.Duration{20 * time.Millisecond, 600 * time.Millisecond} {
+			t.Run(fmt.Sprintf("%s, client leaves after %s", a.name, after), func(t *testing.T) {
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { l.Close() })
+				closed := make(chan struct{})
+				go func() {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					defer c.Close()
+					if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+						return
+					}
+					io.WriteString(c, a.answer)
+					io.Copy(io.Discard, c) // until the router closes
+					close(closed)
+				}()
+				_, url := proxy(t, map[string][]string{"a.example.com": {l.Addr().String()}})
+				c := dialRaw(t, strings.TrimPrefix(url, "http://"))
+				io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+				time.Sleep(after)
+				c.Close()
+				select {
+				case <-closed:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the router kept its connection to the instance 10s after the client left")
+				}
+			})
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package router_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -21,19 +20,6 @@ import (
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
-
-// syncBuffer is a log destination that tests read while the router writes.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // runRouter runs router.Run with cfg (Listener, Logger and Keys filled in)
 // and returns its URL and a function that stops it.
@@ -119,7 +105,7 @@ func TestRouterStaysWithItsCluster(t *testing.T) {
 	now := uint64(time.Now().UnixNano())
 
 	publishAs(t, c, ch, "cluster-one", now, b1)
-	var log syncBuffer
+	var log testenv.Log
 	url, stop := runRouter(t, router.RunConfig{Redis: c, Channel: ch, StateDir: dir,
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	waitFor(t, 3*time.Second, "first cluster served", func() bool { return status(t, url).Version == 1 })

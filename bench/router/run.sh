@@ -5,7 +5,14 @@
 # upstream connections. Everything runs on loopback; each wrk run is bounded.
 #
 #   bench/router/run.sh                  # needs redis-server, nginx, wrk in PATH
-#   DURATION=10s CONNS=64 ROUNDS=2 bench/router/run.sh
+#   DURATION=10s CONNS=64 ROUNDS=3 bench/router/run.sh
+#   PROPAGATION=0 bench/router/run.sh    # proxy figures only
+#
+# It prints the machine, the load average (1, 5, 15 min) before every
+# round and at the end, every run as a Markdown table row, the ratios per
+# round and over all rounds, ready to paste into BENCHMARKS.md. Other work
+# on the machine shifts the absolute figures; the ratios are measured side
+# by side, the targets interleaved.
 #
 # Redis: uses $REDIS (host:port) when set, else starts a private
 # redis-server on port 16399 for the run.
@@ -14,7 +21,8 @@ set -eu
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
+PROPAGATION=${PROPAGATION:-1}
 CHANGES=${CHANGES:-1000}
 BACKEND=127.0.0.1:18081
 ROUTER=127.0.0.1:18082
@@ -42,20 +50,24 @@ go build -o "$work/router-bench" ./bench/router
 echo "# machine"
 echo "$(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "$(go version); $(nginx -v 2>&1); $(wrk -v 2>&1 | head -1); $(redis-server --version | cut -d' ' -f1-3)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 echo
 
 # --- propagation ---------------------------------------------------------
 redis=${REDIS:-}
+[ "$PROPAGATION" = 0 ] && redis=skip
 if [ -z "$redis" ]; then
 	redis-server --port 16399 --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" &
 	pids="$pids $!"
 	redis=127.0.0.1:16399
 	sleep 0.5
 fi
-echo "# propagation: Changed() -> subscriber apply, through redis-server on loopback"
-"$work/router-bench" propagation -redis "$redis" -n "$CHANGES" -spacing 10ms
-"$work/router-bench" propagation -redis "$redis" -n "$CHANGES" -spacing 0
-echo
+if [ "$PROPAGATION" != 0 ]; then
+	echo "# propagation: Changed() -> subscriber apply, through redis-server on loopback"
+	"$work/router-bench" propagation -redis "$redis" -n "$CHANGES" -spacing 10ms
+	"$work/router-bench" propagation -redis "$redis" -n "$CHANGES" -spacing 0
+	echo
+fi
 
 # --- proxy throughput ----------------------------------------------------
 "$work/router-bench" backend -addr $BACKEND &
@@ -132,11 +144,15 @@ bench() {
 
 echo "# proxy: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, targets interleaved; 128-byte answers"
 echo "(router-rp: the same router with its fast path off, all through httputil.ReverseProxy)"
-echo "(cpu: CPU microseconds the proxy process(es) spent per request; direct: the backend's)"
-echo "round target requests/sec p50 p99 cpu-us/req"
+echo "(cpu-µs/req: CPU time, user + system, the proxy process(es) spent per request; direct: the backend's)"
+echo "(load: the 1-minute load average when the round started)"
+echo
+echo "| round | target | req/s | p50 | p99 | cpu-µs/req | load |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 : >"$work/results"
 r=1
 while [ $r -le "$ROUNDS" ]; do
+	load=$(cut -d' ' -f1 /proc/loadavg)
 	for t in direct router nginx router-rp; do
 		case $t in
 		direct) line=$(bench direct $BACKEND $backend_pid) ;;
@@ -144,19 +160,32 @@ while [ $r -le "$ROUNDS" ]; do
 		nginx) line=$(bench nginx $NGINX $nginx_pids) ;;
 		router-rp) line=$(bench router-rp $ROUTER_RP $router_rp_pid) ;;
 		esac
-		echo "$r $line"
-		echo "$line" >>"$work/results"
+		echo "$r $line" | awk -v l="$load" '{ e = ""; for (i = 7; i <= NF; i++) e = e " " $i; printf "| %s | %s | %.0f | %s | %s | %s | %s%s |\n", $1, $2, $3, $4, $5, $6, l, e }'
+		echo "$r $line" >>"$work/results"
 		sleep 1
 	done
 	r=$((r + 1))
 done
 echo
-echo "# means over rounds, and ratios"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| ratio | mean | per round |"
+echo "| --- | --- | --- |"
 awk '
-	{ rps[$1] += $2; cpu[$1] += $5; n[$1]++ }
+	{ rps[$2] += $3; cpu[$2] += $6; n[$2]++; r = $1; if (r > rounds) rounds = r; R[r, $2] = $3; C[r, $2] = $6 }
+	function per(a, b, cost,   s, i) {
+		s = ""
+		for (i = 1; i <= rounds; i++) {
+			if (cost) s = s sprintf("%s%.2f", i > 1 ? ", " : "", C[i, a] / C[i, b])
+			else s = s sprintf("%s%.2f", i > 1 ? ", " : "", R[i, a] / R[i, b])
+		}
+		return s
+	}
 	END {
-		d = rps["direct"]/n["direct"]; ro = rps["router"]/n["router"]; ng = rps["nginx"]/n["nginx"]; rp = rps["router-rp"]/n["router-rp"]
-		printf "direct %.0f req/s, router %.0f req/s, nginx %.0f req/s, router-rp %.0f req/s\n", d, ro, ng, rp
-		printf "router/nginx = %.2f   router/direct = %.2f   nginx/direct = %.2f   router/router-rp = %.2f\n", ro/ng, ro/d, ng/d, ro/rp
-		printf "CPU per request: router %.1f us, nginx %.1f us, router-rp %.1f us (router/nginx = %.2f)\n", cpu["router"]/n["router"], cpu["nginx"]/n["nginx"], cpu["router-rp"]/n["router-rp"], (cpu["router"]/n["router"])/(cpu["nginx"]/n["nginx"])
+		for (k in n) { m[k] = rps[k] / n[k]; c[k] = cpu[k] / n[k] }
+		printf "| router / nginx throughput (goal ≥ 1.0) | **%.2f** | %s |\n", m["router"] / m["nginx"], per("router", "nginx", 0)
+		printf "| router / nginx CPU per request (goal ≤ 1.0) | **%.2f** (%.1f µs vs %.1f µs) | %s |\n", c["router"] / c["nginx"], c["router"], c["nginx"], per("router", "nginx", 1)
+		printf "| router / direct throughput | %.2f (nginx / direct: %.2f) | %s |\n", m["router"] / m["direct"], m["nginx"] / m["direct"], per("router", "direct", 0)
+		printf "| router / router-rp throughput | %.2f | %s |\n", m["router"] / m["router-rp"], per("router", "router-rp", 0)
+		printf "\nMeans: direct %.0f req/s (%.1f µs), router %.0f (%.1f µs), nginx %.0f (%.1f µs), router-rp %.0f (%.1f µs).\n", m["direct"], c["direct"], m["router"], c["router"], m["nginx"], c["nginx"], m["router-rp"], c["router-rp"]
 	}' "$work/results"

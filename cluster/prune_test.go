@@ -1,28 +1,26 @@
-package db
+package cluster
 
 import (
 	"fmt"
 	"testing"
-
-	"github.com/longshoreman/longshoreman/cluster"
 )
 
 func TestPruneRevisions(t *testing.T) {
 	const (
-		S = cluster.StatusSucceeded
-		F = cluster.StatusFailed
-		D = cluster.StatusDeploying
+		S = StatusSucceeded
+		F = StatusFailed
+		D = StatusDeploying
 	)
-	revs := func(statuses ...string) []revisionState {
-		out := make([]revisionState, len(statuses))
+	revs := func(statuses ...string) []RevisionState {
+		out := make([]RevisionState, len(statuses))
 		for i, s := range statuses {
-			out[i] = revisionState{Number: i + 1, Status: s}
+			out[i] = RevisionState{Number: i + 1, Status: s}
 		}
 		return out
 	}
 	for _, c := range []struct {
 		name    string
-		revs    []revisionState
+		revs    []RevisionState
 		current int
 		keep    int
 		want    string
@@ -39,7 +37,7 @@ func TestPruneRevisions(t *testing.T) {
 		{"interrupted counts as not succeeded", revs(S, "interrupted", S, D), 3, 3, "[2]"},
 		{"keep one: only the newest and the current", revs(S, F, S, F, S, F), 5, 1, "[2 4 1 3]"},
 	} {
-		if got := fmt.Sprint(nonNilInts(pruneRevisions(c.revs, c.current, c.keep))); got != c.want {
+		if got := fmt.Sprint(nonNilInts(PruneRevisions(c.revs, c.current, c.keep))); got != c.want {
 			t.Errorf("%s: pruneRevisions = %s, want %s", c.name, got, c.want)
 		}
 	}

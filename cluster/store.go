@@ -1,0 +1,100 @@
+package cluster
+
+import "io"
+
+// Store is everything the controller keeps: apps, hosts, revisions,
+// instances, registry credentials and meta (ids, token, epoch, routing-table
+// version and signing key). Two stores implement it: a bbolt data file
+// (package db) and an etcd key prefix (package etcd); one conformance suite
+// (package storetest) holds both to the same behaviour. Each write method
+// is one transaction. Consumers declare the smaller views they need (the
+// API's and the scheduler's Store); this is the whole surface, for the
+// wiring in main and for `migrate`.
+type Store interface {
+	ControllerID() string // the longshoreman.controller label of the cluster's containers
+	ClusterID() string    // made at --init, kept by restores and migrations
+	Epoch() uint64        // raised at every open for writing
+	Created() bool        // this open created the store (--init on a new file or prefix)
+	Generation() uint64   // rises with every write
+	Check() error         // nil when the store answers a read
+	Size() int64          // bytes the store occupies
+	Close() error
+
+	EnsureToken() (token string, created bool, err error)
+	Token() (string, error)
+	EnsureRoutesKey() (key string, created bool, err error)
+	RoutesKey() (string, error)
+
+	Apps() ([]string, error)
+	AllApps() ([]*App, error)
+	App(name string) (*App, error)
+	CreateApp(name string) (created bool, err error)
+	UpdateApp(name string, fn func(*App) error) (*App, error)
+	DeleteApp(name string) error
+
+	Hosts() ([]Host, error)
+	AddHost(addr string) (created bool, err error)
+	HasHost(addr string) (bool, error)
+	SetDraining(addr string, draining bool) error
+	RemoveHost(addr string) error
+
+	SetHistory(n int)
+	CreateRevision(rev *Revision) error
+	FinishRevision(app string, number int, status, reason string) (*Revision, error)
+	Revision(app string, number int) (*Revision, error)
+	Revisions(app string) ([]Revision, error)
+	Deploying() ([]Revision, error)
+
+	PutInstance(inst Instance) error
+	SetRouted(app string, ids []string, routed bool) error
+	Retire(app string, ids []string) (version uint64, err error)
+	DeleteInstance(app, id string) error
+	Instances(app string) ([]Instance, error)
+	AllInstances() ([]Instance, error)
+	RoutingTable() (RoutingTable, error)
+
+	PutRegistry(r Registry) error
+	DeleteRegistry(addr string) error
+	Registries() ([]string, error)
+	RegistryAuth(addr string) (username, password string, ok bool)
+
+	// WriteTo writes a bbolt data file holding every record, which a single
+	// controller can open (GET /backup).
+	WriteTo(w io.Writer) (int64, error)
+
+	RecordStore
+}
+
+// RecordStore copies a store record by record, for `migrate` and for
+// backups of an etcd store as a data file.
+type RecordStore interface {
+	// Records calls fn with every record, in a consistent snapshot,
+	// grouped by Kind and sorted by Scope and Key within a kind; fn's
+	// error stops it.
+	Records(fn func(Record) error) error
+	// PutRecords stores records as they are (no validation, no epoch or
+	// version change) in one transaction; a record with a nil Value
+	// deletes its key. Callers keep batches within RecordBatch records.
+	PutRecords(recs []Record) error
+}
+
+// Record kinds: the buckets of a data file.
+const (
+	RecordMeta       = "meta"
+	RecordApp        = "apps"
+	RecordHost       = "hosts"
+	RecordRevision   = "revisions" // Scope is the app, Key the revision number in decimal
+	RecordInstance   = "instances" // Scope is the app, Key the container id
+	RecordRegistry   = "registries"
+	RecordBatch      = 64 // records per PutRecords call: within an etcd Txn's 128 operations
+	RecordBatchBytes = 1 << 20
+)
+
+// Record is one stored value in a store-independent shape: Value is the
+// JSON (or, for meta, the raw string) both stores hold.
+type Record struct {
+	Kind  string
+	Scope string
+	Key   string
+	Value []byte
+}

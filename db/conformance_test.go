@@ -1,0 +1,30 @@
+package db_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/db"
+	"github.com/longshoreman/longshoreman/storetest"
+)
+
+// TestConformance holds the data file to the behaviour every store shares.
+func TestConformance(t *testing.T) {
+	storetest.RunConformance(t, func(t *testing.T) storetest.Opener {
+		path := filepath.Join(t.TempDir(), "longshoreman.db")
+		return func(create bool) (cluster.Store, error) {
+			d, err := db.Open(path, db.Options{Create: create})
+			if err != nil {
+				return nil, err // a nil *db.DB must not become a non-nil Store
+			}
+			return d, nil
+		}
+	})
+}
+
+// BenchmarkStore measures the data file with the same operations as the
+// etcd store's BenchmarkStore.
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, MustOpenDB(b))
+}

@@ -1,0 +1,253 @@
+package etcd
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// Apps returns the sorted names of every app.
+func (s *Store) Apps() ([]string, error) {
+	names := []string{}
+	err := s.view(func(t *txn) error {
+		names = names[:0]
+		kvs, err := t.list(s.key(cluster.RecordApp, ""))
+		for _, kv := range kvs {
+			names = append(names, strings.TrimPrefix(string(kv.Key), s.key(cluster.RecordApp, "")))
+		}
+		return err
+	})
+	return names, err
+}
+
+// AllApps returns every app, sorted by name.
+func (s *Store) AllApps() ([]*cluster.App, error) {
+	var apps []*cluster.App
+	err := s.view(func(t *txn) error {
+		apps = nil
+		kvs, err := t.list(s.key(cluster.RecordApp, ""))
+		for _, kv := range kvs {
+			app := &cluster.App{}
+			if err := json.Unmarshal(kv.Value, app); err != nil {
+				return err
+			}
+			apps = append(apps, app)
+		}
+		return err
+	})
+	return apps, err
+}
+
+// App returns the named app, or an ENOTFOUND error.
+func (s *Store) App(name string) (*cluster.App, error) {
+	var app *cluster.App
+	err := s.view(func(t *txn) error {
+		var err error
+		app, err = s.getApp(t, name)
+		return err
+	})
+	return app, err
+}
+
+func (s *Store) getApp(t *txn, name string) (*cluster.App, error) {
+	buf, err := t.get(s.key(cluster.RecordApp, name))
+	if err != nil {
+		return nil, err
+	}
+	if buf == nil {
+		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s does not exist: create it with POST /apps {\"app\": %q}, or list apps with GET /apps.", name, name)
+	}
+	app := &cluster.App{}
+	if err := json.Unmarshal(buf, app); err != nil {
+		return nil, err
+	}
+	if app.Envs == nil {
+		app.Envs = map[string]string{}
+	}
+	return app, nil
+}
+
+// CreateApp creates an app with no image and no envs. Creating one that
+// exists is not an error; created reports whether it was new.
+func (s *Store) CreateApp(name string) (created bool, err error) {
+	if err := cluster.ValidateAppName(name); err != nil {
+		return false, err
+	}
+	err = s.update(func(t *txn) error {
+		buf, err := t.get(s.key(cluster.RecordApp, name))
+		if created = buf == nil; err != nil || !created {
+			return err
+		}
+		return putJSON(t, s.key(cluster.RecordApp, name), &cluster.App{Name: name, Envs: map[string]string{}, Created: s.now().UTC()})
+	})
+	return created, err
+}
+
+// UpdateApp applies fn to the named app and stores the result in one
+// transaction; fn's error aborts it. fn may run more than once when
+// another writer changed the app meanwhile. It returns the stored app.
+func (s *Store) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App, error) {
+	var app *cluster.App
+	err := s.update(func(t *txn) error {
+		var err error
+		if app, err = s.getApp(t, name); err != nil {
+			return err
+		}
+		if err := fn(app); err != nil {
+			return err
+		}
+		return putJSON(t, s.key(cluster.RecordApp, name), app)
+	})
+	return app, err
+}
+
+// DeleteApp removes the app with its revisions and instance records in
+// three operations: the app's key, its instances key, and one range delete
+// of its revisions, whatever their number.
+func (s *Store) DeleteApp(name string) error {
+	return s.update(func(t *txn) error {
+		if _, err := s.getApp(t, name); err != nil {
+			return err
+		}
+		t.del(s.key(cluster.RecordApp, name))
+		t.del(s.key(cluster.RecordInstance, name))
+		t.delPrefix(s.key(cluster.RecordRevision, name, ""))
+		t.instances[name] = nil
+		return nil
+	})
+}
+
+func putJSON(t *txn, key string, v any) error {
+	buf, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	t.put(key, buf)
+	return nil
+}
+
+// Hosts returns every host, sorted by address bytes.
+func (s *Store) Hosts() ([]cluster.Host, error) {
+	hosts := []cluster.Host{}
+	err := s.view(func(t *txn) error {
+		hosts = hosts[:0]
+		kvs, err := t.list(s.key(cluster.RecordHost, ""))
+		for _, kv := range kvs {
+			var h cluster.Host
+			if err := json.Unmarshal(kv.Value, &h); err != nil {
+				return err
+			}
+			hosts = append(hosts, h)
+		}
+		return err
+	})
+	return hosts, err
+}
+
+// AddHost records a host. Adding a known one is not an error; created
+// reports whether it was new. addr must be canonical (cluster.ValidateHost).
+func (s *Store) AddHost(addr string) (created bool, err error) {
+	err = s.update(func(t *txn) error {
+		buf, err := t.get(s.key(cluster.RecordHost, addr))
+		if created = buf == nil; err != nil || !created {
+			return err
+		}
+		return putJSON(t, s.key(cluster.RecordHost, addr), cluster.Host{Addr: addr, Added: s.now().UTC()})
+	})
+	return created, err
+}
+
+// HasHost reports whether addr is a known host.
+func (s *Store) HasHost(addr string) (bool, error) {
+	var ok bool
+	err := s.view(func(t *txn) error {
+		buf, err := t.get(s.key(cluster.RecordHost, addr))
+		ok = buf != nil
+		return err
+	})
+	return ok, err
+}
+
+// SetDraining marks a host as draining or not; ENOTFOUND when unknown.
+func (s *Store) SetDraining(addr string, draining bool) error {
+	return s.update(func(t *txn) error {
+		buf, err := t.get(s.key(cluster.RecordHost, addr))
+		if err != nil {
+			return err
+		} else if buf == nil {
+			return errUnknownHost(addr)
+		}
+		var h cluster.Host
+		if err := json.Unmarshal(buf, &h); err != nil {
+			return err
+		}
+		h.Draining = draining
+		return putJSON(t, s.key(cluster.RecordHost, addr), h)
+	})
+}
+
+// RemoveHost forgets a host; ENOTFOUND when unknown.
+func (s *Store) RemoveHost(addr string) error {
+	return s.update(func(t *txn) error {
+		buf, err := t.get(s.key(cluster.RecordHost, addr))
+		if err != nil {
+			return err
+		} else if buf == nil {
+			return errUnknownHost(addr)
+		}
+		t.del(s.key(cluster.RecordHost, addr))
+		return nil
+	})
+}
+
+func errUnknownHost(addr string) error {
+	return cluster.Errorf(cluster.ENOTFOUND, "Host %s is not in the cluster: list hosts with GET /hosts.", addr)
+}
+
+// PutRegistry stores or replaces the credentials of one registry.
+func (s *Store) PutRegistry(r cluster.Registry) error {
+	return s.update(func(t *txn) error { return putJSON(t, s.key(cluster.RecordRegistry, r.Address), r) })
+}
+
+// DeleteRegistry forgets a registry's credentials; ENOTFOUND when none.
+func (s *Store) DeleteRegistry(addr string) error {
+	return s.update(func(t *txn) error {
+		buf, err := t.get(s.key(cluster.RecordRegistry, addr))
+		if err != nil {
+			return err
+		} else if buf == nil {
+			return cluster.Errorf(cluster.ENOTFOUND, "No credentials are stored for registry %s: list them with GET /registries.", addr)
+		}
+		t.del(s.key(cluster.RecordRegistry, addr))
+		return nil
+	})
+}
+
+// Registries returns the addresses of the registries with credentials,
+// sorted; never the credentials.
+func (s *Store) Registries() ([]string, error) {
+	addrs := []string{}
+	err := s.view(func(t *txn) error {
+		addrs = addrs[:0]
+		kvs, err := t.list(s.key(cluster.RecordRegistry, ""))
+		for _, kv := range kvs {
+			addrs = append(addrs, strings.TrimPrefix(string(kv.Key), s.key(cluster.RecordRegistry, "")))
+		}
+		return err
+	})
+	return addrs, err
+}
+
+// RegistryAuth returns the credentials stored for a registry.
+func (s *Store) RegistryAuth(addr string) (username, password string, ok bool) {
+	_ = s.view(func(t *txn) error {
+		buf, err := t.get(s.key(cluster.RecordRegistry, addr))
+		var r cluster.Registry
+		if err == nil && buf != nil && json.Unmarshal(buf, &r) == nil {
+			username, password, ok = r.Username, r.Password, true
+		}
+		return err
+	})
+	return username, password, ok
+}

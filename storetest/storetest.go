@@ -1,0 +1,64 @@
+// Package storetest is the conformance suite of cluster.Store: every store
+// behaviour the controller relies on, run against the bbolt data file
+// (package db) and the etcd prefix (package etcd), so that both behave the
+// same. It opens backups with package db, since a backup of any store is a
+// data file.
+package storetest
+
+import (
+	"testing"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// Opener opens one store (the same file or prefix at every call), creating
+// its cluster identity only with create.
+type Opener func(create bool) (cluster.Store, error)
+
+// RunConformance runs the suite; fresh returns an Opener of a new, empty
+// store for each test (a file in t.TempDir(), a new etcd prefix).
+func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
+	for _, c := range []struct {
+		name string
+		run  func(*testing.T, Opener)
+	}{
+		{"ReopenKeepsEverything", testReopenKeepsEverything},
+		{"MissingNeedsCreate", testMissingNeedsCreate},
+		{"CreateChangesNothingOnAnExistingStore", testCreateChangesNothing},
+		{"NewerSchemaRefused", testNewerSchemaRefused},
+		{"EpochRisesAtEveryOpen", testEpochRisesAtEveryOpen},
+		{"SecretsStoredOnce", testSecretsStoredOnce},
+		{"RoutingTableVersionRisesOnlyOnChange", testRoutingTableVersion},
+		{"FinishRevisionUpdatesAppOnlyOnSuccess", testFinishRevision},
+		{"DeleteAppRemovesEverything", testDeleteApp},
+		{"CreateRevisionKeepsHistoryLimit", testHistoryLimit},
+		{"AllInstancesSeesEveryWrite", testAllInstancesSeesEveryWrite},
+		{"RetireIsKept", testRetireIsKept},
+		{"Hosts", testHosts},
+		{"Registries", testRegistries},
+		{"BackupIsADataFile", testBackupIsADataFile},
+		{"RecordsRoundTrip", testRecordsRoundTrip},
+		{"ConcurrentWriters", testConcurrentWriters},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
+	}
+}
+
+// MustOpen opens the store with create, closed when the test ends.
+func MustOpen(tb testing.TB, open Opener) cluster.Store {
+	tb.Helper()
+	s, err := open(true)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// must fails the test on err.
+func must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
