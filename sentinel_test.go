@@ -131,7 +131,9 @@ func TestSentinelSharedDeliversTables(t *testing.T) {
 // private master, replica and three sentinels, with an app deployed through
 // the router. The master is killed -9: once the sentinels promote the
 // replica, a deploy made through the API reaches the router and the
-// heartbeat keeps reaching it, with neither process restarted.
+// heartbeat keeps reaching it, with neither process restarted. The old
+// master comes back, becomes a replica, and the new master is killed in
+// turn: the next deploy reaches the router too.
 func TestSentinelFailoverReachesRouter(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	set := testenv.StartSentinels(t)
@@ -149,9 +151,10 @@ func TestSentinelFailoverReachesRouter(t *testing.T) {
 	})
 	before := routerStatus(t, r)
 
+	killedAt := time.Now()
 	old := set.KillMaster()
 	promoted := set.WaitFailover(old, 60*time.Second)
-	t.Logf("master %s killed; the sentinels promoted %s", old, promoted)
+	t.Logf("master %s killed; the sentinels promoted %s after %s", old, promoted, time.Since(killedAt).Round(100*time.Millisecond))
 
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "2")+`"}`)
 	waitFor(t, 60*time.Second, "router routes the deploy made after the failover", func() bool {
@@ -171,8 +174,28 @@ func TestSentinelFailoverReachesRouter(t *testing.T) {
 			t.Fatalf("%s is not running after the failover: %v", name, err)
 		}
 	}
-	// The publishes went to the promoted master: a subscriber there hears them.
+	// The router's subscription moved to the promoted master.
 	if n, err := testenv.Command(promoted, "PUBSUB", "NUMSUB", cluster.DefaultChannel); err != nil || len(n) != 2 || n[1] == "0" {
 		t.Errorf("PUBSUB NUMSUB on the promoted master %s: %q %v, want the router subscribed there", promoted, n, err)
 	}
+
+	// The old master returns (the sentinels make it a replica), and the
+	// new master dies: the feed follows the second failover as well.
+	set.StartRedis(old, "")
+	returnedAt := time.Now()
+	set.WaitReady(60 * time.Second)
+	t.Logf("%s is a linked replica %s after it returned", old, time.Since(returnedAt).Round(100*time.Millisecond))
+	if killed := set.KillMaster(); killed != promoted {
+		t.Fatalf("the sentinels name %s as master, want %s", killed, promoted)
+	}
+	if again := set.WaitFailover(promoted, 60*time.Second); again != old {
+		t.Fatalf("second failover promoted %s, want the returned %s", again, old)
+	}
+	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`"}`)
+	deployedAt := time.Now()
+	waitFor(t, 60*time.Second, "router routes the deploy made after the second failover", func() bool {
+		status, body, _ := r.Get(app)
+		return status == 200 && strings.Contains(body, "version=1")
+	})
+	t.Logf("second failover done; the router routes the next deploy %s after it was accepted", time.Since(deployedAt).Round(100*time.Millisecond))
 }

@@ -177,8 +177,9 @@ func (s *SentinelSet) WaitFailover(old string, timeout time.Duration) string {
 	return ""
 }
 
-// WaitReady waits until every sentinel sees the master up, one replica and
-// the two other sentinels.
+// WaitReady waits until every sentinel sees the master up, the two other
+// sentinels, and one replica that is up and linked to the master: only
+// then can the sentinels fail over.
 func (s *SentinelSet) WaitReady(timeout time.Duration) {
 	s.tb.Helper()
 	deadline := time.Now().Add(timeout)
@@ -191,6 +192,12 @@ func (s *SentinelSet) WaitReady(timeout time.Duration) {
 			if err != nil || f["num-slaves"] != "1" || f["num-other-sentinels"] != "2" || f["flags"] != "master" {
 				ready = false
 				last = fmt.Sprintf("%s: %v %v", sn, err, f)
+				break
+			}
+			out, err = Command(sn, "SENTINEL", "replicas", s.Master)
+			if r := fields(out); err != nil || r["flags"] != "slave" || r["master-link-status"] != "ok" {
+				ready = false
+				last = fmt.Sprintf("%s: replica %v %v", sn, err, r)
 				break
 			}
 		}
@@ -241,9 +248,10 @@ func Command(addr string, args ...string) ([]string, error) {
 		if strings.HasPrefix(line, "(error)") {
 			return nil, fmt.Errorf("redis-cli %s: %s", strings.Join(args, " "), line)
 		}
-		// --no-raw prints arrays as `1) "value"`; keep the value.
-		if i := strings.Index(line, ") "); i > 0 && isDigits(line[:i]) {
-			line = line[i+2:]
+		// --no-raw prints arrays as `1) "value"`, nested ones as
+		// `1)  1) "value"`; keep the value.
+		for i := strings.Index(line, ") "); i > 0 && isDigits(line[:i]); i = strings.Index(line, ") ") {
+			line = strings.TrimSpace(line[i+2:])
 		}
 		lines = append(lines, strings.Trim(line, `"`))
 	}
