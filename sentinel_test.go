@@ -188,7 +188,7 @@ func TestSentinelFailoverReachesRouter(t *testing.T) {
 	if killed := set.KillMaster(); killed != promoted {
 		t.Fatalf("the sentinels name %s as master, want %s", killed, promoted)
 	}
-	if again := set.WaitFailover(promoted, 60*time.Second); again != old {
+	if again := set.WaitFailover(promoted, 120*time.Second); again != old {
 		t.Fatalf("second failover promoted %s, want the returned %s", again, old)
 	}
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`"}`)
