@@ -193,7 +193,7 @@ func (c *ServeCommand) sayWhatIsMissing(ctx context.Context) {
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := c.redis.Ping(pctx).Err(); err != nil && ctx.Err() == nil {
-		c.logger.Warn("waiting for Redis: routes are published once it answers; deploys work meanwhile", "redis", c.Config.Redis.Addr, "err", err)
+		c.logger.Warn("waiting for Redis: routes are published once it answers; deploys work meanwhile", "redis", c.Config.Redis.Where(), "err", err)
 	}
 	hosts, err := c.db.Hosts()
 	if err != nil || ctx.Err() != nil {
