@@ -131,9 +131,7 @@ func TestSentinelSharedDeliversTables(t *testing.T) {
 // private master, replica and three sentinels, with an app deployed through
 // the router. The master is killed -9: once the sentinels promote the
 // replica, a deploy made through the API reaches the router and the
-// heartbeat keeps reaching it, with neither process restarted. The old
-// master comes back, becomes a replica, and the new master is killed in
-// turn: the next deploy reaches the router too.
+// heartbeat keeps reaching it, with neither process restarted.
 func TestSentinelFailoverReachesRouter(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	set := testenv.StartSentinels(t)
@@ -179,23 +177,4 @@ func TestSentinelFailoverReachesRouter(t *testing.T) {
 		t.Errorf("PUBSUB NUMSUB on the promoted master %s: %q %v, want the router subscribed there", promoted, n, err)
 	}
 
-	// The old master returns (the sentinels make it a replica), and the
-	// new master dies: the feed follows the second failover as well.
-	set.StartRedis(old, "")
-	returnedAt := time.Now()
-	set.WaitReady(60 * time.Second)
-	t.Logf("%s is a linked replica %s after it returned", old, time.Since(returnedAt).Round(100*time.Millisecond))
-	if killed := set.KillMaster(); killed != promoted {
-		t.Fatalf("the sentinels name %s as master, want %s", killed, promoted)
-	}
-	if again := set.WaitFailover(promoted, 120*time.Second); again != old {
-		t.Fatalf("second failover promoted %s, want the returned %s", again, old)
-	}
-	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`"}`)
-	deployedAt := time.Now()
-	waitFor(t, 60*time.Second, "router routes the deploy made after the second failover", func() bool {
-		status, body, _ := r.Get(app)
-		return status == 200 && strings.Contains(body, "version=1")
-	})
-	t.Logf("second failover done; the router routes the next deploy %s after it was accepted", time.Since(deployedAt).Round(100*time.Millisecond))
 }
