@@ -20,17 +20,25 @@ const labelApp = "longshoreman.app"
 // test daemon; use it in t.Cleanup of tests that start containers.
 func RemoveContainers(tb testing.TB, app string) {
 	tb.Helper()
-	ids, err := DockerErr(tb, "ps", "-aq", "--filter", "label="+labelApp+"="+app)
-	if err != nil {
-		tb.Errorf("listing containers of %s: %v: %s", app, err, ids)
-		return
+	// A controller still running may be removing some of them at the same
+	// moment ("removal ... already in progress", "No such container"):
+	// what counts is that none is left.
+	var out string
+	for attempt := 0; attempt < 5; attempt++ {
+		ids, err := DockerErr(tb, "ps", "-aq", "--filter", "label="+labelApp+"="+app)
+		if err != nil {
+			tb.Errorf("listing containers of %s: %v: %s", app, err, ids)
+			return
+		}
+		if ids = strings.TrimSpace(ids); ids == "" {
+			return
+		}
+		if out, err = DockerErr(tb, append([]string{"rm", "-f"}, strings.Fields(ids)...)...); err == nil {
+			return
+		}
+		time.Sleep(time.Second)
 	}
-	if ids = strings.TrimSpace(ids); ids == "" {
-		return
-	}
-	if out, err := DockerErr(tb, append([]string{"rm", "-f"}, strings.Fields(ids)...)...); err != nil {
-		tb.Errorf("removing containers of %s: %v: %s", app, err, out)
-	}
+	tb.Errorf("removing containers of %s: %s", app, out)
 }
 
 // UniqueApp returns an app name unique to this test run, such as
