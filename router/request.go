@@ -201,57 +201,54 @@ func (w *connWriter) WriteHeader(status int) {
 			w.close = true
 		}
 	}
+	// The head is built in the writer's free space and written at once.
 	bw := w.cc.bw
-	bw.WriteString("HTTP/1.1 ")
-	var num [3]byte
-	bw.Write(strconv.AppendInt(num[:0], int64(status), 10))
-	bw.WriteByte(' ')
-	bw.WriteString(http.StatusText(status))
-	bw.WriteString("\r\n")
+	p := bw.AvailableBuffer()
+	p = append(p, "HTTP/1.1 "...)
+	p = strconv.AppendInt(p, int64(status), 10)
+	p = append(p, ' ')
+	p = append(p, http.StatusText(status)...)
+	p = append(p, "\r\n"...)
 	for k, vv := range h {
 		if k == "Connection" || k == "Transfer-Encoding" {
 			continue
 		}
 		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			writeValue(bw, v)
-			bw.WriteString("\r\n")
+			p = append(p, k...)
+			p = append(p, ": "...)
+			p = appendValue(p, v)
+			p = append(p, "\r\n"...)
 		}
 	}
 	if _, ok := h["Date"]; !ok {
-		bw.WriteString("Date: ")
-		bw.WriteString(httpDate())
-		bw.WriteString("\r\n")
+		p = append(p, "Date: "...)
+		p = append(p, httpDate()...)
+		p = append(p, "\r\n"...)
 	}
 	if w.chunked {
-		bw.WriteString("Transfer-Encoding: chunked\r\n")
+		p = append(p, "Transfer-Encoding: chunked\r\n"...)
 	}
 	if w.close {
-		bw.WriteString("Connection: close\r\n")
+		p = append(p, "Connection: close\r\n"...)
 	}
-	bw.WriteString("\r\n")
+	p = append(p, "\r\n"...)
+	bw.Write(p)
 }
 
-// writeValue writes a header value with CR and LF replaced by spaces, as
-// net/http does, so no value can start a line of its own.
-func writeValue(bw interface {
-	WriteString(string) (int, error)
-	WriteByte(byte) error
-}, v string) {
-	for i := 0; i < len(v); i++ {
-		if v[i] == '\r' || v[i] == '\n' {
-			for j := 0; j < len(v); j++ {
-				c := v[j]
-				if c == '\r' || c == '\n' {
-					c = ' '
-				}
-				bw.WriteByte(c)
-			}
-			return
-		}
+// appendValue appends a header value with CR and LF replaced by spaces,
+// as net/http does, so no value can start a line of its own.
+func appendValue(p []byte, v string) []byte {
+	if strings.IndexByte(v, '\n') < 0 && strings.IndexByte(v, '\r') < 0 {
+		return append(p, v...)
 	}
-	bw.WriteString(v)
+	for j := 0; j < len(v); j++ {
+		c := v[j]
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		p = append(p, c)
+	}
+	return p
 }
 
 func (w *connWriter) Write(p []byte) (int, error) {
@@ -332,10 +329,8 @@ func (w *connWriter) finish() error {
 			for k := range strings.SplitSeq(keys, ",") {
 				k = http.CanonicalHeaderKey(strings.TrimSpace(k))
 				for _, v := range w.header[k] {
-					bw.WriteString(k)
-					bw.WriteString(": ")
-					writeValue(bw, v)
-					bw.WriteString("\r\n")
+					line := append(append(bw.AvailableBuffer(), k...), ": "...)
+					bw.Write(append(appendValue(line, v), "\r\n"...))
 				}
 			}
 		}

@@ -224,15 +224,16 @@ func (cc *clientConn) serve() {
 // when the request is one for the http.Server (nothing of it consumed);
 // err is set when the connection is to be closed.
 func (cc *clientConn) readRequest(first bool) (req *http.Request, closeAfter, ok bool, err error) {
-	if !first && cc.br.Buffered() == 0 {
+	if first {
+		if d := cc.srv.headerTimeout; d > 0 {
+			cc.conn.SetReadDeadline(time.Now().Add(d))
+		}
+	} else if cc.br.Buffered() == 0 {
+		// The idle timeout, set after the previous answer, bounds this
+		// wait.
 		cc.idle.Store(true)
 		if cc.srv.shutting.Load() {
 			return nil, false, false, http.ErrServerClosed
-		}
-		if d := cc.srv.idleTimeout; d > 0 {
-			cc.conn.SetReadDeadline(time.Now().Add(d))
-		} else {
-			cc.conn.SetReadDeadline(time.Time{})
 		}
 		_, err = cc.br.Peek(1)
 		cc.idle.Store(false)
@@ -240,10 +241,7 @@ func (cc *clientConn) readRequest(first bool) (req *http.Request, closeAfter, ok
 			return nil, false, false, err
 		}
 	}
-	if d := cc.srv.headerTimeout; d > 0 {
-		cc.conn.SetReadDeadline(time.Now().Add(d))
-	}
-	for {
+	for timed := first; ; {
 		b, _ := cc.br.Peek(cc.br.Buffered())
 		if end := headEnd(b); end >= 0 {
 			req, closeAfter, ok = cc.parseHead(b[:end])
@@ -254,6 +252,15 @@ func (cc *clientConn) readRequest(first bool) (req *http.Request, closeAfter, ok
 		}
 		if len(b) >= cc.br.Size() {
 			return nil, false, false, nil // oversized: the http.Server answers 431
+		}
+		if !timed {
+			// The head came in parts: the header timeout runs from its
+			// first bytes, as in the http.Server. A head that arrives
+			// whole (nearly all) needs no timer.
+			timed = true
+			if d := cc.srv.headerTimeout; d > 0 {
+				cc.conn.SetReadDeadline(time.Now().Add(d))
+			}
 		}
 		if _, err := cc.br.Peek(len(b) + 1); err != nil {
 			// The client left, or was too slow with its head: closed
@@ -266,9 +273,9 @@ func (cc *clientConn) readRequest(first bool) (req *http.Request, closeAfter, ok
 // serveRequest runs the handler on req and finishes its answer. It
 // reports whether the connection can carry another request.
 func (cc *clientConn) serveRequest(req *http.Request, closeAfter bool) (keep bool) {
-	// No deadline while the handler runs: uploads and streams pass, as
-	// with the http.Server.
-	cc.conn.SetReadDeadline(time.Time{})
+	// The handler does not read the client (the request has no body), so
+	// the deadline left from reading the head stays: it costs a timer
+	// update to clear, and the next one is set after the answer.
 	w := &connWriter{cc: cc, req: req, close: closeAfter || cc.srv.shutting.Load(), length: -1}
 	defer func() {
 		cc.endWatch()
@@ -283,7 +290,15 @@ func (cc *clientConn) serveRequest(req *http.Request, closeAfter bool) (keep boo
 	if err := w.finish(); err != nil {
 		return false
 	}
-	return !w.close
+	if w.close {
+		return false
+	}
+	if d := cc.srv.idleTimeout; d > 0 {
+		cc.conn.SetReadDeadline(time.Now().Add(d))
+	} else {
+		cc.conn.SetReadDeadline(time.Time{})
+	}
+	return true
 }
 
 // handOff gives the connection, with what was read of it, to the
@@ -308,6 +323,7 @@ func (cc *clientConn) watchClient() {
 	if cc.bgDone != nil || cc.br.Buffered() > 0 || len(cc.pending) > 0 {
 		return // watching already, or the client sent more: it is there
 	}
+	cc.conn.SetReadDeadline(time.Time{}) // what remains of the head's
 	done := make(chan struct{})
 	cc.bgDone = done
 	go func() {
