@@ -110,7 +110,8 @@ func (cc *clientConn) parseHead(b []byte) (req *http.Request, closeAfter, ok boo
 			u.ForceQuery = q+1 == len(uri)
 		}
 	}
-	h := make(http.Header, n)
+	h := cc.reqHead
+	clear(h)
 	vals := make([]string, n)
 	var host string
 	for j, f := range fields[:n] {

@@ -169,6 +169,11 @@ type clientConn struct {
 	idle   atomic.Bool // waiting for the first byte of a request
 	tmpl   *http.Request
 	cancel context.CancelFunc
+	// Reused from request to request: nothing the handler is given
+	// outlives its ServeHTTP on this path (no body, no ReverseProxy).
+	w       connWriter
+	reqHead http.Header
+	ansHead http.Header
 
 	// The background read that watches for the client leaving while an
 	// instance is slow (started by clientWatch). It owns pending while
@@ -199,6 +204,7 @@ func (cc *clientConn) serve() {
 		Body: http.NoBody, RemoteAddr: cc.remote,
 	}).WithContext(ctx)
 	cc.br = bufio.NewReaderSize(connReader{cc}, connHeadSize)
+	cc.reqHead, cc.ansHead = make(http.Header, 8), make(http.Header, 8)
 	cc.bw = bufio.NewWriterSize(cc.conn, 4096)
 	first := true
 	for {
@@ -276,7 +282,9 @@ func (cc *clientConn) serveRequest(req *http.Request, closeAfter bool) (keep boo
 	// The handler does not read the client (the request has no body), so
 	// the deadline left from reading the head stays: it costs a timer
 	// update to clear, and the next one is set after the answer.
-	w := &connWriter{cc: cc, req: req, close: closeAfter || cc.srv.shutting.Load(), length: -1}
+	clear(cc.ansHead)
+	cc.w = connWriter{cc: cc, req: req, header: cc.ansHead, close: closeAfter || cc.srv.shutting.Load(), length: -1}
+	w := &cc.w
 	defer func() {
 		cc.endWatch()
 		if p := recover(); p != nil {
