@@ -202,6 +202,9 @@ func (w *connWriter) WriteHeader(status int) {
 			w.close = true
 		}
 	}
+	if w.cc.srv.shutting.Load() {
+		w.close = true // the server is shutting down: no next request
+	}
 	// The head is built in the writer's free space and written at once.
 	bw := w.cc.bw
 	p := bw.AvailableBuffer()

@@ -283,7 +283,7 @@ func (cc *clientConn) serveRequest(req *http.Request, closeAfter bool) (keep boo
 	// the deadline left from reading the head stays: it costs a timer
 	// update to clear, and the next one is set after the answer.
 	clear(cc.ansHead)
-	cc.w = connWriter{cc: cc, req: req, header: cc.ansHead, close: closeAfter || cc.srv.shutting.Load(), length: -1}
+	cc.w = connWriter{cc: cc, req: req, header: cc.ansHead, close: closeAfter, length: -1}
 	w := &cc.w
 	defer func() {
 		cc.endWatch()

@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/router"
 )
 
@@ -245,5 +249,99 @@ func TestLoopStreamedAnswer(t *testing.T) {
 	}
 	if got := resp.Trailer.Get("X-Sum"); got != "2" {
 		t.Fatalf("trailer X-Sum %q, want 2", got)
+	}
+}
+
+// TestLoopForwardedAndOwnPaths: on the loop, the X-Forwarded-* rules
+// hold (an edge router replaces what the client sent; behind a trusted
+// proxy the chain is kept), and /_ping and the status path answer.
+func TestLoopForwardedAndOwnPaths(t *testing.T) {
+	b1, _ := backend(t, "b1")
+	for _, tc := range []struct {
+		trust, xff, proto string
+	}{
+		{"", "127.0.0.1", "http"},
+		{"127.0.0.0/8", "203.0.113.7, 127.0.0.1", "https"},
+	} {
+		trusted, err := router.ParseTrustedProxies(tc.trust)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := runWith(t, router.RunConfig{Router: router.Config{TrustForwarded: trusted}},
+			map[string][]string{"a.example.com": {b1}})
+		c := dialRaw(t, addr)
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		br := bufio.NewReader(c)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n\r\n")
+		resp, s := readAnswer(t, br, "GET")
+		if got := s.Header.Get("X-Forwarded-For"); resp.StatusCode != 200 || got != tc.xff || s.Header.Get("X-Forwarded-Proto") != tc.proto {
+			t.Fatalf("trust %q: %d, X-Forwarded-For %q, -Proto %q; want %q, %q", tc.trust, resp.StatusCode, got, s.Header.Get("X-Forwarded-Proto"), tc.xff, tc.proto)
+		}
+		io.WriteString(c, "GET "+router.PingPath+" HTTP/1.1\r\nHost: anything\r\n\r\n")
+		resp, err = http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(b) != "pong" {
+			t.Fatalf("ping: %d %q", resp.StatusCode, b)
+		}
+		io.WriteString(c, "GET "+router.StatusPath+" HTTP/1.1\r\nHost: anything\r\n\r\n")
+		resp, err = http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st router.Status
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("status: %d %v", resp.StatusCode, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+	}
+}
+
+// TestLoopShutdownClosesIdleConnections: when Run's context ends, an idle
+// keep-alive connection on the loop is closed at once, while a request
+// under way on another finishes.
+func TestLoopShutdownClosesIdleConnections(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
+	t.Cleanup(func() { c.Close() })
+	b1, _ := backend(t, "b1")
+	started := make(chan struct{})
+	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		time.Sleep(500 * time.Millisecond)
+		io.WriteString(w, "finished")
+	})}
+	sl, _ := net.Listen("tcp", "127.0.0.1:0")
+	go slow.Serve(sl)
+	t.Cleanup(func() { slow.Close() })
+
+	url, r, stop := startRouter(t, c, "test.router.loop.shutdown")
+	r.Apply(cluster.RoutingTable{Version: 1, Routes: map[string][]string{"a.example.com": {b1}, "slow.example.com": {sl.Addr().String()}}})
+	addr := strings.TrimPrefix(url, "http://")
+	idle := dialRaw(t, addr)
+	idle.SetDeadline(time.Now().Add(20 * time.Second))
+	ibr := bufio.NewReader(idle)
+	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+	if resp, _ := readAnswer(t, ibr, "GET"); resp.StatusCode != 200 {
+		t.Fatalf("before shutdown: %d", resp.StatusCode)
+	}
+	busy := dialRaw(t, addr)
+	busy.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(busy, "GET / HTTP/1.1\r\nHost: slow.example.com\r\n\r\n")
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	if n, err := ibr.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("idle connection at shutdown: read %d bytes, %v; want it closed", n, err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	if err != nil {
+		t.Fatalf("request under way at shutdown: %v", err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != "finished" || !resp.Close {
+		t.Fatalf("request under way at shutdown: %q, Connection: close %v", b, resp.Close)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }
