@@ -40,12 +40,12 @@ func (cc *clientConn) parseHead(b []byte) (req *http.Request, closeAfter, ok boo
 	if u1 <= u0 || line[u0] != '/' {
 		return nil, false, false
 	}
-	escaped := false
+	escaped := false // url.ParseRequestURI has work to do
 	for _, c := range line[u0:u1] {
 		if c <= ' ' || c >= 0x7f || c == '#' {
 			return nil, false, false
 		}
-		escaped = escaped || c == '%'
+		escaped = escaped || !plainURIByte[c]
 	}
 	var fields [maxRequestFields]fieldAt
 	n, hosts := 0, 0
@@ -137,6 +137,16 @@ func (cc *clientConn) parseHead(b []byte) (req *http.Request, closeAfter, ok boo
 	req.Close = closeAfter
 	return req, closeAfter, true
 }
+
+// plainURIByte says which bytes of a URI url.ParseRequestURI keeps as
+// they are in the Path and RawQuery, with no RawPath.
+var plainURIByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-._~/$&+,:;=@?", byte(c)) >= 0
+	}
+	return t
+}()
 
 // validHost reports whether v is a Host value the loop passes on: a name,
 // IPv4 or bracketed IPv6 address with an optional port. Anything else
