@@ -7,7 +7,9 @@
 // table while Redis is away. Instances are chosen round-robin; one that
 // refuses a connection is skipped for a short while, and the request is
 // retried on another instance when that is safe. Limits (limits.go) keep a
-// hung instance or slow clients from holding the router's connections.
+// hung instance or slow clients from holding the router's connections. Run
+// serves client connections with a loop of its own for plain GET and HEAD
+// requests (serve.go) and net/http's server for everything else.
 package router
 
 import (

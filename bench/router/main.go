@@ -84,7 +84,9 @@ func runBackend(ctx context.Context, args []string) error {
 	}))
 }
 
-// runRouter serves the real router.Router with a static table.
+// runRouter serves the real router.Router with a static table, through
+// its connection loop as router.Run does (router.Serve), or with
+// -reverseproxy-only through net/http's server and httputil.ReverseProxy.
 func runRouter(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("router", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:18082", "listen address")
