@@ -345,3 +345,37 @@ func TestLoopShutdownClosesIdleConnections(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// TestLoopSlowHeadOnKeptConnection: the header timeout also cuts a
+// client that trickles the head of a later request on a kept-alive
+// connection, and a head that arrives whole after a pause longer than the
+// header timeout (but within the idle timeout) is served.
+func TestLoopSlowHeadOnKeptConnection(t *testing.T) {
+	b1, _ := backend(t, "b1")
+	addr := runWith(t, router.RunConfig{HeaderTimeout: 500 * time.Millisecond, IdleTimeout: 10 * time.Second},
+		map[string][]string{"a.example.com": {b1}})
+	c := dialRaw(t, addr)
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+	if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != 200 {
+		t.Fatalf("first request: %d", resp.StatusCode)
+	}
+	time.Sleep(time.Second) // idle longer than the header timeout
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+	if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != 200 {
+		t.Fatalf("after a pause: %d", resp.StatusCode)
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n")
+	go func() {
+		for range 100 { // one header byte every 100ms: 10s in all
+			time.Sleep(100 * time.Millisecond)
+			if _, err := io.WriteString(c, "X"); err != nil {
+				return
+			}
+		}
+	}()
+	if !closedWithin(c, 8*time.Second) {
+		t.Fatal("a client trickling its second head for 10s was not cut by the 500ms header timeout")
+	}
+}
