@@ -101,7 +101,8 @@ func (s *connServer) newConn(c net.Conn) *clientConn {
 	if s.shutting.Load() {
 		return nil
 	}
-	cc := &clientConn{srv: s, conn: c, remote: c.RemoteAddr().String()}
+	cc := &clientConn{srv: s, conn: c, remote: c.RemoteAddr().String(), accepted: time.Now()}
+	cc.fresh.Store(true)
 	s.conns[cc] = struct{}{}
 	s.wg.Add(1)
 	return cc
@@ -153,11 +154,15 @@ func (s *connServer) closeIdle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for cc := range s.conns {
-		if cc.idle.Load() {
+		if cc.idle.Load() || cc.fresh.Load() && time.Since(cc.accepted) > freshGrace {
 			cc.conn.Close()
 		}
 	}
 }
+
+// freshGrace is how long shutdown lets a new connection send its first
+// request: a client may have connected just before and be sending it.
+const freshGrace = 5 * time.Second
 
 // clientConn is one client connection served by the loop.
 type clientConn struct {
@@ -167,8 +172,13 @@ type clientConn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idle   atomic.Bool // waiting for the first byte of a request
-	tmpl   *http.Request
-	cancel context.CancelFunc
+	// fresh: nothing received yet since accepted at accepted; shutdown
+	// closes such a connection once it is older than freshGrace, as
+	// http.Server does.
+	fresh    atomic.Bool
+	accepted time.Time
+	tmpl     *http.Request
+	cancel   context.CancelFunc
 	// Reused from request to request: nothing the handler is given
 	// outlives its ServeHTTP on this path (no body, no ReverseProxy).
 	w       connWriter
@@ -233,6 +243,11 @@ func (cc *clientConn) readRequest(first bool) (req *http.Request, closeAfter, ok
 	if first {
 		if d := cc.srv.headerTimeout; d > 0 {
 			cc.conn.SetReadDeadline(time.Now().Add(d))
+		}
+		_, err = cc.br.Peek(1)
+		cc.fresh.Store(false)
+		if err != nil {
+			return nil, false, false, err
 		}
 	} else if cc.br.Buffered() == 0 {
 		// The idle timeout, set after the previous answer, bounds this

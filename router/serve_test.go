@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -377,5 +378,45 @@ func TestLoopSlowHeadOnKeptConnection(t *testing.T) {
 	}()
 	if !closedWithin(c, 8*time.Second) {
 		t.Fatal("a client trickling its second head for 10s was not cut by the 500ms header timeout")
+	}
+}
+
+// TestLoopShutdownClosesSilentConnections: a connection that sent nothing
+// does not hold the shutdown up to the header timeout: it is closed once
+// its grace (5s) is over, as net/http does.
+func TestLoopShutdownClosesSilentConnections(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
+	t.Cleanup(func() { c.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		done <- router.Run(ctx, router.RunConfig{Listener: ln, Redis: c, Channel: "test.router.loop.silent", Logger: testLogger(),
+			Keys: [][]byte{testKey}, HeaderTimeout: time.Minute, ShutdownTimeout: time.Minute,
+			Ready: func(*router.Router, net.Addr) { close(ready) }})
+	}()
+	<-ready
+	silent := dialRaw(t, ln.Addr().String())
+	time.Sleep(100 * time.Millisecond)
+	begin := time.Now()
+	cancel()
+	if !closedWithin(silent, 20*time.Second) {
+		t.Fatal("a silent connection stayed open 20s into the shutdown")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return 20s into the shutdown")
+	}
+	if d := time.Since(begin); d > 15*time.Second {
+		t.Fatalf("shutdown took %s with a silent connection; want about its 5s grace", d)
 	}
 }
