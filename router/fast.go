@@ -189,6 +189,9 @@ func (x *clientWatch) start() {
 	}
 	// The deadline first: a watch that fires at once must win.
 	x.c.conn.SetDeadline(x.full)
+	if cc, ok := x.req.Context().Value(connKey{}).(*clientConn); ok {
+		cc.watchClient() // the loop reads the client only when asked
+	}
 	c := x.c
 	x.stop = context.AfterFunc(x.req.Context(), func() { c.conn.SetDeadline(aLongTimeAgo) })
 }

@@ -219,3 +219,7 @@ func (c *limitConn) Close() error {
 	c.once.Do(c.free)
 	return err
 }
+
+// CloseWrite half-closes the connection when it can, as the http.Server
+// does before closing after an error answer.
+func (c *limitConn) CloseWrite() error { return closeWrite(c.Conn) }

@@ -7,7 +7,9 @@
 // table while Redis is away. Instances are chosen round-robin; one that
 // refuses a connection is skipped for a short while, and the request is
 // retried on another instance when that is safe. Limits (limits.go) keep a
-// hung instance or slow clients from holding the router's connections.
+// hung instance or slow clients from holding the router's connections. Run
+// serves client connections with a loop of its own for plain GET and HEAD
+// requests (serve.go) and net/http's server for everything else.
 package router
 
 import (
@@ -20,6 +22,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,6 +261,7 @@ func plain(w http.ResponseWriter, status int, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(msg)+1))
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(msg + "\n"))
 }

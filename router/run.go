@@ -134,7 +134,13 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	defer stopSub()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	var loop *connServer
+	if cfg.Router.ReverseProxyOnly {
+		go func() { serveErr <- srv.Serve(ln) }()
+	} else {
+		loop = newConnServer(srv.Handler, srv, cfg.Logger)
+		go func() { serveErr <- loop.serve(ln) }()
+	}
 	cfg.Logger.Info("router listening", "addr", ln.Addr().String())
 	if cfg.Ready != nil {
 		cfg.Ready(r, ln.Addr())
@@ -148,10 +154,41 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	cfg.Logger.Info("router shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	var err error
+	if loop != nil {
+		ln.Close()
+		err = loop.shutdown(sctx)
+	} else {
+		err = srv.Shutdown(sctx)
+	}
 	<-serveErr
 	if err != nil {
 		return err
 	}
 	return nil
+}
+
+// Serve serves srv's Handler on l until ctx ends, with the connection
+// loop that Run uses: plain GET and HEAD requests are read and answered
+// by the router's own code, everything else by srv, which must have no
+// listener of its own. When ctx ends it shuts down as Run does, waiting
+// up to shutdownTimeout. Benchmarks and embedders use it.
+func Serve(ctx context.Context, l net.Listener, srv *http.Server, log *slog.Logger, shutdownTimeout time.Duration) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	loop := newConnServer(srv.Handler, srv, log)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- loop.serve(l) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	l.Close()
+	err := loop.shutdown(sctx)
+	<-serveErr
+	return err
 }

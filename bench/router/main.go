@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -83,7 +84,9 @@ func runBackend(ctx context.Context, args []string) error {
 	}))
 }
 
-// runRouter serves the real router.Router with a static table.
+// runRouter serves the real router.Router with a static table, through
+// its connection loop as router.Run does (router.Serve), or with
+// -reverseproxy-only through net/http's server and httputil.ReverseProxy.
 func runRouter(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("router", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:18082", "listen address")
@@ -93,7 +96,15 @@ func runRouter(ctx context.Context, args []string) error {
 	fs.Parse(args)
 	r := router.New(router.Config{ReverseProxyOnly: *rpOnly, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	r.Apply(cluster.RoutingTable{Version: 1, Controller: "bench", Routes: map[string][]string{*host: strings.Split(*backends, ",")}})
-	return serve(ctx, *addr, r)
+	if *rpOnly {
+		return serve(ctx, *addr, r)
+	}
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	return router.Serve(ctx, l, srv, nil, time.Second)
 }
 
 // benchSource is a TableSource whose version rises on every bump.
