@@ -340,12 +340,19 @@ func (r *Reconciler) observeHosts(ctx context.Context, hosts []cluster.Host) (up
 	return up, down, containers
 }
 
-// observeHost returns host's containers, from its view when it is live and
-// no full list is due, else from a full list that then refreshes the view.
+// observeHost returns host's containers, from its view when it is live, no
+// full list is due and the host answered the last pass, else from a full
+// list that then refreshes the view.
 func (r *Reconciler) observeHost(ctx context.Context, host string, pass uint64) ([]cluster.Container, error) {
 	lctx, cancel := context.WithTimeout(ctx, r.s.cfg.PingTimeout)
 	defer cancel()
-	if !relistDue(host, pass) {
+	r.mu.Lock()
+	_, failing := r.failing[host]
+	r.mu.Unlock()
+	// A host that failed to answer is listed once it answers again: its
+	// stream may have stalled rather than failed, and what it holds of the
+	// time the host was unreachable may not have arrived yet.
+	if !failing && !relistDue(host, pass) {
 		if list, live := r.views.snapshot(host); live {
 			// The view says what runs; the ping says the host still answers,
 			// which a quiet event stream does not.
