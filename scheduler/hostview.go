@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"hash/fnv"
-	"sort"
 	"sync"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -155,8 +154,8 @@ func (v *hostViews) endList(host string, list []cluster.Container, err error) {
 	hv.live = hv.streaming && hv.generation == hv.listGen
 }
 
-// snapshot returns host's containers sorted by id, and whether the view is
-// live.
+// snapshot returns host's containers, in no particular order (as List),
+// and whether the view is live.
 func (v *hostViews) snapshot(host string) ([]cluster.Container, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -168,7 +167,6 @@ func (v *hostViews) snapshot(host string) ([]cluster.Container, bool) {
 	for _, ct := range hv.containers {
 		out = append(out, ct)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, true
 }
 

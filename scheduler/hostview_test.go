@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"errors"
+	"sort"
 	"testing"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -82,6 +83,7 @@ func TestHostViewSequences(t *testing.T) {
 				}
 			}
 			got, live := v.snapshot("h")
+			sort.Slice(got, func(i, j int) bool { return got[i].ID < got[j].ID })
 			if live != tc.live {
 				t.Fatalf("live = %v, want %v", live, tc.live)
 			}

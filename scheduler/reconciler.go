@@ -312,9 +312,10 @@ func (r *Reconciler) observeHosts(ctx context.Context, hosts []cluster.Host) (up
 	r.mu.Lock()
 	pass := r.passes
 	r.mu.Unlock()
+	lists := make([][]cluster.Container, len(hosts))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, h := range hosts {
+	for i, h := range hosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -329,14 +330,24 @@ func (r *Reconciler) observeHosts(ctx context.Context, hosts []cluster.Host) (up
 			}
 			r.hostAnswered(h.Addr)
 			up[h.Addr] = true
-			for _, ct := range list {
-				if ct.Controller == r.s.cfg.Controller {
-					containers = append(containers, ct)
-				}
-			}
+			lists[i] = list
 		}()
 	}
 	wg.Wait()
+	// One allocation for every host's containers: growing the slice host
+	// by host copied it over and over at 10,000 containers.
+	n := 0
+	for _, list := range lists {
+		n += len(list)
+	}
+	containers = make([]cluster.Container, 0, n)
+	for _, list := range lists {
+		for _, ct := range list {
+			if ct.Controller == r.s.cfg.Controller {
+				containers = append(containers, ct)
+			}
+		}
+	}
 	return up, down, containers
 }
 
