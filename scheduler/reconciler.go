@@ -605,8 +605,9 @@ func (r *Reconciler) watchHost(ctx context.Context, host string) {
 				if ev.Time.After(since) {
 					since = ev.Time
 				}
-				r.onEvent(ev)
+				// The view first: the pass a death asks for must see it.
 				r.updateView(ctx, ev)
+				r.onEvent(ev)
 			case <-errs:
 				r.views.streamClosed(host)
 				break stream
@@ -656,6 +657,11 @@ func (r *Reconciler) updateView(ctx context.Context, ev cluster.ContainerEvent) 
 	switch ev.Action {
 	case "die", "oom":
 		r.views.apply(ev.Host, viewUpdate{ID: ev.ID, Dead: true})
+		return
+	case "kill", "stop":
+		// Unrouted by onEvent at once; the die that follows a kill that
+		// ends the container updates the view, and an inspect here would
+		// only delay the unroute.
 		return
 	case "destroy":
 		r.views.apply(ev.Host, viewUpdate{ID: ev.ID, Gone: true})
