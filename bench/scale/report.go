@@ -125,7 +125,7 @@ func num(v float64) string {
 func report(w io.Writer, results []PointResult, cfg pointConfig, args string) {
 	fmt.Fprintf(w, "Machine: %d CPUs (%s), %s, %s/%s.\n\n", runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "Command: `go run ./bench/scale %s`\n\n", args)
-	fmt.Fprintf(w, "%d keep-alive clients, %s per endpoint after a 0.3 s warm-up; %d reconcile passes after three warm-up passes, the reconciler running; %d routing changes; health checks every %s per instance, at most %d in flight.\n\n", cfg.Clients, cfg.Duration, cfg.Passes, cfg.Changes, cfg.ProbeInterval, cfg.MaxProbes)
+	fmt.Fprintf(w, "%d keep-alive clients, %s per endpoint after a 0.3 s warm-up; %d reconcile passes after the warm-up passes, the reconciler running; %d routing changes; health checks every %s per instance, at most %d in flight.\n\n", cfg.Clients, cfg.Duration, cfg.Passes, cfg.Changes, cfg.ProbeInterval, cfg.MaxProbes)
 
 	fmt.Fprintf(w, "| size | apps | hosts | populated through | populate time | API errors | reconcile actions in measured passes | load average at start / end |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
