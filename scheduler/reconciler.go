@@ -23,6 +23,7 @@ type Reconciler struct {
 	trigger  chan struct{}
 	repairs  chan struct{} // bounds the repairs running at once
 	passing  sync.Mutex    // held by a pass: Pass and Run's passes never overlap
+	views    *hostViews    // each host's containers as its event stream reports them
 
 	mu        sync.Mutex           // guards the fields below
 	failing   map[string]time.Time // host -> when it first failed to answer
@@ -61,7 +62,7 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 	r := &Reconciler{
 		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
 		repairs: make(chan struct{}, maxRepairs),
-		failing: map[string]time.Time{}, down: map[string]bool{},
+		failing: map[string]time.Time{}, down: map[string]bool{}, views: newHostViews(),
 	}
 	// A check that changes what should be routed asks for a pass at once,
 	// so an instance failing its check leaves the table within one and a
@@ -301,19 +302,24 @@ func (r *Reconciler) observeApps(locked map[string]repairLock) (map[string]*AppS
 	return states, nil
 }
 
-// observeHosts pings every host, tracks which are down, and lists this
-// controller's containers on the ones that answer.
+// observeHosts finds which hosts answer, tracks which are down, and
+// returns this controller's containers on the ones that answer. A host
+// whose view is live (see hostViews) is only pinged and its containers read
+// from the view; the others, and each host once every relistEvery passes,
+// are listed in full.
 func (r *Reconciler) observeHosts(ctx context.Context, hosts []cluster.Host) (up, down map[string]bool, containers []cluster.Container) {
 	up, down = map[string]bool{}, map[string]bool{}
+	r.mu.Lock()
+	pass := r.passes
+	r.mu.Unlock()
+	lists := make([][]cluster.Container, len(hosts))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, h := range hosts {
+	for i, h := range hosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lctx, cancel := context.WithTimeout(ctx, r.s.cfg.PingTimeout)
-			list, err := r.s.engines.List(lctx, h.Addr)
-			cancel()
+			list, err := r.observeHost(ctx, h.Addr, pass)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -324,15 +330,50 @@ func (r *Reconciler) observeHosts(ctx context.Context, hosts []cluster.Host) (up
 			}
 			r.hostAnswered(h.Addr)
 			up[h.Addr] = true
-			for _, ct := range list {
-				if ct.Controller == r.s.cfg.Controller {
-					containers = append(containers, ct)
-				}
-			}
+			lists[i] = list
 		}()
 	}
 	wg.Wait()
+	// One allocation for every host's containers: growing the slice host
+	// by host copied it over and over at 10,000 containers.
+	n := 0
+	for _, list := range lists {
+		n += len(list)
+	}
+	containers = make([]cluster.Container, 0, n)
+	for _, list := range lists {
+		for _, ct := range list {
+			if ct.Controller == r.s.cfg.Controller {
+				containers = append(containers, ct)
+			}
+		}
+	}
 	return up, down, containers
+}
+
+// observeHost returns host's containers, from its view when it is live, no
+// full list is due and the host answered the last pass, else from a full
+// list that then refreshes the view.
+func (r *Reconciler) observeHost(ctx context.Context, host string, pass uint64) ([]cluster.Container, error) {
+	lctx, cancel := context.WithTimeout(ctx, r.s.cfg.PingTimeout)
+	defer cancel()
+	r.mu.Lock()
+	_, failing := r.failing[host]
+	r.mu.Unlock()
+	// A host that failed to answer is listed once it answers again: its
+	// stream may have stalled rather than failed, and what it holds of the
+	// time the host was unreachable may not have arrived yet.
+	if !failing && !relistDue(host, pass) {
+		if list, live := r.views.snapshot(host); live {
+			// The view says what runs; the ping says the host still answers,
+			// which a quiet event stream does not.
+			return list, r.s.engines.Ping(lctx, host)
+		}
+	}
+	r.views.beginList(host)
+	list, err := r.s.engines.List(lctx, host)
+	r.views.endList(host, list, err)
+	return list, err
 }
 
 // hostFailed records a failed call and reports whether the host is down.
@@ -546,12 +587,17 @@ func (r *Reconciler) watchHost(ctx context.Context, host string) {
 	// Asking from the moment the watch began covers the time the stream
 	// takes to open; later reopenings resume from the last event seen.
 	since := time.Now()
+	defer r.views.streamClosed(host)
 	for ctx.Err() == nil {
 		if ok, _ := r.s.store.HasHost(host); !ok {
 			return
 		}
 		opened := time.Now()
 		events, errs := r.s.engines.Events(ctx, host, since)
+		// The view is stale until the next pass lists the host: that list
+		// is taken after the stream asked for every event since, so
+		// together they miss nothing.
+		r.views.streamOpened(host)
 	stream:
 		for {
 			select {
@@ -559,10 +605,14 @@ func (r *Reconciler) watchHost(ctx context.Context, host string) {
 				if ev.Time.After(since) {
 					since = ev.Time
 				}
+				// The view first: the pass a death asks for must see it.
+				r.updateView(ctx, ev)
 				r.onEvent(ev)
 			case <-errs:
+				r.views.streamClosed(host)
 				break stream
 			case <-ctx.Done():
+				r.views.streamClosed(host)
 				return
 			}
 		}
@@ -596,4 +646,36 @@ func (r *Reconciler) onEvent(ev cluster.ContainerEvent) {
 		}
 	}
 	r.Trigger()
+}
+
+// updateView applies ev to its host's view: a death at once, without a
+// call (the pass it triggers must see it); a removal; anything else (start,
+// restart, health, rename...) by inspecting the container, so the view
+// holds what Docker holds now. A container that cannot be inspected leaves
+// the view stale, to be listed by the next pass.
+func (r *Reconciler) updateView(ctx context.Context, ev cluster.ContainerEvent) {
+	switch ev.Action {
+	case "die", "oom":
+		r.views.apply(ev.Host, viewUpdate{ID: ev.ID, Dead: true})
+		return
+	case "kill", "stop":
+		// Unrouted by onEvent at once; the die that follows a kill that
+		// ends the container updates the view, and an inspect here would
+		// only delay the unroute.
+		return
+	case "destroy":
+		r.views.apply(ev.Host, viewUpdate{ID: ev.ID, Gone: true})
+		return
+	}
+	ictx, cancel := context.WithTimeout(ctx, r.s.cfg.PingTimeout)
+	ct, err := r.s.engines.Inspect(ictx, ev.Host, ev.ID)
+	cancel()
+	switch {
+	case err == nil:
+		r.views.apply(ev.Host, viewUpdate{ID: ev.ID, Ct: ct})
+	case cluster.ErrorCode(err) == cluster.ENOTFOUND:
+		r.views.apply(ev.Host, viewUpdate{ID: ev.ID, Gone: true})
+	default:
+		r.views.stale(ev.Host)
+	}
 }

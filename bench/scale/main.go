@@ -48,7 +48,7 @@ func main() {
 		redisAddr  = flag.String("redis", "", "host:port of a redis-server to publish to; default: start one on a free loopback port (skipped when redis-server is missing)")
 		duration   = flag.Duration("duration", 3*time.Second, "load duration per endpoint")
 		clients    = flag.Int("clients", 32, "concurrent API clients")
-		passes     = flag.Int("passes", 5, "reconcile passes measured (after one warm-up pass)")
+		passes     = flag.Int("passes", 5, "reconcile passes measured (after the warm-up passes, the reconciler running)")
 		changes    = flag.Int("changes", 20, "routing-table changes measured")
 		populate   = flag.String("populate", "auto", "how state is created: scheduler (real deploys through the fake engines), db (containers created through the real Docker adapter, records written through db), auto (scheduler up to 1,000 instances, db above)")
 		parallel   = flag.Int("deploy-parallel", 8, "deploys run at once when populating through the scheduler")

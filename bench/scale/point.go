@@ -59,7 +59,8 @@ type PointResult struct {
 	Redis      bool `json:"redis"`
 
 	PassWall    Stat  `json:"pass_wall"`
-	PassCPU     Stat  `json:"pass_cpu"`
+	PassCPU     Stat  `json:"pass_cpu"`     // the process's CPU over the pass less the health checks' steady share
+	PassCPURaw  Stat  `json:"pass_cpu_raw"` // the process's CPU over the pass, health checks included
 	PassActions int64 `json:"pass_actions"` // reconcile log records in measured passes: 0 in a steady cluster
 
 	Probes ProbeResult `json:"probes"`

@@ -38,6 +38,20 @@ type Server struct {
 	mu         sync.Mutex // guards the fields below
 	containers map[string]*fakeContainer
 	images     map[string]bool
+	log        []eventMessage      // every container event, for streams asking since a time
+	watchers   []chan eventMessage // open event streams
+}
+
+// eventMessage is a container event as dockerd streams it.
+type eventMessage struct {
+	Type   string `json:"Type"`
+	Action string `json:"Action"`
+	Actor  struct {
+		ID         string            `json:"ID"`
+		Attributes map[string]string `json:"Attributes"`
+	} `json:"Actor"`
+	Time     int64 `json:"time"`
+	TimeNano int64 `json:"timeNano"`
 }
 
 type fakeContainer struct {
@@ -209,6 +223,7 @@ func (f *Server) container(w http.ResponseWriter, r *http.Request, rest string) 
 		}
 		f.stopLocked(c)
 		delete(f.containers, c.ID)
+		f.emitLocked(c, "destroy")
 		f.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	case action == "logs" && r.Method == http.MethodGet:
@@ -290,6 +305,7 @@ func (f *Server) create(w http.ResponseWriter, r *http.Request) {
 		Labels: req.Labels, PrivatePort: private, Status: "created",
 	}
 	f.containers[c.ID] = c
+	f.emitLocked(c, "create")
 	writeJSON(w, http.StatusCreated, map[string]any{"Id": c.ID, "Warnings": []string{}})
 }
 
@@ -312,6 +328,7 @@ func (f *Server) start(c *fakeContainer) error {
 			continue
 		}
 		c.listener, c.HostPort, c.Running, c.Status = l, port, true, "running"
+		f.emitLocked(c, "start")
 		go func() { _ = f.instance.Serve(l) }()
 		return nil
 	}
@@ -324,7 +341,10 @@ func (f *Server) stopLocked(c *fakeContainer) {
 		_ = c.listener.Close()
 		c.listener = nil
 	}
-	c.Running, c.Status = false, "exited"
+	if c.Running {
+		c.Running, c.Status = false, "exited"
+		f.emitLocked(c, "die")
+	}
 }
 
 func inspectBody(host string, c *fakeContainer) map[string]any {
@@ -420,15 +440,107 @@ func (f *Server) pull(w http.ResponseWriter, r *http.Request) {
 	_ = enc.Encode(map[string]string{"status": "Status: Image is up to date for " + ref})
 }
 
-// events holds the stream open (nothing happens on a fake host) until the
+// emitLocked records a container event and hands it to the open streams,
+// as dockerd does on create, start, die and destroy; f.mu held. A stream
+// that cannot keep up loses it, and is ended (as a stream whose connection
+// failed), so its reader resumes with since.
+func (f *Server) emitLocked(c *fakeContainer, action string) {
+	now := time.Now()
+	m := eventMessage{Type: "container", Action: action, Time: now.Unix(), TimeNano: now.UnixNano()}
+	m.Actor.ID = c.ID
+	m.Actor.Attributes = map[string]string{"name": c.Name, "image": c.Image}
+	for k, v := range c.Labels {
+		m.Actor.Attributes[k] = v
+	}
+	f.log = append(f.log, m)
+	kept := f.watchers[:0]
+	for _, w := range f.watchers {
+		select {
+		case w <- m:
+			kept = append(kept, w)
+		default:
+			close(w)
+		}
+	}
+	f.watchers = kept
+}
+
+// events streams the container events matching the request's label
+// filters, first those after its since (seconds.nanoseconds), until the
 // client goes away.
 func (f *Server) events(w http.ResponseWriter, r *http.Request) {
+	labels, err := labelFilters(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var since int64
+	if s := r.URL.Query().Get("since"); s != "" {
+		secs, frac, _ := strings.Cut(s, ".")
+		sec, err1 := strconv.ParseInt(secs, 10, 64)
+		nsec, err2 := strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+		if err1 != nil || err2 != nil {
+			writeError(w, http.StatusBadRequest, "bad since "+s)
+			return
+		}
+		since = sec*1e9 + nsec
+	}
+	in := make(chan eventMessage, 4096)
+	f.mu.Lock()
+	var replay []eventMessage
+	if since != 0 {
+		for _, m := range f.log {
+			if m.TimeNano > since {
+				replay = append(replay, m)
+			}
+		}
+	}
+	f.watchers = append(f.watchers, in)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		for i, c := range f.watchers {
+			if c == in {
+				f.watchers = append(f.watchers[:i:i], f.watchers[i+1:]...)
+				break
+			}
+		}
+		f.mu.Unlock()
+	}()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	if fl, ok := w.(http.Flusher); ok {
+	fl, _ := w.(http.Flusher)
+	if fl != nil {
 		fl.Flush()
 	}
-	<-r.Context().Done()
+	enc := json.NewEncoder(w)
+	send := func(m eventMessage) bool {
+		if !matchLabels(m.Actor.Attributes, labels) {
+			return true
+		}
+		if enc.Encode(m) != nil {
+			return false
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+		return true
+	}
+	for _, m := range replay {
+		if !send(m) {
+			return
+		}
+	}
+	for {
+		select {
+		case m, ok := <-in:
+			if !ok || !send(m) {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		}
+	}
 }
 
 // withLatest adds :latest to a reference without a tag or digest.

@@ -46,6 +46,11 @@ func TestServerWithRealAdapter(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
+	began := time.Now()
+	evctx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	events, _ := e.Events(evctx, host, began)
+
 	spec := cluster.ContainerSpec{App: "a.example.com", Revision: 3, Host: host, Image: testImage, Port: 3000}
 	if _, err := e.Run(ctx, spec); cluster.ErrorCode(err) != cluster.EHOST {
 		t.Fatalf("Run before a pull: got %v, want an EHOST error", err)
@@ -87,6 +92,25 @@ func TestServerWithRealAdapter(t *testing.T) {
 	}
 	if list, err := e.List(ctx, host); err != nil || len(list) != 0 {
 		t.Fatalf("List after Stop: %+v %v", list, err)
+	}
+
+	// The stream reported the container's life, as dockerd does; a stream
+	// opened later with the same since replays it.
+	want := []string{"create", "start", "die", "destroy"}
+	for _, stream := range []<-chan cluster.ContainerEvent{events, func() <-chan cluster.ContainerEvent {
+		ch, _ := e.Events(ctx, host, began)
+		return ch
+	}()} {
+		for _, action := range want {
+			select {
+			case ev := <-stream:
+				if ev.Action != action || ev.ID != ct.ID || ev.App != spec.App || ev.Host != host {
+					t.Fatalf("event %+v, want %s of %s", ev, action, ct.ID)
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %s event", action)
+			}
+		}
 	}
 }
 
