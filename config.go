@@ -42,6 +42,8 @@ var (
 	setHostGrace   = setting{"host-grace", "LONGSHOREMAN_HOST_GRACE", "how long a host may not answer before it is marked down"}
 	setMaxCount    = setting{"max-count", "LONGSHOREMAN_MAX_COUNT", "largest instance count per app"}
 	setRebalance   = setting{"rebalance", "LONGSHOREMAN_REBALANCE", "spread apps onto a newly added host"}
+	setLease       = setting{"lease", "LONGSHOREMAN_LEASE", "on an etcd store: how long a silent leader keeps leading before another controller takes over"}
+	setAdvertise   = setting{"advertise", "LONGSHOREMAN_ADVERTISE", "on an etcd store: this controller's API URL (with its scheme) that the other controllers forward to"}
 	// The scheduler's observation settings (probe interval) go here.
 
 	// router

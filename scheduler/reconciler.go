@@ -65,6 +65,9 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 // wait for the repairs it starts: an app whose repair waits on a slow
 // health check is left to it, and the next pass repairs the others.
 func (r *Reconciler) Run(ctx context.Context) {
+	// Each Run settles what was left interrupted before it: by a restart,
+	// or, among several controllers, by the leader before this one.
+	r.recovered = false
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
