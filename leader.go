@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"sync"
@@ -34,10 +35,13 @@ func newLeadership(store cluster.Store, cfg etcd.ElectionConfig) *leadership {
 	return l
 }
 
-// electionID names this process among the controllers of a prefix.
+// electionID names this controller among those of a prefix: the host and
+// process, and a random part for controllers sharing a process in tests.
 func electionID() string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s-%d", host, os.Getpid())
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
 }
 
 // Leading reports whether this controller leads now.

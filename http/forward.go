@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/longshoreman/longshoreman/cluster"
@@ -37,14 +38,15 @@ const forwardedHeader = "X-Longshoreman-Forwarded"
 
 // leaderOnly reports whether a route needs the leader: every write (GET
 // /apps/:app/kill is one), and the reads of live data only the leader
-// has: logs from the hosts and the process's metrics. Reads the store
+// has: logs from the hosts, the process's metrics, and the routing table
+// (reading it raises its version when the routes changed). Reads the store
 // answers are served by any controller.
 func leaderOnly(method, pattern string) bool {
 	if method != http.MethodGet {
 		return true
 	}
 	switch pattern {
-	case "/apps/:app/kill", "/apps/:app/logs", "/metrics":
+	case "/apps/:app/kill", "/apps/:app/logs", "/metrics", "/routes":
 		return true
 	}
 	return false
@@ -52,19 +54,35 @@ func leaderOnly(method, pattern string) bool {
 
 // leaderRoute wraps h of a leader-only route: a follower forwards the
 // request to the leader; the leader runs h under its leadership's context.
+//
+// While no leader is known (at start, or during an election) the request
+// waits for one, up to leaderWait, so that a client need not retry.
 func (s *Server) leaderRoute(h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		if s.Leadership.Leading() {
-			ctx, cancel := context.WithCancel(r.Context())
-			defer cancel()
-			stop := context.AfterFunc(s.Leadership.Context(), cancel)
-			defer stop()
-			h(w, r.WithContext(ctx), ps)
-			return
+		deadline := time.Now().Add(leaderWait)
+		for {
+			if s.Leadership.Leading() {
+				ctx, cancel := context.WithCancel(r.Context())
+				defer cancel()
+				stop := context.AfterFunc(s.Leadership.Context(), cancel)
+				defer stop()
+				h(w, r.WithContext(ctx), ps)
+				return
+			}
+			if _, _, ok := s.Leadership.Leader(); ok || time.Now().After(deadline) || r.Context().Err() != nil {
+				s.forward(w, r)
+				return
+			}
+			select {
+			case <-r.Context().Done():
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
-		s.forward(w, r)
 	}
 }
+
+// leaderWait is how long a leader-only request waits for an election.
+const leaderWait = 15 * time.Second
 
 // forward proxies r to the leader, unbuffered, so that progress streams
 // arrive line by line.
