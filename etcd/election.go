@@ -34,6 +34,10 @@ func (f *fence) lost() error {
 	return cluster.Errorf(cluster.EUNAVAILABLE, "This controller no longer leads the %s (its election key %s is gone): the write was refused; send it to the leader named by GET /healthz.", f.where, f.key)
 }
 
+// electionDir holds the campaign keys of the running controllers, each
+// bound to its session's lease; the oldest leads.
+const electionDir = "election"
+
 // ElectionConfig says who campaigns and for how long a silent leader
 // keeps leading.
 type ElectionConfig struct {
@@ -132,7 +136,7 @@ func (e *Election) term(ctx context.Context, lead func(context.Context)) error {
 		case <-sctx.Done():
 		}
 	}()
-	el := concurrency.NewElection(sess, e.s.key("election"))
+	el := concurrency.NewElection(sess, e.s.key(electionDir))
 	go e.observe(sctx, el)
 	alive, err := e.s.client.KeepAlive(sctx, sess.Lease())
 	if err != nil {
