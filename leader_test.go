@@ -54,7 +54,7 @@ func serveOnEtcd(t *testing.T, url string, env map[string]string) (*ServeCommand
 func health(url string) map[string]any {
 	req, _ := http.NewRequest("GET", url+"/healthz", nil)
 	req.Header.Set("X-Auth", "t0ken-0123456789")
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: 2 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil
