@@ -57,7 +57,7 @@ func (l *tableLog) all() []cluster.RoutingTable {
 }
 
 // controllersOnEtcd starts n controller processes on one new etcd prefix.
-func controllersOnEtcd(t *testing.T, n int, env ...string) ([]*Controller, []string, string) {
+func controllersOnEtcd(t testing.TB, n int, env ...string) ([]*Controller, []string, string) {
 	url := etcdTestURL(t)
 	var ctrls []*Controller
 	var urls []string
@@ -71,7 +71,7 @@ func controllersOnEtcd(t *testing.T, n int, env ...string) ([]*Controller, []str
 // killLeader kills the leader with SIGKILL and sends a write to the other
 // controllers, in turn, until one accepts it; it returns how long that took
 // and which controller leads then.
-func killLeader(t *testing.T, ctrls []*Controller, urls []string, leader int, app string, round int) (time.Duration, int) {
+func killLeader(t testing.TB, ctrls []*Controller, urls []string, leader int, app string, round int) (time.Duration, int) {
 	t.Helper()
 	start := time.Now()
 	ctrls[leader].Kill()
@@ -237,4 +237,26 @@ func TestLeaderFailover(t *testing.T) {
 	if failures != 0 {
 		t.Fatalf("%d of %d requests through the router failed; last: %s\nrouter log:\n%s", failures, total, lastErr, r.Log())
 	}
+}
+
+// BenchmarkFailover measures, over b.N kills of the leader with SIGKILL,
+// the time from the kill to the first write another controller accepts,
+// with the default lease of 5s. Run it with -benchtime 10x.
+func BenchmarkFailover(b *testing.B) {
+	ctrls, urls, _ := controllersOnEtcd(b, 3, "LONGSHOREMAN_LEASE=5s")
+	leader := waitLeader(b, urls, 30*time.Second)
+	app := "failover.example.com"
+	ctrls[leader].MustCall(b, "POST", "/apps", `{"app":"`+app+`"}`)
+	var times []time.Duration
+	for i := 0; i < b.N; i++ {
+		took, next := killLeader(b, ctrls, urls, leader, app, i)
+		times = append(times, took)
+		ctrls[leader].Start(b)
+		leader = next
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	p50, worst := times[len(times)/2], times[len(times)-1]
+	b.ReportMetric(p50.Seconds(), "p50-s")
+	b.ReportMetric(worst.Seconds(), "max-s")
+	b.Logf("failover over %d kills, lease 5s: p50 %s, max %s (goal: at most 10s, 2x the lease)", len(times), p50.Round(time.Millisecond), worst.Round(time.Millisecond))
 }

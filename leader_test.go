@@ -67,7 +67,7 @@ func health(url string) map[string]any {
 
 // waitLeader waits until exactly one of urls says it leads and every
 // other names it, and returns its index.
-func waitLeader(t *testing.T, urls []string, timeout time.Duration) int {
+func waitLeader(t testing.TB, urls []string, timeout time.Duration) int {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
