@@ -103,14 +103,34 @@ func killLeader(t testing.TB, ctrls []*Controller, urls []string, leader int, ap
 	return took, next
 }
 
+// deployingRevision waits until c reads a revision of app deploying, and
+// returns its number.
+func deployingRevision(t *testing.T, c *Controller, app string) float64 {
+	t.Helper()
+	var cut float64
+	waitFor(t, 30*time.Second, "a revision is deploying", func() bool {
+		_, hist := c.Call("GET", "/"+app+"/history", "")
+		list, _ := hist["history"].([]any)
+		for _, h := range list {
+			if h := h.(map[string]any); h["status"] == cluster.StatusDeploying {
+				cut = h["revision"].(float64)
+				return true
+			}
+		}
+		return false
+	})
+	return cut
+}
+
 // TestLeaderFailover: three controllers on etcd, three Docker hosts, a
 // router with a client looping through it. The leader is killed with
 // SIGKILL while idle and again mid-deploy: another leads, accepts writes
 // and settles the deploy, and no request through the router fails. Then
-// the leader is stopped with SIGSTOP past its lease: another leads and
-// deploys; resumed, the old leader publishes no table after the new
-// leader's first, stops no container, says it lost the leadership and
-// follows.
+// the leader is stopped with SIGSTOP past its lease in the middle of a
+// deploy: another leads, settles that deploy and deploys; resumed, the old
+// leader writes nothing (history and instances stay as the new leader left
+// them), publishes no table after the new leader's first, stops no
+// container, says it lost the leadership and follows.
 func TestLeaderFailover(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	rds := testenv.StartRedis(t)
@@ -152,18 +172,7 @@ func TestLeaderFailover(t *testing.T) {
 		ctrls[leader].Call("POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "2")+`"}`)
 	}()
 	// Kill once the store shows the deploy under way, as a follower reads it.
-	var cut float64
-	waitFor(t, 30*time.Second, "a revision is deploying", func() bool {
-		_, hist := ctrls[(leader+1)%3].Call("GET", "/"+app+"/history", "")
-		list, _ := hist["history"].([]any)
-		for _, h := range list {
-			if h := h.(map[string]any); h["status"] == cluster.StatusDeploying {
-				cut = h["revision"].(float64)
-				return true
-			}
-		}
-		return false
-	})
+	cut := deployingRevision(t, ctrls[(leader+1)%3], app)
 	took, leader = killLeader(t, ctrls, urls, leader, app, 2)
 	<-deployed
 	t.Logf("kill -9 of the leader mid-deploy: a write accepted after %s", took)
@@ -179,10 +188,12 @@ func TestLeaderFailover(t *testing.T) {
 		}
 	}
 
-	// SIGSTOP past the lease, then SIGCONT.
+	// SIGSTOP past the lease in the middle of a deploy, then SIGCONT.
 	old := ctrls[leader]
 	before := tables.all()
 	oldEpoch := before[len(before)-1].Epoch
+	go old.Call("POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "2")+`"}`)
+	cut = deployingRevision(t, ctrls[(leader+1)%3], app)
 	if err := old.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -194,8 +205,14 @@ func TestLeaderFailover(t *testing.T) {
 		}
 	}
 	next := others[waitLeader(t, rest, 30*time.Second)]
-	next.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`"}`)
+	// The new leader settles the paused leader's deploy; until then the
+	// app is busy.
+	waitFor(t, 60*time.Second, "the new leader deploys", func() bool {
+		status, _ := next.Call("POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`"}`)
+		return status == 200
+	})
 	want := anyStrings(next.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])
+	wantHistory := fmt.Sprint(next.MustCall(t, "GET", "/"+app+"/history", "")["history"])
 	if err := old.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +220,7 @@ func TestLeaderFailover(t *testing.T) {
 		return strings.Contains(old.Log(), "lost the leadership")
 	})
 	time.Sleep(3 * time.Second) // three heartbeats of the new leader
+
 	if h := health(old.URL); h == nil || h["role"] != "follower" || h["leader_url"] != next.URL {
 		t.Fatalf("the resumed leader's /healthz: %v", h)
 	}
@@ -220,6 +238,9 @@ func TestLeaderFailover(t *testing.T) {
 		t.Fatalf("no table of the new leader among %d", len(all))
 	}
 	checkRecovered(t, next, app, controller, hosts, "SIGSTOP and SIGCONT of the leader", nil)
+	if got := fmt.Sprint(next.MustCall(t, "GET", "/"+app+"/history", "")["history"]); got != wantHistory {
+		t.Fatalf("the resumed leader changed the history:\n%s\nwas\n%s", got, wantHistory)
+	}
 	if got := anyStrings(next.MustCall(t, "GET", "/"+app+"/instances", "")["instances"]); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("the resumed leader changed the instances: %v, were %v", got, want)
 	}

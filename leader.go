@@ -102,9 +102,11 @@ func (f fencedTable) RoutingTable() (cluster.RoutingTable, error) {
 	return f.TableSource.RoutingTable()
 }
 
-// fencedEngines refuses to start or stop containers unless this controller
-// leads, so a leader resumed after its lease ran out does not stop what
-// the new leader routes.
+// fencedEngines refuses to pull, start or stop containers unless this
+// controller leads, and cancels those calls in flight when the leadership
+// ends, so a leader resumed after its lease ran out does not stop what the
+// new leader routes; what it had started, the new leader's reconciler
+// adopts or removes as after a crash.
 type fencedEngines struct {
 	scheduler.Engines
 	l *leadership
@@ -114,10 +116,30 @@ func (f fencedEngines) notLeading() error {
 	return cluster.Errorf(cluster.EUNAVAILABLE, "This controller no longer leads: it starts and stops no container; the leader named by GET /healthz does.")
 }
 
+// bind returns ctx cut short when the leadership ends: deploys run on
+// contexts detached from their requests, so this is what cancels their
+// Docker calls in flight when the leadership is lost.
+func (f fencedEngines) bind(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(f.l.Context(), cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+func (f fencedEngines) Pull(ctx context.Context, host, image string) (string, error) {
+	if !f.l.Leading() {
+		return "", f.notLeading()
+	}
+	ctx, cancel := f.bind(ctx)
+	defer cancel()
+	return f.Engines.Pull(ctx, host, image)
+}
+
 func (f fencedEngines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.Container, error) {
 	if !f.l.Leading() {
 		return cluster.Container{}, f.notLeading()
 	}
+	ctx, cancel := f.bind(ctx)
+	defer cancel()
 	return f.Engines.Run(ctx, spec)
 }
 
@@ -125,5 +147,7 @@ func (f fencedEngines) Stop(ctx context.Context, host, id string, timeout time.D
 	if !f.l.Leading() {
 		return f.notLeading()
 	}
+	ctx, cancel := f.bind(ctx)
+	defer cancel()
 	return f.Engines.Stop(ctx, host, id, timeout)
 }
