@@ -200,6 +200,9 @@ func (e *Engines) List(ctx context.Context, host string) ([]cluster.Container, e
 	}
 	ctx, cancel := e.bounded(ctx)
 	defer cancel()
+	if err := e.negotiate(ctx, host, c); err != nil {
+		return nil, e.hostError(host, "list containers", err)
+	}
 	list, err := c.ContainerList(ctx, container.ListOptions{
 		All:     true,
 		Filters: filters.NewArgs(filters.Arg("label", cluster.LabelApp), filters.Arg("label", cluster.LabelHost+"="+host)),
