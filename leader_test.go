@@ -120,6 +120,12 @@ func TestFollowerServesEveryVerb(t *testing.T) {
 	}
 	leader := waitLeader(t, urls, 30*time.Second)
 	follower := (leader + 1) % 3
+	if h := health(urls[follower]); h["role"] != "follower" || h["leader_id"] == "" || !strings.Contains(fmt.Sprint(h["redis"]), "follows") || h["db"] != "ok" {
+		t.Errorf("a follower's /healthz: %v", h)
+	}
+	if h := health(urls[leader]); h["role"] != "leader" || strings.Contains(fmt.Sprint(h["redis"]), "follows") {
+		t.Errorf("the leader's /healthz: %v", h)
+	}
 	if !strings.Contains(logs[leader].String(), "leading the controllers") {
 		t.Errorf("the leader does not say it leads:\n%s", logs[leader])
 	}

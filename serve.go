@@ -157,7 +157,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace})
 	c.reconcile = reconcile
 	api := http.NewServer(&http.Server{
-		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher}, Token: token, Logger: c.logger,
+		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: token, Logger: c.logger,
 		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines}, Leadership: leadership,
 	})
 	c.api = api
@@ -385,9 +385,15 @@ func certPath(cfg ServeConfig) string {
 }
 
 // publisherStatus adapts the publisher to what /healthz shows.
-type publisherStatus struct{ p *pubsub.Publisher }
+type publisherStatus struct {
+	p *pubsub.Publisher
+	l *leadership
+}
 
 func (s publisherStatus) RedisStatus() string {
+	if !s.l.Leading() {
+		return "not used: this controller follows; the leader publishes"
+	}
 	st := s.p.Status()
 	if st.Connected {
 		return "connected"
