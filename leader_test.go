@@ -214,3 +214,40 @@ func TestFollowerServesEveryVerb(t *testing.T) {
 	waitLeader(t, rest, 30*time.Second)
 	run("", "-a", app, "envs:set", "AFTER=1")
 }
+
+// TestControllersWithoutQuorum: two controllers on a private etcd cluster.
+// With two of its three members killed, a write to either controller fails
+// with 503 and a message naming etcd; once the members are back, the
+// controllers elect a leader again and take writes, without a restart.
+func TestControllersWithoutQuorum(t *testing.T) {
+	ec := testenv.StartEtcd(t)
+	url := "etcd://" + strings.Join(ec.Endpoints, ",") + "/longshoreman"
+	var urls []string
+	var ctrls []*ServeCommand
+	for range 2 {
+		c, _ := serveOnEtcd(t, url, nil)
+		ctrls, urls = append(ctrls, c), append(urls, c.URL())
+	}
+	leader := waitLeader(t, urls, 30*time.Second)
+	mustCall(t, ctrls[1-leader], "POST", "/apps", `{"app":"a.example.com"}`)
+
+	ec.Kill(1)
+	ec.Kill(2)
+	for i, c := range ctrls {
+		status, body := call(t, c, "POST", "/apps", fmt.Sprintf(`{"app":"b%d.example.com"}`, i))
+		if status != 503 || !strings.Contains(string(body), "etcd") {
+			t.Fatalf("a write to controller %d without etcd's quorum = %d %s", i, status, body)
+		}
+	}
+
+	ec.Start(1)
+	ec.Start(2)
+	waitLeader(t, urls, 60*time.Second)
+	for i, c := range ctrls {
+		mustCall(t, c, "POST", "/apps", fmt.Sprintf(`{"app":"c%d.example.com"}`, i))
+	}
+	apps := fmt.Sprint(mustCall(t, ctrls[0], "GET", "/apps", "")["apps"])
+	if apps != "[a.example.com c0.example.com c1.example.com]" {
+		t.Fatalf("apps after quorum returned: %s", apps)
+	}
+}

@@ -87,13 +87,20 @@ const leaderWait = 15 * time.Second
 // forward proxies r to the leader, unbuffered, so that progress streams
 // arrive line by line.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
+	_, leader, ok := s.Leadership.Leader()
+	if r.Header.Get(forwardedHeader) != "" || !ok {
+		// Without a leader, the store is the likeliest cause: say so.
+		if err := s.Store.Check(); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
 	if r.Header.Get(forwardedHeader) != "" {
 		s.Error(w, r, cluster.Errorf(cluster.EUNAVAILABLE, "This controller was forwarded a request but does not lead: the leadership is changing; retry in a few seconds."))
 		return
 	}
-	_, leader, ok := s.Leadership.Leader()
 	if !ok {
-		s.Error(w, r, cluster.Errorf(cluster.EUNAVAILABLE, "No controller leads now (an election is under way, or etcd has no quorum): retry in a few seconds; GET /healthz names the leader once there is one."))
+		s.Error(w, r, cluster.Errorf(cluster.EUNAVAILABLE, "No controller leads now (an election is under way): retry in a few seconds; GET /healthz names the leader once there is one."))
 		return
 	}
 	target, err := url.Parse(leader)
