@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -23,28 +24,30 @@ var (
 	setRedisUsername = setting{"", "REDIS_USERNAME", ""}
 	setRedisPassword = setting{"", "REDIS_PASSWORD", ""}
 	setRedisTLS      = setting{"", "REDIS_TLS", ""}
+	setSentinels     = setting{"redis-sentinels", "REDIS_SENTINELS", "host:port,... of Redis Sentinels; with --redis-master, replaces --redis: the master is asked of them and followed across failovers"}
+	setRedisMaster   = setting{"redis-master", "REDIS_MASTER", "name of the master the Sentinels watch (their `sentinel monitor NAME ...`)"}
 	setChannel       = setting{"channel", "LONGSHOREMAN_CHANNEL", "Redis PubSub channel of the routing table"}
 
 	// serve
-	setServePort   = setting{"port", "PORT", "HTTP port of the API"}
-	setDB          = setting{"db", "LONGSHOREMAN_DB", "the data file"}
-	setInit        = setting{"init", "LONGSHOREMAN_INIT", "create the data file, with a new cluster id, if it does not exist; changes nothing if it does. Pass it once, at the first start"}
-	setToken       = setting{"", "LONGSHOREMAN_TOKEN", ""}
-	setTLSCert     = setting{"tls-cert", "LONGSHOREMAN_TLS_CERT", "PEM certificate (chain) for the API; with --tls-key the API answers HTTPS only"}
-	setTLSKey      = setting{"tls-key", "LONGSHOREMAN_TLS_KEY", "PEM private key of --tls-cert"}
-	setHistory     = setting{"history", "LONGSHOREMAN_HISTORY", "revisions kept per app; succeeded ones a rollback can target are kept first"}
-	setDockerPort  = setting{"docker-port", "DOCKER_PORT", "Docker API port on every host (default 2375, or 2376 with TLS)"}
-	setDockerTLS   = setting{"", "DOCKER_TLS_VERIFY", ""}
-	setDockerCerts = setting{"", "DOCKER_CERT_PATH", ""}
-	setDrain       = setting{"drain", "LONGSHOREMAN_DRAIN", "wait between unrouting and stopping an instance"}
-	setRepublish   = setting{"republish", "LONGSHOREMAN_REPUBLISH", "routing-table heartbeat"}
-	setReconcile   = setting{"reconcile", "LONGSHOREMAN_RECONCILE", "reconcile loop interval"}
-	setHostGrace   = setting{"host-grace", "LONGSHOREMAN_HOST_GRACE", "how long a host may not answer before it is marked down"}
-	setMaxCount    = setting{"max-count", "LONGSHOREMAN_MAX_COUNT", "largest instance count per app"}
-	setRebalance   = setting{"rebalance", "LONGSHOREMAN_REBALANCE", "spread apps onto a newly added host"}
-	setLease       = setting{"lease", "LONGSHOREMAN_LEASE", "on an etcd store: how long a silent leader keeps leading before another controller takes over"}
-	setAdvertise   = setting{"advertise", "LONGSHOREMAN_ADVERTISE", "on an etcd store: this controller's API URL (with its scheme) that the other controllers forward to"}
-	// The scheduler's observation settings (probe interval) go here.
+	setServePort     = setting{"port", "PORT", "HTTP port of the API"}
+	setDB            = setting{"db", "LONGSHOREMAN_DB", "the data file"}
+	setInit          = setting{"init", "LONGSHOREMAN_INIT", "create the data file, with a new cluster id, if it does not exist; changes nothing if it does. Pass it once, at the first start"}
+	setToken         = setting{"", "LONGSHOREMAN_TOKEN", ""}
+	setTLSCert       = setting{"tls-cert", "LONGSHOREMAN_TLS_CERT", "PEM certificate (chain) for the API; with --tls-key the API answers HTTPS only"}
+	setTLSKey        = setting{"tls-key", "LONGSHOREMAN_TLS_KEY", "PEM private key of --tls-cert"}
+	setHistory       = setting{"history", "LONGSHOREMAN_HISTORY", "revisions kept per app; succeeded ones a rollback can target are kept first"}
+	setDockerPort    = setting{"docker-port", "DOCKER_PORT", "Docker API port on every host (default 2375, or 2376 with TLS)"}
+	setDockerTLS     = setting{"", "DOCKER_TLS_VERIFY", ""}
+	setDockerCerts   = setting{"", "DOCKER_CERT_PATH", ""}
+	setDrain         = setting{"drain", "LONGSHOREMAN_DRAIN", "wait between unrouting and stopping an instance"}
+	setRepublish     = setting{"republish", "LONGSHOREMAN_REPUBLISH", "routing-table heartbeat"}
+	setReconcile     = setting{"reconcile", "LONGSHOREMAN_RECONCILE", "reconcile loop interval"}
+	setHostGrace     = setting{"host-grace", "LONGSHOREMAN_HOST_GRACE", "how long a host may not answer before it is marked down"}
+	setMaxCount      = setting{"max-count", "LONGSHOREMAN_MAX_COUNT", "largest instance count per app"}
+	setRebalance     = setting{"rebalance", "LONGSHOREMAN_REBALANCE", "spread apps onto a newly added host"}
+	setProbeInterval = setting{"probe-interval", "LONGSHOREMAN_PROBE_INTERVAL", "interval between two health checks of one instance"}
+	setLease         = setting{"lease", "LONGSHOREMAN_LEASE", "on an etcd store: how long a silent leader keeps leading before another controller takes over"}
+	setAdvertise     = setting{"advertise", "LONGSHOREMAN_ADVERTISE", "on an etcd store: this controller's API URL (with its scheme) that the other controllers forward to"}
 
 	// router
 	setRouterPort    = setting{"port", "PORT", "HTTP port to serve on"}
@@ -73,6 +76,14 @@ type RedisConfig struct {
 	Password string // REDIS_PASSWORD
 	TLS      bool   // REDIS_TLS: connect over TLS (system CA roots)
 	Channel  string // --channel, LONGSHOREMAN_CHANNEL
+
+	// Sentinels (--redis-sentinels, REDIS_SENTINELS: host:port,...), when
+	// not empty, replace Addr: the client asks them for the address of
+	// Master (--redis-master, REDIS_MASTER) and follows it when they fail
+	// over. Username, Password and TLS apply to the master and its
+	// replicas; the Sentinels are reached over TLS too, without a password.
+	Sentinels string
+	Master    string
 }
 
 // DefaultRedisConfig is a Redis on this machine, on its usual port.
@@ -91,10 +102,33 @@ func (c *RedisConfig) load(l *loader) {
 	l.String(&c.Username, setRedisUsername)
 	l.String(&c.Password, setRedisPassword)
 	l.Bool(&c.TLS, setRedisTLS)
+	l.String(&c.Sentinels, setSentinels)
+	l.String(&c.Master, setRedisMaster)
 	l.String(&c.Channel, setChannel)
 }
 
-// Validate reports a Redis address that cannot be dialed and an empty channel.
+// sentinels returns the Sentinel addresses, without empty entries.
+func (c RedisConfig) sentinels() []string {
+	var addrs []string
+	for _, a := range strings.Split(c.Sentinels, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	return addrs
+}
+
+// Where names the Redis in use for logs and messages: host:port, or the
+// master's name and its Sentinels.
+func (c RedisConfig) Where() string {
+	if addrs := c.sentinels(); len(addrs) > 0 {
+		return "master " + c.Master + " of sentinels " + strings.Join(addrs, ",")
+	}
+	return c.Addr
+}
+
+// Validate reports a Redis address that cannot be dialed, Sentinels without
+// a master's name or the other way round, and an empty channel.
 func (c RedisConfig) Validate() error {
 	var p problems
 	c.check(&p)
@@ -102,15 +136,48 @@ func (c RedisConfig) Validate() error {
 }
 
 func (c RedisConfig) check(p *problems) {
-	p.hostPort(setRedis, c.Addr, false)
+	addrs := c.sentinels()
+	switch {
+	case len(addrs) == 0 && strings.TrimSpace(c.Sentinels) != "":
+		p.add(setSentinels, "is %q: give host:port,... of the Sentinels such as 10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379, or unset it to use --redis", c.Sentinels)
+	case len(addrs) == 0:
+		p.hostPort(setRedis, c.Addr, false)
+		if c.Master != "" {
+			p.add(setRedisMaster, "is %q but %s is not set: give the Sentinels that watch this master, or unset %s to use --redis", c.Master, setSentinels, setRedisMaster.env)
+		}
+	default:
+		for _, a := range addrs {
+			p.hostPort(setSentinels, a, false)
+		}
+		if strings.TrimSpace(c.Master) == "" {
+			p.add(setRedisMaster, "is not set: give the name the Sentinels monitor the master under (their `sentinel monitor NAME ...` line), as `redis-cli -p 26379 sentinel masters` lists it")
+		}
+	}
 	if c.Channel == "" {
 		p.add(setChannel, "is empty: give the PubSub channel's name (default %s)", cluster.DefaultChannel)
 	}
 }
 
 // Client returns a client with short timeouts: a Redis that does not
-// answer must never hold anything up.
+// answer must never hold anything up. With Sentinels it is go-redis's
+// failover client: every new connection goes to the master the Sentinels
+// name, and connections to a master they replaced are closed, so a
+// subscription that breaks at a failover reconnects to the new master.
 func (c RedisConfig) Client() *redis.Client {
+	if addrs := c.sentinels(); len(addrs) > 0 {
+		opts := &redis.FailoverOptions{
+			MasterName: strings.TrimSpace(c.Master), SentinelAddrs: addrs,
+			Username: c.Username, Password: c.Password,
+			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+			MaxRetries: -1,
+		}
+		if c.TLS {
+			// No ServerName: crypto/tls takes each address's host, the
+			// Sentinels' and whichever master they name alike.
+			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		return redis.NewFailoverClient(opts)
+	}
 	opts := &redis.Options{
 		Addr: c.Addr, Username: c.Username, Password: c.Password,
 		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,

@@ -69,6 +69,8 @@ func TestServeConfigValidate(t *testing.T) {
 		{"republish negative", func(c *ServeConfig) { c.Republish = -time.Millisecond }, []string{"--republish (LONGSHOREMAN_REPUBLISH)", "above zero"}},
 		{"reconcile 0", func(c *ServeConfig) { c.Reconcile = 0 }, []string{"--reconcile (LONGSHOREMAN_RECONCILE)", "above zero"}},
 		{"reconcile negative", func(c *ServeConfig) { c.Reconcile = -time.Second }, []string{"--reconcile (LONGSHOREMAN_RECONCILE)", "above zero", "-1s"}},
+		{"probe interval 0", func(c *ServeConfig) { c.ProbeInterval = 0 }, []string{"--probe-interval (LONGSHOREMAN_PROBE_INTERVAL)", "above zero"}},
+		{"probe interval negative", func(c *ServeConfig) { c.ProbeInterval = -time.Second }, []string{"--probe-interval (LONGSHOREMAN_PROBE_INTERVAL)", "above zero", "-1s"}},
 		{"host grace 0", func(c *ServeConfig) { c.HostGrace = 0 }, []string{"--host-grace (LONGSHOREMAN_HOST_GRACE)", "above zero"}},
 		{"host grace negative", func(c *ServeConfig) { c.HostGrace = -time.Minute }, []string{"--host-grace (LONGSHOREMAN_HOST_GRACE)", "above zero"}},
 		{"max count 0", func(c *ServeConfig) { c.MaxCount = 0 }, []string{"--max-count (LONGSHOREMAN_MAX_COUNT)", "at least 1"}},
@@ -175,7 +177,7 @@ func TestLoadServeConfig(t *testing.T) {
 		Port: 3000, DB: "longshoreman.db", DBDefault: true,
 		Redis:      RedisConfig{Addr: "127.0.0.1:6379", Channel: "longshoreman.routes"},
 		DockerPort: 2375, Drain: 2 * time.Second, Republish: 10 * time.Second, Reconcile: 5 * time.Second,
-		HostGrace: 15 * time.Second, MaxCount: 64, History: 100, Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
+		ProbeInterval: 5 * time.Second, HostGrace: 15 * time.Second, MaxCount: 64, History: 100, Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
 	}
 	if c != def {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, def)
@@ -189,7 +191,7 @@ func TestLoadServeConfig(t *testing.T) {
 		"LONGSHOREMAN_ROUTES_KEY": "routes-key-0123456789", "LONGSHOREMAN_TLS_CERT": "c.pem", "LONGSHOREMAN_TLS_KEY": "k.pem",
 		"LONGSHOREMAN_HISTORY": "7", "REDIS_HOST": "10.0.0.2", "REDIS_PORT": "6380", "REDIS_USERNAME": "ctl", "REDIS_PASSWORD": "pw",
 		"REDIS_TLS": "1", "LONGSHOREMAN_CHANNEL": "ch", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs",
-		"LONGSHOREMAN_DRAIN": "3s", "LONGSHOREMAN_REPUBLISH": "4s", "LONGSHOREMAN_RECONCILE": "6s", "LONGSHOREMAN_HOST_GRACE": "20s",
+		"LONGSHOREMAN_DRAIN": "3s", "LONGSHOREMAN_REPUBLISH": "4s", "LONGSHOREMAN_RECONCILE": "6s", "LONGSHOREMAN_PROBE_INTERVAL": "750ms", "LONGSHOREMAN_HOST_GRACE": "20s",
 		"LONGSHOREMAN_MAX_COUNT": "9", "LONGSHOREMAN_REBALANCE": "0", "LONGSHOREMAN_LOG_FORMAT": "json",
 		"LONGSHOREMAN_LEASE": "7s", "LONGSHOREMAN_ADVERTISE": "http://10.0.0.1:3100",
 	}
@@ -202,7 +204,7 @@ func TestLoadServeConfig(t *testing.T) {
 		TLSCert: "c.pem", TLSKey: "k.pem", History: 7,
 		Redis:      RedisConfig{Addr: "10.0.0.2:6380", Username: "ctl", Password: "pw", TLS: true, Channel: "ch"},
 		DockerPort: 2376, DockerTLS: true, DockerCerts: "/certs", Drain: 3 * time.Second, Republish: 4 * time.Second,
-		Reconcile: 6 * time.Second, HostGrace: 20 * time.Second, MaxCount: 9, LogFormat: "json",
+		Reconcile: 6 * time.Second, ProbeInterval: 750 * time.Millisecond, HostGrace: 20 * time.Second, MaxCount: 9, LogFormat: "json",
 		Lease: 7 * time.Second, Advertise: "http://10.0.0.1:3100",
 	}
 	if c != want {
@@ -210,13 +212,13 @@ func TestLoadServeConfig(t *testing.T) {
 	}
 
 	args := []string{"--port", "3200", "--listen", "127.0.0.1:0", "--db", "other.db", "--redis", "redis.lan:7000", "--docker-port", "2377",
-		"--drain", "1s", "--reconcile", "2s", "--rebalance", "--init=false", "--history", "3", "--log-format", "text"}
+		"--drain", "1s", "--reconcile", "2s", "--probe-interval", "3s", "--rebalance", "--init=false", "--history", "3", "--log-format", "text"}
 	c, err = LoadServeConfig(args, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Port != 3200 || c.Addr() != "127.0.0.1:0" || c.DB != "other.db" || c.Redis.Addr != "redis.lan:7000" || c.DockerPort != 2377 ||
-		c.Drain != time.Second || c.Reconcile != 2*time.Second || !c.Rebalance || c.Init || c.History != 3 || c.LogFormat != "text" {
+		c.Drain != time.Second || c.Reconcile != 2*time.Second || c.ProbeInterval != 3*time.Second || !c.Rebalance || c.Init || c.History != 3 || c.LogFormat != "text" {
 		t.Errorf("flags over the environment: %+v", c)
 	}
 	if c.Redis.Username != "ctl" || c.Republish != 4*time.Second {

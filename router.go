@@ -94,7 +94,7 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 	logger := newLogger(c.Stderr, cfg.LogFormat)
 	rdb := cfg.Redis.Client()
 	defer rdb.Close()
-	logger.Info("router starting", "addr", cfg.Addr(), "redis", cfg.Redis.Addr, "channel", cfg.Redis.Channel, "state_dir", cfg.StateDir)
+	logger.Info("router starting", "addr", cfg.Addr(), "redis", cfg.Redis.Where(), "channel", cfg.Redis.Channel, "state_dir", cfg.StateDir)
 	run := router.RunConfig{
 		Addr: cfg.Addr(), Redis: rdb, Channel: cfg.Redis.Channel, Logger: logger,
 		Keys: keys, StateDir: cfg.StateDir, Cluster: cfg.Cluster,

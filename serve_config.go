@@ -10,6 +10,7 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/etcd"
 	"github.com/longshoreman/longshoreman/pubsub"
+	"github.com/longshoreman/longshoreman/scheduler"
 )
 
 // ServeConfig is the controller's configuration: DefaultServeConfig,
@@ -29,16 +30,18 @@ type ServeConfig struct {
 	Drain       time.Duration
 	Republish   time.Duration
 	Reconcile   time.Duration
-	HostGrace   time.Duration
-	MaxCount    int
-	History     int // revisions kept per app
-	Rebalance   bool
-	LogFormat   string
-	TLSCert     string // PEM certificate (chain) of the API; with TLSKey, serve HTTPS only
-	TLSKey      string
-	Timeouts    ServerTimeouts
-	Lease       time.Duration // LONGSHOREMAN_LEASE: the leader's lease on an etcd store
-	Advertise   string        // LONGSHOREMAN_ADVERTISE: this controller's URL for the others; required on etcd
+	// ProbeInterval is the time between two health checks of one instance.
+	ProbeInterval time.Duration
+	HostGrace     time.Duration
+	MaxCount      int
+	History       int // revisions kept per app
+	Rebalance     bool
+	LogFormat     string
+	TLSCert       string // PEM certificate (chain) of the API; with TLSKey, serve HTTPS only
+	TLSKey        string
+	Timeouts      ServerTimeouts
+	Lease         time.Duration // LONGSHOREMAN_LEASE: the leader's lease on an etcd store
+	Advertise     string        // LONGSHOREMAN_ADVERTISE: this controller's URL for the others; required on etcd
 }
 
 // DefaultServeConfig is what the controller runs with when nothing is set.
@@ -46,7 +49,8 @@ func DefaultServeConfig() ServeConfig {
 	return ServeConfig{
 		Port: 3000, DB: "longshoreman.db", DBDefault: true, Redis: DefaultRedisConfig(),
 		Drain: cluster.DefaultDrain, Republish: cluster.DefaultRepublish, Reconcile: cluster.DefaultReconcile,
-		HostGrace: cluster.DefaultHostGrace, MaxCount: cluster.DefaultMaxCount, History: cluster.DefaultHistory,
+		ProbeInterval: scheduler.DefaultProbeInterval,
+		HostGrace:     cluster.DefaultHostGrace, MaxCount: cluster.DefaultMaxCount, History: cluster.DefaultHistory,
 		Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
 	}
 }
@@ -80,6 +84,7 @@ func LoadServeConfig(args []string, getenv func(string) string, output io.Writer
 	l.Duration(&c.Drain, setDrain)
 	l.Duration(&c.Republish, setRepublish)
 	l.Duration(&c.Reconcile, setReconcile)
+	l.Duration(&c.ProbeInterval, setProbeInterval)
 	l.Duration(&c.HostGrace, setHostGrace)
 	l.Int(&c.MaxCount, setMaxCount)
 	l.Bool(&c.Rebalance, setRebalance)
@@ -135,6 +140,7 @@ func (c ServeConfig) Validate() error {
 	p.positive(setDrain, c.Drain, "2s")
 	p.positive(setRepublish, c.Republish, "10s")
 	p.positive(setReconcile, c.Reconcile, "5s")
+	p.positive(setProbeInterval, c.ProbeInterval, "5s")
 	p.positive(setHostGrace, c.HostGrace, "15s")
 	p.atLeast(setMaxCount, c.MaxCount, 1, "the largest instance count of one app")
 	p.atLeast(setHistory, c.History, 1, "the number of revisions to keep per app")

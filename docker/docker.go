@@ -59,9 +59,8 @@ type Config struct {
 type Engines struct {
 	cfg Config
 
-	mu         sync.Mutex                      // guards clients and negotiated
-	clients    map[string]*dockerclient.Client // by host address
-	negotiated map[string]bool                 // hosts whose client has negotiated its API version
+	mu      sync.Mutex                      // guards clients
+	clients map[string]*dockerclient.Client // by host address
 }
 
 // New returns Engines for cfg. It does not contact any host.
@@ -75,7 +74,7 @@ func New(cfg Config) *Engines {
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
-	return &Engines{cfg: cfg, clients: map[string]*dockerclient.Client{}, negotiated: map[string]bool{}}
+	return &Engines{cfg: cfg, clients: map[string]*dockerclient.Client{}}
 }
 
 // Close closes every host's client.
@@ -85,7 +84,6 @@ func (e *Engines) Close() error {
 	for host, c := range e.clients {
 		_ = c.Close()
 		delete(e.clients, host)
-		delete(e.negotiated, host)
 	}
 	return nil
 }
@@ -132,28 +130,6 @@ func (e *Engines) client(host string) (*dockerclient.Client, error) {
 	}
 	e.clients[host] = c
 	return c, nil
-}
-
-// negotiate has c negotiate its API version once, before a call that
-// reads the version outside the client's own lock (ContainerList builds
-// its filters from it): the first calls on a new client may run at once,
-// as when a controller gains the leadership and its reconciler starts.
-// The request negotiates under the client's lock; e.mu orders later reads
-// after it.
-func (e *Engines) negotiate(ctx context.Context, host string, c *dockerclient.Client) error {
-	e.mu.Lock()
-	done := e.negotiated[host]
-	e.mu.Unlock()
-	if done {
-		return nil
-	}
-	if _, err := c.ServerVersion(ctx); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	e.negotiated[host] = true
-	e.mu.Unlock()
-	return nil
 }
 
 // bounded returns ctx limited by the configured per-call timeout.

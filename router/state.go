@@ -98,6 +98,7 @@ type Status struct {
 	Controller     string    `json:"controller"`
 	AppliedAt      time.Time `json:"applied_at"` // zero until the first table
 	Connected      bool      `json:"connected"`  // subscribed to Redis right now
+	Received       uint64    `json:"received"`   // messages heard on the channel, heartbeats included: it grows while the feed is alive
 	Dropped        Dropped   `json:"dropped"`
 }
 
@@ -128,6 +129,7 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_ = json.NewEncoder(w).Encode(Status{
 		Cluster: st.Cluster, ForeignCluster: st.ForeignCluster, Epoch: st.Epoch, Version: st.Version,
 		Controller: st.Controller, AppliedAt: st.LastApplied, Connected: st.Connected,
+		Received: st.Received,
 		Dropped: Dropped{Unsigned: st.Unsigned, BadSignature: st.BadSignature, Invalid: st.Invalid,
 			FutureEpoch: st.FutureEpoch, ForeignCluster: st.Foreign, Older: st.Older},
 	})

@@ -1,9 +1,11 @@
 package scheduler
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -11,28 +13,17 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-// maxIdleProbes bounds the reconciler's idle probe connections.
-const maxIdleProbes = 2048
-
 // healthChecker probes instances over HTTP.
 type healthChecker struct {
 	client *http.Client
 }
 
-// newHealthChecker returns a checker. A deploy's checker opens a fresh
-// connection per probe, as a router meeting a new instance would; the
-// reconciler's keeps one idle connection per instance between passes, so a
-// pass over thousands of instances does not open thousands of connections.
-func newHealthChecker(keepAlive bool) *healthChecker {
-	transport := &http.Transport{DisableKeepAlives: true}
-	if keepAlive {
-		// At most maxIdleProbes idle connections in all, so a large cluster
-		// does not hold a socket per instance.
-		transport = &http.Transport{MaxIdleConns: maxIdleProbes, MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}
-	}
+// newHealthChecker returns a deploy's checker: a fresh connection per
+// probe, as a router meeting a new instance would.
+func newHealthChecker() *healthChecker {
 	return &healthChecker{client: &http.Client{
 		Timeout:       2 * time.Second,
-		Transport:     transport,
+		Transport:     &http.Transport{DisableKeepAlives: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }
@@ -86,4 +77,40 @@ func (s *Scheduler) waitHealthy(ctx context.Context, inst cluster.Instance, hc c
 		}
 		delay = min(delay*2, time.Second)
 	}
+}
+
+// probeConn does what probe does, over a connection of its own that it
+// closes (Connection: close) before it returns, without an http.Transport:
+// the prober checks every instance once per interval, so a pool would
+// either hold a connection (and two goroutines) per instance or dial
+// anyway. A redirect is not followed: it is not a 2xx.
+func probeConn(ctx context.Context, addr, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Close = true
+	req.Header.Set("User-Agent", "longshoreman-health-check")
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	if err := req.Write(conn); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return fmt.Errorf("GET %s answered %d %q", path, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ type AppState struct {
 	HostUp     map[string]bool     // hosts whose Docker API answered this pass
 	HostDown   map[string]bool     // hosts that have not answered for longer than the grace period
 	Hosts      map[string]bool     // the hosts in the cluster; nil: every record's host is
-	Healthy    map[string]bool     // container ids whose health check passed this pass
+	Healthy    map[string]bool     // container ids whose latest health check passed
 	Unhealthy  map[string]bool     // container ids that failed enough checks to leave the table
 	ObservedAt time.Time           // when Containers were listed; newer records are not judged
 	Retiring   map[string]bool     // instance ids being retired in the background: left alone, as are records marked retiring

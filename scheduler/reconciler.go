@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -15,16 +17,16 @@ import (
 // pass every interval and at once when a host reports a container's death.
 type Reconciler struct {
 	s        *Scheduler
-	health   *healthChecker
+	prober   *Prober
 	interval time.Duration
 	grace    time.Duration
 	trigger  chan struct{}
 	repairs  chan struct{} // bounds the repairs running at once
+	passing  sync.Mutex    // held by a pass: Pass and Run's passes never overlap
 
 	mu        sync.Mutex           // guards the fields below
 	failing   map[string]time.Time // host -> when it first failed to answer
 	down      map[string]bool      // hosts marked down
-	failures  map[string]int       // container id -> consecutive failed health checks
 	lastPass  time.Duration
 	passes    uint64
 	recovered bool
@@ -37,11 +39,11 @@ type Reconciler struct {
 type ReconcilerConfig struct {
 	Interval time.Duration // default cluster.DefaultReconcile
 	Grace    time.Duration // default cluster.DefaultHostGrace
+	// ProbeInterval is how often each instance's health check runs, on its
+	// own timer (see Prober); default Interval.
+	ProbeInterval time.Duration
+	MaxProbes     int // health checks in flight at once, default DefaultMaxProbes
 }
-
-// unhealthyAfter is how many consecutive failed checks take a routed
-// instance out of the table; one pass brings it back.
-const unhealthyAfter = 2
 
 // maxRepairs bounds the apps repaired at once; the others wait their turn.
 const maxRepairs = 16
@@ -54,26 +56,39 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 	if cfg.Grace == 0 {
 		cfg.Grace = cluster.DefaultHostGrace
 	}
-	return &Reconciler{
-		s: s, health: newHealthChecker(true), interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
-		repairs: make(chan struct{}, maxRepairs),
-		failing: map[string]time.Time{}, down: map[string]bool{}, failures: map[string]int{},
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = cfg.Interval
 	}
+	r := &Reconciler{
+		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
+		repairs: make(chan struct{}, maxRepairs),
+		failing: map[string]time.Time{}, down: map[string]bool{},
+	}
+	// A check that changes what should be routed asks for a pass at once,
+	// so an instance failing its check leaves the table within one and a
+	// half probe intervals whatever the reconcile interval.
+	r.prober = NewProber(ProberConfig{Interval: cfg.ProbeInterval, MaxInFlight: cfg.MaxProbes, OnChange: r.Trigger, Logger: s.cfg.Logger})
+	return r
 }
 
 // Run reconciles until ctx ends: a pass every interval, or sooner when
-// Trigger is called, and the Docker events of every host. A pass does not
-// wait for the repairs it starts: an app whose repair waits on a slow
-// health check is left to it, and the next pass repairs the others.
+// Trigger is called or a health check changes what should be routed, the
+// Docker events of every host, and the instances' health checks. A pass
+// does not wait for the repairs it starts: an app whose repair waits on a
+// slow health check is left to it, and the next pass repairs the others.
 func (r *Reconciler) Run(ctx context.Context) {
 	// Each Run settles what was left interrupted before it: by a restart,
 	// or, among several controllers, by the leader before this one.
 	r.recovered = false
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		r.watchEvents(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		r.prober.Run(ctx)
 	}()
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
@@ -108,6 +123,9 @@ func (r *Reconciler) Down() []string {
 	sort.Strings(out)
 	return out
 }
+
+// ProbeStats returns what the health checks did so far.
+func (r *Reconciler) ProbeStats() ProbeStats { return r.prober.Stats() }
 
 // Failing returns the hosts whose Docker API did not answer the reconciler
 // since it last did, with when each first failed; hosts marked down are
@@ -149,6 +167,8 @@ func (r *Reconciler) Pass(ctx context.Context) {
 // goroutine counted by repairs, for each app that needs one and is not
 // busy; it does not wait for them.
 func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
+	r.passing.Lock()
+	defer r.passing.Unlock()
 	start := time.Now()
 	if !r.recovered || r.unsettled {
 		r.unsettled = !r.recoverDeploys(ctx)
@@ -162,18 +182,19 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		r.s.cfg.Logger.Error("reconcile: reading hosts failed", "err", err)
 		return
 	}
-	if all, err := r.s.store.AllInstances(); err == nil {
+	all, allErr := r.s.store.AllInstances()
+	if allErr == nil {
 		r.s.resumeRetirements(all)
 	}
-	observedAt := time.Now().UTC()
-	up, down, containers := r.observeHosts(ctx, hosts)
-	healthy, unhealthy := r.checkHealth(ctx, containers)
-
 	apps, err := r.s.store.AllApps()
 	if err != nil {
 		r.s.cfg.Logger.Error("reconcile: reading apps failed", "err", err)
 		return
 	}
+	observedAt := time.Now().UTC()
+	up, down, containers := r.observeHosts(ctx, hosts)
+	healthy, unhealthy := r.observeHealth(ctx, hosts, up, down, containers, all, apps)
+
 	byApp := map[string][]cluster.Container{}
 	for _, ct := range containers {
 		byApp[ct.App] = append(byApp[ct.App], ct)
@@ -193,25 +214,37 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		known[h.Addr] = true
 	}
 	retiring := r.s.Retiring()
-	for name := range names {
-		rctx, unlock, ok := r.s.lockRepair(ctx, name)
-		if !ok {
-			continue // an operation holds it; the next pass looks again
+	locked := r.lockRepairs(ctx, names)
+	// Read after the locks are held, so no operation changes these apps
+	// between the read and the plan; one read for every app, as a pass
+	// over a thousand apps cannot afford a thousand.
+	states, err := r.observeApps(locked)
+	if err != nil {
+		r.s.cfg.Logger.Error("reconcile: reading apps and instances failed", "err", err)
+	}
+	for name, lk := range locked {
+		if states[name] == nil {
+			lk.unlock()
+			continue
+		}
+		st := *states[name]
+		st.Containers, st.HostUp, st.HostDown, st.Hosts = byApp[name], up, down, known
+		st.Healthy, st.Unhealthy, st.ObservedAt, st.Retiring = healthy, unhealthy, observedAt, retiring
+		if PlanRepair(st).Empty() {
+			lk.unlock() // the common case: nothing to repair, no goroutine
+			continue
 		}
 		repairs.Add(1)
 		go func() {
 			defer repairs.Done()
-			defer unlock()
+			defer lk.unlock()
 			select {
 			case r.repairs <- struct{}{}:
 				defer func() { <-r.repairs }()
-			case <-rctx.Done():
+			case <-lk.ctx.Done():
 				return
 			}
-			r.reconcileApp(rctx, name, AppState{
-				Containers: byApp[name], HostUp: up, HostDown: down, Hosts: known,
-				Healthy: healthy, Unhealthy: unhealthy, ObservedAt: observedAt, Retiring: retiring,
-			})
+			r.reconcileApp(lk.ctx, name, st)
 		}()
 	}
 	r.mu.Lock()
@@ -220,6 +253,58 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	r.passes++
 	r.mu.Unlock()
 	r.s.cfg.Observer.ReconcilePass(time.Since(start))
+}
+
+// repairLock is an app's repair lock held by a pass.
+type repairLock struct {
+	ctx    context.Context // ends when an operator's operation pre-empts the repair
+	unlock func()
+}
+
+// lockRepairs takes the repair lock of every app in names that no
+// operation holds; the others are left to the next pass.
+func (r *Reconciler) lockRepairs(ctx context.Context, names map[string]*cluster.App) map[string]repairLock {
+	locked := make(map[string]repairLock, len(names))
+	for name := range names {
+		if rctx, unlock, ok := r.s.lockRepair(ctx, name); ok {
+			locked[name] = repairLock{rctx, unlock}
+		}
+	}
+	return locked
+}
+
+// observeApps reads, in one pass over the data file, each locked app and
+// its instance records; an app the data file does not know gets a nil App
+// and no records (its containers are removed).
+func (r *Reconciler) observeApps(locked map[string]repairLock) (map[string]*AppState, error) {
+	apps, err := r.s.store.AllApps()
+	if err != nil {
+		return nil, err
+	}
+	records, err := r.s.store.AllInstances()
+	if err != nil {
+		return nil, err
+	}
+	states := make(map[string]*AppState, len(locked))
+	for name := range locked {
+		states[name] = &AppState{}
+	}
+	for _, a := range apps {
+		if st := states[a.Name]; st != nil {
+			st.App = a
+		}
+	}
+	// Records come sorted by app: look each app up once.
+	var st *AppState
+	for i, rec := range records {
+		if i == 0 || rec.App != records[i-1].App {
+			st = states[rec.App]
+		}
+		if st != nil && st.App != nil {
+			st.Records = append(st.Records, rec)
+		}
+	}
+	return states, nil
 }
 
 // observeHosts pings every host, tracks which are down, and lists this
@@ -286,23 +371,20 @@ func (r *Reconciler) hostAnswered(host string) {
 	delete(r.down, host)
 }
 
-// checkHealth probes every running container once, concurrently (at most
-// 16 at a time), and returns which passed and which failed enough times in
-// a row to leave the table.
-func (r *Reconciler) checkHealth(ctx context.Context, containers []cluster.Container) (healthy, unhealthy map[string]bool) {
-	healthy, unhealthy = map[string]bool{}, map[string]bool{}
-	paths := map[string]string{}
-	if apps, err := r.s.store.AllApps(); err == nil {
-		for _, a := range apps {
-			paths[a.Name] = a.HealthCheck.WithDefaults().Path
-		}
+// observeHealth gives the prober the running containers just listed and
+// returns its latest results: which passed their last check, and which
+// failed enough in a row to leave the table. Containers on a host that is
+// late to answer, neither up nor down, stay checked; those on a host down
+// or gone from the cluster are dropped. A running container without an
+// instance record (left by a crash) is checked now if it never was: the
+// plan adopts or removes it by its health.
+func (r *Reconciler) observeHealth(ctx context.Context, hosts []cluster.Host, up, down map[string]bool, containers []cluster.Container, records []cluster.Instance, apps []*cluster.App) (healthy, unhealthy map[string]bool) {
+	paths := make(map[string]string, len(apps))
+	for _, a := range apps {
+		paths[a.Name] = a.HealthCheck.WithDefaults().Path
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	seen := map[string]bool{}
+	targets := make([]ProbeTarget, 0, len(containers))
 	for _, ct := range containers {
-		seen[ct.ID] = true
 		if !ct.Running || ct.Port == 0 {
 			continue
 		}
@@ -310,50 +392,29 @@ func (r *Reconciler) checkHealth(ctx context.Context, containers []cluster.Conta
 		if path == "" {
 			path = cluster.DefaultHealthPath
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := r.health.probe(pctx, cluster.Instance{Host: ct.Host, Port: ct.Port}.Addr(), path)
-			cancel()
-			mu.Lock()
-			defer mu.Unlock()
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			if err == nil {
-				healthy[ct.ID] = true
-				delete(r.failures, ct.ID)
-				return
-			}
-			r.failures[ct.ID]++
-			if r.failures[ct.ID] >= unhealthyAfter {
-				unhealthy[ct.ID] = true
-			}
-		}()
+		targets = append(targets, ProbeTarget{ID: ct.ID, Host: ct.Host, Port: ct.Port, Path: path})
 	}
-	wg.Wait()
-	r.mu.Lock()
-	for id := range r.failures {
-		if !seen[id] {
-			delete(r.failures, id)
+	known := make(map[string]bool, len(hosts))
+	for _, h := range hosts {
+		known[h.Addr] = true
+	}
+	r.prober.Track(targets, func(host string) bool { return known[host] && !up[host] && !down[host] })
+	if unchecked := r.prober.Unchecked(); len(unchecked) > 0 {
+		unknown := make(map[string]bool, len(unchecked))
+		for _, id := range unchecked {
+			unknown[id] = true
 		}
+		for _, rec := range records {
+			delete(unknown, rec.ID)
+		}
+		r.prober.CheckUnchecked(ctx, slices.Collect(maps.Keys(unknown)))
 	}
-	r.mu.Unlock()
-	return healthy, unhealthy
+	return r.prober.Health()
 }
 
 // reconcileApp plans and carries out the repair of one app; the caller
 // holds the app's repair lock, and ctx ends when an operator pre-empts it.
 func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState) {
-	if app, err := r.s.store.App(name); err == nil {
-		st.App = app
-		if st.Records, err = r.s.store.Instances(name); err != nil {
-			return
-		}
-	} else if cluster.ErrorCode(err) != cluster.ENOTFOUND {
-		return
-	}
 	p := PlanRepair(st)
 	if p.Unplaced > 0 && st.App != nil {
 		// Something is to be started: observe where it can go, and decide again.

@@ -139,7 +139,7 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 		cfg.PublishWait = 2 * time.Second
 	}
 	closing, cancel := context.WithCancel(context.Background())
-	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(false),
+	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(),
 		busy: map[string]*hold{}, retiring: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
 }
 

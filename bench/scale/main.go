@@ -1,8 +1,10 @@
 // Command scale measures how the controller's costs grow with the cluster:
 // API latency of the read endpoints at 32 concurrent clients, routing-table
 // build and publish time through a real redis-server, one reconcile pass
-// (wall and CPU time), controller RSS and data-file size, at 100, 1,000 and
-// 10,000 instances (10 instances per app, up to 100 hosts).
+// (wall and CPU time), the health checks' rate and CPU cost and how fast an
+// instance failing its check leaves the routing table, controller RSS and
+// data-file size, at 100, 1,000 and 10,000 instances (10 instances per app,
+// up to 100 hosts).
 //
 //	go run ./bench/scale -instances 100,1000,10000
 //	go run ./bench/scale -instances 10000 -profile /tmp/prof
@@ -10,7 +12,8 @@
 // Hosts are the loopback addresses 127.0.1.1 ... 127.0.1.H. Their Docker
 // APIs are fakedocker.Server servers in a child process, so the
 // controller's RSS and CPU time are measured alone; every started fake
-// container listens on its published port, so health checks are real HTTP.
+// container listens on its published port, so health checks are real HTTP
+// (healthswitch.go answers them, and makes chosen ones fail).
 // Each size runs in a fresh controller process (this binary, re-executed
 // with -point) so that one size's heap does not inflate the next one's RSS.
 package main
@@ -32,6 +35,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/internal/fakedocker"
+	"github.com/longshoreman/longshoreman/scheduler"
 )
 
 func main() {
@@ -51,6 +55,8 @@ func main() {
 		profile    = flag.String("profile", "", "directory for CPU profiles of each measurement (N-describe.pprof, N-reconcile.pprof, ...)")
 		dir        = flag.String("dir", "", "directory for the data file; default a fresh temporary directory")
 		verbose    = flag.Bool("v", false, "log progress of each size on stderr")
+		probeEvery = flag.Duration("probe-interval", scheduler.DefaultProbeInterval, "interval between two health checks of one instance, as serve's --probe-interval")
+		maxProbes  = flag.Int("max-probes", scheduler.DefaultMaxProbes, "health checks in flight at most")
 	)
 	flag.Parse()
 
@@ -64,6 +70,11 @@ func main() {
 	cfg := pointConfig{
 		Instances: *point, DockerPort: *dockerPort, Redis: *redisAddr, Duration: *duration, Clients: *clients,
 		Passes: *passes, Changes: *changes, Populate: *populate, Parallel: *parallel, Profile: *profile, Dir: *dir, Verbose: *verbose,
+		ProbeInterval: *probeEvery, MaxProbes: *maxProbes,
+	}
+	if cfg.ProbeInterval <= 0 || cfg.MaxProbes <= 0 {
+		fmt.Fprintln(os.Stderr, "scale: -probe-interval and -max-probes must be positive")
+		os.Exit(2)
 	}
 	if *point > 0 {
 		res, err := runPoint(cfg)
@@ -117,6 +128,7 @@ func runPointProcess(n int, cfg pointConfig) (PointResult, error) {
 		"-duration", cfg.Duration.String(), "-clients", strconv.Itoa(cfg.Clients), "-passes", strconv.Itoa(cfg.Passes),
 		"-changes", strconv.Itoa(cfg.Changes), "-populate", cfg.Populate, "-deploy-parallel", strconv.Itoa(cfg.Parallel),
 		"-profile", cfg.Profile, "-dir", cfg.Dir,
+		"-probe-interval", cfg.ProbeInterval.String(), "-max-probes", strconv.Itoa(cfg.MaxProbes),
 	}
 	if cfg.Verbose {
 		args = append(args, "-v")
@@ -141,8 +153,9 @@ func hostAddr(i int) string {
 	return fmt.Sprintf("127.0.%d.%d", 1+i/250, 1+i%250)
 }
 
-// runFakeEngines serves one fakedocker.Server per host address until stdin closes
-// (the controller process that started it ended).
+// runFakeEngines serves one fakedocker.Server per host address until stdin
+// closes (the controller process that started it ended). Each line on stdin
+// switches a fake container's health check (see healthSwitch).
 func runFakeEngines(hosts, port int) error {
 	if hosts <= 0 {
 		return fmt.Errorf("-hosts must be positive")
@@ -150,8 +163,10 @@ func runFakeEngines(hosts, port int) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, hosts)
+	health := newHealthSwitch()
 	for i := range hosts {
 		f := fakedocker.NewServer(hostAddr(i), port, 30000)
+		f.SetInstanceHandler(health)
 		go func() { errc <- f.Serve(ctx) }()
 	}
 	// Ready once every API answers.
@@ -175,8 +190,13 @@ func runFakeEngines(hosts, port int) error {
 	}
 	fmt.Println("ready")
 	go func() {
-		_, _ = bufio.NewReader(os.Stdin).ReadString(0) // EOF when the parent ends
-		cancel()
+		defer cancel() // EOF when the parent ends
+		lines := bufio.NewScanner(os.Stdin)
+		for lines.Scan() {
+			if err := health.command(lines.Text()); err != nil {
+				fmt.Fprintln(os.Stderr, "scale: fake engines:", err)
+			}
+		}
 	}()
 	select {
 	case <-ctx.Done():
@@ -187,31 +207,40 @@ func runFakeEngines(hosts, port int) error {
 }
 
 // startFakeEngines starts the fake engines' process and waits until they
-// listen. stop ends it.
-func startFakeEngines(hosts, port int) (stop func(), err error) {
+// listen. stop ends it; setFailing switches the health check of the fake
+// container published on addr to fail (500) or pass.
+func startFakeEngines(hosts, port int) (stop func(), setFailing func(addr string, failing bool) error, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cmd := exec.Command(self, "-fake-engine", "-hosts", strconv.Itoa(hosts), "-docker-port", strconv.Itoa(port))
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || strings.TrimSpace(line) != "ready" {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("fake engines did not start (%q, %v)", line, err)
+		return nil, nil, fmt.Errorf("fake engines did not start (%q, %v)", line, err)
+	}
+	setFailing = func(addr string, failing bool) error {
+		verb := "ok"
+		if failing {
+			verb = "fail"
+		}
+		_, err := fmt.Fprintf(stdin, "%s %s\n", verb, addr)
+		return err
 	}
 	return func() {
 		_ = stdin.Close()
@@ -223,7 +252,7 @@ func startFakeEngines(hosts, port int) (stop func(), err error) {
 			_ = cmd.Process.Kill()
 			<-done
 		}
-	}, nil
+	}, setFailing, nil
 }
 
 // startRedis starts a private redis-server on a free loopback port.

@@ -37,6 +37,9 @@ type pointConfig struct {
 	Profile    string
 	Dir        string
 	Verbose    bool
+	// ProbeInterval and MaxProbes tune the reconciler's health checks.
+	ProbeInterval time.Duration
+	MaxProbes     int
 }
 
 // PointResult is what one size measured.
@@ -58,7 +61,8 @@ type PointResult struct {
 	PassWall    Stat  `json:"pass_wall"`
 	PassCPU     Stat  `json:"pass_cpu"`
 	PassActions int64 `json:"pass_actions"` // reconcile log records in measured passes: 0 in a steady cluster
-	PassProbes  int   `json:"pass_probes"`
+
+	Probes ProbeResult `json:"probes"`
 
 	RSS        int64 `json:"rss"`        // VmRSS after GC, at the end
 	RSSPeak    int64 `json:"rss_peak"`   // VmHWM
@@ -113,7 +117,7 @@ func runPoint(cfg pointConfig) (*PointResult, error) {
 	nApps, nHosts := shape(cfg.Instances)
 	res := &PointResult{Instances: cfg.Instances, Apps: nApps, Hosts: nHosts}
 	res.LoadAvg[0] = loadAvg()
-	stopFake, err := startFakeEngines(nHosts, cfg.DockerPort)
+	stopFake, setFailing, err := startFakeEngines(nHosts, cfg.DockerPort)
 	if err != nil {
 		return nil, err
 	}
@@ -188,25 +192,9 @@ func runPoint(cfg pointConfig) (*PointResult, error) {
 	debug.FreeOSMemory()
 	res.phasePeak("populate")
 
-	// Reconcile: one warm-up pass (it also settles interrupted deploys),
-	// then the measured ones.
-	rec := scheduler.NewReconciler(sched, scheduler.ReconcilerConfig{})
-	rec.Pass(context.Background())
-	before := actions.n.Load()
-	var walls, cpus []time.Duration
-	stopProfile := startProfile(cfg, "reconcile")
-	for range cfg.Passes {
-		cpu0 := cpuTime()
-		t0 := time.Now()
-		rec.Pass(context.Background())
-		walls = append(walls, time.Since(t0))
-		cpus = append(cpus, cpuTime()-cpu0)
+	if err := measureReconcile(cfg, sched, store, setFailing, actions, res); err != nil {
+		return nil, err
 	}
-	stopProfile()
-	res.PassWall, res.PassCPU = stat(walls), stat(cpus)
-	res.PassActions = actions.n.Load() - before
-	res.PassProbes = cfg.Instances
-	cfg.logf("reconcile pass: wall %s, cpu %s", res.PassWall, res.PassCPU)
 	res.phasePeak("reconcile")
 
 	// Routing table build and publish.

@@ -72,6 +72,11 @@ func NewServer(host string, apiPort, firstPort int) *Server {
 	}
 }
 
+// SetInstanceHandler makes h answer the fake containers' HTTP requests
+// instead of the default 200 "pong" to any GET, e.g. to make chosen ones
+// fail their health checks. Call it before Serve.
+func (f *Server) SetInstanceHandler(h http.Handler) { f.instance.Handler = h }
+
 // Serve listens on host:apiPort and serves the API until ctx ends.
 func (f *Server) Serve(ctx context.Context) error {
 	l, err := net.Listen("tcp", net.JoinHostPort(f.host, strconv.Itoa(f.apiPort)))
