@@ -46,6 +46,8 @@ var (
 	setMaxCount      = setting{"max-count", "LONGSHOREMAN_MAX_COUNT", "largest instance count per app"}
 	setRebalance     = setting{"rebalance", "LONGSHOREMAN_REBALANCE", "spread apps onto a newly added host"}
 	setProbeInterval = setting{"probe-interval", "LONGSHOREMAN_PROBE_INTERVAL", "interval between two health checks of one instance"}
+	setLease         = setting{"lease", "LONGSHOREMAN_LEASE", "on an etcd store: how long a silent leader keeps leading before another controller takes over"}
+	setAdvertise     = setting{"advertise", "LONGSHOREMAN_ADVERTISE", "on an etcd store: this controller's API URL (with its scheme) that the other controllers forward to"}
 
 	// router
 	setRouterPort    = setting{"port", "PORT", "HTTP port to serve on"}

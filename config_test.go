@@ -81,6 +81,10 @@ func TestServeConfigValidate(t *testing.T) {
 		{"log format empty", func(c *ServeConfig) { c.LogFormat = "" }, []string{"--log-format (LONGSHOREMAN_LOG_FORMAT)", "text, json"}},
 		{"write timeout negative", func(c *ServeConfig) { c.Timeouts.Write = -time.Second }, []string{"ServerTimeouts.Write", "0 (the default) or more"}},
 		{"shutdown timeout negative", func(c *ServeConfig) { c.Timeouts.Shutdown = -time.Second }, []string{"ServerTimeouts.Shutdown"}},
+		{"lease under 1s", func(c *ServeConfig) { c.Lease = 500 * time.Millisecond }, []string{"--lease (LONGSHOREMAN_LEASE)", "at least 1s"}},
+		{"etcd without advertise", func(c *ServeConfig) { c.DB = "etcd://127.0.0.1:2379/ls" }, []string{"--advertise (LONGSHOREMAN_ADVERTISE)", "is empty", "etcd store", "http://"}},
+		{"advertise without scheme", func(c *ServeConfig) { c.DB, c.Advertise = "etcd://127.0.0.1:2379/ls", "10.0.0.1:3000" }, []string{"--advertise (LONGSHOREMAN_ADVERTISE)", "with its scheme"}},
+		{"advertise ftp", func(c *ServeConfig) { c.DB, c.Advertise = "etcd://127.0.0.1:2379/ls", "ftp://10.0.0.1" }, []string{"--advertise (LONGSHOREMAN_ADVERTISE)", "with its scheme"}},
 	} {
 		c := validServe(t)
 		tc.set(&c)
@@ -173,7 +177,7 @@ func TestLoadServeConfig(t *testing.T) {
 		Port: 3000, DB: "longshoreman.db", DBDefault: true,
 		Redis:      RedisConfig{Addr: "127.0.0.1:6379", Channel: "longshoreman.routes"},
 		DockerPort: 2375, Drain: 2 * time.Second, Republish: 10 * time.Second, Reconcile: 5 * time.Second,
-		ProbeInterval: 5 * time.Second, HostGrace: 15 * time.Second, MaxCount: 64, History: 100, Rebalance: true, LogFormat: "text",
+		ProbeInterval: 5 * time.Second, HostGrace: 15 * time.Second, MaxCount: 64, History: 100, Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
 	}
 	if c != def {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, def)
@@ -189,6 +193,7 @@ func TestLoadServeConfig(t *testing.T) {
 		"REDIS_TLS": "1", "LONGSHOREMAN_CHANNEL": "ch", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs",
 		"LONGSHOREMAN_DRAIN": "3s", "LONGSHOREMAN_REPUBLISH": "4s", "LONGSHOREMAN_RECONCILE": "6s", "LONGSHOREMAN_PROBE_INTERVAL": "750ms", "LONGSHOREMAN_HOST_GRACE": "20s",
 		"LONGSHOREMAN_MAX_COUNT": "9", "LONGSHOREMAN_REBALANCE": "0", "LONGSHOREMAN_LOG_FORMAT": "json",
+		"LONGSHOREMAN_LEASE": "7s", "LONGSHOREMAN_ADVERTISE": "http://10.0.0.1:3100",
 	}
 	c, err := LoadServeConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -200,6 +205,7 @@ func TestLoadServeConfig(t *testing.T) {
 		Redis:      RedisConfig{Addr: "10.0.0.2:6380", Username: "ctl", Password: "pw", TLS: true, Channel: "ch"},
 		DockerPort: 2376, DockerTLS: true, DockerCerts: "/certs", Drain: 3 * time.Second, Republish: 4 * time.Second,
 		Reconcile: 6 * time.Second, ProbeInterval: 750 * time.Millisecond, HostGrace: 20 * time.Second, MaxCount: 9, LogFormat: "json",
+		Lease: 7 * time.Second, Advertise: "http://10.0.0.1:3100",
 	}
 	if c != want {
 		t.Errorf("from the environment:\n got %+v\nwant %+v", c, want)

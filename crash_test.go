@@ -61,6 +61,7 @@ func StartController(tb testing.TB, dbPath string, env ...string) *Controller {
 	c.URL = fmt.Sprintf("http://127.0.0.1:%d", c.port)
 	c.env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + tb.TempDir(), "LONGSHOREMAN_DB=" + dbPath,
 		"LONGSHOREMAN_TOKEN=t0ken-0123456789", fmt.Sprintf("LONGSHOREMAN_LISTEN=127.0.0.1:%d", c.port), "REDIS_PORT=1",
+		"LONGSHOREMAN_ADVERTISE=" + c.URL,
 		"LONGSHOREMAN_INIT=1", "LONGSHOREMAN_ROUTES_KEY=" + testRoutesKey,
 		"LONGSHOREMAN_DRAIN=300ms", "LONGSHOREMAN_RECONCILE=500ms", fmt.Sprintf("DOCKER_PORT=%d", testenv.DockerPort(tb))}, env...)
 	log, err := os.CreateTemp(tb.TempDir(), "controller-*.log")

@@ -17,12 +17,12 @@ import (
 // data file that a single controller opens as the same cluster.
 func TestServeOnEtcd(t *testing.T) {
 	url := etcdTestURL(t)
-	_, _, err := openServe(t, map[string]string{"LONGSHOREMAN_DB": url})
+	_, _, err := openServe(t, etcdServeEnv(t, url))
 	if cluster.ErrorCode(err) != cluster.ENOTFOUND || !strings.Contains(errorText(err), "--init") || !strings.Contains(errorText(err), "/longshoreman-test/") {
 		t.Fatalf("serve on an empty prefix without --init: %v", err)
 	}
 
-	c := MustServe(t, url, nil)
+	c := MustServe(t, url, etcdServeEnv(t, url))
 	mustCall(t, c, "POST", "/apps", `{"app":"a.example.com"}`)
 	mustCall(t, c, "POST", "/a.example.com/envs", `{"env":"K=v=1"}`)
 	mustCall(t, c, "POST", "/hosts", `{"host":"127.0.0.41"}`)
@@ -31,7 +31,9 @@ func TestServeOnEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c = MustServe(t, url, map[string]string{"LONGSHOREMAN_INIT": ""})
+	env := etcdServeEnv(t, url)
+	env["LONGSHOREMAN_INIT"] = ""
+	c = MustServe(t, url, env)
 	apps := mustCall(t, c, "GET", "/apps", "")
 	envs := mustCall(t, c, "GET", "/a.example.com/envs", "")
 	hosts := mustCall(t, c, "GET", "/hosts", "")

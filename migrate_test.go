@@ -17,7 +17,7 @@ import (
 
 // etcdTestURL returns the URL of a new prefix on the test etcd cluster,
 // emptied when the test ends.
-func etcdTestURL(t *testing.T) string {
+func etcdTestURL(t testing.TB) string {
 	t.Helper()
 	url := fmt.Sprintf("etcd://%s/longshoreman-test/%s-%d", strings.Join(testenv.Etcd(t), ","), t.Name(), time.Now().UnixNano())
 	t.Cleanup(func() {

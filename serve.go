@@ -16,6 +16,7 @@ import (
 
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/docker"
+	"github.com/longshoreman/longshoreman/etcd"
 	"github.com/longshoreman/longshoreman/http"
 	"github.com/longshoreman/longshoreman/metrics"
 	"github.com/longshoreman/longshoreman/pubsub"
@@ -42,6 +43,7 @@ type ServeCommand struct {
 	listener  net.Listener
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	leader    *leadership
 }
 
 // Run parses flags, opens everything, serves until ctx ends, then shuts
@@ -129,17 +131,25 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	}
 
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
+	c.leader = newLeadership(c.db, etcd.ElectionConfig{ID: electionID(), URL: cfg.Advertise, TTL: cfg.Lease, Logger: c.logger})
+	var engines scheduler.Engines = c.engines
+	var source pubsub.TableSource = c.db
+	var leadership http.Leadership
+	if c.leader.election != nil {
+		engines, source, leadership = fencedEngines{c.engines, c.leader}, fencedTable{c.db, c.leader}, c.leader
+	}
 	c.redis = cfg.Redis.Client()
 	c.publisher = pubsub.NewPublisher(pubsub.PublisherConfig{
-		Client: c.redis, Channel: cfg.Redis.Channel, Source: c.db, Republish: cfg.Republish, Logger: c.logger,
+		Client: c.redis, Channel: cfg.Redis.Channel, Source: source, Republish: cfg.Republish, Logger: c.logger,
 		Key: routesKeys[0],
 	})
 	var reconcile *scheduler.Reconciler
 	m := metrics.New(metrics.Sources{
 		Instances: c.db.AllInstances, Hosts: c.db.Hosts, Down: func() []string { return reconcile.Down() },
 		Published: func() (uint64, uint64) { st := c.publisher.Status(); return st.Published, st.Errors },
+		Leader:    func() (bool, uint64) { return c.leader.Leading(), c.leader.Changes() },
 	})
-	c.scheduler = scheduler.New(c.db, c.engines, scheduler.Config{
+	c.scheduler = scheduler.New(c.db, engines, scheduler.Config{
 		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
 		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
 		Published: func() uint64 { return c.publisher.Status().LastVersion },
@@ -147,8 +157,8 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace, ProbeInterval: cfg.ProbeInterval})
 	c.reconcile = reconcile
 	api := http.NewServer(&http.Server{
-		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher}, Token: token, Logger: c.logger,
-		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines},
+		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: token, Logger: c.logger,
+		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines}, Leadership: leadership,
 	})
 	c.api = api
 
@@ -179,12 +189,20 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 			c.logger.Error("API server stopped", "err", err)
 		}
 	})
-	c.goRun(func() { _ = c.publisher.Run(runCtx) })
-	c.goRun(func() { c.reconcile.Run(runCtx) })
+	c.goRun(func() { c.leader.Run(runCtx, c.lead) })
 	c.logger.Info("controller listening", "url", c.URL(), "db", cfg.DB, "controller", c.db.ControllerID(),
 		"cluster", c.db.ClusterID(), "epoch", c.db.Epoch())
 	c.goRun(func() { c.sayWhatIsMissing(runCtx) })
 	return nil
+}
+
+// lead publishes and reconciles (Docker events included) until ctx ends:
+// for as long as this controller leads.
+func (c *ServeCommand) lead(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = c.publisher.Run(ctx) })
+	wg.Go(func() { c.reconcile.Run(ctx) })
+	wg.Wait()
 }
 
 // sayWhatIsMissing tells, once at start, what the controller is waiting
@@ -367,9 +385,15 @@ func certPath(cfg ServeConfig) string {
 }
 
 // publisherStatus adapts the publisher to what /healthz shows.
-type publisherStatus struct{ p *pubsub.Publisher }
+type publisherStatus struct {
+	p *pubsub.Publisher
+	l *leadership
+}
 
 func (s publisherStatus) RedisStatus() string {
+	if !s.l.Leading() {
+		return "not used: this controller follows; the leader publishes"
+	}
 	st := s.p.Status()
 	if st.Connected {
 		return "connected"

@@ -2,11 +2,13 @@ package main
 
 import (
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/etcd"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
@@ -38,6 +40,8 @@ type ServeConfig struct {
 	TLSCert       string // PEM certificate (chain) of the API; with TLSKey, serve HTTPS only
 	TLSKey        string
 	Timeouts      ServerTimeouts
+	Lease         time.Duration // LONGSHOREMAN_LEASE: the leader's lease on an etcd store
+	Advertise     string        // LONGSHOREMAN_ADVERTISE: this controller's URL for the others; required on etcd
 }
 
 // DefaultServeConfig is what the controller runs with when nothing is set.
@@ -47,7 +51,7 @@ func DefaultServeConfig() ServeConfig {
 		Drain: cluster.DefaultDrain, Republish: cluster.DefaultRepublish, Reconcile: cluster.DefaultReconcile,
 		ProbeInterval: scheduler.DefaultProbeInterval,
 		HostGrace:     cluster.DefaultHostGrace, MaxCount: cluster.DefaultMaxCount, History: cluster.DefaultHistory,
-		Rebalance: true, LogFormat: "text",
+		Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
 	}
 }
 
@@ -85,6 +89,8 @@ func LoadServeConfig(args []string, getenv func(string) string, output io.Writer
 	l.Int(&c.MaxCount, setMaxCount)
 	l.Bool(&c.Rebalance, setRebalance)
 	l.String(&c.LogFormat, setLogFormat)
+	l.Duration(&c.Lease, setLease)
+	l.String(&c.Advertise, setAdvertise)
 	if err := l.parse(args); err != nil {
 		return c, err
 	}
@@ -140,6 +146,16 @@ func (c ServeConfig) Validate() error {
 	p.atLeast(setHistory, c.History, 1, "the number of revisions to keep per app")
 	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
 	c.Timeouts.check(&p)
+	if c.Lease < time.Second {
+		p.add(setLease, "is %s: give a lease of at least 1s, e.g. 5s (the default)", c.Lease)
+	}
+	if etcd.IsURL(c.DB) {
+		if c.Advertise == "" {
+			p.add(setAdvertise, "is empty but %s is an etcd store, shared by several controllers: give the URL the other controllers reach this one's API at, e.g. http://10.0.0.1:3000", setDB)
+		} else if u, err := url.Parse(c.Advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add(setAdvertise, "is %q: give a URL with its scheme and host, e.g. http://10.0.0.1:3000", c.Advertise)
+		}
+	}
 	return p.err()
 }
 

@@ -12,6 +12,7 @@
 //	P/registries/<addr>        Registry JSON
 //	P/revisions/<app>/<%020d>  Revision JSON, one key per revision
 //	P/instances/<app>          JSON array of the app's Instance objects
+//	P/election/<lease>         a running controller's campaign (election.go)
 //
 // Every write is one Txn: it reads at one revision, then commits guarded by
 // the ModRevision of every key it read (and, for the prefixes it listed, that
@@ -98,14 +99,15 @@ type Store struct {
 	root       string // prefix without a trailing slash
 	controller string
 	cluster    string
-	epoch      uint64
+	epoch      atomic.Uint64 // raised at Open and at every leadership gain
 	created    bool
 	now        func() time.Time
 	ctx        context.Context
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 
-	generation   atomic.Uint64 // raised by every write seen, own or from the watch
+	fence        atomic.Pointer[fence] // set at the first leadership gain; never cleared
+	generation   atomic.Uint64         // raised by every write seen, own or from the watch
 	history      atomic.Int64
 	instancesGen atomic.Uint64 // raised by every instance write seen
 	cacheMu      sync.Mutex    // guards cache
@@ -205,7 +207,8 @@ func (s *Store) init() error {
 		}
 		s.created = fresh
 		s.controller, s.cluster = meta[keyController], meta[keyCluster]
-		s.epoch, _ = strconv.ParseUint(meta[keyEpoch], 10, 64)
+		epoch, _ := strconv.ParseUint(meta[keyEpoch], 10, 64)
+		s.epoch.Store(epoch)
 		if s.cfg.ReadOnly {
 			return nil
 		}
@@ -223,8 +226,8 @@ func (s *Store) init() error {
 			}
 			t.put(s.metaKey(keyCluster), []byte(s.cluster))
 		}
-		s.epoch = max(uint64(s.now().UnixNano()), s.epoch+1)
-		t.put(s.metaKey(keyEpoch), []byte(strconv.FormatUint(s.epoch, 10)))
+		s.epoch.Store(max(uint64(s.now().UnixNano()), epoch+1))
+		t.put(s.metaKey(keyEpoch), []byte(strconv.FormatUint(s.epoch.Load(), 10)))
 		return nil
 	})
 }
@@ -243,8 +246,9 @@ func (s *Store) ControllerID() string { return s.controller }
 // ClusterID returns the cluster id made at --init and kept by migrations.
 func (s *Store) ClusterID() string { return s.cluster }
 
-// Epoch returns the routing-table epoch this open raised.
-func (s *Store) Epoch() uint64 { return s.epoch }
+// Epoch returns the routing-table epoch last raised by this process, at
+// Open or at a leadership gain (RaiseEpoch).
+func (s *Store) Epoch() uint64 { return s.epoch.Load() }
 
 // Created reports whether Open created the cluster identity.
 func (s *Store) Created() bool { return s.created }

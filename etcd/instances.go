@@ -166,7 +166,7 @@ func (s *Store) RoutingTable() (cluster.RoutingTable, error) {
 	}
 	var table cluster.RoutingTable
 	err = s.update(func(t *txn) error {
-		table = cluster.RoutingTable{Controller: s.controller, Cluster: s.cluster, Epoch: s.epoch, Time: s.now().UTC(), Routes: map[string][]string{}}
+		table = cluster.RoutingTable{Controller: s.controller, Cluster: s.cluster, Epoch: s.epoch.Load(), Time: s.now().UTC(), Routes: map[string][]string{}}
 		for _, inst := range insts {
 			if inst.Routed {
 				table.Routes[inst.App] = append(table.Routes[inst.App], inst.Addr())

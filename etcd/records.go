@@ -79,6 +79,9 @@ func (s *Store) records(key string, value []byte) ([]cluster.Record, error) {
 		}
 		sort.Slice(recs, func(i, j int) bool { return recs[i].Key < recs[j].Key })
 		return recs, nil
+	case electionDir:
+		// The running controllers' campaign keys: leases, not records.
+		return nil, nil
 	}
 	return nil, fmt.Errorf("key %s under the prefix is not Longshoreman's", key)
 }

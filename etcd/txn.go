@@ -102,14 +102,28 @@ func (t *txn) commit() (ok bool, err error) {
 	if len(t.ops) == 0 {
 		return true, nil
 	}
-	if len(t.ops) > maxTxnOps || len(t.cmps) > maxTxnOps {
+	if len(t.ops) > maxTxnOps || len(t.cmps)+1 > maxTxnOps {
 		return false, cluster.Errorf(cluster.EINTERNAL, "A write of %d operations and %d comparisons exceeds etcd's %d per transaction.", len(t.ops), len(t.cmps), maxTxnOps)
 	}
 	ctx, cancel := t.s.callContext()
 	defer cancel()
-	resp, err := t.s.client.Txn(ctx).If(t.cmps...).Then(t.ops...).Commit()
+	cmps, fence := t.cmps, t.s.fence.Load()
+	var orElse []clientv3.Op
+	if fence != nil {
+		// The leader's writes land only while its election key exists at
+		// the revision it won with; the Else branch reads the key to tell
+		// a lost leadership from a collision with another writer.
+		cmps = append(cmps[:len(cmps):len(cmps)], clientv3.Compare(clientv3.CreateRevision(fence.key), "=", fence.rev))
+		orElse = append(orElse, clientv3.OpGet(fence.key))
+	}
+	resp, err := t.s.client.Txn(ctx).If(cmps...).Then(t.ops...).Else(orElse...).Commit()
 	if err != nil {
 		return false, etcdErr(err)
+	}
+	if !resp.Succeeded && fence != nil {
+		if r := resp.Responses[0].GetResponseRange(); r == nil || len(r.Kvs) == 0 || r.Kvs[0].CreateRevision != fence.rev {
+			return false, fence.lost()
+		}
 	}
 	t.revision = resp.Header.Revision
 	return resp.Succeeded, nil

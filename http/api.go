@@ -176,6 +176,9 @@ type HealthResponse struct {
 	DB     string            `json:"db"`
 	Redis  string            `json:"redis,omitempty"` // absent without a publisher
 	Hosts  map[string]string `json:"hosts"`           // host -> "ok" or what is wrong
+	// role, leader_id and leader_url, present on a store shared by
+	// several controllers.
+	*RoleInfo
 }
 
 // ProgressLine is one line of a rollout's application/x-ndjson stream: a

@@ -82,6 +82,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 			body.Hosts[h.Addr] = "not checked"
 		}
 	}
+	body.RoleInfo = s.role()
 	writeJSON(w, status, body)
 }
 

@@ -80,6 +80,9 @@ type Server struct {
 	Logger    *slog.Logger
 	Metrics   http.Handler // serves GET /metrics; may be nil
 	Observer  Observer     // may be nil
+	// Leadership is nil for a controller alone on its store (it always
+	// leads); with one, a follower forwards leader-only routes.
+	Leadership Leadership
 
 	router   *httprouter.Router
 	answers  answerCache
@@ -239,6 +242,9 @@ func (s *Server) authorized(r *http.Request) bool {
 // handle registers h for method and pattern, naming the route for the
 // request log and metrics.
 func (s *Server) handle(r *httprouter.Router, method, pattern string, h httprouter.Handle) {
+	if s.Leadership != nil && leaderOnly(method, pattern) {
+		h = s.leaderRoute(h)
+	}
 	r.Handle(method, pattern, func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
 		if rec, ok := w.(*statusRecorder); ok {
 			rec.route = pattern

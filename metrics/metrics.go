@@ -21,6 +21,7 @@ type Sources struct {
 	Hosts     func() ([]cluster.Host, error)
 	Down      func() []string
 	Published func() (published, errors uint64)
+	Leader    func() (leading bool, changes uint64)
 }
 
 // Metrics is the controller's registry. Its methods are safe for
@@ -108,6 +109,8 @@ var (
 	hostsDesc     = prometheus.NewDesc("longshoreman_hosts", "Hosts by state.", []string{"state"}, nil)
 	publishesDesc = prometheus.NewDesc("longshoreman_routes_published_total", "Routing tables published to Redis.", nil, nil)
 	pubErrorsDesc = prometheus.NewDesc("longshoreman_routes_publish_errors_total", "Failed routing-table publishes and Redis subscription failures.", nil, nil)
+	leaderDesc    = prometheus.NewDesc("longshoreman_leader", "1 while this controller leads (always on a data file), 0 while it follows.", nil, nil)
+	changesDesc   = prometheus.NewDesc("longshoreman_leader_changes_total", "Times this controller gained or lost the leadership.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -115,6 +118,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- hostsDesc
 	ch <- publishesDesc
 	ch <- pubErrorsDesc
+	ch <- leaderDesc
+	ch <- changesDesc
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -148,5 +153,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		published, errors := c.src.Published()
 		ch <- prometheus.MustNewConstMetric(publishesDesc, prometheus.CounterValue, float64(published))
 		ch <- prometheus.MustNewConstMetric(pubErrorsDesc, prometheus.CounterValue, float64(errors))
+	}
+	if c.src.Leader != nil {
+		leading, changes := c.src.Leader()
+		v := 0.0
+		if leading {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(leaderDesc, prometheus.GaugeValue, v)
+		ch <- prometheus.MustNewConstMetric(changesDesc, prometheus.CounterValue, float64(changes))
 	}
 }

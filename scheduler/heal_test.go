@@ -225,6 +225,39 @@ func TestInterruptedDeployIsSettled(t *testing.T) {
 	}
 }
 
+// TestInterruptedDeployOfABusyAppIsSettled: a reconciler that starts while
+// the app of an interrupted revision is busy with a new deploy (as when a
+// controller gains the leadership and serves a deploy at once) settles that
+// revision at a later pass, once the deploy has ended.
+func TestInterruptedDeployOfABusyAppIsSettled(t *testing.T) {
+	c := MustOpenCluster(t)
+	app := c.App(t, "busy")
+	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	rev := &cluster.Revision{App: app, Image: testenv.Image(t, "2"), Count: 2, Port: 3000, Status: cluster.StatusDeploying}
+	c.DB.CreateRevision(rev)
+	deployed := make(chan error, 1)
+	go func() {
+		_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: testenv.Image(t, "1"), Count: 2}, nil)
+		deployed <- err
+	}()
+	// The new deploy holds the app once its revision is recorded.
+	Eventually(t, 15*time.Second, "the new deploy has begun", func() bool {
+		r, err := c.DB.Revision(app, rev.Number+1)
+		return err == nil && r.Status == cluster.StatusDeploying
+	})
+	c.RunReconciler(t, time.Minute)
+	if err := <-deployed; err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 15*time.Second, "the interrupted revision settled", func() bool {
+		r, _ := c.DB.Revision(app, rev.Number)
+		return r.Status == cluster.StatusFailed
+	})
+	if r, _ := c.DB.Revision(app, rev.Number+1); r.Status != cluster.StatusSucceeded {
+		t.Fatalf("the new deploy's revision is %s, want succeeded", r.Status)
+	}
+}
+
 func TestAddHostRebalances(t *testing.T) {
 	c := MustOpenCluster(t)
 	spare := c.Hosts[2]

@@ -31,6 +31,7 @@ type Reconciler struct {
 	lastPass  time.Duration
 	passes    uint64
 	recovered bool
+	unsettled bool // an interrupted deploy's app was busy: settle it at the next pass
 
 	lastPassStart time.Time // guarded by mu: when the last finished pass started
 }
@@ -77,6 +78,9 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 // does not wait for the repairs it starts: an app whose repair waits on a
 // slow health check is left to it, and the next pass repairs the others.
 func (r *Reconciler) Run(ctx context.Context) {
+	// Each Run settles what was left interrupted before it: by a restart,
+	// or, among several controllers, by the leader before this one.
+	r.recovered = false
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -167,8 +171,10 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	r.passing.Lock()
 	defer r.passing.Unlock()
 	start := time.Now()
+	if !r.recovered || r.unsettled {
+		r.unsettled = !r.recoverDeploys(ctx)
+	}
 	if !r.recovered {
-		r.recoverDeploys(ctx)
 		r.recoverDeletes(ctx, repairs)
 		r.recovered = true
 	}
@@ -475,17 +481,27 @@ func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState)
 // SettleDeploy): a deploy whose new instances were routed finishes, as
 // succeeded, and the pass then retires the old ones; any other is failed,
 // and the pass removes its instances, as they are not of the current
-// revision.
-func (r *Reconciler) recoverDeploys(ctx context.Context) {
+// revision. It reports false when an app with such a revision was busy
+// (a controller that just gained the leadership may already be serving a
+// change of that app), so that the next pass tries again.
+func (r *Reconciler) recoverDeploys(ctx context.Context) bool {
 	revs, err := r.s.store.Deploying()
 	if err != nil {
 		r.s.cfg.Logger.Error("reconcile: reading interrupted deploys failed", "err", err)
-		return
+		return false
 	}
+	done := true
 	for _, rev := range revs {
 		unlock, err := r.s.lock(rev.App, "a recovery")
 		if err != nil {
-			continue // a deploy runs for it right now: it is not interrupted
+			// A deploy runs for it right now: its own revision, or a new
+			// one begun before this pass, leaving rev for the next.
+			done = false
+			continue
+		}
+		if !stillDeploying(r.s.store, rev) {
+			unlock() // the deploy that held the lock has just ended it
+			continue
 		}
 		insts, _ := r.s.store.Instances(rev.App)
 		status, reason := SettleDeploy(rev, insts)
@@ -496,6 +512,21 @@ func (r *Reconciler) recoverDeploys(ctx context.Context) {
 		}
 		unlock()
 	}
+	return done
+}
+
+// stillDeploying reports whether rev is still recorded as deploying.
+func stillDeploying(store Store, rev cluster.Revision) bool {
+	revs, err := store.Revisions(rev.App)
+	if err != nil {
+		return false
+	}
+	for _, r := range revs {
+		if r.Number == rev.Number {
+			return r.Status == cluster.StatusDeploying
+		}
+	}
+	return false
 }
 
 // SettleDeploy decides how a deploy of rev cut short by a controller

@@ -1,0 +1,235 @@
+package etcd
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// Leader names the controller that leads a prefix: its controller process
+// id and the URL the others forward to.
+type Leader struct {
+	ID  string `json:"id"`
+	URL string `json:"url"`
+}
+
+// fence is the election key the leader won with. Once set, every write of
+// this process is conditioned on the key still existing at that revision;
+// it is replaced at the next gain and never cleared, so a loop of a lost
+// leadership that has not stopped yet cannot write.
+type fence struct {
+	key   string
+	rev   int64
+	where string
+}
+
+func (f *fence) lost() error {
+	return cluster.Errorf(cluster.EUNAVAILABLE, "This controller no longer leads the %s (its election key %s is gone): the write was refused; send it to the leader named by GET /healthz.", f.where, f.key)
+}
+
+// electionDir holds the campaign keys of the running controllers, each
+// bound to its session's lease; the oldest leads.
+const electionDir = "election"
+
+// ElectionConfig says who campaigns and for how long a silent leader
+// keeps leading.
+type ElectionConfig struct {
+	ID     string        // this process, unique among the controllers
+	URL    string        // where the others reach this controller's API
+	TTL    time.Duration // lease; rounded up to whole seconds, at least 1s
+	Logger *slog.Logger
+}
+
+// Election campaigns for the leadership of a store's prefix with
+// concurrency.Election, on the key P/election.
+type Election struct {
+	s   *Store
+	cfg ElectionConfig
+	ttl int
+
+	leading   atomic.Bool
+	lastAlive atomic.Int64 // unix nanoseconds of the last keepalive answered while leading
+	changes   atomic.Uint64
+	mu        sync.Mutex // guards leader
+	leader    Leader
+}
+
+// NewElection returns an election on s's prefix; Run campaigns.
+func (s *Store) NewElection(cfg ElectionConfig) *Election {
+	ttl := int((cfg.TTL + time.Second - 1) / time.Second)
+	if ttl < 1 {
+		ttl = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Election{s: s, cfg: cfg, ttl: ttl}
+}
+
+// Leader returns the leader last observed, and false when none is known.
+func (e *Election) Leader() (Leader, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.leader, e.leader.URL != ""
+}
+
+func (e *Election) setLeader(l Leader) {
+	e.mu.Lock()
+	e.leader = l
+	e.mu.Unlock()
+}
+
+// Changes counts the leadership gains and losses of this process.
+func (e *Election) Changes() uint64 { return e.changes.Load() }
+
+// Leading reports whether this process leads and its lease is certainly
+// still alive: a keepalive was answered less than two thirds of the TTL
+// ago on this machine's monotonic clock, which runs on while the process
+// is stopped. A leader resumed after a pause longer than that therefore
+// stops publishing and calling Docker at once, before its session notices
+// that the lease is gone.
+func (e *Election) Leading() bool {
+	if !e.leading.Load() {
+		return false
+	}
+	last := time.Unix(0, e.lastAlive.Load())
+	return time.Since(last) < time.Duration(e.ttl)*time.Second*2/3
+}
+
+// Run campaigns until ctx ends. Each time this process wins, it raises the
+// routing-table epoch, fences every write of the store on its election key,
+// and calls lead with a context that ends as soon as the leadership does
+// (the session's lease lost or unconfirmed, or ctx ended); lead must return
+// once that context ends. Then Run campaigns again, as a follower.
+func (e *Election) Run(ctx context.Context, lead func(context.Context)) {
+	for ctx.Err() == nil {
+		if err := e.term(ctx, lead); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Warn("leader election failed; campaigning again", "err", e.s.unavailable(etcdErr(err)))
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// term runs one session: campaign, lead until the session ends, resign.
+func (e *Election) term(ctx context.Context, lead func(context.Context)) error {
+	sess, err := concurrency.NewSession(e.s.client, concurrency.WithTTL(e.ttl), concurrency.WithContext(ctx))
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			scancel()
+		case <-sctx.Done():
+		}
+	}()
+	el := concurrency.NewElection(sess, e.s.key(electionDir))
+	go e.observe(sctx, el)
+	alive, err := e.s.client.KeepAlive(sctx, sess.Lease())
+	if err != nil {
+		return err
+	}
+	go func() {
+		for range alive {
+			e.lastAlive.Store(time.Now().UnixNano())
+		}
+	}()
+	me, _ := json.Marshal(Leader{ID: e.cfg.ID, URL: e.cfg.URL})
+	if err := el.Campaign(sctx, string(me)); err != nil {
+		return err
+	}
+	e.s.fence.Store(&fence{key: el.Key(), rev: el.Rev(), where: e.s.where()})
+	e.lastAlive.Store(time.Now().UnixNano())
+	if err := e.s.RaiseEpoch(); err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = el.Resign(rctx)
+		cancel()
+		return err
+	}
+	e.leading.Store(true)
+	e.changes.Add(1)
+	e.setLeader(Leader{ID: e.cfg.ID, URL: e.cfg.URL})
+	e.cfg.Logger.Info("leading the controllers", "prefix", e.s.root, "epoch", e.s.Epoch(), "election_key", el.Key())
+
+	lctx, lcancel := context.WithCancel(sctx)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-tick.C:
+				if !e.Leading() {
+					lcancel()
+					return
+				}
+			}
+		}
+	}()
+	lead(lctx)
+	lcancel()
+	e.leading.Store(false)
+	e.changes.Add(1)
+	if ctx.Err() != nil {
+		// A clean shutdown hands over at once instead of after the TTL.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = el.Resign(rctx)
+		cancel()
+		return nil
+	}
+	e.setLeader(Leader{})
+	e.cfg.Logger.Warn("lost the leadership: its lease ended or was not renewed in time; stopped deploying, reconciling and publishing, following the new leader", "prefix", e.s.root)
+	return nil
+}
+
+// observe keeps the known leader current for forwarding.
+func (e *Election) observe(ctx context.Context, el *concurrency.Election) {
+	for resp := range el.Observe(ctx) {
+		if len(resp.Kvs) == 0 {
+			continue
+		}
+		var l Leader
+		if json.Unmarshal(resp.Kvs[0].Value, &l) == nil {
+			e.setLeader(l)
+		}
+	}
+}
+
+// RaiseEpoch raises the routing-table epoch above the stored one and this
+// machine's clock, so that routers prefer this controller's tables to any
+// earlier leader's. A leader calls it at every gain.
+func (s *Store) RaiseEpoch() error {
+	var epoch uint64
+	err := s.update(func(t *txn) error {
+		v, err := t.get(s.metaKey(keyEpoch))
+		if err != nil {
+			return err
+		}
+		stored, _ := strconv.ParseUint(string(v), 10, 64)
+		epoch = max(uint64(s.now().UnixNano()), stored+1, s.epoch.Load()+1)
+		t.put(s.metaKey(keyEpoch), []byte(strconv.FormatUint(epoch, 10)))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.epoch.Store(epoch)
+	s.routesMu.Lock()
+	s.lastRoutes.valid = false
+	s.routesMu.Unlock()
+	return nil
+}

@@ -1,0 +1,33 @@
+package http
+
+import "testing"
+
+// TestLeaderOnly: every route is either served by any controller from the
+// store, or needs the leader; writes always do, whatever their method.
+func TestLeaderOnly(t *testing.T) {
+	want := map[[2]string]bool{
+		{"GET", "/apps"}: false, {"POST", "/apps"}: true, {"GET", "/apps/:app"}: false, {"DELETE", "/apps/:app"}: true,
+		{"POST", "/apps/:app/deploy"}: true, {"GET", "/apps/:app/instances"}: false, {"GET", "/apps/:app/envs"}: false,
+		{"POST", "/apps/:app/envs"}: true, {"DELETE", "/apps/:app/envs/:key"}: true, {"GET", "/apps/:app/history"}: false,
+		{"GET", "/apps/:app/logs"}: true, {"GET", "/apps/:app/kill"}: true, {"POST", "/apps/:app/kill"}: true,
+		{"POST", "/apps/:app/rollback"}: true, {"POST", "/apps/:app/scale"}: true,
+		{"GET", "/hosts"}: false, {"POST", "/hosts"}: true, {"DELETE", "/hosts/:host"}: true,
+		{"GET", "/registries"}: false, {"POST", "/registries"}: true, {"DELETE", "/registries/:registry"}: true,
+		{"GET", "/describe"}: false, {"GET", "/routes"}: true, {"GET", "/healthz"}: false, {"GET", "/backup"}: false,
+		{"GET", "/metrics"}: true,
+	}
+	routes := Routes()
+	if len(routes) != len(want) {
+		t.Fatalf("%d routes, %d decided here: decide every new route", len(routes), len(want))
+	}
+	for _, r := range routes {
+		got, ok := want[r]
+		if !ok {
+			t.Errorf("%s %s: not decided here", r[0], r[1])
+			continue
+		}
+		if leaderOnly(r[0], r[1]) != got {
+			t.Errorf("leaderOnly(%s %s) = %v, want %v", r[0], r[1], !got, got)
+		}
+	}
+}
