@@ -18,11 +18,12 @@ import (
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
-// TestCluster is a scheduler over a real data file and the real Docker
-// hosts of scripts/test. Its containers are removed when the test ends.
+// TestCluster is a scheduler over a real store (a data file unless
+// MustOpenClusterOn is given another) and the real Docker hosts of
+// scripts/test. Its containers are removed when the test ends.
 type TestCluster struct {
 	*scheduler.Scheduler
-	DB      *db.DB
+	DB      cluster.Store
 	Engines *docker.Engines
 	Hosts   []string
 	routes  sync.WaitGroup
@@ -30,11 +31,19 @@ type TestCluster struct {
 
 func MustOpenCluster(tb testing.TB) *TestCluster {
 	tb.Helper()
-	hosts := testenv.Hosts(tb)
+	testenv.Hosts(tb)
 	d, err := db.Open(filepath.Join(tb.TempDir(), "ls.db"), db.Options{Create: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return MustOpenClusterOn(tb, d)
+}
+
+// MustOpenClusterOn is MustOpenCluster on the store d, which it closes at
+// the end.
+func MustOpenClusterOn(tb testing.TB, d cluster.Store) *TestCluster {
+	tb.Helper()
+	hosts := testenv.Hosts(tb)
 	e := docker.New(docker.Config{Port: testenv.DockerPort(tb), Controller: d.ControllerID()})
 	c := &TestCluster{DB: d, Engines: e, Hosts: hosts}
 	c.Scheduler = scheduler.New(d, e, scheduler.Config{

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
@@ -44,7 +43,7 @@ func (c *TestCluster) Routed(tb testing.TB, app string) []string {
 }
 
 // routed returns the app's routed addresses in d's routing table.
-func routed(tb testing.TB, d *db.DB, app string) []string {
+func routed(tb testing.TB, d cluster.Store, app string) []string {
 	tb.Helper()
 	table, err := d.RoutingTable()
 	if err != nil {
