@@ -30,8 +30,8 @@ type Reconciler struct {
 	down      map[string]bool      // hosts marked down
 	lastPass  time.Duration
 	passes    uint64
-	recovered bool
-	unsettled bool // an interrupted deploy's app was busy: settle it at the next pass
+	recovered bool // guarded by passing, not mu: interrupted work was settled since Run began
+	unsettled bool // guarded by passing: an interrupted deploy's app was busy; settle it at the next pass
 
 	lastPassStart time.Time // guarded by mu: when the last finished pass started
 }
@@ -79,8 +79,11 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 // slow health check is left to it, and the next pass repairs the others.
 func (r *Reconciler) Run(ctx context.Context) {
 	// Each Run settles what was left interrupted before it: by a restart,
-	// or, among several controllers, by the leader before this one.
+	// or, among several controllers, by the leader before this one. The
+	// flag belongs to the passes, so it is reset under their lock.
+	r.passing.Lock()
 	r.recovered = false
+	r.passing.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
