@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"net"
+	"sort"
 	"strconv"
 	"time"
 )
@@ -199,4 +200,22 @@ type ContainerEvent struct {
 	App    string
 	Action string // Docker's action: "start", "die", "stop", "kill", "destroy", "health_status: ..."
 	Time   time.Time
+}
+
+// SortInstances sorts instances in the order every store lists them: by
+// app, then host, then port, then container id.
+func SortInstances(insts []Instance) {
+	sort.Slice(insts, func(i, j int) bool {
+		a, b := insts[i], insts[j]
+		if a.App != b.App {
+			return a.App < b.App
+		}
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Port != b.Port {
+			return a.Port < b.Port
+		}
+		return a.ID < b.ID
+	})
 }

@@ -34,3 +34,12 @@ func PruneRevisions(revs []RevisionState, current, keep int) []int {
 	}
 	return out
 }
+
+// HistoryLimit is the number of revisions a store keeps per app when it
+// was given n (LONGSHOREMAN_HISTORY): n, or DefaultHistory when n < 1.
+func HistoryLimit(n int64) int {
+	if n >= 1 {
+		return int(n)
+	}
+	return DefaultHistory
+}

@@ -2,7 +2,6 @@ package db
 
 import (
 	"encoding/json"
-	"sort"
 
 	"github.com/longshoreman/longshoreman/cluster"
 	bolt "go.etcd.io/bbolt"
@@ -18,7 +17,7 @@ func (db *DB) PutInstance(inst cluster.Instance) error {
 			}
 		}
 		insts = append(insts, inst)
-		sortInstances(insts)
+		cluster.SortInstances(insts)
 		return insts
 	}, func(tx *bolt.Tx) error {
 		if _, err := getApp(tx, inst.App); err != nil {
@@ -66,7 +65,7 @@ func (db *DB) Instances(app string) ([]cluster.Instance, error) {
 		insts, err = appendInstances(insts, tx.Bucket(bucketInstances).Bucket([]byte(app)))
 		return err
 	})
-	sortInstances(insts)
+	cluster.SortInstances(insts)
 	return insts, err
 }
 
@@ -91,7 +90,7 @@ func (db *DB) AllInstances() ([]cluster.Instance, error) {
 		if err != nil {
 			return nil, err
 		}
-		sortInstances(insts)
+		cluster.SortInstances(insts)
 		db.cache.valid, db.cache.instances = true, insts
 	}
 	return append([]cluster.Instance(nil), db.cache.instances...), nil
@@ -137,20 +136,4 @@ func appendInstances(insts []cluster.Instance, b *bolt.Bucket) ([]cluster.Instan
 		return nil
 	})
 	return insts, err
-}
-
-func sortInstances(insts []cluster.Instance) {
-	sort.Slice(insts, func(i, j int) bool {
-		a, b := insts[i], insts[j]
-		if a.App != b.App {
-			return a.App < b.App
-		}
-		if a.Host != b.Host {
-			return a.Host < b.Host
-		}
-		if a.Port != b.Port {
-			return a.Port < b.Port
-		}
-		return a.ID < b.ID
-	})
 }

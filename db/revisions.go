@@ -18,13 +18,6 @@ func revKey(n int) []byte {
 // means cluster.DefaultHistory. It is safe to call at any time.
 func (db *DB) SetHistory(n int) { db.history.Store(int64(n)) }
 
-func (db *DB) historyLimit() int {
-	if n := int(db.history.Load()); n >= 1 {
-		return n
-	}
-	return cluster.DefaultHistory
-}
-
 // CreateRevision stores rev as the app's next revision, setting rev.Number
 // and rev.Time. The app must exist. In the same transaction it deletes the
 // app's revisions beyond the history limit (see pruneRevisions), so the
@@ -57,7 +50,7 @@ func (db *DB) CreateRevision(rev *cluster.Revision) error {
 
 // prune deletes the revisions of app that cluster.PruneRevisions picks.
 func (db *DB) prune(tx *bolt.Tx, b *bolt.Bucket, app string) error {
-	keep := db.historyLimit()
+	keep := cluster.HistoryLimit(db.history.Load())
 	n := 0
 	c := b.Cursor()
 	for k, _ := c.First(); k != nil && n <= keep; k, _ = c.Next() {

@@ -71,7 +71,7 @@ func (s *Store) AllInstances() ([]cluster.Instance, error) {
 		for _, a := range c.apps {
 			c.sorted = append(c.sorted, a.insts...)
 		}
-		sortInstances(c.sorted)
+		cluster.SortInstances(c.sorted)
 	}
 	return append([]cluster.Instance(nil), c.sorted...), nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"sort"
 	"strconv"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -27,7 +26,7 @@ func (s *Store) putInstances(t *txn, app string, insts []cluster.Instance) error
 		t.del(s.key(cluster.RecordInstance, app))
 		return nil
 	}
-	sortInstances(insts)
+	cluster.SortInstances(insts)
 	t.instances[app] = insts
 	return putJSON(t, s.key(cluster.RecordInstance, app), insts)
 }
@@ -129,22 +128,6 @@ func (s *Store) Instances(app string) ([]cluster.Instance, error) {
 		return err
 	})
 	return insts, err
-}
-
-func sortInstances(insts []cluster.Instance) {
-	sort.Slice(insts, func(i, j int) bool {
-		a, b := insts[i], insts[j]
-		if a.App != b.App {
-			return a.App < b.App
-		}
-		if a.Host != b.Host {
-			return a.Host < b.Host
-		}
-		if a.Port != b.Port {
-			return a.Port < b.Port
-		}
-		return a.ID < b.ID
-	})
 }
 
 // RoutingTable returns the table of routed instances. When the routes

@@ -26,13 +26,6 @@ func revNumber(kv *mvccpb.KeyValue) int {
 // means cluster.DefaultHistory.
 func (s *Store) SetHistory(n int) { s.history.Store(int64(n)) }
 
-func (s *Store) historyLimit() int {
-	if n := int(s.history.Load()); n >= 1 {
-		return n
-	}
-	return cluster.DefaultHistory
-}
-
 // CreateRevision stores rev as the app's next revision, setting rev.Number
 // and rev.Time, and in the same Txn deletes the revisions beyond the
 // history limit that cluster.PruneRevisions picks (at most maxPruneOps).
@@ -57,7 +50,7 @@ func (s *Store) CreateRevision(rev *cluster.Revision) error {
 		if err := putJSON(t, s.revKey(rev.App, rev.Number), rev); err != nil {
 			return err
 		}
-		keep := s.historyLimit()
+		keep := cluster.HistoryLimit(s.history.Load())
 		if len(kvs)+1 <= keep {
 			return nil
 		}
