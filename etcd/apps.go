@@ -8,13 +8,18 @@ import (
 )
 
 // Apps returns the sorted names of every app.
-func (s *Store) Apps() ([]string, error) {
+func (s *Store) Apps() ([]string, error) { return s.names(cluster.RecordApp) }
+
+// names returns the sorted names of the records of one kind: the rest of
+// their keys after the kind's prefix.
+func (s *Store) names(kind string) ([]string, error) {
 	names := []string{}
+	prefix := s.key(kind, "")
 	err := s.view(func(t *txn) error {
 		names = names[:0]
-		kvs, err := t.list(s.key(cluster.RecordApp, ""))
+		kvs, err := t.list(prefix)
 		for _, kv := range kvs {
-			names = append(names, strings.TrimPrefix(string(kv.Key), s.key(cluster.RecordApp, "")))
+			names = append(names, strings.TrimPrefix(string(kv.Key), prefix))
 		}
 		return err
 	})
@@ -226,18 +231,7 @@ func (s *Store) DeleteRegistry(addr string) error {
 
 // Registries returns the addresses of the registries with credentials,
 // sorted; never the credentials.
-func (s *Store) Registries() ([]string, error) {
-	addrs := []string{}
-	err := s.view(func(t *txn) error {
-		addrs = addrs[:0]
-		kvs, err := t.list(s.key(cluster.RecordRegistry, ""))
-		for _, kv := range kvs {
-			addrs = append(addrs, strings.TrimPrefix(string(kv.Key), s.key(cluster.RecordRegistry, "")))
-		}
-		return err
-	})
-	return addrs, err
-}
+func (s *Store) Registries() ([]string, error) { return s.names(cluster.RecordRegistry) }
 
 // RegistryAuth returns the credentials stored for a registry.
 func (s *Store) RegistryAuth(addr string) (username, password string, ok bool) {
