@@ -46,6 +46,11 @@ const (
 	LabelRevision   = "longshoreman.revision"
 	LabelHost       = "longshoreman.host"
 	LabelController = "longshoreman.controller"
+	// LabelTask marks the container of a one-off task (POST
+	// /apps/:app/run, release commands) with the task's id. Such a
+	// container is never routed, never counted as an instance, and left
+	// alone by the reconciler while a controller runs it.
+	LabelTask = "longshoreman.task"
 )
 
 // App is a domain name with its settings. Image, Count, Port and HealthCheck
@@ -63,6 +68,25 @@ type App struct {
 	// Deleting records that DELETE /apps began: it stops every instance,
 	// then the app goes; a controller restarted meanwhile completes it.
 	Deleting bool `json:"deleting,omitempty"`
+
+	// The current revision's other settings (see Revision), mirrored here
+	// like Image and Port.
+	Command []string `json:"command,omitempty"`
+	Release []string `json:"release,omitempty"`
+	Memory  Bytes    `json:"memory,omitempty"`
+	CPUs    float64  `json:"cpus,omitempty"`
+}
+
+// Apply makes rev the app's current revision: its image, count, port,
+// health check, envs and other settings become the app's.
+func (a *App) Apply(rev *Revision) {
+	a.Image, a.Count, a.Port, a.HealthCheck, a.Revision = rev.Image, rev.Count, rev.Port, rev.HealthCheck, rev.Number
+	a.Command, a.Release, a.Memory, a.CPUs = rev.Command, rev.Release, rev.Memory, rev.CPUs
+	a.Envs = map[string]string{}
+	for _, kv := range rev.Envs {
+		k, v, _ := ParseEnv(kv)
+		a.Envs[k] = v
+	}
 }
 
 // EnvList returns the app's envs as sorted KEY=value strings.
@@ -117,6 +141,17 @@ type Revision struct {
 	Time        time.Time   `json:"time"`
 	Status      string      `json:"status"`
 	Reason      string      `json:"reason,omitempty"`
+	// Command replaces the image's CMD (its ENTRYPOINT stays), as
+	// `docker run IMAGE ARGS...` does; empty keeps the image's.
+	Command []string `json:"command,omitempty"`
+	// Release is run once, as a one-off task of this revision, after the
+	// pull and before any new instance starts; empty runs nothing.
+	Release []string `json:"release,omitempty"`
+	// Memory is each instance's memory limit, enforced by Docker and
+	// reserved on its host by placement; 0 is no limit and no reservation.
+	Memory Bytes `json:"memory,omitempty"`
+	// CPUs is each instance's CPU limit in cores; 0 is no limit.
+	CPUs float64 `json:"cpus,omitempty"`
 }
 
 // Instance is one container of one revision of one app on one host,
@@ -137,6 +172,9 @@ type Instance struct {
 	// stops them before the routers were told.
 	Retiring    bool   `json:"retiring,omitempty"`
 	RetireAfter uint64 `json:"retire_after,omitempty"`
+	// Memory is the memory limit the instance runs with, which placement
+	// counts as reserved on its host; 0 reserves nothing.
+	Memory Bytes `json:"memory,omitempty"`
 }
 
 // Addr returns the instance's HOST:PORT address.
@@ -174,7 +212,13 @@ type ContainerSpec struct {
 	Controller string
 	Image      string
 	Env        []string
-	Port       int // the container port, published on Host with a port Docker picks
+	Port       int      // the container port, published on Host with a port Docker picks
+	Command    []string // replaces the image's CMD when not empty
+	Memory     Bytes    // memory limit; 0: none
+	CPUs       float64  // CPU limit in cores; 0: none
+	// Task names a one-off task (LabelTask): the container publishes no
+	// port, is never restarted and never counts as an instance.
+	Task string
 }
 
 // Container is what a Docker host reports about a container that carries the
@@ -191,6 +235,8 @@ type Container struct {
 	State      string // Docker's status: "running", "restarting", "exited"...
 	Restarts   int    // times Docker restarted it after it exited
 	ExitCode   int    // of the last exit
+	OOMKilled  bool   // the last exit was the kernel killing it for memory
+	Task       string // LabelTask: a one-off task, not an instance
 }
 
 // ContainerEvent is a change Docker reported about a managed container.

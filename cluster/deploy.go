@@ -7,6 +7,13 @@ type DeployRequest struct {
 	Count       int         `json:"count,omitempty"`
 	Port        int         `json:"port,omitempty"`
 	HealthCheck HealthCheck `json:"healthcheck,omitempty"`
+	Command     []string    `json:"command,omitempty"` // see Revision
+	Release     []string    `json:"release,omitempty"` // see Revision
+	Memory      Bytes       `json:"memory,omitempty"`  // see Revision
+	CPUs        float64     `json:"cpus,omitempty"`    // see Revision
+	// Batch replaces the instances this many at a time for this deploy;
+	// 0 takes the app's setting (all at once when unset).
+	Batch int `json:"batch,omitempty"`
 }
 
 // DeployResult is the outcome of a deploy, rollback, scale or restart.

@@ -111,12 +111,7 @@ func (db *DB) FinishRevision(app string, number int, status, reason string) (*cl
 		if err != nil {
 			return err
 		}
-		a.Image, a.Count, a.Port, a.HealthCheck, a.Revision = rev.Image, rev.Count, rev.Port, rev.HealthCheck, rev.Number
-		a.Envs = map[string]string{}
-		for _, kv := range rev.Envs {
-			k, v, _ := cluster.ParseEnv(kv)
-			a.Envs[k] = v
-		}
+		a.Apply(rev)
 		return put(tx.Bucket(bucketApps), app, a)
 	})
 	return rev, err

@@ -96,12 +96,7 @@ func (s *Store) FinishRevision(app string, number int, status, reason string) (*
 		if err != nil {
 			return err
 		}
-		a.Image, a.Count, a.Port, a.HealthCheck, a.Revision = rev.Image, rev.Count, rev.Port, rev.HealthCheck, rev.Number
-		a.Envs = map[string]string{}
-		for _, kv := range rev.Envs {
-			k, v, _ := cluster.ParseEnv(kv)
-			a.Envs[k] = v
-		}
+		a.Apply(rev)
 		return putJSON(t, s.key(cluster.RecordApp, app), a)
 	})
 	return rev, err

@@ -69,6 +69,10 @@ type Config struct {
 	// Redis comes back (their backoff is capped at 5s); old instances whose
 	// retirement waited for Redis are kept that much longer; default 6s.
 	RouterReconnect time.Duration
+	// Events receives what happens (deploy steps, instances routed,
+	// unrouted, died or killed for memory, revisions finished, one-off
+	// tasks); it must not block. Nil drops them.
+	Events func(cluster.Event)
 }
 
 // Observer is told about finished deploys and reconcile passes, for
@@ -292,4 +296,15 @@ func (s *Scheduler) ping(ctx context.Context, host string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
 	defer cancel()
 	return s.engines.Ping(ctx, host)
+}
+
+// emit passes e to the Events hook, stamped with the time.
+func (s *Scheduler) emit(e cluster.Event) {
+	if s.cfg.Events == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	s.cfg.Events(e)
 }

@@ -1,0 +1,30 @@
+package cluster
+
+import "time"
+
+// Event kinds, the Type of an Event.
+const (
+	EventDeploy   = "deploy"   // a step of a deploy, rollback, env change or scale (Step as in Progress)
+	EventInstance = "instance" // Step: routed, unrouted, died, oom
+	EventHost     = "host"     // Step: up, down
+	EventRevision = "revision" // Step: succeeded, failed
+	EventLeader   = "leader"   // Step: elected, lost
+	EventTask     = "task"     // Step: started, exited
+	EventCert     = "cert"     // Step: issued, renewed, failed
+)
+
+// Event is one thing that happened in the cluster, as GET /events streams
+// it. Its fields have the names of the ndjson progress lines' (Progress),
+// plus what a stream of every app needs: the kind, the app and revision,
+// and the time.
+type Event struct {
+	Type     string    `json:"type"`
+	Step     string    `json:"step"`
+	App      string    `json:"app,omitempty"`
+	Revision int       `json:"revision,omitempty"`
+	Host     string    `json:"host,omitempty"`
+	Instance string    `json:"instance,omitempty"`
+	Message  string    `json:"message,omitempty"`
+	Elapsed  int64     `json:"elapsed_ms,omitempty"`
+	Time     time.Time `json:"time"`
+}
