@@ -194,6 +194,39 @@ type RoutingTable struct {
 	Routes     map[string][]string `json:"routes"`
 	Epoch      uint64              `json:"epoch,omitempty"`   // raised at every controller start
 	Cluster    string              `json:"cluster,omitempty"` // the data file's cluster id, made at its creation
+
+	// HTTPS lists the apps served over HTTPS by the routers, with whether
+	// plain HTTP requests are redirected to HTTPS.
+	HTTPS map[string]HTTPSRoute `json:"https,omitempty"`
+	// Challenges holds the pending ACME HTTP-01 challenges, token to key
+	// authorization, which every router answers at
+	// /.well-known/acme-challenge/TOKEN.
+	Challenges map[string]string `json:"challenges,omitempty"`
+	// Certs changes whenever a certificate changes: a router whose
+	// certificates are of another version fetches them from the
+	// controller's API (they never travel over Redis).
+	Certs uint64 `json:"certs,omitempty"`
+}
+
+// HTTPSRoute is how the routers serve one app over HTTPS.
+type HTTPSRoute struct {
+	Redirect bool `json:"redirect,omitempty"` // answer plain HTTP with 308 to https
+}
+
+// CertBundle is one domain's certificate chain and private key in PEM, as
+// routers fetch them (GET /router/certs, with the router token).
+type CertBundle struct {
+	Domain   string    `json:"domain"` // a name or a wildcard (*.example.com)
+	Cert     string    `json:"cert"`   // PEM chain, leaf first
+	Key      string    `json:"key"`    // PEM private key
+	NotAfter time.Time `json:"not_after"`
+}
+
+// CertSet is every certificate the routers serve, at version Version (the
+// RoutingTable's Certs).
+type CertSet struct {
+	Version uint64       `json:"version"`
+	Certs   []CertBundle `json:"certs"`
 }
 
 // Newer reports whether t comes after u in the (Epoch, Version) order.
