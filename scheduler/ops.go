@@ -33,6 +33,7 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 		Port:        firstPositive(req.Port, a.Port, cluster.DefaultPort),
 		HealthCheck: hc.WithDefaults(),
 	}
+	rev.Memory, rev.CPUs = deployLimits(req, a)
 	return s.rollout(ctx, a, rev, progress)
 }
 
@@ -69,6 +70,7 @@ func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progre
 		App: app, Image: target.Image, Envs: target.Envs, Count: firstPositive(a.Count, target.Count),
 		Port: target.Port, HealthCheck: target.HealthCheck,
 	}
+	rev.Memory, rev.CPUs = target.Memory, target.CPUs // limits are part of a version
 	return s.rollout(ctx, a, rev, progress)
 }
 
@@ -98,6 +100,7 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, edit func(map[str
 	}
 	edit(a.Envs)
 	rev := &cluster.Revision{App: app, Image: a.Image, Envs: a.EnvList(), Count: a.Count, Port: a.Port, HealthCheck: a.HealthCheck}
+	rev.Memory, rev.CPUs = a.Memory, a.CPUs
 	return s.rollout(ctx, a, rev, progress)
 }
 
@@ -409,6 +412,26 @@ func notDeleting(a *cluster.App) error {
 		return cluster.Errorf(cluster.ECONFLICT, "App %s is being deleted (an earlier delete did not finish; see the controller's log)", a.Name).WithFix("finish it, then create the app anew, with", cluster.OpRemoveApp, cluster.ArgApp, a.Name)
 	}
 	return nil
+}
+
+// deployLimits returns the memory and CPU limits of a deploy: the
+// request's, the app's current ones where the request leaves them 0, and
+// none where it asks for none (a negative value, see cluster.DeployRequest).
+func deployLimits(req cluster.DeployRequest, a *cluster.App) (cluster.Bytes, float64) {
+	mem, cpus := a.Memory, a.CPUs
+	switch {
+	case req.Memory > 0:
+		mem = req.Memory
+	case req.Memory < 0:
+		mem = 0
+	}
+	switch {
+	case req.CPUs > 0:
+		cpus = req.CPUs
+	case req.CPUs < 0:
+		cpus = 0
+	}
+	return mem, cpus
 }
 
 func firstPositive(vals ...int) int {
