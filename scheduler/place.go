@@ -57,6 +57,9 @@ func PlaceSized(n int, memory int64, hosts []HostLoad, appOnHost map[string]int)
 		loads[0].Instances++
 		loads[0].FreeMemory -= memory
 	}
+	if len(picks) == 0 {
+		return nil
+	}
 	return picks
 }
 
