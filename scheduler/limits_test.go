@@ -27,8 +27,8 @@ func TestPlaceSized(t *testing.T) {
 	}{
 		{"no limit fits anywhere, even a host without free memory", 2, 0, hosts(0, 0), nil, []string{"10.0.0.1", "10.0.0.2"}},
 		{"a host without room is skipped", 2, 100 * m, hosts(50*m, 200*m, 300*m), nil, []string{"10.0.0.3", "10.0.0.2"}},
-		{"exactly the free memory fits", 1, 100 * m, hosts(100*m), nil, []string{"10.0.0.1"}},
-		{"each pick reserves its share", 3, 100 * m, hosts(250*m), nil, []string{"10.0.0.1", "10.0.0.1"}},
+		{"exactly the free memory fits", 1, 100 * m, hosts(100 * m), nil, []string{"10.0.0.1"}},
+		{"each pick reserves its share", 3, 100 * m, hosts(250 * m), nil, []string{"10.0.0.1", "10.0.0.1"}},
 		{"what fits nowhere is left out", 4, 100 * m, hosts(100*m, 150*m), nil, []string{"10.0.0.2", "10.0.0.1"}},
 		{"nothing fits", 2, 1 << 40, hosts(8<<30, 8<<30), nil, nil},
 		{"spreading gives way to room", 2, 100 * m, hosts(500*m, 50*m), map[string]int{"10.0.0.1": 1}, []string{"10.0.0.1", "10.0.0.1"}},
