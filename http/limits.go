@@ -34,6 +34,14 @@ func (m *MemoryLimit) UnmarshalJSON(b []byte) error {
 	return m.parse(s)
 }
 
+// MarshalJSON writes "none" or the number of bytes.
+func (m MemoryLimit) MarshalJSON() ([]byte, error) {
+	if m.None {
+		return []byte(`"none"`), nil
+	}
+	return strconv.AppendInt(nil, int64(m.Bytes), 10), nil
+}
+
 func (m *MemoryLimit) parse(s string) error {
 	if strings.EqualFold(strings.TrimSpace(s), "none") {
 		*m = MemoryLimit{None: true}
@@ -62,6 +70,14 @@ func (c *CPULimit) UnmarshalJSON(b []byte) error {
 		s = unq
 	}
 	return c.parse(s)
+}
+
+// MarshalJSON writes "none" or the number of cores.
+func (c CPULimit) MarshalJSON() ([]byte, error) {
+	if c.None {
+		return []byte(`"none"`), nil
+	}
+	return strconv.AppendFloat(nil, c.CPUs, 'f', -1, 64), nil
 }
 
 func (c *CPULimit) parse(s string) error {

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"encoding/json"
 	nethttp "net/http"
 	"net/http/httptest"
 	"strings"
@@ -61,5 +62,22 @@ func TestDeployLimits(t *testing.T) {
 				t.Fatalf("memory %d, cpus %v, err %v; want %d, %v", d.Memory, d.CPUs, err, tt.mem, tt.cpus)
 			}
 		})
+	}
+}
+
+// TestLimitsRoundTrip: what the CLI sends reads back the same.
+func TestLimitsRoundTrip(t *testing.T) {
+	for _, in := range []DeployRequest{
+		{Memory: &MemoryLimit{Bytes: 64 << 20}, CPUs: &CPULimit{CPUs: 0.5}},
+		{Memory: &MemoryLimit{None: true}, CPUs: &CPULimit{None: true}},
+	} {
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out DeployRequest
+		if err := json.Unmarshal(b, &out); err != nil || *out.Memory != *in.Memory || *out.CPUs != *in.CPUs {
+			t.Fatalf("%s read back as %+v %+v, %v", b, out.Memory, out.CPUs, err)
+		}
 	}
 }
