@@ -140,3 +140,19 @@ func TestPlanRepairReplacesKilledForMemory(t *testing.T) {
 		t.Fatalf("unknown container killed for memory: plan = %+v\nwant   %+v", got, want)
 	}
 }
+
+// TestPlanRepairFreesTheDeadInstancesMemory: the replacement of a dead
+// instance may take the memory the dead one reserved.
+func TestPlanRepairFreesTheDeadInstancesMemory(t *testing.T) {
+	app := &cluster.App{Name: "a.example.com", Image: "img:2", Count: 1, Revision: 2}
+	rev := &cluster.Revision{App: app.Name, Number: 2, Image: "img:2", Count: 1, Memory: 512 << 20}
+	dead := cluster.Instance{ID: "a", App: app.Name, Revision: 2, Host: "h1", Port: 31000, Memory: 512 << 20, Started: time.Unix(1_600_000_000, 0)}
+	st := AppState{App: app, Current: rev, Records: []cluster.Instance{dead},
+		Containers: []cluster.Container{{ID: "a", App: app.Name, Revision: 2, Host: "h1", State: "exited"}},
+		HostUp:     map[string]bool{"h1": true}, ObservedAt: time.Unix(1_700_000_000, 0),
+		Capacity: Capacity{Up: []HostLoad{{Addr: "h1", FreeMemory: 512 << 20}}, All: []cluster.Instance{dead}, HostCount: 1}}
+	p := PlanRepair(st)
+	if !reflect.DeepEqual(p.Start, []string{"h1"}) || p.Unplaced != 0 {
+		t.Fatalf("start %v, unplaced %d; want the replacement on h1, in the dead one's memory", p.Start, p.Unplaced)
+	}
+}

@@ -159,9 +159,10 @@ func PlanRebalance(o Observation) Plan {
 
 // place picks hosts for n new instances of p.App among c.Up, leaving out
 // exclude; the load of each host counts every record but those leaving.
-// Memory is reserved by every record, those leaving included: they run
-// until the new instances replace them. What cannot be placed is counted
-// in p.Unplaced.
+// Memory is reserved by every record, those leaving included (they run
+// until the new instances replace them), except those the plan forgets:
+// their container is gone or removed first. What cannot be placed is
+// counted in p.Unplaced.
 func (p *Plan) place(n int, c Capacity, leaving []cluster.Instance, exclude map[string]bool) {
 	p.HostCount = c.HostCount
 	if n <= 0 {
@@ -170,13 +171,18 @@ func (p *Plan) place(n int, c Capacity, leaving []cluster.Instance, exclude map[
 	if p.Revision != nil {
 		p.Memory = int64(p.Revision.Memory)
 	}
-	gone := map[string]bool{}
+	gone, forgotten := map[string]bool{}, map[string]bool{}
 	for _, inst := range leaving {
 		gone[inst.ID] = true
 	}
+	for _, inst := range p.Forget {
+		forgotten[inst.ID] = true
+	}
 	load, appOnHost, reserved := map[string]int{}, map[string]int{}, map[string]int64{}
 	for _, inst := range c.All {
-		reserved[inst.Host] += int64(inst.Memory)
+		if !forgotten[inst.ID] {
+			reserved[inst.Host] += int64(inst.Memory)
+		}
 		if gone[inst.ID] {
 			continue
 		}
