@@ -205,3 +205,29 @@ func TestKilledForMemoryIsReportedAndReplaced(t *testing.T) {
 		return len(ids) == 2
 	})
 }
+
+// TestDeployKilledForMemoryFails deploys a revision whose health check
+// makes each new instance allocate past its 64m limit: the deploy fails
+// with 502 saying the instance was killed for memory, and the instances
+// that ran keep serving.
+func TestDeployKilledForMemoryFails(t *testing.T) {
+	hosts := testenv.Hosts(t)
+	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
+	c.MustCall(t, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
+	app := testenv.UniqueApp(t, "oomdeploy")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+	before := anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"])
+
+	status, out := c.Call("POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "2")+`","memory":"64m","healthcheck":{"path":"/alloc?mb=200","timeout":"30s"}}`)
+	msg := fmt.Sprint(out["error"])
+	if status != http.StatusBadGateway || !strings.Contains(msg, "killed for memory (oom)") || !strings.Contains(msg, "raise --memory") {
+		t.Fatalf("deploy whose instances run out of memory = %d %v, want 502 saying so", status, out)
+	}
+	if after := anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"]); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Fatalf("instances changed from %v to %v by a failed deploy", before, after)
+	}
+	if status, body := testenv.HTTPGet(t, before[0], "/version", 5*time.Second); status != 200 || body != "1" {
+		t.Fatalf("GET %s/version after the failed deploy = %d %q", before[0], status, body)
+	}
+}
