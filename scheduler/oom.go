@@ -63,25 +63,32 @@ func (r *Reconciler) killedForMemory(host, app, id string, at time.Time) {
 // when they were reported before observedAt (a later report may be of a
 // container the observation did not see yet).
 func (r *Reconciler) markKilledForMemory(containers []cluster.Container, up map[string]bool, observedAt time.Time) {
-	present := make(map[string]bool, len(containers))
-	for i := range containers {
-		ct := &containers[i]
-		present[ct.ID] = true
-		r.mu.Lock()
-		_, known := r.oom[ct.ID]
-		r.mu.Unlock()
-		switch {
-		case known:
-			ct.OOMKilled = true
-		case ct.OOMKilled:
-			r.killedForMemory(ct.Host, ct.App, ct.ID, time.Time{})
+	var unreported []cluster.Container
+	r.mu.Lock()
+	if len(r.oom) > 0 {
+		present := make(map[string]bool, len(containers))
+		for i := range containers {
+			present[containers[i].ID] = true
+			if _, known := r.oom[containers[i].ID]; known {
+				containers[i].OOMKilled = true
+			} else if containers[i].OOMKilled {
+				unreported = append(unreported, containers[i])
+			}
+		}
+		for id, k := range r.oom {
+			if up[k.host] && !present[id] && k.noted.Before(observedAt) {
+				delete(r.oom, id)
+			}
+		}
+	} else {
+		for _, ct := range containers {
+			if ct.OOMKilled {
+				unreported = append(unreported, ct)
+			}
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for id, k := range r.oom {
-		if up[k.host] && !present[id] && k.noted.Before(observedAt) {
-			delete(r.oom, id)
-		}
+	r.mu.Unlock()
+	for _, ct := range unreported {
+		r.killedForMemory(ct.Host, ct.App, ct.ID, time.Time{})
 	}
 }
