@@ -36,6 +36,9 @@ func TestRunWithLimits(t *testing.T) {
 	client := &http.Client{Timeout: 30 * time.Second}
 	if resp, err := client.Post("http://"+testenv.Addr(host, ct.Port)+"/alloc?mb=200", "text/plain", nil); err == nil {
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			t.Fatalf("POST /alloc = 404: the test image lacks the endpoint (build it from testapp/)")
+		}
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {

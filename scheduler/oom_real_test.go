@@ -47,6 +47,9 @@ func TestKilledForMemoryEmitsAnEvent(t *testing.T) {
 	client := &http.Client{Timeout: 30 * time.Second}
 	if resp, err := client.Post("http://"+victim+"/alloc?mb=200", "text/plain", nil); err == nil {
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			t.Fatalf("POST /alloc = 404: the test image lacks the endpoint (build it from testapp/)")
+		}
 	}
 	oom := func() []cluster.Event {
 		mu.Lock()
