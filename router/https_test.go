@@ -353,6 +353,7 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 	logs := &lockedBuffer{}
 	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir,
 		Logger: slogTo(logs)})
+	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
 	cache := filepath.Join(dir, "certs.json")
 	waitFor(t, 10*time.Second, "cache written", func() bool { _, err := os.Stat(cache); return err == nil })
 	fi, err := os.Stat(cache)
@@ -408,7 +409,10 @@ func TestChallengesAndRedirect(t *testing.T) {
 			"c.example.com": {Redirect: true}}, // no certificate yet: not redirected
 		Challenges: map[string]string{"tok1": "tok1.thumbprint"}})
 	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
-	waitFor(t, 10*time.Second, "certificates fetched", func() bool { st := status(t, hr.url); return st.Certs != nil && st.Certs.Version == 1 })
+	waitFor(t, 10*time.Second, "table applied, certificates fetched", func() bool {
+		st := status(t, hr.url)
+		return st.Version == 1 && st.Certs != nil && st.Certs.Version == 1
+	})
 	_, port, _ := net.SplitHostPort(hr.httpsAddr)
 	noFollow := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	fetch := func(host, path string) (int, string, http.Header) {
@@ -487,7 +491,10 @@ func TestCertificateChangeDuringTraffic(t *testing.T) {
 	tp := publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 1,
 		Routes: map[string][]string{"a.example.com": {ba}}})
 	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
-	waitFor(t, 10*time.Second, "certificates fetched", func() bool { st := status(t, hr.url); return st.Certs != nil && st.Certs.Version == 1 })
+	waitFor(t, 10*time.Second, "table applied, certificates fetched", func() bool {
+		st := status(t, hr.url)
+		return st.Version == 1 && st.Certs != nil && st.Certs.Version == 1
+	})
 
 	// Clients loop: one reusing its connection, one handshaking anew for
 	// every request; every request must succeed across the change.

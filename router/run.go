@@ -285,13 +285,21 @@ func (s *listenerServer) shutdown(ctx context.Context) error {
 // Serve serves srv's Handler on l until ctx ends, with the connection
 // loop that Run uses: plain GET and HEAD requests are read and answered
 // by the router's own code, everything else by srv, which must have no
-// listener of its own. When ctx ends it shuts down as Run does, waiting
-// up to shutdownTimeout. Benchmarks and embedders use it.
+// listener of its own. With srv.TLSConfig set (see ServerTLSConfig) every
+// connection is TLS, as on Run's HTTPS port: HTTP/1.1 on the loop,
+// HTTP/2 by srv. When ctx ends it shuts down as Run does, waiting up to
+// shutdownTimeout. Benchmarks and embedders use it.
 func Serve(ctx context.Context, l net.Listener, srv *http.Server, log *slog.Logger, shutdownTimeout time.Duration) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	loop := newConnServer(srv.Handler, srv, log)
+	h := srv.Handler
+	if srv.TLSConfig != nil {
+		srv.Handler = withTLSState{next: h}
+		srv.ConnContext = handedTLSContext
+	}
+	loop := newConnServer(h, srv, log)
+	loop.tlsConfig = srv.TLSConfig
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- loop.serve(l) }()
 	select {
