@@ -71,7 +71,7 @@ func (c RouterConfig) Validate() error {
 	c.Redis.check(&p)
 	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
 	c.Limits.check(&p)
-	c.HTTPS.check(&p)
+	c.HTTPS.check(&p, c.Addr())
 	if c.RoutesKey == "" {
 		p.add(setRoutesKey, "is not set: the router accepts only routing tables signed with the controller's routes key; print it with `longshoreman token --routes-key` on the controller's machine and set it in the router's environment (for systemd, in /etc/longshoreman/env)")
 	} else if _, err := pubsub.ParseKeys(c.RoutesKey); err != nil {

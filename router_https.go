@@ -36,10 +36,13 @@ func (h *RouterHTTPS) load(l *loader) {
 }
 
 // check refuses an unusable port or URL, and a controller without the
-// token that it asks for.
-func (h RouterHTTPS) check(p *problems) {
+// token that it asks for; httpAddr is the HTTP listener's address.
+func (h RouterHTTPS) check(p *problems, httpAddr string) {
 	if h.Port != 0 {
 		p.port(setRouterHTTPSPort, h.Port)
+		if _, port, _ := net.SplitHostPort(httpAddr); port == strconv.Itoa(h.Port) {
+			p.add(setRouterHTTPSPort, "is %d, the HTTP port too: give HTTPS its own port (443)", h.Port)
+		}
 	}
 	if h.Controller != "" {
 		if _, err := controllerURL(h.Controller); err != nil {

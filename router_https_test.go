@@ -23,6 +23,7 @@ func TestLoadRouterHTTPSConfig(t *testing.T) {
 		{name: "controller without token", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "http://10.0.0.1:8080"}, wantErr: "LONGSHOREMAN_ROUTER_TOKEN is not set"},
 		{name: "https without controller", env: map[string]string{"HTTPS_PORT": "443"}, wantErr: "--controller (LONGSHOREMAN_URL) is not set"},
 		{name: "bad port", env: map[string]string{"HTTPS_PORT": "70000", "LONGSHOREMAN_URL": "http://c:1", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, wantErr: "--https-port (HTTPS_PORT) is 70000"},
+		{name: "same port as HTTP", env: map[string]string{"PORT": "8080", "HTTPS_PORT": "8080", "LONGSHOREMAN_URL": "http://c:1", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, wantErr: "the HTTP port too"},
 		{name: "bad scheme", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "ftp://c:1", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, wantErr: "the scheme must be http or https"},
 		{name: "missing CA file", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "https://c:1", "LONGSHOREMAN_ROUTER_TOKEN": "t", "LONGSHOREMAN_CACERT": "/nonexistent/ca.pem"}, wantErr: "LONGSHOREMAN_CACERT"},
 	}
