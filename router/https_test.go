@@ -99,8 +99,15 @@ type fakeController struct {
 
 func newFakeController(t *testing.T, token string) *fakeController {
 	t.Helper()
+	return startFakeController(t, token, httptest.NewServer)
+}
+
+// startFakeController starts the controller's endpoint with start:
+// httptest.NewServer or, for an https controller, httptest.NewTLSServer.
+func startFakeController(t *testing.T, token string, start func(http.Handler) *httptest.Server) *fakeController {
+	t.Helper()
 	fc := &fakeController{token: token}
-	fc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fc.Server = start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != router.CertsPath || r.Method != http.MethodGet {
 			http.NotFound(w, r)
 			return
@@ -217,6 +224,18 @@ func leafOf(resp *http.Response) *x509.Certificate {
 }
 
 func TestHTTPSBySNI(t *testing.T) {
+	for _, rpOnly := range []bool{false, true} {
+		name := "loop"
+		if rpOnly {
+			name = "reverse-proxy-only"
+		}
+		t.Run(name, func(t *testing.T) { testHTTPSBySNI(t, rpOnly) })
+	}
+}
+
+// testHTTPSBySNI checks HTTPS through the router's loop, or with
+// rpOnly through net/http's server alone.
+func testHTTPSBySNI(t *testing.T, rpOnly bool) {
 	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
 	t.Cleanup(func() { c.Close() })
 	ca := newTestCA(t)
@@ -225,11 +244,12 @@ func TestHTTPSBySNI(t *testing.T) {
 	ba, _ := backend(t, "a")
 	bw, _ := backend(t, "w")
 	bb, _ := backend(t, "b")
-	ch := "test.router.https.sni"
+	ch := "test.router.https.sni." + t.Name()
 	publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 1,
 		Routes: map[string][]string{"a.example.com": {ba}, "x.w.example.com": {bw}, "b.example.com": {bb}},
 		HTTPS:  map[string]cluster.HTTPSRoute{"a.example.com": {}, "x.w.example.com": {}}})
-	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
+	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token",
+		Router: router.Config{ReverseProxyOnly: rpOnly}})
 	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
 	h2 := hr.client(ca, true)
 	waitFor(t, 10*time.Second, "certificates fetched", func() bool {
@@ -567,4 +587,35 @@ func TestCertificateChangeDuringTraffic(t *testing.T) {
 	waitFor(t, 15*time.Second, "401 reported", func() bool {
 		return strings.Contains(status(t, hr.url).Certs.LastError, "the router token is wrong: LONGSHOREMAN_ROUTER_TOKEN")
 	})
+}
+
+func TestCertificatesFromHTTPSController(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
+	t.Cleanup(func() { c.Close() })
+	ca := newTestCA(t)
+	fc := startFakeController(t, "router-token", httptest.NewTLSServer)
+	fc.serve(cluster.CertSet{Version: 7, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})
+	ba, _ := backend(t, "a")
+	ch := "test.router.https.controller-tls"
+	publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 7,
+		Routes: map[string][]string{"a.example.com": {ba}}})
+
+	// Not trusting the controller's certificate: nothing fetched, and the
+	// status says why.
+	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
+	waitFor(t, 10*time.Second, "fetch failure reported", func() bool { return status(t, hr.url).Certs.LastError != "" })
+	if st := status(t, hr.url).Certs; st.Version != 0 || !strings.Contains(st.LastError, "certificate") {
+		t.Fatalf("untrusted controller: %+v", st)
+	}
+	hr.stop()
+
+	pool := x509.NewCertPool()
+	pool.AddCert(fc.Certificate())
+	hr = runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token",
+		ControllerTLS: &tls.Config{RootCAs: pool}})
+	waitFor(t, 10*time.Second, "certificates fetched", func() bool { return status(t, hr.url).Certs.Version == 7 })
+	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
+	if _, s := get(t, hr.client(ca, true), "GET", "https://a.example.com/", ""); s.Backend != "a" {
+		t.Fatalf("backend %q", s.Backend)
+	}
 }
