@@ -114,13 +114,14 @@ with its instance's address.`},
 		{Name: cluster.OpSetEnv, Group: groupEnvs, Run: runEnvsSet, App: NeedsApp,
 			Args:    []Arg{{Name: "KEY=value", What: "KEY=value", Key: cluster.ArgEnv, Many: true}},
 			Summary: "set env vars and restart the app",
-			Help: `Set env vars of the app. A deployed app is restarted with the new value
-(a new revision, with zero downtime), once per var.`},
+			Help: `Set env vars of the app. A deployed app is restarted with the new values
+(a new revision, with zero downtime): all the vars given go out together in one
+revision, two if another env change of the app was running.`},
 		{Name: cluster.OpUnsetEnv, Group: groupEnvs, Run: runEnvsRemove, App: NeedsApp,
 			Args:    []Arg{{Name: "KEY", What: "KEY", Key: cluster.ArgKey, Many: true}},
 			Summary: "remove env vars and restart the app",
 			Help: `Remove env vars of the app (exactly the KEYs named). A deployed app is
-restarted without them, once per var.`},
+restarted without them, all in one revision like envs:set.`},
 
 		{Name: cluster.OpHosts, Group: groupHosts, Run: runHosts,
 			Summary: "list the hosts",

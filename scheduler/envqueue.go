@@ -17,13 +17,22 @@ import (
 //
 // The request that finds the app free takes its lock and starts a runner
 // goroutine; every request, the first included, then waits for the batch
-// it is in. The runner keeps the lock from one batch to the next, so no
-// other operation slips in between and a queued change is applied on top
-// of what the change before it left.
+// it is in. On a running app the first batch stays open for EnvGather, so
+// the requests a client sends together (one per variable) land in it and
+// make one revision. The runner keeps the lock from one batch to the next,
+// so no other operation slips in between and a queued change is applied on
+// top of what the change before it left.
 
 // DefaultEnvWait bounds how long an env change waits for the env change of
 // the same app that runs when it arrives; see Config.EnvWait.
 const DefaultEnvWait = 5 * time.Minute
+
+// EnvGather is how long the first env change of a running app waits for
+// others sent with it before its revision begins: the original CLI sends
+// `envs:set A=1 B=2` as one request per variable, all at once, and they
+// arrive within milliseconds of each other. A rollout lasts seconds, so
+// this delay is small beside it.
+const EnvGather = 250 * time.Millisecond
 
 // envEdit is one requested env change: KEY=Value, or the removal of Key.
 type envEdit struct {
@@ -108,6 +117,7 @@ type envAction int
 
 const (
 	envTake   envAction = iota // nothing holds the app: take its lock and run
+	envGather                  // an env change is gathering its first batch: join it
 	envJoin                    // an env change runs: join the next batch
 	envAwait                   // a repair or a finishing env change holds it: wait for it to let go, then decide again
 	envRefuse                  // another operation runs: 409
@@ -125,6 +135,8 @@ func decideEnv(h *hold) envAction {
 		return envAwait
 	case h.env != nil && h.env.base == nil:
 		return envAwait // its first batch has not read the app yet
+	case h.env != nil && !h.env.running.isStarted():
+		return envGather
 	case h.env != nil:
 		return envJoin
 	case h.repair:
@@ -154,12 +166,22 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, e envEdit, progre
 		h := s.busy[app]
 		switch decideEnv(h) {
 		case envTake:
-			run := &envRun{ready: make(chan struct{}), running: newEnvBatch()}
-			run.running.waiters = []*envWaiter{w}
-			close(run.running.started)
+			first := newEnvBatch()
+			first.waiters = []*envWaiter{w}
+			run := &envRun{ready: make(chan struct{}), running: first}
 			unlock := s.take(app, &hold{op: "an env change", env: run, done: make(chan struct{})})
 			go s.runEnv(context.WithoutCancel(ctx), app, run, unlock)
-			<-run.running.done
+			<-first.done
+			return w.res, w.err
+		case envGather:
+			b := h.env.running
+			if err := checkQueued(app, h.env.base, b.edits(), nil, e); err != nil {
+				s.mu.Unlock()
+				return nil, err
+			}
+			b.waiters = append(b.waiters, w)
+			s.mu.Unlock()
+			<-b.done
 			return w.res, w.err
 		case envJoin:
 			run := h.env
@@ -254,6 +276,12 @@ func (s *Scheduler) runEnv(ctx context.Context, app string, run *envRun, unlock 
 	s.mu.Lock()
 	run.base = envsOf(a)
 	close(run.ready)
+	s.mu.Unlock()
+	if aerr == nil && a.Deployed() && a.Count > 0 {
+		time.Sleep(EnvGather)
+	}
+	s.mu.Lock()
+	close(b.started)
 	s.mu.Unlock()
 	for {
 		s.applyEnvBatch(ctx, app, a, aerr, run, b)

@@ -145,6 +145,44 @@ func TestFakeEnvChangesMerge(t *testing.T) {
 	}
 }
 
+// Changes sent together, as the CLI sends `envs:set A=1 B=2 ...`, make one
+// revision (two when they straddle the first one's start), not one each.
+func TestFakeEnvChangesSentTogether(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, "together.example.com")
+	c.MustDeploy(t, app, goodImage, 2)
+	const n = 5
+	var wg sync.WaitGroup
+	results := make([]*cluster.DeployResult, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = c.SetEnv(context.Background(), app, fmt.Sprintf("K%d", i), fmt.Sprint(i), nil)
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("change %d: %v", i, errs[i])
+		}
+	}
+	revs, _ := c.DB.Revisions(app)
+	if len(revs) > 3 {
+		t.Fatalf("%d revisions after the deploy, want 1 or 2", len(revs)-1)
+	}
+	a, _ := c.DB.App(app)
+	if len(a.Envs) != n || results[0].Revision > a.Revision {
+		t.Fatalf("envs %v at revision %d, results %+v", a.Envs, a.Revision, results)
+	}
+	for _, ct := range c.Running(app) {
+		if ct.Revision != a.Revision {
+			t.Errorf("container %s runs revision %d, want %d", ct.ID, ct.Revision, a.Revision)
+		}
+	}
+}
+
 // A change that waits longer than EnvWait for the running one leaves the
 // queue unapplied with ECONFLICT naming what holds the app; the others of
 // its batch are still applied.

@@ -12,16 +12,20 @@ import (
 // What an env change arriving now does, by what holds its app.
 func TestDecideEnv(t *testing.T) {
 	ready := map[string]string{}
+	started := newEnvBatch()
+	close(started.started)
 	for _, tc := range []struct {
 		name string
 		h    *hold
 		want envAction
 	}{
 		{"app free", nil, envTake},
-		{"env change running", &hold{op: "an env change", env: &envRun{base: ready}}, envJoin},
-		{"env change running on an app without envs", &hold{op: "an env change", env: &envRun{base: map[string]string{}}}, envJoin},
-		{"env change that has not read the app yet", &hold{op: "an env change", env: &envRun{}}, envAwait},
-		{"env change letting go", &hold{op: "an env change", env: &envRun{base: ready, closed: true}}, envAwait},
+		{"env change gathering its first batch", &hold{op: "an env change", env: &envRun{base: ready, running: newEnvBatch()}}, envGather},
+		{"env change running", &hold{op: "an env change", env: &envRun{base: ready, running: started}}, envJoin},
+		{"env change running with a batch waiting", &hold{op: "an env change", env: &envRun{base: ready, running: started, next: newEnvBatch()}}, envJoin},
+		{"env change running on an app without envs", &hold{op: "an env change", env: &envRun{base: map[string]string{}, running: started}}, envJoin},
+		{"env change that has not read the app yet", &hold{op: "an env change", env: &envRun{running: newEnvBatch()}}, envAwait},
+		{"env change letting go", &hold{op: "an env change", env: &envRun{base: ready, running: started, closed: true}}, envAwait},
 		{"repair", &hold{op: "a repair", repair: true}, envAwait},
 		{"deploy", &hold{op: "a deploy"}, envRefuse},
 		{"scale", &hold{op: "a scale"}, envRefuse},
@@ -117,9 +121,17 @@ func TestChangeEnvRefusedByLimitDoesNotJoin(t *testing.T) {
 		full[fmt.Sprintf("K%d", i)] = "v"
 	}
 	run := &envRun{base: full, ready: make(chan struct{}), running: newEnvBatch()}
+	close(run.running.started)
 	s.busy["a.example.com"] = &hold{op: "an env change", env: run, done: make(chan struct{})}
 	_, err := s.changeEnv(context.Background(), "a.example.com", set("NEW", "1"), nil)
 	if cluster.ErrorCode(err) != cluster.EINVALID || run.next != nil {
 		t.Fatalf("changeEnv over the limit = %v, next batch %+v; want EINVALID and no batch", err, run.next)
+	}
+	// The same while the first batch is still gathering.
+	gathering := &envRun{base: full, ready: make(chan struct{}), running: newEnvBatch()}
+	s.busy["b.example.com"] = &hold{op: "an env change", env: gathering, done: make(chan struct{})}
+	_, err = s.changeEnv(context.Background(), "b.example.com", set("NEW", "1"), nil)
+	if cluster.ErrorCode(err) != cluster.EINVALID || len(gathering.running.waiters) != 0 {
+		t.Fatalf("changeEnv over the limit = %v, gathering batch %+v; want EINVALID and an empty batch", err, gathering.running.waiters)
 	}
 }
