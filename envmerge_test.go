@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -271,6 +274,29 @@ func TestConcurrentEnvChangesThroughRouter(t *testing.T) {
 			for _, kv := range []string{"FIRST=1", "SECOND=2"} {
 				k, v, _ := strings.Cut(kv, "=")
 				if status, body := testenv.HTTPGet(t, inst, "/env/"+k, 10*time.Second); status != 200 || !strings.Contains(body, v) {
+					t.Errorf("instance %s: GET /env/%s = %d %q", inst, k, status, body)
+				}
+			}
+		}
+	})
+	t.Run("the CLI's envs:set", func(t *testing.T) {
+		before := revisionCount(t, c, app)
+		cmd := exec.Command(Binary(t), "-a", app, "envs:set", "CLI_A=1", "CLI_B=2", "CLI_C=3")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LONGSHOREMAN_URL=" + c.URL, "LONGSHOREMAN_TOKEN=t0ken-0123456789"}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("envs:set: %v\n%s", err, out)
+		}
+		summary := regexp.MustCompile(`(?m)^Set CLI_A, CLI_B, CLI_C on ` + regexp.QuoteMeta(app) + ` \(restarted\): revision \d+, 2 instances`)
+		if n := len(summary.FindAll(out, -1)); n != 1 || strings.Count(string(out), "Set ") != 1 {
+			t.Fatalf("envs:set printed %d summaries, want one:\n%s", n, out)
+		}
+		if made := revisionCount(t, c, app) - before; made < 1 || made > 2 {
+			t.Fatalf("envs:set of three vars made %d revisions, want 1 or 2:\n%s", made, out)
+		}
+		for _, inst := range anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"]) {
+			for i, k := range []string{"CLI_A", "CLI_B", "CLI_C"} {
+				if status, body := testenv.HTTPGet(t, inst, "/env/"+k, 10*time.Second); status != 200 || !strings.Contains(body, fmt.Sprint(i+1)) {
 					t.Errorf("instance %s: GET /env/%s = %d %q", inst, k, status, body)
 				}
 			}

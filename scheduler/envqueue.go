@@ -110,6 +110,7 @@ type envRun struct {
 	revision int       // the running batch's revision, 0 until it is recorded
 	next     *envBatch // nil while nothing waits
 	closed   bool      // the runner is letting go of the app; later changes take the lock anew
+	stores   bool      // the app has no instances: each change is only stored, which takes no time worth reporting
 }
 
 // envAction is what an env change does given what holds its app.
@@ -196,10 +197,10 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, e envEdit, progre
 			if run.next == nil {
 				run.next = newEnvBatch()
 			}
-			b, revision := run.next, run.revision
+			b, revision, quiet := run.next, run.revision, run.stores
 			b.waiters = append(b.waiters, w)
 			s.mu.Unlock()
-			return s.awaitEnv(app, run, b, w, revision)
+			return s.awaitEnv(app, run, b, w, revision, quiet)
 		case envAwait:
 			wait := h.done
 			if h.env != nil && !h.env.closed {
@@ -220,18 +221,20 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, e envEdit, progre
 
 // awaitEnv waits for the batch b that w joined: for its start at most
 // Config.EnvWait (else w leaves it, unapplied, with ECONFLICT), then for
-// its end. A batch runs to its end even when the client went away, like
-// every rollout.
-func (s *Scheduler) awaitEnv(app string, run *envRun, b *envBatch, w *envWaiter, revision int) (*cluster.DeployResult, error) {
-	what := "the env change of " + app + " in progress"
-	if revision > 0 {
-		what = fmt.Sprintf("revision %d of %s, the env change in progress,", revision, app)
-	}
-	msg := fmt.Sprintf("waiting for %s to finish (at most %s); %s is then applied with the other env changes that arrived meanwhile, as one new revision", what, s.cfg.EnvWait, w.edit.Key)
-	s.cfg.Logger.Info("env change waits for the one in progress", "app", app, "key", w.edit.Key, "running_revision", revision)
-	s.emit(cluster.Event{Type: cluster.EventDeploy, Step: "waiting", App: app, Revision: revision, Message: msg})
-	if w.progress != nil {
-		w.progress(cluster.Progress{Step: "waiting", Message: msg})
+// its end. Unless quiet, the wait is reported first. A batch runs to its
+// end even when the client went away, like every rollout.
+func (s *Scheduler) awaitEnv(app string, run *envRun, b *envBatch, w *envWaiter, revision int, quiet bool) (*cluster.DeployResult, error) {
+	if !quiet {
+		what := "the env change of " + app + " in progress"
+		if revision > 0 {
+			what = fmt.Sprintf("revision %d of %s, the env change in progress,", revision, app)
+		}
+		msg := fmt.Sprintf("waiting for %s to finish (at most %s); %s is then applied with the other env changes that arrived meanwhile, as one new revision", what, s.cfg.EnvWait, w.edit.Key)
+		s.cfg.Logger.Info("env change waits for the one in progress", "app", app, "key", w.edit.Key, "running_revision", revision)
+		s.emit(cluster.Event{Type: cluster.EventDeploy, Step: "waiting", App: app, Revision: revision, Message: msg})
+		if w.progress != nil {
+			w.progress(cluster.Progress{Step: "waiting", Message: msg})
+		}
 	}
 	timer := time.NewTimer(s.cfg.EnvWait)
 	defer timer.Stop()
@@ -274,10 +277,10 @@ func (s *Scheduler) runEnv(ctx context.Context, app string, run *envRun, unlock 
 	b := run.running
 	a, aerr := s.readEnvApp(app)
 	s.mu.Lock()
-	run.base = envsOf(a)
+	run.base, run.stores = envsOf(a), !hasInstances(a)
 	close(run.ready)
 	s.mu.Unlock()
-	if aerr == nil && a.Deployed() && a.Count > 0 {
+	if aerr == nil && !run.stores {
 		time.Sleep(EnvGather)
 	}
 	s.mu.Lock()
@@ -298,7 +301,7 @@ func (s *Scheduler) runEnv(ctx context.Context, app string, run *envRun, unlock 
 		}
 		finished := b
 		b, run.next = run.next, nil
-		run.running, run.revision, run.base = b, 0, envsOf(a)
+		run.running, run.revision, run.base, run.stores = b, 0, envsOf(a), !hasInstances(a)
 		close(b.started)
 		s.mu.Unlock()
 		close(finished.done)
@@ -312,6 +315,10 @@ func (s *Scheduler) readEnvApp(app string) (*cluster.App, error) {
 	}
 	return a, err
 }
+
+// hasInstances reports whether an env change of a restarts instances
+// (a new revision) rather than only storing the env.
+func hasInstances(a *cluster.App) bool { return a != nil && a.Deployed() && a.Count > 0 }
 
 func envsOf(a *cluster.App) map[string]string {
 	if a == nil || a.Envs == nil {
@@ -334,7 +341,7 @@ func (s *Scheduler) applyEnvBatch(ctx context.Context, app string, a *cluster.Ap
 		answer(nil, aerr)
 		return
 	}
-	if !a.Deployed() || a.Count == 0 {
+	if !hasInstances(a) {
 		for _, w := range b.waiters {
 			stored, err := s.store.UpdateApp(app, func(a *cluster.App) error {
 				if a.Envs == nil {

@@ -332,14 +332,23 @@ func TestFakeEnvChangesWithoutInstances(t *testing.T) {
 		const n = 20
 		var wg sync.WaitGroup
 		errs := make([]error, n)
+		var mu sync.Mutex
+		var steps []string
 		for i := range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = c.SetEnv(context.Background(), app, fmt.Sprintf("K%d", i), "v", nil)
+				_, errs[i] = c.SetEnv(context.Background(), app, fmt.Sprintf("K%d", i), "v", func(p cluster.Progress) {
+					mu.Lock()
+					steps = append(steps, p.Step)
+					mu.Unlock()
+				})
 			}()
 		}
 		wg.Wait()
+		if len(steps) != 0 {
+			t.Errorf("%s: changes that are only stored reported %v", tc.name, steps)
+		}
 		for i, err := range errs {
 			if err != nil {
 				t.Fatalf("%s: change %d: %v", tc.name, i, err)
