@@ -187,7 +187,13 @@ func TestFakeEnvChangesSentTogether(t *testing.T) {
 // queue unapplied with ECONFLICT naming what holds the app; the others of
 // its batch are still applied.
 func TestFakeEnvWaitIsBounded(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{EnvWait: 300 * time.Millisecond})
+	var mu sync.Mutex
+	var events []cluster.Event
+	c := MustOpenFakeCluster(t, scheduler.Config{EnvWait: 300 * time.Millisecond, Events: func(e cluster.Event) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}})
 	app := c.App(t, "bounded.example.com")
 	c.MustDeploy(t, app, goodImage, 2)
 	first := sendEnv(c, app, "A", "1", true)
@@ -197,6 +203,15 @@ func TestFakeEnvWaitIsBounded(t *testing.T) {
 	msg := cluster.ErrorMessage(late.err)
 	if cluster.ErrorCode(late.err) != cluster.ECONFLICT || !strings.Contains(msg, "revision 2") || !strings.Contains(msg, "LATE was not changed") {
 		t.Fatalf("a change that waited too long = %+v, %v; want ECONFLICT naming revision 2 and LATE", late.res, late.err)
+	}
+	mu.Lock()
+	waited := false
+	for _, e := range events {
+		waited = waited || (e.Type == cluster.EventDeploy && e.Step == "waiting" && e.App == app && e.Revision == 2 && strings.Contains(e.Message, "LATE"))
+	}
+	mu.Unlock()
+	if !waited {
+		t.Errorf("events %+v lack the wait of LATE for revision 2", events)
 	}
 	close(first.released)
 	first.wait(t)
