@@ -33,6 +33,8 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 		Port:        firstPositive(req.Port, a.Port, cluster.DefaultPort),
 		HealthCheck: hc.WithDefaults(),
 	}
+	// Left out (nil), command and release keep the app's; an empty list clears them.
+	rev.Command, rev.Release = orCurrent(req.Command, a.Command), orCurrent(req.Release, a.Release)
 	return s.rollout(ctx, a, rev, progress)
 }
 
@@ -40,6 +42,16 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 // means the newest succeeded revision before the current one. The app's
 // current instance count is kept: scaling is not part of a version.
 func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.rollback(ctx, app, number, false, progress)
+}
+
+// RollbackRelease is Rollback that also runs the revision's release
+// command, as a deploy does; Rollback keeps it but does not run it.
+func (s *Scheduler) RollbackRelease(ctx context.Context, app string, number int, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.rollback(ctx, app, number, true, progress)
+}
+
+func (s *Scheduler) rollback(ctx context.Context, app string, number int, release bool, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 	a, unlock, err := s.open(app, "a rollback")
 	if err != nil {
 		return nil, err
@@ -69,7 +81,8 @@ func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progre
 		App: app, Image: target.Image, Envs: target.Envs, Count: firstPositive(a.Count, target.Count),
 		Port: target.Port, HealthCheck: target.HealthCheck,
 	}
-	return s.rollout(ctx, a, rev, progress)
+	rev.Command, rev.Release = target.Command, target.Release
+	return s.rolloutRelease(ctx, a, rev, release, progress)
 }
 
 // SetEnv sets one env of app. On a running app the change is rolled out as
@@ -98,6 +111,7 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, edit func(map[str
 	}
 	edit(a.Envs)
 	rev := &cluster.Revision{App: app, Image: a.Image, Envs: a.EnvList(), Count: a.Count, Port: a.Port, HealthCheck: a.HealthCheck}
+	rev.Command, rev.Release = a.Command, a.Release // the release runs with the new envs
 	return s.rollout(ctx, a, rev, progress)
 }
 
@@ -105,6 +119,12 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, edit func(map[str
 // app with rev.Count new ones. The deploy runs to its end even when the
 // client that asked goes away.
 func (s *Scheduler) rollout(ctx context.Context, a *cluster.App, rev *cluster.Revision, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.rolloutRelease(ctx, a, rev, true, progress)
+}
+
+// rolloutRelease is rollout that runs rev's release command first only when
+// release is set.
+func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *cluster.Revision, release bool, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 	ctx = context.WithoutCancel(ctx)
 	rev.Status = cluster.StatusDeploying
 	if err := s.store.CreateRevision(rev); err != nil {
@@ -112,6 +132,13 @@ func (s *Scheduler) rollout(ctx context.Context, a *cluster.App, rev *cluster.Re
 	}
 	c := &change{app: rev.App, rev: rev, progress: s.logged(rev.App, rev.Number, progress), start: time.Now()}
 	c.report(cluster.Progress{Step: "revision", Message: fmt.Sprintf("revision %d of %s: %s x%d", rev.Number, rev.App, rev.Image, rev.Count)})
+	if release {
+		if err := s.release(ctx, c, rev); err != nil {
+			c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
+			s.cfg.Observer.Deploy(cluster.StatusFailed, time.Since(c.start))
+			return nil, s.fail(rev, err)
+		}
+	}
 	o, err := s.observe(a)
 	if err != nil {
 		return nil, s.fail(rev, err)
@@ -409,6 +436,15 @@ func notDeleting(a *cluster.App) error {
 		return cluster.Errorf(cluster.ECONFLICT, "App %s is being deleted (an earlier delete did not finish; see the controller's log)", a.Name).WithFix("finish it, then create the app anew, with", cluster.OpRemoveApp, cluster.ArgApp, a.Name)
 	}
 	return nil
+}
+
+// orCurrent returns req when the request set it (an empty list included),
+// else the app's current value.
+func orCurrent(req, current []string) []string {
+	if req != nil {
+		return req
+	}
+	return current
 }
 
 func firstPositive(vals ...int) int {

@@ -382,6 +382,7 @@ func (s *Scheduler) startOne(ctx context.Context, c *change, host string) (clust
 	ctr, err := s.engines.Run(ctx, cluster.ContainerSpec{
 		App: c.app, Revision: rev.Number, Host: host, Controller: s.cfg.Controller,
 		Image: rev.Image, Env: containerEnv(rev), Port: rev.Port,
+		Command: rev.Command,
 	})
 	if err != nil {
 		return cluster.Instance{}, err
