@@ -27,7 +27,7 @@ type Command struct {
 	// never parsed as flags or arguments.
 	Rest         string
 	RestOptional bool // the usage line shows it in brackets
-	Run     func(ctx context.Context, c *Call) error
+	Run          func(ctx context.Context, c *Call) error
 }
 
 // AppUse says what a command does with --app.
