@@ -64,12 +64,27 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 		if err != nil {
 			return res, cluster.Errorf(cluster.EINVALID, "sleep %q: %v", args[1], err)
 		}
-		select {
-		case <-time.After(d):
-		case <-time.After(timeout):
-			res.TimedOut, res.ExitCode = true, 137
-		case <-ctx.Done():
-			return res, ctx.Err()
+		done, killed := time.After(d), time.After(timeout)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+	sleep:
+		for {
+			select {
+			case <-done:
+				break sleep
+			case <-killed:
+				res.TimedOut, res.ExitCode = true, 137
+				break sleep
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-tick.C:
+				e.mu.Lock()
+				_, there := e.containers[c.ID]
+				e.mu.Unlock()
+				if !there { // stopped and removed by another caller
+					return cluster.TaskResult{ExitCode: 137}, nil
+				}
+			}
 		}
 	case len(args) > 0 && args[0] == "echo":
 		say(strings.Join(args[1:], " "))
