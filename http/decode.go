@@ -85,6 +85,8 @@ func decodeJSON(body []byte, targets map[string]any) error {
 
 func jsonKind(goType string) string {
 	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "list of " + jsonKind(goType[2:]) + "s"
 	case strings.Contains(goType, "string"):
 		return "string"
 	case strings.Contains(goType, "int"), strings.Contains(goType, "Duration"):
