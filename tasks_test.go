@@ -271,3 +271,39 @@ func TestTaskOfDeadControllerRemoved(t *testing.T) {
 		t.Errorf("instances after the restart %v; want %v adopted, not replaced", got, instances)
 	}
 }
+
+// TestDeployCommandAndReleaseCLI gives the instances' command and the
+// release command with the CLI binary: --cmd replaces the instances' CMD
+// (the test app then runs the command instead of serving, and the failed
+// deploy shows its output), --release -- runs the release command first,
+// and a command after -- without --release is refused before any request.
+func TestDeployCommandAndReleaseCLI(t *testing.T) {
+	c := startTaskController(t)
+	app := testenv.UniqueApp(t, "deploy-cmd")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	image := testenv.Image(t, "1")
+
+	_, stderr, code := runCLIBinary(t, c, "--app", app, "deploy", image, "--count", "1", "--cmd", "echo", "--cmd", "instance command ran")
+	if code == 0 || !strings.Contains(stderr, "instance command ran") {
+		t.Errorf("deploy --cmd echo: exit code %d, stderr %q; want the deploy to fail showing the command's output", code, stderr)
+	}
+	_, stderr, code = runCLIBinary(t, c, "--app", app, "deploy", image, "--count", "1", "--", "exit", "3")
+	if code == 0 || !strings.Contains(stderr, "add --release") {
+		t.Errorf("deploy with a command after -- but no --release: exit code %d, stderr %q; want it refused", code, stderr)
+	}
+	stdout, stderr, code := runCLIBinary(t, c, "--app", app, "deploy", image, "--count", "1", "--release", "--", "exit", "3", "schema too new")
+	if code == 0 || !strings.Contains(stderr, "schema too new") || !strings.Contains(stdout, "release") {
+		t.Errorf("deploy --release -- exit 3: exit code %d, stdout %q, stderr %q; want it failed with the release's output", code, stdout, stderr)
+	}
+	stdout, stderr, code = runCLIBinary(t, c, "--app", app, "deploy", image, "--count", "1", "--release", "--", "env", "PORT")
+	if code != 0 || !strings.Contains(stdout, "released") {
+		t.Fatalf("deploy --release -- env PORT: exit code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	hist := c.MustCall(t, "GET", "/"+app+"/history", "")["history"].([]any)
+	if n := len(hist); n != 3 {
+		t.Errorf("%d revisions; want 3 (the refused deploy recorded none)", n)
+	}
+	if len(dockerIDs(t, app, false)) != 1 || len(dockerIDs(t, app, true)) != 0 {
+		t.Errorf("after the deploys: instances %v, tasks %v; want one instance and no task", dockerIDs(t, app, false), dockerIDs(t, app, true))
+	}
+}

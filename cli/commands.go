@@ -90,8 +90,8 @@ docker run IMAGE ARGS does; they are argument lists, not shell strings.`},
 			Args:    []Arg{{Name: "REVISION", What: "revision number", Key: cluster.ArgRevision, Optional: true}},
 			Flags:   []Flag{{Name: "release", Help: "run the revision's release command first, as a deploy does"}},
 			Summary: "deploy an earlier revision again",
-			Help: `Deploy an earlier revision again (its image, envs, port and health
-check) as a new revision, keeping the app's current count (the revision's
+			Help: `Deploy an earlier revision again (its image, envs, command, port and
+health check) as a new revision, keeping the app's current count (the revision's
 when the app is stopped). Without REVISION, the newest succeeded revision
 before the current. The revision's release command runs only with --release.`},
 		{Name: cluster.OpScale, Group: groupDeploys, Run: runScale, App: NeedsApp,
