@@ -40,6 +40,22 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 	if controller == "" {
 		controller = e.cfg.Controller
 	}
+	// No line is passed on once RunTask returned: the caller's writer may
+	// be gone, and the output goroutine can outlive the wait for it below.
+	var outMu sync.Mutex // guards returned
+	returned := false
+	defer func() {
+		outMu.Lock()
+		returned = true
+		outMu.Unlock()
+	}()
+	lineOut := func(l cluster.TaskLine) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		if !returned && output != nil {
+			output(l)
+		}
+	}
 	config := &container.Config{
 		Image: spec.Image,
 		Env:   spec.Env,
@@ -85,7 +101,7 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		out, errOut := newLineWriter("stdout", output), newLineWriter("stderr", output)
+		out, errOut := newLineWriter("stdout", lineOut), newLineWriter("stderr", lineOut)
 		_, _ = stdcopy.StdCopy(out, errOut, att.Reader)
 		out.flush()
 		errOut.flush()
@@ -143,11 +159,11 @@ func short(id string) string {
 	return id
 }
 
-// lineWriter splits what a task writes into lines for output.
+// lineWriter splits what a task writes into lines for output. It is used
+// by one goroutine.
 type lineWriter struct {
 	stream string
 	output func(cluster.TaskLine)
-	mu     sync.Mutex // guards buf: StdCopy writes from one goroutine, flush from the same
 	buf    bytes.Buffer
 }
 
@@ -156,30 +172,22 @@ func newLineWriter(stream string, output func(cluster.TaskLine)) *lineWriter {
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.buf.Write(p)
 	for {
 		b := w.buf.Bytes()
 		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			if len(b) >= maxTaskLine {
-				w.emit(string(w.buf.Next(maxTaskLine)))
-				continue
-			}
+		switch {
+		case i < 0 && len(b) < maxTaskLine:
 			return len(p), nil
+		case i < 0 || i > maxTaskLine:
+			w.emit(string(w.buf.Next(maxTaskLine)))
+		default:
+			w.emit(strings.TrimRight(string(w.buf.Next(i+1)), "\r\n"))
 		}
-		if i > maxTaskLine {
-			i = maxTaskLine
-		}
-		line := string(w.buf.Next(i + 1))
-		w.emit(strings.TrimRight(line, "\r\n"))
 	}
 }
 
 func (w *lineWriter) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.buf.Len() > 0 {
 		w.emit(strings.TrimRight(w.buf.String(), "\r\n"))
 		w.buf.Reset()
