@@ -72,6 +72,10 @@ values too (instances separated by spaces, envs by newlines).`},
 					Default: "the app's current command"},
 				{Name: "release", Help: "the command after -- is the release command; --release -- alone: none",
 					Default: "the app's current one"},
+				{Name: "memory", Value: "SIZE", Help: "each instance's memory limit (256m, 1g; at least 6m), reserved on its host; none removes it",
+					Default: "the app's current limit, else none"},
+				{Name: "cpus", Value: "N", Help: "each instance's CPU limit in cores (0.5, 2); none removes it",
+					Default: "the app's current limit, else none"},
 			},
 			Rest: "CMD [ARG...]", RestOptional: true,
 			Summary: "deploy an image",
@@ -90,8 +94,8 @@ docker run IMAGE ARGS does; they are argument lists, not shell strings.`},
 			Args:    []Arg{{Name: "REVISION", What: "revision number", Key: cluster.ArgRevision, Optional: true}},
 			Flags:   []Flag{{Name: "release", Help: "run the revision's release command first, as a deploy does"}},
 			Summary: "deploy an earlier revision again",
-			Help: `Deploy an earlier revision again (its image, envs, command, port and
-health check) as a new revision, keeping the app's current count (the revision's
+			Help: `Deploy an earlier revision again (its image, envs, command, port,
+health check and limits) as a new revision, keeping the app's current count (the revision's
 when the app is stopped). Without REVISION, the newest succeeded revision
 before the current. The revision's release command runs only with --release.`},
 		{Name: cluster.OpScale, Group: groupDeploys, Run: runScale, App: NeedsApp,
@@ -106,7 +110,8 @@ count becomes 0; its image, envs and history stay.`},
 		{Name: cluster.OpHistory, Group: groupDeploys, Run: runHistory, App: NeedsApp,
 			Summary: "list the app's revisions, newest first",
 			Help: `List the app's revisions, newest first: when, what image and envs (their
-keys; longshoreman envs shows values), how many instances, and the outcome.
+keys; longshoreman envs shows values), how many instances, their memory
+and CPU limits, and the outcome, with the instances killed for memory (oom).
 The current revision is marked with *. Roll back with longshoreman rollback.`},
 		{Name: "run", Group: groupDeploys, Run: runTask, App: NeedsApp, Rest: "CMD [ARG...]",
 			Flags: []Flag{{Name: "timeout", Value: "DURATION", Help: "kill the task when it runs longer",

@@ -33,6 +33,7 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 		Port:        firstPositive(req.Port, a.Port, cluster.DefaultPort),
 		HealthCheck: hc.WithDefaults(),
 	}
+	rev.Memory, rev.CPUs = deployLimits(req, a)
 	// Left out (nil), command and release keep the app's; an empty list clears them.
 	rev.Command, rev.Release = orCurrent(req.Command, a.Command), orCurrent(req.Release, a.Release)
 	return s.rollout(ctx, a, rev, progress)
@@ -82,6 +83,7 @@ func (s *Scheduler) rollback(ctx context.Context, app string, number int, releas
 		Port: target.Port, HealthCheck: target.HealthCheck,
 	}
 	rev.Command, rev.Release = target.Command, target.Release
+	rev.Memory, rev.CPUs = target.Memory, target.CPUs // limits are part of a version
 	return s.rolloutRelease(ctx, a, rev, release, progress)
 }
 
@@ -111,6 +113,7 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, edit func(map[str
 	}
 	edit(a.Envs)
 	rev := &cluster.Revision{App: app, Image: a.Image, Envs: a.EnvList(), Count: a.Count, Port: a.Port, HealthCheck: a.HealthCheck}
+	rev.Memory, rev.CPUs = a.Memory, a.CPUs
 	rev.Command, rev.Release = a.Command, a.Release // the release runs with the new envs
 	return s.rollout(ctx, a, rev, progress)
 }
@@ -436,6 +439,26 @@ func notDeleting(a *cluster.App) error {
 		return cluster.Errorf(cluster.ECONFLICT, "App %s is being deleted (an earlier delete did not finish; see the controller's log)", a.Name).WithFix("finish it, then create the app anew, with", cluster.OpRemoveApp, cluster.ArgApp, a.Name)
 	}
 	return nil
+}
+
+// deployLimits returns the memory and CPU limits of a deploy: the
+// request's, the app's current ones where the request leaves them 0, and
+// none where it asks for none (a negative value, see cluster.DeployRequest).
+func deployLimits(req cluster.DeployRequest, a *cluster.App) (cluster.Bytes, float64) {
+	mem, cpus := a.Memory, a.CPUs
+	switch {
+	case req.Memory > 0:
+		mem = req.Memory
+	case req.Memory < 0:
+		mem = 0
+	}
+	switch {
+	case req.CPUs > 0:
+		cpus = req.CPUs
+	case req.CPUs < 0:
+		cpus = 0
+	}
+	return mem, cpus
 }
 
 // orCurrent returns req when the request set it (an empty list included),

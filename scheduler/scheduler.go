@@ -35,6 +35,7 @@ type Store interface {
 	Revision(app string, number int) (*cluster.Revision, error)
 	Revisions(app string) ([]cluster.Revision, error)
 	Deploying() ([]cluster.Revision, error)
+	RecordOOM(app string, number int, at time.Time) error
 	PutInstance(inst cluster.Instance) error
 	SetRouted(app string, ids []string, routed bool) error
 	Retire(app string, ids []string) (version uint64, err error)
