@@ -82,7 +82,7 @@ func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, command 
 			progress(p)
 		}
 	}
-	host, err := s.taskHost(ctx, rev.App)
+	host, err := s.taskHost(ctx, rev.App, int64(rev.Memory))
 	if err != nil {
 		return cluster.TaskResult{}, "", err
 	}
@@ -120,9 +120,11 @@ func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, command 
 }
 
 // taskHost picks the host a task of app runs on: of the hosts that answer
-// and are not draining, the one with the fewest instances, then the most
-// memory (see Place).
-func (s *Scheduler) taskHost(ctx context.Context, app string) (string, error) {
+// and are not draining, and whose memory not reserved by instances covers
+// the task's limit, the one with the fewest instances, then the most free
+// memory (see PlaceSized). The task reserves nothing while it runs: it is
+// short-lived and never counted as an instance.
+func (s *Scheduler) taskHost(ctx context.Context, app string, memory int64) (string, error) {
 	all, err := s.store.AllInstances()
 	if err != nil {
 		return "", err
@@ -131,13 +133,19 @@ func (s *Scheduler) taskHost(ctx context.Context, app string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	load := hostLoad(all)
+	load, reserved := hostLoad(all), map[string]int64{}
+	for _, inst := range all {
+		reserved[inst.Host] += int64(inst.Memory)
+	}
 	var candidates []HostLoad
 	for _, h := range s.hostsUp(ctx, nil) {
-		candidates = append(candidates, HostLoad{Addr: h.Addr, Instances: load[h.Addr], FreeMemory: h.FreeMemory})
+		candidates = append(candidates, HostLoad{Addr: h.Addr, Instances: load[h.Addr], FreeMemory: h.FreeMemory - reserved[h.Addr]})
 	}
-	picks := Place(1, candidates, nil)
+	picks := PlaceSized(1, memory, candidates, nil)
 	if len(picks) == 0 {
+		if len(candidates) > 0 {
+			return "", cluster.Errorf(cluster.EUNAVAILABLE, "No host has the %s of memory free that a task of %s needs (its revision's memory limit)", approxBytes(memory), app).WithFix("free some or add a host; see the hosts with", cluster.OpStatus)
+		}
 		return "", Plan{App: app, HostCount: len(hosts)}.noHost()
 	}
 	return picks[0], nil

@@ -220,3 +220,24 @@ func TestReconcilerAndTasks(t *testing.T) {
 	}
 	<-done
 }
+
+// A task of a revision with a memory limit runs only on a host whose
+// memory not reserved by instances covers it.
+func TestTaskMemoryLimitPlacement(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, "task-memory.example.com")
+	hc := cluster.HealthCheck{Timeout: cluster.Duration(2 * time.Second)}
+	if _, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage, Count: 1, HealthCheck: hc, Memory: 3 << 30}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := c.RunTask(context.Background(), app, []string{"echo", "fits"}, time.Minute, nil); err != nil || res.ExitCode != 0 {
+		t.Fatalf("a task that fits: %+v, %v", res, err)
+	}
+	for _, h := range fakeHosts {
+		c.Engines.SetFreeMemory(h, 2<<30)
+	}
+	_, err := c.RunTask(context.Background(), app, []string{"echo", "too big"}, time.Minute, nil)
+	if cluster.ErrorCode(err) != cluster.EUNAVAILABLE || !strings.Contains(cluster.ErrorMessage(err), "memory free") {
+		t.Fatalf("a task whose limit fits nowhere: %v; want 503 saying no host has the memory", err)
+	}
+}
