@@ -85,6 +85,8 @@ func decodeJSON(body []byte, targets map[string]any) error {
 
 func jsonKind(goType string) string {
 	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "list of " + jsonKind(goType[2:]) + "s"
 	case strings.Contains(goType, "string"):
 		return "string"
 	case strings.Contains(goType, "int"), strings.Contains(goType, "Duration"):
@@ -149,7 +151,13 @@ func decodeForm(body []byte, targets map[string]any) error {
 
 // validate checks the fields of a deploy.
 func (req *DeployRequest) validate(maxCount int) (cluster.DeployRequest, error) {
-	d := cluster.DeployRequest{Image: req.Image, Count: req.Count.intOr(0), Port: req.Port.intOr(0)}
+	d := cluster.DeployRequest{Image: req.Image, Count: req.Count.intOr(0), Port: req.Port.intOr(0), Command: req.Command, Release: req.Release}
+	if err := validateCommand("command", d.Command); err != nil {
+		return d, err
+	}
+	if err := validateCommand("release", d.Release); err != nil {
+		return d, err
+	}
 	if req.HealthCheck != nil {
 		d.HealthCheck = *req.HealthCheck
 	}

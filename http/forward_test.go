@@ -14,7 +14,8 @@ func TestLeaderOnly(t *testing.T) {
 		{"GET", "/hosts"}: false, {"POST", "/hosts"}: true, {"DELETE", "/hosts/:host"}: true,
 		{"GET", "/registries"}: false, {"POST", "/registries"}: true, {"DELETE", "/registries/:registry"}: true,
 		{"GET", "/describe"}: false, {"GET", "/routes"}: true, {"GET", "/healthz"}: false, {"GET", "/backup"}: false,
-		{"GET", "/metrics"}: true,
+		{"GET", "/metrics"}:        true,
+		{"POST", "/apps/:app/run"}: true,
 	}
 	routes := Routes()
 	if len(routes) != len(want) {

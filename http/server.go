@@ -53,6 +53,8 @@ type Scheduler interface {
 	UnsetEnv(ctx context.Context, app, key string, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Deploy(ctx context.Context, app string, req cluster.DeployRequest, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Rollback(ctx context.Context, app string, revision int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
+	RollbackRelease(ctx context.Context, app string, revision int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
+	RunTask(ctx context.Context, app string, command []string, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error)
 	Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Kill(ctx context.Context, app string) error
 	Logs(ctx context.Context, app string, lines int) ([]string, error)
@@ -138,6 +140,7 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "POST", "/apps/:app/kill", s.forApp(s.kill))
 	s.handle(r, "POST", "/apps/:app/rollback", s.forApp(s.rollback))
 	s.handle(r, "POST", "/apps/:app/scale", s.forApp(s.scale))
+	s.handle(r, "POST", "/apps/:app/run", s.forApp(s.run))
 
 	s.handle(r, "GET", "/hosts", s.fallible(s.listHosts))
 	s.handle(r, "POST", "/hosts", s.fallible(s.addHost))
@@ -165,6 +168,7 @@ func Routes() [][2]string {
 		{"POST", "/apps/:app/envs"}, {"DELETE", "/apps/:app/envs/:key"}, {"GET", "/apps/:app/history"},
 		{"GET", "/apps/:app/logs"}, {"GET", "/apps/:app/kill"}, {"POST", "/apps/:app/kill"},
 		{"POST", "/apps/:app/rollback"}, {"POST", "/apps/:app/scale"},
+		{"POST", "/apps/:app/run"},
 		{"GET", "/hosts"}, {"POST", "/hosts"}, {"DELETE", "/hosts/:host"},
 		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
