@@ -34,6 +34,9 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 		HealthCheck: hc.WithDefaults(),
 	}
 	rev.Memory, rev.CPUs = deployLimits(req, a)
+	if req.Batch > 0 {
+		a.Batch = req.Batch // this deploy's alone: a is not stored back
+	}
 	return s.rollout(ctx, a, rev, progress)
 }
 
@@ -119,8 +122,7 @@ func (s *Scheduler) rollout(ctx context.Context, a *cluster.App, rev *cluster.Re
 	if err != nil {
 		return nil, s.fail(rev, err)
 	}
-	p := s.decide(ctx, &o.Capacity, func() Plan { return PlanDeploy(o, rev) })
-	started, err := s.run(ctx, c, p)
+	started, err := s.rollOut(ctx, c, o, rev)
 	if err != nil {
 		c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
 		s.cfg.Observer.Deploy(cluster.StatusFailed, time.Since(c.start))
