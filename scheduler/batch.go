@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -182,7 +183,9 @@ func batchFailed(k, n int, err error) error {
 		return err // an internal error: its detail goes to the log only
 	}
 	out := *e
-	out.Message = fmt.Sprintf("Batch %d of %d failed: %s", k, n, e.Message)
+	// Said by the restore instead: what runs depends on how far it got.
+	msg := strings.TrimSuffix(e.Message, " The instances that were running are untouched and still serving.")
+	out.Message = fmt.Sprintf("Batch %d of %d failed: %s", k, n, msg)
 	return &out
 }
 
