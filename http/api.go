@@ -35,6 +35,7 @@ type DeployRequest struct {
 	HealthCheck *cluster.HealthCheck `json:"healthcheck,omitempty"`
 	Memory      *MemoryLimit         `json:"memory,omitempty"` // see MemoryLimit
 	CPUs        *CPULimit            `json:"cpus,omitempty"`   // see CPULimit
+	Batch       *Int                 `json:"batch,omitempty"`  // this deploy's batch size; left out: the app's
 }
 
 // SetEnvRequest is the body of POST /apps/:app/envs.
@@ -101,6 +102,7 @@ type AppsResponse struct {
 type AppResponse struct {
 	App         string         `json:"app"`
 	Description AppDescription `json:"description"`
+	Settings    AppSettings    `json:"settings"`
 }
 
 // AppDescription is one app in GET /apps/:app and GET /describe.
