@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -18,4 +19,11 @@ func (s *Scheduler) UpdateSettings(ctx context.Context, app string, edit func(*c
 		edit(a)
 		return nil
 	})
+}
+
+// Stopping returns the drain and the stop timeout that apply to a: its
+// own, or the controller's where it sets none.
+func (s *Scheduler) Stopping(a *cluster.App) (drain, stopTimeout time.Duration) {
+	st := s.stoppingOf(a)
+	return st.drain, st.timeout
 }
