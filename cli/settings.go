@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/longshoreman/longshoreman/cluster"
 	api "github.com/longshoreman/longshoreman/http"
 )
 
@@ -16,7 +17,7 @@ import (
 var settingsCommand = &Command{Name: "settings", Group: groupDeploys, Run: runSettings, App: NeedsApp,
 	Flags: []Flag{
 		{Name: "batch", Value: "N", Help: "replace N instances at a time in deploys, rollbacks and env changes; 0: all at once"},
-		{Name: "stop-timeout", Value: "D", Help: `time between SIGTERM and SIGKILL, in whole seconds ("30s"), or "default" (10s)`},
+		{Name: "stop-timeout", Value: "D", Help: fmt.Sprintf(`time between SIGTERM and SIGKILL, in whole seconds ("30s"), or "default" (%s)`, cluster.DefaultStopTimeout)},
 		{Name: "drain", Value: "D", Help: `wait between unrouting an instance and its SIGTERM ("5s"), or "default" (the controller's LONGSHOREMAN_DRAIN)`},
 	},
 	Summary: "show or change how the app's instances are replaced and stopped",
