@@ -64,7 +64,9 @@ func (s *Scheduler) dropBroken(ctx context.Context, c *change, p Plan) {
 	for _, rec := range p.Forget {
 		_ = s.store.DeleteInstance(p.App, rec.ID)
 	}
-	s.stopContainers(ctx, p.Remove, s.stopping(c).timeout, nil)
+	if len(p.Remove) > 0 {
+		s.stopContainers(ctx, p.Remove, s.stopping(c).timeout, nil)
+	}
 }
 
 // routeServing records and routes adopted containers and routes the
