@@ -252,3 +252,33 @@ func TestFakePerAppDrain(t *testing.T) {
 		t.Fatalf("draining %q; want none", got)
 	}
 }
+
+// Hosts with room for five instances of the app's memory limit cannot take
+// a 4-instance deploy all at once (it needs eight); in batches of one it
+// goes through, the old instances' memory freed batch by batch.
+func TestFakeBatchesFitWhereAllAtOnceCannot(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	const m = 1 << 20
+	c.Engines.SetFreeMemory(fakeHosts[0], 512*m)
+	c.Engines.SetFreeMemory(fakeHosts[1], 512*m)
+	c.Engines.SetFreeMemory(fakeHosts[2], 256*m)
+	app := c.App(t, "tight.example.com")
+	hc := cluster.HealthCheck{Timeout: cluster.Duration(2 * time.Second)}
+	if _, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage, Count: 4, Memory: 256 * m, HealthCheck: hc}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2, HealthCheck: hc}, nil)
+	if cluster.ErrorCode(err) != cluster.EUNAVAILABLE || !strings.Contains(cluster.ErrorMessage(err), "Not enough memory") {
+		t.Fatalf("deploy all at once: %v; want refused for memory", err)
+	}
+	stop := sampleRunning(c, app)
+	if _, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2, Batch: 1, HealthCheck: hc}, nil); err != nil {
+		t.Fatalf("deploy in batches of 1: %v", err)
+	}
+	if peak := stop(); peak > 5 {
+		t.Errorf("%d containers at once on hosts with room for 5", peak)
+	}
+	if got := revisionsRunning(c, app); got[3] != 4 || len(got) != 1 {
+		t.Fatalf("running by revision %v, want 4 of revision 3", got)
+	}
+}
