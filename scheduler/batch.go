@@ -170,7 +170,7 @@ func (s *Scheduler) restore(ctx context.Context, c *change, o Observation, start
 		}
 		left = without(left, p.Retire)
 	}
-	if back == nil {
+	if retired == 0 {
 		return with(cause, "The new instances were removed.")
 	}
 	return with(cause, fmt.Sprintf("The instances replaced by the batches before it were put back: the app runs revision %d, as before the deploy.", back.Number))
