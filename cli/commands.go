@@ -76,13 +76,17 @@ values too (instances separated by spaces, envs by newlines).`},
 					Default: "the app's current limit, else none"},
 				{Name: "cpus", Value: "N", Help: "each instance's CPU limit in cores (0.5, 2); none removes it",
 					Default: "the app's current limit, else none"},
+				{Name: "batch", Value: "N", Int: true, Help: "replace N instances at a time, for this deploy",
+					Default: "the app's batch setting, else all at once"},
 			},
 			Rest: "CMD [ARG...]", RestOptional: true,
 			Summary: "deploy an image",
 			Help: `Deploy an image: start new instances, wait until they are healthy, route
 them, then drain and stop the old ones. Progress is shown as it happens. If
 a new instance fails, the old ones keep serving and the error says why.
-Deploying an app that does not exist yet creates it.
+Deploying an app that does not exist yet creates it. With --batch N (or
+the app's batch, see settings) N instances are replaced at a time; when a
+batch fails, the ones replaced before it are put back on the old revision.
 
 With --release -- CMD [ARG...], CMD runs once as a one-off task of the new
 image with the new envs, after the pull and before any new instance starts
@@ -103,6 +107,7 @@ before the current. The revision's release command runs only with --release.`},
 			Summary: "set the app's instance count",
 			Help: `Set the number of instances of the app's current revision: new ones are
 started and routed, or surplus ones drained and stopped.`},
+		settingsCommand,
 		{Name: cluster.OpKill, Group: groupDeploys, Run: runKill, App: NeedsApp,
 			Summary: "stop every instance of the app (its count becomes 0)",
 			Help: `Stop every instance of the app: they are unrouted, then stopped. Its

@@ -40,6 +40,9 @@ func runDeploy(ctx context.Context, c *Call) error {
 	if err := deployLimits(c, &body); err != nil {
 		return err
 	}
+	if n := c.Int("batch"); n != 0 {
+		body.Batch = api.NewInt(n)
+	}
 	res, err := c.rollout(ctx, request{method: "POST", path: appPath(c.App, "deploy"), body: body})
 	if err != nil {
 		return err

@@ -41,6 +41,7 @@ type DeployRequest struct {
 	// Sent as null when nil, so that [] can say "clear".
 	Command []string `json:"command"`
 	Release []string `json:"release"`
+	Batch       *Int                 `json:"batch,omitempty"`  // this deploy's batch size; left out: the app's
 }
 
 // SetEnvRequest is the body of POST /apps/:app/envs.
@@ -148,6 +149,7 @@ type AppsResponse struct {
 type AppResponse struct {
 	App         string         `json:"app"`
 	Description AppDescription `json:"description"`
+	Settings    AppSettings    `json:"settings"`
 }
 
 // AppDescription is one app in GET /apps/:app and GET /describe.

@@ -36,6 +36,9 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 	rev.Memory, rev.CPUs = deployLimits(req, a)
 	// Left out (nil), command and release keep the app's; an empty list clears them.
 	rev.Command, rev.Release = orCurrent(req.Command, a.Command), orCurrent(req.Release, a.Release)
+	if req.Batch > 0 {
+		a.Batch = req.Batch // this deploy's alone: a is not stored back
+	}
 	return s.rollout(ctx, a, rev, progress)
 }
 
@@ -131,8 +134,7 @@ func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *clu
 	if err != nil {
 		return nil, s.fail(rev, err)
 	}
-	p := s.decide(ctx, &o.Capacity, func() Plan { return PlanDeploy(o, rev) })
-	started, err := s.run(ctx, c, p)
+	started, err := s.rollOut(ctx, c, o, rev)
 	if err != nil {
 		c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
 		s.cfg.Observer.Deploy(cluster.StatusFailed, time.Since(c.start))

@@ -12,19 +12,19 @@ import (
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
-// steps records the progress steps of a rollout.
-type steps struct {
+// stepList records the progress steps of a rollout.
+type stepList struct {
 	mu   sync.Mutex
 	list []string
 }
 
-func (s *steps) add(p cluster.Progress) {
+func (s *stepList) add(p cluster.Progress) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.list = append(s.list, p.Step)
 }
 
-func (s *steps) get() []string {
+func (s *stepList) get() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.list...)
@@ -48,7 +48,7 @@ func TestReleaseFailureTouchesNothing(t *testing.T) {
 	before, routedBefore := ids(c.Running(app)), c.Routed(t, app)
 	runs := c.Engines.Calls()["Run"]
 
-	var st steps
+	var st stepList
 	_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2, Release: []string{"exit", "3"}}, st.add)
 	if cluster.ErrorCode(err) != cluster.EDEPLOY || !strings.Contains(cluster.ErrorMessage(err), "exited with code 3") ||
 		!strings.Contains(cluster.ErrorMessage(err), "exiting with status 3") {
@@ -85,7 +85,7 @@ func TestReleaseRunsOncePerDeploy(t *testing.T) {
 	tasks := func() int { return c.Engines.Calls()["RunTask"] }
 	hc := cluster.HealthCheck{Timeout: cluster.Duration(2 * time.Second)}
 
-	var st steps
+	var st stepList
 	if _, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage, Count: 2, HealthCheck: hc, Release: []string{"echo", "migrated"}}, st.add); err != nil {
 		t.Fatal(err)
 	}
