@@ -41,7 +41,7 @@ type DeployRequest struct {
 	// Sent as null when nil, so that [] can say "clear".
 	Command []string `json:"command"`
 	Release []string `json:"release"`
-	Batch       *Int                 `json:"batch,omitempty"`  // this deploy's batch size; left out: the app's
+	Batch   *Int     `json:"batch,omitempty"` // this deploy's batch size; left out: the app's
 }
 
 // SetEnvRequest is the body of POST /apps/:app/envs.
