@@ -75,6 +75,16 @@ type App struct {
 	Release []string `json:"release,omitempty"`
 	Memory  Bytes    `json:"memory,omitempty"`
 	CPUs    float64  `json:"cpus,omitempty"`
+
+	// HTTPS says whether the routers serve the app over HTTPS, with a
+	// certificate the controller obtains, and redirect plain HTTP to it.
+	HTTPS AppHTTPS `json:"https,omitzero"`
+}
+
+// AppHTTPS is an app's HTTPS setting (POST /apps/:app/https).
+type AppHTTPS struct {
+	Enabled  bool `json:"enabled"`
+	Redirect bool `json:"redirect"`
 }
 
 // Apply makes rev the app's current revision: its image, count, port,

@@ -110,12 +110,13 @@ type Store struct {
 	generation   atomic.Uint64         // raised by every write seen, own or from the watch
 	history      atomic.Int64
 	instancesGen atomic.Uint64 // raised by every instance write seen
+	tableGen     atomic.Uint64 // raised by every write seen of another key the routing table shows (tableKey)
 	cacheMu      sync.Mutex    // guards cache
 	cache        instanceCache
 	routesMu     sync.Mutex // serializes RoutingTable; guards lastRoutes
 	lastRoutes   struct {
 		valid bool
-		gen   uint64
+		gen   [2]uint64 // instancesGen and tableGen
 		table cluster.RoutingTable
 	}
 }
