@@ -59,6 +59,7 @@ type Store interface {
 	Cert(domain string) (*Cert, error)
 	PutCert(c Cert) error
 	DeleteCert(domain string) error
+	CertSet() (CertSet, error) // the issued certificates and their version, read at once
 	// ACME accounts, one per directory URL; ok is false for none.
 	ACMEAccount(directory string) (acct ACMEAccount, ok bool, err error)
 	PutACMEAccount(directory string, acct ACMEAccount) error

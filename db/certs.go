@@ -171,3 +171,27 @@ func (db *DB) RouterToken() (string, error) {
 // tableChanged makes the next RoutingTable build the table anew: a write
 // changed what it shows besides the instances.
 func (db *DB) tableChanged() { db.tableGen.Add(1) }
+
+// CertSet returns every issued certificate with the certificates' version,
+// read in one transaction, as routers fetch them.
+func (db *DB) CertSet() (cluster.CertSet, error) {
+	set := cluster.CertSet{Certs: []cluster.CertBundle{}}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		set.Version, _ = strconv.ParseUint(string(tx.Bucket(bucketMeta).Get(keyCertsVersion)), 10, 64)
+		b := tx.Bucket(bucketCerts)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var c cluster.Cert
+			if err := json.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			if c.Issued() {
+				set.Certs = append(set.Certs, cluster.CertBundle{Domain: c.Domain, Cert: c.Chain, Key: c.Key, NotAfter: c.NotAfter})
+			}
+			return nil
+		})
+	})
+	return set, err
+}

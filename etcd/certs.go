@@ -171,3 +171,29 @@ func (s *Store) tableKey(key string) bool {
 	return strings.HasPrefix(key, s.key(cluster.RecordApp, "")) || strings.HasPrefix(key, s.key(cluster.RecordCert, "")) ||
 		key == s.metaKey(keyChallenges) || key == s.metaKey(keyCertsVersion)
 }
+
+// CertSet returns every issued certificate with the certificates' version,
+// read at one revision, as routers fetch them.
+func (s *Store) CertSet() (cluster.CertSet, error) {
+	var set cluster.CertSet
+	err := s.view(func(t *txn) error {
+		set = cluster.CertSet{Certs: []cluster.CertBundle{}}
+		v, err := t.get(s.metaKey(keyCertsVersion))
+		if err != nil {
+			return err
+		}
+		set.Version, _ = strconv.ParseUint(string(v), 10, 64)
+		kvs, err := t.list(s.key(cluster.RecordCert, ""))
+		for _, kv := range kvs {
+			var c cluster.Cert
+			if err := json.Unmarshal(kv.Value, &c); err != nil {
+				return err
+			}
+			if c.Issued() {
+				set.Certs = append(set.Certs, cluster.CertBundle{Domain: c.Domain, Cert: c.Chain, Key: c.Key, NotAfter: c.NotAfter})
+			}
+		}
+		return err
+	})
+	return set, err
+}

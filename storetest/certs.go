@@ -152,7 +152,9 @@ func testTableCarriesHTTPS(t *testing.T, open Opener) {
 	step("challenge removed", func() { must(t, d.DeleteChallenge("t1")) }, func(tb cluster.RoutingTable) bool {
 		return len(tb.Challenges) == 1 && tb.Challenges["t2"] == "t2.k"
 	})
-	step("certificate stored", func() { must(t, d.PutCert(cluster.Cert{Domain: "a.example.com", Source: cluster.CertACME, Chain: "c", Key: "k"})) }, func(tb cluster.RoutingTable) bool {
+	step("certificate stored", func() {
+		must(t, d.PutCert(cluster.Cert{Domain: "a.example.com", Source: cluster.CertACME, Chain: "c", Key: "k"}))
+	}, func(tb cluster.RoutingTable) bool {
 		return tb.Certs > last.Certs
 	})
 	step("HTTPS off", setHTTPS("a.example.com", cluster.AppHTTPS{}), func(tb cluster.RoutingTable) bool { return len(tb.HTTPS) == 0 })
