@@ -45,6 +45,9 @@ func testCerts(t *testing.T, open Opener) {
 	v0 := version()
 	c := cluster.Cert{Domain: "a.example.com", Source: cluster.CertACME, LastError: "CA unreachable", NextAttempt: time.Unix(1700000000, 0).UTC()}
 	must(t, d.PutCert(c))
+	if set, _ := d.CertSet(); len(set.Certs) != 0 {
+		t.Fatalf("CertSet holds a domain with no certificate yet: %+v", set)
+	}
 	v1 := version()
 	if v1 == v0 {
 		t.Fatalf("a new record did not raise Certs (%d)", v1)
@@ -72,6 +75,11 @@ func testCerts(t *testing.T, open Opener) {
 		t.Fatalf("Certs = %+v, want *.example.org then a.example.com", certs)
 	}
 	v3 := version()
+	set, err := d.CertSet()
+	must(t, err)
+	if set.Version != v3 || len(set.Certs) != 2 || set.Certs[1].Key != "key" || set.Certs[1].Cert != "chain" || !set.Certs[1].NotAfter.Equal(c.NotAfter) {
+		t.Fatalf("CertSet = %+v, want both certificates at version %d", set, v3)
+	}
 	must(t, d.DeleteCert("*.example.org"))
 	if v := version(); v == v3 {
 		t.Fatal("a deletion did not raise Certs")

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/longshoreman/longshoreman/db"
+)
+
+// TestLoadACMEConfig reads the ACME settings and refuses bad ones, each
+// message naming its setting.
+func TestLoadACMEConfig(t *testing.T) {
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	caPEM, _, _ := listenerCert(t)
+	os.WriteFile(caFile, caPEM, 0o600)
+	notPEM := filepath.Join(t.TempDir(), "not.pem")
+	os.WriteFile(notPEM, []byte("hello"), 0o600)
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want ACMEConfig
+		err  string
+	}{
+		{name: "off by default"},
+		{name: "on", env: map[string]string{"LONGSHOREMAN_ACME_EMAIL": "ops@example.com", "LONGSHOREMAN_ACME_DIRECTORY": "https://ca.example/dir",
+			"LONGSHOREMAN_ACME_CA": caFile, "LONGSHOREMAN_ACME_RENEW_BEFORE": "720h"},
+			want: ACMEConfig{Email: "ops@example.com", Directory: "https://ca.example/dir", CA: caFile, RenewBefore: 720 * time.Hour}},
+		{name: "bad e-mail", env: map[string]string{"LONGSHOREMAN_ACME_EMAIL": "ops"}, err: "LONGSHOREMAN_ACME_EMAIL"},
+		{name: "bad directory", env: map[string]string{"LONGSHOREMAN_ACME_DIRECTORY": "ca.example/dir"}, err: "LONGSHOREMAN_ACME_DIRECTORY"},
+		{name: "missing CA file", env: map[string]string{"LONGSHOREMAN_ACME_CA": "/nonexistent/ca.pem"}, err: "LONGSHOREMAN_ACME_CA"},
+		{name: "CA file not PEM", env: map[string]string{"LONGSHOREMAN_ACME_CA": notPEM}, err: "holds no PEM certificate"},
+		{name: "negative renew-before", env: map[string]string{"LONGSHOREMAN_ACME_RENEW_BEFORE": "-1h"}, err: "LONGSHOREMAN_ACME_RENEW_BEFORE"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := LoadServeConfig(nil, func(k string) string { return c.env[k] }, io.Discard)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want one naming %s", err, c.err)
+				}
+				return
+			}
+			if err != nil || cfg.ACME != c.want {
+				t.Fatalf("ACME config %+v, %v; want %+v", cfg.ACME, err, c.want)
+			}
+		})
+	}
+}
+
+// TestTokenRouter prints the router token: the one a running controller
+// made, and one made on a data file whose controller never made it.
+func TestTokenRouter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ls.db")
+	c := MustServe(t, path, nil)
+	made, _ := c.db.RouterToken()
+	var out bytes.Buffer
+	if err := (&TokenCommand{Stdout: &out}).Run(context.Background(), []string{"--router", "--db", path}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out.String()); got == "" || got != made {
+		t.Fatalf("token --router printed %q while the controller runs, want %q", got, made)
+	}
+	if status, _ := call(t, c, "GET", "/router/certs", ""); status != 403 {
+		t.Fatalf("GET /router/certs with the API token = %d, want 403", status)
+	}
+
+	// A data file with no router token yet (as one of an older release).
+	fresh := filepath.Join(t.TempDir(), "fresh.db")
+	d, err := db.Open(fresh, db.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	out.Reset()
+	if err := (&TokenCommand{Stdout: &out}).Run(context.Background(), []string{"--router", "--db", fresh}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = db.Open(fresh, db.Options{ReadOnly: true})
+	stored, _ := d.RouterToken()
+	d.Close()
+	if got := strings.TrimSpace(out.String()); len(got) < 32 || got != stored {
+		t.Fatalf("token --router made %q, stored %q", got, stored)
+	}
+	if err := (&TokenCommand{Stdout: io.Discard}).Run(context.Background(), []string{"--router", "--routes-key", "--db", fresh}); err == nil {
+		t.Fatal("--router with --routes-key was accepted")
+	}
+}
