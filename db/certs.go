@@ -50,7 +50,9 @@ func getCert(tx *bolt.Tx, domain string) (*cluster.Cert, error) {
 }
 
 // PutCert stores c under its domain. When its chain or key differ from the
-// stored ones, the certificates' version rises, in the same transaction.
+// stored ones (none for a new record), the certificates' version rises, in
+// the same transaction: a record of a failed first order changes nothing
+// the routers hold.
 func (db *DB) PutCert(c cluster.Cert) error {
 	defer db.tableChanged()
 	return db.update(func(tx *bolt.Tx) error {
@@ -58,7 +60,10 @@ func (db *DB) PutCert(c cluster.Cert) error {
 		if err != nil && cluster.ErrorCode(err) != cluster.ENOTFOUND {
 			return err
 		}
-		if old == nil || old.Chain != c.Chain || old.Key != c.Key {
+		if old == nil {
+			old = &cluster.Cert{}
+		}
+		if old.Chain != c.Chain || old.Key != c.Key {
 			if err := raiseCertsVersion(tx); err != nil {
 				return err
 			}

@@ -72,7 +72,10 @@ func (s *Store) PutCert(c cluster.Cert) error {
 		if err != nil && cluster.ErrorCode(err) != cluster.ENOTFOUND {
 			return err
 		}
-		if old == nil || old.Chain != c.Chain || old.Key != c.Key {
+		if old == nil {
+			old = &cluster.Cert{}
+		}
+		if old.Chain != c.Chain || old.Key != c.Key {
 			if err := s.raiseCertsVersion(t); err != nil {
 				return err
 			}
