@@ -14,6 +14,11 @@ import (
 	"time"
 )
 
+// OpCerts lists the certificates, as a Fix may name it (see Ops).
+const OpCerts = "certs"
+
+func init() { Ops = append(Ops, OpCerts) }
+
 // Certificate sources.
 const (
 	CertACME   = "acme"   // obtained and renewed by the controller

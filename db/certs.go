@@ -46,7 +46,7 @@ func getCert(tx *bolt.Tx, domain string) (*cluster.Cert, error) {
 			return c, err
 		}
 	}
-	return nil, cluster.Errorf(cluster.ENOTFOUND, "No certificate for %s: GET /certs lists them; turn HTTPS on for an app with POST /apps/APP/https, or add one with POST /certs.", domain)
+	return nil, cluster.Errorf(cluster.ENOTFOUND, "No certificate for %s", domain).WithFix("list them with", cluster.OpCerts)
 }
 
 // PutCert stores c under its domain. When its chain or key differ from the

@@ -61,7 +61,7 @@ func (s *Store) getCert(t *txn, domain string) (*cluster.Cert, error) {
 }
 
 func notFoundCert(domain string) error {
-	return cluster.Errorf(cluster.ENOTFOUND, "No certificate for %s: GET /certs lists them; turn HTTPS on for an app with POST /apps/APP/https, or add one with POST /certs.", domain)
+	return cluster.Errorf(cluster.ENOTFOUND, "No certificate for %s", domain).WithFix("list them with", cluster.OpCerts)
 }
 
 // PutCert stores c under its domain; when its chain or key differ from the

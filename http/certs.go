@@ -10,6 +10,12 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
+func init() {
+	r := opRoutes[cluster.OpApps]
+	r.method, r.path, r.body = "GET", "/certs", nil
+	opRoutes[cluster.OpCerts] = r
+}
+
 // CertStore is what the HTTPS and certificate routes read and write.
 type CertStore interface {
 	UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App, error)
