@@ -72,7 +72,7 @@ func TestHTTPSAndCerts(t *testing.T) {
 	if !strings.Contains(out, "manual") || !strings.Contains(out, "valid") || strings.Contains(out, "PRIVATE KEY") || strings.Contains(out, "CERTIFICATE") {
 		t.Errorf("certs after certs:add: %q", out)
 	}
-	u.fails([]string{"certs:rm", "blog.example.com"}, "No certificate for blog.example.com")
+	u.fails([]string{"certs:rm", "blog.example.com"}, "No certificate for blog.example.com: list them with longshoreman certs")
 	u.ok("certs:rm", "shop.example.com")
 	if out := u.ok("https:off", "shop.example.com"); !strings.Contains(out, "HTTPS off for shop.example.com") {
 		t.Errorf("https:off: %q", out)
