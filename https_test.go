@@ -433,3 +433,56 @@ func TestHTTPSWithPebble(t *testing.T) {
 		return err == nil && status == 200
 	})
 }
+
+// TestOnlyTheLeaderOrdersCertificates runs three controllers on one etcd
+// prefix with a CA that does not answer: HTTPS turned on through a
+// follower makes the leader alone attempt an order (one failure recorded,
+// retried after the backoff, not at once by another controller); a
+// follower serves the router token's certificate set from the store.
+func TestOnlyTheLeaderOrdersCertificates(t *testing.T) {
+	url := etcdTestURL(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "https://" + l.Addr().String() + "/dir"
+	l.Close()
+	env := map[string]string{"LONGSHOREMAN_ACME_EMAIL": "ops@example.com", "LONGSHOREMAN_ACME_DIRECTORY": closed}
+	var ctrls []*ServeCommand
+	var logs []*testenv.Log
+	var urls []string
+	for range 3 {
+		c, log := serveOnEtcd(t, url, env)
+		ctrls, logs, urls = append(ctrls, c), append(logs, log), append(urls, c.URL())
+	}
+	leader := waitLeader(t, urls, 30*time.Second)
+	follower := ctrls[(leader+1)%3]
+	mustCall(t, follower, "POST", "/apps", `{"app":"shop.example.com"}`)
+	mustCall(t, follower, "POST", "/apps/shop.example.com/https", `{"enabled":true}`)
+	waitFor(t, 30*time.Second, "the leader records a failed order", func() bool {
+		c, err := follower.db.Cert("shop.example.com")
+		return err == nil && c.Failures > 0
+	})
+	time.Sleep(3 * time.Second) // every controller's loop had its chance
+	c, _ := follower.db.Cert("shop.example.com")
+	if c.Failures != 1 || c.LastError == "" || time.Until(c.NextAttempt) < 30*time.Second {
+		t.Fatalf("certificate record %+v: want one failure, retried after the backoff", c)
+	}
+	for i, log := range logs {
+		ordered := strings.Contains(log.String(), "certificate: ordering")
+		if ordered != (i == leader) {
+			t.Errorf("controller %d (leader %d) ordered: %v", i, leader, ordered)
+		}
+	}
+	routerToken, _ := follower.db.RouterToken()
+	req, _ := http.NewRequest("GET", follower.URL()+"/router/certs", nil)
+	req.Header.Set("Authorization", "Bearer "+routerToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Longshoreman-Forwarded") != "" {
+		t.Fatalf("GET /router/certs on a follower: %d", resp.StatusCode)
+	}
+}
