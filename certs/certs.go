@@ -47,6 +47,10 @@ const (
 	maxSleep       = 10 * time.Minute // between passes at most, so a clock jump or a missed kick is caught
 	orderTimeout   = 5 * time.Minute
 	publishTimeout = 2 * time.Minute
+	// applyGrace is how long routers are given to apply a table once it
+	// was published (they do within milliseconds) before the CA is told
+	// to check: a check that comes too early fails the authorization.
+	applyGrace = 500 * time.Millisecond
 )
 
 // Config is a Manager's setting.
@@ -423,6 +427,11 @@ func (m *Manager) waitPublished(ctx context.Context) error {
 			return fmt.Errorf("the routers were not sent the challenge within %s (is Redis reachable? see GET /healthz)", publishTimeout)
 		case <-tick.C:
 		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(applyGrace):
 	}
 	return nil
 }
