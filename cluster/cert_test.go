@@ -1,6 +1,9 @@
 package cluster
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestCovers(t *testing.T) {
 	for _, c := range []struct {
@@ -24,4 +27,25 @@ func TestCovers(t *testing.T) {
 			t.Errorf("Covers(%v, %s) = %v, want %v", c.names, c.domain, got, c.want)
 		}
 	}
+}
+
+// FuzzParseCert: no input panics, and what is accepted covers its domain
+// and is valid at the time given.
+func FuzzParseCert(f *testing.F) {
+	f.Add("shop.example.com", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n")
+	f.Add("*.example.com", "garbage", "")
+	f.Add("", "", "-----BEGIN EC PRIVATE KEY-----\n\n-----END EC PRIVATE KEY-----\n")
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, domain, chain, key string) {
+		info, err := ParseCert(domain, chain, key, now)
+		if err != nil {
+			if ErrorCode(err) != EINVALID {
+				t.Fatalf("error of code %s: %v", ErrorCode(err), err)
+			}
+			return
+		}
+		if !Covers(info.Names, domain) || now.After(info.NotAfter) || now.Before(info.NotBefore) {
+			t.Fatalf("accepted %+v for %s", info, domain)
+		}
+	})
 }
