@@ -153,8 +153,9 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	var reconcile *scheduler.Reconciler
 	m := metrics.New(metrics.Sources{
 		Instances: c.db.AllInstances, Hosts: c.db.Hosts, Down: func() []string { return reconcile.Down() },
-		Published:  func() (uint64, uint64) { st := c.publisher.Status(); return st.Published, st.Errors },
-		Leader:     func() (bool, uint64) { return c.leader.Leading(), c.leader.Changes() },
+		Published: func() (uint64, uint64) { st := c.publisher.Status(); return st.Published, st.Errors },
+		Leader:    func() (bool, uint64) { return c.leader.Leading(), c.leader.Changes() },
+
 		CertExpiry: func() (map[string]float64, error) { return certs.Expiry(c.db, time.Now()) },
 	})
 	if err := c.openCerts(cfg.ACME); err != nil {

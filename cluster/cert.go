@@ -19,6 +19,9 @@ const OpCerts = "certs"
 
 func init() { Ops = append(Ops, OpCerts) }
 
+// RecordCert is the record kind of certificates: Key is the domain.
+const RecordCert = "certs"
+
 // Certificate sources.
 const (
 	CertACME   = "acme"   // obtained and renewed by the controller

@@ -104,8 +104,7 @@ const (
 	RecordRevision   = "revisions" // Scope is the app, Key the revision number in decimal
 	RecordInstance   = "instances" // Scope is the app, Key the container id
 	RecordRegistry   = "registries"
-	RecordCert       = "certs" // Key is the domain
-	RecordBatch      = 64      // records per PutRecords call: within an etcd Txn's 128 operations
+	RecordBatch      = 64 // records per PutRecords call: within an etcd Txn's 128 operations
 	RecordBatchBytes = 1 << 20
 )
 

@@ -77,6 +77,13 @@ type Server struct {
 	Publisher PublisherStatus // may be nil
 	Hosts     HostView        // may be nil: /healthz then lists hosts as not checked
 	Token     string
+	Logger    *slog.Logger
+	Metrics   http.Handler // serves GET /metrics; may be nil
+	Observer  Observer     // may be nil
+	// Leadership is nil for a controller alone on its store (it always
+	// leads); with one, a follower forwards leader-only routes.
+	Leadership Leadership
+
 	// RouterToken reads GET /routes and GET /router/certs only; empty: no
 	// router token is accepted.
 	RouterToken string
@@ -85,12 +92,6 @@ type Server struct {
 	// TableChanged is called after a write the routing table shows (an
 	// app's HTTPS, a certificate), so that it is published at once.
 	TableChanged func()
-	Logger       *slog.Logger
-	Metrics      http.Handler // serves GET /metrics; may be nil
-	Observer     Observer     // may be nil
-	// Leadership is nil for a controller alone on its store (it always
-	// leads); with one, a follower forwards leader-only routes.
-	Leadership Leadership
 
 	router   *httprouter.Router
 	answers  answerCache
