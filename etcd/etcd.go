@@ -12,6 +12,7 @@
 //	P/registries/<addr>        Registry JSON
 //	P/revisions/<app>/<%020d>  Revision JSON, one key per revision
 //	P/instances/<app>          JSON array of the app's Instance objects
+//	P/certs/<domain>           Cert JSON: a certificate, its key and its ACME state
 //	P/election/<lease>         a running controller's campaign (election.go)
 //
 // Every write is one Txn: it reads at one revision, then commits guarded by
