@@ -43,6 +43,8 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"ACMEState", testACMEState},
 		{"TableCarriesHTTPS", testTableCarriesHTTPS},
 		{"CertsCopied", testCertsCopied},
+		{"RecordOOMCountsOnTheRevision", testRecordOOM},
+		{"AppSettingsKept", testAppSettingsKept},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
 	}
