@@ -132,9 +132,14 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		c.logger.Info("API token file", "path", path)
 	}
 
-	routerToken, _, err := c.db.EnsureRouterToken()
-	if err != nil {
-		return err
+	routerToken := cfg.ACME.RouterToken
+	if routerToken == "" {
+		if routerToken, _, err = c.db.EnsureRouterToken(); err != nil {
+			return err
+		}
+	}
+	if routerToken == token {
+		return fmt.Errorf("%s is the API token: give the routers a token of their own (or unset it to use the stored one), so that theirs reads only routes and certificates", setServeRouterToken)
 	}
 
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})

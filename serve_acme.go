@@ -18,16 +18,20 @@ var (
 	setACMEDirectory    = setting{"acme-directory", "LONGSHOREMAN_ACME_DIRECTORY", "ACME directory URL of the CA (RFC 8555); empty: Let's Encrypt production, " + certs.LetsEncrypt}
 	setACMECA           = setting{"acme-ca", "LONGSHOREMAN_ACME_CA", "PEM file of a CA to trust for the ACME directory's HTTPS (a private CA), besides the system's"}
 	setPrintRouterToken = setting{"router", "", "print the router token (the routers' LONGSHOREMAN_ROUTER_TOKEN), making it when there is none, instead of the API token"}
+	setServeRouterToken = setting{"", "LONGSHOREMAN_ROUTER_TOKEN", ""}
 	setACMERenewBefore  = setting{"acme-renew-before", "LONGSHOREMAN_ACME_RENEW_BEFORE", "renew a certificate once less than this remains of it; 0: once a third of its lifetime remains"}
 )
 
-// ACMEConfig is how the controller obtains certificates: off while Email
-// is empty.
+// ACMEConfig is how the controller obtains certificates (off while Email
+// is empty) and hands them to the routers.
 type ACMEConfig struct {
 	Email       string
 	Directory   string
 	CA          string // PEM file trusted for the directory's TLS
 	RenewBefore time.Duration
+	// RouterToken replaces the stored router token: on an etcd store,
+	// which `token --router` does not read, the operator gives it.
+	RouterToken string
 }
 
 func (c *ACMEConfig) load(l *loader) {
@@ -35,6 +39,7 @@ func (c *ACMEConfig) load(l *loader) {
 	l.String(&c.Directory, setACMEDirectory)
 	l.String(&c.CA, setACMECA)
 	l.Duration(&c.RenewBefore, setACMERenewBefore)
+	l.String(&c.RouterToken, setServeRouterToken)
 }
 
 func (c ACMEConfig) check(p *problems) {
@@ -48,6 +53,9 @@ func (c ACMEConfig) check(p *problems) {
 		if _, err := c.pool(); err != nil {
 			p.add(setACMECA, "%v", err)
 		}
+	}
+	if n := len(c.RouterToken); n > 0 && n < MinTokenLength {
+		p.add(setServeRouterToken, "is %d characters long; use at least %d random ones (e.g. from openssl rand -hex 24), or unset it to have one generated", n, MinTokenLength)
 	}
 	if c.RenewBefore < 0 {
 		p.add(setACMERenewBefore, "is %s: give 0 (a third of the lifetime) or a duration such as 720h", c.RenewBefore)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,8 +33,9 @@ func TestLoadACMEConfig(t *testing.T) {
 	}{
 		{name: "off by default"},
 		{name: "on", env: map[string]string{"LONGSHOREMAN_ACME_EMAIL": "ops@example.com", "LONGSHOREMAN_ACME_DIRECTORY": "https://ca.example/dir",
-			"LONGSHOREMAN_ACME_CA": caFile, "LONGSHOREMAN_ACME_RENEW_BEFORE": "720h"},
-			want: ACMEConfig{Email: "ops@example.com", Directory: "https://ca.example/dir", CA: caFile, RenewBefore: 720 * time.Hour}},
+			"LONGSHOREMAN_ACME_CA": caFile, "LONGSHOREMAN_ACME_RENEW_BEFORE": "720h", "LONGSHOREMAN_ROUTER_TOKEN": "router-token-0123456789"},
+			want: ACMEConfig{Email: "ops@example.com", Directory: "https://ca.example/dir", CA: caFile, RenewBefore: 720 * time.Hour, RouterToken: "router-token-0123456789"}},
+		{name: "short router token", env: map[string]string{"LONGSHOREMAN_ROUTER_TOKEN": "abc"}, err: "LONGSHOREMAN_ROUTER_TOKEN is 3 characters long"},
 		{name: "bad e-mail", env: map[string]string{"LONGSHOREMAN_ACME_EMAIL": "ops"}, err: "LONGSHOREMAN_ACME_EMAIL"},
 		{name: "bad directory", env: map[string]string{"LONGSHOREMAN_ACME_DIRECTORY": "ca.example/dir"}, err: "LONGSHOREMAN_ACME_DIRECTORY"},
 		{name: "missing CA file", env: map[string]string{"LONGSHOREMAN_ACME_CA": "/nonexistent/ca.pem"}, err: "LONGSHOREMAN_ACME_CA"},
@@ -91,6 +93,27 @@ func TestTokenRouter(t *testing.T) {
 	}
 	if err := (&TokenCommand{Stdout: io.Discard}).Run(context.Background(), []string{"--router", "--routes-key", "--db", fresh}); err == nil {
 		t.Fatal("--router with --routes-key was accepted")
+	}
+
+	// A router token given to the controller replaces the stored one; the
+	// API token is refused as one.
+	given := MustServe(t, filepath.Join(t.TempDir(), "given.db"), map[string]string{"LONGSHOREMAN_ROUTER_TOKEN": "router-token-0123456789"})
+	req, _ := http.NewRequest("GET", given.URL()+"/router/certs", nil)
+	req.Header.Set("Authorization", "Bearer router-token-0123456789")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /router/certs with the router token given: %v %v", resp, err)
+	}
+	same := &ServeCommand{Stderr: io.Discard, Getenv: func(k string) string {
+		return map[string]string{"LONGSHOREMAN_DB": filepath.Join(t.TempDir(), "same.db"), "LONGSHOREMAN_INIT": "1", "LONGSHOREMAN_LISTEN": "127.0.0.1:0",
+			"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_ROUTER_TOKEN": "t0ken-0123456789", "REDIS_PORT": "1"}[k]
+	}}
+	err = same.ParseFlags(nil)
+	if err == nil {
+		err = same.Open(context.Background())
+	}
+	same.Close()
+	if err == nil || !strings.Contains(err.Error(), "LONGSHOREMAN_ROUTER_TOKEN is the API token") {
+		t.Fatalf("the API token as the router token: %v", err)
 	}
 }
 
