@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/longshoreman/longshoreman/certs"
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/etcd"
@@ -44,6 +45,7 @@ type ServeCommand struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	leader    *leadership
+	certs     *certs.Manager // nil without LONGSHOREMAN_ACME_EMAIL
 }
 
 // Run parses flags, opens everything, serves until ctx ends, then shuts
@@ -130,6 +132,16 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		c.logger.Info("API token file", "path", path)
 	}
 
+	routerToken := cfg.ACME.RouterToken
+	if routerToken == "" {
+		if routerToken, _, err = c.db.EnsureRouterToken(); err != nil {
+			return err
+		}
+	}
+	if routerToken == token {
+		return fmt.Errorf("%s is the API token: give the routers a token of their own (or unset it to use the stored one), so that theirs reads only routes and certificates", setServeRouterToken)
+	}
+
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
 	c.leader = newLeadership(c.db, etcd.ElectionConfig{ID: electionID(), URL: cfg.Advertise, TTL: cfg.Lease, Logger: c.logger})
 	var engines scheduler.Engines = c.engines
@@ -148,7 +160,12 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		Instances: c.db.AllInstances, Hosts: c.db.Hosts, Down: func() []string { return reconcile.Down() },
 		Published: func() (uint64, uint64) { st := c.publisher.Status(); return st.Published, st.Errors },
 		Leader:    func() (bool, uint64) { return c.leader.Leading(), c.leader.Changes() },
+
+		CertExpiry: func() (map[string]float64, error) { return certs.Expiry(c.db, time.Now()) },
 	})
+	if err := c.openCerts(cfg.ACME); err != nil {
+		return err
+	}
 	c.scheduler = scheduler.New(c.db, engines, scheduler.Config{
 		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
 		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
@@ -159,6 +176,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	api := http.NewServer(&http.Server{
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: token, Logger: c.logger,
 		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines}, Leadership: leadership,
+		RouterToken: routerToken, TableChanged: c.tableChanged,
 	})
 	c.api = api
 
@@ -202,6 +220,9 @@ func (c *ServeCommand) lead(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = c.publisher.Run(ctx) })
 	wg.Go(func() { c.reconcile.Run(ctx) })
+	if c.certs != nil {
+		wg.Go(func() { c.certs.Run(ctx) })
+	}
 	wg.Wait()
 }
 
