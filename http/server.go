@@ -55,7 +55,8 @@ type Scheduler interface {
 	Rollback(ctx context.Context, app string, revision int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Kill(ctx context.Context, app string) error
-	Logs(ctx context.Context, app string, lines int) ([]string, error)
+	Logs(ctx context.Context, app string, opts cluster.LogOptions) ([]string, error)
+	FollowLogs(ctx context.Context, app string, opts cluster.LogOptions, emit func(cluster.LogLine) error) error
 	MaxCount() int
 }
 
@@ -87,6 +88,7 @@ type Server struct {
 	router   *httprouter.Router
 	answers  answerCache
 	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
+	follows  followSet    // ends the log streams at shutdown
 }
 
 // Rollouts returns how many requests are running a deploy-like change, so
