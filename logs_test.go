@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -218,5 +219,85 @@ func TestLogsFollowScaleUp(t *testing.T) {
 	waitFor(t, 30*time.Second, "no goroutine of a log stream left", func() bool {
 		return goroutinesIn("(*Scheduler).FollowLogs") == 0 && goroutinesIn("(*Scheduler).followInstance") == 0 &&
 			goroutinesIn("docker.(*Engines).StreamLogs") == 0 && goroutinesIn("http.(*Server).followLogs") == 0
+	})
+}
+
+// TestLogsFollowThroughFollower follows an app's logs through a
+// controller that does not lead, with a write timeout of one second: the
+// follower forwards the stream to the leader, and a line printed after the
+// write timeout still arrives.
+func TestLogsFollowThroughFollower(t *testing.T) {
+	hosts := testenv.Hosts(t)
+	url := etcdTestURL(t)
+	var ctrls []*ServeCommand
+	var urls []string
+	for range 2 {
+		base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1",
+			"LONGSHOREMAN_LEASE": "2s", "LONGSHOREMAN_DRAIN": "300ms", "DOCKER_PORT": fmt.Sprint(testenv.DockerPort(t))}
+		for k, v := range etcdServeEnv(t, url) {
+			base[k] = v
+		}
+		c := &ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return base[k] }}
+		if err := c.ParseFlags(nil); err != nil {
+			t.Fatal(err)
+		}
+		c.Config.Timeouts = ServerTimeouts{Write: time.Second}
+		if err := c.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		ctrls, urls = append(ctrls, c), append(urls, c.URL())
+	}
+	leader := waitLeader(t, urls, 30*time.Second)
+	lc, follower := ctrls[leader], urls[1-leader]
+	mustCall(t, lc, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
+	app := testenv.UniqueApp(t, "logsforward")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	mustCall(t, lc, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+	inst := anyStrings(mustCall(t, lc, "GET", "/"+app+"/instances", "")["instances"])[0]
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", follower+"/apps/"+app+"/logs?follow=true&tail=1", nil)
+	req.Header.Set("X-Auth", "t0ken-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan cluster.LogLine, 100)
+	go func() {
+		defer close(lines)
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var l cluster.LogLine
+			if dec.Decode(&l) != nil {
+				return
+			}
+			lines <- l
+		}
+	}()
+	next := func(what string, match func(cluster.LogLine) bool) {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("the stream through the follower ended before %s", what)
+				}
+				if match(l) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %s within 30s", what)
+			}
+		}
+	}
+	next("first line", func(cluster.LogLine) bool { return true })
+	time.Sleep(2500 * time.Millisecond) // past the write timeout
+	printOn(t, inst, "after the write timeout")
+	next("line printed after the write timeout", func(l cluster.LogLine) bool {
+		return l.Line == "after the write timeout" && l.Instance == inst
 	})
 }
