@@ -75,6 +75,13 @@ type App struct {
 	Release []string `json:"release,omitempty"`
 	Memory  Bytes    `json:"memory,omitempty"`
 	CPUs    float64  `json:"cpus,omitempty"`
+
+	// App settings: how the app's instances are replaced and stopped,
+	// changed apart from any revision and kept across them (see
+	// settings.go).
+	Batch       int       `json:"batch,omitempty"`        // replace this many at a time; 0: all at once
+	StopTimeout *Duration `json:"stop_timeout,omitempty"` // SIGTERM to SIGKILL; nil: DefaultStopTimeout
+	Drain       *Duration `json:"drain,omitempty"`        // unrouted to SIGTERM; nil: the controller's LONGSHOREMAN_DRAIN
 }
 
 // Apply makes rev the app's current revision: its image, count, port,
@@ -152,6 +159,11 @@ type Revision struct {
 	Memory Bytes `json:"memory,omitempty"`
 	// CPUs is each instance's CPU limit in cores; 0 is no limit.
 	CPUs float64 `json:"cpus,omitempty"`
+	// OOMKills counts this revision's instances killed by the kernel for
+	// going past their memory limit (each was replaced); LastOOM is when
+	// the last one was.
+	OOMKills int       `json:"oom_kills,omitempty"`
+	LastOOM  time.Time `json:"last_oom,omitzero"`
 }
 
 // Instance is one container of one revision of one app on one host,

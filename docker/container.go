@@ -49,6 +49,7 @@ func (e *Engines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.
 	config := &container.Config{
 		Image:        spec.Image,
 		Env:          spec.Env,
+		Cmd:          spec.Command, // empty keeps the image's CMD; its ENTRYPOINT stays
 		ExposedPorts: nat.PortSet{port: struct{}{}},
 		Labels: map[string]string{
 			cluster.LabelApp:        spec.App,
@@ -60,6 +61,7 @@ func (e *Engines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.
 	hostConfig := &container.HostConfig{
 		PortBindings:  nat.PortMap{port: []nat.PortBinding{{HostIP: host, HostPort: ""}}},
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+		Resources:     resources(spec),
 	}
 
 	ctx, cancel := e.bounded(ctx)
@@ -81,6 +83,22 @@ func (e *Engines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.
 		return cluster.Container{}, err
 	}
 	return got, nil
+}
+
+// resources returns the limits Docker enforces for spec. Swap is limited
+// to the memory limit itself (MemorySwap = Memory): an instance gets no
+// swap beyond its limit, so it is killed for memory (and reported) rather
+// than slowed down by swapping, and the memory placement reserves is all
+// it can use.
+func resources(spec cluster.ContainerSpec) container.Resources {
+	var r container.Resources
+	if spec.Memory > 0 {
+		r.Memory, r.MemorySwap = int64(spec.Memory), int64(spec.Memory)
+	}
+	if spec.CPUs > 0 {
+		r.NanoCPUs = int64(spec.CPUs * 1e9)
+	}
+	return r
 }
 
 // discard removes a container that Run could not bring up, with a context
@@ -135,6 +153,10 @@ func (e *Engines) inspect(ctx context.Context, host, id string) (cluster.Contain
 		ct.Running = info.State.Running && !info.State.Restarting
 		ct.State = info.State.Status
 		ct.ExitCode = info.State.ExitCode
+		// Docker (20.10, checked) keeps OOMKilled set after the restart
+		// policy restarted the container: a running container may have
+		// been killed for memory.
+		ct.OOMKilled = info.State.OOMKilled
 	}
 	if ct.Running && info.NetworkSettings != nil {
 		ct.Port = publishedPort(info.NetworkSettings.Ports, ct.Host)
@@ -171,6 +193,7 @@ func fromLabels(ct *cluster.Container, labels map[string]string) {
 	ct.Revision, _ = strconv.Atoi(labels[cluster.LabelRevision])
 	ct.Host = labels[cluster.LabelHost]
 	ct.Controller = labels[cluster.LabelController]
+	ct.Task = labels[cluster.LabelTask]
 }
 
 // Stop stops the container (SIGTERM, then SIGKILL after timeout) and removes
@@ -213,7 +236,7 @@ func (e *Engines) List(ctx context.Context, host string) ([]cluster.Container, e
 	out := make([]cluster.Container, 0, len(list))
 	for _, s := range list {
 		ct := cluster.Container{ID: s.ID, Image: s.Image, State: s.State, Running: s.State == string(container.StateRunning),
-			App: s.Labels.App, Host: s.Labels.Host, Controller: s.Labels.Controller}
+			App: s.Labels.App, Host: s.Labels.Host, Controller: s.Labels.Controller, Task: s.Labels.Task}
 		ct.Revision, _ = strconv.Atoi(s.Labels.Revision)
 		if ct.Running {
 			ct.Port = summaryPort(s.Ports, host)
@@ -237,6 +260,7 @@ type listedContainer struct {
 		Revision   string `json:"longshoreman.revision"`
 		Host       string `json:"longshoreman.host"`
 		Controller string `json:"longshoreman.controller"`
+		Task       string `json:"longshoreman.task"`
 	} `json:"Labels"`
 	Ports []container.Port `json:"Ports"`
 }

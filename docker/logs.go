@@ -58,8 +58,8 @@ func (e *Engines) StreamLogs(ctx context.Context, host, id string, opts cluster.
 		return e.hostError(host, "read the logs of container "+id, err)
 	}
 	defer rc.Close()
-	stdout := &lineWriter{host: host, stream: "stdout", emit: emit}
-	stderr := &lineWriter{host: host, stream: "stderr", emit: emit}
+	stdout := &logLineWriter{host: host, stream: "stdout", emit: emit}
+	stderr := &logLineWriter{host: host, stream: "stderr", emit: emit}
 	_, err = stdcopy.StdCopy(stdout, stderr, rc)
 	if err == nil {
 		err = stdout.flush()
@@ -78,9 +78,9 @@ func (e *Engines) StreamLogs(ctx context.Context, host, id string, opts cluster.
 	return e.hostError(host, "read the logs of container "+id, err)
 }
 
-// lineWriter cuts one demultiplexed stream into lines, each starting with
+// logLineWriter cuts one demultiplexed stream into lines, each starting with
 // the timestamp Docker adds, and sends each whole line to emit.
-type lineWriter struct {
+type logLineWriter struct {
 	host, stream string
 	emit         func(cluster.LogLine) error
 	partial      []byte    // the start of a line whose end has not come
@@ -88,7 +88,7 @@ type lineWriter struct {
 	failed       error     // emit's error, once it failed
 }
 
-func (w *lineWriter) Write(p []byte) (int, error) {
+func (w *logLineWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
@@ -111,7 +111,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 }
 
 // flush sends what is held as one line, if anything is.
-func (w *lineWriter) flush() error {
+func (w *logLineWriter) flush() error {
 	if len(w.partial) == 0 {
 		return nil
 	}

@@ -31,8 +31,15 @@ type Engines interface {
 	// timeout) and removes it. A container that is already gone is not an
 	// error.
 	Stop(ctx context.Context, host, id string, timeout time.Duration) error
+	// RunTask runs a one-off task to its end: a container of spec (its
+	// Task set, LabelTask) with no published port and no restart policy,
+	// each output line passed to output as it comes. It returns the exit
+	// code, or TimedOut when the task ran past timeout and was killed; the
+	// container is removed in every case.
+	RunTask(ctx context.Context, spec cluster.ContainerSpec, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error)
 	// List returns every container (running or not) that carries the
-	// controller's labels and whose LabelHost is host.
+	// controller's labels and whose LabelHost is host, with Task set for
+	// the containers of one-off tasks.
 	List(ctx context.Context, host string) ([]cluster.Container, error)
 	// Logs returns the last lines of the container's stdout and stderr.
 	Logs(ctx context.Context, host, id string, lines int) ([]string, error)
@@ -43,8 +50,9 @@ type Engines interface {
 	// emit's error when either ended it, ENOTFOUND for an unknown
 	// container, EHOST when the host failed.
 	StreamLogs(ctx context.Context, host, id string, opts cluster.LogOptions, emit func(cluster.LogLine) error) error
-	// FreeMemory returns the host's memory available for new containers,
-	// in bytes, as well as Docker reports it.
+	// FreeMemory returns the host's total memory in bytes, as Docker
+	// reports it; placement reserves the instances' memory limits against
+	// it (see PlaceSized).
 	FreeMemory(ctx context.Context, host string) (int64, error)
 	// Events streams the host's container events (die, start, destroy...)
 	// for containers that carry the controller's labels and whose LabelHost

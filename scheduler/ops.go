@@ -32,6 +32,12 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 		Port:        firstPositive(req.Port, a.Port, cluster.DefaultPort),
 		HealthCheck: hc.WithDefaults(),
 	}
+	rev.Memory, rev.CPUs = deployLimits(req, a)
+	// Left out (nil), command and release keep the app's; an empty list clears them.
+	rev.Command, rev.Release = orCurrent(req.Command, a.Command), orCurrent(req.Release, a.Release)
+	if req.Batch > 0 {
+		a.Batch = req.Batch // this deploy's alone: a is not stored back
+	}
 	return s.rollout(ctx, a, rev, progress)
 }
 
@@ -39,6 +45,16 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 // means the newest succeeded revision before the current one. The app's
 // current instance count is kept: scaling is not part of a version.
 func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.rollback(ctx, app, number, false, progress)
+}
+
+// RollbackRelease is Rollback that also runs the revision's release
+// command, as a deploy does; Rollback keeps it but does not run it.
+func (s *Scheduler) RollbackRelease(ctx context.Context, app string, number int, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.rollback(ctx, app, number, true, progress)
+}
+
+func (s *Scheduler) rollback(ctx context.Context, app string, number int, release bool, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 	a, unlock, err := s.open(app, "a rollback")
 	if err != nil {
 		return nil, err
@@ -68,42 +84,37 @@ func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progre
 		App: app, Image: target.Image, Envs: target.Envs, Count: firstPositive(a.Count, target.Count),
 		Port: target.Port, HealthCheck: target.HealthCheck,
 	}
-	return s.rollout(ctx, a, rev, progress)
+	rev.Command, rev.Release = target.Command, target.Release
+	rev.Memory, rev.CPUs = target.Memory, target.CPUs // limits are part of a version
+	return s.rolloutRelease(ctx, a, rev, release, progress)
 }
 
 // SetEnv sets one env of app. On a running app the change is rolled out as
-// a new revision; if that fails, the env keeps its old value.
+// a new revision; if that fails, the env keeps its old value. Env changes
+// of the app arriving while one runs wait for it and are then rolled out
+// together as one revision (see envqueue.go); deploy, scale and rollback
+// arriving meanwhile still get ECONFLICT. On an app without instances the
+// env is stored at once.
 func (s *Scheduler) SetEnv(ctx context.Context, app, key, value string, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	return s.changeEnv(ctx, app, func(envs map[string]string) { envs[key] = value }, progress)
+	return s.changeEnv(ctx, app, envEdit{Key: key, Value: value}, progress)
 }
 
-// UnsetEnv removes exactly one env of app, restarting it like SetEnv.
+// UnsetEnv removes exactly one env of app, restarting and merging like
+// SetEnv. Removing an env that is not set (any more) changes nothing.
 func (s *Scheduler) UnsetEnv(ctx context.Context, app, key string, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	return s.changeEnv(ctx, app, func(envs map[string]string) { delete(envs, key) }, progress)
-}
-
-func (s *Scheduler) changeEnv(ctx context.Context, app string, edit func(map[string]string), progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	a, unlock, err := s.open(app, "an env change")
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if !a.Deployed() || a.Count == 0 {
-		a, err = s.store.UpdateApp(app, func(a *cluster.App) error { edit(a.Envs); return nil })
-		if err != nil {
-			return nil, err
-		}
-		return &cluster.DeployResult{Revision: a.Revision, Instances: []string{}}, nil
-	}
-	edit(a.Envs)
-	rev := &cluster.Revision{App: app, Image: a.Image, Envs: a.EnvList(), Count: a.Count, Port: a.Port, HealthCheck: a.HealthCheck}
-	return s.rollout(ctx, a, rev, progress)
+	return s.changeEnv(ctx, app, envEdit{Key: key, Unset: true}, progress)
 }
 
 // rollout records rev as a new revision and replaces every instance of the
 // app with rev.Count new ones. The deploy runs to its end even when the
 // client that asked goes away.
 func (s *Scheduler) rollout(ctx context.Context, a *cluster.App, rev *cluster.Revision, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.rolloutRelease(ctx, a, rev, true, progress)
+}
+
+// rolloutRelease is rollout that runs rev's release command first only when
+// release is set.
+func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *cluster.Revision, release bool, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 	ctx = context.WithoutCancel(ctx)
 	rev.Status = cluster.StatusDeploying
 	if err := s.store.CreateRevision(rev); err != nil {
@@ -111,12 +122,18 @@ func (s *Scheduler) rollout(ctx context.Context, a *cluster.App, rev *cluster.Re
 	}
 	c := &change{app: rev.App, rev: rev, progress: s.logged(rev.App, rev.Number, progress), start: time.Now()}
 	c.report(cluster.Progress{Step: "revision", Message: fmt.Sprintf("revision %d of %s: %s x%d", rev.Number, rev.App, rev.Image, rev.Count)})
+	if release {
+		if err := s.release(ctx, c, rev); err != nil {
+			c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
+			s.cfg.Observer.Deploy(cluster.StatusFailed, time.Since(c.start))
+			return nil, s.fail(rev, err)
+		}
+	}
 	o, err := s.observe(a)
 	if err != nil {
 		return nil, s.fail(rev, err)
 	}
-	p := s.decide(ctx, &o.Capacity, func() Plan { return PlanDeploy(o, rev) })
-	started, err := s.run(ctx, c, p)
+	started, err := s.rollOut(ctx, c, o, rev)
 	if err != nil {
 		c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
 		s.cfg.Observer.Deploy(cluster.StatusFailed, time.Since(c.start))
@@ -376,6 +393,35 @@ func notDeleting(a *cluster.App) error {
 		return cluster.Errorf(cluster.ECONFLICT, "App %s is being deleted (an earlier delete did not finish; see the controller's log)", a.Name).WithFix("finish it, then create the app anew, with", cluster.OpRemoveApp, cluster.ArgApp, a.Name)
 	}
 	return nil
+}
+
+// deployLimits returns the memory and CPU limits of a deploy: the
+// request's, the app's current ones where the request leaves them 0, and
+// none where it asks for none (a negative value, see cluster.DeployRequest).
+func deployLimits(req cluster.DeployRequest, a *cluster.App) (cluster.Bytes, float64) {
+	mem, cpus := a.Memory, a.CPUs
+	switch {
+	case req.Memory > 0:
+		mem = req.Memory
+	case req.Memory < 0:
+		mem = 0
+	}
+	switch {
+	case req.CPUs > 0:
+		cpus = req.CPUs
+	case req.CPUs < 0:
+		cpus = 0
+	}
+	return mem, cpus
+}
+
+// orCurrent returns req when the request set it (an empty list included),
+// else the app's current value.
+func orCurrent(req, current []string) []string {
+	if req != nil {
+		return req
+	}
+	return current
 }
 
 func firstPositive(vals ...int) int {

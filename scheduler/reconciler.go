@@ -34,6 +34,10 @@ type Reconciler struct {
 	unsettled bool // guarded by passing: an interrupted deploy's app was busy; settle it at the next pass
 
 	lastPassStart time.Time // guarded by mu: when the last finished pass started
+	// oom holds the containers reported killed for memory, by id, with
+	// their host (guarded by mu): each is reported once and replaced,
+	// even when Docker's restart policy brought it back.
+	oom map[string]oomKill
 }
 
 // ReconcilerConfig tunes a Reconciler; zero values take the defaults.
@@ -64,6 +68,7 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
 		repairs: make(chan struct{}, maxRepairs),
 		failing: map[string]time.Time{}, down: map[string]bool{}, views: newHostViews(),
+		oom: map[string]oomKill{},
 	}
 	// A check that changes what should be routed asks for a pass at once,
 	// so an instance failing its check leaves the table within one and a
@@ -197,8 +202,12 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	}
 	observedAt := time.Now().UTC()
 	up, down, containers := r.observeHosts(ctx, hosts)
+	// After the containers were listed: a task that started since is not
+	// among them, and one that ended since was removed already.
+	tasks := r.s.tasks.snapshot()
 	healthy, unhealthy := r.observeHealth(ctx, hosts, up, down, containers, all, apps)
 
+	r.markKilledForMemory(containers, up, observedAt)
 	byApp := map[string][]cluster.Container{}
 	for _, ct := range containers {
 		byApp[ct.App] = append(byApp[ct.App], ct)
@@ -234,6 +243,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		st := *states[name]
 		st.Containers, st.HostUp, st.HostDown, st.Hosts = byApp[name], up, down, known
 		st.Healthy, st.Unhealthy, st.ObservedAt, st.Retiring = healthy, unhealthy, observedAt, retiring
+		st.Tasks = tasks
 		if PlanRepair(st).Empty() {
 			lk.unlock() // the common case: nothing to repair, no goroutine
 			continue
@@ -664,7 +674,9 @@ func (r *Reconciler) watchHost(ctx context.Context, host string) {
 
 func (r *Reconciler) onEvent(ev cluster.ContainerEvent) {
 	switch ev.Action {
-	case "die", "kill", "oom", "stop":
+	case "oom":
+		r.killedForMemory(ev.Host, ev.App, ev.ID, ev.Time)
+	case "die", "kill", "stop":
 	default:
 		return
 	}
