@@ -101,9 +101,13 @@ func TestLogsFollowNDJSON(t *testing.T) {
 	srv, _, e, inst := followServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	resp, sc := openFollow(t, ctx, srv, "tail=0")
+	resp, sc := openFollow(t, ctx, srv, "tail=1")
 	defer resp.Body.Close()
-	// The header came before any line: print only now.
+	// Once the instance's last line came, its output is followed: a line
+	// printed now comes next.
+	if !sc.Scan() || !strings.Contains(sc.Text(), `"line":"fake container `+inst.ID[:12]) {
+		t.Fatalf("first line = %q, %v; want the container's first line", sc.Text(), sc.Err())
+	}
 	if err := e.Print(inst.ID, "stderr", `a "quoted" line`); err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,9 @@ func TestFakeFollowLogsJoinLeave(t *testing.T) {
 
 	// Tail 0: only what is printed from now on, for the instances there.
 	s := followLogs(t, c, app, cluster.LogOptions{Tail: 0})
-	time.Sleep(time.Second)
+	// The fake reads a container's lines in the call it counts: once
+	// counted, what is printed next is new to the follower.
+	eventually(t, "the instance followed", func() bool { return c.Engines.Calls()["StreamLogs"] >= 1 })
 	if err := c.Engines.Print(old.ID, "stderr", "while followed"); err != nil {
 		t.Fatal(err)
 	}
