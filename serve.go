@@ -194,6 +194,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(c.logger.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsConfig,
 	}
+	c.server.RegisterOnShutdown(api.EndStreams)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	c.goRun(func() {

@@ -133,9 +133,18 @@ nor counted as an instance, and is removed when it ends; Ctrl-C kills it.`},
 			Summary: "list the app's routed instances",
 			Help:    `List the app's instances that serve traffic (healthy and routed).`},
 		{Name: cluster.OpLogs, Group: groupDeploys, Run: runLogs, App: NeedsApp,
+			Flags: []Flag{
+				{Name: "follow", Short: "f", Help: "keep printing new lines, of instances that start too, until interrupted"},
+				{Name: "tail", Value: "N", Help: fmt.Sprintf("the last N lines of each instance, 0 to %d", cluster.MaxLogLines),
+					Default: fmt.Sprintf("%d; with --since, every line since then", cluster.DefaultLogLines)},
+				{Name: "since", Value: "WHEN", Help: "only lines printed since WHEN: a duration before now (10m, 1h) or an RFC 3339 time"},
+			},
 			Summary: "print the last log lines of every instance of the app",
-			Help: `Print the last log lines of every instance of the app, each line prefixed
-with its instance's address.`},
+			Help: `Print the last log lines of every instance of the app, stdout and stderr,
+each line prefixed with its instance's address (in a colour of its own on a
+terminal, unless NO_COLOR is set). With --follow, keep printing the lines
+as the instances print them: instances that start join, ones that stop
+leave, until interrupted.`},
 
 		{Name: cluster.OpEnvs, Group: groupEnvs, Run: runEnvs, App: NeedsApp,
 			Summary: "list the app's env vars",

@@ -57,7 +57,8 @@ type Scheduler interface {
 	RunTask(ctx context.Context, app string, command []string, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error)
 	Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Kill(ctx context.Context, app string) error
-	Logs(ctx context.Context, app string, lines int) ([]string, error)
+	Logs(ctx context.Context, app string, opts cluster.LogOptions) ([]string, error)
+	FollowLogs(ctx context.Context, app string, opts cluster.LogOptions, emit func(cluster.LogLine) error) error
 	MaxCount() int
 	// UpdateSettings changes an app's settings with edit, in one write.
 	UpdateSettings(ctx context.Context, app string, edit func(*cluster.App)) (*cluster.App, error)
@@ -102,6 +103,7 @@ type Server struct {
 	router   *httprouter.Router
 	answers  answerCache
 	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
+	follows  followSet    // ends the log streams at shutdown
 }
 
 // Rollouts returns how many requests are running a deploy-like change, so
