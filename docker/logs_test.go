@@ -47,6 +47,32 @@ func nextLine(t *testing.T, lines <-chan cluster.LogLine, want string) cluster.L
 	}
 }
 
+// nextLines waits for every line in want, in any order, skipping others;
+// it returns them in want's order.
+func nextLines(t *testing.T, lines <-chan cluster.LogLine, want ...string) []cluster.LogLine {
+	t.Helper()
+	got := make([]cluster.LogLine, len(want))
+	left := len(want)
+	deadline := time.After(30 * time.Second)
+	for left > 0 {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("the stream ended before %q", want)
+			}
+			for i, w := range want {
+				if l.Line == w && got[i].Line == "" {
+					got[i] = l
+					left--
+				}
+			}
+		case <-deadline:
+			t.Fatalf("not every line of %q within 30s; got %+v", want, got)
+		}
+	}
+	return got
+}
+
 func TestStreamLogsFollows(t *testing.T) {
 	e := newEngines(t)
 	host := testenv.Hosts(t)[0]
@@ -72,8 +98,10 @@ func TestStreamLogsFollows(t *testing.T) {
 	before := time.Now()
 	printLine(t, addr, "stdout", "to stdout while followed")
 	printLine(t, addr, "stderr", "to stderr while followed")
-	out := nextLine(t, lines, "to stdout while followed")
-	errl := nextLine(t, lines, "to stderr while followed")
+	// Docker keeps no order between the two streams: take both lines in
+	// whichever order they come.
+	got := nextLines(t, lines, "to stdout while followed", "to stderr while followed")
+	out, errl := got[0], got[1]
 	if out.Stream != "stdout" || errl.Stream != "stderr" {
 		t.Errorf("streams = %q, %q; want stdout, stderr", out.Stream, errl.Stream)
 	}
@@ -159,8 +187,16 @@ func TestStreamLogsTailSinceAndStop(t *testing.T) {
 			return nil
 		})
 	}()
-	printLine(t, addr, "stdout", "last words")
-	nextLine(t, lines, "last words")
+	// The follow may attach after a first print (tail 0 shows nothing
+	// from before): print until the stream shows the line.
+	for seen := false; !seen; {
+		printLine(t, addr, "stdout", "last words")
+		select {
+		case l := <-lines:
+			seen = l.Line == "last words"
+		case <-time.After(time.Second):
+		}
+	}
 	if err := e.Stop(ctx, host, ct.ID, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
