@@ -60,11 +60,17 @@ type Subscription struct {
 	C <-chan Numbered
 
 	c       chan Numbered
+	done    chan struct{} // closed with c
 	bus     *Bus
 	match   func(cluster.Event) bool
 	dropped bool // guarded by bus.mu
 	closed  bool // guarded by bus.mu
 }
+
+// Done is closed when the subscription ends, at once, while C may still
+// hold events: a writer blocked on a client that stopped reading can be
+// cut off as soon as the bus drops it.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
 
 // Dropped reports whether the bus dropped the subscription for falling
 // behind. Read it after C is closed.
@@ -90,6 +96,7 @@ func (b *Bus) remove(s *Subscription) {
 	s.closed = true
 	delete(b.subs, s)
 	close(s.c)
+	close(s.done)
 }
 
 // Subscribe returns a subscription to the events match accepts (nil: all),
@@ -100,7 +107,7 @@ func (b *Bus) Subscribe(match func(cluster.Event) bool, after uint64) *Subscript
 		match = func(cluster.Event) bool { return true }
 	}
 	c := make(chan Numbered, b.buffer)
-	s := &Subscription{C: c, c: c, bus: b, match: match}
+	s := &Subscription{C: c, c: c, done: make(chan struct{}), bus: b, match: match}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if after > 0 {

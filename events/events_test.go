@@ -82,6 +82,11 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Publish blocked on a subscriber that never reads")
 	}
+	select {
+	case <-stuck.Done():
+	default:
+		t.Fatal("the dropped subscription's Done is still open")
+	}
 	n := 0
 	for range stuck.C {
 		n++

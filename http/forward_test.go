@@ -14,7 +14,7 @@ func TestLeaderOnly(t *testing.T) {
 		{"GET", "/hosts"}: false, {"POST", "/hosts"}: true, {"DELETE", "/hosts/:host"}: true,
 		{"GET", "/registries"}: false, {"POST", "/registries"}: true, {"DELETE", "/registries/:registry"}: true,
 		{"GET", "/describe"}: false, {"GET", "/routes"}: true, {"GET", "/healthz"}: false, {"GET", "/backup"}: false,
-		{"GET", "/metrics"}: true,
+		{"GET", "/metrics"}: true, {"GET", "/events"}: true, {"GET", "/overview"}: true,
 	}
 	routes := Routes()
 	if len(routes) != len(want) {

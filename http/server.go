@@ -22,6 +22,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/events"
 )
 
 // Store is what the API reads from the data file.
@@ -83,6 +84,8 @@ type Server struct {
 	// Leadership is nil for a controller alone on its store (it always
 	// leads); with one, a follower forwards leader-only routes.
 	Leadership Leadership
+	Events     *events.Bus  // GET /events reads it; may be nil
+	UI         http.Handler // serves GET /ui/..., without a token; may be nil
 
 	router   *httprouter.Router
 	answers  answerCache
@@ -100,7 +103,7 @@ type Observer interface {
 }
 
 // reserved are the first path segments that are not app names.
-var reserved = map[string]bool{"apps": true, "hosts": true, "registries": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true}
+var reserved = map[string]bool{"apps": true, "hosts": true, "registries": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true, "events": true, "overview": true, "ui": true}
 
 // NewServer returns a Server with its routes registered.
 func NewServer(s *Server) *Server {
@@ -152,6 +155,14 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "GET", "/healthz", s.healthz)
 	s.handle(r, "GET", "/backup", s.backup)
 	s.handle(r, "GET", "/metrics", s.fallible(s.metrics))
+	s.handle(r, "GET", "/events", s.fallible(s.events))
+	s.handle(r, "GET", "/overview", s.fallible(s.overview))
+	if s.UI != nil {
+		ui := func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { s.UI.ServeHTTP(w, req) }
+		s.handle(r, "GET", "/ui/*file", ui)
+		s.handle(r, "HEAD", "/ui/*file", ui)
+		s.handle(r, "GET", "/ui", ui)
+	}
 	s.router = r
 	return s
 }
@@ -168,6 +179,7 @@ func Routes() [][2]string {
 		{"GET", "/hosts"}, {"POST", "/hosts"}, {"DELETE", "/hosts/:host"},
 		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
+		{"GET", "/events"}, {"GET", "/overview"},
 	}
 }
 
@@ -188,7 +200,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.Observer.Request(rec.route, r.Method, rec.status, d)
 		}
 	}()
-	if r.URL.Path != "/healthz" && !s.authorized(r) {
+	if r.URL.Path != "/healthz" && !s.public(r) && !s.authorized(r) {
 		refused = true
 		if s.Observer != nil {
 			s.Observer.AuthFailed()
@@ -223,6 +235,14 @@ func shortForm(path string) string {
 		return ""
 	}
 	return "/apps/" + first + "/" + rest
+}
+
+// public reports whether r asks for the dashboard's static files, which
+// hold no data: the page must load before it can ask for the token. Every
+// request the page makes for data carries the token.
+func (s *Server) public(r *http.Request) bool {
+	return s.UI != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		(r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/"))
 }
 
 func (s *Server) authorized(r *http.Request) bool {

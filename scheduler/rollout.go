@@ -59,6 +59,7 @@ func (s *Scheduler) dropBroken(ctx context.Context, p Plan) {
 	if len(p.Unroute) > 0 {
 		_ = s.store.SetRouted(p.App, instanceIDs(p.Unroute), false)
 		s.cfg.RoutesChange()
+		s.emitInstances("unrouted", p.Unroute)
 	}
 	for _, rec := range p.Forget {
 		_ = s.store.DeleteInstance(p.App, rec.ID)
@@ -74,12 +75,14 @@ func (s *Scheduler) routeServing(p Plan) {
 		inst := cluster.Instance{ID: ct.ID, App: p.App, Revision: ct.Revision, Host: ct.Host, Port: ct.Port, Routed: true, Started: time.Now().UTC()}
 		if err := s.store.PutInstance(inst); err == nil {
 			routed = true
+			s.emitInstances("routed", []cluster.Instance{inst})
 			s.cfg.Logger.Info("adopted a running container", "app", p.App, "instance", inst.Addr())
 		}
 	}
 	if len(p.Route) > 0 {
 		_ = s.store.SetRouted(p.App, instanceIDs(p.Route), true)
 		routed = true
+		s.emitInstances("routed", p.Route)
 	}
 	if routed {
 		s.cfg.RoutesChange()
