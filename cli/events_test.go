@@ -30,7 +30,6 @@ func follow(t *testing.T, u *cli, args ...string) *syncWriter {
 	return out
 }
 
-
 func waitOutput(t *testing.T, w *syncWriter, want string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
