@@ -62,6 +62,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 			if sub.Dropped() {
 				dropped.Store(true)
 				_ = rc.SetWriteDeadline(time.Now())
+				s.Logger.Warn("dropped an event stream client that fell behind", "remote", r.RemoteAddr, "buffer", events.DefaultBuffer)
 			}
 		case <-finished:
 		}
@@ -111,12 +112,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 var errDropped = fmt.Errorf("dropped")
 
 // endDropped tells a dropped client why its stream ends, if it still
-// reads, and logs it.
+// reads.
 func (s *Server) endDropped(w http.ResponseWriter, rc *http.ResponseController, sub *events.Subscription) {
 	if !sub.Dropped() {
 		return
 	}
-	s.Logger.Warn("dropped an event stream client that fell behind", "buffer", events.DefaultBuffer)
 	_ = rc.SetWriteDeadline(time.Now().Add(time.Second))
 	b, _ := json.Marshal(cluster.Event{Type: "dropped", Step: "dropped", Message: "this client fell too far behind and was dropped: reconnect, with Last-Event-ID to resume", Time: time.Now().UTC()})
 	if _, err := fmt.Fprintf(w, "event: dropped\ndata: %s\n\n", b); err == nil {

@@ -676,10 +676,9 @@ func (r *Reconciler) onEvent(ev cluster.ContainerEvent) {
 		return
 	}
 	for _, i := range insts {
-		if i.ID == ev.ID && ev.Action == "die" {
-			r.s.emit(cluster.Event{Type: cluster.EventInstance, Step: "died", App: i.App, Revision: i.Revision, Host: i.Host, Instance: i.Addr()})
-		}
 		if i.ID == ev.ID && i.Routed {
+			// Routed and not retiring: not stopped by this controller.
+			r.s.emit(cluster.Event{Type: cluster.EventInstance, Step: "died", App: i.App, Revision: i.Revision, Host: i.Host, Instance: i.Addr(), Message: ev.Action})
 			_ = r.s.store.SetRouted(i.App, []string{i.ID}, false)
 			r.s.cfg.RoutesChange()
 			r.s.cfg.Logger.Warn("container died: unrouted; it will be replaced", "app", i.App, "instance", i.Addr(), "action", ev.Action)
