@@ -97,7 +97,7 @@ export async function rollout(method, path, body, onStep) {
   return last;
 }
 
-// follow reads GET /events with a streaming fetch (EventSource cannot
+// follow reads GET /events with a streaming fetch (the browser's own SSE client cannot
 // send the token) and calls onEvent with each event; onState gets
 // "live", "reconnecting" or "stopped". It reconnects with backoff,
 // resuming after the last event seen, until the returned function is
