@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/events"
 	"github.com/longshoreman/longshoreman/internal/testenv"
 )
 
@@ -344,5 +345,52 @@ func BenchmarkDeployWithAStuckEventsClient(b *testing.B) {
 			load, _ := os.ReadFile("/proc/loadavg")
 			b.Logf("loadavg %s", strings.TrimSpace(string(load)))
 		})
+	}
+}
+
+// TestLeaderEvents runs two controllers on one etcd prefix: when the
+// leader stops, it reports the leadership lost and the other elected,
+// each on its own event stream; GET /events of a follower is the
+// leader's.
+func TestLeaderEvents(t *testing.T) {
+	url := etcdTestURL(t)
+	first, _ := serveOnEtcd(t, url, nil)
+	waitLeader(t, []string{first.URL()}, 30*time.Second)
+	second, _ := serveOnEtcd(t, url, nil)
+	waitLeader(t, []string{first.URL(), second.URL()}, 30*time.Second)
+	elected := second.events.Subscribe(nil, 0)
+	defer elected.Close()
+
+	// Through the follower, the stream is the leader's.
+	viaFollower := followEvents(t, second, "")
+	first.scheduler.Emit(cluster.Event{Type: cluster.EventTask, Step: "started", App: "marker.example.com"})
+	viaFollower.Wait(t, "the leader's event through the follower", 10*time.Second, is("task", "started", "marker.example.com"))
+
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Its streams ended with the shutdown; the bus still kept the event.
+	var lost []events.Numbered
+	for _, e := range first.events.Since(0) {
+		if e.Type == cluster.EventLeader {
+			lost = append(lost, e)
+		}
+	}
+	if len(lost) != 2 || lost[0].Step != "elected" || lost[1].Step != "lost" || lost[1].Message == "" {
+		t.Fatalf("the stopped leader's leadership events: %+v, want elected then lost, naming it", lost)
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case e, ok := <-elected.C:
+			if !ok {
+				t.Fatal("the other controller's subscription ended before a leader elected event")
+			}
+			if e.Type == cluster.EventLeader && e.Step == "elected" && e.Message != "" && e.Message != lost[1].Message {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the other controller reported no leader elected event within 30s")
+		}
 	}
 }

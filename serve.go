@@ -183,6 +183,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(c.logger.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsConfig,
 	}
+	c.server.RegisterOnShutdown(c.events.Close) // event streams would hold the shutdown up
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	c.goRun(func() {

@@ -38,6 +38,7 @@ type Bus struct {
 	next    int        // where the next event goes in ring
 	full    bool
 	dropped uint64
+	closed  bool
 }
 
 // New returns a Bus whose subscribers buffer up to buffer events (0 means
@@ -124,7 +125,30 @@ func (b *Bus) Subscribe(match func(cluster.Event) bool, after uint64) *Subscript
 		}
 	}
 	b.subs[s] = struct{}{}
+	if b.closed {
+		b.remove(s)
+	}
 	return s
+}
+
+// Close ends every subscription, and those made later at once, so that
+// streams end when the controller shuts down. Publish still records
+// events.
+func (b *Bus) Close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for s := range b.subs {
+		b.remove(s)
+	}
+}
+
+// Since returns the kept events numbered above after, oldest first: what
+// a client resuming after that event is sent first.
+func (b *Bus) Since(after uint64) []Numbered {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.since(after)
 }
 
 // since returns the kept events numbered above after, oldest first; the

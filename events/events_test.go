@@ -176,3 +176,22 @@ func TestConcurrentPublishAndSubscribe(t *testing.T) {
 		t.Fatalf("%d subscriptions left open", n)
 	}
 }
+
+// Close ends every subscription, without marking them dropped, and
+// those made after it.
+func TestClose(t *testing.T) {
+	b := events.New(4, 0)
+	s := b.Subscribe(nil, 0)
+	b.Close()
+	if _, ok := <-s.C; ok || s.Dropped() {
+		t.Fatalf("after Close: channel open %v, dropped %v", ok, s.Dropped())
+	}
+	late := b.Subscribe(nil, 0)
+	if _, ok := <-late.C; ok {
+		t.Fatal("a subscription made after Close is open")
+	}
+	b.Publish(deploy("shop", 1)) // no subscriber, no panic
+	if b.Subscribers() != 0 {
+		t.Fatalf("%d subscribers after Close", b.Subscribers())
+	}
+}

@@ -14,6 +14,7 @@ let stopEvents = null;
 let view = null;
 let timer = null;
 let poll = null;
+let currentApp = ''; // the app whose view is shown; its events only are listed there
 const eventList = h('ol', { id: 'events', class: 'events', role: 'log', 'aria-live': 'off', 'aria-label': 'Latest events, newest first' });
 
 function showSignIn(message) {
@@ -51,17 +52,25 @@ function eventText(type, e) {
 
 function onEvent(type, e) {
   const t = new Date(e.time);
-  eventList.prepend(h('li', { 'data-type': type, 'data-step': e.step },
-    h('time', { datetime: e.time }, isNaN(t) ? '' : t.toLocaleTimeString()), ' ', eventText(type, e)));
+  const li = h('li', { 'data-type': type, 'data-step': e.step, 'data-app': e.app || '' },
+    h('time', { datetime: e.time }, isNaN(t) ? '' : t.toLocaleTimeString()), ' ', eventText(type, e));
+  li.hidden = !shown(li);
+  eventList.prepend(li);
   while (eventList.children.length > MAX_EVENTS) eventList.lastChild.remove();
   if (type === 'dropped') return;
   schedule();
 }
 
-// schedule refreshes the view soon, once for a burst of events.
+// shown reports whether an event's line belongs in the current view.
+function shown(li) {
+  return !currentApp || !li.dataset.app || li.dataset.app === currentApp;
+}
+
+// schedule refreshes the view soon: once for a burst of events, and at
+// least every quarter second while a deploy streams its steps.
 function schedule() {
-  clearTimeout(timer);
-  timer = setTimeout(refresh, 250);
+  if (timer) return;
+  timer = setTimeout(() => { timer = null; refresh(); }, 250);
 }
 
 async function refresh() {
@@ -84,8 +93,10 @@ function route() {
   const m = location.hash.match(/^#\/apps\/([^/]+)$/);
   const el = $('view');
   const ctx = { refresh: schedule, events: eventList };
+  currentApp = m ? decodeURIComponent(m[1]) : '';
+  for (const li of eventList.children) li.hidden = !shown(li);
   if (m) {
-    const app = decodeURIComponent(m[1]);
+    const app = currentApp;
     document.title = `${app} · Longshoreman`;
     view = appView.mount(el, { ...ctx, app });
   } else {
