@@ -159,7 +159,7 @@ func TestDashboard(t *testing.T) {
 	for _, h := range hosts {
 		mustCall(t, c, "POST", "/hosts", `{"host":"`+h+`"}`)
 	}
-	app := testenv.UniqueApp(t, "dashboard")
+	app := testenv.UniqueApp(t, "shop")
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
 	shots := t.TempDir()
 
