@@ -189,6 +189,9 @@ func TestDashboard(t *testing.T) {
 	b.Wait("the app listed healthy", `[...document.querySelectorAll('#apps-body tr')].some(r => r.dataset.app === `+js(app)+` && r.querySelector('.healthy').textContent === '2/2')`, 30*time.Second)
 	b.Wait("the deploy in the event list", `document.querySelector('#events li[data-type=revision][data-step=succeeded]')`, 30*time.Second)
 	b.Screenshot(shots, "ui-cluster.png")
+	b.Do("a phone's width", chromedp.EmulateViewport(375, 800))
+	b.Wait("the cluster view within 375px", `document.documentElement.scrollWidth <= 375`, 10*time.Second)
+	b.Do("back to the desktop", chromedp.EmulateViewport(1280, 900))
 
 	// The app's page shows its instances.
 	b.Do("opening the app", chromedp.Click(css(`#apps-body a[href="#/apps/`+app+`"]`)))
@@ -241,8 +244,36 @@ func TestDashboard(t *testing.T) {
 
 	// At 375 px wide nothing overflows the page sideways.
 	b.Do("a phone's width", chromedp.EmulateViewport(375, 800))
-	b.Wait("the page within 375px", `document.documentElement.scrollWidth <= 375`, 10*time.Second)
+	b.Wait("the app view within 375px", `document.documentElement.scrollWidth <= 375`, 10*time.Second)
 	b.Do("back to the desktop", chromedp.EmulateViewport(1280, 900))
+
+	// Scaling down stops instances: it asks first, and Cancel changes
+	// nothing.
+	b.Do("scaling to 1", chromedp.SetValue(css("#scale-count"), "1"), chromedp.Click(css("#scale-form button[type=submit]")))
+	b.Wait("the confirmation", `document.getElementById('confirm').open`, 10*time.Second)
+	b.Do("cancelling", chromedp.Click(css("#confirm-cancel")))
+	b.Wait("the dialog closed", `!document.getElementById('confirm').open`, 10*time.Second)
+	if n := evalJS[string](b, `document.getElementById('app-healthy').textContent`); n != "2/2" {
+		t.Fatalf("a cancelled scale changed the app: %s", n)
+	}
+	b.Do("scaling to 1 again", chromedp.Click(css("#scale-form button[type=submit]")))
+	b.Wait("the confirmation", `document.getElementById('confirm').open`, 10*time.Second)
+	b.Do("confirming", chromedp.Click(css("#confirm-ok")))
+	b.Wait("one instance", `document.getElementById('app-healthy').textContent === '1/1' && document.querySelectorAll('#instances-body tr[data-instance]').length === 1`, 60*time.Second)
+	b.Do("killing", chromedp.Click(css("#kill")))
+	b.Wait("the confirmation", `document.getElementById('confirm').open`, 10*time.Second)
+	b.Do("confirming", chromedp.Click(css("#confirm-ok")))
+	b.Wait("the app stopped", `document.getElementById('app-healthy').textContent === '0/0' && !document.querySelector('#instances-body tr[data-instance]')`, 60*time.Second)
+
+	// Add a host, then drain it.
+	extra := testenv.FaultHost(t)
+	b.Do("back to the cluster", chromedp.Click(css(`a[href="#/"]`)))
+	b.Do("adding a host", chromedp.SetValue(css("#host-add-addr"), extra), chromedp.Click(css("#host-add-form button[type=submit]")))
+	b.Wait("the new host listed", `document.querySelector('#hosts-body tr[data-host=`+js(extra)+`]')`, 30*time.Second)
+	b.Do("draining it", chromedp.Click(css("#drain-"+strings.ReplaceAll(extra, ".", `\.`))))
+	b.Wait("the confirmation", `document.getElementById('confirm').open`, 10*time.Second)
+	b.Do("confirming", chromedp.Click(css("#confirm-ok")))
+	b.Wait("the host gone", `!document.querySelector('#hosts-body tr[data-host=`+js(extra)+`]') && document.querySelectorAll('#hosts-body tr[data-host]').length === `+fmt.Sprint(len(hosts)), 60*time.Second)
 
 	if !evalJS[bool](b, `window.notReloaded === true`) {
 		t.Fatal("the page was reloaded during the test: the views must update themselves")
