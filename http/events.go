@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,9 +14,9 @@ import (
 	"github.com/longshoreman/longshoreman/events"
 )
 
-// EventsHeartbeat is how often GET /events writes a comment when nothing
+// eventsHeartbeat is how often GET /events writes a comment when nothing
 // happens, so proxies keep the stream open and a dead client is noticed.
-var EventsHeartbeat = 15 * time.Second
+const eventsHeartbeat = 15 * time.Second
 
 // eventsWriteTimeout bounds one write of the event stream: a client that
 // stops reading is cut off after it, even before the bus drops it.
@@ -86,7 +87,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if write(": longshoreman events\nretry: 2000\n\n") != nil {
 		return nil
 	}
-	tick := time.NewTicker(EventsHeartbeat)
+	tick := time.NewTicker(eventsHeartbeat)
 	defer tick.Stop()
 	for {
 		select {
@@ -109,7 +110,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	}
 }
 
-var errDropped = fmt.Errorf("dropped")
+// errDropped ends the writes to a client the bus dropped.
+var errDropped = errors.New("dropped")
 
 // endDropped tells a dropped client why its stream ends, if it still
 // reads.
