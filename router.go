@@ -20,6 +20,7 @@ type RouterConfig struct {
 	Cluster   string
 	LogFormat string
 	Limits    RouterLimits
+	HTTPS     RouterHTTPS
 }
 
 // DefaultRouterConfig is what the router runs with when nothing is set
@@ -29,7 +30,9 @@ func DefaultRouterConfig() RouterConfig {
 }
 
 const routerAbout = `Run an HTTP router: it proxies requests by their Host header to the app's instances,
-using the routing table the controller publishes over Redis PubSub.
+using the routing table the controller publishes over Redis PubSub. With --https-port it
+also serves HTTPS, with certificates fetched from the controller (LONGSHOREMAN_URL and
+LONGSHOREMAN_ROUTER_TOKEN) and cached in --state-dir.
 
 Usage: longshoreman router [flags]
 
@@ -50,6 +53,7 @@ func LoadRouterConfig(args []string, getenv func(string) string, output io.Write
 	l.String(&c.StateDir, setRouterState)
 	l.String(&c.Cluster, setRouterCluster)
 	c.Limits.load(l)
+	c.HTTPS.load(l)
 	if err := l.parse(args); err != nil {
 		return c, err
 	}
@@ -67,6 +71,7 @@ func (c RouterConfig) Validate() error {
 	c.Redis.check(&p)
 	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
 	c.Limits.check(&p)
+	c.HTTPS.check(&p, c.Addr())
 	if c.RoutesKey == "" {
 		p.add(setRoutesKey, "is not set: the router accepts only routing tables signed with the controller's routes key; print it with `longshoreman token --routes-key` on the controller's machine and set it in the router's environment (for systemd, in /etc/longshoreman/env)")
 	} else if _, err := pubsub.ParseKeys(c.RoutesKey); err != nil {
@@ -100,6 +105,9 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 		Keys: keys, StateDir: cfg.StateDir, Cluster: cfg.Cluster,
 	}
 	if err := cfg.Limits.apply(&run); err != nil {
+		return err
+	}
+	if err := cfg.HTTPS.apply(&run, cfg.Listen); err != nil {
 		return err
 	}
 	return router.Run(ctx, run)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/longshoreman/longshoreman/cluster"
 	api "github.com/longshoreman/longshoreman/http"
 )
 
@@ -44,7 +46,7 @@ func runHistory(ctx context.Context, c *Call) error {
 		return nil
 	}
 	tw := newTable(c.Stdout)
-	fmt.Fprintln(tw, "REVISION\tDEPLOYED\tIMAGE\tCOUNT\tENVS\tSTATUS")
+	fmt.Fprintln(tw, "REVISION\tDEPLOYED\tIMAGE\tCOUNT\tLIMITS\tENVS\tSTATUS")
 	for _, h := range out.History {
 		rev := fmt.Sprint(h.Revision)
 		if h.Current {
@@ -54,9 +56,28 @@ func runHistory(ctx context.Context, c *Call) error {
 		if h.Reason != "" {
 			status += ": " + oneLine(h.Reason)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", rev, time.Unix(h.Timestamp, 0).Format("2006-01-02 15:04:05"), h.Image, h.Count, orNone(envKeys(h.Envs)), status)
+		if h.OOMKills > 0 {
+			status += fmt.Sprintf("; oom: %d killed for memory, the last at %s", h.OOMKills, time.Unix(h.LastOOM, 0).Format("2006-01-02 15:04:05"))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", rev, time.Unix(h.Timestamp, 0).Format("2006-01-02 15:04:05"), h.Image, h.Count, limits(h.Memory, h.CPUs), orNone(envKeys(h.Envs)), status)
 	}
 	return tw.Flush()
+}
+
+// limits writes a revision's memory and CPU limits ("256m/0.5cpu"), "-"
+// for none.
+func limits(mem cluster.Bytes, cpus float64) string {
+	var parts []string
+	if mem > 0 {
+		parts = append(parts, mem.String())
+	}
+	if cpus > 0 {
+		parts = append(parts, strconv.FormatFloat(cpus, 'f', -1, 64)+"cpu")
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "/")
 }
 
 // envKeys returns the keys of KEY=value strings, comma-separated.

@@ -76,6 +76,10 @@ values too (instances separated by spaces, envs by newlines).`},
 					Default: fmt.Sprintf("the app's current port, else %d", cluster.DefaultPort)},
 				{Name: "healthcheck", Value: "PATH", Help: "the path polled until it answers 2xx",
 					Default: "the app's current path, else " + cluster.DefaultHealthPath},
+				{Name: "memory", Value: "SIZE", Help: "each instance's memory limit (256m, 1g; at least 6m), reserved on its host; none removes it",
+					Default: "the app's current limit, else none"},
+				{Name: "cpus", Value: "N", Help: "each instance's CPU limit in cores (0.5, 2); none removes it",
+					Default: "the app's current limit, else none"},
 			},
 			Summary: "deploy an image",
 			Help: `Deploy an image: start new instances, wait until they are healthy, route
@@ -85,8 +89,8 @@ Deploying an app that does not exist yet creates it.`},
 		{Name: cluster.OpRollback, Group: groupDeploys, Run: runRollback, App: NeedsApp,
 			Args:    []Arg{{Name: "REVISION", What: "revision number", Key: cluster.ArgRevision, Optional: true}},
 			Summary: "deploy an earlier revision again",
-			Help: `Deploy an earlier revision again (its image, envs, port and health
-check) as a new revision, keeping the app's current count (the revision's
+			Help: `Deploy an earlier revision again (its image, envs, port, health
+check and limits) as a new revision, keeping the app's current count (the revision's
 when the app is stopped). Without REVISION, the newest succeeded revision
 before the current.`},
 		{Name: cluster.OpScale, Group: groupDeploys, Run: runScale, App: NeedsApp,
@@ -101,7 +105,8 @@ count becomes 0; its image, envs and history stay.`},
 		{Name: cluster.OpHistory, Group: groupDeploys, Run: runHistory, App: NeedsApp,
 			Summary: "list the app's revisions, newest first",
 			Help: `List the app's revisions, newest first: when, what image and envs (their
-keys; longshoreman envs shows values), how many instances, and the outcome.
+keys; longshoreman envs shows values), how many instances, their memory
+and CPU limits, and the outcome, with the instances killed for memory (oom).
 The current revision is marked with *. Roll back with longshoreman rollback.`},
 		{Name: cluster.OpInstances, Group: groupDeploys, Run: runInstances, App: NeedsApp,
 			Summary: "list the app's routed instances",
@@ -117,13 +122,14 @@ with its instance's address.`},
 		{Name: cluster.OpSetEnv, Group: groupEnvs, Run: runEnvsSet, App: NeedsApp,
 			Args:    []Arg{{Name: "KEY=value", What: "KEY=value", Key: cluster.ArgEnv, Many: true}},
 			Summary: "set env vars and restart the app",
-			Help: `Set env vars of the app. A deployed app is restarted with the new value
-(a new revision, with zero downtime), once per var.`},
+			Help: `Set env vars of the app. A deployed app is restarted with the new values
+(a new revision, with zero downtime): all the vars given go out together in one
+revision, two if another env change of the app was running.`},
 		{Name: cluster.OpUnsetEnv, Group: groupEnvs, Run: runEnvsRemove, App: NeedsApp,
 			Args:    []Arg{{Name: "KEY", What: "KEY", Key: cluster.ArgKey, Many: true}},
 			Summary: "remove env vars and restart the app",
 			Help: `Remove env vars of the app (exactly the KEYs named). A deployed app is
-restarted without them, once per var.`},
+restarted without them, all in one revision like envs:set.`},
 
 		{Name: cluster.OpHosts, Group: groupHosts, Run: runHosts,
 			Summary: "list the hosts",

@@ -38,7 +38,7 @@ func TestAppsHostsEnvs(t *testing.T) {
 	u.ok("envs:set", "C=three words", "-a", "a.example.com")
 	u.ok("envs:set", "--app=a.example.com", "D=4")
 	golden(t, "envs/set", u.ok("envs", "-a", "a.example.com"))
-	if out := u.ok("-a", "a.example.com", "envs:rm", "D", "B"); out != "Removed D from a.example.com.\nRemoved B from a.example.com.\n" {
+	if out := u.ok("-a", "a.example.com", "envs:rm", "D", "B"); out != "Removed D, B from a.example.com.\n" {
 		t.Errorf("envs:rm: %q", out)
 	}
 	// What to do is said as a command of this client, not as an API call.

@@ -22,11 +22,32 @@ func runDeploy(ctx context.Context, c *Call) error {
 	if h := c.String("healthcheck"); h != "" {
 		body.HealthCheck = &cluster.HealthCheck{Path: h}
 	}
+	if err := deployLimits(c, &body); err != nil {
+		return err
+	}
 	res, err := c.rollout(ctx, request{method: "POST", path: appPath(c.App, "deploy"), body: body})
 	if err != nil {
 		return err
 	}
 	printResult(c.Stdout, "Deployed "+c.Args[0]+" to "+c.App, res)
+	return nil
+}
+
+// deployLimits sets the deploy's --memory and --cpus, as the API reads
+// them, so a typo is caught before anything is sent.
+func deployLimits(c *Call, body *api.DeployRequest) error {
+	if m := c.String("memory"); m != "" {
+		body.Memory = new(api.MemoryLimit)
+		if err := body.Memory.UnmarshalJSON([]byte(strconv.Quote(m))); err != nil {
+			return fmt.Errorf("--memory %v", err)
+		}
+	}
+	if n := c.String("cpus"); n != "" {
+		body.CPUs = new(api.CPULimit)
+		if err := body.CPUs.UnmarshalJSON([]byte(strconv.Quote(n))); err != nil {
+			return fmt.Errorf("--cpus %v", err)
+		}
+	}
 	return nil
 }
 

@@ -73,7 +73,7 @@ func TestDeployLifecycle(t *testing.T) {
 	golden(t, "status/deployed", withImages(statusWithoutHostDetail(u.ok("status")), v1, v2, missing))
 
 	u.ok("-a", app, "envs:set", "GREETING=hello world")
-	u.ok("-a", app, "deploy", v2)
+	u.ok("-a", app, "deploy", v2, "--memory", "64m", "--cpus", "0.5")
 	inst := strings.Fields(u.ok("-a", app, "instances"))[3] // the first row's INSTANCE
 	if _, body := testenv.HTTPGet(t, inst, "/env/GREETING", 5e9); !strings.Contains(body, "hello world") {
 		t.Errorf("GET /env/GREETING on %s after envs:set: %q", inst, body)

@@ -152,6 +152,11 @@ type Revision struct {
 	Memory Bytes `json:"memory,omitempty"`
 	// CPUs is each instance's CPU limit in cores; 0 is no limit.
 	CPUs float64 `json:"cpus,omitempty"`
+	// OOMKills counts this revision's instances killed by the kernel for
+	// going past their memory limit (each was replaced); LastOOM is when
+	// the last one was.
+	OOMKills int       `json:"oom_kills,omitempty"`
+	LastOOM  time.Time `json:"last_oom,omitzero"`
 }
 
 // Instance is one container of one revision of one app on one host,

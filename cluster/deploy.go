@@ -9,8 +9,8 @@ type DeployRequest struct {
 	HealthCheck HealthCheck `json:"healthcheck,omitempty"`
 	Command     []string    `json:"command,omitempty"` // see Revision
 	Release     []string    `json:"release,omitempty"` // see Revision
-	Memory      Bytes       `json:"memory,omitempty"`  // see Revision
-	CPUs        float64     `json:"cpus,omitempty"`    // see Revision
+	Memory      Bytes       `json:"memory,omitempty"`  // see Revision; 0 keeps the app's, negative removes it
+	CPUs        float64     `json:"cpus,omitempty"`    // see Revision; 0 keeps the app's, negative removes it
 	// Batch replaces the instances this many at a time for this deploy;
 	// 0 takes the app's setting (all at once when unset).
 	Batch int `json:"batch,omitempty"`

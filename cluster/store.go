@@ -1,6 +1,9 @@
 package cluster
 
-import "io"
+import (
+	"io"
+	"time"
+)
 
 // Store is everything the controller keeps: apps, hosts, revisions,
 // instances, registry credentials and meta (ids, token, epoch, routing-table
@@ -44,6 +47,9 @@ type Store interface {
 	Revision(app string, number int) (*Revision, error)
 	Revisions(app string) ([]Revision, error)
 	Deploying() ([]Revision, error)
+	// RecordOOM counts an instance of the revision killed for memory at
+	// at (OOMKills, LastOOM); ENOTFOUND when there is no such revision.
+	RecordOOM(app string, number int, at time.Time) error
 
 	PutInstance(inst Instance) error
 	SetRouted(app string, ids []string, routed bool) error

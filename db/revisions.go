@@ -3,6 +3,7 @@ package db
 import (
 	"encoding/binary"
 	"encoding/json"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 	bolt "go.etcd.io/bbolt"
@@ -183,4 +184,23 @@ func (db *DB) Deploying() ([]cluster.Revision, error) {
 		})
 	})
 	return revs, err
+}
+
+// RecordOOM counts an instance of revision number killed for memory at at.
+func (db *DB) RecordOOM(app string, number int, at time.Time) error {
+	return db.update(func(tx *bolt.Tx) error {
+		rev, err := getRevision(tx, app, number)
+		if err != nil {
+			return err
+		}
+		rev.OOMKills++
+		if at.After(rev.LastOOM) {
+			rev.LastOOM = at.UTC()
+		}
+		buf, err := json.Marshal(rev)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketRevisions).Bucket([]byte(app)).Put(revKey(number), buf)
+	})
 }

@@ -60,6 +60,7 @@ func (e *Engines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.
 	hostConfig := &container.HostConfig{
 		PortBindings:  nat.PortMap{port: []nat.PortBinding{{HostIP: host, HostPort: ""}}},
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+		Resources:     resources(spec),
 	}
 
 	ctx, cancel := e.bounded(ctx)
@@ -81,6 +82,22 @@ func (e *Engines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.
 		return cluster.Container{}, err
 	}
 	return got, nil
+}
+
+// resources returns the limits Docker enforces for spec. Swap is limited
+// to the memory limit itself (MemorySwap = Memory): an instance gets no
+// swap beyond its limit, so it is killed for memory (and reported) rather
+// than slowed down by swapping, and the memory placement reserves is all
+// it can use.
+func resources(spec cluster.ContainerSpec) container.Resources {
+	var r container.Resources
+	if spec.Memory > 0 {
+		r.Memory, r.MemorySwap = int64(spec.Memory), int64(spec.Memory)
+	}
+	if spec.CPUs > 0 {
+		r.NanoCPUs = int64(spec.CPUs * 1e9)
+	}
+	return r
 }
 
 // discard removes a container that Run could not bring up, with a context
@@ -135,6 +152,10 @@ func (e *Engines) inspect(ctx context.Context, host, id string) (cluster.Contain
 		ct.Running = info.State.Running && !info.State.Restarting
 		ct.State = info.State.Status
 		ct.ExitCode = info.State.ExitCode
+		// Docker (20.10, checked) keeps OOMKilled set after the restart
+		// policy restarted the container: a running container may have
+		// been killed for memory.
+		ct.OOMKilled = info.State.OOMKilled
 	}
 	if ct.Running && info.NetworkSettings != nil {
 		ct.Port = publishedPort(info.NetworkSettings.Ports, ct.Host)

@@ -188,8 +188,8 @@ func (e *Engines) Ping(ctx context.Context, host string) error {
 
 // FreeMemory returns the host's total memory as Docker reports it
 // (Info.MemTotal). Docker does not report what containers use without a
-// stats call per container, so this is the capacity, not what is left; it
-// is only used to break placement ties between hosts.
+// stats call per container, so this is the capacity, not what is left:
+// placement subtracts the memory limits of the instances it placed there.
 func (e *Engines) FreeMemory(ctx context.Context, host string) (int64, error) {
 	c, err := e.client(host)
 	if err != nil {

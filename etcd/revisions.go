@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -164,4 +165,19 @@ func (s *Store) Deploying() ([]cluster.Revision, error) {
 		return err
 	})
 	return revs, err
+}
+
+// RecordOOM counts an instance of revision number killed for memory at at.
+func (s *Store) RecordOOM(app string, number int, at time.Time) error {
+	return s.update(func(t *txn) error {
+		rev, err := s.getRevision(t, app, number)
+		if err != nil {
+			return err
+		}
+		rev.OOMKills++
+		if at.After(rev.LastOOM) {
+			rev.LastOOM = at.UTC()
+		}
+		return putJSON(t, s.revKey(app, number), rev)
+	})
 }

@@ -34,6 +34,8 @@ type DeployRequest struct {
 	Count       *Int                 `json:"count,omitempty"`
 	Port        *Int                 `json:"port,omitempty"`
 	HealthCheck *cluster.HealthCheck `json:"healthcheck,omitempty"`
+	Memory      *MemoryLimit         `json:"memory,omitempty"` // see MemoryLimit
+	CPUs        *CPULimit            `json:"cpus,omitempty"`   // see CPULimit
 }
 
 // SetEnvRequest is the body of POST /apps/:app/envs.
@@ -110,6 +112,10 @@ type AppDescription struct {
 	Port      int      `json:"port,omitempty"` // 0: the default
 	Instances []string `json:"instances"`      // the routed ones
 	Envs      []string `json:"envs"`           // KEY=value
+
+	// Each instance's limits; 0: none.
+	Memory cluster.Bytes `json:"memory,omitempty"`
+	CPUs   float64       `json:"cpus,omitempty"`
 }
 
 // DescribeResponse answers GET /describe.
@@ -148,6 +154,13 @@ type HistoryEntry struct {
 	Reason    string   `json:"reason,omitempty"`
 	Envs      []string `json:"envs"`
 	Current   bool     `json:"current"`
+
+	// The revision's limits (0: none), and its instances killed for
+	// memory (each was replaced): how many, and the last one's Unix time.
+	Memory   cluster.Bytes `json:"memory,omitempty"`
+	CPUs     float64       `json:"cpus,omitempty"`
+	OOMKills int           `json:"oom_kills,omitempty"`
+	LastOOM  int64         `json:"last_oom,omitempty"`
 }
 
 // LogsResponse answers GET /apps/:app/logs.

@@ -73,7 +73,13 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, app *cluster.Ap
 	}
 	history := make([]HistoryEntry, 0, len(revs))
 	for _, rev := range revs {
-		history = append(history, HistoryEntry{rev.Number, rev.Time.Unix(), rev.App, rev.Image, rev.Count, rev.Status, rev.Reason, rev.Envs, rev.Number == app.Revision})
+		e := HistoryEntry{Revision: rev.Number, Timestamp: rev.Time.Unix(), App: rev.App, Image: rev.Image, Count: rev.Count,
+			Status: rev.Status, Reason: rev.Reason, Envs: rev.Envs, Current: rev.Number == app.Revision}
+		e.Memory, e.CPUs, e.OOMKills = rev.Memory, rev.CPUs, rev.OOMKills
+		if !rev.LastOOM.IsZero() {
+			e.LastOOM = rev.LastOOM.Unix()
+		}
+		history = append(history, e)
 	}
 	ok(w, HistoryResponse{History: history})
 	return nil

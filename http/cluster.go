@@ -19,7 +19,9 @@ func (s *Server) description(app *cluster.App) (AppDescription, error) {
 
 // describeApp is app with insts, its instances.
 func describeApp(app *cluster.App, insts []cluster.Instance) AppDescription {
-	return AppDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(insts), Envs: app.EnvList()}
+	d := AppDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(insts), Envs: app.EnvList()}
+	d.Memory, d.CPUs = app.Memory, app.CPUs
+	return d
 }
 
 func (s *Server) describe(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {

@@ -126,6 +126,22 @@ func decodeForm(body []byte, targets map[string]any) error {
 				}
 			}
 			*dst = h
+		case **MemoryLimit:
+			if v := vals.Get(name); v != "" {
+				m := new(MemoryLimit)
+				if err := m.parse(v); err != nil {
+					return cluster.Errorf(cluster.EINVALID, "Field %q %v.", name, err)
+				}
+				*dst = m
+			}
+		case **CPULimit:
+			if v := vals.Get(name); v != "" {
+				c := new(CPULimit)
+				if err := c.parse(v); err != nil {
+					return cluster.Errorf(cluster.EINVALID, "Field %q %v.", name, err)
+				}
+				*dst = c
+			}
 		}
 	}
 	return nil
@@ -149,6 +165,10 @@ func (req *DeployRequest) validate(maxCount int) (cluster.DeployRequest, error) 
 		if err := cluster.ValidatePort(d.Port); err != nil {
 			return d, err
 		}
+	}
+	var err error
+	if d.Memory, d.CPUs, err = req.limits(); err != nil {
+		return d, err
 	}
 	return d, cluster.ValidateHealthCheck(d.HealthCheck)
 }

@@ -13,7 +13,14 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, app *cluster.A
 }
 
 // setEnv sets one KEY=value; on a deployed app the change is rolled out as
-// a new revision and the answer comes when it is done.
+// a new revision and the answer comes when it is done. Env changes sent
+// while another one of the app runs are merged into its next revision by
+// the scheduler.
+//
+// The limits are checked here against the app's envs, so a plain request
+// over them gets its 400 at once; the scheduler checks them again when the
+// change joins a batch, against the app's envs with every change queued
+// before it (an ndjson request then gets the 400 as its final line).
 func (s *Server) setEnv(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
 	var req SetEnvRequest
 	if err := decodeRequest(r, &req); err != nil {
@@ -38,7 +45,9 @@ func (s *Server) setEnv(w http.ResponseWriter, r *http.Request, app *cluster.App
 }
 
 // unsetEnv removes exactly one key (the 2014 original removed every key
-// with that prefix).
+// with that prefix), merged with concurrent env changes like setEnv. The
+// key must be set when the request arrives; removing it twice in one batch
+// removes it once.
 func (s *Server) unsetEnv(w http.ResponseWriter, r *http.Request, app *cluster.App, ps httprouter.Params) error {
 	key := ps.ByName("key")
 	if err := cluster.ValidateEnvKey(key); err != nil {

@@ -71,7 +71,8 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		}
 		if len(revs) > 0 {
 			rev := revs[0]
-			ao.Last = &HistoryEntry{rev.Number, rev.Time.Unix(), rev.App, rev.Image, rev.Count, rev.Status, rev.Reason, rev.Envs, rev.Number == a.Revision}
+			ao.Last = &HistoryEntry{Revision: rev.Number, Timestamp: rev.Time.Unix(), App: rev.App, Image: rev.Image, Count: rev.Count,
+				Status: rev.Status, Reason: rev.Reason, Envs: rev.Envs, Current: rev.Number == a.Revision}
 		}
 		ao.State = appState(a, ao)
 		out.Apps = append(out.Apps, ao)

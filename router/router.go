@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -211,6 +212,7 @@ func (r *Router) Table() cluster.RoutingTable {
 	for k, v := range s.table.Routes {
 		t.Routes[k] = slices.Clone(v)
 	}
+	t.HTTPS, t.Challenges = maps.Clone(t.HTTPS), maps.Clone(t.Challenges)
 	return t
 }
 

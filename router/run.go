@@ -2,7 +2,9 @@ package router
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/pubsub"
 )
 
@@ -62,6 +65,20 @@ type RunConfig struct {
 	// accepted (see capConns). Default DefaultMaxConns; negative: no
 	// cap.
 	MaxConns int
+
+	// HTTPSAddr, when set, is the address of the HTTPS listener; HTTPS is
+	// off when it and HTTPSListener are both empty.
+	HTTPSAddr string
+	// HTTPSListener, when set, is used instead of listening on HTTPSAddr;
+	// Run closes it.
+	HTTPSListener net.Listener
+	// Controller is the controller's API URL the certificates are
+	// fetched from (GET /router/certs); RouterToken authenticates it.
+	// Without it the router serves the certificates of its cache only.
+	Controller  string
+	RouterToken string
+	// ControllerTLS verifies an https Controller; nil: the system's CAs.
+	ControllerTLS *tls.Config
 }
 
 // Run serves the router until ctx ends: it subscribes to the routing table
@@ -113,71 +130,176 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		}
 	}
 	ln = capConns(ln, cfg.MaxConns)
+	tlsLn := cfg.HTTPSListener
+	if tlsLn == nil && cfg.HTTPSAddr != "" {
+		var err error
+		if tlsLn, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot listen for HTTPS on %s (%v): free the port or give another with --https-port", cfg.HTTPSAddr, err)
+		}
+	}
 	r := New(cfg.Router)
+	var certs *certSource
+	httpsPort := 0
+	if tlsLn != nil {
+		tlsLn = capConns(tlsLn, cfg.MaxConns)
+		if ta, ok := tlsLn.Addr().(*net.TCPAddr); ok {
+			httpsPort = ta.Port
+		}
+		client := &http.Client{Transport: &http.Transport{
+			TLSClientConfig: cfg.ControllerTLS, Proxy: http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout: 10 * time.Second, MaxIdleConns: 1, IdleConnTimeout: time.Minute,
+		}}
+		certs = newCertSource(cfg.Controller, cfg.RouterToken, client, cfg.StateDir, cfg.Logger)
+		certs.loadCache()
+		if cfg.Controller == "" {
+			cfg.Logger.Warn("no controller URL: HTTPS serves the cached certificates only; set LONGSHOREMAN_URL and LONGSHOREMAN_ROUTER_TOKEN")
+		}
+	} else if cfg.Controller != "" {
+		cfg.Logger.Info("a controller URL is set but HTTPS is off: certificates are not fetched; give --https-port to serve HTTPS")
+	}
 	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: cfg.Redis, Channel: cfg.Channel, Logger: cfg.Logger,
 		Keys: cfg.Keys, Cluster: state.cluster, Adopt: state.keep})
-	srv := &http.Server{
-		Handler:           statusHandler{next: r, sub: sub},
-		ReadHeaderTimeout: cfg.HeaderTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-		// No ReadTimeout or WriteTimeout: uploads, long polls and streams
-		// pass through; the apps set their own limits. The router's
-		// minimum body rate and backend timeout catch the stuck ones.
+	handler := statusHandler{next: httpsFront{r: r, certs: certs, httpsPort: httpsPort, next: r}, sub: sub, certs: certs}
+	newServer := func() *http.Server {
+		return &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: cfg.HeaderTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			MaxHeaderBytes:    1 << 20,
+			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+			// No ReadTimeout or WriteTimeout: uploads, long polls and
+			// streams pass through; the apps set their own limits. The
+			// router's minimum body rate and backend timeout catch the
+			// stuck ones.
+		}
 	}
 
 	subCtx, stopSub := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = sub.Run(subCtx, r.Apply) })
+	wg.Go(func() {
+		_ = sub.Run(subCtx, func(t cluster.RoutingTable) {
+			r.Apply(t)
+			if certs != nil {
+				certs.tableCerts(t.Certs)
+			}
+		})
+	})
+	if certs != nil {
+		wg.Go(func() { certs.run(subCtx) })
+	}
 	defer wg.Wait()
 	defer stopSub()
 
-	serveErr := make(chan error, 1)
-	var loop *connServer
-	if cfg.Router.ReverseProxyOnly {
-		go func() { serveErr <- srv.Serve(ln) }()
-	} else {
-		loop = newConnServer(srv.Handler, srv, cfg.Logger)
-		go func() { serveErr <- loop.serve(ln) }()
+	serveErr := make(chan error, 2)
+	servers := []*listenerServer{{ln: ln, srv: newServer()}}
+	if tlsLn != nil {
+		srv := newServer()
+		srv.Handler = withTLSState{next: handler}
+		srv.ConnContext = handedTLSContext
+		servers = append(servers, &listenerServer{ln: tlsLn, srv: srv, tls: ServerTLSConfig(certs.GetCertificate)})
+	}
+	for _, s := range servers {
+		s.start(cfg.Router.ReverseProxyOnly, cfg.Logger, serveErr)
 	}
 	cfg.Logger.Info("router listening", "addr", ln.Addr().String())
+	if tlsLn != nil {
+		cfg.Logger.Info("router listening for HTTPS", "addr", tlsLn.Addr().String(), "controller", cfg.Controller)
+	}
 	if cfg.Ready != nil {
 		cfg.Ready(r, ln.Addr())
 	}
 
+	var failed error
 	select {
-	case err := <-serveErr:
-		return err
+	case failed = <-serveErr:
 	case <-ctx.Done():
+		cfg.Logger.Info("router shutting down", "timeout", cfg.ShutdownTimeout)
 	}
-	cfg.Logger.Info("router shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	errs := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errs <- s.shutdown(sctx) }()
+	}
 	var err error
-	if loop != nil {
-		ln.Close()
-		err = loop.shutdown(sctx)
+	for range servers {
+		if e := <-errs; err == nil {
+			err = e
+		}
+	}
+	if failed != nil {
+		return failed
+	}
+	return err
+}
+
+// listenerServer serves one listener, plain or TLS, with the loop or (with
+// ReverseProxyOnly) with the http.Server alone.
+type listenerServer struct {
+	ln      net.Listener
+	srv     *http.Server
+	tls     *tls.Config // nil: plain HTTP
+	loop    *connServer
+	stopped chan struct{}
+}
+
+func (s *listenerServer) start(serverOnly bool, log *slog.Logger, serveErr chan<- error) {
+	s.stopped = make(chan struct{})
+	serve := func() error {
+		if serverOnly {
+			if s.tls != nil {
+				return s.srv.Serve(tls.NewListener(s.ln, s.tls))
+			}
+			return s.srv.Serve(s.ln)
+		}
+		return s.loop.serve(s.ln)
+	}
+	if !serverOnly {
+		s.loop = newConnServer(s.srv.Handler, s.srv, log)
+		s.loop.tlsConfig = s.tls
+	}
+	go func() {
+		defer close(s.stopped)
+		err := serve()
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		serveErr <- err
+	}()
+}
+
+func (s *listenerServer) shutdown(ctx context.Context) error {
+	var err error
+	if s.loop != nil {
+		s.ln.Close()
+		err = s.loop.shutdown(ctx)
 	} else {
-		err = srv.Shutdown(sctx)
+		err = s.srv.Shutdown(ctx)
 	}
-	<-serveErr
-	if err != nil {
-		return err
-	}
-	return nil
+	<-s.stopped
+	return err
 }
 
 // Serve serves srv's Handler on l until ctx ends, with the connection
 // loop that Run uses: plain GET and HEAD requests are read and answered
 // by the router's own code, everything else by srv, which must have no
-// listener of its own. When ctx ends it shuts down as Run does, waiting
-// up to shutdownTimeout. Benchmarks and embedders use it.
+// listener of its own. With srv.TLSConfig set (see ServerTLSConfig) every
+// connection is TLS, as on Run's HTTPS port: HTTP/1.1 on the loop,
+// HTTP/2 by srv. When ctx ends it shuts down as Run does, waiting up to
+// shutdownTimeout. Benchmarks and embedders use it.
 func Serve(ctx context.Context, l net.Listener, srv *http.Server, log *slog.Logger, shutdownTimeout time.Duration) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	loop := newConnServer(srv.Handler, srv, log)
+	h := srv.Handler
+	if srv.TLSConfig != nil {
+		srv.Handler = withTLSState{next: h}
+		srv.ConnContext = handedTLSContext
+	}
+	loop := newConnServer(h, srv, log)
+	loop.tlsConfig = srv.TLSConfig
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- loop.serve(l) }()
 	select {

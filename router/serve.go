@@ -3,6 +3,7 @@ package router
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -41,6 +42,9 @@ type connServer struct {
 	log           *slog.Logger
 	headerTimeout time.Duration
 	idleTimeout   time.Duration
+	// tlsConfig, when set, makes every connection TLS: HTTP/1.1 ones are
+	// served by the loop over it, HTTP/2 ones go to fallback whole.
+	tlsConfig *tls.Config
 
 	shutting atomic.Bool
 	mu       sync.Mutex // guards conns
@@ -100,6 +104,9 @@ func (s *connServer) newConn(c net.Conn) *clientConn {
 	defer s.mu.Unlock()
 	if s.shutting.Load() {
 		return nil
+	}
+	if s.tlsConfig != nil {
+		c = tls.Server(c, s.tlsConfig)
 	}
 	cc := &clientConn{srv: s, conn: c, remote: c.RemoteAddr().String(), accepted: time.Now()}
 	cc.fresh.Store(true)
@@ -213,6 +220,12 @@ func (cc *clientConn) serve() {
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Body: http.NoBody, RemoteAddr: cc.remote,
 	}).WithContext(ctx)
+	if cc.srv.tlsConfig != nil {
+		var done bool
+		if done, handedOff = cc.handshake(ctx); done {
+			return
+		}
+	}
 	cc.br = bufio.NewReaderSize(connReader{cc}, connHeadSize)
 	cc.reqHead, cc.ansHead = make(http.Header, 8), make(http.Header, 8)
 	cc.bw = bufio.NewWriterSize(cc.conn, 4096)
@@ -322,6 +335,39 @@ func (cc *clientConn) serveRequest(req *http.Request, closeAfter bool) (keep boo
 		cc.conn.SetReadDeadline(time.Time{})
 	}
 	return true
+}
+
+// handshake runs the TLS handshake, bounded by the header timeout. An
+// HTTP/2 connection is handed to the http.Server as the *tls.Conn it
+// needs (handedOff reports whether it took it); for HTTP/1.1 the loop
+// goes on over TLS. done reports that serve has nothing more to do: the
+// handshake failed or the connection was handed off.
+func (cc *clientConn) handshake(ctx context.Context) (done, handedOff bool) {
+	tc := cc.conn.(*tls.Conn) // newConn made it
+	if d := cc.srv.headerTimeout; d > 0 {
+		cc.conn.SetReadDeadline(time.Now().Add(d))
+		cc.conn.SetWriteDeadline(time.Now().Add(d))
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		// Scanners and clients asking for a name the router has no
+		// certificate for: nothing to act on.
+		cc.srv.log.Debug("TLS handshake failed", "remote", cc.remote, "err", err)
+		return true, false
+	}
+	cc.conn.SetWriteDeadline(time.Time{})
+	st := tc.ConnectionState()
+	if st.NegotiatedProtocol == "h2" {
+		cc.fresh.Store(false)
+		cc.conn.SetReadDeadline(time.Time{})
+		select {
+		case cc.srv.handoff.conns <- tc:
+			return true, true
+		case <-cc.srv.handoff.done:
+			return true, false
+		}
+	}
+	cc.tmpl.TLS = &st
+	return false, false
 }
 
 // handOff gives the connection, with what was read of it, to the

@@ -100,6 +100,9 @@ type Status struct {
 	Connected      bool      `json:"connected"`  // subscribed to Redis right now
 	Received       uint64    `json:"received"`   // messages heard on the channel, heartbeats included: it grows while the feed is alive
 	Dropped        Dropped   `json:"dropped"`
+	// Certs are the certificates served over HTTPS; nil when HTTPS is
+	// off.
+	Certs *CertsStatus `json:"certs,omitempty"`
 }
 
 // Dropped counts the messages the router did not apply, by reason.
@@ -114,8 +117,9 @@ type Dropped struct {
 
 // statusHandler answers StatusPath and hands everything else to next.
 type statusHandler struct {
-	next http.Handler
-	sub  *pubsub.Subscriber
+	next  http.Handler
+	sub   *pubsub.Subscriber
+	certs *certSource // nil: HTTPS off
 }
 
 func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -124,6 +128,10 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	st := h.sub.Status()
+	var certs *CertsStatus
+	if h.certs != nil {
+		certs = h.certs.status()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(Status{
@@ -132,5 +140,6 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		Received: st.Received,
 		Dropped: Dropped{Unsigned: st.Unsigned, BadSignature: st.BadSignature, Invalid: st.Invalid,
 			FutureEpoch: st.FutureEpoch, ForeignCluster: st.Foreign, Older: st.Older},
+		Certs: certs,
 	})
 }

@@ -12,6 +12,9 @@ import (
 type snapshot struct {
 	table cluster.RoutingTable
 	apps  map[string]*app // by canonical host name
+	// redirect holds the canonical hosts whose plain HTTP requests are
+	// redirected to HTTPS.
+	redirect map[string]bool
 }
 
 // app is one application's instances and its round-robin counter.
@@ -64,6 +67,14 @@ func newSnapshot(t cluster.RoutingTable, prev *snapshot) *snapshot {
 			a.backends = append(a.backends, b)
 		}
 		s.apps[key] = a
+	}
+	for name, h := range t.HTTPS {
+		if h.Redirect {
+			if s.redirect == nil {
+				s.redirect = map[string]bool{}
+			}
+			s.redirect[canonicalHost(name)] = true
+		}
 	}
 	return s
 }

@@ -36,8 +36,9 @@ type Engines interface {
 	List(ctx context.Context, host string) ([]cluster.Container, error)
 	// Logs returns the last lines of the container's stdout and stderr.
 	Logs(ctx context.Context, host, id string, lines int) ([]string, error)
-	// FreeMemory returns the host's memory available for new containers,
-	// in bytes, as well as Docker reports it.
+	// FreeMemory returns the host's total memory in bytes, as Docker
+	// reports it; placement reserves the instances' memory limits against
+	// it (see PlaceSized).
 	FreeMemory(ctx context.Context, host string) (int64, error)
 	// Events streams the host's container events (die, start, destroy...)
 	// for containers that carry the controller's labels and whose LabelHost

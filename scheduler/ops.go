@@ -33,6 +33,7 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 		Port:        firstPositive(req.Port, a.Port, cluster.DefaultPort),
 		HealthCheck: hc.WithDefaults(),
 	}
+	rev.Memory, rev.CPUs = deployLimits(req, a)
 	return s.rollout(ctx, a, rev, progress)
 }
 
@@ -69,36 +70,24 @@ func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progre
 		App: app, Image: target.Image, Envs: target.Envs, Count: firstPositive(a.Count, target.Count),
 		Port: target.Port, HealthCheck: target.HealthCheck,
 	}
+	rev.Memory, rev.CPUs = target.Memory, target.CPUs // limits are part of a version
 	return s.rollout(ctx, a, rev, progress)
 }
 
 // SetEnv sets one env of app. On a running app the change is rolled out as
-// a new revision; if that fails, the env keeps its old value.
+// a new revision; if that fails, the env keeps its old value. Env changes
+// of the app arriving while one runs wait for it and are then rolled out
+// together as one revision (see envqueue.go); deploy, scale and rollback
+// arriving meanwhile still get ECONFLICT. On an app without instances the
+// env is stored at once.
 func (s *Scheduler) SetEnv(ctx context.Context, app, key, value string, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	return s.changeEnv(ctx, app, func(envs map[string]string) { envs[key] = value }, progress)
+	return s.changeEnv(ctx, app, envEdit{Key: key, Value: value}, progress)
 }
 
-// UnsetEnv removes exactly one env of app, restarting it like SetEnv.
+// UnsetEnv removes exactly one env of app, restarting and merging like
+// SetEnv. Removing an env that is not set (any more) changes nothing.
 func (s *Scheduler) UnsetEnv(ctx context.Context, app, key string, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	return s.changeEnv(ctx, app, func(envs map[string]string) { delete(envs, key) }, progress)
-}
-
-func (s *Scheduler) changeEnv(ctx context.Context, app string, edit func(map[string]string), progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	a, unlock, err := s.open(app, "an env change")
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if !a.Deployed() || a.Count == 0 {
-		a, err = s.store.UpdateApp(app, func(a *cluster.App) error { edit(a.Envs); return nil })
-		if err != nil {
-			return nil, err
-		}
-		return &cluster.DeployResult{Revision: a.Revision, Instances: []string{}}, nil
-	}
-	edit(a.Envs)
-	rev := &cluster.Revision{App: app, Image: a.Image, Envs: a.EnvList(), Count: a.Count, Port: a.Port, HealthCheck: a.HealthCheck}
-	return s.rollout(ctx, a, rev, progress)
+	return s.changeEnv(ctx, app, envEdit{Key: key, Unset: true}, progress)
 }
 
 // rollout records rev as a new revision and replaces every instance of the
@@ -412,6 +401,26 @@ func notDeleting(a *cluster.App) error {
 		return cluster.Errorf(cluster.ECONFLICT, "App %s is being deleted (an earlier delete did not finish; see the controller's log)", a.Name).WithFix("finish it, then create the app anew, with", cluster.OpRemoveApp, cluster.ArgApp, a.Name)
 	}
 	return nil
+}
+
+// deployLimits returns the memory and CPU limits of a deploy: the
+// request's, the app's current ones where the request leaves them 0, and
+// none where it asks for none (a negative value, see cluster.DeployRequest).
+func deployLimits(req cluster.DeployRequest, a *cluster.App) (cluster.Bytes, float64) {
+	mem, cpus := a.Memory, a.CPUs
+	switch {
+	case req.Memory > 0:
+		mem = req.Memory
+	case req.Memory < 0:
+		mem = 0
+	}
+	switch {
+	case req.CPUs > 0:
+		cpus = req.CPUs
+	case req.CPUs < 0:
+		cpus = 0
+	}
+	return mem, cpus
 }
 
 func firstPositive(vals ...int) int {

@@ -8,9 +8,13 @@ import (
 
 // HostLoad is what placement knows of one candidate host.
 type HostLoad struct {
-	Addr       string
-	Instances  int   // instances managed by this controller on the host, of every app
-	FreeMemory int64 // bytes
+	Addr      string
+	Instances int // instances managed by this controller on the host, of every app
+	// FreeMemory is the memory, in bytes, not yet reserved by the memory
+	// limits of the instances on the host: its total memory (as Docker
+	// reports it) less their reservations. In Capacity.Up it is the total;
+	// plans subtract the reservations. 0 or less takes no limited instance.
+	FreeMemory int64
 }
 
 // Place picks a host for each of n new instances of one app. appOnHost
@@ -20,6 +24,15 @@ type HostLoad struct {
 // the lowest address, so placement is deterministic. Each pick counts
 // toward the next. It returns nil when there are no hosts.
 func Place(n int, hosts []HostLoad, appOnHost map[string]int) []string {
+	return PlaceSized(n, 0, hosts, appOnHost)
+}
+
+// PlaceSized is Place for instances that each reserve memory bytes: a host
+// takes one only while its FreeMemory covers it, so placement never
+// commits more memory than a host has, and each pick reserves its share.
+// It returns fewer than n hosts when the rest fit nowhere. Instances
+// without a limit (memory 0) reserve nothing and fit on every host.
+func PlaceSized(n int, memory int64, hosts []HostLoad, appOnHost map[string]int) []string {
 	if len(hosts) == 0 || n <= 0 {
 		return nil
 	}
@@ -30,12 +43,29 @@ func Place(n int, hosts []HostLoad, appOnHost map[string]int) []string {
 	}
 	picks := make([]string, 0, n)
 	for range n {
-		sort.SliceStable(loads, func(i, j int) bool { return better(loads[i], loads[j], app) })
+		sort.SliceStable(loads, func(i, j int) bool {
+			if fi, fj := fits(loads[i], memory), fits(loads[j], memory); fi != fj {
+				return fi
+			}
+			return better(loads[i], loads[j], app)
+		})
+		if !fits(loads[0], memory) {
+			break
+		}
 		picks = append(picks, loads[0].Addr)
 		app[loads[0].Addr]++
 		loads[0].Instances++
+		loads[0].FreeMemory -= memory
+	}
+	if len(picks) == 0 {
+		return nil
 	}
 	return picks
+}
+
+// fits reports whether h can reserve memory bytes more.
+func fits(h HostLoad, memory int64) bool {
+	return memory <= 0 || h.FreeMemory >= memory
 }
 
 func better(a, b HostLoad, app map[string]int) bool {

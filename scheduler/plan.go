@@ -1,6 +1,10 @@
 package scheduler
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
+
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
@@ -39,6 +43,11 @@ type Plan struct {
 	// HostCount is how many hosts the cluster has, for the message when
 	// none can take the new instances.
 	HostCount int
+	// Memory is what each new instance reserves (its revision's limit),
+	// and Free each candidate host's memory left unreserved, as placement
+	// saw it: the figures of the message when the memory ran out.
+	Memory int64
+	Free   []HostLoad
 }
 
 // Empty reports whether the plan does nothing.
@@ -150,18 +159,30 @@ func PlanRebalance(o Observation) Plan {
 
 // place picks hosts for n new instances of p.App among c.Up, leaving out
 // exclude; the load of each host counts every record but those leaving.
-// What cannot be placed is counted in p.Unplaced.
+// Memory is reserved by every record, those leaving included (they run
+// until the new instances replace them), except those the plan forgets:
+// their container is gone or removed first. What cannot be placed is
+// counted in p.Unplaced.
 func (p *Plan) place(n int, c Capacity, leaving []cluster.Instance, exclude map[string]bool) {
 	p.HostCount = c.HostCount
 	if n <= 0 {
 		return
 	}
-	gone := map[string]bool{}
+	if p.Revision != nil {
+		p.Memory = int64(p.Revision.Memory)
+	}
+	gone, forgotten := map[string]bool{}, map[string]bool{}
 	for _, inst := range leaving {
 		gone[inst.ID] = true
 	}
-	load, appOnHost := map[string]int{}, map[string]int{}
+	for _, inst := range p.Forget {
+		forgotten[inst.ID] = true
+	}
+	load, appOnHost, reserved := map[string]int{}, map[string]int{}, map[string]int64{}
 	for _, inst := range c.All {
+		if !forgotten[inst.ID] {
+			reserved[inst.Host] += int64(inst.Memory)
+		}
 		if gone[inst.ID] {
 			continue
 		}
@@ -173,11 +194,14 @@ func (p *Plan) place(n int, c Capacity, leaving []cluster.Instance, exclude map[
 	var candidates []HostLoad
 	for _, h := range c.Up {
 		if !exclude[h.Addr] {
-			candidates = append(candidates, HostLoad{Addr: h.Addr, Instances: load[h.Addr], FreeMemory: h.FreeMemory})
+			candidates = append(candidates, HostLoad{Addr: h.Addr, Instances: load[h.Addr], FreeMemory: h.FreeMemory - reserved[h.Addr]})
 		}
 	}
-	p.Start = Place(n, candidates, appOnHost)
+	p.Start = PlaceSized(n, p.Memory, candidates, appOnHost)
 	p.Unplaced = n - len(p.Start)
+	if p.Unplaced > 0 && p.Memory > 0 {
+		p.Free = candidates
+	}
 }
 
 // noHost is the error of a plan with instances no host could take.
@@ -185,7 +209,36 @@ func (p Plan) noHost() error {
 	if p.HostCount == 0 {
 		return cluster.Errorf(cluster.EUNAVAILABLE, "No hosts to run %s on", p.App).WithFix("add one with", cluster.OpAddHost)
 	}
+	if len(p.Free) > 0 {
+		return cluster.Errorf(cluster.EUNAVAILABLE, "%s", p.memoryShortage()).WithFix("lower its memory limit, scale other apps down, or add a host with", cluster.OpAddHost)
+	}
 	return cluster.Errorf(cluster.EUNAVAILABLE, "No host can take %s: none of the %d hosts' Docker APIs answered", p.App, p.HostCount).WithFix("see what each host says with", cluster.OpStatus)
+}
+
+// memoryShortage says how much memory the plan's new instances need and
+// what each host that answered has left unreserved.
+func (p Plan) memoryShortage() string {
+	free := make([]string, len(p.Free))
+	for i, h := range p.Free {
+		free[i] = h.Addr + " " + approxBytes(h.FreeMemory)
+	}
+	return fmt.Sprintf("Not enough memory for %s: it needs %s per instance x%d and %d fit on no host; free memory (not reserved by the limits of the instances there): %s",
+		p.App, approxBytes(p.Memory), len(p.Start)+p.Unplaced, p.Unplaced, strings.Join(free, ", "))
+}
+
+// approxBytes writes a size with Docker's units to one decimal ("23.5g",
+// "200m"); 0 or less is "0".
+func approxBytes(b int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}} {
+		if b >= u.size {
+			s := strconv.FormatFloat(float64(b)/float64(u.size), 'f', 1, 64)
+			return strings.TrimSuffix(s, ".0") + u.suffix
+		}
+	}
+	return strconv.FormatInt(max(b, 0), 10)
 }
 
 // active drops the instances being retired: marked so in the data file,

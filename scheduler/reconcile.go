@@ -77,8 +77,9 @@ func PlanRepair(s AppState) Plan {
 		case !seen:
 			p.unroute(rec)
 			p.Forget = append(p.Forget, rec)
-		case !ct.Running || ct.State == "restarting" || ct.Port != rec.Port:
-			// Died (or came back on another port): replace it.
+		case !ct.Running || ct.State == "restarting" || ct.Port != rec.Port || ct.OOMKilled:
+			// Died (or came back on another port, or was killed for memory
+			// and restarted by Docker in place): replace it.
 			p.unroute(rec)
 			p.Forget = append(p.Forget, rec)
 			p.Remove = append(p.Remove, ct)
@@ -99,7 +100,7 @@ func PlanRepair(s AppState) Plan {
 		if known[ct.ID] {
 			continue
 		}
-		if deficit > 0 && ct.Revision == current && current > 0 && ct.Running && ct.State != "restarting" && s.Healthy[ct.ID] {
+		if deficit > 0 && ct.Revision == current && current > 0 && ct.Running && ct.State != "restarting" && !ct.OOMKilled && s.Healthy[ct.ID] {
 			p.Adopt = append(p.Adopt, ct)
 			deficit--
 		} else {

@@ -34,6 +34,10 @@ type Reconciler struct {
 	unsettled bool // guarded by passing: an interrupted deploy's app was busy; settle it at the next pass
 
 	lastPassStart time.Time // guarded by mu: when the last finished pass started
+	// oom holds the containers reported killed for memory, by id, with
+	// their host (guarded by mu): each is reported once and replaced,
+	// even when Docker's restart policy brought it back.
+	oom map[string]oomKill
 }
 
 // ReconcilerConfig tunes a Reconciler; zero values take the defaults.
@@ -64,6 +68,7 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
 		repairs: make(chan struct{}, maxRepairs),
 		failing: map[string]time.Time{}, down: map[string]bool{}, views: newHostViews(),
+		oom: map[string]oomKill{},
 	}
 	// A check that changes what should be routed asks for a pass at once,
 	// so an instance failing its check leaves the table within one and a
@@ -199,6 +204,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	up, down, containers := r.observeHosts(ctx, hosts)
 	healthy, unhealthy := r.observeHealth(ctx, hosts, up, down, containers, all, apps)
 
+	r.markKilledForMemory(containers, up, observedAt)
 	byApp := map[string][]cluster.Container{}
 	for _, ct := range containers {
 		byApp[ct.App] = append(byApp[ct.App], ct)
@@ -667,7 +673,9 @@ func (r *Reconciler) watchHost(ctx context.Context, host string) {
 
 func (r *Reconciler) onEvent(ev cluster.ContainerEvent) {
 	switch ev.Action {
-	case "die", "kill", "oom", "stop":
+	case "oom":
+		r.killedForMemory(ev.Host, ev.App, ev.ID, ev.Time)
+	case "die", "kill", "stop":
 	default:
 		return
 	}
@@ -677,8 +685,9 @@ func (r *Reconciler) onEvent(ev cluster.ContainerEvent) {
 	}
 	for _, i := range insts {
 		if i.ID == ev.ID && i.Routed {
-			// Routed and not retiring: not stopped by this controller.
-			r.s.emit(cluster.Event{Type: cluster.EventInstance, Step: "died", App: i.App, Revision: i.Revision, Host: i.Host, Instance: i.Addr(), Message: ev.Action})
+			if ev.Action != "oom" { // routed, so not stopped by this controller; an oom has its own event
+				r.s.emit(cluster.Event{Type: cluster.EventInstance, Step: "died", App: i.App, Revision: i.Revision, Host: i.Host, Instance: i.Addr(), Message: ev.Action})
+			}
 			_ = r.s.store.SetRouted(i.App, []string{i.ID}, false)
 			r.s.cfg.RoutesChange()
 			r.s.cfg.Logger.Warn("container died: unrouted; it will be replaced", "app", i.App, "instance", i.Addr(), "action", ev.Action)

@@ -73,6 +73,7 @@ func (s *Scheduler) routeServing(p Plan) {
 	routed := false
 	for _, ct := range p.Adopt {
 		inst := cluster.Instance{ID: ct.ID, App: p.App, Revision: ct.Revision, Host: ct.Host, Port: ct.Port, Routed: true, Started: time.Now().UTC()}
+		inst.Memory = s.revisionMemory(p, ct.Revision)
 		if err := s.store.PutInstance(inst); err == nil {
 			routed = true
 			s.emitInstances("routed", []cluster.Instance{inst})
@@ -87,6 +88,18 @@ func (s *Scheduler) routeServing(p Plan) {
 	if routed {
 		s.cfg.RoutesChange()
 	}
+}
+
+// revisionMemory is the memory limit of the app's revision number, which
+// an adopted container runs with (it was started for that revision).
+func (s *Scheduler) revisionMemory(p Plan, number int) cluster.Bytes {
+	if p.Revision != nil && p.Revision.Number == number {
+		return p.Revision.Memory
+	}
+	if rev, err := s.store.Revision(p.App, number); err == nil {
+		return rev.Memory
+	}
+	return 0
 }
 
 // startPlanned starts the plan's new instances and routes them once all
@@ -385,11 +398,13 @@ func (s *Scheduler) startOne(ctx context.Context, c *change, host string) (clust
 	ctr, err := s.engines.Run(ctx, cluster.ContainerSpec{
 		App: c.app, Revision: rev.Number, Host: host, Controller: s.cfg.Controller,
 		Image: rev.Image, Env: containerEnv(rev), Port: rev.Port,
+		Memory: rev.Memory, CPUs: rev.CPUs,
 	})
 	if err != nil {
 		return cluster.Instance{}, err
 	}
 	inst := cluster.Instance{ID: ctr.ID, App: c.app, Revision: rev.Number, Host: host, Port: ctr.Port, Started: time.Now().UTC()}
+	inst.Memory = rev.Memory
 	if ctr.Port == 0 {
 		return inst, fmt.Errorf("The container of %s on %s (%s) has no published port: it stopped right after it started.%s", rev.Image, host, short(ctr.ID), s.logTail(ctx, inst))
 	}

@@ -35,6 +35,7 @@ type Store interface {
 	Revision(app string, number int) (*cluster.Revision, error)
 	Revisions(app string) ([]cluster.Revision, error)
 	Deploying() ([]cluster.Revision, error)
+	RecordOOM(app string, number int, at time.Time) error
 	PutInstance(inst cluster.Instance) error
 	SetRouted(app string, ids []string, routed bool) error
 	Retire(app string, ids []string) (version uint64, err error)
@@ -73,6 +74,9 @@ type Config struct {
 	// unrouted, died or killed for memory, revisions finished, one-off
 	// tasks); it must not block. Nil drops them.
 	Events func(cluster.Event)
+	// EnvWait bounds how long an env change waits for the env change of
+	// the same app running when it arrives; default DefaultEnvWait.
+	EnvWait time.Duration
 }
 
 // Observer is told about finished deploys and reconcile passes, for
@@ -139,6 +143,9 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	if cfg.RetireWait == 0 {
 		cfg.RetireWait = time.Minute
 	}
+	if cfg.EnvWait == 0 {
+		cfg.EnvWait = DefaultEnvWait
+	}
 	if cfg.PublishWait == 0 {
 		cfg.PublishWait = 2 * time.Second
 	}
@@ -164,6 +171,7 @@ type hold struct {
 	repair bool
 	cancel context.CancelFunc
 	done   chan struct{}
+	env    *envRun // set when op is an env change, which env changes arriving meanwhile join (envqueue.go)
 }
 
 // lock marks app busy with op, or fails with ECONFLICT naming what holds it.
@@ -178,12 +186,17 @@ func (s *Scheduler) lock(app, op string) (unlock func(), err error) {
 		}
 		s.mu.Unlock()
 		if !h.repair {
-			return nil, cluster.Errorf(cluster.ECONFLICT, "%s of %s is already running: wait for it to finish, then try again", capitalize(h.op), app).WithFix("watch it with", cluster.OpHistory, cluster.ArgApp, app)
+			return nil, busyError(app, h)
 		}
 		s.cfg.Logger.Info("cancelling a repair for an operator's operation", "app", app, "operation", op)
 		h.cancel()
 		<-h.done
 	}
+}
+
+// busyError is the ECONFLICT for an operation refused because h holds app.
+func busyError(app string, h *hold) error {
+	return cluster.Errorf(cluster.ECONFLICT, "%s of %s is already running: wait for it to finish, then try again", capitalize(h.op), app).WithFix("watch it with", cluster.OpHistory, cluster.ArgApp, app)
 }
 
 // lockWait is lock for operations that wait for another to end instead of

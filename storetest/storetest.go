@@ -39,6 +39,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"BackupIsADataFile", testBackupIsADataFile},
 		{"RecordsRoundTrip", testRecordsRoundTrip},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"RecordOOMCountsOnTheRevision", testRecordOOM},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
 	}

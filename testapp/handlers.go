@@ -46,6 +46,7 @@ func (a *app) handler() http.Handler {
 		}
 		a.exit(3)
 	})
+	registerAlloc(mux)
 	return logRequests(mux)
 }
 

@@ -11,7 +11,8 @@
 //	SLOW_START=2s    sleep that long before listening
 //
 // Endpoints: GET / (version and hostname), GET /ping, GET /version, GET /env,
-// GET /env/KEY, POST /health/fail, POST /health/ok, POST /crash (exit 3).
+// GET /env/KEY, POST /health/fail, POST /health/ok, POST /crash (exit 3),
+// POST /alloc?mb=N (allocate and hold N MiB, to be killed for memory).
 // SIGTERM shuts the server down gracefully and exits 0.
 package main
 

@@ -6,20 +6,30 @@
 //	router-bench backend -addr 127.0.0.1:18081
 //	router-bench router -addr 127.0.0.1:18082 -host bench.example.com -backend 127.0.0.1:18081
 //	router-bench propagation -redis 127.0.0.1:6379 -n 1000 -spacing 10ms
+//	router-bench cert -host localhost -out DIR    # DIR/cert.pem, DIR/key.pem
+//	router-bench router -addr 127.0.0.1:18085 -tls-cert DIR/cert.pem -tls-key DIR/key.pem ...
 package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -48,6 +58,8 @@ func main() {
 		err = runRouter(ctx, os.Args[2:])
 	case "propagation":
 		err = runPropagation(ctx, os.Args[2:])
+	case "cert":
+		err = runCert(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -93,18 +105,73 @@ func runRouter(ctx context.Context, args []string) error {
 	host := fs.String("host", "bench.example.com", "app name (Host header)")
 	backends := fs.String("backend", "127.0.0.1:18081", "comma-separated instance addresses")
 	rpOnly := fs.Bool("reverseproxy-only", false, "turn off the router's fast path")
+	certFile := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate (and -tls-key), with the router's TLS settings")
+	keyFile := fs.String("tls-key", "", "the PEM key of -tls-cert")
+	noResume := fs.Bool("no-resume", false, "refuse TLS session resumption, so that every handshake is a full one")
 	fs.Parse(args)
 	r := router.New(router.Config{ReverseProxyOnly: *rpOnly, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	r.Apply(cluster.RoutingTable{Version: 1, Controller: "bench", Routes: map[string][]string{*host: strings.Split(*backends, ",")}})
-	if *rpOnly {
-		return serve(ctx, *addr, r)
+	var tlsConfig *tls.Config
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return err
+		}
+		// The router's configuration, with the one certificate for every
+		// name as the bench runs against localhost.
+		tlsConfig = router.ServerTLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
+		tlsConfig.SessionTicketsDisabled = *noResume
 	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, TLSConfig: tlsConfig}
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	if *rpOnly {
+		go func() {
+			<-ctx.Done()
+			srv.Close()
+		}()
+		if tlsConfig != nil {
+			l = tls.NewListener(l, tlsConfig)
+		}
+		if err := srv.Serve(l); err != http.ErrServerClosed {
+			return err
+		}
+		return nil
+	}
 	return router.Serve(ctx, l, srv, nil, time.Second)
+}
+
+// runCert writes a self-signed ECDSA P-256 certificate for -host and its
+// key to -out/cert.pem and -out/key.pem: the one both the router and nginx
+// serve in the HTTPS runs.
+func runCert(args []string) error {
+	fs := flag.NewFlagSet("cert", flag.ExitOnError)
+	host := fs.String("host", "localhost", "the name the certificate is for")
+	out := fs.String("out", ".", "directory to write cert.pem and key.pem to")
+	fs.Parse(args)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: *host}, DNSNames: []string{*host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(30 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*out, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(*out, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
 }
 
 // benchSource is a TableSource whose version rises on every bump.

@@ -7,6 +7,16 @@
 #   bench/router/run.sh                  # needs redis-server, nginx, wrk in PATH
 #   DURATION=10s CONNS=64 ROUNDS=3 bench/router/run.sh
 #   PROPAGATION=0 bench/router/run.sh    # proxy figures only
+#   PLAIN=0 PROPAGATION=0 bench/router/run.sh   # HTTPS figures only
+#   HTTPS=0 bench/router/run.sh          # no HTTPS figures
+#
+# HTTPS: the router (its TLS settings, router.ServerTLSConfig) and nginx
+# (the same suites and curves) serve one self-signed ECDSA P-256
+# certificate for localhost; wrk measures keep-alive throughput over TLS
+# and, with "Connection: close" on every request, handshakes per second:
+# full ones against a second router and nginx server that refuse session
+# resumption, and resumed ones (wrk keeps each connection's TLS session
+# and offers it again) against the first.
 #
 # It prints the machine, the load average (1, 5, 15 min) before every
 # round and at the end, every run as a Markdown table row, the ratios per
@@ -23,11 +33,18 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 PROPAGATION=${PROPAGATION:-1}
+PLAIN=${PLAIN:-1}
+HTTPS=${HTTPS:-1}
 CHANGES=${CHANGES:-1000}
 BACKEND=127.0.0.1:18081
 ROUTER=127.0.0.1:18082
 ROUTER_RP=127.0.0.1:18084
 NGINX=127.0.0.1:18083
+ROUTER_TLS=127.0.0.1:18085
+ROUTER_RP_TLS=127.0.0.1:18086
+NGINX_TLS=127.0.0.1:18087
+ROUTER_FULL=127.0.0.1:18088
+NGINX_FULL=127.0.0.1:18089
 HOST=bench.example.com
 
 for cmd in go wrk nginx redis-server; do
@@ -79,6 +96,17 @@ pids="$pids $!"
 "$work/router-bench" router -addr $ROUTER_RP -host $HOST -backend $BACKEND -reverseproxy-only &
 router_rp_pid=$!
 pids="$pids $!"
+mkdir -p "$work/tls"
+"$work/router-bench" cert -host localhost -out "$work/tls"
+"$work/router-bench" router -addr $ROUTER_TLS -host $HOST -backend $BACKEND -tls-cert "$work/tls/cert.pem" -tls-key "$work/tls/key.pem" &
+router_tls_pid=$!
+pids="$pids $!"
+"$work/router-bench" router -addr $ROUTER_RP_TLS -host $HOST -backend $BACKEND -tls-cert "$work/tls/cert.pem" -tls-key "$work/tls/key.pem" -reverseproxy-only &
+router_rp_tls_pid=$!
+pids="$pids $!"
+"$work/router-bench" router -addr $ROUTER_FULL -host $HOST -backend $BACKEND -tls-cert "$work/tls/cert.pem" -tls-key "$work/tls/key.pem" -no-resume &
+router_full_pid=$!
+pids="$pids $!"
 mkdir -p "$work/nginx"
 cat >"$work/nginx.conf" <<NGINX
 worker_processes auto;
@@ -105,12 +133,58 @@ http {
 			proxy_set_header X-Forwarded-Host \$http_host;
 		}
 	}
+	server {
+		listen $NGINX_TLS ssl;
+		ssl_certificate $work/tls/cert.pem;
+		ssl_certificate_key $work/tls/key.pem;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+		ssl_ecdh_curve X25519:prime256v1;
+		# The router has no cap on requests per connection; nginx's
+		# default (1000) would mix handshakes into the keep-alive figure.
+		keepalive_requests 1000000;
+		location / {
+			proxy_pass http://app;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host \$host;
+			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+			proxy_set_header X-Forwarded-Proto \$scheme;
+			proxy_set_header X-Forwarded-Host \$http_host;
+		}
+	}
+	server {
+		listen $NGINX_FULL ssl;
+		# No resumption: every handshake a full one.
+		ssl_session_tickets off;
+		ssl_session_cache off;
+		ssl_certificate $work/tls/cert.pem;
+		ssl_certificate_key $work/tls/key.pem;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+		ssl_ecdh_curve X25519:prime256v1;
+		# The router has no cap on requests per connection; nginx's
+		# default (1000) would mix handshakes into the keep-alive figure.
+		keepalive_requests 1000000;
+		location / {
+			proxy_pass http://app;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host \$host;
+			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+			proxy_set_header X-Forwarded-Proto \$scheme;
+			proxy_set_header X-Forwarded-Host \$http_host;
+		}
+	}
 }
 NGINX
 nginx -c "$work/nginx.conf" -p "$work"
 sleep 0.5
 for a in $BACKEND $ROUTER $ROUTER_RP $NGINX; do
 	curl -fsS -o /dev/null -H "Host: $HOST" "http://$a/" || { echo "run.sh: $a does not answer" >&2; exit 1; }
+done
+for a in $ROUTER_TLS $ROUTER_RP_TLS $NGINX_TLS $ROUTER_FULL $NGINX_FULL; do
+	curl -fsS -o /dev/null --cacert "$work/tls/cert.pem" -H "Host: $HOST" "https://localhost:${a#*:}/" || { echo "run.sh: $a does not answer over HTTPS" >&2; exit 1; }
 done
 
 nginx_pids="$(cat "$work/nginx.pid") $(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')"
@@ -127,11 +201,18 @@ ticks() {
 
 # bench NAME ADDR PID...: one bounded wrk run; prints
 # "NAME rps p50 p99 cpu-us-per-request" (CPU of the PIDs, the proxy).
+# ADDR is host:port for plain HTTP, or a whole URL. With CLOSE=1 every
+# request asks for "Connection: close" (the space matters to wrk).
 bench() {
-	name=$1 addr=$2
+	name=$1 url=$2
 	shift 2
+	case $url in *://*) ;; *) url="http://$url/" ;; esac
 	before=$(ticks "$@")
-	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $HOST" "http://$addr/")
+	if [ "${CLOSE:-0}" = 1 ]; then
+		out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $HOST" -H "Connection: close" "$url")
+	else
+		out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $HOST" "$url")
+	fi
 	after=$(ticks "$@")
 	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
 	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -142,6 +223,7 @@ bench() {
 	echo "$name $rps $p50 $p99 $cpu ${errs:-}"
 }
 
+if [ "$PLAIN" != 0 ]; then
 echo "# proxy: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, targets interleaved; 128-byte answers"
 echo "(router-rp: the same router with its fast path off, all through httputil.ReverseProxy)"
 echo "(cpu-µs/req: CPU time, user + system, the proxy process(es) spent per request; direct: the backend's)"
@@ -189,3 +271,62 @@ awk '
 		printf "| router / router-rp throughput | %.2f | %s |\n", m["router"] / m["router-rp"], per("router", "router-rp", 0)
 		printf "\nMeans: direct %.0f req/s (%.1f µs), router %.0f (%.1f µs), nginx %.0f (%.1f µs), router-rp %.0f (%.1f µs).\n", m["direct"], c["direct"], m["router"], c["router"], m["nginx"], c["nginx"], m["router-rp"], c["router-rp"]
 	}' "$work/results"
+echo
+fi
+
+# --- HTTPS -----------------------------------------------------------------
+[ "$HTTPS" = 0 ] && exit 0
+tls_url() { echo "https://localhost:${1#*:}/"; }
+echo "# HTTPS: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, targets interleaved; 128-byte answers"
+echo "(one self-signed ECDSA P-256 certificate for both; TLS 1.3 as wrk's OpenSSL negotiates it)"
+echo "(*-tls: keep-alive; *-hs and *-resume: Connection: close on every request, so req/s = handshakes/s;"
+echo " *-hs against servers refusing resumption: full handshakes; *-resume: wrk resumes its TLS sessions)"
+echo "(router-rp-tls: net/http's server over TLS and httputil.ReverseProxy, the router's fast loop off)"
+echo "(cpu-µs/req: CPU time, user + system, the proxy process(es) spent per request, handshake included for -hs)"
+echo
+echo "| round | target | req/s | p50 | p99 | cpu-µs/req | load |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+: >"$work/results-tls"
+r=1
+while [ $r -le "$ROUNDS" ]; do
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	for t in router-tls nginx-tls router-rp-tls router-hs nginx-hs router-resume nginx-resume; do
+		case $t in
+		router-tls) line=$(bench $t "$(tls_url $ROUTER_TLS)" $router_tls_pid) ;;
+		nginx-tls) line=$(bench $t "$(tls_url $NGINX_TLS)" $nginx_pids) ;;
+		router-rp-tls) line=$(bench $t "$(tls_url $ROUTER_RP_TLS)" $router_rp_tls_pid) ;;
+		router-hs) line=$(CLOSE=1 bench $t "$(tls_url $ROUTER_FULL)" $router_full_pid) ;;
+		nginx-hs) line=$(CLOSE=1 bench $t "$(tls_url $NGINX_FULL)" $nginx_pids) ;;
+		router-resume) line=$(CLOSE=1 bench $t "$(tls_url $ROUTER_TLS)" $router_tls_pid) ;;
+		nginx-resume) line=$(CLOSE=1 bench $t "$(tls_url $NGINX_TLS)" $nginx_pids) ;;
+		esac
+		echo "$r $line" | awk -v l="$load" '{ e = ""; for (i = 7; i <= NF; i++) e = e " " $i; printf "| %s | %s | %.0f | %s | %s | %s | %s%s |\n", $1, $2, $3, $4, $5, $6, l, e }'
+		echo "$r $line" >>"$work/results-tls"
+		sleep 1
+	done
+	r=$((r + 1))
+done
+echo
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| ratio | mean | per round |"
+echo "| --- | --- | --- |"
+awk '
+	{ rps[$2] += $3; cpu[$2] += $6; n[$2]++; r = $1; if (r > rounds) rounds = r; R[r, $2] = $3; C[r, $2] = $6 }
+	function per(a, b, cost,   s, i) {
+		s = ""
+		for (i = 1; i <= rounds; i++) {
+			if (cost) s = s sprintf("%s%.2f", i > 1 ? ", " : "", C[i, a] / C[i, b])
+			else s = s sprintf("%s%.2f", i > 1 ? ", " : "", R[i, a] / R[i, b])
+		}
+		return s
+	}
+	END {
+		for (k in n) { m[k] = rps[k] / n[k]; c[k] = cpu[k] / n[k] }
+		printf "| router / nginx HTTPS keep-alive throughput (goal ≥ 0.7) | **%.2f** | %s |\n", m["router-tls"] / m["nginx-tls"], per("router-tls", "nginx-tls", 0)
+		printf "| router / nginx HTTPS CPU per request | **%.2f** (%.1f µs vs %.1f µs) | %s |\n", c["router-tls"] / c["nginx-tls"], c["router-tls"], c["nginx-tls"], per("router-tls", "nginx-tls", 1)
+		printf "| router / nginx full handshakes per second | **%.2f** (%.0f/s vs %.0f/s) | %s |\n", m["router-hs"] / m["nginx-hs"], m["router-hs"], m["nginx-hs"], per("router-hs", "nginx-hs", 0)
+		printf "| router / nginx CPU per handshake | **%.2f** (%.0f µs vs %.0f µs) | %s |\n", c["router-hs"] / c["nginx-hs"], c["router-hs"], c["nginx-hs"], per("router-hs", "nginx-hs", 1)
+		printf "| router / nginx resumed handshakes per second | %.2f (%.0f/s vs %.0f/s) | %s |\n", m["router-resume"] / m["nginx-resume"], m["router-resume"], m["nginx-resume"], per("router-resume", "nginx-resume", 0)
+		printf "| router / router-rp-tls keep-alive throughput | %.2f | %s |\n", m["router-tls"] / m["router-rp-tls"], per("router-tls", "router-rp-tls", 0)
+	}' "$work/results-tls"

@@ -1,0 +1,381 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/scheduler"
+)
+
+// envCall is an env change sent in its own goroutine.
+type envCall struct {
+	key      string
+	waiting  chan struct{} // closed when it reported that it waits
+	done     chan struct{}
+	res      *cluster.DeployResult
+	err      error
+	mu       sync.Mutex
+	steps    []string
+	released chan struct{} // when not nil, its rollout stops at its revision step until closed
+	atRev    chan struct{} // closed when the rollout reached its revision step
+}
+
+// sendEnv sets key=value (unset when value is "-") and returns at once.
+func sendEnv(c *FakeCluster, app, key, value string, hold bool) *envCall {
+	call := &envCall{key: key, waiting: make(chan struct{}), done: make(chan struct{}), atRev: make(chan struct{})}
+	if hold {
+		call.released = make(chan struct{})
+	}
+	var once, revOnce sync.Once
+	progress := func(p cluster.Progress) {
+		call.mu.Lock()
+		call.steps = append(call.steps, p.Step)
+		call.mu.Unlock()
+		switch p.Step {
+		case "waiting":
+			once.Do(func() { close(call.waiting) })
+		case "revision":
+			revOnce.Do(func() {
+				close(call.atRev)
+				if call.released != nil {
+					<-call.released
+				}
+			})
+		}
+	}
+	go func() {
+		defer close(call.done)
+		if value == "-" {
+			call.res, call.err = c.UnsetEnv(context.Background(), app, key, progress)
+		} else {
+			call.res, call.err = c.SetEnv(context.Background(), app, key, value, progress)
+		}
+	}()
+	return call
+}
+
+func (call *envCall) wait(tb testing.TB) {
+	tb.Helper()
+	select {
+	case <-call.done:
+	case <-time.After(30 * time.Second):
+		tb.Fatalf("the change of %s did not answer within 30s", call.key)
+	}
+}
+
+func (call *envCall) waitFor(tb testing.TB, ch chan struct{}, what string) {
+	tb.Helper()
+	select {
+	case <-ch:
+	case <-call.done:
+		tb.Fatalf("the change of %s answered (%+v, %v) before it %s", call.key, call.res, call.err, what)
+	case <-time.After(30 * time.Second):
+		tb.Fatalf("the change of %s did not %s within 30s", call.key, what)
+	}
+}
+
+// Env changes arriving while one runs wait for it, then go out together as
+// one revision, applied in arrival order; every request answers with the
+// outcome of its batch, and every instance has every env.
+func TestFakeEnvChangesMerge(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, "merge.example.com")
+	c.MustDeploy(t, app, goodImage, 2)
+	if _, err := c.SetEnv(context.Background(), app, "OLD", "x", nil); err != nil {
+		t.Fatal(err)
+	}
+	first := sendEnv(c, app, "A", "1", true)
+	first.waitFor(t, first.atRev, "reach its revision step")
+	// One at a time, so the arrival order is known.
+	var queued []*envCall
+	for _, kv := range [][2]string{{"B", "1"}, {"B", "2"}, {"OLD", "-"}, {"C", "3"}, {"A", "-"}} {
+		call := sendEnv(c, app, kv[0], kv[1], false)
+		call.waitFor(t, call.waiting, "report that it waits")
+		queued = append(queued, call)
+	}
+	if deploy, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2}, nil); cluster.ErrorCode(err) != cluster.ECONFLICT || !strings.Contains(cluster.ErrorMessage(err), "env change") {
+		t.Fatalf("deploy during an env change = %+v, %v; want ECONFLICT naming the env change", deploy, err)
+	}
+	if _, err := c.Scale(context.Background(), app, 3, nil); cluster.ErrorCode(err) != cluster.ECONFLICT {
+		t.Fatalf("scale during an env change: %v, want ECONFLICT", err)
+	}
+	close(first.released)
+	first.wait(t)
+	if first.err != nil || first.res.Revision != 3 {
+		t.Fatalf("first change = %+v, %v; want revision 3", first.res, first.err)
+	}
+	for _, call := range queued {
+		call.wait(t)
+		if call.err != nil || call.res.Revision != 4 || len(call.res.Instances) != 2 {
+			t.Fatalf("queued change of %s = %+v, %v; want revision 4 with 2 instances", call.key, call.res, call.err)
+		}
+		call.mu.Lock()
+		if steps := strings.Join(call.steps, " "); !strings.HasPrefix(steps, "waiting revision") || !strings.Contains(steps, "routed") {
+			t.Errorf("queued change of %s reported %s; want waiting, then the steps of revision 4", call.key, steps)
+		}
+		call.mu.Unlock()
+	}
+	revs, _ := c.DB.Revisions(app)
+	if len(revs) != 4 {
+		t.Fatalf("%d revisions, want 4 (deploy, OLD, A, then one for the five queued)", len(revs))
+	}
+	want := []string{"B=2", "C=3"}
+	if got := revs[0].Envs; strings.Join(got, ",") != strings.Join(want, ",") || revs[0].Status != cluster.StatusSucceeded {
+		t.Fatalf("revision 4 has envs %v (%s), want %v", got, revs[0].Status, want)
+	}
+	if a, _ := c.DB.App(app); !maps.Equal(a.Envs, map[string]string{"B": "2", "C": "3"}) {
+		t.Fatalf("app envs %v", a.Envs)
+	}
+	for _, ct := range c.Running(app) {
+		if ct.Revision != 4 {
+			t.Errorf("container %s runs revision %d, want 4", ct.ID, ct.Revision)
+		}
+	}
+	if c.Busy(app) {
+		t.Fatal("the app is still held after every env change answered")
+	}
+	if _, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2}, nil); err != nil {
+		t.Fatalf("deploy after the env changes: %v", err)
+	}
+}
+
+// Changes sent together, as the CLI sends `envs:set A=1 B=2 ...`, make one
+// revision (two when they straddle the first one's start), not one each.
+func TestFakeEnvChangesSentTogether(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, "together.example.com")
+	c.MustDeploy(t, app, goodImage, 2)
+	const n = 5
+	var wg sync.WaitGroup
+	results := make([]*cluster.DeployResult, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = c.SetEnv(context.Background(), app, fmt.Sprintf("K%d", i), fmt.Sprint(i), nil)
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("change %d: %v", i, errs[i])
+		}
+	}
+	revs, _ := c.DB.Revisions(app)
+	if len(revs) > 3 {
+		t.Fatalf("%d revisions after the deploy, want 1 or 2", len(revs)-1)
+	}
+	a, _ := c.DB.App(app)
+	if len(a.Envs) != n || results[0].Revision > a.Revision {
+		t.Fatalf("envs %v at revision %d, results %+v", a.Envs, a.Revision, results)
+	}
+	for _, ct := range c.Running(app) {
+		if ct.Revision != a.Revision {
+			t.Errorf("container %s runs revision %d, want %d", ct.ID, ct.Revision, a.Revision)
+		}
+	}
+}
+
+// A change that waits longer than EnvWait for the running one leaves the
+// queue unapplied with ECONFLICT naming what holds the app; the others of
+// its batch are still applied.
+func TestFakeEnvWaitIsBounded(t *testing.T) {
+	var mu sync.Mutex
+	var events []cluster.Event
+	c := MustOpenFakeCluster(t, scheduler.Config{EnvWait: 300 * time.Millisecond, Events: func(e cluster.Event) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}})
+	app := c.App(t, "bounded.example.com")
+	c.MustDeploy(t, app, goodImage, 2)
+	first := sendEnv(c, app, "A", "1", true)
+	first.waitFor(t, first.atRev, "reach its revision step")
+	late := sendEnv(c, app, "LATE", "1", false)
+	late.wait(t)
+	msg := cluster.ErrorMessage(late.err)
+	if cluster.ErrorCode(late.err) != cluster.ECONFLICT || !strings.Contains(msg, "revision 2") || !strings.Contains(msg, "LATE was not changed") {
+		t.Fatalf("a change that waited too long = %+v, %v; want ECONFLICT naming revision 2 and LATE", late.res, late.err)
+	}
+	mu.Lock()
+	waited := false
+	for _, e := range events {
+		waited = waited || (e.Type == cluster.EventDeploy && e.Step == "waiting" && e.App == app && e.Revision == 2 && strings.Contains(e.Message, "LATE"))
+	}
+	mu.Unlock()
+	if !waited {
+		t.Errorf("events %+v lack the wait of LATE for revision 2", events)
+	}
+	close(first.released)
+	first.wait(t)
+	if first.err != nil {
+		t.Fatal(first.err)
+	}
+	revs, _ := c.DB.Revisions(app)
+	a, _ := c.DB.App(app)
+	if len(revs) != 2 || a.Envs["LATE"] != "" || a.Envs["A"] != "1" {
+		t.Fatalf("%d revisions, envs %v; want 2 and only A", len(revs), a.Envs)
+	}
+}
+
+// A failed batch answers every request in it with the reason and leaves
+// the envs as they were; the batch after it applies its own changes to
+// those.
+func TestFakeEnvBatchFailure(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, "failure.example.com")
+	first := c.MustDeploy(t, app, goodImage, 2)
+	// The next revision runs an image whose health checks fail.
+	if _, err := c.DB.UpdateApp(app, func(a *cluster.App) error {
+		a.Image = sickImage
+		a.HealthCheck.Timeout = cluster.Duration(500 * time.Millisecond)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	failing := sendEnv(c, app, "A", "1", true)
+	failing.waitFor(t, failing.atRev, "reach its revision step")
+	var second []*envCall
+	for _, k := range []string{"B", "C"} {
+		call := sendEnv(c, app, k, "1", false)
+		call.waitFor(t, call.waiting, "report that it waits")
+		second = append(second, call)
+	}
+	// The revision of the running batch is taken; the next one runs the
+	// good image again.
+	if _, err := c.DB.UpdateApp(app, func(a *cluster.App) error { a.Image = goodImage; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	close(failing.released)
+	failing.wait(t)
+	if cluster.ErrorCode(failing.err) != cluster.EDEPLOY || !strings.Contains(cluster.ErrorMessage(failing.err), "answered 500") {
+		t.Fatalf("the failing batch answered %+v, %v; want EDEPLOY saying answered 500", failing.res, failing.err)
+	}
+	for _, call := range second {
+		call.wait(t)
+		if call.err != nil || call.res.Revision != 3 {
+			t.Fatalf("change of %s after the failed batch = %+v, %v; want revision 3", call.key, call.res, call.err)
+		}
+	}
+	a, _ := c.DB.App(app)
+	if !maps.Equal(a.Envs, map[string]string{"B": "1", "C": "1"}) {
+		t.Fatalf("envs %v, want B and C only: A's revision failed", a.Envs)
+	}
+	revs, _ := c.DB.Revisions(app)
+	if len(revs) != 3 || revs[1].Status != cluster.StatusFailed || revs[0].Status != cluster.StatusSucceeded {
+		t.Fatalf("revisions %+v", revs)
+	}
+	if got := c.Routed(t, app); len(got) != 2 || strings.Join(got, ",") == strings.Join(first.Instances, ",") {
+		t.Fatalf("routed %v, want 2 instances of revision 3", got)
+	}
+
+	// Every request of a failing batch gets the reason.
+	if _, err := c.DB.UpdateApp(app, func(a *cluster.App) error { a.Image = sickImage; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	holder := sendEnv(c, app, "D", "1", true)
+	holder.waitFor(t, holder.atRev, "reach its revision step")
+	var batch []*envCall
+	for _, k := range []string{"E", "F"} {
+		call := sendEnv(c, app, k, "1", false)
+		call.waitFor(t, call.waiting, "report that it waits")
+		batch = append(batch, call)
+	}
+	close(holder.released)
+	for _, call := range append(batch, holder) {
+		call.wait(t)
+		if cluster.ErrorCode(call.err) != cluster.EDEPLOY {
+			t.Fatalf("change of %s in a failing batch = %+v, %v; want EDEPLOY", call.key, call.res, call.err)
+		}
+	}
+	if a, _ := c.DB.App(app); !maps.Equal(a.Envs, map[string]string{"B": "1", "C": "1"}) {
+		t.Fatalf("envs %v after two failed revisions, want B and C", a.Envs)
+	}
+}
+
+// Env changes wait only for env changes: during a deploy they keep their 409.
+func TestFakeEnvChangeDuringDeployConflicts(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, "deploying.example.com")
+	c.MustDeploy(t, app, goodImage, 2)
+	reached, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	deployed := make(chan error, 1)
+	go func() {
+		_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2}, func(p cluster.Progress) {
+			once.Do(func() { close(reached); <-release })
+		})
+		deployed <- err
+	}()
+	<-reached
+	_, err := c.SetEnv(context.Background(), app, "A", "1", nil)
+	close(release)
+	if cluster.ErrorCode(err) != cluster.ECONFLICT || !strings.Contains(cluster.ErrorMessage(err), "A deploy of") {
+		t.Fatalf("env change during a deploy: %v, want ECONFLICT naming the deploy", err)
+	}
+	if err := <-deployed; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On an app without instances every change is stored at once, however
+// many arrive together, and no revision is made.
+func TestFakeEnvChangesWithoutInstances(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	for _, tc := range []struct {
+		name  string
+		setup func(app string)
+	}{
+		{"never deployed", func(string) {}},
+		{"killed", func(app string) {
+			c.MustDeploy(t, app, goodImage, 2)
+			if err := c.Kill(context.Background(), app); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		app := c.App(t, strings.ReplaceAll(tc.name, " ", "")+".example.com")
+		tc.setup(app)
+		before, _ := c.DB.Revisions(app)
+		const n = 20
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		var mu sync.Mutex
+		var steps []string
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = c.SetEnv(context.Background(), app, fmt.Sprintf("K%d", i), "v", func(p cluster.Progress) {
+					mu.Lock()
+					steps = append(steps, p.Step)
+					mu.Unlock()
+				})
+			}()
+		}
+		wg.Wait()
+		if len(steps) != 0 {
+			t.Errorf("%s: changes that are only stored reported %v", tc.name, steps)
+		}
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("%s: change %d: %v", tc.name, i, err)
+			}
+		}
+		a, _ := c.DB.App(app)
+		after, _ := c.DB.Revisions(app)
+		if len(a.Envs) != n || len(after) != len(before) {
+			t.Fatalf("%s: %d envs stored, %d revisions after %d; want %d envs and no new revision", tc.name, len(a.Envs), len(after), len(before), n)
+		}
+		if c.Busy(app) {
+			t.Fatalf("%s: the app is still held", tc.name)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package scheduler
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// oomKill is a container reported killed for memory: its host, and when
+// the report was made.
+type oomKill struct {
+	host  string
+	noted time.Time
+}
+
+// killedForMemory reports, once per container, that the kernel killed
+// container id of app on host for going past its memory limit: in the log,
+// as an instance event, and in its revision's history (OOMKills). The
+// container is then replaced by the next pass (see markKilledForMemory),
+// whether it stays dead or Docker restarts it.
+func (r *Reconciler) killedForMemory(host, app, id string, at time.Time) {
+	r.mu.Lock()
+	_, seen := r.oom[id]
+	if !seen {
+		r.oom[id] = oomKill{host: host, noted: time.Now()}
+	}
+	r.mu.Unlock()
+	if seen {
+		return
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	insts, err := r.s.store.Instances(app)
+	if err != nil {
+		r.s.cfg.Logger.Error("reading the instances of an app killed for memory failed", "app", app, "err", err)
+		return
+	}
+	for _, inst := range insts {
+		if inst.ID != id {
+			continue
+		}
+		limit := "no limit"
+		if inst.Memory > 0 {
+			limit = "limit " + inst.Memory.String()
+		}
+		r.s.cfg.Logger.Warn("instance killed for memory (oom): replacing it", "app", app, "revision", inst.Revision,
+			"instance", inst.Addr(), "container", short(id), "memory", limit)
+		r.s.emit(cluster.Event{Type: cluster.EventInstance, Step: "oom", App: app, Revision: inst.Revision, Host: host,
+			Instance: inst.Addr(), Message: fmt.Sprintf("killed for memory (%s); replacing it", limit), Time: at.UTC()})
+		if err := r.s.store.RecordOOM(app, inst.Revision, at); err != nil && cluster.ErrorCode(err) != cluster.ENOTFOUND {
+			r.s.cfg.Logger.Error("recording a kill for memory in the history failed", "app", app, "revision", inst.Revision, "err", err)
+		}
+		return
+	}
+}
+
+// markKilledForMemory sets OOMKilled on the observed containers known to
+// have been killed for memory, and reports those Docker says were (a
+// restarted container keeps State.OOMKilled) when their oom event was not
+// seen. It forgets the containers that are gone from hosts that answered,
+// when they were reported before observedAt (a later report may be of a
+// container the observation did not see yet).
+func (r *Reconciler) markKilledForMemory(containers []cluster.Container, up map[string]bool, observedAt time.Time) {
+	var unreported []cluster.Container
+	r.mu.Lock()
+	if len(r.oom) > 0 {
+		present := make(map[string]bool, len(containers))
+		for i := range containers {
+			present[containers[i].ID] = true
+			if _, known := r.oom[containers[i].ID]; known {
+				containers[i].OOMKilled = true
+			} else if containers[i].OOMKilled {
+				unreported = append(unreported, containers[i])
+			}
+		}
+		for id, k := range r.oom {
+			if up[k.host] && !present[id] && k.noted.Before(observedAt) {
+				delete(r.oom, id)
+			}
+		}
+	} else {
+		for _, ct := range containers {
+			if ct.OOMKilled {
+				unreported = append(unreported, ct)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, ct := range unreported {
+		r.killedForMemory(ct.Host, ct.App, ct.ID, time.Time{})
+	}
+}

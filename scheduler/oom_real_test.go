@@ -1,0 +1,117 @@
+package scheduler_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/scheduler"
+)
+
+// TestKilledForMemoryEmitsAnEvent runs the reconciler over the real hosts
+// with an Events hook: an instance limited to 64m that allocates 200 MiB
+// is reported once as an instance "oom" event, counted on its revision,
+// and replaced by a routed instance with the same limit.
+func TestKilledForMemoryEmitsAnEvent(t *testing.T) {
+	c := MustOpenCluster(t)
+	var mu sync.Mutex
+	var events []cluster.Event
+	s := scheduler.New(c.DB, c.Engines, scheduler.Config{
+		Controller: c.DB.ControllerID(), Drain: 300 * time.Millisecond, StopTimeout: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Events: func(e cluster.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, e)
+		},
+	})
+	app := c.App(t, "oomevent")
+	res, err := s.Deploy(context.Background(), app, cluster.DeployRequest{Image: testenv.Image(t, "1"), Count: 2, Memory: 64 << 20}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := scheduler.NewReconciler(s, scheduler.ReconcilerConfig{Interval: 500 * time.Millisecond, Grace: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	victim := res.Instances[0]
+	client := &http.Client{Timeout: 30 * time.Second}
+	if resp, err := client.Post("http://"+victim+"/alloc?mb=200", "text/plain", nil); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			t.Fatalf("POST /alloc = 404: the test image lacks the endpoint (build it from testapp/)")
+		}
+	}
+	oom := func() []cluster.Event {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []cluster.Event
+		for _, e := range events {
+			if e.Type == cluster.EventInstance && e.Step == "oom" {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	Eventually(t, 60*time.Second, "an oom event", func() bool { return len(oom()) > 0 })
+	Eventually(t, 60*time.Second, "the killed instance replaced", func() bool {
+		now := c.Routed(t, app)
+		return len(now) == 2 && !contains(now, victim)
+	})
+	got := oom()
+	if len(got) != 1 || got[0].App != app || got[0].Instance != victim || got[0].Revision != res.Revision || got[0].Time.IsZero() {
+		t.Fatalf("oom events = %+v, want one for %s of revision %d", got, victim, res.Revision)
+	}
+	rev, err := c.DB.Revision(app, res.Revision)
+	if err != nil || rev.OOMKills != 1 || rev.LastOOM.IsZero() {
+		t.Fatalf("revision = %+v, %v; want one kill for memory recorded", rev, err)
+	}
+	insts, _ := c.DB.Instances(app)
+	for _, inst := range insts {
+		if inst.Memory != 64<<20 {
+			t.Fatalf("instance %s reserves %d, want 64m", inst.Addr(), inst.Memory)
+		}
+	}
+}
+
+// TestMemoryReservationsFillHosts (fast tier): with 1 GiB per host, three
+// deploys of 512m x3 fit two apps' worth, the third is refused with 503
+// and the figures, and scaling an app down frees its reservations.
+func TestMemoryReservationsFillHosts(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	for _, h := range fakeHosts {
+		c.Engines.SetFreeMemory(h, 1<<30)
+	}
+	deploy := func(app string) error {
+		if _, err := c.DB.CreateApp(app); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage, Count: 3, Memory: 512 << 20}, nil)
+		return err
+	}
+	for _, app := range []string{"a.example.com", "b.example.com"} {
+		if err := deploy(app); err != nil {
+			t.Fatalf("deploy %s: %v", app, err)
+		}
+	}
+	err := deploy("c.example.com")
+	if cluster.ErrorCode(err) != cluster.EUNAVAILABLE || !strings.Contains(cluster.ErrorMessage(err), "needs 512m per instance x3 and 3 fit on no host") ||
+		!strings.Contains(cluster.ErrorMessage(err), "127.0.0.1 0, 127.0.0.2 0, 127.0.0.3 0") {
+		t.Fatalf("third deploy: %v, want 503 with the figures", err)
+	}
+	if _, err := c.Scale(context.Background(), "a.example.com", 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := deploy("c.example.com"); err != nil {
+		t.Fatalf("deploy after a scale down freed the memory: %v", err)
+	}
+}
