@@ -686,7 +686,7 @@ func (r *Reconciler) onEvent(ev cluster.ContainerEvent) {
 	for _, i := range insts {
 		if i.ID == ev.ID && i.Routed {
 			if ev.Action != "oom" { // routed, so not stopped by this controller; an oom has its own event
-				r.s.emit(cluster.Event{Type: cluster.EventInstance, Step: "died", App: i.App, Revision: i.Revision, Host: i.Host, Instance: i.Addr(), Message: ev.Action})
+				r.s.reportDied(i, ev.Action)
 			}
 			_ = r.s.store.SetRouted(i.App, []string{i.ID}, false)
 			r.s.cfg.RoutesChange()

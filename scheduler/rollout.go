@@ -64,6 +64,7 @@ func (s *Scheduler) dropBroken(ctx context.Context, p Plan) {
 	for _, rec := range p.Forget {
 		_ = s.store.DeleteInstance(p.App, rec.ID)
 	}
+	s.reportDead(p)
 	s.stopContainers(ctx, p.Remove, nil)
 }
 

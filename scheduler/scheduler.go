@@ -105,6 +105,7 @@ type Scheduler struct {
 	retiring map[string]bool  // instance ids retired in the background
 
 	hostsChanged chan struct{} // signalled when a host is added, so its event stream opens at once
+	deaths       deaths        // instances reported died, so each is reported once
 
 	closing    context.Context // ends background retirements on Close
 	close      context.CancelFunc
