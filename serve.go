@@ -165,7 +165,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	api := http.NewServer(&http.Server{
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: token, Logger: c.logger,
 		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines}, Leadership: leadership,
-		Events: c.events, UI: ui.Handler(),
+		Events: c.events, UI: ui.Handler(), Memory: &hostMemory{db: c.db, engines: c.engines},
 	})
 	c.api = api
 

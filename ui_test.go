@@ -177,6 +177,7 @@ func TestDashboard(t *testing.T) {
 	b.Do("typing the token", chromedp.Evaluate[chromedp.Void](`document.getElementById('token').value = ''`), chromedp.SendKeys(css("#token"), uiToken))
 	b.Do("signing in", chromedp.Click(css("#signin-form button[type=submit]")))
 	b.Wait("the hosts listed", fmt.Sprintf(`document.querySelectorAll('#hosts-body tr[data-host]').length === %d`, len(hosts)), 30*time.Second)
+	b.Wait("the hosts' memory", `[...document.querySelectorAll('#hosts-body tr[data-host] td:nth-child(4)')].every(td => /iB$/.test(td.textContent))`, 30*time.Second)
 	b.Wait("the event stream live", `document.getElementById('live').textContent === 'live'`, 30*time.Second)
 
 	// Deploy from the form; the steps appear as they happen.

@@ -399,6 +399,9 @@ type HostOverview struct {
 	Status    string        `json:"status"` // "ok", or what is wrong (down since when)
 	Instances int           `json:"instances"`
 	Memory    cluster.Bytes `json:"memory"` // reserved by its instances' limits
+	// MemoryTotal is the host's memory as Docker reports it, read at most
+	// once a minute; 0 while the host has not answered.
+	MemoryTotal cluster.Bytes `json:"memory_total"`
 }
 
 // AppOverview is one app: what it runs, how healthy, and its last deploy.

@@ -1,12 +1,19 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"sort"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/longshoreman/longshoreman/cluster"
 )
+
+// HostMemory reports the hosts' total memory, in bytes, for the hosts
+// that answer.
+type HostMemory interface {
+	HostMemory(ctx context.Context) map[string]int64
+}
 
 // overview answers the whole cluster in one read, for the dashboard: each
 // host's state (as the reconciler last saw it) and load, each app's
@@ -29,6 +36,10 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	if s.Hosts != nil {
 		status = s.Hosts.HostStatus(r.Context())
 	}
+	var total map[string]int64
+	if s.Memory != nil {
+		total = s.Memory.HostMemory(r.Context())
+	}
 	out := OverviewResponse{Hosts: make([]HostOverview, 0, len(hosts)), Apps: make([]AppOverview, 0, len(apps))}
 	byHost := map[string]*HostOverview{}
 	for _, h := range hosts {
@@ -36,7 +47,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		if st == "" {
 			st = "not checked yet"
 		}
-		out.Hosts = append(out.Hosts, HostOverview{Addr: h.Addr, Added: h.Added, Draining: h.Draining, Status: st})
+		out.Hosts = append(out.Hosts, HostOverview{Addr: h.Addr, Added: h.Added, Draining: h.Draining, Status: st, MemoryTotal: cluster.Bytes(total[h.Addr])})
 	}
 	for i := range out.Hosts {
 		byHost[out.Hosts[i].Addr] = &out.Hosts[i]

@@ -86,6 +86,7 @@ type Server struct {
 	Leadership Leadership
 	Events     *events.Bus  // GET /events reads it; may be nil
 	UI         http.Handler // serves GET /ui/..., without a token; may be nil
+	Memory     HostMemory   // each host's total memory for /overview; may be nil
 
 	router   *httprouter.Router
 	answers  answerCache

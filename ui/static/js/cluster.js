@@ -17,7 +17,7 @@ function hostRows(hosts, refresh) {
     h('th', { scope: 'row' }, host.addr),
     h('td', {}, hostState(host), ' ', host.status === 'ok' ? '' : h('span', { class: 'detail' }, host.status)),
     h('td', {}, time(host.added)),
-    h('td', {}, bytes(host.memory)),
+    h('td', {}, `${host.memory ? bytes(host.memory) : '0'} / ${bytes(host.memory_total)}`),
     h('td', {}, String(host.instances)),
     h('td', {}, h('button', {
       type: 'button', class: 'danger small', id: `drain-${host.addr}`, 'aria-label': `Drain and remove host ${host.addr}`,
@@ -75,7 +75,7 @@ export function mount(el, { refresh, events }) {
     h('section', { 'aria-labelledby': 'hosts-title' },
       h('h2', { id: 'hosts-title' }, 'Hosts'),
       h('div', { class: 'scroll' }, h('table', { id: 'hosts' },
-        h('thead', {}, h('tr', {}, ['Host', 'State', 'Added', 'Memory reserved', 'Instances', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, ['Host', 'State', 'Added', 'Memory reserved / total', 'Instances', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
         hostBody)),
       addForm, addOut),
     h('section', { 'aria-labelledby': 'apps-title' },
