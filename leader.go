@@ -165,3 +165,12 @@ func (f fencedEngines) Stop(ctx context.Context, host, id string, timeout time.D
 	defer cancel()
 	return f.Engines.Stop(ctx, host, id, timeout)
 }
+
+func (f fencedEngines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error) {
+	if !f.l.Leading() {
+		return cluster.TaskResult{}, f.notLeading()
+	}
+	ctx, cancel := f.bind(ctx)
+	defer cancel()
+	return f.Engines.RunTask(ctx, spec, timeout, output)
+}

@@ -24,8 +24,18 @@ func main() {
 	ctx, stop := signalContext(os.Stderr)
 	err := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	var exit interface {
+		ExitCode() int
+		Silent() bool
+	}
 	if err == flag.ErrHelp {
 		os.Exit(2)
+	} else if errors.As(err, &exit) {
+		// A one-off task's exit code, passed on.
+		if !exit.Silent() {
+			fmt.Fprintln(os.Stderr, "longshoreman:", errorText(err))
+		}
+		os.Exit(exit.ExitCode())
 	} else if err != nil {
 		fmt.Fprintln(os.Stderr, "longshoreman:", errorText(err))
 		os.Exit(1)

@@ -22,7 +22,12 @@ type Command struct {
 	Args    []Arg
 	Flags   []Flag
 	Shared  []string // shared options it reads, shown in its usage line ("controller", "token")
-	Run     func(ctx context.Context, c *Call) error
+	// Rest, when set, is the placeholder of a command line taken after
+	// "--" ("CMD [ARG...]"): everything after the first "--" is Call.Rest,
+	// never parsed as flags or arguments.
+	Rest         string
+	RestOptional bool // the usage line shows it in brackets
+	Run          func(ctx context.Context, c *Call) error
 }
 
 // AppUse says what a command does with --app.
@@ -54,6 +59,7 @@ type Flag struct {
 	Default  string // what applies when it is not given, as help says it; "" for nothing
 	Required bool
 	Key      string // the cluster.Arg* it is, so that errors can name it in a command line
+	Many     bool   // may be given several times; Call.Strings returns every value
 }
 
 // Call is one run of a command: the environment, the app, the checked
@@ -62,7 +68,26 @@ type Call struct {
 	*Env
 	App   string // --app; set when the command NeedsApp
 	Args  []string
+	Rest  []string // what followed "--", for a command with Rest; nil when no "--" was given
 	flags *flag.FlagSet
+}
+
+// Strings returns every value of a Many flag, in order; nil when not given.
+func (c *Call) Strings(name string) []string { return *c.flags.Lookup(name).Value.(*stringList) }
+
+// stringList is the value of a Many flag.
+type stringList []string
+
+func (l *stringList) String() string {
+	if l == nil || len(*l) == 0 {
+		return ""
+	}
+	return strings.Join(*l, " ")
+}
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }
 
 // Int returns the value of an Int flag, 0 when not given.
@@ -83,17 +108,28 @@ func (cmd *Command) run(ctx context.Context, e *Env, args []string) error {
 		switch {
 		case f.Value == "":
 			fs.Bool(f.Name, false, f.Help)
+		case f.Many:
+			fs.Var(new(stringList), f.Name, f.Help)
 		case f.Int:
 			fs.Int(f.Name, 0, f.Help)
 		default:
 			fs.String(f.Name, "", f.Help)
 		}
 	}
+	var rest []string
+	if cmd.Rest != "" {
+		for i, a := range args {
+			if a == "--" {
+				args, rest = args[:i], append([]string{}, args[i+1:]...)
+				break
+			}
+		}
+	}
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	c := &Call{Env: e, App: e.App, Args: pos, flags: fs}
+	c := &Call{Env: e, App: e.App, Args: pos, Rest: rest, flags: fs}
 	if cmd.App == NeedsApp && e.App == "" {
 		return fmt.Errorf("%s acts on one app: name it with --app APP (or -a APP), e.g. longshoreman --app shop.example.com %s", cmd.Name, cmd.Name)
 	}
@@ -169,10 +205,19 @@ func (cmd *Command) synopsis() string {
 		if f.Value != "" {
 			s += " " + f.Value
 		}
+		if f.Many {
+			s += " [" + s + "...]"
+		}
 		if !f.Required {
 			s = "[" + s + "]"
 		}
 		parts = append(parts, s)
+	}
+	switch {
+	case cmd.Rest != "" && cmd.RestOptional:
+		parts = append(parts, "[-- "+cmd.Rest+"]")
+	case cmd.Rest != "":
+		parts = append(parts, "-- "+cmd.Rest)
 	}
 	for _, name := range cmd.Shared {
 		parts = append(parts, "["+sharedOption(name).usage+"]")

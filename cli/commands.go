@@ -76,28 +76,46 @@ values too (instances separated by spaces, envs by newlines).`},
 					Default: fmt.Sprintf("the app's current port, else %d", cluster.DefaultPort)},
 				{Name: "healthcheck", Value: "PATH", Help: "the path polled until it answers 2xx",
 					Default: "the app's current path, else " + cluster.DefaultHealthPath},
+				{Name: "cmd", Value: "ARG", Many: true, Help: "one argument of the instances' command; --cmd '' alone: the image's CMD",
+					Default: "the app's current command"},
+				{Name: "release", Help: "the command after -- is the release command; --release -- alone: none",
+					Default: "the app's current one"},
 				{Name: "memory", Value: "SIZE", Help: "each instance's memory limit (256m, 1g; at least 6m), reserved on its host; none removes it",
 					Default: "the app's current limit, else none"},
 				{Name: "cpus", Value: "N", Help: "each instance's CPU limit in cores (0.5, 2); none removes it",
 					Default: "the app's current limit, else none"},
+				{Name: "batch", Value: "N", Int: true, Help: "replace N instances at a time, for this deploy",
+					Default: "the app's batch setting, else all at once"},
 			},
+			Rest: "CMD [ARG...]", RestOptional: true,
 			Summary: "deploy an image",
 			Help: `Deploy an image: start new instances, wait until they are healthy, route
 them, then drain and stop the old ones. Progress is shown as it happens. If
 a new instance fails, the old ones keep serving and the error says why.
-Deploying an app that does not exist yet creates it.`},
+Deploying an app that does not exist yet creates it. With --batch N (or
+the app's batch, see settings) N instances are replaced at a time; when a
+batch fails, the ones replaced before it are put back on the old revision.
+
+With --release -- CMD [ARG...], CMD runs once as a one-off task of the new
+image with the new envs, after the pull and before any new instance starts
+(and again at every env change); if it exits non-zero, the deploy fails with
+its last output lines and nothing that serves is touched. Both --cmd and the
+release command replace the image's CMD and keep its ENTRYPOINT, as
+docker run IMAGE ARGS does; they are argument lists, not shell strings.`},
 		{Name: cluster.OpRollback, Group: groupDeploys, Run: runRollback, App: NeedsApp,
 			Args:    []Arg{{Name: "REVISION", What: "revision number", Key: cluster.ArgRevision, Optional: true}},
+			Flags:   []Flag{{Name: "release", Help: "run the revision's release command first, as a deploy does"}},
 			Summary: "deploy an earlier revision again",
-			Help: `Deploy an earlier revision again (its image, envs, port, health
-check and limits) as a new revision, keeping the app's current count (the revision's
+			Help: `Deploy an earlier revision again (its image, envs, command, port,
+health check and limits) as a new revision, keeping the app's current count (the revision's
 when the app is stopped). Without REVISION, the newest succeeded revision
-before the current.`},
+before the current. The revision's release command runs only with --release.`},
 		{Name: cluster.OpScale, Group: groupDeploys, Run: runScale, App: NeedsApp,
 			Args:    []Arg{{Name: "N", What: "instance count", Key: cluster.ArgCount}},
 			Summary: "set the app's instance count",
 			Help: `Set the number of instances of the app's current revision: new ones are
 started and routed, or surplus ones drained and stopped.`},
+		settingsCommand,
 		{Name: cluster.OpKill, Group: groupDeploys, Run: runKill, App: NeedsApp,
 			Summary: "stop every instance of the app (its count becomes 0)",
 			Help: `Stop every instance of the app: they are unrouted, then stopped. Its
@@ -108,6 +126,16 @@ count becomes 0; its image, envs and history stay.`},
 keys; longshoreman envs shows values), how many instances, their memory
 and CPU limits, and the outcome, with the instances killed for memory (oom).
 The current revision is marked with *. Roll back with longshoreman rollback.`},
+		{Name: "run", Group: groupDeploys, Run: runTask, App: NeedsApp, Rest: "CMD [ARG...]",
+			Flags: []Flag{{Name: "timeout", Value: "DURATION", Help: "kill the task when it runs longer",
+				Default: cluster.DefaultTaskTimeout.String() + ", at most " + cluster.MaxTaskTimeout.String()}},
+			Summary: "run a one-off command in a container of the app's current revision",
+			Help: `Run a one-off task: one container of the app's current revision (its image
+and envs) on the least loaded host, with CMD [ARG...] replacing the image's
+CMD (its ENTRYPOINT stays, as docker run IMAGE ARGS does). Its output is
+printed as it comes, and the command exits with the task's exit code (124
+when it ran past --timeout and was killed). The container is never routed
+nor counted as an instance, and is removed when it ends; Ctrl-C kills it.`},
 		{Name: cluster.OpInstances, Group: groupDeploys, Run: runInstances, App: NeedsApp,
 			Summary: "list the app's routed instances",
 			Help:    `List the app's instances that serve traffic (healthy and routed).`},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/longshoreman/longshoreman/cluster"
 	api "github.com/longshoreman/longshoreman/http"
@@ -22,8 +23,25 @@ func runDeploy(ctx context.Context, c *Call) error {
 	if h := c.String("healthcheck"); h != "" {
 		body.HealthCheck = &cluster.HealthCheck{Path: h}
 	}
+	switch cmd := c.Strings("cmd"); {
+	case len(cmd) == 1 && cmd[0] == "":
+		body.Command = []string{} // back to the image's CMD
+	case len(cmd) > 0:
+		body.Command = cmd
+	}
+	switch {
+	case c.Bool("release") && c.Rest == nil:
+		return fmt.Errorf("deploy --release needs the release command after --, e.g. longshoreman --app %s deploy %s --release -- migrate --all (--release -- alone removes it)", c.App, c.Args[0])
+	case c.Bool("release"):
+		body.Release = c.Rest // empty: no release command any more
+	case c.Rest != nil:
+		return fmt.Errorf("deploy takes a command after -- only with --release: add --release to run %q before the new instances start, or --cmd ARG for the instances' command", strings.Join(c.Rest, " "))
+	}
 	if err := deployLimits(c, &body); err != nil {
 		return err
+	}
+	if n := c.Int("batch"); n != 0 {
+		body.Batch = api.NewInt(n)
 	}
 	res, err := c.rollout(ctx, request{method: "POST", path: appPath(c.App, "deploy"), body: body})
 	if err != nil {
@@ -53,7 +71,7 @@ func deployLimits(c *Call, body *api.DeployRequest) error {
 
 // runRollback rolls back to REVISION, or to the previous succeeded one.
 func runRollback(ctx context.Context, c *Call) error {
-	var body api.RollbackRequest
+	body := api.RollbackRequest{Release: c.Bool("release")}
 	if len(c.Args) == 1 {
 		n, err := strconv.Atoi(c.Args[0])
 		if err != nil || n <= 0 {

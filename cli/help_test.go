@@ -16,10 +16,11 @@ var verbArgs = map[string][]string{
 	"history": nil, "logs": nil, "kill": nil, "rollback": nil, "scale": {"2"},
 	"describe": nil, "backup": {"out.db"}, "commands": nil, "events": nil,
 	"registries": nil, "registries:add": {"r.example.com", "--username", "u"}, "registries:rm": {"r.example.com"},
+	"settings": {"--batch", "1"},
 }
 
 // appVerbs act on the app named with --app.
-var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale"}
+var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings"}
 
 func TestCommandsAndHelp(t *testing.T) {
 	t.Parallel()

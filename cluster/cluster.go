@@ -75,6 +75,13 @@ type App struct {
 	Release []string `json:"release,omitempty"`
 	Memory  Bytes    `json:"memory,omitempty"`
 	CPUs    float64  `json:"cpus,omitempty"`
+
+	// App settings: how the app's instances are replaced and stopped,
+	// changed apart from any revision and kept across them (see
+	// settings.go).
+	Batch       int       `json:"batch,omitempty"`        // replace this many at a time; 0: all at once
+	StopTimeout *Duration `json:"stop_timeout,omitempty"` // SIGTERM to SIGKILL; nil: DefaultStopTimeout
+	Drain       *Duration `json:"drain,omitempty"`        // unrouted to SIGTERM; nil: the controller's LONGSHOREMAN_DRAIN
 }
 
 // Apply makes rev the app's current revision: its image, count, port,

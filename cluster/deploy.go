@@ -25,7 +25,7 @@ type DeployResult struct {
 // Progress is one step of a deploy, as streamed to clients that ask for
 // application/x-ndjson.
 type Progress struct {
-	Step     string `json:"step"` // "revision", "pulling", "pulled", "starting", "started", "healthy", "routed", "unrouted", "draining", "stopped", "failed", "warning"
+	Step     string `json:"step"` // "revision", "pulling", "pulled", "starting", "started", "healthy", "routed", "unrouted", "draining", "stopped", "failed", "warning", "batch", "restoring"
 	Host     string `json:"host,omitempty"`
 	Instance string `json:"instance,omitempty"`
 	Message  string `json:"message,omitempty"`

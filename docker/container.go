@@ -49,6 +49,7 @@ func (e *Engines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.
 	config := &container.Config{
 		Image:        spec.Image,
 		Env:          spec.Env,
+		Cmd:          spec.Command, // empty keeps the image's CMD; its ENTRYPOINT stays
 		ExposedPorts: nat.PortSet{port: struct{}{}},
 		Labels: map[string]string{
 			cluster.LabelApp:        spec.App,
@@ -192,6 +193,7 @@ func fromLabels(ct *cluster.Container, labels map[string]string) {
 	ct.Revision, _ = strconv.Atoi(labels[cluster.LabelRevision])
 	ct.Host = labels[cluster.LabelHost]
 	ct.Controller = labels[cluster.LabelController]
+	ct.Task = labels[cluster.LabelTask]
 }
 
 // Stop stops the container (SIGTERM, then SIGKILL after timeout) and removes
@@ -234,7 +236,7 @@ func (e *Engines) List(ctx context.Context, host string) ([]cluster.Container, e
 	out := make([]cluster.Container, 0, len(list))
 	for _, s := range list {
 		ct := cluster.Container{ID: s.ID, Image: s.Image, State: s.State, Running: s.State == string(container.StateRunning),
-			App: s.Labels.App, Host: s.Labels.Host, Controller: s.Labels.Controller}
+			App: s.Labels.App, Host: s.Labels.Host, Controller: s.Labels.Controller, Task: s.Labels.Task}
 		ct.Revision, _ = strconv.Atoi(s.Labels.Revision)
 		if ct.Running {
 			ct.Port = summaryPort(s.Ports, host)
@@ -258,6 +260,7 @@ type listedContainer struct {
 		Revision   string `json:"longshoreman.revision"`
 		Host       string `json:"longshoreman.host"`
 		Controller string `json:"longshoreman.controller"`
+		Task       string `json:"longshoreman.task"`
 	} `json:"Labels"`
 	Ports []container.Port `json:"Ports"`
 }

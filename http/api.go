@@ -36,6 +36,13 @@ type DeployRequest struct {
 	HealthCheck *cluster.HealthCheck `json:"healthcheck,omitempty"`
 	Memory      *MemoryLimit         `json:"memory,omitempty"` // see MemoryLimit
 	CPUs        *CPULimit            `json:"cpus,omitempty"`   // see CPULimit
+	// Command replaces the image's CMD for the instances, Release is run
+	// once per deploy before any instance starts (see cluster.Revision).
+	// Left out, each keeps the app's; an empty list clears it.
+	// Sent as null when nil, so that [] can say "clear".
+	Command []string `json:"command"`
+	Release []string `json:"release"`
+	Batch   *Int     `json:"batch,omitempty"` // this deploy's batch size; left out: the app's
 }
 
 // SetEnvRequest is the body of POST /apps/:app/envs.
@@ -47,6 +54,47 @@ type SetEnvRequest struct {
 // revision, the newest succeeded one before the current.
 type RollbackRequest struct {
 	Revision *Int `json:"revision,omitempty"`
+	// Release runs the revision's release command before its instances
+	// start; without it a rollback runs none.
+	Release bool `json:"release,omitempty"`
+}
+
+// RunRequest is the body of POST /apps/:app/run: a one-off task of the
+// app's current revision. Command replaces the image's CMD (its ENTRYPOINT
+// stays); Timeout defaults to cluster.DefaultTaskTimeout, at most
+// cluster.MaxTaskTimeout.
+type RunRequest struct {
+	Command []string          `json:"command"`
+	Timeout *cluster.Duration `json:"timeout,omitempty"`
+}
+
+// RunResponse answers POST /apps/:app/run: the task's exit code, and
+// without streaming its last output lines (at most cluster.TaskTailLines).
+// A task that ran past its timeout is an error answer with TimedOut set.
+type RunResponse struct {
+	ExitCode int      `json:"exit_code"`
+	TimedOut bool     `json:"timed_out,omitempty"`
+	Output   []string `json:"output,omitempty"`
+}
+
+// RunLine is one line of POST /apps/:app/run's application/x-ndjson
+// stream: an output line (Stream "stdout" or "stderr", and Line), or the
+// last line, the answer (Error false or the ErrorResponse's fields, with
+// the RunResponse's).
+type RunLine struct {
+	Stream string `json:"stream,omitempty"`
+	Line   string `json:"line"`
+	RunResponse
+	Error   json.RawMessage `json:"error,omitempty"`
+	Status  int             `json:"status,omitempty"`
+	Code    string          `json:"code,omitempty"`
+	Problem string          `json:"problem,omitempty"`
+	Fix     *cluster.Fix    `json:"fix,omitempty"`
+}
+
+// LineError returns the last line's error, nil when it says "error": false.
+func (l *RunLine) LineError() error {
+	return envelopeError(l.Status, l.Error, l.Code, l.Problem, l.Fix)
 }
 
 // ScaleRequest is the body of POST /apps/:app/scale.
@@ -102,6 +150,7 @@ type AppsResponse struct {
 type AppResponse struct {
 	App         string         `json:"app"`
 	Description AppDescription `json:"description"`
+	Settings    AppSettings    `json:"settings"`
 }
 
 // AppDescription is one app in GET /apps/:app and GET /describe.

@@ -37,7 +37,7 @@ func (s *Server) describeApp(w http.ResponseWriter, r *http.Request, app *cluste
 	if err != nil {
 		return err
 	}
-	ok(w, AppResponse{App: app.Name, Description: d})
+	ok(w, AppResponse{App: app.Name, Description: d, Settings: s.appSettings(app)})
 	return nil
 }
 

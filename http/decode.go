@@ -85,6 +85,8 @@ func decodeJSON(body []byte, targets map[string]any) error {
 
 func jsonKind(goType string) string {
 	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "list of " + jsonKind(goType[2:]) + "s"
 	case strings.Contains(goType, "string"):
 		return "string"
 	case strings.Contains(goType, "int"), strings.Contains(goType, "Duration"):
@@ -142,6 +144,15 @@ func decodeForm(body []byte, targets map[string]any) error {
 				}
 				*dst = c
 			}
+		case **DurationSetting:
+			if v := vals.Get(name); v != "" {
+				d := new(DurationSetting)
+				b, _ := json.Marshal(v)
+				if err := d.UnmarshalJSON(b); err != nil {
+					return cluster.Errorf(cluster.EINVALID, "Field %q: %v.", name, err)
+				}
+				*dst = d
+			}
 		}
 	}
 	return nil
@@ -149,7 +160,13 @@ func decodeForm(body []byte, targets map[string]any) error {
 
 // validate checks the fields of a deploy.
 func (req *DeployRequest) validate(maxCount int) (cluster.DeployRequest, error) {
-	d := cluster.DeployRequest{Image: req.Image, Count: req.Count.intOr(0), Port: req.Port.intOr(0)}
+	d := cluster.DeployRequest{Image: req.Image, Count: req.Count.intOr(0), Port: req.Port.intOr(0), Command: req.Command, Release: req.Release, Batch: req.Batch.intOr(0)}
+	if err := validateCommand("command", d.Command); err != nil {
+		return d, err
+	}
+	if err := validateCommand("release", d.Release); err != nil {
+		return d, err
+	}
 	if req.HealthCheck != nil {
 		d.HealthCheck = *req.HealthCheck
 	}
@@ -169,6 +186,11 @@ func (req *DeployRequest) validate(maxCount int) (cluster.DeployRequest, error) 
 	var err error
 	if d.Memory, d.CPUs, err = req.limits(); err != nil {
 		return d, err
+	}
+	if req.Batch != nil {
+		if err := cluster.ValidateBatch(d.Batch, maxCount); err != nil {
+			return d, err
+		}
 	}
 	return d, cluster.ValidateHealthCheck(d.HealthCheck)
 }

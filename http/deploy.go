@@ -44,6 +44,9 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, app *cluster.A
 		return cluster.Errorf(cluster.EINVALID, "Revision %d is not valid", rev).WithFix("give none for the previous one, or a revision number listed by", cluster.OpHistory, cluster.ArgApp, app.Name)
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+		if req.Release {
+			return s.Scheduler.RollbackRelease(r.Context(), app.Name, rev, progress)
+		}
 		return s.Scheduler.Rollback(r.Context(), app.Name, rev, progress)
 	})
 	return nil

@@ -11,10 +11,12 @@ func TestLeaderOnly(t *testing.T) {
 		{"POST", "/apps/:app/envs"}: true, {"DELETE", "/apps/:app/envs/:key"}: true, {"GET", "/apps/:app/history"}: false,
 		{"GET", "/apps/:app/logs"}: true, {"GET", "/apps/:app/kill"}: true, {"POST", "/apps/:app/kill"}: true,
 		{"POST", "/apps/:app/rollback"}: true, {"POST", "/apps/:app/scale"}: true,
+		{"GET", "/apps/:app/settings"}: false, {"POST", "/apps/:app/settings"}: true,
 		{"GET", "/hosts"}: false, {"POST", "/hosts"}: true, {"DELETE", "/hosts/:host"}: true,
 		{"GET", "/registries"}: false, {"POST", "/registries"}: true, {"DELETE", "/registries/:registry"}: true,
 		{"GET", "/describe"}: false, {"GET", "/routes"}: true, {"GET", "/healthz"}: false, {"GET", "/backup"}: false,
 		{"GET", "/metrics"}: true, {"GET", "/events"}: true, {"GET", "/overview"}: true,
+		{"POST", "/apps/:app/run"}: true,
 	}
 	routes := Routes()
 	if len(routes) != len(want) {

@@ -54,10 +54,16 @@ type Scheduler interface {
 	UnsetEnv(ctx context.Context, app, key string, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Deploy(ctx context.Context, app string, req cluster.DeployRequest, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Rollback(ctx context.Context, app string, revision int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
+	RollbackRelease(ctx context.Context, app string, revision int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
+	RunTask(ctx context.Context, app string, command []string, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error)
 	Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Kill(ctx context.Context, app string) error
 	Logs(ctx context.Context, app string, lines int) ([]string, error)
 	MaxCount() int
+	// UpdateSettings changes an app's settings with edit, in one write.
+	UpdateSettings(ctx context.Context, app string, edit func(*cluster.App)) (*cluster.App, error)
+	// Stopping returns the drain and stop timeout that apply to a.
+	Stopping(a *cluster.App) (drain, stopTimeout time.Duration)
 }
 
 // PublisherStatus reports the routing-table publisher's link to Redis.
@@ -142,6 +148,9 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "POST", "/apps/:app/kill", s.forApp(s.kill))
 	s.handle(r, "POST", "/apps/:app/rollback", s.forApp(s.rollback))
 	s.handle(r, "POST", "/apps/:app/scale", s.forApp(s.scale))
+	s.handle(r, "POST", "/apps/:app/run", s.forApp(s.run))
+	s.handle(r, "GET", "/apps/:app/settings", s.forApp(s.getSettings))
+	s.handle(r, "POST", "/apps/:app/settings", s.forApp(s.setSettings))
 
 	s.handle(r, "GET", "/hosts", s.fallible(s.listHosts))
 	s.handle(r, "POST", "/hosts", s.fallible(s.addHost))
@@ -177,6 +186,8 @@ func Routes() [][2]string {
 		{"POST", "/apps/:app/envs"}, {"DELETE", "/apps/:app/envs/:key"}, {"GET", "/apps/:app/history"},
 		{"GET", "/apps/:app/logs"}, {"GET", "/apps/:app/kill"}, {"POST", "/apps/:app/kill"},
 		{"POST", "/apps/:app/rollback"}, {"POST", "/apps/:app/scale"},
+		{"POST", "/apps/:app/run"},
+		{"GET", "/apps/:app/settings"}, {"POST", "/apps/:app/settings"},
 		{"GET", "/hosts"}, {"POST", "/hosts"}, {"DELETE", "/hosts/:host"},
 		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},

@@ -31,8 +31,15 @@ type Engines interface {
 	// timeout) and removes it. A container that is already gone is not an
 	// error.
 	Stop(ctx context.Context, host, id string, timeout time.Duration) error
+	// RunTask runs a one-off task to its end: a container of spec (its
+	// Task set, LabelTask) with no published port and no restart policy,
+	// each output line passed to output as it comes. It returns the exit
+	// code, or TimedOut when the task ran past timeout and was killed; the
+	// container is removed in every case.
+	RunTask(ctx context.Context, spec cluster.ContainerSpec, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error)
 	// List returns every container (running or not) that carries the
-	// controller's labels and whose LabelHost is host.
+	// controller's labels and whose LabelHost is host, with Task set for
+	// the containers of one-off tasks.
 	List(ctx context.Context, host string) ([]cluster.Container, error)
 	// Logs returns the last lines of the container's stdout and stderr.
 	Logs(ctx context.Context, host, id string, lines int) ([]string, error)

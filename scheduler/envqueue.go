@@ -243,7 +243,7 @@ func (s *Scheduler) awaitEnv(app string, run *envRun, b *envBatch, w *envWaiter,
 	case <-timer.C:
 		s.mu.Lock()
 		if !b.isStarted() {
-			b.waiters = without(b.waiters, w)
+			b.waiters = withoutWaiter(b.waiters, w)
 			if len(b.waiters) == 0 && run.next == b {
 				run.next = nil
 			}
@@ -261,7 +261,7 @@ func (s *Scheduler) awaitEnv(app string, run *envRun, b *envBatch, w *envWaiter,
 	return w.res, w.err
 }
 
-func without(ws []*envWaiter, w *envWaiter) []*envWaiter {
+func withoutWaiter(ws []*envWaiter, w *envWaiter) []*envWaiter {
 	out := ws[:0:0]
 	for _, x := range ws {
 		if x != w {

@@ -34,6 +34,11 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 		HealthCheck: hc.WithDefaults(),
 	}
 	rev.Memory, rev.CPUs = deployLimits(req, a)
+	// Left out (nil), command and release keep the app's; an empty list clears them.
+	rev.Command, rev.Release = orCurrent(req.Command, a.Command), orCurrent(req.Release, a.Release)
+	if req.Batch > 0 {
+		a.Batch = req.Batch // this deploy's alone: a is not stored back
+	}
 	return s.rollout(ctx, a, rev, progress)
 }
 
@@ -41,6 +46,16 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 // means the newest succeeded revision before the current one. The app's
 // current instance count is kept: scaling is not part of a version.
 func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.rollback(ctx, app, number, false, progress)
+}
+
+// RollbackRelease is Rollback that also runs the revision's release
+// command, as a deploy does; Rollback keeps it but does not run it.
+func (s *Scheduler) RollbackRelease(ctx context.Context, app string, number int, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.rollback(ctx, app, number, true, progress)
+}
+
+func (s *Scheduler) rollback(ctx context.Context, app string, number int, release bool, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 	a, unlock, err := s.open(app, "a rollback")
 	if err != nil {
 		return nil, err
@@ -70,8 +85,9 @@ func (s *Scheduler) Rollback(ctx context.Context, app string, number int, progre
 		App: app, Image: target.Image, Envs: target.Envs, Count: firstPositive(a.Count, target.Count),
 		Port: target.Port, HealthCheck: target.HealthCheck,
 	}
+	rev.Command, rev.Release = target.Command, target.Release
 	rev.Memory, rev.CPUs = target.Memory, target.CPUs // limits are part of a version
-	return s.rollout(ctx, a, rev, progress)
+	return s.rolloutRelease(ctx, a, rev, release, progress)
 }
 
 // SetEnv sets one env of app. On a running app the change is rolled out as
@@ -94,6 +110,12 @@ func (s *Scheduler) UnsetEnv(ctx context.Context, app, key string, progress clus
 // app with rev.Count new ones. The deploy runs to its end even when the
 // client that asked goes away.
 func (s *Scheduler) rollout(ctx context.Context, a *cluster.App, rev *cluster.Revision, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.rolloutRelease(ctx, a, rev, true, progress)
+}
+
+// rolloutRelease is rollout that runs rev's release command first only when
+// release is set.
+func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *cluster.Revision, release bool, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 	ctx = context.WithoutCancel(ctx)
 	rev.Status = cluster.StatusDeploying
 	if err := s.store.CreateRevision(rev); err != nil {
@@ -101,12 +123,18 @@ func (s *Scheduler) rollout(ctx context.Context, a *cluster.App, rev *cluster.Re
 	}
 	c := &change{app: rev.App, rev: rev, progress: s.logged(rev.App, rev.Number, progress), start: time.Now()}
 	c.report(cluster.Progress{Step: "revision", Message: fmt.Sprintf("revision %d of %s: %s x%d", rev.Number, rev.App, rev.Image, rev.Count)})
+	if release {
+		if err := s.release(ctx, c, rev); err != nil {
+			c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
+			s.cfg.Observer.Deploy(cluster.StatusFailed, time.Since(c.start))
+			return nil, s.fail(rev, err)
+		}
+	}
 	o, err := s.observe(a)
 	if err != nil {
 		return nil, s.fail(rev, err)
 	}
-	p := s.decide(ctx, &o.Capacity, func() Plan { return PlanDeploy(o, rev) })
-	started, err := s.run(ctx, c, p)
+	started, err := s.rollOut(ctx, c, o, rev)
 	if err != nil {
 		c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
 		s.cfg.Observer.Deploy(cluster.StatusFailed, time.Since(c.start))
@@ -421,6 +449,15 @@ func deployLimits(req cluster.DeployRequest, a *cluster.App) (cluster.Bytes, flo
 		cpus = 0
 	}
 	return mem, cpus
+}
+
+// orCurrent returns req when the request set it (an empty list included),
+// else the app's current value.
+func orCurrent(req, current []string) []string {
+	if req != nil {
+		return req
+	}
+	return current
 }
 
 func firstPositive(vals ...int) int {

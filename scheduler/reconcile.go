@@ -19,6 +19,7 @@ type AppState struct {
 	ObservedAt time.Time           // when Containers were listed; newer records are not judged
 	Retiring   map[string]bool     // instance ids being retired in the background: left alone, as are records marked retiring
 	Current    *cluster.Revision   // the app's current revision, read with Capacity when something is to be started
+	Tasks      map[string]bool     // one-off task ids this controller runs, read after Containers: their containers are left alone
 	Capacity                       // observed only when something is to be started
 }
 
@@ -98,6 +99,14 @@ func PlanRepair(s AppState) Plan {
 	deficit := want - len(live)
 	for _, ct := range s.Containers {
 		if known[ct.ID] {
+			continue
+		}
+		if ct.Task != "" {
+			// Never an instance. One this controller does not run was left
+			// by a controller that died while it ran.
+			if !s.Tasks[ct.Task] {
+				p.Remove = append(p.Remove, ct)
+			}
 			continue
 		}
 		if deficit > 0 && ct.Revision == current && current > 0 && ct.Running && ct.State != "restarting" && !ct.OOMKilled && s.Healthy[ct.ID] {

@@ -48,6 +48,11 @@ func TestPlanRepair(t *testing.T) {
 		}
 		return cluster.Container{ID: id, App: app.Name, Revision: rev, Host: host, Port: 30000 + len(id), Running: running, State: state}
 	}
+	task := func(id, host string, rev int, taskID string, running bool) cluster.Container {
+		ct := ctr(id, host, rev, running)
+		ct.Port, ct.Task = 0, taskID
+		return ct
+	}
 	up := map[string]bool{"h1": true, "h2": true, "h3": true}
 	tests := []struct {
 		name string
@@ -67,6 +72,29 @@ func TestPlanRepair(t *testing.T) {
 			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), rec("b", "h2", 2, false)},
 			Containers: []cluster.Container{ctr("a", "h1", 2, true), {ID: "b", App: app.Name, Revision: 2, Host: "h2", Port: 30001, Running: true, State: "restarting"}}, HostUp: up,
 		}, summary{Forget: []string{"b"}, Remove: []string{"b"}, Start: 1}},
+		{"a running task of this controller is left alone and never counts", AppState{
+			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), rec("b", "h2", 2, true)},
+			Containers: []cluster.Container{ctr("a", "h1", 2, true), ctr("b", "h2", 2, true), task("t", "h3", 2, "task1", true)}, HostUp: up,
+			Healthy: map[string]bool{"a": true, "b": true, "t": true}, Tasks: map[string]bool{"task1": true},
+		}, summary{}},
+		{"a task container is never adopted, even healthy and needed", AppState{
+			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true)},
+			Containers: []cluster.Container{ctr("a", "h1", 2, true), task("t", "h2", 2, "task1", true)}, HostUp: up,
+			Healthy: map[string]bool{"a": true, "t": true}, Tasks: map[string]bool{"task1": true},
+		}, summary{Start: 1}},
+		{"a task whose controller died is removed", AppState{
+			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), rec("b", "h2", 2, true)},
+			Containers: []cluster.Container{ctr("a", "h1", 2, true), ctr("b", "h2", 2, true), task("t", "h3", 2, "gone", true)}, HostUp: up,
+			Healthy: map[string]bool{"a": true, "b": true}, Tasks: map[string]bool{"task1": true},
+		}, summary{Remove: []string{"t"}}},
+		{"an exited task container nobody runs is removed", AppState{
+			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), rec("b", "h2", 2, true)},
+			Containers: []cluster.Container{ctr("a", "h1", 2, true), ctr("b", "h2", 2, true), task("t", "h3", 1, "old", false)}, HostUp: up,
+			Healthy: map[string]bool{"a": true, "b": true},
+		}, summary{Remove: []string{"t"}}},
+		{"a running task of an app the data file does not know is left alone", AppState{
+			Containers: []cluster.Container{task("t", "h3", 2, "task1", true)}, HostUp: up, Tasks: map[string]bool{"task1": true},
+		}, summary{}},
 		{"a container that vanished is forgotten and replaced", AppState{
 			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), rec("b", "h2", 2, true)},
 			Containers: []cluster.Container{ctr("a", "h1", 2, true)}, HostUp: up,

@@ -202,6 +202,9 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	}
 	observedAt := time.Now().UTC()
 	up, down, containers := r.observeHosts(ctx, hosts)
+	// After the containers were listed: a task that started since is not
+	// among them, and one that ended since was removed already.
+	tasks := r.s.tasks.snapshot()
 	healthy, unhealthy := r.observeHealth(ctx, hosts, up, down, containers, all, apps)
 
 	r.markKilledForMemory(containers, up, observedAt)
@@ -240,6 +243,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		st := *states[name]
 		st.Containers, st.HostUp, st.HostDown, st.Hosts = byApp[name], up, down, known
 		st.Healthy, st.Unhealthy, st.ObservedAt, st.Retiring = healthy, unhealthy, observedAt, retiring
+		st.Tasks = tasks
 		if PlanRepair(st).Empty() {
 			lk.unlock() // the common case: nothing to repair, no goroutine
 			continue

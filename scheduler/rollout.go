@@ -19,6 +19,7 @@ type change struct {
 	rev      *cluster.Revision
 	progress cluster.ProgressFunc
 	start    time.Time
+	stop     *stopping // the app's drain and stop timeout; read by s.stopping when nil
 }
 
 func (c *change) report(p cluster.Progress) {
@@ -41,7 +42,7 @@ func (s *Scheduler) run(ctx context.Context, c *change, p Plan) ([]cluster.Insta
 	if c.rev == nil {
 		c.rev = p.Revision
 	}
-	s.dropBroken(ctx, p)
+	s.dropBroken(ctx, c, p)
 	s.routeServing(p)
 	started, err := s.startPlanned(ctx, c, p)
 	if err != nil && p.Replace {
@@ -55,7 +56,7 @@ func (s *Scheduler) run(ctx context.Context, c *change, p Plan) ([]cluster.Insta
 }
 
 // dropBroken takes what is broken out of the table and away at once.
-func (s *Scheduler) dropBroken(ctx context.Context, p Plan) {
+func (s *Scheduler) dropBroken(ctx context.Context, c *change, p Plan) {
 	if len(p.Unroute) > 0 {
 		_ = s.store.SetRouted(p.App, instanceIDs(p.Unroute), false)
 		s.cfg.RoutesChange()
@@ -65,7 +66,9 @@ func (s *Scheduler) dropBroken(ctx context.Context, p Plan) {
 		_ = s.store.DeleteInstance(p.App, rec.ID)
 	}
 	s.reportDead(p)
-	s.stopContainers(ctx, p.Remove, nil)
+	if len(p.Remove) > 0 {
+		s.stopContainers(ctx, p.Remove, s.stopping(c).timeout, nil)
+	}
 }
 
 // routeServing records and routes adopted containers and routes the
@@ -173,8 +176,9 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 		}
 		s.cfg.Logger.Warn("routers could not be told (is Redis up?); stopping the instances anyway", "app", c.app, "instances", len(insts))
 	}
-	c.report(cluster.Progress{Step: "draining", Message: fmt.Sprintf("waiting %s for routers to switch", s.cfg.Drain)})
-	time.Sleep(s.cfg.Drain)
+	drain := s.stopping(c).drain
+	c.report(cluster.Progress{Step: "draining", Message: fmt.Sprintf("waiting %s for routers to switch", drain)})
+	time.Sleep(drain)
 	s.stopAll(ctx, c, insts)
 }
 
@@ -198,6 +202,7 @@ func (s *Scheduler) retireLater(app string, insts []cluster.Instance, version ui
 			}
 			s.mu.Unlock()
 		}()
+		c := &change{app: app, start: time.Now()}
 		if !s.waitPublished(s.closing, version, s.cfg.RetireWait) {
 			if s.closing.Err() != nil {
 				return // shutting down: resumed from the data file after a restart
@@ -218,9 +223,9 @@ func (s *Scheduler) retireLater(app string, insts []cluster.Instance, version ui
 		select {
 		case <-s.closing.Done():
 			return
-		case <-time.After(s.cfg.Drain):
+		case <-time.After(s.stopping(c).drain):
 		}
-		s.stopAll(context.Background(), &change{app: app, start: time.Now()}, insts)
+		s.stopAll(context.Background(), c, insts)
 		what := "stopped the old instances now that the routers were told"
 		if resumed {
 			what = "stopped the instances whose retirement began before the restart"
@@ -312,7 +317,7 @@ func (s *Scheduler) stopAll(ctx context.Context, c *change, insts []cluster.Inst
 	for i, inst := range insts {
 		cts[i] = cluster.Container{ID: inst.ID, App: inst.App, Revision: inst.Revision, Host: inst.Host, Port: inst.Port}
 	}
-	s.stopContainers(ctx, cts, func(ct cluster.Container) {
+	s.stopContainers(ctx, cts, s.stopping(c).timeout, func(ct cluster.Container) {
 		if err := s.store.DeleteInstance(ct.App, ct.ID); err != nil {
 			s.cfg.Logger.Error("forget instance failed", "app", ct.App, "container", short(ct.ID), "err", err)
 		}
@@ -320,18 +325,19 @@ func (s *Scheduler) stopAll(ctx context.Context, c *change, insts []cluster.Inst
 	})
 }
 
-// stopContainers stops and removes containers, all at once, and calls
-// stopped (when not nil) for each one that is gone. A failure is logged:
-// the reconciler finds the container again and retries.
-func (s *Scheduler) stopContainers(ctx context.Context, cts []cluster.Container, stopped func(cluster.Container)) {
+// stopContainers stops and removes containers, all at once, giving each
+// timeout between SIGTERM and SIGKILL, and calls stopped (when not nil) for
+// each one that is gone. A failure is logged: the reconciler finds the
+// container again and retries.
+func (s *Scheduler) stopContainers(ctx context.Context, cts []cluster.Container, timeout time.Duration, stopped func(cluster.Container)) {
 	var wg sync.WaitGroup
 	for _, ct := range cts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sctx, cancel := context.WithTimeout(ctx, s.cfg.StopTimeout+30*time.Second)
+			sctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 			defer cancel()
-			if err := s.engines.Stop(sctx, ct.Host, ct.ID, s.cfg.StopTimeout); err != nil {
+			if err := s.engines.Stop(sctx, ct.Host, ct.ID, timeout); err != nil {
 				s.cfg.Logger.Warn("stop failed; the reconciler will retry", "app", ct.App, "host", ct.Host, "container", short(ct.ID), "err", err)
 				return
 			}
@@ -400,6 +406,7 @@ func (s *Scheduler) startOne(ctx context.Context, c *change, host string) (clust
 		App: c.app, Revision: rev.Number, Host: host, Controller: s.cfg.Controller,
 		Image: rev.Image, Env: containerEnv(rev), Port: rev.Port,
 		Memory: rev.Memory, CPUs: rev.CPUs,
+		Command: rev.Command,
 	})
 	if err != nil {
 		return cluster.Instance{}, err

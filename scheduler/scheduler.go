@@ -103,6 +103,7 @@ type Scheduler struct {
 	mu       sync.Mutex       // guards busy and retiring
 	busy     map[string]*hold // app -> the operation holding it
 	retiring map[string]bool  // instance ids retired in the background
+	tasks    taskSet          // one-off tasks running; guarded by its own lock
 
 	hostsChanged chan struct{} // signalled when a host is added, so its event stream opens at once
 	deaths       deaths        // instances reported died, so each is reported once

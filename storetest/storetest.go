@@ -40,6 +40,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"RecordsRoundTrip", testRecordsRoundTrip},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"RecordOOMCountsOnTheRevision", testRecordOOM},
+		{"AppSettingsKept", testAppSettingsKept},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
 	}

@@ -13,7 +13,8 @@
 // Endpoints: GET / (version and hostname), GET /ping, GET /version, GET /env,
 // GET /env/KEY, POST /health/fail, POST /health/ok, POST /crash (exit 3),
 // POST /alloc?mb=N (allocate and hold N MiB, to be killed for memory).
-// SIGTERM shuts the server down gracefully and exits 0.
+// SIGTERM shuts the server down gracefully and exits 0. Run with arguments,
+// it performs a one-off task instead (see runTask).
 package main
 
 import (
@@ -31,6 +32,9 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 {
+		os.Exit(runTask(os.Args[1:]))
+	}
 	if os.Getenv("CRASH") == "1" {
 		fmt.Fprintln(os.Stderr, "crashing at start as asked")
 		os.Exit(1)

@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	api "github.com/longshoreman/longshoreman/http"
+)
+
+// TimedOutCode is the exit code of run when the task ran past its timeout,
+// as timeout(1) exits.
+const TimedOutCode = 124
+
+// ExitError ends the program with Code; Message, when set, is printed
+// first. run returns it to pass on the task's exit code.
+type ExitError struct {
+	Code    int
+	Message string
+}
+
+func (e *ExitError) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return fmt.Sprintf("exit code %d", e.Code)
+}
+
+// ExitCode is the code the program exits with.
+func (e *ExitError) ExitCode() int { return e.Code }
+
+// Silent reports whether there is nothing to print: the task's output said it all.
+func (e *ExitError) Silent() bool { return e.Message == "" }
+
+// runTask runs the command after -- as a one-off task, prints its output
+// as it comes (stdout to stdout, stderr to stderr) and returns an
+// *ExitError carrying a non-zero exit code.
+func runTask(ctx context.Context, c *Call) error {
+	if len(c.Rest) == 0 {
+		return fmt.Errorf("run needs the command after --, e.g. longshoreman --app %s run -- migrate --all", c.App)
+	}
+	body := api.RunRequest{Command: c.Rest}
+	if s := c.String("timeout"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("--timeout %q is not a duration: give one such as 10m or 90s", s)
+		}
+		cd := cluster.Duration(d)
+		body.Timeout = &cd
+	}
+	cl, err := c.Client()
+	if err != nil {
+		return err
+	}
+	resp, cancel, err := cl.send(ctx, request{method: "POST", path: appPath(c.App, "run"), body: body, accept: "application/x-ndjson", long: true})
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
+		// Refused before the task started (bad input, never deployed...).
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return fmt.Errorf("reading the answer from %s: %v", cl.URL, err)
+		}
+		if err := cl.answerError(resp.StatusCode, b); err != nil {
+			return err
+		}
+		return fmt.Errorf("the controller at %s answered the task without streaming it: is it an older version?", cl.URL)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		b := sc.Bytes()
+		if len(strings.TrimSpace(string(b))) == 0 {
+			continue
+		}
+		var l api.RunLine
+		if err := json.Unmarshal(b, &l); err != nil {
+			return fmt.Errorf("the controller at %s sent a line this client does not understand (%v): %s", cl.URL, err, clip(b))
+		}
+		switch {
+		case l.Error == nil && l.Stream == "stderr":
+			fmt.Fprintln(c.Stderr, l.Line)
+			continue
+		case l.Error == nil:
+			fmt.Fprintln(c.Stdout, l.Line)
+			continue
+		}
+		if err := l.LineError(); err != nil {
+			if l.TimedOut {
+				return &ExitError{Code: TimedOutCode, Message: say(err).Error()}
+			}
+			return say(err)
+		}
+		if l.ExitCode != 0 {
+			return &ExitError{Code: l.ExitCode}
+		}
+		return nil
+	}
+	if err := sc.Err(); err != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted: the task was killed")
+	}
+	return fmt.Errorf("the connection to %s ended before the task did: it was killed", cl.URL)
+}

@@ -1,0 +1,32 @@
+package cli_test
+
+import (
+	"testing"
+)
+
+// The settings verb shows an app's settings and changes the ones given,
+// against a real controller; bad values are refused before anything is
+// sent, or by the controller with its sentence.
+func TestSettings(t *testing.T) {
+	t.Parallel()
+	c := startController(t)
+	u := newCLI(t, c)
+	u.ok("apps:add", "s.example.com")
+
+	if out := u.ok("-a", "s.example.com", "settings"); out != "batch         0 (all at once)\nstop-timeout  10s (the controller's)\ndrain         200ms (the controller's)\n" {
+		t.Errorf("settings of a new app:\n%s", out)
+	}
+	if out := u.ok("-a", "s.example.com", "settings", "--batch", "2", "--stop-timeout", "30s", "--drain", "0s"); out != "batch         2\nstop-timeout  30s\ndrain         0s\n" {
+		t.Errorf("settings after the change:\n%s", out)
+	}
+	if out := u.ok("-a", "s.example.com", "settings", "--drain", "default"); out != "batch         2\nstop-timeout  30s\ndrain         200ms (the controller's)\n" {
+		t.Errorf("settings after resetting the drain:\n%s", out)
+	}
+	u.fails([]string{"-a", "s.example.com", "settings", "--batch", "two"}, "--batch takes a whole number")
+	u.fails([]string{"-a", "s.example.com", "settings", "--drain", "soon"}, "--drain", `"soon" is not a duration`)
+	u.fails([]string{"-a", "s.example.com", "settings", "--stop-timeout", "90m"}, "Stop timeout 1h30m0s is out of range")
+	u.fails([]string{"settings", "--batch", "1"}, "settings acts on one app")
+	if out := u.ok("-a", "s.example.com", "settings"); out != "batch         2\nstop-timeout  30s\ndrain         200ms (the controller's)\n" {
+		t.Errorf("settings after refused changes:\n%s", out)
+	}
+}

@@ -1,0 +1,201 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// maxTaskLine bounds one line of a task's output; longer lines are cut in
+// pieces of this size, so a task writing without newlines cannot make the
+// controller hold its whole output.
+const maxTaskLine = 16 << 10
+
+// RunTask runs a one-off task: a container of spec.Image on spec.Host
+// labelled with spec.Task (LabelTask), with no published port and no
+// restart policy, its CMD replaced by spec.Command. Each line it writes is
+// passed to output (which may be nil) as it comes. It returns the exit
+// code once the container exits, or TimedOut when it ran longer than
+// timeout (then it is killed). The container is removed in every case,
+// even when ctx ends first (it is then killed and the error is ctx's).
+func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error) {
+	host := spec.Host
+	c, err := e.client(host)
+	if err != nil {
+		return cluster.TaskResult{}, err
+	}
+	if spec.Task == "" {
+		return cluster.TaskResult{}, cluster.Errorf(cluster.EINVALID, "A task of %s needs a task id.", spec.App)
+	}
+	controller := spec.Controller
+	if controller == "" {
+		controller = e.cfg.Controller
+	}
+	// No line is passed on once RunTask returned: the caller's writer may
+	// be gone, and the output goroutine can outlive the wait for it below.
+	var outMu sync.Mutex // guards returned
+	returned := false
+	defer func() {
+		outMu.Lock()
+		returned = true
+		outMu.Unlock()
+	}()
+	lineOut := func(l cluster.TaskLine) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		if !returned && output != nil {
+			output(l)
+		}
+	}
+	config := &container.Config{
+		Image: spec.Image,
+		Env:   spec.Env,
+		Cmd:   spec.Command,
+		Labels: map[string]string{
+			cluster.LabelApp:        spec.App,
+			cluster.LabelRevision:   strconv.Itoa(spec.Revision),
+			cluster.LabelHost:       host,
+			cluster.LabelController: controller,
+			cluster.LabelTask:       spec.Task,
+		},
+		AttachStdout: true,
+		AttachStderr: true,
+	}
+	hostConfig := &container.HostConfig{}
+	hostConfig.Memory = int64(spec.Memory)
+	hostConfig.NanoCPUs = int64(spec.CPUs * 1e9)
+
+	cctx, cancel := e.bounded(ctx)
+	defer cancel()
+	name := "ls-" + strings.ReplaceAll(spec.App, ".", "-") + "-task-" + spec.Task
+	created, err := c.ContainerCreate(cctx, config, hostConfig, nil, nil, name)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return cluster.TaskResult{}, cluster.Errorf(cluster.EHOST, "Image %s is not on %s: pull it first (%v).", spec.Image, host, err)
+		}
+		return cluster.TaskResult{}, e.hostError(host, "create a task container of "+spec.Image, err)
+	}
+	// Removed however the task ends, with a context of its own: ctx may be
+	// what ended it.
+	defer e.discard(host, created.ID)
+
+	// Attached and waited for before the start, so no line and no exit is
+	// missed however quickly it ends. Both outlive cctx: the task may run
+	// for hours.
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	att, err := c.ContainerAttach(wctx, created.ID, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return cluster.TaskResult{}, e.hostError(host, "attach to task container "+short(created.ID), err)
+	}
+	defer att.Close()
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		out, errOut := newLineWriter("stdout", lineOut), newLineWriter("stderr", lineOut)
+		_, _ = stdcopy.StdCopy(out, errOut, att.Reader)
+		out.flush()
+		errOut.flush()
+	}()
+	waited, waitErr := c.ContainerWait(wctx, created.ID, container.WaitConditionNextExit)
+	if err := c.ContainerStart(cctx, created.ID, container.StartOptions{}); err != nil {
+		return cluster.TaskResult{}, e.hostError(host, "start a task container of "+spec.Image, err)
+	}
+
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var res cluster.TaskResult
+	select {
+	case w := <-waited:
+		if w.Error != nil && w.Error.Message != "" {
+			return res, cluster.Errorf(cluster.EHOST, "Docker on %s could not wait for task container %s: %s.", e.endpoint(host), short(created.ID), w.Error.Message)
+		}
+		res.ExitCode = int(w.StatusCode)
+	case err := <-waitErr:
+		if ctx.Err() != nil {
+			e.kill(host, created.ID)
+			return res, ctx.Err()
+		}
+		return res, e.hostError(host, "wait for task container "+short(created.ID), err)
+	case <-timer.C:
+		e.kill(host, created.ID)
+		res.TimedOut, res.ExitCode = true, 137
+	case <-ctx.Done():
+		e.kill(host, created.ID)
+		return res, ctx.Err()
+	}
+	// The output ends with the container; wait a little for its last lines.
+	select {
+	case <-copied:
+	case <-time.After(5 * time.Second):
+	}
+	return res, nil
+}
+
+// kill sends SIGKILL to a task container, with a context of its own.
+func (e *Engines) kill(host, id string) {
+	c, err := e.client(host)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
+	defer cancel()
+	_ = c.ContainerKill(ctx, id, "KILL")
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// lineWriter splits what a task writes into lines for output. It is used
+// by one goroutine.
+type lineWriter struct {
+	stream string
+	output func(cluster.TaskLine)
+	buf    bytes.Buffer
+}
+
+func newLineWriter(stream string, output func(cluster.TaskLine)) *lineWriter {
+	return &lineWriter{stream: stream, output: output}
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	for {
+		b := w.buf.Bytes()
+		i := bytes.IndexByte(b, '\n')
+		switch {
+		case i < 0 && len(b) < maxTaskLine:
+			return len(p), nil
+		case i < 0 || i > maxTaskLine:
+			w.emit(string(w.buf.Next(maxTaskLine)))
+		default:
+			w.emit(strings.TrimRight(string(w.buf.Next(i+1)), "\r\n"))
+		}
+	}
+}
+
+func (w *lineWriter) flush() {
+	if w.buf.Len() > 0 {
+		w.emit(strings.TrimRight(w.buf.String(), "\r\n"))
+		w.buf.Reset()
+	}
+}
+
+func (w *lineWriter) emit(line string) {
+	if w.output != nil {
+		w.output(cluster.TaskLine{Stream: w.stream, Line: line})
+	}
+}
