@@ -41,8 +41,9 @@ instances against its desired count.`},
 			Flags:   []Flag{{Name: "json", Help: "print each event as the JSON the API sends"}},
 			Summary: "follow what happens in the cluster, live",
 			Help: `Follow the cluster's events as they happen, one line each, until
-interrupted: deploy steps, instances routed, unrouted or dead, hosts
-down or up, revisions finished, leadership changes. --app narrows them to
+interrupted: deploy steps, instances routed, unrouted, dead or killed for
+memory, hosts down or up, revisions finished, one-off tasks, leadership
+changes. --app narrows them to
 one app (host and leadership events are kept). With --json, each event
 is the JSON object GET /events sends.`},
 
