@@ -87,6 +87,13 @@ func (s *eventStream) All() []sseEvent {
 	return append([]sseEvent(nil), s.events...)
 }
 
+// Len returns how many events were read so far.
+func (s *eventStream) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.events)
+}
+
 // Wait waits for an event that match accepts and returns it.
 func (s *eventStream) Wait(t *testing.T, what string, timeout time.Duration, match func(cluster.Event) bool) cluster.Event {
 	t.Helper()
@@ -258,7 +265,9 @@ func TestEventsDropsAClientThatNeverReads(t *testing.T) {
 	conn := stuckEventsClient(t, c)
 	reader := followEvents(t, c, "") // a client that reads keeps everything
 	// Events far bigger and more numerous than a deploy's fill the stuck
-	// client's socket buffers and then its buffer on the bus.
+	// client's socket buffers and then its buffer on the bus. Each waits
+	// until the reading client has it, so that only the stuck one falls
+	// behind, however loaded the machine.
 	stop := make(chan struct{})
 	flooded := make(chan int)
 	go func() {
@@ -271,10 +280,15 @@ func TestEventsDropsAClientThatNeverReads(t *testing.T) {
 				return
 			default:
 			}
+			seen := reader.Len()
 			c.scheduler.Emit(cluster.Event{Type: cluster.EventTask, Step: "started", App: "flood.example.com", Message: msg})
 			n++
-			if n%64 == 0 {
-				time.Sleep(time.Millisecond) // let the reading client keep up
+			for reader.Len() <= seen {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Microsecond):
+				}
 			}
 		}
 	}()

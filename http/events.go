@@ -79,6 +79,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		return rc.Flush()
 	}
 
+	// A dropped client's stream ends with the connection, rather than
+	// being kept alive for a next request: the client is not reading.
+	endIfDropped := func() {
+		if dropped.Load() || sub.Dropped() {
+			s.endDropped(w, rc)
+			panic(http.ErrAbortHandler)
+		}
+	}
+
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -93,15 +102,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		select {
 		case e, ok := <-sub.C:
 			if !ok || dropped.Load() {
-				s.endDropped(w, rc, sub)
+				endIfDropped()
 				return nil
 			}
 			b, _ := json.Marshal(e.Event)
 			if write("id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, b) != nil {
+				endIfDropped()
 				return nil
 			}
 		case <-tick.C:
 			if write(": heartbeat\n\n") != nil {
+				endIfDropped()
 				return nil
 			}
 		case <-r.Context().Done():
@@ -114,11 +125,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 var errDropped = errors.New("dropped")
 
 // endDropped tells a dropped client why its stream ends, if it still
-// reads.
-func (s *Server) endDropped(w http.ResponseWriter, rc *http.ResponseController, sub *events.Subscription) {
-	if !sub.Dropped() {
-		return
-	}
+// reads, within a second.
+func (s *Server) endDropped(w http.ResponseWriter, rc *http.ResponseController) {
 	_ = rc.SetWriteDeadline(time.Now().Add(time.Second))
 	b, _ := json.Marshal(cluster.Event{Type: "dropped", Step: "dropped", Message: "this client fell too far behind and was dropped: reconnect, with Last-Event-ID to resume", Time: time.Now().UTC()})
 	if _, err := fmt.Fprintf(w, "event: dropped\ndata: %s\n\n", b); err == nil {
