@@ -15,11 +15,14 @@
 # `longshoreman backup FILE` (GET /backup) or by copying the file while the
 # container is stopped.
 #
-# No CA bundle is included: the controller reaches the Docker hosts with
+# No CA bundle file is included, but the binary carries Mozilla's roots
+# (golang.org/x/crypto/x509roots/fallback), used when the system has none:
+# the controller reaches a public ACME CA (LONGSHOREMAN_ACME_EMAIL) and
+# Redis over TLS with a public CA as it is. A private ACME CA is trusted
+# with LONGSHOREMAN_ACME_CA. The controller reaches the Docker hosts with
 # DOCKER_CERT_PATH's own ca.pem, and the hosts' dockerd, not the controller,
-# pulls images, so TLS registries need their CA on the hosts. If you need
-# the system roots in the container (for example Redis over TLS with a
-# public CA), copy a bundle in next to the binary:
+# pulls images, so TLS registries need their CA on the hosts. To use a
+# bundle of your own instead of the carried roots, copy it in:
 #
 #   COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 #

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/longshoreman/longshoreman/certs"
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/etcd"
@@ -46,7 +47,8 @@ type ServeCommand struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	leader    *leadership
-	events    *events.Bus // what GET /events streams
+	certs     *certs.Manager // nil without LONGSHOREMAN_ACME_EMAIL
+	events    *events.Bus    // what GET /events streams
 }
 
 // Run parses flags, opens everything, serves until ctx ends, then shuts
@@ -133,6 +135,16 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		c.logger.Info("API token file", "path", path)
 	}
 
+	routerToken := cfg.ACME.RouterToken
+	if routerToken == "" {
+		if routerToken, _, err = c.db.EnsureRouterToken(); err != nil {
+			return err
+		}
+	}
+	if routerToken == token {
+		return fmt.Errorf("%s is the API token: give the routers a token of their own (or unset it to use the stored one), so that theirs reads only routes and certificates", setServeRouterToken)
+	}
+
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
 	c.leader = newLeadership(c.db, etcd.ElectionConfig{ID: electionID(), URL: cfg.Advertise, TTL: cfg.Lease, Logger: c.logger})
 	c.events = events.New(0, 0)
@@ -153,7 +165,12 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		Instances: c.db.AllInstances, Hosts: c.db.Hosts, Down: func() []string { return reconcile.Down() },
 		Published: func() (uint64, uint64) { st := c.publisher.Status(); return st.Published, st.Errors },
 		Leader:    func() (bool, uint64) { return c.leader.Leading(), c.leader.Changes() },
+
+		CertExpiry: func() (map[string]float64, error) { return certs.Expiry(c.db, time.Now()) },
 	})
+	if err := c.openCerts(cfg.ACME); err != nil {
+		return err
+	}
 	c.scheduler = scheduler.New(c.db, engines, scheduler.Config{
 		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
 		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
@@ -165,6 +182,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	api := http.NewServer(&http.Server{
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: token, Logger: c.logger,
 		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines}, Leadership: leadership,
+		RouterToken: routerToken, TableChanged: c.tableChanged,
 		Events: c.events, UI: ui.Handler(), Memory: &hostMemory{db: c.db, engines: c.engines},
 	})
 	c.api = api
@@ -183,6 +201,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(c.logger.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsConfig,
 	}
+	c.server.RegisterOnShutdown(api.EndStreams)
 	c.server.RegisterOnShutdown(c.events.Close) // event streams would hold the shutdown up
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
@@ -210,6 +229,9 @@ func (c *ServeCommand) lead(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = c.publisher.Run(ctx) })
 	wg.Go(func() { c.reconcile.Run(ctx) })
+	if c.certs != nil {
+		wg.Go(func() { c.certs.Run(ctx) })
+	}
 	wg.Wait()
 }
 

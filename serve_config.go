@@ -42,6 +42,7 @@ type ServeConfig struct {
 	Timeouts      ServerTimeouts
 	Lease         time.Duration // LONGSHOREMAN_LEASE: the leader's lease on an etcd store
 	Advertise     string        // LONGSHOREMAN_ADVERTISE: this controller's URL for the others; required on etcd
+	ACME          ACMEConfig    // certificates for the apps with HTTPS on; off without an e-mail; Directory "" is Let's Encrypt
 }
 
 // DefaultServeConfig is what the controller runs with when nothing is set.
@@ -91,6 +92,7 @@ func LoadServeConfig(args []string, getenv func(string) string, output io.Writer
 	l.String(&c.LogFormat, setLogFormat)
 	l.Duration(&c.Lease, setLease)
 	l.String(&c.Advertise, setAdvertise)
+	c.ACME.load(l)
 	if err := l.parse(args); err != nil {
 		return c, err
 	}
@@ -146,6 +148,7 @@ func (c ServeConfig) Validate() error {
 	p.atLeast(setHistory, c.History, 1, "the number of revisions to keep per app")
 	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
 	c.Timeouts.check(&p)
+	c.ACME.check(&p)
 	if c.Lease < time.Second {
 		p.add(setLease, "is %s: give a lease of at least 1s, e.g. 5s (the default)", c.Lease)
 	}

@@ -16,12 +16,14 @@ import (
 type TokenConfig struct {
 	DB        string // --db, LONGSHOREMAN_DB: the controller's data file
 	RoutesKey bool   // --routes-key: print the routes key, not the API token
+	Router    bool   // --router: print the router token, making it if there is none
 }
 
 const tokenAbout = `Print the API token that the controller generated and stored in its data file,
-or with --routes-key the key that signs the routing tables.
+or with --routes-key the key that signs the routing tables, or with --router the
+router token (the routers' LONGSHOREMAN_ROUTER_TOKEN: it reads routes and certificates only).
 
-Usage: longshoreman token [--routes-key] [--db FILE]
+Usage: longshoreman token [--routes-key | --router] [--db FILE]
 
 `
 
@@ -32,6 +34,7 @@ func LoadTokenConfig(args []string, getenv func(string) string, output io.Writer
 	l := newLoader("longshoreman token", tokenAbout, getenv, output)
 	l.String(&c.DB, setting{setDB.flag, setDB.env, "the controller's data file"})
 	l.Bool(&c.RoutesKey, setPrintRoutesKey)
+	l.Bool(&c.Router, setPrintRouterToken)
 	if err := l.parse(args); err != nil {
 		return c, err
 	}
@@ -43,6 +46,9 @@ func (c TokenConfig) Validate() error {
 	var p problems
 	if c.DB == "" {
 		p.add(setDB, "is empty: give the path of the controller's data file")
+	}
+	if c.RoutesKey && c.Router {
+		p.add(setPrintRouterToken, "and %s print different secrets: give one of them", setPrintRoutesKey)
 	}
 	return p.err()
 }
@@ -69,9 +75,25 @@ func (c *TokenCommand) Run(ctx context.Context, args []string) error {
 	if cfg.RoutesKey {
 		read, missing = (*db.DB).RoutesKey, "no routes key: the controller generates one at its start unless LONGSHOREMAN_ROUTES_KEY is set, and then the routers need that value."
 	}
+	if cfg.Router {
+		read, missing = (*db.DB).RouterToken, "no router token: the controller makes one at its start; start it once, or stop it and run this again."
+	}
 	secret, err := readSecret(cfg.DB, read)
 	if err != nil {
 		return err
+	}
+	if secret == "" && cfg.Router {
+		// No controller made one yet: make it, unless a controller holds
+		// the file (it then made one at its start, which the copy missed).
+		if d, err := db.Open(cfg.DB, db.Options{Timeout: 300 * time.Millisecond}); err == nil {
+			secret, _, err = d.EnsureRouterToken()
+			if cerr := d.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		}
 	}
 	if secret == "" {
 		return cluster.Errorf(cluster.ENOTFOUND, "Data file %s holds %s", cfg.DB, missing)

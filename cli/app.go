@@ -97,17 +97,6 @@ func oneLine(s string) string {
 	return s
 }
 
-// runLogs prints the last lines of every instance, each prefixed with it.
-func runLogs(ctx context.Context, c *Call) error {
-	cl, err := c.Client()
-	if err != nil {
-		return err
-	}
-	var out api.LogsResponse
-	err = cl.do(ctx, request{method: "GET", path: appPath(c.App, "logs"), limit: 2 * ReadTimeout}, &out)
-	return c.lines(err, out.Logs, "")
-}
-
 // runKill stops every instance; the app's count becomes 0.
 func runKill(ctx context.Context, c *Call) error {
 	if err := c.change(ctx, request{method: "POST", path: appPath(c.App, "kill"), long: true}); err != nil {

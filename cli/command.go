@@ -60,6 +60,7 @@ type Flag struct {
 	Required bool
 	Key      string // the cluster.Arg* it is, so that errors can name it in a command line
 	Many     bool   // may be given several times; Call.Strings returns every value
+	Short    string // a one-letter alias ("f" for -f), or ""
 }
 
 // Call is one run of a command: the environment, the app, the checked
@@ -114,6 +115,9 @@ func (cmd *Command) run(ctx context.Context, e *Env, args []string) error {
 			fs.Int(f.Name, 0, f.Help)
 		default:
 			fs.String(f.Name, "", f.Help)
+		}
+		if f.Short != "" {
+			fs.Var(fs.Lookup(f.Name).Value, f.Short, f.Help)
 		}
 	}
 	var rest []string
@@ -259,7 +263,11 @@ func (cmd *Command) usage() string {
 		if f.Default != "" {
 			help += " (default: " + f.Default + ")"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace("--"+f.Name+" "+f.Value), help)
+		name := strings.TrimSpace("--" + f.Name + " " + f.Value)
+		if f.Short != "" {
+			name = "-" + f.Short + ", " + name
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", name, help)
 	}
 	tw.Flush()
 	return b.String()

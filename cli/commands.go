@@ -15,6 +15,7 @@ const (
 	groupEnvs       = "Env vars"
 	groupHosts      = "Hosts"
 	groupRegistries = "Registries"
+	groupHTTPS      = "HTTPS"
 	groupData       = "Data"
 	groupHelp       = "Help"
 )
@@ -141,9 +142,18 @@ nor counted as an instance, and is removed when it ends; Ctrl-C kills it.`},
 			Summary: "list the app's routed instances",
 			Help:    `List the app's instances that serve traffic (healthy and routed).`},
 		{Name: cluster.OpLogs, Group: groupDeploys, Run: runLogs, App: NeedsApp,
+			Flags: []Flag{
+				{Name: "follow", Short: "f", Help: "keep printing new lines, of instances that start too, until interrupted"},
+				{Name: "tail", Value: "N", Help: fmt.Sprintf("the last N lines of each instance, 0 to %d", cluster.MaxLogLines),
+					Default: fmt.Sprintf("%d; with --since, every line since then", cluster.DefaultLogLines)},
+				{Name: "since", Value: "WHEN", Help: "only lines printed since WHEN: a duration before now (10m, 1h) or an RFC 3339 time"},
+			},
 			Summary: "print the last log lines of every instance of the app",
-			Help: `Print the last log lines of every instance of the app, each line prefixed
-with its instance's address.`},
+			Help: `Print the last log lines of every instance of the app, stdout and stderr,
+each line prefixed with its instance's address (in a colour of its own on a
+terminal, unless NO_COLOR is set). With --follow, keep printing the lines
+as the instances print them: instances that start join, ones that stop
+leave, until interrupted.`},
 
 		{Name: cluster.OpEnvs, Group: groupEnvs, Run: runEnvs, App: NeedsApp,
 			Summary: "list the app's env vars",
@@ -192,6 +202,42 @@ Deploys of images from that registry send them.`},
 			Args:    []Arg{{Name: "REGISTRY", What: "registry address", Key: cluster.ArgRegistry}},
 			Summary: "forget a registry's credentials",
 			Help:    `Forget the credentials stored for a registry.`},
+
+		{Name: "https:on", Group: groupHTTPS, Run: runHTTPSOn,
+			Args:    []Arg{{Name: "APP", What: "app name", Key: cluster.ArgApp, FromApp: true}},
+			Flags:   []Flag{{Name: "no-redirect", Help: "serve plain HTTP too instead of redirecting it to HTTPS"}},
+			Summary: "serve the app over HTTPS, with a certificate the controller obtains",
+			Help: `Serve the app over HTTPS at every router. The controller obtains its
+certificate from the ACME CA (LONGSHOREMAN_ACME_EMAIL on the controller) and
+renews it; plain HTTP requests are redirected to HTTPS (308) unless
+--no-redirect. The app's domain must resolve to the routers, which need
+ports 80 and 443 open.`},
+		{Name: "https:off", Group: groupHTTPS, Run: runHTTPSOff,
+			Args:    []Arg{{Name: "APP", What: "app name", Key: cluster.ArgApp, FromApp: true}},
+			Summary: "serve the app over plain HTTP only",
+			Help:    `Stop serving the app over HTTPS and redirecting it; its certificate is kept.`},
+		{Name: "certs", Group: groupHTTPS, Run: runCerts,
+			Summary: "list the certificates: issuer, expiry, last error",
+			Help: `List every certificate the routers serve, and the apps with HTTPS on still
+waiting for one: where it comes from (acme or manual), its issuer, when it
+expires, when the controller tries next and the last error. Keys and
+certificates themselves are never shown.`},
+		{Name: "certs:add", Group: groupHTTPS, Run: runCertsAdd,
+			Args: []Arg{{Name: "DOMAIN", What: "domain, such as shop.example.com or *.example.com", Key: "domain"}},
+			Flags: []Flag{
+				{Name: "cert", Value: "FILE", Required: true, Help: "PEM certificate chain, the domain's certificate first"},
+				{Name: "key", Value: "FILE", Required: true, Help: "PEM private key of the certificate"},
+			},
+			Summary: "add a certificate of your own for a domain",
+			Help: `Add a certificate of your own: it is checked (the key matches, the chain
+parses, its names cover DOMAIN, it is valid now) and then served by every
+router instead of one from the CA. A wildcard *.example.com covers the
+names one label below it. It is never renewed: add the next one in time.`},
+		{Name: "certs:rm", Group: groupHTTPS, Run: runCertsRemove,
+			Args:    []Arg{{Name: "DOMAIN", What: "domain", Key: "domain"}},
+			Summary: "forget a domain's certificate",
+			Help: `Forget a domain's certificate. An app with HTTPS on gets a new one from
+the CA.`},
 
 		{Name: cluster.OpBackup, Group: groupData, Run: runBackup,
 			Args:    []Arg{{Name: "FILE", What: "file to write", Key: cluster.ArgFile}},

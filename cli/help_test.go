@@ -16,6 +16,8 @@ var verbArgs = map[string][]string{
 	"history": nil, "logs": nil, "kill": nil, "rollback": nil, "scale": {"2"},
 	"describe": nil, "backup": {"out.db"}, "commands": nil, "events": nil,
 	"registries": nil, "registries:add": {"r.example.com", "--username", "u"}, "registries:rm": {"r.example.com"},
+	"https:on": {"a.example.com"}, "https:off": {"a.example.com"}, "certs": nil,
+	"certs:add": {"a.example.com", "--cert", "/dev/null", "--key", "/dev/null"}, "certs:rm": {"a.example.com"},
 	"settings": {"--batch", "1"},
 }
 

@@ -82,6 +82,16 @@ type App struct {
 	Batch       int       `json:"batch,omitempty"`        // replace this many at a time; 0: all at once
 	StopTimeout *Duration `json:"stop_timeout,omitempty"` // SIGTERM to SIGKILL; nil: DefaultStopTimeout
 	Drain       *Duration `json:"drain,omitempty"`        // unrouted to SIGTERM; nil: the controller's LONGSHOREMAN_DRAIN
+
+	// HTTPS says whether the routers serve the app over HTTPS, with a
+	// certificate the controller obtains, and redirect plain HTTP to it.
+	HTTPS AppHTTPS `json:"https,omitzero"`
+}
+
+// AppHTTPS is an app's HTTPS setting (POST /apps/:app/https).
+type AppHTTPS struct {
+	Enabled  bool `json:"enabled"`
+	Redirect bool `json:"redirect"`
 }
 
 // Apply makes rev the app's current revision: its image, count, port,

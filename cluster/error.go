@@ -19,6 +19,7 @@ const (
 	EMETHOD       = "method"       // 405: the path exists, the method does not
 	ETOOLARGE     = "too_large"    // 413: the request body is over the limit
 	EDEPLOY       = "deploy"       // 502: new instances failed to start or to become healthy
+	EFORBIDDEN    = "forbidden"    // 403: a valid token whose role may not do this
 )
 
 // Error is an error a person can act on: Code says what kind of failure it is

@@ -59,6 +59,24 @@ type Store interface {
 	AllInstances() ([]Instance, error)
 	RoutingTable() (RoutingTable, error)
 
+	// Certificates, by domain; a change of a chain or key raises the
+	// routing table's Certs. ENOTFOUND for an unknown domain.
+	Certs() ([]Cert, error)
+	Cert(domain string) (*Cert, error)
+	PutCert(c Cert) error
+	DeleteCert(domain string) error
+	CertSet() (CertSet, error) // the issued certificates and their version, read at once
+	// ACME accounts, one per directory URL; ok is false for none.
+	ACMEAccount(directory string) (acct ACMEAccount, ok bool, err error)
+	PutACMEAccount(directory string, acct ACMEAccount) error
+	// Pending HTTP-01 challenges, token to key authorization, carried by
+	// the routing table.
+	PutChallenge(token, keyAuth string) error
+	DeleteChallenge(token string) error
+	// The router token reads GET /routes and GET /router/certs only.
+	EnsureRouterToken() (token string, created bool, err error)
+	RouterToken() (string, error)
+
 	PutRegistry(r Registry) error
 	DeleteRegistry(addr string) error
 	Registries() ([]string, error)

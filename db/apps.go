@@ -79,6 +79,7 @@ func (db *DB) CreateApp(name string) (created bool, err error) {
 // transaction; fn's error aborts it. It returns the stored app.
 func (db *DB) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App, error) {
 	var app *cluster.App
+	defer db.tableChanged() // the app's HTTPS setting is in the routing table
 	err := db.update(func(tx *bolt.Tx) error {
 		var err error
 		if app, err = getApp(tx, name); err != nil {
@@ -95,6 +96,7 @@ func (db *DB) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App,
 // DeleteApp removes the app with its revisions and instance records.
 func (db *DB) DeleteApp(name string) error {
 	defer db.instancesChanged()
+	defer db.tableChanged()
 	return db.update(func(tx *bolt.Tx) error {
 		if _, err := getApp(tx, name); err != nil {
 			return err

@@ -1,7 +1,8 @@
 // Package db is Longshoreman's store: every piece of cluster state (apps,
 // hosts, envs, revisions, instances, and meta such as the schema version, the
 // API token, the controller id, the cluster id, the routing-table epoch and
-// version, and the routing-table signing key) lives in one
+// version, and the routing-table signing key; certificates with their keys,
+// the ACME accounts, pending challenges and the router token) lives in one
 // bbolt file. It is the only package that imports bbolt. Every exported
 // method runs in its own transaction, so each API write is one transaction,
 // and a DB is safe for concurrent use.
@@ -46,6 +47,11 @@ var (
 	keyCluster       = []byte("cluster")    // made when the file is created; a restore or a migration keeps it
 	keyEpoch         = []byte("epoch")      // raised at every open for writing: max(clock ns, stored+1)
 	keyRoutesKey     = []byte("routes_key") // signs routing tables when LONGSHOREMAN_ROUTES_KEY is unset
+	keyRouterToken   = []byte("router_token")
+	keyACMEAccounts  = []byte("acme_accounts")   // JSON: directory URL -> cluster.ACMEAccount
+	keyChallenges    = []byte("acme_challenges") // JSON: token -> key authorization
+	keyCertsVersion  = []byte("certs_version")   // raised by every change of a chain or key
+	bucketCerts      = []byte("certs")           // cluster.Cert JSON by domain
 )
 
 // DB is an open data file.
@@ -53,7 +59,7 @@ type DB struct {
 	routesMu   sync.Mutex // serializes RoutingTable, so versions rise one change at a time; guards lastRoutes
 	lastRoutes struct {
 		valid bool
-		gen   uint64 // instancesGen the table was built at
+		gen   [2]uint64 // instancesGen and tableGen the table was built at
 		table cluster.RoutingTable
 	}
 	bolt       *bolt.DB
@@ -67,6 +73,7 @@ type DB struct {
 	generation   atomic.Uint64 // raised by every write transaction
 	history      atomic.Int64  // revisions kept per app; see SetHistory
 	instancesGen atomic.Uint64 // raised by every write to an instance record
+	tableGen     atomic.Uint64 // raised by every other write the routing table shows: apps, certs, challenges
 	cacheMu      sync.Mutex    // guards cache and serializes instance writes with it
 	cache        struct {
 		valid     bool
@@ -265,7 +272,7 @@ func (db *DB) checkSchema(tx *bolt.Tx) error {
 
 // init creates the buckets and meta of a new file and checks an old one.
 func (db *DB) init(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances} {
+	for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ import (
 // It implements cluster.RecordStore.
 func (db *DB) Records(fn func(cluster.Record) error) error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
-		for _, kind := range []string{cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry} {
+		for _, kind := range []string{cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert} {
 			b := tx.Bucket([]byte(kind))
 			if b == nil {
 				continue
@@ -51,6 +51,7 @@ func (db *DB) Records(fn func(cluster.Record) error) error {
 func (db *DB) PutRecords(recs []cluster.Record) error {
 	defer db.instancesChanged()
 	defer db.forgetRoutes()
+	defer db.tableChanged()
 	return db.update(func(tx *bolt.Tx) error { return putRecords(tx, recs) })
 }
 
@@ -73,7 +74,7 @@ func putRecords(tx *bolt.Tx, recs []cluster.Record) error {
 				}
 				key = revKey(n)
 			}
-		case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry:
+		case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert:
 		default:
 			return fmt.Errorf("record of unknown kind %q", r.Kind)
 		}
@@ -117,7 +118,7 @@ func WriteRecords(w io.Writer, dir string, records func(func(cluster.Record) err
 	}
 	defer b.Close()
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances} {
+		for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

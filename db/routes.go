@@ -2,7 +2,6 @@ package db
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"strconv"
 
@@ -18,9 +17,9 @@ import (
 func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
 	db.routesMu.Lock()
 	defer db.routesMu.Unlock()
-	gen := db.instancesGen.Load()
+	gen := [2]uint64{db.instancesGen.Load(), db.tableGen.Load()}
 	if db.lastRoutes.valid && db.lastRoutes.gen == gen {
-		// No instance was written since: same routes, same version.
+		// Nothing the table shows was written since: same table, same version.
 		table := db.lastRoutes.table
 		table.Time = db.now().UTC()
 		return table, nil
@@ -33,8 +32,9 @@ func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
 	var changed bool
 	var encoded []byte
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		table, changed, encoded = db.routes(tx, insts)
-		return nil
+		var err error
+		table, changed, encoded, err = db.routes(tx, insts)
+		return err
 	})
 	if err != nil {
 		return table, err
@@ -62,15 +62,16 @@ func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
 
 // remember keeps the table built for an instances generation; the caller
 // holds routesMu.
-func (db *DB) remember(gen uint64, table cluster.RoutingTable) {
+func (db *DB) remember(gen [2]uint64, table cluster.RoutingTable) {
 	db.lastRoutes.valid, db.lastRoutes.gen, db.lastRoutes.table = true, gen, table
 }
 
-// routes builds the table from the routed instances of insts (sorted) and
-// reports whether its routes differ from the stored ones; Version is the
-// stored version, and encoded the SHA-256 of the routes' JSON, which is
+// routes builds the table from the routed instances of insts (sorted), the
+// apps served over HTTPS, the pending challenges and the certificates'
+// version, and reports whether it differs from the stored one; Version is
+// the stored version, and encoded the SHA-256 of the table's JSON, which is
 // what is stored (the table itself can be hundreds of KB).
-func (db *DB) routes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTable, bool, []byte) {
+func (db *DB) routes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTable, bool, []byte, error) {
 	table := cluster.RoutingTable{Controller: db.controller, Cluster: db.cluster, Epoch: db.epoch, Time: db.now().UTC(), Routes: map[string][]string{}}
 	for _, inst := range insts {
 		if inst.Routed {
@@ -78,8 +79,22 @@ func (db *DB) routes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTabl
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
+	err := tx.Bucket(bucketApps).ForEach(func(_, v []byte) error {
+		var app cluster.App
+		if err := json.Unmarshal(v, &app); err != nil {
+			return err
+		}
+		cluster.AddHTTPS(&table, &app)
+		return nil
+	})
+	if err != nil {
+		return table, false, nil, err
+	}
+	if err := getMetaJSON(tx, keyChallenges, &table.Challenges); err != nil {
+		return table, false, nil, err
+	}
+	table.Certs, _ = strconv.ParseUint(string(meta.Get(keyCertsVersion)), 10, 64)
 	table.Version, _ = strconv.ParseUint(string(meta.Get(keyRoutesVersion)), 10, 64)
-	buf, _ := json.Marshal(table.Routes)
-	sum := sha256.Sum256(buf)
-	return table, table.Version == 0 || !bytes.Equal(sum[:], meta.Get(keyRoutes)), sum[:]
+	sum := cluster.TableSum(table)
+	return table, table.Version == 0 || !bytes.Equal(sum, meta.Get(keyRoutes)), sum, nil
 }

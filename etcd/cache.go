@@ -92,6 +92,10 @@ func (s *Store) committed(rev int64, apps map[string][]cluster.Instance) {
 func (s *Store) watched(ev *mvccpb.Event) {
 	prefix := s.key(cluster.RecordInstance, "")
 	key := string(ev.Kv.Key)
+	if s.tableKey(key) {
+		s.tableGen.Add(1)
+		return
+	}
 	if !strings.HasPrefix(key, prefix) {
 		return
 	}

@@ -12,6 +12,7 @@
 //	P/registries/<addr>        Registry JSON
 //	P/revisions/<app>/<%020d>  Revision JSON, one key per revision
 //	P/instances/<app>          JSON array of the app's Instance objects
+//	P/certs/<domain>           Cert JSON: a certificate, its key and its ACME state
 //	P/election/<lease>         a running controller's campaign (election.go)
 //
 // Every write is one Txn: it reads at one revision, then commits guarded by
@@ -110,12 +111,13 @@ type Store struct {
 	generation   atomic.Uint64         // raised by every write seen, own or from the watch
 	history      atomic.Int64
 	instancesGen atomic.Uint64 // raised by every instance write seen
+	tableGen     atomic.Uint64 // raised by every write seen of another key the routing table shows (tableKey)
 	cacheMu      sync.Mutex    // guards cache
 	cache        instanceCache
 	routesMu     sync.Mutex // serializes RoutingTable; guards lastRoutes
 	lastRoutes   struct {
 		valid bool
-		gen   uint64
+		gen   [2]uint64 // instancesGen and tableGen
 		table cluster.RoutingTable
 	}
 }

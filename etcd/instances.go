@@ -2,7 +2,6 @@ package etcd
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"strconv"
 
@@ -137,7 +136,7 @@ func (s *Store) Instances(app string) ([]cluster.Instance, error) {
 func (s *Store) RoutingTable() (cluster.RoutingTable, error) {
 	s.routesMu.Lock()
 	defer s.routesMu.Unlock()
-	gen := s.instancesGen.Load()
+	gen := [2]uint64{s.instancesGen.Load(), s.tableGen.Load()}
 	if s.lastRoutes.valid && s.lastRoutes.gen == gen {
 		table := s.lastRoutes.table
 		table.Time = s.now().UTC()
@@ -163,14 +162,32 @@ func (s *Store) RoutingTable() (cluster.RoutingTable, error) {
 		if err != nil {
 			return err
 		}
+		apps, err := t.list(s.key(cluster.RecordApp, ""))
+		if err != nil {
+			return err
+		}
+		for _, kv := range apps {
+			var app cluster.App
+			if err := json.Unmarshal(kv.Value, &app); err != nil {
+				return err
+			}
+			cluster.AddHTTPS(&table, &app)
+		}
+		if err := s.getMetaJSON(t, keyChallenges, &table.Challenges); err != nil {
+			return err
+		}
+		certs, err := t.get(s.metaKey(keyCertsVersion))
+		if err != nil {
+			return err
+		}
+		table.Certs, _ = strconv.ParseUint(string(certs), 10, 64)
 		table.Version, _ = strconv.ParseUint(string(version), 10, 64)
-		buf, _ := json.Marshal(table.Routes)
-		sum := sha256.Sum256(buf)
-		if table.Version != 0 && bytes.Equal(sum[:], stored) {
+		sum := cluster.TableSum(table)
+		if table.Version != 0 && bytes.Equal(sum, stored) {
 			return nil
 		}
 		table.Version++
-		t.put(s.metaKey(keyRoutes), sum[:])
+		t.put(s.metaKey(keyRoutes), sum)
 		t.put(s.metaKey(keyRoutesVersion), []byte(strconv.FormatUint(table.Version, 10)))
 		return nil
 	})

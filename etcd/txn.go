@@ -147,6 +147,12 @@ func (s *Store) update(fn func(*txn) error) error {
 					if len(t.instances) > 0 {
 						s.committed(t.revision, t.instances)
 					}
+					for _, op := range t.ops {
+						if s.tableKey(string(op.KeyBytes())) {
+							s.tableGen.Add(1)
+							break
+						}
+					}
 				}
 				return nil
 			}

@@ -433,6 +433,45 @@ func placeholder(name string) string {
 	return strings.ToUpper(name)
 }
 
+// HTTPSRequest is the body of POST /apps/:app/https. Redirect left out is
+// true when enabling: plain HTTP then answers 308 to https.
+type HTTPSRequest struct {
+	Enabled  *bool `json:"enabled"`
+	Redirect *bool `json:"redirect,omitempty"`
+}
+
+// HTTPSResponse answers POST /apps/:app/https with the app's setting.
+type HTTPSResponse struct {
+	App   string           `json:"app"`
+	HTTPS cluster.AppHTTPS `json:"https"`
+}
+
+// AddCertRequest is the body of POST /certs: a PEM chain (the domain's
+// certificate first) and its PEM private key.
+type AddCertRequest struct {
+	Domain string `json:"domain"`
+	Cert   string `json:"cert"`
+	Key    string `json:"key"`
+}
+
+// CertStatus is one domain's certificate as GET /certs shows it: never
+// its key or chain.
+type CertStatus struct {
+	Domain      string    `json:"domain"`
+	Source      string    `json:"source"` // acme or manual
+	Status      string    `json:"status"` // valid, pending (none yet), expired
+	Issuer      string    `json:"issuer,omitempty"`
+	NotAfter    time.Time `json:"not_after,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+}
+
+// CertsResponse answers GET /certs, sorted by domain.
+type CertsResponse struct {
+	Certs []CertStatus `json:"certs"`
+}
+
 // OverviewResponse is GET /overview: the whole cluster as the dashboard
 // shows it, in one answer.
 type OverviewResponse struct {

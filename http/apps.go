@@ -86,7 +86,15 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, app *cluster.Ap
 }
 
 func (s *Server) logs(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
-	lines, err := s.Scheduler.Logs(r.Context(), app.Name, cluster.DefaultLogLines)
+	opts, err := logsQuery(r)
+	if err != nil {
+		return err
+	}
+	if opts.Follow {
+		s.followLogs(w, r, app.Name, opts)
+		return nil
+	}
+	lines, err := s.Scheduler.Logs(r.Context(), app.Name, opts)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -114,6 +115,14 @@ func decodeForm(body []byte, targets map[string]any) error {
 					return cluster.Errorf(cluster.EINVALID, "Field %q %v.", name, err)
 				}
 				*dst = n
+			}
+		case **bool:
+			if v := vals.Get(name); v != "" {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return cluster.Errorf(cluster.EINVALID, "Field %q must be true or false, not %q.", name, v)
+				}
+				*dst = &b
 			}
 		case **cluster.HealthCheck:
 			path, timeout := vals.Get(name+".path"), vals.Get(name+".timeout")

@@ -12,6 +12,7 @@ import (
 var codeStatus = map[string]int{
 	cluster.EINVALID:      http.StatusBadRequest,
 	cluster.EUNAUTHORIZED: http.StatusUnauthorized,
+	cluster.EFORBIDDEN:    http.StatusForbidden,
 	cluster.ENOTFOUND:     http.StatusNotFound,
 	cluster.EMETHOD:       http.StatusMethodNotAllowed,
 	cluster.ECONFLICT:     http.StatusConflict,

@@ -120,7 +120,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		},
 		ErrorLog: nil,
 	}
-	proxy.ServeHTTP(w, r)
+	// A forwarded answer may be a stream that lasts (deploy progress, a
+	// followed log): like the leader's, it is cut only by a write that
+	// stalls, not by the server's write timeout.
+	proxy.ServeHTTP(newStreamWriter(w), r)
 }
 
 // role returns /healthz's leadership fields; nil without a Leadership.

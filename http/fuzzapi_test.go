@@ -81,6 +81,10 @@ func FuzzAPI(f *testing.F) {
 		{0, "/../../etc/passwd", "", "", 1},
 		{0, "/%2e%2e/apps", "", "", 1},
 		{1, "/keep.example.com/rollback", `{"revision":"x"}`, "", 1},
+		{1, "/keep.example.com/https", `{"enabled":true,"redirect":"x"}`, "application/json", 1},
+		{1, "/certs", `{"domain":"*.example.com","cert":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n","key":"x"}`, "application/json", 2},
+		{2, "/certs/*.example.com", "", "", 1},
+		{0, "/router/certs", "", "", 1},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, []byte(s.body), s.contentType, s.auth)

@@ -58,7 +58,8 @@ type Scheduler interface {
 	RunTask(ctx context.Context, app string, command []string, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error)
 	Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Kill(ctx context.Context, app string) error
-	Logs(ctx context.Context, app string, lines int) ([]string, error)
+	Logs(ctx context.Context, app string, opts cluster.LogOptions) ([]string, error)
+	FollowLogs(ctx context.Context, app string, opts cluster.LogOptions, emit func(cluster.LogLine) error) error
 	MaxCount() int
 	// UpdateSettings changes an app's settings with edit, in one write.
 	UpdateSettings(ctx context.Context, app string, edit func(*cluster.App)) (*cluster.App, error)
@@ -94,9 +95,19 @@ type Server struct {
 	UI         http.Handler // serves GET /ui/..., without a token; may be nil
 	Memory     HostMemory   // each host's total memory for /overview; may be nil
 
+	// RouterToken reads GET /routes and GET /router/certs only; empty: no
+	// router token is accepted.
+	RouterToken string
+	// Certs keeps the certificates; nil: Store, when it does.
+	Certs CertStore
+	// TableChanged is called after a write the routing table shows (an
+	// app's HTTPS, a certificate), so that it is published at once.
+	TableChanged func()
+
 	router   *httprouter.Router
 	answers  answerCache
 	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
+	follows  followSet    // ends the log streams at shutdown
 }
 
 // Rollouts returns how many requests are running a deploy-like change, so
@@ -110,7 +121,8 @@ type Observer interface {
 }
 
 // reserved are the first path segments that are not app names.
-var reserved = map[string]bool{"apps": true, "hosts": true, "registries": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true, "events": true, "overview": true, "ui": true}
+var reserved = map[string]bool{"apps": true, "hosts": true, "registries": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true,
+	"certs": true, "router": true, "events": true, "overview": true, "ui": true}
 
 // NewServer returns a Server with its routes registered.
 func NewServer(s *Server) *Server {
@@ -165,6 +177,12 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "GET", "/healthz", s.healthz)
 	s.handle(r, "GET", "/backup", s.backup)
 	s.handle(r, "GET", "/metrics", s.fallible(s.metrics))
+
+	s.handle(r, "POST", "/apps/:app/https", s.forApp(s.setHTTPS))
+	s.handle(r, "GET", "/certs", s.fallible(s.listCerts))
+	s.handle(r, "POST", "/certs", s.fallible(s.addCert))
+	s.handle(r, "DELETE", "/certs/:domain", s.fallible(s.deleteCert))
+	s.handle(r, "GET", "/router/certs", s.fallible(s.routerCerts))
 	s.handle(r, "GET", "/events", s.fallible(s.events))
 	s.handle(r, "GET", "/overview", s.fallible(s.overview))
 	if s.UI != nil {
@@ -191,6 +209,7 @@ func Routes() [][2]string {
 		{"GET", "/hosts"}, {"POST", "/hosts"}, {"DELETE", "/hosts/:host"},
 		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
+		{"POST", "/apps/:app/https"}, {"GET", "/certs"}, {"POST", "/certs"}, {"DELETE", "/certs/:domain"}, {"GET", "/router/certs"},
 		{"GET", "/events"}, {"GET", "/overview"},
 	}
 }
@@ -212,13 +231,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.Observer.Request(rec.route, r.Method, rec.status, d)
 		}
 	}()
-	if r.URL.Path != "/healthz" && !s.public(r) && !s.authorized(r) {
+	role := s.tokenRole(r)
+	if r.URL.Path != "/healthz" && !s.public(r) && role == roleNone {
 		refused = true
 		if s.Observer != nil {
 			s.Observer.AuthFailed()
 		}
 		s.Logger.Warn("refused a request with a missing or wrong token", "request_id", id, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 		s.Error(rec, r, cluster.Errorf(cluster.EUNAUTHORIZED, "Invalid token"))
+		return
+	}
+	if err := allowed(role, r); err != nil && r.URL.Path != "/healthz" {
+		refused = true
+		s.Logger.Warn("refused a request its token may not make", "request_id", id, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		s.Error(rec, r, err)
 		return
 	}
 	r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
@@ -257,17 +283,26 @@ func (s *Server) public(r *http.Request) bool {
 		(r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/"))
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+// authorized reports whether the request carries the API token.
+func (s *Server) authorized(r *http.Request) bool { return tokenEqual(requestToken(r), s.Token) }
+
+// requestToken returns the token of X-Auth or Authorization: Bearer.
+func requestToken(r *http.Request) string {
 	got := r.Header.Get("X-Auth")
 	if got == "" {
 		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 			got = strings.TrimSpace(h[7:])
 		}
 	}
-	if got == "" || s.Token == "" {
+	return got
+}
+
+// tokenEqual compares in constant time; an empty token matches nothing.
+func tokenEqual(got, want string) bool {
+	if got == "" || want == "" {
 		return false
 	}
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(s.Token))
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 

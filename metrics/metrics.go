@@ -22,6 +22,8 @@ type Sources struct {
 	Down      func() []string
 	Published func() (published, errors uint64)
 	Leader    func() (leading bool, changes uint64)
+	// CertExpiry gives the seconds until each served certificate expires.
+	CertExpiry func() (map[string]float64, error)
 }
 
 // Metrics is the controller's registry. Its methods are safe for
@@ -111,6 +113,7 @@ var (
 	pubErrorsDesc = prometheus.NewDesc("longshoreman_routes_publish_errors_total", "Failed routing-table publishes and Redis subscription failures.", nil, nil)
 	leaderDesc    = prometheus.NewDesc("longshoreman_leader", "1 while this controller leads (always on a data file), 0 while it follows.", nil, nil)
 	changesDesc   = prometheus.NewDesc("longshoreman_leader_changes_total", "Times this controller gained or lost the leadership.", nil, nil)
+	certDesc      = prometheus.NewDesc("longshoreman_cert_expiry_seconds", "Seconds until the certificate of a domain served over HTTPS expires (negative: expired).", []string{"domain"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -120,6 +123,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- pubErrorsDesc
 	ch <- leaderDesc
 	ch <- changesDesc
+	ch <- certDesc
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -162,5 +166,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(leaderDesc, prometheus.GaugeValue, v)
 		ch <- prometheus.MustNewConstMetric(changesDesc, prometheus.CounterValue, float64(changes))
+	}
+	if c.src.CertExpiry != nil {
+		if exp, err := c.src.CertExpiry(); err == nil {
+			for domain, s := range exp {
+				ch <- prometheus.MustNewConstMetric(certDesc, prometheus.GaugeValue, s, domain)
+			}
+		}
 	}
 }

@@ -43,6 +43,13 @@ type Engines interface {
 	List(ctx context.Context, host string) ([]cluster.Container, error)
 	// Logs returns the last lines of the container's stdout and stderr.
 	Logs(ctx context.Context, host, id string, lines int) ([]string, error)
+	// StreamLogs sends the container's stdout and stderr lines picked by
+	// opts to emit (Host, Stream, Time and Line set), one call at a time;
+	// with opts.Follow it keeps sending new ones until ctx ends or the
+	// container stops. It returns nil when the output ended, ctx's or
+	// emit's error when either ended it, ENOTFOUND for an unknown
+	// container, EHOST when the host failed.
+	StreamLogs(ctx context.Context, host, id string, opts cluster.LogOptions, emit func(cluster.LogLine) error) error
 	// FreeMemory returns the host's total memory in bytes, as Docker
 	// reports it; placement reserves the instances' memory limits against
 	// it (see PlaceSized).

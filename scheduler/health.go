@@ -65,10 +65,11 @@ func (s *Scheduler) waitHealthy(ctx context.Context, inst cluster.Instance, hc c
 			return nil
 		}
 		c, err := s.engines.Inspect(ctx, inst.Host, inst.ID)
-		if err == nil && c.OOMKilled {
+		stopped := err == nil && (!c.Running || c.State == "restarting" || c.Restarts > 0)
+		if err == nil && (c.OOMKilled || stopped && s.wasOOM(ctx, inst)) {
 			return fmt.Errorf("the container was killed for memory (oom) before it answered its health check: it needs more than its memory limit, so raise --memory")
 		}
-		if err == nil && (!c.Running || c.State == "restarting" || c.Restarts > 0) {
+		if stopped {
 			return fmt.Errorf("the container stopped (%s, exit code %d) before it answered its health check", c.State, c.ExitCode)
 		} else if cluster.ErrorCode(err) == cluster.ENOTFOUND {
 			return fmt.Errorf("the container was removed before it answered its health check")

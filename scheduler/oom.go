@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -29,6 +30,7 @@ func (r *Reconciler) killedForMemory(host, app, id string, at time.Time) {
 	if seen {
 		return
 	}
+	r.s.noteOOM(id, true)
 	if at.IsZero() {
 		at = time.Now()
 	}
@@ -78,6 +80,7 @@ func (r *Reconciler) markKilledForMemory(containers []cluster.Container, up map[
 		for id, k := range r.oom {
 			if up[k.host] && !present[id] && k.noted.Before(observedAt) {
 				delete(r.oom, id)
+				r.s.noteOOM(id, false)
 			}
 		}
 	} else {
@@ -90,5 +93,37 @@ func (r *Reconciler) markKilledForMemory(containers []cluster.Container, up map[
 	r.mu.Unlock()
 	for _, ct := range unreported {
 		r.killedForMemory(ct.Host, ct.App, ct.ID, time.Time{})
+	}
+}
+
+// noteOOM records (or, once the container is gone, forgets) that container
+// id was killed for memory.
+func (s *Scheduler) noteOOM(id string, killed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if killed {
+		s.oomKilled[id] = true
+	} else {
+		delete(s.oomKilled, id)
+	}
+}
+
+// wasOOM reports whether container id was seen killed for memory. A
+// container with a memory limit that stopped or restarted is given a
+// moment for its oom event to arrive, since the event stream may lag the
+// inspect that saw it stop.
+func (s *Scheduler) wasOOM(ctx context.Context, inst cluster.Instance) bool {
+	for wait := 0; ; wait++ {
+		s.mu.Lock()
+		killed := s.oomKilled[inst.ID]
+		s.mu.Unlock()
+		if killed || inst.Memory == 0 || wait == 10 {
+			return killed
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -259,38 +258,6 @@ func (s *Scheduler) deleteApp(ctx context.Context, app string) error {
 	}
 	s.cfg.RoutesChange()
 	return nil
-}
-
-// Logs returns the last lines of every instance of app, each prefixed with
-// the instance's address.
-func (s *Scheduler) Logs(ctx context.Context, app string, lines int) ([]string, error) {
-	insts, err := s.store.Instances(app)
-	if err != nil {
-		return nil, err
-	}
-	per := make([][]string, len(insts))
-	var wg sync.WaitGroup
-	for i, inst := range insts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			got, err := s.engines.Logs(lctx, inst.Host, inst.ID, lines)
-			if err != nil {
-				got = []string{"(logs unavailable: " + cluster.ErrorMessage(err) + ")"}
-			}
-			for _, l := range got {
-				per[i] = append(per[i], inst.Addr()+" "+l)
-			}
-		}()
-	}
-	wg.Wait()
-	out := []string{}
-	for _, p := range per {
-		out = append(out, p...)
-	}
-	return out, nil
 }
 
 // AddHost adds a host. A host whose Docker API does not answer yet is

@@ -103,7 +103,11 @@ type Scheduler struct {
 	mu       sync.Mutex       // guards busy and retiring
 	busy     map[string]*hold // app -> the operation holding it
 	retiring map[string]bool  // instance ids retired in the background
-	tasks    taskSet          // one-off tasks running; guarded by its own lock
+	// oomKilled holds the containers the reconciler saw killed for memory
+	// (Docker's oom event), which a health check waiting for one of them
+	// reports as such even when Docker restarted it and reset its state.
+	oomKilled map[string]bool
+	tasks     taskSet // one-off tasks running; guarded by its own lock
 
 	hostsChanged chan struct{} // signalled when a host is added, so its event stream opens at once
 	deaths       deaths        // instances reported died, so each is reported once
@@ -153,7 +157,7 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	}
 	closing, cancel := context.WithCancel(context.Background())
 	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(),
-		busy: map[string]*hold{}, retiring: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
+		busy: map[string]*hold{}, retiring: map[string]bool{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
 }
 
 // Close ends the background retirements (their instances stay recorded as

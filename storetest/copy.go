@@ -104,6 +104,7 @@ func Populate(tb testing.TB, s cluster.Store) {
 			}
 		}
 	}
+	populateCerts(tb, s)
 	_, err = s.RoutingTable()
 	must(tb, err)
 }

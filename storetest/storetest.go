@@ -39,6 +39,10 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"BackupIsADataFile", testBackupIsADataFile},
 		{"RecordsRoundTrip", testRecordsRoundTrip},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"Certs", testCerts},
+		{"ACMEState", testACMEState},
+		{"TableCarriesHTTPS", testTableCarriesHTTPS},
+		{"CertsCopied", testCertsCopied},
 		{"RecordOOMCountsOnTheRevision", testRecordOOM},
 		{"AppSettingsKept", testAppSettingsKept},
 	} {

@@ -44,6 +44,8 @@ type Engines struct {
 	containers map[string]*container // id -> container
 	events     map[string][]cluster.ContainerEvent
 	watchers   map[string][]chan cluster.ContainerEvent
+	printed    map[string][]cluster.LogLine // by container id: lines given to Print
+	logWake    chan struct{}                // closed when a line is printed or a container exits
 }
 
 type container struct {
@@ -330,6 +332,7 @@ func (e *Engines) exitLocked(c *container, code int, action string) {
 	e.closeLocked(c)
 	c.Running, c.State, c.ExitCode, c.Port = false, "exited", code, 0
 	e.emitLocked(c, action)
+	e.wakeLogsLocked()
 }
 
 func (e *Engines) closeLocked(c *container) {
