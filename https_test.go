@@ -236,6 +236,7 @@ func TestHTTPSWithPebble(t *testing.T) {
 		return c
 	}
 	c := serve()
+	certEvents := followEvents(t, c, "")
 	ctlURL := c.URL()
 	routerToken, err := c.db.RouterToken()
 	if err != nil || routerToken == "" {
@@ -288,6 +289,7 @@ func TestHTTPSWithPebble(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("certificate issued %s after HTTPS was turned on", time.Since(began).Round(time.Millisecond))
+	certEvents.Wait(t, "the issue on GET /events", 10*time.Second, is("cert", "issued", app))
 	if table, _ := c.db.RoutingTable(); len(table.Challenges) != 0 {
 		t.Fatalf("challenges left in the table after validation: %v", table.Challenges)
 	}

@@ -19,13 +19,17 @@ import (
 // always leads; on an etcd store the controllers elect one.
 type leadership struct {
 	election *etcd.Election // nil on a data file
+	// events is told when this controller gains and loses the
+	// leadership; set before Run, may be nil.
+	events func(cluster.Event)
+	id     string // this controller's name in the election
 
 	mu  sync.Mutex // guards ctx
 	ctx context.Context
 }
 
 func newLeadership(store cluster.Store, cfg etcd.ElectionConfig) *leadership {
-	l := &leadership{}
+	l := &leadership{id: cfg.ID}
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	l.ctx = cancelled
@@ -42,6 +46,14 @@ func electionID() string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
+}
+
+// emit tells events of a leadership change of this controller; a data
+// file has none.
+func (l *leadership) emit(step string) {
+	if l.election != nil && l.events != nil {
+		l.events(cluster.Event{Type: cluster.EventLeader, Step: step, Message: l.id, Time: time.Now().UTC()})
+	}
 }
 
 // Leading reports whether this controller leads now.
@@ -78,7 +90,9 @@ func (l *leadership) Run(ctx context.Context, lead func(context.Context)) {
 		l.mu.Lock()
 		l.ctx = lctx
 		l.mu.Unlock()
+		l.emit("elected")
 		lead(lctx)
+		l.emit("lost")
 	}
 	if l.election == nil {
 		run(ctx)

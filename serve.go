@@ -18,10 +18,12 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/etcd"
+	"github.com/longshoreman/longshoreman/events"
 	"github.com/longshoreman/longshoreman/http"
 	"github.com/longshoreman/longshoreman/metrics"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/scheduler"
+	"github.com/longshoreman/longshoreman/ui"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -46,6 +48,7 @@ type ServeCommand struct {
 	wg        sync.WaitGroup
 	leader    *leadership
 	certs     *certs.Manager // nil without LONGSHOREMAN_ACME_EMAIL
+	events    *events.Bus    // what GET /events streams
 }
 
 // Run parses flags, opens everything, serves until ctx ends, then shuts
@@ -144,6 +147,8 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
 	c.leader = newLeadership(c.db, etcd.ElectionConfig{ID: electionID(), URL: cfg.Advertise, TTL: cfg.Lease, Logger: c.logger})
+	c.events = events.New(0, 0)
+	c.leader.events = c.events.Publish
 	var engines scheduler.Engines = c.engines
 	var source pubsub.TableSource = c.db
 	var leadership http.Leadership
@@ -170,6 +175,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
 		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
 		Published: func() uint64 { return c.publisher.Status().LastVersion },
+		Events:    c.events.Publish,
 	})
 	reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace, ProbeInterval: cfg.ProbeInterval})
 	c.reconcile = reconcile
@@ -177,6 +183,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: token, Logger: c.logger,
 		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines}, Leadership: leadership,
 		RouterToken: routerToken, TableChanged: c.tableChanged,
+		Events: c.events, UI: ui.Handler(), Memory: &hostMemory{db: c.db, engines: c.engines},
 	})
 	c.api = api
 
@@ -195,6 +202,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		TLSConfig:         tlsConfig,
 	}
 	c.server.RegisterOnShutdown(api.EndStreams)
+	c.server.RegisterOnShutdown(c.events.Close) // event streams would hold the shutdown up
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	c.goRun(func() {
@@ -209,7 +217,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		}
 	})
 	c.goRun(func() { c.leader.Run(runCtx, c.lead) })
-	c.logger.Info("controller listening", "url", c.URL(), "db", cfg.DB, "controller", c.db.ControllerID(),
+	c.logger.Info("controller listening", "url", c.URL(), "dashboard", c.URL()+"/ui/", "db", cfg.DB, "controller", c.db.ControllerID(),
 		"cluster", c.db.ClusterID(), "epoch", c.db.Epoch())
 	c.goRun(func() { c.sayWhatIsMissing(runCtx) })
 	return nil

@@ -106,7 +106,7 @@ func (c *ServeCommand) openCerts(cfg ACMEConfig) error {
 	c.certs = certs.New(certs.Config{
 		Store: c.db, Email: cfg.Email, Directory: cfg.Directory, Client: client, RenewBefore: cfg.RenewBefore,
 		Changed: c.publisher.Changed, Published: func() uint64 { return c.publisher.Status().LastVersion },
-		Logger: c.logger,
+		Logger: c.logger, Events: c.events.Publish,
 	})
 	return nil
 }

@@ -178,6 +178,8 @@ type request struct {
 	accept string        // Accept header; default application/json
 	long   bool          // no timeout: the call waits on Docker hosts
 	limit  time.Duration // overrides ReadTimeout when not zero
+
+	lastEventID string // resumes an event stream after this event
 }
 
 // send sends r and returns the response, whatever its status. A
@@ -216,6 +218,9 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, context.C
 	if c.Token != "" {
 		req.Header.Set("X-Auth", c.Token)
 	}
+	if r.lastEventID != "" {
+		req.Header.Set("Last-Event-ID", r.lastEventID)
+	}
 	req.Header.Set("User-Agent", "longshoreman-cli")
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -229,6 +234,13 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, context.C
 		return nil, nil, c.unreachable(err)
 	}
 	return resp, cancel, nil
+}
+
+// sendAfter sends r with Last-Event-ID set to last when it is not empty,
+// for an event stream that resumes.
+func (c *Client) sendAfter(ctx context.Context, r request, last string) (*http.Response, context.CancelFunc, error) {
+	r.lastEventID = last
+	return c.send(ctx, r)
 }
 
 func (r request) limitOr() time.Duration {

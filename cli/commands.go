@@ -38,6 +38,15 @@ LONGSHOREMAN_URL and LONGSHOREMAN_TOKEN, when set, override the file.`},
 			Help: `Show the cluster at a glance: whether the controller's data file and
 Redis are fine, each host up or down, and each app's healthy (routed)
 instances against its desired count.`},
+		{Name: "events", Group: groupStart, Run: runEvents, App: OptionalApp,
+			Flags:   []Flag{{Name: "json", Help: "print each event as the JSON the API sends"}},
+			Summary: "follow what happens in the cluster, live",
+			Help: `Follow the cluster's events as they happen, one line each, until
+interrupted: deploy steps, instances routed, unrouted, dead or killed for
+memory, hosts down or up, revisions finished, one-off tasks, leadership
+changes. --app narrows them to
+one app (host and leadership events are kept). With --json, each event
+is the JSON object GET /events sends.`},
 
 		{Name: cluster.OpApps, Group: groupApps, Run: runApps,
 			Summary: "list the apps",

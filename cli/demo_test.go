@@ -50,7 +50,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("scripts/demo --ci: %v\n%s", err, out)
 	}
 	s := string(out)
-	for _, want := range []string{"deploy 127.0.0.1:", "version=1 hostname=", "scripts/demo stop", "Stopping the demo", "stopped serve"} {
+	for _, want := range []string{"deploy 127.0.0.1:", "version=1 hostname=", "Dashboard: http://127.0.0.1:", "scripts/demo stop", "Stopping the demo", "stopped serve"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}

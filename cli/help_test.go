@@ -14,7 +14,7 @@ var verbArgs = map[string][]string{
 	"hosts": nil, "hosts:add": {"127.0.0.9"}, "hosts:rm": {"127.0.0.9"},
 	"deploy": {"img:1"}, "instances": nil, "envs": nil, "envs:set": {"K=v"}, "envs:rm": {"K"},
 	"history": nil, "logs": nil, "kill": nil, "rollback": nil, "scale": {"2"},
-	"describe": nil, "backup": {"out.db"}, "commands": nil,
+	"describe": nil, "backup": {"out.db"}, "commands": nil, "events": nil,
 	"registries": nil, "registries:add": {"r.example.com", "--username", "u"}, "registries:rm": {"r.example.com"},
 	"https:on": {"a.example.com"}, "https:off": {"a.example.com"}, "certs": nil,
 	"certs:add": {"a.example.com", "--cert", "/dev/null", "--key", "/dev/null"}, "certs:rm": {"a.example.com"},

@@ -471,3 +471,47 @@ type CertStatus struct {
 type CertsResponse struct {
 	Certs []CertStatus `json:"certs"`
 }
+
+// OverviewResponse is GET /overview: the whole cluster as the dashboard
+// shows it, in one answer.
+type OverviewResponse struct {
+	Hosts []HostOverview `json:"hosts"` // sorted by address
+	Apps  []AppOverview  `json:"apps"`  // sorted by name
+}
+
+// HostOverview is one host's state and load.
+type HostOverview struct {
+	Addr      string        `json:"addr"`
+	Added     time.Time     `json:"added"`
+	Draining  bool          `json:"draining"`
+	Status    string        `json:"status"` // "ok", or what is wrong (down since when)
+	Instances int           `json:"instances"`
+	Memory    cluster.Bytes `json:"memory"` // reserved by its instances' limits
+	// MemoryTotal is the host's memory as Docker reports it, read at most
+	// once a minute; 0 while the host has not answered.
+	MemoryTotal cluster.Bytes `json:"memory_total"`
+}
+
+// AppOverview is one app: what it runs, how healthy, and its last deploy.
+type AppOverview struct {
+	App         string              `json:"app"`
+	Image       string              `json:"image"`
+	Revision    int                 `json:"revision"`
+	Count       int                 `json:"count"`   // desired
+	Healthy     int                 `json:"healthy"` // routed instances
+	Port        int                 `json:"port,omitempty"`
+	HealthCheck cluster.HealthCheck `json:"healthcheck"`
+	State       string              `json:"state"` // "new", "running", "degraded", "stopped", "deploying", "deleting"
+	Last        *HistoryEntry       `json:"last,omitempty"`
+	Instances   []InstanceOverview  `json:"instances"`
+}
+
+// InstanceOverview is one instance of an app.
+type InstanceOverview struct {
+	ID       string    `json:"id"`
+	Addr     string    `json:"addr"` // host:port
+	Host     string    `json:"host"`
+	Revision int       `json:"revision"`
+	Health   string    `json:"health"` // "healthy" (routed), "unhealthy", "retiring"
+	Started  time.Time `json:"started"`
+}

@@ -46,7 +46,7 @@ func leaderOnly(method, pattern string) bool {
 		return true
 	}
 	switch pattern {
-	case "/apps/:app/kill", "/apps/:app/logs", "/metrics", "/routes":
+	case "/apps/:app/kill", "/apps/:app/logs", "/metrics", "/routes", "/events", "/overview":
 		return true
 	}
 	return false

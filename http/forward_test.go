@@ -17,8 +17,9 @@ func TestLeaderOnly(t *testing.T) {
 		{"GET", "/describe"}: false, {"GET", "/routes"}: true, {"GET", "/healthz"}: false, {"GET", "/backup"}: false,
 		{"GET", "/metrics"}:          true,
 		{"POST", "/apps/:app/https"}: true, {"GET", "/certs"}: false, {"POST", "/certs"}: true, {"DELETE", "/certs/:domain"}: true,
-		{"GET", "/router/certs"}:   false,
-		{"GET", "/metrics"}:        true,
+		{"GET", "/router/certs"}: false,
+		{"GET", "/metrics"}:      true,
+		{"GET", "/events"}:       true, {"GET", "/overview"}: true,
 		{"POST", "/apps/:app/run"}: true,
 	}
 	routes := Routes()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/events"
 )
 
 // Store is what the API reads from the data file.
@@ -90,6 +91,9 @@ type Server struct {
 	// Leadership is nil for a controller alone on its store (it always
 	// leads); with one, a follower forwards leader-only routes.
 	Leadership Leadership
+	Events     *events.Bus  // GET /events reads it; may be nil
+	UI         http.Handler // serves GET /ui/..., without a token; may be nil
+	Memory     HostMemory   // each host's total memory for /overview; may be nil
 
 	// RouterToken reads GET /routes and GET /router/certs only; empty: no
 	// router token is accepted.
@@ -118,7 +122,7 @@ type Observer interface {
 
 // reserved are the first path segments that are not app names.
 var reserved = map[string]bool{"apps": true, "hosts": true, "registries": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true,
-	"certs": true, "router": true}
+	"certs": true, "router": true, "events": true, "overview": true, "ui": true}
 
 // NewServer returns a Server with its routes registered.
 func NewServer(s *Server) *Server {
@@ -179,6 +183,14 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "POST", "/certs", s.fallible(s.addCert))
 	s.handle(r, "DELETE", "/certs/:domain", s.fallible(s.deleteCert))
 	s.handle(r, "GET", "/router/certs", s.fallible(s.routerCerts))
+	s.handle(r, "GET", "/events", s.fallible(s.events))
+	s.handle(r, "GET", "/overview", s.fallible(s.overview))
+	if s.UI != nil {
+		ui := func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { s.UI.ServeHTTP(w, req) }
+		s.handle(r, "GET", "/ui/*file", ui)
+		s.handle(r, "HEAD", "/ui/*file", ui)
+		s.handle(r, "GET", "/ui", ui)
+	}
 	s.router = r
 	return s
 }
@@ -198,6 +210,7 @@ func Routes() [][2]string {
 		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
 		{"POST", "/apps/:app/https"}, {"GET", "/certs"}, {"POST", "/certs"}, {"DELETE", "/certs/:domain"}, {"GET", "/router/certs"},
+		{"GET", "/events"}, {"GET", "/overview"},
 	}
 }
 
@@ -219,7 +232,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	role := s.tokenRole(r)
-	if r.URL.Path != "/healthz" && role == roleNone {
+	if r.URL.Path != "/healthz" && !s.public(r) && role == roleNone {
 		refused = true
 		if s.Observer != nil {
 			s.Observer.AuthFailed()
@@ -260,6 +273,14 @@ func shortForm(path string) string {
 		return ""
 	}
 	return "/apps/" + first + "/" + rest
+}
+
+// public reports whether r asks for the dashboard's static files, which
+// hold no data: the page must load before it can ask for the token. Every
+// request the page makes for data carries the token.
+func (s *Server) public(r *http.Request) bool {
+	return s.UI != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		(r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/"))
 }
 
 // authorized reports whether the request carries the API token.

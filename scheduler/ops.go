@@ -143,6 +143,7 @@ func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *clu
 	if _, err := s.store.FinishRevision(rev.App, rev.Number, cluster.StatusSucceeded, ""); err != nil {
 		return nil, err
 	}
+	s.emit(cluster.Event{Type: cluster.EventRevision, Step: cluster.StatusSucceeded, App: rev.App, Revision: rev.Number, Message: rev.Image})
 	s.cfg.Logger.Info("deploy succeeded", "app", rev.App, "revision", rev.Number, "image", rev.Image, "instances", len(started), "duration", time.Since(c.start).Round(time.Millisecond))
 	return &cluster.DeployResult{Revision: rev.Number, Instances: instanceAddrs(started)}, nil
 }
@@ -153,6 +154,7 @@ func (s *Scheduler) logged(app string, revision int, progress cluster.ProgressFu
 	return func(p cluster.Progress) {
 		s.cfg.Logger.Info("deploy step", "app", app, "revision", revision, "step", p.Step, "host", p.Host,
 			"instance", p.Instance, "message", p.Message, "elapsed_ms", p.Elapsed)
+		s.emitStep(app, revision, p)
 		if progress != nil {
 			progress(p)
 		}
@@ -162,6 +164,7 @@ func (s *Scheduler) logged(app string, revision int, progress cluster.ProgressFu
 // fail records rev as failed with err's message and returns err.
 func (s *Scheduler) fail(rev *cluster.Revision, err error) error {
 	s.cfg.Logger.Warn("deploy failed", "app", rev.App, "revision", rev.Number, "image", rev.Image, "reason", cluster.ErrorMessage(err))
+	s.emit(cluster.Event{Type: cluster.EventRevision, Step: cluster.StatusFailed, App: rev.App, Revision: rev.Number, Message: cluster.ErrorMessage(err)})
 	if _, ferr := s.store.FinishRevision(rev.App, rev.Number, cluster.StatusFailed, cluster.ErrorMessage(err)); ferr != nil {
 		s.cfg.Logger.Error("recording the failed revision failed", "app", rev.App, "err", ferr)
 	}
@@ -228,7 +231,7 @@ func (s *Scheduler) retireAll(ctx context.Context, app string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.run(ctx, &change{app: app, start: time.Now()}, Plan{App: app, Retire: insts, Urgent: true})
+	_, err = s.run(ctx, &change{app: app, start: time.Now(), progress: s.instanceEvents(app)}, Plan{App: app, Retire: insts, Urgent: true})
 	return err
 }
 
@@ -375,7 +378,7 @@ func (s *Scheduler) drainApp(ctx context.Context, app, addr string, force bool) 
 	if p.Empty() {
 		return nil
 	}
-	c := &change{app: app, start: time.Now()}
+	c := &change{app: app, start: time.Now(), progress: s.instanceEvents(app)}
 	_, err = s.run(ctx, c, p)
 	if err == nil {
 		return nil
@@ -472,7 +475,7 @@ func (s *Scheduler) rebalanceOne(ctx context.Context, app string) bool {
 	if p.Empty() {
 		return false
 	}
-	if _, err := s.run(ctx, &change{app: app, start: time.Now()}, p); err != nil {
+	if _, err := s.run(ctx, &change{app: app, start: time.Now(), progress: s.instanceEvents(app)}, p); err != nil {
 		s.cfg.Logger.Warn("rebalance: moving an instance failed", "app", app, "err", cluster.ErrorMessage(err))
 		return false
 	}

@@ -410,6 +410,7 @@ func (r *Reconciler) hostFailed(host string, err error) bool {
 	}
 	if !r.down[host] {
 		r.down[host] = true
+		r.s.emit(cluster.Event{Type: cluster.EventHost, Step: "down", Host: host, Message: cluster.ErrorMessage(err)})
 		r.s.cfg.Logger.Warn("host marked down: replacing its instances elsewhere", "host", host, "since", since.UTC().Format(time.RFC3339))
 	}
 	return true
@@ -419,6 +420,7 @@ func (r *Reconciler) hostAnswered(host string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.down[host] {
+		r.s.emit(cluster.Event{Type: cluster.EventHost, Step: "up", Host: host})
 		r.s.cfg.Logger.Info("host answers again: removing its stale containers", "host", host)
 	}
 	delete(r.failing, host)
@@ -484,7 +486,7 @@ func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState)
 	}
 	r.s.cfg.Logger.Info("reconcile", "app", name, "unroute", len(p.Unroute), "forget", len(p.Forget), "remove", len(p.Remove),
 		"adopt", len(p.Adopt), "route", len(p.Route), "start", len(p.Start)+p.Unplaced, "retire", len(p.Retire))
-	if _, err := r.s.run(ctx, &change{app: name, start: time.Now()}, p); err != nil && ctx.Err() == nil {
+	if _, err := r.s.run(ctx, &change{app: name, start: time.Now(), progress: r.s.instanceEvents(name)}, p); err != nil && ctx.Err() == nil {
 		r.s.cfg.Logger.Warn("replacing instances failed; retrying next pass", "app", name, "missing", len(p.Start)+p.Unplaced, "err", cluster.ErrorMessage(err))
 	}
 }
@@ -521,6 +523,7 @@ func (r *Reconciler) recoverDeploys(ctx context.Context) bool {
 		if _, err := r.s.store.FinishRevision(rev.App, rev.Number, status, reason); err != nil {
 			r.s.cfg.Logger.Error("recording an interrupted deploy failed", "app", rev.App, "err", err)
 		} else {
+			r.s.emit(cluster.Event{Type: cluster.EventRevision, Step: status, App: rev.App, Revision: rev.Number, Message: reason})
 			r.s.cfg.Logger.Warn("settled a deploy interrupted by a restart", "app", rev.App, "revision", rev.Number, "status", status)
 		}
 		unlock()
@@ -686,6 +689,9 @@ func (r *Reconciler) onEvent(ev cluster.ContainerEvent) {
 	}
 	for _, i := range insts {
 		if i.ID == ev.ID && i.Routed {
+			if ev.Action != "oom" { // routed, so not stopped by this controller; an oom has its own event
+				r.s.reportDied(i, ev.Action)
+			}
 			_ = r.s.store.SetRouted(i.App, []string{i.ID}, false)
 			r.s.cfg.RoutesChange()
 			r.s.cfg.Logger.Warn("container died: unrouted; it will be replaced", "app", i.App, "instance", i.Addr(), "action", ev.Action)

@@ -60,10 +60,12 @@ func (s *Scheduler) dropBroken(ctx context.Context, c *change, p Plan) {
 	if len(p.Unroute) > 0 {
 		_ = s.store.SetRouted(p.App, instanceIDs(p.Unroute), false)
 		s.cfg.RoutesChange()
+		s.emitInstances("unrouted", p.Unroute)
 	}
 	for _, rec := range p.Forget {
 		_ = s.store.DeleteInstance(p.App, rec.ID)
 	}
+	s.reportDead(p)
 	if len(p.Remove) > 0 {
 		s.stopContainers(ctx, p.Remove, s.stopping(c).timeout, nil)
 	}
@@ -78,12 +80,14 @@ func (s *Scheduler) routeServing(p Plan) {
 		inst.Memory = s.revisionMemory(p, ct.Revision)
 		if err := s.store.PutInstance(inst); err == nil {
 			routed = true
+			s.emitInstances("routed", []cluster.Instance{inst})
 			s.cfg.Logger.Info("adopted a running container", "app", p.App, "instance", inst.Addr())
 		}
 	}
 	if len(p.Route) > 0 {
 		_ = s.store.SetRouted(p.App, instanceIDs(p.Route), true)
 		routed = true
+		s.emitInstances("routed", p.Route)
 	}
 	if routed {
 		s.cfg.RoutesChange()

@@ -110,6 +110,7 @@ type Scheduler struct {
 	tasks     taskSet // one-off tasks running; guarded by its own lock
 
 	hostsChanged chan struct{} // signalled when a host is added, so its event stream opens at once
+	deaths       deaths        // instances reported died, so each is reported once
 
 	closing    context.Context // ends background retirements on Close
 	close      context.CancelFunc

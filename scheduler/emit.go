@@ -1,0 +1,92 @@
+package scheduler
+
+import (
+	"sync"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+)
+
+// Emit passes e to Config.Events, stamped with the time, for the parts of
+// the controller outside the scheduler (leadership, tasks, certificates).
+// It never blocks longer than the hook does.
+func (s *Scheduler) Emit(e cluster.Event) { s.emit(e) }
+
+// emitStep emits a deploy's step, and for the steps that change what is
+// routed, the instance's own event too, so that a client following one
+// instance need not read deploy steps.
+func (s *Scheduler) emitStep(app string, revision int, p cluster.Progress) {
+	s.emit(cluster.Event{Type: cluster.EventDeploy, Step: p.Step, App: app, Revision: revision,
+		Host: p.Host, Instance: p.Instance, Message: p.Message, Elapsed: p.Elapsed})
+	if p.Step == "routed" || p.Step == "unrouted" {
+		s.emit(cluster.Event{Type: cluster.EventInstance, Step: p.Step, App: app, Revision: revision, Host: p.Host, Instance: p.Instance})
+	}
+}
+
+// emitInstances emits step ("routed", "unrouted") for each instance.
+func (s *Scheduler) emitInstances(step string, insts []cluster.Instance) {
+	for _, i := range insts {
+		s.emit(cluster.Event{Type: cluster.EventInstance, Step: step, App: i.App, Revision: i.Revision, Host: i.Host, Instance: i.Addr()})
+	}
+}
+
+// instanceEvents is the progress of a change no client waits for (a
+// repair, kill, drain, rebalance): the instances it routes and unroutes
+// are still events.
+func (s *Scheduler) instanceEvents(app string) cluster.ProgressFunc {
+	return func(p cluster.Progress) {
+		if p.Step == "routed" || p.Step == "unrouted" {
+			s.emit(cluster.Event{Type: cluster.EventInstance, Step: p.Step, App: app, Host: p.Host, Instance: p.Instance})
+		}
+	}
+}
+
+// deaths remembers the instances reported died for a while: a death is
+// seen both by the host's event stream and by a reconcile pass, in either
+// order, and is reported by the first.
+type deaths struct {
+	mu   sync.Mutex           // guards seen
+	seen map[string]time.Time // instance id -> when reported
+}
+
+// first reports whether id was not reported in the last ten minutes, and
+// records it.
+func (d *deaths) first(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := time.Now()
+	if d.seen == nil {
+		d.seen = map[string]time.Time{}
+	}
+	for k, t := range d.seen {
+		if now.Sub(t) > 10*time.Minute {
+			delete(d.seen, k)
+		}
+	}
+	if _, ok := d.seen[id]; ok {
+		return false
+	}
+	d.seen[id] = now
+	return true
+}
+
+// reportDied emits an instance's death, once; how says what Docker saw
+// (die, kill, stop) or "exited" when a pass found the container stopped.
+func (s *Scheduler) reportDied(i cluster.Instance, how string) {
+	if s.deaths.first(i.ID) {
+		s.emit(cluster.Event{Type: cluster.EventInstance, Step: "died", App: i.App, Revision: i.Revision, Host: i.Host, Instance: i.Addr(), Message: how})
+	}
+}
+
+// reportDead reports the routed instances a repair forgets because their
+// container stopped (not those killed for memory, which have their own
+// event): the host's event stream may not have said so first.
+func (s *Scheduler) reportDead(p Plan) {
+	for _, rec := range p.Forget {
+		for _, ct := range p.Remove {
+			if ct.ID == rec.ID && rec.Routed && ct.State != "" && !ct.Running && !ct.OOMKilled { // State "": not observed (its host left)
+				s.reportDied(rec, "exited")
+			}
+		}
+	}
+}
