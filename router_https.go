@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/longshoreman/longshoreman/cli"
 	"github.com/longshoreman/longshoreman/router"
@@ -58,24 +56,8 @@ func (h RouterHTTPS) check(p *problems, httpAddr string) {
 }
 
 // controllerURL accepts host:port as well as a URL with an http or https
-// scheme.
-func controllerURL(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if !strings.Contains(s, "://") {
-		s = "http://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", err
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("the scheme must be http or https, not %s", u.Scheme)
-	}
-	if u.Host == "" {
-		return "", fmt.Errorf("it names no host")
-	}
-	return strings.TrimRight(u.String(), "/"), nil
-}
+// scheme, as the CLI does.
+func controllerURL(s string) (string, error) { return cli.NormalizeURL(s) }
 
 // apply sets HTTPS in cfg: listening next to HTTP (on the same host as
 // --listen when it names one), the controller and its CA.

@@ -151,6 +151,36 @@ func TLSConfig(caFile string) (*tls.Config, error) {
 	return cfg, nil
 }
 
+// openStream sends r asking for ndjson, for as long as the answer lasts,
+// and returns the streaming answer. An answer that is not a stream (the
+// request was refused before it began: bad input, an unknown app) is read
+// and its error returned; one that is no error either comes back as plain,
+// with resp nil.
+func (cl *Client) openStream(ctx context.Context, r request) (resp *http.Response, cancel context.CancelFunc, plain []byte, err error) {
+	r.accept, r.long = "application/x-ndjson", true
+	resp, cancel, err = cl.send(ctx, r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
+		return resp, cancel, nil, nil
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("reading the answer from %s: %v", cl.URL, err)
+	}
+	if err := cl.answerError(resp.StatusCode, b); err != nil {
+		return nil, nil, nil, err
+	}
+	return nil, nil, b, nil
+}
+
+// NormalizeURL accepts "host:port" as well as a full http or https URL,
+// and returns the URL without a trailing slash.
+func NormalizeURL(s string) (string, error) { return normalizeURL(s) }
+
 // normalizeURL accepts "host:port" as well as a full URL.
 func normalizeURL(s string) (string, error) {
 	s = strings.TrimSpace(s)

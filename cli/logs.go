@@ -54,26 +54,18 @@ func runLogs(ctx context.Context, c *Call) error {
 // followLogs prints the lines of a follow stream as they come, until the
 // stream ends or ctx does (the user interrupted: not an error).
 func followLogs(ctx context.Context, cl *Client, path string, p *logPrinter) error {
-	resp, cancel, err := cl.send(ctx, request{method: "GET", path: path, long: true, accept: "application/x-ndjson"})
+	resp, cancel, _, err := cl.openStream(ctx, request{method: "GET", path: path})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
+	if resp == nil {
+		return fmt.Errorf("the controller at %s answered the log stream without streaming it: is it older than this client?", cl.URL)
+	}
 	defer cancel()
 	defer resp.Body.Close()
-	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
-		// Refused before the stream began (a bad --tail, an unknown app).
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if err != nil {
-			return fmt.Errorf("reading the answer from %s: %v", cl.URL, err)
-		}
-		if err := cl.answerError(resp.StatusCode, b); err != nil {
-			return err
-		}
-		return fmt.Errorf("the controller at %s answered the log stream with %q, not application/x-ndjson: is it older than this client?", cl.URL, resp.Header.Get("Content-Type"))
-	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {

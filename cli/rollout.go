@@ -31,31 +31,22 @@ func (e *Env) rollout(ctx context.Context, r request) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.accept = "application/x-ndjson"
-	r.long = true
 	start := time.Now()
-	resp, cancel, err := cl.send(ctx, r)
+	resp, cancel, plain, err := cl.openStream(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	defer cancel()
-	defer resp.Body.Close()
-	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
-		// Refused before the rollout began (bad input, unknown app, a
-		// deploy already running): a plain JSON answer.
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if err != nil {
-			return nil, fmt.Errorf("reading the answer from %s: %v", cl.URL, err)
-		}
-		if err := cl.answerError(resp.StatusCode, b); err != nil {
-			return nil, err
-		}
+	if resp == nil {
+		// A plain JSON answer that is no error: the operation answered
+		// at once, without a stream.
 		var p api.RolloutResponse
-		if err := json.Unmarshal(b, &p); err != nil {
+		if err := json.Unmarshal(plain, &p); err != nil {
 			return nil, fmt.Errorf("the controller at %s answered with JSON this client does not understand: %v", cl.URL, err)
 		}
 		return &result{Revision: p.Revision, Instances: p.Instances, Took: time.Since(start)}, nil
 	}
+	defer cancel()
+	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -57,23 +56,15 @@ func runTask(ctx context.Context, c *Call) error {
 	if err != nil {
 		return err
 	}
-	resp, cancel, err := cl.send(ctx, request{method: "POST", path: appPath(c.App, "run"), body: body, accept: "application/x-ndjson", long: true})
+	resp, cancel, _, err := cl.openStream(ctx, request{method: "POST", path: appPath(c.App, "run"), body: body})
 	if err != nil {
 		return err
 	}
-	defer cancel()
-	defer resp.Body.Close()
-	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
-		// Refused before the task started (bad input, never deployed...).
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if err != nil {
-			return fmt.Errorf("reading the answer from %s: %v", cl.URL, err)
-		}
-		if err := cl.answerError(resp.StatusCode, b); err != nil {
-			return err
-		}
+	if resp == nil {
 		return fmt.Errorf("the controller at %s answered the task without streaming it: is it an older version?", cl.URL)
 	}
+	defer cancel()
+	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {

@@ -47,22 +47,12 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 	// cut its answer.
 	w = newStreamWriter(w)
 	if !strings.Contains(r.Header.Get("Accept"), "application/x-ndjson") {
-		var mu sync.Mutex // output comes from the task's stream goroutine
-		var tail []string
-		res, err := s.Scheduler.RunTask(r.Context(), app.Name, req.Command, timeout, func(l cluster.TaskLine) {
-			mu.Lock()
-			defer mu.Unlock()
-			tail = append(tail, l.Line)
-			if len(tail) > cluster.TaskTailLines {
-				tail = tail[len(tail)-cluster.TaskTailLines:]
-			}
-		})
+		var tail cluster.TaskTail
+		res, err := s.Scheduler.RunTask(r.Context(), app.Name, req.Command, timeout, tail.Add)
 		if err != nil {
 			return err
 		}
-		mu.Lock()
-		answer := RunResponse{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Output: append([]string{}, tail...)}
-		mu.Unlock()
+		answer := RunResponse{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Output: tail.Lines()}
 		if res.TimedOut {
 			e := errorResponse(timedOut(app.Name, timeout))
 			writeJSON(w, ErrorStatusCode(e.Code), struct {

@@ -161,22 +161,12 @@ func (s *Scheduler) release(ctx context.Context, c *change, rev *cluster.Revisio
 	}
 	command := strings.Join(rev.Release, " ")
 	c.report(cluster.Progress{Step: "release", Message: command})
-	var mu sync.Mutex // output may come from the streams' goroutine while the tail is read
-	var tail []string
-	res, host, err := s.runTask(ctx, rev, rev.Release, cluster.DefaultTaskTimeout, c.report, func(l cluster.TaskLine) {
-		mu.Lock()
-		defer mu.Unlock()
-		tail = append(tail, l.Line)
-		if len(tail) > cluster.TaskTailLines {
-			tail = tail[len(tail)-cluster.TaskTailLines:]
-		}
-	})
+	var tail cluster.TaskTail
+	res, host, err := s.runTask(ctx, rev, rev.Release, cluster.DefaultTaskTimeout, c.report, tail.Add)
 	if err != nil {
 		return err
 	}
-	mu.Lock()
-	lines := strings.Join(tail, " | ")
-	mu.Unlock()
+	lines := strings.Join(tail.Lines(), " | ")
 	if lines != "" {
 		lines = " Its last output lines: " + lines
 	}
