@@ -183,8 +183,8 @@ func secretsIn(s string) string {
 // HTTP-01 through a router; two routers serve it over HTTPS with Pebble's
 // chain; plain HTTP redirects; the certificate is renewed once a third of
 // its lifetime remains, and the new one is served with no request lost;
-// with the controller stopped a restarted router serves HTTPS from its
-// cache. No key or certificate reaches Redis, the logs or the API answers.
+// with the controller stopped a restarted router serves the app over HTTPS
+// from its certificate cache and kept routing table. No key or certificate reaches Redis, the logs or the API answers.
 func TestHTTPSWithPebble(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	redisAddr := testenv.Redis(t)
@@ -428,10 +428,16 @@ func TestHTTPSWithPebble(t *testing.T) {
 	if got == serial {
 		t.Fatalf("the restarted router served the first certificate %s, not the renewed one", got)
 	}
-	// The controller comes back: the router has the table again and
+	// With the controller still away, the routing table the router kept
+	// in its state directory serves the app over HTTPS.
+	client := httpsClient(roots, routers[0].httpsAddr)
+	waitFor(t, 15*time.Second, "the restarted router serves the app over HTTPS with the controller away", func() bool {
+		status, _, _, err := httpsGet(client, app)
+		return err == nil && status == 200
+	})
+	// The controller comes back: the router takes its tables again and
 	// serves the app over HTTPS.
 	c = serve()
-	client := httpsClient(roots, routers[0].httpsAddr)
 	waitFor(t, 30*time.Second, "the restarted router serves the app over HTTPS once the controller is back", func() bool {
 		status, _, _, err := httpsGet(client, app)
 		return err == nil && status == 200

@@ -230,28 +230,8 @@ func (s *certSource) writeCache() error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(s.cache)
-	tmp, err := os.CreateTemp(dir, ".certs-*") // 0600
-	if err != nil {
-		return fmt.Errorf("cannot write the certificate cache in %s: %w", dir, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), s.cache)
-	}
-	if err != nil {
+	if err := writeFileAtomic(s.cache, data); err != nil {
 		return fmt.Errorf("cannot write the certificate cache %s: %w", s.cache, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // the rename itself survives a crash
-		d.Close()
 	}
 	return nil
 }

@@ -159,6 +159,17 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	} else if cfg.Controller != "" {
 		cfg.Logger.Info("a controller URL is set but HTTPS is off: certificates are not fetched; give --https-port to serve HTTPS")
 	}
+	if t, ok, err := state.keptTable(); err != nil {
+		cfg.Logger.Warn("the kept routing table is not served", "err", err)
+	} else if ok {
+		// Served until the controller's next table: a router restarted
+		// while the controller or Redis is away keeps serving its apps.
+		r.Apply(t)
+		if certs != nil {
+			certs.tableCerts(t.Certs)
+		}
+		cfg.Logger.Info("serving the routing table kept by the last run until a newer one is heard", "epoch", t.Epoch, "version", t.Version, "apps", len(t.Routes))
+	}
 	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: cfg.Redis, Channel: cfg.Channel, Logger: cfg.Logger,
 		Keys: cfg.Keys, Cluster: state.cluster, Adopt: state.keep})
 	handler := statusHandler{next: httpsFront{r: r, certs: certs, httpsPort: httpsPort, next: r}, sub: sub, certs: certs}
@@ -177,6 +188,8 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 
 	subCtx, stopSub := context.WithCancel(context.Background())
+	// Tables applied are kept in the state directory off the apply path.
+	keep := make(chan cluster.RoutingTable, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_ = sub.Run(subCtx, func(t cluster.RoutingTable) {
@@ -184,7 +197,20 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			if certs != nil {
 				certs.tableCerts(t.Certs)
 			}
+			putLatest(keep, t)
 		})
+	})
+	wg.Go(func() {
+		for {
+			select {
+			case <-subCtx.Done():
+				return
+			case t := <-keep:
+				if err := state.keepTable(t); err != nil {
+					cfg.Logger.Warn("the routing table applied could not be kept for a restart", "err", err)
+				}
+			}
+		}
 	})
 	if certs != nil {
 		wg.Go(func() { certs.run(subCtx) })

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/pubsub"
 )
 
@@ -68,12 +69,78 @@ func (s *state) keep(cluster string) error {
 		return nil
 	}
 	path := filepath.Join(s.dir, clusterFile)
-	tmp, err := os.CreateTemp(s.dir, ".cluster-*")
+	if err := writeFileAtomic(path, []byte(cluster+"\n")); err != nil {
+		return fmt.Errorf("cannot keep the cluster in %s: %w", path, err)
+	}
+	return nil
+}
+
+// tableFile keeps the last routing table applied, so that a router
+// restarted while the controller or Redis is away serves what it served
+// before (the table holds no secret; the file is 0600 all the same).
+const tableFile = "table.json"
+
+// keepTable writes t, the table just applied, to the state directory.
+func (s *state) keepTable(t cluster.RoutingTable) error {
+	if s.dir == "" {
+		return nil
+	}
+	data, err := json.Marshal(t)
 	if err != nil {
-		return fmt.Errorf("cannot keep the cluster in %s: %w", s.dir, err)
+		return err
+	}
+	path := filepath.Join(s.dir, tableFile)
+	if err := writeFileAtomic(path, data); err != nil {
+		return fmt.Errorf("cannot keep the routing table in %s: %w", path, err)
+	}
+	return nil
+}
+
+// keptTable returns the table kept by an earlier run when it is of the
+// cluster served (any, when none is kept yet); ok is false when there is
+// none to serve.
+func (s *state) keptTable() (t cluster.RoutingTable, ok bool, err error) {
+	if s.dir == "" {
+		return t, false, nil
+	}
+	path := filepath.Join(s.dir, tableFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return t, false, nil
+	} else if err != nil {
+		return t, false, fmt.Errorf("cannot read the routing table kept in %s: %w", path, err)
+	}
+	if err := json.Unmarshal(data, &t); err != nil {
+		return t, false, fmt.Errorf("the routing table kept in %s is damaged (%v); it is ignored and replaced by the next table heard", path, err)
+	}
+	if s.cluster != "" && t.Cluster != s.cluster {
+		return t, false, nil
+	}
+	return t, true, nil
+}
+
+// putLatest replaces the value waiting in c (of capacity 1), if any, with
+// v, without blocking: the one reader needs only the newest. Only one
+// goroutine may put.
+func putLatest[T any](c chan T, v T) {
+	select {
+	case <-c:
+	default:
+	}
+	c <- v
+}
+
+// writeFileAtomic replaces path with data (mode 0600): written to a
+// temporary file in the same directory, synced, renamed over path, and
+// the directory synced so that the rename survives a crash.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*") // 0600
+	if err != nil {
+		return err
 	}
 	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(cluster + "\n")
+	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -84,7 +151,11 @@ func (s *state) keep(cluster string) error {
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
-		return fmt.Errorf("cannot keep the cluster in %s: %w", path, err)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
 	}
 	return nil
 }
