@@ -199,6 +199,29 @@ ticks() {
 	echo $t
 }
 
+# row ROUND LOAD LINE FILE: prints a run (bench's LINE) as a table row and
+# keeps it in FILE for the ratios.
+row() {
+	echo "$1 $3" | awk -v l="$2" '{ e = ""; for (i = 7; i <= NF; i++) e = e " " $i; printf "| %s | %s | %.0f | %s | %s | %s | %s%s |\n", $1, $2, $3, $4, $5, $6, l, e }'
+	echo "$1 $3" >>"$4"
+}
+
+# MEANS is the start of the awk program that reads a results FILE: m[target]
+# and c[target] are the mean req/s and CPU per request over the rounds, and
+# per(a, b, cost) lists a's ratio to b in each round (of CPU when cost).
+MEANS='
+	{ rps[$2] += $3; cpu[$2] += $6; n[$2]++; r = $1; if (r > rounds) rounds = r; R[r, $2] = $3; C[r, $2] = $6 }
+	function per(a, b, cost,   s, i) {
+		s = ""
+		for (i = 1; i <= rounds; i++) {
+			if (cost) s = s sprintf("%s%.2f", i > 1 ? ", " : "", C[i, a] / C[i, b])
+			else s = s sprintf("%s%.2f", i > 1 ? ", " : "", R[i, a] / R[i, b])
+		}
+		return s
+	}
+	END { for (k in n) { m[k] = rps[k] / n[k]; c[k] = cpu[k] / n[k] } }
+'
+
 # bench NAME ADDR PID...: one bounded wrk run; prints
 # "NAME rps p50 p99 cpu-us-per-request" (CPU of the PIDs, the proxy).
 # ADDR is host:port for plain HTTP, or a whole URL. With CLOSE=1 every
@@ -242,8 +265,7 @@ while [ $r -le "$ROUNDS" ]; do
 		nginx) line=$(bench nginx $NGINX $nginx_pids) ;;
 		router-rp) line=$(bench router-rp $ROUTER_RP $router_rp_pid) ;;
 		esac
-		echo "$r $line" | awk -v l="$load" '{ e = ""; for (i = 7; i <= NF; i++) e = e " " $i; printf "| %s | %s | %.0f | %s | %s | %s | %s%s |\n", $1, $2, $3, $4, $5, $6, l, e }'
-		echo "$r $line" >>"$work/results"
+		row "$r" "$load" "$line" "$work/results"
 		sleep 1
 	done
 	r=$((r + 1))
@@ -253,18 +275,8 @@ echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| ratio | mean | per round |"
 echo "| --- | --- | --- |"
-awk '
-	{ rps[$2] += $3; cpu[$2] += $6; n[$2]++; r = $1; if (r > rounds) rounds = r; R[r, $2] = $3; C[r, $2] = $6 }
-	function per(a, b, cost,   s, i) {
-		s = ""
-		for (i = 1; i <= rounds; i++) {
-			if (cost) s = s sprintf("%s%.2f", i > 1 ? ", " : "", C[i, a] / C[i, b])
-			else s = s sprintf("%s%.2f", i > 1 ? ", " : "", R[i, a] / R[i, b])
-		}
-		return s
-	}
+awk "$MEANS"'
 	END {
-		for (k in n) { m[k] = rps[k] / n[k]; c[k] = cpu[k] / n[k] }
 		printf "| router / nginx throughput (goal ≥ 1.0) | **%.2f** | %s |\n", m["router"] / m["nginx"], per("router", "nginx", 0)
 		printf "| router / nginx CPU per request (goal ≤ 1.0) | **%.2f** (%.1f µs vs %.1f µs) | %s |\n", c["router"] / c["nginx"], c["router"], c["nginx"], per("router", "nginx", 1)
 		printf "| router / direct throughput | %.2f (nginx / direct: %.2f) | %s |\n", m["router"] / m["direct"], m["nginx"] / m["direct"], per("router", "direct", 0)
@@ -300,8 +312,7 @@ while [ $r -le "$ROUNDS" ]; do
 		router-resume) line=$(CLOSE=1 bench $t "$(tls_url $ROUTER_TLS)" $router_tls_pid) ;;
 		nginx-resume) line=$(CLOSE=1 bench $t "$(tls_url $NGINX_TLS)" $nginx_pids) ;;
 		esac
-		echo "$r $line" | awk -v l="$load" '{ e = ""; for (i = 7; i <= NF; i++) e = e " " $i; printf "| %s | %s | %.0f | %s | %s | %s | %s%s |\n", $1, $2, $3, $4, $5, $6, l, e }'
-		echo "$r $line" >>"$work/results-tls"
+		row "$r" "$load" "$line" "$work/results-tls"
 		sleep 1
 	done
 	r=$((r + 1))
@@ -311,18 +322,8 @@ echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| ratio | mean | per round |"
 echo "| --- | --- | --- |"
-awk '
-	{ rps[$2] += $3; cpu[$2] += $6; n[$2]++; r = $1; if (r > rounds) rounds = r; R[r, $2] = $3; C[r, $2] = $6 }
-	function per(a, b, cost,   s, i) {
-		s = ""
-		for (i = 1; i <= rounds; i++) {
-			if (cost) s = s sprintf("%s%.2f", i > 1 ? ", " : "", C[i, a] / C[i, b])
-			else s = s sprintf("%s%.2f", i > 1 ? ", " : "", R[i, a] / R[i, b])
-		}
-		return s
-	}
+awk "$MEANS"'
 	END {
-		for (k in n) { m[k] = rps[k] / n[k]; c[k] = cpu[k] / n[k] }
 		printf "| router / nginx HTTPS keep-alive throughput (goal ≥ 0.7) | **%.2f** | %s |\n", m["router-tls"] / m["nginx-tls"], per("router-tls", "nginx-tls", 0)
 		printf "| router / nginx HTTPS CPU per request | **%.2f** (%.1f µs vs %.1f µs) | %s |\n", c["router-tls"] / c["nginx-tls"], c["router-tls"], c["nginx-tls"], per("router-tls", "nginx-tls", 1)
 		printf "| router / nginx full handshakes per second | **%.2f** (%.0f/s vs %.0f/s) | %s |\n", m["router-hs"] / m["nginx-hs"], m["router-hs"], m["nginx-hs"], per("router-hs", "nginx-hs", 0)
