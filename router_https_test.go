@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,7 +148,7 @@ func TestRouterCommandHTTPS(t *testing.T) {
 	env := map[string]string{"LONGSHOREMAN_LISTEN": addr, "REDIS_HOST": host, "REDIS_PORT": port,
 		"LONGSHOREMAN_CHANNEL": channel, "LONGSHOREMAN_ROUTES_KEY": testRoutesKey,
 		"LONGSHOREMAN_URL": ctl.URL, "LONGSHOREMAN_ROUTER_TOKEN": "router-token-0123456789", "LONGSHOREMAN_CACERT": caFile}
-	var stderr routerLogBuffer
+	var stderr testenv.Log
 	cmd := &RouterCommand{Stderr: &stderr, Getenv: func(k string) string { return env[k] }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -218,22 +217,4 @@ func TestRouterCommandHTTPS(t *testing.T) {
 	if strings.Contains(stderr.String(), "PRIVATE KEY") || strings.Contains(stderr.String(), "router-token-0123456789") {
 		t.Fatal("the router logged a key or its token")
 	}
-}
-
-// routerLogBuffer collects the router's log output.
-type routerLogBuffer struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-func (w *routerLogBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *routerLogBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -326,24 +326,6 @@ func testHTTPSBySNI(t *testing.T, rpOnly bool) {
 	}
 }
 
-// lockedBuffer collects a router's logs.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
@@ -370,7 +352,7 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 	publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 4,
 		Routes: map[string][]string{"a.example.com": {ba}}})
 	dir := t.TempDir()
-	logs := &lockedBuffer{}
+	logs := &testenv.Log{}
 	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir,
 		Logger: slogTo(logs)})
 	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
@@ -390,7 +372,7 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 
 	// The controller is gone: the restarted router serves from its cache.
 	fc.Close()
-	logs2 := &lockedBuffer{}
+	logs2 := &testenv.Log{}
 	hr = runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir,
 		Logger: slogTo(logs2)})
 	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
@@ -406,7 +388,7 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 	if e := status(t, hr.url).Certs.LastError; !strings.Contains(e, "cannot reach the controller") {
 		t.Fatalf("last error %q", e)
 	}
-	for _, l := range []*lockedBuffer{logs, logs2} {
+	for _, l := range []*testenv.Log{logs, logs2} {
 		if s := l.String(); strings.Contains(s, "PRIVATE KEY") || strings.Contains(s, "BEGIN CERTIFICATE") {
 			t.Fatalf("key material in the logs: %s", s)
 		}
