@@ -1,5 +1,7 @@
 // Command longshoreman runs the controller (serve), an HTTP router
-// (router), and the command-line client of the controller's API.
+// (router), and the command-line client of the controller's API. This
+// file only dispatches: each command's wiring is in package command (one
+// file per command), the client's verbs in package cli.
 package main
 
 import (
@@ -12,13 +14,15 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/longshoreman/longshoreman/cluster"
-)
+	"github.com/longshoreman/longshoreman/cli"
+	"github.com/longshoreman/longshoreman/command"
 
-// Command is one subcommand, in the style of litestream's cmd/.
-type Command interface {
-	Run(ctx context.Context, args []string) error
-}
+	// The controller's image is FROM scratch, with no CA bundle: these
+	// roots (Mozilla's, as Go's fallback) are used when the system has
+	// none, so the controller can reach a public ACME CA such as Let's
+	// Encrypt. A system bundle, where there is one, takes precedence.
+	_ "golang.org/x/crypto/x509roots/fallback"
+)
 
 func main() {
 	ctx, stop := signalContext(os.Stderr)
@@ -33,11 +37,11 @@ func main() {
 	} else if errors.As(err, &exit) {
 		// A one-off task's exit code, passed on.
 		if !exit.Silent() {
-			fmt.Fprintln(os.Stderr, "longshoreman:", errorText(err))
+			fmt.Fprintln(os.Stderr, "longshoreman:", command.ErrorText(err))
 		}
 		os.Exit(exit.ExitCode())
 	} else if err != nil {
-		fmt.Fprintln(os.Stderr, "longshoreman:", errorText(err))
+		fmt.Fprintln(os.Stderr, "longshoreman:", command.ErrorText(err))
 		os.Exit(1)
 	}
 }
@@ -79,32 +83,25 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	switch name {
 	case "serve":
-		return (&ServeCommand{Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
+		return (&command.ServeCommand{Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
 	case "router":
-		return (&RouterCommand{Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
+		return (&command.RouterCommand{Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
 	case "token":
-		return (&TokenCommand{Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
+		return (&command.TokenCommand{Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
 	case "migrate":
-		return (&MigrateCommand{Stdout: stdout, Getenv: os.Getenv}).Run(ctx, args)
+		return (&command.MigrateCommand{Stdout: stdout, Getenv: os.Getenv}).Run(ctx, args)
 	case "", "help", "-h", "--help":
-		fmt.Fprint(stdout, usage, clientUsage())
+		// The client's part of the help is written from its commands'
+		// declarations.
+		fmt.Fprint(stdout, usage, "\nCOMMAND is one of:\n\n", cli.CommandList(), "\n", cli.SharedOptions())
 		if name == "" {
 			return flag.ErrHelp
 		}
 		return nil
 	default:
-		return runCLI(ctx, name, args, stdin, stdout, stderr)
+		// name may be a shared option such as --app rather than the verb.
+		return cli.Main(ctx, append([]string{name}, args...), stdin, stdout, stderr, os.Getenv)
 	}
-}
-
-// errorText is what a person sees of an error: the message of a
-// *cluster.Error, or the error's own text.
-func errorText(err error) string {
-	var e *cluster.Error
-	if errors.As(err, &e) {
-		return e.Message
-	}
-	return err.Error()
 }
 
 const usage = `longshoreman runs Docker apps on a small cluster of hosts and tells HTTP routers where they run.

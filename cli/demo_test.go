@@ -1,3 +1,5 @@
+//go:build integration
+
 package cli_test
 
 import (
@@ -13,13 +15,9 @@ import (
 
 // TestDemo runs scripts/demo --ci, the bounded run of the one-command
 // local cluster: it must deploy the app with the CLI, get an answer through
-// the router, and tear itself down. It runs when LONGSHOREMAN_TEST_DEMO=1
-// (it builds images and starts a registry and redis of its own), against
-// the test environment's dockerd.
+// the router, and tear itself down. It builds images and starts a registry
+// and redis of its own, against the test environment's dockerd.
 func TestDemo(t *testing.T) {
-	if os.Getenv("LONGSHOREMAN_TEST_DEMO") != "1" {
-		t.Skip("LONGSHOREMAN_TEST_DEMO is not 1: scripts/demo --ci is not run")
-	}
 	dockerPort := testenv.DockerPort(t)
 	testenv.Hosts(t)
 	app := testenv.UniqueApp(t, "demo")

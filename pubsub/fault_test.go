@@ -1,3 +1,5 @@
+//go:build integration
+
 package pubsub_test
 
 import (

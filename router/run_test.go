@@ -1,3 +1,5 @@
+//go:build integration
+
 package router_test
 
 import (
@@ -65,20 +67,6 @@ func startRouter(t *testing.T, c *redis.Client, ch string) (string, *router.Rout
 	}
 	t.Cleanup(func() { stop() })
 	return "http://" + ln.Addr().String(), r, stop
-}
-
-// testKey signs the tables these tests publish.
-var testKey = []byte("router-test-key-0123456789abcdef")
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestKeepsLastTableWithoutRedis(t *testing.T) {

@@ -1,3 +1,5 @@
+//go:build integration
+
 package scheduler_test
 
 import (
@@ -23,42 +25,10 @@ func (c *TestCluster) RunReconciler(tb testing.TB, grace time.Duration) *schedul
 	return r
 }
 
-// Eventually polls cond every 50ms until it holds or timeout passes.
-func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
-	tb.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			tb.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // Routed returns the app's routed addresses from the routing table.
 func (c *TestCluster) Routed(tb testing.TB, app string) []string {
 	tb.Helper()
 	return routed(tb, c.DB, app)
-}
-
-// routed returns the app's routed addresses in d's routing table.
-func routed(tb testing.TB, d cluster.Store, app string) []string {
-	tb.Helper()
-	table, err := d.RoutingTable()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return table.Routes[app]
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestDeadContainerIsUnroutedAndReplaced(t *testing.T) {

@@ -1,9 +1,10 @@
+//go:build integration
+
 package scheduler_test
 
 import (
 	"context"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,129 +12,6 @@ import (
 	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
-
-// listCounting counts the List calls made to each host, passing every call
-// on to the real (or fake) engines.
-type listCounting struct {
-	scheduler.Engines
-	mu    sync.Mutex // guards lists
-	lists map[string]int
-}
-
-func (l *listCounting) List(ctx context.Context, host string) ([]cluster.Container, error) {
-	l.mu.Lock()
-	l.lists[host]++
-	l.mu.Unlock()
-	return l.Engines.List(ctx, host)
-}
-
-func (l *listCounting) listed(host string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lists[host]
-}
-
-// viewWorld is what the view tests need of a cluster: start a container
-// with the controller's labels behind its back, kill one, and say whether
-// a container still exists.
-type viewWorld struct {
-	behind func(tb testing.TB, app string, rev int, host string) string
-	kill   func(tb testing.TB, id string)
-	exists func(host, id string) bool
-}
-
-// checkViews runs the reconciler over s (whose engines are counted) and
-// checks that, once the hosts' views are live, a pass that lists no host
-// still sees a container started behind the controller's back (it is not
-// needed, so it is removed), and that a killed instance is unrouted at
-// once and replaced, with the periodic pass an hour away.
-func checkViews(t *testing.T, s *scheduler.Scheduler, counted *listCounting, records interface {
-	Instances(string) ([]cluster.Instance, error)
-}, routedOf func(string) []string, app string, rev int, host string, w viewWorld) {
-	r := scheduler.NewReconciler(s, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	// passNotListing runs one pass that is not host's periodic list and
-	// reports whether it listed host (it must not, once the view is live).
-	passNotListing := func() bool {
-		for {
-			if _, n := r.LastPass(); !scheduler.RelistDue(host, n) {
-				break
-			}
-			r.Pass(ctx)
-		}
-		before := counted.listed(host)
-		r.Pass(ctx)
-		return counted.listed(host) != before
-	}
-	Eventually(t, 30*time.Second, "a pass reading the view of "+host+" instead of listing it", func() bool { return !passNotListing() })
-
-	id := w.behind(t, app, rev, host)
-	Eventually(t, 60*time.Second, "the container started behind the controller's back removed by a pass that does not list "+host, func() bool {
-		if passNotListing() {
-			t.Fatalf("a pass listed %s although its view is live and its periodic list not due", host)
-		}
-		return !w.exists(host, id)
-	})
-
-	insts, err := records.Instances(app)
-	if err != nil || len(insts) == 0 {
-		t.Fatalf("instances of %s: %v, %v", app, insts, err)
-	}
-	victim := insts[0]
-	w.kill(t, victim.ID)
-	took := Eventually(t, 20*time.Second, "the killed instance unrouted", func() bool { return !contains(routedOf(app), victim.Addr()) })
-	t.Logf("unrouted %s %s after the kill", victim.Addr(), took.Round(time.Millisecond))
-	Eventually(t, 60*time.Second, "the killed instance replaced", func() bool {
-		insts, _ := records.Instances(app)
-		routedNow := routedOf(app)
-		for _, i := range insts {
-			if i.ID == victim.ID {
-				return false
-			}
-		}
-		return len(insts) == 2 && len(routedNow) == 2
-	})
-}
-
-func TestFakeHostViewsFollowEvents(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	counted := &listCounting{Engines: c.Engines, lists: map[string]int{}}
-	s := scheduler.New(c.DB, counted, scheduler.Config{Controller: c.DB.ControllerID(), Drain: 10 * time.Millisecond})
-	t.Cleanup(s.Close)
-	app := c.App(t, "views.example.com")
-	res, err := s.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage, Count: 2,
-		HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(2 * time.Second)}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkViews(t, s, counted, c.DB, func(app string) []string { return c.Routed(t, app) }, app, res.Revision, fakeHosts[0], viewWorld{
-		behind: func(tb testing.TB, app string, rev int, host string) string {
-			ct, err := c.Engines.Run(context.Background(), cluster.ContainerSpec{App: app, Revision: rev, Host: host,
-				Controller: c.DB.ControllerID(), Image: goodImage, Port: 3000})
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return ct.ID
-		},
-		kill: func(tb testing.TB, id string) {
-			if err := c.Engines.Kill(id); err != nil {
-				tb.Fatal(err)
-			}
-		},
-		exists: func(host, id string) bool {
-			for _, ct := range c.Engines.Containers(host) {
-				if ct.ID == id {
-					return true
-				}
-			}
-			return false
-		},
-	})
-}
 
 // The same against the real dockerd: `docker run` with the controller's
 // labels and `docker kill`.

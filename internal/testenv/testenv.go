@@ -1,13 +1,12 @@
-// Package testenv gives tests the real parts that scripts/test starts:
-// Docker hosts, a Redis server, a registry and the test application image.
-// Each accessor skips the test with a clear message when its part is absent
-// (plain `go test ./...` on a laptop), and fails it instead when
-// LONGSHOREMAN_TEST_REQUIRE=1, which scripts/test sets so that nothing is
-// skipped there.
+// Package testenv gives the integration tier the real parts that
+// scripts/services starts: Docker hosts, a Redis server, a registry, an etcd
+// cluster, Redis Sentinels and the test application image. Only tests built
+// with the integration tag use it (docs/design.md, "Test tiers"); an
+// accessor whose part is absent fails the test with a message saying how to
+// start it: nothing is ever skipped.
 package testenv
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -21,7 +20,6 @@ import (
 
 // Environment variables set by scripts/test.
 const (
-	EnvRequire    = "LONGSHOREMAN_TEST_REQUIRE"     // "1": a missing part fails the test
 	EnvHosts      = "LONGSHOREMAN_TEST_HOSTS"       // comma-separated host IPs sharing one dockerd
 	EnvDockerPort = "LONGSHOREMAN_TEST_DOCKER_PORT" // Docker API port on each host
 	EnvDockerHost = "LONGSHOREMAN_TEST_DOCKER_HOST" // DOCKER_HOST for the docker CLI (unix socket)
@@ -33,16 +31,10 @@ const (
 func need(tb testing.TB, name, what string) string {
 	tb.Helper()
 	v := os.Getenv(name)
-	if v != "" {
-		return v
+	if v == "" {
+		tb.Fatalf("%s is not set: this test needs %s; start the test services with `scripts/services up` and load their environment with `. <(scripts/services env)`, or run scripts/test", name, what)
 	}
-	msg := fmt.Sprintf("%s is not set: this test needs %s; run scripts/test to start it", name, what)
-	if os.Getenv(EnvRequire) == "1" {
-		tb.Fatal(msg)
-	}
-	announceSkip()
-	tb.Skip(msg)
-	return ""
+	return v
 }
 
 // Hosts returns the test hosts' IP addresses (three under scripts/test).
@@ -172,36 +164,4 @@ func FreePort(tb testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// announce makes the skip line print once per test binary.
-var announce sync.Once
-
-// announceSkip says, once per test binary (one package), that its tests
-// needing the test environment are skipped and which parts are missing.
-// go test ./... shows a passing package's output only with -v, so the line
-// goes to the terminal (/dev/tty) when there is one, so that a plain run on
-// a laptop lists the integration suites it left out; without a terminal it
-// goes to stderr (seen with -v).
-func announceSkip() {
-	announce.Do(func() {
-		var missing []string
-		for _, name := range []string{EnvHosts, EnvDockerPort, EnvDockerHost, EnvRedis, EnvImage, EnvRegistry} {
-			if os.Getenv(name) == "" {
-				missing = append(missing, name)
-			}
-		}
-		what := strings.Join(missing, ", ")
-		if len(missing) == 6 {
-			what = "LONGSHOREMAN_TEST_*"
-		}
-		suite := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
-		line := fmt.Sprintf("%s: skipping the integration tests (real dockerd, redis, registry): %s not set; scripts/test sets them\n", suite, what)
-		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-			_, _ = tty.WriteString(line)
-			_ = tty.Close()
-			return
-		}
-		_, _ = os.Stderr.WriteString(line)
-	})
 }

@@ -162,8 +162,8 @@ type TLSDockerd struct {
 // the unix socket (a file, usable from any namespace) lets a test use the
 // docker CLI on it without TLS.
 //
-// It needs what scripts/test provides (the test env and root); without it
-// the test is skipped, or fails under LONGSHOREMAN_TEST_REQUIRE=1.
+// It needs what scripts/services provides (the test env) and root; without
+// them the test fails.
 func StartTLSDockerd(tb testing.TB) *TLSDockerd {
 	tb.Helper()
 	need(tb, EnvDockerHost, "a test dockerd (and the rights to start a second one)")
@@ -171,11 +171,7 @@ func StartTLSDockerd(tb testing.TB) *TLSDockerd {
 		tb.Fatalf("dockerd not found in PATH: %v", err)
 	}
 	if os.Geteuid() != 0 {
-		msg := "starting a second dockerd needs root"
-		if os.Getenv(EnvRequire) == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		tb.Fatal("starting a second dockerd needs root: run the integration tests as root")
 	}
 	addr := Addr(TLSHost, TLSPort)
 	ln, err := net.Listen("tcp", addr)

@@ -1,0 +1,177 @@
+package command
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/db"
+	"github.com/longshoreman/longshoreman/etcd"
+)
+
+// MigrateCommand copies every record of one store into another: a data
+// file to an etcd prefix or back (or file to file, etcd to etcd).
+type MigrateCommand struct {
+	Stdout io.Writer
+	Getenv func(string) string
+}
+
+// Run parses [--force] FROM TO and copies.
+func (c *MigrateCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("longshoreman migrate", flag.ContinueOnError)
+	force := fs.Bool("force", false, "replace what the target holds (by default a target holding any app, host, registry, revision or instance is refused)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Copy every record (apps, hosts, revisions, instances, registry credentials, and
+the cluster id, controller id, token and keys) from one store to another, in
+batches. FROM and TO are each a data file path or an etcd URL
+(etcd://HOST:PORT[,HOST:PORT...]/PREFIX, etcds:// with LONGSHOREMAN_ETCD_CACERT,
+_CERT, _KEY; LONGSHOREMAN_ETCD_USERNAME/_PASSWORD). Stop the controllers of FROM
+first: what they write during the copy may be missed. A controller started on
+TO continues the cluster: it adopts the running containers.
+
+Usage: longshoreman migrate [--force] FROM TO
+
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return cluster.Errorf(cluster.EINVALID, "migrate needs two arguments, FROM and TO (got %d).", fs.NArg())
+	}
+	from, to := fs.Arg(0), fs.Arg(1)
+	if from == to {
+		return cluster.Errorf(cluster.EINVALID, "FROM and TO are both %s: give another target.", from)
+	}
+	src, err := openRecords(from, false, c.Getenv)
+	if err != nil {
+		return fmt.Errorf("opening FROM: %w", err)
+	}
+	defer src.Close()
+	dst, err := openRecords(to, true, c.Getenv)
+	if err != nil {
+		return fmt.Errorf("opening TO: %w", err)
+	}
+	defer dst.Close()
+	res, err := migrate(src, dst, *force)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "Copied %d records from %s to %s: %d apps, %d hosts, %d revisions, %d instances, %d registries, %d meta (cluster %s).\n",
+		res.total(), from, to, res.copied[cluster.RecordApp], res.copied[cluster.RecordHost], res.copied[cluster.RecordRevision],
+		res.copied[cluster.RecordInstance], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordMeta], res.cluster)
+	if res.deleted > 0 {
+		fmt.Fprintf(c.Stdout, "Deleted %d records of %s that %s does not hold.\n", res.deleted, to, from)
+	}
+	return nil
+}
+
+// recordStore is a store opened for a copy.
+type recordStore interface {
+	cluster.RecordStore
+	Close() error
+}
+
+// openRecords opens a store for `migrate`: the source read-only (a data
+// file in use by a controller is refused), the target created when new.
+func openRecords(dsn string, target bool, getenv func(string) string) (recordStore, error) {
+	if etcd.IsURL(dsn) {
+		cfg, err := etcdConfig(dsn, getenv)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Create, cfg.ReadOnly, cfg.CompactInterval = target, !target, -1
+		s, err := etcd.Open(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	d, err := db.Open(dsn, db.Options{Create: target, ReadOnly: !target, Timeout: time.Second})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+type migration struct {
+	copied  map[string]int
+	deleted int
+	cluster string
+}
+
+func (m migration) total() int {
+	n := 0
+	for _, c := range m.copied {
+		n += c
+	}
+	return n
+}
+
+func recordID(r cluster.Record) string { return r.Kind + "\x00" + r.Scope + "\x00" + r.Key }
+
+// migrate copies every record of src into dst in batches within an etcd
+// Txn's limits, then deletes the records dst held that src does not (the
+// meta a new target was created with, or with force everything it held).
+func migrate(src, dst cluster.RecordStore, force bool) (migration, error) {
+	res := migration{copied: map[string]int{}}
+	held := map[string]cluster.Record{}
+	foreign := 0
+	if err := dst.Records(func(r cluster.Record) error {
+		held[recordID(r)] = cluster.Record{Kind: r.Kind, Scope: r.Scope, Key: r.Key}
+		if r.Kind != cluster.RecordMeta {
+			foreign++
+		}
+		return nil
+	}); err != nil {
+		return res, fmt.Errorf("reading TO: %w", err)
+	}
+	if foreign > 0 && !force {
+		return res, cluster.Errorf(cluster.ECONFLICT, "TO already holds %d records (apps, hosts, revisions, instances or registries): give an empty target, or --force to replace everything in it.", foreign)
+	}
+	var batch []cluster.Record
+	size := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := dst.PutRecords(batch); err != nil {
+			return fmt.Errorf("writing TO: %w", err)
+		}
+		batch, size = batch[:0], 0
+		return nil
+	}
+	add := func(r cluster.Record) error {
+		n := len(r.Kind) + len(r.Scope) + len(r.Key) + len(r.Value)
+		if len(batch) >= cluster.RecordBatch || (size+n > cluster.RecordBatchBytes && len(batch) > 0) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		batch, size = append(batch, r), size+n
+		return nil
+	}
+	err := src.Records(func(r cluster.Record) error {
+		delete(held, recordID(r))
+		res.copied[r.Kind]++
+		if r.Kind == cluster.RecordMeta && r.Key == "cluster" {
+			res.cluster = string(r.Value)
+		}
+		return add(r)
+	})
+	if err != nil {
+		return res, fmt.Errorf("copying: %w", err)
+	}
+	for _, r := range held {
+		res.deleted++
+		if err := add(r); err != nil { // Value nil: a deletion
+			return res, err
+		}
+	}
+	return res, flush()
+}

@@ -1,0 +1,460 @@
+package command
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	nethttp "net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/longshoreman/longshoreman/certs"
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/docker"
+	"github.com/longshoreman/longshoreman/etcd"
+	"github.com/longshoreman/longshoreman/events"
+	"github.com/longshoreman/longshoreman/http"
+	"github.com/longshoreman/longshoreman/metrics"
+	"github.com/longshoreman/longshoreman/pubsub"
+	"github.com/longshoreman/longshoreman/scheduler"
+	"github.com/longshoreman/longshoreman/ui"
+)
+
+// ServeCommand runs the controller. Its Open/Close halves let tests run
+// the real program in-process.
+type ServeCommand struct {
+	Stderr io.Writer
+	Getenv func(string) string
+	Config ServeConfig
+
+	logger    *slog.Logger
+	db        cluster.Store
+	engines   *docker.Engines
+	scheduler *scheduler.Scheduler
+	reconcile *scheduler.Reconciler
+	publisher *pubsub.Publisher
+	redis     *redis.Client
+	server    *nethttp.Server
+	api       *http.Server
+	listener  net.Listener
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	leader    *leadership
+	certs     *certs.Manager // nil without LONGSHOREMAN_ACME_EMAIL
+	events    *events.Bus    // what GET /events streams
+}
+
+// Run parses flags, opens everything, serves until ctx ends, then shuts
+// down gracefully: in-flight requests finish and the data file is closed.
+func (c *ServeCommand) Run(ctx context.Context, args []string) error {
+	if err := c.ParseFlags(args); err != nil {
+		return err
+	}
+	if err := c.Open(ctx); err != nil {
+		c.Close()
+		return err
+	}
+	<-ctx.Done()
+	c.logger.Info("shutting down: finishing in-flight requests")
+	return c.Close()
+}
+
+// ParseFlags loads c.Config from the environment and the flags in args,
+// and validates it.
+func (c *ServeCommand) ParseFlags(args []string) error {
+	cfg, err := LoadServeConfig(args, c.Getenv, c.Stderr)
+	if err != nil {
+		return err
+	}
+	c.Config = cfg
+	return nil
+}
+
+// Open opens the data file, wires the parts and starts serving. It returns
+// once the API listens; Redis and the hosts may still be unreachable.
+func (c *ServeCommand) Open(ctx context.Context) error {
+	cfg := c.Config
+	// Also refuses values set on Config after ParseFlags.
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	c.logger = newLogger(c.Stderr, cfg.LogFormat)
+	var err error
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("cannot load the API's certificate %s and key %s (%v): give PEM files that belong together with --tls-cert and --tls-key", cfg.TLSCert, cfg.TLSKey, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	// Only an explicit --init, or the default path of a first `go run .
+	// serve`, creates a data file: a typo or an unmounted volume must not
+	// start an empty cluster whose table empties every router.
+	if c.db, err = OpenStore(cfg.DB, cfg.Init || cfg.DBDefault, c.Getenv); err != nil {
+		return err
+	}
+	if c.db.Created() {
+		c.logger.Info("created a new data file with a new cluster id", "db", cfg.DB, "cluster", c.db.ClusterID())
+	}
+	routesKey := cfg.RoutesKey
+	if routesKey == "" {
+		var created bool
+		if routesKey, created, err = c.db.EnsureRoutesKey(); err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(c.Stderr, "Generated a routes key that signs the routing tables (stored in %s). Every router needs it in LONGSHOREMAN_ROUTES_KEY; print it with `longshoreman token --routes-key --db %s`.\n\n", cfg.DB, cfg.DB)
+		}
+	}
+	routesKeys, err := pubsub.ParseKeys(routesKey)
+	if err != nil {
+		return fmt.Errorf("%s: %v; unset it to use the key stored in the data file", setRoutesKey, err)
+	}
+	c.db.SetHistory(cfg.History)
+	token := cfg.Token
+	if token == "" {
+		var created bool
+		if token, created, err = c.db.EnsureToken(); err != nil {
+			return err
+		}
+		path := TokenFile(cfg.DB)
+		if err := writeTokenFile(path, token, created); err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(c.Stderr, "Generated an API token and wrote it to %s (readable only by this user; `longshoreman token --db %s` prints it).\n", path, cfg.DB)
+		}
+		c.logger.Info("API token file", "path", path)
+	}
+
+	routerToken := cfg.ACME.RouterToken
+	if routerToken == "" {
+		if routerToken, _, err = c.db.EnsureRouterToken(); err != nil {
+			return err
+		}
+	}
+	if routerToken == token {
+		return fmt.Errorf("%s is the API token: give the routers a token of their own (or unset it to use the stored one), so that theirs reads only routes and certificates", setServeRouterToken)
+	}
+
+	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
+	c.leader = newLeadership(c.db, etcd.ElectionConfig{ID: electionID(), URL: cfg.Advertise, TTL: cfg.Lease, Logger: c.logger})
+	c.events = events.New(0, 0)
+	c.leader.events = c.events.Publish
+	var engines scheduler.Engines = c.engines
+	var source pubsub.TableSource = c.db
+	var leadership http.Leadership
+	if c.leader.election != nil {
+		engines, source, leadership = fencedEngines{c.engines, c.leader}, fencedTable{c.db, c.leader}, c.leader
+	}
+	c.redis = cfg.Redis.Client()
+	c.publisher = pubsub.NewPublisher(pubsub.PublisherConfig{
+		Client: c.redis, Channel: cfg.Redis.Channel, Source: source, Republish: cfg.Republish, Logger: c.logger,
+		Key: routesKeys[0],
+	})
+	var reconcile *scheduler.Reconciler
+	m := metrics.New(metrics.Sources{
+		Instances: c.db.AllInstances, Hosts: c.db.Hosts, Down: func() []string { return reconcile.Down() },
+		Published: func() (uint64, uint64) { st := c.publisher.Status(); return st.Published, st.Errors },
+		Leader:    func() (bool, uint64) { return c.leader.Leading(), c.leader.Changes() },
+
+		CertExpiry: func() (map[string]float64, error) { return certs.Expiry(c.db, time.Now()) },
+	})
+	if err := c.openCerts(cfg.ACME); err != nil {
+		return err
+	}
+	c.scheduler = scheduler.New(c.db, engines, scheduler.Config{
+		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
+		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
+		Published: func() uint64 { return c.publisher.Status().LastVersion },
+		Events:    c.events.Publish,
+	})
+	reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace, ProbeInterval: cfg.ProbeInterval})
+	c.reconcile = reconcile
+	api := http.NewServer(&http.Server{
+		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: token, Logger: c.logger,
+		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines}, Leadership: leadership,
+		RouterToken: routerToken, TableChanged: c.tableChanged,
+		Events: c.events, UI: ui.Handler(), Memory: &hostMemory{db: c.db, engines: c.engines},
+	})
+	c.api = api
+
+	if c.listener, err = net.Listen("tcp", cfg.Addr()); err != nil {
+		return fmt.Errorf("cannot listen on %s (%v): choose another port with --port or PORT", cfg.Addr(), err)
+	}
+	t := cfg.Timeouts.withDefaults()
+	c.server = &nethttp.Server{
+		Handler:           api,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(c.logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
+	}
+	c.server.RegisterOnShutdown(api.EndStreams)
+	c.server.RegisterOnShutdown(c.events.Close) // event streams would hold the shutdown up
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.cancel = cancel
+	c.goRun(func() {
+		serve := func() error { return c.server.Serve(c.listener) }
+		if tlsConfig != nil {
+			// Plain HTTP requests get net/http's 400 "Client sent an HTTP
+			// request to an HTTPS server."
+			serve = func() error { return c.server.ServeTLS(c.listener, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+			c.logger.Error("API server stopped", "err", err)
+		}
+	})
+	c.goRun(func() { c.leader.Run(runCtx, c.lead) })
+	c.logger.Info("controller listening", "url", c.URL(), "dashboard", c.URL()+"/ui/", "db", cfg.DB, "controller", c.db.ControllerID(),
+		"cluster", c.db.ClusterID(), "epoch", c.db.Epoch())
+	c.goRun(func() { c.sayWhatIsMissing(runCtx) })
+	return nil
+}
+
+// lead publishes and reconciles (Docker events included) until ctx ends:
+// for as long as this controller leads.
+func (c *ServeCommand) lead(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = c.publisher.Run(ctx) })
+	wg.Go(func() { c.reconcile.Run(ctx) })
+	if c.certs != nil {
+		wg.Go(func() { c.certs.Run(ctx) })
+	}
+	wg.Wait()
+}
+
+// sayWhatIsMissing tells, once at start, what the controller is waiting
+// for: Redis, hosts, or hosts that do not answer.
+func (c *ServeCommand) sayWhatIsMissing(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := c.redis.Ping(pctx).Err(); err != nil && ctx.Err() == nil {
+		c.logger.Warn("waiting for Redis: routes are published once it answers; deploys work meanwhile", "redis", c.Config.Redis.Where(), "err", err)
+	}
+	hosts, err := c.db.Hosts()
+	if err != nil || ctx.Err() != nil {
+		return
+	}
+	if len(hosts) == 0 {
+		c.logger.Warn("waiting for hosts: none yet; add one with `longshoreman hosts:add IP` or POST /hosts")
+		return
+	}
+	for host, status := range c.scheduler.HostHealth(ctx) {
+		if status != "ok" {
+			c.logger.Warn("waiting for a host's Docker API", "host", host, "status", status)
+		}
+	}
+}
+
+func (c *ServeCommand) goRun(f func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}
+
+// Store, Events, Scheduler and API give in-process tests (and embedders)
+// the parts Open wired; they are nil before Open.
+func (c *ServeCommand) Store() cluster.Store            { return c.db }
+func (c *ServeCommand) Events() *events.Bus             { return c.events }
+func (c *ServeCommand) Scheduler() *scheduler.Scheduler { return c.scheduler }
+func (c *ServeCommand) API() *http.Server               { return c.api }
+
+// URL returns the API's base URL, for tests.
+func (c *ServeCommand) URL() string {
+	if c.Config.TLSCert != "" {
+		return "https://" + c.listener.Addr().String()
+	}
+	return "http://" + c.listener.Addr().String()
+}
+
+// Close shuts the API down gracefully (in-flight requests finish, up to 30s
+// for ordinary ones; deploys in flight hold it longer, up to 30m), stops the
+// loops and closes the data file.
+func (c *ServeCommand) Close() error {
+	var errs []error
+	if c.server != nil {
+		errs = append(errs, c.shutdownServer())
+	}
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
+	if c.scheduler != nil {
+		c.scheduler.Close()
+	}
+	if c.redis != nil {
+		_ = c.redis.Close()
+	}
+	if c.engines != nil {
+		_ = c.engines.Close()
+	}
+	if c.db != nil {
+		errs = append(errs, c.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// shutdownServer stops accepting requests and lets those in flight finish:
+// ordinary ones for Timeouts.Shutdown, deploys until they end (at most
+// 30m). Whatever is left then is cut.
+func (c *ServeCommand) shutdownServer() error {
+	t := c.Config.Timeouts.withDefaults()
+	ctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
+	err := c.server.Shutdown(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if n := c.api.Rollouts(); n > 0 {
+		c.logger.Info("shutting down: waiting for deploys in flight to end", "deploys", n)
+		deadline := time.Now().Add(30 * time.Minute)
+		for c.api.Rollouts() > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	c.logger.Warn("shutting down: cutting requests still running", "after", t.Shutdown)
+	return c.server.Close()
+}
+
+// MinTokenLength is the shortest API token serve accepts.
+const MinTokenLength = 16
+
+// TokenFile is where serve writes the token it generated: beside the data
+// file, readable only by its owner.
+func TokenFile(dbPath string) string { return dbPath + ".token" }
+
+// writeTokenFile writes token to path with mode 0600 unless the file
+// already holds it (a data file restored from a backup may carry another
+// token than the one written before).
+func writeTokenFile(path, token string, created bool) error {
+	if b, err := os.ReadFile(path); err == nil && !created && strings.TrimSpace(string(b)) == token {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err == nil {
+		// OpenFile keeps the mode of an existing file.
+		err = f.Chmod(0o600)
+		if _, werr := f.WriteString(token + "\n"); err == nil {
+			err = werr
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cannot write the API token file %s (%v): make its directory writable, or set LONGSHOREMAN_TOKEN", path, err)
+	}
+	return nil
+}
+
+// hostView answers /healthz's host details from the reconciler's last
+// pass. Only a host added since that pass is pinged (and only until the
+// next pass, one interval at most), so polling /healthz does not call every
+// host every time.
+type hostView struct {
+	db      cluster.Store
+	r       *scheduler.Reconciler
+	engines *docker.Engines
+}
+
+func (v hostView) HostStatus(ctx context.Context) map[string]string {
+	hosts, _ := v.db.Hosts()
+	down := map[string]bool{}
+	for _, h := range v.r.Down() {
+		down[h] = true
+	}
+	failing := v.r.Failing()
+	checked := v.r.LastPassStarted()
+	out := make(map[string]string, len(hosts))
+	var mu sync.Mutex // guards out while pings run
+	set := func(host, status string) {
+		mu.Lock()
+		out[host] = status
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		since, failed := failing[h.Addr]
+		switch {
+		case down[h.Addr]:
+			set(h.Addr, "down: its Docker API has not answered since "+since.UTC().Format(time.RFC3339))
+		case failed:
+			set(h.Addr, "not answering since "+since.UTC().Format(time.RFC3339)+"; marked down after --host-grace")
+		case checked.IsZero() || h.Added.After(checked):
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				defer cancel()
+				status := "ok"
+				if err := v.engines.Ping(pctx, h.Addr); err != nil {
+					status = cluster.ErrorMessage(err)
+				}
+				set(h.Addr, status)
+			}()
+		default:
+			set(h.Addr, "ok")
+		}
+	}
+	wg.Wait()
+	return out
+}
+
+func certPath(cfg ServeConfig) string {
+	if cfg.DockerTLS {
+		return cfg.DockerCerts
+	}
+	return ""
+}
+
+// publisherStatus adapts the publisher to what /healthz shows.
+type publisherStatus struct {
+	p *pubsub.Publisher
+	l *leadership
+}
+
+func (s publisherStatus) RedisStatus() string {
+	if !s.l.Leading() {
+		return "not used: this controller follows; the leader publishes"
+	}
+	st := s.p.Status()
+	if st.Connected {
+		return "connected"
+	}
+	if st.LastError == "" {
+		return "connecting"
+	}
+	return "not connected: " + st.LastError
+}
+
+func init() {
+	// go-redis logs every failed dial on its own; the publisher already
+	// reports Redis being away, with backoff, in the controller's log.
+	redis.SetLogger(quietRedisLogger{})
+}
+
+type quietRedisLogger struct{}
+
+func (quietRedisLogger) Printf(context.Context, string, ...any) {}
+
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}

@@ -1,0 +1,503 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/longshoreman/longshoreman/command"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/longshoreman/longshoreman/internal/testenv"
+)
+
+// pebbleCA is Pebble (the ACME test CA) and pebble-challtestsrv (its DNS,
+// resolving every name to 127.0.0.1) running on free loopback ports.
+type pebbleCA struct {
+	Directory string // the ACME directory URL
+	CAFile    string // PEM of the CA that signed Pebble's listener certificate
+	mgmt      string // host:port of Pebble's management interface
+	listen    string
+	dir       string
+	client    *http.Client
+	log       *testenv.Log
+}
+
+// newPebble chooses Pebble's ports and makes the certificate of its
+// listener (Debian's package ships none), so that its directory URL is
+// known before it starts.
+func newPebble(t *testing.T) *pebbleCA {
+	t.Helper()
+	testenv.Pebble(t)
+	dir := t.TempDir()
+	caPEM, certPEM, keyPEM := listenerCert(t)
+	p := &pebbleCA{CAFile: filepath.Join(dir, "ca.pem"), log: &testenv.Log{}, dir: dir}
+	for name, data := range map[string][]byte{"ca.pem": caPEM, "cert.pem": certPEM, "key.pem": keyPEM} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.listen = testenv.Addr("127.0.0.1", testenv.FreePort(t))
+	p.mgmt = testenv.Addr("127.0.0.1", testenv.FreePort(t))
+	p.Directory = "https://" + p.listen + "/dir"
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	p.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return p
+}
+
+// Start starts Pebble with its HTTP-01 validation going to httpPort on
+// 127.0.0.1 (where challtestsrv resolves every name) and certificates
+// valid for validity, and waits until it answers.
+func (p *pebbleCA) Start(t *testing.T, httpPort int, validity time.Duration) {
+	t.Helper()
+	pebbleBin, challBin := testenv.Pebble(t)
+	dir, listen := p.dir, p.listen
+	dns := testenv.Addr("127.0.0.1", testenv.FreePort(t))
+	config, _ := json.Marshal(map[string]any{"pebble": map[string]any{
+		"listenAddress": listen, "managementListenAddress": p.mgmt,
+		"certificate": filepath.Join(dir, "cert.pem"), "privateKey": filepath.Join(dir, "key.pem"),
+		"httpPort": httpPort, "tlsPort": testenv.FreePort(t), "ocspResponderURL": "", "externalAccountBindingRequired": false,
+		"certificateValidityPeriod": int(validity.Seconds()),
+	}})
+	configFile := filepath.Join(dir, "pebble.json")
+	if err := os.WriteFile(configFile, config, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := func(bin string, env []string, args ...string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+		cmd.Stdout, cmd.Stderr = p.log, p.log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	}
+	start(challBin, nil, "-dns01", dns, "-http01", "", "-https01", "", "-tlsalpn01", "", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+		"-management", testenv.Addr("127.0.0.1", testenv.FreePort(t)))
+	start(pebbleBin, []string{"PEBBLE_VA_NOSLEEP=1"}, "-config", configFile, "-dnsserver", dns)
+	waitFor(t, 20*time.Second, "pebble answers its directory", func() bool {
+		resp, err := p.client.Get(p.Directory)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+}
+
+// Root returns Pebble's root certificate (it makes a new one at each start).
+func (p *pebbleCA) Root(t *testing.T) *x509.CertPool {
+	t.Helper()
+	resp, err := p.client.Get("https://" + p.mgmt + "/roots/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		t.Fatalf("pebble's root is not PEM: %q", b)
+	}
+	return pool
+}
+
+// listenerCert makes a CA and a certificate for 127.0.0.1 signed by it.
+func listenerCert(t *testing.T) (caPEM, certPEM, keyPEM []byte) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pebble listener test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ = x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
+
+// httpsClient sends requests for app to addr over HTTPS, trusting roots,
+// with a new connection (a full handshake) for each request.
+func httpsClient(roots *x509.CertPool, addr string) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: true, ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}}}
+}
+
+// httpsGet GETs https://app/ and returns the status, the body and the
+// serial of the certificate served.
+func httpsGet(client *http.Client, app string) (int, string, string, error) {
+	resp, err := client.Get("https://" + app + "/")
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.TLS.PeerCertificates[0].SerialNumber.Text(16), nil
+}
+
+// secretsIn names the PEM secrets or certificates found in s.
+func secretsIn(s string) string {
+	var found []string
+	for _, w := range []string{"PRIVATE KEY", "CERTIFICATE"} {
+		if strings.Contains(s, w) {
+			found = append(found, w)
+		}
+	}
+	return strings.Join(found, ", ")
+}
+
+// TestHTTPSWithPebble is the whole of HTTPS with a real ACME CA: an app
+// deployed with HTTPS on gets a certificate from Pebble validated over
+// HTTP-01 through a router; two routers serve it over HTTPS with Pebble's
+// chain; plain HTTP redirects; the certificate is renewed once a third of
+// its lifetime remains, and the new one is served with no request lost;
+// with the controller stopped a restarted router serves the app over HTTPS
+// from its certificate cache and kept routing table. No key or certificate reaches Redis, the logs or the API answers.
+func TestHTTPSWithPebble(t *testing.T) {
+	hosts := testenv.Hosts(t)
+	redisAddr := testenv.Redis(t)
+	image := testenv.Image(t, "1")
+	testenv.Pebble(t)
+	rhost, rport, _ := net.SplitHostPort(redisAddr)
+	channel := "test.https." + strconv.FormatInt(time.Now().UnixNano(), 36)
+
+	// Everything published on the channel, to look for secrets.
+	rc := redis.NewClient(&redis.Options{Addr: redisAddr})
+	t.Cleanup(func() { rc.Close() })
+	sub := rc.Subscribe(context.Background(), channel)
+	t.Cleanup(func() { sub.Close() })
+	if _, err := sub.Receive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var published strings.Builder
+	var publishedMu sync.Mutex // guards published
+	go func() {
+		for m := range sub.Channel() {
+			publishedMu.Lock()
+			published.WriteString(m.Payload + "\n")
+			publishedMu.Unlock()
+		}
+	}()
+
+	// The controller starts first, with Pebble's directory URL, so that
+	// the routers can be given its URL; Pebble starts once the first
+	// router's HTTP port, where it validates, is known.
+	const validity = 90 * time.Second // renewed 60s after issue
+	path := filepath.Join(t.TempDir(), "ls.db")
+	ctlLog := &testenv.Log{}
+	ca := newPebble(t)
+	env := map[string]string{
+		"LONGSHOREMAN_DB": path, "LONGSHOREMAN_INIT": "1", "LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0",
+		"REDIS_HOST": rhost, "REDIS_PORT": rport, "LONGSHOREMAN_CHANNEL": channel, "LONGSHOREMAN_ROUTES_KEY": testRoutesKey,
+		"LONGSHOREMAN_REPUBLISH": "1s", "LONGSHOREMAN_DRAIN": "1s",
+		"LONGSHOREMAN_ACME_EMAIL": "ops@example.com", "LONGSHOREMAN_ACME_DIRECTORY": ca.Directory, "LONGSHOREMAN_ACME_CA": ca.CAFile,
+	}
+	serve := func() *command.ServeCommand {
+		c := &command.ServeCommand{Stderr: ctlLog, Getenv: func(k string) string { return env[k] }}
+		if err := c.ParseFlags(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	c := serve()
+	certEvents := followEvents(t, c, "")
+	ctlURL := c.URL()
+	routerToken, err := c.Store().RouterToken()
+	if err != nil || routerToken == "" {
+		t.Fatalf("router token %q, %v", routerToken, err)
+	}
+	for _, h := range hosts[:2] {
+		mustCall(t, c, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
+	app := testenv.UniqueApp(t, "https")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+image+`","count":2}`)
+
+	type httpsRouter struct {
+		*Router
+		state     string
+		httpsAddr string
+	}
+	startRouter := func(state string) httpsRouter {
+		httpsPort := testenv.FreePort(t)
+		r := StartRouterEnv(t, redisAddr, "LONGSHOREMAN_CHANNEL="+channel, "LONGSHOREMAN_ROUTER_STATE="+state,
+			"HTTPS_PORT="+strconv.Itoa(httpsPort), "LONGSHOREMAN_URL="+ctlURL, "LONGSHOREMAN_ROUTER_TOKEN="+routerToken)
+		return httpsRouter{Router: r, state: state, httpsAddr: testenv.Addr("127.0.0.1", httpsPort)}
+	}
+	routers := []httpsRouter{startRouter(t.TempDir()), startRouter(t.TempDir())}
+	_, router1Port, _ := net.SplitHostPort(strings.TrimPrefix(routers[0].URL, "http://"))
+	port, _ := strconv.Atoi(router1Port)
+	ca.Start(t, port, validity)
+	logs := func() string {
+		s := "controller log:\n" + ctlLog.String() + "\npebble log:\n" + ca.log.String()
+		for i, r := range routers {
+			s += fmt.Sprintf("\nrouter %d log:\n%s", i+1, r.Log())
+		}
+		return s
+	}
+
+	// HTTPS on: the certificate is issued.
+	began := time.Now()
+	mustCall(t, c, "POST", "/apps/"+app+"/https", `{"enabled": true}`)
+	var serial string
+	deadline := time.Now().Add(2 * time.Minute)
+	for serial == "" {
+		cert, err := c.Store().Cert(app)
+		if err == nil && cert.Issued() {
+			serial = cert.Serial
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no certificate within 2 minutes: %+v %v\n%s", cert, err, logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("certificate issued %s after HTTPS was turned on", time.Since(began).Round(time.Millisecond))
+	certEvents.Wait(t, "the issue on GET /events", 10*time.Second, is("cert", "issued", app))
+	if table, _ := c.Store().RoutingTable(); len(table.Challenges) != 0 {
+		t.Fatalf("challenges left in the table after validation: %v", table.Challenges)
+	}
+
+	// Both routers serve it over HTTPS with Pebble's chain.
+	roots := ca.Root(t)
+	for i, r := range routers {
+		client := httpsClient(roots, r.httpsAddr)
+		var status int
+		var body, got string
+		waitFor(t, 30*time.Second, fmt.Sprintf("router %d serves the certificate", i+1), func() bool {
+			status, body, got, err = httpsGet(client, app)
+			return err == nil && status == 200 && got == serial
+		})
+		if !strings.Contains(body, "version=1") {
+			t.Fatalf("router %d over HTTPS: %d %q", i+1, status, body)
+		}
+	}
+	// Plain HTTP redirects to HTTPS.
+	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest("GET", routers[0].URL+"/page?x=1", nil)
+	req.Host = app
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, httpsPort, _ := net.SplitHostPort(routers[0].httpsAddr)
+	if want := "https://" + app + ":" + httpsPort + "/page?x=1"; resp.StatusCode != 308 || resp.Header.Get("Location") != want {
+		t.Fatalf("plain HTTP: %d %q, want 308 to %s", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+
+	// Renewal at two thirds of the lifetime: a client going through both
+	// routers, a new handshake each time, sees the new serial and loses
+	// nothing.
+	var total, failures atomic.Int64
+	var lastErr atomic.Value
+	var serialsMu sync.Mutex // guards serials
+	serials := map[string]int{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		clients := []*http.Client{httpsClient(roots, routers[0].httpsAddr), httpsClient(roots, routers[1].httpsAddr)}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			status, _, got, err := httpsGet(clients[i%2], app)
+			total.Add(1)
+			if err != nil || status != 200 {
+				failures.Add(1)
+				lastErr.Store(fmt.Sprintf("%d %v", status, err))
+			} else {
+				serialsMu.Lock()
+				serials[got]++
+				serialsMu.Unlock()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	newSerial := func() string {
+		serialsMu.Lock()
+		defer serialsMu.Unlock()
+		for s := range serials {
+			if s != serial {
+				return s
+			}
+		}
+		return ""
+	}
+	deadline = time.Now().Add(validity + 30*time.Second)
+	for newSerial() == "" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // both routers, alternately, after the switch
+	close(stop)
+	<-done
+	renewed := newSerial()
+	t.Logf("%d HTTPS requests through two routers during the renewal, %d failed; serials served: %v", total.Load(), failures.Load(), serials)
+	if renewed == "" {
+		t.Fatalf("the renewed certificate was not served within %s\n%s", validity+30*time.Second, logs())
+	}
+	if failures.Load() != 0 {
+		t.Fatalf("%d of %d requests failed during the renewal; last: %v\n%s", failures.Load(), total.Load(), lastErr.Load(), logs())
+	}
+	if cert, _ := c.Store().Cert(app); cert == nil || cert.Serial == serial || cert.Source != "acme" {
+		t.Fatalf("stored certificate after renewal: %+v", cert)
+	}
+	if !strings.Contains(ctlLog.String(), "certificate: renewed") {
+		t.Fatalf("no renewal logged\n%s", ctlLog.String())
+	}
+
+	// No key or certificate on Redis, in the logs, or in the API's answers
+	// but the router token's.
+	publishedMu.Lock()
+	onRedis := published.String()
+	publishedMu.Unlock()
+	if !strings.Contains(onRedis, `"certs":`) || !strings.Contains(onRedis, `"https":`) {
+		t.Fatalf("the published tables carry no HTTPS fields: %.500s", onRedis)
+	}
+	if s := secretsIn(onRedis); s != "" {
+		t.Fatalf("the Redis channel carried %s", s)
+	}
+	for _, p := range []string{"/certs", "/apps/" + app, "/describe", "/routes", "/apps", "/healthz"} {
+		if _, b := call(t, c, "GET", p, ""); secretsIn(string(b)) != "" {
+			t.Fatalf("GET %s carries %s: %s", p, secretsIn(string(b)), b)
+		}
+	}
+	if s := secretsIn(ctlLog.String()); s != "" {
+		t.Fatalf("the controller logged %s", s)
+	}
+	for i, r := range routers {
+		if s := secretsIn(r.Log()); s != "" {
+			t.Fatalf("router %d logged %s", i+1, s)
+		}
+	}
+
+	// The controller stops; a router restarted then serves HTTPS from its
+	// cache: the handshake presents the renewed certificate.
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	routers[0].cmd.Process.Kill()
+	routers[0].cmd.Wait()
+	routers[0] = startRouter(routers[0].state)
+	var conn *tls.Conn
+	waitFor(t, 15*time.Second, "the restarted router completes a handshake from its cache", func() bool {
+		conn, err = tls.Dial("tcp", routers[0].httpsAddr, &tls.Config{ServerName: app, RootCAs: roots})
+		return err == nil
+	})
+	got := conn.ConnectionState().PeerCertificates[0].SerialNumber.Text(16)
+	conn.Close()
+	if got == serial {
+		t.Fatalf("the restarted router served the first certificate %s, not the renewed one", got)
+	}
+	// With the controller still away, the routing table the router kept
+	// in its state directory serves the app over HTTPS.
+	client := httpsClient(roots, routers[0].httpsAddr)
+	waitFor(t, 15*time.Second, "the restarted router serves the app over HTTPS with the controller away", func() bool {
+		status, _, _, err := httpsGet(client, app)
+		return err == nil && status == 200
+	})
+	// The controller comes back: the router takes its tables again and
+	// serves the app over HTTPS.
+	c = serve()
+	waitFor(t, 30*time.Second, "the restarted router serves the app over HTTPS once the controller is back", func() bool {
+		status, _, _, err := httpsGet(client, app)
+		return err == nil && status == 200
+	})
+}
+
+// TestOnlyTheLeaderOrdersCertificates runs three controllers on one etcd
+// prefix with a CA that does not answer: HTTPS turned on through a
+// follower makes the leader alone attempt an order (one failure recorded,
+// retried after the backoff, not at once by another controller); a
+// follower serves the router token's certificate set from the store.
+func TestOnlyTheLeaderOrdersCertificates(t *testing.T) {
+	url := etcdTestURL(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "https://" + l.Addr().String() + "/dir"
+	l.Close()
+	env := map[string]string{"LONGSHOREMAN_ACME_EMAIL": "ops@example.com", "LONGSHOREMAN_ACME_DIRECTORY": closed}
+	var ctrls []*command.ServeCommand
+	var logs []*testenv.Log
+	var urls []string
+	for range 3 {
+		c, log := serveOnEtcd(t, url, env)
+		ctrls, logs, urls = append(ctrls, c), append(logs, log), append(urls, c.URL())
+	}
+	leader := waitLeader(t, urls, 30*time.Second)
+	follower := ctrls[(leader+1)%3]
+	mustCall(t, follower, "POST", "/apps", `{"app":"shop.example.com"}`)
+	mustCall(t, follower, "POST", "/apps/shop.example.com/https", `{"enabled":true}`)
+	waitFor(t, 30*time.Second, "the leader records a failed order", func() bool {
+		c, err := follower.Store().Cert("shop.example.com")
+		return err == nil && c.Failures > 0
+	})
+	time.Sleep(3 * time.Second) // every controller's loop had its chance
+	c, _ := follower.Store().Cert("shop.example.com")
+	if c.Failures != 1 || c.LastError == "" || time.Until(c.NextAttempt) < 30*time.Second {
+		t.Fatalf("certificate record %+v: want one failure, retried after the backoff", c)
+	}
+	for i, log := range logs {
+		ordered := strings.Contains(log.String(), "certificate: ordering")
+		if ordered != (i == leader) {
+			t.Errorf("controller %d (leader %d) ordered: %v", i, leader, ordered)
+		}
+	}
+	routerToken, _ := follower.Store().RouterToken()
+	req, _ := http.NewRequest("GET", follower.URL()+"/router/certs", nil)
+	req.Header.Set("Authorization", "Bearer "+routerToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Longshoreman-Forwarded") != "" {
+		t.Fatalf("GET /router/certs on a follower: %d", resp.StatusCode)
+	}
+}

@@ -1,0 +1,248 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/longshoreman/longshoreman/command"
+
+	"github.com/longshoreman/longshoreman/db"
+	"github.com/longshoreman/longshoreman/internal/testenv"
+)
+
+// MustServe runs the real controller in-process on a free port with the
+// data file at path. Redis points at a closed loopback port unless env says
+// otherwise: these tests are about the API and the data file.
+func MustServe(tb testing.TB, path string, env map[string]string) *command.ServeCommand {
+	tb.Helper()
+	base := map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
+	for k, v := range env {
+		base[k] = v
+	}
+	c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return base[k] }}
+	if err := c.ParseFlags(nil); err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.Open(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+func call(tb testing.TB, c *command.ServeCommand, method, path, body string) (int, []byte) {
+	tb.Helper()
+	req, _ := http.NewRequest(method, c.URL()+path, strings.NewReader(body))
+	req.Header.Set("X-Auth", "t0ken-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func mustCall(tb testing.TB, c *command.ServeCommand, method, path, body string) map[string]any {
+	tb.Helper()
+	status, b := call(tb, c, method, path, body)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); status != 200 || err != nil || out["error"] != false {
+		tb.Fatalf("%s %s = %d %s", method, path, status, b)
+	}
+	return out
+}
+
+func TestRestartKeepsEverything(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ls.db")
+	c := MustServe(t, path, map[string]string{"LONGSHOREMAN_TOKEN": ""})
+	token, err := command.ReadToken(path)
+	if err != nil || len(token) < 32 {
+		t.Fatalf("token from a running controller's file: %q, %v", token, err)
+	}
+	c.Config.Token = token
+	for _, body := range []string{`{"app":"a.example.com"}`, `{"app":"b.example.com"}`} {
+		callWithToken(t, c, token, "POST", "/apps", body)
+	}
+	callWithToken(t, c, token, "POST", "/a.example.com/envs", `{"env":"K=v=1"}`)
+	callWithToken(t, c, token, "POST", "/hosts", `{"host":"127.0.0.41"}`)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c = MustServe(t, path, map[string]string{"LONGSHOREMAN_TOKEN": ""})
+	apps := callWithToken(t, c, token, "GET", "/apps", "")
+	envs := callWithToken(t, c, token, "GET", "/a.example.com/envs", "")
+	hosts := callWithToken(t, c, token, "GET", "/hosts", "")
+	if fmt.Sprint(apps["apps"], envs["envs"], hosts["hosts"]) != "[a.example.com b.example.com] [K=v=1] [127.0.0.41]" {
+		t.Fatalf("after restart: %v %v %v", apps, envs, hosts)
+	}
+}
+
+func callWithToken(tb testing.TB, c *command.ServeCommand, token, method, path, body string) map[string]any {
+	tb.Helper()
+	req, _ := http.NewRequest(method, c.URL()+path, strings.NewReader(body))
+	req.Header.Set("X-Auth", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		tb.Fatalf("%s %s = %d %v %v", method, path, resp.StatusCode, out, err)
+	}
+	return out
+}
+
+// TestBackupWhileServingWrites takes backups over HTTP while clients add
+// apps, then opens the last one with a new controller.
+func TestBackupWhileServingWrites(t *testing.T) {
+	c := MustServe(t, filepath.Join(t.TempDir(), "ls.db"), nil)
+	var wg sync.WaitGroup
+	var written atomic.Int64
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				status, _ := call(t, c, "POST", "/apps", fmt.Sprintf(`{"app":"w%d-%d.example.com"}`, w, i))
+				if status != 200 {
+					t.Errorf("POST /apps = %d", status)
+					return
+				}
+				written.Add(1)
+			}
+		}()
+	}
+	var backup []byte
+	for range 5 {
+		time.Sleep(50 * time.Millisecond)
+		status, b := call(t, c, "GET", "/backup", "")
+		if status != 200 {
+			t.Fatalf("GET /backup = %d", status)
+		}
+		backup = b
+	}
+	close(stop)
+	wg.Wait()
+
+	path := filepath.Join(t.TempDir(), "restored.db")
+	if err := os.WriteFile(path, backup, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := MustServe(t, path, nil)
+	apps := mustCall(t, r, "GET", "/apps", "")["apps"].([]any)
+	if len(apps) == 0 || int64(len(apps)) > written.Load() {
+		t.Fatalf("restored backup has %d apps; %d were written in all", len(apps), written.Load())
+	}
+	// Every app in the copy is readable.
+	for _, a := range apps {
+		mustCall(t, r, "GET", "/"+a.(string)+"/envs", "")
+	}
+}
+
+func TestBadEnvironmentRefused(t *testing.T) {
+	for env, want := range map[string]string{"PORT": "not a whole number", "LONGSHOREMAN_DRAIN": "not a duration"} {
+		c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string {
+			if k == env {
+				return "abc"
+			}
+			return ""
+		}}
+		if err := c.ParseFlags(nil); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), env) {
+			t.Errorf("%s=abc: %v, want an error naming it", env, err)
+		}
+	}
+}
+
+func TestSecondControllerOnSameFileFailsFast(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ls.db")
+	MustServe(t, path, nil)
+	c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string {
+		return map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_LISTEN": "127.0.0.1:0"}[k]
+	}}
+	c.ParseFlags(nil)
+	start := time.Now()
+	err := c.Open(context.Background())
+	c.Close()
+	if err == nil || !strings.Contains(command.ErrorText(err), "in use") || time.Since(start) > 5*time.Second {
+		t.Fatalf("second controller: %v after %s", err, time.Since(start))
+	}
+}
+
+// TestBinaryStartsAndStopsOnSIGTERM builds the binary and runs it with its
+// defaults in an empty directory, with no Redis and no hosts: it must start,
+// say what it waits for, answer /healthz, and exit 0 on SIGTERM with the
+// data file closed (a new open succeeds at once).
+func TestBinaryStartsAndStopsOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	bin := Binary(t)
+	port := testenv.FreePort(t)
+	cmd := exec.Command(bin, "serve", "--port", fmt.Sprint(port))
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "REDIS_PORT=1"}
+	var stderr bytes.Buffer
+	var mu sync.Mutex
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return stderr.Write(p) })
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("healthz = %d", resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("controller did not answer within 10s: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2500 * time.Millisecond) // let it say what it waits for
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	mu.Lock()
+	log := stderr.String()
+	mu.Unlock()
+	for _, want := range []string{"Generated an API token", "waiting for Redis", "waiting for hosts", "shutting down"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	d, err := db.Open(filepath.Join(dir, "longshoreman.db"), db.Options{Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("data file still locked after exit: %v", err)
+	}
+	d.Close()
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

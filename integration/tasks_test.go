@@ -1,0 +1,311 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
+)
+
+// startTaskController starts the controller binary with the test hosts.
+func startTaskController(t *testing.T) *Controller {
+	t.Helper()
+	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
+	for _, h := range testenv.Hosts(t) {
+		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
+	return c
+}
+
+// runCLIBinary runs the client binary against c and returns its stdout, stderr
+// and exit code.
+func runCLIBinary(t *testing.T, c *Controller, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Env = []string{"HOME=" + t.TempDir(), "LONGSHOREMAN_URL=" + c.URL, "LONGSHOREMAN_TOKEN=t0ken-0123456789"}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("longshoreman %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// dockerIDs lists with docker ps -a the containers of app: its task
+// containers (tasks) or its instances' (not tasks).
+func dockerIDs(t *testing.T, app string, tasks bool) []string {
+	t.Helper()
+	out := testenv.Docker(t, "ps", "-a", "--filter", "label="+cluster.LabelApp+"="+app, "--format", `{{.ID}} {{.Label "`+cluster.LabelTask+`"}}`)
+	var ids []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || (len(f) == 2) != tasks {
+			continue
+		}
+		ids = append(ids, f[0])
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// taskCreates counts the task containers of app that dockerd created
+// between since and now, from its event log.
+func taskCreates(t *testing.T, app string, since time.Time) int {
+	t.Helper()
+	out := testenv.Docker(t, "events", "--since", strconv.FormatInt(since.Unix(), 10), "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+		"--filter", "type=container", "--filter", "event=create", "--filter", "label="+cluster.LabelApp+"="+app, "--filter", "label="+cluster.LabelTask,
+		"--format", "{{.ID}}")
+	return len(strings.Fields(out))
+}
+
+// TestRunOneOffTask runs tasks with the CLI binary against the controller
+// binary and real containers: a task exiting 3 makes the CLI exit 3 with
+// its output; one running past its timeout is killed and the CLI says so;
+// tasks get the app's envs; no task container remains and the app's
+// instances are untouched; bad requests are refused naming the field.
+func TestRunOneOffTask(t *testing.T) {
+	c := startTaskController(t)
+	app := testenv.UniqueApp(t, "task")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	_, stderr, code := runCLIBinary(t, c, "--app", app, "apps:add")
+	if code != 0 {
+		t.Fatalf("apps:add: %s", stderr)
+	}
+	status, out := c.Call("POST", "/"+app+"/run", `{"command":["echo","hi"]}`)
+	if status != 400 || !strings.Contains(out["error"].(string), "never been deployed") {
+		t.Errorf("run of an app never deployed = %d %v; want 400 saying to deploy", status, out)
+	}
+	c.MustCall(t, "POST", "/"+app+"/envs", `{"env":"GREETING=hello task"}`)
+	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+	instances := dockerIDs(t, app, false)
+
+	stdout, stderr, code := runCLIBinary(t, c, "--app", app, "run", "--", "exit", "3", "migration", "failed")
+	if code != 3 || !strings.Contains(stdout, "migration failed") || !strings.Contains(stderr, "exit 3") {
+		t.Errorf("run -- exit 3: exit code %d, stdout %q, stderr %q; want 3 with the task's output", code, stdout, stderr)
+	}
+	stdout, stderr, code = runCLIBinary(t, c, "--app", app, "run", "--", "env", "GREETING")
+	if code != 0 || strings.TrimSpace(stdout) != "GREETING=hello task" {
+		t.Errorf("run -- env GREETING: exit code %d, stdout %q, stderr %q; want the app's env", code, stdout, stderr)
+	}
+
+	start := time.Now()
+	stdout, stderr, code = runCLIBinary(t, c, "--app", app, "run", "--timeout", "2s", "--", "sleep", "60s")
+	if code != 124 || !strings.Contains(stderr, "ran longer than its timeout (2s) and was killed") {
+		t.Errorf("run past its timeout: exit code %d, stdout %q, stderr %q; want 124 saying it timed out", code, stdout, stderr)
+	}
+	if took := time.Since(start); took > 45*time.Second {
+		t.Errorf("a task with a 2s timeout took %s", took)
+	}
+
+	// Without streaming: one answer with the last lines.
+	status, out = c.Call("POST", "/"+app+"/run", `{"command":["exit","4","bye"]}`)
+	if status != 200 || out["exit_code"] != float64(4) || !slices.Contains(anyStrings(out["output"]), "bye") {
+		t.Errorf("POST run (JSON) = %d %v; want exit_code 4 with the output", status, out)
+	}
+	for body, field := range map[string]string{`{}`: `"command"`, `{"command":[]}`: `"command"`, `{"command":["echo"],"timeout":"25h"}`: `"timeout"`, `{"command":["echo"],"timeout":"soon"}`: `"timeout"`} {
+		if status, out := c.Call("POST", "/"+app+"/run", body); status != 400 || !strings.Contains(out["error"].(string), field) {
+			t.Errorf("POST run %s = %d %v; want 400 naming %s", body, status, out, field)
+		}
+	}
+
+	if left := dockerIDs(t, app, true); len(left) != 0 {
+		t.Errorf("task containers left: %v", left)
+	}
+	if got := dockerIDs(t, app, false); !slices.Equal(got, instances) {
+		t.Errorf("instances after the tasks: %v; want the same %v", got, instances)
+	}
+	if n := len(anyStrings(c.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])); n != 1 {
+		t.Errorf("%d routed instances; want 1: a task is never routed nor counted", n)
+	}
+}
+
+// deploySteps deploys with body, reading the progress stream, and returns
+// the steps and the final line.
+func deploySteps(t *testing.T, c *Controller, app, body string) (steps []string, final map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", c.URL+"/"+app+"/deploy", strings.NewReader(body))
+	req.Header.Set("X-Auth", "t0ken-0123456789")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("progress line %q: %v", sc.Text(), err)
+		}
+		if _, last := line["error"]; last {
+			return steps, line
+		}
+		steps = append(steps, line["step"].(string))
+	}
+	t.Fatalf("the progress stream ended without an answer; steps %v\n%s", steps, c.Log())
+	return nil, nil
+}
+
+func count(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReleaseCommand deploys with release commands on real containers: a
+// failing one fails the deploy with its output and leaves the old
+// instances (the same containers) serving; a passing one runs exactly once
+// per deploy and env change, before any instance starts, and not on scale.
+func TestReleaseCommand(t *testing.T) {
+	c := startTaskController(t)
+	app := testenv.UniqueApp(t, "release")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
+	old := dockerIDs(t, app, false)
+	addrs := anyStrings(c.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])
+	if len(old) != 2 || len(addrs) != 2 {
+		t.Fatalf("after the first deploy: containers %v, routed %v", old, addrs)
+	}
+
+	since := time.Now().Add(-time.Second)
+	steps, final := deploySteps(t, c, app, `{"image":"`+testenv.Image(t, "2")+`","release":["exit","3","migration 42 failed"]}`)
+	reason, _ := final["error"].(string)
+	if !strings.Contains(reason, "exited with code 3") || !strings.Contains(reason, "migration 42 failed") || final["status"] != float64(502) {
+		t.Errorf("deploy with a failing release answered %v; want 502 with the exit code and the output", final)
+	}
+	if slices.Contains(steps, "starting") || count(steps, "release") != 1 {
+		t.Errorf("steps %v; want one release and nothing started", steps)
+	}
+	if got := dockerIDs(t, app, false); !slices.Equal(got, old) {
+		t.Errorf("containers after a failed release %v; want the old ones %v", got, old)
+	}
+	for _, a := range addrs {
+		host, port, _ := strings.Cut(a, ":")
+		p, _ := strconv.Atoi(port)
+		if code, body := testenv.HTTPGet(t, testenv.Addr(host, p), "/version", 10*time.Second); code != 200 || !strings.Contains(body, "1") {
+			t.Errorf("old instance %s answers %d %q; want version 1 still serving", a, code, body)
+		}
+	}
+	hist := c.MustCall(t, "GET", "/"+app+"/history", "")["history"].([]any)
+	if last := hist[0].(map[string]any); last["status"] != "failed" || !strings.Contains(last["reason"].(string), "migration 42 failed") {
+		t.Errorf("newest revision %v; want failed with the release's output", last)
+	}
+	if n := taskCreates(t, app, since); n != 1 {
+		t.Errorf("%d task containers created for one deploy; want 1", n)
+	}
+
+	// A passing release: once per deploy, before anything starts, with the
+	// new envs.
+	since = time.Now()
+	time.Sleep(1100 * time.Millisecond) // docker events --since has a one-second resolution
+	steps, final = deploySteps(t, c, app, `{"image":"`+testenv.Image(t, "2")+`","release":["env","PORT"]}`)
+	if final["error"] != false {
+		t.Fatalf("deploy with a passing release: %v\n%s", final, c.Log())
+	}
+	if count(steps, "release") != 1 || count(steps, "released") != 1 || slices.Index(steps, "released") > slices.Index(steps, "starting") {
+		t.Errorf("steps %v; want release, released once, before starting", steps)
+	}
+	if n := taskCreates(t, app, since); n != 1 {
+		t.Errorf("%d task containers created for one deploy; want 1", n)
+	}
+
+	since = time.Now()
+	time.Sleep(1100 * time.Millisecond)
+	c.MustCall(t, "POST", "/"+app+"/scale", `{"count":3}`)
+	if n := taskCreates(t, app, since); n != 0 {
+		t.Errorf("scale created %d task containers; want none", n)
+	}
+	c.MustCall(t, "POST", "/"+app+"/envs", `{"env":"STAGE=two"}`)
+	if n := taskCreates(t, app, since); n != 1 {
+		t.Errorf("an env change created %d task containers; want 1", n)
+	}
+	if left := dockerIDs(t, app, true); len(left) != 0 {
+		t.Errorf("task containers left: %v", left)
+	}
+}
+
+// TestTaskOfDeadControllerRemoved kills the controller binary with SIGKILL
+// while a task runs; the controller started again removes the task's
+// container, and keeps the app's instances.
+func TestTaskOfDeadControllerRemoved(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "ls.db")
+	c := StartController(t, dbPath)
+	for _, h := range testenv.Hosts(t) {
+		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
+	app := testenv.UniqueApp(t, "orphan-task")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+	instances := dockerIDs(t, app, false)
+
+	go c.Call("POST", "/"+app+"/run", `{"command":["sleep","300s"]}`)
+	waitFor(t, 60*time.Second, "the task container runs", func() bool { return len(dockerIDs(t, app, true)) == 1 })
+	c.Kill()
+	if n := len(dockerIDs(t, app, true)); n != 1 {
+		t.Fatalf("%d task containers after the kill; want the one left behind", n)
+	}
+	c.Start(t)
+	waitFor(t, 60*time.Second, "the orphaned task container removed", func() bool { return len(dockerIDs(t, app, true)) == 0 })
+	if got := dockerIDs(t, app, false); !slices.Equal(got, instances) {
+		t.Errorf("instances after the restart %v; want %v adopted, not replaced", got, instances)
+	}
+}
+
+// TestDeployCommandAndReleaseCLI gives the instances' command and the
+// release command with the CLI binary: --cmd replaces the instances' CMD
+// (the test app then runs the command instead of serving, and the failed
+// deploy shows its output), --release -- runs the release command first,
+// and a command after -- without --release is refused before any request.
+func TestDeployCommandAndReleaseCLI(t *testing.T) {
+	c := startTaskController(t)
+	app := testenv.UniqueApp(t, "deploy-cmd")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	image := testenv.Image(t, "1")
+
+	_, stderr, code := runCLIBinary(t, c, "--app", app, "deploy", image, "--count", "1", "--cmd", "echo", "--cmd", "instance command ran")
+	if code == 0 || !strings.Contains(stderr, "instance command ran") {
+		t.Errorf("deploy --cmd echo: exit code %d, stderr %q; want the deploy to fail showing the command's output", code, stderr)
+	}
+	_, stderr, code = runCLIBinary(t, c, "--app", app, "deploy", image, "--count", "1", "--", "exit", "3")
+	if code == 0 || !strings.Contains(stderr, "add --release") {
+		t.Errorf("deploy with a command after -- but no --release: exit code %d, stderr %q; want it refused", code, stderr)
+	}
+	stdout, stderr, code := runCLIBinary(t, c, "--app", app, "deploy", image, "--count", "1", "--release", "--", "exit", "3", "schema too new")
+	if code == 0 || !strings.Contains(stderr, "schema too new") || !strings.Contains(stdout, "release") {
+		t.Errorf("deploy --release -- exit 3: exit code %d, stdout %q, stderr %q; want it failed with the release's output", code, stdout, stderr)
+	}
+	stdout, stderr, code = runCLIBinary(t, c, "--app", app, "deploy", image, "--count", "1", "--release", "--", "env", "PORT")
+	if code != 0 || !strings.Contains(stdout, "released") {
+		t.Fatalf("deploy --release -- env PORT: exit code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	hist := c.MustCall(t, "GET", "/"+app+"/history", "")["history"].([]any)
+	if n := len(hist); n != 3 {
+		t.Errorf("%d revisions; want 3 (the refused deploy recorded none)", n)
+	}
+	if len(dockerIDs(t, app, false)) != 1 || len(dockerIDs(t, app, true)) != 0 {
+		t.Errorf("after the deploys: instances %v, tasks %v; want one instance and no task", dockerIDs(t, app, false), dockerIDs(t, app, true))
+	}
+}

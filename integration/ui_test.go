@@ -1,0 +1,279 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/longshoreman/longshoreman/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "refresh the dashboard screenshots under docs/")
+
+// browser is a headless Chromium tab, with every console message and
+// uncaught exception of the page kept for the test to check.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu      sync.Mutex // guards console
+	console []string
+}
+
+func newBrowser(t *testing.T, width, height int) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(testenv.Chromium(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(width, height),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b := &browser{t: t, ctx: ctx}
+	// The first Run starts the browser; it must not have a timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", testenv.Chromium(t), err)
+	}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.console = append(b.console, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line))
+			b.mu.Unlock()
+		}
+	}()
+	return b
+}
+
+// Console returns what the page wrote to the console so far.
+func (b *browser) Console() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.console...)
+}
+
+// Do runs actions, failing the test with the page's console on an error.
+func (b *browser) Do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v\nconsole:\n%s", what, err, strings.Join(b.Console(), "\n"))
+	}
+}
+
+// Wait polls the JavaScript expression until it is true.
+func (b *browser) Wait(what, expr string, timeout time.Duration) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout+10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+expr+")", chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		body, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById('main').innerText`))
+		b.t.Fatalf("waiting %s for %s: %v\npage:\n%s\nconsole:\n%s", timeout, what, err, body, strings.Join(b.Console(), "\n"))
+	}
+	b.t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
+}
+
+// Eval returns the value of a JavaScript expression.
+func evalJS[T any](b *browser, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// Screenshot writes the whole page to dir/name, and with -update to docs/.
+func (b *browser) Screenshot(dir, name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(filepath.Join("docs", name), png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	b.t.Logf("screenshot %s", filepath.Join(dir, name))
+}
+
+func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+
+// js quotes s as a JavaScript string.
+func js(s string) string { return fmt.Sprintf("%q", s) }
+
+// TestDashboard drives the dashboard in headless Chromium against a real
+// controller, Docker hosts and the test app, as a person would: sign in,
+// deploy from the form, watch an instance killed with docker kill come
+// back, set an env, roll back, see a failed deploy's reason, sign out.
+func TestDashboard(t *testing.T) {
+	hosts := testenv.Hosts(t)
+	image1, image2 := testenv.Image(t, "1"), testenv.Image(t, "2")
+	_ = image2
+	c, log := serveUI(t, nil)
+	for _, h := range hosts {
+		mustCall(t, c, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
+	app := testenv.UniqueApp(t, "shop")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	shots := t.TempDir()
+
+	b := newBrowser(t, 1280, 900)
+	b.Do("opening the dashboard", chromedp.Navigate(c.URL()+"/ui/"), chromedp.WaitVisible(css("#token")))
+	b.Do("marking the page", chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`))
+
+	// A wrong token, sent with the keyboard.
+	b.Do("a wrong token", chromedp.SendKeys(css("#token"), "not-the-token-0000\r"))
+	b.Wait(`"Invalid token"`, `document.getElementById('signin-error').textContent === 'Invalid token'`, 20*time.Second)
+	if n := evalJS[int](b, `sessionStorage.length`); n != 0 {
+		t.Fatalf("a wrong token was kept: sessionStorage has %d items", n)
+	}
+
+	b.Do("typing the token", chromedp.Evaluate[chromedp.Void](`document.getElementById('token').value = ''`), chromedp.SendKeys(css("#token"), uiToken))
+	b.Do("signing in", chromedp.Click(css("#signin-form button[type=submit]")))
+	b.Wait("the hosts listed", fmt.Sprintf(`document.querySelectorAll('#hosts-body tr[data-host]').length === %d`, len(hosts)), 30*time.Second)
+	b.Wait("the hosts' memory", `[...document.querySelectorAll('#hosts-body tr[data-host] td:nth-child(4)')].every(td => /iB$/.test(td.textContent))`, 30*time.Second)
+	b.Wait("the event stream live", `document.getElementById('live').textContent === 'live'`, 30*time.Second)
+
+	// Deploy from the form; the steps appear as they happen.
+	b.Do("filling the deploy form",
+		chromedp.SetValue(css("#deploy-app"), app), chromedp.SetValue(css("#deploy-image"), image1),
+		chromedp.SetValue(css("#deploy-count"), "2"), chromedp.Click(css("#deploy-submit")))
+	b.Wait("a first step shown while the deploy runs", `document.querySelector('#deploy-steps li') && !document.getElementById('deploy-status').textContent.startsWith('Revision')`, 60*time.Second)
+	b.Wait("the steps reaching routed", `document.querySelectorAll('#deploy-steps li[data-step=routed]').length === 2`, 120*time.Second)
+	b.Wait("the deploy's outcome", `document.getElementById('deploy-status').textContent.startsWith('Revision 1 is live')`, 60*time.Second)
+	b.Wait("the app listed healthy", `[...document.querySelectorAll('#apps-body tr')].some(r => r.dataset.app === `+js(app)+` && r.querySelector('.healthy').textContent === '2/2')`, 30*time.Second)
+	b.Wait("the deploy in the event list", `document.querySelector('#events li[data-type=revision][data-step=succeeded]')`, 30*time.Second)
+	b.Screenshot(shots, "ui-cluster.png")
+	b.Do("a phone's width", chromedp.EmulateViewport(375, 800))
+	b.Wait("the cluster view within 375px", `document.documentElement.scrollWidth <= 375`, 10*time.Second)
+	b.Do("back to the desktop", chromedp.EmulateViewport(1280, 900))
+
+	// The app's page shows its instances.
+	b.Do("opening the app", chromedp.Click(css(`#apps-body a[href="#/apps/`+app+`"]`)))
+	b.Wait("two healthy instances", `document.querySelectorAll('#instances-body tr[data-health=healthy]').length === 2`, 30*time.Second)
+	insts, err := c.Store().Instances(app)
+	if err != nil || len(insts) != 2 {
+		t.Fatalf("instances of %s: %v %v", app, insts, err)
+	}
+	killed := insts[0]
+
+	// docker kill: the page shows the instance leave, then a new one
+	// healthy, without a reload.
+	testenv.Docker(t, "kill", killed.ID)
+	b.Wait("the killed instance no longer healthy", `!document.querySelector('#instances-body tr[data-instance=`+js(killed.Addr())+`][data-health=healthy]')`, 30*time.Second)
+	b.Wait("two healthy instances again", `document.querySelectorAll('#instances-body tr[data-health=healthy]').length === 2 && !document.querySelector('#instances-body tr[data-instance=`+js(killed.Addr())+`]')`, 90*time.Second)
+	b.Wait("the death in the event list", `document.querySelector('#events li[data-type=instance][data-step=died]')`, 10*time.Second)
+
+	// Set an env: a new revision; the value hidden until revealed.
+	b.Do("setting an env", chromedp.SetValue(css("#env-key"), "COLOR"), chromedp.SetValue(css("#env-value"), "blue"), chromedp.Click(css("#env-form button[type=submit]")))
+	b.Wait("revision 2", `document.getElementById('app-revision').textContent === '2'`, 120*time.Second)
+	b.Wait("the env listed", `document.querySelector('#envs-body tr[data-env=COLOR]')`, 30*time.Second)
+	if v := evalJS[string](b, `document.querySelector('#envs-body tr[data-env=COLOR] td').textContent`); strings.Contains(v, "blue") {
+		t.Fatalf("the env's value is shown before it is revealed: %q", v)
+	}
+	b.Do("revealing the env", chromedp.Click(css("#reveal-COLOR")))
+	b.Wait("the env's value revealed", `document.querySelector('#envs-body tr[data-env=COLOR] td').textContent === 'blue'`, 10*time.Second)
+
+	// Roll back to revision 1, confirming in the dialog.
+	b.Do("rolling back", chromedp.Click(css("#rollback-1")))
+	b.Wait("the confirmation", `document.getElementById('confirm').open`, 10*time.Second)
+	b.Do("confirming", chromedp.Click(css("#confirm-ok")))
+	b.Wait("revision 3 current", `document.getElementById('app-revision').textContent === '3' && document.querySelector('#history-body tr[data-revision="3"].current')`, 120*time.Second)
+
+	// A deploy whose health check never passes: its reason, with the
+	// container's last log lines, in the form and the history.
+	b.Do("a deploy that fails",
+		chromedp.SetValue(css("#app-deploy-health"), "/no-such-health-check"), chromedp.SetValue(css("#app-deploy-timeout"), "3s"),
+		chromedp.Click(css("#app-deploy-submit")))
+	b.Wait("the failure's reason", `document.getElementById('app-deploy-status').className === 'error' && document.getElementById('app-deploy-status').textContent.length > 20`, 120*time.Second)
+	b.Wait("the failed revision's reason in the history", `document.querySelector('#history-body tr[data-revision="4"] .b-failed') && document.querySelector('#history-body tr[data-revision="4"] pre.reason')`, 30*time.Second)
+	reason := evalJS[string](b, `document.querySelector('#history-body tr[data-revision="4"] pre.reason').textContent`)
+	t.Logf("failed deploy's reason: %s", reason)
+	if !strings.Contains(reason, "/no-such-health-check") {
+		t.Fatalf("the failed deploy's reason does not name the health check: %q", reason)
+	}
+	b.Do("refreshing the logs", chromedp.Click(css("#logs-refresh")))
+	b.Wait("the logs shown", `document.getElementById('logs').textContent.length > 0 && document.getElementById('logs').textContent !== 'Loading…'`, 30*time.Second)
+	b.Do("scrolling to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+	b.Screenshot(shots, "ui-app.png")
+
+	// At 375 px wide nothing overflows the page sideways.
+	b.Do("a phone's width", chromedp.EmulateViewport(375, 800))
+	b.Wait("the app view within 375px", `document.documentElement.scrollWidth <= 375`, 10*time.Second)
+	b.Do("back to the desktop", chromedp.EmulateViewport(1280, 900))
+
+	// Scaling down stops instances: it asks first, and Cancel changes
+	// nothing.
+	b.Do("scaling to 1", chromedp.SetValue(css("#scale-count"), "1"), chromedp.Click(css("#scale-form button[type=submit]")))
+	b.Wait("the confirmation", `document.getElementById('confirm').open`, 10*time.Second)
+	b.Do("cancelling", chromedp.Click(css("#confirm-cancel")))
+	b.Wait("the dialog closed", `!document.getElementById('confirm').open`, 10*time.Second)
+	if n := evalJS[string](b, `document.getElementById('app-healthy').textContent`); n != "2/2" {
+		t.Fatalf("a cancelled scale changed the app: %s", n)
+	}
+	b.Do("scaling to 1 again", chromedp.Click(css("#scale-form button[type=submit]")))
+	b.Wait("the confirmation", `document.getElementById('confirm').open`, 10*time.Second)
+	b.Do("confirming", chromedp.Click(css("#confirm-ok")))
+	b.Wait("one instance", `document.getElementById('app-healthy').textContent === '1/1' && document.querySelectorAll('#instances-body tr[data-instance]').length === 1`, 60*time.Second)
+	b.Do("killing", chromedp.Click(css("#kill")))
+	b.Wait("the confirmation", `document.getElementById('confirm').open`, 10*time.Second)
+	b.Do("confirming", chromedp.Click(css("#confirm-ok")))
+	b.Wait("the app stopped", `document.getElementById('app-healthy').textContent === '0/0' && !document.querySelector('#instances-body tr[data-instance]')`, 60*time.Second)
+
+	// Add a host, then drain it.
+	extra := testenv.FaultHost(t)
+	b.Do("back to the cluster", chromedp.Click(css(`a[href="#/"]`)))
+	b.Do("adding a host", chromedp.SetValue(css("#host-add-addr"), extra), chromedp.Click(css("#host-add-form button[type=submit]")))
+	b.Wait("the new host listed", `document.querySelector('#hosts-body tr[data-host=`+js(extra)+`]')`, 30*time.Second)
+	b.Do("draining it", chromedp.Click(css("#drain-"+strings.ReplaceAll(extra, ".", `\.`))))
+	b.Wait("the confirmation", `document.getElementById('confirm').open`, 10*time.Second)
+	b.Do("confirming", chromedp.Click(css("#confirm-ok")))
+	b.Wait("the host gone", `!document.querySelector('#hosts-body tr[data-host=`+js(extra)+`]') && document.querySelectorAll('#hosts-body tr[data-host]').length === `+fmt.Sprint(len(hosts)), 60*time.Second)
+
+	if !evalJS[bool](b, `window.notReloaded === true`) {
+		t.Fatal("the page was reloaded during the test: the views must update themselves")
+	}
+	b.Do("signing out", chromedp.Click(css("#signout")))
+	b.Wait("the sign-in form again", `!document.getElementById('signin').hidden && document.getElementById('view').hidden`, 10*time.Second)
+	if n := evalJS[int](b, `sessionStorage.length`); n != 0 {
+		t.Fatalf("sessionStorage holds %d items after signing out", n)
+	}
+	for _, m := range b.Console() {
+		if strings.Contains(m, "status of 401") {
+			continue // the wrong token's answer
+		}
+		if strings.HasPrefix(m, "error") || strings.HasPrefix(m, "exception") || strings.Contains(m, "Content Security Policy") {
+			t.Errorf("the page logged: %s", m)
+		}
+	}
+	if strings.Contains(log.String(), uiToken) {
+		t.Fatalf("the token is in the controller's log")
+	}
+	if !strings.Contains(log.String(), "path=/overview") {
+		t.Fatalf("the dashboard's requests are not in the log (is the log captured?)")
+	}
+}

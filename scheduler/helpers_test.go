@@ -1,0 +1,130 @@
+package scheduler_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/scheduler"
+)
+
+// routed returns the app's routed addresses in d's routing table.
+func routed(tb testing.TB, d cluster.Store, app string) []string {
+	tb.Helper()
+	table, err := d.RoutingTable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return table.Routes[app]
+}
+
+// listCounting counts the List calls made to each host, passing every call
+// on to the real (or fake) engines.
+type listCounting struct {
+	scheduler.Engines
+	mu    sync.Mutex // guards lists
+	lists map[string]int
+}
+
+// checkViews runs the reconciler over s (whose engines are counted) and
+// checks that, once the hosts' views are live, a pass that lists no host
+// still sees a container started behind the controller's back (it is not
+// needed, so it is removed), and that a killed instance is unrouted at
+// once and replaced, with the periodic pass an hour away.
+func checkViews(t *testing.T, s *scheduler.Scheduler, counted *listCounting, records interface {
+	Instances(string) ([]cluster.Instance, error)
+}, routedOf func(string) []string, app string, rev int, host string, w viewWorld) {
+	r := scheduler.NewReconciler(s, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// passNotListing runs one pass that is not host's periodic list and
+	// reports whether it listed host (it must not, once the view is live).
+	passNotListing := func() bool {
+		for {
+			if _, n := r.LastPass(); !scheduler.RelistDue(host, n) {
+				break
+			}
+			r.Pass(ctx)
+		}
+		before := counted.listed(host)
+		r.Pass(ctx)
+		return counted.listed(host) != before
+	}
+	Eventually(t, 30*time.Second, "a pass reading the view of "+host+" instead of listing it", func() bool { return !passNotListing() })
+
+	id := w.behind(t, app, rev, host)
+	Eventually(t, 60*time.Second, "the container started behind the controller's back removed by a pass that does not list "+host, func() bool {
+		if passNotListing() {
+			t.Fatalf("a pass listed %s although its view is live and its periodic list not due", host)
+		}
+		return !w.exists(host, id)
+	})
+
+	insts, err := records.Instances(app)
+	if err != nil || len(insts) == 0 {
+		t.Fatalf("instances of %s: %v, %v", app, insts, err)
+	}
+	victim := insts[0]
+	w.kill(t, victim.ID)
+	took := Eventually(t, 20*time.Second, "the killed instance unrouted", func() bool { return !contains(routedOf(app), victim.Addr()) })
+	t.Logf("unrouted %s %s after the kill", victim.Addr(), took.Round(time.Millisecond))
+	Eventually(t, 60*time.Second, "the killed instance replaced", func() bool {
+		insts, _ := records.Instances(app)
+		routedNow := routedOf(app)
+		for _, i := range insts {
+			if i.ID == victim.ID {
+				return false
+			}
+		}
+		return len(insts) == 2 && len(routedNow) == 2
+	})
+}
+
+// viewWorld is what the view tests need of a cluster: start a container
+// with the controller's labels behind its back, kill one, and say whether
+// a container still exists.
+type viewWorld struct {
+	behind func(tb testing.TB, app string, rev int, host string) string
+	kill   func(tb testing.TB, id string)
+	exists func(host, id string) bool
+}
+
+func (l *listCounting) List(ctx context.Context, host string) ([]cluster.Container, error) {
+	l.mu.Lock()
+	l.lists[host]++
+	l.mu.Unlock()
+	return l.Engines.List(ctx, host)
+}
+
+func (l *listCounting) listed(host string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lists[host]
+}
+
+// Eventually polls cond every 50ms until it holds or timeout passes.
+func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			tb.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
