@@ -25,7 +25,7 @@ import (
 // user cannot publish on the routing channel nor run other commands.
 func TestRedisACLFromTheREADME(t *testing.T) {
 	testenv.Redis(t)
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,11 +28,11 @@ func TestPackagingImage(t *testing.T) {
 	// A build context of its own: the static binary and the Dockerfile,
 	// so the repository is left as it was.
 	ctxDir := t.TempDir()
-	out, err := exec.Command("./scripts/build", filepath.Join(ctxDir, "longshoreman")).CombinedOutput()
+	out, err := exec.Command("../scripts/build", filepath.Join(ctxDir, "longshoreman")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("scripts/build: %v\n%s", err, out)
 	}
-	dockerfile, err := os.ReadFile("Dockerfile")
+	dockerfile, err := os.ReadFile("../Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
