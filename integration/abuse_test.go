@@ -18,6 +18,7 @@ import (
 // a header and then a body too slowly, and checks the controller closes
 // them after its timeouts while it keeps answering others.
 func TestSlowClientsAreCutOff(t *testing.T) {
+	t.Parallel()
 	base := map[string]string{"LONGSHOREMAN_DB": filepath.Join(t.TempDir(), "ls.db"), "LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
 	c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return base[k] }}
 	if err := c.ParseFlags(nil); err != nil {
@@ -59,6 +60,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 
 // TestHugeHeaderRefused sends a header over the limit.
 func TestHugeHeaderRefused(t *testing.T) {
+	t.Parallel()
 	c := MustServe(t, filepath.Join(t.TempDir(), "ls.db"), nil)
 	req, _ := http.NewRequest("GET", c.URL()+"/apps", nil)
 	req.Header.Set("X-Auth", "t0ken-0123456789")

@@ -24,6 +24,7 @@ import (
 // redis-server: the controller and a router work with them, and the router's
 // user cannot publish on the routing channel nor run other commands.
 func TestRedisACLFromTheREADME(t *testing.T) {
+	t.Parallel()
 	testenv.Redis(t)
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {

@@ -49,6 +49,7 @@ func metricSeries(t *testing.T, c *command.ServeCommand) []string {
 // that the refused ones add no series and the accepted ones only the fixed
 // "other" and "unmatched" labels.
 func TestMetricsSeriesBoundedForRefusedRequests(t *testing.T) {
+	t.Parallel()
 	c := MustServe(t, filepath.Join(t.TempDir(), "ls.db"), nil)
 	metricSeries(t, c) // the first scrape adds its own route's series
 	before := metricSeries(t, c)
@@ -116,6 +117,7 @@ func diff(a, b []string) string {
 // checks that only 5 revisions remain; then it sends envs over the limits
 // and with control characters, and JSON sent as a form.
 func TestHistoryAndEnvLimits(t *testing.T) {
+	t.Parallel()
 	c := MustServe(t, filepath.Join(t.TempDir(), "ls.db"), map[string]string{"LONGSHOREMAN_HISTORY": "5"})
 	const app = "/hist.example.com"
 	for i := range 12 {

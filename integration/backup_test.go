@@ -41,6 +41,7 @@ func callWithin(t *testing.T, c *command.ServeCommand, limit time.Duration, meth
 // grow (remap) the file, deploy an app and read /healthz, /apps and
 // /history: they must all be answered while the backup is still being read.
 func TestSlowBackupDoesNotBlock(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	path := filepath.Join(t.TempDir(), "ls.db")
 	fillDataFile(t, path, 14<<20)

@@ -192,6 +192,7 @@ func revisions(tb testing.TB, app string) map[string]int {
 // app's containers are counted every 50ms: never more than 5 run, no
 // request fails, and all 4 end on version 2.
 func TestBatchedDeployThroughRouter(t *testing.T) {
+	t.Parallel()
 	b := startBatchCluster(t, "batched", "", nil)
 	sampler := sampleContainers(t, b.app)
 	steps, answer := streamRollout(t, b.c, "/apps/"+b.app+"/deploy", `{"image":"`+testenv.Image(t, "2")+`","batch":1}`, nil)
@@ -227,6 +228,7 @@ func TestBatchedDeployThroughRouter(t *testing.T) {
 // back on revision 1. Through both, no request fails, at most 5
 // containers run, and the app ends with its 4 instances of version 1.
 func TestFailedBatchRestoresOldRevision(t *testing.T) {
+	t.Parallel()
 	b := startBatchCluster(t, "batchfail", `,"healthcheck":{"timeout":"8s"}`, func(c *Controller, app string) {
 		// Instances listen 2s after they start, so the test can kill one
 		// before it is healthy.
@@ -307,6 +309,7 @@ func TestFailedBatchRestoresOldRevision(t *testing.T) {
 // (it waits up to 10s for requests in flight): with a stop timeout of 1s
 // Docker kills it after 1s.
 func TestPerAppStopTimeoutAndDrain(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	redis := testenv.Redis(t)
 	rhost, rport, _ := net.SplitHostPort(redis)

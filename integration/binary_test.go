@@ -12,6 +12,7 @@ import (
 // to pass (a negative reconcile interval panicked in time.NewTicker): it
 // exits 1 with one line per bad value, and creates no data file.
 func TestBinaryRefusesBadSettings(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		args  []string

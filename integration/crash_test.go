@@ -125,6 +125,7 @@ func anyStrings(v any) []string {
 // keeps the desired count, settles the interrupted revision and loses no
 // app, host or env.
 func TestKillNineDuringDeploys(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	path := filepath.Join(t.TempDir(), "ls.db")
 	redis := testenv.StartRedis(t)

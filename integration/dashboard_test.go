@@ -17,6 +17,7 @@ import (
 // GET /events refuse a request without the right token, and no token,
 // right or wrong, ever reaches the request log.
 func TestDashboardSecurity(t *testing.T) {
+	t.Parallel()
 	c, log := serveWith(t, nil, command.ServerTimeouts{})
 	wrong := "wrong-token-abcdefghijkl"
 	send := func(method, path, header, token string) *http.Response {

@@ -39,6 +39,7 @@ func openServe(t *testing.T, env map[string]string, args ...string) (*command.Se
 // --init or LONGSHOREMAN_INIT=1 creates it, and on an existing file they
 // change nothing.
 func TestServeNeedsInitForAMissingFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "mnt", "ls.db")
 	os.MkdirAll(filepath.Dir(path), 0o700)
 	_, _, err := openServe(t, map[string]string{"LONGSHOREMAN_DB": path})
@@ -74,6 +75,7 @@ func TestServeNeedsInitForAMissingFile(t *testing.T) {
 }
 
 func TestInitValueRefused(t *testing.T) {
+	t.Parallel()
 	c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return map[string]string{"LONGSHOREMAN_INIT": "yes"}[k] }}
 	if err := c.ParseFlags(nil); err == nil || !strings.Contains(err.Error(), "LONGSHOREMAN_INIT") {
 		t.Fatalf("LONGSHOREMAN_INIT=yes: %v, want an error naming it", err)
@@ -84,6 +86,7 @@ func TestInitValueRefused(t *testing.T) {
 // first `go run . serve` creates longshoreman.db in the working directory,
 // saying so; the same path given explicitly is not created.
 func TestServeCreatesTheDefaultFile(t *testing.T) {
+	// Not parallel: it changes the working directory.
 	dir := t.TempDir()
 	cmd := exec.Command(Binary(t), "serve", "--listen", "127.0.0.1:0", "--db", "longshoreman.db")
 	cmd.Dir = dir
@@ -110,6 +113,7 @@ func TestServeCreatesTheDefaultFile(t *testing.T) {
 // TestServeRefusesDamagedFiles: an empty file and a truncated file stop the
 // start with a message saying to restore a backup, even with --init.
 func TestServeRefusesDamagedFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.db")
 	c := MustServe(t, good, nil)
@@ -137,6 +141,7 @@ func TestServeRefusesDamagedFiles(t *testing.T) {
 // TestTokenPrintsRoutesKey: the generated routes key is printed by
 // `longshoreman token --routes-key`, also while the controller runs.
 func TestTokenPrintsRoutesKey(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c := MustServe(t, path, nil)
 	want, err := c.Store().RoutesKey()
@@ -160,6 +165,7 @@ func TestTokenPrintsRoutesKey(t *testing.T) {
 // TestRouterNeedsRoutesKey: a router without LONGSHOREMAN_ROUTES_KEY
 // refuses to start and says where to get it.
 func TestRouterNeedsRoutesKey(t *testing.T) {
+	t.Parallel()
 	for env, want := range map[string]string{"": "longshoreman token --routes-key", "short": "at least 16"} {
 		r := &command.RouterCommand{Stderr: io.Discard, Getenv: func(k string) string {
 			return map[string]string{"LONGSHOREMAN_ROUTES_KEY": env, "LONGSHOREMAN_LISTEN": "127.0.0.1:0"}[k]

@@ -72,6 +72,7 @@ func deployUntil(t *testing.T, c *Controller, app, body, step string) {
 // finishes after the restart: it succeeded, the new instances stay routed
 // and the old ones go.
 func TestKillNineAfterRoutingFinishesDeploy(t *testing.T) {
+	t.Parallel()
 	// A long drain keeps the deploy between routing and stopping the old
 	// instances while the controller is killed.
 	c, _, app := startDurabilityCluster(t, "LONGSHOREMAN_DRAIN=30s")
@@ -120,6 +121,7 @@ func TestKillNineAfterRoutingFinishesDeploy(t *testing.T) {
 // A DELETE /apps/X cut short by kill -9 (its instances unrouted, the drain
 // under way) is completed after the restart: no container, the app gone.
 func TestKillNineDuringDeleteCompletesIt(t *testing.T) {
+	t.Parallel()
 	c, _, app := startDurabilityCluster(t, "LONGSHOREMAN_DRAIN=30s")
 	go c.Call("DELETE", "/apps/"+app, "")
 	waitFor(t, 30*time.Second, "the app's instances unrouted by the delete", func() bool {
@@ -147,6 +149,7 @@ func TestKillNineDuringDeleteCompletesIt(t *testing.T) {
 // still routes to keep running until the router has the new table, so a
 // client going through the router sees no failure.
 func TestRestartDuringRedisOutageKeepsOldInstances(t *testing.T) {
+	t.Parallel()
 	c, redis, app := startDurabilityCluster(t)
 	r := StartRouter(t, redis.Addr)
 	waitFor(t, 30*time.Second, "the router serves version 1", func() bool {

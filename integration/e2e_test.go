@@ -149,6 +149,7 @@ func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool
 // serving its last table, deploys go on, and the router has the current
 // table within one heartbeat of Redis coming back.
 func TestZeroDowntimeThroughRouter(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	redis := testenv.StartRedis(t)
 	rhost, rport, _ := net.SplitHostPort(redis.Addr)
@@ -204,6 +205,7 @@ func TestZeroDowntimeThroughRouter(t *testing.T) {
 // TestDrainHostThroughRouter removes a host while a client goes through
 // the router: its instances are replaced first, no request fails.
 func TestDrainHostThroughRouter(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	redis := testenv.StartRedis(t)
 	rhost, rport, _ := net.SplitHostPort(redis.Addr)

@@ -162,6 +162,7 @@ func (s *progressStream) final(t *testing.T, timeout time.Duration) map[string]a
 // The same for five concurrent DELETEs; and a deploy sent during an env
 // change still gets 409, while an env change sent then waits and says so.
 func TestConcurrentEnvChangesThroughRouter(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	redis := testenv.StartRedis(t)
 	rhost, rport, _ := net.SplitHostPort(redis.Addr)

@@ -20,6 +20,7 @@ import (
 // writes to etcd, a restart keeps everything, and GET /backup answers a
 // data file that a single controller opens as the same cluster.
 func TestServeOnEtcd(t *testing.T) {
+	t.Parallel()
 	url := etcdTestURL(t)
 	_, _, err := openServe(t, etcdServeEnv(t, url))
 	if cluster.ErrorCode(err) != cluster.ENOTFOUND || !strings.Contains(command.ErrorText(err), "--init") || !strings.Contains(command.ErrorText(err), "/longshoreman-test/") {

@@ -138,6 +138,7 @@ func is(typ, step, app string) func(cluster.Event) bool {
 // DROP and up again. A client following another app sees none of these
 // app events.
 func TestEventsFromRealActions(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	fault := testenv.FaultHost(t)
 	c, _ := serveUI(t, map[string]string{"LONGSHOREMAN_HOST_GRACE": "2s", "LONGSHOREMAN_RECONCILE": "1s"})
@@ -255,6 +256,7 @@ func deployTime(tb testing.TB, c *command.ServeCommand, app, image string) time.
 // by the server, while events flow as fast as they are published and a
 // deploy runs as it does without that client.
 func TestEventsDropsAClientThatNeverReads(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c, log := serveUI(t, nil)
 	for _, h := range hosts {
@@ -371,6 +373,7 @@ func BenchmarkDeployWithAStuckEventsClient(b *testing.B) {
 // each on its own event stream; GET /events of a follower is the
 // leader's.
 func TestLeaderEvents(t *testing.T) {
+	t.Parallel()
 	url := etcdTestURL(t)
 	first, _ := serveOnEtcd(t, url, nil)
 	waitLeader(t, []string{first.URL()}, 30*time.Second)

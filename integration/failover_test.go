@@ -135,6 +135,7 @@ func deployingRevision(t *testing.T, c *Controller, app string) float64 {
 // them), publishes no table after the new leader's first, stops no
 // container, says it lost the leadership and follows.
 func TestLeaderFailover(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	rds := testenv.StartRedis(t)
 	rhost, rport, _ := net.SplitHostPort(rds.Addr)

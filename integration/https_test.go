@@ -191,6 +191,7 @@ func secretsIn(s string) string {
 // with the controller stopped a restarted router serves the app over HTTPS
 // from its certificate cache and kept routing table. No key or certificate reaches Redis, the logs or the API answers.
 func TestHTTPSWithPebble(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	redisAddr := testenv.Redis(t)
 	image := testenv.Image(t, "1")
@@ -455,6 +456,7 @@ func TestHTTPSWithPebble(t *testing.T) {
 // retried after the backoff, not at once by another controller); a
 // follower serves the router token's certificate set from the store.
 func TestOnlyTheLeaderOrdersCertificates(t *testing.T) {
+	t.Parallel()
 	url := etcdTestURL(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -109,6 +109,7 @@ func waitLeader(t testing.TB, urls []string, timeout time.Duration) int {
 // the CLI points at a follower, deploy's live progress included. When the
 // leader stops, another leads and takes writes.
 func TestFollowerServesEveryVerb(t *testing.T) {
+	t.Parallel()
 	url := etcdTestURL(t)
 	_, err := command.LoadServeConfig(nil, func(k string) string { return map[string]string{"LONGSHOREMAN_DB": url}[k] }, io.Discard)
 	if err == nil || !strings.Contains(command.ErrorText(err), "LONGSHOREMAN_ADVERTISE") {
@@ -224,6 +225,7 @@ func TestFollowerServesEveryVerb(t *testing.T) {
 // with 503 and a message naming etcd; once the members are back, the
 // controllers elect a leader again and take writes, without a restart.
 func TestControllersWithoutQuorum(t *testing.T) {
+	t.Parallel()
 	ec := testenv.StartEtcd(t)
 	url := "etcd://" + strings.Join(ec.Endpoints, ",") + "/longshoreman"
 	var urls []string

@@ -27,6 +27,7 @@ import (
 // does not call the hosts' Docker APIs: a proxy in front of the real
 // dockerd counts the pings.
 func TestHealthzWithoutTokenAndFromLastView(t *testing.T) {
+	t.Parallel()
 	testenv.Hosts(t)
 	target, _ := url.Parse("http://" + testenv.Addr("127.0.0.1", testenv.DockerPort(t)))
 	var pings atomic.Int64
@@ -99,6 +100,7 @@ func TestHealthzWithoutTokenAndFromLastView(t *testing.T) {
 // second, shorter than the deploy: both the progress stream and the plain
 // answer arrive.
 func TestStreamsOutliveTheWriteTimeout(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c, _ := serveWith(t, map[string]string{"LONGSHOREMAN_DRAIN": "100ms"}, command.ServerTimeouts{Write: time.Second})
 	mustCall(t, c, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
@@ -138,6 +140,7 @@ func TestStreamsOutliveTheWriteTimeout(t *testing.T) {
 // the deploy's answer arrives in full, the download is cut after the grace
 // for ordinary requests, and Close returns.
 func TestShutdownWaitsForDeploysAndCutsTheRest(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	path := filepath.Join(t.TempDir(), "ls.db")
 	fillDataFile(t, path, 4<<20)

@@ -42,6 +42,7 @@ func limitsOf(t *testing.T, app, addr string) (mem, swap, nanoCPUs int64) {
 // that a deploy leaving them out keeps them, that removing them works, and
 // that a rollback restores a revision's limits.
 func TestMemoryAndCPULimits(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
 	for _, h := range hosts[:2] {
@@ -94,6 +95,7 @@ func TestMemoryAndCPULimits(t *testing.T) {
 // 503 naming what it needs and what each host has free, and the running
 // instances untouched. Then 400 for a limit below Docker's minimum.
 func TestDeployThatCannotFitIsRefused(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
 	for _, h := range hosts[:2] {
@@ -159,6 +161,7 @@ func approxSize(b int64) string {
 // (history, log) and replaces it with a new healthy, routed instance, even
 // though Docker's restart policy restarts the killed container in place.
 func TestKilledForMemoryIsReportedAndReplaced(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "LONGSHOREMAN_RECONCILE=1s")
 	for _, h := range hosts[:2] {
@@ -213,6 +216,7 @@ func TestKilledForMemoryIsReportedAndReplaced(t *testing.T) {
 // with 502 saying the instance was killed for memory, and the instances
 // that ran keep serving.
 func TestDeployKilledForMemoryFails(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
 	c.MustCall(t, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)

@@ -76,6 +76,7 @@ func goroutinesIn(fn string) int {
 // it; scales down, and sees the removed instance leave without an error
 // line; then the clients go, and nothing of the streams is left running.
 func TestLogsFollowScaleUp(t *testing.T) {
+	// Not parallel: it counts the goroutines following logs in this process.
 	hosts := testenv.Hosts(t)
 	redis := testenv.StartRedis(t)
 	rhost, rport, _ := net.SplitHostPort(redis.Addr)
@@ -231,6 +232,7 @@ func TestLogsFollowScaleUp(t *testing.T) {
 // follower forwards the stream to the leader, and a line printed after the
 // write timeout still arrives.
 func TestLogsFollowThroughFollower(t *testing.T) {
+	// Not parallel: it counts the goroutines following logs in this process.
 	hosts := testenv.Hosts(t)
 	url := etcdTestURL(t)
 	var ctrls []*command.ServeCommand

@@ -67,6 +67,7 @@ func mustCall(tb testing.TB, c *command.ServeCommand, method, path, body string)
 }
 
 func TestRestartKeepsEverything(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c := MustServe(t, path, map[string]string{"LONGSHOREMAN_TOKEN": ""})
 	token, err := command.ReadToken(path)
@@ -111,6 +112,7 @@ func callWithToken(tb testing.TB, c *command.ServeCommand, token, method, path, 
 // TestBackupWhileServingWrites takes backups over HTTP while clients add
 // apps, then opens the last one with a new controller.
 func TestBackupWhileServingWrites(t *testing.T) {
+	t.Parallel()
 	c := MustServe(t, filepath.Join(t.TempDir(), "ls.db"), nil)
 	var wg sync.WaitGroup
 	var written atomic.Int64
@@ -162,6 +164,7 @@ func TestBackupWhileServingWrites(t *testing.T) {
 }
 
 func TestBadEnvironmentRefused(t *testing.T) {
+	t.Parallel()
 	for env, want := range map[string]string{"PORT": "not a whole number", "LONGSHOREMAN_DRAIN": "not a duration"} {
 		c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string {
 			if k == env {
@@ -176,6 +179,7 @@ func TestBadEnvironmentRefused(t *testing.T) {
 }
 
 func TestSecondControllerOnSameFileFailsFast(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ls.db")
 	MustServe(t, path, nil)
 	c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string {
@@ -195,6 +199,7 @@ func TestSecondControllerOnSameFileFailsFast(t *testing.T) {
 // say what it waits for, answer /healthz, and exit 0 on SIGTERM with the
 // data file closed (a new open succeeds at once).
 func TestBinaryStartsAndStopsOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := Binary(t)
 	port := testenv.FreePort(t)

@@ -17,6 +17,7 @@ import (
 // TestMetricsAfterDeploy deploys through the controller binary, then parses
 // GET /metrics and checks the named metrics and their values.
 func TestMetricsAfterDeploy(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
 	for _, h := range hosts {

@@ -79,6 +79,7 @@ func fileRecords(t *testing.T, path string) []cluster.Record {
 // file holds exactly the records of the first, and the etcd prefix opens
 // as the same cluster.
 func TestMigrateRoundTrip(t *testing.T) {
+	t.Parallel()
 	url := etcdTestURL(t)
 	dir := t.TempDir()
 	first, second := filepath.Join(dir, "first.db"), filepath.Join(dir, "second.db")
@@ -132,6 +133,7 @@ func TestMigrateRoundTrip(t *testing.T) {
 // TestMigrateRefusesANonEmptyTarget: without --force a target holding an
 // app is refused and unchanged; with --force it becomes a copy of FROM.
 func TestMigrateRefusesANonEmptyTarget(t *testing.T) {
+	t.Parallel()
 	url := etcdTestURL(t)
 	dir := t.TempDir()
 	from := filepath.Join(dir, "from.db")
@@ -184,6 +186,7 @@ func TestMigrateRefusesANonEmptyTarget(t *testing.T) {
 // prefix (without --init): it serves the same instances and keeps the same
 // containers running, neither replacing nor removing any.
 func TestMigratedControllerAdoptsContainers(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	url := etcdTestURL(t)
 	path := filepath.Join(t.TempDir(), "ls.db")

@@ -23,6 +23,7 @@ import (
 // says (scripts/build, then docker build), runs the controller from it on
 // the test dockerd and talks to its API.
 func TestPackagingImage(t *testing.T) {
+	t.Parallel()
 	testenv.Docker(t, "version", "--format", "{{.Server.Version}}") // skips without the test daemon
 
 	// A build context of its own: the static binary and the Dockerfile,
@@ -41,8 +42,6 @@ func TestPackagingImage(t *testing.T) {
 	}
 
 	image := "longshoreman-packaging-test:" + strconv.FormatInt(time.Now().UnixNano(), 10)
-	// The legacy builder: FROM scratch needs neither buildx nor a pull.
-	t.Setenv("DOCKER_BUILDKIT", "0")
 	testenv.Docker(t, "build", "-q", "-t", image, ctxDir)
 	t.Cleanup(func() {
 		if out, err := testenv.DockerErr(t, "rmi", "-f", image); err != nil {

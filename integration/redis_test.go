@@ -17,6 +17,7 @@ import (
 // controller connects with REDIS_PASSWORD and /healthz says so; with a
 // wrong one it still serves and /healthz says what is wrong.
 func TestRedisPassword(t *testing.T) {
+	t.Parallel()
 	testenv.Redis(t)
 	port := testenv.FreePort(t)
 	cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--requirepass", "pw-123", "--dir", t.TempDir())

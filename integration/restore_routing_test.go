@@ -100,6 +100,7 @@ func (l *answerLog) firstSince(since time.Time, version string) (time.Time, bool
 // higher) within one heartbeat, and once the router answers from the
 // restored state no request through it may fail.
 func TestRestoreReachesRouters(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	redis := testenv.StartRedis(t)
 	rhost, rport, _ := net.SplitHostPort(redis.Addr)

@@ -23,6 +23,7 @@ import (
 // starting a new one, and remove the containers of the app the backup does
 // not know.
 func TestRestoreAdoptsRunningContainers(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c := StartController(t, path)

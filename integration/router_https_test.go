@@ -35,6 +35,7 @@ import (
 // LONGSHOREMAN_CACERT) with the router token, HTTP/2 to the app, the
 // redirect from plain HTTP, and the cache in the state directory.
 func TestRouterCommandHTTPS(t *testing.T) {
+	t.Parallel()
 	certPEM, keyPEM, leaf := routerTestCert(t, "shop.example.com")
 	var fetches atomic.Int64
 	ctl := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

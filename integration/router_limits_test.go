@@ -30,6 +30,7 @@ func (f fixedTable) RoutingTable() (cluster.RoutingTable, error) { return f.t, n
 // TestRouterCommandLimits runs `longshoreman router` in-process against the
 // real Redis with a hung instance and one that echoes its headers.
 func TestRouterCommandLimits(t *testing.T) {
+	t.Parallel()
 	hungLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,7 @@ func routerStatus(tb testing.TB, r *Router) router.Status {
 // controller's table and hears its heartbeat through the master the
 // sentinels name.
 func TestSentinelSharedDeliversTables(t *testing.T) {
+	t.Parallel()
 	sentinels, master := testenv.Sentinels(t)
 	channel := "longshoreman-test-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + testenv.UniqueApp(t, "ch")
 	c := MustServe(t, filepath.Join(t.TempDir(), "ls.db"), map[string]string{
@@ -64,6 +65,7 @@ func TestSentinelSharedDeliversTables(t *testing.T) {
 // replica, a deploy made through the API reaches the router and the
 // heartbeat keeps reaching it, with neither process restarted.
 func TestSentinelFailoverReachesRouter(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	set := testenv.StartSentinels(t)
 	env := []string{"REDIS_SENTINELS=" + set.Addrs(), "REDIS_MASTER=" + set.Master}

@@ -21,6 +21,7 @@ import (
 // TestTokenRouter prints the router token: the one a running controller
 // made, and one made on a data file whose controller never made it.
 func TestTokenRouter(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c := MustServe(t, path, nil)
 	made, _ := c.Store().RouterToken()
@@ -81,6 +82,7 @@ func TestTokenRouter(t *testing.T) {
 // TestCertExpiryMetric: a certificate brought by the user is counted by
 // longshoreman_cert_expiry_seconds; one of an app with HTTPS off is not.
 func TestCertExpiryMetric(t *testing.T) {
+	t.Parallel()
 	c := MustServe(t, filepath.Join(t.TempDir(), "ls.db"), nil)
 	certPEM, keyPEM, leaf := routerTestCert(t, "shop.example.com")
 	body, _ := json.Marshal(map[string]string{"domain": "shop.example.com", "cert": certPEM, "key": keyPEM})

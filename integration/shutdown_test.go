@@ -18,6 +18,7 @@ import (
 // slow backup download in flight: the first SIGTERM starts a graceful
 // shutdown that waits for it, the second exits at once.
 func TestShutdownCutsSlowRequestsAndSecondSignalExits(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ls.db")
 	fillDataFile(t, path, 4<<20)

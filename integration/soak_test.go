@@ -21,6 +21,7 @@ import (
 // routed address answers, every app has its count of healthy instances, no
 // container lacks a record, and the data file opens.
 func TestSoak(t *testing.T) {
+	t.Parallel()
 	limit := 45 * time.Second
 	if v := os.Getenv("LONGSHOREMAN_SOAK"); v != "" {
 		var err error

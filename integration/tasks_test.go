@@ -82,6 +82,7 @@ func taskCreates(t *testing.T, app string, since time.Time) int {
 // tasks get the app's envs; no task container remains and the app's
 // instances are untouched; bad requests are refused naming the field.
 func TestRunOneOffTask(t *testing.T) {
+	t.Parallel()
 	c := startTaskController(t)
 	app := testenv.UniqueApp(t, "task")
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
@@ -180,6 +181,7 @@ func count(list []string, s string) int {
 // instances (the same containers) serving; a passing one runs exactly once
 // per deploy and env change, before any instance starts, and not on scale.
 func TestReleaseCommand(t *testing.T) {
+	t.Parallel()
 	c := startTaskController(t)
 	app := testenv.UniqueApp(t, "release")
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
@@ -251,6 +253,7 @@ func TestReleaseCommand(t *testing.T) {
 // while a task runs; the controller started again removes the task's
 // container, and keeps the app's instances.
 func TestTaskOfDeadControllerRemoved(t *testing.T) {
+	t.Parallel()
 	dbPath := filepath.Join(t.TempDir(), "ls.db")
 	c := StartController(t, dbPath)
 	for _, h := range testenv.Hosts(t) {
@@ -280,6 +283,7 @@ func TestTaskOfDeadControllerRemoved(t *testing.T) {
 // deploy shows its output), --release -- runs the release command first,
 // and a command after -- without --release is refused before any request.
 func TestDeployCommandAndReleaseCLI(t *testing.T) {
+	t.Parallel()
 	c := startTaskController(t)
 	app := testenv.UniqueApp(t, "deploy-cmd")
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })

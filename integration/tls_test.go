@@ -31,6 +31,7 @@ func runClient(t *testing.T, env map[string]string, args ...string) (string, err
 // another CA, the CLI refuses the certificate and says to set
 // LONGSHOREMAN_CACERT; plain HTTP is refused by the server.
 func TestAPIOverTLS(t *testing.T) {
+	t.Parallel()
 	certs := testenv.NewTLSCerts(t, "127.0.0.1")
 	c, _ := serveWith(t, map[string]string{
 		"LONGSHOREMAN_INIT":     "1",
@@ -97,6 +98,7 @@ func TestAPIOverTLS(t *testing.T) {
 // TestTLSFlagsGoTogether refuses a certificate without a key, and the
 // reverse, and files that are not a key pair.
 func TestTLSFlagsGoTogether(t *testing.T) {
+	t.Parallel()
 	certs := testenv.NewTLSCerts(t, "127.0.0.1")
 	for _, env := range []map[string]string{
 		{"LONGSHOREMAN_TLS_CERT": filepath.Join(certs.Dir, "server-cert.pem")},

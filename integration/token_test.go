@@ -14,6 +14,7 @@ import (
 // generated one is written to <db>.token with mode 0600 and its path, not
 // the token, is in the log. A short LONGSHOREMAN_TOKEN is refused.
 func TestGeneratedTokenGoesToAFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c, log := serveWith(t, map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_TOKEN": ""}, command.ServerTimeouts{})
 	token, err := command.ReadToken(path)

@@ -130,6 +130,7 @@ func js(s string) string { return fmt.Sprintf("%q", s) }
 // deploy from the form, watch an instance killed with docker kill come
 // back, set an env, roll back, see a failed deploy's reason, sign out.
 func TestDashboard(t *testing.T) {
+	t.Parallel()
 	hosts := testenv.Hosts(t)
 	image1, image2 := testenv.Image(t, "1"), testenv.Image(t, "2")
 	_ = image2

@@ -136,6 +136,7 @@ func mustAnswer(tb testing.TB, addrs []string, path, want string) {
 }
 
 func TestDeployOneInstancePerHost(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "spread")
 	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 3)
@@ -178,6 +179,7 @@ func TestDeployOneInstancePerHost(t *testing.T) {
 // TestRedeployKeepsCapacity polls the app's containers through a redeploy:
 // at every sample at least count of them answer their health check.
 func TestRedeployKeepsCapacity(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "capacity")
 	first := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
@@ -223,6 +225,7 @@ func TestRedeployKeepsCapacity(t *testing.T) {
 }
 
 func TestEnvChangesRestart(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "envs")
 	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
@@ -247,6 +250,7 @@ func TestEnvChangesRestart(t *testing.T) {
 }
 
 func TestRollbackAndScale(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "rollback")
 	c.MustDeploy(t, app, testenv.Image(t, "1"), 3)
@@ -286,6 +290,7 @@ func TestRollbackAndScale(t *testing.T) {
 }
 
 func TestConcurrentApps(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	var wg sync.WaitGroup
 	apps := make([]string, 10)
@@ -322,6 +327,7 @@ func TestConcurrentApps(t *testing.T) {
 }
 
 func TestPullFromRegistry(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	image := testenv.Registry(t) + "/longshoreman-testapp:1"
 	testenv.DockerErr(t, "rmi", image) // make sure the host must pull it
@@ -331,6 +337,7 @@ func TestPullFromRegistry(t *testing.T) {
 }
 
 func TestFailedDeploysLeaveOldServing(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "failures")
 	good := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
@@ -384,6 +391,7 @@ func TestFailedDeploysLeaveOldServing(t *testing.T) {
 }
 
 func TestUnreachableHost(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	c.DB.AddHost("127.0.0.9") // nothing listens there
 	app := c.App(t, "unreachable")
@@ -403,6 +411,7 @@ func TestUnreachableHost(t *testing.T) {
 }
 
 func TestKillAndDelete(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "kill")
 	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
@@ -428,6 +437,7 @@ func TestKillAndDelete(t *testing.T) {
 }
 
 func TestRemoveHostDrains(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "drain")
 	c.MustDeploy(t, app, testenv.Image(t, "1"), 3)
@@ -467,6 +477,7 @@ func instanceAddrs(insts []cluster.Instance) []string {
 }
 
 func TestConfigurablePort(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "port")
 	res, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: testenv.Image(t, "1"), Count: 1, Port: 8080}, nil)

@@ -16,6 +16,7 @@ import (
 // removal waits for the deploy, then drains what it put there, so nothing
 // stays routed on the host and none of its containers keeps running.
 func TestRemoveHostRacingDeploy(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	x := c.Hosts[0]
 	app := c.App(t, "drainrace", "SLOW_START=1s")
@@ -75,6 +76,7 @@ func TestRemoveHostRacingDeploy(t *testing.T) {
 
 // Deploys after the host began draining never place on it.
 func TestDrainingHostTakesNoInstances(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	x := c.Hosts[1]
 	if err := c.DB.SetDraining(x, true); err != nil {

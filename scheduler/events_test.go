@@ -16,6 +16,7 @@ import (
 // already open, so the instance leaves the table at once. The reconcile
 // interval is a minute, so only the event can explain a prompt unroute.
 func TestNewHostsEventsAreWatchedAtOnce(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	host := c.Hosts[2]
 	if err := c.DB.RemoveHost(host); err != nil {

@@ -32,6 +32,7 @@ func (c *TestCluster) Routed(tb testing.TB, app string) []string {
 }
 
 func TestDeadContainerIsUnroutedAndReplaced(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "heal")
 	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
@@ -55,6 +56,7 @@ func TestDeadContainerIsUnroutedAndReplaced(t *testing.T) {
 }
 
 func TestUnhealthyInstanceLeavesTableUntilItPasses(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "health")
 	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
@@ -77,6 +79,7 @@ func TestUnhealthyInstanceLeavesTableUntilItPasses(t *testing.T) {
 }
 
 func TestLostHostIsReplacedAndCleanedWhenBack(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	lost := testenv.FaultHost(t)
 	for _, h := range c.Hosts[2:] {
@@ -136,6 +139,7 @@ func TestLostHostIsReplacedAndCleanedWhenBack(t *testing.T) {
 }
 
 func TestOrphanContainersAreAdoptedOrRemoved(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "orphans")
 	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
@@ -170,6 +174,7 @@ func TestOrphanContainersAreAdoptedOrRemoved(t *testing.T) {
 }
 
 func TestInterruptedDeployIsSettled(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "interrupted")
 	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
@@ -199,6 +204,7 @@ func TestInterruptedDeployIsSettled(t *testing.T) {
 // controller gains the leadership and serves a deploy at once) settles that
 // revision at a later pass, once the deploy has ended.
 func TestInterruptedDeployOfABusyAppIsSettled(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "busy")
 	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
@@ -228,6 +234,7 @@ func TestInterruptedDeployOfABusyAppIsSettled(t *testing.T) {
 }
 
 func TestAddHostRebalances(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	spare := c.Hosts[2]
 	c.DB.RemoveHost(spare)

@@ -16,6 +16,7 @@ import (
 // The same against the real dockerd: `docker run` with the controller's
 // labels and `docker kill`.
 func TestHostViewsFollowDockerEvents(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	counted := &listCounting{Engines: c.Engines, lists: map[string]int{}}
 	s := scheduler.New(c.DB, counted, scheduler.Config{Controller: c.DB.ControllerID(), Drain: 300 * time.Millisecond, StopTimeout: 2 * time.Second})

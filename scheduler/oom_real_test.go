@@ -21,6 +21,7 @@ import (
 // is reported once as an instance "oom" event, counted on its revision,
 // and replaced by a routed instance with the same limit.
 func TestKilledForMemoryEmitsAnEvent(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	var mu sync.Mutex
 	var events []cluster.Event

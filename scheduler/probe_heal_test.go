@@ -18,6 +18,7 @@ import (
 // the table within two probe intervals and comes back once it passes, and
 // the checks in flight never exceed the bound.
 func TestProbesUnrouteFailingInstanceWithinTwoIntervals(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	app := c.App(t, "probe")
 	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 3)

@@ -17,6 +17,7 @@ import (
 // and a deploy of the app under repair goes through at once, the repair's
 // container removed.
 func TestSlowRepairBlocksNobody(t *testing.T) {
+	t.Parallel()
 	c := MustOpenCluster(t)
 	other := c.App(t, "repairother")
 	res := c.MustDeploy(t, other, testenv.Image(t, "1"), 2)

@@ -1,8 +1,11 @@
 package testenv
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -11,10 +14,24 @@ import (
 // test package running at the same time.
 const EnvFaultHost = "LONGSHOREMAN_TEST_FAULT_HOST"
 
-// FaultHost returns the address reserved for fault tests.
+// FaultHost returns the address reserved for fault tests, once no other
+// test holds it: the test holds it until it ends. Tests of several packages
+// run at once (each its own process), so the hold is an flock on a file
+// named after the address.
 func FaultHost(tb testing.TB) string {
 	tb.Helper()
-	return need(tb, EnvFaultHost, "a spare loopback host address for fault tests")
+	host := need(tb, EnvFaultHost, "a spare loopback host address for fault tests")
+	path := filepath.Join(os.TempDir(), "longshoreman-test-fault-"+host+".lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		tb.Fatalf("the fault host's lock %s: %v", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		tb.Fatalf("locking the fault host (%s): %v", path, err)
+	}
+	tb.Cleanup(func() { f.Close() }) // closing releases the lock
+	return host
 }
 
 // DropHost makes host stop answering, as a lost machine does: an iptables

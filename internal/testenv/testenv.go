@@ -87,7 +87,9 @@ func DockerErr(tb testing.TB, args ...string) (string, error) {
 	tb.Helper()
 	host := need(tb, EnvDockerHost, "the test dockerd's unix socket")
 	cmd := exec.Command("docker", args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host)
+	// The legacy builder for `docker build`: the test images are FROM
+	// scratch and need neither buildx nor a pull.
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_BUILDKIT=0")
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
