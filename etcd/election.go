@@ -54,11 +54,11 @@ type Election struct {
 	cfg ElectionConfig
 	ttl int
 
-	leading   atomic.Bool
-	lastAlive atomic.Int64 // unix nanoseconds of the last keepalive answered while leading
-	changes   atomic.Uint64
-	mu        sync.Mutex // guards leader
-	leader    Leader
+	leading atomic.Bool
+	live    atomic.Pointer[liveness] // the current session's; nil before the first
+	changes atomic.Uint64
+	mu      sync.Mutex // guards leader
+	leader  Leader
 }
 
 // NewElection returns an election on s's prefix; Run campaigns.
@@ -90,17 +90,17 @@ func (e *Election) setLeader(l Leader) {
 func (e *Election) Changes() uint64 { return e.changes.Load() }
 
 // Leading reports whether this process leads and its lease is certainly
-// still alive: a keepalive was answered less than two thirds of the TTL
-// ago on this machine's monotonic clock, which runs on while the process
-// is stopped. A leader resumed after a pause longer than that therefore
-// stops publishing and calling Docker at once, before its session notices
-// that the lease is gone.
+// still alive: a keepalive sent less than two thirds of the TTL ago was
+// answered (see liveness), on this machine's monotonic clock, which runs
+// on while the process is stopped. A leader resumed after a pause longer
+// than that therefore stops publishing and calling Docker at once, before
+// its session notices that the lease is gone.
 func (e *Election) Leading() bool {
 	if !e.leading.Load() {
 		return false
 	}
-	last := time.Unix(0, e.lastAlive.Load())
-	return time.Since(last) < time.Duration(e.ttl)*time.Second*2/3
+	live := e.live.Load()
+	return live != nil && live.fresh()
 }
 
 // Run campaigns until ctx ends. Each time this process wins, it raises the
@@ -138,22 +138,29 @@ func (e *Election) term(ctx context.Context, lead func(context.Context)) error {
 	}()
 	el := concurrency.NewElection(sess, e.s.key(electionDir))
 	go e.observe(sctx, el)
-	alive, err := e.s.client.KeepAlive(sctx, sess.Lease())
-	if err != nil {
+	// The session's own keepalives keep the lease; these say, from when
+	// they were sent, whether it certainly still is.
+	live := newLiveness(time.Duration(e.ttl) * time.Second)
+	e.live.Store(live)
+	renew := func(ctx context.Context) error {
+		_, err := e.s.client.KeepAliveOnce(ctx, sess.Lease())
 		return err
 	}
-	go func() {
-		for range alive {
-			e.lastAlive.Store(time.Now().UnixNano())
-		}
-	}()
+	var keeping sync.WaitGroup
+	keeping.Go(func() { live.keep(sctx, renew) })
+	defer func() { scancel(); keeping.Wait() }()
 	me, _ := json.Marshal(Leader{ID: e.cfg.ID, URL: e.cfg.URL})
 	if err := el.Campaign(sctx, string(me)); err != nil {
 		return err
 	}
 	e.s.fence.Store(&fence{key: el.Key(), rev: el.Rev(), where: e.s.where()})
-	e.lastAlive.Store(time.Now().UnixNano())
-	if err := e.s.RaiseEpoch(); err != nil {
+	// Lead only once a keepalive sent after the win was answered: the
+	// campaign may have waited longer than the lease is vouched for.
+	err = live.renew(sctx, renew)
+	if err == nil {
+		err = e.s.RaiseEpoch()
+	}
+	if err != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		_ = el.Resign(rctx)
 		cancel()
