@@ -82,7 +82,15 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 // Docker events of every host, and the instances' health checks. A pass
 // does not wait for the repairs it starts: an app whose repair waits on a
 // slow health check is left to it, and the next pass repairs the others.
+// With a Fence, Run reconciles within one leadership term (ctx's, or the
+// current one), and returns when it ends.
 func (r *Reconciler) Run(ctx context.Context) {
+	ctx, end, err := r.s.begin(ctx)
+	if err != nil {
+		r.s.cfg.Logger.Warn("not reconciling", "err", cluster.ErrorMessage(err))
+		return
+	}
+	defer end()
 	// Each Run settles what was left interrupted before it: by a restart,
 	// or, among several controllers, by the leader before this one. The
 	// flag belongs to the passes, so it is reset under their lock.
@@ -165,8 +173,15 @@ func (r *Reconciler) LastPass() (time.Duration, uint64) {
 }
 
 // Pass runs one reconcile pass over every app and waits for the repairs it
-// started.
+// started. With a Fence, it runs in ctx's leadership term, or the current
+// one; it does nothing when this controller does not lead.
 func (r *Reconciler) Pass(ctx context.Context) {
+	ctx, end, err := r.s.begin(ctx)
+	if err != nil {
+		r.s.cfg.Logger.Warn("no reconcile pass", "err", cluster.ErrorMessage(err))
+		return
+	}
+	defer end()
 	var wg sync.WaitGroup
 	r.pass(ctx, &wg)
 	wg.Wait()
@@ -193,7 +208,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	}
 	all, allErr := r.s.store.AllInstances()
 	if allErr == nil {
-		r.s.resumeRetirements(all)
+		r.s.resumeRetirements(ctx, all)
 	}
 	apps, err := r.s.store.AllApps()
 	if err != nil {
@@ -207,7 +222,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	tasks := r.s.tasks.snapshot()
 	healthy, unhealthy := r.observeHealth(ctx, hosts, up, down, containers, all, apps)
 
-	r.markKilledForMemory(containers, up, observedAt)
+	r.markKilledForMemory(ctx, containers, up, observedAt)
 	byApp := map[string][]cluster.Container{}
 	for _, ct := range containers {
 		byApp[ct.App] = append(byApp[ct.App], ct)
@@ -520,7 +535,7 @@ func (r *Reconciler) recoverDeploys(ctx context.Context) bool {
 		}
 		insts, _ := r.s.store.Instances(rev.App)
 		status, reason := SettleDeploy(rev, insts)
-		if _, err := r.s.store.FinishRevision(rev.App, rev.Number, status, reason); err != nil {
+		if _, err := r.s.fenced(ctx).FinishRevision(rev.App, rev.Number, status, reason); err != nil {
 			r.s.cfg.Logger.Error("recording an interrupted deploy failed", "app", rev.App, "err", err)
 		} else {
 			r.s.emit(cluster.Event{Type: cluster.EventRevision, Step: status, App: rev.App, Revision: rev.Number, Message: reason})
@@ -654,7 +669,7 @@ func (r *Reconciler) watchHost(ctx context.Context, host string) {
 				}
 				// The view first: the pass a death asks for must see it.
 				r.updateView(ctx, ev)
-				r.onEvent(ev)
+				r.onEvent(ctx, ev)
 			case <-errs:
 				r.views.streamClosed(host)
 				break stream
@@ -675,10 +690,10 @@ func (r *Reconciler) watchHost(ctx context.Context, host string) {
 	}
 }
 
-func (r *Reconciler) onEvent(ev cluster.ContainerEvent) {
+func (r *Reconciler) onEvent(ctx context.Context, ev cluster.ContainerEvent) {
 	switch ev.Action {
 	case "oom":
-		r.killedForMemory(ev.Host, ev.App, ev.ID, ev.Time)
+		r.killedForMemory(ctx, ev.Host, ev.App, ev.ID, ev.Time)
 	case "die", "kill", "stop":
 	default:
 		return
@@ -692,7 +707,7 @@ func (r *Reconciler) onEvent(ev cluster.ContainerEvent) {
 			if ev.Action != "oom" { // routed, so not stopped by this controller; an oom has its own event
 				r.s.reportDied(i, ev.Action)
 			}
-			_ = r.s.store.SetRouted(i.App, []string{i.ID}, false)
+			_ = r.s.fenced(ctx).SetRouted(i.App, []string{i.ID}, false)
 			r.s.cfg.RoutesChange()
 			r.s.cfg.Logger.Warn("container died: unrouted; it will be replaced", "app", i.App, "instance", i.Addr(), "action", ev.Action)
 		}

@@ -77,6 +77,10 @@ type Config struct {
 	// EnvWait bounds how long an env change waits for the env change of
 	// the same app running when it arrives; default DefaultEnvWait.
 	EnvWait time.Duration
+	// Fence binds each operation to the leadership term it begins in, its
+	// writes and Docker calls refused once that term ends (see Fence); nil
+	// binds nothing, for a scheduler that leads for as long as it runs.
+	Fence Fence
 }
 
 // Observer is told about finished deploys and reconcile passes, for
