@@ -286,6 +286,9 @@ func (s *Scheduler) runEnv(ctx context.Context, app string, run *envRun, unlock 
 		if berr != nil {
 			return nil, berr
 		}
+		if err := s.settle(ctx, app); err != nil {
+			return nil, err
+		}
 		return s.readEnvApp(app)
 	}
 	a, aerr := read()

@@ -21,7 +21,7 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 		return nil, err
 	}
 	defer end()
-	a, unlock, err := s.open(app, "a deploy")
+	a, unlock, err := s.open(ctx, app, "a deploy")
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *Scheduler) rollback(ctx context.Context, app string, number int, releas
 		return nil, err
 	}
 	defer end()
-	a, unlock, err := s.open(app, "a rollback")
+	a, unlock, err := s.open(ctx, app, "a rollback")
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +154,7 @@ func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *clu
 	}
 	s.cfg.Observer.Deploy(cluster.StatusSucceeded, time.Since(c.start))
 	if _, err := s.fenced(ctx).FinishRevision(rev.App, rev.Number, cluster.StatusSucceeded, ""); err != nil {
+		s.unrecorded()
 		return nil, err
 	}
 	s.emit(cluster.Event{Type: cluster.EventRevision, Step: cluster.StatusSucceeded, App: rev.App, Revision: rev.Number, Message: rev.Image})
@@ -176,11 +177,12 @@ func (s *Scheduler) logged(app string, revision int, progress cluster.ProgressFu
 
 // fail records rev as failed with err's message and returns err. An
 // operation whose term ended cannot record it: the revision stays
-// deploying, for the leader's reconciler to settle as interrupted.
+// deploying, for the leader to settle (see settle).
 func (s *Scheduler) fail(ctx context.Context, rev *cluster.Revision, err error) error {
 	s.cfg.Logger.Warn("deploy failed", "app", rev.App, "revision", rev.Number, "image", rev.Image, "reason", cluster.ErrorMessage(err))
 	s.emit(cluster.Event{Type: cluster.EventRevision, Step: cluster.StatusFailed, App: rev.App, Revision: rev.Number, Message: cluster.ErrorMessage(err)})
 	if _, ferr := s.fenced(ctx).FinishRevision(rev.App, rev.Number, cluster.StatusFailed, cluster.ErrorMessage(err)); ferr != nil {
+		s.unrecorded()
 		s.cfg.Logger.Error("recording the failed revision failed", "app", rev.App, "err", ferr)
 	}
 	return err
@@ -194,7 +196,7 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 		return nil, err
 	}
 	defer end()
-	a, unlock, err := s.open(app, "a scale")
+	a, unlock, err := s.open(ctx, app, "a scale")
 	if err != nil {
 		return nil, err
 	}
@@ -246,6 +248,9 @@ func (s *Scheduler) exclusive(ctx context.Context, app, op string, fn func(conte
 		return err
 	}
 	defer unlock()
+	if err := s.settle(ctx, app); err != nil {
+		return err
+	}
 	return interrupted(ctx, fn(ctx))
 }
 
@@ -397,6 +402,9 @@ func (s *Scheduler) drainApp(ctx context.Context, app, addr string, force bool) 
 		return err
 	}
 	defer unlock()
+	if err := s.settle(ctx, app); err != nil {
+		return err
+	}
 	a, err := s.store.App(app)
 	if cluster.ErrorCode(err) == cluster.ENOTFOUND {
 		return nil // deleted meanwhile, with its instances
@@ -501,7 +509,7 @@ func (s *Scheduler) Rebalance(ctx context.Context) {
 // host without any of its instances exists (see PlanRebalance); it reports
 // whether it moved.
 func (s *Scheduler) rebalanceOne(ctx context.Context, app string) bool {
-	a, unlock, err := s.open(app, "a rebalance")
+	a, unlock, err := s.open(ctx, app, "a rebalance")
 	if err != nil {
 		return false
 	}

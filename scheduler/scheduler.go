@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -112,6 +113,10 @@ type Scheduler struct {
 	// reports as such even when Docker restarted it and reset its state.
 	oomKilled map[string]bool
 	tasks     taskSet // one-off tasks running; guarded by its own lock
+
+	// unsettled is set when an operation ended without recording its
+	// revision's outcome; the reconciler's next pass settles it.
+	unsettled atomic.Bool
 
 	hostsChanged chan struct{} // signalled when a host is added, so its event stream opens at once
 	deaths       deaths        // instances reported died, so each is reported once
