@@ -22,6 +22,7 @@ import (
 	"github.com/longshoreman/longshoreman/etcd"
 	"github.com/longshoreman/longshoreman/events"
 	"github.com/longshoreman/longshoreman/http"
+	"github.com/longshoreman/longshoreman/leadership"
 	"github.com/longshoreman/longshoreman/metrics"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/scheduler"
@@ -47,7 +48,7 @@ type ServeCommand struct {
 	listener  net.Listener
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
-	leader    *leadership
+	leader    *leadership.Leadership
 	certs     *certs.Manager // nil without LONGSHOREMAN_ACME_EMAIL
 	events    *events.Bus    // what GET /events streams
 }
@@ -147,14 +148,12 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	}
 
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
-	c.leader = newLeadership(c.db, etcd.ElectionConfig{ID: electionID(), URL: cfg.Advertise, TTL: cfg.Lease, Logger: c.logger})
 	c.events = events.New(0, 0)
-	c.leader.events = c.events.Publish
-	var engines scheduler.Engines = c.engines
-	var source pubsub.TableSource = c.db
-	var leadership http.Leadership
-	if c.leader.election != nil {
-		engines, source, leadership = fencedEngines{c.engines, c.leader}, fencedTable{c.db, c.leader}, c.leader
+	c.leader = newLeadership(c.db, etcd.ElectionConfig{ID: leadership.ID(), URL: cfg.Advertise, TTL: cfg.Lease, Logger: c.logger}, c.events.Publish)
+	engines, source := c.leader.Engines(c.engines), c.leader.Table(c.db)
+	var elected http.Leadership // none on a data file: it always leads
+	if _, ok := c.db.(*etcd.Store); ok {
+		elected = c.leader
 	}
 	c.redis = cfg.Redis.Client()
 	c.publisher = pubsub.NewPublisher(pubsub.PublisherConfig{
@@ -176,13 +175,13 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
 		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
 		Published: func() uint64 { return c.publisher.Status().LastVersion },
-		Events:    c.events.Publish,
+		Events:    c.events.Publish, Fence: c.leader,
 	})
 	reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace, ProbeInterval: cfg.ProbeInterval})
 	c.reconcile = reconcile
 	api := http.NewServer(&http.Server{
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: token, Logger: c.logger,
-		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines}, Leadership: leadership,
+		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines}, Leadership: elected,
 		RouterToken: routerToken, TableChanged: c.tableChanged,
 		Events: c.events, UI: ui.Handler(), Memory: &hostMemory{db: c.db, engines: c.engines},
 	})
@@ -425,7 +424,7 @@ func certPath(cfg ServeConfig) string {
 // publisherStatus adapts the publisher to what /healthz shows.
 type publisherStatus struct {
 	p *pubsub.Publisher
-	l *leadership
+	l *leadership.Leadership
 }
 
 func (s publisherStatus) RedisStatus() string {
@@ -457,4 +456,15 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, nil))
 	}
 	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// newLeadership returns the leadership of a controller on store: elected
+// among the controllers of its prefix on an etcd store, always leading on
+// a data file. events is told of its gains and losses.
+func newLeadership(store cluster.Store, cfg etcd.ElectionConfig, events func(cluster.Event)) *leadership.Leadership {
+	lcfg := leadership.Config{Store: store, ID: cfg.ID, Events: events}
+	if s, ok := store.(*etcd.Store); ok {
+		lcfg.Election = s.NewElection(cfg)
+	}
+	return leadership.New(lcfg)
 }

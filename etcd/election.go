@@ -20,10 +20,15 @@ type Leader struct {
 	URL string `json:"url"`
 }
 
-// fence is the election key the leader won with. Once set, every write of
-// this process is conditioned on the key still existing at that revision;
-// it is replaced at the next gain and never cleared, so a loop of a lost
-// leadership that has not stopped yet cannot write.
+// fence is an election key a leadership was won with: a write fenced by
+// it lands only while the key exists at that revision, in the same Txn.
+//
+// The store's own fence (state.fence) is the latest gain's: it is replaced
+// at each gain and never cleared, so a write of this process made while it
+// does not lead fails. A view from Fenced keeps the fence of one term: its
+// writes fail once that term ended, even when this process leads again in
+// a later term meanwhile (a store-wide fence replaced at the regain would
+// let them through).
 type fence struct {
 	key   string
 	rev   int64
@@ -31,7 +36,24 @@ type fence struct {
 }
 
 func (f *fence) lost() error {
-	return cluster.Errorf(cluster.EUNAVAILABLE, "This controller no longer leads the %s (its election key %s is gone): the write was refused; send it to the leader named by GET /healthz.", f.where, f.key)
+	return cluster.Errorf(cluster.EUNAVAILABLE, "This controller no longer leads in the leadership term this write belongs to (its election key %s in the %s is gone): the write was refused; send it to the leader named by GET /healthz.", f.key, f.where)
+}
+
+// Fenced returns a view of s whose every write lands only while key
+// exists with create revision rev: the writes of the leadership term won
+// with that election key (package leadership). Reads are the store's. The
+// view shares s's connection; closing it does nothing.
+func (s *Store) Fenced(key string, rev int64) cluster.Store {
+	return &Store{state: s.state, term: &fence{key: key, rev: rev, where: s.where()}}
+}
+
+// writeFence returns the fence s's writes are conditioned on, nil for none
+// (a store that never led).
+func (s *Store) writeFence() *fence {
+	if s.term != nil {
+		return s.term
+	}
+	return s.fence.Load()
 }
 
 // electionDir holds the campaign keys of the running controllers, each
@@ -54,11 +76,11 @@ type Election struct {
 	cfg ElectionConfig
 	ttl int
 
-	leading   atomic.Bool
-	lastAlive atomic.Int64 // unix nanoseconds of the last keepalive answered while leading
-	changes   atomic.Uint64
-	mu        sync.Mutex // guards leader
-	leader    Leader
+	leading atomic.Bool
+	live    atomic.Pointer[liveness] // the current session's; nil before the first
+	changes atomic.Uint64
+	mu      sync.Mutex // guards leader
+	leader  Leader
 }
 
 // NewElection returns an election on s's prefix; Run campaigns.
@@ -73,11 +95,12 @@ func (s *Store) NewElection(cfg ElectionConfig) *Election {
 	return &Election{s: s, cfg: cfg, ttl: ttl}
 }
 
-// Leader returns the leader last observed, and false when none is known.
-func (e *Election) Leader() (Leader, bool) {
+// Leader returns the id and URL of the leader last observed, and false
+// when none is known.
+func (e *Election) Leader() (id, url string, ok bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.leader, e.leader.URL != ""
+	return e.leader.ID, e.leader.URL, e.leader.URL != ""
 }
 
 func (e *Election) setLeader(l Leader) {
@@ -90,25 +113,28 @@ func (e *Election) setLeader(l Leader) {
 func (e *Election) Changes() uint64 { return e.changes.Load() }
 
 // Leading reports whether this process leads and its lease is certainly
-// still alive: a keepalive was answered less than two thirds of the TTL
-// ago on this machine's monotonic clock, which runs on while the process
-// is stopped. A leader resumed after a pause longer than that therefore
-// stops publishing and calling Docker at once, before its session notices
-// that the lease is gone.
+// still alive: a keepalive sent less than two thirds of the TTL ago was
+// answered (see liveness), on this machine's monotonic clock, which runs
+// on while the process is stopped. A leader resumed after a pause longer
+// than that therefore stops publishing and calling Docker at once, before
+// its session notices that the lease is gone.
 func (e *Election) Leading() bool {
 	if !e.leading.Load() {
 		return false
 	}
-	last := time.Unix(0, e.lastAlive.Load())
-	return time.Since(last) < time.Duration(e.ttl)*time.Second*2/3
+	live := e.live.Load()
+	return live != nil && live.fresh()
 }
 
 // Run campaigns until ctx ends. Each time this process wins, it raises the
-// routing-table epoch, fences every write of the store on its election key,
-// and calls lead with a context that ends as soon as the leadership does
-// (the session's lease lost or unconfirmed, or ctx ended); lead must return
-// once that context ends. Then Run campaigns again, as a follower.
-func (e *Election) Run(ctx context.Context, lead func(context.Context)) {
+// routing-table epoch, fences the store's writes on its election key, and
+// calls lead with a context that ends as soon as the leadership does (the
+// session's lease lost or unconfirmed, or ctx ended), and with the
+// election key and its create revision, which a term's own writes are
+// fenced on (Fenced); lead must return once that context ends. Then Run
+// campaigns again, as a follower, with a new session: a later win has a
+// new key.
+func (e *Election) Run(ctx context.Context, lead func(ctx context.Context, key string, rev int64)) {
 	for ctx.Err() == nil {
 		if err := e.term(ctx, lead); err != nil && ctx.Err() == nil {
 			e.cfg.Logger.Warn("leader election failed; campaigning again", "err", e.s.unavailable(etcdErr(err)))
@@ -121,7 +147,7 @@ func (e *Election) Run(ctx context.Context, lead func(context.Context)) {
 }
 
 // term runs one session: campaign, lead until the session ends, resign.
-func (e *Election) term(ctx context.Context, lead func(context.Context)) error {
+func (e *Election) term(ctx context.Context, lead func(context.Context, string, int64)) error {
 	sess, err := concurrency.NewSession(e.s.client, concurrency.WithTTL(e.ttl), concurrency.WithContext(ctx))
 	if err != nil {
 		return err
@@ -138,22 +164,29 @@ func (e *Election) term(ctx context.Context, lead func(context.Context)) error {
 	}()
 	el := concurrency.NewElection(sess, e.s.key(electionDir))
 	go e.observe(sctx, el)
-	alive, err := e.s.client.KeepAlive(sctx, sess.Lease())
-	if err != nil {
+	// The session's own keepalives keep the lease; these say, from when
+	// they were sent, whether it certainly still is.
+	live := newLiveness(time.Duration(e.ttl) * time.Second)
+	e.live.Store(live)
+	renew := func(ctx context.Context) error {
+		_, err := e.s.client.KeepAliveOnce(ctx, sess.Lease())
 		return err
 	}
-	go func() {
-		for range alive {
-			e.lastAlive.Store(time.Now().UnixNano())
-		}
-	}()
+	var keeping sync.WaitGroup
+	keeping.Go(func() { live.keep(sctx, renew) })
+	defer func() { scancel(); keeping.Wait() }()
 	me, _ := json.Marshal(Leader{ID: e.cfg.ID, URL: e.cfg.URL})
 	if err := el.Campaign(sctx, string(me)); err != nil {
 		return err
 	}
 	e.s.fence.Store(&fence{key: el.Key(), rev: el.Rev(), where: e.s.where()})
-	e.lastAlive.Store(time.Now().UnixNano())
-	if err := e.s.RaiseEpoch(); err != nil {
+	// Lead only once a keepalive sent after the win was answered: the
+	// campaign may have waited longer than the lease is vouched for.
+	err = live.renew(sctx, renew)
+	if err == nil {
+		err = e.s.RaiseEpoch()
+	}
+	if err != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		_ = el.Resign(rctx)
 		cancel()
@@ -180,7 +213,7 @@ func (e *Election) term(ctx context.Context, lead func(context.Context)) error {
 			}
 		}
 	}()
-	lead(lctx)
+	lead(lctx, el.Key(), el.Rev())
 	lcancel()
 	e.leading.Store(false)
 	e.changes.Add(1)

@@ -25,7 +25,7 @@ func campaign(t *testing.T, s *etcd.Store, id string) (*etcd.Election, term) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.Run(ctx, func(lctx context.Context) {
+		e.Run(ctx, func(lctx context.Context, _ string, _ int64) {
 			tm.gained <- struct{}{}
 			<-lctx.Done()
 			tm.lost <- struct{}{}
@@ -73,9 +73,9 @@ func TestElectionFencesALostLeader(t *testing.T) {
 	}
 	e2, t2 := campaign(t, s2, "b")
 	deadline := time.Now().Add(30 * time.Second)
-	for l, _ := e2.Leader(); l.ID != "a"; l, _ = e2.Leader() {
+	for id, _, _ := e2.Leader(); id != "a"; id, _, _ = e2.Leader() {
 		if time.Now().After(deadline) {
-			t.Fatalf("b never learned that a leads: %+v", l)
+			t.Fatalf("b never learned that a leads: %q", id)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -113,9 +113,9 @@ func TestElectionFencesALostLeader(t *testing.T) {
 	if err != nil || strings.Join(apps, ",") != "x.example.com,z.example.com" {
 		t.Fatalf("apps = %v, %v", apps, err)
 	}
-	for l, _ := e1.Leader(); l.ID != "b"; l, _ = e1.Leader() {
+	for id, _, _ := e1.Leader(); id != "b"; id, _, _ = e1.Leader() {
 		if time.Now().After(deadline.Add(30 * time.Second)) {
-			t.Fatalf("a never learned that b leads: %+v", l)
+			t.Fatalf("a never learned that b leads: %q", id)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

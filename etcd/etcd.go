@@ -94,7 +94,19 @@ type Config struct {
 
 // Store is an open etcd prefix. It is safe for concurrent use, also by
 // several processes on one prefix: every write is a compare-and-swap.
+//
+// A Store returned by Fenced is a view of another: it shares its
+// connection, watch and in-memory copies, and differs only in the fence
+// its writes are conditioned on.
 type Store struct {
+	*state
+	// term is the fence of a view's writes (see Fenced); nil for the
+	// store Open returns, whose writes take the process's latest fence.
+	term *fence
+}
+
+// state is what a store and its views share.
+type state struct {
 	cfg        Config
 	client     *clientv3.Client
 	root       string // prefix without a trailing slash
@@ -107,7 +119,7 @@ type Store struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 
-	fence        atomic.Pointer[fence] // set at the first leadership gain; never cleared
+	fence        atomic.Pointer[fence] // the latest leadership gain's; set at the first, never cleared
 	generation   atomic.Uint64         // raised by every write seen, own or from the watch
 	history      atomic.Int64
 	instancesGen atomic.Uint64 // raised by every instance write seen
@@ -155,7 +167,7 @@ func Open(cfg Config) (*Store, error) {
 		Logger:               zap.NewNop(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Store{cfg: cfg, client: client, root: root, now: time.Now, ctx: ctx, cancel: cancel}
+	s := &Store{state: &state{cfg: cfg, client: client, root: root, now: time.Now, ctx: ctx, cancel: cancel}}
 	if err != nil {
 		cancel()
 		return nil, s.unavailable(etcdErr(err))
@@ -234,8 +246,12 @@ func (s *Store) init() error {
 	})
 }
 
-// Close stops the watch and the compaction and closes the connection.
+// Close stops the watch and the compaction and closes the connection; on
+// a view (see Fenced) it does nothing: close the store it is a view of.
 func (s *Store) Close() error {
+	if s.term != nil {
+		return nil
+	}
 	s.cancel()
 	s.wg.Wait()
 	return s.client.Close()

@@ -107,7 +107,7 @@ func (t *txn) commit() (ok bool, err error) {
 	}
 	ctx, cancel := t.s.callContext()
 	defer cancel()
-	cmps, fence := t.cmps, t.s.fence.Load()
+	cmps, fence := t.cmps, t.s.writeFence()
 	var orElse []clientv3.Op
 	if fence != nil {
 		// The leader's writes land only while its election key exists at

@@ -177,9 +177,22 @@ func TestLeaderFailover(t *testing.T) {
 	}()
 	// Kill once the store shows the deploy under way, as a follower reads it.
 	cut := deployingRevision(t, ctrls[(leader+1)%3], app)
+	watch := watchSettle(ctrls[(leader+1)%3], app, cut, time.Now())
 	took, leader = killLeader(t, ctrls, urls, leader, app, 2)
 	<-deployed
 	t.Logf("kill -9 of the leader mid-deploy: a write accepted after %s", took)
+	// The new leader settles the deploy within twice the lease (2s) of the
+	// kill, whatever it is asked meanwhile, and the app stays routed.
+	waitFor(t, 30*time.Second, "the deploy cut short to be settled", func() bool {
+		settled, _ := watch.Settled()
+		return settled > 0
+	})
+	unrouted := watch.Stop()
+	settled, status := watch.Settled()
+	t.Logf("the deploy cut short was settled %s after the kill (%s); the app went without a routed instance for %s at most", settled, status, unrouted)
+	if settled > 4*time.Second || unrouted > 0 {
+		t.Fatalf("after the kill -9 mid-deploy: settled after %s (want at most 4s, twice the lease), longest stretch without a routed instance %s\n%s", settled, unrouted, ctrls[leader].Log())
+	}
 	for _, c := range ctrls {
 		if c.cmd == nil {
 			c.Start(t)

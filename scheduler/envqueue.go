@@ -275,7 +275,23 @@ func withoutWaiter(ws []*envWaiter, w *envWaiter) []*envWaiter {
 // lock, and lets go of it when no batch is waiting.
 func (s *Scheduler) runEnv(ctx context.Context, app string, run *envRun, unlock func()) {
 	b := run.running
-	a, aerr := s.readEnvApp(app)
+	// The runner's batches belong to the leadership term it begins in; when
+	// this controller does not lead, each batch gets that error.
+	ctx, end, berr := s.begin(ctx)
+	if berr != nil {
+		ctx, end = context.Background(), func() {}
+	}
+	defer end()
+	read := func() (*cluster.App, error) {
+		if berr != nil {
+			return nil, berr
+		}
+		if err := s.settle(ctx, app); err != nil {
+			return nil, err
+		}
+		return s.readEnvApp(app)
+	}
+	a, aerr := read()
 	s.mu.Lock()
 	run.base, run.stores = envsOf(a), !hasInstances(a)
 	close(run.ready)
@@ -288,7 +304,7 @@ func (s *Scheduler) runEnv(ctx context.Context, app string, run *envRun, unlock 
 	s.mu.Unlock()
 	for {
 		s.applyEnvBatch(ctx, app, a, aerr, run, b)
-		a, aerr = s.readEnvApp(app)
+		a, aerr = read()
 		s.mu.Lock()
 		if run.next == nil {
 			// Let go before answering: a client that deploys as soon as
@@ -343,7 +359,7 @@ func (s *Scheduler) applyEnvBatch(ctx context.Context, app string, a *cluster.Ap
 	}
 	if !hasInstances(a) {
 		for _, w := range b.waiters {
-			stored, err := s.store.UpdateApp(app, func(a *cluster.App) error {
+			stored, err := s.fenced(ctx).UpdateApp(app, func(a *cluster.App) error {
 				if a.Envs == nil {
 					a.Envs = map[string]string{}
 				}

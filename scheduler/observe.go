@@ -9,10 +9,16 @@ import (
 
 // open is how every operator's operation on one app begins: it takes the
 // app's lock for op (pre-empting a repair, failing with ECONFLICT on any
-// other operation) and loads the app, refusing one whose deletion began.
-func (s *Scheduler) open(app, op string) (*cluster.App, func(), error) {
+// other operation), settles a deploy of the app that was interrupted (see
+// settle), and loads the app, refusing one whose deletion began. ctx is
+// the operation's (see begin).
+func (s *Scheduler) open(ctx context.Context, app, op string) (*cluster.App, func(), error) {
 	unlock, err := s.lock(app, op)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.settle(ctx, app); err != nil {
+		unlock()
 		return nil, nil, err
 	}
 	a, err := s.store.App(app)

@@ -20,7 +20,7 @@ type oomKill struct {
 // as an instance event, and in its revision's history (OOMKills). The
 // container is then replaced by the next pass (see markKilledForMemory),
 // whether it stays dead or Docker restarts it.
-func (r *Reconciler) killedForMemory(host, app, id string, at time.Time) {
+func (r *Reconciler) killedForMemory(ctx context.Context, host, app, id string, at time.Time) {
 	r.mu.Lock()
 	_, seen := r.oom[id]
 	if !seen {
@@ -51,7 +51,7 @@ func (r *Reconciler) killedForMemory(host, app, id string, at time.Time) {
 			"instance", inst.Addr(), "container", short(id), "memory", limit)
 		r.s.emit(cluster.Event{Type: cluster.EventInstance, Step: "oom", App: app, Revision: inst.Revision, Host: host,
 			Instance: inst.Addr(), Message: fmt.Sprintf("killed for memory (%s); replacing it", limit), Time: at.UTC()})
-		if err := r.s.store.RecordOOM(app, inst.Revision, at); err != nil && cluster.ErrorCode(err) != cluster.ENOTFOUND {
+		if err := r.s.fenced(ctx).RecordOOM(app, inst.Revision, at); err != nil && cluster.ErrorCode(err) != cluster.ENOTFOUND {
 			r.s.cfg.Logger.Error("recording a kill for memory in the history failed", "app", app, "revision", inst.Revision, "err", err)
 		}
 		return
@@ -64,7 +64,7 @@ func (r *Reconciler) killedForMemory(host, app, id string, at time.Time) {
 // seen. It forgets the containers that are gone from hosts that answered,
 // when they were reported before observedAt (a later report may be of a
 // container the observation did not see yet).
-func (r *Reconciler) markKilledForMemory(containers []cluster.Container, up map[string]bool, observedAt time.Time) {
+func (r *Reconciler) markKilledForMemory(ctx context.Context, containers []cluster.Container, up map[string]bool, observedAt time.Time) {
 	var unreported []cluster.Container
 	r.mu.Lock()
 	if len(r.oom) > 0 {
@@ -92,7 +92,7 @@ func (r *Reconciler) markKilledForMemory(containers []cluster.Container, up map[
 	}
 	r.mu.Unlock()
 	for _, ct := range unreported {
-		r.killedForMemory(ct.Host, ct.App, ct.ID, time.Time{})
+		r.killedForMemory(ctx, ct.Host, ct.App, ct.ID, time.Time{})
 	}
 }
 

@@ -12,9 +12,16 @@ import (
 // Deploy rolls out a new revision of app with the requested image and
 // settings (zero fields keep the app's current ones) and returns when every
 // new instance is healthy and routed and the old ones are gone, or when the
-// deploy failed, leaving the old ones serving.
+// deploy failed, leaving the old ones serving. The deploy runs to its end
+// even when the client that asked goes away, and stops when the leadership
+// term it began in ends (see Fence).
 func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRequest, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	a, unlock, err := s.open(app, "a deploy")
+	ctx, end, err := s.begin(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	a, unlock, err := s.open(ctx, app, "a deploy")
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +62,12 @@ func (s *Scheduler) RollbackRelease(ctx context.Context, app string, number int,
 }
 
 func (s *Scheduler) rollback(ctx context.Context, app string, number int, release bool, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	a, unlock, err := s.open(app, "a rollback")
+	ctx, end, err := s.begin(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	a, unlock, err := s.open(ctx, app, "a rollback")
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +118,8 @@ func (s *Scheduler) UnsetEnv(ctx context.Context, app, key string, progress clus
 }
 
 // rollout records rev as a new revision and replaces every instance of the
-// app with rev.Count new ones. The deploy runs to its end even when the
-// client that asked goes away.
+// app with rev.Count new ones. ctx is the operation's (see begin): detached
+// from the client that asked, bound to the leadership term.
 func (s *Scheduler) rollout(ctx context.Context, a *cluster.App, rev *cluster.Revision, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 	return s.rolloutRelease(ctx, a, rev, true, progress)
 }
@@ -115,32 +127,34 @@ func (s *Scheduler) rollout(ctx context.Context, a *cluster.App, rev *cluster.Re
 // rolloutRelease is rollout that runs rev's release command first only when
 // release is set.
 func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *cluster.Revision, release bool, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	ctx = context.WithoutCancel(ctx)
 	rev.Status = cluster.StatusDeploying
-	if err := s.store.CreateRevision(rev); err != nil {
+	if err := s.fenced(ctx).CreateRevision(rev); err != nil {
 		return nil, err
 	}
 	c := &change{app: rev.App, rev: rev, progress: s.logged(rev.App, rev.Number, progress), start: time.Now()}
 	c.report(cluster.Progress{Step: "revision", Message: fmt.Sprintf("revision %d of %s: %s x%d", rev.Number, rev.App, rev.Image, rev.Count)})
 	if release {
 		if err := s.release(ctx, c, rev); err != nil {
+			err = interrupted(ctx, err)
 			c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
 			s.cfg.Observer.Deploy(cluster.StatusFailed, time.Since(c.start))
-			return nil, s.fail(rev, err)
+			return nil, s.fail(ctx, rev, err)
 		}
 	}
 	o, err := s.observe(a)
 	if err != nil {
-		return nil, s.fail(rev, err)
+		return nil, s.fail(ctx, rev, err)
 	}
 	started, err := s.rollOut(ctx, c, o, rev)
 	if err != nil {
+		err = interrupted(ctx, err)
 		c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
 		s.cfg.Observer.Deploy(cluster.StatusFailed, time.Since(c.start))
-		return nil, s.fail(rev, err)
+		return nil, s.fail(ctx, rev, err)
 	}
 	s.cfg.Observer.Deploy(cluster.StatusSucceeded, time.Since(c.start))
-	if _, err := s.store.FinishRevision(rev.App, rev.Number, cluster.StatusSucceeded, ""); err != nil {
+	if _, err := s.fenced(ctx).FinishRevision(rev.App, rev.Number, cluster.StatusSucceeded, ""); err != nil {
+		s.unrecorded()
 		return nil, err
 	}
 	s.emit(cluster.Event{Type: cluster.EventRevision, Step: cluster.StatusSucceeded, App: rev.App, Revision: rev.Number, Message: rev.Image})
@@ -161,11 +175,14 @@ func (s *Scheduler) logged(app string, revision int, progress cluster.ProgressFu
 	}
 }
 
-// fail records rev as failed with err's message and returns err.
-func (s *Scheduler) fail(rev *cluster.Revision, err error) error {
+// fail records rev as failed with err's message and returns err. An
+// operation whose term ended cannot record it: the revision stays
+// deploying, for the leader to settle (see settle).
+func (s *Scheduler) fail(ctx context.Context, rev *cluster.Revision, err error) error {
 	s.cfg.Logger.Warn("deploy failed", "app", rev.App, "revision", rev.Number, "image", rev.Image, "reason", cluster.ErrorMessage(err))
 	s.emit(cluster.Event{Type: cluster.EventRevision, Step: cluster.StatusFailed, App: rev.App, Revision: rev.Number, Message: cluster.ErrorMessage(err)})
-	if _, ferr := s.store.FinishRevision(rev.App, rev.Number, cluster.StatusFailed, cluster.ErrorMessage(err)); ferr != nil {
+	if _, ferr := s.fenced(ctx).FinishRevision(rev.App, rev.Number, cluster.StatusFailed, cluster.ErrorMessage(err)); ferr != nil {
+		s.unrecorded()
 		s.cfg.Logger.Error("recording the failed revision failed", "app", rev.App, "err", ferr)
 	}
 	return err
@@ -174,8 +191,12 @@ func (s *Scheduler) fail(rev *cluster.Revision, err error) error {
 // Scale adds instances of the current revision, or drains some, until the
 // app has count. Count 0 stops every instance.
 func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	ctx = context.WithoutCancel(ctx)
-	a, unlock, err := s.open(app, "a scale")
+	ctx, end, err := s.begin(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	a, unlock, err := s.open(ctx, app, "a scale")
 	if err != nil {
 		return nil, err
 	}
@@ -190,9 +211,9 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 	p := s.decide(ctx, &o.Capacity, func() Plan { return PlanScale(o, count) })
 	c := &change{app: app, rev: o.Current, progress: s.logged(app, a.Revision, progress), start: time.Now()}
 	if _, err := s.run(ctx, c, p); err != nil {
-		return nil, err
+		return nil, interrupted(ctx, err)
 	}
-	if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Count = count; return nil }); err != nil {
+	if _, err := s.fenced(ctx).UpdateApp(app, func(a *cluster.App) error { a.Count = count; return nil }); err != nil {
 		return nil, err
 	}
 	now, err := s.store.Instances(app)
@@ -206,7 +227,7 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 // desired count to 0.
 func (s *Scheduler) Kill(ctx context.Context, app string) error {
 	return s.exclusive(ctx, app, "a kill", func(ctx context.Context) error {
-		if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Count = 0; return nil }); err != nil {
+		if _, err := s.fenced(ctx).UpdateApp(app, func(a *cluster.App) error { a.Count = 0; return nil }); err != nil {
 			return err
 		}
 		return s.retireAll(ctx, app)
@@ -214,14 +235,23 @@ func (s *Scheduler) Kill(ctx context.Context, app string) error {
 }
 
 // exclusive runs fn holding app's lock for op (see lock), to its end even
-// when the client that asked goes away.
+// when the client that asked goes away, bound to the leadership term it
+// begins in.
 func (s *Scheduler) exclusive(ctx context.Context, app, op string, fn func(context.Context) error) error {
+	ctx, end, err := s.begin(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	defer end()
 	unlock, err := s.lock(app, op)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return fn(context.WithoutCancel(ctx))
+	if err := s.settle(ctx, app); err != nil {
+		return err
+	}
+	return interrupted(ctx, fn(ctx))
 }
 
 // retireAll unroutes and stops every instance of app; the caller holds
@@ -244,7 +274,7 @@ func (s *Scheduler) DeleteApp(ctx context.Context, app string) error {
 // deletes its state; the caller holds the app's lock. A restart between
 // the steps completes it (see Reconciler.recoverDeletes).
 func (s *Scheduler) deleteApp(ctx context.Context, app string) error {
-	if _, err := s.store.UpdateApp(app, func(a *cluster.App) error { a.Deleting = true; return nil }); err != nil {
+	if _, err := s.fenced(ctx).UpdateApp(app, func(a *cluster.App) error { a.Deleting = true; return nil }); err != nil {
 		return err
 	}
 	if err := s.retireAll(ctx, app); err != nil {
@@ -253,7 +283,7 @@ func (s *Scheduler) deleteApp(ctx context.Context, app string) error {
 	if left, _ := s.store.Instances(app); len(left) > 0 {
 		return cluster.Errorf(cluster.EHOST, "App %s still has %d instance(s) that could not be stopped (see the controller's log): fix the hosts, then delete it again.", app, len(left))
 	}
-	if err := s.store.DeleteApp(app); err != nil {
+	if err := s.fenced(ctx).DeleteApp(app); err != nil {
 		return err
 	}
 	s.cfg.RoutesChange()
@@ -265,7 +295,12 @@ func (s *Scheduler) deleteApp(ctx context.Context, app string) error {
 // rebalancing is on, apps piled on fewer hosts than they could use are
 // then spread onto it before AddHost returns.
 func (s *Scheduler) AddHost(ctx context.Context, addr string) error {
-	created, err := s.store.AddHost(addr)
+	ctx, end, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
+	created, err := s.fenced(ctx).AddHost(addr)
 	if err != nil || !created {
 		return err
 	}
@@ -293,8 +328,12 @@ func (s *Scheduler) AddHost(ctx context.Context, addr string) error {
 // places on it any more; operations that placed before are waited for, so
 // their instances on it are drained too and none is routed after it went.
 func (s *Scheduler) RemoveHost(ctx context.Context, addr string, force bool) error {
-	ctx = context.WithoutCancel(ctx)
-	if err := s.store.SetDraining(addr, true); err != nil {
+	ctx, end, err := s.begin(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	defer end()
+	if err := s.fenced(ctx).SetDraining(addr, true); err != nil {
 		return err
 	}
 	for _, h := range s.holds() {
@@ -304,12 +343,12 @@ func (s *Scheduler) RemoveHost(ctx context.Context, addr string, force bool) err
 		<-h.done
 	}
 	if err := s.drainHost(ctx, addr, force); err != nil {
-		if uerr := s.store.SetDraining(addr, false); uerr != nil {
+		if uerr := s.fenced(ctx).SetDraining(addr, false); uerr != nil {
 			s.cfg.Logger.Error("host stays marked draining", "host", addr, "err", uerr)
 		}
 		return err
 	}
-	if err := s.store.RemoveHost(addr); err != nil {
+	if err := s.fenced(ctx).RemoveHost(addr); err != nil {
 		return err
 	}
 	s.cfg.Logger.Info("host removed", "host", addr)
@@ -348,10 +387,10 @@ func (s *Scheduler) drainHost(ctx context.Context, addr string, force bool) erro
 	for _, inst := range all {
 		if inst.Host == addr {
 			if inst.Routed {
-				_ = s.store.SetRouted(inst.App, []string{inst.ID}, false)
+				_ = s.fenced(ctx).SetRouted(inst.App, []string{inst.ID}, false)
 				s.cfg.RoutesChange()
 			}
-			_ = s.store.DeleteInstance(inst.App, inst.ID)
+			_ = s.fenced(ctx).DeleteInstance(inst.App, inst.ID)
 		}
 	}
 	return nil
@@ -363,6 +402,9 @@ func (s *Scheduler) drainApp(ctx context.Context, app, addr string, force bool) 
 		return err
 	}
 	defer unlock()
+	if err := s.settle(ctx, app); err != nil {
+		return err
+	}
 	a, err := s.store.App(app)
 	if cluster.ErrorCode(err) == cluster.ENOTFOUND {
 		return nil // deleted meanwhile, with its instances
@@ -441,7 +483,12 @@ func firstPositive(vals ...int) int {
 // instance on the least used host first, then the old one retired. Apps
 // busy with another operation are skipped.
 func (s *Scheduler) Rebalance(ctx context.Context) {
-	ctx = context.WithoutCancel(ctx)
+	ctx, end, err := s.begin(context.WithoutCancel(ctx))
+	if err != nil {
+		s.cfg.Logger.Warn("rebalance not begun", "err", cluster.ErrorMessage(err))
+		return
+	}
+	defer end()
 	apps, err := s.store.AllApps()
 	if err != nil {
 		return
@@ -462,7 +509,7 @@ func (s *Scheduler) Rebalance(ctx context.Context) {
 // host without any of its instances exists (see PlanRebalance); it reports
 // whether it moved.
 func (s *Scheduler) rebalanceOne(ctx context.Context, app string) bool {
-	a, unlock, err := s.open(app, "a rebalance")
+	a, unlock, err := s.open(ctx, app, "a rebalance")
 	if err != nil {
 		return false
 	}

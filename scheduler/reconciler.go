@@ -31,7 +31,7 @@ type Reconciler struct {
 	lastPass  time.Duration
 	passes    uint64
 	recovered bool // guarded by passing, not mu: interrupted work was settled since Run began
-	unsettled bool // guarded by passing: an interrupted deploy's app was busy; settle it at the next pass
+	unsettled bool // guarded by passing: an interrupted deploy is left to settle at the next pass
 
 	lastPassStart time.Time // guarded by mu: when the last finished pass started
 	// oom holds the containers reported killed for memory, by id, with
@@ -82,7 +82,15 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 // Docker events of every host, and the instances' health checks. A pass
 // does not wait for the repairs it starts: an app whose repair waits on a
 // slow health check is left to it, and the next pass repairs the others.
+// With a Fence, Run reconciles within one leadership term (ctx's, or the
+// current one), and returns when it ends.
 func (r *Reconciler) Run(ctx context.Context) {
+	ctx, end, err := r.s.begin(ctx)
+	if err != nil {
+		r.s.cfg.Logger.Warn("not reconciling", "err", cluster.ErrorMessage(err))
+		return
+	}
+	defer end()
 	// Each Run settles what was left interrupted before it: by a restart,
 	// or, among several controllers, by the leader before this one. The
 	// flag belongs to the passes, so it is reset under their lock.
@@ -165,8 +173,15 @@ func (r *Reconciler) LastPass() (time.Duration, uint64) {
 }
 
 // Pass runs one reconcile pass over every app and waits for the repairs it
-// started.
+// started. With a Fence, it runs in ctx's leadership term, or the current
+// one; it does nothing when this controller does not lead.
 func (r *Reconciler) Pass(ctx context.Context) {
+	ctx, end, err := r.s.begin(ctx)
+	if err != nil {
+		r.s.cfg.Logger.Warn("no reconcile pass", "err", cluster.ErrorMessage(err))
+		return
+	}
+	defer end()
 	var wg sync.WaitGroup
 	r.pass(ctx, &wg)
 	wg.Wait()
@@ -179,8 +194,13 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	r.passing.Lock()
 	defer r.passing.Unlock()
 	start := time.Now()
-	if !r.recovered || r.unsettled {
-		r.unsettled = !r.recoverDeploys(ctx)
+	// Interrupted deploys are settled first: at the first pass of a term,
+	// and after an operation could not record its outcome (see settle).
+	var busy map[string]bool
+	settled := true
+	if !r.recovered || r.unsettled || r.s.unsettled.Swap(false) {
+		busy, settled = r.recoverDeploys(ctx)
+		r.unsettled = !settled || len(busy) > 0
 	}
 	if !r.recovered {
 		r.recoverDeletes(ctx, repairs)
@@ -193,7 +213,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	}
 	all, allErr := r.s.store.AllInstances()
 	if allErr == nil {
-		r.s.resumeRetirements(all)
+		r.s.resumeRetirements(ctx, all)
 	}
 	apps, err := r.s.store.AllApps()
 	if err != nil {
@@ -207,7 +227,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	tasks := r.s.tasks.snapshot()
 	healthy, unhealthy := r.observeHealth(ctx, hosts, up, down, containers, all, apps)
 
-	r.markKilledForMemory(containers, up, observedAt)
+	r.markKilledForMemory(ctx, containers, up, observedAt)
 	byApp := map[string][]cluster.Container{}
 	for _, ct := range containers {
 		byApp[ct.App] = append(byApp[ct.App], ct)
@@ -228,6 +248,9 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	}
 	retiring := r.s.Retiring()
 	locked := r.lockRepairs(ctx, names)
+	if len(busy) > 0 {
+		r.unsettled = !r.settleHeld(busy, locked) || !settled
+	}
 	// Read after the locks are held, so no operation changes these apps
 	// between the read and the plan; one read for every app, as a pass
 	// over a thousand apps cannot afford a thousand.
@@ -491,78 +514,6 @@ func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState)
 	}
 }
 
-// recoverDeploys settles revisions left "deploying" by a controller that
-// stopped mid-deploy, by what the data file shows it reached (see
-// SettleDeploy): a deploy whose new instances were routed finishes, as
-// succeeded, and the pass then retires the old ones; any other is failed,
-// and the pass removes its instances, as they are not of the current
-// revision. It reports false when an app with such a revision was busy
-// (a controller that just gained the leadership may already be serving a
-// change of that app), so that the next pass tries again.
-func (r *Reconciler) recoverDeploys(ctx context.Context) bool {
-	revs, err := r.s.store.Deploying()
-	if err != nil {
-		r.s.cfg.Logger.Error("reconcile: reading interrupted deploys failed", "err", err)
-		return false
-	}
-	done := true
-	for _, rev := range revs {
-		unlock, err := r.s.lock(rev.App, "a recovery")
-		if err != nil {
-			// A deploy runs for it right now: its own revision, or a new
-			// one begun before this pass, leaving rev for the next.
-			done = false
-			continue
-		}
-		if !stillDeploying(r.s.store, rev) {
-			unlock() // the deploy that held the lock has just ended it
-			continue
-		}
-		insts, _ := r.s.store.Instances(rev.App)
-		status, reason := SettleDeploy(rev, insts)
-		if _, err := r.s.store.FinishRevision(rev.App, rev.Number, status, reason); err != nil {
-			r.s.cfg.Logger.Error("recording an interrupted deploy failed", "app", rev.App, "err", err)
-		} else {
-			r.s.emit(cluster.Event{Type: cluster.EventRevision, Step: status, App: rev.App, Revision: rev.Number, Message: reason})
-			r.s.cfg.Logger.Warn("settled a deploy interrupted by a restart", "app", rev.App, "revision", rev.Number, "status", status)
-		}
-		unlock()
-	}
-	return done
-}
-
-// stillDeploying reports whether rev is still recorded as deploying.
-func stillDeploying(store Store, rev cluster.Revision) bool {
-	revs, err := store.Revisions(rev.App)
-	if err != nil {
-		return false
-	}
-	for _, r := range revs {
-		if r.Number == rev.Number {
-			return r.Status == cluster.StatusDeploying
-		}
-	}
-	return false
-}
-
-// SettleDeploy decides how a deploy of rev cut short by a controller
-// restart ends, from the app's instance records: once rev.Count instances
-// of rev were routed, the routers may already send traffic to them and
-// the old ones may be leaving, so the deploy finishes (succeeded); before
-// that nothing of it serves, so it fails and the old revision stays.
-func SettleDeploy(rev cluster.Revision, records []cluster.Instance) (status, reason string) {
-	routed := 0
-	for _, i := range records {
-		if i.Revision == rev.Number && i.Routed && !i.Retiring {
-			routed++
-		}
-	}
-	if rev.Count > 0 && routed >= rev.Count {
-		return cluster.StatusSucceeded, ""
-	}
-	return cluster.StatusFailed, "Interrupted: the controller stopped during this deploy, before its new instances were routed. Deploy again to retry."
-}
-
 // recoverDeletes completes, in the background counted by wg, the
 // deletions of apps that a controller began and did not finish. Each app's
 // lock is taken before it returns, so no repair of the pass comes first.
@@ -654,7 +605,7 @@ func (r *Reconciler) watchHost(ctx context.Context, host string) {
 				}
 				// The view first: the pass a death asks for must see it.
 				r.updateView(ctx, ev)
-				r.onEvent(ev)
+				r.onEvent(ctx, ev)
 			case <-errs:
 				r.views.streamClosed(host)
 				break stream
@@ -675,10 +626,10 @@ func (r *Reconciler) watchHost(ctx context.Context, host string) {
 	}
 }
 
-func (r *Reconciler) onEvent(ev cluster.ContainerEvent) {
+func (r *Reconciler) onEvent(ctx context.Context, ev cluster.ContainerEvent) {
 	switch ev.Action {
 	case "oom":
-		r.killedForMemory(ev.Host, ev.App, ev.ID, ev.Time)
+		r.killedForMemory(ctx, ev.Host, ev.App, ev.ID, ev.Time)
 	case "die", "kill", "stop":
 	default:
 		return
@@ -692,7 +643,7 @@ func (r *Reconciler) onEvent(ev cluster.ContainerEvent) {
 			if ev.Action != "oom" { // routed, so not stopped by this controller; an oom has its own event
 				r.s.reportDied(i, ev.Action)
 			}
-			_ = r.s.store.SetRouted(i.App, []string{i.ID}, false)
+			_ = r.s.fenced(ctx).SetRouted(i.App, []string{i.ID}, false)
 			r.s.cfg.RoutesChange()
 			r.s.cfg.Logger.Warn("container died: unrouted; it will be replaced", "app", i.App, "instance", i.Addr(), "action", ev.Action)
 		}

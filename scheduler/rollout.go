@@ -43,7 +43,7 @@ func (s *Scheduler) run(ctx context.Context, c *change, p Plan) ([]cluster.Insta
 		c.rev = p.Revision
 	}
 	s.dropBroken(ctx, c, p)
-	s.routeServing(p)
+	s.routeServing(ctx, p)
 	started, err := s.startPlanned(ctx, c, p)
 	if err != nil && p.Replace {
 		return nil, err
@@ -58,12 +58,12 @@ func (s *Scheduler) run(ctx context.Context, c *change, p Plan) ([]cluster.Insta
 // dropBroken takes what is broken out of the table and away at once.
 func (s *Scheduler) dropBroken(ctx context.Context, c *change, p Plan) {
 	if len(p.Unroute) > 0 {
-		_ = s.store.SetRouted(p.App, instanceIDs(p.Unroute), false)
+		_ = s.fenced(ctx).SetRouted(p.App, instanceIDs(p.Unroute), false)
 		s.cfg.RoutesChange()
 		s.emitInstances("unrouted", p.Unroute)
 	}
 	for _, rec := range p.Forget {
-		_ = s.store.DeleteInstance(p.App, rec.ID)
+		_ = s.fenced(ctx).DeleteInstance(p.App, rec.ID)
 	}
 	s.reportDead(p)
 	if len(p.Remove) > 0 {
@@ -73,19 +73,19 @@ func (s *Scheduler) dropBroken(ctx context.Context, c *change, p Plan) {
 
 // routeServing records and routes adopted containers and routes the
 // instances that are healthy again.
-func (s *Scheduler) routeServing(p Plan) {
+func (s *Scheduler) routeServing(ctx context.Context, p Plan) {
 	routed := false
 	for _, ct := range p.Adopt {
 		inst := cluster.Instance{ID: ct.ID, App: p.App, Revision: ct.Revision, Host: ct.Host, Port: ct.Port, Routed: true, Started: time.Now().UTC()}
 		inst.Memory = s.revisionMemory(p, ct.Revision)
-		if err := s.store.PutInstance(inst); err == nil {
+		if err := s.fenced(ctx).PutInstance(inst); err == nil {
 			routed = true
 			s.emitInstances("routed", []cluster.Instance{inst})
 			s.cfg.Logger.Info("adopted a running container", "app", p.App, "instance", inst.Addr())
 		}
 	}
 	if len(p.Route) > 0 {
-		_ = s.store.SetRouted(p.App, instanceIDs(p.Route), true)
+		_ = s.fenced(ctx).SetRouted(p.App, instanceIDs(p.Route), true)
 		routed = true
 		s.emitInstances("routed", p.Route)
 	}
@@ -124,7 +124,7 @@ func (s *Scheduler) startPlanned(ctx context.Context, c *change, p Plan) ([]clus
 		s.stopAll(context.WithoutCancel(ctx), c, started)
 		return nil, err
 	}
-	if err := s.store.SetRouted(c.app, instanceIDs(started), true); err != nil {
+	if err := s.fenced(ctx).SetRouted(c.app, instanceIDs(started), true); err != nil {
 		s.stopAll(context.WithoutCancel(ctx), c, started)
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 	if len(insts) == 0 {
 		return
 	}
-	version, err := s.store.Retire(c.app, instanceIDs(insts))
+	version, err := s.fenced(ctx).Retire(c.app, instanceIDs(insts))
 	if err != nil {
 		s.cfg.Logger.Error("unroute failed", "app", c.app, "err", err)
 	}
@@ -171,7 +171,7 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 		if deferrable {
 			s.cfg.Logger.Warn("routers cannot be told yet (is Redis up?); the old instances keep running until they are", "app", c.app, "instances", len(insts))
 			c.report(cluster.Progress{Step: "deferred", Message: "the old instances are stopped once the routers have the new table"})
-			s.retireLater(c.app, insts, version, false)
+			s.retireLater(ctx, c.app, insts, version, false)
 			return
 		}
 		s.cfg.Logger.Warn("routers could not be told (is Redis up?); stopping the instances anyway", "app", c.app, "instances", len(insts))
@@ -186,7 +186,19 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 // published, or after RetireWait at the latest, in the background; until
 // then they are in s.retiring. resumed says the retirement was begun by an
 // earlier run of the controller, whose routers may hold any table since.
-func (s *Scheduler) retireLater(app string, insts []cluster.Instance, version uint64, resumed bool) {
+// It belongs to the operation of ctx, and stops when its leadership term
+// ends (the records stay retiring, for the leader to resume) or the
+// scheduler closes.
+func (s *Scheduler) retireLater(ctx context.Context, app string, insts []cluster.Instance, version uint64, resumed bool) {
+	bound, end, err := s.begin(context.WithoutCancel(ctx))
+	if err != nil {
+		s.cfg.Logger.Warn("not retiring instances: the operation's leadership term ended; the leader resumes their retirement", "app", app, "instances", len(insts))
+		return
+	}
+	// The waits end when the scheduler closes; the stops, once begun, run
+	// to their end unless the term ends.
+	ctx, cancel := context.WithCancel(bound)
+	stop := context.AfterFunc(s.closing, cancel)
 	s.mu.Lock()
 	for _, inst := range insts {
 		s.retiring[inst.ID] = true
@@ -195,6 +207,7 @@ func (s *Scheduler) retireLater(app string, insts []cluster.Instance, version ui
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
+		defer func() { stop(); cancel(); end() }()
 		defer func() {
 			s.mu.Lock()
 			for _, inst := range insts {
@@ -203,9 +216,9 @@ func (s *Scheduler) retireLater(app string, insts []cluster.Instance, version ui
 			s.mu.Unlock()
 		}()
 		c := &change{app: app, start: time.Now()}
-		if !s.waitPublished(s.closing, version, s.cfg.RetireWait) {
-			if s.closing.Err() != nil {
-				return // shutting down: resumed from the data file after a restart
+		if !s.waitPublished(ctx, version, s.cfg.RetireWait) {
+			if ctx.Err() != nil {
+				return // shutting down or the term ended: resumed from the data file by the leader
 			}
 			s.cfg.Logger.Warn("routers still cannot be told; stopping the old instances anyway", "app", app, "instances", len(insts), "waited", s.cfg.RetireWait)
 		} else {
@@ -215,17 +228,17 @@ func (s *Scheduler) retireLater(app string, insts []cluster.Instance, version ui
 			// who received a message, so give them that long before the
 			// drain delay starts.
 			select {
-			case <-s.closing.Done():
+			case <-ctx.Done():
 				return
 			case <-time.After(s.cfg.RouterReconnect):
 			}
 		}
 		select {
-		case <-s.closing.Done():
+		case <-ctx.Done():
 			return
 		case <-time.After(s.stopping(c).drain):
 		}
-		s.stopAll(context.Background(), c, insts)
+		s.stopAll(bound, c, insts)
 		what := "stopped the old instances now that the routers were told"
 		if resumed {
 			what = "stopped the instances whose retirement began before the restart"
@@ -238,7 +251,7 @@ func (s *Scheduler) retireLater(app string, insts []cluster.Instance, version ui
 // marks retiring that no retirement of this run handles: those left by a
 // controller that stopped before it could stop them. None is stopped before
 // a table built now, which has none of them, was published.
-func (s *Scheduler) resumeRetirements(all []cluster.Instance) {
+func (s *Scheduler) resumeRetirements(ctx context.Context, all []cluster.Instance) {
 	byApp := map[string][]cluster.Instance{}
 	s.mu.Lock()
 	for _, inst := range all {
@@ -261,7 +274,7 @@ func (s *Scheduler) resumeRetirements(all []cluster.Instance) {
 			version = max(version, inst.RetireAfter)
 		}
 		s.cfg.Logger.Info("resuming the retirement of instances the routers may still use", "app", app, "instances", len(insts), "after_version", version)
-		s.retireLater(app, insts, version, true)
+		s.retireLater(ctx, app, insts, version, true)
 	}
 }
 
@@ -318,7 +331,7 @@ func (s *Scheduler) stopAll(ctx context.Context, c *change, insts []cluster.Inst
 		cts[i] = cluster.Container{ID: inst.ID, App: inst.App, Revision: inst.Revision, Host: inst.Host, Port: inst.Port}
 	}
 	s.stopContainers(ctx, cts, s.stopping(c).timeout, func(ct cluster.Container) {
-		if err := s.store.DeleteInstance(ct.App, ct.ID); err != nil {
+		if err := s.fenced(ctx).DeleteInstance(ct.App, ct.ID); err != nil {
 			s.cfg.Logger.Error("forget instance failed", "app", ct.App, "container", short(ct.ID), "err", err)
 		}
 		c.report(cluster.Progress{Step: "stopped", Host: ct.Host, Instance: cluster.Instance{Host: ct.Host, Port: ct.Port}.Addr()})
@@ -416,7 +429,7 @@ func (s *Scheduler) startOne(ctx context.Context, c *change, host string) (clust
 	if ctr.Port == 0 {
 		return inst, fmt.Errorf("The container of %s on %s (%s) has no published port: it stopped right after it started.%s", rev.Image, host, short(ctr.ID), s.logTail(ctx, inst))
 	}
-	if err := s.store.PutInstance(inst); err != nil {
+	if err := s.fenced(ctx).PutInstance(inst); err != nil {
 		return inst, err
 	}
 	c.report(cluster.Progress{Step: "started", Host: host, Instance: inst.Addr()})

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -77,6 +78,10 @@ type Config struct {
 	// EnvWait bounds how long an env change waits for the env change of
 	// the same app running when it arrives; default DefaultEnvWait.
 	EnvWait time.Duration
+	// Fence binds each operation to the leadership term it begins in, its
+	// writes and Docker calls refused once that term ends (see Fence); nil
+	// binds nothing, for a scheduler that leads for as long as it runs.
+	Fence Fence
 }
 
 // Observer is told about finished deploys and reconcile passes, for
@@ -108,6 +113,10 @@ type Scheduler struct {
 	// reports as such even when Docker restarted it and reset its state.
 	oomKilled map[string]bool
 	tasks     taskSet // one-off tasks running; guarded by its own lock
+
+	// unsettled is set when an operation ended without recording its
+	// revision's outcome; the reconciler's next pass settles it.
+	unsettled atomic.Bool
 
 	hostsChanged chan struct{} // signalled when a host is added, so its event stream opens at once
 	deaths       deaths        // instances reported died, so each is reported once

@@ -12,7 +12,12 @@ import (
 // an operation running on the app: each operation reads the settings when
 // it begins, so a change applies to the operations that begin after it.
 func (s *Scheduler) UpdateSettings(ctx context.Context, app string, edit func(*cluster.App)) (*cluster.App, error) {
-	return s.store.UpdateApp(app, func(a *cluster.App) error {
+	ctx, end, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	return s.fenced(ctx).UpdateApp(app, func(a *cluster.App) error {
 		if err := notDeleting(a); err != nil {
 			return err
 		}

@@ -55,6 +55,11 @@ func (t *taskSet) snapshot() map[string]bool {
 // instance and is removed once it ends. It does not hold the app: tasks
 // run beside deploys and each other.
 func (s *Scheduler) RunTask(ctx context.Context, app string, command []string, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error) {
+	ctx, end, err := s.begin(ctx)
+	if err != nil {
+		return cluster.TaskResult{}, err
+	}
+	defer end()
 	a, err := s.store.App(app)
 	if err != nil {
 		return cluster.TaskResult{}, err

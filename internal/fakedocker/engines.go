@@ -100,6 +100,22 @@ func (e *Engines) Kill(id string) error {
 	return nil
 }
 
+// SetStatus makes the running container id answer every GET with status
+// from now on (0 means 200), as an instance that turns healthy or sick.
+func (e *Engines) SetStatus(id string, status int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.containers[id]
+	if !ok {
+		return cluster.Errorf(cluster.ENOTFOUND, "Container %s is not on any fake host.", id)
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	c.status = status
+	return nil
+}
+
 // Containers returns the containers on host, of every controller, sorted
 // by id.
 func (e *Engines) Containers(host string) []cluster.Container {
