@@ -75,7 +75,11 @@ type RunConfig struct {
 	// Controller is the controller's API URL the certificates are
 	// fetched from (GET /router/certs); RouterToken authenticates it.
 	// Without it the router serves the certificates of its cache only.
-	Controller  string
+	Controller string
+	// RouterToken is the router token: the router fetches its
+	// certificates with it, and shows its full status (StatusPath) only
+	// to a request that carries it. Empty: the status says ok / not ok
+	// only.
 	RouterToken string
 	// ControllerTLS verifies an https Controller; nil: the system's CAs.
 	ControllerTLS *tls.Config
@@ -172,7 +176,8 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: cfg.Redis, Channel: cfg.Channel, Logger: cfg.Logger,
 		Keys: cfg.Keys, Cluster: state.cluster, Adopt: state.keep})
-	handler := statusHandler{next: httpsFront{r: r, certs: certs, httpsPort: httpsPort, next: r}, sub: sub, certs: certs}
+	handler := statusHandler{next: httpsFront{r: r, certs: certs, httpsPort: httpsPort, next: r}, r: r, sub: sub, certs: certs,
+		token: cfg.RouterToken}
 	newServer := func() *http.Server {
 		return &http.Server{
 			Handler:           handler,
