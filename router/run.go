@@ -163,19 +163,23 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	} else if cfg.Controller != "" {
 		cfg.Logger.Info("a controller URL is set but HTTPS is off: certificates are not fetched; give --https-port to serve HTTPS")
 	}
+	var floor *cluster.RoutingTable
 	if t, ok, err := state.keptTable(); err != nil {
 		cfg.Logger.Warn("the kept routing table is not served", "err", err)
 	} else if ok {
 		// Served until the controller's next table: a router restarted
 		// while the controller or Redis is away keeps serving its apps.
+		// It is the subscriber's floor: an older table, however well
+		// signed, is a replay.
 		r.Apply(t)
+		floor = &t
 		if certs != nil {
 			certs.tableCerts(t.Certs)
 		}
 		cfg.Logger.Info("serving the routing table kept by the last run until a newer one is heard", "epoch", t.Epoch, "version", t.Version, "apps", len(t.Routes))
 	}
 	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: cfg.Redis, Channel: cfg.Channel, Logger: cfg.Logger,
-		Keys: cfg.Keys, Cluster: state.cluster, Adopt: state.keep})
+		Keys: cfg.Keys, Cluster: state.cluster, Adopt: state.keep, Floor: floor})
 	handler := statusHandler{next: httpsFront{r: r, certs: certs, httpsPort: httpsPort, next: r}, r: r, sub: sub, certs: certs,
 		token: cfg.RouterToken}
 	newServer := func() *http.Server {
