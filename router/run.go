@@ -143,10 +143,11 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		}
 	}
 	r := New(cfg.Router)
+	ln = r.readRateListener(ln)
 	var certs *certSource
 	httpsPort := 0
 	if tlsLn != nil {
-		tlsLn = capConns(tlsLn, cfg.MaxConns)
+		tlsLn = r.readRateListener(capConns(tlsLn, cfg.MaxConns))
 		if ta, ok := tlsLn.Addr().(*net.TCPAddr); ok {
 			httpsPort = ta.Port
 		}
@@ -191,8 +192,8 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 			// No ReadTimeout or WriteTimeout: uploads, long polls and
 			// streams pass through; the apps set their own limits. The
-			// router's minimum body rate and backend timeout catch the
-			// stuck ones.
+			// router's minimum body and read rates and backend timeout
+			// catch the stuck ones.
 		}
 	}
 
@@ -323,12 +324,16 @@ func (s *listenerServer) shutdown(ctx context.Context) error {
 // listener of its own. With srv.TLSConfig set (see ServerTLSConfig) every
 // connection is TLS, as on Run's HTTPS port: HTTP/1.1 on the loop,
 // HTTP/2 by srv. When ctx ends it shuts down as Run does, waiting up to
-// shutdownTimeout. Benchmarks and embedders use it.
+// shutdownTimeout. When srv.Handler is a *Router, its MinReadRate holds
+// on every connection, as in Run. Benchmarks and embedders use it.
 func Serve(ctx context.Context, l net.Listener, srv *http.Server, log *slog.Logger, shutdownTimeout time.Duration) error {
 	if log == nil {
 		log = slog.Default()
 	}
 	h := srv.Handler
+	if r, ok := h.(*Router); ok {
+		l = r.readRateListener(l)
+	}
 	if srv.TLSConfig != nil {
 		srv.Handler = withTLSState{next: h}
 		srv.ConnContext = handedTLSContext
