@@ -61,7 +61,8 @@ var (
 	setHeaderTimeout  = setting{"header-timeout", "LONGSHOREMAN_HEADER_TIMEOUT", "how long a client may take to send a request's headers"}
 	setIdleTimeout    = setting{"idle-timeout", "LONGSHOREMAN_IDLE_TIMEOUT", "close a client's keep-alive connection idle this long"}
 	setMinBodyRate    = setting{"min-body-rate", "LONGSHOREMAN_MIN_BODY_RATE", "slowest request body accepted, bytes/s over --body-rate-window; 0: no minimum"}
-	setBodyRateWindow = setting{"body-rate-window", "LONGSHOREMAN_BODY_RATE_WINDOW", "grace and averaging window of --min-body-rate"}
+	setMinReadRate    = setting{"min-read-rate", "LONGSHOREMAN_MIN_READ_RATE", "slowest a client may read an answer, bytes/s over --body-rate-window; one that reads nothing is cut a window after its buffers fill; 0: no minimum"}
+	setBodyRateWindow = setting{"body-rate-window", "LONGSHOREMAN_BODY_RATE_WINDOW", "grace and averaging window of --min-body-rate and --min-read-rate"}
 	setMaxConns       = setting{"max-conns", "LONGSHOREMAN_MAX_CONNS", "client connections open at once; more wait to be accepted; 0: no cap"}
 	setTrustForwarded = setting{"trust-forwarded", "LONGSHOREMAN_TRUST_FORWARDED", "CIDR,... of proxies in front of the router whose X-Forwarded-For chain is kept; default none: an edge router"}
 

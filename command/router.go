@@ -103,6 +103,7 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 	run := router.RunConfig{
 		Addr: cfg.Addr(), Redis: rdb, Channel: cfg.Redis.Channel, Logger: logger,
 		Keys: keys, StateDir: cfg.StateDir, Cluster: cfg.Cluster,
+		RouterToken: cfg.HTTPS.Token, // also with HTTPS off: it shows the full status
 	}
 	if err := cfg.Limits.apply(&run); err != nil {
 		return err

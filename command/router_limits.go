@@ -14,6 +14,7 @@ type RouterLimits struct {
 	HeaderTimeout  time.Duration
 	IdleTimeout    time.Duration
 	MinBodyRate    int // bytes/s; 0: no minimum
+	MinReadRate    int // bytes/s; 0: no minimum
 	BodyRateWindow time.Duration
 	MaxConns       int    // 0: no cap
 	TrustForwarded string // CIDR,...
@@ -23,7 +24,7 @@ type RouterLimits struct {
 func DefaultRouterLimits() RouterLimits {
 	return RouterLimits{
 		BackendTimeout: router.DefaultBackendTimeout, HeaderTimeout: router.DefaultHeaderTimeout,
-		IdleTimeout: router.DefaultIdleTimeout, MinBodyRate: router.DefaultMinBodyRate,
+		IdleTimeout: router.DefaultIdleTimeout, MinBodyRate: router.DefaultMinBodyRate, MinReadRate: router.DefaultMinReadRate,
 		BodyRateWindow: router.DefaultBodyRateWindow, MaxConns: router.DefaultMaxConns,
 	}
 }
@@ -33,6 +34,7 @@ func (l *RouterLimits) load(ld *loader) {
 	ld.Duration(&l.HeaderTimeout, setHeaderTimeout)
 	ld.Duration(&l.IdleTimeout, setIdleTimeout)
 	ld.Int(&l.MinBodyRate, setMinBodyRate)
+	ld.Int(&l.MinReadRate, setMinReadRate)
 	ld.Duration(&l.BodyRateWindow, setBodyRateWindow)
 	ld.Int(&l.MaxConns, setMaxConns)
 	ld.String(&l.TrustForwarded, setTrustForwarded)
@@ -46,6 +48,9 @@ func (l RouterLimits) check(p *problems) {
 	p.positive(setBodyRateWindow, l.BodyRateWindow, "10s")
 	if l.MinBodyRate < 0 {
 		p.add(setMinBodyRate, "must be bytes per second, 0 or more (0 turns it off), not %d", l.MinBodyRate)
+	}
+	if l.MinReadRate < 0 {
+		p.add(setMinReadRate, "must be bytes per second, 0 or more (0 turns it off), not %d", l.MinReadRate)
 	}
 	if l.MaxConns < 0 {
 		p.add(setMaxConns, "must be 0 or more (0: no cap), not %d", l.MaxConns)
@@ -67,6 +72,10 @@ func (l RouterLimits) apply(cfg *router.RunConfig) error {
 	if l.MinBodyRate == 0 {
 		cfg.Router.MinBodyRate = -1 // router.Config: negative turns it off
 	}
+	cfg.Router.MinReadRate = int64(l.MinReadRate)
+	if l.MinReadRate == 0 {
+		cfg.Router.MinReadRate = -1
+	}
 	cfg.Router.TrustForwarded = trusted
 	cfg.HeaderTimeout, cfg.IdleTimeout = l.HeaderTimeout, l.IdleTimeout
 	cfg.MaxConns = l.MaxConns
@@ -75,7 +84,7 @@ func (l RouterLimits) apply(cfg *router.RunConfig) error {
 	}
 	if cfg.Logger != nil {
 		cfg.Logger.Info("router limits", "backend_timeout", l.BackendTimeout, "header_timeout", l.HeaderTimeout,
-			"idle_timeout", l.IdleTimeout, "min_body_rate", l.MinBodyRate, "body_rate_window", l.BodyRateWindow,
+			"idle_timeout", l.IdleTimeout, "min_body_rate", l.MinBodyRate, "min_read_rate", l.MinReadRate, "body_rate_window", l.BodyRateWindow,
 			"max_conns", l.MaxConns, "trust_forwarded", trusted)
 	}
 	return nil

@@ -64,7 +64,8 @@ func TestRedisACLFromTheREADME(t *testing.T) {
 		"REDIS_USERNAME": "longshoreman-controller", "REDIS_PASSWORD": "controller-pw-123", "LONGSHOREMAN_ROUTES_KEY": testRoutesKey})
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	env := map[string]string{"REDIS_PORT": fmt.Sprint(port), "REDIS_USERNAME": "longshoreman-router", "REDIS_PASSWORD": "router-pw-123",
-		"LONGSHOREMAN_ROUTES_KEY": testRoutesKey, "LONGSHOREMAN_LISTEN": listen, "LONGSHOREMAN_ROUTER_STATE": t.TempDir()}
+		"LONGSHOREMAN_ROUTES_KEY": testRoutesKey, "LONGSHOREMAN_LISTEN": listen, "LONGSHOREMAN_ROUTER_STATE": t.TempDir(),
+		"LONGSHOREMAN_ROUTER_TOKEN": testRouterToken}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

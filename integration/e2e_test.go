@@ -35,6 +35,10 @@ func StartRouter(tb testing.TB, redisAddr string) *Router {
 // tests start.
 const testRoutesKey = "longshoreman-test-routes-key"
 
+// testRouterToken is the router token of the routers these tests start:
+// a router shows its full status only to it.
+const testRouterToken = "longshoreman-test-router-token"
+
 // StartRouterEnv starts a router with testRoutesKey, a state directory of
 // its own, and env added to its environment.
 func StartRouterEnv(tb testing.TB, redisAddr string, env ...string) *Router {
@@ -46,7 +50,8 @@ func StartRouterEnv(tb testing.TB, redisAddr string, env ...string) *Router {
 	r.log, _ = os.CreateTemp(tb.TempDir(), "router-*.log")
 	r.cmd = exec.Command(Binary(tb), "router", "--listen", listen)
 	r.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "REDIS_HOST=" + host, "REDIS_PORT=" + port,
-		"LONGSHOREMAN_ROUTES_KEY=" + testRoutesKey, "LONGSHOREMAN_ROUTER_STATE=" + tb.TempDir()}, env...)
+		"LONGSHOREMAN_ROUTES_KEY=" + testRoutesKey, "LONGSHOREMAN_ROUTER_STATE=" + tb.TempDir(),
+		"LONGSHOREMAN_ROUTER_TOKEN=" + testRouterToken}, env...)
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
 		tb.Fatal(err)

@@ -22,7 +22,9 @@ import (
 // Status reads the router's status answer.
 func (r *Router) Status(tb testing.TB) router.Status {
 	tb.Helper()
-	resp, err := http.Get(r.URL + router.StatusPath)
+	req, _ := http.NewRequest("GET", r.URL+router.StatusPath, nil)
+	req.Header.Set("Authorization", "Bearer "+testRouterToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}

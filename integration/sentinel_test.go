@@ -20,7 +20,9 @@ import (
 // routerStatus reads a router's status answer.
 func routerStatus(tb testing.TB, r *Router) router.Status {
 	tb.Helper()
-	resp, err := http.Get(r.URL + router.StatusPath)
+	req, _ := http.NewRequest("GET", r.URL+router.StatusPath, nil)
+	req.Header.Set("Authorization", "Bearer "+testRouterToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}

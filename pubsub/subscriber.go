@@ -36,6 +36,14 @@ type SubscriberConfig struct {
 	// was empty, so the router can keep it across restarts. An error is
 	// logged; the cluster is kept in memory regardless.
 	Adopt func(cluster string) error
+	// Floor, when set, is the table the router serves already: the one
+	// its last run applied and kept. A table of Floor's cluster is then
+	// applied only when its (Epoch, Version) is higher, as if Floor had
+	// been heard first, so that an older table, validly signed but
+	// captured and replayed, is dropped and counted (Older) after a
+	// restart as well. Status reports Floor's epoch, version and
+	// controller until a table is applied.
+	Floor *cluster.RoutingTable
 }
 
 // MaxEpochAhead is how far ahead of the router's clock a table's epoch may
@@ -82,6 +90,7 @@ type Subscriber struct {
 	name    string
 	keys    [][]byte
 	adopt   func(string) error
+	floor   *cluster.RoutingTable
 	now     func() time.Time
 
 	mu     sync.Mutex // guards status
@@ -91,8 +100,11 @@ type Subscriber struct {
 // NewSubscriber returns a subscriber; nothing talks to Redis until Run.
 func NewSubscriber(cfg SubscriberConfig) *Subscriber {
 	s := &Subscriber{client: cfg.Client, channel: cfg.Channel, log: cfg.Logger, name: cfg.Name,
-		keys: cfg.Keys, adopt: cfg.Adopt, now: time.Now}
+		keys: cfg.Keys, adopt: cfg.Adopt, floor: cfg.Floor, now: time.Now}
 	s.status.Cluster = cfg.Cluster
+	if f := cfg.Floor; f != nil {
+		s.status.Epoch, s.status.Version, s.status.Controller = f.Epoch, f.Version, f.Controller
+	}
 	if s.channel == "" {
 		s.channel = cluster.DefaultChannel
 	}
@@ -117,8 +129,8 @@ func (s *Subscriber) Status() SubscriberStatus {
 // Run subscribes to the channel, asks for the table on CHANNEL.sync after
 // every (re)subscribe, and calls apply, on Run's goroutine, for each validly
 // signed table of the cluster served whose (Epoch, Version) is higher than
-// that of the last applied one, whatever its Controller. Everything else is
-// dropped and counted in Status. Redis failures are logged and retried with
+// that of the last applied one (or of the Floor), whatever its Controller.
+// Everything else is dropped and counted in Status. Redis failures are logged and retried with
 // capped exponential backoff. Run returns nil when ctx ends.
 func (s *Subscriber) Run(ctx context.Context, apply func(cluster.RoutingTable)) error {
 	if s.client == nil || apply == nil {
@@ -128,6 +140,9 @@ func (s *Subscriber) Run(ctx context.Context, apply func(cluster.RoutingTable)) 
 		return errors.New("pubsub: a Subscriber needs the routes keys to verify tables")
 	}
 	var feed feedState
+	if s.floor != nil {
+		feed.have, feed.last = true, *s.floor
+	}
 	w := watcher{
 		client: s.client,
 		log:    s.log,
@@ -167,7 +182,7 @@ func (s *Subscriber) Run(ctx context.Context, apply func(cluster.RoutingTable)) 
 // touches it.
 type feedState struct {
 	have       bool
-	last       cluster.RoutingTable // the last applied table
+	last       cluster.RoutingTable // the last applied table, or the Floor
 	foreignLog time.Time            // when another cluster was last logged
 	dropLog    time.Time            // when a dropped message was last logged
 }
@@ -219,13 +234,15 @@ func (s *Subscriber) admit(msg []byte, f *feedState) (cluster.RoutingTable, bool
 		}
 		return t, false
 	}
-	if f.have && !t.Newer(f.last) {
+	// The Floor may be of another cluster than the one adopted (it was
+	// kept while no cluster was): it orders only its own cluster's tables.
+	if f.have && t.Cluster == f.last.Cluster && !t.Newer(f.last) {
 		if f.last.Newer(t) {
 			s.status.Older++
 		}
 		return t, false
 	}
-	if f.have && t.Controller != f.last.Controller {
+	if f.have && t.Cluster == f.last.Cluster && t.Controller != f.last.Controller {
 		s.log.Info("routing table from another controller", "from", f.last.Controller, "to", t.Controller, "epoch", t.Epoch, "version", t.Version)
 	}
 	f.have, f.last = true, t

@@ -1,15 +1,12 @@
 package router
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -20,64 +17,6 @@ import (
 // the throughput of httputil.ReverseProxy on the benchmark (BENCHMARKS.md).
 // Plain answers it frames itself (answer.go). Everything else goes through
 // the ReverseProxy.
-
-// idleTimeout closes pooled backend connections unused for this long.
-const idleTimeout = 90 * time.Second
-
-// backendConn is one keep-alive connection to an instance.
-type backendConn struct {
-	conn net.Conn
-	br   *bufio.Reader
-	wbuf []byte    // the request being sent, reused
-	idle time.Time // when it was put back in the pool
-}
-
-// connPool holds a backend's idle connections, newest last.
-type connPool struct {
-	mu     sync.Mutex // guards idle and closed
-	idle   []*backendConn
-	closed bool // the backend left the table: connections are not kept
-}
-
-// get returns the newest idle connection, dropping those idle longer than
-// idleTimeout at now.
-func (p *connPool) get(now time.Time) *backendConn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(p.idle) > 0 {
-		c := p.idle[len(p.idle)-1]
-		p.idle[len(p.idle)-1] = nil
-		p.idle = p.idle[:len(p.idle)-1]
-		if now.Sub(c.idle) < idleTimeout {
-			return c
-		}
-		c.conn.Close()
-	}
-	return nil
-}
-
-func (p *connPool) put(c *backendConn, max int) {
-	p.mu.Lock()
-	if p.closed || len(p.idle) >= max {
-		p.mu.Unlock()
-		c.conn.Close()
-		return
-	}
-	c.idle = time.Now()
-	p.idle = append(p.idle, c)
-	p.mu.Unlock()
-}
-
-// close drops the idle connections and stops keeping new ones.
-func (p *connPool) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
-	for _, c := range p.idle {
-		c.conn.Close()
-	}
-	p.idle = nil
-}
 
 // fastPathOK reports whether req can take the fast path.
 func fastPathOK(req *http.Request) bool {
@@ -138,12 +77,20 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, be *backend, 
 	for {
 		c := be.pool.get(now)
 		reused := c != nil
-		if c == nil {
+		if reused {
+			if st := c.state(); st != idleQuiet {
+				c.conn.Close()
+				if st == idleSent {
+					r.strayBytes(be, now)
+				}
+				continue
+			}
+		} else {
 			conn, err := r.dialer.DialContext(req.Context(), "tcp", be.addr)
 			if err != nil {
 				return false, err
 			}
-			c = &backendConn{conn: conn, br: bufio.NewReaderSize(conn, 4096)}
+			c = newBackendConn(conn)
 			now = time.Now() // the backend timeout starts after the dial
 		}
 		written, keep, err := r.exchange(w, req, c, now)
@@ -157,6 +104,17 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, be *backend, 
 		}
 		return written, err
 	}
+}
+
+// strayBytes logs, at most once a minute per instance, that it sent bytes
+// on an idle connection.
+func (r *Router) strayBytes(be *backend, now time.Time) {
+	last := be.strayLogged.Load()
+	if now.UnixNano()-last < int64(time.Minute) || !be.strayLogged.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	r.log.Warn("an instance sent bytes nobody asked for on an idle keep-alive connection (a body after a HEAD answer, or a second answer); the connection was closed and the request sent on another. Check the app's HEAD handling",
+		"instance", be.addr)
 }
 
 // errStale: a pooled connection failed before any byte of the answer.

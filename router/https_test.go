@@ -334,7 +334,9 @@ func slogTo(w io.Writer) *slog.Logger {
 
 func statusBody(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url + router.StatusPath)
+	req, _ := http.NewRequest("GET", url+router.StatusPath, nil)
+	req.Header.Set("Authorization", "Bearer "+testRouterToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,7 @@ const (
 	DefaultMaxIdleConnsPerHost = 256
 	DefaultBackendTimeout      = 60 * time.Second
 	DefaultMinBodyRate         = 1024 // bytes per second
+	DefaultMinReadRate         = 1024 // bytes per second
 	DefaultBodyRateWindow      = 10 * time.Second
 )
 
@@ -79,8 +80,21 @@ type Config struct {
 	// instance takes to read. Default DefaultMinBodyRate; negative turns
 	// the check off.
 	MinBodyRate int64
-	// BodyRateWindow is the grace before MinBodyRate applies and the most
-	// credit a fast client earns for a later pause; default 10s.
+	// MinReadRate is the slowest a client may take an answer, in bytes
+	// per second averaged over BodyRateWindow; a slower client has its
+	// connection closed (HTTP/2: its stream reset), and the instance's
+	// with it. Only time the router spends waiting for the client to take
+	// bytes counts, not time the instance takes to send them: a stream
+	// read as it flows is never cut, however slowly it flows. A client
+	// that takes nothing is cut one window after its socket buffers
+	// filled (an HTTP/2 answer: after the window and the time a write of
+	// it, 16 KiB or more, takes at the rate). ServeHTTP applies it to
+	// HTTP/2 answers; Run and Serve to every connection they accept (see
+	// readrate.go). Default DefaultMinReadRate; negative turns it off.
+	MinReadRate int64
+	// BodyRateWindow is the grace before MinBodyRate and MinReadRate
+	// apply and the most credit a fast client earns for a later pause;
+	// default 10s.
 	BodyRateWindow time.Duration
 	// TrustForwarded lists the networks of proxies in front of the
 	// router. A request from one of them keeps its X-Forwarded-For chain
@@ -93,18 +107,19 @@ type Config struct {
 // Router is an http.Handler that proxies by Host header. It is safe for
 // concurrent use; Apply may run while requests are served.
 type Router struct {
-	snap    atomic.Pointer[snapshot] // nil until the first Apply
-	applyMu sync.Mutex               // serializes Apply, which reads the previous snapshot
-	proxy   *httputil.ReverseProxy
-	log     *slog.Logger
-	dialer  *net.Dialer   // the fast path's
-	maxIdle int           // idle connections kept per instance by the fast path
-	skipFor time.Duration // how long a refusing instance is skipped
-	noFast  bool          // Config.ReverseProxyOnly
-	timeout time.Duration // Config.BackendTimeout
-	rate    int64         // Config.MinBodyRate; <= 0: off
-	window  time.Duration // Config.BodyRateWindow
-	trusted []netip.Prefix
+	snap     atomic.Pointer[snapshot] // nil until the first Apply
+	applyMu  sync.Mutex               // serializes Apply, which reads the previous snapshot
+	proxy    *httputil.ReverseProxy
+	log      *slog.Logger
+	dialer   *net.Dialer   // the fast path's
+	maxIdle  int           // idle connections kept per instance by the fast path
+	skipFor  time.Duration // how long a refusing instance is skipped
+	noFast   bool          // Config.ReverseProxyOnly
+	timeout  time.Duration // Config.BackendTimeout
+	rate     int64         // Config.MinBodyRate; <= 0: off
+	readRate int64         // Config.MinReadRate; <= 0: off
+	window   time.Duration // Config.BodyRateWindow
+	trusted  []netip.Prefix
 }
 
 // New returns a router with no table: until the first Apply it answers 503.
@@ -127,6 +142,9 @@ func New(cfg Config) *Router {
 	if cfg.MinBodyRate == 0 {
 		cfg.MinBodyRate = DefaultMinBodyRate
 	}
+	if cfg.MinReadRate == 0 {
+		cfg.MinReadRate = DefaultMinReadRate
+	}
 	if cfg.BodyRateWindow <= 0 {
 		cfg.BodyRateWindow = DefaultBodyRateWindow
 	}
@@ -146,15 +164,16 @@ func New(cfg Config) *Router {
 		cfg.Transport.ResponseHeaderTimeout = cfg.BackendTimeout
 	}
 	r := &Router{
-		log:     cfg.Logger.With("component", "router"),
-		dialer:  &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second},
-		maxIdle: cfg.MaxIdleConnsPerHost,
-		skipFor: cfg.SkipFor,
-		noFast:  cfg.ReverseProxyOnly,
-		timeout: cfg.BackendTimeout,
-		rate:    cfg.MinBodyRate,
-		window:  cfg.BodyRateWindow,
-		trusted: cfg.TrustForwarded,
+		log:      cfg.Logger.With("component", "router"),
+		dialer:   &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second},
+		maxIdle:  cfg.MaxIdleConnsPerHost,
+		skipFor:  cfg.SkipFor,
+		noFast:   cfg.ReverseProxyOnly,
+		timeout:  cfg.BackendTimeout,
+		rate:     cfg.MinBodyRate,
+		readRate: cfg.MinReadRate,
+		window:   cfg.BodyRateWindow,
+		trusted:  cfg.TrustForwarded,
 	}
 	r.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -246,6 +265,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !r.noFast && fastPathOK(req) {
 		r.serveFast(w, req, a, name)
 		return
+	}
+	if req.ProtoMajor == 2 && r.readRate > 0 {
+		// HTTP/2 flow control holds an answer the client does not read
+		// before its socket fills, where the connection's limit works.
+		rs := r.newRateStream(w)
+		defer rs.finish()
+		w = rs
 	}
 	if r.rate > 0 && req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0 {
 		rb := r.newRateBody(w, req.Body)

@@ -75,7 +75,11 @@ type RunConfig struct {
 	// Controller is the controller's API URL the certificates are
 	// fetched from (GET /router/certs); RouterToken authenticates it.
 	// Without it the router serves the certificates of its cache only.
-	Controller  string
+	Controller string
+	// RouterToken is the router token: the router fetches its
+	// certificates with it, and shows its full status (StatusPath) only
+	// to a request that carries it. Empty: the status says ok / not ok
+	// only.
 	RouterToken string
 	// ControllerTLS verifies an https Controller; nil: the system's CAs.
 	ControllerTLS *tls.Config
@@ -139,10 +143,11 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		}
 	}
 	r := New(cfg.Router)
+	ln = r.readRateListener(ln)
 	var certs *certSource
 	httpsPort := 0
 	if tlsLn != nil {
-		tlsLn = capConns(tlsLn, cfg.MaxConns)
+		tlsLn = r.readRateListener(capConns(tlsLn, cfg.MaxConns))
 		if ta, ok := tlsLn.Addr().(*net.TCPAddr); ok {
 			httpsPort = ta.Port
 		}
@@ -159,20 +164,25 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	} else if cfg.Controller != "" {
 		cfg.Logger.Info("a controller URL is set but HTTPS is off: certificates are not fetched; give --https-port to serve HTTPS")
 	}
+	var floor *cluster.RoutingTable
 	if t, ok, err := state.keptTable(); err != nil {
 		cfg.Logger.Warn("the kept routing table is not served", "err", err)
 	} else if ok {
 		// Served until the controller's next table: a router restarted
 		// while the controller or Redis is away keeps serving its apps.
+		// It is the subscriber's floor: an older table, however well
+		// signed, is a replay.
 		r.Apply(t)
+		floor = &t
 		if certs != nil {
 			certs.tableCerts(t.Certs)
 		}
 		cfg.Logger.Info("serving the routing table kept by the last run until a newer one is heard", "epoch", t.Epoch, "version", t.Version, "apps", len(t.Routes))
 	}
 	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: cfg.Redis, Channel: cfg.Channel, Logger: cfg.Logger,
-		Keys: cfg.Keys, Cluster: state.cluster, Adopt: state.keep})
-	handler := statusHandler{next: httpsFront{r: r, certs: certs, httpsPort: httpsPort, next: r}, sub: sub, certs: certs}
+		Keys: cfg.Keys, Cluster: state.cluster, Adopt: state.keep, Floor: floor})
+	handler := statusHandler{next: httpsFront{r: r, certs: certs, httpsPort: httpsPort, next: r}, r: r, sub: sub, certs: certs,
+		token: cfg.RouterToken}
 	newServer := func() *http.Server {
 		return &http.Server{
 			Handler:           handler,
@@ -182,8 +192,8 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 			// No ReadTimeout or WriteTimeout: uploads, long polls and
 			// streams pass through; the apps set their own limits. The
-			// router's minimum body rate and backend timeout catch the
-			// stuck ones.
+			// router's minimum body and read rates and backend timeout
+			// catch the stuck ones.
 		}
 	}
 
@@ -314,12 +324,16 @@ func (s *listenerServer) shutdown(ctx context.Context) error {
 // listener of its own. With srv.TLSConfig set (see ServerTLSConfig) every
 // connection is TLS, as on Run's HTTPS port: HTTP/1.1 on the loop,
 // HTTP/2 by srv. When ctx ends it shuts down as Run does, waiting up to
-// shutdownTimeout. Benchmarks and embedders use it.
+// shutdownTimeout. When srv.Handler is a *Router, its MinReadRate holds
+// on every connection, as in Run. Benchmarks and embedders use it.
 func Serve(ctx context.Context, l net.Listener, srv *http.Server, log *slog.Logger, shutdownTimeout time.Duration) error {
 	if log == nil {
 		log = slog.Default()
 	}
 	h := srv.Handler
+	if r, ok := h.(*Router); ok {
+		l = r.readRateListener(l)
+	}
 	if srv.TLSConfig != nil {
 		srv.Handler = withTLSState{next: h}
 		srv.ConnContext = handedTLSContext

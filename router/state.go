@@ -1,6 +1,8 @@
 package router
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,8 +17,12 @@ import (
 	"github.com/longshoreman/longshoreman/pubsub"
 )
 
-// StatusPath answers, on any host and without a token, what the router
-// serves and what it dropped: JSON with no secret in it.
+// StatusPath answers, on any host, whether the router is ok: without the
+// router token only {"status": "ok"} (200, once it has a routing table) or
+// {"status": "not ok"} (503), as the controller's /healthz does, since
+// anyone may ask; with it (Authorization: Bearer, or X-Auth) the Status:
+// what the router serves, from which controller, its certificates' domains
+// and what it dropped, with no secret in it.
 const StatusPath = "/_longshoreman/status"
 
 // clusterFile is the file in the state directory that keeps the cluster
@@ -186,11 +192,18 @@ type Dropped struct {
 	Older          uint64 `json:"older"`
 }
 
+// Health is the answer at StatusPath to a request without the router token.
+type Health struct {
+	Status string `json:"status"` // "ok" once the router has a routing table, else "not ok"
+}
+
 // statusHandler answers StatusPath and hands everything else to next.
 type statusHandler struct {
 	next  http.Handler
+	r     *Router
 	sub   *pubsub.Subscriber
 	certs *certSource // nil: HTTPS off
+	token string      // the router token; "" shows the Status to no one
 }
 
 func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -198,13 +211,22 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		h.next.ServeHTTP(w, req)
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if !tokenEqual(requestToken(req), h.token) {
+		code, word := http.StatusOK, "ok"
+		if h.r.snap.Load() == nil {
+			code, word = http.StatusServiceUnavailable, "not ok"
+		}
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(Health{Status: word})
+		return
+	}
 	st := h.sub.Status()
 	var certs *CertsStatus
 	if h.certs != nil {
 		certs = h.certs.status()
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(Status{
 		Cluster: st.Cluster, ForeignCluster: st.ForeignCluster, Epoch: st.Epoch, Version: st.Version,
 		Controller: st.Controller, AppliedAt: st.LastApplied, Connected: st.Connected,
@@ -213,4 +235,25 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			FutureEpoch: st.FutureEpoch, ForeignCluster: st.Foreign, Older: st.Older},
 		Certs: certs,
 	})
+}
+
+// requestToken returns the token of X-Auth or Authorization: Bearer, as
+// the controller reads it.
+func requestToken(r *http.Request) string {
+	got := r.Header.Get("X-Auth")
+	if got == "" {
+		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			got = strings.TrimSpace(h[7:])
+		}
+	}
+	return got
+}
+
+// tokenEqual compares in constant time; an empty token matches nothing.
+func tokenEqual(got, want string) bool {
+	if got == "" || want == "" {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }

@@ -38,6 +38,9 @@ func runRouter(t *testing.T, cfg router.RunConfig) (string, func()) {
 	if cfg.Keys == nil {
 		cfg.Keys = [][]byte{testKey}
 	}
+	if cfg.RouterToken == "" {
+		cfg.RouterToken = testRouterToken
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan struct{}), make(chan error, 1)
 	cfg.Ready = func(*router.Router, net.Addr) { close(ready) }
@@ -73,9 +76,16 @@ func publishAs(t *testing.T, c *redis.Client, ch, clusterID string, epoch uint64
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// testRouterToken is the router token of the routers these tests run
+// (runRouter's default): it shows their full status.
+const testRouterToken = "router-token"
+
+// status reads the router's full status, with the router token.
 func status(t *testing.T, url string) router.Status {
 	t.Helper()
-	resp, err := http.Get(url + router.StatusPath)
+	req, _ := http.NewRequest("GET", url+router.StatusPath, nil)
+	req.Header.Set("Authorization", "Bearer "+testRouterToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

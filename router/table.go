@@ -28,9 +28,10 @@ type app struct {
 // skipped until badUntil (Unix nanoseconds); the mark survives table swaps
 // because Apply reuses the backend of an address it already knows.
 type backend struct {
-	addr     string
-	badUntil atomic.Int64
-	pool     connPool // the fast path's keep-alive connections
+	addr        string
+	badUntil    atomic.Int64
+	pool        connPool     // the fast path's keep-alive connections
+	strayLogged atomic.Int64 // when stray bytes from it were last logged, Unix nanoseconds
 }
 
 // newSnapshot prepares t, reusing prev's backends (and counters) so their
