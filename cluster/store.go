@@ -63,8 +63,15 @@ type Store interface {
 	// routing table's Certs. ENOTFOUND for an unknown domain.
 	Certs() ([]Cert, error)
 	Cert(domain string) (*Cert, error)
+	// PutCert and DeleteCert write whatever the domain holds: the
+	// operator's writes, which win over a running order.
 	PutCert(c Cert) error
 	DeleteCert(domain string) error
+	// ReplaceCert is the write of a certificate based on a read (an
+	// order's result or failure): it stores c, or deletes the record when
+	// c is nil, only if the domain's record still equals read (nil: there
+	// is none); otherwise it changes nothing and returns ECONFLICT.
+	ReplaceCert(domain string, read, c *Cert) error
 	CertSet() (CertSet, error) // the issued certificates and their version, read at once
 	// ACME accounts, one per directory URL; ok is false for none.
 	ACMEAccount(directory string) (acct ACMEAccount, ok bool, err error)

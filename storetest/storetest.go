@@ -40,6 +40,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"RecordsRoundTrip", testRecordsRoundTrip},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Certs", testCerts},
+		{"ReplaceCertComparesTheRecordRead", testReplaceCert},
 		{"ACMEState", testACMEState},
 		{"TableCarriesHTTPS", testTableCarriesHTTPS},
 		{"CertsCopied", testCertsCopied},
