@@ -89,9 +89,11 @@ type Store interface {
 	Registries() ([]string, error)
 	RegistryAuth(addr string) (username, password string, ok bool)
 
-	// WriteTo writes a bbolt data file holding every record, which a single
-	// controller can open (GET /backup).
-	WriteTo(w io.Writer) (int64, error)
+	// Backup writes a bbolt data file holding every record (GET /backup).
+	// With keys a single controller can open it as it is; without, the
+	// private keys are left out (see WithoutKeys) and it is restored with
+	// `longshoreman restore`.
+	Backup(w io.Writer, keys bool) (int64, error)
 
 	RecordStore
 }

@@ -37,7 +37,7 @@ type Store interface {
 	AllInstances() ([]cluster.Instance, error)
 	RoutingTable() (cluster.RoutingTable, error)
 	Check() error
-	WriteTo(w io.Writer) (int64, error)
+	Backup(w io.Writer, keys bool) (int64, error)
 	Registries() ([]string, error)
 	PutRegistry(r cluster.Registry) error
 	DeleteRegistry(addr string) error
@@ -175,7 +175,7 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "GET", "/describe", s.describe)
 	s.handle(r, "GET", "/routes", s.fallible(s.routes))
 	s.handle(r, "GET", "/healthz", s.healthz)
-	s.handle(r, "GET", "/backup", s.backup)
+	s.handle(r, "GET", "/backup", s.fallible(s.backup))
 	s.handle(r, "GET", "/metrics", s.fallible(s.metrics))
 
 	s.handle(r, "POST", "/apps/:app/https", s.forApp(s.setHTTPS))

@@ -234,7 +234,7 @@ func testCertsCopied(t *testing.T, open Opener) {
 	d := MustOpen(t, open)
 	populateCerts(t, d)
 	var buf bytes.Buffer
-	must(t, errOf(d.WriteTo(&buf)))
+	must(t, errOf(d.Backup(&buf, true)))
 	path := filepath.Join(t.TempDir(), "copy.db")
 	must(t, os.WriteFile(path, buf.Bytes(), 0o600))
 	c, err := db.Open(path, db.Options{})

@@ -37,6 +37,8 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"Hosts", testHosts},
 		{"Registries", testRegistries},
 		{"BackupIsADataFile", testBackupIsADataFile},
+		{"BackupWithoutKeys", testBackupWithoutKeys},
+		{"KeysOmittedRefused", testKeysOmittedRefused},
 		{"RecordsRoundTrip", testRecordsRoundTrip},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Certs", testCerts},
