@@ -87,7 +87,16 @@ func TestAddedCertificateWinsOverAPendingOrder(t *testing.T) {
 	testenv.Pebble(t)
 	rhost, rport, _ := net.SplitHostPort(redisAddr)
 	channel := "test.certorder." + strconv.FormatInt(time.Now().UnixNano(), 36)
+	// Pebble's ports are chosen before the controller starts (it needs the
+	// directory's URL) and taken when Pebble starts: the router's binary is
+	// built first, so that little happens in between.
+	Binary(t)
 	ca := newPebble(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("pebble log:\n%s", ca.log.String())
+		}
+	})
 	ctlLog := &testenv.Log{}
 	env := map[string]string{
 		"LONGSHOREMAN_DB": filepath.Join(t.TempDir(), "ls.db"), "LONGSHOREMAN_INIT": "1", "LONGSHOREMAN_TOKEN": "t0ken-0123456789",
