@@ -25,8 +25,9 @@ func (c *RestoreCommand) Run(ctx context.Context, args []string) error {
 	newKeys := fs.Bool("new-keys", false, "for a backup taken without keys onto a store that holds none (a new one): start with new keys")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Restore a backup (longshoreman backup, GET /backup) into TO, a data file path or
-an etcd URL, replacing everything TO holds. Stop the controllers of TO first;
-start them once it is done: they continue the backup's cluster.
+an etcd URL (etcd://HOST:PORT[,HOST:PORT...]/PREFIX, with the LONGSHOREMAN_ETCD_*
+settings as for migrate), replacing everything TO holds. Stop the controllers of
+TO first; start them once it is done: they continue the backup's cluster.
 
 A backup taken without keys (the default) restores onto the store whose keys
 to keep: TO keeps its routes key, router token and ACME accounts, and each
