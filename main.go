@@ -90,6 +90,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return (&command.TokenCommand{Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}).Run(ctx, args)
 	case "migrate":
 		return (&command.MigrateCommand{Stdout: stdout, Getenv: os.Getenv}).Run(ctx, args)
+	case "restore":
+		return (&command.RestoreCommand{Stdout: stdout, Getenv: os.Getenv}).Run(ctx, args)
 	case "", "help", "-h", "--help":
 		// The client's part of the help is written from its commands'
 		// declarations.
@@ -111,6 +113,7 @@ Usage:
   longshoreman router [flags]       run an HTTP router fed by the controller over Redis
   longshoreman token [--db FILE]    print the controller's API token (--routes-key: the routers' key)
   longshoreman migrate FROM TO      copy every record between a data file and an etcd prefix
+  longshoreman restore BACKUP TO    restore a backup into a data file or an etcd prefix, keeping TO's keys
   longshoreman COMMAND [args]       talk to a controller: run "longshoreman commands" for the list
 
 Run "longshoreman serve -h" (or any command with -h) for its flags.

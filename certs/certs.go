@@ -30,8 +30,11 @@ import (
 type Store interface {
 	AllApps() ([]*cluster.App, error)
 	Certs() ([]cluster.Cert, error)
-	PutCert(c cluster.Cert) error
-	DeleteCert(domain string) error
+	// ReplaceCert writes c (nil: deletes) only while the domain's
+	// record is read (nil: none); ECONFLICT otherwise. Every write of
+	// the manager is one, so that a certificate an operator added or
+	// removed during an order is never overwritten by the order's copy.
+	ReplaceCert(domain string, read, c *cluster.Cert) error
 	ACMEAccount(directory string) (cluster.ACMEAccount, bool, error)
 	PutACMEAccount(directory string, acct cluster.ACMEAccount) error
 	PutChallenge(token, keyAuth string) error
@@ -168,7 +171,11 @@ func (m *Manager) Pass(ctx context.Context) time.Time {
 			continue
 		}
 		c, known := byDomain[app.Name]
-		if !known {
+		var read *cluster.Cert // the record the order's writes are based on
+		if known {
+			r := c
+			read = &r
+		} else {
 			c = cluster.Cert{Domain: app.Name, Source: cluster.CertACME}
 		}
 		if c.Source == cluster.CertManual || manualCovers(certs, app.Name, now) {
@@ -182,14 +189,14 @@ func (m *Manager) Pass(ctx context.Context) time.Time {
 		if ctx.Err() != nil {
 			return next
 		}
-		c = m.obtain(ctx, c)
+		c = m.obtain(ctx, c, read)
 		if ctx.Err() == nil {
 			next = minTime(next, m.dueAt(c))
 		}
 	}
 	for _, c := range certs {
 		if c.Source == cluster.CertACME && !exists[c.Domain] {
-			if err := m.cfg.Store.DeleteCert(c.Domain); err == nil {
+			if err := m.cfg.Store.ReplaceCert(c.Domain, &c, nil); err == nil {
 				m.cfg.Logger.Info("certificate removed: its app was deleted", "domain", c.Domain)
 				m.changed()
 			}
@@ -249,8 +256,12 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // obtain orders a certificate for c's domain and stores it, or stores the
-// failure with the time of the next attempt. It returns what it stored.
-func (m *Manager) obtain(ctx context.Context, c cluster.Cert) cluster.Cert {
+// failure with the time of the next attempt, over read, the record c was
+// read as (nil: none). It returns what it meant to store. When the record
+// changed during the order (an operator added, replaced or removed a
+// certificate), or a certificate of the operator's covers the domain by
+// then, the operator's stays and the order's outcome is dropped.
+func (m *Manager) obtain(ctx context.Context, c cluster.Cert, read *cluster.Cert) cluster.Cert {
 	ctx, cancel := context.WithTimeout(ctx, orderTimeout)
 	defer cancel()
 	now := m.cfg.Now()
@@ -271,7 +282,7 @@ func (m *Manager) obtain(ctx context.Context, c cluster.Cert) cluster.Cert {
 		c.NextAttempt = now.Add(Backoff(c.Failures)).UTC()
 		m.cfg.Logger.Warn("certificate: order failed; the current certificate, if any, stays in use", "domain", c.Domain, "err", err, "attempt", c.Failures, "next_attempt", c.NextAttempt)
 		m.emit(cluster.Event{Type: cluster.EventCert, Step: "failed", App: c.Domain, Message: err.Error()})
-		if perr := m.cfg.Store.PutCert(c); perr != nil {
+		if perr := m.store(c, read, "failure"); perr != nil && cluster.ErrorCode(perr) != cluster.ECONFLICT {
 			m.cfg.Logger.Warn("certificate: cannot store the failure", "domain", c.Domain, "err", perr)
 		}
 		return c
@@ -288,7 +299,13 @@ func (m *Manager) obtain(ctx context.Context, c cluster.Cert) cluster.Cert {
 	c.Issuer, c.Serial = leafIssuer(leaf), leaf.SerialNumber.Text(16)
 	c.NotBefore, c.NotAfter = leaf.NotBefore.UTC(), leaf.NotAfter.UTC()
 	c.LastError, c.Failures, c.NextAttempt = "", 0, RenewAt(c.NotBefore, c.NotAfter, m.cfg.RenewBefore).UTC()
-	if err := m.cfg.Store.PutCert(c); err != nil {
+	if all, err := m.cfg.Store.Certs(); err == nil && manualCovers(all, c.Domain, m.cfg.Now()) {
+		m.cfg.Logger.Info("certificate: a certificate added with certs:add covers the domain now; it is served, and the order's certificate is dropped", "domain", c.Domain)
+		return c
+	}
+	if err := m.store(c, read, "certificate"); cluster.ErrorCode(err) == cluster.ECONFLICT {
+		return c
+	} else if err != nil {
 		m.cfg.Logger.Warn("certificate: cannot store it; ordering again later", "domain", c.Domain, "err", err)
 		c.Failures++
 		c.NextAttempt = now.Add(Backoff(c.Failures)).UTC()
@@ -302,6 +319,17 @@ func (m *Manager) obtain(ctx context.Context, c cluster.Cert) cluster.Cert {
 	m.cfg.Logger.Info("certificate: "+step, "domain", c.Domain, "issuer", c.Issuer, "serial", c.Serial, "not_after", c.NotAfter, "renew_at", c.NextAttempt)
 	m.emit(cluster.Event{Type: cluster.EventCert, Step: step, App: c.Domain, Message: fmt.Sprintf("valid until %s, from %s", c.NotAfter.Format(time.RFC3339), c.Issuer)})
 	return c
+}
+
+// store writes c over read. When the record is no longer read, it
+// changes nothing, says so, and has the next pass look at once.
+func (m *Manager) store(c cluster.Cert, read *cluster.Cert, what string) error {
+	err := m.cfg.Store.ReplaceCert(c.Domain, read, &c)
+	if cluster.ErrorCode(err) == cluster.ECONFLICT {
+		m.cfg.Logger.Info("certificate: the record changed during the order (a certificate was added or removed with certs:add or certs:rm); it is kept, and the order's "+what+" is dropped", "domain", c.Domain)
+		m.Kick()
+	}
+	return err
 }
 
 func leafIssuer(c *x509.Certificate) string {

@@ -108,3 +108,60 @@ func TestPassWithTheCAUnreachable(t *testing.T) {
 		t.Errorf("attempted again before its retry time: %+v", c)
 	}
 }
+
+// duringOrder is a real data file with an operator at work while the
+// manager orders: act runs the first time an order reads its ACME account,
+// its first step.
+type duringOrder struct {
+	*db.DB
+	once sync.Once
+	act  func()
+}
+
+func (s *duringOrder) ACMEAccount(dir string) (cluster.ACMEAccount, bool, error) {
+	s.once.Do(s.act)
+	return s.DB.ACMEAccount(dir)
+}
+
+// TestOrderKeepsTheOperatorsCertificate: certificates added with certs:add
+// while a pass orders (here against a CA that does not answer) are not
+// overwritten by the orders' failure records, nor removed with a deleted
+// app's ACME certificate read before they were added.
+func TestOrderKeepsTheOperatorsCertificate(t *testing.T) {
+	d, err := db.Open(filepath.Join(t.TempDir(), "ls.db"), db.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for _, app := range []string{"new.example.com", "failed.example.com"} {
+		d.CreateApp(app)
+		d.UpdateApp(app, func(a *cluster.App) error { a.HTTPS = cluster.AppHTTPS{Enabled: true, Redirect: true}; return nil })
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(d.PutCert(cluster.Cert{Domain: "failed.example.com", Source: cluster.CertACME, LastError: "refused", Failures: 2, NextAttempt: now.Add(-time.Minute)}))
+	must(d.PutCert(cluster.Cert{Domain: "gone.example.com", Source: cluster.CertACME, Chain: "chain-gone", Key: "key-gone", NotAfter: now.Add(24 * time.Hour)}))
+	own := map[string]cluster.Cert{}
+	for _, domain := range []string{"new.example.com", "failed.example.com", "gone.example.com"} {
+		own[domain] = cluster.Cert{Domain: domain, Source: cluster.CertManual, Chain: "chain-own-" + domain, Key: "key-own-" + domain, NotAfter: now.Add(300 * 24 * time.Hour)}
+	}
+	s := &duringOrder{DB: d, act: func() {
+		for _, c := range own {
+			must(d.PutCert(c))
+		}
+	}}
+	m := certs.New(certs.Config{Store: s, Email: "ops@example.com", Directory: closedURL(t), Now: func() time.Time { return now }})
+	m.Pass(context.Background())
+
+	for domain, want := range own {
+		got, err := d.Cert(domain)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%s after the pass: %+v, %v; want the certificate added during the order", domain, got, err)
+		}
+	}
+}

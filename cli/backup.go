@@ -7,15 +7,21 @@ import (
 	"net/http"
 )
 
-// runBackup streams GET /backup into a temporary file beside FILE, and
-// renames it to FILE once complete, so FILE is never a partial copy.
+// runBackup streams GET /backup (?keys=true with --with-keys) into a
+// temporary file beside FILE, and renames it to FILE once complete, so FILE
+// is never a partial copy.
 func runBackup(ctx context.Context, c *Call) error {
 	path := c.Args[0]
 	cl, err := c.Client()
 	if err != nil {
 		return err
 	}
-	resp, cancel, err := cl.send(ctx, request{method: "GET", path: "/backup", accept: "application/octet-stream", long: true})
+	keys := c.Bool("with-keys")
+	endpoint := "/backup"
+	if keys {
+		endpoint += "?keys=true"
+	}
+	resp, cancel, err := cl.send(ctx, request{method: "GET", path: endpoint, accept: "application/octet-stream", long: true})
 	if err != nil {
 		return err
 	}
@@ -42,6 +48,10 @@ func runBackup(ctx context.Context, c *Call) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "Wrote %s (%d bytes). A controller started with --db %s serves this state.\n", path, n, path)
+	if keys {
+		fmt.Fprintf(c.Stdout, "Wrote %s (%d bytes), with the private keys: keep it as private as they are. A controller started with --db %s serves this state.\n", path, n, path)
+	} else {
+		fmt.Fprintf(c.Stdout, "Wrote %s (%d bytes), without the private keys. Restore it with `longshoreman restore %s TO` onto the data file or etcd prefix whose keys to keep.\n", path, n, path)
+	}
 	return nil
 }

@@ -241,10 +241,15 @@ the CA.`},
 
 		{Name: cluster.OpBackup, Group: groupData, Run: runBackup,
 			Args:    []Arg{{Name: "FILE", What: "file to write", Key: cluster.ArgFile}},
+			Flags:   []Flag{{Name: "with-keys", Help: "include the private keys: certificate keys, ACME account keys, routes key, router token"}},
 			Summary: "save a consistent copy of the controller's data file",
-			Help: `Save a consistent copy of the controller's data file, taken while it runs.
-FILE is written only once the copy is complete (through a temporary file
-beside it), and readable by its owner only: it holds the API token.`},
+			Help: `Save a consistent copy of the controller's data file, taken while it runs,
+without the private keys (certificate keys, ACME account keys, routes key,
+router token) unless --with-keys. Restore one without keys with
+"longshoreman restore FILE TO" onto the store whose keys to keep; one with keys
+is a data file a controller runs on as it is. FILE is written only once the
+copy is complete (through a temporary file beside it), and readable by its
+owner only: it holds the API token and registry credentials.`},
 
 		{Name: "commands", Group: groupHelp, Run: runCommands,
 			Summary: "list these commands",

@@ -1,11 +1,14 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAppsHostsEnvs drives every verb that needs no Docker host against a
@@ -148,6 +151,10 @@ func TestInitAndConfigPrecedence(t *testing.T) {
 	u.ok("apps", "--token", token)
 }
 
+// TestBackup takes backups with the real binaries: without keys by
+// default, which a controller refuses to run on as it is and which
+// `restore --new-keys` makes a data file a controller serves; with
+// --with-keys, a data file a controller serves as it is.
 func TestBackup(t *testing.T) {
 	t.Parallel()
 	c := startController(t)
@@ -155,17 +162,39 @@ func TestBackup(t *testing.T) {
 	u.ok("apps:add", "kept.example.com")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "copy.db")
-	if out := u.ok("backup", file); !strings.Contains(out, "Wrote "+file) {
+	if out := u.ok("backup", file); !strings.Contains(out, "Wrote "+file) || !strings.Contains(out, "without the private keys") || !strings.Contains(out, "longshoreman restore "+file) {
 		t.Errorf("backup: %q", out)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("backup left %d files in its directory, want 1: %v", len(entries), entries)
 	}
-	// The copy is a data file a controller serves.
-	r := startController(t, "LONGSHOREMAN_DB="+file)
+	// A controller does not run on a backup without keys; restored with
+	// new keys, it is a data file a controller serves.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	serve := exec.CommandContext(ctx, bin, "serve")
+	serve.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "LONGSHOREMAN_DB=" + file, "LONGSHOREMAN_LISTEN=127.0.0.1:0", "REDIS_PORT=1", "LONGSHOREMAN_TOKEN=" + token}
+	if out, err := serve.CombinedOutput(); err == nil || ctx.Err() != nil || !strings.Contains(string(out), "backup taken without keys") || !strings.Contains(string(out), "longshoreman restore") {
+		t.Errorf("serve on a backup without keys: %v (timed out: %v)\n%s", err, ctx.Err() != nil, out)
+	}
+	restored := filepath.Join(dir, "restored.db")
+	u.fails([]string{"restore", file, restored}, "holds none to keep")
+	if out := u.ok("restore", "--new-keys", file, restored); !strings.Contains(out, "Restored "+file+" onto "+restored) || !strings.Contains(out, "new routes key") {
+		t.Errorf("restore --new-keys: %q", out)
+	}
+	r := startController(t, "LONGSHOREMAN_DB="+restored)
 	if out := newCLI(t, r).ok("apps"); out != "kept.example.com\n" {
-		t.Errorf("apps served from the backup: %q", out)
+		t.Errorf("apps served from the restored backup: %q", out)
+	}
+	// With keys the copy is a data file a controller serves.
+	withKeys := filepath.Join(dir, "keys.db")
+	if out := u.ok("backup", "--with-keys", withKeys); !strings.Contains(out, "with the private keys") {
+		t.Errorf("backup --with-keys: %q", out)
+	}
+	r = startController(t, "LONGSHOREMAN_DB="+withKeys)
+	if out := newCLI(t, r).ok("apps"); out != "kept.example.com\n" {
+		t.Errorf("apps served from the backup with keys: %q", out)
 	}
 	u.fails([]string{"backup", filepath.Join(dir, "no", "such", "dir.db")}, "cannot write "+filepath.Join(dir, "no", "such", "dir.db"))
 }

@@ -50,6 +50,37 @@ type Cert struct {
 // Issued reports whether c holds a certificate.
 func (c *Cert) Issued() bool { return c.Chain != "" && c.Key != "" }
 
+// Equal reports whether c and o are the same record: every field equal,
+// times as instants (a record read back from a store compares equal to
+// the one written).
+func (c Cert) Equal(o Cert) bool {
+	for _, t := range [][2]time.Time{{c.NotBefore, o.NotBefore}, {c.NotAfter, o.NotAfter}, {c.LastAttempt, o.LastAttempt}, {c.NextAttempt, o.NextAttempt}} {
+		if !t[0].Equal(t[1]) {
+			return false
+		}
+	}
+	return c.withoutTimes() == o.withoutTimes()
+}
+
+func (c Cert) withoutTimes() Cert {
+	c.NotBefore, c.NotAfter, c.LastAttempt, c.NextAttempt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return c
+}
+
+// SameCert reports whether two records, nil for none, are the same.
+func SameCert(a, b *Cert) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// CertChanged is the ECONFLICT of ReplaceCert: the domain's record is not
+// the one the write was based on.
+func CertChanged(domain string) error {
+	return Errorf(ECONFLICT, "The certificate record of %s changed since it was read (a certificate was added or removed meanwhile): read it again.", domain).WithFix("see it with", OpCerts)
+}
+
 // ACMEAccount is the controller's account at one ACME directory.
 type ACMEAccount struct {
 	Key string `json:"key"` // PEM private key (ECDSA P-256)

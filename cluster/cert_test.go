@@ -49,3 +49,32 @@ func FuzzParseCert(f *testing.F) {
 		}
 	})
 }
+
+// TestSameCert: records are the same when every field is, times compared
+// as instants (a record read back in another location is the same one);
+// nil is the same as nil only.
+func TestSameCert(t *testing.T) {
+	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	base := Cert{Domain: "a.example.com", Source: CertACME, Chain: "c", Key: "k", NotAfter: at, NextAttempt: at.Add(time.Hour), Failures: 1}
+	with := func(edit func(*Cert)) *Cert { c := base; edit(&c); return &c }
+	for _, tc := range []struct {
+		name string
+		a, b *Cert
+		want bool
+	}{
+		{"both nil", nil, nil, true},
+		{"nil and a record", nil, &base, false},
+		{"a record and nil", &base, nil, false},
+		{"equal", &base, with(func(*Cert) {}), true},
+		{"same instant elsewhere", &base, with(func(c *Cert) { c.NotAfter = at.In(time.FixedZone("X", 3600)) }), true},
+		{"another key", &base, with(func(c *Cert) { c.Key = "k2" }), false},
+		{"another source", &base, with(func(c *Cert) { c.Source = CertManual }), false},
+		{"another expiry", &base, with(func(c *Cert) { c.NotAfter = at.Add(time.Second) }), false},
+		{"another failure count", &base, with(func(c *Cert) { c.Failures = 2 }), false},
+		{"another error", &base, with(func(c *Cert) { c.LastError = "refused" }), false},
+	} {
+		if got := SameCert(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: SameCert = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -63,8 +63,15 @@ type Store interface {
 	// routing table's Certs. ENOTFOUND for an unknown domain.
 	Certs() ([]Cert, error)
 	Cert(domain string) (*Cert, error)
+	// PutCert and DeleteCert write whatever the domain holds: the
+	// operator's writes, which win over a running order.
 	PutCert(c Cert) error
 	DeleteCert(domain string) error
+	// ReplaceCert is the write of a certificate based on a read (an
+	// order's result or failure): it stores c, or deletes the record when
+	// c is nil, only if the domain's record still equals read (nil: there
+	// is none); otherwise it changes nothing and returns ECONFLICT.
+	ReplaceCert(domain string, read, c *Cert) error
 	CertSet() (CertSet, error) // the issued certificates and their version, read at once
 	// ACME accounts, one per directory URL; ok is false for none.
 	ACMEAccount(directory string) (acct ACMEAccount, ok bool, err error)
@@ -82,9 +89,11 @@ type Store interface {
 	Registries() ([]string, error)
 	RegistryAuth(addr string) (username, password string, ok bool)
 
-	// WriteTo writes a bbolt data file holding every record, which a single
-	// controller can open (GET /backup).
-	WriteTo(w io.Writer) (int64, error)
+	// Backup writes a bbolt data file holding every record (GET /backup).
+	// With keys a single controller can open it as it is; without, the
+	// private keys are left out (see WithoutKeys) and it is restored with
+	// `longshoreman restore`.
+	Backup(w io.Writer, keys bool) (int64, error)
 
 	RecordStore
 }

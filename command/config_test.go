@@ -434,12 +434,19 @@ func TestLoadRouterHTTPSConfig(t *testing.T) {
 		addr    string // RunConfig.HTTPSAddr after apply
 	}{
 		{name: "off by default"},
-		{name: "port, controller and token", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "http://10.0.0.1:8080", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, addr: ":443"},
-		{name: "flags", env: map[string]string{"LONGSHOREMAN_ROUTER_TOKEN": "t"}, args: []string{"--https-port", "8443", "--controller", "10.0.0.1:8080", "--listen", "127.0.0.1:8080"}, addr: "127.0.0.1:8443"},
+		{name: "port, controller and token", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "https://10.0.0.1:3000", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, addr: ":443"},
+		{name: "flags", env: map[string]string{"LONGSHOREMAN_ROUTER_TOKEN": "t"}, args: []string{"--https-port", "8443", "--controller", "127.0.0.1:3000", "--listen", "127.0.0.1:8080"}, addr: "127.0.0.1:8443"},
+		{name: "plain HTTP to another machine", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "http://10.0.0.1:3000", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, wantErr: "--insecure-controller (LONGSHOREMAN_INSECURE_CONTROLLER)"},
+		{name: "host:port is plain HTTP", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "ctl.example.com:3000", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, wantErr: "is http://ctl.example.com:3000, plain HTTP to another machine"},
+		{name: "plain HTTP accepted by the variable", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "http://10.0.0.1:3000", "LONGSHOREMAN_ROUTER_TOKEN": "t", "LONGSHOREMAN_INSECURE_CONTROLLER": "1"}, addr: ":443"},
+		{name: "plain HTTP accepted by the flag", env: map[string]string{"LONGSHOREMAN_ROUTER_TOKEN": "t"}, args: []string{"--https-port", "443", "--controller", "http://10.0.0.1:3000", "--insecure-controller"}, addr: ":443"},
+		{name: "plain HTTP to localhost", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "http://localhost:3000", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, addr: ":443"},
+		{name: "plain HTTP to IPv6 loopback", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "http://[::1]:3000", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, addr: ":443"},
+		{name: "HTTPS off: the URL fetches nothing", env: map[string]string{"LONGSHOREMAN_URL": "http://10.0.0.1:3000", "LONGSHOREMAN_ROUTER_TOKEN": "t"}},
 		{name: "controller without token", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "http://10.0.0.1:8080"}, wantErr: "LONGSHOREMAN_ROUTER_TOKEN is not set"},
 		{name: "https without controller", env: map[string]string{"HTTPS_PORT": "443"}, wantErr: "--controller (LONGSHOREMAN_URL) is not set"},
-		{name: "bad port", env: map[string]string{"HTTPS_PORT": "70000", "LONGSHOREMAN_URL": "http://c:1", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, wantErr: "--https-port (HTTPS_PORT) is 70000"},
-		{name: "same port as HTTP", env: map[string]string{"PORT": "8080", "HTTPS_PORT": "8080", "LONGSHOREMAN_URL": "http://c:1", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, wantErr: "the HTTP port too"},
+		{name: "bad port", env: map[string]string{"HTTPS_PORT": "70000", "LONGSHOREMAN_URL": "https://c:1", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, wantErr: "--https-port (HTTPS_PORT) is 70000"},
+		{name: "same port as HTTP", env: map[string]string{"PORT": "8080", "HTTPS_PORT": "8080", "LONGSHOREMAN_URL": "https://c:1", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, wantErr: "the HTTP port too"},
 		{name: "bad scheme", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "ftp://c:1", "LONGSHOREMAN_ROUTER_TOKEN": "t"}, wantErr: "the scheme must be http or https"},
 		{name: "missing CA file", env: map[string]string{"HTTPS_PORT": "443", "LONGSHOREMAN_URL": "https://c:1", "LONGSHOREMAN_ROUTER_TOKEN": "t", "LONGSHOREMAN_CACERT": "/nonexistent/ca.pem"}, wantErr: "LONGSHOREMAN_CACERT"},
 	}

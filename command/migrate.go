@@ -53,6 +53,11 @@ Usage: longshoreman migrate [--force] FROM TO
 		return fmt.Errorf("opening FROM: %w", err)
 	}
 	defer src.Close()
+	if keyless, err := keysOmitted(src); err != nil {
+		return fmt.Errorf("reading FROM: %w", err)
+	} else if keyless {
+		return cluster.Errorf(cluster.EINVALID, "%s is a backup taken without keys: restore it with `longshoreman restore %s %s`, which keeps the keys TO holds.", from, from, to)
+	}
 	dst, err := openRecords(to, true, c.Getenv)
 	if err != nil {
 		return fmt.Errorf("opening TO: %w", err)

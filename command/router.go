@@ -31,8 +31,9 @@ func DefaultRouterConfig() RouterConfig {
 
 const routerAbout = `Run an HTTP router: it proxies requests by their Host header to the app's instances,
 using the routing table the controller publishes over Redis PubSub. With --https-port it
-also serves HTTPS, with certificates fetched from the controller (LONGSHOREMAN_URL and
-LONGSHOREMAN_ROUTER_TOKEN) and cached in --state-dir.
+also serves HTTPS, with certificates fetched from the controller (LONGSHOREMAN_URL, https://
+unless it is this machine or --insecure-controller is given, and LONGSHOREMAN_ROUTER_TOKEN)
+and cached in --state-dir.
 
 Usage: longshoreman router [flags]
 

@@ -13,9 +13,10 @@ import (
 // environment only, so that it stays out of argv and ps.
 var (
 	setRouterHTTPSPort  = setting{"https-port", "HTTPS_PORT", "HTTPS port to serve on next to HTTP, with certificates fetched from --controller; 0: HTTPS off"}
-	setRouterController = setting{"controller", "LONGSHOREMAN_URL", "the controller's API URL the router fetches its certificates from (GET /router/certs), e.g. http://10.0.0.1:8080"}
+	setRouterController = setting{"controller", "LONGSHOREMAN_URL", "the controller's API URL the router fetches its certificates from (GET /router/certs), e.g. https://10.0.0.1:3000"}
 	setRouterToken      = setting{"", "LONGSHOREMAN_ROUTER_TOKEN", ""}
 	setRouterCACert     = setting{"", "LONGSHOREMAN_CACERT", ""}
+	setRouterInsecure   = setting{"insecure-controller", "LONGSHOREMAN_INSECURE_CONTROLLER", "accept an http:// controller URL that is not loopback: the certificates' keys then cross the network in clear (logged at every fetch)"}
 )
 
 // RouterHTTPS are the `longshoreman router` settings of HTTPS.
@@ -24,6 +25,9 @@ type RouterHTTPS struct {
 	Controller string // the controller's API URL
 	Token      string // the router token
 	CACert     string // PEM file of the CA of an https controller
+	// Insecure accepts a plain http Controller on another machine, whose
+	// answers carry the certificates' keys in clear.
+	Insecure bool
 }
 
 func (h *RouterHTTPS) load(l *loader) {
@@ -31,10 +35,13 @@ func (h *RouterHTTPS) load(l *loader) {
 	l.String(&h.Controller, setRouterController)
 	l.String(&h.Token, setRouterToken)
 	l.String(&h.CACert, setRouterCACert)
+	l.Bool(&h.Insecure, setRouterInsecure)
 }
 
-// check refuses an unusable port or URL, and a controller without the
-// token that it asks for; httpAddr is the HTTP listener's address.
+// check refuses an unusable port or URL, a controller without the token
+// that it asks for, and, with HTTPS on, a plain http controller on
+// another machine unless Insecure; httpAddr is the HTTP listener's
+// address.
 func (h RouterHTTPS) check(p *problems, httpAddr string) {
 	if h.Port != 0 {
 		p.port(setRouterHTTPSPort, h.Port)
@@ -43,8 +50,11 @@ func (h RouterHTTPS) check(p *problems, httpAddr string) {
 		}
 	}
 	if h.Controller != "" {
-		if _, err := controllerURL(h.Controller); err != nil {
-			p.add(setRouterController, "is %q: %v; give the controller's API URL such as http://10.0.0.1:8080", h.Controller, err)
+		if u, err := controllerURL(h.Controller); err != nil {
+			p.add(setRouterController, "is %q: %v; give the controller's API URL such as https://10.0.0.1:3000", h.Controller, err)
+		} else if h.Port != 0 && router.PlainRemote(u) && !h.Insecure {
+			p.add(setRouterController, "is %s, plain HTTP to another machine: the certificates' keys would cross the network in clear. "+
+				"Give the controller's https:// URL (serve --tls-cert/--tls-key; %s names a private CA), or %s to accept that", u, setRouterCACert, setRouterInsecure)
 		}
 		if h.Token == "" {
 			p.add(setRouterToken, "is not set: the router fetches its certificates from %s with the router token; print it with `longshoreman token --router` on the controller's machine and set it in the router's environment (for systemd, in /etc/longshoreman/env)", h.Controller)

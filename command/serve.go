@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/longshoreman/longshoreman/certs"
+	"github.com/longshoreman/longshoreman/cli"
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/etcd"
@@ -179,10 +180,14 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	})
 	reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace, ProbeInterval: cfg.ProbeInterval})
 	c.reconcile = reconcile
+	forwardTLS, err := cli.TLSConfig(cfg.CACert)
+	if err != nil {
+		return fmt.Errorf("%s: %w", setServeCACert, err)
+	}
 	api := http.NewServer(&http.Server{
 		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: token, Logger: c.logger,
 		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines}, Leadership: elected,
-		RouterToken: routerToken, TableChanged: c.tableChanged,
+		RouterToken: routerToken, TableChanged: c.tableChanged, ForwardTLS: forwardTLS,
 		Events: c.events, UI: ui.Handler(), Memory: &hostMemory{db: c.db, engines: c.engines},
 	})
 	c.api = api

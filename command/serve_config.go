@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/longshoreman/longshoreman/cli"
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/etcd"
 	"github.com/longshoreman/longshoreman/pubsub"
@@ -42,8 +43,14 @@ type ServeConfig struct {
 	Timeouts      ServerTimeouts
 	Lease         time.Duration // LONGSHOREMAN_LEASE: the leader's lease on an etcd store
 	Advertise     string        // LONGSHOREMAN_ADVERTISE: this controller's URL for the others; required on etcd
+	CACert        string        // LONGSHOREMAN_CACERT: PEM file of the CA of the other controllers' https URLs; empty: the system's CAs
 	ACME          ACMEConfig    // certificates for the apps with HTTPS on; off without an e-mail; Directory "" is Let's Encrypt
 }
+
+// setServeCACert names the CA the controller verifies the others' https
+// URLs with when it forwards to the leader, as the CLI and the routers
+// verify the controller's.
+var setServeCACert = setting{"", "LONGSHOREMAN_CACERT", ""}
 
 // DefaultServeConfig is what the controller runs with when nothing is set.
 func DefaultServeConfig() ServeConfig {
@@ -92,6 +99,7 @@ func LoadServeConfig(args []string, getenv func(string) string, output io.Writer
 	l.String(&c.LogFormat, setLogFormat)
 	l.Duration(&c.Lease, setLease)
 	l.String(&c.Advertise, setAdvertise)
+	l.String(&c.CACert, setServeCACert)
 	c.ACME.load(l)
 	if err := l.parse(args); err != nil {
 		return c, err
@@ -151,6 +159,11 @@ func (c ServeConfig) Validate() error {
 	c.ACME.check(&p)
 	if c.Lease < time.Second {
 		p.add(setLease, "is %s: give a lease of at least 1s, e.g. 5s (the default)", c.Lease)
+	}
+	if c.CACert != "" {
+		if _, err := cli.TLSConfig(c.CACert); err != nil {
+			p.add(setServeCACert, "%v", err)
+		}
 	}
 	if etcd.IsURL(c.DB) {
 		if c.Advertise == "" {

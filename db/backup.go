@@ -6,8 +6,20 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/longshoreman/longshoreman/cluster"
 	bolt "go.etcd.io/bbolt"
 )
+
+// Backup writes a consistent copy of the data file to w: with keys the file
+// as it is (WriteTo); without, a data file of its records with the private
+// keys left out (cluster.WithoutKeys), built beside the data file in one
+// read transaction and streamed once complete.
+func (db *DB) Backup(w io.Writer, keys bool) (int64, error) {
+	if keys {
+		return db.WriteTo(w)
+	}
+	return WriteRecords(w, filepath.Dir(db.path), cluster.WithoutKeys(db.Records))
+}
 
 // WriteTo writes a consistent copy of the data file to w. It implements
 // io.WriterTo.

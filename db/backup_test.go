@@ -47,6 +47,17 @@ func TestWriteToLeavesNoTemporaryFile(t *testing.T) {
 // io.Discard: the snapshot into the temporary file (the time the read
 // transaction is held) plus the copy out of it.
 func BenchmarkWriteTo(b *testing.B) {
+	benchmarkBackup(b, true)
+}
+
+// BenchmarkBackupWithoutKeys measures the default backup of the same
+// file: its records, keys left out, copied into a new data file beside
+// it (the time the read transaction is held), then streamed.
+func BenchmarkBackupWithoutKeys(b *testing.B) {
+	benchmarkBackup(b, false)
+}
+
+func benchmarkBackup(b *testing.B, keys bool) {
 	d := MustOpenDB(b)
 	value := strings.Repeat("x", cluster.MaxEnvValueLength)
 	for i := 0; d.Size() < 16<<20; i++ {
@@ -61,7 +72,7 @@ func BenchmarkWriteTo(b *testing.B) {
 	b.SetBytes(d.Size())
 	b.ResetTimer()
 	for range b.N {
-		if _, err := d.WriteTo(io.Discard); err != nil {
+		if _, err := d.Backup(io.Discard, keys); err != nil {
 			b.Fatal(err)
 		}
 	}

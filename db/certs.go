@@ -49,10 +49,10 @@ func getCert(tx *bolt.Tx, domain string) (*cluster.Cert, error) {
 	return nil, cluster.Errorf(cluster.ENOTFOUND, "No certificate for %s", domain).WithFix("list them with", cluster.OpCerts)
 }
 
-// PutCert stores c under its domain. When its chain or key differ from the
-// stored ones (none for a new record), the certificates' version rises, in
-// the same transaction: a record of a failed first order changes nothing
-// the routers hold.
+// PutCert stores c under its domain, whatever it held. When its chain or
+// key differ from the stored ones (none for a new record), the
+// certificates' version rises, in the same transaction: a record of a
+// failed first order changes nothing the routers hold.
 func (db *DB) PutCert(c cluster.Cert) error {
 	defer db.tableChanged()
 	return db.update(func(tx *bolt.Tx) error {
@@ -60,32 +60,60 @@ func (db *DB) PutCert(c cluster.Cert) error {
 		if err != nil && cluster.ErrorCode(err) != cluster.ENOTFOUND {
 			return err
 		}
-		if old == nil {
-			old = &cluster.Cert{}
-		}
-		if old.Chain != c.Chain || old.Key != c.Key {
-			if err := raiseCertsVersion(tx); err != nil {
-				return err
-			}
-		}
-		return put(tx.Bucket(bucketCerts), c.Domain, c)
+		return putCert(tx, old, &c)
 	})
+}
+
+// ReplaceCert stores c (deletes the record when c is nil) when the
+// domain's record still equals read (nil: none), in one transaction;
+// otherwise it returns ECONFLICT and changes nothing.
+func (db *DB) ReplaceCert(domain string, read, c *cluster.Cert) error {
+	defer db.tableChanged()
+	return db.update(func(tx *bolt.Tx) error {
+		old, err := getCert(tx, domain)
+		if err != nil && cluster.ErrorCode(err) != cluster.ENOTFOUND {
+			return err
+		}
+		if !cluster.SameCert(old, read) {
+			return cluster.CertChanged(domain)
+		}
+		if c == nil {
+			return deleteCert(tx, domain)
+		}
+		return putCert(tx, old, c)
+	})
+}
+
+// putCert writes c over old (nil: none), raising the certificates'
+// version when the chain or key change.
+func putCert(tx *bolt.Tx, old, c *cluster.Cert) error {
+	if old == nil {
+		old = &cluster.Cert{}
+	}
+	if old.Chain != c.Chain || old.Key != c.Key {
+		if err := raiseCertsVersion(tx); err != nil {
+			return err
+		}
+	}
+	return put(tx.Bucket(bucketCerts), c.Domain, c)
 }
 
 // DeleteCert removes the domain's certificate record; an unknown one is
 // no error.
 func (db *DB) DeleteCert(domain string) error {
 	defer db.tableChanged()
-	return db.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCerts)
-		if b.Get([]byte(domain)) == nil {
-			return nil
-		}
-		if err := raiseCertsVersion(tx); err != nil {
-			return err
-		}
-		return b.Delete([]byte(domain))
-	})
+	return db.update(func(tx *bolt.Tx) error { return deleteCert(tx, domain) })
+}
+
+func deleteCert(tx *bolt.Tx, domain string) error {
+	b := tx.Bucket(bucketCerts)
+	if b.Get([]byte(domain)) == nil {
+		return nil
+	}
+	if err := raiseCertsVersion(tx); err != nil {
+		return err
+	}
+	return b.Delete([]byte(domain))
 }
 
 func raiseCertsVersion(tx *bolt.Tx) error {

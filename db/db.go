@@ -287,6 +287,9 @@ func (db *DB) init(tx *bolt.Tx) error {
 	if err := db.checkSchema(tx); err != nil {
 		return err
 	}
+	if meta.Get([]byte(cluster.MetaKeysOmitted)) != nil {
+		return cluster.KeysOmitted("data file " + db.path)
+	}
 	// Migrations from older schema versions go here, each in this
 	// transaction, before the version is raised.
 	if db.controller == "" {

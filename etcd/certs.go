@@ -64,37 +64,66 @@ func notFoundCert(domain string) error {
 	return cluster.Errorf(cluster.ENOTFOUND, "No certificate for %s", domain).WithFix("list them with", cluster.OpCerts)
 }
 
-// PutCert stores c under its domain; when its chain or key differ from the
-// stored ones, the certificates' version rises in the same Txn.
+// PutCert stores c under its domain, whatever it held; when its chain or
+// key differ from the stored ones, the certificates' version rises in the
+// same Txn.
 func (s *Store) PutCert(c cluster.Cert) error {
 	return s.update(func(t *txn) error {
 		old, err := s.getCert(t, c.Domain)
 		if err != nil && cluster.ErrorCode(err) != cluster.ENOTFOUND {
 			return err
 		}
-		if old == nil {
-			old = &cluster.Cert{}
-		}
-		if old.Chain != c.Chain || old.Key != c.Key {
-			if err := s.raiseCertsVersion(t); err != nil {
-				return err
-			}
-		}
-		return putJSON(t, s.key(cluster.RecordCert, c.Domain), c)
+		return s.putCert(t, old, &c)
 	})
+}
+
+// ReplaceCert stores c (deletes the record when c is nil) when the
+// domain's record still equals read (nil: none), in one Txn guarded by
+// the record's revision; otherwise it returns ECONFLICT and changes
+// nothing.
+func (s *Store) ReplaceCert(domain string, read, c *cluster.Cert) error {
+	return s.update(func(t *txn) error {
+		old, err := s.getCert(t, domain)
+		if err != nil && cluster.ErrorCode(err) != cluster.ENOTFOUND {
+			return err
+		}
+		if !cluster.SameCert(old, read) {
+			return cluster.CertChanged(domain)
+		}
+		if c == nil {
+			return s.deleteCert(t, domain)
+		}
+		return s.putCert(t, old, c)
+	})
+}
+
+// putCert writes c over old (nil: none), raising the certificates'
+// version when the chain or key change.
+func (s *Store) putCert(t *txn, old, c *cluster.Cert) error {
+	if old == nil {
+		old = &cluster.Cert{}
+	}
+	if old.Chain != c.Chain || old.Key != c.Key {
+		if err := s.raiseCertsVersion(t); err != nil {
+			return err
+		}
+	}
+	return putJSON(t, s.key(cluster.RecordCert, c.Domain), c)
 }
 
 // DeleteCert removes the domain's certificate record; an unknown one is no
 // error.
 func (s *Store) DeleteCert(domain string) error {
-	return s.update(func(t *txn) error {
-		buf, err := t.get(s.key(cluster.RecordCert, domain))
-		if err != nil || buf == nil {
-			return err
-		}
-		t.del(s.key(cluster.RecordCert, domain))
-		return s.raiseCertsVersion(t)
-	})
+	return s.update(func(t *txn) error { return s.deleteCert(t, domain) })
+}
+
+func (s *Store) deleteCert(t *txn, domain string) error {
+	buf, err := t.get(s.key(cluster.RecordCert, domain))
+	if err != nil || buf == nil {
+		return err
+	}
+	t.del(s.key(cluster.RecordCert, domain))
+	return s.raiseCertsVersion(t)
 }
 
 func (s *Store) raiseCertsVersion(t *txn) error {

@@ -86,9 +86,9 @@ type Config struct {
 	// (zero means 1000), as kine does.
 	CompactInterval time.Duration
 	CompactKeep     int64
-	// Backup writes a data file from records (db.WriteRecords); WriteTo
-	// fails without it. It is injected so that this package does not
-	// depend on the file store.
+	// Backup writes a data file from records (db.WriteRecords); the
+	// store's Backup fails without it. It is injected so that this
+	// package does not depend on the file store.
 	Backup func(w io.Writer, records func(func(cluster.Record) error) error) (int64, error)
 }
 
@@ -219,6 +219,13 @@ func (s *Store) init() error {
 			}
 			meta[k] = string(v)
 		}
+		if !s.cfg.ReadOnly {
+			if v, err := t.get(s.metaKey(cluster.MetaKeysOmitted)); err != nil {
+				return err
+			} else if v != nil {
+				return cluster.KeysOmitted(s.where())
+			}
+		}
 		s.created = fresh
 		s.controller, s.cluster = meta[keyController], meta[keyCluster]
 		epoch, _ := strconv.ParseUint(meta[keyEpoch], 10, 64)
@@ -284,7 +291,7 @@ func (s *Store) Check() error {
 		return s.unavailable(etcdErr(err))
 	}
 	if len(resp.Kvs) == 0 {
-		return cluster.Errorf(cluster.EUNAVAILABLE, "The %s lost its meta keys: restore it with `longshoreman migrate` from a backup.", s.where())
+		return cluster.Errorf(cluster.EUNAVAILABLE, "The %s lost its meta keys: restore it from a backup with `longshoreman restore`.", s.where())
 	}
 	return nil
 }
@@ -302,12 +309,16 @@ func (s *Store) Size() int64 {
 	return 0
 }
 
-// WriteTo writes a data file holding every record of the prefix, so a
-// backup of an etcd cluster restores onto a single controller. It
-// implements io.WriterTo.
-func (s *Store) WriteTo(w io.Writer) (int64, error) {
+// Backup writes a data file holding every record of the prefix, read at
+// one revision, so a backup of an etcd cluster restores onto a single
+// controller; without keys, the private keys are left out
+// (cluster.WithoutKeys).
+func (s *Store) Backup(w io.Writer, keys bool) (int64, error) {
 	if s.cfg.Backup == nil {
 		return 0, cluster.Errorf(cluster.EINTERNAL, "This etcd store was opened without a backup writer.")
+	}
+	if !keys {
+		return s.cfg.Backup(w, cluster.WithoutKeys(s.Records))
 	}
 	return s.cfg.Backup(w, s.Records)
 }

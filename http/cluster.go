@@ -88,18 +88,34 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	writeJSON(w, status, body)
 }
 
-// backup streams a consistent copy of the data file.
-func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+// backup streams a consistent copy of the data file: without the private
+// keys unless ?keys=true (who holds the API token reads the cluster's
+// state, not its keys, unless they ask for them).
+func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	keys := false
+	switch v := r.URL.Query().Get("keys"); v {
+	case "", "false":
+	case "true":
+		keys = true
+	default:
+		return cluster.Errorf(cluster.EINVALID, "Query keys=%q is neither true nor false: give keys=true for a backup with the private keys (certificate keys, ACME account keys, routes key, router token), or leave it out for one without.", clipBytes([]byte(v)))
+	}
+	name := "longshoreman-" + time.Now().UTC().Format("20060102T150405Z")
+	if keys {
+		name += "-keys"
+		s.Logger.Info("backup taken with the private keys", "request_id", w.Header().Get("X-Request-Id"), "remote", r.RemoteAddr)
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="longshoreman-%s.db"`, time.Now().UTC().Format("20060102T150405Z")))
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.db"`, name))
 	// A large file over a slow link may take longer than the server's write
 	// timeout; the copy is taken first, so the stream holds nothing else.
-	if _, err := s.Store.WriteTo(newStreamWriter(w)); err != nil {
+	if _, err := s.Store.Backup(newStreamWriter(w), keys); err != nil {
 		// The header is out; all that can be done is to cut the body short
 		// so the client sees a truncated transfer, and log it.
 		s.Logger.Error("backup failed", "err", err)
 		panic(http.ErrAbortHandler)
 	}
+	return nil
 }
 
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {

@@ -2,9 +2,11 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -109,6 +111,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	proxy := &httputil.ReverseProxy{
+		Transport: s.forwards.get(s.ForwardTLS),
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
@@ -124,6 +127,30 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	// followed log): like the leader's, it is cut only by a write that
 	// stalls, not by the server's write timeout.
 	proxy.ServeHTTP(newStreamWriter(w), r)
+}
+
+// forwardTransport is the one transport a follower forwards with, made at
+// the first forward and kept for its connection pool.
+type forwardTransport struct {
+	once sync.Once
+	t    *http.Transport
+}
+
+// get returns the transport: net/http's defaults (HTTP/2, timeouts, idle
+// pool) with tlsConfig verifying the leader (nil: the system's CAs) and
+// no proxy. Controllers reach each other directly at their advertised
+// URLs; a proxy of the environment (HTTP_PROXY, HTTPS_PROXY), set for
+// the way out to registries or the ACME CA, would be in the way, and would
+// see the API token of every request forwarded.
+func (f *forwardTransport) get(tlsConfig *tls.Config) *http.Transport {
+	f.once.Do(func() {
+		f.t = http.DefaultTransport.(*http.Transport).Clone()
+		f.t.Proxy = nil
+		if tlsConfig != nil {
+			f.t.TLSClientConfig = tlsConfig.Clone()
+		}
+	})
+	return f.t
 }
 
 // role returns /healthz's leadership fields; nil without a Leadership.

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"io"
 	"log/slog"
@@ -37,7 +38,7 @@ type Store interface {
 	AllInstances() ([]cluster.Instance, error)
 	RoutingTable() (cluster.RoutingTable, error)
 	Check() error
-	WriteTo(w io.Writer) (int64, error)
+	Backup(w io.Writer, keys bool) (int64, error)
 	Registries() ([]string, error)
 	PutRegistry(r cluster.Registry) error
 	DeleteRegistry(addr string) error
@@ -91,6 +92,9 @@ type Server struct {
 	// Leadership is nil for a controller alone on its store (it always
 	// leads); with one, a follower forwards leader-only routes.
 	Leadership Leadership
+	// ForwardTLS verifies the leader's https URL when forwarding to it;
+	// nil: the system's CAs. Forwarding never goes through a proxy.
+	ForwardTLS *tls.Config
 	Events     *events.Bus  // GET /events reads it; may be nil
 	UI         http.Handler // serves GET /ui/..., without a token; may be nil
 	Memory     HostMemory   // each host's total memory for /overview; may be nil
@@ -105,6 +109,7 @@ type Server struct {
 	TableChanged func()
 
 	router   *httprouter.Router
+	forwards forwardTransport // how a follower reaches the leader
 	answers  answerCache
 	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
 	follows  followSet    // ends the log streams at shutdown
@@ -175,7 +180,7 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "GET", "/describe", s.describe)
 	s.handle(r, "GET", "/routes", s.fallible(s.routes))
 	s.handle(r, "GET", "/healthz", s.healthz)
-	s.handle(r, "GET", "/backup", s.backup)
+	s.handle(r, "GET", "/backup", s.fallible(s.backup))
 	s.handle(r, "GET", "/metrics", s.fallible(s.metrics))
 
 	s.handle(r, "POST", "/apps/:app/https", s.forApp(s.setHTTPS))

@@ -46,7 +46,7 @@ func TestServeOnEtcd(t *testing.T) {
 		t.Fatalf("after restart: %s, cluster %s (was %s)", got, c.Store().ClusterID(), clusterID)
 	}
 
-	status, body := call(t, c, "GET", "/backup", "")
+	status, body := call(t, c, "GET", "/backup?keys=true", "")
 	if status != 200 {
 		t.Fatalf("GET /backup = %d %s", status, body)
 	}

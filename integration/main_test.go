@@ -139,7 +139,7 @@ func TestBackupWhileServingWrites(t *testing.T) {
 	var backup []byte
 	for range 5 {
 		time.Sleep(50 * time.Millisecond)
-		status, b := call(t, c, "GET", "/backup", "")
+		status, b := call(t, c, "GET", "/backup?keys=true", "")
 		if status != 200 {
 			t.Fatalf("GET /backup = %d", status)
 		}

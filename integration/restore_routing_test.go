@@ -118,7 +118,7 @@ func TestRestoreReachesRouters(t *testing.T) {
 	r := StartRouter(t, redis.Addr)
 	waitFor(t, 5*time.Second, "router serves the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
 
-	req, _ := http.NewRequest("GET", c.URL+"/backup", nil)
+	req, _ := http.NewRequest("GET", c.URL+"/backup?keys=true", nil)
 	req.Header.Set("X-Auth", "t0ken-0123456789")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

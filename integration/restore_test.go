@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -12,13 +13,15 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/command"
 	"github.com/longshoreman/longshoreman/internal/testenv"
 )
 
 // TestRestoreAdoptsRunningContainers follows the README's restore
-// procedure: a backup is taken; then an instance dies and is replaced, and
-// another app is deployed; the controller is stopped, the data file
-// replaced by the backup, and the controller started. The reconciler must
+// procedure: a backup is taken (without keys); then an instance dies and is
+// replaced, and another app is deployed; the controller is stopped, the
+// backup restored onto its data file (`longshoreman restore`), and the
+// controller started. The reconciler must
 // adopt the replacement container (same revision, healthy) instead of
 // starting a new one, and remove the containers of the app the backup does
 // not know.
@@ -54,9 +57,13 @@ func TestRestoreAdoptsRunningContainers(t *testing.T) {
 	replaced := anyStrings(c.MustCall(t, "GET", "/"+kept+"/instances", "")["instances"])
 	c.MustCall(t, "POST", "/"+later+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 
-	// Restore: stop, replace the file, start.
+	// Restore: stop, restore onto the data file, start.
 	c.Kill()
-	if err := os.WriteFile(path, backup, 0o600); err != nil {
+	file := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.WriteFile(file, backup, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&command.RestoreCommand{Stdout: io.Discard, Getenv: func(string) string { return "" }}).Run(context.Background(), []string{file, path}); err != nil {
 		t.Fatal(err)
 	}
 	c.Start(t)

@@ -9,7 +9,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -81,6 +83,35 @@ type certSource struct {
 	lastErr   string     // the last fetch's or load's problem; "" when it went well
 }
 
+// ControllerClient returns the client that fetches the certificates from
+// the controller: TLS verified with tlsConfig (nil: the system's CAs), and
+// never through a proxy of the environment (HTTP_PROXY, HTTPS_PROXY): the
+// keys go from the controller to the router and nowhere else.
+func ControllerClient(tlsConfig *tls.Config) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig: tlsConfig, Proxy: nil,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second, MaxIdleConns: 1, IdleConnTimeout: time.Minute,
+	}}
+}
+
+// PlainRemote reports whether a controller URL sends the certificates'
+// keys in clear over a network: plain http to a host that is not this
+// machine (localhost or a loopback address). A router takes such a URL only
+// with --insecure-controller, and says so at every fetch.
+func PlainRemote(controller string) bool {
+	u, err := url.Parse(controller)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
+
 func newCertSource(url, token string, client *http.Client, stateDir string, log *slog.Logger) *certSource {
 	s := &certSource{url: strings.TrimRight(url, "/"), token: token, client: client, log: log.With("component", "certs"),
 		wake: make(chan struct{}, 1)}
@@ -88,7 +119,7 @@ func newCertSource(url, token string, client *http.Client, stateDir string, log 
 		s.cache = filepath.Join(stateDir, certsFile)
 	}
 	if s.client == nil {
-		s.client = &http.Client{}
+		s.client = ControllerClient(nil)
 	}
 	s.held.Store(&certTable{byName: map[string]*heldCert{}})
 	return s
@@ -260,6 +291,9 @@ func (s *certSource) fetch(ctx context.Context) error {
 	}
 	req.Header.Set("Authorization", "Bearer "+s.token)
 	req.Header.Set("Accept", "application/json")
+	if PlainRemote(s.url) {
+		s.log.Warn("fetching the certificates and their keys over plain HTTP (--insecure-controller): anyone on the network between the router and the controller can read them; give LONGSHOREMAN_URL an https:// URL", "controller", s.url)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach the controller at %s for certificates (%v); HTTPS goes on with the certificates held", s.url, err)

@@ -151,12 +151,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		if ta, ok := tlsLn.Addr().(*net.TCPAddr); ok {
 			httpsPort = ta.Port
 		}
-		client := &http.Client{Transport: &http.Transport{
-			TLSClientConfig: cfg.ControllerTLS, Proxy: http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout: 10 * time.Second, MaxIdleConns: 1, IdleConnTimeout: time.Minute,
-		}}
-		certs = newCertSource(cfg.Controller, cfg.RouterToken, client, cfg.StateDir, cfg.Logger)
+		certs = newCertSource(cfg.Controller, cfg.RouterToken, ControllerClient(cfg.ControllerTLS), cfg.StateDir, cfg.Logger)
 		certs.loadCache()
 		if cfg.Controller == "" {
 			cfg.Logger.Warn("no controller URL: HTTPS serves the cached certificates only; set LONGSHOREMAN_URL and LONGSHOREMAN_ROUTER_TOKEN")

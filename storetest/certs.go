@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +89,60 @@ func testCerts(t *testing.T, open Opener) {
 	if certs, _ := d.Certs(); len(certs) != 1 {
 		t.Fatalf("Certs after deleting one = %+v", certs)
 	}
+}
+
+// testReplaceCert checks the write of a certificate based on a read: it
+// lands only while the record is still the one read, so an order that
+// finishes after an operator added or removed a certificate changes
+// nothing; the operator's PutCert lands whatever the record holds.
+func testReplaceCert(t *testing.T, open Opener) {
+	d := MustOpen(t, open)
+	version := func() uint64 {
+		set, err := d.CertSet()
+		must(t, err)
+		return set.Version
+	}
+	conflict := func(what string, err error) {
+		t.Helper()
+		if cluster.ErrorCode(err) != cluster.ECONFLICT || !strings.Contains(cluster.ErrorMessage(err), "a.example.com") {
+			t.Fatalf("%s: %v, want ECONFLICT naming the domain", what, err)
+		}
+	}
+	acme := cluster.Cert{Domain: "a.example.com", Source: cluster.CertACME, LastError: "CA unreachable", Failures: 1,
+		LastAttempt: time.Unix(1700000000, 0).UTC(), NextAttempt: time.Unix(1700000060, 0).UTC()}
+	must(t, d.ReplaceCert(acme.Domain, nil, &acme)) // none read, none stored
+	conflict("a second write read as none", d.ReplaceCert(acme.Domain, nil, &acme))
+
+	// The order read the failed record; the operator adds a certificate
+	// of their own meanwhile; the order's result is refused.
+	read, err := d.Cert(acme.Domain)
+	must(t, err)
+	manual := cluster.Cert{Domain: "a.example.com", Source: cluster.CertManual, Chain: "chain-own", Key: "key-own", NotAfter: time.Unix(1800000000, 0).UTC()}
+	must(t, d.PutCert(manual))
+	v := version()
+	issued := *read
+	issued.Chain, issued.Key, issued.LastError, issued.Failures = "chain-ca", "key-ca", "", 0
+	conflict("the order's result over the operator's certificate", d.ReplaceCert(acme.Domain, read, &issued))
+	conflict("the order's deletion of the operator's certificate", d.ReplaceCert(acme.Domain, read, nil))
+	if got, err := d.Cert(acme.Domain); err != nil || !got.Equal(manual) || version() != v {
+		t.Fatalf("after refused writes: %+v, %v, version %d (was %d); want the operator's certificate unchanged", got, err, version(), v)
+	}
+
+	// Based on the current record, the write lands, raising the version
+	// for a new chain; a deletion based on it too.
+	read, err = d.Cert(acme.Domain)
+	must(t, err)
+	must(t, d.ReplaceCert(acme.Domain, read, &issued))
+	if got, _ := d.Cert(acme.Domain); got == nil || !got.Equal(issued) || version() == v {
+		t.Fatalf("after a write based on the current record: %+v, version %d (was %d)", got, version(), v)
+	}
+	read, err = d.Cert(acme.Domain)
+	must(t, err)
+	must(t, d.ReplaceCert(acme.Domain, read, nil))
+	if _, err := d.Cert(acme.Domain); cluster.ErrorCode(err) != cluster.ENOTFOUND {
+		t.Fatalf("after a deletion based on the current record: %v", err)
+	}
+	conflict("a deletion of a record gone", d.ReplaceCert(acme.Domain, read, nil))
 }
 
 // testACMEState keeps one account per directory and the router token.
@@ -179,7 +234,7 @@ func testCertsCopied(t *testing.T, open Opener) {
 	d := MustOpen(t, open)
 	populateCerts(t, d)
 	var buf bytes.Buffer
-	must(t, errOf(d.WriteTo(&buf)))
+	must(t, errOf(d.Backup(&buf, true)))
 	path := filepath.Join(t.TempDir(), "copy.db")
 	must(t, os.WriteFile(path, buf.Bytes(), 0o600))
 	c, err := db.Open(path, db.Options{})

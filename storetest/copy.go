@@ -129,7 +129,7 @@ func testBackupIsADataFile(t *testing.T, open Opener) {
 	var buf bytes.Buffer
 	for range 3 {
 		buf.Reset()
-		must(t, errOf(d.WriteTo(&buf)))
+		must(t, errOf(d.Backup(&buf, true)))
 	}
 	close(stop)
 	wg.Wait()
