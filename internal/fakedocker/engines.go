@@ -206,14 +206,16 @@ func (e *Engines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.
 		return cluster.Container{}, cluster.Errorf(cluster.EHOST, "The fake host %s cannot listen: %v.", spec.Host, err)
 	}
 	c.listener = l
-	c.server = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		status := c.status
 		e.mu.Unlock()
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte("fake container " + c.ID[:12] + "\n"))
 	})}
-	go func() { _ = c.server.Serve(l) }()
+	c.server = srv
+	// srv, not c.server: a stop may clear c.server before this runs.
+	go func() { _ = srv.Serve(l) }()
 	c.Port, c.Running, c.State = l.Addr().(*net.TCPAddr).Port, true, "running"
 	return c.Container, nil
 }
