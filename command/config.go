@@ -1,15 +1,12 @@
 package command
 
 import (
-	"crypto/tls"
 	"net"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/pubsub"
 )
 
 // Every setting of the commands, with its flag, environment variable and
@@ -160,36 +157,13 @@ func (c RedisConfig) check(p *problems) {
 	}
 }
 
-// Client returns a client with short timeouts: a Redis that does not
-// answer must never hold anything up. With Sentinels it is go-redis's
-// failover client: every new connection goes to the master the Sentinels
-// name, and connections to a master they replaced are closed, so a
-// subscription that breaks at a failover reconnects to the new master.
-func (c RedisConfig) Client() *redis.Client {
-	if addrs := c.sentinels(); len(addrs) > 0 {
-		opts := &redis.FailoverOptions{
-			MasterName: strings.TrimSpace(c.Master), SentinelAddrs: addrs,
-			Username: c.Username, Password: c.Password,
-			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-			MaxRetries: -1,
-		}
-		if c.TLS {
-			// No ServerName: crypto/tls takes each address's host, the
-			// Sentinels' and whichever master they name alike.
-			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		return redis.NewFailoverClient(opts)
-	}
-	opts := &redis.Options{
-		Addr: c.Addr, Username: c.Username, Password: c.Password,
-		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		MaxRetries: -1,
-	}
-	if c.TLS {
-		host, _, _ := net.SplitHostPort(c.Addr)
-		opts.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	}
-	return redis.NewClient(opts)
+// Client returns the client of the Redis the settings name (not yet
+// connected: Redis may be away at start).
+func (c RedisConfig) Client() *pubsub.Client {
+	return pubsub.NewClient(pubsub.Options{
+		Addr: c.Addr, Username: c.Username, Password: c.Password, TLS: c.TLS,
+		Sentinels: c.sentinels(), Master: c.Master,
+	})
 }
 
 // listenAddr is the address to listen on: listen, or every address on port.

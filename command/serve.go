@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/longshoreman/longshoreman/certs"
 	"github.com/longshoreman/longshoreman/cli"
 	"github.com/longshoreman/longshoreman/cluster"
@@ -43,7 +41,7 @@ type ServeCommand struct {
 	scheduler *scheduler.Scheduler
 	reconcile *scheduler.Reconciler
 	publisher *pubsub.Publisher
-	redis     *redis.Client
+	redis     *pubsub.Client
 	server    *nethttp.Server
 	api       *http.Server
 	listener  net.Listener
@@ -245,7 +243,7 @@ func (c *ServeCommand) lead(ctx context.Context) {
 func (c *ServeCommand) sayWhatIsMissing(ctx context.Context) {
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := c.redis.Ping(pctx).Err(); err != nil && ctx.Err() == nil {
+	if err := c.redis.Ping(pctx); err != nil && ctx.Err() == nil {
 		c.logger.Warn("waiting for Redis: routes are published once it answers; deploys work meanwhile", "redis", c.Config.Redis.Where(), "err", err)
 	}
 	hosts, err := c.db.Hosts()
@@ -445,16 +443,6 @@ func (s publisherStatus) RedisStatus() string {
 	}
 	return "not connected: " + st.LastError
 }
-
-func init() {
-	// go-redis logs every failed dial on its own; the publisher already
-	// reports Redis being away, with backoff, in the controller's log.
-	redis.SetLogger(quietRedisLogger{})
-}
-
-type quietRedisLogger struct{}
-
-func (quietRedisLogger) Printf(context.Context, string, ...any) {}
 
 func newLogger(w io.Writer, format string) *slog.Logger {
 	if format == "json" {

@@ -57,7 +57,7 @@ func TestRouterCommandHTTPS(t *testing.T) {
 	channel := "test.routerhttps." + strconv.FormatInt(time.Now().UnixNano(), 36)
 	rc := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
 	t.Cleanup(func() { rc.Close() })
-	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: rc, Channel: channel, Republish: 200 * time.Millisecond,
+	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: pubsub.ClientOf(rc), Channel: channel, Republish: 200 * time.Millisecond,
 		Key: []byte(testRoutesKey), Source: fixedTable{cluster.RoutingTable{Version: 1, Epoch: 1, Controller: "c", Cluster: "https", Certs: 2,
 			Routes: map[string][]string{"shop.example.com": {app.Listener.Addr().String()}},
 			HTTPS:  map[string]cluster.HTTPSRoute{"shop.example.com": {Redirect: true}}}}})

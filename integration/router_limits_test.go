@@ -61,7 +61,7 @@ func TestRouterCommandLimits(t *testing.T) {
 	channel := "test.routerlimits." + strconv.FormatInt(time.Now().UnixNano(), 36)
 	rc := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
 	t.Cleanup(func() { rc.Close() })
-	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: rc, Channel: channel, Republish: 200 * time.Millisecond,
+	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: pubsub.ClientOf(rc), Channel: channel, Republish: 200 * time.Millisecond,
 		Key: []byte(testRoutesKey), Source: fixedTable{cluster.RoutingTable{Version: 3, Epoch: 1, Controller: "c", Cluster: "limits", Routes: map[string][]string{
 			"hung.example.com": {hungLn.Addr().String()}, "echo.example.com": {echoLn.Addr().String()},
 		}}}})

@@ -19,7 +19,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	ch := channel(t)
 	src := newSource()
 	const republish = 300 * time.Millisecond
-	p := startPublisher(t, pubsub.PublisherConfig{Client: pc, Channel: ch, Source: src, Republish: republish})
+	p := startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(pc), Channel: ch, Source: src, Republish: republish})
 	s, applied := startSubscriber(t, sc, ch)
 	waitVersion(t, applied, 1, 2*time.Second)
 
@@ -57,7 +57,7 @@ func TestPublishesAfterReconnect(t *testing.T) {
 	c := newClient(t, srv.Addr)
 	ch := channel(t)
 	src := newSource()
-	p := startPublisher(t, pubsub.PublisherConfig{Client: c, Channel: ch, Source: src, Republish: time.Hour})
+	p := startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: time.Hour})
 	eventually(t, 2*time.Second, "first publish", func() bool { return p.Status().Published > 0 })
 
 	srv.Stop()

@@ -22,7 +22,7 @@ func TestSubscriberFloor(t *testing.T) {
 	ch := channel(t)
 	now := uint64(time.Now().UnixNano())
 	floor := cluster.RoutingTable{Epoch: now, Version: 5, Cluster: "K", Controller: "A"}
-	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: c, Channel: ch, Keys: [][]byte{testKey}, Cluster: "K", Floor: &floor})
+	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}, Cluster: "K", Floor: &floor})
 	if st := s.Status(); st.Epoch != now || st.Version != 5 || st.Controller != "A" || st.Applied != 0 {
 		t.Fatalf("status before any table: %+v, want the floor's epoch, version and controller", st)
 	}

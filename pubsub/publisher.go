@@ -22,9 +22,9 @@ type TableSource interface {
 
 // PublisherConfig configures a Publisher. Client and Source are required.
 type PublisherConfig struct {
-	// Client is the Redis connection (build it with redis.NewClient from
-	// host:port, password and TLS). The publisher does not close it.
-	Client *redis.Client
+	// Client is the Redis connection (NewClient). The publisher does not
+	// close it.
+	Client *Client
 	// Channel is the PubSub channel; default cluster.DefaultChannel.
 	Channel string
 	// Source gives the table to publish.
@@ -76,7 +76,7 @@ type Publisher struct {
 // NewPublisher returns a publisher; nothing talks to Redis until Run.
 func NewPublisher(cfg PublisherConfig) *Publisher {
 	p := &Publisher{
-		client:    cfg.Client,
+		client:    cfg.Client.rdb,
 		channel:   cfg.Channel,
 		source:    cfg.Source,
 		republish: cfg.Republish,

@@ -15,7 +15,7 @@ func TestChangedReachesSubscriber(t *testing.T) {
 	c := newClient(t, testenv.Redis(t))
 	ch := channel(t)
 	src := newSource()
-	p := startPublisher(t, pubsub.PublisherConfig{Client: c, Channel: ch, Source: src, Republish: time.Minute})
+	p := startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: time.Minute})
 	_, applied := startSubscriber(t, c, ch)
 	waitVersion(t, applied, 1, 2*time.Second)
 
@@ -41,7 +41,7 @@ func TestSyncRequestAnsweredAtOnce(t *testing.T) {
 	ch := channel(t)
 	src := newSource()
 	src.set(map[string][]string{"a.example.com": {"127.0.0.1:1"}})
-	p := startPublisher(t, pubsub.PublisherConfig{Client: c, Channel: ch, Source: src, Republish: time.Hour})
+	p := startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: time.Hour})
 	eventually(t, 2*time.Second, "first publish", func() bool { return p.Status().Published > 0 })
 	time.Sleep(100 * time.Millisecond) // the startup publishes are long gone
 
@@ -58,7 +58,7 @@ func TestHeartbeatRepeatsVersion(t *testing.T) {
 	c := newClient(t, testenv.Redis(t))
 	ch := channel(t)
 	raw := rawSubscribe(t, c, ch)
-	startPublisher(t, pubsub.PublisherConfig{Client: c, Channel: ch, Source: newSource(), Republish: 100 * time.Millisecond})
+	startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: newSource(), Republish: 100 * time.Millisecond})
 	deadline := time.After(2 * time.Second)
 	for n := 0; n < 4; {
 		select {
@@ -78,7 +78,7 @@ func TestChangedCoalescesBursts(t *testing.T) {
 	ch := channel(t)
 	raw := rawSubscribe(t, c, ch)
 	src := newSource()
-	p := startPublisher(t, pubsub.PublisherConfig{Client: c, Channel: ch, Source: src, Republish: time.Hour, Coalesce: 20 * time.Millisecond})
+	p := startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: time.Hour, Coalesce: 20 * time.Millisecond})
 	eventually(t, 2*time.Second, "startup publishes", func() bool { return p.Status().Published >= 2 })
 	time.Sleep(50 * time.Millisecond)
 	before := p.Status().Published

@@ -104,7 +104,7 @@ func startPublisher(t *testing.T, cfg pubsub.PublisherConfig) *pubsub.Publisher 
 // startSubscriber returns the channel on which applied tables arrive.
 func startSubscriber(t *testing.T, c *redis.Client, ch string) (*pubsub.Subscriber, <-chan cluster.RoutingTable) {
 	t.Helper()
-	return startSubscriberWith(t, pubsub.SubscriberConfig{Client: c, Channel: ch, Keys: [][]byte{testKey}})
+	return startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}})
 }
 
 // startSubscriberWith runs a subscriber with cfg (Logger defaulted).

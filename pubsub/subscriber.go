@@ -17,7 +17,7 @@ import (
 // SubscriberConfig configures a Subscriber. Client is required.
 type SubscriberConfig struct {
 	// Client is the Redis connection. The subscriber does not close it.
-	Client *redis.Client
+	Client *Client
 	// Channel is the PubSub channel; default cluster.DefaultChannel.
 	Channel string
 	// Logger receives failures and recoveries; default slog.Default().
@@ -99,7 +99,7 @@ type Subscriber struct {
 
 // NewSubscriber returns a subscriber; nothing talks to Redis until Run.
 func NewSubscriber(cfg SubscriberConfig) *Subscriber {
-	s := &Subscriber{client: cfg.Client, channel: cfg.Channel, log: cfg.Logger, name: cfg.Name,
+	s := &Subscriber{client: cfg.Client.rdb, channel: cfg.Channel, log: cfg.Logger, name: cfg.Name,
 		keys: cfg.Keys, adopt: cfg.Adopt, floor: cfg.Floor, now: time.Now}
 	s.status.Cluster = cfg.Cluster
 	if f := cfg.Floor; f != nil {

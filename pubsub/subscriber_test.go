@@ -22,7 +22,7 @@ import (
 func TestSubscriberOrdersByEpochThenVersion(t *testing.T) {
 	c := newClient(t, testenv.Redis(t))
 	ch := channel(t)
-	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: c, Channel: ch, Keys: [][]byte{testKey}, Cluster: "K"})
+	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}, Cluster: "K"})
 	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
 	a := attacker{t, c, ch}
 	now := uint64(time.Now().UnixNano())
@@ -51,7 +51,7 @@ func TestSubscriberDropsForgedTables(t *testing.T) {
 	c := newClient(t, testenv.Redis(t))
 	ch := channel(t)
 	var log testenv.Log
-	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: c, Channel: ch, Keys: [][]byte{testKey}, Cluster: "K",
+	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}, Cluster: "K",
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
 	a := attacker{t, c, ch}
@@ -85,7 +85,7 @@ func TestSubscriberKeyRotation(t *testing.T) {
 	c := newClient(t, testenv.Redis(t))
 	ch := channel(t)
 	oldKey, newKey := testKey, []byte("rotated-key-0123456789abcdef")
-	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: c, Channel: ch, Keys: [][]byte{newKey, oldKey}, Cluster: "K"})
+	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{newKey, oldKey}, Cluster: "K"})
 	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
 	a := attacker{t, c, ch}
 	now := uint64(time.Now().UnixNano())
@@ -106,7 +106,7 @@ func TestSubscriberStaysWithItsCluster(t *testing.T) {
 	ch := channel(t)
 	var mu sync.Mutex
 	var adopted []string
-	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: c, Channel: ch, Keys: [][]byte{testKey},
+	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey},
 		Adopt: func(id string) error { mu.Lock(); defer mu.Unlock(); adopted = append(adopted, id); return nil }})
 	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
 	if st := s.Status(); st.Cluster != "" {

@@ -147,7 +147,7 @@ type tablePublisher struct {
 func publishTable(t *testing.T, c *redis.Client, ch string, table cluster.RoutingTable) *tablePublisher {
 	t.Helper()
 	tp := &tablePublisher{src: &staticSource{t: table}}
-	tp.pub = pubsub.NewPublisher(pubsub.PublisherConfig{Client: c, Channel: ch, Source: tp.src, Republish: 100 * time.Millisecond, Logger: testLogger(), Key: testKey})
+	tp.pub = pubsub.NewPublisher(pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: tp.src, Republish: 100 * time.Millisecond, Logger: testLogger(), Key: testKey})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { tp.pub.Run(ctx); close(done) }()
@@ -250,7 +250,7 @@ func testHTTPSBySNI(t *testing.T, rpOnly bool) {
 	publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 1,
 		Routes: map[string][]string{"a.example.com": {ba}, "x.w.example.com": {bw}, "b.example.com": {bb}},
 		HTTPS:  map[string]cluster.HTTPSRoute{"a.example.com": {}, "x.w.example.com": {}}})
-	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token",
+	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token",
 		Router: router.Config{ReverseProxyOnly: rpOnly}})
 	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
 	h2 := hr.client(ca, true)
@@ -357,7 +357,7 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 		Routes: map[string][]string{"a.example.com": {ba}}})
 	dir := t.TempDir()
 	logs := &testenv.Log{}
-	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir,
+	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir,
 		Logger: slogTo(logs)})
 	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
 	cache := filepath.Join(dir, "certs.json")
@@ -377,7 +377,7 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 	// The controller is gone: the restarted router serves from its cache.
 	fc.Close()
 	logs2 := &testenv.Log{}
-	hr = runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir,
+	hr = runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir,
 		Logger: slogTo(logs2)})
 	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
 	resp, s := get(t, hr.client(ca, true), "GET", "https://a.example.com/", "")
@@ -414,7 +414,7 @@ func TestChallengesAndRedirect(t *testing.T) {
 		HTTPS: map[string]cluster.HTTPSRoute{"a.example.com": {Redirect: true}, "b.example.com": {},
 			"c.example.com": {Redirect: true}}, // no certificate yet: not redirected
 		Challenges: map[string]string{"tok1": "tok1.thumbprint"}})
-	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
+	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
 	waitFor(t, 10*time.Second, "table applied, certificates fetched", func() bool {
 		st := status(t, hr.url)
 		return st.Version == 1 && st.Certs != nil && st.Certs.Version == 1
@@ -496,7 +496,7 @@ func TestCertificateChangeDuringTraffic(t *testing.T) {
 	ch := "test.router.https.renew"
 	tp := publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 1,
 		Routes: map[string][]string{"a.example.com": {ba}}})
-	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
+	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
 	waitFor(t, 10*time.Second, "table applied, certificates fetched", func() bool {
 		st := status(t, hr.url)
 		return st.Version == 1 && st.Certs != nil && st.Certs.Version == 1
@@ -588,7 +588,7 @@ func TestCertificatesFromHTTPSController(t *testing.T) {
 
 	// Not trusting the controller's certificate: nothing fetched, and the
 	// status says why.
-	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
+	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
 	waitFor(t, 10*time.Second, "fetch failure reported", func() bool { return status(t, hr.url).Certs.LastError != "" })
 	if st := status(t, hr.url).Certs; st.Version != 0 || !strings.Contains(st.LastError, "certificate") {
 		t.Fatalf("untrusted controller: %+v", st)
@@ -597,7 +597,7 @@ func TestCertificatesFromHTTPSController(t *testing.T) {
 
 	pool := x509.NewCertPool()
 	pool.AddCert(fc.Certificate())
-	hr = runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token",
+	hr = runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token",
 		ControllerTLS: &tls.Config{RootCAs: pool}})
 	waitFor(t, 10*time.Second, "certificates fetched", func() bool { return status(t, hr.url).Certs.Version == 7 })
 	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })

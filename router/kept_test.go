@@ -13,6 +13,7 @@ import (
 
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
 
@@ -32,7 +33,7 @@ func TestKeptTableServedWhileAllIsAway(t *testing.T) {
 	tp := publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Epoch: 7, Controller: "c", Cluster: "k", Certs: 2,
 		Routes: map[string][]string{"a.example.com": {ba}}})
 	dir := t.TempDir()
-	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir})
+	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir})
 	tp.change(func(t *cluster.RoutingTable) { // a new map: the publisher reads the old one
 		t.Routes = map[string][]string{"a.example.com": {ba}, "b.example.com": {ba}}
 	})
@@ -55,7 +56,7 @@ func TestKeptTableServedWhileAllIsAway(t *testing.T) {
 	// Redis does not answer (nothing listens there), the controller is gone.
 	away := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { away.Close() })
-	hr = runHTTPSRouter(t, router.RunConfig{Redis: away, Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir})
+	hr = runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(away), Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir})
 	for _, host := range []string{"a.example.com", "b.example.com"} {
 		if s := do(t, "GET", hr.url+"/", host, "", nil).seen.Backend; s != "a" {
 			t.Fatalf("GET http://%s/ reached %q from the kept table, want backend a", host, s)
@@ -72,7 +73,7 @@ func TestKeptTableServedWhileAllIsAway(t *testing.T) {
 	if err := os.WriteFile(kept, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	url, _ := runRouter(t, router.RunConfig{Redis: away, Channel: ch, StateDir: dir})
+	url, _ := runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(away), Channel: ch, StateDir: dir})
 	if r := do(t, "GET", url+"/", "a.example.com", "", nil); r.seen.Backend != "" {
 		t.Fatalf("a kept table of another cluster was served: reached %q", r.seen.Backend)
 	}

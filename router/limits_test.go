@@ -21,6 +21,7 @@ import (
 
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
 
@@ -91,7 +92,7 @@ func runWith(t *testing.T, cfg router.RunConfig, routes map[string][]string) str
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Listener, cfg.Redis, cfg.Logger = ln, c, testLogger()
+	cfg.Listener, cfg.Redis, cfg.Logger = ln, pubsub.ClientOf(c), testLogger()
 	cfg.Channel = "test.router.limits." + t.Name()
 	cfg.Keys = [][]byte{testKey}
 	ready := make(chan *router.Router, 1)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
 
@@ -115,7 +116,7 @@ func startReadRateRouter(t *testing.T, cfg router.RunConfig, inst *bigInstance, 
 	ch := "test.router.readrate." + strings.ReplaceAll(t.Name(), "/", ".") + time.Now().Format(".150405.000000")
 	publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 1, Routes: routes,
 		HTTPS: map[string]cluster.HTTPSRoute{"big.example.com": {}}})
-	cfg.Redis, cfg.Channel, cfg.Controller, cfg.RouterToken = c, ch, fc.URL, testRouterToken
+	cfg.Redis, cfg.Channel, cfg.Controller, cfg.RouterToken = pubsub.ClientOf(c), ch, fc.URL, testRouterToken
 	hr := runHTTPSRouter(t, cfg)
 	waitFor(t, 10*time.Second, "table applied and certificate fetched", func() bool {
 		st := status(t, hr.url)

@@ -41,7 +41,7 @@ func TestReplayAfterRestartIsDropped(t *testing.T) {
 
 	src := &staticSource{t: cluster.RoutingTable{Version: 1, Epoch: uint64(time.Now().UnixNano()), Controller: "c", Cluster: "k",
 		Routes: map[string][]string{"a.example.com": {old}}}}
-	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: c, Channel: ch, Source: src, Republish: 100 * time.Millisecond, Logger: testLogger(), Key: testKey})
+	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: 100 * time.Millisecond, Logger: testLogger(), Key: testKey})
 	pctx, stopPub := context.WithCancel(context.Background())
 	pubDone := make(chan struct{})
 	go func() { pub.Run(pctx); close(pubDone) }()
@@ -60,7 +60,7 @@ func TestReplayAfterRestartIsDropped(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	url, stop := runRouter(t, router.RunConfig{Redis: c, Channel: ch, StateDir: dir})
+	url, stop := runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, StateDir: dir})
 	src.mu.Lock()
 	src.t.Routes = map[string][]string{"a.example.com": {current}}
 	src.t.Version = 2
@@ -80,7 +80,7 @@ func TestReplayAfterRestartIsDropped(t *testing.T) {
 	stopPub() // the controller is gone
 	<-pubDone
 
-	url, _ = runRouter(t, router.RunConfig{Redis: c, Channel: ch, StateDir: dir})
+	url, _ = runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, StateDir: dir})
 	waitFor(t, 10*time.Second, "the restarted router subscribed", func() bool { return status(t, url).Connected })
 	if b := backendOf(t, url); b != "current" {
 		t.Fatalf("after the restart the router sends a.example.com to %q, want current (the kept table)", b)

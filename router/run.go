@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/pubsub"
 )
@@ -35,7 +33,7 @@ type RunConfig struct {
 	Listener net.Listener
 	// Redis is the connection to the PubSub server (required). Run does not
 	// close it.
-	Redis *redis.Client
+	Redis *pubsub.Client
 	// Channel is the PubSub channel; default cluster.DefaultChannel.
 	Channel string
 	// Logger receives the router's and the subscriber's logs.

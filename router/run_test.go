@@ -43,7 +43,7 @@ func startRouter(t *testing.T, c *redis.Client, ch string) (string, *router.Rout
 	ready := make(chan *router.Router, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- router.Run(ctx, router.RunConfig{Listener: ln, Redis: c, Channel: ch, Logger: testLogger(), Keys: [][]byte{testKey},
+		done <- router.Run(ctx, router.RunConfig{Listener: ln, Redis: pubsub.ClientOf(c), Channel: ch, Logger: testLogger(), Keys: [][]byte{testKey},
 			Ready: func(r *router.Router, _ net.Addr) { ready <- r }})
 	}()
 	var r *router.Router
@@ -76,7 +76,7 @@ func TestKeepsLastTableWithoutRedis(t *testing.T) {
 	t.Cleanup(func() { pc.Close(); rc.Close() })
 	b1, _ := backend(t, "b1")
 	src := &staticSource{t: cluster.RoutingTable{Version: 7, Controller: "c", Cluster: "k", Routes: map[string][]string{"a.example.com": {b1}}}}
-	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: pc, Channel: "test.router.keep", Source: src, Republish: 200 * time.Millisecond, Logger: testLogger(), Key: testKey})
+	pub := pubsub.NewPublisher(pubsub.PublisherConfig{Client: pubsub.ClientOf(pc), Channel: "test.router.keep", Source: src, Republish: 200 * time.Millisecond, Logger: testLogger(), Key: testKey})
 	pctx, pcancel := context.WithCancel(context.Background())
 	pdone := make(chan struct{})
 	go func() { pub.Run(pctx); close(pdone) }()

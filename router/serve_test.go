@@ -17,6 +17,7 @@ import (
 
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
 
@@ -398,7 +399,7 @@ func TestLoopShutdownClosesSilentConnections(t *testing.T) {
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		done <- router.Run(ctx, router.RunConfig{Listener: ln, Redis: c, Channel: "test.router.loop.silent", Logger: testLogger(),
+		done <- router.Run(ctx, router.RunConfig{Listener: ln, Redis: pubsub.ClientOf(c), Channel: "test.router.loop.silent", Logger: testLogger(),
 			Keys: [][]byte{testKey}, HeaderTimeout: time.Minute, ShutdownTimeout: time.Minute,
 			Ready: func(*router.Router, net.Addr) { close(ready) }})
 	}()

@@ -69,7 +69,7 @@ func publishAs(t *testing.T, c *redis.Client, ch, clusterID string, epoch uint64
 	t.Helper()
 	src := &staticSource{t: cluster.RoutingTable{Version: 1, Epoch: epoch, Controller: "ctl-" + clusterID, Cluster: clusterID,
 		Routes: map[string][]string{"a.example.com": {addr}}}}
-	p := pubsub.NewPublisher(pubsub.PublisherConfig{Client: c, Channel: ch, Source: src, Republish: 100 * time.Millisecond, Logger: testLogger(), Key: testKey})
+	p := pubsub.NewPublisher(pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: 100 * time.Millisecond, Logger: testLogger(), Key: testKey})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
@@ -118,7 +118,7 @@ func TestRouterStaysWithItsCluster(t *testing.T) {
 
 	publishAs(t, c, ch, "cluster-one", now, b1)
 	var log testenv.Log
-	url, stop := runRouter(t, router.RunConfig{Redis: c, Channel: ch, StateDir: dir,
+	url, stop := runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, StateDir: dir,
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	waitFor(t, 3*time.Second, "first cluster served", func() bool { return status(t, url).Version == 1 })
 	if b := backendOf(t, url); b != "b1" {
@@ -146,7 +146,7 @@ func TestRouterStaysWithItsCluster(t *testing.T) {
 
 	// A restart keeps the cluster, though both publish.
 	stop()
-	url, stop = runRouter(t, router.RunConfig{Redis: c, Channel: ch, StateDir: dir})
+	url, stop = runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, StateDir: dir})
 	waitFor(t, 3*time.Second, "restarted router serves its cluster", func() bool { return status(t, url).Version == 1 })
 	time.Sleep(300 * time.Millisecond) // several heartbeats of both
 	if st := status(t, url); st.Cluster != "cluster-one" || st.Epoch != now || backendOf(t, url) != "b1" {
@@ -155,7 +155,7 @@ func TestRouterStaysWithItsCluster(t *testing.T) {
 
 	// The operator switches it.
 	stop()
-	url, _ = runRouter(t, router.RunConfig{Redis: c, Channel: ch, StateDir: dir, Cluster: "cluster-two"})
+	url, _ = runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, StateDir: dir, Cluster: "cluster-two"})
 	waitFor(t, 3*time.Second, "switched router serves the other cluster", func() bool { return backendOf(t, url) == "b2" })
 	if kept, _ := os.ReadFile(filepath.Join(dir, "cluster")); strings.TrimSpace(string(kept)) != "cluster-two" {
 		t.Fatalf("state dir keeps %q after the switch", kept)
@@ -167,7 +167,7 @@ func TestRouterRefusesUnwritableStateDir(t *testing.T) {
 	os.WriteFile(file, nil, 0o600)
 	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
 	t.Cleanup(func() { c.Close() })
-	err := router.Run(context.Background(), router.RunConfig{Redis: c, Keys: [][]byte{testKey}, StateDir: file, Addr: "127.0.0.1:0"})
+	err := router.Run(context.Background(), router.RunConfig{Redis: pubsub.ClientOf(c), Keys: [][]byte{testKey}, StateDir: file, Addr: "127.0.0.1:0"})
 	if err == nil || !strings.Contains(err.Error(), "--state-dir") {
 		t.Fatalf("Run with a file as state dir: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
 
@@ -50,7 +51,7 @@ func TestStatusWithoutTokenSaysOnlyOk(t *testing.T) {
 	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})
 	ba, _ := backend(t, "a")
 	ch := "test.router.status." + time.Now().Format("150405.000000")
-	hr := runHTTPSRouter(t, router.RunConfig{Redis: c, Channel: ch, Controller: fc.URL, RouterToken: testRouterToken})
+	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: testRouterToken})
 	anonymous := map[string]http.Header{
 		"no token":           nil,
 		"wrong bearer":       {"Authorization": {"Bearer not-the-router-token"}},

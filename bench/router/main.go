@@ -36,8 +36,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
@@ -207,8 +205,8 @@ func runPropagation(ctx context.Context, args []string) error {
 	fs.Parse(args)
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	pc := redis.NewClient(&redis.Options{Addr: *addr})
-	sc := redis.NewClient(&redis.Options{Addr: *addr})
+	pc := pubsub.NewClient(pubsub.Options{Addr: *addr})
+	sc := pubsub.NewClient(pubsub.Options{Addr: *addr})
 	defer pc.Close()
 	defer sc.Close()
 	b := make([]byte, 6)

@@ -223,7 +223,7 @@ func measurePublish(cfg pointConfig, store *db.DB, client *redis.Client, flip fu
 	stop()
 
 	p := pubsub.NewPublisher(pubsub.PublisherConfig{
-		Client: client, Channel: channel, Source: store, Republish: time.Hour,
+		Client: pubsub.ClientOf(client), Channel: channel, Source: store, Republish: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	var wg sync.WaitGroup
