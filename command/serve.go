@@ -78,124 +78,181 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	return nil
 }
 
-// Open opens the data file, wires the parts and starts serving. It returns
-// once the API listens; Redis and the hosts may still be unreachable.
+// Open opens the store, wires the parts and starts serving, in the steps
+// below. It returns once the API listens; Redis and the hosts may still be
+// unreachable. On an error, Close releases what was opened.
 func (c *ServeCommand) Open(ctx context.Context) error {
-	cfg := c.Config
 	// Also refuses values set on Config after ParseFlags.
-	if err := cfg.Validate(); err != nil {
+	if err := c.Config.Validate(); err != nil {
 		return err
 	}
-	c.logger = newLogger(c.Stderr, cfg.LogFormat)
-	var err error
-	var tlsConfig *tls.Config
-	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("cannot load the API's certificate %s and key %s (%v): give PEM files that belong together with --tls-cert and --tls-key", cfg.TLSCert, cfg.TLSKey, err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	c.logger = newLogger(c.Stderr, c.Config.LogFormat)
+	tlsConfig, err := c.Config.apiTLS()
+	if err != nil {
+		return err
 	}
-	// Only an explicit --init, or the default path of a first `go run .
-	// serve`, creates a data file: a typo or an unmounted volume must not
-	// start an empty cluster whose table empties every router.
+	if err := c.openStore(); err != nil {
+		return err
+	}
+	secrets, err := c.ensureSecrets()
+	if err != nil {
+		return err
+	}
+	m, err := c.buildScheduler(secrets)
+	if err != nil {
+		return err
+	}
+	if err := c.buildAPI(secrets, m); err != nil {
+		return err
+	}
+	return c.listen(ctx, tlsConfig)
+}
+
+// apiTLS loads the API's certificate; nil when the API serves plain HTTP.
+func (cfg ServeConfig) apiTLS() (*tls.Config, error) {
+	if cfg.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("cannot load the API's certificate %s and key %s (%v): give PEM files that belong together with --tls-cert and --tls-key", cfg.TLSCert, cfg.TLSKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// openStore opens the data file or etcd prefix. Only an explicit --init,
+// or the default path of a first `go run . serve`, creates one: a typo or
+// an unmounted volume must not start an empty cluster whose table empties
+// every router.
+func (c *ServeCommand) openStore() error {
+	cfg := c.Config
+	var err error
 	if c.db, err = OpenStore(cfg.DB, cfg.Init || cfg.DBDefault, c.Getenv); err != nil {
 		return err
 	}
 	if c.db.Created() {
 		c.logger.Info("created a new data file with a new cluster id", "db", cfg.DB, "cluster", c.db.ClusterID())
 	}
+	c.db.SetHistory(cfg.History)
+	return nil
+}
+
+// secrets are the keys and tokens the controller runs with.
+type secrets struct {
+	routesKeys  [][]byte // the first signs the routing tables
+	token       string   // the API token
+	routerToken string   // the routers' token: routes and certificates only
+}
+
+// ensureSecrets takes each secret from the configuration, or from the
+// store, generating it there at the first start (and writing a generated
+// API token to its file beside the data file).
+func (c *ServeCommand) ensureSecrets() (secrets, error) {
+	cfg := c.Config
+	var s secrets
+	var err error
 	routesKey := cfg.RoutesKey
 	if routesKey == "" {
 		var created bool
 		if routesKey, created, err = c.db.EnsureRoutesKey(); err != nil {
-			return err
+			return s, err
 		}
 		if created {
 			fmt.Fprintf(c.Stderr, "Generated a routes key that signs the routing tables (stored in %s). Every router needs it in LONGSHOREMAN_ROUTES_KEY; print it with `longshoreman token --routes-key --db %s`.\n\n", cfg.DB, cfg.DB)
 		}
 	}
-	routesKeys, err := pubsub.ParseKeys(routesKey)
-	if err != nil {
-		return fmt.Errorf("%s: %v; unset it to use the key stored in the data file", setRoutesKey, err)
+	if s.routesKeys, err = pubsub.ParseKeys(routesKey); err != nil {
+		return s, fmt.Errorf("%s: %v; unset it to use the key stored in the data file", setRoutesKey, err)
 	}
-	c.db.SetHistory(cfg.History)
-	token := cfg.Token
-	if token == "" {
+	if s.token = cfg.Token; s.token == "" {
 		var created bool
-		if token, created, err = c.db.EnsureToken(); err != nil {
-			return err
+		if s.token, created, err = c.db.EnsureToken(); err != nil {
+			return s, err
 		}
 		path := TokenFile(cfg.DB)
-		if err := writeTokenFile(path, token, created); err != nil {
-			return err
+		if err := writeTokenFile(path, s.token, created); err != nil {
+			return s, err
 		}
 		if created {
 			fmt.Fprintf(c.Stderr, "Generated an API token and wrote it to %s (readable only by this user; `longshoreman token --db %s` prints it).\n", path, cfg.DB)
 		}
 		c.logger.Info("API token file", "path", path)
 	}
-
-	routerToken := cfg.ACME.RouterToken
-	if routerToken == "" {
-		if routerToken, _, err = c.db.EnsureRouterToken(); err != nil {
-			return err
+	if s.routerToken = cfg.ACME.RouterToken; s.routerToken == "" {
+		if s.routerToken, _, err = c.db.EnsureRouterToken(); err != nil {
+			return s, err
 		}
 	}
-	if routerToken == token {
-		return fmt.Errorf("%s is the API token: give the routers a token of their own (or unset it to use the stored one), so that theirs reads only routes and certificates", setServeRouterToken)
+	if s.routerToken == s.token {
+		return s, fmt.Errorf("%s is the API token: give the routers a token of their own (or unset it to use the stored one), so that theirs reads only routes and certificates", setServeRouterToken)
 	}
+	return s, nil
+}
 
+// buildScheduler wires what changes the cluster: the Docker engines, the
+// leadership and its fences, the publisher, the certificate manager, the
+// scheduler and its reconciler. It returns the metrics, which the API
+// serves.
+func (c *ServeCommand) buildScheduler(s secrets) (*metrics.Metrics, error) {
+	cfg := c.Config
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
 	c.events = events.New(0, 0)
 	c.leader = newLeadership(c.db, etcd.ElectionConfig{ID: leadership.ID(), URL: cfg.Advertise, TTL: cfg.Lease, Logger: c.logger}, c.events.Publish)
-	engines, source := c.leader.Engines(c.engines), c.leader.Table(c.db)
-	var elected http.Leadership // none on a data file: it always leads
-	if _, ok := c.db.(*etcd.Store); ok {
-		elected = c.leader
-	}
 	c.redis = cfg.Redis.Client()
 	c.publisher = pubsub.NewPublisher(pubsub.PublisherConfig{
-		Client: c.redis, Channel: cfg.Redis.Channel, Source: source, Republish: cfg.Republish, Logger: c.logger,
-		Key: routesKeys[0],
+		Client: c.redis, Channel: cfg.Redis.Channel, Source: c.leader.Table(c.db), Republish: cfg.Republish, Logger: c.logger,
+		Key: s.routesKeys[0],
 	})
-	var reconcile *scheduler.Reconciler
 	m := metrics.New(metrics.Sources{
-		Instances: c.db.AllInstances, Hosts: c.db.Hosts, Down: func() []string { return reconcile.Down() },
+		Instances: c.db.AllInstances, Hosts: c.db.Hosts, Down: func() []string { return c.reconcile.Down() },
 		Published: func() (uint64, uint64) { st := c.publisher.Status(); return st.Published, st.Errors },
 		Leader:    func() (bool, uint64) { return c.leader.Leading(), c.leader.Changes() },
 
 		CertExpiry: func() (map[string]float64, error) { return certs.Expiry(c.db, time.Now()) },
 	})
 	if err := c.openCerts(cfg.ACME); err != nil {
-		return err
+		return nil, err
 	}
-	c.scheduler = scheduler.New(c.db, engines, scheduler.Config{
+	c.scheduler = scheduler.New(c.db, c.leader.Engines(c.engines), scheduler.Config{
 		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
 		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
 		Published: func() uint64 { return c.publisher.Status().LastVersion },
 		Events:    c.events.Publish, Fence: c.leader,
 	})
-	reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace, ProbeInterval: cfg.ProbeInterval})
-	c.reconcile = reconcile
-	forwardTLS, err := cli.TLSConfig(cfg.CACert)
+	c.reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace, ProbeInterval: cfg.ProbeInterval})
+	return m, nil
+}
+
+// buildAPI wires the HTTP API over the scheduler and the store.
+func (c *ServeCommand) buildAPI(s secrets, m *metrics.Metrics) error {
+	forwardTLS, err := cli.TLSConfig(c.Config.CACert)
 	if err != nil {
 		return fmt.Errorf("%s: %w", setServeCACert, err)
 	}
-	api := http.NewServer(&http.Server{
-		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: token, Logger: c.logger,
-		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, reconcile, c.engines}, Leadership: elected,
-		RouterToken: routerToken, TableChanged: c.tableChanged, ForwardTLS: forwardTLS,
+	var elected http.Leadership // none on a data file: it always leads
+	if _, ok := c.db.(*etcd.Store); ok {
+		elected = c.leader
+	}
+	c.api = http.NewServer(&http.Server{
+		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: s.token, Logger: c.logger,
+		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, c.reconcile, c.engines}, Leadership: elected,
+		RouterToken: s.routerToken, TableChanged: c.tableChanged, ForwardTLS: forwardTLS,
 		Events: c.events, UI: ui.Handler(), Memory: &hostMemory{db: c.db, engines: c.engines},
 	})
-	c.api = api
+	return nil
+}
 
+// listen opens the API's port, serves it, and starts campaigning (on an
+// etcd store) or leading (on a data file).
+func (c *ServeCommand) listen(ctx context.Context, tlsConfig *tls.Config) error {
+	cfg := c.Config
+	var err error
 	if c.listener, err = net.Listen("tcp", cfg.Addr()); err != nil {
 		return fmt.Errorf("cannot listen on %s (%v): choose another port with --port or PORT", cfg.Addr(), err)
 	}
 	t := cfg.Timeouts.withDefaults()
 	c.server = &nethttp.Server{
-		Handler:           api,
+		Handler:           c.api,
 		ReadHeaderTimeout: t.ReadHeader,
 		ReadTimeout:       t.Read,
 		WriteTimeout:      t.Write,
@@ -204,7 +261,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(c.logger.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsConfig,
 	}
-	c.server.RegisterOnShutdown(api.EndStreams)
+	c.server.RegisterOnShutdown(c.api.EndStreams)
 	c.server.RegisterOnShutdown(c.events.Close) // event streams would hold the shutdown up
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
