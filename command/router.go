@@ -2,7 +2,10 @@ package command
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
+	"net"
 
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
@@ -82,27 +85,63 @@ func (c RouterConfig) Validate() error {
 }
 
 // RouterCommand runs an HTTP router fed by the routing table over Redis.
+// It has the controller's shape: ParseFlags, Open (returns once the router
+// listens), Close; Run is the three around a signal.
 type RouterCommand struct {
 	Stderr io.Writer
 	Getenv func(string) string
+	Config RouterConfig
+
+	logger *slog.Logger
+	redis  *pubsub.Client
+	daemon *router.Daemon
 }
 
-// Run loads the configuration and runs the router until ctx ends.
+// Run loads the configuration and runs the router until ctx ends or a
+// listener fails.
 func (c *RouterCommand) Run(ctx context.Context, args []string) error {
+	if err := c.ParseFlags(args); err != nil {
+		return err
+	}
+	if err := c.Open(); err != nil {
+		c.Close()
+		return err
+	}
+	var failed error
+	select {
+	case <-ctx.Done():
+	case failed = <-c.daemon.Failed():
+	}
+	return errors.Join(failed, c.Close())
+}
+
+// ParseFlags loads c.Config from the environment and the flags in args,
+// and validates it.
+func (c *RouterCommand) ParseFlags(args []string) error {
 	cfg, err := LoadRouterConfig(args, c.Getenv, c.Stderr)
 	if err != nil {
+		return err
+	}
+	c.Config = cfg
+	return nil
+}
+
+// Open starts the router: it listens, serves the table its state directory
+// kept, and subscribes to the controller's tables.
+func (c *RouterCommand) Open() error {
+	cfg := c.Config
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	keys, err := pubsub.ParseKeys(cfg.RoutesKey)
 	if err != nil {
 		return err // Validate has refused it already
 	}
-	logger := newLogger(c.Stderr, cfg.LogFormat)
-	rdb := cfg.Redis.Client()
-	defer rdb.Close()
-	logger.Info("router starting", "addr", cfg.Addr(), "redis", cfg.Redis.Where(), "channel", cfg.Redis.Channel, "state_dir", cfg.StateDir)
+	c.logger = newLogger(c.Stderr, cfg.LogFormat)
+	c.redis = cfg.Redis.Client()
+	c.logger.Info("router starting", "addr", cfg.Addr(), "redis", cfg.Redis.Where(), "channel", cfg.Redis.Channel, "state_dir", cfg.StateDir)
 	run := router.RunConfig{
-		Addr: cfg.Addr(), Redis: rdb, Channel: cfg.Redis.Channel, Logger: logger,
+		Addr: cfg.Addr(), Redis: c.redis, Channel: cfg.Redis.Channel, Logger: c.logger,
 		Keys: keys, StateDir: cfg.StateDir, Cluster: cfg.Cluster,
 		RouterToken: cfg.HTTPS.Token, // also with HTTPS off: it shows the full status
 	}
@@ -112,5 +151,22 @@ func (c *RouterCommand) Run(ctx context.Context, args []string) error {
 	if err := cfg.HTTPS.apply(&run, cfg.Listen); err != nil {
 		return err
 	}
-	return router.Run(ctx, run)
+	c.daemon, err = router.Open(run)
+	return err
+}
+
+// Addr returns the address the router listens on, for tests.
+func (c *RouterCommand) Addr() net.Addr { return c.daemon.Addr() }
+
+// Close stops the router gracefully (requests under way finish) and closes
+// its Redis client.
+func (c *RouterCommand) Close() error {
+	var err error
+	if c.daemon != nil {
+		err = c.daemon.Close()
+	}
+	if c.redis != nil {
+		_ = c.redis.Close()
+	}
+	return err
 }

@@ -88,11 +88,77 @@ type RunConfig struct {
 // requests under way finish (up to ShutdownTimeout) and returns nil. It
 // returns an error when it cannot listen or the server fails.
 func Run(ctx context.Context, cfg RunConfig) error {
+	d, err := Open(cfg)
+	if err != nil {
+		return err
+	}
+	var failed error
+	select {
+	case failed = <-d.serveErr:
+	case <-ctx.Done():
+	}
+	if err := d.Close(); failed == nil {
+		failed = err
+	}
+	return failed
+}
+
+// Daemon is a running router: its listeners, the subscriber feeding it
+// tables, and the certificate source of its HTTPS port. Open starts it and
+// Close stops it, as the controller's command does.
+type Daemon struct {
+	cfg     RunConfig
+	r       *Router
+	state   *state
+	certs   *certSource // nil with HTTPS off
+	sub     *pubsub.Subscriber
+	servers []*listenerServer
+
+	serveErr chan error     // a listener's server that stopped on its own
+	stopSub  func()         // ends the subscriber, the table keeper and the certificate fetches
+	wg       sync.WaitGroup // those three
+}
+
+// Open checks cfg, listens, applies the table kept by the last run, and
+// starts the subscriber and the servers; it returns once the router
+// listens. Close stops it.
+func Open(cfg RunConfig) (*Daemon, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, serveErr: make(chan error, 2), stopSub: func() {}}
+	if d.state, err = openState(cfg.StateDir, cfg.Cluster); err != nil {
+		return nil, err
+	}
+	if d.state.cluster != "" {
+		cfg.Logger.Info("serving the kept cluster", "cluster", d.state.cluster, "state_dir", cfg.StateDir)
+	} else if cfg.StateDir == "" {
+		cfg.Logger.Warn("no state directory: the cluster served is kept in memory only, so after a restart this router takes the first cluster it hears; give one with --state-dir")
+	}
+	ln, tlsLn, err := d.listen()
+	if err != nil {
+		return nil, err
+	}
+	floor := d.applyKeptTable()
+	d.sub = pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: cfg.Redis, Channel: cfg.Channel, Logger: cfg.Logger,
+		Keys: cfg.Keys, Cluster: d.state.cluster, Adopt: d.state.keep, Floor: floor})
+	d.subscribe()
+	d.serve(ln, tlsLn)
+	if cfg.Ready != nil {
+		cfg.Ready(d.r, ln.Addr())
+	}
+	return d, nil
+}
+
+// withDefaults refuses a config without its required parts and fills in
+// the defaults.
+func (cfg RunConfig) withDefaults() (RunConfig, error) {
 	if cfg.Redis == nil {
-		return errors.New("router: RunConfig needs a Redis client")
+		return cfg, errors.New("router: RunConfig needs a Redis client")
 	}
 	if len(cfg.Keys) == 0 {
-		return errors.New("router: RunConfig needs the routes keys")
+		return cfg, errors.New("router: RunConfig needs the routes keys")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -115,66 +181,104 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
-	state, stateErr := openState(cfg.StateDir, cfg.Cluster)
-	if stateErr != nil {
-		return stateErr
-	}
-	if state.cluster != "" {
-		cfg.Logger.Info("serving the kept cluster", "cluster", state.cluster, "state_dir", cfg.StateDir)
-	} else if cfg.StateDir == "" {
-		cfg.Logger.Warn("no state directory: the cluster served is kept in memory only, so after a restart this router takes the first cluster it hears; give one with --state-dir")
-	}
-	ln := cfg.Listener
-	if ln == nil {
-		var err error
+	return cfg, nil
+}
+
+// listen opens the HTTP listener and, with HTTPS on, the HTTPS one and the
+// certificate source; both are capped and hold clients to the read rate.
+func (d *Daemon) listen() (ln, tlsLn net.Listener, err error) {
+	cfg := d.cfg
+	if ln = cfg.Listener; ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	ln = capConns(ln, cfg.MaxConns)
-	tlsLn := cfg.HTTPSListener
-	if tlsLn == nil && cfg.HTTPSAddr != "" {
-		var err error
+	if tlsLn = cfg.HTTPSListener; tlsLn == nil && cfg.HTTPSAddr != "" {
 		if tlsLn, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
 			ln.Close()
-			return fmt.Errorf("cannot listen for HTTPS on %s (%v): free the port or give another with --https-port", cfg.HTTPSAddr, err)
+			return nil, nil, fmt.Errorf("cannot listen for HTTPS on %s (%v): free the port or give another with --https-port", cfg.HTTPSAddr, err)
 		}
 	}
-	r := New(cfg.Router)
-	ln = r.readRateListener(ln)
-	var certs *certSource
-	httpsPort := 0
+	d.r = New(cfg.Router)
+	ln = d.r.readRateListener(ln)
 	if tlsLn != nil {
-		tlsLn = r.readRateListener(capConns(tlsLn, cfg.MaxConns))
-		if ta, ok := tlsLn.Addr().(*net.TCPAddr); ok {
-			httpsPort = ta.Port
-		}
-		certs = newCertSource(cfg.Controller, cfg.RouterToken, ControllerClient(cfg.ControllerTLS), cfg.StateDir, cfg.Logger)
-		certs.loadCache()
+		tlsLn = d.r.readRateListener(capConns(tlsLn, cfg.MaxConns))
+		d.certs = newCertSource(cfg.Controller, cfg.RouterToken, ControllerClient(cfg.ControllerTLS), cfg.StateDir, cfg.Logger)
+		d.certs.loadCache()
 		if cfg.Controller == "" {
 			cfg.Logger.Warn("no controller URL: HTTPS serves the cached certificates only; set LONGSHOREMAN_URL and LONGSHOREMAN_ROUTER_TOKEN")
 		}
 	} else if cfg.Controller != "" {
 		cfg.Logger.Info("a controller URL is set but HTTPS is off: certificates are not fetched; give --https-port to serve HTTPS")
 	}
-	var floor *cluster.RoutingTable
-	if t, ok, err := state.keptTable(); err != nil {
-		cfg.Logger.Warn("the kept routing table is not served", "err", err)
-	} else if ok {
-		// Served until the controller's next table: a router restarted
-		// while the controller or Redis is away keeps serving its apps.
-		// It is the subscriber's floor: an older table, however well
-		// signed, is a replay.
-		r.Apply(t)
-		floor = &t
-		if certs != nil {
-			certs.tableCerts(t.Certs)
-		}
-		cfg.Logger.Info("serving the routing table kept by the last run until a newer one is heard", "epoch", t.Epoch, "version", t.Version, "apps", len(t.Routes))
+	return ln, tlsLn, nil
+}
+
+// applyKeptTable serves the table the last run kept until the controller's
+// next one: a router restarted while the controller or Redis is away keeps
+// serving its apps. It returns that table as the subscriber's floor (an
+// older table, however well signed, is a replay), or nil.
+func (d *Daemon) applyKeptTable() *cluster.RoutingTable {
+	t, ok, err := d.state.keptTable()
+	if err != nil {
+		d.cfg.Logger.Warn("the kept routing table is not served", "err", err)
+		return nil
 	}
-	sub := pubsub.NewSubscriber(pubsub.SubscriberConfig{Client: cfg.Redis, Channel: cfg.Channel, Logger: cfg.Logger,
-		Keys: cfg.Keys, Cluster: state.cluster, Adopt: state.keep, Floor: floor})
-	handler := statusHandler{next: httpsFront{r: r, certs: certs, httpsPort: httpsPort, next: r}, r: r, sub: sub, certs: certs,
+	if !ok {
+		return nil
+	}
+	d.apply(t)
+	d.cfg.Logger.Info("serving the routing table kept by the last run until a newer one is heard", "epoch", t.Epoch, "version", t.Version, "apps", len(t.Routes))
+	return &t
+}
+
+func (d *Daemon) apply(t cluster.RoutingTable) {
+	d.r.Apply(t)
+	if d.certs != nil {
+		d.certs.tableCerts(t.Certs)
+	}
+}
+
+// subscribe starts the subscriber, the keeper of the tables applied (kept
+// in the state directory off the apply path) and the certificate fetches.
+func (d *Daemon) subscribe() {
+	subCtx, stop := context.WithCancel(context.Background())
+	d.stopSub = stop
+	keep := make(chan cluster.RoutingTable, 1)
+	d.wg.Go(func() {
+		_ = d.sub.Run(subCtx, func(t cluster.RoutingTable) {
+			d.apply(t)
+			putLatest(keep, t)
+		})
+	})
+	d.wg.Go(func() {
+		for {
+			select {
+			case <-subCtx.Done():
+				return
+			case t := <-keep:
+				if err := d.state.keepTable(t); err != nil {
+					d.cfg.Logger.Warn("the routing table applied could not be kept for a restart", "err", err)
+				}
+			}
+		}
+	})
+	if d.certs != nil {
+		d.wg.Go(func() { d.certs.run(subCtx) })
+	}
+}
+
+// serve starts a server on each listener.
+func (d *Daemon) serve(ln, tlsLn net.Listener) {
+	cfg := d.cfg
+	httpsPort := 0
+	if tlsLn != nil {
+		if ta, ok := tlsLn.Addr().(*net.TCPAddr); ok {
+			httpsPort = ta.Port
+		}
+	}
+	handler := statusHandler{next: httpsFront{r: d.r, certs: d.certs, httpsPort: httpsPort, next: d.r}, r: d.r, sub: d.sub, certs: d.certs,
 		token: cfg.RouterToken}
 	newServer := func() *http.Server {
 		return &http.Server{
@@ -189,78 +293,51 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			// catch the stuck ones.
 		}
 	}
-
-	subCtx, stopSub := context.WithCancel(context.Background())
-	// Tables applied are kept in the state directory off the apply path.
-	keep := make(chan cluster.RoutingTable, 1)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		_ = sub.Run(subCtx, func(t cluster.RoutingTable) {
-			r.Apply(t)
-			if certs != nil {
-				certs.tableCerts(t.Certs)
-			}
-			putLatest(keep, t)
-		})
-	})
-	wg.Go(func() {
-		for {
-			select {
-			case <-subCtx.Done():
-				return
-			case t := <-keep:
-				if err := state.keepTable(t); err != nil {
-					cfg.Logger.Warn("the routing table applied could not be kept for a restart", "err", err)
-				}
-			}
-		}
-	})
-	if certs != nil {
-		wg.Go(func() { certs.run(subCtx) })
-	}
-	defer wg.Wait()
-	defer stopSub()
-
-	serveErr := make(chan error, 2)
-	servers := []*listenerServer{{ln: ln, srv: newServer()}}
+	d.servers = []*listenerServer{{ln: ln, srv: newServer()}}
 	if tlsLn != nil {
 		srv := newServer()
 		srv.Handler = withTLSState{next: handler}
 		srv.ConnContext = handedTLSContext
-		servers = append(servers, &listenerServer{ln: tlsLn, srv: srv, tls: ServerTLSConfig(certs.GetCertificate)})
+		d.servers = append(d.servers, &listenerServer{ln: tlsLn, srv: srv, tls: ServerTLSConfig(d.certs.GetCertificate)})
 	}
-	for _, s := range servers {
-		s.start(cfg.Router.ReverseProxyOnly, cfg.Logger, serveErr)
+	for _, s := range d.servers {
+		s.start(cfg.Router.ReverseProxyOnly, cfg.Logger, d.serveErr)
 	}
 	cfg.Logger.Info("router listening", "addr", ln.Addr().String())
 	if tlsLn != nil {
 		cfg.Logger.Info("router listening for HTTPS", "addr", tlsLn.Addr().String(), "controller", cfg.Controller)
 	}
-	if cfg.Ready != nil {
-		cfg.Ready(r, ln.Addr())
-	}
+}
 
-	var failed error
-	select {
-	case failed = <-serveErr:
-	case <-ctx.Done():
-		cfg.Logger.Info("router shutting down", "timeout", cfg.ShutdownTimeout)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+// Router returns the router the daemon serves.
+func (d *Daemon) Router() *Router { return d.r }
+
+// Addr returns the address of the HTTP listener.
+func (d *Daemon) Addr() net.Addr { return d.servers[0].ln.Addr() }
+
+// Failed delivers the error of a server that stopped on its own (a
+// listener failed); Close is still to be called.
+func (d *Daemon) Failed() <-chan error { return d.serveErr }
+
+// Close stops accepting connections, lets requests under way finish (up to
+// ShutdownTimeout), then stops the subscriber. It returns the error of a
+// server that did not stop cleanly.
+func (d *Daemon) Close() error {
+	d.cfg.Logger.Info("router shutting down", "timeout", d.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
-	errs := make(chan error, len(servers))
-	for _, s := range servers {
+	errs := make(chan error, len(d.servers))
+	for _, s := range d.servers {
 		go func() { errs <- s.shutdown(sctx) }()
 	}
 	var err error
-	for range servers {
+	for range d.servers {
 		if e := <-errs; err == nil {
 			err = e
 		}
 	}
-	if failed != nil {
-		return failed
-	}
+	d.stopSub()
+	d.wg.Wait()
 	return err
 }
 
