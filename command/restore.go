@@ -82,13 +82,19 @@ Usage: longshoreman restore [--new-keys] BACKUP TO
 	if err != nil {
 		return err
 	}
+	c.report(from, to, res, done, keyless, *newKeys, keys)
+	return nil
+}
+
+// report says what was restored and what became of the keys.
+func (c *RestoreCommand) report(from, to string, res migration, done cluster.Restored, keyless, newKeys bool, keys cluster.Keys) {
 	fmt.Fprintf(c.Stdout, "Restored %s onto %s: %d apps, %d hosts, %d revisions, %d instances, %d registries, %d certificates (cluster %s).\n",
 		from, to, res.copied[cluster.RecordApp], res.copied[cluster.RecordHost], res.copied[cluster.RecordRevision],
 		res.copied[cluster.RecordInstance], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordCert], res.cluster)
 	switch {
 	case !keyless:
 		fmt.Fprintf(c.Stdout, "The backup holds its keys: %s now holds them.\n", to)
-	case *newKeys:
+	case newKeys:
 		fmt.Fprintf(c.Stdout, "The backup holds no keys and --new-keys was given: a controller started on %s generates a new routes key and router token "+
 			"(unless LONGSHOREMAN_ROUTES_KEY and LONGSHOREMAN_ROUTER_TOKEN give them) and registers a new ACME account. "+
 			"Give every router the new routes key and router token (`longshoreman token --routes-key` and `--router` print them once it started).\n", to)
@@ -103,7 +109,6 @@ Usage: longshoreman restore [--new-keys] BACKUP TO
 	if s := done.String(); s != "" {
 		fmt.Fprintln(c.Stdout, s)
 	}
-	return nil
 }
 
 // keysOmitted reports whether the records are a backup taken without keys.

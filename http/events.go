@@ -30,70 +30,21 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if s.Events == nil {
 		return cluster.Errorf(cluster.EUNAVAILABLE, "This controller has no event stream.")
 	}
-	app := r.URL.Query().Get("app")
-	if app != "" {
-		if err := cluster.ValidateAppName(app); err != nil {
-			return err
-		}
-	}
-	var after uint64
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		n, err := strconv.ParseUint(id, 10, 64)
-		if err != nil {
-			return cluster.Errorf(cluster.EINVALID, "Last-Event-ID %q is not an event id: send the id of the last event received, or none.", id)
-		}
-		after = n
-	}
-	var match func(cluster.Event) bool
-	if app != "" {
-		match = func(e cluster.Event) bool { return e.App == app || e.App == "" }
+	match, after, err := eventsQuery(r)
+	if err != nil {
+		return err
 	}
 	sub := s.Events.Subscribe(match, after)
 	defer sub.Close()
-
-	rc := http.NewResponseController(w)
-	// A client the bus drops has stopped reading: a write blocked on it is
-	// cut at once rather than at its deadline.
-	var dropped atomic.Bool
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
-		select {
-		case <-sub.Done():
-			if sub.Dropped() {
-				dropped.Store(true)
-				_ = rc.SetWriteDeadline(time.Now())
-				s.Logger.Warn("dropped an event stream client that fell behind", "remote", r.RemoteAddr, "buffer", events.DefaultBuffer)
-			}
-		case <-finished:
-		}
-	}()
-	write := func(format string, args ...any) error {
-		if dropped.Load() {
-			return errDropped
-		}
-		_ = rc.SetWriteDeadline(time.Now().Add(eventsWriteTimeout))
-		if _, err := fmt.Fprintf(w, format, args...); err != nil {
-			return err
-		}
-		return rc.Flush()
-	}
-
-	// A dropped client's stream ends with the connection, rather than
-	// being kept alive for a next request: the client is not reading.
-	endIfDropped := func() {
-		if dropped.Load() || sub.Dropped() {
-			s.endDropped(w, rc)
-			panic(http.ErrAbortHandler)
-		}
-	}
+	st := s.newEventStream(w, r, sub)
+	defer close(st.finished)
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if write(": longshoreman events\nretry: 2000\n\n") != nil {
+	if st.write(": longshoreman events\nretry: 2000\n\n") != nil {
 		return nil
 	}
 	tick := time.NewTicker(eventsHeartbeat)
@@ -101,23 +52,91 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	for {
 		select {
 		case e, ok := <-sub.C:
-			if !ok || dropped.Load() {
-				endIfDropped()
+			if !ok || st.dropped.Load() {
+				st.endIfDropped()
 				return nil
 			}
 			b, _ := json.Marshal(e.Event)
-			if write("id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, b) != nil {
-				endIfDropped()
+			if st.write("id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, b) != nil {
+				st.endIfDropped()
 				return nil
 			}
 		case <-tick.C:
-			if write(": heartbeat\n\n") != nil {
-				endIfDropped()
+			if st.write(": heartbeat\n\n") != nil {
+				st.endIfDropped()
 				return nil
 			}
 		case <-r.Context().Done():
 			return nil
 		}
+	}
+}
+
+// eventsQuery reads GET /events' filter (?app=) and where to resume
+// (Last-Event-ID).
+func eventsQuery(r *http.Request) (match func(cluster.Event) bool, after uint64, err error) {
+	if app := r.URL.Query().Get("app"); app != "" {
+		if err := cluster.ValidateAppName(app); err != nil {
+			return nil, 0, err
+		}
+		match = func(e cluster.Event) bool { return e.App == app || e.App == "" }
+	}
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		n, err := strconv.ParseUint(id, 10, 64)
+		if err != nil {
+			return nil, 0, cluster.Errorf(cluster.EINVALID, "Last-Event-ID %q is not an event id: send the id of the last event received, or none.", id)
+		}
+		after = n
+	}
+	return match, after, nil
+}
+
+// eventStream writes one client's events, each write bounded by
+// eventsWriteTimeout.
+type eventStream struct {
+	s        *Server
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	sub      *events.Subscription
+	dropped  atomic.Bool   // the bus dropped the client
+	finished chan struct{} // closed when the handler returns
+}
+
+// newEventStream watches sub: a client the bus drops has stopped reading,
+// so a write blocked on it is cut at once rather than at its deadline.
+func (s *Server) newEventStream(w http.ResponseWriter, r *http.Request, sub *events.Subscription) *eventStream {
+	st := &eventStream{s: s, w: w, rc: http.NewResponseController(w), sub: sub, finished: make(chan struct{})}
+	go func() {
+		select {
+		case <-sub.Done():
+			if sub.Dropped() {
+				st.dropped.Store(true)
+				_ = st.rc.SetWriteDeadline(time.Now())
+				s.Logger.Warn("dropped an event stream client that fell behind", "remote", r.RemoteAddr, "buffer", events.DefaultBuffer)
+			}
+		case <-st.finished:
+		}
+	}()
+	return st
+}
+
+func (st *eventStream) write(format string, args ...any) error {
+	if st.dropped.Load() {
+		return errDropped
+	}
+	_ = st.rc.SetWriteDeadline(time.Now().Add(eventsWriteTimeout))
+	if _, err := fmt.Fprintf(st.w, format, args...); err != nil {
+		return err
+	}
+	return st.rc.Flush()
+}
+
+// endIfDropped ends a dropped client's stream with the connection, rather
+// than keeping it alive for a next request: the client is not reading.
+func (st *eventStream) endIfDropped() {
+	if st.dropped.Load() || st.sub.Dropped() {
+		st.s.endDropped(st.w, st.rc)
+		panic(http.ErrAbortHandler)
 	}
 }
 
