@@ -124,6 +124,31 @@ type Router struct {
 
 // New returns a router with no table: until the first Apply it answers 503.
 func New(cfg Config) *Router {
+	cfg = cfg.withDefaults()
+	r := &Router{
+		log:      cfg.Logger.With("component", "router"),
+		dialer:   &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second},
+		maxIdle:  cfg.MaxIdleConnsPerHost,
+		skipFor:  cfg.SkipFor,
+		noFast:   cfg.ReverseProxyOnly,
+		timeout:  cfg.BackendTimeout,
+		rate:     cfg.MinBodyRate,
+		readRate: cfg.MinReadRate,
+		window:   cfg.BodyRateWindow,
+		trusted:  cfg.TrustForwarded,
+	}
+	r.proxy = &httputil.ReverseProxy{
+		Rewrite:      r.rewrite,
+		Transport:    &balancer{router: r, base: cfg.Transport, skipFor: cfg.SkipFor},
+		BufferPool:   bufferPool{},
+		ErrorHandler: r.proxyError,
+		ErrorLog:     slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+	}
+	return r
+}
+
+// withDefaults fills in the zero values of cfg.
+func (cfg Config) withDefaults() Config {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -163,47 +188,29 @@ func New(cfg Config) *Router {
 		cfg.Transport = cfg.Transport.Clone()
 		cfg.Transport.ResponseHeaderTimeout = cfg.BackendTimeout
 	}
-	r := &Router{
-		log:      cfg.Logger.With("component", "router"),
-		dialer:   &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second},
-		maxIdle:  cfg.MaxIdleConnsPerHost,
-		skipFor:  cfg.SkipFor,
-		noFast:   cfg.ReverseProxyOnly,
-		timeout:  cfg.BackendTimeout,
-		rate:     cfg.MinBodyRate,
-		readRate: cfg.MinReadRate,
-		window:   cfg.BodyRateWindow,
-		trusted:  cfg.TrustForwarded,
+	return cfg
+}
+
+// rewrite is the reverse proxy's Rewrite. The balancer resolves the app
+// name to an instance; the Host header stays the one the client sent.
+func (r *Router) rewrite(pr *httputil.ProxyRequest) {
+	pr.Out.URL.Scheme = "http"
+	pr.Out.URL.Host = canonicalHost(pr.In.Host)
+	// Rewrite has removed the X-Forwarded headers from Out: an edge router
+	// sets them afresh; behind a trusted proxy the chain is kept and the
+	// peer appended, as proxies in a chain do.
+	_, trusted := r.peer(pr.In.RemoteAddr)
+	if prior, ok := pr.In.Header["X-Forwarded-For"]; ok && trusted {
+		pr.Out.Header["X-Forwarded-For"] = prior
 	}
-	r.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			// The balancer resolves the app name to an instance; the
-			// Host header stays the one the client sent.
-			pr.Out.URL.Scheme = "http"
-			pr.Out.URL.Host = canonicalHost(pr.In.Host)
-			// Rewrite has removed the X-Forwarded headers from Out: an
-			// edge router sets them afresh; behind a trusted proxy the
-			// chain is kept and the peer appended, as proxies in a chain
-			// do.
-			_, trusted := r.peer(pr.In.RemoteAddr)
-			if prior, ok := pr.In.Header["X-Forwarded-For"]; ok && trusted {
-				pr.Out.Header["X-Forwarded-For"] = prior
+	pr.SetXForwarded()
+	if trusted {
+		for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+			if v := pr.In.Header[k]; len(v) > 0 {
+				pr.Out.Header[k] = v[:1] // as the fast path does
 			}
-			pr.SetXForwarded()
-			if trusted {
-				for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
-					if v := pr.In.Header[k]; len(v) > 0 {
-						pr.Out.Header[k] = v[:1] // as the fast path does
-					}
-				}
-			}
-		},
-		Transport:    &balancer{router: r, base: cfg.Transport, skipFor: cfg.SkipFor},
-		BufferPool:   bufferPool{},
-		ErrorHandler: r.proxyError,
-		ErrorLog:     slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+		}
 	}
-	return r
 }
 
 // Apply makes t the table that routes requests from now on. Requests under
