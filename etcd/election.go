@@ -196,7 +196,14 @@ func (e *Election) term(ctx context.Context, lead func(context.Context, string, 
 	e.changes.Add(1)
 	e.setLeader(Leader{ID: e.cfg.ID, URL: e.cfg.URL})
 	e.cfg.Logger.Info("leading the controllers", "prefix", e.s.root, "epoch", e.s.Epoch(), "election_key", el.Key())
+	e.lead(ctx, sctx, el, lead)
+	return nil
+}
 
+// lead calls lead for the term won with el's key, with a context that ends
+// as soon as the lease is no longer certainly alive, then steps down: at
+// once by resigning on a clean shutdown (ctx ended), else by following.
+func (e *Election) lead(ctx, sctx context.Context, el *concurrency.Election, lead func(context.Context, string, int64)) {
 	lctx, lcancel := context.WithCancel(sctx)
 	go func() {
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -222,11 +229,10 @@ func (e *Election) term(ctx context.Context, lead func(context.Context, string, 
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		_ = el.Resign(rctx)
 		cancel()
-		return nil
+		return
 	}
 	e.setLeader(Leader{})
 	e.cfg.Logger.Warn("lost the leadership: its lease ended or was not renewed in time; stopped deploying, reconciling and publishing, following the new leader", "prefix", e.s.root)
-	return nil
 }
 
 // observe keeps the known leader current for forwarding.
