@@ -114,6 +114,20 @@ const (
 	RecordBatchBytes = 1 << 20
 )
 
+// MetaMigrating is the meta record `migrate` writes into its target before
+// it copies anything, and removes once every record was copied. A store
+// holding it is a half-written copy, missing records: every open refuses
+// it (naming `migrate --force`) except migrate's own open of its target,
+// which completes the copy. A store made by serve --init never holds it.
+const MetaMigrating = "migrating"
+
+// UnfinishedMigration is the error of opening a store that holds
+// MetaMigrating (its value, begun, says which migrate left it); where
+// names the store.
+func UnfinishedMigration(where, begun string) error {
+	return Errorf(EINVALID, "The %s is an unfinished copy: `longshoreman migrate` into it began (%s) but did not finish, so records are missing and it cannot be served. Run the migrate again with --force (`longshoreman migrate --force FROM TO`) to complete it, or give another store.", where, begun)
+}
+
 // Record is one stored value in a store-independent shape: Value is the
 // JSON (or, for meta, the raw string) both stores hold.
 type Record struct {

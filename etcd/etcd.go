@@ -79,6 +79,10 @@ type Config struct {
 	Create bool
 	// ReadOnly opens without raising the epoch or writing anything.
 	ReadOnly bool
+	// MigrateTarget opens the prefix as the target of `migrate`, which
+	// accepts a half-written copy (holding cluster.MetaMigrating) in order
+	// to complete it. Every other open refuses such a prefix.
+	MigrateTarget bool
 	// Timeout bounds each call to etcd; zero means 10 seconds.
 	Timeout time.Duration
 	// CompactInterval is how often old revisions are compacted; zero
@@ -198,6 +202,15 @@ func (s *Store) init() error {
 		}
 		if v, _ := strconv.Atoi(string(schema)); v > SchemaVersion {
 			return cluster.Errorf(cluster.EINVALID, "The %s has schema version %d, newer than this controller's %d: run a newer longshoreman, or restore a backup taken before the upgrade.", s.where(), v, SchemaVersion)
+		}
+		if !s.cfg.MigrateTarget && !fresh {
+			begun, err := t.get(s.metaKey(cluster.MetaMigrating))
+			if err != nil {
+				return err
+			}
+			if begun != nil {
+				return cluster.UnfinishedMigration(s.where(), string(begun))
+			}
 		}
 		meta := map[string]string{}
 		for _, k := range []string{keyController, keyCluster, keyEpoch} {

@@ -26,6 +26,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"MissingNeedsCreate", testMissingNeedsCreate},
 		{"CreateChangesNothingOnAnExistingStore", testCreateChangesNothing},
 		{"NewerSchemaRefused", testNewerSchemaRefused},
+		{"UnfinishedMigrationRefused", testUnfinishedMigrationRefused},
 		{"EpochRisesAtEveryOpen", testEpochRisesAtEveryOpen},
 		{"SecretsStoredOnce", testSecretsStoredOnce},
 		{"RoutingTableVersionRisesOnlyOnChange", testRoutingTableVersion},
