@@ -103,11 +103,16 @@ type Server struct {
 	// TableChanged is called after a write the routing table shows (an
 	// app's HTTPS, a certificate), so that it is published at once.
 	TableChanged func()
+	// HealthEvery is how often, at most, GET /healthz checks the store and
+	// asks Hosts (every request in between gets that answer); zero means
+	// DefaultHealthEvery.
+	HealthEvery time.Duration
 
 	router   *httprouter.Router
 	answers  answerCache
 	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
 	follows  followSet    // ends the log streams at shutdown
+	health   healthState  // what /healthz last found of the store and the hosts
 }
 
 // Rollouts returns how many requests are running a deploy-like change, so
