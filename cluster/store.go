@@ -77,6 +77,17 @@ type Store interface {
 	EnsureRouterToken() (token string, created bool, err error)
 	RouterToken() (string, error)
 
+	// One-off tasks (see Task), kept per app: the newest TaskHistory by
+	// Started. PutTask creates or replaces one in one transaction with the
+	// pruning (ENOTFOUND for an unknown app); Task reads one (ENOTFOUND);
+	// Tasks lists an app's newest first (ENOTFOUND for an unknown app);
+	// RunningTasks lists every app's tasks in state TaskRunning. Deleting
+	// an app deletes its tasks.
+	PutTask(t Task) error
+	Task(app, id string) (*Task, error)
+	Tasks(app string) ([]Task, error)
+	RunningTasks() ([]Task, error)
+
 	PutRegistry(r Registry) error
 	DeleteRegistry(addr string) error
 	Registries() ([]string, error)

@@ -373,6 +373,7 @@ var opRoutes = map[string]struct {
 	cluster.OpAddRegistry:    {"POST", "/registries", []string{cluster.ArgRegistry, cluster.ArgUsername, "password"}},
 	cluster.OpRemoveRegistry: {"DELETE", "/registries/:registry", nil},
 	cluster.OpBackup:         {"GET", "/backup", nil},
+	cluster.OpTasks:          {"GET", "/:app/tasks", nil},
 }
 
 // OpCall says an operation as an API call: "POST /hosts {"host": "IP"}",

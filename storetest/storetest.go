@@ -46,6 +46,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"CertsCopied", testCertsCopied},
 		{"RecordOOMCountsOnTheRevision", testRecordOOM},
 		{"AppSettingsKept", testAppSettingsKept},
+		{"Tasks", testTasks},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
 	}
