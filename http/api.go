@@ -75,6 +75,16 @@ type RunResponse struct {
 	ExitCode int      `json:"exit_code"`
 	TimedOut bool     `json:"timed_out,omitempty"`
 	Output   []string `json:"output,omitempty"`
+	// Task is the task's id and Host where it ran (as GET
+	// /apps/:app/tasks lists it), once it was placed.
+	Task string `json:"task,omitempty"`
+	Host string `json:"host,omitempty"`
+}
+
+// TasksResponse answers GET /apps/:app/tasks: the app's recent one-off
+// tasks (its release commands included), newest first.
+type TasksResponse struct {
+	Tasks []cluster.Task `json:"tasks"`
 }
 
 // RunLine is one line of POST /apps/:app/run's application/x-ndjson

@@ -32,6 +32,10 @@ type Reconciler struct {
 	passes    uint64
 	recovered bool // guarded by passing, not mu: interrupted work was settled since Run began
 	unsettled bool // guarded by passing: an interrupted deploy's app was busy; settle it at the next pass
+	// tasksRead is guarded by passing: the tasks recorded running were
+	// read from the store since Run began (a leader before this one may
+	// have started them).
+	tasksRead bool
 
 	lastPassStart time.Time // guarded by mu: when the last finished pass started
 	// oom holds the containers reported killed for memory, by id, with
@@ -87,7 +91,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 	// or, among several controllers, by the leader before this one. The
 	// flag belongs to the passes, so it is reset under their lock.
 	r.passing.Lock()
-	r.recovered = false
+	r.recovered, r.tasksRead = false, false
 	r.passing.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -186,6 +190,14 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		r.recoverDeletes(ctx, repairs)
 		r.recovered = true
 	}
+	if !r.tasksRead {
+		if running, err := r.s.store.RunningTasks(); err != nil {
+			r.s.cfg.Logger.Error("reconcile: reading the running tasks failed", "err", err)
+		} else {
+			r.s.tasks.load(running)
+			r.tasksRead = true
+		}
+	}
 	hosts, err := r.s.store.Hosts()
 	if err != nil {
 		r.s.cfg.Logger.Error("reconcile: reading hosts failed", "err", err)
@@ -203,8 +215,9 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	observedAt := time.Now().UTC()
 	up, down, containers := r.observeHosts(ctx, hosts)
 	// After the containers were listed: a task that started since is not
-	// among them, and one that ended since was removed already.
-	tasks := r.s.tasks.snapshot()
+	// among them (its record is newer than observedAt), and one whose end
+	// was recorded since is removed by its follower or found recorded.
+	tasks, taskRecords := r.s.tasks.followed(), r.s.tasks.runningByApp()
 	healthy, unhealthy := r.observeHealth(ctx, hosts, up, down, containers, all, apps)
 
 	r.markKilledForMemory(containers, up, observedAt)
@@ -219,6 +232,11 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	for app := range byApp {
 		if _, ok := names[app]; !ok {
 			names[app] = nil // containers of an app the data file does not know
+		}
+	}
+	for app := range taskRecords {
+		if _, ok := names[app]; !ok {
+			names[app] = nil // an app deleted since its tasks were read
 		}
 	}
 
@@ -243,7 +261,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		st := *states[name]
 		st.Containers, st.HostUp, st.HostDown, st.Hosts = byApp[name], up, down, known
 		st.Healthy, st.Unhealthy, st.ObservedAt, st.Retiring = healthy, unhealthy, observedAt, retiring
-		st.Tasks = tasks
+		st.Tasks, st.TaskRecords = tasks, taskRecords[name]
 		if PlanRepair(st).Empty() {
 			lk.unlock() // the common case: nothing to repair, no goroutine
 			continue
@@ -485,7 +503,8 @@ func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState)
 		return
 	}
 	r.s.cfg.Logger.Info("reconcile", "app", name, "unroute", len(p.Unroute), "forget", len(p.Forget), "remove", len(p.Remove),
-		"adopt", len(p.Adopt), "route", len(p.Route), "start", len(p.Start)+p.Unplaced, "retire", len(p.Retire))
+		"adopt", len(p.Adopt), "route", len(p.Route), "start", len(p.Start)+p.Unplaced, "retire", len(p.Retire),
+		"end_tasks", len(p.EndTasks), "lost_tasks", len(p.LoseTasks))
 	if _, err := r.s.run(ctx, &change{app: name, start: time.Now(), progress: r.s.instanceEvents(name)}, p); err != nil && ctx.Err() == nil {
 		r.s.cfg.Logger.Warn("replacing instances failed; retrying next pass", "app", name, "missing", len(p.Start)+p.Unplaced, "err", cluster.ErrorMessage(err))
 	}

@@ -36,6 +36,9 @@ type Store interface {
 	Revisions(app string) ([]cluster.Revision, error)
 	Deploying() ([]cluster.Revision, error)
 	RecordOOM(app string, number int, at time.Time) error
+	PutTask(t cluster.Task) error
+	Task(app, id string) (*cluster.Task, error)
+	RunningTasks() ([]cluster.Task, error)
 	PutInstance(inst cluster.Instance) error
 	SetRouted(app string, ids []string, routed bool) error
 	Retire(app string, ids []string) (version uint64, err error)
@@ -107,7 +110,7 @@ type Scheduler struct {
 	// (Docker's oom event), which a health check waiting for one of them
 	// reports as such even when Docker restarted it and reset its state.
 	oomKilled map[string]bool
-	tasks     taskSet // one-off tasks running; guarded by its own lock
+	tasks     taskSet // one-off tasks followed and recorded running; guarded by its own lock
 
 	hostsChanged chan struct{} // signalled when a host is added, so its event stream opens at once
 	deaths       deaths        // instances reported died, so each is reported once
