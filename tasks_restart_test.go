@@ -197,3 +197,41 @@ func TestTaskListedWhenItsClientGoes(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "no task container left", func() bool { return len(dockerIDs(t, app, true)) == 0 })
 }
+
+// TestTasksOutliveTheirLeader runs two controller binaries on an etcd
+// prefix and kills the leader (kill -9) while it runs two tasks: the other
+// controller, once it leads, finds them in the store and on the hosts,
+// records the end of the one that ran to its end (exit code and output)
+// and kills and records the one past its timeout, then removes both
+// containers.
+func TestTasksOutliveTheirLeader(t *testing.T) {
+	ctrls, urls, _ := controllersOnEtcd(t, 2)
+	leader := waitLeader(t, urls, 30*time.Second)
+	lead := ctrls[leader]
+	for _, h := range testenv.Hosts(t) {
+		lead.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
+	app := testenv.UniqueApp(t, "task-failover")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	lead.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+
+	run := startRun(t, lead, app, "sleep", "8s")
+	go lead.Call("POST", "/"+app+"/run", `{"command":["sleep","1h"],"timeout":"10s"}`)
+	waitFor(t, 60*time.Second, "both tasks run", func() bool { return len(runningTasks(t, app)) == 2 })
+	lead.Kill()
+	if code := run.wait(t, 30*time.Second); code == 0 || !strings.Contains(run.stderr.String(), "runs on") {
+		t.Errorf("run when its leader was killed: exit %d, stderr %q; want an error saying the task runs on", code, run.stderr.String())
+	}
+	next := ctrls[1-leader]
+	waitLeader(t, []string{next.URL}, 30*time.Second)
+	waitFor(t, 60*time.Second, "the new leader records both ends", func() bool { return ended(appTasks(t, next, app), "sleep 8s", "sleep 1h") })
+	tasks := appTasks(t, next, app)
+	if task := tasks["sleep 8s"]; task.State != cluster.TaskSucceeded || task.ExitCode == nil || *task.ExitCode != 0 ||
+		strings.Join(task.Output, "|") != "slept 8s" || task.Finished.Sub(task.Started) < 8*time.Second {
+		t.Errorf("the task that ran through the failover = %+v; want succeeded with exit code 0 and its output, after its 8s", task)
+	}
+	if task := tasks["sleep 1h"]; task.State != cluster.TaskFailed || !task.TimedOut || task.ExitCode == nil || *task.ExitCode != 137 {
+		t.Errorf("the task past its timeout = %+v; want failed, timed out (137)", task)
+	}
+	waitFor(t, 30*time.Second, "no task container left", func() bool { return len(dockerIDs(t, app, true)) == 0 })
+}

@@ -13,8 +13,7 @@ import (
 // rebalance, kill, delete, repair) is a plan, carried out by one executor
 // (Scheduler.run) in this order:
 //
-//  1. what is broken leaves at once: Unroute, Forget, Remove; the ends
-//     of one-off tasks no one follows are recorded: EndTasks, LoseTasks;
+//  1. what is broken leaves at once: Unroute, Forget, Remove;
 //  2. what serves is routed: Adopt, Route;
 //  3. Start: new instances of Revision are started on their hosts, all
 //     at once, health-checked, then routed together;
@@ -39,14 +38,6 @@ type Plan struct {
 	Unplaced int
 	Retire   []cluster.Instance // unrouted, drained and stopped last
 
-	// EndTasks are task containers no goroutine of this controller
-	// follows that exited, or run past their deadline: each one's end is
-	// recorded, then it is removed (killed first when it runs). LoseTasks
-	// are tasks recorded running whose container is gone: each is recorded
-	// lost. See planTasks.
-	EndTasks  []cluster.Container
-	LoseTasks []LostTask
-
 	Replace bool // Retire only once Start succeeded: the new replace the old
 	Urgent  bool // stop the retired after PublishWait even when the routers could not be told (kill, delete)
 	// HostCount is how many hosts the cluster has, for the message when
@@ -61,7 +52,7 @@ type Plan struct {
 
 // Empty reports whether the plan does nothing.
 func (p Plan) Empty() bool {
-	return len(p.Unroute)+len(p.Forget)+len(p.Remove)+len(p.Adopt)+len(p.Route)+len(p.Start)+len(p.Retire)+len(p.EndTasks)+len(p.LoseTasks) == 0 && p.Unplaced == 0
+	return len(p.Unroute)+len(p.Forget)+len(p.Remove)+len(p.Adopt)+len(p.Route)+len(p.Start)+len(p.Retire) == 0 && p.Unplaced == 0
 }
 
 // Capacity is what placement needs to know of the cluster.

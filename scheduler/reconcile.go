@@ -21,7 +21,7 @@ type AppState struct {
 	Current    *cluster.Revision   // the app's current revision, read with Capacity when something is to be started
 	Tasks      map[string]bool     // one-off task ids this controller follows, read after Containers: left to the goroutine that runs each
 	// TaskRecords are the app's task records in state running, read
-	// after Containers (see planTasks).
+	// after Containers (for planTasks).
 	TaskRecords []cluster.Task
 	Capacity    // observed only when something is to be started
 }
@@ -29,12 +29,11 @@ type AppState struct {
 // PlanRepair computes, without touching anything, what brings one app back
 // to its desired state: every instance of the current revision up to the
 // app's count healthy and routed, nothing else running but one-off tasks
-// within their deadlines, and every task that ended recorded (see
-// planTasks). Its retirements do not wait for its starts: what it retires
-// is not what it replaces.
+// (which are never instances, and which planTasks decides about apart).
+// Its retirements do not wait for its starts: what it retires is not what
+// it replaces.
 func PlanRepair(s AppState) Plan {
 	p := Plan{Revision: s.Current}
-	p.EndTasks, p.LoseTasks = planTasks(s)
 	switch {
 	case s.App != nil:
 		p.App = s.App.Name

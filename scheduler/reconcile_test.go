@@ -13,7 +13,6 @@ import (
 type summary struct {
 	Unroute, Forget, Remove, Adopt, Route, Retire []string
 	Start                                         int
-	EndTasks, LoseTasks                           []string
 }
 
 func summarize(p Plan) summary {
@@ -33,12 +32,7 @@ func summarize(p Plan) summary {
 		sort.Strings(out)
 		return out
 	}
-	var lost []string
-	for _, l := range p.LoseTasks {
-		lost = append(lost, l.Task.ID)
-	}
-	sort.Strings(lost)
-	return summary{ids(p.Unroute), ids(p.Forget), cids(p.Remove), cids(p.Adopt), ids(p.Route), ids(p.Retire), len(p.Start) + p.Unplaced, cids(p.EndTasks), lost}
+	return summary{ids(p.Unroute), ids(p.Forget), cids(p.Remove), cids(p.Adopt), ids(p.Route), ids(p.Retire), len(p.Start) + p.Unplaced}
 }
 
 func TestPlanRepair(t *testing.T) {
@@ -93,11 +87,11 @@ func TestPlanRepair(t *testing.T) {
 			Containers: []cluster.Container{ctr("a", "h1", 2, true), ctr("b", "h2", 2, true), task("t", "h3", 2, "gone", true)}, HostUp: up,
 			Healthy: map[string]bool{"a": true, "b": true}, Tasks: map[string]bool{"task1": true},
 		}, summary{}},
-		{"an exited task container nobody follows is ended (recorded, then removed), never removed as a container", AppState{
+		{"an exited task container nobody follows is never removed as a container (planTasks ends it)", AppState{
 			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), rec("b", "h2", 2, true)},
 			Containers: []cluster.Container{ctr("a", "h1", 2, true), ctr("b", "h2", 2, true), task("t", "h3", 1, "old", false)}, HostUp: up,
 			Healthy: map[string]bool{"a": true, "b": true},
-		}, summary{EndTasks: []string{"t"}}},
+		}, summary{}},
 		{"a running task of an app the data file does not know is left alone", AppState{
 			Containers: []cluster.Container{task("t", "h3", 2, "task1", true)}, HostUp: up, Tasks: map[string]bool{"task1": true},
 		}, summary{}},

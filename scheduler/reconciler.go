@@ -37,7 +37,8 @@ type Reconciler struct {
 	// have started them).
 	tasksRead bool
 
-	lastPassStart time.Time // guarded by mu: when the last finished pass started
+	lastPassStart time.Time       // guarded by mu: when the last finished pass started
+	ending        map[string]bool // guarded by mu: the task ids whose end a goroutine is recording
 	// oom holds the containers reported killed for memory, by id, with
 	// their host (guarded by mu): each is reported once and replaced,
 	// even when Docker's restart policy brought it back.
@@ -72,7 +73,7 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
 		repairs: make(chan struct{}, maxRepairs),
 		failing: map[string]time.Time{}, down: map[string]bool{}, views: newHostViews(),
-		oom: map[string]oomKill{},
+		oom: map[string]oomKill{}, ending: map[string]bool{},
 	}
 	// A check that changes what should be routed asks for a pass at once,
 	// so an instance failing its check leaves the table within one and a
@@ -244,6 +245,12 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	for _, h := range hosts {
 		known[h.Addr] = true
 	}
+	// One-off tasks hold no app lock, and neither does recording their
+	// ends: a long deploy of the app must not keep a task past its deadline.
+	for name := range names {
+		r.endTasks(ctx, repairs, AppState{Containers: byApp[name], HostUp: up, HostDown: down, Hosts: known, ObservedAt: observedAt,
+			Tasks: tasks, TaskRecords: taskRecords[name]})
+	}
 	retiring := r.s.Retiring()
 	locked := r.lockRepairs(ctx, names)
 	// Read after the locks are held, so no operation changes these apps
@@ -261,7 +268,6 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		st := *states[name]
 		st.Containers, st.HostUp, st.HostDown, st.Hosts = byApp[name], up, down, known
 		st.Healthy, st.Unhealthy, st.ObservedAt, st.Retiring = healthy, unhealthy, observedAt, retiring
-		st.Tasks, st.TaskRecords = tasks, taskRecords[name]
 		if PlanRepair(st).Empty() {
 			lk.unlock() // the common case: nothing to repair, no goroutine
 			continue
@@ -503,8 +509,7 @@ func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState)
 		return
 	}
 	r.s.cfg.Logger.Info("reconcile", "app", name, "unroute", len(p.Unroute), "forget", len(p.Forget), "remove", len(p.Remove),
-		"adopt", len(p.Adopt), "route", len(p.Route), "start", len(p.Start)+p.Unplaced, "retire", len(p.Retire),
-		"end_tasks", len(p.EndTasks), "lost_tasks", len(p.LoseTasks))
+		"adopt", len(p.Adopt), "route", len(p.Route), "start", len(p.Start)+p.Unplaced, "retire", len(p.Retire))
 	if _, err := r.s.run(ctx, &change{app: name, start: time.Now(), progress: r.s.instanceEvents(name)}, p); err != nil && ctx.Err() == nil {
 		r.s.cfg.Logger.Warn("replacing instances failed; retrying next pass", "app", name, "missing", len(p.Start)+p.Unplaced, "err", cluster.ErrorMessage(err))
 	}
@@ -749,4 +754,39 @@ func (r *Reconciler) updateView(ctx context.Context, ev cluster.ContainerEvent) 
 	default:
 		r.views.stale(ev.Host)
 	}
+}
+
+// endTasks carries out, in a goroutine counted by wg, what planTasks
+// decides for one app's tasks that no goroutine of this controller
+// follows; a task whose end a goroutine of an earlier pass still records
+// is left to it.
+func (r *Reconciler) endTasks(ctx context.Context, wg *sync.WaitGroup, st AppState) {
+	end, lost := planTasks(st)
+	r.mu.Lock()
+	end = slices.DeleteFunc(end, func(ct cluster.Container) bool { return r.ending[ct.Task] })
+	lost = slices.DeleteFunc(lost, func(l LostTask) bool { return r.ending[l.Task.ID] })
+	for _, ct := range end {
+		r.ending[ct.Task] = true
+	}
+	for _, l := range lost {
+		r.ending[l.Task.ID] = true
+	}
+	r.mu.Unlock()
+	if len(end)+len(lost) == 0 {
+		return
+	}
+	wg.Go(func() {
+		defer func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for _, ct := range end {
+				delete(r.ending, ct.Task)
+			}
+			for _, l := range lost {
+				delete(r.ending, l.Task.ID)
+			}
+		}()
+		r.s.endTasks(ctx, end)
+		r.s.loseTasks(lost)
+	})
 }

@@ -69,8 +69,6 @@ func (s *Scheduler) dropBroken(ctx context.Context, c *change, p Plan) {
 	if len(p.Remove) > 0 {
 		s.stopContainers(ctx, p.Remove, s.stopping(c).timeout, nil)
 	}
-	s.endTasks(ctx, p.EndTasks)
-	s.loseTasks(p.LoseTasks)
 }
 
 // routeServing records and routes adopted containers and routes the

@@ -26,7 +26,7 @@ import (
 // whatever happens to ctx or to this controller: ctx only bounds the wait.
 // When the wait ends first, RunTask returns an EUNAVAILABLE error saying
 // so, the record stays running, and the reconciler of whichever controller
-// leads records the end (see Plan.EndTasks).
+// leads records the end (see planTasks).
 func (s *Scheduler) RunTask(ctx context.Context, app string, command []string, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error) {
 	a, err := s.store.App(app)
 	if err != nil {

@@ -318,6 +318,42 @@ func TestFakeTaskOutlivesItsController(t *testing.T) {
 	}
 }
 
+// Recording a task's end takes no app lock: a task that no one follows is
+// killed at its deadline and recorded while an operation holds its app.
+func TestFakeTaskEndedWhileItsAppIsBusy(t *testing.T) {
+	t.Parallel()
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, "task-busy.example.com")
+	c.MustDeploy(t, app, goodImage, 1)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan cluster.TaskResult, 1)
+	go func() {
+		res, _ := c.RunTask(ctx, app, []string{"sleep", "1h"}, 200*time.Millisecond, nil)
+		done <- res
+	}()
+	eventually(t, "the task container runs", func() bool { return len(taskContainers(c, app)) == 1 })
+	stop()
+	res := <-done
+	busy := sendEnv(c, app, "A", "1", true)
+	busy.waitFor(t, busy.atRev, "reach its revision step")
+	defer func() { close(busy.released); busy.wait(t) }()
+
+	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
+	pctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	eventually(t, "the task past its deadline recorded while its app is busy", func() bool {
+		r.Pass(pctx)
+		rec, err := c.DB.Task(app, res.Task)
+		return err == nil && rec.TimedOut
+	})
+	if !c.Busy(app) {
+		t.Fatal("the app was let go before the task was recorded: the test did not test a busy app")
+	}
+	if left := taskContainers(c, app); len(left) != 0 {
+		t.Errorf("the task's container is left: %+v", left)
+	}
+}
+
 // A release command's task is recorded as the release, with its output; a
 // task that no host can take is not recorded.
 func TestFakeTaskRecords(t *testing.T) {

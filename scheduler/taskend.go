@@ -11,12 +11,13 @@ import (
 
 // A one-off task's container outlives the controller that started it: it
 // runs to its own end or deadline (LabelTaskDeadline) whatever happens to
-// that controller. Whichever controller leads finishes its record: the
-// reconciler finds the task containers that no goroutine of this
-// controller follows, and (Plan.EndTasks) records the end of each one that
-// exited, or kills one past its deadline and records it as timed out, and
-// only then removes the container; a task recorded running whose container
-// is gone is recorded as lost (Plan.LoseTasks).
+// that controller. Whichever controller leads finishes its record: each
+// reconcile pass finds the task containers that no goroutine of this
+// controller follows (planTasks), records the end of each one that exited,
+// or kills one past its deadline and records it as timed out, and only
+// then removes the container (endTask); a task recorded running whose
+// container is gone is recorded as lost (loseTasks). None of it takes the
+// app's lock: tasks run beside the app's operations.
 
 // taskSet is what this controller knows of one-off tasks: the ones it
 // follows (a runTask goroutine waits for each), and the records in state
@@ -128,8 +129,8 @@ type LostTask struct {
 	Reason string
 }
 
-// planTasks decides, for PlanRepair, what becomes of an app's tasks that
-// no goroutine of this controller follows: a task container that exited,
+// planTasks decides, without touching anything, what becomes of an app's
+// tasks that no goroutine of this controller follows: a task container that exited,
 // or that still runs past its deadline, is ended (its end recorded, then
 // the container removed); a task recorded running whose container is not
 // on its host, which answered, or whose host is down or left the cluster,
@@ -163,7 +164,7 @@ func planTasks(s AppState) (end []cluster.Container, lost []LostTask) {
 	return end, lost
 }
 
-// endTasks carries out Plan.EndTasks, one container at a time.
+// endTasks ends the task containers planTasks picked, one at a time.
 func (s *Scheduler) endTasks(ctx context.Context, cts []cluster.Container) {
 	for _, ct := range cts {
 		if ctx.Err() != nil {
@@ -223,8 +224,9 @@ func (s *Scheduler) endTask(ctx context.Context, ct cluster.Container) {
 	s.emit(cluster.Event{Type: cluster.EventTask, Step: "exited", App: ct.App, Revision: ct.Revision, Host: ct.Host, Message: msg})
 }
 
-// loseTasks carries out Plan.LoseTasks: each task still recorded running
-// (read again: it may have ended since it was observed) is recorded lost.
+// loseTasks records as lost each task planTasks found without its
+// container, when it is still recorded running (read again: it may have
+// ended since it was observed).
 func (s *Scheduler) loseTasks(lost []LostTask) {
 	for _, l := range lost {
 		rec, err := s.store.Task(l.Task.App, l.Task.ID)

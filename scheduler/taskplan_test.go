@@ -103,11 +103,6 @@ func TestPlanTasks(t *testing.T) {
 					t.Errorf("lost %s (%q), want %s with %q", lost[i].Task.ID, lost[i].Reason, id, words)
 				}
 			}
-			// PlanRepair carries the same.
-			p := PlanRepair(tt.st)
-			if len(p.EndTasks) != len(end) || len(p.LoseTasks) != len(lost) || (len(end)+len(lost) > 0 && p.Empty()) {
-				t.Errorf("PlanRepair ends %d and loses %d tasks (empty %t); want %d and %d", len(p.EndTasks), len(p.LoseTasks), p.Empty(), len(end), len(lost))
-			}
 		})
 	}
 }
