@@ -94,7 +94,7 @@ func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, command 
 	})
 	res.Task, res.Host = id, host
 	took := time.Since(start).Round(time.Millisecond)
-	msg := fmt.Sprintf("exit code %d", res.ExitCode)
+	msg, ended := fmt.Sprintf("exit code %d", res.ExitCode), true
 	switch {
 	case err != nil && res.Started:
 		// The container runs on; whichever controller leads records its end.
@@ -103,7 +103,7 @@ func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, command 
 			why = "this controller is stopping, or no longer leads"
 		}
 		err = cluster.Errorf(cluster.EUNAVAILABLE, "The wait for task %s of %s ended (%s) while it runs on %s: the task runs on to its end or its timeout (%s), and the controller that leads records how it ended", id, rev.App, why, host, timeout).WithFix("see it with", cluster.OpTasks, cluster.ArgApp, rev.App)
-		msg = "no longer followed: " + cluster.ErrorMessage(err)
+		msg, ended = "no longer followed: "+cluster.ErrorMessage(err), false
 	case err != nil:
 		rec.Fail("It did not start: "+cluster.ErrorMessage(err), time.Now())
 		_ = s.recordTask(rec)
@@ -119,6 +119,10 @@ func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, command 
 			break
 		}
 		s.removeTaskContainer(ctx, host, res.Container)
+	}
+	if !ended {
+		s.cfg.Logger.Warn("task runs on, no longer followed by this controller", "app", rev.App, "host", host, "task", id, "result", msg, "duration", took)
+		return res, err
 	}
 	s.cfg.Logger.Info("task ended", "app", rev.App, "host", host, "task", id, "result", msg, "duration", took)
 	s.emit(cluster.Event{Type: cluster.EventTask, Step: "exited", App: rev.App, Revision: rev.Number, Host: host, Message: msg, Elapsed: took.Milliseconds()})

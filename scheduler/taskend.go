@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -162,6 +163,41 @@ func planTasks(s AppState) (end []cluster.Container, lost []LostTask) {
 		}
 	}
 	return end, lost
+}
+
+// endTasks carries out, in a goroutine counted by wg, what planTasks
+// decides for one app's tasks that no goroutine of this controller
+// follows; a task whose end a goroutine of an earlier pass still records
+// is left to it.
+func (r *Reconciler) endTasks(ctx context.Context, wg *sync.WaitGroup, st AppState) {
+	end, lost := planTasks(st)
+	r.mu.Lock()
+	end = slices.DeleteFunc(end, func(ct cluster.Container) bool { return r.ending[ct.Task] })
+	lost = slices.DeleteFunc(lost, func(l LostTask) bool { return r.ending[l.Task.ID] })
+	for _, ct := range end {
+		r.ending[ct.Task] = true
+	}
+	for _, l := range lost {
+		r.ending[l.Task.ID] = true
+	}
+	r.mu.Unlock()
+	if len(end)+len(lost) == 0 {
+		return
+	}
+	wg.Go(func() {
+		defer func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for _, ct := range end {
+				delete(r.ending, ct.Task)
+			}
+			for _, l := range lost {
+				delete(r.ending, l.Task.ID)
+			}
+		}()
+		r.s.endTasks(ctx, end)
+		r.s.loseTasks(lost)
+	})
 }
 
 // endTasks ends the task containers planTasks picked, one at a time.
