@@ -80,7 +80,7 @@ func (t *taskSet) untrack(id string) {
 
 // load adds records read from the store. One that ended since it was read
 // may come back; the executor reads the store again before it acts on
-// one (see loseTask), and drops it then.
+// one (see loseTasks), and drops it then.
 func (t *taskSet) load(records []cluster.Task) {
 	for _, rec := range records {
 		t.track(rec)
@@ -131,9 +131,9 @@ type LostTask struct {
 }
 
 // planTasks decides, without touching anything, what becomes of an app's
-// tasks that no goroutine of this controller follows: a task container that exited,
-// or that still runs past its deadline, is ended (its end recorded, then
-// the container removed); a task recorded running whose container is not
+// tasks that no goroutine of this controller follows: a task container
+// that exited, or that still runs past its deadline, is ended (its end
+// recorded, then the container removed); a task recorded running whose container is not
 // on its host, which answered, or whose host is down or left the cluster,
 // is lost. A container that runs within its deadline, a record newer than
 // the observation, and one whose host is late to answer are left alone.
