@@ -137,7 +137,19 @@ and envs) on the least loaded host, with CMD [ARG...] replacing the image's
 CMD (its ENTRYPOINT stays, as docker run IMAGE ARGS does). Its output is
 printed as it comes, and the command exits with the task's exit code (124
 when it ran past --timeout and was killed). The container is never routed
-nor counted as an instance, and is removed when it ends; Ctrl-C kills it.`},
+nor counted as an instance, and is removed once its end is recorded. It
+runs to its end or --timeout whatever happens to this command or to the
+controller: after Ctrl-C, a lost connection or a controller restart, see
+how it ended with longshoreman tasks --app APP.`},
+		{Name: cluster.OpTasks, Group: groupDeploys, Run: runTasks, App: NeedsApp,
+			Flags:   []Flag{{Name: "task", Value: "ID", Help: "show one task in full, with its last output lines"}},
+			Summary: "list the app's recent one-off tasks, with their state and exit code",
+			Help: fmt.Sprintf(`List the app's most recent one-off tasks (the last %d, release commands
+included), newest first: when each started, how long it ran, its state
+(running, succeeded, failed, or lost when its container vanished without
+its exit seen), its exit code, its host and its command. With --task ID,
+one task in full, with its last output lines. A task whose controller
+stopped while it ran is recorded by the controller that leads next.`, cluster.TaskHistory)},
 		{Name: cluster.OpInstances, Group: groupDeploys, Run: runInstances, App: NeedsApp,
 			Summary: "list the app's routed instances",
 			Help:    `List the app's instances that serve traffic (healthy and routed).`},

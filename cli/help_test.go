@@ -18,11 +18,11 @@ var verbArgs = map[string][]string{
 	"registries": nil, "registries:add": {"r.example.com", "--username", "u"}, "registries:rm": {"r.example.com"},
 	"https:on": {"a.example.com"}, "https:off": {"a.example.com"}, "certs": nil,
 	"certs:add": {"a.example.com", "--cert", "/dev/null", "--key", "/dev/null"}, "certs:rm": {"a.example.com"},
-	"settings": {"--batch", "1"},
+	"settings": {"--batch", "1"}, "tasks": nil,
 }
 
 // appVerbs act on the app named with --app.
-var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings"}
+var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks"}
 
 func TestCommandsAndHelp(t *testing.T) {
 	t.Parallel()

@@ -56,8 +56,12 @@ func runTask(ctx context.Context, c *Call) error {
 	if err != nil {
 		return err
 	}
+	lookUp := commandLine(cluster.OpTasks, map[string]string{cluster.ArgApp: c.App})
 	resp, cancel, _, err := cl.openStream(ctx, request{method: "POST", path: appPath(c.App, "run"), body: body})
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted before the controller answered: if the task began, it runs on in its container to its end or its timeout; see with %s", lookUp)
+		}
 		return err
 	}
 	if resp == nil {
@@ -95,8 +99,8 @@ func runTask(ctx context.Context, c *Call) error {
 		}
 		return nil
 	}
-	if err := sc.Err(); err != nil && ctx.Err() != nil {
-		return fmt.Errorf("interrupted: the task was killed")
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: the task runs on in its container to its end or its timeout; see how it ended with %s", lookUp)
 	}
-	return fmt.Errorf("the connection to %s ended before the task did: it was killed", cl.URL)
+	return fmt.Errorf("the connection to %s ended before the task did (the controller stopped, or the network failed): the task runs on in its container to its end or its timeout, and the controller that leads records how it ended; see it with %s", cl.URL, lookUp)
 }

@@ -51,6 +51,12 @@ const (
 	// container is never routed, never counted as an instance, and left
 	// alone by the reconciler while a controller runs it.
 	LabelTask = "longshoreman.task"
+	// LabelTaskDeadline carries, on a task's container, the time (RFC
+	// 3339, UTC) past which it is killed: by the controller that started
+	// it, or, when that one stopped meanwhile, by whichever leads. A task
+	// container without it (from a release before it) is past its
+	// deadline.
+	LabelTaskDeadline = "longshoreman.task.deadline"
 )
 
 // App is a domain name with its settings. Image, Count, Port and HealthCheck
@@ -274,6 +280,9 @@ type ContainerSpec struct {
 	// Task names a one-off task (LabelTask): the container publishes no
 	// port, is never restarted and never counts as an instance.
 	Task string
+	// TaskDeadline is when the task is killed if still running
+	// (LabelTaskDeadline).
+	TaskDeadline time.Time
 }
 
 // Container is what a Docker host reports about a container that carries the
@@ -292,6 +301,9 @@ type Container struct {
 	ExitCode   int    // of the last exit
 	OOMKilled  bool   // the last exit was the kernel killing it for memory
 	Task       string // LabelTask: a one-off task, not an instance
+	// TaskDeadline is a task container's LabelTaskDeadline; zero when it
+	// has none.
+	TaskDeadline time.Time
 }
 
 // ContainerEvent is a change Docker reported about a managed container.

@@ -69,6 +69,7 @@ const (
 	OpAddRegistry    = "registries:add"
 	OpRemoveRegistry = "registries:rm"
 	OpBackup         = "backup"
+	OpTasks          = "tasks"
 )
 
 // Ops is every operation a Fix may name, for the tests that check that
@@ -76,7 +77,7 @@ const (
 var Ops = []string{
 	OpApps, OpAddApp, OpRemoveApp, OpHosts, OpAddHost, OpRemoveHost, OpDeploy, OpInstances,
 	OpEnvs, OpSetEnv, OpUnsetEnv, OpHistory, OpLogs, OpKill, OpRollback, OpScale, OpDescribe,
-	OpStatus, OpRegistries, OpAddRegistry, OpRemoveRegistry, OpBackup,
+	OpStatus, OpRegistries, OpAddRegistry, OpRemoveRegistry, OpBackup, OpTasks,
 }
 
 // Arguments of operations, as Fix.Args keys.

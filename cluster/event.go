@@ -9,7 +9,7 @@ const (
 	EventHost     = "host"     // Step: up, down
 	EventRevision = "revision" // Step: succeeded, failed
 	EventLeader   = "leader"   // Step: elected, lost
-	EventTask     = "task"     // Step: started, exited
+	EventTask     = "task"     // Step: started, exited, lost
 	EventCert     = "cert"     // Step: issued, renewed, failed
 )
 

@@ -84,6 +84,17 @@ type Store interface {
 	EnsureRouterToken() (token string, created bool, err error)
 	RouterToken() (string, error)
 
+	// One-off tasks (see Task), kept per app: the newest TaskHistory by
+	// Started. PutTask creates or replaces one in one transaction with the
+	// pruning (ENOTFOUND for an unknown app); Task reads one (ENOTFOUND);
+	// Tasks lists an app's newest first (ENOTFOUND for an unknown app);
+	// RunningTasks lists every app's tasks in state TaskRunning. Deleting
+	// an app deletes its tasks.
+	PutTask(t Task) error
+	Task(app, id string) (*Task, error)
+	Tasks(app string) ([]Task, error)
+	RunningTasks() ([]Task, error)
+
 	PutRegistry(r Registry) error
 	DeleteRegistry(addr string) error
 	Registries() ([]string, error)
@@ -122,6 +133,21 @@ const (
 	RecordBatch      = 64 // records per PutRecords call: within an etcd Txn's 128 operations
 	RecordBatchBytes = 1 << 20
 )
+
+// MetaMigrating is the meta record `migrate` (and `restore`) writes into
+// its target before it copies anything, and removes once every record was
+// copied. A store
+// holding it is a half-written copy, missing records: every open refuses
+// it (naming `migrate --force`) except migrate's own open of its target,
+// which completes the copy. A store made by serve --init never holds it.
+const MetaMigrating = "migrating"
+
+// UnfinishedMigration is the error of opening a store that holds
+// MetaMigrating (its value, begun, says which migrate left it); where
+// names the store.
+func UnfinishedMigration(where, begun string) error {
+	return Errorf(EINVALID, "The %s is an unfinished copy: a copy into it began (%s) but did not finish, so records are missing and it cannot be served. Run it again to complete it (`longshoreman migrate --force FROM TO`, or the same `longshoreman restore BACKUP TO`), or give another store.", where, begun)
+}
 
 // Record is one stored value in a store-independent shape: Value is the
 // JSON (or, for meta, the raw string) both stores hold.

@@ -24,13 +24,15 @@ func (c *MigrateCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("longshoreman migrate", flag.ContinueOnError)
 	force := fs.Bool("force", false, "replace what the target holds (by default a target holding any app, host, registry, revision or instance is refused)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Copy every record (apps, hosts, revisions, instances, registry credentials, and
+		fmt.Fprintf(fs.Output(), `Copy every record (apps, hosts, revisions, instances, tasks, registry credentials, and
 the cluster id, controller id, token and keys) from one store to another, in
 batches. FROM and TO are each a data file path or an etcd URL
 (etcd://HOST:PORT[,HOST:PORT...]/PREFIX, etcds:// with LONGSHOREMAN_ETCD_CACERT,
 _CERT, _KEY; LONGSHOREMAN_ETCD_USERNAME/_PASSWORD). Stop the controllers of FROM
 first: what they write during the copy may be missed. A controller started on
-TO continues the cluster: it adopts the running containers.
+TO continues the cluster: it adopts the running containers. TO is marked as
+a copy in progress until its last record is written: a migrate cut short
+leaves a target that serve refuses; run it again with --force to complete it.
 
 Usage: longshoreman migrate [--force] FROM TO
 
@@ -63,13 +65,13 @@ Usage: longshoreman migrate [--force] FROM TO
 		return fmt.Errorf("opening TO: %w", err)
 	}
 	defer dst.Close()
-	res, err := migrate(src, dst, *force)
+	res, err := migrate(src, dst, *force, fmt.Sprintf("migrate from %s at %s", from, time.Now().UTC().Format(time.RFC3339)))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "Copied %d records from %s to %s: %d apps, %d hosts, %d revisions, %d instances, %d registries, %d meta (cluster %s).\n",
+	fmt.Fprintf(c.Stdout, "Copied %d records from %s to %s: %d apps, %d hosts, %d revisions, %d instances, %d tasks, %d registries, %d meta (cluster %s).\n",
 		res.total(), from, to, res.copied[cluster.RecordApp], res.copied[cluster.RecordHost], res.copied[cluster.RecordRevision],
-		res.copied[cluster.RecordInstance], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordMeta], res.cluster)
+		res.copied[cluster.RecordInstance], res.copied[cluster.RecordTask], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordMeta], res.cluster)
 	if res.deleted > 0 {
 		fmt.Fprintf(c.Stdout, "Deleted %d records of %s that %s does not hold.\n", res.deleted, to, from)
 	}
@@ -90,14 +92,14 @@ func openRecords(dsn string, target bool, getenv func(string) string) (recordSto
 		if err != nil {
 			return nil, err
 		}
-		cfg.Create, cfg.ReadOnly, cfg.CompactInterval = target, !target, -1
+		cfg.Create, cfg.ReadOnly, cfg.CompactInterval, cfg.MigrateTarget = target, !target, -1, target
 		s, err := etcd.Open(cfg)
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
 	}
-	d, err := db.Open(dsn, db.Options{Create: target, ReadOnly: !target, Timeout: time.Second})
+	d, err := db.Open(dsn, db.Options{Create: target, ReadOnly: !target, Timeout: time.Second, MigrateTarget: target})
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +125,18 @@ func recordID(r cluster.Record) string { return r.Kind + "\x00" + r.Scope + "\x0
 // migrate copies every record of src into dst in batches within an etcd
 // Txn's limits, then deletes the records dst held that src does not (the
 // meta a new target was created with, or with force everything it held).
-func migrate(src, dst cluster.RecordStore, force bool) (migration, error) {
+// The marker cluster.MetaMigrating (valued begun) is written into dst
+// before anything else and removed last, so a copy cut short is refused
+// by serve until a migrate completes it.
+func migrate(src, dst cluster.RecordStore, force bool, begun string) (migration, error) {
 	res := migration{copied: map[string]int{}}
 	held := map[string]cluster.Record{}
-	foreign := 0
+	foreign, unfinished := 0, false
 	if err := dst.Records(func(r cluster.Record) error {
+		if r.Kind == cluster.RecordMeta && r.Key == cluster.MetaMigrating {
+			unfinished = true
+			return nil // removed last, not with the records src lacks
+		}
 		held[recordID(r)] = cluster.Record{Kind: r.Kind, Scope: r.Scope, Key: r.Key}
 		if r.Kind != cluster.RecordMeta {
 			foreign++
@@ -137,7 +146,14 @@ func migrate(src, dst cluster.RecordStore, force bool) (migration, error) {
 		return res, fmt.Errorf("reading TO: %w", err)
 	}
 	if foreign > 0 && !force {
+		if unfinished {
+			return res, cluster.Errorf(cluster.ECONFLICT, "TO holds %d records of a migrate that did not finish: run it again with --force to replace them and complete the copy.", foreign)
+		}
 		return res, cluster.Errorf(cluster.ECONFLICT, "TO already holds %d records (apps, hosts, revisions, instances or registries): give an empty target, or --force to replace everything in it.", foreign)
+	}
+	marker := cluster.Record{Kind: cluster.RecordMeta, Key: cluster.MetaMigrating}
+	if err := dst.PutRecords([]cluster.Record{{Kind: marker.Kind, Key: marker.Key, Value: []byte(begun)}}); err != nil {
+		return res, fmt.Errorf("writing TO: %w", err)
 	}
 	var batch []cluster.Record
 	size := 0
@@ -162,6 +178,10 @@ func migrate(src, dst cluster.RecordStore, force bool) (migration, error) {
 		return nil
 	}
 	err := src.Records(func(r cluster.Record) error {
+		if recordID(r) == recordID(marker) {
+			// Opening FROM refuses a half-written copy; never copy its marker.
+			return cluster.Errorf(cluster.EINVALID, "FROM is an unfinished copy of another migrate: complete that one first.")
+		}
 		delete(held, recordID(r))
 		res.copied[r.Kind]++
 		if r.Kind == cluster.RecordMeta && r.Key == "cluster" {
@@ -178,5 +198,12 @@ func migrate(src, dst cluster.RecordStore, force bool) (migration, error) {
 			return res, err
 		}
 	}
-	return res, flush()
+	if err := flush(); err != nil {
+		return res, err
+	}
+	// Last: the target is now a whole copy.
+	if err := dst.PutRecords([]cluster.Record{marker}); err != nil {
+		return res, fmt.Errorf("completing TO: %w", err)
+	}
+	return res, nil
 }

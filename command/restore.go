@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -78,7 +79,7 @@ Usage: longshoreman restore [--new-keys] BACKUP TO
 		return fmt.Errorf("opening TO: %w", err)
 	}
 	defer dst.Close()
-	res, done, err := restore(src, dst, keyless, keys)
+	res, done, err := restore(src, dst, keyless, keys, fmt.Sprintf("restore of %s at %s", from, time.Now().UTC().Format(time.RFC3339)))
 	if err != nil {
 		return err
 	}
@@ -139,10 +140,10 @@ func targetKeys(dsn string, getenv func(string) string) (cluster.Keys, error) {
 // taken without keys (keyless) is copied with keys.Restore, and dst's key
 // records are kept as they are: keys holds them (empty with --new-keys, so
 // that dst's are deleted too).
-func restore(src, dst cluster.RecordStore, keyless bool, keys cluster.Keys) (migration, cluster.Restored, error) {
+func restore(src, dst cluster.RecordStore, keyless bool, keys cluster.Keys, begun string) (migration, cluster.Restored, error) {
 	var done cluster.Restored
 	if !keyless {
-		res, err := migrate(src, dst, true)
+		res, err := migrate(src, dst, true, begun)
 		return res, done, err
 	}
 	from := recordsFunc{RecordStore: src, records: func(fn func(cluster.Record) error) error {
@@ -164,7 +165,7 @@ func restore(src, dst cluster.RecordStore, keyless bool, keys cluster.Keys) (mig
 			return fn(r)
 		})
 	}}
-	res, err := migrate(from, into, true)
+	res, err := migrate(from, into, true, begun)
 	return res, done, err
 }
 

@@ -101,8 +101,12 @@ func (db *DB) DeleteApp(name string) error {
 		if _, err := getApp(tx, name); err != nil {
 			return err
 		}
-		for _, b := range [][]byte{bucketRevisions, bucketInstances} {
-			if err := tx.Bucket(b).DeleteBucket([]byte(name)); err != nil && err != bolt.ErrBucketNotFound {
+		for _, b := range [][]byte{bucketRevisions, bucketInstances, bucketTasks} {
+			root := tx.Bucket(b)
+			if root == nil {
+				continue // no tasks yet in a file of an earlier release
+			}
+			if err := root.DeleteBucket([]byte(name)); err != nil && err != bolt.ErrBucketNotFound {
 				return err
 			}
 		}

@@ -38,6 +38,7 @@ var (
 	bucketHosts     = []byte("hosts")
 	bucketRevisions = []byte("revisions") // one nested bucket per app, keyed by big-endian revision number
 	bucketInstances = []byte("instances") // one nested bucket per app, keyed by container id
+	// bucketTasks (tasks.go): one nested bucket per app, keyed by task id
 
 	keySchema        = []byte("schema")
 	keyToken         = []byte("token")
@@ -69,6 +70,8 @@ type DB struct {
 	epoch      uint64 // set at open, never changed
 	created    bool   // Open created the file
 	now        func() time.Time
+	// migrateTarget accepts a half-written migrate target (set at open).
+	migrateTarget bool
 
 	generation   atomic.Uint64 // raised by every write transaction
 	history      atomic.Int64  // revisions kept per app; see SetHistory
@@ -92,6 +95,10 @@ type Options struct {
 	// exist. Without it a missing file is an ENOTFOUND error: a typo or an
 	// unmounted volume must not start an empty cluster.
 	Create bool
+	// MigrateTarget opens the file as the target of `migrate`, which
+	// accepts a half-written copy (holding cluster.MetaMigrating) in order
+	// to complete it. Every other open refuses such a file.
+	MigrateTarget bool
 }
 
 // Open opens the data file at path (creating it only with opts.Create),
@@ -133,7 +140,7 @@ func Open(path string, opts Options) (*DB, error) {
 		b.Close()
 		return nil, damaged(path, err)
 	}
-	db := &DB{bolt: b, path: path, now: time.Now, created: fi == nil}
+	db := &DB{bolt: b, path: path, now: time.Now, created: fi == nil, migrateTarget: opts.MigrateTarget}
 	if opts.ReadOnly {
 		err = b.View(db.checkSchema)
 	} else {
@@ -264,6 +271,9 @@ func (db *DB) checkSchema(tx *bolt.Tx) error {
 	if v > SchemaVersion {
 		return cluster.Errorf(cluster.EINVALID, "Data file %s has schema version %d, newer than this controller's %d: run a newer longshoreman, or restore a backup taken before the upgrade.", db.path, v, SchemaVersion)
 	}
+	if begun := meta.Get([]byte(cluster.MetaMigrating)); begun != nil && !db.migrateTarget {
+		return cluster.UnfinishedMigration("data file "+db.path, string(begun))
+	}
 	db.controller = string(meta.Get(keyController))
 	db.cluster = string(meta.Get(keyCluster))
 	db.epoch, _ = strconv.ParseUint(string(meta.Get(keyEpoch)), 10, 64)
@@ -272,7 +282,7 @@ func (db *DB) checkSchema(tx *bolt.Tx) error {
 
 // init creates the buckets and meta of a new file and checks an old one.
 func (db *DB) init(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts} {
+	for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts, bucketTasks} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

@@ -194,6 +194,16 @@ func fromLabels(ct *cluster.Container, labels map[string]string) {
 	ct.Host = labels[cluster.LabelHost]
 	ct.Controller = labels[cluster.LabelController]
 	ct.Task = labels[cluster.LabelTask]
+	ct.TaskDeadline = taskDeadline(labels[cluster.LabelTaskDeadline])
+}
+
+// taskDeadline reads a LabelTaskDeadline; zero when absent or unreadable.
+func taskDeadline(label string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, label)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // Stop stops the container (SIGTERM, then SIGKILL after timeout) and removes
@@ -237,6 +247,9 @@ func (e *Engines) List(ctx context.Context, host string) ([]cluster.Container, e
 	for _, s := range list {
 		ct := cluster.Container{ID: s.ID, Image: s.Image, State: s.State, Running: s.State == string(container.StateRunning),
 			App: s.Labels.App, Host: s.Labels.Host, Controller: s.Labels.Controller, Task: s.Labels.Task}
+		if ct.Task != "" {
+			ct.TaskDeadline = taskDeadline(s.Labels.TaskDeadline)
+		}
 		ct.Revision, _ = strconv.Atoi(s.Labels.Revision)
 		if ct.Running {
 			ct.Port = summaryPort(s.Ports, host)
@@ -261,6 +274,8 @@ type listedContainer struct {
 		Host       string `json:"longshoreman.host"`
 		Controller string `json:"longshoreman.controller"`
 		Task       string `json:"longshoreman.task"`
+		// TaskDeadline is LabelTaskDeadline.
+		TaskDeadline string `json:"longshoreman.task.deadline"`
 	} `json:"Labels"`
 	Ports []container.Port `json:"Ports"`
 }

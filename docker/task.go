@@ -21,24 +21,36 @@ import (
 const maxTaskLine = 16 << 10
 
 // RunTask runs a one-off task: a container of spec.Image on spec.Host
-// labelled with spec.Task (LabelTask), with no published port and no
+// labelled with spec.Task (LabelTask) and its deadline (LabelTaskDeadline:
+// spec.TaskDeadline, else timeout from now), with no published port and no
 // restart policy, its CMD replaced by spec.Command. Each line it writes is
 // passed to output (which may be nil) as it comes. It returns the exit
 // code once the container exits, or TimedOut when it ran longer than
-// timeout (then it is killed). The container is removed in every case,
-// even when ctx ends first (it is then killed and the error is ctx's).
+// timeout (then it is killed); the result names the container.
+//
+// The container outlives the call: once it started, it is left in place
+// however RunTask returns, so that the caller records the task's end
+// before it removes it (Stop). When ctx ends first, or the host fails
+// while the task runs, RunTask returns the error with Started set and the
+// container runs on, to its own end or deadline: ctx bounds the wait, not
+// the task. A container that could not be started is removed.
 func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error) {
 	host := spec.Host
+	res := cluster.TaskResult{Task: spec.Task, Host: host}
 	c, err := e.client(host)
 	if err != nil {
-		return cluster.TaskResult{}, err
+		return res, err
 	}
 	if spec.Task == "" {
-		return cluster.TaskResult{}, cluster.Errorf(cluster.EINVALID, "A task of %s needs a task id.", spec.App)
+		return res, cluster.Errorf(cluster.EINVALID, "A task of %s needs a task id.", spec.App)
 	}
 	controller := spec.Controller
 	if controller == "" {
 		controller = e.cfg.Controller
+	}
+	deadline := spec.TaskDeadline
+	if deadline.IsZero() {
+		deadline = time.Now().Add(timeout)
 	}
 	// No line is passed on once RunTask returned: the caller's writer may
 	// be gone, and the output goroutine can outlive the wait for it below.
@@ -61,11 +73,12 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 		Env:   spec.Env,
 		Cmd:   spec.Command,
 		Labels: map[string]string{
-			cluster.LabelApp:        spec.App,
-			cluster.LabelRevision:   strconv.Itoa(spec.Revision),
-			cluster.LabelHost:       host,
-			cluster.LabelController: controller,
-			cluster.LabelTask:       spec.Task,
+			cluster.LabelApp:          spec.App,
+			cluster.LabelRevision:     strconv.Itoa(spec.Revision),
+			cluster.LabelHost:         host,
+			cluster.LabelController:   controller,
+			cluster.LabelTask:         spec.Task,
+			cluster.LabelTaskDeadline: deadline.UTC().Format(time.RFC3339Nano),
 		},
 		AttachStdout: true,
 		AttachStderr: true,
@@ -80,13 +93,11 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 	created, err := c.ContainerCreate(cctx, config, hostConfig, nil, nil, name)
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {
-			return cluster.TaskResult{}, cluster.Errorf(cluster.EHOST, "Image %s is not on %s: pull it first (%v).", spec.Image, host, err)
+			return res, cluster.Errorf(cluster.EHOST, "Image %s is not on %s: pull it first (%v).", spec.Image, host, err)
 		}
-		return cluster.TaskResult{}, e.hostError(host, "create a task container of "+spec.Image, err)
+		return res, e.hostError(host, "create a task container of "+spec.Image, err)
 	}
-	// Removed however the task ends, with a context of its own: ctx may be
-	// what ended it.
-	defer e.discard(host, created.ID)
+	res.Container = created.ID
 
 	// Attached and waited for before the start, so no line and no exit is
 	// missed however quickly it ends. Both outlive cctx: the task may run
@@ -95,7 +106,8 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 	defer wcancel()
 	att, err := c.ContainerAttach(wctx, created.ID, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
-		return cluster.TaskResult{}, e.hostError(host, "attach to task container "+short(created.ID), err)
+		e.discard(host, created.ID)
+		return res, e.hostError(host, "attach to task container "+short(created.ID), err)
 	}
 	defer att.Close()
 	copied := make(chan struct{})
@@ -108,12 +120,13 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 	}()
 	waited, waitErr := c.ContainerWait(wctx, created.ID, container.WaitConditionNextExit)
 	if err := c.ContainerStart(cctx, created.ID, container.StartOptions{}); err != nil {
-		return cluster.TaskResult{}, e.hostError(host, "start a task container of "+spec.Image, err)
+		e.discard(host, created.ID)
+		return res, e.hostError(host, "start a task container of "+spec.Image, err)
 	}
+	res.Started = true
 
-	timer := time.NewTimer(timeout)
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	var res cluster.TaskResult
 	select {
 	case w := <-waited:
 		if w.Error != nil && w.Error.Message != "" {
@@ -122,7 +135,6 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 		res.ExitCode = int(w.StatusCode)
 	case err := <-waitErr:
 		if ctx.Err() != nil {
-			e.kill(host, created.ID)
 			return res, ctx.Err()
 		}
 		return res, e.hostError(host, "wait for task container "+short(created.ID), err)
@@ -130,7 +142,6 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 		e.kill(host, created.ID)
 		res.TimedOut, res.ExitCode = true, 137
 	case <-ctx.Done():
-		e.kill(host, created.ID)
 		return res, ctx.Err()
 	}
 	// The output ends with the container; wait a little for its last lines.

@@ -107,9 +107,9 @@ func (s *Store) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.Ap
 	return app, err
 }
 
-// DeleteApp removes the app with its revisions and instance records in
-// three operations: the app's key, its instances key, and one range delete
-// of its revisions, whatever their number.
+// DeleteApp removes the app with its revisions, instance records and
+// tasks in four operations: the app's key, its instances key, and one
+// range delete each of its revisions and its tasks, whatever their number.
 func (s *Store) DeleteApp(name string) error {
 	return s.update(func(t *txn) error {
 		if _, err := s.getApp(t, name); err != nil {
@@ -118,6 +118,7 @@ func (s *Store) DeleteApp(name string) error {
 		t.del(s.key(cluster.RecordApp, name))
 		t.del(s.key(cluster.RecordInstance, name))
 		t.delPrefix(s.key(cluster.RecordRevision, name, ""))
+		t.delPrefix(s.key(cluster.RecordTask, name, ""))
 		t.instances[name] = nil
 		return nil
 	})

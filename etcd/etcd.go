@@ -13,6 +13,7 @@
 //	P/revisions/<app>/<%020d>  Revision JSON, one key per revision
 //	P/instances/<app>          JSON array of the app's Instance objects
 //	P/certs/<domain>           Cert JSON: a certificate, its key and its ACME state
+//	P/tasks/<app>/<id>         Task JSON: a one-off task, the newest TaskHistory per app
 //	P/election/<lease>         a running controller's campaign (election.go)
 //
 // Every write is one Txn: it reads at one revision, then commits guarded by
@@ -21,8 +22,8 @@
 // got in between. The layout keeps each write within etcd's defaults of 128
 // operations and 1.5 MiB: an app's instances are one key, so routing,
 // unrouting or retiring any number of them is one put; deleting an app is
-// three operations (its key, its instances key, and one range delete of its
-// revisions); pruning deletes at most maxPruneOps revisions per write (a
+// four operations (its key, its instances key, and one range delete each of
+// its revisions and its tasks); pruning deletes at most maxPruneOps revisions per write (a
 // history limit lowered by more is reached over the next deploys); a
 // revision holds at most 64 KB of envs.
 package etcd
@@ -79,6 +80,10 @@ type Config struct {
 	Create bool
 	// ReadOnly opens without raising the epoch or writing anything.
 	ReadOnly bool
+	// MigrateTarget opens the prefix as the target of `migrate`, which
+	// accepts a half-written copy (holding cluster.MetaMigrating) in order
+	// to complete it. Every other open refuses such a prefix.
+	MigrateTarget bool
 	// Timeout bounds each call to etcd; zero means 10 seconds.
 	Timeout time.Duration
 	// CompactInterval is how often old revisions are compacted; zero
@@ -210,6 +215,15 @@ func (s *Store) init() error {
 		}
 		if v, _ := strconv.Atoi(string(schema)); v > SchemaVersion {
 			return cluster.Errorf(cluster.EINVALID, "The %s has schema version %d, newer than this controller's %d: run a newer longshoreman, or restore a backup taken before the upgrade.", s.where(), v, SchemaVersion)
+		}
+		if !s.cfg.MigrateTarget && !fresh {
+			begun, err := t.get(s.metaKey(cluster.MetaMigrating))
+			if err != nil {
+				return err
+			}
+			if begun != nil {
+				return cluster.UnfinishedMigration(s.where(), string(begun))
+			}
 		}
 		meta := map[string]string{}
 		for _, k := range []string{keyController, keyCluster, keyEpoch} {

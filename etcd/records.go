@@ -62,6 +62,9 @@ func (s *Store) records(key string, value []byte) ([]cluster.Record, error) {
 			return nil, fmt.Errorf("key %s: not a revision number", key)
 		}
 		return []cluster.Record{{Kind: kind, Scope: app, Key: strconv.Itoa(num), Value: value}}, nil
+	case cluster.RecordTask:
+		app, id, _ := strings.Cut(rest, "/")
+		return []cluster.Record{{Kind: kind, Scope: app, Key: id, Value: value}}, nil
 	case cluster.RecordInstance:
 		var raw []json.RawMessage
 		if err := json.Unmarshal(value, &raw); err != nil {
@@ -109,6 +112,12 @@ func (s *Store) PutRecords(recs []cluster.Record) error {
 					t.del(s.revKey(r.Scope, n))
 				} else {
 					t.put(s.revKey(r.Scope, n), r.Value)
+				}
+			case cluster.RecordTask:
+				if r.Value == nil {
+					t.del(s.taskKey(r.Scope, r.Key))
+				} else {
+					t.put(s.taskKey(r.Scope, r.Key), r.Value)
 				}
 			case cluster.RecordInstance:
 				byApp[r.Scope] = append(byApp[r.Scope], r)

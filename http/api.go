@@ -75,6 +75,16 @@ type RunResponse struct {
 	ExitCode int      `json:"exit_code"`
 	TimedOut bool     `json:"timed_out,omitempty"`
 	Output   []string `json:"output,omitempty"`
+	// Task is the task's id and Host where it ran (as GET
+	// /apps/:app/tasks lists it), once it was placed.
+	Task string `json:"task,omitempty"`
+	Host string `json:"host,omitempty"`
+}
+
+// TasksResponse answers GET /apps/:app/tasks: the app's recent one-off
+// tasks (its release commands included), newest first.
+type TasksResponse struct {
+	Tasks []cluster.Task `json:"tasks"`
 }
 
 // RunLine is one line of POST /apps/:app/run's application/x-ndjson
@@ -373,6 +383,7 @@ var opRoutes = map[string]struct {
 	cluster.OpAddRegistry:    {"POST", "/registries", []string{cluster.ArgRegistry, cluster.ArgUsername, "password"}},
 	cluster.OpRemoveRegistry: {"DELETE", "/registries/:registry", nil},
 	cluster.OpBackup:         {"GET", "/backup", nil},
+	cluster.OpTasks:          {"GET", "/:app/tasks", nil},
 }
 
 // OpCall says an operation as an API call: "POST /hosts {"host": "IP"}",

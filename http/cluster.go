@@ -56,38 +56,6 @@ func (s *Server) routes(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	return nil
 }
 
-// healthz answers 200 when the data file is usable and 503 when it is not.
-// Without a token that is all it says ({"status": "ok"} or "not ok"), since
-// anyone may poll it; with the token it also gives the data file's error,
-// Redis's state and each host's state as the reconciler last saw it.
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	status, word := http.StatusOK, "ok"
-	dbErr := s.Store.Check()
-	if dbErr != nil {
-		status, word = http.StatusServiceUnavailable, "not ok"
-	}
-	if !s.authorized(r) {
-		writeJSON(w, status, map[string]any{"status": word})
-		return
-	}
-	body := HealthResponse{Error: false, Status: word, DB: "ok", Hosts: map[string]string{}}
-	if dbErr != nil {
-		body.Error, body.DB = fmt.Sprintf("The data file is not usable: %v", dbErr), dbErr.Error()
-	}
-	if s.Publisher != nil {
-		body.Redis = s.Publisher.RedisStatus()
-	}
-	if s.Hosts != nil {
-		body.Hosts = s.Hosts.HostStatus(r.Context())
-	} else if list, err := s.Store.Hosts(); err == nil {
-		for _, h := range list {
-			body.Hosts[h.Addr] = "not checked"
-		}
-	}
-	body.RoleInfo = s.role()
-	writeJSON(w, status, body)
-}
-
 // backup streams a consistent copy of the data file: without the private
 // keys unless ?keys=true (who holds the API token reads the cluster's
 // state, not its keys, unless they ask for them).

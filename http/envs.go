@@ -20,7 +20,9 @@ func (s *Server) listEnvs(w http.ResponseWriter, r *http.Request, app *cluster.A
 // The limits are checked here against the app's envs, so a plain request
 // over them gets its 400 at once; the scheduler checks them again when the
 // change joins a batch, against the app's envs with every change queued
-// before it (an ndjson request then gets the 400 as its final line).
+// before it, and once more under the app's lock when the batch is applied,
+// against the envs the app holds then (an ndjson request then gets the 400
+// as its final line).
 func (s *Server) setEnv(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
 	var req SetEnvRequest
 	if err := decodeRequest(r, &req); err != nil {

@@ -20,7 +20,7 @@ func TestLeaderOnly(t *testing.T) {
 		{"GET", "/router/certs"}: false,
 		{"GET", "/metrics"}:      true,
 		{"GET", "/events"}:       true, {"GET", "/overview"}: true,
-		{"POST", "/apps/:app/run"}: true,
+		{"POST", "/apps/:app/run"}: true, {"GET", "/apps/:app/tasks"}: false,
 	}
 	routes := Routes()
 	if len(routes) != len(want) {

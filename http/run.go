@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -22,6 +23,12 @@ const (
 // answer as the last line (its status is then 200 whatever the outcome,
 // since the header went out first); any other gets one JSON answer with the
 // last output lines.
+//
+// The task runs to its end whatever becomes of the request: the client
+// going away does not stop it (its end is recorded as always, see GET
+// /apps/:app/tasks). The wait for it ends early only when this controller
+// shuts down or loses the leadership; the answer then says that the task
+// runs on and where to look it up.
 func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
 	var req RunRequest
 	if err := decodeRequest(r, &req); err != nil {
@@ -43,16 +50,18 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 	if !app.Deployed() {
 		return cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so it has no image to run a task of", app.Name).WithFix("deploy an image first with", cluster.OpDeploy, cluster.ArgApp, app.Name)
 	}
+	ctx, stop := s.taskContext(r)
+	defer stop()
 	// A task lasts as long as it runs; the server's write timeout must not
 	// cut its answer.
 	w = newStreamWriter(w)
 	if !strings.Contains(r.Header.Get("Accept"), "application/x-ndjson") {
 		var tail cluster.TaskTail
-		res, err := s.Scheduler.RunTask(r.Context(), app.Name, req.Command, timeout, tail.Add)
+		res, err := s.Scheduler.RunTask(ctx, app.Name, req.Command, timeout, tail.Add)
 		if err != nil {
 			return err
 		}
-		answer := RunResponse{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Output: tail.Lines()}
+		answer := RunResponse{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Output: tail.Lines(), Task: res.Task, Host: res.Host}
 		if res.TimedOut {
 			e := errorResponse(timedOut(app.Name, timeout))
 			writeJSON(w, ErrorStatusCode(e.Code), struct {
@@ -68,6 +77,8 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	// At once: a client whose stream then breaks knows the task began.
+	_ = rc.Flush()
 	var mu sync.Mutex // lines come from the task's stream goroutine
 	enc := json.NewEncoder(w)
 	line := func(v any) {
@@ -76,7 +87,8 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 		_ = enc.Encode(v)
 		_ = rc.Flush()
 	}
-	res, err := s.Scheduler.RunTask(r.Context(), app.Name, req.Command, timeout, func(l cluster.TaskLine) { line(l) })
+	res, err := s.Scheduler.RunTask(ctx, app.Name, req.Command, timeout, func(l cluster.TaskLine) { line(l) })
+	answer := RunResponse{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Task: res.Task, Host: res.Host}
 	switch {
 	case err == nil && res.TimedOut:
 		err = timedOut(app.Name, timeout)
@@ -84,18 +96,46 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 		line(struct {
 			Error bool `json:"error"`
 			RunResponse
-		}{false, RunResponse{ExitCode: res.ExitCode}})
+		}{false, answer})
 		return nil
 	}
 	if cluster.ErrorCode(err) == cluster.EINTERNAL {
 		s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	answer := errorResponse(err)
-	answer.Status = ErrorStatusCode(answer.Code)
+	e := errorResponse(err)
+	e.Status = ErrorStatusCode(e.Code)
 	line(struct {
 		ErrorResponse
 		RunResponse
-	}{answer, RunResponse{ExitCode: res.ExitCode, TimedOut: res.TimedOut}})
+	}{e, answer})
+	return nil
+}
+
+// taskContext returns the context a task's wait runs under: detached from
+// the client, ended when the server shuts down (EndStreams) or, on a store
+// shared by several controllers, when this one's leadership ends.
+func (s *Server) taskContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	stops := []func() bool{context.AfterFunc(s.follows.context(), cancel)}
+	if s.Leadership != nil {
+		stops = append(stops, context.AfterFunc(s.Leadership.Context(), cancel))
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
+	}
+}
+
+// listTasks answers GET /apps/:app/tasks: the app's recent one-off tasks,
+// newest first, as the store keeps them (the newest cluster.TaskHistory).
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
+	tasks, err := s.Store.Tasks(app.Name)
+	if err != nil {
+		return err
+	}
+	ok(w, TasksResponse{Tasks: tasks})
 	return nil
 }
 

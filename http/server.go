@@ -34,6 +34,7 @@ type Store interface {
 	CreateApp(name string) (bool, error)
 	Hosts() ([]cluster.Host, error)
 	Revisions(app string) ([]cluster.Revision, error)
+	Tasks(app string) ([]cluster.Task, error)
 	Instances(app string) ([]cluster.Instance, error)
 	AllInstances() ([]cluster.Instance, error)
 	RoutingTable() (cluster.RoutingTable, error)
@@ -107,12 +108,17 @@ type Server struct {
 	// TableChanged is called after a write the routing table shows (an
 	// app's HTTPS, a certificate), so that it is published at once.
 	TableChanged func()
+	// HealthEvery is how often, at most, GET /healthz checks the store and
+	// asks Hosts (every request in between gets that answer); zero means
+	// DefaultHealthEvery.
+	HealthEvery time.Duration
 
 	router   *httprouter.Router
 	forwards forwardTransport // how a follower reaches the leader
 	answers  answerCache
 	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
 	follows  followSet    // ends the log streams at shutdown
+	health   healthState  // what /healthz last found of the store and the hosts
 }
 
 // Rollouts returns how many requests are running a deploy-like change, so
@@ -166,6 +172,7 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "POST", "/apps/:app/rollback", s.forApp(s.rollback))
 	s.handle(r, "POST", "/apps/:app/scale", s.forApp(s.scale))
 	s.handle(r, "POST", "/apps/:app/run", s.forApp(s.run))
+	s.handle(r, "GET", "/apps/:app/tasks", s.forApp(s.listTasks))
 	s.handle(r, "GET", "/apps/:app/settings", s.forApp(s.getSettings))
 	s.handle(r, "POST", "/apps/:app/settings", s.forApp(s.setSettings))
 
@@ -209,7 +216,7 @@ func Routes() [][2]string {
 		{"POST", "/apps/:app/envs"}, {"DELETE", "/apps/:app/envs/:key"}, {"GET", "/apps/:app/history"},
 		{"GET", "/apps/:app/logs"}, {"GET", "/apps/:app/kill"}, {"POST", "/apps/:app/kill"},
 		{"POST", "/apps/:app/rollback"}, {"POST", "/apps/:app/scale"},
-		{"POST", "/apps/:app/run"},
+		{"POST", "/apps/:app/run"}, {"GET", "/apps/:app/tasks"},
 		{"GET", "/apps/:app/settings"}, {"POST", "/apps/:app/settings"},
 		{"GET", "/hosts"}, {"POST", "/hosts"}, {"DELETE", "/hosts/:host"},
 		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},

@@ -249,34 +249,6 @@ func TestReleaseCommand(t *testing.T) {
 	}
 }
 
-// TestTaskOfDeadControllerRemoved kills the controller binary with SIGKILL
-// while a task runs; the controller started again removes the task's
-// container, and keeps the app's instances.
-func TestTaskOfDeadControllerRemoved(t *testing.T) {
-	t.Parallel()
-	dbPath := filepath.Join(t.TempDir(), "ls.db")
-	c := StartController(t, dbPath)
-	for _, h := range testenv.Hosts(t) {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "orphan-task")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
-	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
-	instances := dockerIDs(t, app, false)
-
-	go c.Call("POST", "/"+app+"/run", `{"command":["sleep","300s"]}`)
-	waitFor(t, 60*time.Second, "the task container runs", func() bool { return len(dockerIDs(t, app, true)) == 1 })
-	c.Kill()
-	if n := len(dockerIDs(t, app, true)); n != 1 {
-		t.Fatalf("%d task containers after the kill; want the one left behind", n)
-	}
-	c.Start(t)
-	waitFor(t, 60*time.Second, "the orphaned task container removed", func() bool { return len(dockerIDs(t, app, true)) == 0 })
-	if got := dockerIDs(t, app, false); !slices.Equal(got, instances) {
-		t.Errorf("instances after the restart %v; want %v adopted, not replaced", got, instances)
-	}
-}
-
 // TestDeployCommandAndReleaseCLI gives the instances' command and the
 // release command with the CLI binary: --cmd replaces the instances' CMD
 // (the test app then runs the command instead of serving, and the failed

@@ -86,6 +86,13 @@ func (s termStore) RecordOOM(app string, number int, at time.Time) error {
 	return s.Store.RecordOOM(app, number, at)
 }
 
+func (s termStore) PutTask(t cluster.Task) error {
+	if err := s.fence("Recording task " + t.ID + " of " + t.App); err != nil {
+		return err
+	}
+	return s.Store.PutTask(t)
+}
+
 func (s termStore) PutInstance(inst cluster.Instance) error {
 	if err := s.fence("Recording an instance of " + inst.App); err != nil {
 		return err

@@ -18,7 +18,7 @@ import (
 // derived from what the writes left).
 var reads = map[string]bool{
 	"App": true, "AllApps": true, "Hosts": true, "HasHost": true, "Revision": true, "Revisions": true,
-	"Deploying": true, "RoutingTable": true, "Instances": true, "AllInstances": true,
+	"Deploying": true, "RoutingTable": true, "Instances": true, "AllInstances": true, "Task": true, "RunningTasks": true,
 }
 
 // untouchable is a store every call of which fails the test: what the

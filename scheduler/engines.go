@@ -31,11 +31,17 @@ type Engines interface {
 	// timeout) and removes it. A container that is already gone is not an
 	// error.
 	Stop(ctx context.Context, host, id string, timeout time.Duration) error
-	// RunTask runs a one-off task to its end: a container of spec (its
-	// Task set, LabelTask) with no published port and no restart policy,
+	// RunTask runs a one-off task: a container of spec (its Task set,
+	// LabelTask, and its deadline, LabelTaskDeadline: spec.TaskDeadline,
+	// else timeout from now) with no published port and no restart policy,
 	// each output line passed to output as it comes. It returns the exit
-	// code, or TimedOut when the task ran past timeout and was killed; the
-	// container is removed in every case.
+	// code, or TimedOut when the task ran past its deadline and was
+	// killed, with the container's id. Once started, the container is
+	// left in place however RunTask returns, for the caller to record the
+	// end before it removes it (Stop); when ctx ends first, or the host
+	// fails while the task runs, the error comes with Started set and the
+	// container runs on to its own end or deadline. A container that could
+	// not be started is removed.
 	RunTask(ctx context.Context, spec cluster.ContainerSpec, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error)
 	// List returns every container (running or not) that carries the
 	// controller's labels and whose LabelHost is host, with Task set for

@@ -347,14 +347,18 @@ func envsOf(a *cluster.App) map[string]string {
 // gives each waiter its answer. On an app without instances each change is
 // stored at once, in its own write; on a running app the batch is one new
 // revision, and if it fails the envs stay as they were.
+//
+// The env limits are checked here again, under the app's lock, against
+// the envs the app holds now: the checks before a change was queued read
+// envs that other changes may have grown since (a change that found the
+// app free was checked by the API against the envs of its request's
+// time). A change that would take the app past a limit is answered with
+// the EINVALID of cluster.ValidateEnvs and left out; the others go ahead.
 func (s *Scheduler) applyEnvBatch(ctx context.Context, app string, a *cluster.App, aerr error, run *envRun, b *envBatch) {
-	answer := func(res *cluster.DeployResult, err error) {
-		for _, w := range b.waiters {
-			w.res, w.err = res, err
-		}
-	}
 	if aerr != nil {
-		answer(nil, aerr)
+		for _, w := range b.waiters {
+			w.res, w.err = nil, aerr
+		}
 		return
 	}
 	if !hasInstances(a) {
@@ -363,8 +367,7 @@ func (s *Scheduler) applyEnvBatch(ctx context.Context, app string, a *cluster.Ap
 				if a.Envs == nil {
 					a.Envs = map[string]string{}
 				}
-				w.edit.apply(a.Envs)
-				return nil
+				return applyWithinLimits(app, a.Envs, w.edit)
 			})
 			if err != nil {
 				w.err = err
@@ -374,23 +377,64 @@ func (s *Scheduler) applyEnvBatch(ctx context.Context, app string, a *cluster.Ap
 		}
 		return
 	}
-	edits := b.edits()
-	a.Envs = applyEdits(a.Envs, edits)
+	envs := envsOf(a)
+	var accepted []*envWaiter
+	var edits []envEdit
+	for _, w := range b.waiters {
+		if err := applyWithinLimits(app, envs, w.edit); err != nil {
+			w.err = err
+			continue
+		}
+		accepted = append(accepted, w)
+		edits = append(edits, w.edit)
+	}
+	if len(accepted) < len(b.waiters) {
+		s.cfg.Logger.Info("env changes refused at the env limits", "app", app, "refused", len(b.waiters)-len(accepted))
+	}
+	if len(accepted) == 0 {
+		return
+	}
+	a.Envs = envs
 	rev := &cluster.Revision{App: app, Image: a.Image, Envs: a.EnvList(), Count: a.Count, Port: a.Port, HealthCheck: a.HealthCheck,
 		Command: a.Command, Release: a.Release, Memory: a.Memory, CPUs: a.CPUs}
 	if len(edits) > 1 {
 		s.cfg.Logger.Info("env changes merged into one revision", "app", app, "changes", len(edits))
 	}
-	answer(s.rollout(ctx, a, rev, func(p cluster.Progress) {
+	res, err := s.rollout(ctx, a, rev, func(p cluster.Progress) {
 		if p.Step == "revision" {
 			s.mu.Lock()
 			run.revision = rev.Number
 			s.mu.Unlock()
 		}
-		for _, w := range b.waiters {
+		for _, w := range accepted {
 			if w.progress != nil {
 				w.progress(p)
 			}
 		}
-	}))
+	})
+	for _, w := range accepted {
+		w.res, w.err = res, err
+	}
+}
+
+// applyWithinLimits applies e to envs unless e sets an env that takes
+// them past a limit of cluster.ValidateEnvs; envs is then left as it was
+// and the EINVALID is returned. A removal is always applied: it only
+// shrinks them.
+func applyWithinLimits(app string, envs map[string]string, e envEdit) error {
+	if e.Unset {
+		e.apply(envs)
+		return nil
+	}
+	old, had := envs[e.Key]
+	e.apply(envs)
+	if err := cluster.ValidateEnvs(app, envs); err != nil {
+		if had {
+			envs[e.Key] = old
+		} else {
+			delete(envs, e.Key)
+		}
+		return err
+	}
+	return nil
 }

@@ -19,14 +19,19 @@ type AppState struct {
 	ObservedAt time.Time           // when Containers were listed; newer records are not judged
 	Retiring   map[string]bool     // instance ids being retired in the background: left alone, as are records marked retiring
 	Current    *cluster.Revision   // the app's current revision, read with Capacity when something is to be started
-	Tasks      map[string]bool     // one-off task ids this controller runs, read after Containers: their containers are left alone
-	Capacity                       // observed only when something is to be started
+	Tasks      map[string]bool     // one-off task ids this controller follows, read after Containers: left to the goroutine that runs each
+	// TaskRecords are the app's task records in state running, read
+	// after Containers (for planTasks).
+	TaskRecords []cluster.Task
+	Capacity    // observed only when something is to be started
 }
 
 // PlanRepair computes, without touching anything, what brings one app back
 // to its desired state: every instance of the current revision up to the
-// app's count healthy and routed, nothing else running. Its retirements do
-// not wait for its starts: what it retires is not what it replaces.
+// app's count healthy and routed, nothing else running but one-off tasks
+// (which are never instances, and which planTasks decides about apart).
+// Its retirements do not wait for its starts: what it retires is not what
+// it replaces.
 func PlanRepair(s AppState) Plan {
 	p := Plan{Revision: s.Current}
 	switch {
@@ -102,12 +107,7 @@ func PlanRepair(s AppState) Plan {
 			continue
 		}
 		if ct.Task != "" {
-			// Never an instance. One this controller does not run was left
-			// by a controller that died while it ran.
-			if !s.Tasks[ct.Task] {
-				p.Remove = append(p.Remove, ct)
-			}
-			continue
+			continue // never an instance: see planTasks
 		}
 		if deficit > 0 && ct.Revision == current && current > 0 && ct.Running && ct.State != "restarting" && !ct.OOMKilled && s.Healthy[ct.ID] {
 			p.Adopt = append(p.Adopt, ct)

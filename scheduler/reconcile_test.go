@@ -50,7 +50,7 @@ func TestPlanRepair(t *testing.T) {
 	}
 	task := func(id, host string, rev int, taskID string, running bool) cluster.Container {
 		ct := ctr(id, host, rev, running)
-		ct.Port, ct.Task = 0, taskID
+		ct.Port, ct.Task, ct.TaskDeadline = 0, taskID, t0.Add(time.Hour)
 		return ct
 	}
 	up := map[string]bool{"h1": true, "h2": true, "h3": true}
@@ -82,16 +82,16 @@ func TestPlanRepair(t *testing.T) {
 			Containers: []cluster.Container{ctr("a", "h1", 2, true), task("t", "h2", 2, "task1", true)}, HostUp: up,
 			Healthy: map[string]bool{"a": true, "t": true}, Tasks: map[string]bool{"task1": true},
 		}, summary{Start: 1}},
-		{"a task whose controller died is removed", AppState{
+		{"a task whose controller died runs on within its deadline", AppState{
 			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), rec("b", "h2", 2, true)},
 			Containers: []cluster.Container{ctr("a", "h1", 2, true), ctr("b", "h2", 2, true), task("t", "h3", 2, "gone", true)}, HostUp: up,
 			Healthy: map[string]bool{"a": true, "b": true}, Tasks: map[string]bool{"task1": true},
-		}, summary{Remove: []string{"t"}}},
-		{"an exited task container nobody runs is removed", AppState{
+		}, summary{}},
+		{"an exited task container nobody follows is never removed as a container (planTasks ends it)", AppState{
 			App: app, Records: []cluster.Instance{rec("a", "h1", 2, true), rec("b", "h2", 2, true)},
 			Containers: []cluster.Container{ctr("a", "h1", 2, true), ctr("b", "h2", 2, true), task("t", "h3", 1, "old", false)}, HostUp: up,
 			Healthy: map[string]bool{"a": true, "b": true},
-		}, summary{Remove: []string{"t"}}},
+		}, summary{}},
 		{"a running task of an app the data file does not know is left alone", AppState{
 			Containers: []cluster.Container{task("t", "h3", 2, "task1", true)}, HostUp: up, Tasks: map[string]bool{"task1": true},
 		}, summary{}},

@@ -31,9 +31,14 @@ type Reconciler struct {
 	lastPass  time.Duration
 	passes    uint64
 	recovered bool // guarded by passing, not mu: interrupted work was settled since Run began
-	unsettled bool // guarded by passing: an interrupted deploy is left to settle at the next pass
+	unsettled bool // guarded by passing: an interrupted deploy's app was busy; settle it at the next pass
+	// tasksRead is guarded by passing: the tasks recorded running were
+	// read from the store since Run began (a leader before this one may
+	// have started them).
+	tasksRead bool
 
-	lastPassStart time.Time // guarded by mu: when the last finished pass started
+	lastPassStart time.Time       // guarded by mu: when the last finished pass started
+	ending        map[string]bool // guarded by mu: the task ids whose end a goroutine is recording
 	// oom holds the containers reported killed for memory, by id, with
 	// their host (guarded by mu): each is reported once and replaced,
 	// even when Docker's restart policy brought it back.
@@ -68,7 +73,7 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
 		repairs: make(chan struct{}, maxRepairs),
 		failing: map[string]time.Time{}, down: map[string]bool{}, views: newHostViews(),
-		oom: map[string]oomKill{},
+		oom: map[string]oomKill{}, ending: map[string]bool{},
 	}
 	// A check that changes what should be routed asks for a pass at once,
 	// so an instance failing its check leaves the table within one and a
@@ -95,7 +100,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 	// or, among several controllers, by the leader before this one. The
 	// flag belongs to the passes, so it is reset under their lock.
 	r.passing.Lock()
-	r.recovered = false
+	r.recovered, r.tasksRead = false, false
 	r.passing.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -206,6 +211,14 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		r.recoverDeletes(ctx, repairs)
 		r.recovered = true
 	}
+	if !r.tasksRead {
+		if running, err := r.s.store.RunningTasks(); err != nil {
+			r.s.cfg.Logger.Error("reconcile: reading the running tasks failed", "err", err)
+		} else {
+			r.s.tasks.load(running)
+			r.tasksRead = true
+		}
+	}
 	hosts, err := r.s.store.Hosts()
 	if err != nil {
 		r.s.cfg.Logger.Error("reconcile: reading hosts failed", "err", err)
@@ -223,8 +236,9 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	observedAt := time.Now().UTC()
 	up, down, containers := r.observeHosts(ctx, hosts)
 	// After the containers were listed: a task that started since is not
-	// among them, and one that ended since was removed already.
-	tasks := r.s.tasks.snapshot()
+	// among them (its record is newer than observedAt), and one whose end
+	// was recorded since is removed by its follower or found recorded.
+	tasks, taskRecords := r.s.tasks.followed(), r.s.tasks.runningByApp()
 	healthy, unhealthy := r.observeHealth(ctx, hosts, up, down, containers, all, apps)
 
 	r.markKilledForMemory(ctx, containers, up, observedAt)
@@ -241,10 +255,21 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 			names[app] = nil // containers of an app the data file does not know
 		}
 	}
+	for app := range taskRecords {
+		if _, ok := names[app]; !ok {
+			names[app] = nil // an app deleted since its tasks were read
+		}
+	}
 
 	known := make(map[string]bool, len(hosts))
 	for _, h := range hosts {
 		known[h.Addr] = true
+	}
+	// One-off tasks hold no app lock, and neither does recording their
+	// ends: a long deploy of the app must not keep a task past its deadline.
+	for name := range names {
+		r.endTasks(ctx, repairs, AppState{Containers: byApp[name], HostUp: up, HostDown: down, Hosts: known, ObservedAt: observedAt,
+			Tasks: tasks, TaskRecords: taskRecords[name]})
 	}
 	retiring := r.s.Retiring()
 	locked := r.lockRepairs(ctx, names)
@@ -266,7 +291,6 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		st := *states[name]
 		st.Containers, st.HostUp, st.HostDown, st.Hosts = byApp[name], up, down, known
 		st.Healthy, st.Unhealthy, st.ObservedAt, st.Retiring = healthy, unhealthy, observedAt, retiring
-		st.Tasks = tasks
 		if PlanRepair(st).Empty() {
 			lk.unlock() // the common case: nothing to repair, no goroutine
 			continue

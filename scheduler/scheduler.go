@@ -37,6 +37,9 @@ type Store interface {
 	Revisions(app string) ([]cluster.Revision, error)
 	Deploying() ([]cluster.Revision, error)
 	RecordOOM(app string, number int, at time.Time) error
+	PutTask(t cluster.Task) error
+	Task(app, id string) (*cluster.Task, error)
+	RunningTasks() ([]cluster.Task, error)
 	PutInstance(inst cluster.Instance) error
 	SetRouted(app string, ids []string, routed bool) error
 	Retire(app string, ids []string) (version uint64, err error)
@@ -112,7 +115,7 @@ type Scheduler struct {
 	// (Docker's oom event), which a health check waiting for one of them
 	// reports as such even when Docker restarted it and reset its state.
 	oomKilled map[string]bool
-	tasks     taskSet // one-off tasks running; guarded by its own lock
+	tasks     taskSet // one-off tasks followed and recorded running; guarded by its own lock
 
 	// unsettled is set when an operation ended without recording its
 	// revision's outcome; the reconciler's next pass settles it.

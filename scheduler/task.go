@@ -4,56 +4,29 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
-
-// taskSet is the one-off tasks this controller runs, by task id: the
-// reconciler leaves their containers alone, and removes a task container
-// whose id is not here (its controller died while it ran). The zero value
-// is empty and ready.
-type taskSet struct {
-	mu  sync.Mutex // guards ids
-	ids map[string]bool
-}
-
-func (t *taskSet) add(id string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.ids == nil {
-		t.ids = map[string]bool{}
-	}
-	t.ids[id] = true
-}
-
-func (t *taskSet) remove(id string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.ids, id)
-}
-
-// snapshot returns a copy of the running task ids.
-func (t *taskSet) snapshot() map[string]bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make(map[string]bool, len(t.ids))
-	for id := range t.ids {
-		out[id] = true
-	}
-	return out
-}
 
 // RunTask runs command once as a one-off task of app's current revision
 // (its image and envs, memory and CPU limits) on the least loaded host that
 // answers, passing each output line to output (which may be nil) as it
 // comes, and returns its exit code, or TimedOut when it ran past timeout
 // and was killed. The container is never routed nor counted as an
-// instance and is removed once it ends. It does not hold the app: tasks
-// run beside deploys and each other.
+// instance. It does not hold the app: tasks run beside deploys and each
+// other.
+//
+// The task is recorded in the store (see cluster.Task) before its
+// container is created, and its end (exit code, last output lines) before
+// its container is removed. Its container runs to its own end or timeout
+// whatever happens to ctx or to this controller: ctx only bounds the wait.
+// When the wait ends first, RunTask returns an EUNAVAILABLE error saying
+// so, the record stays running, and the reconciler of whichever controller
+// leads records the end (see planTasks).
 func (s *Scheduler) RunTask(ctx context.Context, app string, command []string, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error) {
 	ctx, end, err := s.begin(ctx)
 	if err != nil {
@@ -74,14 +47,14 @@ func (s *Scheduler) RunTask(ctx context.Context, app string, command []string, t
 	if err != nil {
 		return cluster.TaskResult{}, err
 	}
-	res, _, err := s.runTask(ctx, rev, command, timeout, nil, output)
-	return res, err
+	return s.runTask(ctx, rev, command, false, timeout, nil, output)
 }
 
 // runTask pulls rev's image on the least loaded host that answers and runs
-// command there as a one-off task with rev's envs, tracked in s.tasks
-// while it runs. It returns the host it ran on.
-func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, command []string, timeout time.Duration, progress cluster.ProgressFunc, output func(cluster.TaskLine)) (cluster.TaskResult, string, error) {
+// command there as a one-off task with rev's envs (release: as rev's
+// release command), followed by this controller while it runs (s.tasks):
+// recorded running, run, its end recorded, its container removed.
+func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, command []string, release bool, timeout time.Duration, progress cluster.ProgressFunc, output func(cluster.TaskLine)) (cluster.TaskResult, error) {
 	report := func(p cluster.Progress) {
 		if progress != nil {
 			progress(p)
@@ -89,39 +62,76 @@ func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, command 
 	}
 	host, err := s.taskHost(ctx, rev.App, int64(rev.Memory))
 	if err != nil {
-		return cluster.TaskResult{}, "", err
+		return cluster.TaskResult{}, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.PullTimeout)
 	warning, err := s.engines.Pull(pctx, host, rev.Image)
 	cancel()
 	if err != nil {
-		return cluster.TaskResult{}, host, err
+		return cluster.TaskResult{Host: host}, err
 	}
 	if warning != "" {
 		s.cfg.Logger.Warn("pull failed; using the image already on the host", "host", host, "image", rev.Image, "reason", warning)
 		report(cluster.Progress{Step: "warning", Host: host, Message: warning})
 	}
 	id := taskID()
-	s.tasks.add(id)
-	defer s.tasks.remove(id)
-	start := time.Now()
+	// Followed before it is recorded: the reconciler never takes a task
+	// this controller runs for one whose controller stopped.
+	s.tasks.follow(id)
+	defer s.tasks.unfollow(id)
+	start := time.Now().UTC()
+	rec := cluster.Task{ID: id, App: rev.App, Revision: rev.Number, Command: command, Release: release, Host: host,
+		State: cluster.TaskRunning, Started: start, Deadline: start.Add(timeout)}
+	if err := s.recordTask(ctx, rec); err != nil {
+		return cluster.TaskResult{Task: id, Host: host}, err
+	}
 	s.cfg.Logger.Info("task started", "app", rev.App, "revision", rev.Number, "host", host, "task", id, "command", strings.Join(command, " "))
 	s.emit(cluster.Event{Type: cluster.EventTask, Step: "started", App: rev.App, Revision: rev.Number, Host: host, Message: strings.Join(command, " ")})
+	var tail cluster.TaskTail
 	res, err := s.engines.RunTask(ctx, cluster.ContainerSpec{
 		App: rev.App, Revision: rev.Number, Host: host, Controller: s.cfg.Controller,
-		Image: rev.Image, Env: containerEnv(rev), Command: command, Memory: rev.Memory, CPUs: rev.CPUs, Task: id,
-	}, timeout, output)
+		Image: rev.Image, Env: containerEnv(rev), Command: command, Memory: rev.Memory, CPUs: rev.CPUs, Task: id, TaskDeadline: rec.Deadline,
+	}, timeout, func(l cluster.TaskLine) {
+		tail.Add(l)
+		if output != nil {
+			output(l)
+		}
+	})
+	res.Task, res.Host = id, host
 	took := time.Since(start).Round(time.Millisecond)
-	msg := fmt.Sprintf("exit code %d", res.ExitCode)
+	msg, ended := fmt.Sprintf("exit code %d", res.ExitCode), true
 	switch {
+	case err != nil && res.Started:
+		// The container runs on; whichever controller leads records its end.
+		why := cluster.ErrorMessage(err)
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			why = "this controller is stopping, or no longer leads"
+		}
+		err = cluster.Errorf(cluster.EUNAVAILABLE, "The wait for task %s of %s ended (%s) while it runs on %s: the task runs on to its end or its timeout (%s), and the controller that leads records how it ended", id, rev.App, why, host, timeout).WithFix("see it with", cluster.OpTasks, cluster.ArgApp, rev.App)
+		msg, ended = "no longer followed: "+cluster.ErrorMessage(err), false
 	case err != nil:
+		rec.Fail("It did not start: "+cluster.ErrorMessage(err), time.Now())
+		_ = s.recordTask(ctx, rec)
 		msg = cluster.ErrorMessage(err)
-	case res.TimedOut:
-		msg = fmt.Sprintf("timed out after %s and was killed", timeout)
+	default:
+		if res.TimedOut {
+			msg = fmt.Sprintf("timed out after %s and was killed", timeout)
+		}
+		rec.End(res, tail.Lines(), time.Now())
+		if rerr := s.recordTask(ctx, rec); rerr != nil {
+			// Left for the reconciler, which records it from the container.
+			s.cfg.Logger.Warn("recording a task's end failed; the reconciler records it", "app", rev.App, "task", id, "err", cluster.ErrorMessage(rerr))
+			break
+		}
+		s.removeTaskContainer(ctx, host, res.Container)
+	}
+	if !ended {
+		s.cfg.Logger.Warn("task runs on, no longer followed by this controller", "app", rev.App, "host", host, "task", id, "result", msg, "duration", took)
+		return res, err
 	}
 	s.cfg.Logger.Info("task ended", "app", rev.App, "host", host, "task", id, "result", msg, "duration", took)
 	s.emit(cluster.Event{Type: cluster.EventTask, Step: "exited", App: rev.App, Revision: rev.Number, Host: host, Message: msg, Elapsed: took.Milliseconds()})
-	return res, host, err
+	return res, err
 }
 
 // taskHost picks the host a task of app runs on: of the hosts that answer
@@ -167,7 +177,8 @@ func (s *Scheduler) release(ctx context.Context, c *change, rev *cluster.Revisio
 	command := strings.Join(rev.Release, " ")
 	c.report(cluster.Progress{Step: "release", Message: command})
 	var tail cluster.TaskTail
-	res, host, err := s.runTask(ctx, rev, rev.Release, cluster.DefaultTaskTimeout, c.report, tail.Add)
+	res, err := s.runTask(ctx, rev, rev.Release, true, cluster.DefaultTaskTimeout, c.report, tail.Add)
+	host := res.Host
 	if err != nil {
 		return err
 	}
@@ -193,5 +204,6 @@ func taskID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// RunningTasks returns the ids of the one-off tasks this controller runs.
-func (s *Scheduler) RunningTasks() map[string]bool { return s.tasks.snapshot() }
+// FollowedTasks returns the ids of the one-off tasks this controller
+// follows while they run.
+func (s *Scheduler) FollowedTasks() map[string]bool { return s.tasks.followed() }

@@ -105,6 +105,13 @@ func Populate(tb testing.TB, s cluster.Store) {
 		}
 	}
 	populateCerts(tb, s)
+	for n := range 3 {
+		tk := task("app4.example.com", n)
+		if n > 0 {
+			tk.End(cluster.TaskResult{ExitCode: n - 1}, []string{"migrated", "done"}, tk.Started.Add(time.Minute))
+		}
+		must(tb, s.PutTask(tk))
+	}
 	_, err = s.RoutingTable()
 	must(tb, err)
 }
@@ -153,6 +160,11 @@ func testBackupIsADataFile(t *testing.T, open Opener) {
 	want, _ := d.Instances("app4.example.com")
 	if len(insts) != 8 || !slices.EqualFunc(insts, want, func(a, b cluster.Instance) bool { return a == b }) {
 		t.Fatalf("backup instances %+v, want %+v", insts, want)
+	}
+	tasks, err := c.Tasks("app4.example.com")
+	must(t, err)
+	if taskIDs(tasks) != "t02,t01,t00" || tasks[0].ExitCode == nil || *tasks[0].ExitCode != 1 || tasks[2].State != cluster.TaskRunning {
+		t.Fatalf("backup tasks %+v; want the three of app4, with their states", tasks)
 	}
 }
 

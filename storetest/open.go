@@ -168,3 +168,35 @@ func testSecretsStoredOnce(t *testing.T, open Opener) {
 		t.Fatalf("token after reopen: %q, want %q", tok2, tok1)
 	}
 }
+
+// testUnfinishedMigrationRefused: a store holding the marker a migrate
+// writes first and removes last (a copy cut short) is refused by every
+// open, with or without create, naming `migrate --force` and the migrate
+// that left it. A store made by create never holds the marker. (Opening
+// it as a migrate target, which completes the copy, is the migrate
+// command's, tested with it.)
+func testUnfinishedMigrationRefused(t *testing.T, open Opener) {
+	d := MustOpen(t, open)
+	found := false
+	must(t, d.Records(func(r cluster.Record) error {
+		found = found || (r.Kind == cluster.RecordMeta && r.Key == cluster.MetaMigrating)
+		return nil
+	}))
+	if found {
+		t.Fatal("a store made by create holds the migrate marker")
+	}
+	d.CreateApp("a.example.com")
+	must(t, d.PutRecords([]cluster.Record{{Kind: cluster.RecordMeta, Key: cluster.MetaMigrating, Value: []byte("from old.db at 2026-01-02T03:04:05Z")}}))
+	d.Close()
+	for _, create := range []bool{false, true} {
+		s, err := open(create)
+		if err == nil {
+			s.Close()
+			t.Fatalf("open (create %v) of a half-written migrate target succeeded", create)
+		}
+		msg := cluster.ErrorMessage(err)
+		if cluster.ErrorCode(err) != cluster.EINVALID || !strings.Contains(msg, "migrate --force") || !strings.Contains(msg, "from old.db at 2026-01-02T03:04:05Z") {
+			t.Fatalf("open (create %v) of a half-written migrate target: %v; want EINVALID naming migrate --force and the migrate", create, err)
+		}
+	}
+}

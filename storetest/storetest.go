@@ -26,6 +26,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"MissingNeedsCreate", testMissingNeedsCreate},
 		{"CreateChangesNothingOnAnExistingStore", testCreateChangesNothing},
 		{"NewerSchemaRefused", testNewerSchemaRefused},
+		{"UnfinishedMigrationRefused", testUnfinishedMigrationRefused},
 		{"EpochRisesAtEveryOpen", testEpochRisesAtEveryOpen},
 		{"SecretsStoredOnce", testSecretsStoredOnce},
 		{"RoutingTableVersionRisesOnlyOnChange", testRoutingTableVersion},
@@ -48,6 +49,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"CertsCopied", testCertsCopied},
 		{"RecordOOMCountsOnTheRevision", testRecordOOM},
 		{"AppSettingsKept", testAppSettingsKept},
+		{"Tasks", testTasks},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
 	}

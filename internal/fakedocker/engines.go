@@ -54,6 +54,8 @@ type container struct {
 	status   int // what its GETs answer while it runs
 	listener net.Listener
 	server   *http.Server
+	exited   chan struct{} // a task's: closed when it exits
+	output   []string      // a task's lines, for Logs
 }
 
 // New returns fake engines without images, every host up with 8 GiB free.
@@ -264,11 +266,21 @@ func (e *Engines) List(ctx context.Context, host string) ([]cluster.Container, e
 	return e.Containers(host), nil
 }
 
-// Logs implements scheduler.Engines with one line naming the container.
+// Logs implements scheduler.Engines: a task's last lines, or for an
+// instance one line naming the container.
 func (e *Engines) Logs(ctx context.Context, host, id string, lines int) ([]string, error) {
 	c, err := e.Inspect(ctx, host, id)
 	if err != nil {
 		return nil, err
+	}
+	if c.Task != "" {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		var out []string
+		if c, ok := e.containers[id]; ok {
+			out = c.output
+		}
+		return append([]string{}, out[max(0, len(out)-lines):]...), nil
 	}
 	return []string{"fake container " + short(c.ID) + " of " + c.Image}, nil
 }
@@ -348,6 +360,13 @@ func (e *Engines) Events(ctx context.Context, host string, since time.Time) (<-c
 // exitLocked stops the container's listener and marks it exited; e.mu held.
 func (e *Engines) exitLocked(c *container, code int, action string) {
 	e.closeLocked(c)
+	if c.exited != nil {
+		select {
+		case <-c.exited:
+		default:
+			close(c.exited)
+		}
+	}
 	c.Running, c.State, c.ExitCode, c.Port = false, "exited", code, 0
 	e.emitLocked(c, action)
 	e.wakeLogsLocked()
