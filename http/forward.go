@@ -58,10 +58,18 @@ func leaderOnly(method, pattern string) bool {
 // request to the leader; the leader runs h under its leadership's context.
 //
 // While no leader is known (at start, or during an election) the request
-// waits for one, up to leaderWait, so that a client need not retry.
+// waits for one, up to leaderWait, so that a client need not retry. A
+// request forwarded here waits up to forwardedWait for this controller to
+// lead: the others name a controller leader as soon as it won, a moment
+// before it has confirmed its lease and takes up the leadership (and a
+// controller alone on its prefix forwards to itself in that moment).
 func (s *Server) leaderRoute(h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		forwarded := r.Header.Get(forwardedHeader) != ""
 		deadline := time.Now().Add(leaderWait)
+		if forwarded {
+			deadline = time.Now().Add(forwardedWait)
+		}
 		for {
 			if s.Leadership.Leading() {
 				ctx, cancel := context.WithCancel(r.Context())
@@ -71,7 +79,8 @@ func (s *Server) leaderRoute(h httprouter.Handle) httprouter.Handle {
 				h(w, r.WithContext(ctx), ps)
 				return
 			}
-			if _, _, ok := s.Leadership.Leader(); ok || time.Now().After(deadline) || r.Context().Err() != nil {
+			_, _, known := s.Leadership.Leader()
+			if known && !forwarded || time.Now().After(deadline) || r.Context().Err() != nil {
 				s.forward(w, r)
 				return
 			}
@@ -82,6 +91,10 @@ func (s *Server) leaderRoute(h httprouter.Handle) httprouter.Handle {
 		}
 	}
 }
+
+// forwardedWait is how long a forwarded request waits for this controller
+// to take up the leadership it was named for.
+const forwardedWait = 5 * time.Second
 
 // leaderWait is how long a leader-only request waits for an election.
 const leaderWait = 15 * time.Second

@@ -1,6 +1,16 @@
 package http
 
-import "testing"
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+)
 
 // TestLeaderOnly: every route is either served by any controller from the
 // store, or needs the leader; writes always do, whatever their method.
@@ -35,5 +45,37 @@ func TestLeaderOnly(t *testing.T) {
 		if leaderOnly(r[0], r[1]) != got {
 			t.Errorf("leaderOnly(%s %s) = %v, want %v", r[0], r[1], !got, got)
 		}
+	}
+}
+
+// lateLeader is a fake Leadership that names this controller leader at
+// once but takes the leadership up only when told, as a controller that
+// just won its election does while it confirms its lease.
+type lateLeader struct{ leading atomic.Bool }
+
+func (l *lateLeader) Leading() bool                     { return l.leading.Load() }
+func (l *lateLeader) Leader() (id, url string, ok bool) { return "me", "http://127.0.0.1:1", true }
+func (l *lateLeader) Context() context.Context          { return context.Background() }
+
+// TestForwardedRequestWaitsForTheLeadership: a request forwarded to a
+// controller named leader that has not taken the leadership up yet waits
+// for it, and is served, rather than being refused at once.
+func TestForwardedRequestWaitsForTheLeadership(t *testing.T) {
+	l := &lateLeader{}
+	s := &Server{Leadership: l, Logger: slog.New(slog.DiscardHandler)}
+	served := make(chan struct{})
+	h := s.leaderRoute(func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+		close(served)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	time.AfterFunc(300*time.Millisecond, func() { l.leading.Store(true) })
+	req := httptest.NewRequest("POST", "/hosts", nil)
+	req.Header.Set(forwardedHeader, "other")
+	rec := httptest.NewRecorder()
+	h(rec, req, nil)
+	select {
+	case <-served:
+	default:
+		t.Fatalf("the forwarded request was not served: %d %s", rec.Code, rec.Body)
 	}
 }
