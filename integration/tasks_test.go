@@ -131,7 +131,7 @@ func TestRunOneOffTask(t *testing.T) {
 		t.Errorf("task containers left: %v", left)
 	}
 	if got := dockerIDs(t, app, false); !slices.Equal(got, instances) {
-		t.Errorf("instances after the tasks: %v; want the same %v", got, instances)
+		t.Errorf("instances after the tasks: %v; want the same %v\n%s", got, instances, c.Log())
 	}
 	if n := len(anyStrings(c.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])); n != 1 {
 		t.Errorf("%d routed instances; want 1: a task is never routed nor counted", n)
