@@ -26,20 +26,15 @@ import (
 	"golang.org/x/crypto/acme"
 )
 
-// Store is what the manager reads and writes.
+// Store is the manager's part of the store: the apps (which have HTTPS
+// on), the certificates and the ACME state, and the routing table (what
+// the routers were told). Every write of the manager to a certificate is a
+// ReplaceCert, so that one an operator added or removed during an order is
+// never overwritten by the order's copy.
 type Store interface {
-	AllApps() ([]*cluster.App, error)
-	Certs() ([]cluster.Cert, error)
-	// ReplaceCert writes c (nil: deletes) only while the domain's
-	// record is read (nil: none); ECONFLICT otherwise. Every write of
-	// the manager is one, so that a certificate an operator added or
-	// removed during an order is never overwritten by the order's copy.
-	ReplaceCert(domain string, read, c *cluster.Cert) error
-	ACMEAccount(directory string) (cluster.ACMEAccount, bool, error)
-	PutACMEAccount(directory string, acct cluster.ACMEAccount) error
-	PutChallenge(token, keyAuth string) error
-	DeleteChallenge(token string) error
-	RoutingTable() (cluster.RoutingTable, error)
+	cluster.AppStore
+	cluster.CertStore
+	cluster.InstanceStore
 }
 
 // Defaults.

@@ -5,15 +5,31 @@ import (
 	"time"
 )
 
-// Store is everything the controller keeps: apps, hosts, revisions,
-// instances, registry credentials and meta (ids, token, epoch, routing-table
-// version and signing key). Two stores implement it: a bbolt data file
-// (package db) and an etcd key prefix (package etcd); one conformance suite
-// (package storetest) holds both to the same behaviour. Each write method
-// is one transaction. Consumers declare the smaller views they need (the
-// API's and the scheduler's Store); this is the whole surface, for the
-// wiring in main and for `migrate`.
+// Store is everything the controller keeps, composed of one interface per
+// concern: the store itself (MetaStore), apps, hosts, revisions, instances
+// and the routing table, certificates, secrets, one-off tasks, registries,
+// and its records. Two stores implement it: a bbolt data file (package db)
+// and an etcd key prefix (package etcd); one conformance suite (package
+// storetest) holds both to the same behaviour. Each write method is one
+// transaction. A consumer names only the pieces it uses (the scheduler's
+// Store, the API's, the certificate manager's, migrate's); the whole is
+// for the wiring in package command.
 type Store interface {
+	MetaStore
+	AppStore
+	HostStore
+	RevisionStore
+	InstanceStore
+	CertStore
+	SecretStore
+	TaskStore
+	RegistryStore
+	RecordStore
+}
+
+// MetaStore is the store as a whole: who it belongs to, whether it
+// answers, what it weighs.
+type MetaStore interface {
 	ControllerID() string // the longshoreman.controller label of the cluster's containers
 	ClusterID() string    // made at --init, kept by restores and migrations
 	Epoch() uint64        // raised at every open for writing
@@ -22,25 +38,29 @@ type Store interface {
 	Check() error         // nil when the store answers a read
 	Size() int64          // bytes the store occupies
 	Close() error
+}
 
-	EnsureToken() (token string, created bool, err error)
-	Token() (string, error)
-	EnsureRoutesKey() (key string, created bool, err error)
-	RoutesKey() (string, error)
-
+// AppStore holds the apps and their settings. ENOTFOUND for an unknown app.
+type AppStore interface {
 	Apps() ([]string, error)
 	AllApps() ([]*App, error)
 	App(name string) (*App, error)
 	CreateApp(name string) (created bool, err error)
 	UpdateApp(name string, fn func(*App) error) (*App, error)
 	DeleteApp(name string) error
+}
 
+// HostStore holds the hosts.
+type HostStore interface {
 	Hosts() ([]Host, error)
 	AddHost(addr string) (created bool, err error)
 	HasHost(addr string) (bool, error)
 	SetDraining(addr string, draining bool) error
 	RemoveHost(addr string) error
+}
 
+// RevisionStore holds each app's revisions, the last SetHistory of them.
+type RevisionStore interface {
 	SetHistory(n int)
 	CreateRevision(rev *Revision) error
 	FinishRevision(app string, number int, status, reason string) (*Revision, error)
@@ -50,17 +70,26 @@ type Store interface {
 	// RecordOOM counts an instance of the revision killed for memory at
 	// at (OOMKills, LastOOM); ENOTFOUND when there is no such revision.
 	RecordOOM(app string, number int, at time.Time) error
+}
 
+// InstanceStore holds the instances and the routing table made of them.
+type InstanceStore interface {
 	PutInstance(inst Instance) error
 	SetRouted(app string, ids []string, routed bool) error
 	Retire(app string, ids []string) (version uint64, err error)
 	DeleteInstance(app, id string) error
 	Instances(app string) ([]Instance, error)
 	AllInstances() ([]Instance, error)
+	// RoutingTable returns the table of the routed instances, the apps'
+	// HTTPS settings and the certificates; its version rises when they
+	// changed since the previous call.
 	RoutingTable() (RoutingTable, error)
+}
 
-	// Certificates, by domain; a change of a chain or key raises the
-	// routing table's Certs. ENOTFOUND for an unknown domain.
+// CertStore holds the certificates, by domain, and the ACME state; a
+// change of a chain or key raises the routing table's Certs. ENOTFOUND
+// for an unknown domain.
+type CertStore interface {
 	Certs() ([]Cert, error)
 	Cert(domain string) (*Cert, error)
 	// PutCert and DeleteCert write whatever the domain holds: the
@@ -80,33 +109,40 @@ type Store interface {
 	// the routing table.
 	PutChallenge(token, keyAuth string) error
 	DeleteChallenge(token string) error
-	// The router token reads GET /routes and GET /router/certs only.
+}
+
+// SecretStore holds the secrets the controller generates at its first
+// start: the API token, the routes key that signs the routing tables, and
+// the router token, which reads GET /routes and GET /router/certs only.
+type SecretStore interface {
+	EnsureToken() (token string, created bool, err error)
+	Token() (string, error)
+	EnsureRoutesKey() (key string, created bool, err error)
+	RoutesKey() (string, error)
 	EnsureRouterToken() (token string, created bool, err error)
 	RouterToken() (string, error)
+}
 
-	// One-off tasks (see Task), kept per app: the newest TaskHistory by
-	// Started. PutTask creates or replaces one in one transaction with the
-	// pruning (ENOTFOUND for an unknown app); Task reads one (ENOTFOUND);
-	// Tasks lists an app's newest first (ENOTFOUND for an unknown app);
-	// RunningTasks lists every app's tasks in state TaskRunning. Deleting
-	// an app deletes its tasks.
+// TaskStore holds the one-off tasks (see Task), kept per app: the newest
+// TaskHistory by Started. PutTask creates or replaces one in one
+// transaction with the pruning (ENOTFOUND for an unknown app); Task reads
+// one (ENOTFOUND); Tasks lists an app's newest first (ENOTFOUND for an
+// unknown app); RunningTasks lists every app's tasks in state TaskRunning.
+// Deleting an app deletes its tasks.
+type TaskStore interface {
 	PutTask(t Task) error
 	Task(app, id string) (*Task, error)
 	Tasks(app string) ([]Task, error)
 	RunningTasks() ([]Task, error)
+}
 
+// RegistryStore holds the credentials of private registries (never
+// returned by the API).
+type RegistryStore interface {
 	PutRegistry(r Registry) error
 	DeleteRegistry(addr string) error
 	Registries() ([]string, error)
 	RegistryAuth(addr string) (username, password string, ok bool)
-
-	// Backup writes a bbolt data file holding every record (GET /backup).
-	// With keys a single controller can open it as it is; without, the
-	// private keys are left out (see WithoutKeys) and it is restored with
-	// `longshoreman restore`.
-	Backup(w io.Writer, keys bool) (int64, error)
-
-	RecordStore
 }
 
 // RecordStore copies a store record by record, for `migrate` and for
@@ -120,6 +156,11 @@ type RecordStore interface {
 	// version change) in one transaction; a record with a nil Value
 	// deletes its key. Callers keep batches within RecordBatch records.
 	PutRecords(recs []Record) error
+	// Backup writes a bbolt data file holding every record (GET /backup).
+	// With keys a single controller can open it as it is; without, the
+	// private keys are left out (see WithoutKeys) and it is restored with
+	// `longshoreman restore`.
+	Backup(w io.Writer, keys bool) (int64, error)
 }
 
 // Record kinds: the buckets of a data file.

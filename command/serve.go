@@ -234,10 +234,10 @@ func (c *ServeCommand) buildAPI(s secrets, m *metrics.Metrics) error {
 		elected = c.leader
 	}
 	c.api = http.NewServer(&http.Server{
-		Store: c.db, Scheduler: c.scheduler, Publisher: publisherStatus{c.publisher, c.leader}, Token: s.token, Logger: c.logger,
-		Metrics: m.Handler(), Observer: m, Hosts: hostView{c.db, c.reconcile, c.engines}, Leadership: elected,
+		Store: c.db, Scheduler: c.scheduler, Publisher: c.publisher, Token: s.token, Logger: c.logger,
+		Metrics: m.Handler(), Observer: m, Hosts: c.reconcile, Leadership: elected,
 		RouterToken: s.routerToken, TableChanged: c.tableChanged, ForwardTLS: forwardTLS,
-		Events: c.events, UI: ui.Handler(), Memory: &hostMemory{db: c.db, engines: c.engines},
+		Events: c.events, UI: ui.Handler(), Memory: c.scheduler,
 	})
 	return nil
 }
@@ -421,84 +421,11 @@ func writeTokenFile(path, token string, created bool) error {
 	return nil
 }
 
-// hostView answers /healthz's host details from the reconciler's last
-// pass. Only a host added since that pass is pinged (and only until the
-// next pass, one interval at most), so polling /healthz does not call every
-// host every time.
-type hostView struct {
-	db      cluster.Store
-	r       *scheduler.Reconciler
-	engines *docker.Engines
-}
-
-func (v hostView) HostStatus(ctx context.Context) map[string]string {
-	hosts, _ := v.db.Hosts()
-	down := map[string]bool{}
-	for _, h := range v.r.Down() {
-		down[h] = true
-	}
-	failing := v.r.Failing()
-	checked := v.r.LastPassStarted()
-	out := make(map[string]string, len(hosts))
-	var mu sync.Mutex // guards out while pings run
-	set := func(host, status string) {
-		mu.Lock()
-		out[host] = status
-		mu.Unlock()
-	}
-	var wg sync.WaitGroup
-	for _, h := range hosts {
-		since, failed := failing[h.Addr]
-		switch {
-		case down[h.Addr]:
-			set(h.Addr, "down: its Docker API has not answered since "+since.UTC().Format(time.RFC3339))
-		case failed:
-			set(h.Addr, "not answering since "+since.UTC().Format(time.RFC3339)+"; marked down after --host-grace")
-		case checked.IsZero() || h.Added.After(checked):
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				defer cancel()
-				status := "ok"
-				if err := v.engines.Ping(pctx, h.Addr); err != nil {
-					status = cluster.ErrorMessage(err)
-				}
-				set(h.Addr, status)
-			}()
-		default:
-			set(h.Addr, "ok")
-		}
-	}
-	wg.Wait()
-	return out
-}
-
 func certPath(cfg ServeConfig) string {
 	if cfg.DockerTLS {
 		return cfg.DockerCerts
 	}
 	return ""
-}
-
-// publisherStatus adapts the publisher to what /healthz shows.
-type publisherStatus struct {
-	p *pubsub.Publisher
-	l *leadership.Leadership
-}
-
-func (s publisherStatus) RedisStatus() string {
-	if !s.l.Leading() {
-		return "not used: this controller follows; the leader publishes"
-	}
-	st := s.p.Status()
-	if st.Connected {
-		return "connected"
-	}
-	if st.LastError == "" {
-		return "connecting"
-	}
-	return "not connected: " + st.LastError
 }
 
 func newLogger(w io.Writer, format string) *slog.Logger {

@@ -16,14 +16,11 @@ func init() {
 	opRoutes[cluster.OpCerts] = r
 }
 
-// CertStore is what the HTTPS and certificate routes read and write.
+// CertStore is what the HTTPS and certificate routes read and write: an
+// app's HTTPS setting and the certificates.
 type CertStore interface {
-	UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App, error)
-	Certs() ([]cluster.Cert, error)
-	Cert(domain string) (*cluster.Cert, error)
-	PutCert(c cluster.Cert) error
-	DeleteCert(domain string) error
-	CertSet() (cluster.CertSet, error)
+	cluster.AppStore
+	cluster.CertStore
 }
 
 // certStore returns the store of certificates: Certs, or Store when it

@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"net/http/httptest"
+
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/http"
 	"github.com/longshoreman/longshoreman/scheduler"
-	"net/http/httptest"
 )
 
 // loopbackOnlyEngines passes calls for loopback hosts to the real adapter

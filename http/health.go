@@ -81,7 +81,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	if dbErr != nil {
 		body.Error, body.DB = fmt.Sprintf("The data file is not usable: %v", dbErr), dbErr.Error()
 	}
-	if s.Publisher != nil {
+	switch {
+	case s.Leadership != nil && !s.Leadership.Leading():
+		body.Redis = "not used: this controller follows; the leader publishes"
+	case s.Publisher != nil:
 		body.Redis = s.Publisher.RedisStatus()
 	}
 	body.RoleInfo = s.role()

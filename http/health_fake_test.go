@@ -29,14 +29,14 @@ func (c *countingStore) Hosts() ([]cluster.Host, error) {
 	return c.DB.Hosts()
 }
 
-// fakeHostView reports the host states it is set to, counting the asks.
-type fakeHostView struct {
+// fakeHostHealth reports the host states it is set to, counting the asks.
+type fakeHostHealth struct {
 	mu     sync.Mutex
 	status map[string]string
 	asks   int
 }
 
-func (f *fakeHostView) HostStatus(context.Context) map[string]string {
+func (f *fakeHostHealth) HostStatus(context.Context) map[string]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asks++
@@ -47,7 +47,7 @@ func (f *fakeHostView) HostStatus(context.Context) map[string]string {
 	return out
 }
 
-func (f *fakeHostView) set(host, status string) {
+func (f *fakeHostHealth) set(host, status string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.status[host] = status
@@ -82,7 +82,7 @@ func TestHealthzLooksAtMostOncePerInterval(t *testing.T) {
 	}
 	defer d.Close()
 	store := &countingStore{DB: d}
-	hosts := &fakeHostView{status: map[string]string{"10.0.0.1": "ok", "10.0.0.2": "ok"}}
+	hosts := &fakeHostHealth{status: map[string]string{"10.0.0.1": "ok", "10.0.0.2": "ok"}}
 	const every = 200 * time.Millisecond
 	srv := httptest.NewServer(http.NewServer(&http.Server{Store: store, Hosts: hosts, Token: testToken, HealthEvery: every}))
 	defer srv.Close()

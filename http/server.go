@@ -26,24 +26,17 @@ import (
 	"github.com/longshoreman/longshoreman/events"
 )
 
-// Store is what the API reads from the data file.
+// Store is the API's part of the store: everything but the secrets and the
+// certificates (which CertStore is), as the API reads and writes it.
 type Store interface {
-	Apps() ([]string, error)
-	AllApps() ([]*cluster.App, error)
-	App(name string) (*cluster.App, error)
-	CreateApp(name string) (bool, error)
-	Hosts() ([]cluster.Host, error)
-	Revisions(app string) ([]cluster.Revision, error)
-	Tasks(app string) ([]cluster.Task, error)
-	Instances(app string) ([]cluster.Instance, error)
-	AllInstances() ([]cluster.Instance, error)
-	RoutingTable() (cluster.RoutingTable, error)
-	Check() error
-	Backup(w io.Writer, keys bool) (int64, error)
-	Registries() ([]string, error)
-	PutRegistry(r cluster.Registry) error
-	DeleteRegistry(addr string) error
-	Generation() uint64 // rises with every write
+	cluster.MetaStore // Check, Generation
+	cluster.AppStore
+	cluster.HostStore
+	cluster.RevisionStore
+	cluster.InstanceStore
+	cluster.TaskStore
+	cluster.RegistryStore
+	cluster.RecordStore // Backup
 }
 
 // Scheduler is what the API asks to change the cluster. Every method
@@ -74,9 +67,9 @@ type PublisherStatus interface {
 	RedisStatus() string // "connected", or what is wrong
 }
 
-// HostView reports each host's state as last observed, without calling
+// HostHealth reports each host's state as last observed, without calling
 // any host: /healthz must stay cheap however often it is polled.
-type HostView interface {
+type HostHealth interface {
 	HostStatus(ctx context.Context) map[string]string // host -> "ok" or what is wrong
 }
 
@@ -85,7 +78,7 @@ type Server struct {
 	Store     Store
 	Scheduler Scheduler
 	Publisher PublisherStatus // may be nil
-	Hosts     HostView        // may be nil: /healthz then lists hosts as not checked
+	Hosts     HostHealth      // may be nil: /healthz then lists hosts as not checked
 	Token     string
 	Logger    *slog.Logger
 	Metrics   http.Handler // serves GET /metrics; may be nil

@@ -30,6 +30,13 @@ func (s termStore) fence(what string) error {
 	return err
 }
 
+func (s termStore) CreateApp(name string) (bool, error) {
+	if err := s.fence("Creating app " + name); err != nil {
+		return false, err
+	}
+	return s.Store.CreateApp(name)
+}
+
 func (s termStore) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App, error) {
 	if err := s.fence("A write of app " + name); err != nil {
 		return nil, err

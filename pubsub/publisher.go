@@ -261,3 +261,17 @@ func (p *Publisher) watchSync(ctx context.Context) {
 	}
 	w.run(ctx, ch)
 }
+
+// RedisStatus says how the publisher's link to Redis is, for /healthz:
+// "connected", "connecting" before the first attempt ended, or "not
+// connected: " and the last failure.
+func (p *Publisher) RedisStatus() string {
+	st := p.Status()
+	switch {
+	case st.Connected:
+		return "connected"
+	case st.LastError == "":
+		return "connecting"
+	}
+	return "not connected: " + st.LastError
+}

@@ -21,9 +21,9 @@ type Reconciler struct {
 	interval time.Duration
 	grace    time.Duration
 	trigger  chan struct{}
-	repairs  chan struct{} // bounds the repairs running at once
-	passing  sync.Mutex    // held by a pass: Pass and Run's passes never overlap
-	views    *hostViews    // each host's containers as its event stream reports them
+	repairs  chan struct{}   // bounds the repairs running at once
+	passing  sync.Mutex      // held by a pass: Pass and Run's passes never overlap
+	views    *containerViews // each host's containers as its event stream reports them
 
 	mu        sync.Mutex           // guards the fields below
 	failing   map[string]time.Time // host -> when it first failed to answer
@@ -72,7 +72,7 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 	r := &Reconciler{
 		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
 		repairs: make(chan struct{}, maxRepairs),
-		failing: map[string]time.Time{}, down: map[string]bool{}, views: newHostViews(),
+		failing: map[string]time.Time{}, down: map[string]bool{}, views: newContainerViews(),
 		oom: map[string]oomKill{}, ending: map[string]bool{},
 	}
 	// A check that changes what should be routed asks for a pass at once,
@@ -370,7 +370,7 @@ func (r *Reconciler) observeApps(locked map[string]repairLock) (map[string]*AppS
 
 // observeHosts finds which hosts answer, tracks which are down, and
 // returns this controller's containers on the ones that answer. A host
-// whose view is live (see hostViews) is only pinged and its containers read
+// whose view is live (see containerViews) is only pinged and its containers read
 // from the view; the others, and each host once every relistEvery passes,
 // are listed in full.
 func (r *Reconciler) observeHosts(ctx context.Context, hosts []cluster.Host) (up, down map[string]bool, containers []cluster.Container) {

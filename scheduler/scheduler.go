@@ -20,33 +20,14 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-// Store is the scheduler's view of the data file.
+// Store is the scheduler's part of the store: apps, hosts, revisions,
+// instances and the routing table, and one-off tasks.
 type Store interface {
-	App(name string) (*cluster.App, error)
-	AllApps() ([]*cluster.App, error)
-	UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App, error)
-	DeleteApp(name string) error
-	Hosts() ([]cluster.Host, error)
-	AddHost(addr string) (bool, error)
-	HasHost(addr string) (bool, error)
-	RemoveHost(addr string) error
-	SetDraining(addr string, draining bool) error
-	CreateRevision(rev *cluster.Revision) error
-	FinishRevision(app string, number int, status, reason string) (*cluster.Revision, error)
-	Revision(app string, number int) (*cluster.Revision, error)
-	Revisions(app string) ([]cluster.Revision, error)
-	Deploying() ([]cluster.Revision, error)
-	RecordOOM(app string, number int, at time.Time) error
-	PutTask(t cluster.Task) error
-	Task(app, id string) (*cluster.Task, error)
-	RunningTasks() ([]cluster.Task, error)
-	PutInstance(inst cluster.Instance) error
-	SetRouted(app string, ids []string, routed bool) error
-	Retire(app string, ids []string) (version uint64, err error)
-	DeleteInstance(app, id string) error
-	RoutingTable() (cluster.RoutingTable, error)
-	Instances(app string) ([]cluster.Instance, error)
-	AllInstances() ([]cluster.Instance, error)
+	cluster.AppStore
+	cluster.HostStore
+	cluster.RevisionStore
+	cluster.InstanceStore
+	cluster.TaskStore
 }
 
 // Config tunes a Scheduler. Zero values take the defaults.
@@ -115,7 +96,8 @@ type Scheduler struct {
 	// (Docker's oom event), which a health check waiting for one of them
 	// reports as such even when Docker restarted it and reset its state.
 	oomKilled map[string]bool
-	tasks     taskSet // one-off tasks followed and recorded running; guarded by its own lock
+	tasks     taskSet    // one-off tasks followed and recorded running; guarded by its own lock
+	memory    hostMemory // each host's total memory, as last read; guarded by its own lock
 
 	// unsettled is set when an operation ended without recording its
 	// revision's outcome; the reconciler's next pass settles it.

@@ -13,19 +13,19 @@ import (
 // 1/relistEvery of them.
 const relistEvery = 12
 
-// hostViews holds each host's containers as its Docker event stream
+// containerViews holds each host's containers as its Docker event stream
 // reports them, so a reconcile pass reads memory instead of listing (and
 // decoding) every host's containers. A view is live, and trusted by the
 // pass, only while its stream is open and after a full list taken since
 // the stream opened: events that arrived before, or during a stream gap,
 // are covered by that list. A view that is not live is listed by the next
 // pass, as every host was before. It is safe for concurrent use.
-type hostViews struct {
-	mu    sync.Mutex // guards hosts and every hostView in it
-	hosts map[string]*hostView
+type containerViews struct {
+	mu    sync.Mutex // guards hosts and every containerView in it
+	hosts map[string]*containerView
 }
 
-type hostView struct {
+type containerView struct {
 	containers map[string]cluster.Container
 	streaming  bool   // the host's event stream is open
 	generation uint64 // bumped when the stream opens or closes, or an event could not be applied
@@ -44,13 +44,13 @@ type viewUpdate struct {
 	Ct   cluster.Container // the container as inspected, when neither
 }
 
-func newHostViews() *hostViews { return &hostViews{hosts: map[string]*hostView{}} }
+func newContainerViews() *containerViews { return &containerViews{hosts: map[string]*containerView{}} }
 
 // get returns host's view, creating it; v.mu held.
-func (v *hostViews) get(host string) *hostView {
+func (v *containerViews) get(host string) *containerView {
 	hv := v.hosts[host]
 	if hv == nil {
-		hv = &hostView{containers: map[string]cluster.Container{}}
+		hv = &containerView{containers: map[string]cluster.Container{}}
 		v.hosts[host] = hv
 	}
 	return hv
@@ -58,7 +58,7 @@ func (v *hostViews) get(host string) *hostView {
 
 // streamOpened records that host's event stream (re)opened: the view is
 // stale until the next full list.
-func (v *hostViews) streamOpened(host string) {
+func (v *containerViews) streamOpened(host string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	hv := v.get(host)
@@ -69,7 +69,7 @@ func (v *hostViews) streamOpened(host string) {
 // streamClosed records that host's event stream ended: events may be
 // missed from now on, so the view is stale until the stream reopens and
 // the host is listed again.
-func (v *hostViews) streamClosed(host string) {
+func (v *containerViews) streamClosed(host string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	hv := v.get(host)
@@ -79,7 +79,7 @@ func (v *hostViews) streamClosed(host string) {
 
 // stale marks host's view as needing a full list, e.g. when an event's
 // container could not be inspected.
-func (v *hostViews) stale(host string) {
+func (v *containerViews) stale(host string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	hv := v.get(host)
@@ -90,7 +90,7 @@ func (v *hostViews) stale(host string) {
 // apply applies one event's update to host's view. While a list is in
 // flight the update is also kept, to be applied again on top of the list,
 // which may have been taken before the event.
-func (v *hostViews) apply(host string, u viewUpdate) {
+func (v *containerViews) apply(host string, u viewUpdate) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	hv := v.get(host)
@@ -106,7 +106,7 @@ func (v *hostViews) apply(host string, u viewUpdate) {
 }
 
 // applyLocked applies u and reports whether it could; v.mu held.
-func (hv *hostView) applyLocked(u viewUpdate) bool {
+func (hv *containerView) applyLocked(u viewUpdate) bool {
 	switch {
 	case u.Gone:
 		delete(hv.containers, u.ID)
@@ -124,7 +124,7 @@ func (hv *hostView) applyLocked(u viewUpdate) bool {
 }
 
 // beginList records that a full list of host starts now.
-func (v *hostViews) beginList(host string) {
+func (v *containerViews) beginList(host string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	hv := v.get(host)
@@ -134,7 +134,7 @@ func (v *hostViews) beginList(host string) {
 // endList replaces host's view with list (when err is nil), applies on top
 // the updates that arrived while it was taken, and makes the view live when
 // the stream stayed open throughout.
-func (v *hostViews) endList(host string, list []cluster.Container, err error) {
+func (v *containerViews) endList(host string, list []cluster.Container, err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	hv := v.get(host)
@@ -156,7 +156,7 @@ func (v *hostViews) endList(host string, list []cluster.Container, err error) {
 
 // snapshot returns host's containers, in no particular order (as List),
 // and whether the view is live.
-func (v *hostViews) snapshot(host string) ([]cluster.Container, bool) {
+func (v *containerViews) snapshot(host string) ([]cluster.Container, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	hv := v.hosts[host]

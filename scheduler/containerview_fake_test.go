@@ -9,7 +9,7 @@ import (
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
-func TestFakeHostViewsFollowEvents(t *testing.T) {
+func TestFakeContainerViewsFollowEvents(t *testing.T) {
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	counted := &listCounting{Engines: c.Engines, lists: map[string]int{}}
 	s := scheduler.New(c.DB, counted, scheduler.Config{Controller: c.DB.ControllerID(), Drain: 10 * time.Millisecond})

@@ -8,7 +8,7 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-// A step of a host view's life: the stream opening or closing, an event's
+// A step of a container view's life: the stream opening or closing, an event's
 // update, or a list begun and ended (with the containers it returned).
 type viewStep struct {
 	open, close, stale bool
@@ -23,7 +23,7 @@ func running(id string, port int) cluster.Container {
 	return cluster.Container{ID: id, Running: true, State: "running", Port: port}
 }
 
-func TestHostViewSequences(t *testing.T) {
+func TestContainerViewSequences(t *testing.T) {
 	a, b := running("a", 1001), running("b", 1002)
 	deadA := cluster.Container{ID: "a", State: "exited"}
 	cases := []struct {
@@ -65,7 +65,7 @@ func TestHostViewSequences(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			v := newHostViews()
+			v := newContainerViews()
 			for _, s := range tc.steps {
 				switch {
 				case s.open:

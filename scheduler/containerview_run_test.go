@@ -15,7 +15,7 @@ import (
 
 // The same against the real dockerd: `docker run` with the controller's
 // labels and `docker kill`.
-func TestHostViewsFollowDockerEvents(t *testing.T) {
+func TestContainerViewsFollowDockerEvents(t *testing.T) {
 	t.Parallel()
 	c := MustOpenCluster(t)
 	counted := &listCounting{Engines: c.Engines, lists: map[string]int{}}
