@@ -55,6 +55,11 @@ func (e *Engines) StreamLogs(ctx context.Context, host, id string, opts cluster.
 		if cerrdefs.IsNotFound(err) {
 			return cluster.Errorf(cluster.ENOTFOUND, "Container %s is not on %s.", id, host)
 		}
+		if cerrdefs.IsConflict(err) {
+			// "can not get logs from container which is dead or marked
+			// for removal": it is leaving, as a container gone is.
+			return cluster.Errorf(cluster.ENOTFOUND, "Container %s on %s is being removed.", id, host)
+		}
 		return e.hostError(host, "read the logs of container "+id, err)
 	}
 	defer rc.Close()

@@ -59,10 +59,15 @@ func (s *Scheduler) waitHealthy(ctx context.Context, inst cluster.Instance, hc c
 	var last error
 	for {
 		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
-		last = s.health.probe(pctx, inst.Addr(), hc.Path)
+		err := s.health.probe(pctx, inst.Addr(), hc.Path)
 		pcancel()
-		if last == nil {
+		if err == nil {
 			return nil
+		}
+		// An attempt the check's deadline cut short says less than the
+		// answer before it (a 500, say), which is what to report.
+		if ctx.Err() == nil || last == nil {
+			last = err
 		}
 		c, err := s.engines.Inspect(ctx, inst.Host, inst.ID)
 		stopped := err == nil && (!c.Running || c.State == "restarting" || c.Restarts > 0)
