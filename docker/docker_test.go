@@ -5,6 +5,7 @@ package docker_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -56,6 +57,11 @@ func runApp(t *testing.T, e *docker.Engines, host string, env ...string) cluster
 	if err != nil {
 		t.Fatalf("Run on %s: %v", host, err)
 	}
+	// Docker's port is open before the app listens behind it: a request
+	// then is reset. Wait until the app answers.
+	if code, _ := testenv.HTTPGet(t, testenv.Addr(host, ct.Port), "/ping", 30*time.Second); code != http.StatusOK {
+		t.Fatalf("the container on %s answers GET /ping with %d; want 200", host, code)
+	}
 	return ct
 }
 
@@ -93,9 +99,15 @@ func TestRunOnEveryHost(t *testing.T) {
 				t.Errorf("Inspect = %+v, %v; want %+v", got, err, ct)
 			}
 
-			logs, err := e.Logs(ctx, host, ct.ID, 10)
-			if err != nil {
-				t.Fatal(err)
+			// Docker copies a container's output to its log asynchronously.
+			var logs []string
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				if logs, err = e.Logs(ctx, host, ct.ID, 10); err != nil {
+					t.Fatal(err)
+				}
+				if slices.Contains(logs, "testapp 1 listening on :3000") && slices.Contains(logs, "GET /ping") || time.Now().After(deadline) {
+					break
+				}
 			}
 			if !slices.Contains(logs, "testapp 1 listening on :3000") || !slices.Contains(logs, "GET /ping") {
 				t.Errorf("Logs = %q; want the listening line and GET /ping", logs)
