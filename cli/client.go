@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -175,6 +176,30 @@ func (cl *Client) openStream(ctx context.Context, r request) (resp *http.Respons
 		return nil, nil, nil, err
 	}
 	return nil, nil, b, nil
+}
+
+// eachLine decodes the ndjson lines of a stream's body into values of T,
+// blank lines skipped, and passes each to fn (with its bytes) until fn says
+// the stream is done: it then returns true and fn's error. When the stream
+// ends first it returns false and the read's error (nil at a clean end).
+// what names a line in the error for one this client cannot decode.
+func eachLine[T any](cl *Client, body io.Reader, what string, fn func(v T, raw []byte) (done bool, err error)) (bool, error) {
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		b := sc.Bytes()
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(b, &v); err != nil {
+			return true, fmt.Errorf("the controller at %s sent %s this client does not understand (%v): %s", cl.URL, what, err, clip(b))
+		}
+		if done, err := fn(v, b); done {
+			return true, err
+		}
+	}
+	return false, sc.Err()
 }
 
 // NormalizeURL accepts "host:port" as well as a full http or https URL,

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -66,33 +64,28 @@ func followLogs(ctx context.Context, cl *Client, path string, p *logPrinter) err
 	}
 	defer cancel()
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		b := sc.Bytes()
-		if len(strings.TrimSpace(string(b))) == 0 {
-			continue
-		}
-		var l struct {
-			api.LogLine
-			Status int `json:"status"`
-		}
-		if err := json.Unmarshal(b, &l); err != nil {
-			return fmt.Errorf("the controller at %s sent a log line this client does not understand (%v): %s", cl.URL, err, clip(b))
-		}
+	type logLine struct {
+		api.LogLine
+		Status int `json:"status"`
+	}
+	done, err := eachLine(cl, resp.Body, "a log line", func(l logLine, b []byte) (bool, error) {
 		switch {
 		case l.Instance == "" && l.Error != "": // the stream's end, with why
-			return say(api.ParseError(l.Status, b))
+			return true, say(api.ParseError(l.Status, b))
 		case l.Error != "":
 			p.print(l.Instance, "("+l.Error+")")
 		default:
 			p.print(l.Instance, l.Line)
 		}
+		return false, nil
+	})
+	if done {
+		return err
 	}
 	if ctx.Err() != nil {
 		return nil
 	}
-	if err := sc.Err(); err != nil {
+	if err != nil {
 		return fmt.Errorf("the connection to %s broke (%v): run longshoreman logs -f again", cl.URL, err)
 	}
 	return fmt.Errorf("the controller at %s ended the log stream (it is shutting down, or no longer leads): run longshoreman logs -f again", cl.URL)

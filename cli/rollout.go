@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -47,27 +46,22 @@ func (e *Env) rollout(ctx context.Context, r request) (*result, error) {
 	}
 	defer cancel()
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(strings.TrimSpace(string(line))) == 0 {
-			continue
-		}
-		var p api.ProgressLine
-		if err := json.Unmarshal(line, &p); err != nil {
-			return nil, fmt.Errorf("the controller at %s sent a progress line this client does not understand (%v): %s", cl.URL, err, clip(line))
-		}
+	var res *result
+	done, err := eachLine(cl, resp.Body, "a progress line", func(p api.ProgressLine, _ []byte) (bool, error) {
 		if p.Error == nil {
 			printStep(e.Stdout, p.Progress)
-			continue
+			return false, nil
 		}
 		if err := say(p.LineError()); err != nil {
-			return nil, err
+			return true, err
 		}
-		return &result{Revision: p.Revision, Instances: p.Instances, Took: time.Since(start)}, nil
+		res = &result{Revision: p.Revision, Instances: p.Instances, Took: time.Since(start)}
+		return true, nil
+	})
+	if done {
+		return res, err
 	}
-	if err := sc.Err(); err != nil {
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("interrupted; the controller carries on: follow it with longshoreman history and longshoreman instances")
 		}

@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -69,35 +66,28 @@ func runTask(ctx context.Context, c *Call) error {
 	}
 	defer cancel()
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		b := sc.Bytes()
-		if len(strings.TrimSpace(string(b))) == 0 {
-			continue
-		}
-		var l api.RunLine
-		if err := json.Unmarshal(b, &l); err != nil {
-			return fmt.Errorf("the controller at %s sent a line this client does not understand (%v): %s", cl.URL, err, clip(b))
-		}
+	done, err := eachLine(cl, resp.Body, "a line", func(l api.RunLine, _ []byte) (bool, error) {
 		switch {
 		case l.Error == nil && l.Stream == "stderr":
 			fmt.Fprintln(c.Stderr, l.Line)
-			continue
+			return false, nil
 		case l.Error == nil:
 			fmt.Fprintln(c.Stdout, l.Line)
-			continue
+			return false, nil
 		}
 		if err := l.LineError(); err != nil {
 			if l.TimedOut {
-				return &ExitError{Code: TimedOutCode, Message: say(err).Error()}
+				return true, &ExitError{Code: TimedOutCode, Message: say(err).Error()}
 			}
-			return say(err)
+			return true, say(err)
 		}
 		if l.ExitCode != 0 {
-			return &ExitError{Code: l.ExitCode}
+			return true, &ExitError{Code: l.ExitCode}
 		}
-		return nil
+		return true, nil
+	})
+	if done {
+		return err
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: the task runs on in its container to its end or its timeout; see how it ended with %s", lookUp)
