@@ -169,6 +169,12 @@ func (x *clientWatch) retry(err error) bool {
 // is spoiled.
 func (x *clientWatch) end() bool { return x.stop == nil || x.stop() }
 
+// timedOut reports whether err is the backend timeout rather than the
+// client leaving.
+func (x *clientWatch) timedOut(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded) && x.req.Context().Err() == nil
+}
+
 // exchange does one request and answer on c. keep reports whether c can be
 // reused.
 func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendConn, now time.Time) (written, keep bool, err error) {
@@ -184,86 +190,116 @@ func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendCo
 		}
 	}()
 	c.conn.SetDeadline(x.wait)
-	timedOut := func(err error) bool {
-		return errors.Is(err, os.ErrDeadlineExceeded) && req.Context().Err() == nil
+	if err := r.send(req, c, &x); err != nil {
+		return false, false, err
 	}
+	h, plain, err := peekAnswerHead(c, &x)
+	if err != nil {
+		return false, false, err
+	}
+	if plain {
+		return r.answerPlain(w, req, c, &x, &h)
+	}
+	// http.ReadResponse cannot resume after a deadline: watch from here.
+	x.start()
+	resp, err := readAnswer(c, &x)
+	if err != nil {
+		return false, false, err
+	}
+	r.clearDeadline(req, c)
+	return answerParsed(w, req, resp)
+}
+
+// send writes req to c, resuming a write cut by the first deadline.
+func (r *Router) send(req *http.Request, c *backendConn, x *clientWatch) error {
 	c.wbuf = r.appendRequest(c.wbuf[:0], req)
 	for p := c.wbuf; len(p) > 0; {
 		n, err := c.conn.Write(p)
 		p = p[n:]
 		if err != nil && !x.retry(err) {
-			if timedOut(err) {
-				return false, false, errors.Join(errBackendTimeout, err)
+			if x.timedOut(err) {
+				return errors.Join(errBackendTimeout, err)
 			}
-			return false, false, errors.Join(errStale, err)
+			return errors.Join(errStale, err)
 		}
 	}
 	if cap(c.wbuf) > 64<<10 {
 		c.wbuf = nil // a rare large request: do not keep its buffer
 	}
-	var h plainHead
-	var plain bool
+	return nil
+}
+
+// peekAnswerHead waits for the answer's head on c and, when it is a plain
+// one the fast path can copy (peekPlainHead), parses it.
+func peekAnswerHead(c *backendConn, x *clientWatch) (h plainHead, plain bool, err error) {
 	for {
 		_, err = c.br.Peek(1)
 		if err == nil {
-			h, plain, err = peekPlainHead(c.br, req.Method)
+			h, plain, err = peekPlainHead(c.br, x.req.Method)
 		}
 		if err == nil {
-			break
+			return h, plain, nil
 		}
 		if x.retry(err) {
 			continue // Peek keeps what arrived: the head is read on
 		}
-		if timedOut(err) {
-			return false, false, errors.Join(errBackendTimeout, err)
+		if x.timedOut(err) {
+			return h, false, errors.Join(errBackendTimeout, err)
 		}
 		if c.br.Buffered() == 0 {
-			return false, false, errors.Join(errStale, err)
+			return h, false, errors.Join(errStale, err)
 		}
-		return false, false, errors.Join(errSent, err)
+		return h, false, errors.Join(errSent, err)
 	}
-	if plain {
-		if int64(c.br.Buffered()-h.size) < h.bodyLen {
-			x.start()
-			r.clearDeadline(req, c)
-		}
-		// Else the whole answer is in the buffer: no more reads, and the
-		// next exchange sets its own deadline, so it can stay.
-		head, _ := c.br.Peek(h.size)
-		copyHead(w.Header(), head, &h)
-		c.br.Discard(h.size)
-		w.WriteHeader(h.status)
-		if err := copyBody(w, c.br, h.bodyLen); err != nil {
-			return true, false, err
-		}
-		// Bytes beyond the body were not asked for: the connection is
-		// out of step and not reused.
-		return true, !h.close && c.br.Buffered() == 0, nil
+}
+
+// answerPlain copies a plain answer (head h) from c to w.
+func (r *Router) answerPlain(w http.ResponseWriter, req *http.Request, c *backendConn, x *clientWatch, h *plainHead) (written, keep bool, err error) {
+	if int64(c.br.Buffered()-h.size) < h.bodyLen {
+		x.start()
+		r.clearDeadline(req, c)
 	}
-	// http.ReadResponse cannot resume after a deadline: watch from here.
-	x.start()
-	var resp *http.Response
+	// Else the whole answer is in the buffer: no more reads, and the
+	// next exchange sets its own deadline, so it can stay.
+	head, _ := c.br.Peek(h.size)
+	copyHead(w.Header(), head, h)
+	c.br.Discard(h.size)
+	w.WriteHeader(h.status)
+	if err := copyBody(w, c.br, h.bodyLen); err != nil {
+		return true, false, err
+	}
+	// Bytes beyond the body were not asked for: the connection is
+	// out of step and not reused.
+	return true, !h.close && c.br.Buffered() == 0, nil
+}
+
+// readAnswer reads the answer's head with net/http, past any 1xx.
+func readAnswer(c *backendConn, x *clientWatch) (*http.Response, error) {
 	for {
 		if _, err := c.br.Peek(1); err != nil {
-			if timedOut(err) {
-				return false, false, errors.Join(errBackendTimeout, err)
+			if x.timedOut(err) {
+				return nil, errors.Join(errBackendTimeout, err)
 			}
-			return false, false, errors.Join(errSent, err)
+			return nil, errors.Join(errSent, err)
 		}
-		resp, err = http.ReadResponse(c.br, req)
+		resp, err := http.ReadResponse(c.br, x.req)
 		if err != nil {
-			if timedOut(err) {
-				return false, false, errors.Join(errBackendTimeout, err)
+			if x.timedOut(err) {
+				return nil, errors.Join(errBackendTimeout, err)
 			}
-			return false, false, errors.Join(errSent, err)
+			return nil, errors.Join(errSent, err)
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			break
+			return resp, nil
 		}
 		resp.Body.Close() // 1xx: informational, wait for the answer
 	}
-	r.clearDeadline(req, c)
+}
 
+// answerParsed copies an answer read by net/http to w: its end-to-end
+// headers, its body (flushed as it comes when its length is unknown) and
+// its trailers.
+func answerParsed(w http.ResponseWriter, req *http.Request, resp *http.Response) (written, keep bool, err error) {
 	dst := w.Header()
 	connTokens := resp.Header["Connection"]
 	for k, vv := range resp.Header {
@@ -289,11 +325,10 @@ func (r *Router) exchange(w http.ResponseWriter, req *http.Request, c *backendCo
 	} else {
 		_, copyErr = io.CopyBuffer(w, resp.Body, *buf)
 	}
+	resp.Body.Close()
 	if copyErr != nil {
-		resp.Body.Close()
 		return true, false, copyErr
 	}
-	resp.Body.Close()
 	for k, vv := range resp.Trailer {
 		dst[k] = vv
 	}

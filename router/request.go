@@ -19,50 +19,106 @@ import (
 // and Connection naming only close or keep-alive. closeAfter reports
 // Connection: close.
 func (cc *clientConn) parseHead(b []byte) (req *http.Request, closeAfter, ok bool) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 1 || b[i-1] != '\r' {
+	rl, ok := parseRequestLine(b)
+	if !ok {
 		return nil, false, false
-	}
-	line := b[:i-1]
-	var method string
-	switch {
-	case bytes.HasPrefix(line, []byte("GET ")):
-		method = http.MethodGet
-	case bytes.HasPrefix(line, []byte("HEAD ")):
-		method = http.MethodHead
-	default:
-		return nil, false, false
-	}
-	if !bytes.HasSuffix(line, []byte(" HTTP/1.1")) {
-		return nil, false, false
-	}
-	u0, u1 := len(method)+1, len(line)-len(" HTTP/1.1")
-	if u1 <= u0 || line[u0] != '/' {
-		return nil, false, false
-	}
-	escaped := false // url.ParseRequestURI has work to do
-	for _, c := range line[u0:u1] {
-		if c <= ' ' || c >= 0x7f || c == '#' {
-			return nil, false, false
-		}
-		escaped = escaped || !plainURIByte[c]
 	}
 	var fields [maxRequestFields]fieldAt
-	n, hosts := 0, 0
-	for p := i + 1; p < len(b); {
+	n, closeAfter, ok := scanFields(b, rl.next, &fields)
+	if !ok {
+		return nil, false, false
+	}
+	s := string(b) // one string for the URI, the names and the values
+	uri := s[rl.u0:rl.u1]
+	u, ok := rl.url(uri)
+	if !ok {
+		return nil, false, false
+	}
+	h, host := cc.header(s, fields[:n])
+	req = new(http.Request)
+	*req = *cc.tmpl
+	req.Method, req.URL, req.RequestURI, req.Header, req.Host = rl.method, u, uri, h, host
+	req.Close = closeAfter
+	return req, closeAfter, true
+}
+
+// requestLine is where parseRequestLine found the parts of a request line.
+type requestLine struct {
+	method  string
+	u0, u1  int  // the URI is b[u0:u1]
+	escaped bool // url.ParseRequestURI has work to do
+	query   int  // the offset of '?' in the URI, or -1
+	next    int  // the first field starts here
+}
+
+// parseRequestLine parses the first line of b: GET or HEAD, an origin-form
+// URI of printable bytes, HTTP/1.1, CRLF.
+func parseRequestLine(b []byte) (rl requestLine, ok bool) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 1 || b[i-1] != '\r' {
+		return rl, false
+	}
+	line := b[:i-1]
+	switch {
+	case bytes.HasPrefix(line, []byte("GET ")):
+		rl.method = http.MethodGet
+	case bytes.HasPrefix(line, []byte("HEAD ")):
+		rl.method = http.MethodHead
+	default:
+		return rl, false
+	}
+	if !bytes.HasSuffix(line, []byte(" HTTP/1.1")) {
+		return rl, false
+	}
+	rl.u0, rl.u1 = len(rl.method)+1, len(line)-len(" HTTP/1.1")
+	if rl.u1 <= rl.u0 || line[rl.u0] != '/' {
+		return rl, false
+	}
+	for _, c := range line[rl.u0:rl.u1] {
+		if c <= ' ' || c >= 0x7f || c == '#' {
+			return rl, false
+		}
+		rl.escaped = rl.escaped || !plainURIByte[c]
+	}
+	rl.query = bytes.IndexByte(line[rl.u0:rl.u1], '?')
+	rl.next = i + 1
+	return rl, true
+}
+
+// url is the request's URL, uri being the URI the line holds.
+func (rl *requestLine) url(uri string) (*url.URL, bool) {
+	if rl.escaped {
+		u, err := url.ParseRequestURI(uri)
+		return u, err == nil
+	}
+	u := &url.URL{Path: uri}
+	if q := rl.query; q >= 0 {
+		u.Path, u.RawQuery = uri[:q], uri[q+1:]
+		u.ForceQuery = q+1 == len(uri)
+	}
+	return u, true
+}
+
+// scanFields finds the header fields of b from p to the empty line, at
+// most maxRequestFields, and checks them: one valid Host, no body, no
+// Upgrade, Expect or Trailer, and Connection naming only close or
+// keep-alive (closeAfter reports close).
+func scanFields(b []byte, p int, fields *[maxRequestFields]fieldAt) (n int, closeAfter, ok bool) {
+	hosts := 0
+	for p < len(b) {
 		e := p + bytes.IndexByte(b[p:], '\n')
 		if e == p || b[e-1] != '\r' {
-			return nil, false, false // a bare LF
+			return 0, false, false // a bare LF
 		}
 		if e == p+1 {
 			break
 		}
 		if n == maxRequestFields {
-			return nil, false, false
+			return 0, false, false
 		}
 		f, fok := field(b, p, e-1)
 		if !fok {
-			return nil, false, false
+			return 0, false, false
 		}
 		fields[n] = f
 		n++
@@ -72,49 +128,47 @@ func (cc *clientConn) parseHead(b []byte) (req *http.Request, closeAfter, ok boo
 		case asciiEqualFold(k, "Host"):
 			hosts++
 			if !validHost(v) {
-				return nil, false, false
+				return 0, false, false
 			}
 		case asciiEqualFold(k, "Content-Length"), asciiEqualFold(k, "Transfer-Encoding"),
 			asciiEqualFold(k, "Upgrade"), asciiEqualFold(k, "Expect"), asciiEqualFold(k, "Trailer"):
-			return nil, false, false
+			return 0, false, false
 		case asciiEqualFold(k, "Connection"):
-			for len(v) > 0 {
-				var tok []byte
-				tok, v, _ = bytes.Cut(v, []byte(","))
-				tok = trimBlanks(tok)
-				switch {
-				case asciiEqualFold(tok, "close"):
-					closeAfter = true
-				case len(tok) == 0, asciiEqualFold(tok, "keep-alive"):
-				default:
-					return nil, false, false
-				}
+			c, cok := connectionClose(v)
+			if !cok {
+				return 0, false, false
 			}
+			closeAfter = closeAfter || c
 		}
 	}
-	if hosts != 1 {
-		return nil, false, false
-	}
-	s := string(b) // one string for the URI, the names and the values
-	uri := s[u0:u1]
-	var u *url.URL
-	if escaped {
-		var err error
-		if u, err = url.ParseRequestURI(uri); err != nil {
-			return nil, false, false
+	return n, closeAfter, hosts == 1
+}
+
+// connectionClose reads a Connection value: it names close, or only
+// keep-alive; ok is false for any other token.
+func connectionClose(v []byte) (closeAfter, ok bool) {
+	for len(v) > 0 {
+		var tok []byte
+		tok, v, _ = bytes.Cut(v, []byte(","))
+		tok = trimBlanks(tok)
+		switch {
+		case asciiEqualFold(tok, "close"):
+			closeAfter = true
+		case len(tok) == 0, asciiEqualFold(tok, "keep-alive"):
+		default:
+			return false, false
 		}
-	} else {
-		u = &url.URL{Path: uri}
-		if q := bytes.IndexByte(line[u0:u1], '?'); q >= 0 {
-			u.Path, u.RawQuery = uri[:q], uri[q+1:]
-			u.ForceQuery = q+1 == len(uri)
-		}
 	}
-	h := cc.reqHead
+	return closeAfter, true
+}
+
+// header fills the connection's reused header map from the fields of s,
+// and returns the Host apart, as net/http does.
+func (cc *clientConn) header(s string, fields []fieldAt) (h http.Header, host string) {
+	h = cc.reqHead
 	clear(h)
-	vals := make([]string, n)
-	var host string
-	for j, f := range fields[:n] {
+	vals := make([]string, len(fields))
+	for j, f := range fields {
 		k := s[f.k0:f.k1]
 		if !f.canonical {
 			k = http.CanonicalHeaderKey(k)
@@ -131,11 +185,7 @@ func (cc *clientConn) parseHead(b []byte) (req *http.Request, closeAfter, ok boo
 		vals[j] = v
 		h[k] = vals[j : j+1 : j+1]
 	}
-	req = new(http.Request)
-	*req = *cc.tmpl
-	req.Method, req.URL, req.RequestURI, req.Header, req.Host = method, u, uri, h, host
-	req.Close = closeAfter
-	return req, closeAfter, true
+	return h, host
 }
 
 // plainURIByte says which bytes of a URI url.ParseRequestURI keeps as
