@@ -308,11 +308,13 @@ type Container struct {
 
 // ContainerEvent is a change Docker reported about a managed container.
 type ContainerEvent struct {
-	Host   string
-	ID     string
-	App    string
-	Action string // Docker's action: "start", "die", "stop", "kill", "destroy", "health_status: ..."
-	Time   time.Time
+	Host string
+	ID   string
+	App  string
+	// Revision is the container's revision label, 0 when it has none.
+	Revision int
+	Action   string // Docker's action: "start", "die", "stop", "kill", "destroy", "health_status: ..."
+	Time     time.Time
 }
 
 // SortInstances sorts instances in the order every store lists them: by

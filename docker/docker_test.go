@@ -49,6 +49,19 @@ func wantCode(t *testing.T, err error, code string, contains ...string) {
 // its containers when the test ends.
 func runApp(t *testing.T, e *docker.Engines, host string, env ...string) cluster.Container {
 	t.Helper()
+	ct := startApp(t, e, host, env...)
+	// Docker's port is open before the app listens behind it: a request
+	// then is reset. Wait until the app answers.
+	if code, _ := testenv.HTTPGet(t, testenv.Addr(host, ct.Port), "/ping", 30*time.Second); code != http.StatusOK {
+		t.Fatalf("the container on %s answers GET /ping with %d; want 200", host, code)
+	}
+	return ct
+}
+
+// startApp starts a container of the test app on host, and does not wait
+// for it to answer (it may be asked to crash).
+func startApp(t *testing.T, e *docker.Engines, host string, env ...string) cluster.Container {
+	t.Helper()
 	app := testenv.UniqueApp(t, "docker-test")
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
 	ct, err := e.Run(ctxFor(t, 30*time.Second), cluster.ContainerSpec{
@@ -56,11 +69,6 @@ func runApp(t *testing.T, e *docker.Engines, host string, env ...string) cluster
 	})
 	if err != nil {
 		t.Fatalf("Run on %s: %v", host, err)
-	}
-	// Docker's port is open before the app listens behind it: a request
-	// then is reset. Wait until the app answers.
-	if code, _ := testenv.HTTPGet(t, testenv.Addr(host, ct.Port), "/ping", 30*time.Second); code != http.StatusOK {
-		t.Fatalf("the container on %s answers GET /ping with %d; want 200", host, code)
 	}
 	return ct
 }
@@ -188,7 +196,7 @@ func TestRunFailsCleanly(t *testing.T) {
 func TestLogsOfCrashedContainer(t *testing.T) {
 	e := newEngines(t)
 	host := testenv.Hosts(t)[1]
-	ct := runApp(t, e, host, "CRASH=1")
+	ct := startApp(t, e, host, "CRASH=1")
 	ctx := ctxFor(t, 30*time.Second)
 	var logs []string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
@@ -66,6 +67,7 @@ func (e *Engines) Events(ctx context.Context, host string, since time.Time) (<-c
 					Action: string(m.Action),
 					Time:   eventTime(m),
 				}
+				ev.Revision, _ = strconv.Atoi(m.Actor.Attributes[cluster.LabelRevision])
 				select {
 				case out <- ev:
 				case <-ctx.Done():

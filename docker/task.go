@@ -54,39 +54,10 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 	}
 	// No line is passed on once RunTask returned: the caller's writer may
 	// be gone, and the output goroutine can outlive the wait for it below.
-	var outMu sync.Mutex // guards returned
-	returned := false
-	defer func() {
-		outMu.Lock()
-		returned = true
-		outMu.Unlock()
-	}()
-	lineOut := func(l cluster.TaskLine) {
-		outMu.Lock()
-		defer outMu.Unlock()
-		if !returned && output != nil {
-			output(l)
-		}
-	}
-	config := &container.Config{
-		Image: spec.Image,
-		Env:   spec.Env,
-		Cmd:   spec.Command,
-		Labels: map[string]string{
-			cluster.LabelApp:          spec.App,
-			cluster.LabelRevision:     strconv.Itoa(spec.Revision),
-			cluster.LabelHost:         host,
-			cluster.LabelController:   controller,
-			cluster.LabelTask:         spec.Task,
-			cluster.LabelTaskDeadline: deadline.UTC().Format(time.RFC3339Nano),
-		},
-		AttachStdout: true,
-		AttachStderr: true,
-	}
-	hostConfig := &container.HostConfig{}
-	hostConfig.Memory = int64(spec.Memory)
-	hostConfig.NanoCPUs = int64(spec.CPUs * 1e9)
-
+	gate := &lineGate{output: output}
+	defer gate.close()
+	lineOut := gate.line
+	config, hostConfig := taskConfig(spec, controller, deadline)
 	cctx, cancel := e.bounded(ctx)
 	defer cancel()
 	name := "ls-" + strings.ReplaceAll(spec.App, ".", "-") + "-task-" + spec.Task
@@ -125,24 +96,8 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 	}
 	res.Started = true
 
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	select {
-	case w := <-waited:
-		if w.Error != nil && w.Error.Message != "" {
-			return res, cluster.Errorf(cluster.EHOST, "Docker on %s could not wait for task container %s: %s.", e.endpoint(host), short(created.ID), w.Error.Message)
-		}
-		res.ExitCode = int(w.StatusCode)
-	case err := <-waitErr:
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
-		return res, e.hostError(host, "wait for task container "+short(created.ID), err)
-	case <-timer.C:
-		e.kill(host, created.ID)
-		res.TimedOut, res.ExitCode = true, 137
-	case <-ctx.Done():
-		return res, ctx.Err()
+	if err := e.waitTask(ctx, &res, deadline, waited, waitErr); err != nil {
+		return res, err
 	}
 	// The output ends with the container; wait a little for its last lines.
 	select {
@@ -150,6 +105,77 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 	case <-time.After(5 * time.Second):
 	}
 	return res, nil
+}
+
+// lineGate passes a task's lines to output until it is closed.
+type lineGate struct {
+	mu     sync.Mutex
+	closed bool
+	output func(cluster.TaskLine)
+}
+
+func (g *lineGate) line(l cluster.TaskLine) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed && g.output != nil {
+		g.output(l)
+	}
+}
+
+func (g *lineGate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+// taskConfig is the container of a task: the revision's image, envs and
+// limits, spec's command, and labels that let any controller find it,
+// follow it and end it by its deadline.
+func taskConfig(spec cluster.ContainerSpec, controller string, deadline time.Time) (*container.Config, *container.HostConfig) {
+	config := &container.Config{
+		Image: spec.Image,
+		Env:   spec.Env,
+		Cmd:   spec.Command,
+		Labels: map[string]string{
+			cluster.LabelApp:          spec.App,
+			cluster.LabelRevision:     strconv.Itoa(spec.Revision),
+			cluster.LabelHost:         spec.Host,
+			cluster.LabelController:   controller,
+			cluster.LabelTask:         spec.Task,
+			cluster.LabelTaskDeadline: deadline.UTC().Format(time.RFC3339Nano),
+		},
+		AttachStdout: true,
+		AttachStderr: true,
+	}
+	hostConfig := &container.HostConfig{}
+	hostConfig.Memory = int64(spec.Memory)
+	hostConfig.NanoCPUs = int64(spec.CPUs * 1e9)
+	return config, hostConfig
+}
+
+// waitTask waits for the started task res until it exits (its exit code)
+// or its deadline passes (killed: 137, TimedOut).
+func (e *Engines) waitTask(ctx context.Context, res *cluster.TaskResult, deadline time.Time, waited <-chan container.WaitResponse, waitErr <-chan error) error {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case w := <-waited:
+		if w.Error != nil && w.Error.Message != "" {
+			return cluster.Errorf(cluster.EHOST, "Docker on %s could not wait for task container %s: %s.", e.endpoint(res.Host), short(res.Container), w.Error.Message)
+		}
+		res.ExitCode = int(w.StatusCode)
+	case err := <-waitErr:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return e.hostError(res.Host, "wait for task container "+short(res.Container), err)
+	case <-timer.C:
+		e.kill(res.Host, res.Container)
+		res.TimedOut, res.ExitCode = true, 137
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
 }
 
 // kill sends SIGKILL to a task container, with a context of its own.

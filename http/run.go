@@ -30,22 +30,9 @@ const (
 // shuts down or loses the leadership; the answer then says that the task
 // runs on and where to look it up.
 func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
-	var req RunRequest
-	if err := decodeRequest(r, &req); err != nil {
+	req, timeout, err := decodeRun(r)
+	if err != nil {
 		return err
-	}
-	if len(req.Command) == 0 {
-		return cluster.Errorf(cluster.EINVALID, "Field \"command\" is required: send the task's command as a list of arguments, such as {\"command\": [\"migrate\", \"--all\"]}.")
-	}
-	if err := validateCommand("command", req.Command); err != nil {
-		return err
-	}
-	timeout := cluster.DefaultTaskTimeout
-	if req.Timeout != nil {
-		timeout = req.Timeout.D()
-		if timeout <= 0 || timeout > cluster.MaxTaskTimeout {
-			return cluster.Errorf(cluster.EINVALID, "Field \"timeout\" is %s: give a duration above 0 and at most %s, such as \"10m\".", timeout, cluster.MaxTaskTimeout)
-		}
 	}
 	if !app.Deployed() {
 		return cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so it has no image to run a task of", app.Name).WithFix("deploy an image first with", cluster.OpDeploy, cluster.ArgApp, app.Name)
@@ -74,6 +61,13 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 		return nil
 	}
 
+	s.runStreamed(ctx, w, r, app, req.Command, timeout)
+	return nil
+}
+
+// runStreamed runs a task whose client asked for ndjson: each line of its
+// output as it comes, then its outcome (or error) as the last line.
+func (s *Server) runStreamed(ctx context.Context, w http.ResponseWriter, r *http.Request, app *cluster.App, command []string, timeout time.Duration) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
@@ -87,7 +81,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 		_ = enc.Encode(v)
 		_ = rc.Flush()
 	}
-	res, err := s.Scheduler.RunTask(ctx, app.Name, req.Command, timeout, func(l cluster.TaskLine) { line(l) })
+	res, err := s.Scheduler.RunTask(ctx, app.Name, command, timeout, func(l cluster.TaskLine) { line(l) })
 	answer := RunResponse{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Task: res.Task, Host: res.Host}
 	switch {
 	case err == nil && res.TimedOut:
@@ -97,7 +91,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 			Error bool `json:"error"`
 			RunResponse
 		}{false, answer})
-		return nil
+		return
 	}
 	if cluster.ErrorCode(err) == cluster.EINTERNAL {
 		s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -108,7 +102,27 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 		ErrorResponse
 		RunResponse
 	}{e, answer})
-	return nil
+}
+
+// decodeRun reads a task's request: its command and timeout, checked.
+func decodeRun(r *http.Request) (req RunRequest, timeout time.Duration, err error) {
+	if err := decodeRequest(r, &req); err != nil {
+		return req, 0, err
+	}
+	if len(req.Command) == 0 {
+		return req, 0, cluster.Errorf(cluster.EINVALID, "Field \"command\" is required: send the task's command as a list of arguments, such as {\"command\": [\"migrate\", \"--all\"]}.")
+	}
+	if err := validateCommand("command", req.Command); err != nil {
+		return req, 0, err
+	}
+	timeout = cluster.DefaultTaskTimeout
+	if req.Timeout != nil {
+		timeout = req.Timeout.D()
+		if timeout <= 0 || timeout > cluster.MaxTaskTimeout {
+			return req, 0, cluster.Errorf(cluster.EINVALID, "Field \"timeout\" is %s: give a duration above 0 and at most %s, such as \"10m\".", timeout, cluster.MaxTaskTimeout)
+		}
+	}
+	return req, timeout, nil
 }
 
 // taskContext returns the context a task's wait runs under: detached from

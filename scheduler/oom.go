@@ -16,11 +16,13 @@ type oomKill struct {
 }
 
 // killedForMemory reports, once per container, that the kernel killed
-// container id of app on host for going past its memory limit: in the log,
-// as an instance event, and in its revision's history (OOMKills). The
-// container is then replaced by the next pass (see markKilledForMemory),
-// whether it stays dead or Docker restarts it.
-func (r *Reconciler) killedForMemory(ctx context.Context, host, app, id string, at time.Time) {
+// container id (of revision rev of app) on host for going past its memory
+// limit: in the log, as an instance event, and in its revision's history
+// (OOMKills). The container is then replaced by the next pass (see
+// markKilledForMemory), whether it stays dead or Docker restarts it. The
+// history is counted even when the instance's record is gone already (a
+// pass that saw it dead may replace it before its oom event arrives).
+func (r *Reconciler) killedForMemory(ctx context.Context, host, app, id string, rev int, at time.Time) {
 	r.mu.Lock()
 	_, seen := r.oom[id]
 	if !seen {
@@ -34,27 +36,26 @@ func (r *Reconciler) killedForMemory(ctx context.Context, host, app, id string, 
 	if at.IsZero() {
 		at = time.Now()
 	}
-	insts, err := r.s.store.Instances(app)
-	if err != nil {
-		r.s.cfg.Logger.Error("reading the instances of an app killed for memory failed", "app", app, "err", err)
-		return
+	addr, limit := host+" (container "+short(id)+")", "no limit known"
+	if insts, err := r.s.store.Instances(app); err == nil {
+		for _, inst := range insts {
+			if inst.ID == id {
+				addr, rev, limit = inst.Addr(), inst.Revision, "no limit"
+				if inst.Memory > 0 {
+					limit = "limit " + inst.Memory.String()
+				}
+			}
+		}
 	}
-	for _, inst := range insts {
-		if inst.ID != id {
-			continue
-		}
-		limit := "no limit"
-		if inst.Memory > 0 {
-			limit = "limit " + inst.Memory.String()
-		}
-		r.s.cfg.Logger.Warn("instance killed for memory (oom): replacing it", "app", app, "revision", inst.Revision,
-			"instance", inst.Addr(), "container", short(id), "memory", limit)
-		r.s.emit(cluster.Event{Type: cluster.EventInstance, Step: "oom", App: app, Revision: inst.Revision, Host: host,
-			Instance: inst.Addr(), Message: fmt.Sprintf("killed for memory (%s); replacing it", limit), Time: at.UTC()})
-		if err := r.s.fenced(ctx).RecordOOM(app, inst.Revision, at); err != nil && cluster.ErrorCode(err) != cluster.ENOTFOUND {
-			r.s.cfg.Logger.Error("recording a kill for memory in the history failed", "app", app, "revision", inst.Revision, "err", err)
-		}
-		return
+	if rev == 0 {
+		return // not an instance of ours: no revision to count it in
+	}
+	r.s.cfg.Logger.Warn("instance killed for memory (oom): replacing it", "app", app, "revision", rev,
+		"instance", addr, "container", short(id), "memory", limit)
+	r.s.emit(cluster.Event{Type: cluster.EventInstance, Step: "oom", App: app, Revision: rev, Host: host,
+		Instance: addr, Message: fmt.Sprintf("killed for memory (%s); replacing it", limit), Time: at.UTC()})
+	if err := r.s.fenced(ctx).RecordOOM(app, rev, at); err != nil && cluster.ErrorCode(err) != cluster.ENOTFOUND {
+		r.s.cfg.Logger.Error("recording a kill for memory in the history failed", "app", app, "revision", rev, "err", err)
 	}
 }
 
@@ -92,7 +93,7 @@ func (r *Reconciler) markKilledForMemory(ctx context.Context, containers []clust
 	}
 	r.mu.Unlock()
 	for _, ct := range unreported {
-		r.killedForMemory(ctx, ct.Host, ct.App, ct.ID, time.Time{})
+		r.killedForMemory(ctx, ct.Host, ct.App, ct.ID, ct.Revision, time.Time{})
 	}
 }
 

@@ -199,26 +199,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	r.passing.Lock()
 	defer r.passing.Unlock()
 	start := time.Now()
-	// Interrupted deploys are settled first: at the first pass of a term,
-	// and after an operation could not record its outcome (see settle).
-	var busy map[string]bool
-	settled := true
-	if !r.recovered || r.unsettled || r.s.unsettled.Swap(false) {
-		busy, settled = r.recoverDeploys(ctx)
-		r.unsettled = !settled || len(busy) > 0
-	}
-	if !r.recovered {
-		r.recoverDeletes(ctx, repairs)
-		r.recovered = true
-	}
-	if !r.tasksRead {
-		if running, err := r.s.store.RunningTasks(); err != nil {
-			r.s.cfg.Logger.Error("reconcile: reading the running tasks failed", "err", err)
-		} else {
-			r.s.tasks.load(running)
-			r.tasksRead = true
-		}
-	}
+	busy, settled := r.recover(ctx, repairs)
 	hosts, err := r.s.store.Hosts()
 	if err != nil {
 		r.s.cfg.Logger.Error("reconcile: reading hosts failed", "err", err)
@@ -246,21 +227,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	for _, ct := range containers {
 		byApp[ct.App] = append(byApp[ct.App], ct)
 	}
-	names := map[string]*cluster.App{}
-	for _, a := range apps {
-		names[a.Name] = a
-	}
-	for app := range byApp {
-		if _, ok := names[app]; !ok {
-			names[app] = nil // containers of an app the data file does not know
-		}
-	}
-	for app := range taskRecords {
-		if _, ok := names[app]; !ok {
-			names[app] = nil // an app deleted since its tasks were read
-		}
-	}
-
+	names := appNames(apps, byApp, taskRecords)
 	known := make(map[string]bool, len(hosts))
 	for _, h := range hosts {
 		known[h.Addr] = true
@@ -283,14 +250,76 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 	if err != nil {
 		r.s.cfg.Logger.Error("reconcile: reading apps and instances failed", "err", err)
 	}
+	for name, st := range states {
+		st.Containers, st.HostUp, st.HostDown, st.Hosts = byApp[name], up, down, known
+		st.Healthy, st.Unhealthy, st.ObservedAt, st.Retiring = healthy, unhealthy, observedAt, retiring
+	}
+	r.repairApps(locked, states, repairs)
+	r.mu.Lock()
+	r.lastPass = time.Since(start)
+	r.lastPassStart = start
+	r.passes++
+	r.mu.Unlock()
+	r.s.cfg.Observer.ReconcilePass(time.Since(start))
+}
+
+// recover settles the deploys an earlier term or a failed record left
+// unsettled (busy: those whose apps an operation holds), finishes the
+// deletes an earlier term left, and reads the running tasks, each once
+// per term or until it worked.
+func (r *Reconciler) recover(ctx context.Context, repairs *sync.WaitGroup) (busy map[string]bool, settled bool) {
+	// Interrupted deploys are settled first: at the first pass of a term,
+	// and after an operation could not record its outcome (see settle).
+	settled = true
+	if !r.recovered || r.unsettled || r.s.unsettled.Swap(false) {
+		busy, settled = r.recoverDeploys(ctx)
+		r.unsettled = !settled || len(busy) > 0
+	}
+	if !r.recovered {
+		r.recoverDeletes(ctx, repairs)
+		r.recovered = true
+	}
+	if !r.tasksRead {
+		if running, err := r.s.store.RunningTasks(); err != nil {
+			r.s.cfg.Logger.Error("reconcile: reading the running tasks failed", "err", err)
+		} else {
+			r.s.tasks.load(running)
+			r.tasksRead = true
+		}
+	}
+	return busy, settled
+}
+
+// appNames is every app a pass looks at: those of the store, and those
+// only containers or running tasks still name (nil: the store does not
+// know them, or no longer).
+func appNames(apps []*cluster.App, byApp map[string][]cluster.Container, taskRecords map[string][]cluster.Task) map[string]*cluster.App {
+	names := map[string]*cluster.App{}
+	for _, a := range apps {
+		names[a.Name] = a
+	}
+	for app := range byApp {
+		if _, ok := names[app]; !ok {
+			names[app] = nil // containers of an app the data file does not know
+		}
+	}
+	for app := range taskRecords {
+		if _, ok := names[app]; !ok {
+			names[app] = nil // an app deleted since its tasks were read
+		}
+	}
+	return names
+}
+
+// repairApps starts a repair of each locked app whose state needs one, at
+// most cap(r.repairs) at once, and releases the other locks.
+func (r *Reconciler) repairApps(locked map[string]repairLock, states map[string]*AppState, repairs *sync.WaitGroup) {
 	for name, lk := range locked {
 		if states[name] == nil {
 			lk.unlock()
 			continue
 		}
 		st := *states[name]
-		st.Containers, st.HostUp, st.HostDown, st.Hosts = byApp[name], up, down, known
-		st.Healthy, st.Unhealthy, st.ObservedAt, st.Retiring = healthy, unhealthy, observedAt, retiring
 		if PlanRepair(st).Empty() {
 			lk.unlock() // the common case: nothing to repair, no goroutine
 			continue
@@ -308,12 +337,6 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 			r.reconcileApp(lk.ctx, name, st)
 		}()
 	}
-	r.mu.Lock()
-	r.lastPass = time.Since(start)
-	r.lastPassStart = start
-	r.passes++
-	r.mu.Unlock()
-	r.s.cfg.Observer.ReconcilePass(time.Since(start))
 }
 
 // repairLock is an app's repair lock held by a pass.
@@ -653,7 +676,7 @@ func (r *Reconciler) watchHost(ctx context.Context, host string) {
 func (r *Reconciler) onEvent(ctx context.Context, ev cluster.ContainerEvent) {
 	switch ev.Action {
 	case "oom":
-		r.killedForMemory(ctx, ev.Host, ev.App, ev.ID, ev.Time)
+		r.killedForMemory(ctx, ev.Host, ev.App, ev.ID, ev.Revision, ev.Time)
 	case "die", "kill", "stop":
 	default:
 		return

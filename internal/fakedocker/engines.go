@@ -382,7 +382,7 @@ func (e *Engines) closeLocked(c *container) {
 // emitLocked records an event and hands it to the host's watchers without
 // blocking; e.mu held.
 func (e *Engines) emitLocked(c *container, action string) {
-	ev := cluster.ContainerEvent{Host: c.Host, ID: c.ID, App: c.App, Action: action, Time: time.Now()}
+	ev := cluster.ContainerEvent{Host: c.Host, ID: c.ID, App: c.App, Revision: c.Revision, Action: action, Time: time.Now()}
 	e.events[c.Host] = append(e.events[c.Host], ev)
 	for _, w := range e.watchers[c.Host] {
 		select {
