@@ -194,13 +194,13 @@ const (
 
 // tokenRole says which token the request carries.
 func (s *Server) tokenRole(r *http.Request) int {
-	got := requestToken(r)
+	got := cluster.RequestToken(r.Header)
 	switch {
 	case got == "":
 		return roleNone
-	case tokenEqual(got, s.Token):
+	case cluster.TokenEqual(got, s.Token):
 		return roleAPI
-	case tokenEqual(got, s.RouterToken):
+	case cluster.TokenEqual(got, s.RouterToken):
 		return roleRouter
 	}
 	return roleNone

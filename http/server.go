@@ -10,8 +10,6 @@ package http
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"encoding/hex"
 	"io"
@@ -289,27 +287,8 @@ func (s *Server) public(r *http.Request) bool {
 }
 
 // authorized reports whether the request carries the API token.
-func (s *Server) authorized(r *http.Request) bool { return tokenEqual(requestToken(r), s.Token) }
+func (s *Server) authorized(r *http.Request) bool { return cluster.TokenEqual(cluster.RequestToken(r.Header), s.Token) }
 
-// requestToken returns the token of X-Auth or Authorization: Bearer.
-func requestToken(r *http.Request) string {
-	got := r.Header.Get("X-Auth")
-	if got == "" {
-		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			got = strings.TrimSpace(h[7:])
-		}
-	}
-	return got
-}
-
-// tokenEqual compares in constant time; an empty token matches nothing.
-func tokenEqual(got, want string) bool {
-	if got == "" || want == "" {
-		return false
-	}
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
 
 // handle registers h for method and pattern, naming the route for the
 // request log and metrics.

@@ -177,13 +177,17 @@ func field(b []byte, p, e int) (f fieldAt, ok bool) {
 }
 
 // tokenByte says which bytes may appear in a field name (RFC 9110 tchar).
-var tokenByte = func() (t [256]bool) {
+var tokenByte = alnumAnd("!#$%&'*+-.^_`|~")
+
+// alnumAnd is the table of the bytes that are ASCII letters, digits or
+// one of extra.
+func alnumAnd(extra string) (t [256]bool) {
 	for c := range 256 {
 		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
+			strings.IndexByte(extra, byte(c)) >= 0
 	}
 	return t
-}()
+}
 
 // parseLength parses a Content-Length value: 1 to 18 digits, else -1.
 func parseLength(v []byte) int64 {

@@ -190,13 +190,7 @@ func (cc *clientConn) header(s string, fields []fieldAt) (h http.Header, host st
 
 // plainURIByte says which bytes of a URI url.ParseRequestURI keeps as
 // they are in the Path and RawQuery, with no RawPath.
-var plainURIByte = func() (t [256]bool) {
-	for c := range 256 {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("-._~/$&+,:;=@?", byte(c)) >= 0
-	}
-	return t
-}()
+var plainURIByte = alnumAnd("-._~/$&+,:;=@?")
 
 // validHost reports whether v is a Host value the loop passes on: a name,
 // IPv4 or bracketed IPv6 address with an optional port. Anything else

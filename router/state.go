@@ -1,8 +1,6 @@
 package router
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -213,7 +211,7 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	if !tokenEqual(requestToken(req), h.token) {
+	if !cluster.TokenEqual(cluster.RequestToken(req.Header), h.token) {
 		code, word := http.StatusOK, "ok"
 		if h.r.snap.Load() == nil {
 			code, word = http.StatusServiceUnavailable, "not ok"
@@ -237,23 +235,3 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	})
 }
 
-// requestToken returns the token of X-Auth or Authorization: Bearer, as
-// the controller reads it.
-func requestToken(r *http.Request) string {
-	got := r.Header.Get("X-Auth")
-	if got == "" {
-		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			got = strings.TrimSpace(h[7:])
-		}
-	}
-	return got
-}
-
-// tokenEqual compares in constant time; an empty token matches nothing.
-func tokenEqual(got, want string) bool {
-	if got == "" || want == "" {
-		return false
-	}
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
