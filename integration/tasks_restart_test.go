@@ -169,7 +169,7 @@ func TestTasksOutliveTheController(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "no task container left", func() bool { return len(dockerIDs(t, app, true)) == 0 })
 	if got := dockerIDs(t, app, false); !slices.Equal(got, instances) {
-		t.Errorf("instances after the restarts %v; want %v adopted, not replaced", got, instances)
+		t.Errorf("instances after the restarts %v; want %v adopted, not replaced; the controller's log:\n%s", got, instances, c.Log())
 	}
 }
 
