@@ -7,10 +7,11 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-// TestCreateRevisionKeepsHistoryLimit stores many failed deploys with large
-// envs between a few succeeded ones and checks that the file keeps the
-// limit, the current revision and the succeeded ones, and stops growing.
-func TestCreateRevisionKeepsHistoryLimit(t *testing.T) {
+// TestCreateRevisionKeepsTheFileSmall stores many failed deploys with
+// large envs between a few succeeded ones and checks that the file stops
+// growing once the history is at its limit. Which revisions are kept is
+// the conformance suite's (storetest), for both stores.
+func TestCreateRevisionKeepsTheFileSmall(t *testing.T) {
 	d := MustOpenDB(t)
 	d.SetHistory(10)
 	const app = "a.example.com"
@@ -28,10 +29,9 @@ func TestCreateRevisionKeepsHistoryLimit(t *testing.T) {
 		}
 		return rev.Number
 	}
-	var succeeded []int
 	var size int64
 	for round := range 8 {
-		succeeded = append(succeeded, deploy(cluster.StatusSucceeded))
+		deploy(cluster.StatusSucceeded)
 		for range 40 {
 			deploy(cluster.StatusFailed)
 		}
@@ -39,27 +39,8 @@ func TestCreateRevisionKeepsHistoryLimit(t *testing.T) {
 			size = d.Size()
 		}
 	}
-	revs, err := d.Revisions(app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(revs) != 10 {
-		t.Fatalf("%d revisions kept, want 10", len(revs))
-	}
-	kept := map[int]string{}
-	for _, r := range revs {
-		kept[r.Number] = r.Status
-	}
-	for _, n := range succeeded {
-		if kept[n] != cluster.StatusSucceeded {
-			t.Errorf("succeeded revision %d was deleted while failed ones were kept: %v", n, kept)
-		}
-	}
-	if a, _ := d.App(app); kept[a.Revision] == "" {
-		t.Errorf("the current revision %d was deleted", a.Revision)
-	}
-	if revs[0].Number != 8*41 {
-		t.Errorf("newest kept = %d, want %d", revs[0].Number, 8*41)
+	if revs, err := d.Revisions(app); err != nil || len(revs) != 10 {
+		t.Fatalf("%d revisions kept (%v), want 10", len(revs), err)
 	}
 	// bbolt reuses freed pages, so after the first rounds the file stays
 	// about the same size.
