@@ -16,40 +16,24 @@ import (
 // and a counter of accepted connections.
 func scripted(t *testing.T, answers map[string]string) (string, *atomic.Int64) {
 	t.Helper()
-	var accepted atomic.Int64
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	return serveEach(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
 		for {
-			c, err := l.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			accepted.Add(1)
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					a, ok := answers[req.URL.Path]
-					if !ok {
-						a = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
-					}
-					a, closeAfter := strings.CutSuffix(a, "\x00close")
-					if _, err := io.WriteString(c, a); err != nil || closeAfter {
-						return
-					}
-				}
-			}()
+			a, ok := answers[req.URL.Path]
+			if !ok {
+				a = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+			}
+			a, closeAfter := strings.CutSuffix(a, "\x00close")
+			if _, err := io.WriteString(c, a); err != nil || closeAfter {
+				return
+			}
 		}
-	}()
-	return l.Addr().String(), &accepted
+	})
 }
 
 // TestAnswerFraming passes answers of every framing through the fast path

@@ -83,23 +83,13 @@ func TestStreamedAnswerIsFlushed(t *testing.T) {
 }
 
 func TestTruncatedAnswerIsNotPassedOffAsComplete(t *testing.T) {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				bufio.NewReader(c).ReadString('\n')
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
-				time.Sleep(20 * time.Millisecond)
-				c.Close()
-			}()
-		}
-	}()
-	_, url := proxy(t, map[string][]string{"a.example.com": {l.Addr().String()}})
+	addr, _ := serveEach(t, func(c net.Conn) {
+		bufio.NewReader(c).ReadString('\n')
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
+		time.Sleep(20 * time.Millisecond)
+		c.Close()
+	})
+	_, url := proxy(t, map[string][]string{"a.example.com": {addr}})
 	req, _ := http.NewRequest("GET", url+"/", nil)
 	req.Host = "a.example.com"
 	resp, err := http.DefaultClient.Do(req)

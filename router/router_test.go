@@ -64,27 +64,11 @@ func refusing(t *testing.T) string {
 // closes them without answering: the request may have reached the app.
 func resetting(t *testing.T) (string, *atomic.Int64) {
 	t.Helper()
-	var n atomic.Int64
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			go func() {
-				buf := make([]byte, 4096)
-				c.Read(buf)
-				c.Close()
-			}()
-		}
-	}()
-	return l.Addr().String(), &n
+	return serveEach(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		c.Read(buf)
+		c.Close()
+	})
 }
 
 // proxy starts the router under test with routes applied.
