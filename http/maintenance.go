@@ -43,6 +43,13 @@ func (s *Server) setMaintenance(w http.ResponseWriter, r *http.Request, app *clu
 	}
 	s.Logger.Info("app maintenance set", "app", app.Name, "enabled", app.Maintenance.Enabled, "message", app.Maintenance.Message)
 	s.tableChanged()
+	if s.Events != nil {
+		e := cluster.Event{Type: cluster.EventApp, Step: "serving", App: app.Name, Time: now}
+		if app.Maintenance.Enabled {
+			e.Step, e.Message = "maintenance", app.Maintenance.Message
+		}
+		s.Events.Publish(e)
+	}
 	ok(w, MaintenanceResponse{App: app.Name, Maintenance: app.Maintenance})
 	return nil
 }
