@@ -230,8 +230,22 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, e envEdit, progre
 // changeEnvInTurn is changeEnv for an env change that asked to wait and
 // finds another operation (cur) holding app: it queues for the app (see
 // awaitTurn) as the first batch of an env runner, which other env changes
-// join once it holds the app. s.mu is held and is released.
+// join once it holds the app. An env change that asked to wait and finds
+// such a batch last in the queue joins it instead, so that the changes
+// sent together (one request per variable) still make one revision; they
+// share its answer, and its wait's outcome. s.mu is held and is released.
 func (s *Scheduler) changeEnvInTurn(ctx context.Context, app string, cur *hold, w *envWaiter, wait cluster.Wait) (*cluster.DeployResult, error) {
+	if q := s.queue[app]; len(q) > 0 && q[len(q)-1].h.env != nil {
+		b := q[len(q)-1].h.env.running
+		b.waiters = append(b.waiters, w)
+		msg := waitingMessage(app, "an env change", cur, len(q)-1, wait.Timeout) + " (with the env changes queued with it)"
+		s.mu.Unlock()
+		if w.progress != nil {
+			w.progress(cluster.Progress{Step: "waiting", Message: msg})
+		}
+		<-b.done
+		return w.res, w.err
+	}
 	first := newEnvBatch()
 	first.waiters = []*envWaiter{w}
 	run := &envRun{ready: make(chan struct{}), running: first}
@@ -239,6 +253,14 @@ func (s *Scheduler) changeEnvInTurn(ctx context.Context, app string, cur *hold, 
 	// The runner begins its leadership term once it holds the app.
 	unlock, err := s.awaitTurn(context.Background(), app, cur, h, wait, w.progress)
 	if err != nil {
+		// Out of the queue now: no change joins the batch any more.
+		s.mu.Lock()
+		joined := first.waiters
+		s.mu.Unlock()
+		for _, x := range joined {
+			x.err = err
+		}
+		close(first.done)
 		return nil, err
 	}
 	go s.runEnv(context.WithoutCancel(ctx), app, run, unlock)

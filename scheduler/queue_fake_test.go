@@ -180,3 +180,35 @@ func TestFakeWaitGivesUp(t *testing.T) {
 		t.Fatalf("app = count %d image %s; want 1 of %s (the ones that gave up changed nothing)", a.Count, a.Image, goodImage2)
 	}
 }
+
+// Env changes that wait behind a deploy, sent together (one request per
+// variable, as envs:set sends them), go out together as one revision once
+// the deploy is done.
+func TestFakeWaitingEnvChangesMerge(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, "waitenv.example.com")
+	c.MustDeploy(t, app, goodImage, 2)
+	first := sendOp("the deploy", true, func(p cluster.ProgressFunc) (*cluster.DeployResult, error) {
+		return c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2}, p)
+	})
+	first.await(t, first.atRev, "reach its revision step")
+	var envs []*opCall
+	for _, kv := range [][2]string{{"A", "1"}, {"B", "2"}, {"C", "3"}} {
+		call := sendOp("the env change of "+kv[0], false, func(p cluster.ProgressFunc) (*cluster.DeployResult, error) {
+			return c.SetEnv(waitCtx(time.Hour), app, kv[0], kv[1], p)
+		})
+		call.await(t, call.waiting, "report that it waits")
+		envs = append(envs, call)
+	}
+	close(first.released)
+	first.await(t, first.done, "answer")
+	for _, call := range envs {
+		call.await(t, call.done, "answer")
+		if call.err != nil || call.res.Revision != 3 {
+			t.Fatalf("%s = %+v, %v; want revision 3, with the other two", call.name, call.res, call.err)
+		}
+	}
+	if a, _ := c.DB.App(app); a.Revision != 3 || a.Envs["A"] != "1" || a.Envs["B"] != "2" || a.Envs["C"] != "3" || a.Image != goodImage2 {
+		t.Fatalf("app = revision %d, envs %v, image %s", a.Revision, a.Envs, a.Image)
+	}
+}
