@@ -69,6 +69,20 @@ revision and image, its container port, routed/desired instances, their
 addresses, and its env keys. With --csv, one CSV row per app with the env
 values too (instances separated by spaces, envs by newlines).`},
 
+		{Name: "maintenance:on", Group: groupApps, Run: runMaintenanceOn, App: NeedsApp,
+			Flags: []Flag{{Name: "message", Value: "TEXT", Help: "the text of the maintenance page",
+				Default: fmt.Sprintf("%q", cluster.DefaultMaintenanceMessage)}},
+			Summary: "answer the app's requests with a maintenance page (503)",
+			Help: `Put the app in maintenance: every router answers its requests with 503,
+Retry-After and a small page with --message (JSON to clients asking for
+JSON), instead of passing them on. ACME challenges are still answered, the
+instances keep running, and deploys, rollbacks and scales go on as usual.
+The setting survives restarts and shows in describe and the dashboard.
+Routers older than this release ignore it and keep serving the app.`},
+		{Name: "maintenance:off", Group: groupApps, Run: runMaintenanceOff, App: NeedsApp,
+			Summary: "serve the app's requests again after maintenance",
+			Help:    `End the app's maintenance: the routers pass its requests on to its instances again.`},
+
 		{Name: cluster.OpDeploy, Group: groupDeploys, Run: runDeploy, App: NeedsApp,
 			Args: []Arg{{Name: "IMAGE", What: "image, such as registry.example.com/shop:1.4", Key: cluster.ArgImage}},
 			Flags: []Flag{
@@ -88,6 +102,7 @@ values too (instances separated by spaces, envs by newlines).`},
 					Default: "the app's current limit, else none"},
 				{Name: "batch", Value: "N", Int: true, Help: "replace N instances at a time, for this deploy",
 					Default: "the app's batch setting, else all at once"},
+				waitFlags[0], waitFlags[1],
 			},
 			Rest: "CMD [ARG...]", RestOptional: true,
 			Summary: "deploy an image",
@@ -97,6 +112,9 @@ a new instance fails, the old ones keep serving and the error says why.
 Deploying an app that does not exist yet creates it. With --batch N (or
 the app's batch, see settings) N instances are replaced at a time; when a
 batch fails, the ones replaced before it are put back on the old revision.
+When another change of the app is running, the deploy fails at once (409)
+unless --wait: it then waits its turn behind it (first come, first served),
+for at most --wait-timeout, and says what it waits for.
 
 With --release -- CMD [ARG...], CMD runs once as a one-off task of the new
 image with the new envs, after the pull and before any new instance starts
@@ -106,7 +124,7 @@ release command replace the image's CMD and keep its ENTRYPOINT, as
 docker run IMAGE ARGS does; they are argument lists, not shell strings.`},
 		{Name: cluster.OpRollback, Group: groupDeploys, Run: runRollback, App: NeedsApp,
 			Args:    []Arg{{Name: "REVISION", What: "revision number", Key: cluster.ArgRevision, Optional: true}},
-			Flags:   []Flag{{Name: "release", Help: "run the revision's release command first, as a deploy does"}},
+			Flags:   []Flag{{Name: "release", Help: "run the revision's release command first, as a deploy does"}, waitFlags[0], waitFlags[1]},
 			Summary: "deploy an earlier revision again",
 			Help: `Deploy an earlier revision again (its image, envs, command, port,
 health check and limits) as a new revision, keeping the app's current count (the revision's
@@ -114,6 +132,7 @@ when the app is stopped). Without REVISION, the newest succeeded revision
 before the current. The revision's release command runs only with --release.`},
 		{Name: cluster.OpScale, Group: groupDeploys, Run: runScale, App: NeedsApp,
 			Args:    []Arg{{Name: "N", What: "instance count", Key: cluster.ArgCount}},
+			Flags:   waitFlags,
 			Summary: "set the app's instance count",
 			Help: `Set the number of instances of the app's current revision: new ones are
 started and routed, or surplus ones drained and stopped.`},
@@ -172,12 +191,14 @@ leave, until interrupted.`},
 			Help:    `List the app's env vars, one KEY=value a line.`},
 		{Name: cluster.OpSetEnv, Group: groupEnvs, Run: runEnvsSet, App: NeedsApp,
 			Args:    []Arg{{Name: "KEY=value", What: "KEY=value", Key: cluster.ArgEnv, Many: true}},
+			Flags:   waitFlags,
 			Summary: "set env vars and restart the app",
 			Help: `Set env vars of the app. A deployed app is restarted with the new values
 (a new revision, with zero downtime): all the vars given go out together in one
 revision, two if another env change of the app was running.`},
 		{Name: cluster.OpUnsetEnv, Group: groupEnvs, Run: runEnvsRemove, App: NeedsApp,
 			Args:    []Arg{{Name: "KEY", What: "KEY", Key: cluster.ArgKey, Many: true}},
+			Flags:   waitFlags,
 			Summary: "remove env vars and restart the app",
 			Help: `Remove env vars of the app (exactly the KEYs named). A deployed app is
 restarted without them, all in one revision like envs:set.`},

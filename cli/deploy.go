@@ -37,11 +37,15 @@ func runDeploy(ctx context.Context, c *Call) error {
 	case c.Rest != nil:
 		return fmt.Errorf("deploy takes a command after -- only with --release: add --release to run %q before the new instances start, or --cmd ARG for the instances' command", strings.Join(c.Rest, " "))
 	}
-	if err := deployLimits(c, &body); err != nil {
+	err := deployLimits(c, &body)
+	if err != nil {
 		return err
 	}
 	if n := c.Int("batch"); n != 0 {
 		body.Batch = api.NewInt(n)
+	}
+	if body.Wait, body.WaitTimeout, err = waitOptions(c); err != nil {
+		return err
 	}
 	res, err := c.rollout(ctx, request{method: "POST", path: appPath(c.App, "deploy"), body: body})
 	if err != nil {
@@ -72,6 +76,10 @@ func deployLimits(c *Call, body *api.DeployRequest) error {
 // runRollback rolls back to REVISION, or to the previous succeeded one.
 func runRollback(ctx context.Context, c *Call) error {
 	body := api.RollbackRequest{Release: c.Bool("release")}
+	var err error
+	if body.Wait, body.WaitTimeout, err = waitOptions(c); err != nil {
+		return err
+	}
 	if len(c.Args) == 1 {
 		n, err := strconv.Atoi(c.Args[0])
 		if err != nil || n <= 0 {
@@ -93,7 +101,11 @@ func runScale(ctx context.Context, c *Call) error {
 	if err != nil || n < 0 {
 		return fmt.Errorf("scale takes a whole number of instances, not %q", c.Args[0])
 	}
-	res, err := c.rollout(ctx, request{method: "POST", path: appPath(c.App, "scale"), body: api.ScaleRequest{Count: api.NewInt(n)}})
+	body := api.ScaleRequest{Count: api.NewInt(n)}
+	if body.Wait, body.WaitTimeout, err = waitOptions(c); err != nil {
+		return err
+	}
+	res, err := c.rollout(ctx, request{method: "POST", path: appPath(c.App, "scale"), body: body})
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,15 @@ func runDescribe(ctx context.Context, c *Call) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", n, revOrNone(d.Revision), orNone(d.Image), portOrDefault(d.Port),
 			len(d.Instances), d.Count, orNone(strings.Join(d.Instances, ",")), orNone(envKeys(d.Envs)))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if m := desc[n].Maintenance; m != nil {
+			fmt.Fprint(c.Stdout, maintenanceNote(m, n))
+		}
+	}
+	return nil
 }
 
 func revOrNone(n int) string {

@@ -25,13 +25,18 @@ func runEnvs(ctx context.Context, c *Call) error {
 // changes that arrive together into one revision, so a deployed app
 // restarts once (twice when another env change was running).
 func runEnvsSet(ctx context.Context, c *Call) error {
+	wait, timeout, err := waitOptions(c)
+	if err != nil {
+		return err
+	}
 	var reqs []envRequest
 	for _, kv := range c.Args {
 		key, _, err := cluster.ParseEnv(kv)
 		if err != nil {
 			return err
 		}
-		reqs = append(reqs, envRequest{key: key, req: request{method: "POST", path: appPath(c.App, "envs"), body: api.SetEnvRequest{Env: kv}}})
+		body := api.SetEnvRequest{Env: kv, Wait: wait, WaitTimeout: timeout}
+		reqs = append(reqs, envRequest{key: key, req: request{method: "POST", path: appPath(c.App, "envs"), body: body}})
 	}
 	return c.envChanges(ctx, reqs, "Set %s on "+c.App, "setting")
 }
@@ -39,12 +44,17 @@ func runEnvsSet(ctx context.Context, c *Call) error {
 // runEnvsRemove checks every KEY, then removes them all at once, merged
 // like runEnvsSet.
 func runEnvsRemove(ctx context.Context, c *Call) error {
+	wait, timeout, err := waitOptions(c)
+	if err != nil {
+		return err
+	}
 	var reqs []envRequest
 	for _, key := range c.Args {
 		if err := cluster.ValidateEnvKey(key); err != nil {
 			return err
 		}
-		reqs = append(reqs, envRequest{key: key, req: request{method: "DELETE", path: appPath(c.App, "envs/"+url.PathEscape(key))}})
+		path := appPath(c.App, "envs/"+url.PathEscape(key)) + waitQuery(wait, timeout)
+		reqs = append(reqs, envRequest{key: key, req: request{method: "DELETE", path: path}})
 	}
 	return c.envChanges(ctx, reqs, "Removed %s from "+c.App, "removing")
 }

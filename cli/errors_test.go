@@ -71,6 +71,9 @@ func TestBadArguments(t *testing.T) {
 		{[]string{"hosts:add", "127.0.0.1", "127.0.0.2"}, "hosts:add takes one host IP address, got 2 arguments"},
 		{[]string{"apps", "extra"}, "apps takes no arguments"},
 		{[]string{"backup"}, "backup needs one file to write"},
+		{[]string{"-a", "a.example.com", "deploy", "img:1", "--wait-timeout", "soon"}, `--wait-timeout takes a duration such as 10m or 90s, not "soon"`},
+		{[]string{"-a", "a.example.com", "scale", "2", "--wait-timeout", "0s"}, "Wait timeout 0s is out of range"},
+		{[]string{"-a", "a.example.com", "envs:rm", "K", "--wait-timeout", "7h"}, "out of range"},
 	} {
 		r := u.fails(c.args, c.want)
 		// Bad input is refused before any request: no "cannot reach".

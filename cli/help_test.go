@@ -19,10 +19,11 @@ var verbArgs = map[string][]string{
 	"https:on": {"a.example.com"}, "https:off": {"a.example.com"}, "certs": nil,
 	"certs:add": {"a.example.com", "--cert", "/dev/null", "--key", "/dev/null"}, "certs:rm": {"a.example.com"},
 	"settings": {"--batch", "1"}, "tasks": nil,
+	"maintenance:on": {"--message", "Back soon."}, "maintenance:off": nil,
 }
 
 // appVerbs act on the app named with --app.
-var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks"}
+var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks", "maintenance:on", "maintenance:off"}
 
 func TestCommandsAndHelp(t *testing.T) {
 	t.Parallel()

@@ -92,6 +92,11 @@ type App struct {
 	// HTTPS says whether the routers serve the app over HTTPS, with a
 	// certificate the controller obtains, and redirect plain HTTP to it.
 	HTTPS AppHTTPS `json:"https,omitzero"`
+
+	// Maintenance says whether the routers answer the app's requests
+	// themselves, 503 with a page, instead of proxying them; its instances
+	// keep running and deploys go on (see maintenance.go).
+	Maintenance AppMaintenance `json:"maintenance,omitzero"`
 }
 
 // AppHTTPS is an app's HTTPS setting (POST /apps/:app/https).
@@ -234,6 +239,10 @@ type RoutingTable struct {
 	// certificates are of another version fetches them from the
 	// controller's API (they never travel over Redis).
 	Certs uint64 `json:"certs,omitempty"`
+	// Maintenance lists the apps in maintenance, which every router
+	// answers with 503 and the message instead of proxying. A router of
+	// an earlier release ignores it and keeps proxying.
+	Maintenance map[string]MaintenanceRoute `json:"maintenance,omitempty"`
 }
 
 // HTTPSRoute is how the routers serve one app over HTTPS.

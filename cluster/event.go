@@ -11,6 +11,7 @@ const (
 	EventLeader   = "leader"   // Step: elected, lost
 	EventTask     = "task"     // Step: started, exited, lost
 	EventCert     = "cert"     // Step: issued, renewed, failed
+	EventApp      = "app"      // Step: maintenance (turned on, Message its text), serving (maintenance ended)
 )
 
 // Event is one thing that happened in the cluster, as GET /events streams

@@ -43,11 +43,21 @@ type DeployRequest struct {
 	Command []string `json:"command"`
 	Release []string `json:"release"`
 	Batch   *Int     `json:"batch,omitempty"` // this deploy's batch size; left out: the app's
+	// Wait queues the operation behind the app's running one instead of
+	// answering 409, for at most WaitTimeout (default 10m; given alone,
+	// it asks to wait too). See cluster.WithWait. JSON bodies only.
+	Wait        bool              `json:"wait,omitempty"`
+	WaitTimeout *cluster.Duration `json:"wait_timeout,omitempty"`
 }
 
 // SetEnvRequest is the body of POST /apps/:app/envs.
 type SetEnvRequest struct {
 	Env string `json:"env"` // KEY=value
+	// Wait queues the operation behind the app's running one instead of
+	// answering 409, for at most WaitTimeout (default 10m; given alone,
+	// it asks to wait too). See cluster.WithWait. JSON bodies only.
+	Wait        bool              `json:"wait,omitempty"`
+	WaitTimeout *cluster.Duration `json:"wait_timeout,omitempty"`
 }
 
 // RollbackRequest is the body of POST /apps/:app/rollback; without a
@@ -57,6 +67,11 @@ type RollbackRequest struct {
 	// Release runs the revision's release command before its instances
 	// start; without it a rollback runs none.
 	Release bool `json:"release,omitempty"`
+	// Wait queues the operation behind the app's running one instead of
+	// answering 409, for at most WaitTimeout (default 10m; given alone,
+	// it asks to wait too). See cluster.WithWait. JSON bodies only.
+	Wait        bool              `json:"wait,omitempty"`
+	WaitTimeout *cluster.Duration `json:"wait_timeout,omitempty"`
 }
 
 // RunRequest is the body of POST /apps/:app/run: a one-off task of the
@@ -110,6 +125,11 @@ func (l *RunLine) LineError() error {
 // ScaleRequest is the body of POST /apps/:app/scale.
 type ScaleRequest struct {
 	Count *Int `json:"count"`
+	// Wait queues the operation behind the app's running one instead of
+	// answering 409, for at most WaitTimeout (default 10m; given alone,
+	// it asks to wait too). See cluster.WithWait. JSON bodies only.
+	Wait        bool              `json:"wait,omitempty"`
+	WaitTimeout *cluster.Duration `json:"wait_timeout,omitempty"`
 }
 
 // PutRegistryRequest is the body of POST /registries.
@@ -175,6 +195,10 @@ type AppDescription struct {
 	// Each instance's limits; 0: none.
 	Memory cluster.Bytes `json:"memory,omitempty"`
 	CPUs   float64       `json:"cpus,omitempty"`
+
+	// Maintenance is set while the routers answer the app with its
+	// maintenance page (see POST /apps/:app/maintenance).
+	Maintenance *cluster.AppMaintenance `json:"maintenance,omitempty"`
 }
 
 // DescribeResponse answers GET /describe.
@@ -457,6 +481,21 @@ type HTTPSResponse struct {
 	HTTPS cluster.AppHTTPS `json:"https"`
 }
 
+// MaintenanceRequest is the body of POST /apps/:app/maintenance. Message
+// is the page's text while enabled; left out or empty, the default
+// (cluster.DefaultMaintenanceMessage).
+type MaintenanceRequest struct {
+	Enabled *bool  `json:"enabled"`
+	Message string `json:"message,omitempty"`
+}
+
+// MaintenanceResponse answers POST /apps/:app/maintenance with the app's
+// setting.
+type MaintenanceResponse struct {
+	App         string                 `json:"app"`
+	Maintenance cluster.AppMaintenance `json:"maintenance"`
+}
+
 // AddCertRequest is the body of POST /certs: a PEM chain (the domain's
 // certificate first) and its PEM private key.
 type AddCertRequest struct {
@@ -515,6 +554,9 @@ type AppOverview struct {
 	State       string              `json:"state"` // "new", "running", "degraded", "stopped", "deploying", "deleting"
 	Last        *HistoryEntry       `json:"last,omitempty"`
 	Instances   []InstanceOverview  `json:"instances"`
+	// Maintenance is set while the routers answer the app with its
+	// maintenance page.
+	Maintenance *cluster.AppMaintenance `json:"maintenance,omitempty"`
 }
 
 // InstanceOverview is one instance of an app.

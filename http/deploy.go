@@ -25,11 +25,15 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	if err != nil {
 		return err
 	}
+	ctx, err := waitContext(r, req.Wait, req.WaitTimeout)
+	if err != nil {
+		return err
+	}
 	if _, err := s.Store.CreateApp(name); err != nil {
 		return err
 	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-		return s.Scheduler.Deploy(r.Context(), name, d, progress)
+		return s.Scheduler.Deploy(ctx, name, d, progress)
 	})
 	return nil
 }
@@ -43,11 +47,15 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, app *cluster.A
 	if rev < 0 {
 		return cluster.Errorf(cluster.EINVALID, "Revision %d is not valid", rev).WithFix("give none for the previous one, or a revision number listed by", cluster.OpHistory, cluster.ArgApp, app.Name)
 	}
+	ctx, err := waitContext(r, req.Wait, req.WaitTimeout)
+	if err != nil {
+		return err
+	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		if req.Release {
-			return s.Scheduler.RollbackRelease(r.Context(), app.Name, rev, progress)
+			return s.Scheduler.RollbackRelease(ctx, app.Name, rev, progress)
 		}
-		return s.Scheduler.Rollback(r.Context(), app.Name, rev, progress)
+		return s.Scheduler.Rollback(ctx, app.Name, rev, progress)
 	})
 	return nil
 }
@@ -64,8 +72,12 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request, app *cluster.App,
 	if err := cluster.ValidateCount(n, s.Scheduler.MaxCount(), true); err != nil {
 		return err
 	}
+	ctx, err := waitContext(r, req.Wait, req.WaitTimeout)
+	if err != nil {
+		return err
+	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-		return s.Scheduler.Scale(r.Context(), app.Name, n, progress)
+		return s.Scheduler.Scale(ctx, app.Name, n, progress)
 	})
 	return nil
 }

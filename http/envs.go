@@ -40,8 +40,12 @@ func (s *Server) setEnv(w http.ResponseWriter, r *http.Request, app *cluster.App
 	if err := cluster.ValidateEnvs(app.Name, after); err != nil {
 		return err
 	}
+	ctx, err := waitContext(r, req.Wait, req.WaitTimeout)
+	if err != nil {
+		return err
+	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-		return s.Scheduler.SetEnv(r.Context(), app.Name, key, value, progress)
+		return s.Scheduler.SetEnv(ctx, app.Name, key, value, progress)
 	})
 	return nil
 }
@@ -58,8 +62,16 @@ func (s *Server) unsetEnv(w http.ResponseWriter, r *http.Request, app *cluster.A
 	if _, set := app.Envs[key]; !set {
 		return cluster.Errorf(cluster.ENOTFOUND, "App %s has no env %s", app.Name, key).WithFix("list its envs with", cluster.OpEnvs, cluster.ArgApp, app.Name)
 	}
+	wait, timeout, err := waitQuery(r)
+	if err != nil {
+		return err
+	}
+	ctx, err := waitContext(r, wait, timeout)
+	if err != nil {
+		return err
+	}
 	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-		return s.Scheduler.UnsetEnv(r.Context(), app.Name, key, progress)
+		return s.Scheduler.UnsetEnv(ctx, app.Name, key, progress)
 	})
 	return nil
 }

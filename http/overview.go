@@ -75,6 +75,10 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		if ao.Instances == nil {
 			ao.Instances = []InstanceOverview{}
 		}
+		if a.Maintenance.Enabled {
+			m := a.Maintenance
+			ao.Maintenance = &m
+		}
 		sort.Slice(ao.Instances, func(i, j int) bool { return ao.Instances[i].Addr < ao.Instances[j].Addr })
 		revs, err := s.Store.Revisions(a.Name)
 		if err != nil {

@@ -182,6 +182,7 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "GET", "/metrics", s.fallible(s.metrics))
 
 	s.handle(r, "POST", "/apps/:app/https", s.forApp(s.setHTTPS))
+	s.handle(r, "POST", "/apps/:app/maintenance", s.forApp(s.setMaintenance))
 	s.handle(r, "GET", "/certs", s.fallible(s.listCerts))
 	s.handle(r, "POST", "/certs", s.fallible(s.addCert))
 	s.handle(r, "DELETE", "/certs/:domain", s.fallible(s.deleteCert))
@@ -213,7 +214,7 @@ func Routes() [][2]string {
 		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
 		{"POST", "/apps/:app/https"}, {"GET", "/certs"}, {"POST", "/certs"}, {"DELETE", "/certs/:domain"}, {"GET", "/router/certs"},
-		{"GET", "/events"}, {"GET", "/overview"},
+		{"GET", "/events"}, {"GET", "/overview"}, {"POST", "/apps/:app/maintenance"},
 	}
 }
 

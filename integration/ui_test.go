@@ -205,6 +205,14 @@ func TestDashboard(t *testing.T) {
 	b.Do("confirming", chromedp.Click(css("#confirm-ok")))
 	b.Wait("revision 3 current", `document.getElementById('app-revision').textContent === '3' && document.querySelector('#history-body tr[data-revision="3"].current')`, 120*time.Second)
 
+	// Maintenance, turned on through the API, shows on the app's page at
+	// once (its event refreshes the view), with its message, and goes.
+	mustCall(t, c, "POST", "/apps/"+app+"/maintenance", `{"enabled":true,"message":"Back soon, from the dashboard test."}`)
+	b.Wait("maintenance shown on the app's page", `document.getElementById('app-maintenance')?.textContent.includes('Back soon, from the dashboard test.')`, 30*time.Second)
+	b.Wait("the maintenance event listed", `document.querySelector('#events li[data-type=app][data-step=maintenance]')`, 10*time.Second)
+	mustCall(t, c, "POST", "/apps/"+app+"/maintenance", `{"enabled":false}`)
+	b.Wait("maintenance gone from the app's page", `!document.getElementById('app-maintenance')`, 30*time.Second)
+
 	// A deploy whose health check never passes: its reason, with the
 	// container's last log lines, in the form and the history.
 	b.Do("a deploy that fails",

@@ -238,12 +238,13 @@ func (r *Router) Table() cluster.RoutingTable {
 	for k, v := range s.table.Routes {
 		t.Routes[k] = slices.Clone(v)
 	}
-	t.HTTPS, t.Challenges = maps.Clone(t.HTTPS), maps.Clone(t.Challenges)
+	t.HTTPS, t.Challenges, t.Maintenance = maps.Clone(t.HTTPS), maps.Clone(t.Challenges), maps.Clone(t.Maintenance)
 	return t
 }
 
-// ServeHTTP answers /_ping itself and proxies everything else to an
-// instance of the app named by the Host header.
+// ServeHTTP answers /_ping itself, answers the apps in maintenance with
+// their page, and proxies everything else to an instance of the app named
+// by the Host header. (ACME challenges are answered before, by httpsFront.)
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	s := r.snap.Load()
 	if req.URL.Path == PingPath {
@@ -260,6 +261,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	name := canonicalHost(req.Host)
+	if msg, ok := s.maintenance[name]; ok {
+		maintenancePage(w, req, name, msg)
+		return
+	}
 	a := s.apps[name]
 	if a == nil {
 		plain(w, http.StatusNotFound, "No backend found for "+name)

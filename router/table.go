@@ -15,6 +15,9 @@ type snapshot struct {
 	// redirect holds the canonical hosts whose plain HTTP requests are
 	// redirected to HTTPS.
 	redirect map[string]bool
+	// maintenance holds the canonical hosts in maintenance, with the
+	// message of their page.
+	maintenance map[string]string
 }
 
 // app is one application's instances and its round-robin counter.
@@ -76,6 +79,12 @@ func newSnapshot(t cluster.RoutingTable, prev *snapshot) *snapshot {
 			}
 			s.redirect[canonicalHost(name)] = true
 		}
+	}
+	for name, m := range t.Maintenance {
+		if s.maintenance == nil {
+			s.maintenance = map[string]string{}
+		}
+		s.maintenance[canonicalHost(name)] = m.Message
 	}
 	return s
 }

@@ -170,7 +170,7 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, e envEdit, progre
 			first := newEnvBatch()
 			first.waiters = []*envWaiter{w}
 			run := &envRun{ready: make(chan struct{}), running: first}
-			unlock := s.take(app, &hold{op: "an env change", env: run, done: make(chan struct{})})
+			unlock := s.take(app, &hold{op: "an env change", start: time.Now(), env: run, done: make(chan struct{})})
 			go s.runEnv(context.WithoutCancel(ctx), app, run, unlock)
 			<-first.done
 			return w.res, w.err
@@ -200,7 +200,11 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, e envEdit, progre
 			b, revision, quiet := run.next, run.revision, run.stores
 			b.waiters = append(b.waiters, w)
 			s.mu.Unlock()
-			return s.awaitEnv(app, run, b, w, revision, quiet)
+			limit := s.cfg.EnvWait
+			if wait, ok := cluster.WaitOf(ctx); ok {
+				limit = wait.Timeout
+			}
+			return s.awaitEnv(app, run, b, w, revision, quiet, limit)
 		case envAwait:
 			wait := h.done
 			if h.env != nil && !h.env.closed {
@@ -213,30 +217,76 @@ func (s *Scheduler) changeEnv(ctx context.Context, app string, e envEdit, progre
 			}
 			<-wait
 		case envRefuse:
-			s.mu.Unlock()
-			return nil, busyError(app, h)
+			wait, ok := cluster.WaitOf(ctx)
+			if !ok {
+				s.mu.Unlock()
+				return nil, busyError(app, h)
+			}
+			return s.changeEnvInTurn(ctx, app, h, w, wait)
 		}
 	}
 }
 
+// changeEnvInTurn is changeEnv for an env change that asked to wait and
+// finds another operation (cur) holding app: it queues for the app (see
+// awaitTurn) as the first batch of an env runner, which other env changes
+// join once it holds the app. An env change that asked to wait and finds
+// such a batch last in the queue joins it instead, so that the changes
+// sent together (one request per variable) still make one revision; they
+// share its answer, and its wait's outcome. s.mu is held and is released.
+func (s *Scheduler) changeEnvInTurn(ctx context.Context, app string, cur *hold, w *envWaiter, wait cluster.Wait) (*cluster.DeployResult, error) {
+	if q := s.queue[app]; len(q) > 0 && q[len(q)-1].h.env != nil {
+		b := q[len(q)-1].h.env.running
+		b.waiters = append(b.waiters, w)
+		msg := waitingMessage(app, "an env change", cur, len(q)-1, wait.Timeout) + " (with the env changes queued with it)"
+		s.mu.Unlock()
+		if w.progress != nil {
+			w.progress(cluster.Progress{Step: "waiting", Message: msg})
+		}
+		<-b.done
+		return w.res, w.err
+	}
+	first := newEnvBatch()
+	first.waiters = []*envWaiter{w}
+	run := &envRun{ready: make(chan struct{}), running: first}
+	h := &hold{op: "an env change", start: time.Now(), env: run, done: make(chan struct{})}
+	// The runner begins its leadership term once it holds the app.
+	unlock, err := s.awaitTurn(context.Background(), app, cur, h, wait, w.progress)
+	if err != nil {
+		// Out of the queue now: no change joins the batch any more.
+		s.mu.Lock()
+		joined := first.waiters
+		s.mu.Unlock()
+		for _, x := range joined {
+			x.err = err
+		}
+		close(first.done)
+		return nil, err
+	}
+	go s.runEnv(context.WithoutCancel(ctx), app, run, unlock)
+	<-first.done
+	return w.res, w.err
+}
+
 // awaitEnv waits for the batch b that w joined: for its start at most
-// Config.EnvWait (else w leaves it, unapplied, with ECONFLICT), then for
-// its end. Unless quiet, the wait is reported first. A batch runs to its
-// end even when the client went away, like every rollout.
-func (s *Scheduler) awaitEnv(app string, run *envRun, b *envBatch, w *envWaiter, revision int, quiet bool) (*cluster.DeployResult, error) {
+// limit (Config.EnvWait, or the change's wait timeout; else w leaves it,
+// unapplied, with ECONFLICT), then for its end. Unless quiet, the wait is
+// reported first. A batch runs to its end even when the client went away,
+// like every rollout.
+func (s *Scheduler) awaitEnv(app string, run *envRun, b *envBatch, w *envWaiter, revision int, quiet bool, limit time.Duration) (*cluster.DeployResult, error) {
 	if !quiet {
 		what := "the env change of " + app + " in progress"
 		if revision > 0 {
 			what = fmt.Sprintf("revision %d of %s, the env change in progress,", revision, app)
 		}
-		msg := fmt.Sprintf("waiting for %s to finish (at most %s); %s is then applied with the other env changes that arrived meanwhile, as one new revision", what, s.cfg.EnvWait, w.edit.Key)
+		msg := fmt.Sprintf("waiting for %s to finish (at most %s); %s is then applied with the other env changes that arrived meanwhile, as one new revision", what, limit, w.edit.Key)
 		s.cfg.Logger.Info("env change waits for the one in progress", "app", app, "key", w.edit.Key, "running_revision", revision)
 		s.emit(cluster.Event{Type: cluster.EventDeploy, Step: "waiting", App: app, Revision: revision, Message: msg})
 		if w.progress != nil {
 			w.progress(cluster.Progress{Step: "waiting", Message: msg})
 		}
 	}
-	timer := time.NewTimer(s.cfg.EnvWait)
+	timer := time.NewTimer(limit)
 	defer timer.Stop()
 	select {
 	case <-b.started:
@@ -253,7 +303,7 @@ func (s *Scheduler) awaitEnv(app string, run *envRun, b *envBatch, w *envWaiter,
 			if current > 0 {
 				what = fmt.Sprintf("The env change of %s (revision %d)", app, current)
 			}
-			return nil, cluster.Errorf(cluster.ECONFLICT, "%s is still running after %s, so %s was not changed: wait for it to finish, then change %s again", what, s.cfg.EnvWait, w.edit.Key, w.edit.Key).WithFix("watch it with", cluster.OpHistory, cluster.ArgApp, app)
+			return nil, cluster.Errorf(cluster.ECONFLICT, "%s is still running after %s, so %s was not changed: wait for it to finish, then change %s again", what, limit, w.edit.Key, w.edit.Key).WithFix("watch it with", cluster.OpHistory, cluster.ArgApp, app)
 		}
 		s.mu.Unlock()
 	}

@@ -12,8 +12,8 @@ import (
 // other operation), settles a deploy of the app that was interrupted (see
 // settle), and loads the app, refusing one whose deletion began. ctx is
 // the operation's (see begin).
-func (s *Scheduler) open(ctx context.Context, app, op string) (*cluster.App, func(), error) {
-	unlock, err := s.lock(app, op)
+func (s *Scheduler) open(ctx context.Context, app, op string, progress cluster.ProgressFunc) (*cluster.App, func(), error) {
+	unlock, err := s.lockTurn(ctx, app, op, progress)
 	if err != nil {
 		return nil, nil, err
 	}

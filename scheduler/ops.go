@@ -21,7 +21,7 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 		return nil, err
 	}
 	defer end()
-	a, unlock, err := s.open(ctx, app, "a deploy")
+	a, unlock, err := s.open(ctx, app, "a deploy", progress)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *Scheduler) rollback(ctx context.Context, app string, number int, releas
 		return nil, err
 	}
 	defer end()
-	a, unlock, err := s.open(ctx, app, "a rollback")
+	a, unlock, err := s.open(ctx, app, "a rollback", progress)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 		return nil, err
 	}
 	defer end()
-	a, unlock, err := s.open(ctx, app, "a scale")
+	a, unlock, err := s.open(ctx, app, "a scale", progress)
 	if err != nil {
 		return nil, err
 	}
@@ -509,7 +509,7 @@ func (s *Scheduler) Rebalance(ctx context.Context) {
 // host without any of its instances exists (see PlanRebalance); it reports
 // whether it moved.
 func (s *Scheduler) rebalanceOne(ctx context.Context, app string) bool {
-	a, unlock, err := s.open(ctx, app, "a rebalance")
+	a, unlock, err := s.open(ctx, app, "a rebalance", nil)
 	if err != nil {
 		return false
 	}

@@ -89,9 +89,10 @@ type Scheduler struct {
 	cfg     Config
 	health  *healthChecker
 
-	mu       sync.Mutex       // guards busy and retiring
-	busy     map[string]*hold // app -> the operation holding it
-	retiring map[string]bool  // instance ids retired in the background
+	mu       sync.Mutex         // guards busy, queue and retiring
+	busy     map[string]*hold   // app -> the operation holding it
+	queue    map[string][]*turn // app -> the operations waiting for it, in arrival order (queue.go)
+	retiring map[string]bool    // instance ids retired in the background
 	// oomKilled holds the containers the reconciler saw killed for memory
 	// (Docker's oom event), which a health check waiting for one of them
 	// reports as such even when Docker restarted it and reset its state.
@@ -151,7 +152,7 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	}
 	closing, cancel := context.WithCancel(context.Background())
 	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(),
-		busy: map[string]*hold{}, retiring: map[string]bool{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
+		busy: map[string]*hold{}, queue: map[string][]*turn{}, retiring: map[string]bool{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
 }
 
 // Close ends the background retirements (their instances stay recorded as
@@ -168,6 +169,7 @@ func (s *Scheduler) MaxCount() int { return s.cfg.MaxCount }
 // pre-empted: cancel ends it, and done is closed once it let go.
 type hold struct {
 	op     string
+	start  time.Time // when it took the app, or began waiting for it
 	repair bool
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -176,13 +178,14 @@ type hold struct {
 
 // lock marks app busy with op, or fails with ECONFLICT naming what holds it.
 // A repair by the reconciler does not block an operator: it is cancelled
-// (the containers it started are removed) and op proceeds once it let go.
+// (the containers it started are removed) and op proceeds once it let go,
+// unless an operation waiting for the app (queue.go) takes it first.
 func (s *Scheduler) lock(app, op string) (unlock func(), err error) {
 	for {
 		s.mu.Lock()
 		h, ok := s.busy[app]
 		if !ok {
-			return s.take(app, &hold{op: op, done: make(chan struct{})}), nil
+			return s.take(app, &hold{op: op, start: time.Now(), done: make(chan struct{})}), nil
 		}
 		s.mu.Unlock()
 		if !h.repair {
@@ -238,7 +241,7 @@ func (s *Scheduler) lockRepair(ctx context.Context, app string) (context.Context
 		return nil, nil, false
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	unlock := s.take(app, &hold{op: "a repair", repair: true, cancel: cancel, done: make(chan struct{})})
+	unlock := s.take(app, &hold{op: "a repair", start: time.Now(), repair: true, cancel: cancel, done: make(chan struct{})})
 	return rctx, func() { cancel(); unlock() }, true
 }
 
@@ -246,14 +249,18 @@ func (s *Scheduler) lockRepair(ctx context.Context, app string) (context.Context
 func (s *Scheduler) take(app string, h *hold) (unlock func()) {
 	s.busy[app] = h
 	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		if s.busy[app] == h {
-			delete(s.busy, app)
-		}
-		s.mu.Unlock()
-		close(h.done)
+	return func() { s.letGo(app, h) }
+}
+
+// letGo lets go of app, held by h: the first operation waiting for it
+// takes it at once (see handOver), else it is free.
+func (s *Scheduler) letGo(app string, h *hold) {
+	s.mu.Lock()
+	if s.busy[app] == h {
+		s.handOver(app)
 	}
+	s.mu.Unlock()
+	close(h.done)
 }
 
 // holds returns the operations holding an app right now.

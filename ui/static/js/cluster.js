@@ -47,7 +47,7 @@ function appRows(apps) {
     h('td', { class: 'mono' }, app.image || '—'),
     h('td', {}, app.revision ? String(app.revision) : '—'),
     h('td', { class: 'healthy' }, `${app.healthy}/${app.count}`),
-    h('td', {}, badge(app.state)),
+    h('td', {}, badge(app.state), app.maintenance && [' ', badge('maintenance')]),
     h('td', {}, lastDeploy(app))));
 }
 
