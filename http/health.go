@@ -30,6 +30,14 @@ type healthState struct {
 	hosts map[string]string
 }
 
+// forget makes the next look a new one: the hosts changed, and a status
+// asked for right after must show them.
+func (h *healthState) forget() {
+	h.mu.Lock()
+	h.at = time.Time{}
+	h.mu.Unlock()
+}
+
 // look returns each host's state and the store's error (nil when it
 // answers), taken now when the last look is older than every, else the
 // last look's. The hosts map is the caller's.

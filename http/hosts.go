@@ -29,7 +29,9 @@ func (s *Server) addHost(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	if err != nil {
 		return err
 	}
-	return done(w, s.Scheduler.AddHost(r.Context(), addr))
+	err = s.Scheduler.AddHost(r.Context(), addr)
+	s.health.forget()
+	return done(w, err)
 }
 
 // removeHost drains the host (its instances are replaced elsewhere first)
@@ -40,5 +42,7 @@ func (s *Server) removeHost(w http.ResponseWriter, r *http.Request, ps httproute
 	if err != nil {
 		return err
 	}
-	return done(w, s.Scheduler.RemoveHost(r.Context(), addr, r.URL.Query().Get("force") == "true"))
+	err = s.Scheduler.RemoveHost(r.Context(), addr, r.URL.Query().Get("force") == "true")
+	s.health.forget()
+	return done(w, err)
 }
