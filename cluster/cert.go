@@ -263,10 +263,10 @@ func AddHTTPS(t *RoutingTable, app *App) {
 }
 
 // TableSum is the SHA-256 of what a routing table's version counts:
-// routes, HTTPS apps, challenges and the certificates' version. A store
-// raises the version when it differs from the stored sum.
+// routes, HTTPS apps, challenges, the certificates' version and the held
+// apps. A store raises the version when it differs from the stored sum.
 func TableSum(t RoutingTable) []byte {
-	if len(t.HTTPS) == 0 && len(t.Challenges) == 0 && t.Certs == 0 {
+	if len(t.HTTPS) == 0 && len(t.Challenges) == 0 && t.Certs == 0 && len(t.Held) == 0 {
 		// The sum stored before tables carried HTTPS: an upgrade alone
 		// does not raise the version.
 		buf, _ := json.Marshal(t.Routes)
@@ -278,7 +278,8 @@ func TableSum(t RoutingTable) []byte {
 		HTTPS      map[string]HTTPSRoute `json:"https,omitempty"`
 		Challenges map[string]string     `json:"challenges,omitempty"`
 		Certs      uint64                `json:"certs,omitempty"`
-	}{t.Routes, t.HTTPS, t.Challenges, t.Certs})
+		Held       map[string]Duration   `json:"held,omitempty"`
+	}{t.Routes, t.HTTPS, t.Challenges, t.Certs, t.Held})
 	sum := sha256.Sum256(buf)
 	return sum[:]
 }

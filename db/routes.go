@@ -85,6 +85,7 @@ func (db *DB) routes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTabl
 			return err
 		}
 		cluster.AddHTTPS(&table, &app)
+		cluster.AddHeld(&table, &app)
 		return nil
 	})
 	if err != nil {

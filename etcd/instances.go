@@ -172,6 +172,7 @@ func (s *Store) RoutingTable() (cluster.RoutingTable, error) {
 				return err
 			}
 			cluster.AddHTTPS(&table, &app)
+			cluster.AddHeld(&table, &app)
 		}
 		if err := s.getMetaJSON(t, keyChallenges, &table.Challenges); err != nil {
 			return err

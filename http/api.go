@@ -43,6 +43,13 @@ type DeployRequest struct {
 	Command []string `json:"command"`
 	Release []string `json:"release"`
 	Batch   *Int     `json:"batch,omitempty"` // this deploy's batch size; left out: the app's
+	// Volumes (NAME:/path) and Hosts pin the app to hosts (see
+	// cluster.Revision); left out, each keeps the app's, an empty list
+	// clears it. Hold is how long routers hold its requests during a
+	// stop-first deploy; left out, the app's (else cluster.DefaultHold).
+	Volumes []string          `json:"volumes"`
+	Hosts   []string          `json:"hosts"`
+	Hold    *cluster.Duration `json:"hold,omitempty"`
 }
 
 // SetEnvRequest is the body of POST /apps/:app/envs.
@@ -175,6 +182,10 @@ type AppDescription struct {
 	// Each instance's limits; 0: none.
 	Memory cluster.Bytes `json:"memory,omitempty"`
 	CPUs   float64       `json:"cpus,omitempty"`
+
+	// Volumes (NAME:/path) and the hosts the app is pinned to.
+	Volumes []string `json:"volumes,omitempty"`
+	Hosts   []string `json:"hosts,omitempty"`
 }
 
 // DescribeResponse answers GET /describe.
@@ -220,6 +231,10 @@ type HistoryEntry struct {
 	CPUs     float64       `json:"cpus,omitempty"`
 	OOMKills int           `json:"oom_kills,omitempty"`
 	LastOOM  int64         `json:"last_oom,omitempty"`
+
+	// The revision's volumes (NAME:/path) and pinned hosts.
+	Volumes []string `json:"volumes,omitempty"`
+	Hosts   []string `json:"hosts,omitempty"`
 }
 
 // LogsResponse answers GET /apps/:app/logs.

@@ -21,6 +21,7 @@ func (s *Server) description(app *cluster.App) (AppDescription, error) {
 func describeApp(app *cluster.App, insts []cluster.Instance) AppDescription {
 	d := AppDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(insts), Envs: app.EnvList()}
 	d.Memory, d.CPUs = app.Memory, app.CPUs
+	d.Volumes, d.Hosts = app.Volumes, app.Hosts
 	return d
 }
 

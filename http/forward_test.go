@@ -31,6 +31,7 @@ func TestLeaderOnly(t *testing.T) {
 		{"GET", "/metrics"}:      true,
 		{"GET", "/events"}:       true, {"GET", "/overview"}: true,
 		{"POST", "/apps/:app/run"}: true, {"GET", "/apps/:app/tasks"}: false,
+		{"DELETE", "/apps/:app/volumes/:volume"}: true,
 	}
 	routes := Routes()
 	if len(routes) != len(want) {

@@ -44,6 +44,7 @@ type Store interface {
 type Scheduler interface {
 	AddHost(ctx context.Context, addr string) error
 	RemoveHost(ctx context.Context, addr string, force bool) error
+	RemoveVolume(ctx context.Context, app, name string) ([]string, error)
 	DeleteApp(ctx context.Context, app string) error
 	SetEnv(ctx context.Context, app, key, value string, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	UnsetEnv(ctx context.Context, app, key string, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
@@ -168,6 +169,7 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "GET", "/apps/:app/tasks", s.forApp(s.listTasks))
 	s.handle(r, "GET", "/apps/:app/settings", s.forApp(s.getSettings))
 	s.handle(r, "POST", "/apps/:app/settings", s.forApp(s.setSettings))
+	s.handle(r, "DELETE", "/apps/:app/volumes/:volume", s.fallible(s.removeVolume))
 
 	s.handle(r, "GET", "/hosts", s.fallible(s.listHosts))
 	s.handle(r, "POST", "/hosts", s.fallible(s.addHost))
@@ -210,7 +212,7 @@ func Routes() [][2]string {
 		{"GET", "/apps/:app/logs"}, {"GET", "/apps/:app/kill"}, {"POST", "/apps/:app/kill"},
 		{"POST", "/apps/:app/rollback"}, {"POST", "/apps/:app/scale"},
 		{"POST", "/apps/:app/run"}, {"GET", "/apps/:app/tasks"},
-		{"GET", "/apps/:app/settings"}, {"POST", "/apps/:app/settings"},
+		{"GET", "/apps/:app/settings"}, {"POST", "/apps/:app/settings"}, {"DELETE", "/apps/:app/volumes/:volume"},
 		{"GET", "/hosts"}, {"POST", "/hosts"}, {"DELETE", "/hosts/:host"},
 		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},

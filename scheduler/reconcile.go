@@ -121,6 +121,10 @@ func PlanRepair(s AppState) Plan {
 		if s.Current != nil {
 			p.place(deficit, s.Capacity, nil, nil)
 		}
+		if s.Current.Pinned() && s.Capacity.Up != nil {
+			// Never moved somewhere without its data: reported down.
+			p.PinnedDown, p.Unplaced = p.Unplaced, 0
+		}
 	} else if deficit < 0 {
 		p.Retire = append(p.Retire, PickRemovals(-deficit, live, nil)...)
 	}

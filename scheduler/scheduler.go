@@ -89,9 +89,12 @@ type Scheduler struct {
 	cfg     Config
 	health  *healthChecker
 
-	mu       sync.Mutex       // guards busy and retiring
+	mu       sync.Mutex       // guards busy, retiring and pinnedDown
 	busy     map[string]*hold // app -> the operation holding it
 	retiring map[string]bool  // instance ids retired in the background
+	// pinnedDown is when each app was last reported down on its pinned
+	// hosts (see reportPinnedDown).
+	pinnedDown map[string]time.Time
 	// oomKilled holds the containers the reconciler saw killed for memory
 	// (Docker's oom event), which a health check waiting for one of them
 	// reports as such even when Docker restarted it and reset its state.
@@ -151,7 +154,7 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	}
 	closing, cancel := context.WithCancel(context.Background())
 	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(),
-		busy: map[string]*hold{}, retiring: map[string]bool{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
+		busy: map[string]*hold{}, retiring: map[string]bool{}, pinnedDown: map[string]time.Time{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
 }
 
 // Close ends the background retirements (their instances stay recorded as
