@@ -3,6 +3,7 @@ package router
 import (
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -15,6 +16,10 @@ type snapshot struct {
 	// redirect holds the canonical hosts whose plain HTTP requests are
 	// redirected to HTTPS.
 	redirect map[string]bool
+	// held holds the canonical hosts whose requests wait, up to the
+	// duration given, while the app has no routed instance (a stop-first
+	// deploy replaces it; see Router.hold).
+	held map[string]time.Duration
 }
 
 // app is one application's instances and its round-robin counter.
@@ -68,6 +73,14 @@ func newSnapshot(t cluster.RoutingTable, prev *snapshot) *snapshot {
 			a.backends = append(a.backends, b)
 		}
 		s.apps[key] = a
+	}
+	for name, d := range t.Held {
+		if d > 0 {
+			if s.held == nil {
+				s.held = map[string]time.Duration{}
+			}
+			s.held[canonicalHost(name)] = d.D()
+		}
 	}
 	for name, h := range t.HTTPS {
 		if h.Redirect {
