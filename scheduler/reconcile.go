@@ -101,13 +101,18 @@ func PlanRepair(s AppState) Plan {
 		}
 	}
 
-	deficit := want - len(live)
+	deficit := p.adoptOrRemove(s, known, want-len(live), current)
+	p.fill(s, deficit, live)
+	return p
+}
+
+// adoptOrRemove adopts, up to deficit, the unknown healthy containers of
+// the current revision, and removes the other unknown containers (one-off
+// tasks aside: see planTasks). It returns the deficit left.
+func (p *Plan) adoptOrRemove(s AppState, known map[string]bool, deficit, current int) int {
 	for _, ct := range s.Containers {
-		if known[ct.ID] {
+		if known[ct.ID] || ct.Task != "" {
 			continue
-		}
-		if ct.Task != "" {
-			continue // never an instance: see planTasks
 		}
 		if deficit > 0 && ct.Revision == current && current > 0 && ct.Running && ct.State != "restarting" && !ct.OOMKilled && s.Healthy[ct.ID] {
 			p.Adopt = append(p.Adopt, ct)
@@ -116,19 +121,28 @@ func PlanRepair(s AppState) Plan {
 			p.Remove = append(p.Remove, ct)
 		}
 	}
-	if deficit > 0 {
-		p.Unplaced = deficit
-		if s.Current != nil {
-			p.place(deficit, s.Capacity, nil, nil)
-		}
-		if s.Current.Pinned() && s.Capacity.Up != nil {
-			// Never moved somewhere without its data: reported down.
-			p.PinnedDown, p.Unplaced = p.Unplaced, 0
-		}
-	} else if deficit < 0 {
+	return deficit
+}
+
+// fill places deficit new instances of the current revision, or, when
+// deficit is negative, retires as many of live. The instances of a pinned
+// revision that no pinned host can take are reported down (PinnedDown),
+// never moved somewhere without their data, once capacity was observed.
+func (p *Plan) fill(s AppState, deficit int, live []cluster.Instance) {
+	if deficit < 0 {
 		p.Retire = append(p.Retire, PickRemovals(-deficit, live, nil)...)
+		return
 	}
-	return p
+	if deficit == 0 {
+		return
+	}
+	p.Unplaced = deficit
+	if s.Current != nil {
+		p.place(deficit, s.Capacity, nil, nil)
+	}
+	if s.Current.Pinned() && s.Capacity.Up != nil {
+		p.PinnedDown, p.Unplaced = p.Unplaced, 0
+	}
 }
 
 func (p *Plan) unroute(rec cluster.Instance) {
