@@ -30,7 +30,7 @@ type DeployResult struct {
 // Progress is one step of a deploy, as streamed to clients that ask for
 // application/x-ndjson.
 type Progress struct {
-	Step     string `json:"step"` // "revision", "pulling", "pulled", "starting", "started", "healthy", "routed", "unrouted", "draining", "stopped", "failed", "warning", "batch", "restoring"
+	Step     string `json:"step"` // "revision", "pulling", "pulled", "starting", "started", "healthy", "routed", "unrouted", "draining", "stopped", "failed", "warning", "batch", "restoring", "stopping" (stop-first, see volume.go)
 	Host     string `json:"host,omitempty"`
 	Instance string `json:"instance,omitempty"`
 	Message  string `json:"message,omitempty"`
