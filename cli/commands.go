@@ -103,6 +103,12 @@ Routers older than this release ignore it and keep serving the app.`},
 				{Name: "batch", Value: "N", Int: true, Help: "replace N instances at a time, for this deploy",
 					Default: "the app's batch setting, else all at once"},
 				waitFlags[0], waitFlags[1],
+				{Name: "volume", Value: "NAME:/path", Many: true, Help: "a Docker local volume on each pinned host, mounted at /path; --volume '' alone: none",
+					Default: "the app's current volumes"},
+				{Name: "host", Value: "ADDR", Many: true, Help: "run only on this host (needed with --volume: one instance per host); --host '' alone: any host",
+					Default: "the app's current hosts, else any"},
+				{Name: "hold", Value: "DURATION", Help: "how long routers hold requests while an app with volumes is replaced",
+					Default: fmt.Sprintf("the app's current hold, else %s", cluster.DefaultHold)},
 			},
 			Rest: "CMD [ARG...]", RestOptional: true,
 			Summary: "deploy an image",
@@ -121,7 +127,15 @@ image with the new envs, after the pull and before any new instance starts
 (and again at every env change); if it exits non-zero, the deploy fails with
 its last output lines and nothing that serves is touched. Both --cmd and the
 release command replace the image's CMD and keep its ENTRYPOINT, as
-docker run IMAGE ARGS does; they are argument lists, not shell strings.`},
+docker run IMAGE ARGS does; they are argument lists, not shell strings.
+
+With --volume NAME:/path and --host ADDR, the app keeps data on its hosts:
+each volume is a Docker local volume longshoreman-APP-NAME on every pinned
+host, made on first use and kept across deploys, scales, rollbacks and
+repairs (volumes:rm removes it). The app runs one instance per pinned host
+and nowhere else; each deploy stops the old instance on a host before the
+new one starts there, while the routers hold the app's requests (up to
+--hold, then 503 with Retry-After), so no request fails in the gap.`},
 		{Name: cluster.OpRollback, Group: groupDeploys, Run: runRollback, App: NeedsApp,
 			Args:    []Arg{{Name: "REVISION", What: "revision number", Key: cluster.ArgRevision, Optional: true}},
 			Flags:   []Flag{{Name: "release", Help: "run the revision's release command first, as a deploy does"}, waitFlags[0], waitFlags[1]},
@@ -137,6 +151,7 @@ before the current. The revision's release command runs only with --release.`},
 			Help: `Set the number of instances of the app's current revision: new ones are
 started and routed, or surplus ones drained and stopped.`},
 		settingsCommand,
+		volumesRemoveCommand,
 		{Name: cluster.OpKill, Group: groupDeploys, Run: runKill, App: NeedsApp,
 			Summary: "stop every instance of the app (its count becomes 0)",
 			Help: `Stop every instance of the app: they are unrouted, then stopped. Its

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 	api "github.com/longshoreman/longshoreman/http"
@@ -47,6 +48,9 @@ func runDeploy(ctx context.Context, c *Call) error {
 	if body.Wait, body.WaitTimeout, err = waitOptions(c); err != nil {
 		return err
 	}
+	if err := deployPlacement(c, &body); err != nil {
+		return err
+	}
 	res, err := c.rollout(ctx, request{method: "POST", path: appPath(c.App, "deploy"), body: body})
 	if err != nil {
 		return err
@@ -69,6 +73,39 @@ func deployLimits(c *Call, body *api.DeployRequest) error {
 		if err := body.CPUs.UnmarshalJSON([]byte(strconv.Quote(n))); err != nil {
 			return fmt.Errorf("--cpus %v", err)
 		}
+	}
+	return nil
+}
+
+// deployPlacement sets the deploy's --volume, --host and --hold, checked
+// as the API checks them. A flag given once, empty, clears the app's.
+func deployPlacement(c *Call, body *api.DeployRequest) error {
+	listed := func(vals []string) []string {
+		switch {
+		case len(vals) == 0:
+			return nil // not sent: the app's
+		case len(vals) == 1 && vals[0] == "":
+			return []string{}
+		}
+		return vals
+	}
+	body.Volumes, body.Hosts = listed(c.Strings("volume")), listed(c.Strings("host"))
+	if err := cluster.ValidateVolumes(body.Volumes); err != nil {
+		return err
+	}
+	if _, err := cluster.ValidatePinned(body.Hosts); err != nil {
+		return err
+	}
+	if h := c.String("hold"); h != "" {
+		d, err := time.ParseDuration(h)
+		if err != nil {
+			return fmt.Errorf("--hold %q is not a duration: write it as 30s or 2m", h)
+		}
+		if err := cluster.ValidateHold(d); err != nil {
+			return err
+		}
+		hold := cluster.Duration(d)
+		body.Hold = &hold
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ var verbArgs = map[string][]string{
 	"init": nil, "status": nil, "apps": nil, "apps:add": {"a.example.com"}, "apps:rm": {"a.example.com"},
 	"hosts": nil, "hosts:add": {"127.0.0.9"}, "hosts:rm": {"127.0.0.9"},
 	"deploy": {"img:1"}, "instances": nil, "envs": nil, "envs:set": {"K=v"}, "envs:rm": {"K"},
-	"history": nil, "logs": nil, "kill": nil, "rollback": nil, "scale": {"2"},
+	"volumes:rm": {"data", "--yes"}, "history": nil, "logs": nil, "kill": nil, "rollback": nil, "scale": {"2"},
 	"describe": nil, "backup": {"out.db"}, "commands": nil, "events": nil,
 	"registries": nil, "registries:add": {"r.example.com", "--username", "u"}, "registries:rm": {"r.example.com"},
 	"https:on": {"a.example.com"}, "https:off": {"a.example.com"}, "certs": nil,
@@ -23,7 +23,7 @@ var verbArgs = map[string][]string{
 }
 
 // appVerbs act on the app named with --app.
-var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks", "maintenance:on", "maintenance:off"}
+var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks", "maintenance:on", "maintenance:off", "volumes:rm"}
 
 func TestCommandsAndHelp(t *testing.T) {
 	t.Parallel()

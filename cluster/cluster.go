@@ -81,6 +81,13 @@ type App struct {
 	Release []string `json:"release,omitempty"`
 	Memory  Bytes    `json:"memory,omitempty"`
 	CPUs    float64  `json:"cpus,omitempty"`
+	Volumes []string `json:"volumes,omitempty"`
+	Hosts   []string `json:"hosts,omitempty"`
+	Hold    Duration `json:"hold,omitempty"`
+	// Holding is set while a stop-first deploy (an app with volumes)
+	// replaces its instances: the routers hold the app's requests while
+	// it has no routed instance (see AddHeld).
+	Holding bool `json:"holding,omitempty"`
 
 	// App settings: how the app's instances are replaced and stopped,
 	// changed apart from any revision and kept across them (see
@@ -110,6 +117,7 @@ type AppHTTPS struct {
 func (a *App) Apply(rev *Revision) {
 	a.Image, a.Count, a.Port, a.HealthCheck, a.Revision = rev.Image, rev.Count, rev.Port, rev.HealthCheck, rev.Number
 	a.Command, a.Release, a.Memory, a.CPUs = rev.Command, rev.Release, rev.Memory, rev.CPUs
+	a.Volumes, a.Hosts, a.Hold = rev.Volumes, rev.Hosts, rev.Hold
 	a.Envs = map[string]string{}
 	for _, kv := range rev.Envs {
 		k, v, _ := ParseEnv(kv)
@@ -185,6 +193,13 @@ type Revision struct {
 	// the last one was.
 	OOMKills int       `json:"oom_kills,omitempty"`
 	LastOOM  time.Time `json:"last_oom,omitzero"`
+	// Volumes are NAME:/path, each a Docker local volume on every pinned
+	// host (see volume.go); Hosts are the hosts the revision runs on, and
+	// only there (empty: any host); Hold is how long the routers hold the
+	// app's requests during a stop-first deploy (0: DefaultHold).
+	Volumes []string `json:"volumes,omitempty"`
+	Hosts   []string `json:"hosts,omitempty"`
+	Hold    Duration `json:"hold,omitempty"`
 }
 
 // Instance is one container of one revision of one app on one host,
@@ -243,6 +258,10 @@ type RoutingTable struct {
 	// answers with 503 and the message instead of proxying. A router of
 	// an earlier release ignores it and keeps proxying.
 	Maintenance map[string]MaintenanceRoute `json:"maintenance,omitempty"`
+	// Held lists the apps whose requests a router holds, for at most the
+	// duration given, while they have no routed instance: a stop-first
+	// deploy is replacing them (see AddHeld).
+	Held map[string]Duration `json:"held,omitempty"`
 }
 
 // HTTPSRoute is how the routers serve one app over HTTPS.
@@ -286,6 +305,9 @@ type ContainerSpec struct {
 	Command    []string // replaces the image's CMD when not empty
 	Memory     Bytes    // memory limit; 0: none
 	CPUs       float64  // CPU limit in cores; 0: none
+	// Mounts are the named local volumes mounted in the container (made
+	// by Docker when missing, never removed with the container).
+	Mounts []VolumeMount
 	// Task names a one-off task (LabelTask): the container publishes no
 	// port, is never restarted and never counts as an instance.
 	Task string

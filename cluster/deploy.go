@@ -14,6 +14,11 @@ type DeployRequest struct {
 	// Batch replaces the instances this many at a time for this deploy;
 	// 0 takes the app's setting (all at once when unset).
 	Batch int `json:"batch,omitempty"`
+	// Volumes and Hosts (see Revision): nil keeps the app's, an empty
+	// list clears them. Hold 0 keeps the app's.
+	Volumes []string `json:"volumes,omitempty"`
+	Hosts   []string `json:"hosts,omitempty"`
+	Hold    Duration `json:"hold,omitempty"`
 }
 
 // DeployResult is the outcome of a deploy, rollback, scale or restart.
@@ -25,7 +30,7 @@ type DeployResult struct {
 // Progress is one step of a deploy, as streamed to clients that ask for
 // application/x-ndjson.
 type Progress struct {
-	Step     string `json:"step"` // "revision", "pulling", "pulled", "starting", "started", "healthy", "routed", "unrouted", "draining", "stopped", "failed", "warning", "batch", "restoring"
+	Step     string `json:"step"` // "revision", "pulling", "pulled", "starting", "started", "healthy", "routed", "unrouted", "draining", "stopped", "failed", "warning", "batch", "restoring", "stopping" (stop-first, see volume.go)
 	Host     string `json:"host,omitempty"`
 	Instance string `json:"instance,omitempty"`
 	Message  string `json:"message,omitempty"`

@@ -5,7 +5,7 @@ import "time"
 // Event kinds, the Type of an Event.
 const (
 	EventDeploy   = "deploy"   // a step of a deploy, rollback, env change or scale (Step as in Progress)
-	EventInstance = "instance" // Step: routed, unrouted, died, oom
+	EventInstance = "instance" // Step: routed, unrouted, died, oom, down (pinned to hosts that do not answer)
 	EventHost     = "host"     // Step: up, down
 	EventRevision = "revision" // Step: succeeded, failed
 	EventLeader   = "leader"   // Step: elected, lost

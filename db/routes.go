@@ -86,6 +86,7 @@ func (db *DB) routes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTabl
 		}
 		cluster.AddHTTPS(&table, &app)
 		cluster.AddMaintenance(&table, &app)
+		cluster.AddHeld(&table, &app)
 		return nil
 	})
 	if err != nil {

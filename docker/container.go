@@ -19,6 +19,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
 	dockerclient "github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
@@ -62,6 +63,7 @@ func (e *Engines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.
 		PortBindings:  nat.PortMap{port: []nat.PortBinding{{HostIP: host, HostPort: ""}}},
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
 		Resources:     resources(spec),
+		Mounts:        mounts(spec),
 	}
 
 	ctx, cancel := e.bounded(ctx)
@@ -99,6 +101,21 @@ func resources(spec cluster.ContainerSpec) container.Resources {
 		r.NanoCPUs = int64(spec.CPUs * 1e9)
 	}
 	return r
+}
+
+// mounts returns spec's volumes as Docker mounts of named local volumes,
+// labelled with the app and the controller: Docker creates a volume
+// missing on the host when the container is created, and never removes
+// it with the container.
+func mounts(spec cluster.ContainerSpec) []mount.Mount {
+	var out []mount.Mount
+	for _, m := range spec.Mounts {
+		out = append(out, mount.Mount{
+			Type: mount.TypeVolume, Source: m.Source, Target: m.Target,
+			VolumeOptions: &mount.VolumeOptions{Labels: map[string]string{cluster.LabelApp: spec.App}},
+		})
+	}
+	return out
 }
 
 // discard removes a container that Run could not bring up, with a context

@@ -48,6 +48,13 @@ type DeployRequest struct {
 	// it asks to wait too). See cluster.WithWait. JSON bodies only.
 	Wait        bool              `json:"wait,omitempty"`
 	WaitTimeout *cluster.Duration `json:"wait_timeout,omitempty"`
+	// Volumes (NAME:/path) and Hosts pin the app to hosts (see
+	// cluster.Revision); left out, each keeps the app's, an empty list
+	// clears it. Hold is how long routers hold its requests during a
+	// stop-first deploy; left out, the app's (else cluster.DefaultHold).
+	Volumes []string          `json:"volumes"`
+	Hosts   []string          `json:"hosts"`
+	Hold    *cluster.Duration `json:"hold,omitempty"`
 }
 
 // SetEnvRequest is the body of POST /apps/:app/envs.
@@ -199,6 +206,9 @@ type AppDescription struct {
 	// Maintenance is set while the routers answer the app with its
 	// maintenance page (see POST /apps/:app/maintenance).
 	Maintenance *cluster.AppMaintenance `json:"maintenance,omitempty"`
+	// Volumes (NAME:/path) and the hosts the app is pinned to.
+	Volumes []string `json:"volumes,omitempty"`
+	Hosts   []string `json:"hosts,omitempty"`
 }
 
 // DescribeResponse answers GET /describe.
@@ -244,6 +254,10 @@ type HistoryEntry struct {
 	CPUs     float64       `json:"cpus,omitempty"`
 	OOMKills int           `json:"oom_kills,omitempty"`
 	LastOOM  int64         `json:"last_oom,omitempty"`
+
+	// The revision's volumes (NAME:/path) and pinned hosts.
+	Volumes []string `json:"volumes,omitempty"`
+	Hosts   []string `json:"hosts,omitempty"`
 }
 
 // LogsResponse answers GET /apps/:app/logs.

@@ -76,6 +76,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, app *cluster.Ap
 		e := HistoryEntry{Revision: rev.Number, Timestamp: rev.Time.Unix(), App: rev.App, Image: rev.Image, Count: rev.Count,
 			Status: rev.Status, Reason: rev.Reason, Envs: rev.Envs, Current: rev.Number == app.Revision}
 		e.Memory, e.CPUs, e.OOMKills = rev.Memory, rev.CPUs, rev.OOMKills
+		e.Volumes, e.Hosts = rev.Volumes, rev.Hosts
 		if !rev.LastOOM.IsZero() {
 			e.LastOOM = rev.LastOOM.Unix()
 		}

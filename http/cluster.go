@@ -25,6 +25,7 @@ func describeApp(app *cluster.App, insts []cluster.Instance) AppDescription {
 		m := app.Maintenance
 		d.Maintenance = &m
 	}
+	d.Volumes, d.Hosts = app.Volumes, app.Hosts
 	return d
 }
 

@@ -162,6 +162,34 @@ func decodeForm(body []byte, targets map[string]any) error {
 				}
 				*dst = d
 			}
+		default:
+			if err := decodeFormMore(vals, name, dst); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// decodeFormMore sets the form fields decodeForm leaves: lists (a
+// repeated key: volumes=a:/a&volumes=b:/b) and durations.
+func decodeFormMore(vals url.Values, name string, dst any) error {
+	switch dst := dst.(type) {
+	case *[]string:
+		if v, ok := vals[name]; ok {
+			*dst = v
+		}
+	case **cluster.Duration:
+		if v := vals.Get(name); v != "" {
+			d := new(cluster.Duration)
+			b, _ := json.Marshal(v)
+			if _, err := strconv.ParseFloat(v, 64); err == nil {
+				b = []byte(v) // a number of seconds
+			}
+			if err := d.UnmarshalJSON(b); err != nil {
+				return cluster.Errorf(cluster.EINVALID, "Field %q: %v.", name, err)
+			}
+			*dst = d
 		}
 	}
 	return nil
@@ -201,6 +229,9 @@ func (req *DeployRequest) validate(maxCount int) (cluster.DeployRequest, error) 
 			return d, err
 		}
 	}
+	if err := req.placement(&d); err != nil {
+		return d, err
+	}
 	return d, cluster.ValidateHealthCheck(d.HealthCheck)
 }
 
@@ -209,4 +240,28 @@ func clipBytes(b []byte) string {
 		return string(b[:40]) + "..."
 	}
 	return string(b)
+}
+
+// placement checks the deploy's volumes, pinned hosts and hold into d;
+// the scheduler checks them again with what the request leaves out (the
+// app's).
+func (req *DeployRequest) placement(d *cluster.DeployRequest) error {
+	if err := cluster.ValidateVolumes(req.Volumes); err != nil {
+		return err
+	}
+	d.Volumes = req.Volumes
+	if req.Hosts != nil {
+		hosts, err := cluster.ValidatePinned(req.Hosts)
+		if err != nil {
+			return err
+		}
+		d.Hosts = hosts
+	}
+	if req.Hold != nil {
+		if err := cluster.ValidateHold(req.Hold.D()); err != nil {
+			return err
+		}
+		d.Hold = *req.Hold
+	}
+	return nil
 }

@@ -31,7 +31,8 @@ func TestLeaderOnly(t *testing.T) {
 		{"GET", "/metrics"}:      true,
 		{"GET", "/events"}:       true, {"GET", "/overview"}: true,
 		{"POST", "/apps/:app/run"}: true, {"GET", "/apps/:app/tasks"}: false,
-		{"POST", "/apps/:app/maintenance"}: true,
+		{"POST", "/apps/:app/maintenance"}:       true,
+		{"DELETE", "/apps/:app/volumes/:volume"}: true,
 	}
 	routes := Routes()
 	if len(routes) != len(want) {

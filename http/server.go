@@ -42,6 +42,7 @@ type Store interface {
 type Scheduler interface {
 	AddHost(ctx context.Context, addr string) error
 	RemoveHost(ctx context.Context, addr string, force bool) error
+	RemoveVolume(ctx context.Context, app, name string) ([]string, error)
 	DeleteApp(ctx context.Context, app string) error
 	SetEnv(ctx context.Context, app, key, value string, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	UnsetEnv(ctx context.Context, app, key string, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
@@ -166,6 +167,7 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "GET", "/apps/:app/tasks", s.forApp(s.listTasks))
 	s.handle(r, "GET", "/apps/:app/settings", s.forApp(s.getSettings))
 	s.handle(r, "POST", "/apps/:app/settings", s.forApp(s.setSettings))
+	s.handle(r, "DELETE", "/apps/:app/volumes/:volume", s.fallible(s.removeVolume))
 
 	s.handle(r, "GET", "/hosts", s.fallible(s.listHosts))
 	s.handle(r, "POST", "/hosts", s.fallible(s.addHost))
@@ -209,7 +211,7 @@ func Routes() [][2]string {
 		{"GET", "/apps/:app/logs"}, {"GET", "/apps/:app/kill"}, {"POST", "/apps/:app/kill"},
 		{"POST", "/apps/:app/rollback"}, {"POST", "/apps/:app/scale"},
 		{"POST", "/apps/:app/run"}, {"GET", "/apps/:app/tasks"},
-		{"GET", "/apps/:app/settings"}, {"POST", "/apps/:app/settings"},
+		{"GET", "/apps/:app/settings"}, {"POST", "/apps/:app/settings"}, {"DELETE", "/apps/:app/volumes/:volume"},
 		{"GET", "/hosts"}, {"POST", "/hosts"}, {"DELETE", "/hosts/:host"},
 		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
@@ -288,8 +290,9 @@ func (s *Server) public(r *http.Request) bool {
 }
 
 // authorized reports whether the request carries the API token.
-func (s *Server) authorized(r *http.Request) bool { return cluster.TokenEqual(cluster.RequestToken(r.Header), s.Token) }
-
+func (s *Server) authorized(r *http.Request) bool {
+	return cluster.TokenEqual(cluster.RequestToken(r.Header), s.Token)
+}
 
 // handle registers h for method and pattern, naming the route for the
 // request log and metrics.

@@ -9,14 +9,15 @@ import (
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
-// Engines returns e fenced by term: Pull, Run and Stop are refused with
-// EUNAVAILABLE unless the term their context carries (see Begin) is the one
-// this controller leads in now, and are cancelled in flight when that term
-// ends, so an operation of an ended term (a leader paused past its lease,
-// or one that lost and won the leadership again meanwhile) starts and
-// stops nothing; what it had started, the leader's reconciler adopts or
-// removes as after a crash. RunTask is refused likewise, but a task once
-// started is not cancelled when its term ends: it runs to its own end.
+// Engines returns e fenced by term: Pull, Run, Stop and RemoveVolume are
+// refused with EUNAVAILABLE unless the term their context carries (see
+// Begin) is the one this controller leads in now, and are cancelled in
+// flight when that term ends, so an operation of an ended term (a leader
+// paused past its lease, or one that lost and won the leadership again
+// meanwhile) starts and stops nothing; what it had started, the leader's
+// reconciler adopts or removes as after a crash. RunTask is refused
+// likewise, but a task once started is not cancelled when its term ends:
+// it runs to its own end.
 // The other calls only read, and pass through.
 func (l *Leadership) Engines(e scheduler.Engines) scheduler.Engines {
 	return fencedEngines{Engines: e, l: l}
@@ -65,6 +66,16 @@ func (f fencedEngines) Stop(ctx context.Context, host, id string, timeout time.D
 	ctx, cancel := bind(ctx, t)
 	defer cancel()
 	return f.Engines.Stop(ctx, host, id, timeout)
+}
+
+func (f fencedEngines) RemoveVolume(ctx context.Context, host, name string) (bool, error) {
+	t, err := f.l.check(ctx, "Removing the volume "+name+" from "+host)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := bind(ctx, t)
+	defer cancel()
+	return f.Engines.RemoveVolume(ctx, host, name)
 }
 
 // RunTask refuses to start a task outside the current term, and does not

@@ -120,6 +120,11 @@ type Router struct {
 	readRate int64         // Config.MinReadRate; <= 0: off
 	window   time.Duration // Config.BodyRateWindow
 	trusted  []netip.Prefix
+
+	// applied is closed by the Apply after the one that made it, and
+	// replaced: requests held for an app wait on it (see hold).
+	applied atomic.Pointer[chan struct{}]
+	held    atomic.Int64 // requests being held now
 }
 
 // New returns a router with no table: until the first Apply it answers 503.
@@ -137,6 +142,8 @@ func New(cfg Config) *Router {
 		window:   cfg.BodyRateWindow,
 		trusted:  cfg.TrustForwarded,
 	}
+	applied := make(chan struct{})
+	r.applied.Store(&applied)
 	r.proxy = &httputil.ReverseProxy{
 		Rewrite:      r.rewrite,
 		Transport:    &balancer{router: r, base: cfg.Transport, skipFor: cfg.SkipFor},
@@ -223,6 +230,8 @@ func (r *Router) Apply(t cluster.RoutingTable) {
 	next := newSnapshot(t, prev)
 	r.snap.Store(next)
 	next.closeGone(prev)
+	applied := make(chan struct{})
+	close(*r.applied.Swap(&applied))
 	r.log.Info("routing table applied", "version", t.Version, "controller", t.Controller, "apps", len(t.Routes))
 }
 
@@ -238,7 +247,7 @@ func (r *Router) Table() cluster.RoutingTable {
 	for k, v := range s.table.Routes {
 		t.Routes[k] = slices.Clone(v)
 	}
-	t.HTTPS, t.Challenges, t.Maintenance = maps.Clone(t.HTTPS), maps.Clone(t.Challenges), maps.Clone(t.Maintenance)
+	t.HTTPS, t.Challenges, t.Maintenance, t.Held = maps.Clone(t.HTTPS), maps.Clone(t.Challenges), maps.Clone(t.Maintenance), maps.Clone(t.Held)
 	return t
 }
 
@@ -266,6 +275,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	a := s.apps[name]
+	if d := s.held[name]; d > 0 && (a == nil || len(a.backends) == 0) {
+		var ok bool
+		if a, ok = r.hold(req.Context(), name, d); !ok {
+			heldOut(w, name, d)
+			return
+		}
+	}
 	if a == nil {
 		plain(w, http.StatusNotFound, "No backend found for "+name)
 		return
@@ -293,6 +309,44 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		req = req.WithContext(context.WithValue(req.Context(), rateBodyKey{}, rb))
 	}
 	r.proxy.ServeHTTP(w, req)
+}
+
+// hold waits, for at most d, until the app name has a routed instance
+// or is held no longer, and returns it then (nil when the table has it no
+// more), with ok true; ok is false when d passed first, or the client
+// left. A stop-first deploy holds an app while its old instance stops and
+// its new one becomes healthy: the request waits instead of failing.
+func (r *Router) hold(ctx context.Context, name string, d time.Duration) (a *app, ok bool) {
+	r.held.Add(1)
+	defer r.held.Add(-1)
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		// Taken before the snapshot: an Apply in between closes it.
+		applied := *r.applied.Load()
+		s := r.snap.Load()
+		a = s.apps[name]
+		if a != nil && len(a.backends) > 0 || s.held[name] <= 0 {
+			return a, true
+		}
+		select {
+		case <-applied:
+		case <-timer.C:
+			return nil, false
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// Held returns how many requests wait now for an app that is held (see
+// cluster.RoutingTable.Held).
+func (r *Router) Held() int64 { return r.held.Load() }
+
+// heldOut answers a request held for d in vain: 503 with Retry-After.
+func heldOut(w http.ResponseWriter, name string, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(cluster.HoldRetryAfter))
+	plain(w, http.StatusServiceUnavailable, fmt.Sprintf("%s is being replaced and had no instance ready within %s; try again in a few seconds.", name, d))
 }
 
 const noTable = "This router has not received a routing table yet; check that the controller and Redis are running."

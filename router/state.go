@@ -234,4 +234,3 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		Certs: certs,
 	})
 }
-

@@ -3,6 +3,7 @@ package router
 import (
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -18,6 +19,10 @@ type snapshot struct {
 	// maintenance holds the canonical hosts in maintenance, with the
 	// message of their page.
 	maintenance map[string]string
+	// held holds the canonical hosts whose requests wait, up to the
+	// duration given, while the app has no routed instance (a stop-first
+	// deploy replaces it; see Router.hold).
+	held map[string]time.Duration
 }
 
 // app is one application's instances and its round-robin counter.
@@ -71,6 +76,14 @@ func newSnapshot(t cluster.RoutingTable, prev *snapshot) *snapshot {
 			a.backends = append(a.backends, b)
 		}
 		s.apps[key] = a
+	}
+	for name, d := range t.Held {
+		if d > 0 {
+			if s.held == nil {
+				s.held = map[string]time.Duration{}
+			}
+			s.held[canonicalHost(name)] = d.D()
+		}
 	}
 	for name, h := range t.HTTPS {
 		if h.Redirect {

@@ -109,6 +109,9 @@ func (s *Scheduler) rollOut(ctx context.Context, c *change, o Observation, rev *
 		st := s.stoppingOf(o.App) // as the deploy began, whatever changes meanwhile
 		c.stop = &st
 	}
+	if rev.StopFirst() {
+		return s.rollOutStopFirst(ctx, c, o, rev)
+	}
 	old := o.Active()
 	batches := PlanBatches(len(old), rev.Count, o.App.Batch)
 	if len(batches) < 2 {

@@ -60,6 +60,9 @@ type Engines interface {
 	// reports it; placement reserves the instances' memory limits against
 	// it (see PlaceSized).
 	FreeMemory(ctx context.Context, host string) (int64, error)
+	// RemoveVolume removes the named volume from host and reports whether
+	// it was there; one a container still uses is refused with ECONFLICT.
+	RemoveVolume(ctx context.Context, host, name string) (bool, error)
 	// Events streams the host's container events (die, start, destroy...)
 	// for containers that carry the controller's labels and whose LabelHost
 	// is host, until ctx ends or the stream fails; the error channel gets

@@ -446,7 +446,8 @@ func (s *Scheduler) applyEnvBatch(ctx context.Context, app string, a *cluster.Ap
 	}
 	a.Envs = envs
 	rev := &cluster.Revision{App: app, Image: a.Image, Envs: a.EnvList(), Count: a.Count, Port: a.Port, HealthCheck: a.HealthCheck,
-		Command: a.Command, Release: a.Release, Memory: a.Memory, CPUs: a.CPUs}
+		Command: a.Command, Release: a.Release, Memory: a.Memory, CPUs: a.CPUs,
+		Volumes: a.Volumes, Hosts: a.Hosts, Hold: a.Hold}
 	if len(edits) > 1 {
 		s.cfg.Logger.Info("env changes merged into one revision", "app", app, "changes", len(edits))
 	}

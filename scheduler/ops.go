@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -40,6 +41,9 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 		HealthCheck: hc.WithDefaults(),
 	}
 	rev.Memory, rev.CPUs = deployLimits(req, a)
+	if err := s.deployPlacement(req, a, rev); err != nil {
+		return nil, err
+	}
 	// Left out (nil), command and release keep the app's; an empty list clears them.
 	rev.Command, rev.Release = orCurrent(req.Command, a.Command), orCurrent(req.Release, a.Release)
 	if req.Batch > 0 {
@@ -98,6 +102,11 @@ func (s *Scheduler) rollback(ctx context.Context, app string, number int, releas
 	}
 	rev.Command, rev.Release = target.Command, target.Release
 	rev.Memory, rev.CPUs = target.Memory, target.CPUs // limits are part of a version
+	// So are its volumes and hosts: its data is where they say.
+	rev.Volumes, rev.Hosts, rev.Hold = target.Volumes, target.Hosts, target.Hold
+	if rev.StopFirst() {
+		rev.Count = min(rev.Count, len(rev.Hosts))
+	}
 	return s.rolloutRelease(ctx, a, rev, release, progress)
 }
 
@@ -203,6 +212,9 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 	defer unlock()
 	if !a.Deployed() {
 		return nil, cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so there is nothing to scale", app).WithFix("deploy an image first with", cluster.OpDeploy, cluster.ArgApp, app)
+	}
+	if len(a.Volumes) > 0 && count > len(a.Hosts) {
+		return nil, cluster.Errorf(cluster.EINVALID, "App %s has volumes (%s) and runs one instance per pinned host (%s): it cannot run %d", app, strings.Join(a.Volumes, ", "), strings.Join(a.Hosts, ", "), count).WithFix("pin it to more hosts with", cluster.OpDeploy, cluster.ArgApp, app)
 	}
 	o, err := s.observe(a)
 	if err != nil {
@@ -333,6 +345,9 @@ func (s *Scheduler) RemoveHost(ctx context.Context, addr string, force bool) err
 		return err
 	}
 	defer end()
+	if err := s.refusePinned(addr, force); err != nil {
+		return err
+	}
 	if err := s.fenced(ctx).SetDraining(addr, true); err != nil {
 		return err
 	}

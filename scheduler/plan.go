@@ -36,7 +36,11 @@ type Plan struct {
 	// hosts' capacity was not observed (see Capacity.Up), or no host that
 	// answers can take them. The executor fails the start step with it.
 	Unplaced int
-	Retire   []cluster.Instance // unrouted, drained and stopped last
+	// PinnedDown counts the instances of a pinned revision (a repair's)
+	// whose hosts do not answer: they stay down until their hosts are
+	// back, and do not keep the rest of the plan from running.
+	PinnedDown int
+	Retire     []cluster.Instance // unrouted, drained and stopped last
 
 	Replace bool // Retire only once Start succeeded: the new replace the old
 	Urgent  bool // stop the retired after PublishWait even when the routers could not be told (kill, delete)
@@ -119,7 +123,9 @@ func PlanDrain(o Observation, host string) Plan {
 	if len(on) == 0 {
 		return Plan{App: o.App.Name}
 	}
-	if o.App.Deleting || o.Current == nil {
+	if o.App.Deleting || o.Current == nil || o.Current.PinnedTo(host) {
+		// A pinned app is not moved away from its data: its instances
+		// there stop (RemoveHost refuses unless forced).
 		return Plan{App: o.App.Name, Retire: on, Urgent: true}
 	}
 	p := Plan{App: o.App.Name, Revision: o.Current, Retire: on, Replace: true}
@@ -134,7 +140,7 @@ func PlanDrain(o Observation, host string) Plan {
 func PlanRebalance(o Observation) Plan {
 	none := Plan{App: o.App.Name}
 	insts := o.Active()
-	if len(insts) < 2 || o.Current == nil {
+	if len(insts) < 2 || o.Current == nil || o.Current.Pinned() {
 		return none
 	}
 	perHost := map[string]int{}
@@ -191,13 +197,21 @@ func (p *Plan) place(n int, c Capacity, leaving []cluster.Instance, exclude map[
 			appOnHost[inst.Host]++
 		}
 	}
+	// A pinned revision runs on its hosts only; one with volumes, once
+	// per host (a local volume has one writer).
+	pinned, onePerHost := p.Revision.Pinned(), p.Revision.StopFirst()
 	var candidates []HostLoad
 	for _, h := range c.Up {
-		if !exclude[h.Addr] {
-			candidates = append(candidates, HostLoad{Addr: h.Addr, Instances: load[h.Addr], FreeMemory: h.FreeMemory - reserved[h.Addr]})
+		if exclude[h.Addr] || pinned && !p.Revision.PinnedTo(h.Addr) || onePerHost && appOnHost[h.Addr] > 0 {
+			continue
 		}
+		candidates = append(candidates, HostLoad{Addr: h.Addr, Instances: load[h.Addr], FreeMemory: h.FreeMemory - reserved[h.Addr]})
 	}
-	p.Start = PlaceSized(n, p.Memory, candidates, appOnHost)
+	if onePerHost {
+		p.Start = unique(PlaceSized(min(n, len(candidates)), p.Memory, candidates, appOnHost))
+	} else {
+		p.Start = PlaceSized(n, p.Memory, candidates, appOnHost)
+	}
 	p.Unplaced = n - len(p.Start)
 	if p.Unplaced > 0 && p.Memory > 0 {
 		p.Free = candidates
@@ -208,6 +222,10 @@ func (p *Plan) place(n int, c Capacity, leaving []cluster.Instance, exclude map[
 func (p Plan) noHost() error {
 	if p.HostCount == 0 {
 		return cluster.Errorf(cluster.EUNAVAILABLE, "No hosts to run %s on", p.App).WithFix("add one with", cluster.OpAddHost)
+	}
+	if p.Revision.Pinned() && len(p.Free) == 0 {
+		return cluster.Errorf(cluster.EUNAVAILABLE, "%s is pinned to %s, where %d of its instances found no host: a pinned host does not answer, is draining, or still runs one of its instances (an app with volumes runs one per host)",
+			p.App, strings.Join(p.Revision.Hosts, ", "), p.Unplaced).WithFix("see what each host says with", cluster.OpStatus)
 	}
 	if len(p.Free) > 0 {
 		return cluster.Errorf(cluster.EUNAVAILABLE, "%s", p.memoryShortage()).WithFix("lower its memory limit, scale other apps down, or add a host with", cluster.OpAddHost)

@@ -33,7 +33,15 @@ type AppState struct {
 // Its retirements do not wait for its starts: what it retires is not what
 // it replaces.
 func PlanRepair(s AppState) Plan {
-	p := Plan{Revision: s.Current, App: s.appName()}
+	p := Plan{Revision: s.Current}
+	switch {
+	case s.App != nil:
+		p.App = s.App.Name
+	case len(s.Containers) > 0:
+		p.App = s.Containers[0].App // an app the data file does not know
+	case len(s.Records) > 0:
+		p.App = s.Records[0].App
+	}
 	byID := map[string]cluster.Container{}
 	for _, ct := range s.Containers {
 		byID[ct.ID] = ct
@@ -42,19 +50,69 @@ func PlanRepair(s AppState) Plan {
 	if s.App != nil && s.App.Deployed() && !s.App.Deleting {
 		want, current = s.App.Count, s.App.Revision
 	}
+
 	known := map[string]bool{}
 	var live []cluster.Instance // records that count toward the app's count
 	for _, rec := range s.Records {
 		known[rec.ID] = true
-		ct, seen := byID[rec.ID]
-		if p.judge(&s, rec, ct, seen, current) {
+		if s.Retiring[rec.ID] || rec.Retiring {
+			// Its retirement stops it; only a record whose host is gone is
+			// dropped here, since no retirement can stop that one.
+			if s.HostDown[rec.Host] || (s.Hosts != nil && !s.Hosts[rec.Host]) {
+				p.Forget = append(p.Forget, rec)
+			}
+			continue
+		}
+		switch ct, seen := byID[rec.ID]; {
+		case s.Hosts != nil && !s.Hosts[rec.Host]:
+			// Its host left the cluster: it never counts, and its container
+			// is stopped if that host still answers.
+			p.unroute(rec)
+			p.Forget = append(p.Forget, rec)
+			p.Remove = append(p.Remove, cluster.Container{ID: rec.ID, App: rec.App, Revision: rec.Revision, Host: rec.Host, Port: rec.Port})
+		case rec.Started.After(s.ObservedAt):
+			live = append(live, rec) // newer than what was observed: judge it next pass
+		case s.HostDown[rec.Host]:
+			p.unroute(rec)
+			p.Forget = append(p.Forget, rec)
+		case !s.HostUp[rec.Host]:
+			live = append(live, rec) // the host is late to answer, not yet down
+			if rec.Routed && s.Unhealthy[rec.ID] {
+				p.Unroute = append(p.Unroute, rec)
+			}
+		case !seen:
+			p.unroute(rec)
+			p.Forget = append(p.Forget, rec)
+		case !ct.Running || ct.State == "restarting" || ct.Port != rec.Port || ct.OOMKilled:
+			// Died (or came back on another port, or was killed for memory
+			// and restarted by Docker in place): replace it.
+			p.unroute(rec)
+			p.Forget = append(p.Forget, rec)
+			p.Remove = append(p.Remove, ct)
+		case rec.Revision != current:
+			p.Retire = append(p.Retire, rec)
+		default:
 			live = append(live, rec)
+			if rec.Routed && s.Unhealthy[rec.ID] {
+				p.Unroute = append(p.Unroute, rec)
+			} else if !rec.Routed && s.Healthy[rec.ID] {
+				p.Route = append(p.Route, rec)
+			}
 		}
 	}
-	deficit := want - len(live)
+
+	deficit := p.adoptOrRemove(s, known, want-len(live), current)
+	p.fill(s, deficit, live)
+	return p
+}
+
+// adoptOrRemove adopts, up to deficit, the unknown healthy containers of
+// the current revision, and removes the other unknown containers (one-off
+// tasks aside: see planTasks). It returns the deficit left.
+func (p *Plan) adoptOrRemove(s AppState, known map[string]bool, deficit, current int) int {
 	for _, ct := range s.Containers {
 		if known[ct.ID] || ct.Task != "" {
-			continue // a task is never an instance: see planTasks
+			continue
 		}
 		if deficit > 0 && ct.Revision == current && current > 0 && ct.Running && ct.State != "restarting" && !ct.OOMKilled && s.Healthy[ct.ID] {
 			p.Adopt = append(p.Adopt, ct)
@@ -63,81 +121,28 @@ func PlanRepair(s AppState) Plan {
 			p.Remove = append(p.Remove, ct)
 		}
 	}
-	if deficit > 0 {
-		p.Unplaced = deficit
-		if s.Current != nil {
-			p.place(deficit, s.Capacity, nil, nil)
-		}
-	} else if deficit < 0 {
+	return deficit
+}
+
+// fill places deficit new instances of the current revision, or, when
+// deficit is negative, retires as many of live. The instances of a pinned
+// revision that no pinned host can take are reported down (PinnedDown),
+// never moved somewhere without their data, once capacity was observed.
+func (p *Plan) fill(s AppState, deficit int, live []cluster.Instance) {
+	if deficit < 0 {
 		p.Retire = append(p.Retire, PickRemovals(-deficit, live, nil)...)
+		return
 	}
-	return p
-}
-
-// appName is the app s is about, also when the data file does not know it.
-func (s *AppState) appName() string {
-	switch {
-	case s.App != nil:
-		return s.App.Name
-	case len(s.Containers) > 0:
-		return s.Containers[0].App // an app the data file does not know
-	case len(s.Records) > 0:
-		return s.Records[0].App
+	if deficit == 0 {
+		return
 	}
-	return ""
-}
-
-// judge adds to p what becomes of the instance record rec, whose container
-// ct was seen or not, current being the app's revision to run. It reports
-// whether rec counts toward the app's count.
-func (p *Plan) judge(s *AppState, rec cluster.Instance, ct cluster.Container, seen bool, current int) (live bool) {
-	gone := s.Hosts != nil && !s.Hosts[rec.Host]
-	if s.Retiring[rec.ID] || rec.Retiring {
-		// Its retirement stops it; only a record whose host is gone is
-		// dropped here, since no retirement can stop that one.
-		if s.HostDown[rec.Host] || gone {
-			p.Forget = append(p.Forget, rec)
-		}
-		return false
+	p.Unplaced = deficit
+	if s.Current != nil {
+		p.place(deficit, s.Capacity, nil, nil)
 	}
-	switch {
-	case gone:
-		// Its host left the cluster: it never counts, and its container
-		// is stopped if that host still answers.
-		p.unroute(rec)
-		p.Forget = append(p.Forget, rec)
-		p.Remove = append(p.Remove, cluster.Container{ID: rec.ID, App: rec.App, Revision: rec.Revision, Host: rec.Host, Port: rec.Port})
-	case rec.Started.After(s.ObservedAt):
-		return true // newer than what was observed: judge it next pass
-	case s.HostDown[rec.Host]:
-		p.unroute(rec)
-		p.Forget = append(p.Forget, rec)
-	case !s.HostUp[rec.Host]:
-		// The host is late to answer, not yet down.
-		if rec.Routed && s.Unhealthy[rec.ID] {
-			p.Unroute = append(p.Unroute, rec)
-		}
-		return true
-	case !seen:
-		p.unroute(rec)
-		p.Forget = append(p.Forget, rec)
-	case !ct.Running || ct.State == "restarting" || ct.Port != rec.Port || ct.OOMKilled:
-		// Died (or came back on another port, or was killed for memory
-		// and restarted by Docker in place): replace it.
-		p.unroute(rec)
-		p.Forget = append(p.Forget, rec)
-		p.Remove = append(p.Remove, ct)
-	case rec.Revision != current:
-		p.Retire = append(p.Retire, rec)
-	default:
-		if rec.Routed && s.Unhealthy[rec.ID] {
-			p.Unroute = append(p.Unroute, rec)
-		} else if !rec.Routed && s.Healthy[rec.ID] {
-			p.Route = append(p.Route, rec)
-		}
-		return true
+	if s.Current.Pinned() && s.Capacity.Up != nil {
+		p.PinnedDown, p.Unplaced = p.Unplaced, 0
 	}
-	return false
 }
 
 func (p *Plan) unroute(rec cluster.Instance) {

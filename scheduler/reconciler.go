@@ -551,6 +551,9 @@ func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState)
 		}
 		p = PlanRepair(st)
 	}
+	if p.PinnedDown > 0 {
+		r.s.reportPinnedDown(name, st.Current, p.PinnedDown)
+	}
 	if p.Empty() {
 		return
 	}

@@ -419,7 +419,7 @@ func (s *Scheduler) startOne(ctx context.Context, c *change, host string) (clust
 		App: c.app, Revision: rev.Number, Host: host, Controller: s.cfg.Controller,
 		Image: rev.Image, Env: containerEnv(rev), Port: rev.Port,
 		Memory: rev.Memory, CPUs: rev.CPUs,
-		Command: rev.Command,
+		Command: rev.Command, Mounts: rev.Mounts(),
 	})
 	if err != nil {
 		return cluster.Instance{}, err

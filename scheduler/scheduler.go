@@ -89,10 +89,13 @@ type Scheduler struct {
 	cfg     Config
 	health  *healthChecker
 
-	mu       sync.Mutex         // guards busy, queue and retiring
+	mu       sync.Mutex         // guards busy, queue, retiring and pinnedDown
 	busy     map[string]*hold   // app -> the operation holding it
 	queue    map[string][]*turn // app -> the operations waiting for it, in arrival order (queue.go)
 	retiring map[string]bool    // instance ids retired in the background
+	// pinnedDown is when each app was last reported down on its pinned
+	// hosts (see reportPinnedDown).
+	pinnedDown map[string]time.Time
 	// oomKilled holds the containers the reconciler saw killed for memory
 	// (Docker's oom event), which a health check waiting for one of them
 	// reports as such even when Docker restarted it and reset its state.
@@ -152,7 +155,7 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	}
 	closing, cancel := context.WithCancel(context.Background())
 	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(),
-		busy: map[string]*hold{}, queue: map[string][]*turn{}, retiring: map[string]bool{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
+		busy: map[string]*hold{}, queue: map[string][]*turn{}, retiring: map[string]bool{}, pinnedDown: map[string]time.Time{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
 }
 
 // Close ends the background retirements (their instances stay recorded as

@@ -52,6 +52,7 @@ func (s *Scheduler) settle(ctx context.Context, app string) error {
 			return err
 		}
 		s.emit(cluster.Event{Type: cluster.EventRevision, Step: status, App: rev.App, Revision: rev.Number, Message: reason})
+		s.clearHolding(ctx, rev.App)
 		s.cfg.Logger.Warn("settled a deploy that was interrupted (a controller stopped or lost the leadership during it)", "app", rev.App, "revision", rev.Number, "status", status)
 	}
 	return nil

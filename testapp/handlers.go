@@ -47,6 +47,7 @@ func (a *app) handler() http.Handler {
 		a.exit(3)
 	})
 	registerAlloc(mux)
+	routeFile(mux)
 	a.routeEcho(mux)
 	return logRequests(mux)
 }

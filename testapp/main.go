@@ -12,7 +12,8 @@
 //
 // Endpoints: GET / (version and hostname), GET /ping, GET /version, GET /env,
 // GET /env/KEY, POST /health/fail, POST /health/ok, POST /crash (exit 3),
-// POST /alloc?mb=N (allocate and hold N MiB, to be killed for memory).
+// POST /alloc?mb=N (allocate and hold N MiB, to be killed for memory),
+// PUT and GET /file?path=PATH (write and read a file, as in a volume).
 // SIGTERM shuts the server down gracefully and exits 0. Run with arguments,
 // it performs a one-off task instead (see runTask).
 package main

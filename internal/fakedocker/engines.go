@@ -46,6 +46,7 @@ type Engines struct {
 	watchers   map[string][]chan cluster.ContainerEvent
 	printed    map[string][]cluster.LogLine // by container id: lines given to Print
 	logWake    chan struct{}                // closed when a line is printed or a container exits
+	volumes    map[string]map[string]bool   // host -> names of the volumes made there
 }
 
 type container struct {
@@ -63,7 +64,7 @@ func New() *Engines {
 	return &Engines{
 		images: map[string]Image{}, down: map[string]bool{}, free: map[string]int64{},
 		containers: map[string]*container{}, events: map[string][]cluster.ContainerEvent{},
-		watchers: map[string][]chan cluster.ContainerEvent{},
+		watchers: map[string][]chan cluster.ContainerEvent{}, volumes: map[string]map[string]bool{},
 	}
 }
 
@@ -197,6 +198,7 @@ func (e *Engines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.
 		c.status = http.StatusOK
 	}
 	e.containers[c.ID] = c
+	e.addVolumesLocked(spec)
 	e.emitLocked(c, "start")
 	if img.Exits {
 		e.exitLocked(c, 1, "die")
