@@ -9,7 +9,7 @@ import (
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
-// Engines returns e fenced by term: Pull, Run and Stop are refused with
+// Engines returns e fenced by term: Pull, Run, Stop and RemoveImage are refused with
 // EUNAVAILABLE unless the term their context carries (see Begin) is the one
 // this controller leads in now, and are cancelled in flight when that term
 // ends, so an operation of an ended term (a leader paused past its lease,
@@ -65,6 +65,16 @@ func (f fencedEngines) Stop(ctx context.Context, host, id string, timeout time.D
 	ctx, cancel := bind(ctx, t)
 	defer cancel()
 	return f.Engines.Stop(ctx, host, id, timeout)
+}
+
+func (f fencedEngines) RemoveImage(ctx context.Context, host, ref string) error {
+	t, err := f.l.check(ctx, "Removing image "+ref+" from "+host)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := bind(ctx, t)
+	defer cancel()
+	return f.Engines.RemoveImage(ctx, host, ref)
 }
 
 // RunTask refuses to start a task outside the current term, and does not
