@@ -62,6 +62,11 @@ type Config struct {
 	// EnvWait bounds how long an env change waits for the env change of
 	// the same app running when it arrives; default DefaultEnvWait.
 	EnvWait time.Duration
+	// KeepImages is how many of an app's newest succeeded revisions keep
+	// their images on the hosts when a revision succeeds (see
+	// PlanImagePrune); default cluster.DefaultKeepImages, negative: no
+	// image pruning.
+	KeepImages int
 	// Fence binds each operation to the leadership term it begins in, its
 	// writes and Docker calls refused once that term ends (see Fence); nil
 	// binds nothing, for a scheduler that leads for as long as it runs.
@@ -98,6 +103,7 @@ type Scheduler struct {
 	oomKilled map[string]bool
 	tasks     taskSet    // one-off tasks followed and recorded running; guarded by its own lock
 	memory    hostMemory // each host's total memory, as last read; guarded by its own lock
+	disk      imageDisk  // each host's disk use of images, as last read; guarded by its own lock
 
 	// unsettled is set when an operation ended without recording its
 	// revision's outcome; the reconciler's next pass settles it.
@@ -145,6 +151,9 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	}
 	if cfg.EnvWait == 0 {
 		cfg.EnvWait = DefaultEnvWait
+	}
+	if cfg.KeepImages == 0 {
+		cfg.KeepImages = cluster.DefaultKeepImages
 	}
 	if cfg.PublishWait == 0 {
 		cfg.PublishWait = 2 * time.Second
@@ -232,13 +241,20 @@ func (s *Scheduler) waitRelease(ctx context.Context, app string) error {
 // lockRepair marks app busy with a repair that an operator's operation may
 // pre-empt: the returned context ends then. It fails when app is busy.
 func (s *Scheduler) lockRepair(ctx context.Context, app string) (context.Context, func(), bool) {
+	return s.lockPreemptible(ctx, app, "a repair")
+}
+
+// lockPreemptible marks app busy with op, which an operator's operation
+// pre-empts as it does a repair: the returned context ends then. It fails
+// when app is busy.
+func (s *Scheduler) lockPreemptible(ctx context.Context, app, op string) (context.Context, func(), bool) {
 	s.mu.Lock()
 	if _, ok := s.busy[app]; ok {
 		s.mu.Unlock()
 		return nil, nil, false
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	unlock := s.take(app, &hold{op: "a repair", repair: true, cancel: cancel, done: make(chan struct{})})
+	unlock := s.take(app, &hold{op: op, repair: true, cancel: cancel, done: make(chan struct{})})
 	return rctx, func() { cancel(); unlock() }, true
 }
 
