@@ -89,9 +89,9 @@ func (s *Scheduler) ImageDisk(ctx context.Context) map[string]int64 {
 		if !read {
 			continue
 		}
-		s.background.Add(1)
+		// Not counted in s.background: API requests may still call this
+		// while Close waits, and the read ends with s.closing anyway.
 		go func() {
-			defer s.background.Done()
 			qctx, cancel := context.WithTimeout(s.closing, 30*time.Second)
 			defer cancel()
 			n, err := s.engines.ImageDiskUse(qctx, h.Addr)
