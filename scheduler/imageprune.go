@@ -11,8 +11,7 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-// pruneTimeout bounds the wait for the app to be free, then the image
-// pruning after one revision, on all hosts.
+// pruneTimeout bounds the image pruning after one revision, on all hosts.
 const pruneTimeout = 2 * time.Minute
 
 // PlanImagePrune decides, without touching anything, which tags of images
@@ -90,11 +89,11 @@ func DanglingTasks(cts []cluster.Container, controller string, followed map[stri
 
 // pruneLater prunes the hosts' images once rev succeeded (pruneImages),
 // in the background so that no host slow to answer delays the deploy's
-// answer. It runs once the operation let go of the app, holding the app
-// as a repair does: no rollback of the app pulls an image while pruning
-// removes it, and an operator's operation arriving meanwhile cancels the
-// pruning and proceeds. It belongs to the operation's leadership term and
-// stops when the term ends or the scheduler closes.
+// answer, and without holding the app, so that the reconciler and the
+// operations that follow are not held up: an image a rollout or a task is
+// pulling or starting is never removed (see imageUse). It belongs to the
+// operation's leadership term and stops when the term ends or the
+// scheduler closes.
 func (s *Scheduler) pruneLater(ctx context.Context, rev *cluster.Revision) {
 	keep := s.cfg.KeepImages
 	if keep < 1 {
@@ -104,38 +103,53 @@ func (s *Scheduler) pruneLater(ctx context.Context, rev *cluster.Revision) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(bound)
+	ctx, cancel := context.WithTimeout(bound, pruneTimeout)
 	stop := context.AfterFunc(s.closing, cancel)
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
 		defer func() { stop(); cancel(); end() }()
-		pctx, unlock, ok := s.holdForPruning(ctx, rev.App, pruneTimeout)
-		if !ok {
-			s.cfg.Logger.Info("image pruning skipped: the app stayed busy; the next revision's pruning catches up", "app", rev.App, "revision", rev.Number)
-			return
-		}
-		defer unlock()
-		pctx, pcancel := context.WithTimeout(pctx, pruneTimeout)
-		defer pcancel()
-		s.pruneImages(pctx, rev, keep)
+		s.pruneImages(ctx, rev, keep)
 	}()
 }
 
-// holdForPruning waits until no operation holds app, then holds it as a
-// repair does (see lockPreemptible); it fails when ctx ends or wait passes
-// first.
-func (s *Scheduler) holdForPruning(ctx context.Context, app string, wait time.Duration) (context.Context, func(), bool) {
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	for {
-		if err := s.waitRelease(wctx, app); err != nil {
-			return nil, nil, false
-		}
-		if pctx, unlock, ok := s.lockPreemptible(ctx, app, "an image pruning"); ok {
-			return pctx, unlock, true
+// imageUse counts the images that rollouts and one-off tasks of this
+// controller are pulling or starting containers of, from before the pull
+// until the rollout or task ends. Pruning removes an image only while it
+// holds mu and the image is not counted, so a rollout that registers it
+// meanwhile waits for that one removal, then pulls it again.
+type imageUse struct {
+	mu   sync.Mutex     // guards refs; held across each removal
+	refs map[string]int // normalized reference -> rollouts and tasks using it
+}
+
+// use counts image in until release is called.
+func (u *imageUse) use(image string) (release func()) {
+	ref := cluster.ImageRef(image)
+	u.mu.Lock()
+	if u.refs == nil {
+		u.refs = map[string]int{}
+	}
+	u.refs[ref]++
+	u.mu.Unlock()
+	return func() {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		if u.refs[ref]--; u.refs[ref] <= 0 {
+			delete(u.refs, ref)
 		}
 	}
+}
+
+// remove calls rm unless ref (normalized) is in use, and reports whether
+// it did.
+func (u *imageUse) remove(ref string, rm func() error) (bool, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.refs[ref] > 0 {
+		return false, nil
+	}
+	return true, rm()
 }
 
 // pruneImages removes from every host what PlanImagePrune and
@@ -202,11 +216,13 @@ func (s *Scheduler) pruneHostImages(ctx context.Context, rev *cluster.Revision, 
 	}
 	var removed []string
 	for _, ref := range PlanImagePrune(revs, current, keep, shared, images) {
-		if err := s.engines.RemoveImage(ctx, host, ref); err != nil {
+		done, err := s.images.remove(ref, func() error { return s.engines.RemoveImage(ctx, host, ref) })
+		if err != nil {
 			s.cfg.Logger.Warn("image pruning kept an image: removing it failed", "app", rev.App, "host", host, "image", ref, "err", cluster.ErrorMessage(err))
-			continue
 		}
-		removed = append(removed, ref)
+		if done && err == nil {
+			removed = append(removed, ref)
+		}
 	}
 	if len(removed) > 0 {
 		s.cfg.Logger.Info("pruned images of older revisions", "app", rev.App, "host", host, "images", removed)

@@ -151,13 +151,16 @@ func TestFakeImagePruningIsBestEffort(t *testing.T) {
 	hostImagesAre(t, c, "the first image pruned from the hosts that answer", goodImage2)
 }
 
-// An operation on the app while its images are pruned goes on at once:
-// the pruning gives way.
-func TestFakeImagePruningGivesWay(t *testing.T) {
+// Pruning holds no app: once a deploy answered, the app is free for the
+// next operation and for the reconciler, deploy after deploy.
+func TestFakeImagePruningHoldsNoApp(t *testing.T) {
 	c := MustOpenFakeCluster(t, scheduler.Config{KeepImages: 1})
 	app := c.App(t, "prune-busy.example.com")
 	for i := 0; i < 6; i++ {
 		c.MustDeploy(t, app, []string{goodImage, goodImage2}[i%2], 1)
+		if c.Busy(app) {
+			t.Fatalf("the app is held after deploy %d answered", i+1)
+		}
 	}
 }
 

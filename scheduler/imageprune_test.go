@@ -134,3 +134,32 @@ func TestDanglingTasks(t *testing.T) {
 		t.Fatalf("DanglingTasks = %v, want [old-exited]", got)
 	}
 }
+
+// An image a rollout or task uses is not removed; once released it is, and
+// a rollout registering it while it is removed waits for the removal.
+func TestImageUse(t *testing.T) {
+	var u imageUse
+	release := u.use("reg.example/web:1")
+	removed := 0
+	rm := func() error { removed++; return nil }
+	if done, err := u.remove(cluster.ImageRef("reg.example/web:1"), rm); done || err != nil || removed != 0 {
+		t.Fatalf("remove of an image in use: done %v, err %v, removed %d", done, err, removed)
+	}
+	release()
+	if done, err := u.remove(cluster.ImageRef("reg.example/web:1"), rm); !done || err != nil || removed != 1 {
+		t.Fatalf("remove of an image no longer in use: done %v, err %v, removed %d", done, err, removed)
+	}
+
+	inRemoval, finish := make(chan struct{}), make(chan struct{})
+	go u.remove("reg.example/web:2", func() error { close(inRemoval); <-finish; return nil })
+	<-inRemoval
+	registered := make(chan struct{})
+	go func() { u.use("reg.example/web:2")(); close(registered) }()
+	select {
+	case <-registered:
+		t.Fatal("a rollout registered an image while it was being removed")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(finish)
+	<-registered
+}

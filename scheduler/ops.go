@@ -138,6 +138,7 @@ func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *clu
 	if err := s.fenced(ctx).CreateRevision(rev); err != nil {
 		return nil, err
 	}
+	defer s.images.use(rev.Image)() // not pruned while it is pulled and started
 	c := &change{app: rev.App, rev: rev, progress: s.logged(rev.App, rev.Number, progress), start: time.Now(), rollback: opts.rollback}
 	c.report(cluster.Progress{Step: "revision", Message: fmt.Sprintf("revision %d of %s: %s x%d", rev.Number, rev.App, rev.Image, rev.Count)})
 	if opts.release {

@@ -104,6 +104,7 @@ type Scheduler struct {
 	tasks     taskSet    // one-off tasks followed and recorded running; guarded by its own lock
 	memory    hostMemory // each host's total memory, as last read; guarded by its own lock
 	disk      imageDisk  // each host's disk use of images, as last read; guarded by its own lock
+	images    imageUse   // the images rollouts and tasks are pulling and starting; guarded by its own lock
 
 	// unsettled is set when an operation ended without recording its
 	// revision's outcome; the reconciler's next pass settles it.
@@ -241,20 +242,13 @@ func (s *Scheduler) waitRelease(ctx context.Context, app string) error {
 // lockRepair marks app busy with a repair that an operator's operation may
 // pre-empt: the returned context ends then. It fails when app is busy.
 func (s *Scheduler) lockRepair(ctx context.Context, app string) (context.Context, func(), bool) {
-	return s.lockPreemptible(ctx, app, "a repair")
-}
-
-// lockPreemptible marks app busy with op, which an operator's operation
-// pre-empts as it does a repair: the returned context ends then. It fails
-// when app is busy.
-func (s *Scheduler) lockPreemptible(ctx context.Context, app, op string) (context.Context, func(), bool) {
 	s.mu.Lock()
 	if _, ok := s.busy[app]; ok {
 		s.mu.Unlock()
 		return nil, nil, false
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	unlock := s.take(app, &hold{op: op, repair: true, cancel: cancel, done: make(chan struct{})})
+	unlock := s.take(app, &hold{op: "a repair", repair: true, cancel: cancel, done: make(chan struct{})})
 	return rctx, func() { cancel(); unlock() }, true
 }
 
