@@ -335,6 +335,9 @@ type Container struct {
 	// TaskDeadline is a task container's LabelTaskDeadline; zero when it
 	// has none.
 	TaskDeadline time.Time
+	// Created is when Docker created it (as List reports it; second
+	// precision).
+	Created time.Time
 }
 
 // ContainerEvent is a change Docker reported about a managed container.

@@ -34,6 +34,7 @@ var (
 	setTLSCert       = setting{"tls-cert", "LONGSHOREMAN_TLS_CERT", "PEM certificate (chain) for the API; with --tls-key the API answers HTTPS only"}
 	setTLSKey        = setting{"tls-key", "LONGSHOREMAN_TLS_KEY", "PEM private key of --tls-cert"}
 	setHistory       = setting{"history", "LONGSHOREMAN_HISTORY", "revisions kept per app; succeeded ones a rollback can target are kept first"}
+	setKeepImages    = setting{"keep-images", "LONGSHOREMAN_KEEP_IMAGES", "newest succeeded revisions per app whose images stay on the hosts; older ones' images are removed after each successful deploy"}
 	setDockerPort    = setting{"docker-port", "DOCKER_PORT", "Docker API port on every host (default 2375, or 2376 with TLS)"}
 	setDockerTLS     = setting{"", "DOCKER_TLS_VERIFY", ""}
 	setDockerCerts   = setting{"", "DOCKER_CERT_PATH", ""}

@@ -81,6 +81,7 @@ func TestServeConfigValidate(t *testing.T) {
 		{"max count negative", func(c *ServeConfig) { c.MaxCount = -1 }, []string{"--max-count (LONGSHOREMAN_MAX_COUNT)", "at least 1"}},
 		{"history 0", func(c *ServeConfig) { c.History = 0 }, []string{"--history (LONGSHOREMAN_HISTORY)", "at least 1"}},
 		{"history negative", func(c *ServeConfig) { c.History = -5 }, []string{"--history (LONGSHOREMAN_HISTORY)", "at least 1"}},
+		{"keep images 0", func(c *ServeConfig) { c.KeepImages = 0 }, []string{"--keep-images (LONGSHOREMAN_KEEP_IMAGES)", "at least 1"}},
 		{"log format", func(c *ServeConfig) { c.LogFormat = "xml" }, []string{"--log-format (LONGSHOREMAN_LOG_FORMAT)", "text, json"}},
 		{"log format empty", func(c *ServeConfig) { c.LogFormat = "" }, []string{"--log-format (LONGSHOREMAN_LOG_FORMAT)", "text, json"}},
 		{"write timeout negative", func(c *ServeConfig) { c.Timeouts.Write = -time.Second }, []string{"ServerTimeouts.Write", "0 (the default) or more"}},
@@ -181,7 +182,7 @@ func TestLoadServeConfig(t *testing.T) {
 		Port: 3000, DB: "longshoreman.db", DBDefault: true,
 		Redis:      RedisConfig{Addr: "127.0.0.1:6379", Channel: "longshoreman.routes"},
 		DockerPort: 2375, Drain: 2 * time.Second, Republish: 10 * time.Second, Reconcile: 5 * time.Second,
-		ProbeInterval: 5 * time.Second, HostGrace: 15 * time.Second, MaxCount: 64, History: 100, Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
+		ProbeInterval: 5 * time.Second, HostGrace: 15 * time.Second, MaxCount: 64, History: 100, KeepImages: 3, Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
 	}
 	if c != def {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, def)
@@ -193,7 +194,7 @@ func TestLoadServeConfig(t *testing.T) {
 	env := map[string]string{
 		"PORT": "3100", "LONGSHOREMAN_DB": "/data/ls.db", "LONGSHOREMAN_INIT": "TRUE", "LONGSHOREMAN_TOKEN": "t0ken-0123456789",
 		"LONGSHOREMAN_ROUTES_KEY": "routes-key-0123456789", "LONGSHOREMAN_TLS_CERT": "c.pem", "LONGSHOREMAN_TLS_KEY": "k.pem",
-		"LONGSHOREMAN_HISTORY": "7", "REDIS_HOST": "10.0.0.2", "REDIS_PORT": "6380", "REDIS_USERNAME": "ctl", "REDIS_PASSWORD": "pw",
+		"LONGSHOREMAN_HISTORY": "7", "LONGSHOREMAN_KEEP_IMAGES": "5", "REDIS_HOST": "10.0.0.2", "REDIS_PORT": "6380", "REDIS_USERNAME": "ctl", "REDIS_PASSWORD": "pw",
 		"REDIS_TLS": "1", "LONGSHOREMAN_CHANNEL": "ch", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs",
 		"LONGSHOREMAN_DRAIN": "3s", "LONGSHOREMAN_REPUBLISH": "4s", "LONGSHOREMAN_RECONCILE": "6s", "LONGSHOREMAN_PROBE_INTERVAL": "750ms", "LONGSHOREMAN_HOST_GRACE": "20s",
 		"LONGSHOREMAN_MAX_COUNT": "9", "LONGSHOREMAN_REBALANCE": "0", "LONGSHOREMAN_LOG_FORMAT": "json",
@@ -205,7 +206,7 @@ func TestLoadServeConfig(t *testing.T) {
 	}
 	want := ServeConfig{
 		Port: 3100, DB: "/data/ls.db", Init: true, Token: "t0ken-0123456789", RoutesKey: "routes-key-0123456789",
-		TLSCert: "c.pem", TLSKey: "k.pem", History: 7,
+		TLSCert: "c.pem", TLSKey: "k.pem", History: 7, KeepImages: 5,
 		Redis:      RedisConfig{Addr: "10.0.0.2:6380", Username: "ctl", Password: "pw", TLS: true, Channel: "ch"},
 		DockerPort: 2376, DockerTLS: true, DockerCerts: "/certs", Drain: 3 * time.Second, Republish: 4 * time.Second,
 		Reconcile: 6 * time.Second, ProbeInterval: 750 * time.Millisecond, HostGrace: 20 * time.Second, MaxCount: 9, LogFormat: "json",
@@ -216,13 +217,13 @@ func TestLoadServeConfig(t *testing.T) {
 	}
 
 	args := []string{"--port", "3200", "--listen", "127.0.0.1:0", "--db", "other.db", "--redis", "redis.lan:7000", "--docker-port", "2377",
-		"--drain", "1s", "--reconcile", "2s", "--probe-interval", "3s", "--rebalance", "--init=false", "--history", "3", "--log-format", "text"}
+		"--drain", "1s", "--reconcile", "2s", "--probe-interval", "3s", "--rebalance", "--init=false", "--history", "3", "--keep-images", "2", "--log-format", "text"}
 	c, err = LoadServeConfig(args, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Port != 3200 || c.Addr() != "127.0.0.1:0" || c.DB != "other.db" || c.Redis.Addr != "redis.lan:7000" || c.DockerPort != 2377 ||
-		c.Drain != time.Second || c.Reconcile != 2*time.Second || c.ProbeInterval != 3*time.Second || !c.Rebalance || c.Init || c.History != 3 || c.LogFormat != "text" {
+		c.Drain != time.Second || c.Reconcile != 2*time.Second || c.ProbeInterval != 3*time.Second || !c.Rebalance || c.Init || c.History != 3 || c.KeepImages != 2 || c.LogFormat != "text" {
 		t.Errorf("flags over the environment: %+v", c)
 	}
 	if c.Redis.Username != "ctl" || c.Republish != 4*time.Second {

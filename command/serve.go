@@ -217,7 +217,7 @@ func (c *ServeCommand) buildScheduler(s secrets) (*metrics.Metrics, error) {
 		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
 		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
 		Published: func() uint64 { return c.publisher.Status().LastVersion },
-		Events:    c.events.Publish, Fence: c.leader,
+		Events:    c.events.Publish, Fence: c.leader, KeepImages: cfg.KeepImages,
 	})
 	c.reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace, ProbeInterval: cfg.ProbeInterval})
 	return m, nil
@@ -237,7 +237,7 @@ func (c *ServeCommand) buildAPI(s secrets, m *metrics.Metrics) error {
 		Store: c.db, Scheduler: c.scheduler, Publisher: c.publisher, Token: s.token, Logger: c.logger,
 		Metrics: m.Handler(), Observer: m, Hosts: c.reconcile, Leadership: elected,
 		RouterToken: s.routerToken, TableChanged: c.tableChanged, ForwardTLS: forwardTLS,
-		Events: c.events, UI: ui.Handler(), Memory: c.scheduler,
+		Events: c.events, UI: ui.Handler(), Memory: c.scheduler, Disk: c.scheduler,
 	})
 	return nil
 }

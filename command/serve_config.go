@@ -36,6 +36,7 @@ type ServeConfig struct {
 	HostGrace     time.Duration
 	MaxCount      int
 	History       int // revisions kept per app
+	KeepImages    int // newest succeeded revisions per app whose images stay on the hosts
 	Rebalance     bool
 	LogFormat     string
 	TLSCert       string // PEM certificate (chain) of the API; with TLSKey, serve HTTPS only
@@ -59,7 +60,8 @@ func DefaultServeConfig() ServeConfig {
 		Drain: cluster.DefaultDrain, Republish: cluster.DefaultRepublish, Reconcile: cluster.DefaultReconcile,
 		ProbeInterval: scheduler.DefaultProbeInterval,
 		HostGrace:     cluster.DefaultHostGrace, MaxCount: cluster.DefaultMaxCount, History: cluster.DefaultHistory,
-		Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
+		KeepImages: cluster.DefaultKeepImages,
+		Rebalance:  true, LogFormat: "text", Lease: 5 * time.Second,
 	}
 }
 
@@ -85,6 +87,7 @@ func LoadServeConfig(args []string, getenv func(string) string, output io.Writer
 	l.String(&c.TLSCert, setTLSCert)
 	l.String(&c.TLSKey, setTLSKey)
 	l.Int(&c.History, setHistory)
+	l.Int(&c.KeepImages, setKeepImages)
 	c.Redis.load(l)
 	l.Int(&c.DockerPort, setDockerPort)
 	c.DockerTLS = l.env(setDockerTLS) != ""
@@ -154,6 +157,7 @@ func (c ServeConfig) Validate() error {
 	p.positive(setHostGrace, c.HostGrace, "15s")
 	p.atLeast(setMaxCount, c.MaxCount, 1, "the largest instance count of one app")
 	p.atLeast(setHistory, c.History, 1, "the number of revisions to keep per app")
+	p.atLeast(setKeepImages, c.KeepImages, 1, "the number of an app's newest succeeded revisions whose images stay on the hosts")
 	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
 	c.Timeouts.check(&p)
 	c.ACME.check(&p)

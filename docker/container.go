@@ -263,7 +263,8 @@ func (e *Engines) List(ctx context.Context, host string) ([]cluster.Container, e
 	out := make([]cluster.Container, 0, len(list))
 	for _, s := range list {
 		ct := cluster.Container{ID: s.ID, Image: s.Image, State: s.State, Running: s.State == string(container.StateRunning),
-			App: s.Labels.App, Host: s.Labels.Host, Controller: s.Labels.Controller, Task: s.Labels.Task}
+			App: s.Labels.App, Host: s.Labels.Host, Controller: s.Labels.Controller, Task: s.Labels.Task,
+			Created: time.Unix(s.Created, 0).UTC()}
 		if ct.Task != "" {
 			ct.TaskDeadline = taskDeadline(s.Labels.TaskDeadline)
 		}
@@ -282,10 +283,11 @@ func (e *Engines) List(ctx context.Context, host string) ([]cluster.Container, e
 // of its labels, took a third more CPU to decode (0.63 against 0.51 ms per
 // host of 100 containers) and three times the allocations.
 type listedContainer struct {
-	ID     string `json:"Id"`
-	Image  string `json:"Image"`
-	State  string `json:"State"`
-	Labels struct {
+	ID      string `json:"Id"`
+	Image   string `json:"Image"`
+	State   string `json:"State"`
+	Created int64  `json:"Created"` // Unix seconds
+	Labels  struct {
 		App        string `json:"longshoreman.app"`
 		Revision   string `json:"longshoreman.revision"`
 		Host       string `json:"longshoreman.host"`

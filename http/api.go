@@ -554,6 +554,10 @@ type HostOverview struct {
 	// MemoryTotal is the host's memory as Docker reports it, read at most
 	// once a minute; 0 while the host has not answered.
 	MemoryTotal cluster.Bytes `json:"memory_total"`
+	// ImagesDisk is the disk its images take (layers counted once), read
+	// at most once a minute and after image pruning; 0 while the host has
+	// not answered.
+	ImagesDisk cluster.Bytes `json:"images_disk"`
 }
 
 // AppOverview is one app: what it runs, how healthy, and its last deploy.

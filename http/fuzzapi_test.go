@@ -59,6 +59,27 @@ func (e loopbackOnlyEngines) FreeMemory(ctx context.Context, host string) (int64
 	return e.Engines.FreeMemory(ctx, host)
 }
 
+func (e loopbackOnlyEngines) Images(ctx context.Context, host string) ([]cluster.Image, error) {
+	if err := e.guard(host); err != nil {
+		return nil, err
+	}
+	return e.Engines.Images(ctx, host)
+}
+
+func (e loopbackOnlyEngines) RemoveImage(ctx context.Context, host, ref string) error {
+	if err := e.guard(host); err != nil {
+		return err
+	}
+	return e.Engines.RemoveImage(ctx, host, ref)
+}
+
+func (e loopbackOnlyEngines) ImageDiskUse(ctx context.Context, host string) (int64, error) {
+	if err := e.guard(host); err != nil {
+		return 0, err
+	}
+	return e.Engines.ImageDiskUse(ctx, host)
+}
+
 // FuzzAPI sends arbitrary methods, paths, headers and bodies to the running
 // API over a real data file. No request may panic the server or get a 500,
 // and the data file must stay intact: every record readable, the seeded app

@@ -15,6 +15,11 @@ type HostMemory interface {
 	HostMemory(ctx context.Context) map[string]int64
 }
 
+// ImageDisk reports the bytes the images take on each host that answers.
+type ImageDisk interface {
+	ImageDisk(ctx context.Context) map[string]int64
+}
+
 // overview answers the whole cluster in one read, for the dashboard: each
 // host's state (as the reconciler last saw it) and load, each app's
 // health against its desired count and its last deploy, and every
@@ -36,9 +41,12 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	if s.Hosts != nil {
 		status = s.Hosts.HostStatus(r.Context())
 	}
-	var total map[string]int64
+	var total, disk map[string]int64
 	if s.Memory != nil {
 		total = s.Memory.HostMemory(r.Context())
+	}
+	if s.Disk != nil {
+		disk = s.Disk.ImageDisk(r.Context())
 	}
 	out := OverviewResponse{Hosts: make([]HostOverview, 0, len(hosts)), Apps: make([]AppOverview, 0, len(apps))}
 	byHost := map[string]*HostOverview{}
@@ -47,7 +55,8 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		if st == "" {
 			st = "not checked yet"
 		}
-		out.Hosts = append(out.Hosts, HostOverview{Addr: h.Addr, Added: h.Added, Draining: h.Draining, Status: st, MemoryTotal: cluster.Bytes(total[h.Addr])})
+		out.Hosts = append(out.Hosts, HostOverview{Addr: h.Addr, Added: h.Added, Draining: h.Draining, Status: st, MemoryTotal: cluster.Bytes(total[h.Addr]),
+			ImagesDisk: cluster.Bytes(disk[h.Addr])})
 	}
 	for i := range out.Hosts {
 		byHost[out.Hosts[i].Addr] = &out.Hosts[i]

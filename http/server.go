@@ -91,6 +91,7 @@ type Server struct {
 	Events     *events.Bus  // GET /events reads it; may be nil
 	UI         http.Handler // serves GET /ui/..., without a token; may be nil
 	Memory     HostMemory   // each host's total memory for /overview; may be nil
+	Disk       ImageDisk    // each host's disk use of images for /overview; may be nil
 
 	// RouterToken reads GET /routes and GET /router/certs only; empty: no
 	// router token is accepted.

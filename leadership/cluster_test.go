@@ -195,7 +195,7 @@ func (w *world) records(t *testing.T) string {
 
 // mutating counts the calls to the hosts that change what runs.
 func mutating(calls map[string]int) map[string]int {
-	return map[string]int{"Pull": calls["Pull"], "Run": calls["Run"], "Stop": calls["Stop"], "RunTask": calls["RunTask"]}
+	return map[string]int{"Pull": calls["Pull"], "Run": calls["Run"], "Stop": calls["Stop"], "RunTask": calls["RunTask"], "RemoveImage": calls["RemoveImage"]}
 }
 
 // gate holds calls to the hosts until the test opens it, as a slow or

@@ -9,7 +9,7 @@ import (
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
-// Engines returns e fenced by term: Pull, Run, Stop and RemoveVolume are
+// Engines returns e fenced by term: Pull, Run, Stop, RemoveVolume and RemoveImage are
 // refused with EUNAVAILABLE unless the term their context carries (see
 // Begin) is the one this controller leads in now, and are cancelled in
 // flight when that term ends, so an operation of an ended term (a leader
@@ -76,6 +76,16 @@ func (f fencedEngines) RemoveVolume(ctx context.Context, host, name string) (boo
 	ctx, cancel := bind(ctx, t)
 	defer cancel()
 	return f.Engines.RemoveVolume(ctx, host, name)
+}
+
+func (f fencedEngines) RemoveImage(ctx context.Context, host, ref string) error {
+	t, err := f.l.check(ctx, "Removing image "+ref+" from "+host)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := bind(ctx, t)
+	defer cancel()
+	return f.Engines.RemoveImage(ctx, host, ref)
 }
 
 // RunTask refuses to start a task outside the current term, and does not

@@ -45,13 +45,18 @@ func MustOpenCluster(tb testing.TB) *TestCluster {
 // the end.
 func MustOpenClusterOn(tb testing.TB, d cluster.Store) *TestCluster {
 	tb.Helper()
-	hosts := testenv.Hosts(tb)
+	return mustOpenClusterWith(tb, d, testenv.Hosts(tb), scheduler.Config{})
+}
+
+// mustOpenClusterWith is MustOpenClusterOn with the hosts given and cfg
+// (its controller, drain, stop timeout and logger set here).
+func mustOpenClusterWith(tb testing.TB, d cluster.Store, hosts []string, cfg scheduler.Config) *TestCluster {
+	tb.Helper()
 	e := docker.New(docker.Config{Port: testenv.DockerPort(tb), Controller: d.ControllerID()})
 	c := &TestCluster{DB: d, Engines: e, Hosts: hosts}
-	c.Scheduler = scheduler.New(d, e, scheduler.Config{
-		Controller: d.ControllerID(), Drain: 300 * time.Millisecond, StopTimeout: 2 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	cfg.Controller, cfg.Drain, cfg.StopTimeout = d.ControllerID(), 300*time.Millisecond, 2*time.Second
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	c.Scheduler = scheduler.New(d, e, cfg)
 	for _, h := range hosts {
 		if _, err := d.AddHost(h); err != nil {
 			tb.Fatal(err)

@@ -69,4 +69,15 @@ type Engines interface {
 	// one value when the stream ends. A non-zero since replays the events
 	// from that time on first.
 	Events(ctx context.Context, host string, since time.Time) (<-chan cluster.ContainerEvent, <-chan error)
+	// Images returns every image on the host (not only the controller's),
+	// each with its normalized tags and the containers on the host, of
+	// any controller, running or not, made from it.
+	Images(ctx context.Context, host string) ([]cluster.Image, error)
+	// RemoveImage removes the tag ref from the host, and the image with
+	// its last tag; it never forces: Docker refuses (ECONFLICT) to remove
+	// an image a container uses. A ref already gone is not an error.
+	RemoveImage(ctx context.Context, host, ref string) error
+	// ImageDiskUse returns the bytes the host's images take on its disk,
+	// each layer counted once.
+	ImageDiskUse(ctx context.Context, host string) (int64, error)
 }

@@ -107,7 +107,7 @@ func (s *Scheduler) rollback(ctx context.Context, app string, number int, releas
 	if rev.StopFirst() {
 		rev.Count = min(rev.Count, len(rev.Hosts))
 	}
-	return s.rolloutRelease(ctx, a, rev, release, progress)
+	return s.rolloutRelease(ctx, a, rev, rolloutOpts{release: release, rollback: true}, progress)
 }
 
 // SetEnv sets one env of app. On a running app the change is rolled out as
@@ -130,19 +130,27 @@ func (s *Scheduler) UnsetEnv(ctx context.Context, app, key string, progress clus
 // app with rev.Count new ones. ctx is the operation's (see begin): detached
 // from the client that asked, bound to the leadership term.
 func (s *Scheduler) rollout(ctx context.Context, a *cluster.App, rev *cluster.Revision, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	return s.rolloutRelease(ctx, a, rev, true, progress)
+	return s.rolloutRelease(ctx, a, rev, rolloutOpts{release: true}, progress)
+}
+
+// rolloutOpts says how a rollout differs from a deploy's.
+type rolloutOpts struct {
+	release  bool // run rev's release command first
+	rollback bool // rev is an earlier revision's: its image may have been pruned from the hosts
 }
 
 // rolloutRelease is rollout that runs rev's release command first only when
-// release is set.
-func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *cluster.Revision, release bool, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+// opts.release is set. Once rev succeeded, the hosts' images of the app's
+// older revisions are pruned in the background (see pruneLater).
+func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *cluster.Revision, opts rolloutOpts, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 	rev.Status = cluster.StatusDeploying
 	if err := s.fenced(ctx).CreateRevision(rev); err != nil {
 		return nil, err
 	}
-	c := &change{app: rev.App, rev: rev, progress: s.logged(rev.App, rev.Number, progress), start: time.Now()}
+	defer s.images.use(rev.Image)() // not pruned while it is pulled and started
+	c := &change{app: rev.App, rev: rev, progress: s.logged(rev.App, rev.Number, progress), start: time.Now(), rollback: opts.rollback}
 	c.report(cluster.Progress{Step: "revision", Message: fmt.Sprintf("revision %d of %s: %s x%d", rev.Number, rev.App, rev.Image, rev.Count)})
-	if release {
+	if opts.release {
 		if err := s.release(ctx, c, rev); err != nil {
 			err = interrupted(ctx, err)
 			c.report(cluster.Progress{Step: "failed", Message: cluster.ErrorMessage(err)})
@@ -168,6 +176,7 @@ func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *clu
 	}
 	s.emit(cluster.Event{Type: cluster.EventRevision, Step: cluster.StatusSucceeded, App: rev.App, Revision: rev.Number, Message: rev.Image})
 	s.cfg.Logger.Info("deploy succeeded", "app", rev.App, "revision", rev.Number, "image", rev.Image, "instances", len(started), "duration", time.Since(c.start).Round(time.Millisecond))
+	s.pruneLater(ctx, rev)
 	return &cluster.DeployResult{Revision: rev.Number, Instances: instanceAddrs(started)}, nil
 }
 

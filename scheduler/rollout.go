@@ -20,6 +20,7 @@ type change struct {
 	progress cluster.ProgressFunc
 	start    time.Time
 	stop     *stopping // the app's drain and stop timeout; read by s.stopping when nil
+	rollback bool      // a rollback: its image may have been pruned from the hosts (pullAll says so)
 }
 
 func (c *change) report(p cluster.Progress) {
@@ -461,7 +462,7 @@ func (s *Scheduler) pullAll(ctx context.Context, c *change, targets []string) er
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.report(cluster.Progress{Step: "pulling", Host: host, Message: c.rev.Image})
+			c.report(cluster.Progress{Step: "pulling", Host: host, Message: s.pulling(ctx, c, host)})
 			pctx, cancel := context.WithTimeout(ctx, s.cfg.PullTimeout)
 			defer cancel()
 			warning, err := s.engines.Pull(pctx, host, c.rev.Image)

@@ -62,6 +62,11 @@ type Config struct {
 	// EnvWait bounds how long an env change waits for the env change of
 	// the same app running when it arrives; default DefaultEnvWait.
 	EnvWait time.Duration
+	// KeepImages is how many of an app's newest succeeded revisions keep
+	// their images on the hosts when a revision succeeds (see
+	// PlanImagePrune); default cluster.DefaultKeepImages, negative: no
+	// image pruning.
+	KeepImages int
 	// Fence binds each operation to the leadership term it begins in, its
 	// writes and Docker calls refused once that term ends (see Fence); nil
 	// binds nothing, for a scheduler that leads for as long as it runs.
@@ -102,6 +107,8 @@ type Scheduler struct {
 	oomKilled map[string]bool
 	tasks     taskSet    // one-off tasks followed and recorded running; guarded by its own lock
 	memory    hostMemory // each host's total memory, as last read; guarded by its own lock
+	disk      imageDisk  // each host's disk use of images, as last read; guarded by its own lock
+	images    imageUse   // the images rollouts and tasks are pulling and starting; guarded by its own lock
 
 	// unsettled is set when an operation ended without recording its
 	// revision's outcome; the reconciler's next pass settles it.
@@ -149,6 +156,9 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	}
 	if cfg.EnvWait == 0 {
 		cfg.EnvWait = DefaultEnvWait
+	}
+	if cfg.KeepImages == 0 {
+		cfg.KeepImages = cluster.DefaultKeepImages
 	}
 	if cfg.PublishWait == 0 {
 		cfg.PublishWait = 2 * time.Second

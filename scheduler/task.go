@@ -47,6 +47,7 @@ func (s *Scheduler) RunTask(ctx context.Context, app string, command []string, t
 	if err != nil {
 		return cluster.TaskResult{}, err
 	}
+	defer s.images.use(rev.Image)() // not pruned while it is pulled and started
 	return s.runTask(ctx, rev, command, false, timeout, nil, output)
 }
 

@@ -146,6 +146,7 @@ func runPoint(cfg pointConfig) (*PointResult, error) {
 	sched := scheduler.New(store, engines, scheduler.Config{
 		Controller: store.ControllerID(), Drain: time.Millisecond, MaxCount: 64,
 		Logger: slog.New(actions), RoutesChange: func() { routesChanged.Add(1) },
+		KeepImages: -1, // the fake Docker API has no images to prune
 	})
 
 	// Populate.

@@ -39,6 +39,7 @@ type Engines struct {
 
 	mu         sync.Mutex // guards the fields below
 	images     map[string]Image
+	pulled     map[string]map[string]bool // host -> refs (cluster.ImageRef) pulled there and not removed
 	down       map[string]bool
 	free       map[string]int64
 	containers map[string]*container // id -> container
@@ -173,6 +174,7 @@ func (e *Engines) Pull(ctx context.Context, host, image string) (string, error) 
 	if _, ok := e.images[image]; !ok {
 		return "", cluster.Errorf(cluster.EHOST, "Pulling %s on %s failed: the registry has no such image. Push it, or check its name.", image, host)
 	}
+	e.pullLocked(host, image)
 	return "", nil
 }
 
@@ -192,7 +194,7 @@ func (e *Engines) Run(ctx context.Context, spec cluster.ContainerSpec) (cluster.
 	_, _ = rand.Read(b[:])
 	c := &container{spec: spec, status: img.Status, Container: cluster.Container{
 		ID: hex.EncodeToString(b[:]), App: spec.App, Revision: spec.Revision, Host: spec.Host,
-		Controller: spec.Controller, Image: spec.Image,
+		Controller: spec.Controller, Image: spec.Image, Created: time.Now().UTC(),
 	}}
 	if c.status == 0 {
 		c.status = http.StatusOK

@@ -40,6 +40,7 @@ func (e *Engines) RunTask(ctx context.Context, spec cluster.ContainerSpec, timeo
 	c := &container{spec: spec, Container: cluster.Container{
 		ID: hex.EncodeToString(b[:]), App: spec.App, Revision: spec.Revision, Host: spec.Host,
 		Controller: spec.Controller, Image: spec.Image, Task: spec.Task, TaskDeadline: deadline, Running: true, State: "running",
+		Created: time.Now().UTC(),
 	}}
 	c.exited = make(chan struct{})
 	e.containers[c.ID] = c

@@ -12,12 +12,13 @@ function hostState(host) {
 }
 
 function hostRows(hosts, refresh) {
-  if (!hosts.length) return [h('tr', {}, h('td', { colspan: 6 }, 'No hosts yet: add one below.'))];
+  if (!hosts.length) return [h('tr', {}, h('td', { colspan: 7 }, 'No hosts yet: add one below.'))];
   return hosts.map((host) => h('tr', { 'data-host': host.addr },
     h('th', { scope: 'row' }, host.addr),
     h('td', {}, hostState(host), ' ', host.status === 'ok' ? '' : h('span', { class: 'detail' }, host.status)),
     h('td', {}, time(host.added)),
     h('td', {}, `${host.memory ? bytes(host.memory) : '0'} / ${bytes(host.memory_total)}`),
+    h('td', {}, host.images_disk ? bytes(host.images_disk) : '—'),
     h('td', {}, String(host.instances)),
     h('td', {}, h('button', {
       type: 'button', class: 'danger small', id: `drain-${host.addr}`, 'aria-label': `Drain and remove host ${host.addr}`,
@@ -75,7 +76,7 @@ export function mount(el, { refresh, events }) {
     h('section', { 'aria-labelledby': 'hosts-title' },
       h('h2', { id: 'hosts-title' }, 'Hosts'),
       h('div', { class: 'scroll' }, h('table', { id: 'hosts' },
-        h('thead', {}, h('tr', {}, ['Host', 'State', 'Added', 'Memory reserved / total', 'Instances', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, ['Host', 'State', 'Added', 'Memory reserved / total', 'Images on disk', 'Instances', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
         hostBody)),
       addForm, addOut),
     h('section', { 'aria-labelledby': 'apps-title' },
