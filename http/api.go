@@ -574,6 +574,9 @@ type AppOverview struct {
 	Instances   []InstanceOverview  `json:"instances"`
 	// Maintenance is set while the routers answer the app with its
 	// maintenance page.
+	// Volumes (NAME:/path) and the hosts the app is pinned to.
+	Volumes     []string                `json:"volumes,omitempty"`
+	Hosts       []string                `json:"hosts,omitempty"`
 	Maintenance *cluster.AppMaintenance `json:"maintenance,omitempty"`
 }
 

@@ -80,7 +80,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	}
 	for _, a := range apps {
 		ao := AppOverview{App: a.Name, Image: a.Image, Revision: a.Revision, Count: a.Count, Healthy: healthy[a.Name],
-			Port: a.Port, HealthCheck: a.HealthCheck, Instances: byApp[a.Name]}
+			Port: a.Port, HealthCheck: a.HealthCheck, Instances: byApp[a.Name], Volumes: a.Volumes, Hosts: a.Hosts}
 		if ao.Instances == nil {
 			ao.Instances = []InstanceOverview{}
 		}

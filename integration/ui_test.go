@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/internal/testenv"
 )
 
@@ -262,6 +263,18 @@ func TestDashboard(t *testing.T) {
 	b.Wait("the confirmation", `document.getElementById('confirm').open`, 10*time.Second)
 	b.Do("confirming", chromedp.Click(css("#confirm-ok")))
 	b.Wait("the host gone", `!document.querySelector('#hosts-body tr[data-host=`+js(extra)+`]') && document.querySelectorAll('#hosts-body tr[data-host]').length === `+fmt.Sprint(len(hosts)), 60*time.Second)
+
+	// An app with a volume shows it on its page, with its pinned host.
+	data := testenv.UniqueApp(t, "ui-data")
+	t.Cleanup(func() {
+		testenv.RemoveContainers(t, data)
+		testenv.Docker(t, "volume", "rm", "-f", cluster.VolumeName(data, "files"))
+	})
+	mustCall(t, c, "POST", "/apps/"+data+"/deploy", `{"image":"`+image1+`","count":1,"volumes":["files:/data"],"hosts":["`+hosts[0]+`"]}`)
+	b.Wait("the app with a volume listed", `document.querySelector('#apps-body a[href="#/apps/`+data+`"]')`, 30*time.Second)
+	b.Do("opening it", chromedp.Click(css(`#apps-body a[href="#/apps/`+data+`"]`)))
+	b.Wait("its volume and host shown", `(document.getElementById('app-volumes')?.textContent || '').includes('files:/data') && document.getElementById('app-volumes').textContent.includes(`+js(hosts[0])+`)`, 30*time.Second)
+	b.Do("back to the cluster", chromedp.Click(css(`a[href="#/"]`)))
 
 	if !evalJS[bool](b, `window.notReloaded === true`) {
 		t.Fatal("the page was reloaded during the test: the views must update themselves")

@@ -164,6 +164,7 @@ export function mount(el, { app, refresh, events }) {
         h('dt', {}, 'Revision'), h('dd', { id: 'app-revision' }, a.revision ? String(a.revision) : '—'),
         h('dt', {}, 'Healthy'), h('dd', { id: 'app-healthy' }, `${a.healthy}/${a.count}`),
         h('dt', {}, 'State'), h('dd', {}, badge(a.state)),
+        ...(a.volumes?.length ? [h('dt', {}, 'Volumes'), h('dd', { id: 'app-volumes', class: 'mono' }, a.volumes.join(', '), ' ', h('span', { class: 'detail' }, 'on ', (a.hosts || []).join(', ')))] : []),
         ...(a.maintenance ? [h('dt', {}, 'Maintenance'), h('dd', { id: 'app-maintenance' }, badge('maintenance'), ' ', a.maintenance.message || 'default page', ' ', h('span', { class: 'detail' }, 'since ', time(a.maintenance.since)))] : []));
       replace(instBody, a.instances.length ? a.instances.map((i) => h('tr', { 'data-instance': i.addr, 'data-health': i.health },
         h('th', { scope: 'row', class: 'mono' }, i.addr),
