@@ -19,10 +19,11 @@ var verbArgs = map[string][]string{
 	"https:on": {"a.example.com"}, "https:off": {"a.example.com"}, "certs": nil,
 	"certs:add": {"a.example.com", "--cert", "/dev/null", "--key", "/dev/null"}, "certs:rm": {"a.example.com"},
 	"settings": {"--batch", "1"}, "tasks": nil,
+	"jobs": nil, "jobs:add": {"report", "@every 10m", "--", "report"}, "jobs:rm": {"report"},
 }
 
 // appVerbs act on the app named with --app.
-var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks"}
+var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks", "jobs", "jobs:add", "jobs:rm"}
 
 func TestCommandsAndHelp(t *testing.T) {
 	t.Parallel()

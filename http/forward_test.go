@@ -31,6 +31,7 @@ func TestLeaderOnly(t *testing.T) {
 		{"GET", "/metrics"}:      true,
 		{"GET", "/events"}:       true, {"GET", "/overview"}: true,
 		{"POST", "/apps/:app/run"}: true, {"GET", "/apps/:app/tasks"}: false,
+		{"GET", "/apps/:app/jobs"}: false, {"POST", "/apps/:app/jobs"}: true, {"DELETE", "/apps/:app/jobs/:job"}: true,
 	}
 	routes := Routes()
 	if len(routes) != len(want) {
