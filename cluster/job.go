@@ -194,7 +194,7 @@ func NoJob(app, name string) error {
 
 // JobExists is the error of a job created under a name its app has.
 func JobExists(app, name string) error {
-	return Errorf(ECONFLICT, "App %s already has a job named %s: remove it first, or give the new one another name", app, name).WithFix("remove it with", OpRemoveJob, ArgApp, app, ArgJob, name)
+	return Errorf(ECONFLICT, "App %s already has a job named %s", app, name).WithFix("give the new one another name, or remove that one with", OpRemoveJob, ArgApp, app, ArgJob, name)
 }
 
 // TooManyJobs is the error of a job created for an app with MaxJobs.

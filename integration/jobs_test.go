@@ -298,7 +298,12 @@ func TestScheduledJobThroughFailover(t *testing.T) {
 			n++
 		}
 	}
-	if n != 1 || run.Outcome != cluster.JobSucceeded || strings.Join(run.Output, "|") != "tick" {
+	// Killed before the due time, the old leader claimed nothing: the run
+	// is the new leader's and runs. On a machine so busy that the kill
+	// came after it, the old leader may have claimed it and died before
+	// creating its container: then it is lost, but still not run twice.
+	ranOnce := run.Outcome == cluster.JobSucceeded && strings.Join(run.Output, "|") == "tick"
+	if n != 1 || (!ranOnce && (killed.Before(due) || run.Outcome != cluster.JobLost)) {
 		t.Errorf("%d runs due at %s; want exactly one, succeeded with its output: %+v\n%s", n, due, j.Runs, other.Log())
 	}
 	if run.Late != strings.Contains(run.Note, "late") {
