@@ -60,6 +60,19 @@ func endedJobRuns(j jobView) []cluster.JobRun {
 	return out
 }
 
+// ranJobRuns returns a job's runs that ran (started a task) and ended,
+// newest first: not the skipped ones, which a busy machine makes when a
+// run takes longer than the interval.
+func ranJobRuns(j jobView) []cluster.JobRun {
+	var out []cluster.JobRun
+	for _, r := range endedJobRuns(j) {
+		if r.Outcome != cluster.JobSkipped {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // jobRunsMetric returns longshoreman_job_runs_total of the app's job and
 // outcome on c, 0 when absent.
 func jobRunsMetric(t *testing.T, c *Controller, app, job, outcome string) float64 {
@@ -82,13 +95,16 @@ func jobRunsMetric(t *testing.T, c *Controller, app, job, outcome string) float6
 }
 
 // checkRunsOnce: no due time of a job has two runs, and every task
-// container of the app that dockerd created since since, and since the
-// oldest run the jobs keep, is the task of one of their runs: no run
-// started twice.
-func checkRunsOnce(t *testing.T, app string, since time.Time, jobs ...jobView) {
+// container of the app that dockerd created since since (and since the
+// oldest run the jobs keep) is the task of one of their runs, as fetch
+// reads them: no run started twice. A run is claimed before its container
+// is created, so the runs read after a moment name every container
+// created before it.
+func checkRunsOnce(t *testing.T, app string, since time.Time, fetch func() []jobView) {
 	t.Helper()
+	until := time.Now()
 	tasks := map[string]bool{}
-	for _, j := range jobs {
+	for _, j := range fetch() {
 		dues := map[time.Time]bool{}
 		for _, r := range j.Runs {
 			if dues[r.Due] {
@@ -98,12 +114,12 @@ func checkRunsOnce(t *testing.T, app string, since time.Time, jobs ...jobView) {
 			if r.Task != "" {
 				tasks[r.Task] = true
 			}
-			if n := len(j.Runs); n == cluster.JobRunHistory && j.Runs[n-1].Start.After(since) {
-				since = j.Runs[n-1].Start
-			}
+		}
+		if n := len(j.Runs); n == cluster.JobRunHistory && j.Runs[n-1].Start.After(since) {
+			since = j.Runs[n-1].Start
 		}
 	}
-	out := testenv.Docker(t, "events", "--since", strconv.FormatInt(since.Unix(), 10), "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+	out := testenv.Docker(t, "events", "--since", strconv.FormatInt(since.Unix(), 10), "--until", strconv.FormatInt(until.Unix()+1, 10),
 		"--filter", "type=container", "--filter", "event=create", "--filter", "label="+cluster.LabelApp+"="+app, "--filter", "label="+cluster.LabelTask,
 		"--format", `{{.Time}} {{index .Actor.Attributes "`+cluster.LabelTask+`"}}`)
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -111,12 +127,26 @@ func checkRunsOnce(t *testing.T, app string, since time.Time, jobs ...jobView) {
 		if len(f) != 2 {
 			continue
 		}
-		if at, _ := strconv.ParseInt(f[0], 10, 64); at <= since.Unix() {
-			continue // in the second the oldest kept run began: maybe an older one
+		// Whole seconds: leave out the second the oldest kept run began
+		// (an older run's may share it) and the second of until.
+		if at, _ := strconv.ParseInt(f[0], 10, 64); at <= since.Unix() || at >= until.Unix() {
+			continue
 		}
 		if !tasks[f[1]] {
 			t.Errorf("dockerd created task %s of %s, which no run of its jobs names (a run started twice?)", f[1], app)
 		}
+	}
+}
+
+// jobsOf returns a fetch of the named jobs of app on c, for checkRunsOnce.
+func jobsOf(t *testing.T, c *Controller, app string, names ...string) func() []jobView {
+	return func() []jobView {
+		jobs := appJobs(t, c, app)
+		var out []jobView
+		for _, n := range names {
+			out = append(out, jobs[n])
+		}
+		return out
 	}
 }
 
@@ -156,7 +186,7 @@ func TestScheduledJobs(t *testing.T) {
 
 	waitFor(t, 3*time.Minute, "both jobs ran 3 times", func() bool {
 		jobs := appJobs(t, c, app)
-		return len(endedJobRuns(jobs["ok"])) >= 3 && len(endedJobRuns(jobs["fails"])) >= 3
+		return len(ranJobRuns(jobs["ok"])) >= 3 && len(ranJobRuns(jobs["fails"])) >= 3
 	})
 	jobs := appJobs(t, c, app)
 	for name, want := range map[string]struct {
@@ -165,7 +195,7 @@ func TestScheduledJobs(t *testing.T) {
 		output  string
 	}{"ok": {cluster.JobSucceeded, 0, "all good"}, "fails": {cluster.JobFailed, 3, "boom"}} {
 		j := jobs[name]
-		for _, r := range endedJobRuns(j) {
+		for _, r := range ranJobRuns(j) {
 			if r.Outcome != want.outcome || r.ExitCode == nil || *r.ExitCode != want.code || !slices.Contains(r.Output, want.output) || r.Task == "" {
 				t.Errorf("a run of %s = %+v; want %s with exit code %d and the output line %q", name, r, want.outcome, want.code, want.output)
 			}
@@ -174,7 +204,7 @@ func TestScheduledJobs(t *testing.T) {
 			t.Errorf("job %s = %+v; want its schedule and next run", name, j)
 		}
 	}
-	checkRunsOnce(t, app, since, jobs["ok"], jobs["fails"])
+	checkRunsOnce(t, app, since, jobsOf(t, c, app, "ok", "fails"))
 	// Counted once its end is recorded.
 	waitFor(t, 30*time.Second, "longshoreman_job_runs_total counts 3 failed runs", func() bool { return jobRunsMetric(t, c, app, "fails", "failed") >= 3 })
 	events.Wait(t, "a failed run's event", 30*time.Second, func(e cluster.Event) bool {
@@ -245,7 +275,7 @@ func TestScheduledJobNotOverlapped(t *testing.T) {
 		}
 	}
 	waitFor(t, 30*time.Second, "longshoreman_job_runs_total counts a skipped run", func() bool { return jobRunsMetric(t, c, app, "slow", "skipped") >= 1 })
-	checkRunsOnce(t, app, since, j)
+	checkRunsOnce(t, app, since, jobsOf(t, c, app, "slow"))
 }
 
 // TestScheduledJobThroughFailover runs two controller binaries on an etcd
@@ -310,7 +340,7 @@ func TestScheduledJobThroughFailover(t *testing.T) {
 		t.Errorf("run %+v: late %v but its note says otherwise", run, run.Late)
 	}
 	t.Logf("the run due at the kill started %s after its due time, late %v: %s", run.Start.Sub(due).Round(time.Millisecond), run.Late, run.Note)
-	checkRunsOnce(t, app, since, j)
+	checkRunsOnce(t, app, since, jobsOf(t, other, app, "tick"))
 	if strings.Contains(other.Log(), "panic") {
 		t.Errorf("the new leader's log shows a panic:\n%s", other.Log())
 	}

@@ -100,6 +100,12 @@ func endedRuns(t *testing.T, c *FakeCluster, j cluster.Job) []cluster.JobRun {
 // the task of one run.
 func checkOnceEach(t *testing.T, c *FakeCluster, j cluster.Job) {
 	t.Helper()
+	// The tasks first: a task is recorded in the write that claims its
+	// run, so the job read after names every task read before.
+	all, err := c.DB.Tasks(j.App)
+	if err != nil {
+		t.Fatal(err)
+	}
 	stored, err := c.DB.Job(j.App, j.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -113,10 +119,6 @@ func checkOnceEach(t *testing.T, c *FakeCluster, j cluster.Job) {
 		if r.Task != "" {
 			tasks[r.Task] = true
 		}
-	}
-	all, err := c.DB.Tasks(j.App)
-	if err != nil {
-		t.Fatal(err)
 	}
 	oldest := stored.Runs[len(stored.Runs)-1].Start
 	for _, task := range all {
