@@ -184,6 +184,31 @@ included), newest first: when each started, how long it ran, its state
 its exit seen), its exit code, its host and its command. With --task ID,
 one task in full, with its last output lines. A task whose controller
 stopped while it ran is recorded by the controller that leads next.`, cluster.TaskHistory)},
+		{Name: cluster.OpJobs, Group: groupDeploys, Run: runJobs, App: NeedsApp,
+			Flags:   []Flag{{Name: "job", Value: "NAME", Help: "show one job's last runs"}},
+			Summary: "list the app's scheduled jobs, with their next run and last outcome",
+			Help: fmt.Sprintf(`List the app's scheduled jobs: each one's schedule, when its next run is
+due, when its last run started and how it ended (succeeded, failed,
+skipped when the run before it was still going, lost), its exit code and
+its command. With --job NAME, that job's last %d runs, newest first, with
+why each was skipped, late or failed.`, cluster.JobRunHistory)},
+		{Name: cluster.OpAddJob, Group: groupDeploys, Run: runJobsAdd, App: NeedsApp, Rest: "CMD [ARG...]",
+			Args: []Arg{{Name: "NAME", What: "job name", Key: cluster.ArgJob}, {Name: "SCHEDULE", What: "schedule"}},
+			Flags: []Flag{{Name: "timeout", Value: "DURATION", Help: "kill a run that runs longer",
+				Default: cluster.DefaultTaskTimeout.String() + ", at most " + cluster.MaxTaskTimeout.String()}},
+			Summary: "run a command on a schedule, as a one-off task of the app's current revision",
+			Help: `Add a scheduled job: each time SCHEDULE comes due, CMD [ARG...] runs as a
+one-off task of the app's current revision (as longshoreman run does).
+SCHEDULE is a 5-field cron expression in UTC ('*/15 * * * *': minute, hour,
+day of month, month, day of week) or an interval ('@every 10m'), quoted.
+Only the leading controller runs jobs. A run still going when the next is
+due is not overlapped: the next is skipped, and recorded so. A run due
+while no controller led (a restart, a failover) runs once, late, and says
+so; no run is started twice. See the runs with longshoreman jobs --app APP.`},
+		{Name: cluster.OpRemoveJob, Group: groupDeploys, Run: runJobsRemove, App: NeedsApp,
+			Args:    []Arg{{Name: "NAME", What: "job name", Key: cluster.ArgJob}},
+			Summary: "remove a scheduled job",
+			Help:    `Remove a scheduled job: it starts no more runs; a run going on runs to its end.`},
 		{Name: cluster.OpInstances, Group: groupDeploys, Run: runInstances, App: NeedsApp,
 			Summary: "list the app's routed instances",
 			Help:    `List the app's instances that serve traffic (healthy and routed).`},

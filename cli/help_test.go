@@ -20,10 +20,11 @@ var verbArgs = map[string][]string{
 	"certs:add": {"a.example.com", "--cert", "/dev/null", "--key", "/dev/null"}, "certs:rm": {"a.example.com"},
 	"settings": {"--batch", "1"}, "tasks": nil,
 	"maintenance:on": {"--message", "Back soon."}, "maintenance:off": nil,
+	"jobs": nil, "jobs:add": {"report", "@every 10m", "--", "report"}, "jobs:rm": {"report"},
 }
 
 // appVerbs act on the app named with --app.
-var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks", "maintenance:on", "maintenance:off", "volumes:rm"}
+var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks", "maintenance:on", "maintenance:off", "volumes:rm", "jobs", "jobs:add", "jobs:rm"}
 
 func TestCommandsAndHelp(t *testing.T) {
 	t.Parallel()

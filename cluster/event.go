@@ -12,6 +12,7 @@ const (
 	EventTask     = "task"     // Step: started, exited, lost
 	EventCert     = "cert"     // Step: issued, renewed, failed
 	EventApp      = "app"      // Step: maintenance (turned on, Message its text), serving (maintenance ended)
+	EventJob      = "job"      // a scheduled job's run (Job names it); Step: started, succeeded, failed, skipped, lost
 )
 
 // Event is one thing that happened in the cluster, as GET /events streams
@@ -25,6 +26,7 @@ type Event struct {
 	Revision int       `json:"revision,omitempty"`
 	Host     string    `json:"host,omitempty"`
 	Instance string    `json:"instance,omitempty"`
+	Job      string    `json:"job,omitempty"` // a scheduled job's name (EventJob)
 	Message  string    `json:"message,omitempty"`
 	Elapsed  int64     `json:"elapsed_ms,omitempty"`
 	Time     time.Time `json:"time"`

@@ -23,6 +23,7 @@ type Store interface {
 	CertStore
 	SecretStore
 	TaskStore
+	JobStore
 	RegistryStore
 	RecordStore
 }
@@ -134,6 +135,27 @@ type TaskStore interface {
 	Task(app, id string) (*Task, error)
 	Tasks(app string) ([]Task, error)
 	RunningTasks() ([]Task, error)
+}
+
+// JobStore holds the scheduled jobs (see Job), kept per app; deleting an
+// app deletes its jobs. CreateJob refuses a name the app has (ECONFLICT),
+// an app with MaxJobs (EINVALID) and an unknown app (ENOTFOUND); Job and
+// DeleteJob give ENOTFOUND for an unknown job; Jobs lists an app's by
+// name (ENOTFOUND for an unknown app), AllJobs every app's (SortJobs).
+type JobStore interface {
+	CreateJob(j Job) error
+	DeleteJob(app, name string) error
+	Job(app, name string) (*Job, error)
+	Jobs(app string) ([]Job, error)
+	AllJobs() ([]Job, error)
+	// UpdateJob reads the job, calls fn with it and stores what fn left,
+	// and, when task is not nil, records task as PutTask does, all in one
+	// transaction: a claim of a run and the record of its task land
+	// together or not at all. fn's error stops it, changing nothing; fn
+	// may be called more than once (a store retries a write that
+	// collided), so it must only change the job it is given. ENOTFOUND for
+	// an unknown job or app.
+	UpdateJob(app, name string, fn func(*Job) error, task *Task) (*Job, error)
 }
 
 // RegistryStore holds the credentials of private registries (never

@@ -50,6 +50,7 @@ type Task struct {
 	Revision int      `json:"revision"`
 	Command  []string `json:"command"`
 	Release  bool     `json:"release,omitempty"` // a deploy's release command
+	Job      string   `json:"job,omitempty"`     // the scheduled job it is a run of
 	Host     string   `json:"host"`
 	State    string   `json:"state"` // TaskRunning, TaskSucceeded, TaskFailed or TaskLost
 	// ExitCode is set once the container's exit was seen: its code, or

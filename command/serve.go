@@ -40,6 +40,7 @@ type ServeCommand struct {
 	engines   *docker.Engines
 	scheduler *scheduler.Scheduler
 	reconcile *scheduler.Reconciler
+	jobs      *scheduler.JobRunner // runs the scheduled jobs while this controller leads
 	publisher *pubsub.Publisher
 	redis     *pubsub.Client
 	server    *nethttp.Server
@@ -220,6 +221,7 @@ func (c *ServeCommand) buildScheduler(s secrets) (*metrics.Metrics, error) {
 		Events:    c.events.Publish, Fence: c.leader, KeepImages: cfg.KeepImages,
 	})
 	c.reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace, ProbeInterval: cfg.ProbeInterval})
+	c.jobs = scheduler.NewJobRunner(c.scheduler, scheduler.JobRunnerConfig{})
 	return m, nil
 }
 
@@ -283,12 +285,13 @@ func (c *ServeCommand) listen(ctx context.Context, tlsConfig *tls.Config) error 
 	return nil
 }
 
-// lead publishes and reconciles (Docker events included) until ctx ends:
-// for as long as this controller leads.
+// lead publishes, reconciles (Docker events included) and runs the
+// scheduled jobs until ctx ends: for as long as this controller leads.
 func (c *ServeCommand) lead(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = c.publisher.Run(ctx) })
 	wg.Go(func() { c.reconcile.Run(ctx) })
+	wg.Go(func() { c.jobs.Run(ctx) })
 	if c.certs != nil {
 		wg.Go(func() { c.certs.Run(ctx) })
 	}

@@ -101,10 +101,10 @@ func (db *DB) DeleteApp(name string) error {
 		if _, err := getApp(tx, name); err != nil {
 			return err
 		}
-		for _, b := range [][]byte{bucketRevisions, bucketInstances, bucketTasks} {
+		for _, b := range [][]byte{bucketRevisions, bucketInstances, bucketTasks, bucketJobs} {
 			root := tx.Bucket(b)
 			if root == nil {
-				continue // no tasks yet in a file of an earlier release
+				continue // no tasks or jobs yet in a file of an earlier release
 			}
 			if err := root.DeleteBucket([]byte(name)); err != nil && err != bolt.ErrBucketNotFound {
 				return err

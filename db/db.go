@@ -39,6 +39,7 @@ var (
 	bucketRevisions = []byte("revisions") // one nested bucket per app, keyed by big-endian revision number
 	bucketInstances = []byte("instances") // one nested bucket per app, keyed by container id
 	// bucketTasks (tasks.go): one nested bucket per app, keyed by task id
+	// bucketJobs (jobs.go): one nested bucket per app, keyed by job name
 
 	keySchema        = []byte("schema")
 	keyToken         = []byte("token")
@@ -282,7 +283,7 @@ func (db *DB) checkSchema(tx *bolt.Tx) error {
 
 // init creates the buckets and meta of a new file and checks an old one.
 func (db *DB) init(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts, bucketTasks} {
+	for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts, bucketTasks, bucketJobs} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

@@ -27,10 +27,10 @@ func (db *DB) Records(fn func(cluster.Record) error) error {
 				return err
 			}
 		}
-		for _, kind := range []string{cluster.RecordRevision, cluster.RecordInstance, cluster.RecordTask} {
+		for _, kind := range []string{cluster.RecordRevision, cluster.RecordInstance, cluster.RecordTask, cluster.RecordJob} {
 			root := tx.Bucket([]byte(kind))
 			if root == nil {
-				continue // tasks, in a file of an earlier release opened read-only
+				continue // tasks or jobs, in a file of an earlier release opened read-only
 			}
 			if err := root.ForEachBucket(func(app []byte) error {
 				return root.Bucket(app).ForEach(func(k, v []byte) error {
@@ -66,7 +66,7 @@ func putRecords(tx *bolt.Tx, recs []cluster.Record) error {
 		}
 		key := []byte(r.Key)
 		switch r.Kind {
-		case cluster.RecordRevision, cluster.RecordInstance, cluster.RecordTask:
+		case cluster.RecordRevision, cluster.RecordInstance, cluster.RecordTask, cluster.RecordJob:
 			if b, err = b.CreateBucketIfNotExists([]byte(r.Scope)); err != nil {
 				return err
 			}
@@ -121,7 +121,7 @@ func WriteRecords(w io.Writer, dir string, records func(func(cluster.Record) err
 	}
 	defer b.Close()
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts, bucketTasks} {
+		for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts, bucketTasks, bucketJobs} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

@@ -16,40 +16,43 @@ var bucketTasks = []byte(cluster.RecordTask)
 // transaction, deletes the app's oldest beyond cluster.TaskHistory. The
 // app must exist (ENOTFOUND).
 func (db *DB) PutTask(t cluster.Task) error {
-	return db.update(func(tx *bolt.Tx) error {
-		if _, err := getApp(tx, t.App); err != nil {
-			return err
-		}
-		root, err := tx.CreateBucketIfNotExists(bucketTasks)
-		if err != nil {
-			return err
-		}
-		b, err := root.CreateBucketIfNotExists([]byte(t.App))
-		if err != nil {
-			return err
-		}
-		if err := put(b, t.ID, t); err != nil {
-			return err
-		}
-		n := 0
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil && n <= cluster.TaskHistory; k, _ = c.Next() {
-			n++
-		}
-		if n <= cluster.TaskHistory {
-			return nil
-		}
-		tasks, err := readTasks(b)
-		if err != nil {
-			return err
-		}
-		for _, old := range tasks[cluster.TaskHistory:] {
-			if err := b.Delete([]byte(old.ID)); err != nil {
-				return err
-			}
-		}
+	return db.update(func(tx *bolt.Tx) error { return putTask(tx, t) })
+}
+
+// putTask is PutTask within tx.
+func putTask(tx *bolt.Tx, t cluster.Task) error {
+	if _, err := getApp(tx, t.App); err != nil {
+		return err
+	}
+	root, err := tx.CreateBucketIfNotExists(bucketTasks)
+	if err != nil {
+		return err
+	}
+	b, err := root.CreateBucketIfNotExists([]byte(t.App))
+	if err != nil {
+		return err
+	}
+	if err := put(b, t.ID, t); err != nil {
+		return err
+	}
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && n <= cluster.TaskHistory; k, _ = c.Next() {
+		n++
+	}
+	if n <= cluster.TaskHistory {
 		return nil
-	})
+	}
+	tasks, err := readTasks(b)
+	if err != nil {
+		return err
+	}
+	for _, old := range tasks[cluster.TaskHistory:] {
+		if err := b.Delete([]byte(old.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Task returns one task of app, or ENOTFOUND.

@@ -108,8 +108,9 @@ func (s *Store) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.Ap
 }
 
 // DeleteApp removes the app with its revisions, instance records and
-// tasks in four operations: the app's key, its instances key, and one
-// range delete each of its revisions and its tasks, whatever their number.
+// tasks and jobs in five operations: the app's key, its instances key,
+// and one range delete each of its revisions, its tasks and its jobs,
+// whatever their number.
 func (s *Store) DeleteApp(name string) error {
 	return s.update(func(t *txn) error {
 		if _, err := s.getApp(t, name); err != nil {
@@ -119,6 +120,7 @@ func (s *Store) DeleteApp(name string) error {
 		t.del(s.key(cluster.RecordInstance, name))
 		t.delPrefix(s.key(cluster.RecordRevision, name, ""))
 		t.delPrefix(s.key(cluster.RecordTask, name, ""))
+		t.delPrefix(s.key(cluster.RecordJob, name, ""))
 		t.instances[name] = nil
 		return nil
 	})

@@ -62,7 +62,7 @@ func (s *Store) records(key string, value []byte) ([]cluster.Record, error) {
 			return nil, fmt.Errorf("key %s: not a revision number", key)
 		}
 		return []cluster.Record{{Kind: kind, Scope: app, Key: strconv.Itoa(num), Value: value}}, nil
-	case cluster.RecordTask:
+	case cluster.RecordTask, cluster.RecordJob:
 		app, id, _ := strings.Cut(rest, "/")
 		return []cluster.Record{{Kind: kind, Scope: app, Key: id, Value: value}}, nil
 	case cluster.RecordInstance:
@@ -113,11 +113,11 @@ func (s *Store) PutRecords(recs []cluster.Record) error {
 				} else {
 					t.put(s.revKey(r.Scope, n), r.Value)
 				}
-			case cluster.RecordTask:
+			case cluster.RecordTask, cluster.RecordJob: // P/KIND/<app>/<id or name>
 				if r.Value == nil {
-					t.del(s.taskKey(r.Scope, r.Key))
+					t.del(s.key(r.Kind, r.Scope, r.Key))
 				} else {
-					t.put(s.taskKey(r.Scope, r.Key), r.Value)
+					t.put(s.key(r.Kind, r.Scope, r.Key), r.Value)
 				}
 			case cluster.RecordInstance:
 				byApp[r.Scope] = append(byApp[r.Scope], r)

@@ -18,38 +18,41 @@ func (s *Store) PutTask(t cluster.Task) error {
 	if err != nil {
 		return err
 	}
-	return s.update(func(x *txn) error {
-		if _, err := s.getApp(x, t.App); err != nil {
-			return err
-		}
-		prefix := s.key(cluster.RecordTask, t.App, "")
-		kvs, err := x.listKeys(prefix)
-		if err != nil {
-			return err
-		}
-		if len(kvs) < cluster.TaskHistory {
-			x.put(s.taskKey(t.App, t.ID), buf)
-			return nil
-		}
-		tasks, err := s.listTasks(x, prefix)
-		if err != nil {
-			return err
-		}
-		tasks = slices.DeleteFunc(tasks, func(old cluster.Task) bool { return old.ID == t.ID })
-		tasks = append(tasks, t)
-		cluster.SortTasks(tasks)
-		// One operation per key: t itself is not put when it is among the
-		// oldest, as bbolt's put-then-prune leaves it out too.
-		for i, kept := range tasks {
-			switch {
-			case i < cluster.TaskHistory && kept.ID == t.ID:
-				x.put(s.taskKey(t.App, t.ID), buf)
-			case i >= cluster.TaskHistory && kept.ID != t.ID:
-				x.del(s.taskKey(t.App, kept.ID))
-			}
-		}
+	return s.update(func(x *txn) error { return s.putTask(x, t, buf) })
+}
+
+// putTask is PutTask within x, buf being t's JSON.
+func (s *Store) putTask(x *txn, t cluster.Task, buf []byte) error {
+	if _, err := s.getApp(x, t.App); err != nil {
+		return err
+	}
+	prefix := s.key(cluster.RecordTask, t.App, "")
+	kvs, err := x.listKeys(prefix)
+	if err != nil {
+		return err
+	}
+	if len(kvs) < cluster.TaskHistory {
+		x.put(s.taskKey(t.App, t.ID), buf)
 		return nil
-	})
+	}
+	tasks, err := s.listTasks(x, prefix)
+	if err != nil {
+		return err
+	}
+	tasks = slices.DeleteFunc(tasks, func(old cluster.Task) bool { return old.ID == t.ID })
+	tasks = append(tasks, t)
+	cluster.SortTasks(tasks)
+	// One operation per key: t itself is not put when it is among the
+	// oldest, as bbolt's put-then-prune leaves it out too.
+	for i, kept := range tasks {
+		switch {
+		case i < cluster.TaskHistory && kept.ID == t.ID:
+			x.put(s.taskKey(t.App, t.ID), buf)
+		case i >= cluster.TaskHistory && kept.ID != t.ID:
+			x.del(s.taskKey(t.App, kept.ID))
+		}
+	}
+	return nil
 }
 
 // Task returns one task of app, or ENOTFOUND.

@@ -109,6 +109,41 @@ type TasksResponse struct {
 	Tasks []cluster.Task `json:"tasks"`
 }
 
+// JobRequest is the body of POST /apps/:app/jobs: a scheduled job, its
+// Command run as a one-off task of the app's current revision each time
+// Schedule (a 5-field cron expression in UTC, or "@every 10m") comes due.
+// Timeout defaults to cluster.DefaultTaskTimeout, at most
+// cluster.MaxTaskTimeout.
+type JobRequest struct {
+	Name     string            `json:"name"`
+	Schedule string            `json:"schedule"`
+	Command  []string          `json:"command"`
+	Timeout  *cluster.Duration `json:"timeout,omitempty"`
+}
+
+// Job is one scheduled job as the API shows it: Next is the due time of
+// its next run (past while that run is about to start), Runs its last
+// runs, newest first (at most cluster.JobRunHistory).
+type Job struct {
+	Name     string           `json:"name"`
+	Schedule string           `json:"schedule"`
+	Command  []string         `json:"command"`
+	Timeout  cluster.Duration `json:"timeout"`
+	Created  time.Time        `json:"created"`
+	Next     time.Time        `json:"next,omitzero"`
+	Runs     []cluster.JobRun `json:"runs"`
+}
+
+// JobsResponse answers GET /apps/:app/jobs: the app's jobs by name.
+type JobsResponse struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// JobResponse answers POST /apps/:app/jobs: the job added.
+type JobResponse struct {
+	Job Job `json:"job"`
+}
+
 // RunLine is one line of POST /apps/:app/run's application/x-ndjson
 // stream: an output line (Stream "stdout" or "stderr", and Line), or the
 // last line, the answer (Error false or the ErrorResponse's fields, with
@@ -422,6 +457,9 @@ var opRoutes = map[string]struct {
 	cluster.OpRemoveRegistry: {"DELETE", "/registries/:registry", nil},
 	cluster.OpBackup:         {"GET", "/backup", nil},
 	cluster.OpTasks:          {"GET", "/:app/tasks", nil},
+	cluster.OpJobs:           {"GET", "/:app/jobs", nil},
+	cluster.OpAddJob:         {"POST", "/:app/jobs", []string{"name", "schedule", "command"}},
+	cluster.OpRemoveJob:      {"DELETE", "/:app/jobs/:job", nil},
 }
 
 // OpCall says an operation as an API call: "POST /hosts {"host": "IP"}",

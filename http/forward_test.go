@@ -33,6 +33,7 @@ func TestLeaderOnly(t *testing.T) {
 		{"POST", "/apps/:app/run"}: true, {"GET", "/apps/:app/tasks"}: false,
 		{"POST", "/apps/:app/maintenance"}:       true,
 		{"DELETE", "/apps/:app/volumes/:volume"}: true,
+		{"GET", "/apps/:app/jobs"}:               false, {"POST", "/apps/:app/jobs"}: true, {"DELETE", "/apps/:app/jobs/:job"}: true,
 	}
 	routes := Routes()
 	if len(routes) != len(want) {

@@ -33,6 +33,7 @@ type Store interface {
 	cluster.RevisionStore
 	cluster.InstanceStore
 	cluster.TaskStore
+	cluster.JobStore
 	cluster.RegistryStore
 	cluster.RecordStore // Backup
 }
@@ -59,6 +60,9 @@ type Scheduler interface {
 	UpdateSettings(ctx context.Context, app string, edit func(*cluster.App)) (*cluster.App, error)
 	// Stopping returns the drain and stop timeout that apply to a.
 	Stopping(a *cluster.App) (drain, stopTimeout time.Duration)
+	// AddJob validates and stores a scheduled job; RemoveJob removes one.
+	AddJob(ctx context.Context, j cluster.Job) (*cluster.Job, error)
+	RemoveJob(ctx context.Context, app, name string) error
 }
 
 // PublisherStatus reports the routing-table publisher's link to Redis.
@@ -166,6 +170,9 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "POST", "/apps/:app/scale", s.forApp(s.scale))
 	s.handle(r, "POST", "/apps/:app/run", s.forApp(s.run))
 	s.handle(r, "GET", "/apps/:app/tasks", s.forApp(s.listTasks))
+	s.handle(r, "GET", "/apps/:app/jobs", s.forApp(s.listJobs))
+	s.handle(r, "POST", "/apps/:app/jobs", s.forApp(s.addJob))
+	s.handle(r, "DELETE", "/apps/:app/jobs/:job", s.forApp(s.removeJob))
 	s.handle(r, "GET", "/apps/:app/settings", s.forApp(s.getSettings))
 	s.handle(r, "POST", "/apps/:app/settings", s.forApp(s.setSettings))
 	s.handle(r, "DELETE", "/apps/:app/volumes/:volume", s.fallible(s.removeVolume))
@@ -212,6 +219,7 @@ func Routes() [][2]string {
 		{"GET", "/apps/:app/logs"}, {"GET", "/apps/:app/kill"}, {"POST", "/apps/:app/kill"},
 		{"POST", "/apps/:app/rollback"}, {"POST", "/apps/:app/scale"},
 		{"POST", "/apps/:app/run"}, {"GET", "/apps/:app/tasks"},
+		{"GET", "/apps/:app/jobs"}, {"POST", "/apps/:app/jobs"}, {"DELETE", "/apps/:app/jobs/:job"},
 		{"GET", "/apps/:app/settings"}, {"POST", "/apps/:app/settings"}, {"DELETE", "/apps/:app/volumes/:volume"},
 		{"GET", "/hosts"}, {"POST", "/hosts"}, {"DELETE", "/hosts/:host"},
 		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},

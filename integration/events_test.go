@@ -40,9 +40,15 @@ type eventStream struct {
 // ends.
 func followEvents(t *testing.T, c *command.ServeCommand, query string) *eventStream {
 	t.Helper()
+	return followEventsAt(t, c.URL(), uiToken, query)
+}
+
+// followEventsAt is followEvents of the controller at url, with token.
+func followEventsAt(t *testing.T, url, token, query string) *eventStream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", c.URL()+"/events"+query, nil)
-	req.Header.Set("X-Auth", uiToken)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/events"+query, nil)
+	req.Header.Set("X-Auth", token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -213,6 +213,12 @@ func TestDashboard(t *testing.T) {
 	b.Wait("the maintenance event listed", `document.querySelector('#events li[data-type=app][data-step=maintenance]')`, 10*time.Second)
 	mustCall(t, c, "POST", "/apps/"+app+"/maintenance", `{"enabled":false}`)
 	b.Wait("maintenance gone from the app's page", `!document.getElementById('app-maintenance')`, 30*time.Second)
+	// A scheduled job: its next run, then its last run's outcome and exit
+	// code, without a reload.
+	mustCall(t, c, "POST", "/apps/"+app+"/jobs", `{"name":"tick","schedule":"@every 2s","command":["echo","tick"]}`)
+	b.Wait("the job listed with its next run", `document.querySelector('#jobs-body tr[data-job=tick] td:nth-child(3) time')`, 30*time.Second)
+	b.Wait("the job's last run succeeded", `document.querySelector('#jobs-body tr[data-job=tick] .b-succeeded') && document.querySelector('#jobs-body tr[data-job=tick] td:nth-child(6)').textContent === '0'`, 60*time.Second)
+	mustCall(t, c, "DELETE", "/apps/"+app+"/jobs/tick", "")
 
 	// A deploy whose health check never passes: its reason, with the
 	// container's last log lines, in the form and the history.

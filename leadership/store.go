@@ -127,3 +127,24 @@ func (s termStore) DeleteInstance(app, id string) error {
 	}
 	return s.Store.DeleteInstance(app, id)
 }
+
+func (s termStore) CreateJob(j cluster.Job) error {
+	if err := s.fence("Creating job " + j.Name + " of " + j.App); err != nil {
+		return err
+	}
+	return s.Store.CreateJob(j)
+}
+
+func (s termStore) DeleteJob(app, name string) error {
+	if err := s.fence("Removing job " + name + " of " + app); err != nil {
+		return err
+	}
+	return s.Store.DeleteJob(app, name)
+}
+
+func (s termStore) UpdateJob(app, name string, fn func(*cluster.Job) error, task *cluster.Task) (*cluster.Job, error) {
+	if err := s.fence("Recording a run of job " + name + " of " + app); err != nil {
+		return nil, err
+	}
+	return s.Store.UpdateJob(app, name, fn, task)
+}

@@ -19,7 +19,7 @@ import (
 var reads = map[string]bool{
 	"App": true, "AllApps": true, "Hosts": true, "HasHost": true, "Revision": true, "Revisions": true,
 	"Deploying": true, "RoutingTable": true, "Instances": true, "AllInstances": true, "Task": true, "RunningTasks": true,
-	"Apps": true, "Tasks": true,
+	"Apps": true, "Tasks": true, "Job": true, "Jobs": true, "AllJobs": true,
 	// SetHistory sets how many revisions writes keep: the store's
 	// setting, made once at start, not a write of an operation.
 	"SetHistory": true,

@@ -1,7 +1,8 @@
 // Package metrics exposes the controller's Prometheus metrics: deploys by
 // outcome and their duration, instances by app and state, hosts up and
 // down, routing-table publishes and their errors, API requests by route and
-// status, failed authentications, and reconcile pass durations.
+// status, failed authentications, reconcile pass durations, and the runs of
+// scheduled jobs by outcome.
 package metrics
 
 import (
@@ -35,6 +36,7 @@ type Metrics struct {
 	requests       *prometheus.HistogramVec
 	authFailures   prometheus.Counter
 	reconcile      prometheus.Histogram
+	jobRuns        *prometheus.CounterVec
 }
 
 // New registers every metric, reading gauges from src at scrape time.
@@ -59,8 +61,11 @@ func New(src Sources) *Metrics {
 			Name: "longshoreman_reconcile_pass_duration_seconds", Help: "Duration of one reconcile pass over every app.",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30},
 		}),
+		jobRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "longshoreman_job_runs_total", Help: "Runs of scheduled jobs by app, job and outcome (succeeded, failed, skipped, lost).",
+		}, []string{"app", "job", "outcome"}),
 	}
-	m.registry.MustRegister(m.deploys, m.deployDuration, m.requests, m.authFailures, m.reconcile,
+	m.registry.MustRegister(m.deploys, m.deployDuration, m.requests, m.authFailures, m.reconcile, m.jobRuns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{src: src})
 	for _, outcome := range []string{cluster.StatusSucceeded, cluster.StatusFailed} {
@@ -78,6 +83,13 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) Deploy(outcome string, d time.Duration) {
 	m.deploys.WithLabelValues(outcome).Inc()
 	m.deployDuration.Observe(d.Seconds())
+}
+
+// JobRun counts one run of a scheduled job by its outcome. The app and
+// job labels are bounded by the jobs the operator created
+// (cluster.MaxJobs per app).
+func (m *Metrics) JobRun(app, job, outcome string) {
+	m.jobRuns.WithLabelValues(app, job, outcome).Inc()
 }
 
 // ReconcilePass records one reconcile pass.

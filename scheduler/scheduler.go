@@ -21,13 +21,14 @@ import (
 )
 
 // Store is the scheduler's part of the store: apps, hosts, revisions,
-// instances and the routing table, and one-off tasks.
+// instances and the routing table, one-off tasks and scheduled jobs.
 type Store interface {
 	cluster.AppStore
 	cluster.HostStore
 	cluster.RevisionStore
 	cluster.InstanceStore
 	cluster.TaskStore
+	cluster.JobStore
 }
 
 // Config tunes a Scheduler. Zero values take the defaults.
@@ -73,17 +74,21 @@ type Config struct {
 	Fence Fence
 }
 
-// Observer is told about finished deploys and reconcile passes, for
-// metrics.
+// Observer is told about finished deploys, reconcile passes and job runs,
+// for metrics.
 type Observer interface {
 	Deploy(outcome string, d time.Duration)
 	ReconcilePass(d time.Duration)
+	// JobRun counts a run of a scheduled job by its outcome (a
+	// cluster.Job* outcome other than running), once per run.
+	JobRun(app, job, outcome string)
 }
 
 type noObserver struct{}
 
-func (noObserver) Deploy(string, time.Duration) {}
-func (noObserver) ReconcilePass(time.Duration)  {}
+func (noObserver) Deploy(string, time.Duration)  {}
+func (noObserver) ReconcilePass(time.Duration)   {}
+func (noObserver) JobRun(string, string, string) {}
 
 // Scheduler changes what runs on the hosts. It is safe for concurrent use:
 // operations on one app are serialized (a second one gets ECONFLICT), and

@@ -47,33 +47,38 @@ func (s *Scheduler) RunTask(ctx context.Context, app string, command []string, t
 	if err != nil {
 		return cluster.TaskResult{}, err
 	}
-	defer s.images.use(rev.Image)() // not pruned while it is pulled and started
-	return s.runTask(ctx, rev, command, false, timeout, nil, output)
+	return s.runTask(ctx, rev, taskRun{command: command, timeout: timeout, output: output})
+}
+
+// taskRun is what runTask runs, and for whom.
+type taskRun struct {
+	command  []string
+	release  bool   // a deploy's release command
+	job      string // the scheduled job it is a run of
+	timeout  time.Duration
+	progress cluster.ProgressFunc   // may be nil
+	output   func(cluster.TaskLine) // may be nil
+	// claim, when set, writes the task's first record in place of
+	// recordTask: a job's run is claimed in that same write, and a
+	// refused claim starts nothing.
+	claim func(ctx context.Context, rec cluster.Task) error
 }
 
 // runTask pulls rev's image on the least loaded host that answers and runs
-// command there as a one-off task with rev's envs (release: as rev's
-// release command), followed by this controller while it runs (s.tasks):
-// recorded running, run, its end recorded, its container removed.
-func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, command []string, release bool, timeout time.Duration, progress cluster.ProgressFunc, output func(cluster.TaskLine)) (cluster.TaskResult, error) {
+// t's command there as a one-off task with rev's envs, followed by this
+// controller while it runs (s.tasks): recorded running, run, its end
+// recorded, its container removed.
+func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, t taskRun) (cluster.TaskResult, error) {
+	defer s.images.use(rev.Image)() // not pruned while it is pulled and started
+	command, timeout, output := t.command, t.timeout, t.output
 	report := func(p cluster.Progress) {
-		if progress != nil {
-			progress(p)
+		if t.progress != nil {
+			t.progress(p)
 		}
 	}
-	host, err := s.taskHost(ctx, rev.App, int64(rev.Memory))
-	if err != nil {
-		return cluster.TaskResult{}, err
-	}
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.PullTimeout)
-	warning, err := s.engines.Pull(pctx, host, rev.Image)
-	cancel()
+	host, err := s.taskPlace(ctx, rev, report)
 	if err != nil {
 		return cluster.TaskResult{Host: host}, err
-	}
-	if warning != "" {
-		s.cfg.Logger.Warn("pull failed; using the image already on the host", "host", host, "image", rev.Image, "reason", warning)
-		report(cluster.Progress{Step: "warning", Host: host, Message: warning})
 	}
 	id := taskID()
 	// Followed before it is recorded: the reconciler never takes a task
@@ -81,9 +86,13 @@ func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, command 
 	s.tasks.follow(id)
 	defer s.tasks.unfollow(id)
 	start := time.Now().UTC()
-	rec := cluster.Task{ID: id, App: rev.App, Revision: rev.Number, Command: command, Release: release, Host: host,
+	rec := cluster.Task{ID: id, App: rev.App, Revision: rev.Number, Command: command, Release: t.release, Job: t.job, Host: host,
 		State: cluster.TaskRunning, Started: start, Deadline: start.Add(timeout)}
-	if err := s.recordTask(ctx, rec); err != nil {
+	record := s.recordTask
+	if t.claim != nil {
+		record = t.claim
+	}
+	if err := record(ctx, rec); err != nil {
 		return cluster.TaskResult{Task: id, Host: host}, err
 	}
 	s.cfg.Logger.Info("task started", "app", rev.App, "revision", rev.Number, "host", host, "task", id, "command", strings.Join(command, " "))
@@ -135,6 +144,27 @@ func (s *Scheduler) runTask(ctx context.Context, rev *cluster.Revision, command 
 	return res, err
 }
 
+// taskPlace picks the host a task of rev runs on (taskHost) and pulls
+// rev's image there; a pull that failed while the image is on the host is
+// reported as a warning, and the task runs with that image.
+func (s *Scheduler) taskPlace(ctx context.Context, rev *cluster.Revision, report func(cluster.Progress)) (string, error) {
+	host, err := s.taskHost(ctx, rev.App, int64(rev.Memory))
+	if err != nil {
+		return "", err
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.PullTimeout)
+	warning, err := s.engines.Pull(pctx, host, rev.Image)
+	cancel()
+	if err != nil {
+		return host, err
+	}
+	if warning != "" {
+		s.cfg.Logger.Warn("pull failed; using the image already on the host", "host", host, "image", rev.Image, "reason", warning)
+		report(cluster.Progress{Step: "warning", Host: host, Message: warning})
+	}
+	return host, nil
+}
+
 // taskHost picks the host a task of app runs on: of the hosts that answer
 // and are not draining, and whose memory not reserved by instances covers
 // the task's limit, the one with the fewest instances, then the most free
@@ -178,7 +208,7 @@ func (s *Scheduler) release(ctx context.Context, c *change, rev *cluster.Revisio
 	command := strings.Join(rev.Release, " ")
 	c.report(cluster.Progress{Step: "release", Message: command})
 	var tail cluster.TaskTail
-	res, err := s.runTask(ctx, rev, rev.Release, true, cluster.DefaultTaskTimeout, c.report, tail.Add)
+	res, err := s.runTask(ctx, rev, taskRun{command: rev.Release, release: true, timeout: cluster.DefaultTaskTimeout, progress: c.report, output: tail.Add})
 	host := res.Host
 	if err != nil {
 		return err

@@ -112,6 +112,15 @@ func Populate(tb testing.TB, s cluster.Store) {
 		}
 		must(tb, s.PutTask(tk))
 	}
+	for _, name := range []string{"cleanup", "report"} {
+		must(tb, s.CreateJob(job("app4.example.com", name)))
+	}
+	_, err = s.UpdateJob("app4.example.com", "report", func(j *cluster.Job) error {
+		j.LastDue = j.Created.Add(5 * time.Second)
+		j.AddRun(cluster.JobRun{Due: j.LastDue, Start: j.LastDue, Outcome: cluster.JobRunning, Task: "t02"})
+		return nil
+	}, nil)
+	must(tb, err)
 	_, err = s.RoutingTable()
 	must(tb, err)
 }
@@ -165,6 +174,11 @@ func testBackupIsADataFile(t *testing.T, open Opener) {
 	must(t, err)
 	if taskIDs(tasks) != "t02,t01,t00" || tasks[0].ExitCode == nil || *tasks[0].ExitCode != 1 || tasks[2].State != cluster.TaskRunning {
 		t.Fatalf("backup tasks %+v; want the three of app4, with their states", tasks)
+	}
+	jobs, err := c.Jobs("app4.example.com")
+	must(t, err)
+	if jobNames(jobs) != "app4.example.com/cleanup,app4.example.com/report" || len(jobs[1].Runs) != 1 || jobs[1].Runs[0].Task != "t02" || jobs[1].LastDue.IsZero() {
+		t.Fatalf("backup jobs %+v; want the two of app4, with the run of report", jobs)
 	}
 }
 

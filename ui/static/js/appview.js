@@ -1,5 +1,5 @@
 // An app's view: its instances, envs (values hidden until revealed),
-// history with rollback, logs, and the actions on it.
+// scheduled jobs, history with rollback, logs, and the actions on it.
 import { get, request } from './api.js';
 import { h, replace, confirm, time, badge, field, status, ago } from './dom.js';
 import { deployForm, runSteps } from './deploy.js';
@@ -13,6 +13,7 @@ export function mount(el, { app, refresh, events }) {
   const instBody = h('tbody', { id: 'instances-body' });
   const envBody = h('tbody', { id: 'envs-body' });
   const histBody = h('tbody', { id: 'history-body' });
+  const jobsBody = h('tbody', { id: 'jobs-body' });
   const logs = h('pre', { id: 'logs', class: 'logs', tabindex: 0, 'aria-label': 'Last log lines' }, 'Loading…');
   const error = h('p', { id: 'app-error', role: 'alert' });
   const opSteps = h('ol', { class: 'steps', id: 'op-steps', 'aria-label': 'Steps of the last change', role: 'log', 'aria-live': 'polite' });
@@ -83,6 +84,11 @@ export function mount(el, { app, refresh, events }) {
         h('thead', {}, h('tr', {}, ['Name', 'Value', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
         envBody)),
       envForm),
+    h('section', { 'aria-labelledby': 'jobs-title' },
+      h('h2', { id: 'jobs-title' }, 'Scheduled jobs'),
+      h('div', { class: 'scroll' }, h('table', { id: 'jobs' },
+        h('thead', {}, h('tr', {}, ['Job', 'Schedule', 'Next run', 'Last run', 'Outcome', 'Exit code'].map((c) => h('th', { scope: 'col' }, c)))),
+        jobsBody))),
     h('section', { 'aria-labelledby': 'hist-title' },
       h('h2', { id: 'hist-title' }, 'History'),
       h('div', { class: 'scroll' }, h('table', { id: 'history' },
@@ -141,6 +147,22 @@ export function mount(el, { app, refresh, events }) {
       },
     }, 'Roll back'))));
 
+  // jobRows: each job's next run and its last run's outcome (late when it
+  // started after a due time no controller ran, with why in its title).
+  const jobRows = (jobs) => {
+    if (!jobs.length) return [h('tr', {}, h('td', { colspan: 6 }, 'No scheduled jobs: add one with longshoreman jobs:add.'))];
+    return jobs.map((j) => {
+      const last = j.runs[0];
+      return h('tr', { 'data-job': j.name },
+        h('th', { scope: 'row', class: 'mono' }, j.name),
+        h('td', { class: 'mono' }, j.schedule),
+        h('td', {}, time(j.next)),
+        h('td', {}, last ? time(last.start) : '—'),
+        h('td', { title: last?.note || '' }, last ? badge(last.late ? `${last.outcome} (late)` : last.outcome, last.outcome) : '—'),
+        h('td', {}, last && last.exit_code !== undefined ? String(last.exit_code) : '—'));
+    });
+  };
+
   let deployMounted = false;
   return {
     async update(o) {
@@ -172,10 +194,11 @@ export function mount(el, { app, refresh, events }) {
         h('td', {}, String(i.revision)),
         h('td', {}, time(i.started), ' ', h('span', { class: 'detail' }, ago(i.started)))))
         : [h('tr', {}, h('td', { colspan: 4 }, 'No instances.'))]);
-      const [envs, hist] = await Promise.all([get(`${base}/envs`), get(`${base}/history`)]);
+      const [envs, hist, jobs] = await Promise.all([get(`${base}/envs`), get(`${base}/history`), get(`${base}/jobs`)]);
       lastEnvs = envs.envs;
       replace(envBody, envRows(lastEnvs));
       replace(histBody, histRows(hist.history));
+      replace(jobsBody, jobRows(jobs.jobs));
     },
   };
 }

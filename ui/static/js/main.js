@@ -46,7 +46,7 @@ function setLive(state) {
 }
 
 function eventText(type, e) {
-  const what = type === 'deploy' ? stepText(e) : [e.step, e.instance || e.host, e.message].filter(Boolean).join(' — ');
+  const what = type === 'deploy' ? stepText(e) : [e.step, e.job || e.instance || e.host, e.message].filter(Boolean).join(' — ');
   return `${type}${e.app ? ` ${e.app}` : ''}${e.revision ? ` r${e.revision}` : ''}: ${what}`;
 }
 
