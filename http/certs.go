@@ -1,6 +1,7 @@
 package http
 
 import (
+	"crypto/sha256"
 	"net/http"
 	"sort"
 	"strings"
@@ -195,12 +196,14 @@ const (
 // tokenRole says which token the request carries.
 func (s *Server) tokenRole(r *http.Request) int {
 	got := requestToken(r)
-	switch {
-	case got == "":
+	if got == "" {
 		return roleNone
-	case tokenEqual(got, s.Token):
+	}
+	sum := sha256.Sum256([]byte(got))
+	switch {
+	case tokenMatches(&sum, s.Token, sumOf(s.Token, s.sums.api, &s.sums.apiSum)):
 		return roleAPI
-	case tokenEqual(got, s.RouterToken):
+	case tokenMatches(&sum, s.RouterToken, sumOf(s.RouterToken, s.sums.router, &s.sums.routerSum)):
 		return roleRouter
 	}
 	return roleNone
