@@ -19,6 +19,7 @@ import (
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
+	_ "net/http/pprof" // served on -pprof only
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,7 +40,11 @@ func main() {
 	token := flag.String("token", "bench-token", "API token")
 	logTo := flag.String("log", "discard", "request log of the real API: discard (the handler's default: records are formatted, then dropped) or stderr (as serve does)")
 	withMetrics := flag.Bool("metrics", true, "record every request in the Prometheus metrics, as serve does")
+	pprofAddr := flag.String("pprof", "", "listen address of net/http/pprof, to profile either server under load (go tool pprof http://ADDR/debug/pprof/profile?seconds=5); empty: none")
 	flag.Parse()
+	if *pprofAddr != "" {
+		go func() { fmt.Fprintln(os.Stderr, "api-bench: pprof:", nethttp.ListenAndServe(*pprofAddr, nil)) }()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *realAddr, *bareAddr, *apps, *token, *logTo, *withMetrics); err != nil {

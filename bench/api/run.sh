@@ -5,7 +5,10 @@
 # bytes and headers, both in one Go program (api-bench), both loaded by the
 # same wrk with the same X-Auth header, in interleaved rounds (bare, real,
 # bare, real, ...). Prints each round's two figures and their ratio
-# real/bare, then the medians (goal: median ratio >= 0.9).
+# real/bare, then the medians (goal: median ratio >= 0.9). Beside them,
+# the CPU time api-bench spent per request while each target was loaded
+# (user + system, from /proc): a figure other processes on the machine move
+# much less than the throughput, to judge a change on a busy machine.
 #
 #   bench/api/run.sh                       # needs wrk (apt-get install wrk)
 #   DURATION=10s CONNS=32 ROUNDS=3 APPS=100 bench/api/run.sh
@@ -63,17 +66,24 @@ cmp -s "$work/real.h2" "$work/bare.h2" || { echo "run.sh: the two headers differ
 echo "# GET /apps, $APPS apps, $(wc -c <"$work/real.b") bytes, identical body and headers (Date and X-Request-Id aside) from both"
 echo "# real API: request log $LOG, metrics $metrics"
 echo "# wrk -t$THREADS -c$CONNS -d$DURATION --latency -H 'X-Auth: ...', $ROUNDS rounds, bare then real in each"
-echo "round target requests/sec p50 p99 load-average-before"
+echo "round target requests/sec p50 p99 cpu-us/req load-average-before"
 
-# bench NAME ADDR: one bounded wrk run; prints "NAME rps p50 p99 load [errors]".
+tck=$(getconf CLK_TCK)
+cputicks() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # api-bench's user + system time
+
+# bench NAME ADDR: one bounded wrk run; prints "NAME rps p50 p99 cpu-us/req load [errors]".
 bench() {
 	before=$(load | tr ' ' '/')
+	t0=$(cputicks)
 	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "X-Auth: $TOKEN" "http://$2/apps")
+	t1=$(cputicks)
 	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
 	p50=$(echo "$out" | awk '$1=="50%" {print $2}')
 	p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+	cpu=$(awk -v t="$((t1 - t0))" -v hz="$tck" -v n="$reqs" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
 	errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
-	echo "$1 $rps $p50 $p99 $before ${errs:-}"
+	echo "$1 $rps $p50 $p99 $cpu $before ${errs:-}"
 }
 
 : >"$work/results"
@@ -95,13 +105,15 @@ awk '
 			for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
 		return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
 	}
-	{ rps[$1, $2] = $3; if ($1 > rounds) rounds = $1 }
+	{ rps[$1, $2] = $3; cpu[$1, $2] = $6; if ($1 > rounds) rounds = $1 }
 	END {
-		print "round bare real ratio"
+		print "round bare-req/s real-req/s ratio bare-cpu-us/req real-cpu-us/req cpu-ratio"
 		for (r = 1; r <= rounds; r++) {
 			b[r] = rps[r, "bare"]; x[r] = rps[r, "real"]; q[r] = x[r] / b[r]
-			printf "%d %.0f %.0f %.3f\n", r, b[r], x[r], q[r]
+			cb[r] = cpu[r, "bare"]; cx[r] = cpu[r, "real"]; cq[r] = cx[r] / cb[r]
+			printf "%d %.0f %.0f %.3f %.1f %.1f %.3f\n", r, b[r], x[r], q[r], cb[r], cx[r], cq[r]
 		}
 		mb = median(b, rounds); mx = median(x, rounds); mq = median(q, rounds)
 		printf "median bare %.0f req/s, real %.0f req/s, ratio real/bare %.3f (goal >= 0.90: %s)\n", mb, mx, mq, (mq >= 0.9 ? "MET" : "MISSED")
+		printf "median CPU per request: bare %.1f us, real %.1f us, real/bare %.3f\n", median(cb, rounds), median(cx, rounds), median(cq, rounds)
 	}' "$work/results"
