@@ -50,6 +50,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"RecordOOMCountsOnTheRevision", testRecordOOM},
 		{"AppSettingsKept", testAppSettingsKept},
 		{"Tasks", testTasks},
+		{"GenerationRisesWithEveryWrite", testGenerationRisesWithEveryWrite},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
 	}
