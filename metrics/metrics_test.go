@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,14 +21,16 @@ func TestMethodLabel(t *testing.T) {
 	}
 }
 
-// TestRequestSeries records requests of two routes and statuses: each
-// lands in its own series of the request histogram, however often the
-// series was seen before.
+// TestRequestSeries records requests of two routes and statuses, some
+// at once: each lands in its own series of the request histogram, however
+// often the series was seen before.
 func TestRequestSeries(t *testing.T) {
 	m := metrics.New(metrics.Sources{})
-	for range 3 {
-		m.Request("/apps", "GET", 200, time.Millisecond)
+	var wg sync.WaitGroup
+	for range 3 { // at once: the first request of a series may race another
+		wg.Go(func() { m.Request("/apps", "GET", 200, time.Millisecond) })
 	}
+	wg.Wait()
 	m.Request("/apps", "GET", 401, time.Millisecond)
 	m.Request("/apps/:app", "PROPFIND", 404, 2*time.Second)
 	rec := httptest.NewRecorder()
