@@ -8,7 +8,7 @@ import (
 )
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	s.okCached(w, r, "apps", func() (any, error) {
+	s.okCached(w, r, &s.answers.apps, func() (any, error) {
 		apps, err := s.Store.Apps()
 		return AppsResponse{Apps: apps}, err
 	})

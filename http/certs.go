@@ -1,6 +1,7 @@
 package http
 
 import (
+	"crypto/sha256"
 	"net/http"
 	"sort"
 	"strings"
@@ -194,13 +195,15 @@ const (
 
 // tokenRole says which token the request carries.
 func (s *Server) tokenRole(r *http.Request) int {
-	got := cluster.RequestToken(r.Header)
-	switch {
-	case got == "":
+	got := requestToken(r)
+	if got == "" {
 		return roleNone
-	case cluster.TokenEqual(got, s.Token):
+	}
+	sum := sha256.Sum256([]byte(got))
+	switch {
+	case tokenMatches(&sum, s.Token, sumOf(s.Token, s.sums.api, &s.sums.apiSum)):
 		return roleAPI
-	case cluster.TokenEqual(got, s.RouterToken):
+	case tokenMatches(&sum, s.RouterToken, sumOf(s.RouterToken, s.sums.router, &s.sums.routerSum)):
 		return roleRouter
 	}
 	return roleNone

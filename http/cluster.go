@@ -30,7 +30,7 @@ func describeApp(app *cluster.App, insts []cluster.Instance) AppDescription {
 }
 
 func (s *Server) describe(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	s.okCached(w, r, "describe", func() (any, error) {
+	s.okCached(w, r, &s.answers.describe, func() (any, error) {
 		apps, err := s.Store.AllApps()
 		if err != nil {
 			return nil, err

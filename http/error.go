@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sync"
+	"sync/atomic"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -96,10 +96,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // answerCache keeps the encoded answers of read-only endpoints whose body
 // depends only on the data file, keyed by the store's generation: as long
-// as nothing was written, a request costs a copy of bytes.
+// as nothing was written, a request costs a copy of bytes. One slot per
+// endpoint, read without a lock.
 type answerCache struct {
-	mu      sync.Mutex // guards entries
-	entries map[string]cachedAnswer
+	apps, describe atomic.Pointer[cachedAnswer]
 }
 
 type cachedAnswer struct {
@@ -107,14 +107,17 @@ type cachedAnswer struct {
 	body []byte
 }
 
+// jsonType is the Content-Type of every cached answer; a response's header
+// gets this slice, which nothing writes into (Set and Add replace or copy
+// it).
+var jsonType = []string{"application/json"}
+
 // okCached writes {"error": false, ...fields} like ok, building the answer
-// only when the data file changed since the last answer for key.
-func (s *Server) okCached(w http.ResponseWriter, r *http.Request, key string, build func() (any, error)) {
+// only when the data file changed since the answer kept in slot was built.
+func (s *Server) okCached(w http.ResponseWriter, r *http.Request, slot *atomic.Pointer[cachedAnswer], build func() (any, error)) {
 	gen := s.Store.Generation()
-	s.answers.mu.Lock()
-	a, hit := s.answers.entries[key]
-	s.answers.mu.Unlock()
-	if !hit || a.gen != gen {
+	a := slot.Load()
+	if a == nil || a.gen != gen {
 		answer, err := build()
 		if err != nil {
 			s.Error(w, r, err)
@@ -125,15 +128,10 @@ func (s *Server) okCached(w http.ResponseWriter, r *http.Request, key string, bu
 			s.Error(w, r, err)
 			return
 		}
-		a = cachedAnswer{gen: gen, body: body}
-		s.answers.mu.Lock()
-		if s.answers.entries == nil {
-			s.answers.entries = map[string]cachedAnswer{}
-		}
-		s.answers.entries[key] = a
-		s.answers.mu.Unlock()
+		a = &cachedAnswer{gen: gen, body: body}
+		slot.Store(a)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonType // the canonical key, as Set would write it
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(a.body)
 }

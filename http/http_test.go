@@ -9,8 +9,10 @@ import (
 	nethttp "net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/docker"
@@ -471,5 +473,46 @@ func TestCachedAnswersFollowWrites(t *testing.T) {
 	s.MustOK(t, "DELETE", "/apps/a0.example.com", "")
 	if got := strs(s.MustOK(t, "GET", "/apps", "")["apps"]); len(got) != 4 || got[0] != "a1.example.com" {
 		t.Fatalf("apps after delete = %v", got)
+	}
+}
+
+// TestRequestLogLine reads the request lines of the log: each at INFO
+// with a request id made for it (16 hex digits, another for each request),
+// the method, the path, the status and the duration.
+func TestRequestLogLine(t *testing.T) {
+	d, err := db.Open(filepath.Join(t.TempDir(), "ls.db"), db.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var logs testenv.Log
+	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Token: testToken, Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
+	defer srv.Close()
+	s := &TestServer{Server: srv, DB: d}
+	s.MustOK(t, "GET", "/apps", "")
+	s.MustOK(t, "GET", "/apps", "")
+	s.DoWith(t, "GET", "/hosts", "", map[string]string{"X-Auth": "wrong-token-xyz"})
+	// A line is written once the handler returned: after the client may
+	// have read a flushed answer.
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(logs.String(), "msg=request ") < 3 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	line := regexp.MustCompile(`^time=\S+ level=INFO msg=request request_id=([0-9a-f]{16}) method=GET path=(\S+) status=(\d+) duration=\S+$`)
+	var ids, got []string
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if !strings.Contains(l, "msg=request ") {
+			continue
+		}
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("request line %q is not of the form %s", l, line)
+		}
+		ids, got = append(ids, m[1]), append(got, m[2]+" "+m[3])
+	}
+	if want := []string{"/apps 200", "/apps 200", "/hosts 401"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("request lines %v, want %v:\n%s", got, want, logs.String())
+	}
+	if ids[0] == ids[1] || ids[1] == ids[2] || ids[0] == ids[2] {
+		t.Fatalf("request ids %v, want one for each request", ids)
 	}
 }

@@ -9,11 +9,14 @@ package http
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/tls"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -111,6 +114,7 @@ type Server struct {
 	HealthEvery time.Duration
 
 	router   *httprouter.Router
+	sums     tokenSums        // of Token and RouterToken, taken by NewServer
 	forwards forwardTransport // how a follower reaches the leader
 	answers  answerCache
 	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
@@ -137,6 +141,8 @@ func NewServer(s *Server) *Server {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	s.sums = tokenSums{api: s.Token, router: s.RouterToken,
+		apiSum: sha256.Sum256([]byte(s.Token)), routerSum: sha256.Sum256([]byte(s.RouterToken))}
 	r := httprouter.New()
 	r.RedirectTrailingSlash = false
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -233,12 +239,13 @@ func Routes() [][2]string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := requestID(r)
-	w.Header().Set("X-Request-Id", id)
+	w.Header()["X-Request-Id"] = []string{id} // the canonical key, as Set would write it
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, route: "unmatched"}
 	refused := false
 	defer func() {
-		d := time.Since(start)
-		s.Logger.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d.Round(time.Microsecond))
+		end := time.Now()
+		d := end.Sub(start)
+		s.logRequest(end, id, r, rec.status, d)
 		// A refused request is counted by AuthFailed alone: its method and
 		// path are the client's to choose, and each new label value would
 		// be a series kept for the life of the process.
@@ -262,7 +269,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Error(rec, r, err)
 		return
 	}
-	r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+	if r.Body != http.NoBody { // a request without a body has nothing to limit
+		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+	}
 	if p := shortForm(r.URL.Path); p != "" {
 		r.URL.Path = p
 		r.URL.RawPath = ""
@@ -273,18 +282,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // requestID returns the client's X-Request-Id when it is a short token,
 // or a new random one, so a request can be followed through the logs.
 func requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
+	if id := headerValue(r.Header, "X-Request-Id"); id != "" && len(id) <= 64 && strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
 		return id
 	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	// Not a secret: only unique enough to tell requests apart in the log.
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+	return hex.EncodeToString(b[:])
+}
+
+// logRequest writes the request's line of the log at Info, the line
+// Logger.Info would write, at the time its duration was taken, and without
+// looking up the caller (serve's handlers do not show the source).
+func (s *Server) logRequest(end time.Time, id string, r *http.Request, status int, d time.Duration) {
+	h, ctx := s.Logger.Handler(), context.Background()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	line := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+	line.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", status), slog.Duration("duration", d.Round(time.Microsecond)))
+	_ = h.Handle(ctx, line)
+}
+
+// headerValue is h.Get(key) for a key written in canonical form, as the
+// server stores a request's keys, without canonicalizing it once more.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // shortForm returns the canonical path for a /:app/... path, or "".
 func shortForm(path string) string {
 	first, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	if first == "" || reserved[first] || rest == "" {
+	if first == "" || rest == "" || reserved[first] {
 		return ""
 	}
 	return "/apps/" + first + "/" + rest
@@ -299,8 +332,39 @@ func (s *Server) public(r *http.Request) bool {
 }
 
 // authorized reports whether the request carries the API token.
-func (s *Server) authorized(r *http.Request) bool {
-	return cluster.TokenEqual(cluster.RequestToken(r.Header), s.Token)
+func (s *Server) authorized(r *http.Request) bool { return s.tokenRole(r) == roleAPI }
+
+// requestToken returns the token of X-Auth or Authorization: Bearer.
+func requestToken(r *http.Request) string {
+	got := headerValue(r.Header, "X-Auth")
+	if got == "" {
+		if h := headerValue(r.Header, "Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			got = strings.TrimSpace(h[7:])
+		}
+	}
+	return got
+}
+
+// tokenSums keeps the hashes of the server's tokens, so that a request
+// hashes only the token it carries.
+type tokenSums struct {
+	api, router       string
+	apiSum, routerSum [32]byte
+}
+
+// sumOf returns want's hash: the one kept when want is the token it was
+// taken of, else computed.
+func sumOf(want, kept string, sum *[32]byte) [32]byte {
+	if want == kept {
+		return *sum
+	}
+	return sha256.Sum256([]byte(want))
+}
+
+// tokenMatches compares the hash of a request's token with a token's hash
+// in constant time; an empty token matches nothing.
+func tokenMatches(got *[32]byte, want string, wantSum [32]byte) bool {
+	return want != "" && subtle.ConstantTimeCompare(got[:], wantSum[:]) == 1
 }
 
 // handle registers h for method and pattern, naming the route for the

@@ -8,6 +8,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -34,6 +35,8 @@ type Metrics struct {
 	deploys        *prometheus.CounterVec
 	deployDuration prometheus.Histogram
 	requests       *prometheus.HistogramVec
+	seriesMu       sync.RWMutex // guards series
+	series         map[requestKey]prometheus.Observer
 	authFailures   prometheus.Counter
 	reconcile      prometheus.Histogram
 	jobRuns        *prometheus.CounterVec
@@ -99,7 +102,28 @@ func (m *Metrics) ReconcilePass(d time.Duration) { m.reconcile.Observe(d.Seconds
 // "unmatched". Methods outside the standard set are recorded as "other", so
 // that clients cannot create series at will.
 func (m *Metrics) Request(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, MethodLabel(method), strconv.Itoa(status)).Observe(d.Seconds())
+	k := requestKey{route: route, method: MethodLabel(method), status: status}
+	m.seriesMu.RLock()
+	o, ok := m.series[k]
+	m.seriesMu.RUnlock()
+	if !ok {
+		// Routes, methods and statuses are the API's own few: the series
+		// kept here are the ones the histogram keeps anyway.
+		o = m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(status))
+		m.seriesMu.Lock()
+		if m.series == nil {
+			m.series = map[requestKey]prometheus.Observer{}
+		}
+		m.series[k] = o
+		m.seriesMu.Unlock()
+	}
+	o.Observe(d.Seconds())
+}
+
+// requestKey names one series of the request histogram.
+type requestKey struct {
+	route, method string
+	status        int
 }
 
 // MethodLabel returns method when it is one of the methods the API knows of,

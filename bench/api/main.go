@@ -1,11 +1,12 @@
 // Command api-bench serves GET /apps twice for bench/api/run.sh: once from
 // the real API handler (http.NewServer over a bbolt data file holding 100
-// apps, wired as serve.go wires it), and once from a bare net/http handler
+// apps, wired as serve.go wires it: token, request log, metrics), and once
+// from a bare net/http handler
 // that writes the very same bytes and headers. Comparing the two under the
 // same load tool gives the API's throughput as a fraction of what the HTTP
 // stack itself can do on this machine.
 //
-//	api-bench -real 127.0.0.1:18091 -bare 127.0.0.1:18092 -apps 100 -token T
+//	api-bench -real 127.0.0.1:18091 -bare 127.0.0.1:18092 -apps 100 -token T [-log stderr] [-metrics=false]
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
+	_ "net/http/pprof" // served on -pprof only
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,6 +29,7 @@ import (
 	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/http"
+	"github.com/longshoreman/longshoreman/metrics"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -36,16 +39,21 @@ func main() {
 	apps := flag.Int("apps", 100, "apps in the data file")
 	token := flag.String("token", "bench-token", "API token")
 	logTo := flag.String("log", "discard", "request log of the real API: discard (the handler's default: records are formatted, then dropped) or stderr (as serve does)")
+	withMetrics := flag.Bool("metrics", true, "record every request in the Prometheus metrics, as serve does")
+	pprofAddr := flag.String("pprof", "", "listen address of net/http/pprof, to profile either server under load (go tool pprof http://ADDR/debug/pprof/profile?seconds=5); empty: none")
 	flag.Parse()
+	if *pprofAddr != "" {
+		go func() { fmt.Fprintln(os.Stderr, "api-bench: pprof:", nethttp.ListenAndServe(*pprofAddr, nil)) }()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *realAddr, *bareAddr, *apps, *token, *logTo); err != nil {
+	if err := run(ctx, *realAddr, *bareAddr, *apps, *token, *logTo, *withMetrics); err != nil {
 		fmt.Fprintln(os.Stderr, "api-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, realAddr, bareAddr string, apps int, token, logTo string) error {
+func run(ctx context.Context, realAddr, bareAddr string, apps int, token, logTo string, withMetrics bool) error {
 	dir, err := os.MkdirTemp("", "api-bench-")
 	if err != nil {
 		return err
@@ -70,7 +78,12 @@ func run(ctx context.Context, realAddr, bareAddr string, apps int, token, logTo 
 	engines := docker.New(docker.Config{Controller: store.ControllerID()}) // never contacted by GET /apps
 	defer engines.Close()
 	sched := scheduler.New(store, engines, scheduler.Config{Controller: store.ControllerID()})
-	api := http.NewServer(&http.Server{Store: store, Scheduler: sched, Token: token, Logger: logger})
+	srv := &http.Server{Store: store, Scheduler: sched, Token: token, Logger: logger}
+	if withMetrics {
+		m := metrics.New(metrics.Sources{Instances: store.AllInstances, Hosts: store.Hosts})
+		srv.Observer, srv.Metrics = m, m.Handler()
+	}
+	api := http.NewServer(srv)
 
 	// The bare handler answers with what the real one answers.
 	rec := httptest.NewRecorder()
@@ -90,7 +103,7 @@ func run(ctx context.Context, realAddr, bareAddr string, apps int, token, logTo 
 		w.WriteHeader(nethttp.StatusOK)
 		_, _ = w.Write(body)
 	})
-	fmt.Fprintf(os.Stderr, "api-bench: GET /apps answers %d bytes (%d apps); real on %s, bare on %s\n", len(body), apps, realAddr, bareAddr)
+	fmt.Fprintf(os.Stderr, "api-bench: GET /apps answers %d bytes (%d apps); real on %s (metrics %v), bare on %s\n", len(body), apps, realAddr, withMetrics, bareAddr)
 
 	errc := make(chan error, 2)
 	var servers []*nethttp.Server
