@@ -79,31 +79,41 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		byApp[i.App] = append(byApp[i.App], InstanceOverview{ID: i.ID, Addr: i.Addr(), Host: i.Host, Revision: i.Revision, Health: health, Started: i.Started})
 	}
 	for _, a := range apps {
-		ao := AppOverview{App: a.Name, Image: a.Image, Revision: a.Revision, Count: a.Count, Healthy: healthy[a.Name],
-			Port: a.Port, HealthCheck: a.HealthCheck, Instances: byApp[a.Name], Volumes: a.Volumes, Hosts: a.Hosts}
-		if ao.Instances == nil {
-			ao.Instances = []InstanceOverview{}
-		}
-		if a.Maintenance.Enabled {
-			m := a.Maintenance
-			ao.Maintenance = &m
-		}
-		sort.Slice(ao.Instances, func(i, j int) bool { return ao.Instances[i].Addr < ao.Instances[j].Addr })
-		revs, err := s.Store.Revisions(a.Name)
+		ao, err := s.appOverview(a, byApp[a.Name], healthy[a.Name])
 		if err != nil {
 			return err
 		}
-		if len(revs) > 0 {
-			rev := revs[0]
-			ao.Last = &HistoryEntry{Revision: rev.Number, Timestamp: rev.Time.Unix(), App: rev.App, Image: rev.Image, Count: rev.Count,
-				Status: rev.Status, Reason: rev.Reason, Envs: rev.Envs, Current: rev.Number == a.Revision}
-		}
-		ao.State = appState(a, ao)
 		out.Apps = append(out.Apps, ao)
 	}
 	sort.Slice(out.Apps, func(i, j int) bool { return out.Apps[i].App < out.Apps[j].App })
 	ok(w, out)
 	return nil
+}
+
+// appOverview is app a in the overview, with its instances insts (healthy
+// of them routed) and its last revision.
+func (s *Server) appOverview(a *cluster.App, insts []InstanceOverview, healthy int) (AppOverview, error) {
+	ao := AppOverview{App: a.Name, Image: a.Image, Revision: a.Revision, Count: a.Count, Healthy: healthy,
+		Port: a.Port, HealthCheck: a.HealthCheck, Instances: insts, Volumes: a.Volumes, Hosts: a.Hosts}
+	if ao.Instances == nil {
+		ao.Instances = []InstanceOverview{}
+	}
+	if a.Maintenance.Enabled {
+		m := a.Maintenance
+		ao.Maintenance = &m
+	}
+	sort.Slice(ao.Instances, func(i, j int) bool { return ao.Instances[i].Addr < ao.Instances[j].Addr })
+	revs, err := s.Store.Revisions(a.Name)
+	if err != nil {
+		return ao, err
+	}
+	if len(revs) > 0 {
+		rev := revs[0]
+		ao.Last = &HistoryEntry{Revision: rev.Number, Timestamp: rev.Time.Unix(), App: rev.App, Image: rev.Image, Count: rev.Count,
+			Status: rev.Status, Reason: rev.Reason, Envs: rev.Envs, Current: rev.Number == a.Revision}
+	}
+	ao.State = appState(a, ao)
+	return ao, nil
 }
 
 // appState sums an app up in a word for the dashboard.
