@@ -335,8 +335,8 @@ type Container struct {
 	// TaskDeadline is a task container's LabelTaskDeadline; zero when it
 	// has none.
 	TaskDeadline time.Time
-	// Created is when Docker created it (as List reports it; second
-	// precision).
+	// Created is when Docker created it, to the second (as List reports
+	// it; Inspect and Run truncate it alike).
 	Created time.Time
 }
 

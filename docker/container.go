@@ -161,6 +161,9 @@ func (e *Engines) inspect(ctx context.Context, host, id string) (cluster.Contain
 	ct := cluster.Container{ID: info.ID}
 	if info.ContainerJSONBase != nil {
 		ct.Restarts = info.RestartCount
+		if t, err := time.Parse(time.RFC3339Nano, info.Created); err == nil {
+			ct.Created = t.Truncate(time.Second).UTC() // as List has it
+		}
 	}
 	if info.Config != nil {
 		ct.Image = info.Config.Image

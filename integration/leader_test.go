@@ -34,7 +34,7 @@ func etcdServeEnv(t testing.TB, url string) map[string]string {
 func serveOnEtcd(t *testing.T, url string, env map[string]string) (*command.ServeCommand, *testenv.Log) {
 	t.Helper()
 	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1",
-		"LONGSHOREMAN_LEASE": "2s", "LONGSHOREMAN_RECONCILE": "500ms", "LONGSHOREMAN_DRAIN": "300ms",
+		"LONGSHOREMAN_LEASE": testLease.String(), "LONGSHOREMAN_RECONCILE": "500ms", "LONGSHOREMAN_DRAIN": "300ms",
 		"DOCKER_PORT": fmt.Sprint(testenv.DockerPort(t))}
 	for k, v := range etcdServeEnv(t, url) {
 		base[k] = v

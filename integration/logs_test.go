@@ -239,7 +239,7 @@ func TestLogsFollowThroughFollower(t *testing.T) {
 	var urls []string
 	for range 2 {
 		base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1",
-			"LONGSHOREMAN_LEASE": "2s", "LONGSHOREMAN_DRAIN": "300ms", "DOCKER_PORT": fmt.Sprint(testenv.DockerPort(t))}
+			"LONGSHOREMAN_LEASE": testLease.String(), "LONGSHOREMAN_DRAIN": "300ms", "DOCKER_PORT": fmt.Sprint(testenv.DockerPort(t))}
 		for k, v := range etcdServeEnv(t, url) {
 			base[k] = v
 		}
