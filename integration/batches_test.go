@@ -160,7 +160,7 @@ func startBatchCluster(t *testing.T, prefix, deployExtra string, setup func(c *C
 	}
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":4`+deployExtra+`}`)
 	r := StartRouter(t, redis)
-	waitFor(t, 10*time.Second, "the router serves the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	waitFor(t, 60*time.Second, "the router serves the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
 	return &batchCluster{c: c, r: r, app: app, load: StartLoad(r, app, 1000000, 5*time.Minute)}
 }
 

@@ -194,7 +194,7 @@ func TestRouterFetchesKeysOverTLSOnly(t *testing.T) {
 	// warning before it asks.
 	var log string
 	var fetched, warned int
-	waitFor(t, 10*time.Second, "the router logs its second fetch", func() bool {
+	waitFor(t, 60*time.Second, "the router logs its second fetch", func() bool {
 		log = r2.Log()
 		fetched, warned = strings.Count(log, "certificates fetched"), strings.Count(log, "over plain HTTP (--insecure-controller)")
 		return fetched >= 2

@@ -73,7 +73,7 @@ func TestDeploysWaitTheirTurn(t *testing.T) {
 	app := testenv.UniqueApp(t, "edge-wait")
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
-	waitFor(t, 10*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
 	load := StartLoad(r, app, 1000000, 10*time.Minute)
 
 	// The release command keeps the first deploy holding the app while
@@ -97,7 +97,7 @@ func TestDeploysWaitTheirTurn(t *testing.T) {
 	if rb != ra+1 {
 		t.Fatalf("revisions: first %v, second %v; want the second right after the first", ra, rb)
 	}
-	waitFor(t, 10*time.Second, "the router serves the second image", func() bool {
+	waitFor(t, 60*time.Second, "the router serves the second image", func() bool {
 		s, body, _ := r.Get(app)
 		return s == 200 && strings.Contains(body, "version=2")
 	})
@@ -122,7 +122,7 @@ func TestMaintenanceThroughRouter(t *testing.T) {
 	app := testenv.UniqueApp(t, "edge-maint")
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
-	waitFor(t, 10*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
 
 	const msg = "Moving to a bigger database; back at 10:00 UTC."
 	on := c.MustCall(t, "POST", "/apps/"+app+"/maintenance", `{"enabled":true,"message":"`+msg+`"}`)
@@ -131,7 +131,7 @@ func TestMaintenanceThroughRouter(t *testing.T) {
 	}
 	inMaintenance := func(what string) {
 		t.Helper()
-		waitFor(t, 10*time.Second, what, func() bool {
+		waitFor(t, 60*time.Second, what, func() bool {
 			s, body, _ := r.Get(app)
 			return s == http.StatusServiceUnavailable && strings.Contains(body, msg)
 		})
@@ -187,7 +187,7 @@ func TestMaintenanceThroughRouter(t *testing.T) {
 		t.Fatalf("a request without enabled: %d %v; want 400", status, out)
 	}
 	c.MustCall(t, "POST", "/apps/"+app+"/maintenance", `{"enabled":false}`)
-	waitFor(t, 10*time.Second, "the router serves the new revision after maintenance", func() bool {
+	waitFor(t, 60*time.Second, "the router serves the new revision after maintenance", func() bool {
 		s, b, _ := r.Get(app)
 		return s == 200 && strings.Contains(b, "version=2")
 	})

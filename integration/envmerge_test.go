@@ -175,7 +175,7 @@ func TestConcurrentEnvChangesThroughRouter(t *testing.T) {
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 
 	r := StartRouter(t, redis.Addr)
-	waitFor(t, 10*time.Second, "the router routes the app", func() bool {
+	waitFor(t, 60*time.Second, "the router routes the app", func() bool {
 		status, _, _ := r.Get(app)
 		return status == 200
 	})

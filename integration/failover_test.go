@@ -159,7 +159,7 @@ func TestLeaderFailover(t *testing.T) {
 	controller := f.MustCall(t, "GET", "/routes", "")["controller"].(string)
 
 	r := StartRouter(t, rds.Addr)
-	waitFor(t, 10*time.Second, "router has the table", func() bool {
+	waitFor(t, 60*time.Second, "router has the table", func() bool {
 		status, _, _ := r.Get(app)
 		return status == 200
 	})

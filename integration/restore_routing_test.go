@@ -116,7 +116,7 @@ func TestRestoreReachesRouters(t *testing.T) {
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	r := StartRouter(t, redis.Addr)
-	waitFor(t, 5*time.Second, "router serves the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	waitFor(t, 60*time.Second, "router serves the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
 
 	req, _ := http.NewRequest("GET", c.URL+"/backup?keys=true", nil)
 	req.Header.Set("X-Auth", "t0ken-0123456789")
@@ -134,7 +134,7 @@ func TestRestoreReachesRouters(t *testing.T) {
 	for _, v := range []string{"2", "1", "2"} {
 		c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, v)+`"}`)
 	}
-	waitFor(t, 10*time.Second, "router serves the last deploy", func() bool {
+	waitFor(t, 60*time.Second, "router serves the last deploy", func() bool {
 		s, body, _ := r.Get(app)
 		return s == 200 && strings.HasPrefix(body, "version=2")
 	})

@@ -119,7 +119,7 @@ func TestVolumeSurvivesRedeploys(t *testing.T) {
 	pin := hosts[0]
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","volumes":["data:/data"],"hosts":["`+pin+`"],"hold":"2m"}`)
 	r := StartRouter(t, redis)
-	waitFor(t, 10*time.Second, "the router serves the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	waitFor(t, 60*time.Second, "the router serves the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
 	if status, body := routerFile(t, r, app, "PUT", "/data/probe", "written by revision 1"); status != 201 {
 		t.Fatalf("writing the probe file = %d %s", status, body)
 	}
@@ -152,10 +152,10 @@ func TestVolumeSurvivesRedeploys(t *testing.T) {
 	}
 	for _, step := range steps {
 		load := startHoldClient(r, app)
-		waitFor(t, 10*time.Second, "the client's first answers", func() bool { load.mu.Lock(); defer load.mu.Unlock(); return load.total >= 3 })
+		waitFor(t, 60*time.Second, "the client's first answers", func() bool { load.mu.Lock(); defer load.mu.Unlock(); return load.total >= 3 })
 		c.MustCall(t, "POST", step.path, step.body)
 		// A few answers of the new instance, then stop the client.
-		waitFor(t, 10*time.Second, "answers after the deploy", func() bool { s, _, _ := r.Get(app); return s == 200 })
+		waitFor(t, 60*time.Second, "answers after the deploy", func() bool { s, _, _ := r.Get(app); return s == 200 })
 		total, failures, longest, lastErr := load.Stop()
 		t.Logf("%s: %d requests through the router, %d failed; the longest was held %s", step.what, total, failures, longest.Round(time.Millisecond))
 		if failures != 0 {
