@@ -34,6 +34,7 @@ func StartController(tb testing.TB, dbPath string, env ...string) *Controller {
 	c := &Controller{port: testenv.FreePort(tb)}
 	c.URL = fmt.Sprintf("http://127.0.0.1:%d", c.port)
 	c.env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + tb.TempDir(), "LONGSHOREMAN_DB=" + dbPath,
+		"LONGSHOREMAN_CHANNEL=" + testChannel(tb),
 		"LONGSHOREMAN_TOKEN=t0ken-0123456789", fmt.Sprintf("LONGSHOREMAN_LISTEN=127.0.0.1:%d", c.port), "REDIS_PORT=1",
 		"LONGSHOREMAN_ADVERTISE=" + c.URL,
 		"LONGSHOREMAN_INIT=1", "LONGSHOREMAN_ROUTES_KEY=" + testRoutesKey,

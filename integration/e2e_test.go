@@ -39,6 +39,15 @@ const testRoutesKey = "longshoreman-test-routes-key"
 // a router shows its full status only to it.
 const testRouterToken = "longshoreman-test-router-token"
 
+// testChannel is the routing-table channel of the controllers and routers
+// a test starts (unless it names one): one per top-level test, so that a
+// router does not take the tables of another test's controller, running
+// in parallel on the same Redis, for its cluster's.
+func testChannel(tb testing.TB) string {
+	name, _, _ := strings.Cut(tb.Name(), "/")
+	return "longshoreman.test." + name
+}
+
 // StartRouterEnv starts a router with testRoutesKey, a state directory of
 // its own, and env added to its environment.
 func StartRouterEnv(tb testing.TB, redisAddr string, env ...string) *Router {
@@ -51,7 +60,7 @@ func StartRouterEnv(tb testing.TB, redisAddr string, env ...string) *Router {
 	r.cmd = exec.Command(Binary(tb), "router", "--listen", listen)
 	r.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "REDIS_HOST=" + host, "REDIS_PORT=" + port,
 		"LONGSHOREMAN_ROUTES_KEY=" + testRoutesKey, "LONGSHOREMAN_ROUTER_STATE=" + tb.TempDir(),
-		"LONGSHOREMAN_ROUTER_TOKEN=" + testRouterToken}, env...)
+		"LONGSHOREMAN_ROUTER_TOKEN=" + testRouterToken, "LONGSHOREMAN_CHANNEL=" + testChannel(tb)}, env...)
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
 		tb.Fatal(err)

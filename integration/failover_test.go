@@ -30,7 +30,7 @@ func watchTables(t *testing.T, addr string) *tableLog {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { c.Close() })
-	ps := c.Subscribe(context.Background(), "longshoreman.routes")
+	ps := c.Subscribe(context.Background(), testChannel(t))
 	if _, err := ps.Receive(context.Background()); err != nil {
 		t.Fatal(err)
 	}
