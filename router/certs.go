@@ -237,11 +237,10 @@ func (s *certSource) loadCache() {
 		s.noteResult("", fmt.Errorf("reading the cache %s: %w", s.cache, err))
 		return
 	}
-	ierr := s.install(set, time.Now())
+	ierr := s.installFrom("cache", set)
 	if ierr != nil {
 		s.log.Warn("some cached certificates are unusable", "file", s.cache, "err", ierr)
 	}
-	s.noteResult("cache", ierr)
 	s.log.Info("certificates loaded from the cache", "file", s.cache, "version", set.Version, "domains", len(s.held.Load().byName))
 }
 
@@ -267,11 +266,27 @@ func (s *certSource) writeCache() error {
 	return nil
 }
 
+// installFrom installs set, read from source, and records the outcome for
+// the status in the same step: a status never shows the set's version
+// with the outcome of the one before.
+func (s *certSource) installFrom(source string, set cluster.CertSet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.install(set, time.Now())
+	s.noteResultLocked(source, err)
+	return err
+}
+
 // noteResult records the outcome of a fetch or a cache load for the
 // status; source is "" when nothing was installed.
 func (s *certSource) noteResult(source string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.noteResultLocked(source, err)
+}
+
+// noteResultLocked is noteResult with s.mu held.
+func (s *certSource) noteResultLocked(source string, err error) {
 	if source != "" {
 		s.source, s.fetchedAt = source, time.Now()
 	}
@@ -310,13 +325,12 @@ func (s *certSource) fetch(ctx context.Context) error {
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxCertSet)).Decode(&set); err != nil {
 		return fmt.Errorf("the controller at %s sent certificates that do not decode (%v); check that it runs the same version as this router", s.url, err)
 	}
-	ierr := s.install(set, time.Now())
+	ierr := s.installFrom(s.url, set)
 	if werr := s.writeCache(); werr != nil {
 		s.log.Error("certificates fetched but not cached; after a restart this router waits for the controller", "err", werr)
 	}
 	held := s.held.Load()
 	s.log.Info("certificates fetched", "controller", s.url, "version", set.Version, "domains", len(held.byName))
-	s.noteResult(s.url, ierr)
 	if ierr != nil {
 		s.log.Error("some certificates from the controller are unusable", "err", ierr)
 	}
@@ -385,14 +399,14 @@ type CertsStatus struct {
 }
 
 func (s *certSource) status() *CertsStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	t := s.held.Load()
 	st := &CertsStatus{Version: t.version, Held: make([]CertStatus, 0, len(t.byName))}
 	for name, c := range t.byName {
 		st.Held = append(st.Held, CertStatus{Domain: name, NotAfter: c.cert.Leaf.NotAfter})
 	}
 	slices.SortFunc(st.Held, func(a, b CertStatus) int { return strings.Compare(a.Domain, b.Domain) })
-	s.mu.Lock()
 	st.Source, st.FetchedAt, st.LastError = s.source, s.fetchedAt, s.lastErr
-	s.mu.Unlock()
 	return st
 }
