@@ -167,7 +167,7 @@ func TestVolumeSurvivesRedeploys(t *testing.T) {
 		checkMounted("after " + step.what)
 	}
 	if _, body, _ := r.Get(app); !strings.Contains(body, "version=1") {
-		t.Errorf("after the rollback the app answers %q, want version 1", body)
+		t.Errorf("after the rollback the app answers %q, want version 1; the controller's log:\n%s", body, c.Log())
 	}
 
 	status, out := c.Call("DELETE", "/hosts/"+pin, "")
