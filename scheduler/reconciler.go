@@ -456,13 +456,42 @@ func (r *Reconciler) observeHost(ctx context.Context, host string, pass uint64) 
 		if list, live := r.views.snapshot(host); live {
 			// The view says what runs; the ping says the host still answers,
 			// which a quiet event stream does not.
-			return list, r.s.engines.Ping(lctx, host)
+			if err := r.s.engines.Ping(lctx, host); err != nil {
+				return nil, err
+			}
+			return r.confirmStopped(lctx, host, list), nil
 		}
 	}
 	r.views.beginList(host)
 	list, err := r.s.engines.List(lctx, host)
 	r.views.endList(host, list, err)
 	return list, err
+}
+
+// confirmStopped asks Docker again about the containers of list (a host's
+// view) that are not running, and returns list with what it says: the
+// view lags the host by the events not yet applied (each waits for an
+// inspect, one at a time per host), and a container it shows created but
+// not yet started, or stopped and started again, must not be judged dead
+// and replaced. Containers of ours not running are few: a pass removes them.
+func (r *Reconciler) confirmStopped(ctx context.Context, host string, list []cluster.Container) []cluster.Container {
+	out := list[:0]
+	for _, ct := range list {
+		if ct.Running || ct.Controller != r.s.cfg.Controller {
+			out = append(out, ct)
+			continue
+		}
+		now, err := r.s.engines.Inspect(ctx, host, ct.ID)
+		switch {
+		case err == nil:
+			out = append(out, now)
+		case cluster.ErrorCode(err) == cluster.ENOTFOUND:
+			// Gone since: left out, as a list would.
+		default:
+			out = append(out, ct) // as the view has it
+		}
+	}
+	return out
 }
 
 // hostFailed records a failed call and reports whether the host is down.
