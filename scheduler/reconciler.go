@@ -75,6 +75,8 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 		failing: map[string]time.Time{}, down: map[string]bool{}, views: newContainerViews(),
 		oom: map[string]oomKill{}, ending: map[string]bool{},
 	}
+	started := func(host string, ct cluster.Container) { r.views.apply(host, viewUpdate{ID: ct.ID, Ct: ct}) }
+	s.started.Store(&started)
 	// A check that changes what should be routed asks for a pass at once,
 	// so an instance failing its check leaves the table within one and a
 	// half probe intervals whatever the reconcile interval.

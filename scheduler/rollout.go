@@ -425,6 +425,9 @@ func (s *Scheduler) startOne(ctx context.Context, c *change, host string) (clust
 	if err != nil {
 		return cluster.Instance{}, err
 	}
+	if started := s.started.Load(); started != nil {
+		(*started)(host, ctr)
+	}
 	inst := cluster.Instance{ID: ctr.ID, App: c.app, Revision: rev.Number, Host: host, Port: ctr.Port, Started: time.Now().UTC()}
 	inst.Memory = rev.Memory
 	if ctr.Port == 0 {

@@ -98,6 +98,10 @@ type Scheduler struct {
 	engines Engines
 	cfg     Config
 	health  *healthChecker
+	// started, set by the reconciler, tells the host views of each
+	// container a rollout started, at once: the view's own event may
+	// come later than the next pass on a busy host.
+	started atomic.Pointer[func(host string, ct cluster.Container)]
 
 	mu       sync.Mutex         // guards busy, queue, retiring and pinnedDown
 	busy     map[string]*hold   // app -> the operation holding it
