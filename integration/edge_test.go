@@ -3,8 +3,6 @@
 package integration
 
 import (
-	"bufio"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -20,32 +18,7 @@ import (
 // returns the stream, read line by line.
 func streamJSON(t *testing.T, c *Controller, method, path, body string) *progressStream {
 	t.Helper()
-	req, _ := http.NewRequest(method, c.URL+path, strings.NewReader(body))
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	req.Header.Set("Accept", "application/x-ndjson")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		t.Fatalf("%s %s = %d %s", method, path, resp.StatusCode, b)
-	}
-	s := &progressStream{lines: make(chan map[string]any, 100)}
-	go func() {
-		defer resp.Body.Close()
-		defer close(s.lines)
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil {
-				s.lines <- line
-			}
-		}
-	}()
-	return s
+	return streamProgress(t, c, method, path, "application/json", body)
 }
 
 // routedController starts a controller on the test hosts with its own

@@ -7,12 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -82,11 +80,22 @@ type progressStream struct {
 
 func streamEnv(t *testing.T, c *Controller, method, path, form string) *progressStream {
 	t.Helper()
-	req, _ := http.NewRequest(method, c.URL+path, strings.NewReader(form))
+	contentType := ""
+	if form != "" {
+		contentType = "application/x-www-form-urlencoded"
+	}
+	return streamProgress(t, c, method, path, contentType, form)
+}
+
+// streamProgress sends body (of contentType, none when empty) asking for
+// the ndjson progress stream, and returns the stream, read line by line.
+func streamProgress(t *testing.T, c *Controller, method, path, contentType, body string) *progressStream {
+	t.Helper()
+	req, _ := http.NewRequest(method, c.URL+path, strings.NewReader(body))
 	req.Header.Set("X-Auth", "t0ken-0123456789")
 	req.Header.Set("Accept", "application/x-ndjson")
-	if form != "" {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -163,18 +172,11 @@ func (s *progressStream) final(t *testing.T, timeout time.Duration) map[string]a
 // change still gets 409, while an env change sent then waits and says so.
 func TestConcurrentEnvChangesThroughRouter(t *testing.T) {
 	t.Parallel()
-	hosts := testenv.Hosts(t)
-	redis := testenv.StartRedis(t)
-	rhost, rport, _ := net.SplitHostPort(redis.Addr)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_REPUBLISH=1s", "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
+	c, r := routedController(t)
 	app := testenv.UniqueApp(t, "envmerge")
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 
-	r := StartRouter(t, redis.Addr)
 	waitFor(t, 60*time.Second, "the router routes the app", func() bool {
 		status, _, _ := r.Get(app)
 		return status == 200
