@@ -269,6 +269,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Error(rec, r, err)
 		return
 	}
+	rec.caller = Caller{Name: roleName(role)}
 	if r.Body != http.NoBody { // a request without a body has nothing to limit
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
 	}
@@ -404,12 +405,38 @@ func (s *Server) forApp(h func(http.ResponseWriter, *http.Request, *cluster.App,
 	})
 }
 
-// statusRecorder remembers the status written and the route matched, for
-// the request log and metrics.
+// statusRecorder remembers the status written, the route matched and who
+// asked, for the request log, metrics and the handlers.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	route  string
+	caller Caller
+}
+
+// Caller is who made a request: the name of the token it carried.
+type Caller struct {
+	Name string // "root" for the API token, "router" for the router token
+}
+
+// callerOf returns who made the request w answers (the zero Caller for a
+// request that carried no token, such as GET /healthz without one).
+func callerOf(w http.ResponseWriter) Caller {
+	if rec, ok := w.(*statusRecorder); ok {
+		return rec.caller
+	}
+	return Caller{}
+}
+
+// roleName names the token of a role.
+func roleName(role int) string {
+	switch role {
+	case roleAPI:
+		return "root"
+	case roleRouter:
+		return "router"
+	}
+	return ""
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
