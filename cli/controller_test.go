@@ -183,7 +183,13 @@ func TestBackup(t *testing.T) {
 	if out := u.ok("restore", "--new-keys", file, restored); !strings.Contains(out, "Restored "+file+" onto "+restored) || !strings.Contains(out, "new routes key") {
 		t.Errorf("restore --new-keys: %q", out)
 	}
-	r := startController(t, "LONGSHOREMAN_DB="+restored)
+	// The env values stay encrypted with the key of the data file backed up.
+	key, err := os.ReadFile(c.DB + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretsKey := "LONGSHOREMAN_SECRETS_KEY=" + strings.TrimSpace(string(key))
+	r := startController(t, "LONGSHOREMAN_DB="+restored, secretsKey)
 	if out := newCLI(t, r).ok("apps"); out != "kept.example.com\n" {
 		t.Errorf("apps served from the restored backup: %q", out)
 	}
@@ -192,7 +198,7 @@ func TestBackup(t *testing.T) {
 	if out := u.ok("backup", "--with-keys", withKeys); !strings.Contains(out, "with the private keys") {
 		t.Errorf("backup --with-keys: %q", out)
 	}
-	r = startController(t, "LONGSHOREMAN_DB="+withKeys)
+	r = startController(t, "LONGSHOREMAN_DB="+withKeys, secretsKey)
 	if out := newCLI(t, r).ok("apps"); out != "kept.example.com\n" {
 		t.Errorf("apps served from the backup with keys: %q", out)
 	}

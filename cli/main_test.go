@@ -93,6 +93,7 @@ func startController(tb testing.TB, env ...string) *controller {
 		}
 		select {
 		case err := <-exited:
+			exited <- err // for the cleanup's wait
 			tb.Fatalf("controller exited at start: %v\n%s", err, logs.String())
 		default:
 		}

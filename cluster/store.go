@@ -22,6 +22,7 @@ type Store interface {
 	InstanceStore
 	CertStore
 	SecretStore
+	EnvKeyStore
 	TaskStore
 	JobStore
 	RegistryStore
@@ -122,6 +123,29 @@ type SecretStore interface {
 	RoutesKey() (string, error)
 	EnsureRouterToken() (token string, created bool, err error)
 	RouterToken() (string, error)
+}
+
+// EnvKeyStore says how the store holds env values: sealed with a key kept
+// outside it (see Keyring and envseal.go), checked at open against the
+// store's MetaSecretsCheck.
+type EnvKeyStore interface {
+	// EnvKey says which key seals, where it came from, and what the open
+	// did (generated a key file, sealed plaintext records).
+	EnvKey() EnvKeyInfo
+	// RotateEnvKey seals every app's and revision's env values, and the
+	// store's check, with the first key of the keyring, and returns how
+	// many records it sealed anew: once done, the other keys can be
+	// dropped. A store opened without keys refuses it.
+	RotateEnvKey() (int, error)
+}
+
+// EnvKeyInfo is what a store's open found of its env values' key.
+type EnvKeyInfo struct {
+	ID        string   // the key that seals
+	IDs       []string // every key of the ring, ID first
+	Source    string   // SecretsKeyVar, or the key file's path
+	Generated bool     // the open generated the key and wrote its file
+	Sealed    int      // plaintext records (of an earlier release) the open sealed
 }
 
 // TaskStore holds the one-off tasks (see Task), kept per app: the newest

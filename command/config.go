@@ -31,6 +31,7 @@ var (
 	setDB            = setting{"db", "LONGSHOREMAN_DB", "the data file"}
 	setInit          = setting{"init", "LONGSHOREMAN_INIT", "create the data file, with a new cluster id, if it does not exist; changes nothing if it does. Pass it once, at the first start"}
 	setToken         = setting{"", "LONGSHOREMAN_TOKEN", ""}
+	setSecretsKey    = setting{"", cluster.SecretsKeyVar, ""}
 	setTLSCert       = setting{"tls-cert", "LONGSHOREMAN_TLS_CERT", "PEM certificate (chain) for the API; with --tls-key the API answers HTTPS only"}
 	setTLSKey        = setting{"tls-key", "LONGSHOREMAN_TLS_KEY", "PEM private key of --tls-cert"}
 	setHistory       = setting{"history", "LONGSHOREMAN_HISTORY", "revisions kept per app; succeeded ones a rollback can target are kept first"}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cli"
@@ -24,6 +25,7 @@ type ServeConfig struct {
 	Init        bool // --init, LONGSHOREMAN_INIT: create DB when it does not exist
 	Token       string
 	RoutesKey   string // LONGSHOREMAN_ROUTES_KEY: the first key of the list signs; empty: the stored one
+	SecretsKey  string // LONGSHOREMAN_SECRETS_KEY: keys of the env values, the first seals; empty: the data file's key file (an etcd store needs it)
 	Redis       RedisConfig
 	DockerPort  int  // 0 until loaded: 2375, or 2376 with DockerTLS
 	DockerTLS   bool // DOCKER_TLS_VERIFY: any value but empty turns it on, as in Docker's own CLI
@@ -84,6 +86,7 @@ func LoadServeConfig(args []string, getenv func(string) string, output io.Writer
 	l.Bool(&c.Init, setInit)
 	l.String(&c.Token, setToken)
 	l.String(&c.RoutesKey, setRoutesKey)
+	l.String(&c.SecretsKey, setSecretsKey)
 	l.String(&c.TLSCert, setTLSCert)
 	l.String(&c.TLSKey, setTLSKey)
 	l.Int(&c.History, setHistory)
@@ -140,6 +143,11 @@ func (c ServeConfig) Validate() error {
 	if c.RoutesKey != "" {
 		if _, err := pubsub.ParseKeys(c.RoutesKey); err != nil {
 			p.add(setRoutesKey, "is not usable: %v; unset it to use the key stored in the data file", err)
+		}
+	}
+	if c.SecretsKey != "" {
+		if _, err := cluster.ParseKeyring(c.SecretsKey); err != nil {
+			p.add(setSecretsKey, "is not usable: %s", strings.TrimPrefix(cluster.ErrorMessage(err), cluster.SecretsKeyVar+": "))
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {

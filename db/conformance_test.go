@@ -14,7 +14,7 @@ func TestConformance(t *testing.T) {
 	storetest.RunConformance(t, func(t *testing.T) storetest.Opener {
 		path := filepath.Join(t.TempDir(), "longshoreman.db")
 		return func(create bool) (cluster.Store, error) {
-			d, err := db.Open(path, db.Options{Create: create})
+			d, err := db.Open(path, db.Options{Create: create, SecretsKey: storetest.SecretsKey})
 			if err != nil {
 				return nil, err // a nil *db.DB must not become a non-nil Store
 			}

@@ -73,6 +73,11 @@ type DB struct {
 	now        func() time.Time
 	// migrateTarget accepts a half-written migrate target (set at open).
 	migrateTarget bool
+	// keyring seals and opens the env values (set at open; nil for a
+	// migrate target, which copies records as they are, and for a
+	// read-only open without the key).
+	keyring *cluster.Keyring
+	envKey  cluster.EnvKeyInfo
 
 	generation   atomic.Uint64 // raised by every write transaction
 	history      atomic.Int64  // revisions kept per app; see SetHistory
@@ -100,6 +105,12 @@ type Options struct {
 	// accepts a half-written copy (holding cluster.MetaMigrating) in order
 	// to complete it. Every other open refuses such a file.
 	MigrateTarget bool
+	// SecretsKey is the comma list of keys the env values are sealed with
+	// (LONGSHOREMAN_SECRETS_KEY; the first seals). Empty: the key in
+	// KeyFile(path), generated there at the first open for writing of a
+	// file whose values were never sealed. A file whose check the keys do
+	// not open is refused (see openSecrets).
+	SecretsKey string
 }
 
 // Open opens the data file at path (creating it only with opts.Create),
@@ -146,6 +157,9 @@ func Open(path string, opts Options) (*DB, error) {
 		err = b.View(db.checkSchema)
 	} else {
 		err = b.Update(db.init)
+	}
+	if err == nil && !opts.MigrateTarget {
+		err = db.openSecrets(opts.SecretsKey, opts.ReadOnly)
 	}
 	if err != nil {
 		b.Close()

@@ -26,8 +26,9 @@ func NewConfig(tb testing.TB) etcd.Config {
 	tb.Helper()
 	endpoints := testenv.Etcd(tb)
 	cfg := etcd.Config{
-		Endpoints: endpoints,
-		Prefix:    fmt.Sprintf("/longshoreman-test/%s-%d", strings.ReplaceAll(tb.Name(), "/", "-"), time.Now().UnixNano()),
+		Endpoints:  endpoints,
+		SecretsKey: storetest.SecretsKey,
+		Prefix:     fmt.Sprintf("/longshoreman-test/%s-%d", strings.ReplaceAll(tb.Name(), "/", "-"), time.Now().UnixNano()),
 		Backup: func(w io.Writer, records func(func(cluster.Record) error) error) (int64, error) {
 			return db.WriteRecords(w, "", records)
 		},

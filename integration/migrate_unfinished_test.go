@@ -115,7 +115,7 @@ func TestServeRefusesAnUnfinishedMigrate(t *testing.T) {
 	if out, err := runMigrate(t, "--force", src, url); err != nil {
 		t.Fatalf("migrate --force: %v\n%s", err, out)
 	}
-	s, err := command.OpenStore(url, false, func(string) string { return "" })
+	s, err := command.OpenStore(url, false, testGetenv)
 	if err != nil {
 		t.Fatalf("the completed prefix: %v", err)
 	}
@@ -136,7 +136,7 @@ func TestServeRefusesAnUnfinishedMigrate(t *testing.T) {
 // first.
 func killMigrateMidway(t *testing.T, src, url string, wantRevs int) bool {
 	t.Helper()
-	cfg, err := etcd.ParseURL(url, func(string) string { return "" })
+	cfg, err := etcd.ParseURL(url, testGetenv)
 	if err != nil {
 		t.Fatal(err)
 	}

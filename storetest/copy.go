@@ -151,7 +151,7 @@ func testBackupIsADataFile(t *testing.T, open Opener) {
 	wg.Wait()
 	path := filepath.Join(t.TempDir(), "copy.db")
 	must(t, os.WriteFile(path, buf.Bytes(), 0o600))
-	c, err := db.Open(path, db.Options{})
+	c, err := db.Open(path, db.Options{SecretsKey: SecretsKey})
 	must(t, err)
 	defer c.Close()
 	apps, err := c.Apps()

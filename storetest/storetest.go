@@ -11,6 +11,11 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
+// SecretsKey is the key of the env values of every store the suite opens:
+// an Opener gives it to its store, and the suite gives it to the data
+// files it opens from backups.
+const SecretsKey = "c3RvcmV0ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="
+
 // Opener opens one store (the same file or prefix at every call), creating
 // its cluster identity only with create.
 type Opener func(create bool) (cluster.Store, error)
