@@ -23,6 +23,21 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestEnvKeyConformance holds the data file to the encryption of env
+// values every store shares.
+func TestEnvKeyConformance(t *testing.T) {
+	storetest.RunEnvKeyConformance(t, func(t *testing.T) storetest.KeyedOpener {
+		path := filepath.Join(t.TempDir(), "longshoreman.db")
+		return func(key string) (cluster.Store, error) {
+			d, err := db.Open(path, db.Options{Create: true, SecretsKey: key})
+			if err != nil {
+				return nil, err
+			}
+			return d, nil
+		}
+	})
+}
+
 // BenchmarkStore measures the data file with the same operations as the
 // etcd store's BenchmarkStore.
 func BenchmarkStore(b *testing.B) {

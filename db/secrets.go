@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 	bolt "go.etcd.io/bbolt"
@@ -63,11 +64,55 @@ func (db *DB) openSecrets(given string, readOnly bool) error {
 	}
 	db.setKeyring(ring, source)
 	db.envKey.Generated = generated
-	return db.update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		n, err := db.sealAll(tx)
 		db.envKey.Sealed = n
 		return err
 	})
+	if err != nil || db.envKey.Sealed == 0 {
+		return err
+	}
+	return db.rewrite()
+}
+
+// rewrite replaces the file with a copy of its records: bbolt keeps the
+// pages a write freed as they were, so after plaintext records were sealed
+// their values would stay in the file until the pages are reused. The copy
+// is written beside the file, synced, and renamed over it.
+func (db *DB) rewrite() error {
+	tmp := db.path + ".sealing"
+	_ = os.Remove(tmp) // left by a crash during an earlier rewrite
+	fail := func(err error) error {
+		os.Remove(tmp)
+		return cluster.Errorf(cluster.EINVALID, "Rewriting data file %s without its plaintext env values failed (%v); its values are sealed, but the old plaintext may remain in its free pages: check the free space beside it and restart.", db.path, err)
+	}
+	dst, err := bolt.Open(tmp, 0o600, nil)
+	if err != nil {
+		return fail(err)
+	}
+	if err := bolt.Compact(dst, db.bolt, 1<<20); err != nil {
+		dst.Close()
+		return fail(err)
+	}
+	if err := dst.Close(); err != nil {
+		return fail(err)
+	}
+	if err := db.bolt.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, db.path); err != nil {
+		return fail(err)
+	}
+	if dir, err := os.Open(filepath.Dir(db.path)); err == nil {
+		_ = dir.Sync()
+		dir.Close()
+	}
+	b, err := openBolt(db.path, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return fail(err)
+	}
+	db.bolt = b
+	return nil
 }
 
 // loadKeyring parses the keys given, else the key file's; nil when there

@@ -73,6 +73,25 @@ func TestConformance(t *testing.T) {
 	storetest.RunConformance(t, func(t *testing.T) storetest.Opener { return Opener(NewConfig(t)) })
 }
 
+// TestEnvKeyConformance holds the etcd store to the encryption of env
+// values every store shares.
+func TestEnvKeyConformance(t *testing.T) {
+	testenv.Etcd(t)
+	storetest.RunEnvKeyConformance(t, func(t *testing.T) storetest.KeyedOpener {
+		cfg := NewConfig(t)
+		cfg.Create = true
+		return func(key string) (cluster.Store, error) {
+			c := cfg
+			c.SecretsKey = key
+			s, err := etcd.Open(c)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		}
+	})
+}
+
 // TestCompactionRemovesOldRevisions: after Compact, reads at revisions
 // older than the kept window fail as compacted, and the store reads and
 // writes on.
