@@ -204,3 +204,17 @@ func TestBackup(t *testing.T) {
 	}
 	u.fails([]string{"backup", filepath.Join(dir, "no", "such", "dir.db")}, "cannot write "+filepath.Join(dir, "no", "such", "dir.db"))
 }
+
+// TestSecretsRotate: secrets:rotate answers with the key every env value
+// is encrypted with; on a controller with one key there is nothing to do.
+func TestSecretsRotate(t *testing.T) {
+	t.Parallel()
+	c := startController(t)
+	u := newCLI(t, c)
+	u.ok("apps:add", "rot.example.com")
+	u.ok("--app", "rot.example.com", "envs:set", "K=v")
+	out := u.ok("secrets:rotate")
+	if !strings.Contains(out, "Every env value is now encrypted with key ") || !strings.Contains(out, "(0 records encrypted anew)") || !strings.Contains(out, "LONGSHOREMAN_SECRETS_KEY") {
+		t.Errorf("secrets:rotate: %q", out)
+	}
+}

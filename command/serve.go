@@ -242,7 +242,7 @@ func (c *ServeCommand) buildAPI(s secrets, m *metrics.Metrics) error {
 		elected = c.leader
 	}
 	c.api = http.NewServer(&http.Server{
-		Store: c.db, Scheduler: c.scheduler, Publisher: c.publisher, Token: s.token, Logger: c.logger,
+		Store: c.db, EnvKeys: c.db, Scheduler: c.scheduler, Publisher: c.publisher, Token: s.token, Logger: c.logger,
 		Metrics: m.Handler(), Observer: m, Hosts: c.reconcile, Leadership: elected,
 		RouterToken: s.routerToken, TableChanged: c.tableChanged, ForwardTLS: forwardTLS,
 		Events: c.events, UI: ui.Handler(), Memory: c.scheduler, Disk: c.scheduler,

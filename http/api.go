@@ -520,6 +520,14 @@ func placeholder(name string) string {
 	return strings.ToUpper(name)
 }
 
+// RotateSecretsResponse answers POST /secrets/rotate: the id of the key
+// every env value is now sealed with, and how many records (apps and
+// revisions) were sealed anew.
+type RotateSecretsResponse struct {
+	KeyID  string `json:"key_id"`
+	Sealed int    `json:"sealed"`
+}
+
 // HTTPSRequest is the body of POST /apps/:app/https. Redirect left out is
 // true when enabling: plain HTTP then answers 308 to https.
 type HTTPSRequest struct {

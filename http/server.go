@@ -100,6 +100,10 @@ type Server struct {
 	Memory     HostMemory   // each host's total memory for /overview; may be nil
 	Disk       ImageDisk    // each host's disk use of images for /overview; may be nil
 
+	// EnvKeys rotates the key of the env values (POST /secrets/rotate);
+	// nil: the route answers that there is none.
+	EnvKeys cluster.EnvKeyStore
+
 	// RouterToken reads GET /routes and GET /router/certs only; empty: no
 	// router token is accepted.
 	RouterToken string
@@ -134,7 +138,7 @@ type Observer interface {
 
 // reserved are the first path segments that are not app names.
 var reserved = map[string]bool{"apps": true, "hosts": true, "registries": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true,
-	"certs": true, "router": true, "events": true, "overview": true, "ui": true}
+	"certs": true, "router": true, "events": true, "overview": true, "ui": true, "secrets": true}
 
 // NewServer returns a Server with its routes registered.
 func NewServer(s *Server) *Server {
@@ -205,6 +209,7 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "GET", "/router/certs", s.fallible(s.routerCerts))
 	s.handle(r, "GET", "/events", s.fallible(s.events))
 	s.handle(r, "GET", "/overview", s.fallible(s.overview))
+	s.handle(r, "POST", "/secrets/rotate", s.fallible(s.rotateSecrets))
 	if s.UI != nil {
 		ui := func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { s.UI.ServeHTTP(w, req) }
 		s.handle(r, "GET", "/ui/*file", ui)
@@ -232,6 +237,7 @@ func Routes() [][2]string {
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
 		{"POST", "/apps/:app/https"}, {"GET", "/certs"}, {"POST", "/certs"}, {"DELETE", "/certs/:domain"}, {"GET", "/router/certs"},
 		{"GET", "/events"}, {"GET", "/overview"}, {"POST", "/apps/:app/maintenance"},
+		{"POST", "/secrets/rotate"},
 	}
 }
 
