@@ -61,7 +61,7 @@ func Binary(tb testing.TB) string {
 // until it holds about size bytes.
 func fillDataFile(t *testing.T, path string, size int64) {
 	t.Helper()
-	d, err := db.Open(path, db.Options{Create: true})
+	d, err := db.Open(path, db.Options{Create: true, SecretsKey: testSecretsKey})
 	if err != nil {
 		t.Fatal(err)
 	}

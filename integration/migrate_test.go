@@ -88,7 +88,7 @@ func TestMigrateRoundTrip(t *testing.T) {
 	url := etcdTestURL(t)
 	dir := t.TempDir()
 	first, second := filepath.Join(dir, "first.db"), filepath.Join(dir, "second.db")
-	d, err := db.Open(first, db.Options{Create: true})
+	d, err := db.Open(first, db.Options{Create: true, SecretsKey: testSecretsKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestMigrateRefusesANonEmptyTarget(t *testing.T) {
 	url := etcdTestURL(t)
 	dir := t.TempDir()
 	from := filepath.Join(dir, "from.db")
-	d, err := db.Open(from, db.Options{Create: true})
+	d, err := db.Open(from, db.Options{Create: true, SecretsKey: testSecretsKey})
 	if err != nil {
 		t.Fatal(err)
 	}
