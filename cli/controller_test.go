@@ -180,7 +180,8 @@ func TestBackup(t *testing.T) {
 	}
 	restored := filepath.Join(dir, "restored.db")
 	u.fails([]string{"restore", file, restored}, "holds none to keep")
-	if out := u.ok("restore", "--new-keys", file, restored); !strings.Contains(out, "Restored "+file+" onto "+restored) || !strings.Contains(out, "new routes key") {
+	if out := u.ok("restore", "--new-keys", file, restored); !strings.Contains(out, "Restored "+file+" onto "+restored) || !strings.Contains(out, "new routes key") ||
+		!strings.Contains(out, "The env values stay encrypted with key id ") || !strings.Contains(out, restored+".key") {
 		t.Errorf("restore --new-keys: %q", out)
 	}
 	// The env values stay encrypted with the key of the data file backed up.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -75,6 +76,7 @@ Usage: longshoreman migrate [--force] FROM TO
 	if res.deleted > 0 {
 		fmt.Fprintf(c.Stdout, "Deleted %d records of %s that %s does not hold.\n", res.deleted, to, from)
 	}
+	fmt.Fprintln(c.Stdout, res.keyNote(to))
 	return nil
 }
 
@@ -110,6 +112,20 @@ type migration struct {
 	copied  map[string]int
 	deleted int
 	cluster string
+	keyID   string // of the key the env values copied are encrypted with; "" for plaintext (an earlier release)
+}
+
+// keyNote says which key the target's controllers need for the env
+// values copied, which travel encrypted and without their key.
+func (m migration) keyNote(to string) string {
+	if m.keyID == "" {
+		return "The env values were not encrypted (a store of an earlier release): the first controller started on " + to + " encrypts them with its key."
+	}
+	file := ""
+	if !etcd.IsURL(to) {
+		file = " (or in " + db.KeyFile(to) + ")"
+	}
+	return fmt.Sprintf("The env values stay encrypted with key id %s: start the controllers of %s with that key in %s%s; it is not copied.", m.keyID, to, cluster.SecretsKeyVar, file)
 }
 
 func (m migration) total() int {
@@ -186,6 +202,9 @@ func migrate(src, dst cluster.RecordStore, force bool, begun string) (migration,
 		res.copied[r.Kind]++
 		if r.Kind == cluster.RecordMeta && r.Key == "cluster" {
 			res.cluster = string(r.Value)
+		}
+		if r.Kind == cluster.RecordMeta && r.Key == cluster.MetaSecretsCheck {
+			res.keyID, _, _ = strings.Cut(string(r.Value), ":")
 		}
 		return add(r)
 	})
