@@ -7,8 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,11 +110,11 @@ func TestEnvValuesEncryptedAtRest(t *testing.T) {
 		t.Fatal("the data file lacks the env's name: the check above looked in the wrong file")
 	}
 	for _, q := range []string{"", "?keys=true"} {
-		status, body := rawGet(t, c, "/backup"+q)
+		status, body := apiGet(t, strings.TrimPrefix(c.URL, "http://"), "/backup"+q, "t0ken-0123456789")
 		if status != 200 {
 			t.Fatalf("GET /backup%s = %d", q, status)
 		}
-		nowhere("GET /backup"+q, body)
+		nowhere("GET /backup"+q, []byte(body))
 	}
 	if _, err := os.Stat(path + ".key"); err == nil {
 		t.Fatal("a key file was written although LONGSHOREMAN_SECRETS_KEY gave the key")
@@ -265,22 +263,4 @@ func mustKeyID(t *testing.T, key string) string {
 		t.Fatal(err)
 	}
 	return k.ID()
-}
-
-// rawGet sends an authenticated GET to the controller process and returns
-// the body as it came.
-func rawGet(t *testing.T, c *Controller, path string) (int, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", c.URL+path, nil)
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	return resp.StatusCode, body
 }
