@@ -25,6 +25,7 @@ type Store interface {
 	TaskStore
 	JobStore
 	RegistryStore
+	TokenStore
 	RecordStore
 }
 
@@ -165,6 +166,22 @@ type RegistryStore interface {
 	DeleteRegistry(addr string) error
 	Registries() ([]string, error)
 	RegistryAuth(addr string) (username, password string, ok bool)
+}
+
+// TokenStore holds the named, scoped API tokens (see APIToken): their
+// hashes, never their secrets. CreateToken stores a validated token
+// (ECONFLICT when the name is taken, EINVALID past MaxTokens);
+// DeleteToken removes one at once (ENOTFOUND); Tokens lists them by name;
+// TokenByHash finds the one whose Hash is hash (ENOTFOUND), reading the
+// store, so that a token deleted by any controller is refused by every
+// other at its next request; TouchToken sets a token's LastUsed to at
+// (ENOTFOUND when it was deleted: it never brings one back).
+type TokenStore interface {
+	CreateToken(t APIToken) error
+	DeleteToken(name string) error
+	Tokens() ([]APIToken, error)
+	TokenByHash(hash string) (*APIToken, error)
+	TouchToken(name string, at time.Time) error
 }
 
 // RecordStore copies a store record by record, for `migrate` and for

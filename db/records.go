@@ -16,7 +16,7 @@ import (
 // It implements cluster.RecordStore.
 func (db *DB) Records(fn func(cluster.Record) error) error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
-		for _, kind := range []string{cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert} {
+		for _, kind := range []string{cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken} {
 			b := tx.Bucket([]byte(kind))
 			if b == nil {
 				continue
@@ -77,7 +77,7 @@ func putRecords(tx *bolt.Tx, recs []cluster.Record) error {
 				}
 				key = revKey(n)
 			}
-		case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert:
+		case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken:
 		default:
 			return fmt.Errorf("record of unknown kind %q", r.Kind)
 		}

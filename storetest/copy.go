@@ -68,7 +68,8 @@ func DiffRecords(a, b []cluster.Record) string {
 }
 
 // Populate fills s with an app of each state, hosts, registries, revisions
-// and instances, and the token and routes key, for copy tests.
+// and instances, tasks, jobs, an API token, and the token and routes key,
+// for copy tests.
 func Populate(tb testing.TB, s cluster.Store) {
 	tb.Helper()
 	_, _, err := s.EnsureToken()
@@ -121,6 +122,8 @@ func Populate(tb testing.TB, s cluster.Store) {
 		return nil
 	}, nil)
 	must(tb, err)
+	must(tb, s.CreateToken(apiToken("ci", cluster.ScopeDeploy, "s-ci", "app4.example.com")))
+	must(tb, s.TouchToken("ci", time.Unix(1700000000, 0)))
 	_, err = s.RoutingTable()
 	must(tb, err)
 }
