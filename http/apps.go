@@ -19,6 +19,11 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, _ httprouter.
 	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
+	if c := callerOf(w); c.Name != "" { // a deploy token creates only the apps it names
+		if err := c.mayTouch(req.App, r); err != nil {
+			return err
+		}
+	}
 	_, err := s.Store.CreateApp(req.App)
 	return done(w, err)
 }

@@ -214,7 +214,7 @@ func (s *Server) tokenRole(r *http.Request) int {
 // token never reads private keys (role split: the routers' token leaks
 // no control of the cluster, the operators' token no keys).
 func allowed(role int, r *http.Request) error {
-	routerPath := r.URL.Path == "/routes" || r.URL.Path == "/router/certs"
+	routerPath := r.URL.Path == "/routes" || r.URL.Path == "/router/certs" || r.URL.Path == "/whoami"
 	switch {
 	case role == roleRouter && (r.Method != http.MethodGet || !routerPath):
 		return cluster.Errorf(cluster.EFORBIDDEN, "The router token reads only GET /routes and GET /router/certs: use the API token (LONGSHOREMAN_TOKEN) for %s %s.", r.Method, r.URL.Path)

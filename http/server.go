@@ -38,6 +38,7 @@ type Store interface {
 	cluster.TaskStore
 	cluster.JobStore
 	cluster.RegistryStore
+	cluster.TokenStore
 	cluster.RecordStore // Backup
 }
 
@@ -120,6 +121,7 @@ type Server struct {
 	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
 	follows  followSet    // ends the log streams at shutdown
 	health   healthState  // what /healthz last found of the store and the hosts
+	touches  tokenTouches // when each stored token's LastUsed was last written
 }
 
 // Rollouts returns how many requests are running a deploy-like change, so
@@ -134,7 +136,7 @@ type Observer interface {
 
 // reserved are the first path segments that are not app names.
 var reserved = map[string]bool{"apps": true, "hosts": true, "registries": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true,
-	"certs": true, "router": true, "events": true, "overview": true, "ui": true}
+	"certs": true, "router": true, "events": true, "overview": true, "ui": true, "tokens": true, "whoami": true}
 
 // NewServer returns a Server with its routes registered.
 func NewServer(s *Server) *Server {
@@ -205,6 +207,10 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "GET", "/router/certs", s.fallible(s.routerCerts))
 	s.handle(r, "GET", "/events", s.fallible(s.events))
 	s.handle(r, "GET", "/overview", s.fallible(s.overview))
+	s.handle(r, "GET", "/tokens", s.fallible(s.listTokens))
+	s.handle(r, "POST", "/tokens", s.fallible(s.addToken))
+	s.handle(r, "DELETE", "/tokens/:name", s.fallible(s.removeToken))
+	s.handle(r, "GET", "/whoami", s.fallible(s.whoami))
 	if s.UI != nil {
 		ui := func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { s.UI.ServeHTTP(w, req) }
 		s.handle(r, "GET", "/ui/*file", ui)
@@ -232,6 +238,7 @@ func Routes() [][2]string {
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
 		{"POST", "/apps/:app/https"}, {"GET", "/certs"}, {"POST", "/certs"}, {"DELETE", "/certs/:domain"}, {"GET", "/router/certs"},
 		{"GET", "/events"}, {"GET", "/overview"}, {"POST", "/apps/:app/maintenance"},
+		{"GET", "/tokens"}, {"POST", "/tokens"}, {"DELETE", "/tokens/:name"}, {"GET", "/whoami"},
 	}
 }
 
@@ -254,14 +261,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	role := s.tokenRole(r)
-	if r.URL.Path != "/healthz" && !s.public(r) && role == roleNone {
-		refused = true
-		if s.Observer != nil {
-			s.Observer.AuthFailed()
+	open := r.URL.Path == "/healthz" || s.public(r)
+	switch role {
+	case roleAPI:
+		rec.caller = rootCaller
+	case roleRouter:
+		rec.caller = routerCaller
+	default:
+		if open {
+			break // the caller stays unknown: these routes need no token
 		}
-		s.Logger.Warn("refused a request with a missing or wrong token", "request_id", id, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
-		s.Error(rec, r, cluster.Errorf(cluster.EUNAUTHORIZED, "Invalid token"))
-		return
+		if err := s.storedCaller(r, &rec.caller); err != nil {
+			refused = true
+			if s.Observer != nil {
+				s.Observer.AuthFailed()
+			}
+			s.Logger.Warn("refused a request with a missing, wrong or expired token", "request_id", id, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err)
+			s.Error(rec, r, err)
+			return
+		}
 	}
 	if err := allowed(role, r); err != nil && r.URL.Path != "/healthz" {
 		refused = true
@@ -269,7 +287,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Error(rec, r, err)
 		return
 	}
-	rec.caller = Caller{Name: roleName(role)}
 	if r.Body != http.NoBody { // a request without a body has nothing to limit
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
 	}
@@ -374,9 +391,15 @@ func (s *Server) handle(r *httprouter.Router, method, pattern string, h httprout
 	if s.Leadership != nil && leaderOnly(method, pattern) {
 		h = s.leaderRoute(h)
 	}
+	n := routeNeeds[[2]string{method, pattern}]
 	r.Handle(method, pattern, func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
 		if rec, ok := w.(*statusRecorder); ok {
 			rec.route = pattern
+			if err := permit(&rec.caller, n, req, ps); err != nil {
+				s.Logger.Warn("refused a request its token may not make", "method", req.Method, "path", req.URL.Path, "token", rec.caller.Name, "remote", req.RemoteAddr)
+				s.Error(w, req, err)
+				return
+			}
 		}
 		h(w, req, ps)
 	})
@@ -414,10 +437,19 @@ type statusRecorder struct {
 	caller Caller
 }
 
-// Caller is who made a request: the name of the token it carried.
+// Caller is who made a request: the name of the token it carried, and
+// what the token may do.
 type Caller struct {
-	Name string // "root" for the API token, "router" for the router token
+	Name  string        // "root" for the API token, "router" for the router token, else a stored token's
+	Scope cluster.Scope // admin for the root token, none for the router token
+	Apps  []string      // the apps a stored token is limited to; none: all
 }
+
+// The callers of the tokens the server holds in memory.
+var (
+	rootCaller   = Caller{Name: cluster.RootTokenName, Scope: cluster.ScopeAdmin}
+	routerCaller = Caller{Name: cluster.RouterTokenName}
+)
 
 // callerOf returns who made the request w answers (the zero Caller for a
 // request that carried no token, such as GET /healthz without one).
@@ -426,17 +458,6 @@ func callerOf(w http.ResponseWriter) Caller {
 		return rec.caller
 	}
 	return Caller{}
-}
-
-// roleName names the token of a role.
-func roleName(role int) string {
-	switch role {
-	case roleAPI:
-		return "root"
-	case roleRouter:
-		return "router"
-	}
-	return ""
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
