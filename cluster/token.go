@@ -215,17 +215,27 @@ func FindTokenByHash(tokens []APIToken, hash string) (*APIToken, error) {
 	return found, nil
 }
 
+// Operations on tokens a Fix may name (see Ops); ArgName is a token's
+// name.
+const (
+	OpTokens      = "tokens"
+	OpRemoveToken = "tokens:rm"
+	ArgName       = "name"
+)
+
+func init() { Ops = append(Ops, OpTokens, OpRemoveToken) }
+
 // TokenTaken is CreateToken's error for a name in use.
 func TokenTaken(name string) error {
-	return Errorf(ECONFLICT, "A token named %s exists: choose another name, or remove it first with `longshoreman tokens:rm %s`.", name, name)
+	return Errorf(ECONFLICT, "A token named %s exists", name).WithFix("choose another name, or remove that one first with", OpRemoveToken, ArgName, name)
 }
 
 // TooManyTokens is CreateToken's error past MaxTokens.
 func TooManyTokens() error {
-	return Errorf(EINVALID, "There are %d tokens already, the most a cluster keeps: remove those no longer used (`longshoreman tokens` lists them with their last use).", MaxTokens)
+	return Errorf(EINVALID, "There are %d tokens already, the most a cluster keeps: remove those no longer used", MaxTokens).WithFix("see each one's last use with", OpTokens)
 }
 
 // NoToken is the error for a token name the store does not hold.
 func NoToken(name string) error {
-	return Errorf(ENOTFOUND, "No token is named %s: `longshoreman tokens` lists them.", name)
+	return Errorf(ENOTFOUND, "No token is named %s", name).WithFix("list them with", OpTokens)
 }

@@ -9,6 +9,14 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
+func init() {
+	r := opRoutes[cluster.OpApps]
+	r.method, r.path, r.body = "GET", "/tokens", nil
+	opRoutes[cluster.OpTokens] = r
+	r.method, r.path = "DELETE", "/tokens/:name"
+	opRoutes[cluster.OpRemoveToken] = r
+}
+
 // storedCaller authenticates a request whose token is neither the root
 // nor the router token against the store's tokens, and fills c. It reads
 // the store at every request, so a token removed on any controller is
