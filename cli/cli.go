@@ -32,9 +32,9 @@ type Env struct {
 
 	App        string   // --app, -a
 	Apps       []string // every --app given on the command line, in order (tokens:add takes several)
-	Controller string // --controller
-	Token      string // --token
-	CACert     string // --cacert: PEM file of the CA that signed the controller's certificate
+	Controller string   // --controller
+	Token      string   // --token
+	CACert     string   // --cacert: PEM file of the CA that signed the controller's certificate
 
 	client *Client
 }
