@@ -6,6 +6,7 @@ import { h, replace } from './dom.js';
 import * as clusterView from './cluster.js';
 import * as appView from './appview.js';
 import { stepText } from './deploy.js';
+import * as scope from './scope.js';
 
 const $ = (id) => document.getElementById(id);
 const MAX_EVENTS = 50;
@@ -23,6 +24,7 @@ function showSignIn(message) {
   $('nav').hidden = true;
   $('signout').hidden = true;
   $('live').hidden = true;
+  $('whoami').hidden = true;
   $('signin-error').textContent = message || '';
   $('token').value = '';
   $('token').focus();
@@ -33,6 +35,7 @@ function signOut(message) {
   stopEvents = null;
   clearInterval(poll);
   token.clear();
+  scope.clear();
   view = null;
   replace($('view'));
   replace(eventList);
@@ -107,7 +110,15 @@ function route() {
   $('main').focus();
 }
 
-function start() {
+async function start() {
+  try {
+    await scope.load();
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) signOut(err.message);
+    return; // a 401 signs out through onUnauthorized
+  }
+  $('whoami').textContent = scope.describe();
+  $('whoami').hidden = false;
   $('signin').hidden = true;
   $('view').hidden = false;
   $('nav').hidden = false;
@@ -132,7 +143,7 @@ async function signIn(e) {
   }
   token.set(t);
   $('token').value = '';
-  start();
+  await start();
 }
 
 onUnauthorized(() => { if (token.get()) signOut('Invalid token'); });
