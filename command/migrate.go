@@ -69,9 +69,9 @@ Usage: longshoreman migrate [--force] FROM TO
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "Copied %d records from %s to %s: %d apps, %d hosts, %d revisions, %d instances, %d tasks, %d registries, %d meta (cluster %s).\n",
+	fmt.Fprintf(c.Stdout, "Copied %d records from %s to %s: %d apps, %d hosts, %d revisions, %d instances, %d tasks, %d registries, %d tokens, %d meta (cluster %s).\n",
 		res.total(), from, to, res.copied[cluster.RecordApp], res.copied[cluster.RecordHost], res.copied[cluster.RecordRevision],
-		res.copied[cluster.RecordInstance], res.copied[cluster.RecordTask], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordMeta], res.cluster)
+		res.copied[cluster.RecordInstance], res.copied[cluster.RecordTask], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordToken], res.copied[cluster.RecordMeta], res.cluster)
 	if res.deleted > 0 {
 		fmt.Fprintf(c.Stdout, "Deleted %d records of %s that %s does not hold.\n", res.deleted, to, from)
 	}

@@ -2,7 +2,8 @@
 // hosts, envs, revisions, instances, and meta such as the schema version, the
 // API token, the controller id, the cluster id, the routing-table epoch and
 // version, and the routing-table signing key; certificates with their keys,
-// the ACME accounts, pending challenges and the router token) lives in one
+// the ACME accounts, pending challenges and the router token; the scoped API
+// tokens' hashes) lives in one
 // bbolt file. It is the only package that imports bbolt. Every exported
 // method runs in its own transaction, so each API write is one transaction,
 // and a DB is safe for concurrent use.
