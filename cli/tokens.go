@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 	api "github.com/longshoreman/longshoreman/http"
@@ -23,9 +24,9 @@ func runTokens(ctx context.Context, c *Call) error {
 	w := newTable(c.Stdout)
 	fmt.Fprintln(w, "NAME\tSCOPE\tAPPS\tCREATED\tEXPIRES\tLAST USED")
 	for _, t := range out.Tokens {
-		expires := when(t.Expires)
-		if t.Expires.IsZero() {
-			expires = "never"
+		expires := "never"
+		if !t.Expires.IsZero() {
+			expires = when(t.Expires)
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Scope, appList(t.Apps), when(t.Created), expires, when(t.LastUsed))
 	}
@@ -38,6 +39,15 @@ func appList(apps []string) string {
 		return "all"
 	}
 	return strings.Join(apps, ",")
+}
+
+// expiry says when a token expires: "expires 2027-03-06T10:00:00Z", or
+// "never expires".
+func expiry(t time.Time) string {
+	if t.IsZero() {
+		return "never expires"
+	}
+	return "expires " + when(t)
 }
 
 // runTokensAdd makes a token and prints its secret, alone on stdout so
@@ -53,12 +63,8 @@ func runTokensAdd(ctx context.Context, c *Call) error {
 		return err
 	}
 	fmt.Fprintln(c.Stdout, out.Token)
-	expires := "never expires"
-	if !out.Expires.IsZero() {
-		expires = "expires " + when(out.Expires)
-	}
 	fmt.Fprintf(c.Stderr, "Token %s: scope %s, apps %s, %s. Its secret, above, is shown this once: keep it where it is used (as LONGSHOREMAN_TOKEN).\n",
-		out.Name, out.Scope, appList(out.Apps), expires)
+		out.Name, out.Scope, appList(out.Apps), expiry(out.Expires))
 	return nil
 }
 
@@ -81,10 +87,6 @@ func runWhoami(ctx context.Context, c *Call) error {
 	if out.Name == cluster.RouterTokenName {
 		scope = "router: GET /routes and GET /router/certs only"
 	}
-	expires := "never expires"
-	if !out.Expires.IsZero() {
-		expires = "expires " + when(out.Expires)
-	}
-	fmt.Fprintf(c.Stdout, "%s (scope %s, apps %s, %s)\n", out.Name, scope, appList(out.Apps), expires)
+	fmt.Fprintf(c.Stdout, "%s (scope %s, apps %s, %s)\n", out.Name, scope, appList(out.Apps), expiry(out.Expires))
 	return nil
 }

@@ -12,6 +12,15 @@ import (
 
 func (s *Store) tokenKey(name string) string { return s.key(cluster.RecordToken, name) }
 
+// readToken reads a token's record in x; ENOTFOUND when there is none.
+func (s *Store) readToken(x *txn, name string) ([]byte, error) {
+	buf, err := x.get(s.tokenKey(name))
+	if err == nil && buf == nil {
+		err = cluster.NoToken(name)
+	}
+	return buf, err
+}
+
 // CreateToken stores t, validated; ECONFLICT when its name is taken.
 func (s *Store) CreateToken(t cluster.APIToken) error {
 	if err := t.Validate(); err != nil {
@@ -39,11 +48,8 @@ func (s *Store) CreateToken(t cluster.APIToken) error {
 // token after this returns.
 func (s *Store) DeleteToken(name string) error {
 	return s.update(func(x *txn) error {
-		buf, err := x.get(s.tokenKey(name))
-		if err != nil {
+		if _, err := s.readToken(x, name); err != nil {
 			return err
-		} else if buf == nil {
-			return cluster.NoToken(name)
 		}
 		x.del(s.tokenKey(name))
 		return nil
@@ -83,11 +89,9 @@ func (s *Store) TokenByHash(hash string) (*cluster.APIToken, error) {
 // the two is not undone).
 func (s *Store) TouchToken(name string, at time.Time) error {
 	return s.update(func(x *txn) error {
-		buf, err := x.get(s.tokenKey(name))
+		buf, err := s.readToken(x, name)
 		if err != nil {
 			return err
-		} else if buf == nil {
-			return cluster.NoToken(name)
 		}
 		var t cluster.APIToken
 		if err := json.Unmarshal(buf, &t); err != nil {
