@@ -42,6 +42,7 @@ func (s *Server) describeApp(w http.ResponseWriter, r *http.Request, app *cluste
 	if err != nil {
 		return err
 	}
+	d.Envs = callerOf(w).envsOf(app.Name, d.Envs)
 	ok(w, AppResponse{App: app.Name, Description: d, Settings: s.appSettings(app)})
 	return nil
 }
@@ -79,7 +80,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, app *cluster.Ap
 	history := make([]HistoryEntry, 0, len(revs))
 	for _, rev := range revs {
 		e := HistoryEntry{Revision: rev.Number, Timestamp: rev.Time.Unix(), App: rev.App, Image: rev.Image, Count: rev.Count,
-			Status: rev.Status, Reason: rev.Reason, Envs: rev.Envs, Current: rev.Number == app.Revision}
+			Status: rev.Status, Reason: rev.Reason, Envs: callerOf(w).envsOf(app.Name, rev.Envs), Current: rev.Number == app.Revision}
 		e.Memory, e.CPUs, e.OOMKills = rev.Memory, rev.CPUs, rev.OOMKills
 		e.Volumes, e.Hosts = rev.Volumes, rev.Hosts
 		if !rev.LastOOM.IsZero() {

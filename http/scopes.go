@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
@@ -129,21 +130,33 @@ func permit(c *Caller, n need, r *http.Request, ps httprouter.Params) error {
 }
 
 // mayTouch refuses app to a caller whose token names other apps.
-func (c *Caller) mayTouch(app string, r *http.Request) error {
+func (c Caller) mayTouch(app string, r *http.Request) error {
 	if len(c.Apps) == 0 || c.Scope == cluster.ScopeAdmin {
 		return nil
 	}
-	for _, a := range c.Apps {
-		if a == app {
-			return nil
-		}
+	if slices.Contains(c.Apps, app) {
+		return nil
 	}
 	return cluster.Errorf(cluster.EFORBIDDEN, "%s may not %s %s: it is limited to apps %s. Ask an admin for a token that names %s.", c.describe(), r.Method, r.URL.Path, strings.Join(c.Apps, ", "), app)
 }
 
+// limited reports whether the caller's token names apps: it reads the
+// logs and env values of those only.
+func (c Caller) limited() bool { return len(c.Apps) > 0 && c.Scope != cluster.ScopeAdmin }
+
+// envsOf returns envs (KEY=value) of app as the caller may read them:
+// all, or none for an app outside a limited token's list (env values are
+// secrets; GET /apps/:app/envs refuses them the same way).
+func (c Caller) envsOf(app string, envs []string) []string {
+	if c.limited() && !slices.Contains(c.Apps, app) {
+		return []string{}
+	}
+	return envs
+}
+
 // describe names the caller's token for a refusal: `Token "ci" (scope
 // deploy, apps a.example.com)`.
-func (c *Caller) describe() string {
+func (c Caller) describe() string {
 	apps := "all apps"
 	if len(c.Apps) > 0 {
 		apps = "apps " + strings.Join(c.Apps, ", ")

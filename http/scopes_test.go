@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	nethttp "net/http"
 	"strings"
@@ -255,5 +256,37 @@ func TestTokensLifecycle(t *testing.T) {
 	}
 	if status, out := s.DoWith(t, "GET", "/apps", "", map[string]string{"X-Auth": "lst_unknown"}); status != 401 || out["error"] != "Invalid token" {
 		t.Fatalf("an unknown token = %d %v", status, out)
+	}
+}
+
+// TestLimitedTokenReadsOnlyItsEnvs: a token naming apps reads the env
+// values of those apps only, wherever an answer carries them: describe,
+// an app's description and history, the overview.
+func TestLimitedTokenReadsOnlyItsEnvs(t *testing.T) {
+	s := mustOpenCertServer(t)
+	for _, app := range []string{"a.example.com", "b.example.com"} {
+		s.MustOK(t, "POST", "/apps", `{"app":"`+app+`"}`)
+		s.MustOK(t, "POST", "/apps/"+app+"/envs", `{"env":"SECRET=value-of-`+app+`"}`)
+		rev := &cluster.Revision{App: app, Image: "img:1", Count: 1, Port: 3000, Envs: []string{"SECRET=value-of-" + app}, Status: cluster.StatusDeploying}
+		if err := s.DB.CreateRevision(rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreateToken(t, s, "reader-a", cluster.ScopeRead, "reader-a-secret", time.Time{}, "a.example.com")
+	reader := map[string]string{"X-Auth": "reader-a-secret"}
+	for _, path := range []string{"/describe", "/apps/a.example.com", "/apps/b.example.com", "/apps/a.example.com/history", "/apps/b.example.com/history", "/overview"} {
+		for round := range 2 { // the second describe would come from its cache
+			status, out := s.DoWith(t, "GET", path, "", reader)
+			raw, _ := json.Marshal(out)
+			if status != 200 || strings.Contains(string(raw), "value-of-b.example.com") {
+				t.Fatalf("GET %s (%d) with a token for a.example.com = %d %s; want b's env values left out", path, round, status, raw)
+			}
+			if (path == "/describe" || strings.Contains(path, "a.example.com") || path == "/overview") && !strings.Contains(string(raw), "value-of-a.example.com") {
+				t.Fatalf("GET %s with a token for a.example.com = %s; want a's env values", path, raw)
+			}
+		}
+	}
+	if out := s.MustOK(t, "GET", "/describe", ""); !strings.Contains(fmt.Sprint(out), "value-of-b.example.com") {
+		t.Fatalf("GET /describe with the root token lacks b's envs: %v", out)
 	}
 }
