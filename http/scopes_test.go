@@ -36,7 +36,7 @@ func scopeCallers(t *testing.T, s *TestServer) []scopeCaller {
 		{name: "deployer-a", scope: cluster.ScopeDeploy, apps: []string{"a.example.com"}},
 		{name: "admin", scope: cluster.ScopeAdmin},
 	} {
-		c.secret = "secret-of-" + c.name
+		c.secret = "lst_secret-of-" + c.name
 		mustCreateToken(t, s, c.name, c.scope, c.secret, time.Time{}, c.apps...)
 		callers = append(callers, c)
 	}
@@ -169,8 +169,8 @@ func TestEveryRouteHasAScope(t *testing.T) {
 func TestDeployTokenForOneApp(t *testing.T) {
 	s := mustOpenCertServer(t)
 	s.MustOK(t, "POST", "/apps", `{"app":"b.example.com"}`)
-	mustCreateToken(t, s, "ci", cluster.ScopeDeploy, "ci-secret", time.Time{}, "a.example.com")
-	ci := map[string]string{"X-Auth": "ci-secret", "Content-Type": "application/json"}
+	mustCreateToken(t, s, "ci", cluster.ScopeDeploy, "lst_ci-secret", time.Time{}, "a.example.com")
+	ci := map[string]string{"X-Auth": "lst_ci-secret", "Content-Type": "application/json"}
 	if status, out := s.DoWith(t, "POST", "/apps", `{"app":"a.example.com"}`, ci); status != 200 {
 		t.Fatalf("ci creating its own app = %d %v", status, out)
 	}
@@ -249,8 +249,8 @@ func TestTokensLifecycle(t *testing.T) {
 	}
 	s.MustFail(t, "DELETE", "/tokens/ci", "", 404, "No token is named ci")
 
-	mustCreateToken(t, s, "old", cluster.ScopeAdmin, "old-secret", time.Now().Add(-time.Minute))
-	status, out = s.DoWith(t, "GET", "/apps", "", map[string]string{"X-Auth": "old-secret"})
+	mustCreateToken(t, s, "old", cluster.ScopeAdmin, "lst_old-secret", time.Now().Add(-time.Minute))
+	status, out = s.DoWith(t, "GET", "/apps", "", map[string]string{"X-Auth": "lst_old-secret"})
 	if msg, _ := out["error"].(string); status != 401 || !strings.Contains(msg, `Token "old" expired at`) {
 		t.Fatalf("an expired token = %d %v; want 401 saying it expired", status, out)
 	}
@@ -272,8 +272,8 @@ func TestLimitedTokenReadsOnlyItsEnvs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mustCreateToken(t, s, "reader-a", cluster.ScopeRead, "reader-a-secret", time.Time{}, "a.example.com")
-	reader := map[string]string{"X-Auth": "reader-a-secret"}
+	mustCreateToken(t, s, "reader-a", cluster.ScopeRead, "lst_reader-a-secret", time.Time{}, "a.example.com")
+	reader := map[string]string{"X-Auth": "lst_reader-a-secret"}
 	for _, path := range []string{"/describe", "/apps/a.example.com", "/apps/b.example.com", "/apps/a.example.com/history", "/apps/b.example.com/history", "/overview"} {
 		for round := range 2 { // the second describe would come from its cache
 			status, out := s.DoWith(t, "GET", path, "", reader)

@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +24,9 @@ func init() {
 // refused at once by all of them: 401 for an unknown or expired token.
 func (s *Server) storedCaller(r *http.Request, c *Caller) error {
 	got := requestToken(r)
-	if got == "" {
+	if !strings.HasPrefix(got, cluster.TokenPrefix) {
+		// Every stored token's secret has the prefix: anything else is
+		// refused without reading the store.
 		return cluster.Errorf(cluster.EUNAUTHORIZED, "Invalid token")
 	}
 	t, err := s.Store.TokenByHash(cluster.HashToken(got))
