@@ -51,6 +51,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"AppSettingsKept", testAppSettingsKept},
 		{"Tasks", testTasks},
 		{"Jobs", testJobs},
+		{"Audit", testAudit},
 		{"GenerationRisesWithEveryWrite", testGenerationRisesWithEveryWrite},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
