@@ -19,6 +19,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, _ httprouter.
 	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
+	note(w, "app", req.App)
 	_, err := s.Store.CreateApp(req.App)
 	return done(w, err)
 }

@@ -34,6 +34,7 @@ func TestLeaderOnly(t *testing.T) {
 		{"POST", "/apps/:app/maintenance"}:       true,
 		{"DELETE", "/apps/:app/volumes/:volume"}: true,
 		{"GET", "/apps/:app/jobs"}:               false, {"POST", "/apps/:app/jobs"}: true, {"DELETE", "/apps/:app/jobs/:job"}: true,
+		{"GET", "/audit"}: false,
 	}
 	routes := Routes()
 	if len(routes) != len(want) {

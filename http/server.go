@@ -39,6 +39,7 @@ type Store interface {
 	cluster.JobStore
 	cluster.RegistryStore
 	cluster.RecordStore // Backup
+	cluster.AuditStore
 }
 
 // Scheduler is what the API asks to change the cluster. Every method
@@ -112,6 +113,11 @@ type Server struct {
 	// asks Hosts (every request in between gets that answer); zero means
 	// DefaultHealthEvery.
 	HealthEvery time.Duration
+	// AuditKeep and AuditMaxAge bound the audit log (see
+	// cluster.AuditStore); zero means cluster.DefaultAuditKeep and
+	// cluster.DefaultAuditMaxAge.
+	AuditKeep   int
+	AuditMaxAge time.Duration
 
 	router   *httprouter.Router
 	sums     tokenSums        // of Token and RouterToken, taken by NewServer
@@ -134,7 +140,7 @@ type Observer interface {
 
 // reserved are the first path segments that are not app names.
 var reserved = map[string]bool{"apps": true, "hosts": true, "registries": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true,
-	"certs": true, "router": true, "events": true, "overview": true, "ui": true}
+	"certs": true, "router": true, "events": true, "overview": true, "ui": true, "audit": true}
 
 // NewServer returns a Server with its routes registered.
 func NewServer(s *Server) *Server {
@@ -205,6 +211,7 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "GET", "/router/certs", s.fallible(s.routerCerts))
 	s.handle(r, "GET", "/events", s.fallible(s.events))
 	s.handle(r, "GET", "/overview", s.fallible(s.overview))
+	s.handle(r, "GET", "/audit", s.fallible(s.listAudit))
 	if s.UI != nil {
 		ui := func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { s.UI.ServeHTTP(w, req) }
 		s.handle(r, "GET", "/ui/*file", ui)
@@ -231,7 +238,7 @@ func Routes() [][2]string {
 		{"GET", "/registries"}, {"POST", "/registries"}, {"DELETE", "/registries/:registry"},
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
 		{"POST", "/apps/:app/https"}, {"GET", "/certs"}, {"POST", "/certs"}, {"DELETE", "/certs/:domain"}, {"GET", "/router/certs"},
-		{"GET", "/events"}, {"GET", "/overview"}, {"POST", "/apps/:app/maintenance"},
+		{"GET", "/events"}, {"GET", "/overview"}, {"POST", "/apps/:app/maintenance"}, {"GET", "/audit"},
 	}
 }
 
@@ -246,6 +253,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		end := time.Now()
 		d := end.Sub(start)
 		s.logRequest(end, id, r, rec.status, d)
+		if rec.audit != nil && !rec.audit.forwarded {
+			s.audit(rec, r, id, start, d)
+		}
 		// A refused request is counted by AuthFailed alone: its method and
 		// path are the client's to choose, and each new label value would
 		// be a series kept for the life of the process.
@@ -266,6 +276,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := allowed(role, r); err != nil && r.URL.Path != "/healthz" {
 		refused = true
 		s.Logger.Warn("refused a request its token may not make", "request_id", id, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		// A valid token refused is recorded in the audit log; an unknown
+		// one above is only logged: anyone could send those, and push
+		// the real entries out of the log.
+		rec.caller, rec.audit = Caller{Name: roleName(role)}, &auditState{}
 		s.Error(rec, r, err)
 		return
 	}
@@ -374,9 +388,13 @@ func (s *Server) handle(r *httprouter.Router, method, pattern string, h httprout
 	if s.Leadership != nil && leaderOnly(method, pattern) {
 		h = s.leaderRoute(h)
 	}
+	audited := auditedRoute(method, pattern)
 	r.Handle(method, pattern, func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
 		if rec, ok := w.(*statusRecorder); ok {
 			rec.route = pattern
+			if audited {
+				rec.audit = &auditState{params: ps}
+			}
 		}
 		h(w, req, ps)
 	})
@@ -406,12 +424,24 @@ func (s *Server) forApp(h func(http.ResponseWriter, *http.Request, *cluster.App,
 }
 
 // statusRecorder remembers the status written, the route matched and who
-// asked, for the request log, metrics and the handlers.
+// asked, for the request log, metrics and the handlers; and for the audit
+// log, whether the request is recorded, what it named, and its error.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	route  string
 	caller Caller
+
+	audit *auditState // set when the request is recorded in the audit log (see auditedRoute)
+}
+
+// auditState is what a request recorded in the audit log carries besides
+// its status, made only for such requests: reads cost nothing more.
+type auditState struct {
+	forwarded bool              // sent to the leader, which records it
+	params    httprouter.Params // the route's, for the audit entry
+	args      map[string]string // noted by the handler (note)
+	failure   error             // the error answered (failed)
 }
 
 // Caller is who made a request: the name of the token it carried.
