@@ -107,7 +107,7 @@ func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluste
 			s.Error(w, r, err)
 			return
 		}
-		note(w, "revision", strconv.Itoa(res.Revision))
+		noteRevision(w, res)
 		ok(w, RolloutResponse{Revision: res.Revision, Instances: nonNil(res.Instances)})
 		return
 	}
@@ -133,7 +133,7 @@ func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluste
 		failed(w, err)
 		return
 	}
-	note(w, "revision", strconv.Itoa(res.Revision))
+	noteRevision(w, res)
 	line(struct {
 		Error bool `json:"error"`
 		RolloutResponse
@@ -145,4 +145,11 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// noteRevision adds the revision a rollout made to its audit entry.
+func noteRevision(w http.ResponseWriter, res *cluster.DeployResult) {
+	if res != nil && res.Revision > 0 {
+		note(w, "revision", strconv.Itoa(res.Revision))
+	}
 }
