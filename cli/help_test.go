@@ -21,6 +21,7 @@ var verbArgs = map[string][]string{
 	"settings": {"--batch", "1"}, "tasks": nil,
 	"maintenance:on": {"--message", "Back soon."}, "maintenance:off": nil,
 	"jobs": nil, "jobs:add": {"report", "@every 10m", "--", "report"}, "jobs:rm": {"report"},
+	"audit": {"--by", "root", "--since", "1h"},
 }
 
 // appVerbs act on the app named with --app.
