@@ -1,16 +1,13 @@
 package http_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	nethttp "net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,28 +15,8 @@ import (
 	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/events"
 	"github.com/longshoreman/longshoreman/http"
-	"github.com/longshoreman/longshoreman/internal/fakedocker"
-	"github.com/longshoreman/longshoreman/scheduler"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 )
-
-// lockedBuffer is a log's output, written by the server's goroutines and
-// read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // auditServer is the API over a real data file and the fake Docker
 // engines, with its log, its event bus, and the number of audit entries
@@ -47,7 +24,7 @@ func (b *lockedBuffer) String() string {
 type auditServer struct {
 	*httptest.Server
 	DB     *db.DB
-	Log    *lockedBuffer
+	Log    *testenv.Log
 	Events *events.Bus
 	seen   int
 }
@@ -56,32 +33,14 @@ type auditServer struct {
 // the Server before it starts.
 func mustOpenAuditServer(tb testing.TB, edit func(*http.Server)) *auditServer {
 	tb.Helper()
-	d, err := db.Open(filepath.Join(tb.TempDir(), "longshoreman.db"), db.Options{Create: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	engines := fakedocker.New()
-	engines.AddImage("registry.example/app:1", fakedocker.Image{})
-	engines.AddImage("registry.example/app:sick", fakedocker.Image{Status: nethttp.StatusServiceUnavailable})
-	for _, h := range []string{"127.0.0.1", "127.0.0.2"} {
-		if _, err := d.AddHost(h); err != nil {
-			tb.Fatal(err)
+	s := &auditServer{Log: &testenv.Log{}, Events: events.New(0, 0)}
+	tb.Cleanup(s.Events.Close)
+	s.Server, s.DB = mustOpenFakeAPI(tb, func(api *http.Server) {
+		api.RouterToken, api.Events = testRouterToken, s.Events
+		api.Logger = slog.New(slog.NewJSONHandler(s.Log, nil))
+		if edit != nil {
+			edit(api)
 		}
-	}
-	sched := scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID(), Drain: 10 * time.Millisecond})
-	s := &auditServer{DB: d, Log: &lockedBuffer{}, Events: events.New(0, 0)}
-	api := &http.Server{Store: d, Scheduler: sched, Token: testToken, RouterToken: testRouterToken,
-		Logger: slog.New(slog.NewJSONHandler(s.Log, nil)), Events: s.Events}
-	if edit != nil {
-		edit(api)
-	}
-	s.Server = httptest.NewServer(http.NewServer(api))
-	tb.Cleanup(func() {
-		s.Close()
-		sched.Close()
-		engines.Close()
-		d.Close()
-		s.Events.Close()
 	})
 	return s
 }
