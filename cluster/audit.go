@@ -95,10 +95,10 @@ func AuditKeyBefore(t time.Time) string {
 	return fmt.Sprintf("%016x", uint64(max(t.UnixNano(), 0)))
 }
 
-// Clip cuts the outcome and each argument's value at MaxAuditText bytes
-// (on a rune boundary), marking the cut.
+// Clip cuts the operation, the source, the outcome and each argument's
+// value at MaxAuditText bytes (on a rune boundary), marking the cut.
 func (e *AuditEntry) Clip() {
-	e.Outcome = clipText(e.Outcome)
+	e.Operation, e.Source, e.Outcome = clipText(e.Operation), clipText(e.Source), clipText(e.Outcome)
 	for k, v := range e.Args {
 		e.Args[k] = clipText(v)
 	}

@@ -71,16 +71,19 @@ func matchRoute(method, path string) (string, httprouter.Params) {
 	if p := shortForm(path); p != "" {
 		path = p
 	}
-	segs := strings.Split(strings.Trim(path, "/"), "/")
+	segs := segments(path)
 	for _, route := range Routes() {
 		if route[0] == method {
-			if ps, ok := matchPattern(strings.Split(strings.Trim(route[1], "/"), "/"), segs); ok {
+			if ps, ok := matchPattern(segments(route[1]), segs); ok {
 				return route[1], ps
 			}
 		}
 	}
 	return path, nil
 }
+
+// segments splits a path or a pattern at its slashes.
+func segments(path string) []string { return strings.Split(strings.Trim(path, "/"), "/") }
 
 // matchPattern matches a path's segments with a pattern's, whose
 // ":name" segments match any segment but an empty one.
@@ -136,11 +139,21 @@ func note(w http.ResponseWriter, key, value string) {
 
 // failed records err as the outcome of the request w answers, for the
 // audit log: the error of an answer the request's status does not tell (a
-// stream whose 200 went out first, a body cut short).
+// stream whose 200 went out first, a body cut short). A refusal of the
+// request's token (EFORBIDDEN) is recorded whatever the route, also a
+// read's.
 func failed(w http.ResponseWriter, err error) {
-	if rec := recorderOf(w); rec != nil && rec.audit != nil {
-		rec.audit.failure = err
+	rec := recorderOf(w)
+	if rec == nil {
+		return
 	}
+	if rec.audit == nil {
+		if cluster.ErrorCode(err) != cluster.EFORBIDDEN || rec.caller.Name == "" {
+			return
+		}
+		rec.audit = &auditState{}
+	}
+	rec.audit.failure = err
 }
 
 // audit records the request rec answered: in the store (in its own
@@ -149,8 +162,11 @@ func failed(w http.ResponseWriter, err error) {
 func (s *Server) audit(rec *statusRecorder, r *http.Request, id string, start time.Time, d time.Duration) {
 	a := rec.audit
 	pattern, params := rec.route, a.params
-	if pattern == "unmatched" { // refused before routing
+	switch {
+	case pattern == "unmatched": // refused before routing
 		pattern, params = matchRoute(r.Method, r.URL.Path)
+	case params == nil: // a read refused by its handler
+		params, _ = matchPattern(segments(pattern), segments(r.URL.Path))
 	}
 	e := cluster.AuditEntry{Time: start.UTC(), Token: rec.caller.Name, Source: auditSource(r), Operation: operationName(r.Method, pattern),
 		Args: a.args, Status: rec.status, Outcome: cluster.AuditOK, Duration: d.Milliseconds()}
