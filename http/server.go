@@ -439,7 +439,7 @@ type statusRecorder struct {
 // its status, made only for such requests: reads cost nothing more.
 type auditState struct {
 	forwarded bool              // sent to the leader, which records it
-	params    httprouter.Params // the route's, for the audit entry
+	params    httprouter.Params // the route's, for the audit entry (httprouter v1.3 makes them per request: kept after it)
 	args      map[string]string // noted by the handler (note)
 	failure   error             // the error answered (failed)
 }
