@@ -355,6 +355,8 @@ is a data file a controller runs on as it is. FILE is written only once the
 copy is complete (through a temporary file beside it), and readable by its
 owner only: it holds the API token and registry credentials.`},
 
+		auditCommand,
+
 		{Name: "commands", Group: groupHelp, Run: runCommands,
 			Summary: "list these commands",
 			Help:    `List the commands. "longshoreman COMMAND -h" tells more about one.`},

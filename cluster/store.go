@@ -8,12 +8,12 @@ import (
 // Store is everything the controller keeps, composed of one interface per
 // concern: the store itself (MetaStore), apps, hosts, revisions, instances
 // and the routing table, certificates, secrets, one-off tasks, registries,
-// and its records. Two stores implement it: a bbolt data file (package db)
-// and an etcd key prefix (package etcd); one conformance suite (package
-// storetest) holds both to the same behaviour. Each write method is one
-// transaction. A consumer names only the pieces it uses (the scheduler's
-// Store, the API's, the certificate manager's, migrate's); the whole is
-// for the wiring in package command.
+// its records, and the audit log. Two stores implement it: a bbolt data
+// file (package db) and an etcd key prefix (package etcd); one conformance
+// suite (package storetest) holds both to the same behaviour. Each write
+// method is one transaction. A consumer names only the pieces it uses (the
+// scheduler's Store, the API's, the certificate manager's, migrate's); the
+// whole is for the wiring in package command.
 type Store interface {
 	MetaStore
 	AppStore
@@ -27,6 +27,7 @@ type Store interface {
 	RegistryStore
 	TokenStore
 	RecordStore
+	AuditStore
 }
 
 // MetaStore is the store as a whole: who it belongs to, whether it

@@ -340,6 +340,11 @@ type ProgressLine struct {
 	Fix     *cluster.Fix    `json:"fix,omitempty"`
 }
 
+// AuditResponse is the answer of GET /audit: the entries, newest first.
+type AuditResponse struct {
+	Audit []cluster.AuditEntry `json:"audit"`
+}
+
 // ErrorResponse is the answer to a failed request. Error is the whole
 // sentence in the API's words, what the original CLI prints; Code is the
 // kind of failure (cluster.EINVALID...). When the sentence ends with what

@@ -74,6 +74,7 @@ var routeNeeds = map[[2]string]need{
 	{"GET", "/events"}:                       needRead,
 	{"GET", "/overview"}:                     needRead,
 	{"GET", "/tokens"}:                       needAdmin,
+	{"GET", "/audit"}:                        needAdmin,
 	{"POST", "/tokens"}:                      needAdmin,
 	{"DELETE", "/tokens/:name"}:              needAdmin,
 	{"GET", "/whoami"}:                       needAnyToken,

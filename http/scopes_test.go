@@ -69,7 +69,7 @@ var routeScopes = map[[2]string]string{
 	{"GET", "/metrics"}: "read", {"POST", "/apps/:app/https"}: "deploy-app",
 	{"GET", "/certs"}: "read", {"POST", "/certs"}: "admin", {"DELETE", "/certs/:domain"}: "admin", {"GET", "/router/certs"}: "router",
 	{"GET", "/events"}: "read", {"GET", "/overview"}: "read", {"POST", "/apps/:app/maintenance"}: "deploy-app",
-	{"GET", "/tokens"}: "admin", {"POST", "/tokens"}: "admin", {"DELETE", "/tokens/:name"}: "admin", {"GET", "/whoami"}: "any",
+	{"GET", "/tokens"}: "admin", {"POST", "/tokens"}: "admin", {"DELETE", "/tokens/:name"}: "admin", {"GET", "/whoami"}: "any", {"GET", "/audit"}: "admin",
 }
 
 // mayCall says whether c may call a route of scope on app.

@@ -52,6 +52,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"Tasks", testTasks},
 		{"Jobs", testJobs},
 		{"Tokens", testTokens},
+		{"Audit", testAudit},
 		{"GenerationRisesWithEveryWrite", testGenerationRisesWithEveryWrite},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
