@@ -23,7 +23,7 @@ var settingsCommand = &Command{Name: "settings", Group: groupDeploys, Run: runSe
 		{Name: "burst", Value: "N", Help: "requests a client may send at once before the rate applies (default: the rate's number)"},
 		{Name: "max-body", Value: "SIZE", Help: `largest request body, "10m" or "512k", or "none"; the routers answer 413 beyond it`},
 	},
-	Summary: "show or change how the app's instances are replaced and stopped, and its limits at the routers",
+	Summary: "show or change how the app is replaced, stopped and limited",
 	Help: `Show the app's settings, or change the ones given: how many instances a
 deploy replaces at a time (--batch), how long an instance has to stop
 after SIGTERM (--stop-timeout), and how long the routers have to stop
