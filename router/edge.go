@@ -83,7 +83,7 @@ func (r *Router) admit(w http.ResponseWriter, req *http.Request, l *appLimits, n
 	}
 	if req.ContentLength > limit {
 		l.counts.tooLarge.Add(1)
-		bodyTooLarge(w, req, name, l.route.MaxBody)
+		bodyTooLarge(w, req.ProtoMajor == 1, name, l.route.MaxBody)
 		return nil
 	}
 	if req.ContentLength < 0 {
@@ -91,16 +91,16 @@ func (r *Router) admit(w http.ResponseWriter, req *http.Request, l *appLimits, n
 		req.Body = cb
 		// The proxy's error handler gets a copy of req: the context
 		// carries cb there.
-		req = req.WithContext(context.WithValue(req.Context(), capBodyKey{}, &capped{cb, name, l.route.MaxBody}))
+		req = req.WithContext(context.WithValue(req.Context(), capBodyKey{}, &capped{cb, name, l.route.MaxBody, req.ProtoMajor == 1}))
 	}
 	return req
 }
 
 // bodyTooLarge answers 413 for the app name, whose bodies are at most
-// limit, closing an HTTP/1 connection: the rest of the body is not worth
-// reading.
-func bodyTooLarge(w http.ResponseWriter, req *http.Request, name string, limit cluster.Bytes) {
-	if req.ProtoMajor == 1 {
+// limit, closing the connection when it is HTTP/1 (h1): the rest of the
+// body is not worth reading.
+func bodyTooLarge(w http.ResponseWriter, h1 bool, name string, limit cluster.Bytes) {
+	if h1 {
 		w.Header().Set("Connection", "close")
 	}
 	plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request body is larger than %s allows (%s); send a smaller one.", name, limit))
@@ -145,6 +145,7 @@ type capped struct {
 	body  *capBody
 	name  string
 	limit cluster.Bytes
+	h1    bool // the client's request is HTTP/1 (the proxy's copy always is)
 }
 
 // answerTooLarge answers 413 when req's body was cut at its app's limit,
@@ -154,6 +155,6 @@ func answerTooLarge(w http.ResponseWriter, req *http.Request) bool {
 	if !ok || !c.body.over.Load() {
 		return false
 	}
-	bodyTooLarge(w, req, c.name, c.limit)
+	bodyTooLarge(w, c.h1, c.name, c.limit)
 	return true
 }
