@@ -23,9 +23,9 @@ func clientFrom(ip string) *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
 }
 
-// get sends GET / for host through url with c, with the X-Forwarded-For
+// limitedGet sends GET / for host through url with c, with the X-Forwarded-For
 // given, and returns the status, the Retry-After and the body.
-func get(t *testing.T, c *http.Client, url, host, xff string) (int, string, string) {
+func limitedGet(t *testing.T, c *http.Client, url, host, xff string) (int, string, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url+"/", nil)
 	req.Host = host
@@ -74,25 +74,25 @@ func TestRateLimitPerClientAddress(t *testing.T) {
 	one, two := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
 
 	for i := range 2 {
-		if status, _, body := get(t, one, url, "a.example.com", ""); status != 200 {
+		if status, _, body := limitedGet(t, one, url, "a.example.com", ""); status != 200 {
 			t.Fatalf("request %d of the burst: %d %q", i+1, status, body)
 		}
 	}
-	status, retry, body := get(t, one, url, "A.example.com:80", "")
+	status, retry, body := limitedGet(t, one, url, "A.example.com:80", "")
 	secs, _ := strconv.Atoi(retry)
 	if status != 429 || secs < 1 || secs > 60 || !strings.Contains(body, "Too many requests to a.example.com from 127.0.0.1") || !strings.Contains(body, "1/m per client address, 2 at once") {
 		t.Fatalf("past the burst: %d Retry-After %q %q; want 429 within a minute", status, retry, body)
 	}
 	// A client that changes its X-Forwarded-For on an edge router that
 	// trusts no proxy is still itself.
-	if status, _, _ := get(t, one, url, "a.example.com", "203.0.113.77"); status != 429 {
+	if status, _, _ := limitedGet(t, one, url, "a.example.com", "203.0.113.77"); status != 429 {
 		t.Fatalf("the same client with a forged X-Forwarded-For: %d, want 429", status)
 	}
-	if status, _, body := get(t, two, url, "a.example.com", ""); status != 200 {
+	if status, _, body := limitedGet(t, two, url, "a.example.com", ""); status != 200 {
 		t.Fatalf("another client of the same app: %d %q", status, body)
 	}
 	for range 5 {
-		if status, _, body := get(t, one, url, "free.example.com", ""); status != 200 {
+		if status, _, body := limitedGet(t, one, url, "free.example.com", ""); status != 200 {
 			t.Fatalf("an app without limits: %d %q", status, body)
 		}
 	}
@@ -116,12 +116,12 @@ func TestRateLimitPerClientAddress(t *testing.T) {
 	routes := map[string][]string{"a.example.com": {be}}
 	r.Apply(cluster.RoutingTable{Version: 2, Controller: "c", Routes: routes,
 		Limits: map[string]cluster.LimitRoute{"a.example.com": {Rate: perMinute, Burst: 2}}})
-	if status, _, _ := get(t, one, url, "a.example.com", ""); status != 429 {
+	if status, _, _ := limitedGet(t, one, url, "a.example.com", ""); status != 429 {
 		t.Fatalf("after a table with the same limits: %d, want 429 still", status)
 	}
 	r.Apply(cluster.RoutingTable{Version: 3, Controller: "c", Routes: routes,
 		Limits: map[string]cluster.LimitRoute{"a.example.com": {Rate: perMinute, Burst: 3}}})
-	if status, _, _ := get(t, one, url, "a.example.com", ""); status != 200 {
+	if status, _, _ := limitedGet(t, one, url, "a.example.com", ""); status != 200 {
 		t.Fatalf("after the burst changed: %d, want a fresh bucket", status)
 	}
 	if m := metricsText(t, r); !strings.Contains(m, limitedLine("a.example.com", "429", 3)) {
@@ -129,7 +129,7 @@ func TestRateLimitPerClientAddress(t *testing.T) {
 	}
 	r.Apply(cluster.RoutingTable{Version: 4, Controller: "c", Routes: routes})
 	for range 4 {
-		if status, _, _ := get(t, one, url, "a.example.com", ""); status != 200 {
+		if status, _, _ := limitedGet(t, one, url, "a.example.com", ""); status != 200 {
 			t.Fatalf("without limits: %d", status)
 		}
 	}
@@ -148,14 +148,14 @@ func TestRateLimitBehindTrustedProxy(t *testing.T) {
 		Limits: map[string]cluster.LimitRoute{"a.example.com": {Rate: perMinute, Burst: 1}}})
 	url := serveRouter(t, r)
 	proxy := clientFrom("127.0.0.1")
-	if status, _, _ := get(t, proxy, url, "a.example.com", "198.51.100.1"); status != 200 {
+	if status, _, _ := limitedGet(t, proxy, url, "a.example.com", "198.51.100.1"); status != 200 {
 		t.Fatalf("first client: %d", status)
 	}
-	status, _, body := get(t, proxy, url, "a.example.com", "6.6.6.6, 198.51.100.1")
+	status, _, body := limitedGet(t, proxy, url, "a.example.com", "6.6.6.6, 198.51.100.1")
 	if status != 429 || !strings.Contains(body, "from 198.51.100.1") {
 		t.Fatalf("first client again, with a claim of its own left of it: %d %q; want 429", status, body)
 	}
-	if status, _, _ := get(t, proxy, url, "a.example.com", "198.51.100.2"); status != 200 {
+	if status, _, _ := limitedGet(t, proxy, url, "a.example.com", "198.51.100.2"); status != 200 {
 		t.Fatalf("second client through the same proxy: %d", status)
 	}
 }
