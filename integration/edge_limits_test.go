@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,15 +73,9 @@ func routerMetrics(t *testing.T, r *Router) string {
 // metrics count both by app and code; "none" lifts the rate limit.
 func TestEdgeLimits(t *testing.T) {
 	t.Parallel()
-	hosts := testenv.Hosts(t)
-	redis := testenv.StartRedis(t)
-	rhost, rport, _ := net.SplitHostPort(redis.Addr)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_REPUBLISH=1s", "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	edge := StartRouter(t, redis.Addr)
-	behind := StartRouterEnv(t, redis.Addr, "LONGSHOREMAN_TRUST_FORWARDED=127.0.0.0/8")
+	c, redisAddr := controllerOwnRedis(t)
+	edge := StartRouter(t, redisAddr)
+	behind := StartRouterEnv(t, redisAddr, "LONGSHOREMAN_TRUST_FORWARDED=127.0.0.0/8")
 	app := testenv.UniqueApp(t, "edge-limits")
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
