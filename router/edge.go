@@ -60,6 +60,13 @@ func (r *Router) newLimits(routes map[string]cluster.LimitRoute, prev *snapshot)
 	return out
 }
 
+// monotonicStart is where monotonicNow counts from.
+var monotonicStart = time.Now()
+
+// monotonicNow is the time in nanoseconds on the monotonic clock, for the
+// rate limits: a step of the wall clock neither empties nor fills a bucket.
+func monotonicNow() int64 { return int64(time.Since(monotonicStart)) }
+
 // admit applies l, the limits of the app name, to req: it answers a client
 // over the app's rate with 429 and a body declared larger than the app
 // allows with 413, returning nil; else it returns req, its body of unknown
@@ -67,7 +74,7 @@ func (r *Router) newLimits(routes map[string]cluster.LimitRoute, prev *snapshot)
 func (r *Router) admit(w http.ResponseWriter, req *http.Request, l *appLimits, name string) *http.Request {
 	if l.clients != nil {
 		if a, ok := r.clientAddr(req.RemoteAddr, req.Header["X-Forwarded-For"]); ok {
-			if ok, wait := l.clients.allow(limitKey(a), time.Now().UnixNano()); !ok {
+			if ok, wait := l.clients.allow(limitKey(a), monotonicNow()); !ok {
 				l.counts.tooMany.Add(1)
 				secs := max(int((wait+time.Second-1)/time.Second), 1)
 				w.Header().Set("Retry-After", strconv.Itoa(secs))

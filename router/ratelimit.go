@@ -39,7 +39,7 @@ type clientLimiter struct {
 // limitedClient is one client's bucket, in the limiter's LRU list.
 type limitedClient struct {
 	key        netip.Addr
-	full       int64 // Unix nanoseconds when its bucket is full again
+	full       int64 // when its bucket is full again, on the clock allow is given
 	prev, next *limitedClient
 }
 
@@ -56,7 +56,8 @@ func newClientLimiter(interval time.Duration, burst, maxClients int) *clientLimi
 // pays for many.
 const sweepPerCall = 2
 
-// allow takes a request of the client key at now (Unix nanoseconds) from
+// allow takes a request of the client key at now (nanoseconds on a
+// monotonic clock) from
 // its bucket. When the bucket is empty it returns false and how long
 // until it holds a request again.
 func (l *clientLimiter) allow(key netip.Addr, now int64) (bool, time.Duration) {
