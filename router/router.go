@@ -268,7 +268,8 @@ func (r *Router) Table() cluster.RoutingTable {
 
 // ServeHTTP answers /_ping itself, answers the apps in maintenance with
 // their page, applies the apps' limits (429, 413), and proxies everything
-// else to an instance of the app named by the Host header. (ACME challenges are answered before, by httpsFront.)
+// else to an instance of the app named by the Host header. (ACME
+// challenges are answered before, by httpsFront.)
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	s := r.snap.Load()
 	if req.URL.Path == PingPath {
