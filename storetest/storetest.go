@@ -49,6 +49,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"CertsCopied", testCertsCopied},
 		{"RecordOOMCountsOnTheRevision", testRecordOOM},
 		{"AppSettingsKept", testAppSettingsKept},
+		{"TableCarriesLimits", testTableCarriesLimits},
 		{"Tasks", testTasks},
 		{"Jobs", testJobs},
 		{"Tokens", testTokens},
