@@ -30,10 +30,11 @@ type Env struct {
 	Stderr io.Writer
 	Getenv func(string) string
 
-	App        string // --app, -a
-	Controller string // --controller
-	Token      string // --token
-	CACert     string // --cacert: PEM file of the CA that signed the controller's certificate
+	App        string   // --app, -a
+	Apps       []string // every --app given on the command line, in order (tokens:add takes several)
+	Controller string   // --controller
+	Token      string   // --token
+	CACert     string   // --cacert: PEM file of the CA that signed the controller's certificate
 
 	client *Client
 }
@@ -130,6 +131,9 @@ func (e *Env) takeShared(args []string) ([]string, error) {
 			value = args[i]
 		}
 		*opt.target(e) = value
+		if opt.name == "app" {
+			e.Apps = append(e.Apps, value)
+		}
 	}
 	return rest, nil
 }

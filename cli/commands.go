@@ -16,6 +16,7 @@ const (
 	groupHosts      = "Hosts"
 	groupRegistries = "Registries"
 	groupHTTPS      = "HTTPS"
+	groupTokens     = "Tokens"
 	groupData       = "Data"
 	groupHelp       = "Help"
 )
@@ -319,6 +320,36 @@ names one label below it. It is never renewed: add the next one in time.`},
 			Help: `Forget a domain's certificate. An app with HTTPS on gets a new one from
 the CA.`},
 
+		{Name: cluster.OpTokens, Group: groupTokens, Run: runTokens,
+			Summary: "list the API tokens: scope, apps, expiry, last use",
+			Help: `List the API tokens made with tokens:add: each one's name, scope, the apps
+it is limited to (all: none), when it was made, when it expires and when it
+was last used (to the minute). Secrets are never shown; the controller
+keeps only their SHA-256. The root token (LONGSHOREMAN_TOKEN) is not listed.`},
+		{Name: "tokens:add", Group: groupTokens, Run: runTokensAdd, App: OptionalApp,
+			Args: []Arg{{Name: "NAME", What: "token name (lower-case letters, digits, - and _)", Key: cluster.ArgName}},
+			Flags: []Flag{
+				{Name: "scope", Value: "SCOPE", Required: true, Help: "read (every read but backups), deploy (reads, and changes apps), or admin (everything)"},
+				{Name: "expires", Value: "AGE", Help: "its lifetime: days such as 90d, or hours such as 36h", Default: "never"},
+			},
+			Summary: "make a scoped API token and print its secret once",
+			Help: `Make an API token named NAME of a scope: read reads everything but backups
+(and only the logs and env values of its apps when it names some); deploy
+also deploys, sets envs, scales, rolls back, kills, runs tasks and jobs,
+and changes settings, maintenance and HTTPS of the apps given with --app
+(repeat it for several; none: every app); admin does everything (hosts,
+registries, certificates, tokens, backups, deleting apps). The secret is
+printed alone on standard output, this once: only its SHA-256 is kept.
+For CI: longshoreman tokens:add ci --scope deploy --app example.com --expires 90d`},
+		{Name: cluster.OpRemoveToken, Group: groupTokens, Run: runTokensRemove,
+			Args:    []Arg{{Name: "NAME", What: "token name", Key: cluster.ArgName}},
+			Summary: "revoke a token at once, on every controller",
+			Help:    `Remove a token: every controller refuses it from the next request on.`},
+		{Name: "whoami", Group: groupTokens, Run: runWhoami,
+			Summary: "the token this client sends: name, scope, apps, expiry",
+			Help: `Show the token this client sends: its name (root for LONGSHOREMAN_TOKEN),
+its scope, the apps it is limited to and when it expires.`},
+
 		{Name: cluster.OpBackup, Group: groupData, Run: runBackup,
 			Args:    []Arg{{Name: "FILE", What: "file to write", Key: cluster.ArgFile}},
 			Flags:   []Flag{{Name: "with-keys", Help: "include the private keys: certificate keys, ACME account keys, routes key, router token"}},
@@ -330,6 +361,8 @@ router token) unless --with-keys. Restore one without keys with
 is a data file a controller runs on as it is. FILE is written only once the
 copy is complete (through a temporary file beside it), and readable by its
 owner only: it holds the API token and registry credentials.`},
+
+		auditCommand,
 
 		{Name: "commands", Group: groupHelp, Run: runCommands,
 			Summary: "list these commands",

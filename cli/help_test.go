@@ -21,6 +21,8 @@ var verbArgs = map[string][]string{
 	"settings": {"--batch", "1"}, "tasks": nil,
 	"maintenance:on": {"--message", "Back soon."}, "maintenance:off": nil,
 	"jobs": nil, "jobs:add": {"report", "@every 10m", "--", "report"}, "jobs:rm": {"report"},
+	"tokens": nil, "tokens:add": {"ci", "--scope", "read"}, "tokens:rm": {"ci"}, "whoami": nil,
+	"audit":          {"--by", "root", "--since", "1h"},
 	"secrets:rotate": nil,
 }
 

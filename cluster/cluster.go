@@ -104,6 +104,13 @@ type App struct {
 	// themselves, 503 with a page, instead of proxying them; its instances
 	// keep running and deploys go on (see maintenance.go).
 	Maintenance AppMaintenance `json:"maintenance,omitzero"`
+
+	// Limits at the edge (see limits.go): requests per client address
+	// (zero: none) with their burst (0: the rate's number), and the
+	// largest request body in bytes (0: none).
+	RateLimit Rate  `json:"rate_limit,omitzero"`
+	Burst     int   `json:"burst,omitempty"`
+	MaxBody   Bytes `json:"max_body,omitempty"`
 }
 
 // AppHTTPS is an app's HTTPS setting (POST /apps/:app/https).
@@ -262,6 +269,10 @@ type RoutingTable struct {
 	// duration given, while they have no routed instance: a stop-first
 	// deploy is replacing them (see AddHeld).
 	Held map[string]Duration `json:"held,omitempty"`
+	// Limits lists the apps whose requests the routers limit: a rate per
+	// client address and a largest body (see LimitRoute). A router of an
+	// earlier release ignores it and does not limit.
+	Limits map[string]LimitRoute `json:"limits,omitempty"`
 }
 
 // HTTPSRoute is how the routers serve one app over HTTPS.

@@ -8,12 +8,12 @@ import (
 // Store is everything the controller keeps, composed of one interface per
 // concern: the store itself (MetaStore), apps, hosts, revisions, instances
 // and the routing table, certificates, secrets, one-off tasks, registries,
-// and its records. Two stores implement it: a bbolt data file (package db)
-// and an etcd key prefix (package etcd); one conformance suite (package
-// storetest) holds both to the same behaviour. Each write method is one
-// transaction. A consumer names only the pieces it uses (the scheduler's
-// Store, the API's, the certificate manager's, migrate's); the whole is
-// for the wiring in package command.
+// its records, and the audit log. Two stores implement it: a bbolt data
+// file (package db) and an etcd key prefix (package etcd); one conformance
+// suite (package storetest) holds both to the same behaviour. Each write
+// method is one transaction. A consumer names only the pieces it uses (the
+// scheduler's Store, the API's, the certificate manager's, migrate's); the
+// whole is for the wiring in package command.
 type Store interface {
 	MetaStore
 	AppStore
@@ -26,7 +26,9 @@ type Store interface {
 	TaskStore
 	JobStore
 	RegistryStore
+	TokenStore
 	RecordStore
+	AuditStore
 }
 
 // MetaStore is the store as a whole: who it belongs to, whether it
@@ -189,6 +191,22 @@ type RegistryStore interface {
 	DeleteRegistry(addr string) error
 	Registries() ([]string, error)
 	RegistryAuth(addr string) (username, password string, ok bool)
+}
+
+// TokenStore holds the named, scoped API tokens (see APIToken): their
+// hashes, never their secrets. CreateToken stores a validated token
+// (ECONFLICT when the name is taken, EINVALID past MaxTokens);
+// DeleteToken removes one at once (ENOTFOUND); Tokens lists them by name;
+// TokenByHash finds the one whose Hash is hash (ENOTFOUND), reading the
+// store, so that a token deleted by any controller is refused by every
+// other at its next request; TouchToken sets a token's LastUsed to at
+// (ENOTFOUND when it was deleted: it never brings one back).
+type TokenStore interface {
+	CreateToken(t APIToken) error
+	DeleteToken(name string) error
+	Tokens() ([]APIToken, error)
+	TokenByHash(hash string) (*APIToken, error)
+	TouchToken(name string, at time.Time) error
 }
 
 // RecordStore copies a store record by record, for `migrate` and for

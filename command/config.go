@@ -47,6 +47,8 @@ var (
 	setRebalance     = setting{"rebalance", "LONGSHOREMAN_REBALANCE", "spread apps onto a newly added host"}
 	setProbeInterval = setting{"probe-interval", "LONGSHOREMAN_PROBE_INTERVAL", "interval between two health checks of one instance"}
 	setLease         = setting{"lease", "LONGSHOREMAN_LEASE", "on an etcd store: how long a silent leader keeps leading before another controller takes over"}
+	setAuditKeep     = setting{"audit-keep", "LONGSHOREMAN_AUDIT_KEEP", "audit-log entries kept; the oldest are deleted first"}
+	setAuditMaxAge   = setting{"audit-max-age", "LONGSHOREMAN_AUDIT_MAX_AGE", "how long an audit-log entry is kept"}
 	setAdvertise     = setting{"advertise", "LONGSHOREMAN_ADVERTISE", "on an etcd store: this controller's API URL (with its scheme) that the other controllers forward to"}
 
 	// router

@@ -25,8 +25,8 @@ func (c *MigrateCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("longshoreman migrate", flag.ContinueOnError)
 	force := fs.Bool("force", false, "replace what the target holds (by default a target holding any app, host, registry, revision or instance is refused)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Copy every record (apps, hosts, revisions, instances, tasks, registry credentials, and
-the cluster id, controller id, token and keys) from one store to another, in
+		fmt.Fprintf(fs.Output(), `Copy every record (apps, hosts, revisions, instances, tasks, registry credentials,
+the audit log, and the cluster id, controller id, token and keys) from one store to another, in
 batches. FROM and TO are each a data file path or an etcd URL
 (etcd://HOST:PORT[,HOST:PORT...]/PREFIX, etcds:// with LONGSHOREMAN_ETCD_CACERT,
 _CERT, _KEY; LONGSHOREMAN_ETCD_USERNAME/_PASSWORD). Stop the controllers of FROM
@@ -70,9 +70,9 @@ Usage: longshoreman migrate [--force] FROM TO
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "Copied %d records from %s to %s: %d apps, %d hosts, %d revisions, %d instances, %d tasks, %d registries, %d meta (cluster %s).\n",
+	fmt.Fprintf(c.Stdout, "Copied %d records from %s to %s: %d apps, %d hosts, %d revisions, %d instances, %d tasks, %d registries, %d tokens, %d audit entries, %d meta (cluster %s).\n",
 		res.total(), from, to, res.copied[cluster.RecordApp], res.copied[cluster.RecordHost], res.copied[cluster.RecordRevision],
-		res.copied[cluster.RecordInstance], res.copied[cluster.RecordTask], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordMeta], res.cluster)
+		res.copied[cluster.RecordInstance], res.copied[cluster.RecordTask], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordToken], res.copied[cluster.RecordAudit], res.copied[cluster.RecordMeta], res.cluster)
 	if res.deleted > 0 {
 		fmt.Fprintf(c.Stdout, "Deleted %d records of %s that %s does not hold.\n", res.deleted, to, from)
 	}

@@ -89,9 +89,9 @@ Usage: longshoreman restore [--new-keys] BACKUP TO
 
 // report says what was restored and what became of the keys.
 func (c *RestoreCommand) report(from, to string, res migration, done cluster.Restored, keyless, newKeys bool, keys cluster.Keys) {
-	fmt.Fprintf(c.Stdout, "Restored %s onto %s: %d apps, %d hosts, %d revisions, %d instances, %d registries, %d certificates (cluster %s).\n",
+	fmt.Fprintf(c.Stdout, "Restored %s onto %s: %d apps, %d hosts, %d revisions, %d instances, %d registries, %d certificates, %d tokens (cluster %s).\n",
 		from, to, res.copied[cluster.RecordApp], res.copied[cluster.RecordHost], res.copied[cluster.RecordRevision],
-		res.copied[cluster.RecordInstance], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordCert], res.cluster)
+		res.copied[cluster.RecordInstance], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordCert], res.copied[cluster.RecordToken], res.cluster)
 	switch {
 	case !keyless:
 		fmt.Fprintf(c.Stdout, "The backup holds its keys: %s now holds them.\n", to)

@@ -246,6 +246,7 @@ func (c *ServeCommand) buildAPI(s secrets, m *metrics.Metrics) error {
 		Metrics: m.Handler(), Observer: m, Hosts: c.reconcile, Leadership: elected,
 		RouterToken: s.routerToken, TableChanged: c.tableChanged, ForwardTLS: forwardTLS,
 		Events: c.events, UI: ui.Handler(), Memory: c.scheduler, Disk: c.scheduler,
+		AuditKeep: c.Config.AuditKeep, AuditMaxAge: c.Config.AuditMaxAge,
 	})
 	return nil
 }

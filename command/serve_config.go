@@ -37,8 +37,10 @@ type ServeConfig struct {
 	ProbeInterval time.Duration
 	HostGrace     time.Duration
 	MaxCount      int
-	History       int // revisions kept per app
-	KeepImages    int // newest succeeded revisions per app whose images stay on the hosts
+	History       int           // revisions kept per app
+	KeepImages    int           // newest succeeded revisions per app whose images stay on the hosts
+	AuditKeep     int           // audit-log entries kept
+	AuditMaxAge   time.Duration // how long an audit-log entry is kept
 	Rebalance     bool
 	LogFormat     string
 	TLSCert       string // PEM certificate (chain) of the API; with TLSKey, serve HTTPS only
@@ -62,8 +64,8 @@ func DefaultServeConfig() ServeConfig {
 		Drain: cluster.DefaultDrain, Republish: cluster.DefaultRepublish, Reconcile: cluster.DefaultReconcile,
 		ProbeInterval: scheduler.DefaultProbeInterval,
 		HostGrace:     cluster.DefaultHostGrace, MaxCount: cluster.DefaultMaxCount, History: cluster.DefaultHistory,
-		KeepImages: cluster.DefaultKeepImages,
-		Rebalance:  true, LogFormat: "text", Lease: 5 * time.Second,
+		KeepImages: cluster.DefaultKeepImages, AuditKeep: cluster.DefaultAuditKeep, AuditMaxAge: cluster.DefaultAuditMaxAge,
+		Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
 	}
 }
 
@@ -91,6 +93,8 @@ func LoadServeConfig(args []string, getenv func(string) string, output io.Writer
 	l.String(&c.TLSKey, setTLSKey)
 	l.Int(&c.History, setHistory)
 	l.Int(&c.KeepImages, setKeepImages)
+	l.Int(&c.AuditKeep, setAuditKeep)
+	l.Duration(&c.AuditMaxAge, setAuditMaxAge)
 	c.Redis.load(l)
 	l.Int(&c.DockerPort, setDockerPort)
 	c.DockerTLS = l.env(setDockerTLS) != ""
@@ -166,6 +170,10 @@ func (c ServeConfig) Validate() error {
 	p.atLeast(setMaxCount, c.MaxCount, 1, "the largest instance count of one app")
 	p.atLeast(setHistory, c.History, 1, "the number of revisions to keep per app")
 	p.atLeast(setKeepImages, c.KeepImages, 1, "the number of an app's newest succeeded revisions whose images stay on the hosts")
+	p.atLeast(setAuditKeep, c.AuditKeep, 1, "the number of audit-log entries to keep")
+	if c.AuditMaxAge < time.Hour {
+		p.add(setAuditMaxAge, "is %s: give how long to keep audit-log entries, at least 1h, e.g. 2160h (90 days, the default)", c.AuditMaxAge)
+	}
 	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
 	c.Timeouts.check(&p)
 	c.ACME.check(&p)

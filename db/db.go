@@ -2,7 +2,8 @@
 // hosts, envs, revisions, instances, and meta such as the schema version, the
 // API token, the controller id, the cluster id, the routing-table epoch and
 // version, and the routing-table signing key; certificates with their keys,
-// the ACME accounts, pending challenges and the router token) lives in one
+// the ACME accounts, pending challenges and the router token; the scoped API
+// tokens' hashes) lives in one
 // bbolt file. It is the only package that imports bbolt. Every exported
 // method runs in its own transaction, so each API write is one transaction,
 // and a DB is safe for concurrent use.
@@ -84,7 +85,12 @@ type DB struct {
 	instancesGen atomic.Uint64 // raised by every write to an instance record
 	tableGen     atomic.Uint64 // raised by every other write the routing table shows: apps, certs, challenges
 	cacheMu      sync.Mutex    // guards cache and serializes instance writes with it
-	cache        struct {
+	// auditN is the number of audit entries, so that pruning by count
+	// does not walk the bucket at every append; -1 until counted, and
+	// again after PutRecords, which may write entries.
+	auditMu sync.Mutex // serializes AppendAudit; guards auditN
+	auditN  int
+	cache   struct {
 		valid     bool
 		instances []cluster.Instance // every instance, sorted as AllInstances returns them
 	}
@@ -152,7 +158,7 @@ func Open(path string, opts Options) (*DB, error) {
 		b.Close()
 		return nil, damaged(path, err)
 	}
-	db := &DB{bolt: b, path: path, now: time.Now, created: fi == nil, migrateTarget: opts.MigrateTarget}
+	db := &DB{bolt: b, path: path, now: time.Now, created: fi == nil, migrateTarget: opts.MigrateTarget, auditN: -1}
 	if opts.ReadOnly {
 		err = b.View(db.checkSchema)
 	} else {
@@ -297,7 +303,7 @@ func (db *DB) checkSchema(tx *bolt.Tx) error {
 
 // init creates the buckets and meta of a new file and checks an old one.
 func (db *DB) init(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts, bucketTasks, bucketJobs} {
+	for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts, bucketTasks, bucketJobs, bucketAudit} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

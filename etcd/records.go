@@ -35,7 +35,7 @@ func (s *Store) Records(fn func(cluster.Record) error) error {
 func (s *Store) records(key string, value []byte) ([]cluster.Record, error) {
 	kind, rest, _ := strings.Cut(strings.TrimPrefix(key, s.root+"/"), "/")
 	switch kind {
-	case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert:
+	case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken, cluster.RecordAudit:
 		return []cluster.Record{{Kind: kind, Key: rest, Value: value}}, nil
 	case cluster.RecordRevision:
 		app, n, _ := strings.Cut(rest, "/")
@@ -79,7 +79,7 @@ func (s *Store) PutRecords(recs []cluster.Record) error {
 		byApp := map[string][]cluster.Record{}
 		for _, r := range recs {
 			switch r.Kind {
-			case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert:
+			case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken, cluster.RecordAudit:
 				if r.Value == nil {
 					t.del(s.key(r.Kind, r.Key))
 				} else {

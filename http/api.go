@@ -340,6 +340,11 @@ type ProgressLine struct {
 	Fix     *cluster.Fix    `json:"fix,omitempty"`
 }
 
+// AuditResponse is the answer of GET /audit: the entries, newest first.
+type AuditResponse struct {
+	Audit []cluster.AuditEntry `json:"audit"`
+}
+
 // ErrorResponse is the answer to a failed request. Error is the whole
 // sentence in the API's words, what the original CLI prints; Code is the
 // kind of failure (cluster.EINVALID...). When the sentence ends with what
@@ -634,4 +639,46 @@ type InstanceOverview struct {
 	Revision int       `json:"revision"`
 	Health   string    `json:"health"` // "healthy" (routed), "unhealthy", "retiring"
 	Started  time.Time `json:"started"`
+}
+
+// TokenRequest is the body of POST /tokens: a token named Name of Scope
+// ("read", "deploy" or "admin"), limited to Apps when given, expiring
+// after Expires ("90d", "36h"; empty: never).
+type TokenRequest struct {
+	Name    string   `json:"name"`
+	Scope   string   `json:"scope"`
+	Apps    []string `json:"apps"`
+	Expires string   `json:"expires"`
+}
+
+// TokenInfo is a stored token as the API shows it: never its secret, nor
+// the secret's hash.
+type TokenInfo struct {
+	Name     string    `json:"name"`
+	Scope    string    `json:"scope"`
+	Apps     []string  `json:"apps"` // empty: every app
+	Created  time.Time `json:"created"`
+	Expires  time.Time `json:"expires,omitzero"` // zero: never
+	LastUsed time.Time `json:"last_used,omitzero"`
+}
+
+// TokenCreated answers POST /tokens: the secret, shown this once, and the
+// token.
+type TokenCreated struct {
+	Token string `json:"token"`
+	TokenInfo
+}
+
+// TokensResponse answers GET /tokens, sorted by name.
+type TokensResponse struct {
+	Tokens []TokenInfo `json:"tokens"`
+}
+
+// WhoAmIResponse answers GET /whoami: the token the request carried.
+// Apps empty: every app; Expires zero: never.
+type WhoAmIResponse struct {
+	Name    string    `json:"name"`
+	Scope   string    `json:"scope"` // "read", "deploy", "admin", or "" for the router token
+	Apps    []string  `json:"apps"`
+	Expires time.Time `json:"expires,omitzero"`
 }

@@ -19,6 +19,12 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, _ httprouter.
 	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
+	note(w, "app", req.App)
+	if c := callerOf(w); c.Name != "" { // a deploy token creates only the apps it names
+		if err := c.mayTouch(req.App, r); err != nil {
+			return err
+		}
+	}
 	_, err := s.Store.CreateApp(req.App)
 	return done(w, err)
 }
@@ -37,6 +43,7 @@ func (s *Server) describeApp(w http.ResponseWriter, r *http.Request, app *cluste
 	if err != nil {
 		return err
 	}
+	d.Envs = callerOf(w).envsOf(app.Name, d.Envs)
 	ok(w, AppResponse{App: app.Name, Description: d, Settings: s.appSettings(app)})
 	return nil
 }
@@ -74,7 +81,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, app *cluster.Ap
 	history := make([]HistoryEntry, 0, len(revs))
 	for _, rev := range revs {
 		e := HistoryEntry{Revision: rev.Number, Timestamp: rev.Time.Unix(), App: rev.App, Image: rev.Image, Count: rev.Count,
-			Status: rev.Status, Reason: rev.Reason, Envs: rev.Envs, Current: rev.Number == app.Revision}
+			Status: rev.Status, Reason: rev.Reason, Envs: callerOf(w).envsOf(app.Name, rev.Envs), Current: rev.Number == app.Revision}
 		e.Memory, e.CPUs, e.OOMKills = rev.Memory, rev.CPUs, rev.OOMKills
 		e.Volumes, e.Hosts = rev.Volumes, rev.Hosts
 		if !rev.LastOOM.IsZero() {

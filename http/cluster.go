@@ -3,6 +3,7 @@ package http
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -29,26 +30,45 @@ func describeApp(app *cluster.App, insts []cluster.Instance) AppDescription {
 	return d
 }
 
+// describe answers GET /describe: every app's description. The answer is
+// kept while the store does not change, except for a token limited to some
+// apps, which gets the env values of those apps only.
 func (s *Server) describe(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	s.okCached(w, r, &s.answers.describe, func() (any, error) {
-		apps, err := s.Store.AllApps()
+	if c := callerOf(w); c.limited() {
+		answer, err := s.describeAll()
 		if err != nil {
-			return nil, err
+			s.Error(w, r, err)
+			return
 		}
-		insts, err := s.Store.AllInstances()
-		if err != nil {
-			return nil, err
+		for app, d := range answer.Description {
+			d.Envs = c.envsOf(app, d.Envs)
+			answer.Description[app] = d
 		}
-		byApp := map[string][]cluster.Instance{}
-		for _, i := range insts {
-			byApp[i.App] = append(byApp[i.App], i)
-		}
-		desc := map[string]AppDescription{}
-		for _, app := range apps {
-			desc[app.Name] = describeApp(app, byApp[app.Name])
-		}
-		return DescribeResponse{Description: desc}, nil
-	})
+		ok(w, answer)
+		return
+	}
+	s.okCached(w, r, &s.answers.describe, func() (any, error) { return s.describeAll() })
+}
+
+// describeAll describes every app.
+func (s *Server) describeAll() (DescribeResponse, error) {
+	apps, err := s.Store.AllApps()
+	if err != nil {
+		return DescribeResponse{}, err
+	}
+	insts, err := s.Store.AllInstances()
+	if err != nil {
+		return DescribeResponse{}, err
+	}
+	byApp := map[string][]cluster.Instance{}
+	for _, i := range insts {
+		byApp[i.App] = append(byApp[i.App], i)
+	}
+	desc := map[string]AppDescription{}
+	for _, app := range apps {
+		desc[app.Name] = describeApp(app, byApp[app.Name])
+	}
+	return DescribeResponse{Description: desc}, nil
 }
 
 // routes answers with the routing table exactly as it is published.
@@ -74,6 +94,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		return cluster.Errorf(cluster.EINVALID, "Query keys=%q is neither true nor false: give keys=true for a backup with the private keys (certificate keys, ACME account keys, routes key, router token), or leave it out for one without.", clipBytes([]byte(v)))
 	}
 	name := "longshoreman-" + time.Now().UTC().Format("20060102T150405Z")
+	note(w, "keys", strconv.FormatBool(keys))
 	if keys {
 		name += "-keys"
 		s.Logger.Info("backup taken with the private keys", "request_id", w.Header().Get("X-Request-Id"), "remote", r.RemoteAddr)
@@ -86,6 +107,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		// The header is out; all that can be done is to cut the body short
 		// so the client sees a truncated transfer, and log it.
 		s.Logger.Error("backup failed", "err", err)
+		failed(w, err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil

@@ -83,6 +83,9 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		if err != nil {
 			return err
 		}
+		if ao.Last != nil {
+			ao.Last.Envs = callerOf(w).envsOf(a.Name, ao.Last.Envs)
+		}
 		out.Apps = append(out.Apps, ao)
 	}
 	sort.Slice(out.Apps, func(i, j int) bool { return out.Apps[i].App < out.Apps[j].App })

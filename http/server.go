@@ -38,7 +38,9 @@ type Store interface {
 	cluster.TaskStore
 	cluster.JobStore
 	cluster.RegistryStore
+	cluster.TokenStore
 	cluster.RecordStore // Backup
+	cluster.AuditStore
 }
 
 // Scheduler is what the API asks to change the cluster. Every method
@@ -116,6 +118,11 @@ type Server struct {
 	// asks Hosts (every request in between gets that answer); zero means
 	// DefaultHealthEvery.
 	HealthEvery time.Duration
+	// AuditKeep and AuditMaxAge bound the audit log (see
+	// cluster.AuditStore); zero means cluster.DefaultAuditKeep and
+	// cluster.DefaultAuditMaxAge.
+	AuditKeep   int
+	AuditMaxAge time.Duration
 
 	router   *httprouter.Router
 	sums     tokenSums        // of Token and RouterToken, taken by NewServer
@@ -124,6 +131,7 @@ type Server struct {
 	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
 	follows  followSet    // ends the log streams at shutdown
 	health   healthState  // what /healthz last found of the store and the hosts
+	touches  tokenTouches // when each stored token's LastUsed was last written
 }
 
 // Rollouts returns how many requests are running a deploy-like change, so
@@ -138,7 +146,7 @@ type Observer interface {
 
 // reserved are the first path segments that are not app names.
 var reserved = map[string]bool{"apps": true, "hosts": true, "registries": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true,
-	"certs": true, "router": true, "events": true, "overview": true, "ui": true, "secrets": true}
+	"certs": true, "router": true, "events": true, "overview": true, "ui": true, "tokens": true, "whoami": true, "audit": true, "secrets": true}
 
 // NewServer returns a Server with its routes registered.
 func NewServer(s *Server) *Server {
@@ -209,6 +217,11 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "GET", "/router/certs", s.fallible(s.routerCerts))
 	s.handle(r, "GET", "/events", s.fallible(s.events))
 	s.handle(r, "GET", "/overview", s.fallible(s.overview))
+	s.handle(r, "GET", "/tokens", s.fallible(s.listTokens))
+	s.handle(r, "POST", "/tokens", s.fallible(s.addToken))
+	s.handle(r, "DELETE", "/tokens/:name", s.fallible(s.removeToken))
+	s.handle(r, "GET", "/whoami", s.fallible(s.whoami))
+	s.handle(r, "GET", "/audit", s.fallible(s.listAudit))
 	s.handle(r, "POST", "/secrets/rotate", s.fallible(s.rotateSecrets))
 	if s.UI != nil {
 		ui := func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { s.UI.ServeHTTP(w, req) }
@@ -237,6 +250,8 @@ func Routes() [][2]string {
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
 		{"POST", "/apps/:app/https"}, {"GET", "/certs"}, {"POST", "/certs"}, {"DELETE", "/certs/:domain"}, {"GET", "/router/certs"},
 		{"GET", "/events"}, {"GET", "/overview"}, {"POST", "/apps/:app/maintenance"},
+		{"GET", "/tokens"}, {"POST", "/tokens"}, {"DELETE", "/tokens/:name"}, {"GET", "/whoami"},
+		{"GET", "/audit"},
 		{"POST", "/secrets/rotate"},
 	}
 }
@@ -252,6 +267,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		end := time.Now()
 		d := end.Sub(start)
 		s.logRequest(end, id, r, rec.status, d)
+		if rec.audit != nil && !rec.audit.forwarded {
+			s.audit(rec, r, id, start, d)
+		}
 		// A refused request is counted by AuthFailed alone: its method and
 		// path are the client's to choose, and each new label value would
 		// be a series kept for the life of the process.
@@ -260,22 +278,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	role := s.tokenRole(r)
-	if r.URL.Path != "/healthz" && !s.public(r) && role == roleNone {
-		refused = true
-		if s.Observer != nil {
-			s.Observer.AuthFailed()
+	open := r.URL.Path == "/healthz" || s.public(r)
+	switch role {
+	case roleAPI:
+		rec.caller = rootCaller
+	case roleRouter:
+		rec.caller = routerCaller
+	default:
+		if open {
+			break // the caller stays unknown: these routes need no token
 		}
-		s.Logger.Warn("refused a request with a missing or wrong token", "request_id", id, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
-		s.Error(rec, r, cluster.Errorf(cluster.EUNAUTHORIZED, "Invalid token"))
-		return
+		if err := s.storedCaller(r, &rec.caller); err != nil {
+			refused = true
+			if s.Observer != nil {
+				s.Observer.AuthFailed()
+			}
+			s.Logger.Warn("refused a request with a missing, wrong or expired token", "request_id", id, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err)
+			s.Error(rec, r, err)
+			return
+		}
 	}
 	if err := allowed(role, r); err != nil && r.URL.Path != "/healthz" {
 		refused = true
 		s.Logger.Warn("refused a request its token may not make", "request_id", id, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		// A valid token refused is recorded in the audit log; an unknown
+		// one above is only logged: anyone could send those, and push
+		// the real entries out of the log.
+		rec.audit = &auditState{}
 		s.Error(rec, r, err)
 		return
 	}
-	rec.caller = Caller{Name: roleName(role)}
 	if r.Body != http.NoBody { // a request without a body has nothing to limit
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
 	}
@@ -380,9 +412,19 @@ func (s *Server) handle(r *httprouter.Router, method, pattern string, h httprout
 	if s.Leadership != nil && leaderOnly(method, pattern) {
 		h = s.leaderRoute(h)
 	}
+	n := routeNeeds[[2]string{method, pattern}]
+	audited := auditedRoute(method, pattern)
 	r.Handle(method, pattern, func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
 		if rec, ok := w.(*statusRecorder); ok {
 			rec.route = pattern
+			if audited {
+				rec.audit = &auditState{params: ps}
+			}
+			if err := permit(&rec.caller, n, req, ps); err != nil {
+				s.Logger.Warn("refused a request its token may not make", "method", req.Method, "path", req.URL.Path, "token", rec.caller.Name, "remote", req.RemoteAddr)
+				s.Error(w, req, err)
+				return
+			}
 		}
 		h(w, req, ps)
 	})
@@ -412,18 +454,39 @@ func (s *Server) forApp(h func(http.ResponseWriter, *http.Request, *cluster.App,
 }
 
 // statusRecorder remembers the status written, the route matched and who
-// asked, for the request log, metrics and the handlers.
+// asked, for the request log, metrics and the handlers; and for the audit
+// log, whether the request is recorded, what it named, and its error.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	route  string
 	caller Caller
+
+	audit *auditState // set when the request is recorded in the audit log (see auditedRoute)
 }
 
-// Caller is who made a request: the name of the token it carried.
-type Caller struct {
-	Name string // "root" for the API token, "router" for the router token
+// auditState is what a request recorded in the audit log carries besides
+// its status, made only for such requests: reads cost nothing more.
+type auditState struct {
+	forwarded bool              // sent to the leader, which records it
+	params    httprouter.Params // the route's, for the audit entry (httprouter v1.3 makes them per request: kept after it)
+	args      map[string]string // noted by the handler (note)
+	failure   error             // the error answered (failed)
 }
+
+// Caller is who made a request: the name of the token it carried, and
+// what the token may do.
+type Caller struct {
+	Name  string        // "root" for the API token, "router" for the router token, else a stored token's
+	Scope cluster.Scope // admin for the root token, none for the router token
+	Apps  []string      // the apps a stored token is limited to; none: all
+}
+
+// The callers of the tokens the server holds in memory.
+var (
+	rootCaller   = Caller{Name: cluster.RootTokenName, Scope: cluster.ScopeAdmin}
+	routerCaller = Caller{Name: cluster.RouterTokenName}
+)
 
 // callerOf returns who made the request w answers (the zero Caller for a
 // request that carried no token, such as GET /healthz without one).
@@ -432,17 +495,6 @@ func callerOf(w http.ResponseWriter) Caller {
 		return rec.caller
 	}
 	return Caller{}
-}
-
-// roleName names the token of a role.
-func roleName(role int) string {
-	switch role {
-	case roleAPI:
-		return "root"
-	case roleRouter:
-		return "router"
-	}
-	return ""
 }
 
 func (r *statusRecorder) WriteHeader(code int) {

@@ -32,6 +32,9 @@ func TestGeneratedTokenGoesToAFile(t *testing.T) {
 		t.Fatalf("log shows the token or lacks the file's path:\n%s", log)
 	}
 	callWithToken(t, c, token, "GET", "/apps", "")
+	if who := callWithToken(t, c, token, "GET", "/whoami", ""); who["name"] != "root" || who["scope"] != "admin" {
+		t.Fatalf("the generated token is %v; want the admin token root", who)
+	}
 	c.Close()
 
 	// A stale file (the data file was restored from another controller's

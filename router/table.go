@@ -23,6 +23,9 @@ type snapshot struct {
 	// duration given, while the app has no routed instance (a stop-first
 	// deploy replaces it; see Router.hold).
 	held map[string]time.Duration
+	// limits holds the canonical hosts of the apps with limits at the
+	// edge (see edge.go); nil when no app has any.
+	limits map[string]*appLimits
 }
 
 // app is one application's instances and its round-robin counter.

@@ -68,7 +68,8 @@ func DiffRecords(a, b []cluster.Record) string {
 }
 
 // Populate fills s with an app of each state, hosts, registries, revisions
-// and instances, and the token and routes key, for copy tests.
+// and instances, tasks, jobs, an API token, audit entries, and the token
+// and routes key, for copy tests.
 func Populate(tb testing.TB, s cluster.Store) {
 	tb.Helper()
 	_, _, err := s.EnsureToken()
@@ -121,6 +122,11 @@ func Populate(tb testing.TB, s cluster.Store) {
 		return nil
 	}, nil)
 	must(tb, err)
+	must(tb, s.CreateToken(apiToken("ci", cluster.ScopeDeploy, "s-ci", "app4.example.com")))
+	must(tb, s.TouchToken("ci", time.Unix(1700000000, 0)))
+	for n := range 2 {
+		must(tb, s.AppendAudit(auditAt(n), cluster.DefaultAuditKeep, cluster.DefaultAuditMaxAge))
+	}
 	_, err = s.RoutingTable()
 	must(tb, err)
 }
@@ -179,6 +185,11 @@ func testBackupIsADataFile(t *testing.T, open Opener) {
 	must(t, err)
 	if jobNames(jobs) != "app4.example.com/cleanup,app4.example.com/report" || len(jobs[1].Runs) != 1 || jobs[1].Runs[0].Task != "t02" || jobs[1].LastDue.IsZero() {
 		t.Fatalf("backup jobs %+v; want the two of app4, with the run of report", jobs)
+	}
+	audit, err := c.Audit(cluster.AuditFilter{})
+	must(t, err)
+	if auditImages(audit) != "img:1,img:0" || audit[0].Token != "ci" {
+		t.Fatalf("backup audit %+v; want the two entries", audit)
 	}
 }
 

@@ -54,8 +54,11 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"CertsCopied", testCertsCopied},
 		{"RecordOOMCountsOnTheRevision", testRecordOOM},
 		{"AppSettingsKept", testAppSettingsKept},
+		{"TableCarriesLimits", testTableCarriesLimits},
 		{"Tasks", testTasks},
 		{"Jobs", testJobs},
+		{"Tokens", testTokens},
+		{"Audit", testAudit},
 		{"GenerationRisesWithEveryWrite", testGenerationRisesWithEveryWrite},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })

@@ -3,11 +3,14 @@
 import { get, request } from './api.js';
 import { h, replace, confirm, time, badge, field, status, ago } from './dom.js';
 import { deployForm, runSteps } from './deploy.js';
+import { canDeploy, canReadSecrets } from './scope.js';
 
 const enc = encodeURIComponent;
 
 export function mount(el, { app, refresh, events }) {
   const base = `/apps/${enc(app)}`;
+  const deploys = canDeploy(app); // the token changes this app
+  const secrets = canReadSecrets(app); // the token reads its logs and env values
   const revealed = new Set();
   const summary = h('dl', { class: 'summary', id: 'app-summary' });
   const instBody = h('tbody', { id: 'instances-body' });
@@ -73,17 +76,17 @@ export function mount(el, { app, refresh, events }) {
       h('div', { class: 'scroll' }, h('table', { id: 'instances' },
         h('thead', {}, h('tr', {}, ['Address', 'Health', 'Revision', 'Started'].map((c) => h('th', { scope: 'col' }, c)))),
         instBody)),
-      h('div', { class: 'row wrap' }, scaleForm, kill)),
-    h('section', { 'aria-labelledby': 'op-title' },
+      deploys ? h('div', { class: 'row wrap' }, scaleForm, kill) : null),
+    deploys ? h('section', { 'aria-labelledby': 'op-title' },
       h('h2', { id: 'op-title' }, 'Deploy'),
       h('div', { id: 'app-deploy' }),
-      h('h3', {}, 'Last change'), opSteps, opOut),
+      h('h3', {}, 'Last change'), opSteps, opOut) : null,
     h('section', { 'aria-labelledby': 'envs-title' },
       h('h2', { id: 'envs-title' }, 'Envs'),
       h('div', { class: 'scroll' }, h('table', { id: 'envs' },
         h('thead', {}, h('tr', {}, ['Name', 'Value', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
         envBody)),
-      envForm),
+      deploys ? envForm : null),
     h('section', { 'aria-labelledby': 'jobs-title' },
       h('h2', { id: 'jobs-title' }, 'Scheduled jobs'),
       h('div', { class: 'scroll' }, h('table', { id: 'jobs' },
@@ -96,14 +99,15 @@ export function mount(el, { app, refresh, events }) {
         histBody))),
     h('section', { 'aria-labelledby': 'logs-title' },
       h('h2', { id: 'logs-title' }, 'Logs'),
-      h('button', { type: 'button', id: 'logs-refresh', onclick: refreshLogs }, 'Refresh logs'),
+      secrets ? h('button', { type: 'button', id: 'logs-refresh', onclick: refreshLogs }, 'Refresh logs') : null,
       logs),
     h('section', { 'aria-labelledby': 'events-title' },
       h('h2', { id: 'events-title' }, 'Latest events'),
       events));
-  refreshLogs();
+  if (secrets) refreshLogs(); else logs.textContent = 'This token does not read the logs of this app.';
 
   const envRows = (envs) => {
+    if (!secrets) return [h('tr', {}, h('td', { colspan: 3 }, 'This token does not read the envs of this app.'))];
     if (!envs.length) return [h('tr', {}, h('td', { colspan: 3 }, 'No envs.'))];
     return envs.map((kv) => {
       const i = kv.indexOf('=');
@@ -123,7 +127,7 @@ export function mount(el, { app, refresh, events }) {
             },
           }, shown ? 'Hide' : 'Reveal'),
           ' ',
-          h('button', {
+          !deploys ? null : h('button', {
             type: 'button', class: 'small danger', id: `unset-${key}`, 'aria-label': `Remove ${key}`,
             onclick: async () => {
               if (!await confirm(`Remove ${key}?`, `${app} restarts without it (a new revision).`, 'Remove')) return;
@@ -139,7 +143,7 @@ export function mount(el, { app, refresh, events }) {
     h('td', { class: 'mono' }, r.image),
     h('td', {}, badge(r.status)),
     h('td', {}, r.reason ? h('pre', { class: 'reason' }, r.reason) : ''),
-    h('td', {}, r.current || r.status !== 'succeeded' ? '' : h('button', {
+    h('td', {}, !deploys || r.current || r.status !== 'succeeded' ? '' : h('button', {
       type: 'button', class: 'small', id: `rollback-${r.revision}`, 'aria-label': `Roll back to revision ${r.revision}`,
       onclick: async () => {
         if (!await confirm(`Roll back ${app} to revision ${r.revision}?`, `Its instances are replaced by ${r.image} with revision ${r.revision}'s envs.`, 'Roll back')) return;
@@ -173,7 +177,7 @@ export function mount(el, { app, refresh, events }) {
       }
       current = a;
       status(error, '');
-      if (!deployMounted) {
+      if (deploys && !deployMounted) {
         deployMounted = true;
         replace(document.getElementById('app-deploy'), deployForm({
           app, onDone: () => refresh(),
@@ -194,7 +198,7 @@ export function mount(el, { app, refresh, events }) {
         h('td', {}, String(i.revision)),
         h('td', {}, time(i.started), ' ', h('span', { class: 'detail' }, ago(i.started)))))
         : [h('tr', {}, h('td', { colspan: 4 }, 'No instances.'))]);
-      const [envs, hist, jobs] = await Promise.all([get(`${base}/envs`), get(`${base}/history`), get(`${base}/jobs`)]);
+      const [envs, hist, jobs] = await Promise.all([secrets ? get(`${base}/envs`) : { envs: [] }, get(`${base}/history`), get(`${base}/jobs`)]);
       lastEnvs = envs.envs;
       replace(envBody, envRows(lastEnvs));
       replace(histBody, histRows(hist.history));

@@ -2,6 +2,7 @@
 import { request } from './api.js';
 import { h, replace, confirm, time, bytes, badge, field, status } from './dom.js';
 import { deployForm } from './deploy.js';
+import { canAdmin, canDeploy } from './scope.js';
 
 function hostState(host) {
   if (host.draining) return badge('draining');
@@ -20,7 +21,7 @@ function hostRows(hosts, refresh) {
     h('td', {}, `${host.memory ? bytes(host.memory) : '0'} / ${bytes(host.memory_total)}`),
     h('td', {}, host.images_disk ? bytes(host.images_disk) : '—'),
     h('td', {}, String(host.instances)),
-    h('td', {}, h('button', {
+    h('td', {}, !canAdmin() ? '' : h('button', {
       type: 'button', class: 'danger small', id: `drain-${host.addr}`, 'aria-label': `Drain and remove host ${host.addr}`,
       onclick: async (e) => {
         if (!await confirm(`Drain ${host.addr}?`, `Its ${host.instances} instance(s) move to the other hosts, then the host leaves the cluster.`, 'Drain and remove')) return;
@@ -78,15 +79,15 @@ export function mount(el, { refresh, events }) {
       h('div', { class: 'scroll' }, h('table', { id: 'hosts' },
         h('thead', {}, h('tr', {}, ['Host', 'State', 'Added', 'Memory reserved / total', 'Images on disk', 'Instances', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
         hostBody)),
-      addForm, addOut),
+      canAdmin() ? addForm : null, addOut),
     h('section', { 'aria-labelledby': 'apps-title' },
       h('h2', { id: 'apps-title' }, 'Apps'),
       h('div', { class: 'scroll' }, h('table', { id: 'apps' },
         h('thead', {}, h('tr', {}, ['App', 'Image', 'Revision', 'Healthy', 'State', 'Last deploy'].map((c) => h('th', { scope: 'col' }, c)))),
         appBody))),
-    h('section', { 'aria-labelledby': 'deploy-title' },
+    canDeploy() ? h('section', { 'aria-labelledby': 'deploy-title' },
       h('h2', { id: 'deploy-title' }, 'Deploy'),
-      deployForm({ onDone: () => refresh() })),
+      deployForm({ onDone: () => refresh() })) : null,
     h('section', { 'aria-labelledby': 'events-title' },
       h('h2', { id: 'events-title' }, 'Latest events'),
       events));

@@ -1,11 +1,13 @@
 // The dashboard: sign-in, the hash router (#/ the cluster, #/apps/NAME an
-// app), the live event stream, and refreshing the view when it says
+// app, #/audit the audit log), the live event stream, and refreshing the view when it says
 // something changed.
 import { token, get, follow, onUnauthorized, ApiError } from './api.js';
 import { h, replace } from './dom.js';
 import * as clusterView from './cluster.js';
 import * as appView from './appview.js';
+import * as auditView from './audit.js';
 import { stepText } from './deploy.js';
+import * as scope from './scope.js';
 
 const $ = (id) => document.getElementById(id);
 const MAX_EVENTS = 50;
@@ -23,6 +25,7 @@ function showSignIn(message) {
   $('nav').hidden = true;
   $('signout').hidden = true;
   $('live').hidden = true;
+  $('whoami').hidden = true;
   $('signin-error').textContent = message || '';
   $('token').value = '';
   $('token').focus();
@@ -33,6 +36,7 @@ function signOut(message) {
   stopEvents = null;
   clearInterval(poll);
   token.clear();
+  scope.clear();
   view = null;
   replace($('view'));
   replace(eventList);
@@ -46,7 +50,9 @@ function setLive(state) {
 }
 
 function eventText(type, e) {
-  const what = type === 'deploy' ? stepText(e) : [e.step, e.job || e.instance || e.host, e.message].filter(Boolean).join(' — ');
+  const what = type === 'deploy' ? stepText(e)
+    : type === 'audit' ? `${e.step} by ${e.token || 'no token'} from ${e.source} — ${e.message}`
+      : [e.step, e.job || e.instance || e.host, e.message].filter(Boolean).join(' — ');
   return `${type}${e.app ? ` ${e.app}` : ''}${e.revision ? ` r${e.revision}` : ''}: ${what}`;
 }
 
@@ -78,7 +84,8 @@ async function refresh() {
   const v = view;
   const focused = document.activeElement?.id;
   try {
-    const o = await get('/overview');
+    // A standalone view (the audit log) reads what it shows itself.
+    const o = v.standalone ? undefined : await get('/overview');
     if (v !== view) return;
     await v.update(o);
   } catch (err) {
@@ -99,6 +106,9 @@ function route() {
     const app = currentApp;
     document.title = `${app} · Longshoreman`;
     view = appView.mount(el, { ...ctx, app });
+  } else if (location.hash === '#/audit') {
+    document.title = 'Audit log · Longshoreman';
+    view = auditView.mount(el);
   } else {
     document.title = 'Cluster · Longshoreman';
     view = clusterView.mount(el, ctx);
@@ -107,7 +117,16 @@ function route() {
   $('main').focus();
 }
 
-function start() {
+async function start() {
+  try {
+    await scope.load();
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) signOut(err.message);
+    return; // a 401 signs out through onUnauthorized
+  }
+  $('whoami').textContent = scope.describe();
+  $('whoami').hidden = false;
+  $('nav-audit').hidden = !scope.canAdmin(); // GET /audit takes an admin token
   $('signin').hidden = true;
   $('view').hidden = false;
   $('nav').hidden = false;
@@ -132,7 +151,7 @@ async function signIn(e) {
   }
   token.set(t);
   $('token').value = '';
-  start();
+  await start();
 }
 
 onUnauthorized(() => { if (token.get()) signOut('Invalid token'); });
