@@ -108,7 +108,8 @@ func routerTestCert(t *testing.T, domain string) (certPEM, keyPEM string, cert *
 // the returned buffer and the timeouts given.
 func serveWith(t *testing.T, env map[string]string, timeouts command.ServerTimeouts) (*command.ServeCommand, *testenv.Log) {
 	t.Helper()
-	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
+	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1",
+		cluster.SecretsKeyVar: testSecretsKey}
 	if env["LONGSHOREMAN_DB"] == "" {
 		base["LONGSHOREMAN_DB"] = filepath.Join(t.TempDir(), "ls.db")
 	}
