@@ -79,15 +79,10 @@ func TestEnvKeyConformance(t *testing.T) {
 	testenv.Etcd(t)
 	storetest.RunEnvKeyConformance(t, func(t *testing.T) storetest.KeyedOpener {
 		cfg := NewConfig(t)
-		cfg.Create = true
 		return func(key string) (cluster.Store, error) {
 			c := cfg
 			c.SecretsKey = key
-			s, err := etcd.Open(c)
-			if err != nil {
-				return nil, err
-			}
-			return s, nil
+			return Opener(c)(true)
 		}
 	})
 }
