@@ -43,7 +43,7 @@ type ServeCommand struct {
 	reconcile *scheduler.Reconciler
 	jobs      *scheduler.JobRunner // runs the scheduled jobs while this controller leads
 	publisher *pubsub.Publisher
-	traffic   *traffic.Store           // the routers' summaries, merged
+	traffic   *traffic.Store          // the routers' summaries, merged
 	trafficRx *pubsub.TrafficReceiver // hears them, leader or not
 	redis     *pubsub.Client
 	server    *nethttp.Server

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -210,6 +211,12 @@ func (r *Router) retire(s, prev *snapshot) {
 		for _, be := range a.backends {
 			if na == nil || !na.has(be) {
 				gone = append(gone, retired{app: name, addr: be.addr, c: &be.stats})
+				if na != nil && na.stats == a.stats {
+					// The app's totals in the metrics keep its counts.
+					a.stats.mu.Lock()
+					a.stats.left.Add(be.stats.totals())
+					a.stats.mu.Unlock()
+				}
 			}
 		}
 	}
@@ -234,15 +241,24 @@ func (a *app) has(be *backend) bool {
 // its instances and on itself.
 func (a *app) totals() cluster.TrafficCounts {
 	t := a.stats.none.totals()
+	a.stats.mu.Lock()
+	t.Add(a.stats.left)
+	a.stats.mu.Unlock()
 	for _, be := range a.backends {
 		t.Add(be.stats.totals())
 	}
 	return t
 }
 
-// appStats are an app's counters of requests no instance answered; they
-// are kept across tables while the app stays in them.
-type appStats struct{ none counters }
+// appStats are an app's counters of requests no instance answered, and
+// the totals of its instances that left the table (for the metrics, whose
+// counters must not go down); they are kept across tables while the app
+// stays in them.
+type appStats struct {
+	none counters
+	mu   sync.Mutex // guards left
+	left cluster.TrafficCounts
+}
 
 // NewRouterID returns an id for a router's summaries: the host name and
 // process id, and a random part, so that two routers of one process (as
@@ -259,8 +275,8 @@ func NewRouterID() string {
 // next summary holds only what came after).
 type TrafficSender struct {
 	Router   *Router
-	ID       string                                 // NewRouterID's
-	Cluster  func() string                          // the cluster served now; empty: wait for one
+	ID       string        // NewRouterID's
+	Cluster  func() string // the cluster served now; empty: wait for one
 	Send     func(context.Context, cluster.TrafficSummary) error
 	Interval time.Duration // default cluster.TrafficInterval
 
