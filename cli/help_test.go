@@ -22,7 +22,7 @@ var verbArgs = map[string][]string{
 	"maintenance:on": {"--message", "Back soon."}, "maintenance:off": nil,
 	"jobs": nil, "jobs:add": {"report", "@every 10m", "--", "report"}, "jobs:rm": {"report"},
 	"tokens": nil, "tokens:add": {"ci", "--scope", "read"}, "tokens:rm": {"ci"}, "whoami": nil,
-	"audit": {"--by", "root", "--since", "1h"},
+	"audit": {"--by", "root", "--since", "1h"}, "top": {"--once"},
 }
 
 // appVerbs act on the app named with --app.
