@@ -210,9 +210,9 @@ func (st *Store) Figures(app string, since time.Duration, instances bool) cluste
 			if f.Instances == nil {
 				f.Instances = map[string]cluster.TrafficFigures{}
 			}
-			var fi cluster.TrafficFigures
-			fi.Since = cluster.Duration(since)
-			fill(&fi, t, since)
+			span := min(since, InstanceSpan)
+			fi := cluster.TrafficFigures{Since: cluster.Duration(span)}
+			fill(&fi, t, span)
 			f.Instances[addr] = fi
 		}
 	}

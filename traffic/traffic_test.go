@@ -68,6 +68,9 @@ func TestMergeRouters(t *testing.T) {
 	if len(f.Instances) != 2 || f.Instances["10.0.0.1:3000"].Requests != 100 || f.Instances["10.0.0.2:3000"].ErrorRate != 0.1 {
 		t.Errorf("instances %+v", f.Instances)
 	}
+	if g := st.Figures("a.example.com", 24*time.Hour, true); time.Duration(g.Instances["10.0.0.1:3000"].Since) != traffic.InstanceSpan || g.Instances["10.0.0.1:3000"].RPS != 100.0/3600 {
+		t.Errorf("an instance's figures over 24 h: %+v; want the last hour's", g.Instances["10.0.0.1:3000"])
+	}
 	if g := st.Figures("a.example.com", time.Hour, false); g.Instances != nil {
 		t.Error("instances given unasked")
 	}
