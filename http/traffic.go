@@ -16,12 +16,6 @@ type TrafficSource interface {
 	Figures(app string, since time.Duration, instances bool) cluster.TrafficFigures
 }
 
-// TrafficResponse is GET /apps/:app/traffic's answer.
-type TrafficResponse struct {
-	App string `json:"app"`
-	cluster.TrafficFigures
-}
-
 // DefaultTrafficSince is the span GET /apps/:app/traffic covers without
 // since; MaxTrafficSince the longest it keeps.
 const (
