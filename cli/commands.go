@@ -49,6 +49,15 @@ changes. --app narrows them to
 one app (host and leadership events are kept). With --json, each event
 is the JSON object GET /events sends.`},
 
+		{Name: "top", Group: groupStart, Run: runTop,
+			Flags:   []Flag{{Name: "once", Help: "print the table once and exit"}},
+			Summary: "the apps by requests per second, live",
+			Help: `Show the apps by requests per second over the last minute, busiest
+first, with their requests, errors (5xx, 502 and 504 included), error
+rate and p50, p95 and p99 latencies, as the routers count them; the table
+is redrawn every 5 seconds until interrupted. With --once, it is printed
+once. The figures come from GET /apps/:app/traffic?since=1m.`},
+
 		{Name: cluster.OpApps, Group: groupApps, Run: runApps,
 			Summary: "list the apps",
 			Help:    `List the apps, one domain name a line.`},

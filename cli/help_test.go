@@ -24,6 +24,7 @@ var verbArgs = map[string][]string{
 	"tokens": nil, "tokens:add": {"ci", "--scope", "read"}, "tokens:rm": {"ci"}, "whoami": nil,
 	"audit":          {"--by", "root", "--since", "1h"},
 	"secrets:rotate": nil,
+	"top":            {"--once"},
 }
 
 // appVerbs act on the app named with --app.

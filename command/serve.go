@@ -25,6 +25,7 @@ import (
 	"github.com/longshoreman/longshoreman/metrics"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/scheduler"
+	"github.com/longshoreman/longshoreman/traffic"
 	"github.com/longshoreman/longshoreman/ui"
 )
 
@@ -42,6 +43,8 @@ type ServeCommand struct {
 	reconcile *scheduler.Reconciler
 	jobs      *scheduler.JobRunner // runs the scheduled jobs while this controller leads
 	publisher *pubsub.Publisher
+	traffic   *traffic.Store          // the routers' summaries, merged
+	trafficRx *pubsub.TrafficReceiver // hears them, leader or not
 	redis     *pubsub.Client
 	server    *nethttp.Server
 	api       *http.Server
@@ -241,12 +244,17 @@ func (c *ServeCommand) buildAPI(s secrets, m *metrics.Metrics) error {
 	if _, ok := c.db.(*etcd.Store); ok {
 		elected = c.leader
 	}
+	c.traffic = traffic.New()
+	c.trafficRx = pubsub.NewTrafficReceiver(pubsub.TrafficReceiverConfig{
+		Client: c.redis, Channel: c.Config.Redis.Channel, Keys: s.routesKeys, Cluster: c.db.ClusterID(), Logger: c.logger,
+	})
 	c.api = http.NewServer(&http.Server{
 		Store: c.db, EnvKeys: c.db, Scheduler: c.scheduler, Publisher: c.publisher, Token: s.token, Logger: c.logger,
 		Metrics: m.Handler(), Observer: m, Hosts: c.reconcile, Leadership: elected,
 		RouterToken: s.routerToken, TableChanged: c.tableChanged, ForwardTLS: forwardTLS,
 		Events: c.events, UI: ui.Handler(), Memory: c.scheduler, Disk: c.scheduler,
 		AuditKeep: c.Config.AuditKeep, AuditMaxAge: c.Config.AuditMaxAge,
+		Traffic: c.traffic,
 	})
 	return nil
 }
@@ -286,6 +294,7 @@ func (c *ServeCommand) listen(ctx context.Context, tlsConfig *tls.Config) error 
 		}
 	})
 	c.goRun(func() { c.leader.Run(runCtx, c.lead) })
+	c.goRun(func() { c.trafficRx.Run(runCtx, func(s cluster.TrafficSummary) { c.traffic.Add(s) }) })
 	c.logger.Info("controller listening", "url", c.URL(), "dashboard", c.URL()+"/ui/", "db", cfg.DB, "controller", c.db.ControllerID(),
 		"cluster", c.db.ClusterID(), "epoch", c.db.Epoch())
 	c.goRun(func() { c.sayWhatIsMissing(runCtx) })

@@ -682,3 +682,10 @@ type WhoAmIResponse struct {
 	Apps    []string  `json:"apps"`
 	Expires time.Time `json:"expires,omitzero"`
 }
+
+// TrafficResponse is GET /apps/:app/traffic's answer: the app's figures
+// over the span asked for (see cluster.TrafficFigures).
+type TrafficResponse struct {
+	App string `json:"app"`
+	cluster.TrafficFigures
+}

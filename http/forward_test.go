@@ -35,8 +35,9 @@ func TestLeaderOnly(t *testing.T) {
 		{"DELETE", "/apps/:app/volumes/:volume"}: true,
 		{"GET", "/apps/:app/jobs"}:               false, {"POST", "/apps/:app/jobs"}: true, {"DELETE", "/apps/:app/jobs/:job"}: true,
 		{"GET", "/tokens"}: false, {"POST", "/tokens"}: true, {"DELETE", "/tokens/:name"}: true, {"GET", "/whoami"}: false,
-		{"GET", "/audit"}:           false,
-		{"POST", "/secrets/rotate"}: true,
+		{"GET", "/audit"}:             false,
+		{"POST", "/secrets/rotate"}:   true,
+		{"GET", "/apps/:app/traffic"}: false,
 	}
 	routes := Routes()
 	if len(routes) != len(want) {

@@ -33,13 +33,24 @@ type TestServer struct {
 
 func MustOpenServer(tb testing.TB) *TestServer {
 	tb.Helper()
+	return openServerWith(tb, nil)
+}
+
+// openServerWith is MustOpenServer with the server's other parts set by
+// configure (nil: none).
+func openServerWith(tb testing.TB, configure func(*http.Server)) *TestServer {
+	tb.Helper()
 	d, err := db.Open(filepath.Join(tb.TempDir(), "longshoreman.db"), db.Options{Create: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	engines := docker.New(docker.Config{Port: 1}) // nothing listens on port 1
 	sched := scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID()})
-	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Scheduler: sched, Token: testToken}))
+	cfg := &http.Server{Store: d, Scheduler: sched, Token: testToken}
+	if configure != nil {
+		configure(cfg)
+	}
+	srv := httptest.NewServer(http.NewServer(cfg))
 	tb.Cleanup(func() {
 		srv.Close()
 		engines.Close()

@@ -41,6 +41,7 @@ var routeNeeds = map[[2]string]need{
 	{"POST", "/apps/:app/envs"}:              needDeploy,
 	{"DELETE", "/apps/:app/envs/:key"}:       needDeploy,
 	{"GET", "/apps/:app/history"}:            needRead,
+	{"GET", "/apps/:app/traffic"}:            needRead,
 	{"GET", "/apps/:app/logs"}:               needReadOwnApp,
 	{"GET", "/apps/:app/kill"}:               needDeploy,
 	{"POST", "/apps/:app/kill"}:              needDeploy,

@@ -101,6 +101,8 @@ type Server struct {
 	UI         http.Handler // serves GET /ui/..., without a token; may be nil
 	Memory     HostMemory   // each host's total memory for /overview; may be nil
 	Disk       ImageDisk    // each host's disk use of images for /overview; may be nil
+	// Traffic answers GET /apps/:app/traffic; nil: it answers 503.
+	Traffic TrafficSource
 
 	// EnvKeys rotates the key of the env values (POST /secrets/rotate);
 	// nil: the route answers that there is none.
@@ -181,6 +183,7 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "POST", "/apps/:app/envs", s.forApp(s.setEnv))
 	s.handle(r, "DELETE", "/apps/:app/envs/:key", s.forApp(s.unsetEnv))
 	s.handle(r, "GET", "/apps/:app/history", s.forApp(s.history))
+	s.handle(r, "GET", "/apps/:app/traffic", s.forApp(s.traffic))
 	s.handle(r, "GET", "/apps/:app/logs", s.forApp(s.logs))
 	s.handle(r, "GET", "/apps/:app/kill", s.forApp(s.kill))
 	s.handle(r, "POST", "/apps/:app/kill", s.forApp(s.kill))
@@ -253,6 +256,7 @@ func Routes() [][2]string {
 		{"GET", "/tokens"}, {"POST", "/tokens"}, {"DELETE", "/tokens/:name"}, {"GET", "/whoami"},
 		{"GET", "/audit"},
 		{"POST", "/secrets/rotate"},
+		{"GET", "/apps/:app/traffic"},
 	}
 }
 

@@ -68,6 +68,9 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			r.Body = req.Body
 		}
 		r.URL.Host = be.addr
+		if t, ok := req.Context().Value(tallyKey{}).(*tally); ok {
+			t.be.Store(be)
+		}
 		resp, err := b.base.RoundTrip(r)
 		if err == nil {
 			return resp, nil

@@ -33,8 +33,8 @@ var errSent = errors.New("instance failed after receiving the request")
 // serveFast proxies req to an instance of a, retrying on the next instance
 // after a dial error or a failure before any of the answer was written to
 // the client (GET and HEAD are idempotent), but not after the backend
-// timeout, as the proxy path does.
-func (r *Router) serveFast(w http.ResponseWriter, req *http.Request, a *app, name string) {
+// timeout, as the proxy path does. It returns the instance tried last.
+func (r *Router) serveFast(w http.ResponseWriter, req *http.Request, a *app, name string) (be *backend) {
 	start := a.next.Add(1) - 1
 	var tried uint64
 	var lastErr error
@@ -45,14 +45,14 @@ func (r *Router) serveFast(w http.ResponseWriter, req *http.Request, a *app, nam
 			break
 		}
 		tried |= 1 << i
-		be := a.at(start, i)
+		be = a.at(start, i)
 		written, err := r.forward(w, req, be, now)
 		if err == nil {
-			return
+			return be
 		}
 		lastErr = err
 		if req.Context().Err() != nil {
-			return // the client went away; the instance is not to blame
+			return be // the client went away; the instance is not to blame
 		}
 		if isDialError(err) {
 			be.badUntil.Store(now.UnixNano() + int64(r.skipFor))
@@ -68,6 +68,7 @@ func (r *Router) serveFast(w http.ResponseWriter, req *http.Request, a *app, nam
 		}
 	}
 	r.proxyError(w, req, lastErr)
+	return be
 }
 
 // forward sends req to be and copies the answer to w. written reports

@@ -3,6 +3,8 @@ package router
 import (
 	"net/http"
 
+	"github.com/longshoreman/longshoreman/cluster"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -11,7 +13,8 @@ import (
 // StatusPath's full answer), the router's Prometheus metrics: the requests
 // each app's limits refused, by app and code, the clients its rate limit
 // tracks, and the requests held now. Their labels are bounded: an app is
-// one of the table's limited apps, a code 429 or 413.
+// one of the table's limited apps, a code 429 or 413. The apps' traffic
+// (traffic.go) is there too, by app of the table and class of answer.
 const MetricsPath = "/_longshoreman/metrics"
 
 var (
@@ -23,6 +26,13 @@ var (
 		[]string{"app"}, nil)
 	heldDesc = prometheus.NewDesc("longshoreman_router_held_requests",
 		"Requests waiting now for a held app to have an instance.", nil, nil)
+	requestsDesc = prometheus.NewDesc("longshoreman_router_requests_total",
+		"Requests to the app answered, by class of answer: 2xx (with 1xx), 3xx, 4xx, 5xx (but 502 and 504), 502, 504.",
+		[]string{"app", "class"}, nil)
+	answerBytesDesc = prometheus.NewDesc("longshoreman_router_answer_bytes_total",
+		"Answer body bytes sent to the app's clients.", []string{"app"}, nil)
+	latencyDesc = prometheus.NewDesc("longshoreman_router_request_duration_seconds",
+		"Time from a request's head to the end of its answer, for the app's requests.", []string{"app"}, nil)
 )
 
 // newMetrics returns the handler of the router's metrics, read from the
@@ -42,6 +52,9 @@ func (c routerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- limitedDesc
 	ch <- limitClientsDesc
 	ch <- heldDesc
+	ch <- requestsDesc
+	ch <- answerBytesDesc
+	ch <- latencyDesc
 }
 
 func (c routerCollector) Collect(ch chan<- prometheus.Metric) {
@@ -49,6 +62,22 @@ func (c routerCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.r.snap.Load()
 	if s == nil {
 		return
+	}
+	for name, a := range s.apps {
+		t := a.totals()
+		for i, n := range t.Answers {
+			ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(n), name, cluster.ClassNames[i])
+		}
+		ch <- prometheus.MustNewConstMetric(answerBytesDesc, prometheus.CounterValue, float64(t.Bytes), name)
+		buckets := make(map[float64]uint64, len(cluster.LatencyBounds))
+		var cum uint64
+		for i, b := range cluster.LatencyBounds {
+			cum += t.Latency[i]
+			buckets[b.Seconds()] = cum
+		}
+		// The sum is not kept (it would cost an add per request): the
+		// histogram's quantiles need only the buckets.
+		ch <- prometheus.MustNewConstHistogram(latencyDesc, t.Requests(), 0, buckets, name)
 	}
 	for name, l := range s.limits {
 		ch <- prometheus.MustNewConstMetric(limitedDesc, prometheus.CounterValue, float64(l.counts.tooMany.Load()), name, "429")

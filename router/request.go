@@ -220,6 +220,7 @@ type connWriter struct {
 	chunked bool  // the body is sent chunked
 	length  int64 // the Content-Length given, -1 none
 	n       int64 // body bytes written
+	status  int   // the status sent, 0 before
 	close   bool  // the connection closes after this answer
 	err     error // the first write error: the connection is done
 }
@@ -239,6 +240,7 @@ func (w *connWriter) WriteHeader(status int) {
 		return // the loop sends no informational answers
 	}
 	w.wrote = true
+	w.status = status
 	h := w.header
 	w.noBody = w.req.Method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified
 	if v := h["Content-Length"]; len(v) == 1 {

@@ -106,6 +106,9 @@ type Config struct {
 	// limit tracks at most (see clientLimiter); default
 	// DefaultMaxLimitClients.
 	MaxLimitClients int
+	// NoTraffic turns off the counting of the apps' traffic (traffic.go):
+	// Summary is then empty, and the metrics have no traffic figures.
+	NoTraffic bool
 }
 
 // Router is an http.Handler that proxies by Host header. It is safe for
@@ -127,6 +130,11 @@ type Router struct {
 
 	maxLimitClients int // Config.MaxLimitClients
 	metrics         http.Handler
+
+	noTraffic bool       // Config.NoTraffic
+	trafficMu sync.Mutex // serializes Summary
+	retiredMu sync.Mutex // guards retired
+	retired   []retired  // counters that left the table since the last Summary
 
 	// applied is closed by the Apply after the one that made it, and
 	// replaced: requests held for an app wait on it (see hold).
@@ -150,6 +158,7 @@ func New(cfg Config) *Router {
 		trusted:  cfg.TrustForwarded,
 
 		maxLimitClients: cfg.MaxLimitClients,
+		noTraffic:       cfg.NoTraffic,
 	}
 	r.metrics = r.newMetrics()
 	applied := make(chan struct{})
@@ -244,6 +253,7 @@ func (r *Router) Apply(t cluster.RoutingTable) {
 	next.limits = r.newLimits(t.Limits, prev)
 	r.snap.Store(next)
 	next.closeGone(prev)
+	r.retire(next, prev)
 	applied := make(chan struct{})
 	close(*r.applied.Swap(&applied))
 	r.log.Info("routing table applied", "version", t.Version, "controller", t.Controller, "apps", len(t.Routes))
@@ -290,32 +300,43 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		maintenancePage(w, req, name, msg)
 		return
 	}
+	a := s.apps[name]
+	if a != nil && !r.noTraffic {
+		r.serveCounted(w, req, a, name, r.serveApp)
+		return
+	}
+	r.serveApp(w, req, a, name)
+}
+
+// serveApp applies the limits of the app name, holds its requests while it
+// has no instance, and proxies the others to an instance of a (nil: not in
+// the table). It returns the instance that answered last, if any.
+func (r *Router) serveApp(w http.ResponseWriter, req *http.Request, a *app, name string) *backend {
+	s := r.snap.Load()
 	if s.limits != nil {
 		if l := s.limits[name]; l != nil {
 			if req = r.admit(w, req, l, name); req == nil {
-				return
+				return nil
 			}
 		}
 	}
-	a := s.apps[name]
 	if d := s.held[name]; d > 0 && (a == nil || len(a.backends) == 0) {
 		var ok bool
 		if a, ok = r.hold(req.Context(), name, d); !ok {
 			heldOut(w, name, d)
-			return
+			return nil
 		}
 	}
 	if a == nil {
 		plain(w, http.StatusNotFound, "No backend found for "+name)
-		return
+		return nil
 	}
 	if len(a.backends) == 0 {
 		plain(w, http.StatusServiceUnavailable, name+" has no healthy instance right now; deploy it or check its health check.")
-		return
+		return nil
 	}
 	if !r.noFast && fastPathOK(req) {
-		r.serveFast(w, req, a, name)
-		return
+		return r.serveFast(w, req, a, name)
 	}
 	if req.ProtoMajor == 2 && r.readRate > 0 {
 		// HTTP/2 flow control holds an answer the client does not read
@@ -331,7 +352,16 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// has wrapped; the context carries rb there.
 		req = req.WithContext(context.WithValue(req.Context(), rateBodyKey{}, rb))
 	}
+	var t *tally
+	if !r.noTraffic {
+		t = &tally{}
+		req = req.WithContext(context.WithValue(req.Context(), tallyKey{}, t))
+	}
 	r.proxy.ServeHTTP(w, req)
+	if t != nil {
+		return t.be.Load()
+	}
+	return nil
 }
 
 // hold waits, for at most d, until the app name has a routed instance

@@ -81,6 +81,10 @@ type RunConfig struct {
 	RouterToken string
 	// ControllerTLS verifies an https Controller; nil: the system's CAs.
 	ControllerTLS *tls.Config
+	// TrafficInterval is how often the router sends the controllers its
+	// traffic summary; default cluster.TrafficInterval. Router.NoTraffic
+	// turns the counting and the summaries off.
+	TrafficInterval time.Duration
 }
 
 // Run serves the router until ctx ends: it subscribes to the routing table
@@ -115,8 +119,8 @@ type Daemon struct {
 	servers []*listenerServer
 
 	serveErr chan error     // a listener's server that stopped on its own
-	stopSub  func()         // ends the subscriber, the table keeper and the certificate fetches
-	wg       sync.WaitGroup // those three
+	stopSub  func()         // ends the subscriber, the table keeper, the certificate fetches and the traffic summaries
+	wg       sync.WaitGroup // those four
 }
 
 // Open checks cfg, listens, applies the table kept by the last run, and
@@ -266,6 +270,12 @@ func (d *Daemon) subscribe() {
 	})
 	if d.certs != nil {
 		d.wg.Go(func() { d.certs.run(subCtx) })
+	}
+	if !d.cfg.Router.NoTraffic {
+		send := pubsub.NewTrafficSender(d.cfg.Redis, d.cfg.Channel, d.cfg.Keys[0], d.cfg.Logger)
+		ts := &TrafficSender{Router: d.r, ID: NewRouterID(), Interval: d.cfg.TrafficInterval,
+			Cluster: func() string { return d.sub.Status().Cluster }, Send: send.Send}
+		d.wg.Go(func() { ts.Run(subCtx) })
 	}
 }
 

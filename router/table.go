@@ -33,6 +33,7 @@ type app struct {
 	name     string
 	backends []*backend
 	next     atomic.Uint64
+	stats    *appStats // kept across tables while the app is in them
 }
 
 // backend is one instance address. A backend that refused a connection is
@@ -43,6 +44,7 @@ type backend struct {
 	badUntil    atomic.Int64
 	pool        connPool     // the fast path's keep-alive connections
 	strayLogged atomic.Int64 // when stray bytes from it were last logged, Unix nanoseconds
+	stats       counters     // the requests it answered (traffic.go)
 }
 
 // newSnapshot prepares t, reusing prev's backends (and counters) so their
@@ -59,10 +61,11 @@ func newSnapshot(t cluster.RoutingTable, prev *snapshot) *snapshot {
 	s := &snapshot{table: t, apps: make(map[string]*app, len(t.Routes))}
 	for name, addrs := range t.Routes {
 		key := canonicalHost(name)
-		a := &app{name: key, backends: make([]*backend, 0, len(addrs))}
+		a := &app{name: key, backends: make([]*backend, 0, len(addrs)), stats: &appStats{}}
 		if prev != nil {
 			if old := prev.apps[key]; old != nil {
 				a.next.Store(old.next.Load())
+				a.stats = old.stats
 			}
 		}
 		seen := map[string]bool{}

@@ -100,12 +100,13 @@ echo
 echo "| proxy | requests counted | instructions | per request |"
 echo "| --- | --- | --- | --- |"
 : >"$work/results"
-for t in router nginx; do
+for t in router router-no-traffic nginx; do
 	case $t in
 	router) line=$(count router $ROUTER "$work/router-bench" router -addr $ROUTER -host $HOST -backend $BACKEND) ;;
+	router-no-traffic) line=$(count router-no-traffic $ROUTER "$work/router-bench" router -addr $ROUTER -host $HOST -backend $BACKEND -no-traffic) ;;
 	nginx) line=$(count nginx $NGINX nginx -c "$work/nginx.conf" -p "$work") ;;
 	esac
 	echo "$line" | awk '{ printf "| %s | %d | %d | %d |\n", $1, $2, $3, $4 }'
 	echo "$line" >>"$work/results"
 done
-awk '{ per[$1] = $4 } END { printf "\nrouter / nginx user-space instructions per request: %.2f\n", per["router"] / per["nginx"] }' "$work/results"
+awk '{ per[$1] = $4 } END { printf "\nrouter / nginx user-space instructions per request: %.2f\ncounting the traffic / not counting it: %.3f\n", per["router"] / per["nginx"], per["router"] / per["router-no-traffic"] }' "$work/results"

@@ -106,8 +106,9 @@ func runRouter(ctx context.Context, args []string) error {
 	certFile := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate (and -tls-key), with the router's TLS settings")
 	keyFile := fs.String("tls-key", "", "the PEM key of -tls-cert")
 	noResume := fs.Bool("no-resume", false, "refuse TLS session resumption, so that every handshake is a full one")
+	noTraffic := fs.Bool("no-traffic", false, "turn off the counting of the traffic (router.Config.NoTraffic)")
 	fs.Parse(args)
-	r := router.New(router.Config{ReverseProxyOnly: *rpOnly, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	r := router.New(router.Config{ReverseProxyOnly: *rpOnly, NoTraffic: *noTraffic, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	r.Apply(cluster.RoutingTable{Version: 1, Controller: "bench", Routes: map[string][]string{*host: strings.Split(*backends, ",")}})
 	var tlsConfig *tls.Config
 	if *certFile != "" {

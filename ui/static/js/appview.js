@@ -4,6 +4,7 @@ import { get, request } from './api.js';
 import { h, replace, confirm, time, badge, field, status, ago } from './dom.js';
 import { deployForm, runSteps } from './deploy.js';
 import { canDeploy, canReadSecrets } from './scope.js';
+import { chart } from './traffic.js';
 
 const enc = encodeURIComponent;
 
@@ -17,6 +18,8 @@ export function mount(el, { app, refresh, events }) {
   const envBody = h('tbody', { id: 'envs-body' });
   const histBody = h('tbody', { id: 'history-body' });
   const jobsBody = h('tbody', { id: 'jobs-body' });
+  const trafficBox = h('div', { id: 'traffic' }, 'Loading…');
+  const trafficSummary = h('p', { id: 'traffic-summary', class: 'detail' });
   const logs = h('pre', { id: 'logs', class: 'logs', tabindex: 0, 'aria-label': 'Last log lines' }, 'Loading…');
   const error = h('p', { id: 'app-error', role: 'alert' });
   const opSteps = h('ol', { class: 'steps', id: 'op-steps', 'aria-label': 'Steps of the last change', role: 'log', 'aria-live': 'polite' });
@@ -81,6 +84,9 @@ export function mount(el, { app, refresh, events }) {
       h('h2', { id: 'op-title' }, 'Deploy'),
       h('div', { id: 'app-deploy' }),
       h('h3', {}, 'Last change'), opSteps, opOut) : null,
+    h('section', { 'aria-labelledby': 'traffic-title' },
+      h('h2', { id: 'traffic-title' }, 'Traffic, last hour'),
+      trafficSummary, trafficBox),
     h('section', { 'aria-labelledby': 'envs-title' },
       h('h2', { id: 'envs-title' }, 'Envs'),
       h('div', { class: 'scroll' }, h('table', { id: 'envs' },
@@ -198,7 +204,14 @@ export function mount(el, { app, refresh, events }) {
         h('td', {}, String(i.revision)),
         h('td', {}, time(i.started), ' ', h('span', { class: 'detail' }, ago(i.started)))))
         : [h('tr', {}, h('td', { colspan: 4 }, 'No instances.'))]);
-      const [envs, hist, jobs] = await Promise.all([secrets ? get(`${base}/envs`) : { envs: [] }, get(`${base}/history`), get(`${base}/jobs`)]);
+      const [envs, hist, jobs, traffic] = await Promise.all([secrets ? get(`${base}/envs`) : { envs: [] }, get(`${base}/history`), get(`${base}/jobs`),
+        get(`${base}/traffic?since=1h`).catch((err) => ({ error: err.message }))]);
+      if (traffic.error) {
+        replace(trafficBox, traffic.error);
+      } else {
+        replace(trafficSummary, `${traffic.requests} requests, ${traffic.rps.toFixed(2)}/s, ${(traffic.error_rate * 100).toFixed(1)}% errors, p50 ${traffic.p50.toFixed(1)} ms, p95 ${traffic.p95.toFixed(1)} ms, p99 ${traffic.p99.toFixed(1)} ms; dashed lines mark deploys.`);
+        replace(trafficBox, chart(traffic, hist.history));
+      }
       lastEnvs = envs.envs;
       replace(envBody, envRows(lastEnvs));
       replace(histBody, histRows(hist.history));

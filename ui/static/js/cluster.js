@@ -1,8 +1,9 @@
 // The cluster view: hosts, apps, a deploy form and the latest events.
-import { request } from './api.js';
+import { get, request } from './api.js';
 import { h, replace, confirm, time, bytes, badge, field, status } from './dom.js';
 import { deployForm } from './deploy.js';
 import { canAdmin, canDeploy } from './scope.js';
+import { sparkline } from './traffic.js';
 
 function hostState(host) {
   if (host.draining) return badge('draining');
@@ -43,14 +44,26 @@ function lastDeploy(app) {
 }
 
 function appRows(apps) {
-  if (!apps.length) return [h('tr', {}, h('td', { colspan: 6 }, 'No apps yet: deploy one below.'))];
+  if (!apps.length) return [h('tr', {}, h('td', { colspan: 7 }, 'No apps yet: deploy one below.'))];
   return apps.map((app) => h('tr', { 'data-app': app.app },
     h('th', { scope: 'row' }, h('a', { href: `#/apps/${encodeURIComponent(app.app)}` }, app.app)),
     h('td', { class: 'mono' }, app.image || '—'),
     h('td', {}, app.revision ? String(app.revision) : '—'),
     h('td', { class: 'healthy' }, `${app.healthy}/${app.count}`),
     h('td', {}, badge(app.state), app.maintenance && [' ', badge('maintenance')]),
-    h('td', {}, lastDeploy(app))));
+    h('td', {}, lastDeploy(app)),
+    h('td', { class: 'spark', 'data-traffic': app.app }, '—')));
+}
+
+// fillSparklines draws each app's requests/s of the last hour in its row.
+async function fillSparklines(body, apps) {
+  await Promise.all(apps.map(async (app) => {
+    try {
+      const f = await get(`/apps/${encodeURIComponent(app.app)}/traffic?since=1h`);
+      const td = [...body.querySelectorAll('td[data-traffic]')].find((x) => x.dataset.traffic === app.app);
+      if (td) replace(td, sparkline(f), h('span', { class: 'detail' }, `${f.rps.toFixed(1)}/s`));
+    } catch { /* the row keeps its dash */ }
+  }));
 }
 
 // mount builds the view in el; update(overview) fills it.
@@ -83,7 +96,7 @@ export function mount(el, { refresh, events }) {
     h('section', { 'aria-labelledby': 'apps-title' },
       h('h2', { id: 'apps-title' }, 'Apps'),
       h('div', { class: 'scroll' }, h('table', { id: 'apps' },
-        h('thead', {}, h('tr', {}, ['App', 'Image', 'Revision', 'Healthy', 'State', 'Last deploy'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, ['App', 'Image', 'Revision', 'Healthy', 'State', 'Last deploy', 'Requests/s, last hour'].map((c) => h('th', { scope: 'col' }, c)))),
         appBody))),
     canDeploy() ? h('section', { 'aria-labelledby': 'deploy-title' },
       h('h2', { id: 'deploy-title' }, 'Deploy'),
@@ -95,6 +108,7 @@ export function mount(el, { refresh, events }) {
     update(o) {
       replace(hostBody, hostRows(o.hosts, refresh));
       replace(appBody, appRows(o.apps));
+      fillSparklines(appBody, o.apps);
     },
   };
 }

@@ -1,0 +1,79 @@
+//go:build integration
+
+package integration
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/longshoreman/longshoreman/internal/testenv"
+)
+
+// TestDashboardTraffic: traffic through a router process shows on the
+// app's page as a chart of requests/s, p99 latency and error rate with the
+// deploy marked on its time axis, and as a sparkline on the cluster view;
+// the page is kept as docs/ui-traffic.png (-update).
+func TestDashboardTraffic(t *testing.T) {
+	t.Parallel()
+	hosts := testenv.Hosts(t)
+	redis := testenv.Redis(t)
+	c, _ := serveUI(t, map[string]string{"LONGSHOREMAN_CHANNEL": testChannel(t), "LONGSHOREMAN_ROUTES_KEY": testRoutesKey, "LONGSHOREMAN_REPUBLISH": "1s"})
+	for _, h := range hosts {
+		mustCall(t, c, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
+	r := StartRouter(t, redis)
+	app := testenv.UniqueApp(t, "traffic-ui")
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
+	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	for i := range 80 {
+		path, want := "/", 200
+		if i%8 == 0 {
+			path, want = "/file?path=/", 500
+		}
+		if status, _, body := edgeCall(t, routerClient, r.URL, app, "GET", path, "", "", false); status != want {
+			t.Fatalf("GET %s: %d %q, want %d", path, status, body, want)
+		}
+	}
+	waitFor(t, 30*time.Second, "the controller has the traffic", func() bool {
+		out := mustCall(t, c, "GET", "/apps/"+app+"/traffic?since=1h", "")
+		n, _ := out["requests"].(float64)
+		return n >= 80
+	})
+
+	shots := t.TempDir()
+	b := newBrowser(t, 1280, 900)
+	b.Do("opening the dashboard", chromedp.Navigate(c.URL()+"/ui/"), chromedp.WaitVisible(css("#token")))
+	b.Do("signing in", chromedp.SendKeys(css("#token"), uiToken), chromedp.Click(css("#signin-form button[type=submit]")))
+	b.Wait("the app's sparkline", `document.querySelector('#apps-body td[data-traffic=`+js(app)+`] svg.sparkline polyline')`, 30*time.Second)
+	b.Do("opening the app", chromedp.Click(css(`#apps-body a[href="#/apps/`+app+`"]`)))
+	b.Wait("the chart's three lines", `document.querySelectorAll('#traffic-chart polyline').length === 3`, 30*time.Second)
+	b.Wait("the deploy marked", `document.querySelector('#traffic-chart .c-mark[data-revision="1"] line')`, 30*time.Second)
+	summary := evalJS[string](b, `document.getElementById('traffic-summary').textContent`)
+	if !strings.Contains(summary, "% errors") || !strings.Contains(summary, "requests") {
+		t.Errorf("the traffic summary: %q", summary)
+	}
+	// The error-rate line rises above its baseline somewhere: 1 in 8 failed.
+	if top := evalJS[bool](b, `[...document.querySelector('#traffic-chart polyline[data-panel=error_rate]').points].some(p => p.y < 343)`); !top {
+		t.Errorf("the error-rate line stays at 0")
+	}
+	if bad := consoleErrors(b); len(bad) > 0 {
+		t.Errorf("console errors: %s", strings.Join(bad, "\n"))
+	}
+	b.Screenshot(shots, "ui-traffic.png")
+	t.Logf("traffic summary on the page: %s", summary)
+}
+
+// consoleErrors returns the page's console errors and exceptions.
+func consoleErrors(b *browser) []string {
+	var bad []string
+	for _, m := range b.Console() {
+		if strings.HasPrefix(m, "error") || strings.HasPrefix(m, "exception") {
+			bad = append(bad, m)
+		}
+	}
+	return bad
+}
