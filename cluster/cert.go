@@ -267,7 +267,7 @@ func AddHTTPS(t *RoutingTable, app *App) {
 // maintenance and the held apps. A store raises the version when it
 // differs from the stored sum.
 func TableSum(t RoutingTable) []byte {
-	if len(t.HTTPS) == 0 && len(t.Challenges) == 0 && t.Certs == 0 && len(t.Maintenance) == 0 && len(t.Held) == 0 {
+	if len(t.HTTPS) == 0 && len(t.Challenges) == 0 && t.Certs == 0 && len(t.Maintenance) == 0 && len(t.Held) == 0 && len(t.Canary) == 0 {
 		// The sum stored before tables carried HTTPS: an upgrade alone
 		// does not raise the version.
 		buf, _ := json.Marshal(t.Routes)
@@ -283,7 +283,8 @@ func TableSum(t RoutingTable) []byte {
 		// or held apps is the one stored before tables carried them.
 		Maintenance map[string]MaintenanceRoute `json:"maintenance,omitempty"`
 		Held        map[string]Duration         `json:"held,omitempty"`
-	}{t.Routes, t.HTTPS, t.Challenges, t.Certs, t.Maintenance, t.Held})
+		Canary      map[string]CanaryRoute      `json:"canary,omitempty"`
+	}{t.Routes, t.HTTPS, t.Challenges, t.Certs, t.Maintenance, t.Held, t.Canary})
 	sum := sha256.Sum256(buf)
 	return sum[:]
 }

@@ -104,6 +104,11 @@ type App struct {
 	// themselves, 503 with a page, instead of proxying them; its instances
 	// keep running and deploys go on (see maintenance.go).
 	Maintenance AppMaintenance `json:"maintenance,omitzero"`
+
+	// Canary is the canary under way: a revision whose instances run
+	// beside the current revision's with a share of its requests, until
+	// promoted or aborted (see canary.go). Nil when there is none.
+	Canary *AppCanary `json:"canary,omitempty"`
 }
 
 // AppHTTPS is an app's HTTPS setting (POST /apps/:app/https).
@@ -262,6 +267,13 @@ type RoutingTable struct {
 	// duration given, while they have no routed instance: a stop-first
 	// deploy is replacing them (see AddHeld).
 	Held map[string]Duration `json:"held,omitempty"`
+	// Format is TableFormatCanary when the table carries a canary, left
+	// out otherwise; a router refuses a table of a format it does not
+	// know (see canary.go).
+	Format int `json:"format,omitempty"`
+	// Canary lists the apps whose requests are split between the current
+	// revision's instances (Routes) and a canary's, by weight.
+	Canary map[string]CanaryRoute `json:"canary,omitempty"`
 }
 
 // HTTPSRoute is how the routers serve one app over HTTPS.

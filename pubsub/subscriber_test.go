@@ -129,3 +129,39 @@ func TestSubscriberStaysWithItsCluster(t *testing.T) {
 		t.Fatalf("Adopt called with %v, want [first]", adopted)
 	}
 }
+
+// TestSubscriberRefusesUnknownFormat: a signed table of a format above
+// the one this release reads (a newer controller's) is not applied but
+// counted and logged as an error, once per burst; a canary's table
+// (TableFormatCanary) and plain ones are applied.
+func TestSubscriberRefusesUnknownFormat(t *testing.T) {
+	c := newClient(t, testenv.Redis(t))
+	ch := channel(t)
+	var log testenv.Log
+	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}, Cluster: "K",
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
+	a := attacker{t, c, ch}
+	now := uint64(time.Now().UnixNano())
+	signed := func(format int, version uint64) {
+		msg, err := pubsub.Encode(cluster.RoutingTable{Epoch: now, Version: version, Cluster: "K", Controller: "A", Format: format,
+			Routes: map[string][]string{"a.example.com": {"198.51.100.1:80"}},
+			Canary: map[string]cluster.CanaryRoute{"a.example.com": {Revision: 2, Weight: 10, Routes: []string{"198.51.100.2:80"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.publish(pubsub.Sign(msg, testKey))
+	}
+	signed(cluster.TableFormatCanary, 1)
+	signed(cluster.TableFormatKnown+1, 2)
+	signed(cluster.TableFormatKnown+1, 3)
+	signed(0, 4)
+	expectApplied(t, applied, fmt.Sprintf("%d.1A", now), fmt.Sprintf("%d.4A", now))
+	st := s.Status()
+	if st.UnknownFormat != 2 || st.Format != cluster.TableFormatKnown+1 || st.Applied != 2 || st.Version != 4 {
+		t.Fatalf("status %+v", st)
+	}
+	if n := strings.Count(log.String(), "refusing routing tables of a format"); n != 1 || !strings.Contains(log.String(), "level=ERROR") {
+		t.Fatalf("2 tables of an unknown format logged %d times, want once as an error:\n%s", n, log.String())
+	}
+}

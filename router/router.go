@@ -247,7 +247,7 @@ func (r *Router) Table() cluster.RoutingTable {
 	for k, v := range s.table.Routes {
 		t.Routes[k] = slices.Clone(v)
 	}
-	t.HTTPS, t.Challenges, t.Maintenance, t.Held = maps.Clone(t.HTTPS), maps.Clone(t.Challenges), maps.Clone(t.Maintenance), maps.Clone(t.Held)
+	t.HTTPS, t.Challenges, t.Maintenance, t.Held, t.Canary = maps.Clone(t.HTTPS), maps.Clone(t.Challenges), maps.Clone(t.Maintenance), maps.Clone(t.Held), maps.Clone(t.Canary)
 	return t
 }
 
@@ -275,6 +275,9 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	a := s.apps[name]
+	if s.canary != nil {
+		a, req = splitCanary(w, req, s, name, a)
+	}
 	if d := s.held[name]; d > 0 && (a == nil || len(a.backends) == 0) {
 		var ok bool
 		if a, ok = r.hold(req.Context(), name, d); !ok {
