@@ -46,6 +46,9 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 	}
 	// Left out (nil), command and release keep the app's; an empty list clears them.
 	rev.Command, rev.Release = orCurrent(req.Command, a.Command), orCurrent(req.Release, a.Release)
+	if req.Canary > 0 {
+		return s.deployCanary(ctx, a, rev, req, progress)
+	}
 	if req.Batch > 0 {
 		a.Batch = req.Batch // this deploy's alone: a is not stored back
 	}
@@ -143,6 +146,9 @@ type rolloutOpts struct {
 // opts.release is set. Once rev succeeded, the hosts' images of the app's
 // older revisions are pruned in the background (see pruneLater).
 func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *cluster.Revision, opts rolloutOpts, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	if err := refuseDuringCanary(a, "a new revision"); err != nil {
+		return nil, err
+	}
 	rev.Status = cluster.StatusDeploying
 	if err := s.fenced(ctx).CreateRevision(rev); err != nil {
 		return nil, err
@@ -221,6 +227,9 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 	defer unlock()
 	if !a.Deployed() {
 		return nil, cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so there is nothing to scale", app).WithFix("deploy an image first with", cluster.OpDeploy, cluster.ArgApp, app)
+	}
+	if err := refuseDuringCanary(a, "a scale"); err != nil {
+		return nil, err
 	}
 	if len(a.Volumes) > 0 && count > len(a.Hosts) {
 		return nil, cluster.Errorf(cluster.EINVALID, "App %s has volumes (%s) and runs one instance per pinned host (%s): it cannot run %d", app, strings.Join(a.Volumes, ", "), strings.Join(a.Hosts, ", "), count).WithFix("pin it to more hosts with", cluster.OpDeploy, cluster.ArgApp, app)

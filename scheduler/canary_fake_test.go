@@ -1,0 +1,161 @@
+package scheduler_test
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/scheduler"
+)
+
+// canaryDeploy asks for a canary of image taking weight percent.
+func canaryDeploy(c *FakeCluster, app, image string, weight, count int) (*cluster.DeployResult, error) {
+	return c.Deploy(context.Background(), app, cluster.DeployRequest{Image: image, Canary: weight, CanaryCount: count,
+		HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(2 * time.Second)}}, nil)
+}
+
+// revisionsOn returns the revision of each of app's records, sorted.
+func revisionsOn(tb testing.TB, c *FakeCluster, app string) []int {
+	tb.Helper()
+	insts, err := c.DB.Instances(app)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []int
+	for _, i := range insts {
+		out = append(out, i.Revision)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// A canary runs beside the app's instances with its weight in the table,
+// survives reconciler passes, holds off other rollouts, and is promoted
+// (its revision current, count instances, no canary left) or aborted
+// (its instances gone, the revision failed, the table as before).
+func TestFakeCanaryPromoteAndAbort(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, "canary.example.com")
+	c.MustDeploy(t, app, goodImage, 2)
+	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
+	ctx := context.Background()
+
+	res, err := canaryDeploy(c, app, goodImage2, 20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Revision != 2 || len(res.Instances) != 1 {
+		t.Fatalf("canary answer %+v", res)
+	}
+	check := func(when string) {
+		t.Helper()
+		table, err := c.DB.RoutingTable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr := table.Canary[app]
+		if table.Format != cluster.TableFormatCanary || cr.Revision != 2 || cr.Weight != 20 || len(cr.Routes) != 1 || len(table.Routes[app]) != 2 || cr.Routes[0] != res.Instances[0] {
+			t.Fatalf("%s: table format %d, routes %v, canary %+v", when, table.Format, table.Routes[app], cr)
+		}
+		if got := revisionsOn(t, c, app); len(got) != 3 || got[2] != 2 {
+			t.Fatalf("%s: revisions of the records %v", when, got)
+		}
+		a, _ := c.DB.App(app)
+		rev, _ := c.DB.Revision(app, 2)
+		if a.Revision != 1 || a.Canary == nil || rev.Status != cluster.StatusCanary {
+			t.Fatalf("%s: app at revision %d, canary %+v, revision 2 %s", when, a.Revision, a.Canary, rev.Status)
+		}
+	}
+	check("after the canary deploy")
+	r.Pass(ctx)
+	r.Pass(ctx)
+	check("after two reconciler passes")
+
+	if _, err := c.Deploy(ctx, app, cluster.DeployRequest{Image: goodImage}, nil); cluster.ErrorCode(err) != cluster.ECONFLICT {
+		t.Fatalf("deploy during a canary: %v", err)
+	}
+	if _, err := c.Scale(ctx, app, 3, nil); cluster.ErrorCode(err) != cluster.ECONFLICT {
+		t.Fatalf("scale during a canary: %v", err)
+	}
+	if _, err := canaryDeploy(c, app, goodImage, 10, 1); cluster.ErrorCode(err) != cluster.ECONFLICT {
+		t.Fatalf("a second canary: %v", err)
+	}
+	check("after the refused operations")
+
+	res, err = c.Promote(ctx, app, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := c.DB.App(app)
+	rev, _ := c.DB.Revision(app, 2)
+	table, _ := c.DB.RoutingTable()
+	if res.Revision != 2 || a.Revision != 2 || a.Image != goodImage2 || a.Canary != nil || rev.Status != cluster.StatusSucceeded ||
+		table.Format != 0 || table.Canary != nil || len(table.Routes[app]) != 2 {
+		t.Fatalf("after promote: answer %+v, app %d %s canary %+v, revision %s, table format %d canary %v routes %v",
+			res, a.Revision, a.Image, a.Canary, rev.Status, table.Format, table.Canary, table.Routes[app])
+	}
+	eventually(t, "the old revision's instances stopped", func() bool {
+		got := revisionsOn(t, c, app)
+		return len(got) == 2 && got[0] == 2 && got[1] == 2 && len(c.Running(app)) == 2
+	})
+	if _, err := c.Promote(ctx, app, nil); cluster.ErrorCode(err) != cluster.EINVALID {
+		t.Fatalf("promote without a canary: %v", err)
+	}
+
+	// Abort: the canary of revision 3 goes, revision 2 serves alone.
+	if _, err := canaryDeploy(c, app, goodImage, 50, 2); err != nil {
+		t.Fatal(err)
+	}
+	if table, _ := c.DB.RoutingTable(); len(table.Canary[app].Routes) != 2 {
+		t.Fatalf("second canary: %+v", table.Canary)
+	}
+	res, err = c.Abort(ctx, app, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ = c.DB.App(app)
+	rev, _ = c.DB.Revision(app, 3)
+	table, _ = c.DB.RoutingTable()
+	if res.Revision != 2 || a.Revision != 2 || a.Canary != nil || rev.Status != cluster.StatusFailed || rev.Reason == "" ||
+		table.Format != 0 || table.Canary != nil || len(table.Routes[app]) != 2 {
+		t.Fatalf("after abort: answer %+v, app %d canary %+v, revision 3 %s %q, table format %d canary %v routes %v",
+			res, a.Revision, a.Canary, rev.Status, rev.Reason, table.Format, table.Canary, table.Routes[app])
+	}
+	eventually(t, "the canary's instances stopped", func() bool {
+		got := revisionsOn(t, c, app)
+		return len(got) == 2 && got[0] == 2 && got[1] == 2 && len(c.Running(app)) == 2
+	})
+}
+
+// A canary whose instance fails its health check fails, leaves no
+// instance and no canary behind, and the app keeps serving as it was;
+// settings out of range are refused before anything starts.
+func TestFakeCanaryFailsAndRefuses(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, "sick.example.com")
+	if _, err := canaryDeploy(c, app, goodImage, 20, 1); cluster.ErrorCode(err) != cluster.EINVALID {
+		t.Fatalf("a canary of an app never deployed: %v", err)
+	}
+	c.MustDeploy(t, app, goodImage, 2)
+	for _, tc := range []struct{ weight, count int }{{100, 1}, {150, 1}, {20, 1000}} {
+		if _, err := canaryDeploy(c, app, goodImage2, tc.weight, tc.count); cluster.ErrorCode(err) != cluster.EINVALID {
+			t.Fatalf("weight %d count %d: %v", tc.weight, tc.count, err)
+		}
+	}
+	if _, err := canaryDeploy(c, app, sickImage, 20, 1); cluster.ErrorCode(err) != cluster.EDEPLOY {
+		t.Fatalf("a sick canary: %v", err)
+	}
+	a, _ := c.DB.App(app)
+	table, _ := c.DB.RoutingTable()
+	if a.Canary != nil || a.Revision != 1 || table.Canary != nil || len(table.Routes[app]) != 2 {
+		t.Fatalf("after the failed canary: app %d canary %+v, table %v %v", a.Revision, a.Canary, table.Canary, table.Routes[app])
+	}
+	if got := revisionsOn(t, c, app); len(got) != 2 || got[1] != 1 {
+		t.Fatalf("records after the failed canary: %v", got)
+	}
+	if _, err := c.Abort(context.Background(), app, "", nil); cluster.ErrorCode(err) != cluster.EINVALID {
+		t.Fatalf("abort without a canary: %v", err)
+	}
+}
