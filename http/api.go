@@ -55,6 +55,23 @@ type DeployRequest struct {
 	Volumes []string          `json:"volumes"`
 	Hosts   []string          `json:"hosts"`
 	Hold    *cluster.Duration `json:"hold,omitempty"`
+	// Canary (percent, 1-99) makes the deploy a canary: CanaryCount
+	// instances (default 1) of the new revision beside the current ones,
+	// taking that share of the app's requests until POST
+	// /apps/:app/promote or /apps/:app/abort. CanaryAuto promotes it
+	// after that long; CanaryMaxErrors (percentage points, default 1) is
+	// the margin of its 5xx rate over the current revision's (not
+	// compared yet). See cluster/canary.go.
+	Canary          *Int              `json:"canary,omitempty"`
+	CanaryCount     *Int              `json:"canary_count,omitempty"`
+	CanaryAuto      *cluster.Duration `json:"canary_auto,omitempty"`
+	CanaryMaxErrors *float64          `json:"canary_max_errors,omitempty"`
+}
+
+// AbortRequest is the body of POST /apps/:app/abort; it may be empty.
+// POST /apps/:app/promote takes no body.
+type AbortRequest struct {
+	Reason string `json:"reason,omitempty"` // recorded as the canary revision's reason; default "canary aborted"
 }
 
 // SetEnvRequest is the body of POST /apps/:app/envs.
