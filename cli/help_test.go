@@ -22,10 +22,11 @@ var verbArgs = map[string][]string{
 	"maintenance:on": {"--message", "Back soon."}, "maintenance:off": nil,
 	"jobs": nil, "jobs:add": {"report", "@every 10m", "--", "report"}, "jobs:rm": {"report"},
 	"tokens": nil, "tokens:add": {"ci", "--scope", "read"}, "tokens:rm": {"ci"}, "whoami": nil,
+	"promote": nil, "abort": {"--reason", "slow"},
 }
 
 // appVerbs act on the app named with --app.
-var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks", "maintenance:on", "maintenance:off", "volumes:rm", "jobs", "jobs:add", "jobs:rm"}
+var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks", "maintenance:on", "maintenance:off", "volumes:rm", "jobs", "jobs:add", "jobs:rm", "promote", "abort"}
 
 func TestCommandsAndHelp(t *testing.T) {
 	t.Parallel()
