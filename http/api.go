@@ -261,6 +261,17 @@ type AppDescription struct {
 	// Volumes (NAME:/path) and the hosts the app is pinned to.
 	Volumes []string `json:"volumes,omitempty"`
 	Hosts   []string `json:"hosts,omitempty"`
+	// Canary is the canary under way, if any; its routed instances are
+	// listed there, not in Instances.
+	Canary *CanaryDescription `json:"canary,omitempty"`
+}
+
+// CanaryDescription is an app's canary in its description: the app's
+// canary setting (revision, weight, count, started, auto, max_errors,
+// promoting) and its routed instances.
+type CanaryDescription struct {
+	cluster.AppCanary
+	Instances []string `json:"instances"`
 }
 
 // DescribeResponse answers GET /describe.

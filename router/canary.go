@@ -123,16 +123,15 @@ type canaryKey struct{}
 
 // splitCanary returns the instances that serve req when its app name has a
 // canary: the canary's when the request is on its side, else a (the current
-// revision's). A side without a routed instance gives way to the other, so
-// a canary being aborted or promoted fails no request. req carries the
-// choice for the balancer.
+// revision's). While one side has no routed instance, every request goes
+// to the other and no client is assigned a side, so a canary being aborted
+// or promoted fails no request. req carries the choice for the balancer.
 func splitCanary(w http.ResponseWriter, req *http.Request, s *snapshot, name string, a *app) (*app, *http.Request) {
 	c := s.canary[name]
-	if c == nil {
+	if c == nil || len(c.app.backends) == 0 {
 		return a, req
 	}
-	onCanary := c.side(w, req)
-	if len(c.app.backends) == 0 || !onCanary && a != nil && len(a.backends) > 0 {
+	if a != nil && len(a.backends) > 0 && !c.side(w, req) {
 		return a, req
 	}
 	return c.app, req.WithContext(context.WithValue(req.Context(), canaryKey{}, c.app))
