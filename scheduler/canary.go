@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -271,4 +272,50 @@ func (s *Scheduler) result(app string, revision int) (*cluster.DeployResult, err
 
 func noCanary(app, op string) error {
 	return cluster.Errorf(cluster.EINVALID, "App %s has no canary to %s", app, op).WithFix("start one with", cluster.OpDeploy, cluster.ArgApp, app)
+}
+
+// autoPromoteRetry is how long an automatic promote that failed (or found
+// the app busy) waits before it is tried again.
+const autoPromoteRetry = time.Minute
+
+// DueForPromote reports whether c is to be promoted by itself at now: it
+// has a delay (--canary-auto) that passed since it started, and no
+// promote runs.
+func DueForPromote(c *cluster.AppCanary, now time.Time) bool {
+	return c != nil && c.Auto > 0 && !c.Promoting && !now.Before(c.Started.Add(c.Auto.D()))
+}
+
+// autoPromote starts, in goroutines counted by wg, the promotes of the
+// canaries whose --canary-auto delay passed (the leader's passes only).
+// The canary's 5xx rate is not compared with the current revision's yet:
+// a canary is promoted once its time is up.
+func (r *Reconciler) autoPromote(ctx context.Context, apps []*cluster.App, wg *sync.WaitGroup) {
+	now := time.Now()
+	for _, a := range apps {
+		if a.Deleting || !DueForPromote(a.Canary, now) {
+			continue
+		}
+		r.mu.Lock()
+		next := r.promoting[a.Name]
+		if now.Before(next) {
+			r.mu.Unlock()
+			continue
+		}
+		r.promoting[a.Name] = now.Add(24 * time.Hour) // running
+		r.mu.Unlock()
+		wg.Add(1)
+		go func(name string, c cluster.AppCanary) {
+			defer wg.Done()
+			r.s.cfg.Logger.Info("promoting a canary whose time is up", "app", name, "revision", c.Revision, "after", c.Auto.D())
+			_, err := r.s.Promote(ctx, name, nil)
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if err == nil {
+				delete(r.promoting, name)
+				return
+			}
+			r.promoting[name] = time.Now().Add(autoPromoteRetry)
+			r.s.cfg.Logger.Warn("the automatic promote of a canary failed; trying again in a minute", "app", name, "revision", c.Revision, "err", cluster.ErrorMessage(err))
+		}(a.Name, *a.Canary)
+	}
 }

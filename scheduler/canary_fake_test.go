@@ -159,3 +159,35 @@ func TestFakeCanaryFailsAndRefuses(t *testing.T) {
 		t.Fatalf("abort without a canary: %v", err)
 	}
 }
+
+// A canary deployed with an auto-promote delay is promoted by the
+// reconciler's pass once the delay passed, not before.
+func TestFakeCanaryAutoPromote(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, "auto.example.com")
+	c.MustDeploy(t, app, goodImage, 2)
+	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
+	ctx := context.Background()
+	if _, err := c.Deploy(ctx, app, cluster.DeployRequest{Image: goodImage2, Canary: 10, CanaryAuto: cluster.Duration(time.Hour),
+		HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(2 * time.Second)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.Pass(ctx)
+	if a, _ := c.DB.App(app); a.Canary == nil || a.Revision != 1 {
+		t.Fatalf("promoted before its time: revision %d, canary %+v", a.Revision, a.Canary)
+	}
+	// Its time is up: started an hour ago.
+	if _, err := c.DB.UpdateApp(app, func(a *cluster.App) error { a.Canary.Started = a.Canary.Started.Add(-time.Hour); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	r.Pass(ctx) // waits for the promote it starts
+	a, _ := c.DB.App(app)
+	rev, _ := c.DB.Revision(app, 2)
+	if a.Canary != nil || a.Revision != 2 || rev.Status != cluster.StatusSucceeded {
+		t.Fatalf("after the pass: revision %d, canary %+v, revision 2 %s", a.Revision, a.Canary, rev.Status)
+	}
+	eventually(t, "two instances of revision 2", func() bool {
+		got := revisionsOn(t, c, app)
+		return len(got) == 2 && got[0] == 2 && got[1] == 2
+	})
+}

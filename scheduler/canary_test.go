@@ -126,3 +126,24 @@ func TestSettleCanary(t *testing.T) {
 		t.Fatalf("both routed: %s", st)
 	}
 }
+
+func TestDueForPromote(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	c := &cluster.AppCanary{Revision: 3, Started: t0, Auto: cluster.Duration(5 * time.Minute)}
+	for _, tc := range []struct {
+		c    *cluster.AppCanary
+		at   time.Duration
+		want bool
+	}{
+		{nil, time.Hour, false},
+		{c, 4 * time.Minute, false},
+		{c, 5 * time.Minute, true},
+		{c, time.Hour, true},
+		{&cluster.AppCanary{Started: t0}, time.Hour, false}, // no --canary-auto
+		{&cluster.AppCanary{Started: t0, Auto: cluster.Duration(time.Minute), Promoting: true}, time.Hour, false}, // a promote runs
+	} {
+		if got := DueForPromote(tc.c, t0.Add(tc.at)); got != tc.want {
+			t.Errorf("%+v at +%s: %v, want %v", tc.c, tc.at, got, tc.want)
+		}
+	}
+}
