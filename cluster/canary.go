@@ -31,6 +31,8 @@ const (
 	OpAbort   = "abort"
 )
 
+func init() { Ops = append(Ops, OpPromote, OpAbort) }
+
 // TableFormat is the routing table's format when it carries a canary
 // (RoutingTable.Format). A table without one leaves the field out (format
 // 1), so routers of every release read it; a router refuses a table of a

@@ -478,6 +478,8 @@ var opRoutes = map[string]struct {
 	cluster.OpKill:           {"POST", "/:app/kill", nil},
 	cluster.OpRollback:       {"POST", "/:app/rollback", []string{cluster.ArgRevision}},
 	cluster.OpScale:          {"POST", "/:app/scale", []string{cluster.ArgCount}},
+	cluster.OpPromote:        {"POST", "/:app/promote", nil},
+	cluster.OpAbort:          {"POST", "/:app/abort", nil},
 	cluster.OpDescribe:       {"GET", "/describe", nil},
 	cluster.OpStatus:         {"GET", "/healthz", nil},
 	cluster.OpRegistries:     {"GET", "/registries", nil},
