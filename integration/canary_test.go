@@ -90,6 +90,25 @@ func (l *canaryLoad) Stop() (total, failures int64, lastErr string) {
 	return l.total.Load(), l.failures.Load(), l.lastErr
 }
 
+// underLoad runs op (named what) while clients send requests through r,
+// waits until a client with cookie gets version and no side is assigned
+// any more, and fails the test when a request failed.
+func underLoad(t *testing.T, r *Router, app, what, cookie, version string, op func()) {
+	t.Helper()
+	load := startCanaryLoad(r, app)
+	time.Sleep(300 * time.Millisecond) // some load before op begins
+	op()
+	waitFor(t, 15*time.Second, what+": every request on "+version+", no client assigned", func() bool {
+		s, v, set, _ := canaryGet(r, routerClient, app, cookie)
+		return s == 200 && v == version && set == ""
+	})
+	total, failures, lastErr := load.Stop()
+	t.Logf("%s: %d requests, %d failed", what, total, failures)
+	if failures != 0 || total < 20 {
+		t.Fatalf("%s: %d of %d requests failed; last: %s\nrouter log:\n%s", what, failures, total, lastErr, r.Log())
+	}
+}
+
 // TestCanaryThroughRouter: a canary taking 20% of an app's requests, with
 // the real dockerd, Redis and router. Of 1,000 requests from clients
 // without the cookie 15-25% reach the canary, each told its side in a
@@ -159,18 +178,9 @@ func TestCanaryThroughRouter(t *testing.T) {
 
 	// Abort under load: no request fails, then all go to version 1, the
 	// canary's cookie too.
-	load := startCanaryLoad(r, app)
-	time.Sleep(300 * time.Millisecond) // some load before the abort begins
-	c.MustCall(t, "POST", "/"+app+"/abort", `{"reason":"test abort"}`)
-	waitFor(t, 15*time.Second, "every request on version 1, no client assigned", func() bool {
-		s, v, set, _ := canaryGet(r, routerClient, app, "2-c")
-		return s == 200 && v == "version=1" && set == ""
+	underLoad(t, r, app, "abort", "2-c", "version=1", func() {
+		c.MustCall(t, "POST", "/"+app+"/abort", `{"reason":"test abort"}`)
 	})
-	total, failures, lastErr := load.Stop()
-	t.Logf("abort: %d requests, %d failed", total, failures)
-	if failures != 0 || total < 20 {
-		t.Fatalf("abort: %d of %d requests failed; last: %s\nrouter log:\n%s", failures, total, lastErr, r.Log())
-	}
 	for i := 0; i < 50; i++ {
 		if s, v, set, _ := canaryGet(r, routerClient, app, ""); s != 200 || v != "version=1" || set != "" {
 			t.Fatalf("after abort, request %d: %d %s cookie %q", i, s, v, set)
@@ -179,21 +189,11 @@ func TestCanaryThroughRouter(t *testing.T) {
 
 	// Promote under load: no request fails, then all go to version 2.
 	startCanary(3)
-	load = startCanaryLoad(r, app)
-	time.Sleep(300 * time.Millisecond)
-	out := c.MustCall(t, "POST", "/"+app+"/promote", "")
-	if fmt.Sprint(out["revision"]) != "3" {
-		t.Fatalf("promote answered %v", out)
-	}
-	waitFor(t, 15*time.Second, "every request on version 2, no client assigned", func() bool {
-		s, v, set, _ := canaryGet(r, routerClient, app, "3-s")
-		return s == 200 && v == "version=2" && set == ""
+	underLoad(t, r, app, "promote", "3-s", "version=2", func() {
+		if out := c.MustCall(t, "POST", "/"+app+"/promote", ""); fmt.Sprint(out["revision"]) != "3" {
+			t.Fatalf("promote answered %v", out)
+		}
 	})
-	total, failures, lastErr = load.Stop()
-	t.Logf("promote: %d requests, %d failed", total, failures)
-	if failures != 0 || total < 20 {
-		t.Fatalf("promote: %d of %d requests failed; last: %s\nrouter log:\n%s", failures, total, lastErr, r.Log())
-	}
 	for i := 0; i < 50; i++ {
 		if s, v, set, _ := canaryGet(r, routerClient, app, ""); s != 200 || v != "version=2" || set != "" {
 			t.Fatalf("after promote, request %d: %d %s cookie %q", i, s, v, set)

@@ -150,17 +150,25 @@ func (s *Scheduler) deployCanary(ctx context.Context, a *cluster.App, rev *clust
 // lifted first: its instances are routed like the others meanwhile). When
 // it fails, the canary is left running with its weight.
 func (s *Scheduler) Promote(ctx context.Context, app string, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	return s.onCanary(ctx, app, "a promote", progress, func(ctx context.Context, a *cluster.App) (*cluster.DeployResult, error) {
+		return s.promote(ctx, a, progress)
+	})
+}
+
+// onCanary runs fn for op on app under its lock, as every operator's
+// operation does (see begin and open).
+func (s *Scheduler) onCanary(ctx context.Context, app, op string, progress cluster.ProgressFunc, fn func(context.Context, *cluster.App) (*cluster.DeployResult, error)) (*cluster.DeployResult, error) {
 	ctx, end, err := s.begin(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, err
 	}
 	defer end()
-	a, unlock, err := s.open(ctx, app, "a promote", progress)
+	a, unlock, err := s.open(ctx, app, op, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	return s.promote(ctx, a, progress)
+	return fn(ctx, a)
 }
 
 // promote is Promote under the app's lock.
@@ -218,17 +226,9 @@ func (s *Scheduler) promote(ctx context.Context, a *cluster.App, progress cluste
 // routers send every request to the current revision), drained and
 // stopped, and its revision fails with reason.
 func (s *Scheduler) Abort(ctx context.Context, app, reason string, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
-	ctx, end, err := s.begin(context.WithoutCancel(ctx))
-	if err != nil {
-		return nil, err
-	}
-	defer end()
-	a, unlock, err := s.open(ctx, app, "an abort", progress)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	return s.abort(ctx, a, reason, progress)
+	return s.onCanary(ctx, app, "an abort", progress, func(ctx context.Context, a *cluster.App) (*cluster.DeployResult, error) {
+		return s.abort(ctx, a, reason, progress)
+	})
 }
 
 // abort is Abort under the app's lock.

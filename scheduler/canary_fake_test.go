@@ -31,6 +31,25 @@ func revisionsOn(tb testing.TB, c *FakeCluster, app string) []int {
 	return out
 }
 
+// canaryEnded checks that the canary of revision number ended with status
+// (promoted: succeeded, aborted: failed): the app runs revision 2 alone,
+// without a canary in the table, and its other revision's instances stop.
+func canaryEnded(t *testing.T, c *FakeCluster, app string, res *cluster.DeployResult, number int, status string) {
+	t.Helper()
+	a, _ := c.DB.App(app)
+	rev, _ := c.DB.Revision(app, number)
+	table, _ := c.DB.RoutingTable()
+	if res.Revision != 2 || a.Revision != 2 || a.Image != goodImage2 || a.Canary != nil || rev.Status != status || rev.Reason == "" && status == cluster.StatusFailed ||
+		table.Format != 0 || table.Canary != nil || len(table.Routes[app]) != 2 {
+		t.Fatalf("after the canary of revision %d ended: answer %+v, app %d %s canary %+v, revision %s %q, table format %d canary %v routes %v",
+			number, res, a.Revision, a.Image, a.Canary, rev.Status, rev.Reason, table.Format, table.Canary, table.Routes[app])
+	}
+	eventually(t, "only revision 2's instances left", func() bool {
+		got := revisionsOn(t, c, app)
+		return len(got) == 2 && got[0] == 2 && got[1] == 2 && len(c.Running(app)) == 2
+	})
+}
+
 // A canary runs beside the app's instances with its weight in the table,
 // survives reconciler passes, holds off other rollouts, and is promoted
 // (its revision current, count instances, no canary left) or aborted
@@ -88,18 +107,7 @@ func TestFakeCanaryPromoteAndAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := c.DB.App(app)
-	rev, _ := c.DB.Revision(app, 2)
-	table, _ := c.DB.RoutingTable()
-	if res.Revision != 2 || a.Revision != 2 || a.Image != goodImage2 || a.Canary != nil || rev.Status != cluster.StatusSucceeded ||
-		table.Format != 0 || table.Canary != nil || len(table.Routes[app]) != 2 {
-		t.Fatalf("after promote: answer %+v, app %d %s canary %+v, revision %s, table format %d canary %v routes %v",
-			res, a.Revision, a.Image, a.Canary, rev.Status, table.Format, table.Canary, table.Routes[app])
-	}
-	eventually(t, "the old revision's instances stopped", func() bool {
-		got := revisionsOn(t, c, app)
-		return len(got) == 2 && got[0] == 2 && got[1] == 2 && len(c.Running(app)) == 2
-	})
+	canaryEnded(t, c, app, res, 2, cluster.StatusSucceeded)
 	if _, err := c.Promote(ctx, app, nil); cluster.ErrorCode(err) != cluster.EINVALID {
 		t.Fatalf("promote without a canary: %v", err)
 	}
@@ -115,18 +123,7 @@ func TestFakeCanaryPromoteAndAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ = c.DB.App(app)
-	rev, _ = c.DB.Revision(app, 3)
-	table, _ = c.DB.RoutingTable()
-	if res.Revision != 2 || a.Revision != 2 || a.Canary != nil || rev.Status != cluster.StatusFailed || rev.Reason == "" ||
-		table.Format != 0 || table.Canary != nil || len(table.Routes[app]) != 2 {
-		t.Fatalf("after abort: answer %+v, app %d canary %+v, revision 3 %s %q, table format %d canary %v routes %v",
-			res, a.Revision, a.Canary, rev.Status, rev.Reason, table.Format, table.Canary, table.Routes[app])
-	}
-	eventually(t, "the canary's instances stopped", func() bool {
-		got := revisionsOn(t, c, app)
-		return len(got) == 2 && got[0] == 2 && got[1] == 2 && len(c.Running(app)) == 2
-	})
+	canaryEnded(t, c, app, res, 3, cluster.StatusFailed)
 }
 
 // A canary whose instance fails its health check fails, leaves no
