@@ -93,6 +93,19 @@ func deployCanary(c *Call, body *api.DeployRequest) error {
 	return nil
 }
 
+// canaryNote says, under describe's table, that app runs a canary.
+func canaryNote(cn *api.CanaryDescription, app string) string {
+	note := fmt.Sprintf("%s runs a canary of revision %d since %s: %d%% of its clients, instances %s", app, cn.Revision,
+		cn.Started.UTC().Format(time.RFC3339), cn.Weight, orNone(strings.Join(cn.Instances, ",")))
+	switch {
+	case cn.Promoting:
+		note += "; being promoted"
+	case cn.Auto > 0:
+		note += fmt.Sprintf("; promoted by itself at %s", cn.Started.Add(cn.Auto.D()).UTC().Format(time.RFC3339))
+	}
+	return note + " (promote or abort it)\n"
+}
+
 // runPromote makes the app's canary its current revision.
 func runPromote(ctx context.Context, c *Call) error {
 	res, err := c.rollout(ctx, request{method: "POST", path: appPath(c.App, "promote")})
