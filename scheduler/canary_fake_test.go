@@ -155,6 +155,23 @@ func TestFakeCanaryFailsAndRefuses(t *testing.T) {
 	if _, err := c.Abort(context.Background(), app, "", nil); cluster.ErrorCode(err) != cluster.EINVALID {
 		t.Fatalf("abort without a canary: %v", err)
 	}
+
+	// A kill ends a canary with the rest.
+	if _, err := canaryDeploy(c, app, goodImage2, 20, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = c.DB.App(app)
+	rev, err := c.DB.Revision(app, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, _ = c.DB.RoutingTable()
+	if a.Canary != nil || a.Count != 0 || rev.Status != cluster.StatusFailed || table.Canary != nil || len(c.Running(app)) != 0 {
+		t.Fatalf("after kill: canary %+v, count %d, revision 3 %s, table canary %v, %d running", a.Canary, a.Count, rev.Status, table.Canary, len(c.Running(app)))
+	}
 }
 
 // A canary deployed with an auto-promote delay is promoted by the

@@ -254,13 +254,21 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 }
 
 // Kill stops every instance of app (unrouting them first) and sets its
-// desired count to 0.
+// desired count to 0; a canary is ended too, its revision failed.
 func (s *Scheduler) Kill(ctx context.Context, app string) error {
 	return s.exclusive(ctx, app, "a kill", func(ctx context.Context) error {
-		if _, err := s.fenced(ctx).UpdateApp(app, func(a *cluster.App) error { a.Count = 0; return nil }); err != nil {
+		var canary *cluster.AppCanary
+		if _, err := s.fenced(ctx).UpdateApp(app, func(a *cluster.App) error { a.Count, canary, a.Canary = 0, a.Canary, nil; return nil }); err != nil {
 			return err
 		}
-		return s.retireAll(ctx, app)
+		if err := s.retireAll(ctx, app); err != nil {
+			return err
+		}
+		if canary != nil { // its instances were stopped with the rest
+			_, err := s.fenced(ctx).FinishRevision(app, canary.Revision, cluster.StatusFailed, "the app was killed during its canary")
+			return err
+		}
+		return nil
 	})
 }
 
