@@ -267,6 +267,13 @@ revision, two if another env change of the app was running.`},
 			Summary: "remove env vars and restart the app",
 			Help: `Remove env vars of the app (exactly the KEYs named). A deployed app is
 restarted without them, all in one revision like envs:set.`},
+		{Name: "secrets:rotate", Group: groupEnvs, Run: runSecretsRotate,
+			Summary: "encrypt every env value with the controller's new key",
+			Help: `Encrypt every env value kept in the store (apps and revisions) with the
+first key of the controller's LONGSHOREMAN_SECRETS_KEY. To rotate: give every
+controller LONGSHOREMAN_SECRETS_KEY=NEW,OLD and restart it, run this, then
+drop OLD from the list (and restart). Until it ran, the store does not open
+with NEW alone.`},
 
 		{Name: cluster.OpHosts, Group: groupHosts, Run: runHosts,
 			Summary: "list the hosts",
@@ -378,6 +385,8 @@ router token) unless --with-keys. Restore one without keys with
 is a data file a controller runs on as it is. FILE is written only once the
 copy is complete (through a temporary file beside it), and readable by its
 owner only: it holds the API token and registry credentials.`},
+
+		auditCommand,
 
 		{Name: "commands", Group: groupHelp, Run: runCommands,
 			Summary: "list these commands",

@@ -180,10 +180,17 @@ func TestBackup(t *testing.T) {
 	}
 	restored := filepath.Join(dir, "restored.db")
 	u.fails([]string{"restore", file, restored}, "holds none to keep")
-	if out := u.ok("restore", "--new-keys", file, restored); !strings.Contains(out, "Restored "+file+" onto "+restored) || !strings.Contains(out, "new routes key") {
+	if out := u.ok("restore", "--new-keys", file, restored); !strings.Contains(out, "Restored "+file+" onto "+restored) || !strings.Contains(out, "new routes key") ||
+		!strings.Contains(out, "The env values stay encrypted with key id ") || !strings.Contains(out, restored+".key") {
 		t.Errorf("restore --new-keys: %q", out)
 	}
-	r := startController(t, "LONGSHOREMAN_DB="+restored)
+	// The env values stay encrypted with the key of the data file backed up.
+	key, err := os.ReadFile(c.DB + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretsKey := "LONGSHOREMAN_SECRETS_KEY=" + strings.TrimSpace(string(key))
+	r := startController(t, "LONGSHOREMAN_DB="+restored, secretsKey)
 	if out := newCLI(t, r).ok("apps"); out != "kept.example.com\n" {
 		t.Errorf("apps served from the restored backup: %q", out)
 	}
@@ -192,9 +199,23 @@ func TestBackup(t *testing.T) {
 	if out := u.ok("backup", "--with-keys", withKeys); !strings.Contains(out, "with the private keys") {
 		t.Errorf("backup --with-keys: %q", out)
 	}
-	r = startController(t, "LONGSHOREMAN_DB="+withKeys)
+	r = startController(t, "LONGSHOREMAN_DB="+withKeys, secretsKey)
 	if out := newCLI(t, r).ok("apps"); out != "kept.example.com\n" {
 		t.Errorf("apps served from the backup with keys: %q", out)
 	}
 	u.fails([]string{"backup", filepath.Join(dir, "no", "such", "dir.db")}, "cannot write "+filepath.Join(dir, "no", "such", "dir.db"))
+}
+
+// TestSecretsRotate: secrets:rotate answers with the key every env value
+// is encrypted with; on a controller with one key there is nothing to do.
+func TestSecretsRotate(t *testing.T) {
+	t.Parallel()
+	c := startController(t)
+	u := newCLI(t, c)
+	u.ok("apps:add", "rot.example.com")
+	u.ok("--app", "rot.example.com", "envs:set", "K=v")
+	out := u.ok("secrets:rotate")
+	if !strings.Contains(out, "Every env value is now encrypted with key ") || !strings.Contains(out, "(0 records encrypted anew)") || !strings.Contains(out, "LONGSHOREMAN_SECRETS_KEY") {
+		t.Errorf("secrets:rotate: %q", out)
+	}
 }

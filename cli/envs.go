@@ -133,3 +133,18 @@ func (e *Env) envDone(what string, res *result) {
 	}
 	printResult(e.Stdout, what+" (restarted)", res)
 }
+
+// runSecretsRotate has the controller seal every env value with the first
+// key of its LONGSHOREMAN_SECRETS_KEY.
+func runSecretsRotate(ctx context.Context, c *Call) error {
+	cl, err := c.Client()
+	if err != nil {
+		return err
+	}
+	var out api.RotateSecretsResponse
+	if err := cl.do(ctx, request{method: "POST", path: "/secrets/rotate", long: true}, &out); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "Every env value is now encrypted with key %s (%d records encrypted anew): the other keys of %s can be dropped.\n", out.KeyID, out.Sealed, cluster.SecretsKeyVar)
+	return nil
+}

@@ -22,7 +22,9 @@ var verbArgs = map[string][]string{
 	"maintenance:on": {"--message", "Back soon."}, "maintenance:off": nil,
 	"jobs": nil, "jobs:add": {"report", "@every 10m", "--", "report"}, "jobs:rm": {"report"},
 	"tokens": nil, "tokens:add": {"ci", "--scope", "read"}, "tokens:rm": {"ci"}, "whoami": nil,
-	"promote": nil, "abort": {"--reason", "slow"},
+	"audit":          {"--by", "root", "--since", "1h"},
+	"secrets:rotate": nil,
+	"promote":        nil, "abort": {"--reason", "slow"},
 }
 
 // appVerbs act on the app named with --app.

@@ -45,8 +45,9 @@ const token = "t0ken-0123456789"
 
 // controller is a `longshoreman serve` subprocess.
 type controller struct {
-	URL string
-	DB  string
+	URL  string
+	DB   string
+	Logs *syncWriter // what it wrote to stderr: its log
 }
 
 // startController runs the built binary's serve on a free loopback port
@@ -66,6 +67,7 @@ func startController(tb testing.TB, env ...string) *controller {
 		"LONGSHOREMAN_DRAIN=200ms", "REDIS_PORT=1", "LONGSHOREMAN_INIT=1",
 	}, env...)
 	logs := &syncWriter{}
+	c.Logs = logs
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -93,6 +95,7 @@ func startController(tb testing.TB, env ...string) *controller {
 		}
 		select {
 		case err := <-exited:
+			exited <- err // for the cleanup's wait
 			tb.Fatalf("controller exited at start: %v\n%s", err, logs.String())
 		default:
 		}

@@ -109,6 +109,12 @@ type App struct {
 	// beside the current revision's with a share of its requests, until
 	// promoted or aborted (see canary.go). Nil when there is none.
 	Canary *AppCanary `json:"canary,omitempty"`
+	// Limits at the edge (see limits.go): requests per client address
+	// (zero: none) with their burst (0: the rate's number), and the
+	// largest request body in bytes (0: none).
+	RateLimit Rate  `json:"rate_limit,omitzero"`
+	Burst     int   `json:"burst,omitempty"`
+	MaxBody   Bytes `json:"max_body,omitempty"`
 }
 
 // AppHTTPS is an app's HTTPS setting (POST /apps/:app/https).
@@ -274,6 +280,10 @@ type RoutingTable struct {
 	// Canary lists the apps whose requests are split between the current
 	// revision's instances (Routes) and a canary's, by weight.
 	Canary map[string]CanaryRoute `json:"canary,omitempty"`
+	// Limits lists the apps whose requests the routers limit: a rate per
+	// client address and a largest body (see LimitRoute). A router of an
+	// earlier release ignores it and does not limit.
+	Limits map[string]LimitRoute `json:"limits,omitempty"`
 }
 
 // HTTPSRoute is how the routers serve one app over HTTPS.

@@ -13,6 +13,7 @@ const (
 	EventCert     = "cert"     // Step: issued, renewed, failed
 	EventApp      = "app"      // Step: maintenance (turned on, Message its text), serving (maintenance ended)
 	EventJob      = "job"      // a scheduled job's run (Job names it); Step: started, succeeded, failed, skipped, lost
+	// EventAudit (audit.go): an entry of the audit log.
 )
 
 // Event is one thing that happened in the cluster, as GET /events streams
@@ -26,7 +27,9 @@ type Event struct {
 	Revision int       `json:"revision,omitempty"`
 	Host     string    `json:"host,omitempty"`
 	Instance string    `json:"instance,omitempty"`
-	Job      string    `json:"job,omitempty"` // a scheduled job's name (EventJob)
+	Job      string    `json:"job,omitempty"`    // a scheduled job's name (EventJob)
+	Token    string    `json:"token,omitempty"`  // who asked (EventAudit)
+	Source   string    `json:"source,omitempty"` // from where (EventAudit)
 	Message  string    `json:"message,omitempty"`
 	Elapsed  int64     `json:"elapsed_ms,omitempty"`
 	Time     time.Time `json:"time"`

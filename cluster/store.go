@@ -8,12 +8,12 @@ import (
 // Store is everything the controller keeps, composed of one interface per
 // concern: the store itself (MetaStore), apps, hosts, revisions, instances
 // and the routing table, certificates, secrets, one-off tasks, registries,
-// and its records. Two stores implement it: a bbolt data file (package db)
-// and an etcd key prefix (package etcd); one conformance suite (package
-// storetest) holds both to the same behaviour. Each write method is one
-// transaction. A consumer names only the pieces it uses (the scheduler's
-// Store, the API's, the certificate manager's, migrate's); the whole is
-// for the wiring in package command.
+// its records, and the audit log. Two stores implement it: a bbolt data
+// file (package db) and an etcd key prefix (package etcd); one conformance
+// suite (package storetest) holds both to the same behaviour. Each write
+// method is one transaction. A consumer names only the pieces it uses (the
+// scheduler's Store, the API's, the certificate manager's, migrate's); the
+// whole is for the wiring in package command.
 type Store interface {
 	MetaStore
 	AppStore
@@ -22,11 +22,13 @@ type Store interface {
 	InstanceStore
 	CertStore
 	SecretStore
+	EnvKeyStore
 	TaskStore
 	JobStore
 	RegistryStore
 	TokenStore
 	RecordStore
+	AuditStore
 }
 
 // MetaStore is the store as a whole: who it belongs to, whether it
@@ -123,6 +125,29 @@ type SecretStore interface {
 	RoutesKey() (string, error)
 	EnsureRouterToken() (token string, created bool, err error)
 	RouterToken() (string, error)
+}
+
+// EnvKeyStore says how the store holds env values: sealed with a key kept
+// outside it (see Keyring and envseal.go), checked at open against the
+// store's MetaSecretsCheck.
+type EnvKeyStore interface {
+	// EnvKey says which key seals, where it came from, and what the open
+	// did (generated a key file, sealed plaintext records).
+	EnvKey() EnvKeyInfo
+	// RotateEnvKey seals every app's and revision's env values, and the
+	// store's check, with the first key of the keyring, and returns how
+	// many records it sealed anew: once done, the other keys can be
+	// dropped. A store opened without keys refuses it.
+	RotateEnvKey() (int, error)
+}
+
+// EnvKeyInfo is what a store's open found of its env values' key.
+type EnvKeyInfo struct {
+	ID        string   // the key that seals
+	IDs       []string // every key of the ring, ID first
+	Source    string   // SecretsKeyVar, or the key file's path
+	Generated bool     // the open generated the key and wrote its file
+	Sealed    int      // plaintext records (of an earlier release) the open sealed
 }
 
 // TaskStore holds the one-off tasks (see Task), kept per app: the newest

@@ -31,6 +31,7 @@ var (
 	setDB            = setting{"db", "LONGSHOREMAN_DB", "the data file"}
 	setInit          = setting{"init", "LONGSHOREMAN_INIT", "create the data file, with a new cluster id, if it does not exist; changes nothing if it does. Pass it once, at the first start"}
 	setToken         = setting{"", "LONGSHOREMAN_TOKEN", ""}
+	setSecretsKey    = setting{"", cluster.SecretsKeyVar, ""}
 	setTLSCert       = setting{"tls-cert", "LONGSHOREMAN_TLS_CERT", "PEM certificate (chain) for the API; with --tls-key the API answers HTTPS only"}
 	setTLSKey        = setting{"tls-key", "LONGSHOREMAN_TLS_KEY", "PEM private key of --tls-cert"}
 	setHistory       = setting{"history", "LONGSHOREMAN_HISTORY", "revisions kept per app; succeeded ones a rollback can target are kept first"}
@@ -46,6 +47,8 @@ var (
 	setRebalance     = setting{"rebalance", "LONGSHOREMAN_REBALANCE", "spread apps onto a newly added host"}
 	setProbeInterval = setting{"probe-interval", "LONGSHOREMAN_PROBE_INTERVAL", "interval between two health checks of one instance"}
 	setLease         = setting{"lease", "LONGSHOREMAN_LEASE", "on an etcd store: how long a silent leader keeps leading before another controller takes over"}
+	setAuditKeep     = setting{"audit-keep", "LONGSHOREMAN_AUDIT_KEEP", "audit-log entries kept; the oldest are deleted first"}
+	setAuditMaxAge   = setting{"audit-max-age", "LONGSHOREMAN_AUDIT_MAX_AGE", "how long an audit-log entry is kept"}
 	setAdvertise     = setting{"advertise", "LONGSHOREMAN_ADVERTISE", "on an etcd store: this controller's API URL (with its scheme) that the other controllers forward to"}
 
 	// router

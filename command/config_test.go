@@ -82,6 +82,8 @@ func TestServeConfigValidate(t *testing.T) {
 		{"history 0", func(c *ServeConfig) { c.History = 0 }, []string{"--history (LONGSHOREMAN_HISTORY)", "at least 1"}},
 		{"history negative", func(c *ServeConfig) { c.History = -5 }, []string{"--history (LONGSHOREMAN_HISTORY)", "at least 1"}},
 		{"keep images 0", func(c *ServeConfig) { c.KeepImages = 0 }, []string{"--keep-images (LONGSHOREMAN_KEEP_IMAGES)", "at least 1"}},
+		{"audit keep 0", func(c *ServeConfig) { c.AuditKeep = 0 }, []string{"--audit-keep (LONGSHOREMAN_AUDIT_KEEP)", "at least 1"}},
+		{"audit max age 1m", func(c *ServeConfig) { c.AuditMaxAge = time.Minute }, []string{"--audit-max-age (LONGSHOREMAN_AUDIT_MAX_AGE)", "at least 1h"}},
 		{"log format", func(c *ServeConfig) { c.LogFormat = "xml" }, []string{"--log-format (LONGSHOREMAN_LOG_FORMAT)", "text, json"}},
 		{"log format empty", func(c *ServeConfig) { c.LogFormat = "" }, []string{"--log-format (LONGSHOREMAN_LOG_FORMAT)", "text, json"}},
 		{"write timeout negative", func(c *ServeConfig) { c.Timeouts.Write = -time.Second }, []string{"ServerTimeouts.Write", "0 (the default) or more"}},
@@ -183,6 +185,7 @@ func TestLoadServeConfig(t *testing.T) {
 		Redis:      RedisConfig{Addr: "127.0.0.1:6379", Channel: "longshoreman.routes"},
 		DockerPort: 2375, Drain: 2 * time.Second, Republish: 10 * time.Second, Reconcile: 5 * time.Second,
 		ProbeInterval: 5 * time.Second, HostGrace: 15 * time.Second, MaxCount: 64, History: 100, KeepImages: 3, Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
+		AuditKeep: 10000, AuditMaxAge: 90 * 24 * time.Hour,
 	}
 	if c != def {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, def)
@@ -199,6 +202,7 @@ func TestLoadServeConfig(t *testing.T) {
 		"LONGSHOREMAN_DRAIN": "3s", "LONGSHOREMAN_REPUBLISH": "4s", "LONGSHOREMAN_RECONCILE": "6s", "LONGSHOREMAN_PROBE_INTERVAL": "750ms", "LONGSHOREMAN_HOST_GRACE": "20s",
 		"LONGSHOREMAN_MAX_COUNT": "9", "LONGSHOREMAN_REBALANCE": "0", "LONGSHOREMAN_LOG_FORMAT": "json",
 		"LONGSHOREMAN_LEASE": "7s", "LONGSHOREMAN_ADVERTISE": "http://10.0.0.1:3100",
+		"LONGSHOREMAN_AUDIT_KEEP": "500", "LONGSHOREMAN_AUDIT_MAX_AGE": "720h",
 	}
 	c, err := LoadServeConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -210,20 +214,20 @@ func TestLoadServeConfig(t *testing.T) {
 		Redis:      RedisConfig{Addr: "10.0.0.2:6380", Username: "ctl", Password: "pw", TLS: true, Channel: "ch"},
 		DockerPort: 2376, DockerTLS: true, DockerCerts: "/certs", Drain: 3 * time.Second, Republish: 4 * time.Second,
 		Reconcile: 6 * time.Second, ProbeInterval: 750 * time.Millisecond, HostGrace: 20 * time.Second, MaxCount: 9, LogFormat: "json",
-		Lease: 7 * time.Second, Advertise: "http://10.0.0.1:3100",
+		Lease: 7 * time.Second, Advertise: "http://10.0.0.1:3100", AuditKeep: 500, AuditMaxAge: 720 * time.Hour,
 	}
 	if c != want {
 		t.Errorf("from the environment:\n got %+v\nwant %+v", c, want)
 	}
 
 	args := []string{"--port", "3200", "--listen", "127.0.0.1:0", "--db", "other.db", "--redis", "redis.lan:7000", "--docker-port", "2377",
-		"--drain", "1s", "--reconcile", "2s", "--probe-interval", "3s", "--rebalance", "--init=false", "--history", "3", "--keep-images", "2", "--log-format", "text"}
+		"--drain", "1s", "--reconcile", "2s", "--probe-interval", "3s", "--rebalance", "--init=false", "--history", "3", "--keep-images", "2", "--log-format", "text", "--audit-keep", "20"}
 	c, err = LoadServeConfig(args, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Port != 3200 || c.Addr() != "127.0.0.1:0" || c.DB != "other.db" || c.Redis.Addr != "redis.lan:7000" || c.DockerPort != 2377 ||
-		c.Drain != time.Second || c.Reconcile != 2*time.Second || c.ProbeInterval != 3*time.Second || !c.Rebalance || c.Init || c.History != 3 || c.KeepImages != 2 || c.LogFormat != "text" {
+		c.Drain != time.Second || c.Reconcile != 2*time.Second || c.ProbeInterval != 3*time.Second || !c.Rebalance || c.Init || c.History != 3 || c.KeepImages != 2 || c.LogFormat != "text" || c.AuditKeep != 20 {
 		t.Errorf("flags over the environment: %+v", c)
 	}
 	if c.Redis.Username != "ctl" || c.Republish != 4*time.Second {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -24,8 +25,8 @@ func (c *MigrateCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("longshoreman migrate", flag.ContinueOnError)
 	force := fs.Bool("force", false, "replace what the target holds (by default a target holding any app, host, registry, revision or instance is refused)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Copy every record (apps, hosts, revisions, instances, tasks, registry credentials, and
-the cluster id, controller id, token and keys) from one store to another, in
+		fmt.Fprintf(fs.Output(), `Copy every record (apps, hosts, revisions, instances, tasks, registry credentials,
+the audit log, and the cluster id, controller id, token and keys) from one store to another, in
 batches. FROM and TO are each a data file path or an etcd URL
 (etcd://HOST:PORT[,HOST:PORT...]/PREFIX, etcds:// with LONGSHOREMAN_ETCD_CACERT,
 _CERT, _KEY; LONGSHOREMAN_ETCD_USERNAME/_PASSWORD). Stop the controllers of FROM
@@ -69,12 +70,13 @@ Usage: longshoreman migrate [--force] FROM TO
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "Copied %d records from %s to %s: %d apps, %d hosts, %d revisions, %d instances, %d tasks, %d registries, %d tokens, %d meta (cluster %s).\n",
+	fmt.Fprintf(c.Stdout, "Copied %d records from %s to %s: %d apps, %d hosts, %d revisions, %d instances, %d tasks, %d registries, %d tokens, %d audit entries, %d meta (cluster %s).\n",
 		res.total(), from, to, res.copied[cluster.RecordApp], res.copied[cluster.RecordHost], res.copied[cluster.RecordRevision],
-		res.copied[cluster.RecordInstance], res.copied[cluster.RecordTask], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordToken], res.copied[cluster.RecordMeta], res.cluster)
+		res.copied[cluster.RecordInstance], res.copied[cluster.RecordTask], res.copied[cluster.RecordRegistry], res.copied[cluster.RecordToken], res.copied[cluster.RecordAudit], res.copied[cluster.RecordMeta], res.cluster)
 	if res.deleted > 0 {
 		fmt.Fprintf(c.Stdout, "Deleted %d records of %s that %s does not hold.\n", res.deleted, to, from)
 	}
+	fmt.Fprintln(c.Stdout, res.keyNote(to))
 	return nil
 }
 
@@ -110,6 +112,20 @@ type migration struct {
 	copied  map[string]int
 	deleted int
 	cluster string
+	keyID   string // of the key the env values copied are encrypted with; "" for plaintext (an earlier release)
+}
+
+// keyNote says which key the target's controllers need for the env
+// values copied, which travel encrypted and without their key.
+func (m migration) keyNote(to string) string {
+	if m.keyID == "" {
+		return "The env values were not encrypted (a store of an earlier release): the first controller started on " + to + " encrypts them with its key."
+	}
+	file := ""
+	if !etcd.IsURL(to) {
+		file = " (or in " + db.KeyFile(to) + ")"
+	}
+	return fmt.Sprintf("The env values stay encrypted with key id %s: start the controllers of %s with that key in %s%s; it is not copied.", m.keyID, to, cluster.SecretsKeyVar, file)
 }
 
 func (m migration) total() int {
@@ -186,6 +202,9 @@ func migrate(src, dst cluster.RecordStore, force bool, begun string) (migration,
 		res.copied[r.Kind]++
 		if r.Kind == cluster.RecordMeta && r.Key == "cluster" {
 			res.cluster = string(r.Value)
+		}
+		if r.Kind == cluster.RecordMeta && r.Key == cluster.MetaSecretsCheck {
+			res.keyID, _, _ = strings.Cut(string(r.Value), ":")
 		}
 		return add(r)
 	})

@@ -110,6 +110,7 @@ func (c *RestoreCommand) report(from, to string, res migration, done cluster.Res
 	if s := done.String(); s != "" {
 		fmt.Fprintln(c.Stdout, s)
 	}
+	fmt.Fprintln(c.Stdout, res.keyNote(to))
 }
 
 // keysOmitted reports whether the records are a backup taken without keys.

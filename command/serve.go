@@ -128,12 +128,18 @@ func (cfg ServeConfig) apiTLS() (*tls.Config, error) {
 func (c *ServeCommand) openStore() error {
 	cfg := c.Config
 	var err error
-	if c.db, err = OpenStore(cfg.DB, cfg.Init || cfg.DBDefault, c.Getenv); err != nil {
+	if c.db, err = openStore(cfg.DB, cfg.Init || cfg.DBDefault, cfg.SecretsKey, c.Getenv); err != nil {
 		return err
 	}
 	if c.db.Created() {
 		c.logger.Info("created a new data file with a new cluster id", "db", cfg.DB, "cluster", c.db.ClusterID())
 	}
+	key := c.db.EnvKey()
+	if key.Generated {
+		fmt.Fprintf(c.Stderr, "Generated the key that encrypts the env values and wrote it to %s (readable only by this user). Keep a copy apart from the data file and its backups: neither opens without it (give it in %s).\n\n", key.Source, cluster.SecretsKeyVar)
+	}
+	// The key's id and where it came from; never the key.
+	c.logger.Info("env values encrypted", "key_id", key.ID, "keys", len(key.IDs), "from", key.Source, "sealed_at_start", key.Sealed)
 	c.db.SetHistory(cfg.History)
 	return nil
 }
@@ -236,10 +242,11 @@ func (c *ServeCommand) buildAPI(s secrets, m *metrics.Metrics) error {
 		elected = c.leader
 	}
 	c.api = http.NewServer(&http.Server{
-		Store: c.db, Scheduler: c.scheduler, Publisher: c.publisher, Token: s.token, Logger: c.logger,
+		Store: c.db, EnvKeys: c.db, Scheduler: c.scheduler, Publisher: c.publisher, Token: s.token, Logger: c.logger,
 		Metrics: m.Handler(), Observer: m, Hosts: c.reconcile, Leadership: elected,
 		RouterToken: s.routerToken, TableChanged: c.tableChanged, ForwardTLS: forwardTLS,
 		Events: c.events, UI: ui.Handler(), Memory: c.scheduler, Disk: c.scheduler,
+		AuditKeep: c.Config.AuditKeep, AuditMaxAge: c.Config.AuditMaxAge,
 	})
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cli"
@@ -24,6 +25,7 @@ type ServeConfig struct {
 	Init        bool // --init, LONGSHOREMAN_INIT: create DB when it does not exist
 	Token       string
 	RoutesKey   string // LONGSHOREMAN_ROUTES_KEY: the first key of the list signs; empty: the stored one
+	SecretsKey  string // LONGSHOREMAN_SECRETS_KEY: keys of the env values, the first seals; empty: the data file's key file (an etcd store needs it)
 	Redis       RedisConfig
 	DockerPort  int  // 0 until loaded: 2375, or 2376 with DockerTLS
 	DockerTLS   bool // DOCKER_TLS_VERIFY: any value but empty turns it on, as in Docker's own CLI
@@ -35,8 +37,10 @@ type ServeConfig struct {
 	ProbeInterval time.Duration
 	HostGrace     time.Duration
 	MaxCount      int
-	History       int // revisions kept per app
-	KeepImages    int // newest succeeded revisions per app whose images stay on the hosts
+	History       int           // revisions kept per app
+	KeepImages    int           // newest succeeded revisions per app whose images stay on the hosts
+	AuditKeep     int           // audit-log entries kept
+	AuditMaxAge   time.Duration // how long an audit-log entry is kept
 	Rebalance     bool
 	LogFormat     string
 	TLSCert       string // PEM certificate (chain) of the API; with TLSKey, serve HTTPS only
@@ -60,8 +64,8 @@ func DefaultServeConfig() ServeConfig {
 		Drain: cluster.DefaultDrain, Republish: cluster.DefaultRepublish, Reconcile: cluster.DefaultReconcile,
 		ProbeInterval: scheduler.DefaultProbeInterval,
 		HostGrace:     cluster.DefaultHostGrace, MaxCount: cluster.DefaultMaxCount, History: cluster.DefaultHistory,
-		KeepImages: cluster.DefaultKeepImages,
-		Rebalance:  true, LogFormat: "text", Lease: 5 * time.Second,
+		KeepImages: cluster.DefaultKeepImages, AuditKeep: cluster.DefaultAuditKeep, AuditMaxAge: cluster.DefaultAuditMaxAge,
+		Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
 	}
 }
 
@@ -84,10 +88,13 @@ func LoadServeConfig(args []string, getenv func(string) string, output io.Writer
 	l.Bool(&c.Init, setInit)
 	l.String(&c.Token, setToken)
 	l.String(&c.RoutesKey, setRoutesKey)
+	l.String(&c.SecretsKey, setSecretsKey)
 	l.String(&c.TLSCert, setTLSCert)
 	l.String(&c.TLSKey, setTLSKey)
 	l.Int(&c.History, setHistory)
 	l.Int(&c.KeepImages, setKeepImages)
+	l.Int(&c.AuditKeep, setAuditKeep)
+	l.Duration(&c.AuditMaxAge, setAuditMaxAge)
 	c.Redis.load(l)
 	l.Int(&c.DockerPort, setDockerPort)
 	c.DockerTLS = l.env(setDockerTLS) != ""
@@ -142,6 +149,11 @@ func (c ServeConfig) Validate() error {
 			p.add(setRoutesKey, "is not usable: %v; unset it to use the key stored in the data file", err)
 		}
 	}
+	if c.SecretsKey != "" {
+		if _, err := cluster.ParseKeyring(c.SecretsKey); err != nil {
+			p.add(setSecretsKey, "is not usable: %s", strings.TrimPrefix(cluster.ErrorMessage(err), cluster.SecretsKeyVar+": "))
+		}
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		p.add(setTLSCert, "and %s go together: give both to serve HTTPS, or neither", setTLSKey)
 	}
@@ -158,6 +170,10 @@ func (c ServeConfig) Validate() error {
 	p.atLeast(setMaxCount, c.MaxCount, 1, "the largest instance count of one app")
 	p.atLeast(setHistory, c.History, 1, "the number of revisions to keep per app")
 	p.atLeast(setKeepImages, c.KeepImages, 1, "the number of an app's newest succeeded revisions whose images stay on the hosts")
+	p.atLeast(setAuditKeep, c.AuditKeep, 1, "the number of audit-log entries to keep")
+	if c.AuditMaxAge < time.Hour {
+		p.add(setAuditMaxAge, "is %s: give how long to keep audit-log entries, at least 1h, e.g. 2160h (90 days, the default)", c.AuditMaxAge)
+	}
 	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
 	c.Timeouts.check(&p)
 	c.ACME.check(&p)

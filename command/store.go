@@ -11,21 +11,26 @@ import (
 // OpenStore opens the store LONGSHOREMAN_DB names: an etcd prefix for an
 // etcd:// or etcds:// URL, a data file for anything else. create creates
 // the cluster identity when there is none (--init). getenv gives the etcd
-// TLS and user settings.
+// TLS and user settings and LONGSHOREMAN_SECRETS_KEY.
 func OpenStore(dsn string, create bool, getenv func(string) string) (cluster.Store, error) {
+	return openStore(dsn, create, getenv(cluster.SecretsKeyVar), getenv)
+}
+
+// openStore is OpenStore with the keys of the env values given.
+func openStore(dsn string, create bool, secretsKey string, getenv func(string) string) (cluster.Store, error) {
 	if etcd.IsURL(dsn) {
 		cfg, err := etcdConfig(dsn, getenv)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Create = create
+		cfg.Create, cfg.SecretsKey = create, secretsKey
 		s, err := etcd.Open(cfg)
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
 	}
-	d, err := db.Open(dsn, db.Options{Create: create})
+	d, err := db.Open(dsn, db.Options{Create: create, SecretsKey: secretsKey})
 	if err != nil {
 		return nil, err // not a typed nil in a non-nil interface
 	}

@@ -85,7 +85,11 @@ func (c *TokenCommand) Run(ctx context.Context, args []string) error {
 	if secret == "" && cfg.Router {
 		// No controller made one yet: make it, unless a controller holds
 		// the file (it then made one at its start, which the copy missed).
-		if d, err := db.Open(cfg.DB, db.Options{Timeout: 300 * time.Millisecond}); err == nil {
+		getenv := c.Getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		if d, err := db.Open(cfg.DB, db.Options{Timeout: 300 * time.Millisecond, SecretsKey: getenv(cluster.SecretsKeyVar)}); err == nil {
 			secret, _, err = d.EnsureRouterToken()
 			if cerr := d.Close(); err == nil {
 				err = cerr

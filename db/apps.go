@@ -21,9 +21,9 @@ func (db *DB) Apps() ([]string, error) {
 func (db *DB) AllApps() ([]*cluster.App, error) {
 	var apps []*cluster.App
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketApps).ForEach(func(k, _ []byte) error {
-			app := &cluster.App{}
-			if _, err := get(tx.Bucket(bucketApps), string(k), app); err != nil {
+		return tx.Bucket(bucketApps).ForEach(func(_, v []byte) error {
+			app, err := db.keyring.DecodeApp(v)
+			if err != nil {
 				return err
 			}
 			apps = append(apps, app)
@@ -38,24 +38,38 @@ func (db *DB) App(name string) (*cluster.App, error) {
 	var app *cluster.App
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		var err error
-		app, err = getApp(tx, name)
+		app, err = db.getApp(tx, name)
 		return err
 	})
 	return app, err
 }
 
-func getApp(tx *bolt.Tx, name string) (*cluster.App, error) {
-	app := &cluster.App{}
-	ok, err := get(tx.Bucket(bucketApps), name, app)
+// getApp reads an app, its env values opened.
+func (db *DB) getApp(tx *bolt.Tx, name string) (*cluster.App, error) {
+	buf := tx.Bucket(bucketApps).Get([]byte(name))
+	if buf == nil {
+		return nil, errNoApp(name)
+	}
+	app, err := db.keyring.DecodeApp(buf)
 	if err != nil {
 		return nil, err
-	} else if !ok {
-		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s does not exist", name).WithFix("create it with", cluster.OpAddApp, cluster.ArgApp, name)
 	}
 	if app.Envs == nil {
 		app.Envs = map[string]string{}
 	}
 	return app, nil
+}
+
+// requireApp returns ENOTFOUND unless the app exists, without reading it.
+func requireApp(tx *bolt.Tx, name string) error {
+	if tx.Bucket(bucketApps).Get([]byte(name)) == nil {
+		return errNoApp(name)
+	}
+	return nil
+}
+
+func errNoApp(name string) error {
+	return cluster.Errorf(cluster.ENOTFOUND, "App %s does not exist", name).WithFix("create it with", cluster.OpAddApp, cluster.ArgApp, name)
 }
 
 // CreateApp creates an app with no image and no envs. Creating one that
@@ -70,7 +84,7 @@ func (db *DB) CreateApp(name string) (created bool, err error) {
 			return nil
 		}
 		created = true
-		return put(apps, name, &cluster.App{Name: name, Envs: map[string]string{}, Created: db.now().UTC()})
+		return db.putApp(tx, &cluster.App{Name: name, Envs: map[string]string{}, Created: db.now().UTC()})
 	})
 	return created, err
 }
@@ -82,15 +96,24 @@ func (db *DB) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.App,
 	defer db.tableChanged() // the app's HTTPS setting is in the routing table
 	err := db.update(func(tx *bolt.Tx) error {
 		var err error
-		if app, err = getApp(tx, name); err != nil {
+		if app, err = db.getApp(tx, name); err != nil {
 			return err
 		}
 		if err := fn(app); err != nil {
 			return err
 		}
-		return put(tx.Bucket(bucketApps), name, app)
+		return db.putApp(tx, app)
 	})
 	return app, err
+}
+
+// putApp stores an app, its env values sealed.
+func (db *DB) putApp(tx *bolt.Tx, app *cluster.App) error {
+	buf, err := db.keyring.EncodeApp(app)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketApps).Put([]byte(app.Name), buf)
 }
 
 // DeleteApp removes the app with its revisions and instance records.
@@ -98,7 +121,7 @@ func (db *DB) DeleteApp(name string) error {
 	defer db.instancesChanged()
 	defer db.tableChanged()
 	return db.update(func(tx *bolt.Tx) error {
-		if _, err := getApp(tx, name); err != nil {
+		if err := requireApp(tx, name); err != nil {
 			return err
 		}
 		for _, b := range [][]byte{bucketRevisions, bucketInstances, bucketTasks, bucketJobs} {

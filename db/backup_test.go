@@ -26,14 +26,18 @@ func TestWriteToLeavesNoTemporaryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Fatalf("files beside the data file after a backup: %v", entries)
+	if len(entries) != 2 || entries[0].Name() != "ls.db" || entries[1].Name() != "ls.db.key" {
+		t.Fatalf("files beside the data file (and its key file) after a backup: %v", entries)
 	}
 	path := filepath.Join(t.TempDir(), "restored.db")
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := db.Open(path, db.Options{})
+	key, err := os.ReadFile(db.KeyFile(filepath.Join(dir, "ls.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := db.Open(path, db.Options{SecretsKey: string(key)})
 	if err != nil {
 		t.Fatal(err)
 	}

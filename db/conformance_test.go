@@ -14,9 +14,24 @@ func TestConformance(t *testing.T) {
 	storetest.RunConformance(t, func(t *testing.T) storetest.Opener {
 		path := filepath.Join(t.TempDir(), "longshoreman.db")
 		return func(create bool) (cluster.Store, error) {
-			d, err := db.Open(path, db.Options{Create: create})
+			d, err := db.Open(path, db.Options{Create: create, SecretsKey: storetest.SecretsKey})
 			if err != nil {
 				return nil, err // a nil *db.DB must not become a non-nil Store
+			}
+			return d, nil
+		}
+	})
+}
+
+// TestEnvKeyConformance holds the data file to the encryption of env
+// values every store shares.
+func TestEnvKeyConformance(t *testing.T) {
+	storetest.RunEnvKeyConformance(t, func(t *testing.T) storetest.KeyedOpener {
+		path := filepath.Join(t.TempDir(), "longshoreman.db")
+		return func(key string) (cluster.Store, error) {
+			d, err := db.Open(path, db.Options{Create: true, SecretsKey: key})
+			if err != nil {
+				return nil, err
 			}
 			return d, nil
 		}

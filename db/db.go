@@ -74,13 +74,23 @@ type DB struct {
 	now        func() time.Time
 	// migrateTarget accepts a half-written migrate target (set at open).
 	migrateTarget bool
+	// keyring seals and opens the env values (set at open; nil for a
+	// migrate target, which copies records as they are, and for a
+	// read-only open without the key).
+	keyring *cluster.Keyring
+	envKey  cluster.EnvKeyInfo
 
 	generation   atomic.Uint64 // raised by every write transaction
 	history      atomic.Int64  // revisions kept per app; see SetHistory
 	instancesGen atomic.Uint64 // raised by every write to an instance record
 	tableGen     atomic.Uint64 // raised by every other write the routing table shows: apps, certs, challenges
 	cacheMu      sync.Mutex    // guards cache and serializes instance writes with it
-	cache        struct {
+	// auditN is the number of audit entries, so that pruning by count
+	// does not walk the bucket at every append; -1 until counted, and
+	// again after PutRecords, which may write entries.
+	auditMu sync.Mutex // serializes AppendAudit; guards auditN
+	auditN  int
+	cache   struct {
 		valid     bool
 		instances []cluster.Instance // every instance, sorted as AllInstances returns them
 	}
@@ -101,6 +111,12 @@ type Options struct {
 	// accepts a half-written copy (holding cluster.MetaMigrating) in order
 	// to complete it. Every other open refuses such a file.
 	MigrateTarget bool
+	// SecretsKey is the comma list of keys the env values are sealed with
+	// (LONGSHOREMAN_SECRETS_KEY; the first seals). Empty: the key in
+	// KeyFile(path), generated there at the first open for writing of a
+	// file whose values were never sealed. A file whose check the keys do
+	// not open is refused (see openSecrets).
+	SecretsKey string
 }
 
 // Open opens the data file at path (creating it only with opts.Create),
@@ -142,11 +158,14 @@ func Open(path string, opts Options) (*DB, error) {
 		b.Close()
 		return nil, damaged(path, err)
 	}
-	db := &DB{bolt: b, path: path, now: time.Now, created: fi == nil, migrateTarget: opts.MigrateTarget}
+	db := &DB{bolt: b, path: path, now: time.Now, created: fi == nil, migrateTarget: opts.MigrateTarget, auditN: -1}
 	if opts.ReadOnly {
 		err = b.View(db.checkSchema)
 	} else {
 		err = b.Update(db.init)
+	}
+	if err == nil && !opts.MigrateTarget {
+		err = db.openSecrets(opts.SecretsKey, opts.ReadOnly)
 	}
 	if err != nil {
 		b.Close()
@@ -284,7 +303,7 @@ func (db *DB) checkSchema(tx *bolt.Tx) error {
 
 // init creates the buckets and meta of a new file and checks an old one.
 func (db *DB) init(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts, bucketTasks, bucketJobs} {
+	for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts, bucketTasks, bucketJobs, bucketAudit} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

@@ -20,7 +20,7 @@ func (db *DB) PutInstance(inst cluster.Instance) error {
 		cluster.SortInstances(insts)
 		return insts
 	}, func(tx *bolt.Tx) error {
-		if _, err := getApp(tx, inst.App); err != nil {
+		if err := requireApp(tx, inst.App); err != nil {
 			return err
 		}
 		b, err := tx.Bucket(bucketInstances).CreateBucketIfNotExists([]byte(inst.App))
@@ -58,7 +58,7 @@ func (db *DB) DeleteInstance(app, id string) error {
 func (db *DB) Instances(app string) ([]cluster.Instance, error) {
 	insts := []cluster.Instance{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		if _, err := getApp(tx, app); err != nil {
+		if err := requireApp(tx, app); err != nil {
 			return err
 		}
 		var err error

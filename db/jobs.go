@@ -16,7 +16,7 @@ var bucketJobs = []byte(cluster.RecordJob)
 // EINVALID when it has cluster.MaxJobs, ENOTFOUND for an unknown app.
 func (db *DB) CreateJob(j cluster.Job) error {
 	return db.update(func(tx *bolt.Tx) error {
-		if _, err := getApp(tx, j.App); err != nil {
+		if err := requireApp(tx, j.App); err != nil {
 			return err
 		}
 		root, err := tx.CreateBucketIfNotExists(bucketJobs)
@@ -63,7 +63,7 @@ func (db *DB) Job(app, name string) (*cluster.Job, error) {
 func (db *DB) Jobs(app string) ([]cluster.Job, error) {
 	jobs := []cluster.Job{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		if _, err := getApp(tx, app); err != nil {
+		if err := requireApp(tx, app); err != nil {
 			return err
 		}
 		var err error

@@ -16,7 +16,7 @@ import (
 // It implements cluster.RecordStore.
 func (db *DB) Records(fn func(cluster.Record) error) error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
-		for _, kind := range []string{cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken} {
+		for _, kind := range []string{cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken, cluster.RecordAudit} {
 			b := tx.Bucket([]byte(kind))
 			if b == nil {
 				continue
@@ -55,6 +55,9 @@ func (db *DB) PutRecords(recs []cluster.Record) error {
 	defer db.instancesChanged()
 	defer db.forgetRoutes()
 	defer db.tableChanged()
+	db.auditMu.Lock()
+	defer db.auditMu.Unlock()
+	db.auditN = -1
 	return db.update(func(tx *bolt.Tx) error { return putRecords(tx, recs) })
 }
 
@@ -77,7 +80,7 @@ func putRecords(tx *bolt.Tx, recs []cluster.Record) error {
 				}
 				key = revKey(n)
 			}
-		case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken:
+		case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken, cluster.RecordAudit:
 		default:
 			return fmt.Errorf("record of unknown kind %q", r.Kind)
 		}
@@ -121,7 +124,7 @@ func WriteRecords(w io.Writer, dir string, records func(func(cluster.Record) err
 	}
 	defer b.Close()
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts, bucketTasks, bucketJobs} {
+		for _, name := range [][]byte{bucketMeta, bucketApps, bucketHosts, bucketRevisions, bucketInstances, bucketCerts, bucketTasks, bucketJobs, bucketAudit} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

@@ -25,7 +25,7 @@ func (db *DB) SetHistory(n int) { db.history.Store(int64(n)) }
 // file does not grow with every deploy.
 func (db *DB) CreateRevision(rev *cluster.Revision) error {
 	return db.update(func(tx *bolt.Tx) error {
-		if _, err := getApp(tx, rev.App); err != nil {
+		if err := requireApp(tx, rev.App); err != nil {
 			return err
 		}
 		b, err := tx.Bucket(bucketRevisions).CreateBucketIfNotExists([]byte(rev.App))
@@ -38,11 +38,7 @@ func (db *DB) CreateRevision(rev *cluster.Revision) error {
 		}
 		rev.Number = last + 1
 		rev.Time = db.now().UTC()
-		buf, err := json.Marshal(rev)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(revKey(rev.Number), buf); err != nil {
+		if err := db.putRevision(tx, rev); err != nil {
 			return err
 		}
 		return db.prune(tx, b, rev.App)
@@ -60,7 +56,7 @@ func (db *DB) prune(tx *bolt.Tx, b *bolt.Bucket, app string) error {
 	if n <= keep {
 		return nil
 	}
-	a, err := getApp(tx, app)
+	a, err := db.getApp(tx, app)
 	if err != nil {
 		return err
 	}
@@ -94,26 +90,22 @@ func (db *DB) FinishRevision(app string, number int, status, reason string) (*cl
 	var rev *cluster.Revision
 	err := db.update(func(tx *bolt.Tx) error {
 		var err error
-		if rev, err = getRevision(tx, app, number); err != nil {
+		if rev, err = db.getRevision(tx, app, number); err != nil {
 			return err
 		}
 		rev.Status, rev.Reason = status, reason
-		buf, err := json.Marshal(rev)
-		if err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketRevisions).Bucket([]byte(app)).Put(revKey(number), buf); err != nil {
+		if err := db.putRevision(tx, rev); err != nil {
 			return err
 		}
 		if status != cluster.StatusSucceeded {
 			return nil
 		}
-		a, err := getApp(tx, app)
+		a, err := db.getApp(tx, app)
 		if err != nil {
 			return err
 		}
 		a.Apply(rev)
-		return put(tx.Bucket(bucketApps), app, a)
+		return db.putApp(tx, a)
 	})
 	return rev, err
 }
@@ -123,13 +115,13 @@ func (db *DB) Revision(app string, number int) (*cluster.Revision, error) {
 	var rev *cluster.Revision
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		var err error
-		rev, err = getRevision(tx, app, number)
+		rev, err = db.getRevision(tx, app, number)
 		return err
 	})
 	return rev, err
 }
 
-func getRevision(tx *bolt.Tx, app string, number int) (*cluster.Revision, error) {
+func (db *DB) getRevision(tx *bolt.Tx, app string, number int) (*cluster.Revision, error) {
 	var buf []byte
 	if b := tx.Bucket(bucketRevisions).Bucket([]byte(app)); b != nil {
 		buf = b.Get(revKey(number))
@@ -137,15 +129,24 @@ func getRevision(tx *bolt.Tx, app string, number int) (*cluster.Revision, error)
 	if buf == nil {
 		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no revision %d", app, number).WithFix("see its revisions with", cluster.OpHistory, cluster.ArgApp, app)
 	}
-	rev := &cluster.Revision{}
-	return rev, json.Unmarshal(buf, rev)
+	return db.keyring.DecodeRevision(buf)
+}
+
+// putRevision stores a revision of an app whose bucket exists, its env
+// values sealed.
+func (db *DB) putRevision(tx *bolt.Tx, rev *cluster.Revision) error {
+	buf, err := db.keyring.EncodeRevision(rev)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketRevisions).Bucket([]byte(rev.App)).Put(revKey(rev.Number), buf)
 }
 
 // Revisions returns an app's revisions, newest first.
 func (db *DB) Revisions(app string) ([]cluster.Revision, error) {
 	revs := []cluster.Revision{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		if _, err := getApp(tx, app); err != nil {
+		if err := requireApp(tx, app); err != nil {
 			return err
 		}
 		b := tx.Bucket(bucketRevisions).Bucket([]byte(app))
@@ -154,11 +155,11 @@ func (db *DB) Revisions(app string) ([]cluster.Revision, error) {
 		}
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var rev cluster.Revision
-			if err := json.Unmarshal(v, &rev); err != nil {
+			rev, err := db.keyring.DecodeRevision(v)
+			if err != nil {
 				return err
 			}
-			revs = append(revs, rev)
+			revs = append(revs, *rev)
 		}
 		return nil
 	})
@@ -172,13 +173,17 @@ func (db *DB) Deploying() ([]cluster.Revision, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRevisions).ForEachBucket(func(app []byte) error {
 			return tx.Bucket(bucketRevisions).Bucket(app).ForEach(func(_, v []byte) error {
-				var rev cluster.Revision
-				if err := json.Unmarshal(v, &rev); err != nil {
+				var st struct {
+					Status string `json:"status"`
+				}
+				if err := json.Unmarshal(v, &st); err != nil || st.Status != cluster.StatusDeploying {
+					return err // only the deploying ones' env values are opened
+				}
+				rev, err := db.keyring.DecodeRevision(v)
+				if err != nil {
 					return err
 				}
-				if rev.Status == cluster.StatusDeploying {
-					revs = append(revs, rev)
-				}
+				revs = append(revs, *rev)
 				return nil
 			})
 		})
@@ -189,7 +194,7 @@ func (db *DB) Deploying() ([]cluster.Revision, error) {
 // RecordOOM counts an instance of revision number killed for memory at at.
 func (db *DB) RecordOOM(app string, number int, at time.Time) error {
 	return db.update(func(tx *bolt.Tx) error {
-		rev, err := getRevision(tx, app, number)
+		rev, err := db.getRevision(tx, app, number)
 		if err != nil {
 			return err
 		}
@@ -197,10 +202,6 @@ func (db *DB) RecordOOM(app string, number int, at time.Time) error {
 		if at.After(rev.LastOOM) {
 			rev.LastOOM = at.UTC()
 		}
-		buf, err := json.Marshal(rev)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketRevisions).Bucket([]byte(app)).Put(revKey(number), buf)
+		return db.putRevision(tx, rev)
 	})
 }

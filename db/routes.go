@@ -88,6 +88,7 @@ func (db *DB) routes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTabl
 		cluster.AddMaintenance(&table, &app)
 		cluster.AddHeld(&table, &app)
 		cluster.AddCanary(&table, &app, insts)
+		cluster.AddLimits(&table, &app)
 		return nil
 	})
 	if err != nil {

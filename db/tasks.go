@@ -21,7 +21,7 @@ func (db *DB) PutTask(t cluster.Task) error {
 
 // putTask is PutTask within tx.
 func putTask(tx *bolt.Tx, t cluster.Task) error {
-	if _, err := getApp(tx, t.App); err != nil {
+	if err := requireApp(tx, t.App); err != nil {
 		return err
 	}
 	root, err := tx.CreateBucketIfNotExists(bucketTasks)
@@ -76,7 +76,7 @@ func (db *DB) Task(app, id string) (*cluster.Task, error) {
 func (db *DB) Tasks(app string) ([]cluster.Task, error) {
 	tasks := []cluster.Task{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		if _, err := getApp(tx, app); err != nil {
+		if err := requireApp(tx, app); err != nil {
 			return err
 		}
 		b := appTasks(tx, app)

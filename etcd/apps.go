@@ -33,8 +33,8 @@ func (s *Store) AllApps() ([]*cluster.App, error) {
 		apps = nil
 		kvs, err := t.list(s.key(cluster.RecordApp, ""))
 		for _, kv := range kvs {
-			app := &cluster.App{}
-			if err := json.Unmarshal(kv.Value, app); err != nil {
+			app, err := s.keyring.DecodeApp(kv.Value)
+			if err != nil {
 				return err
 			}
 			apps = append(apps, app)
@@ -55,22 +55,47 @@ func (s *Store) App(name string) (*cluster.App, error) {
 	return app, err
 }
 
+// getApp reads an app, its env values opened, and guards the txn by it.
 func (s *Store) getApp(t *txn, name string) (*cluster.App, error) {
 	buf, err := t.get(s.key(cluster.RecordApp, name))
 	if err != nil {
 		return nil, err
 	}
 	if buf == nil {
-		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s does not exist: create it with POST /apps {\"app\": %q}, or list apps with GET /apps.", name, name)
+		return nil, errNoApp(name)
 	}
-	app := &cluster.App{}
-	if err := json.Unmarshal(buf, app); err != nil {
+	app, err := s.keyring.DecodeApp(buf)
+	if err != nil {
 		return nil, err
 	}
 	if app.Envs == nil {
 		app.Envs = map[string]string{}
 	}
 	return app, nil
+}
+
+// requireApp returns ENOTFOUND unless the app exists, and guards the txn
+// by it, without opening its env values.
+func (s *Store) requireApp(t *txn, name string) error {
+	buf, err := t.get(s.key(cluster.RecordApp, name))
+	if err == nil && buf == nil {
+		err = errNoApp(name)
+	}
+	return err
+}
+
+func errNoApp(name string) error {
+	return cluster.Errorf(cluster.ENOTFOUND, "App %s does not exist: create it with POST /apps {\"app\": %q}, or list apps with GET /apps.", name, name)
+}
+
+// putApp stores an app, its env values sealed.
+func (s *Store) putApp(t *txn, app *cluster.App) error {
+	buf, err := s.keyring.EncodeApp(app)
+	if err != nil {
+		return err
+	}
+	t.put(s.key(cluster.RecordApp, app.Name), buf)
+	return nil
 }
 
 // CreateApp creates an app with no image and no envs. Creating one that
@@ -84,7 +109,7 @@ func (s *Store) CreateApp(name string) (created bool, err error) {
 		if created = buf == nil; err != nil || !created {
 			return err
 		}
-		return putJSON(t, s.key(cluster.RecordApp, name), &cluster.App{Name: name, Envs: map[string]string{}, Created: s.now().UTC()})
+		return s.putApp(t, &cluster.App{Name: name, Envs: map[string]string{}, Created: s.now().UTC()})
 	})
 	return created, err
 }
@@ -102,7 +127,7 @@ func (s *Store) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.Ap
 		if err := fn(app); err != nil {
 			return err
 		}
-		return putJSON(t, s.key(cluster.RecordApp, name), app)
+		return s.putApp(t, app)
 	})
 	return app, err
 }
@@ -113,7 +138,7 @@ func (s *Store) UpdateApp(name string, fn func(*cluster.App) error) (*cluster.Ap
 // whatever their number.
 func (s *Store) DeleteApp(name string) error {
 	return s.update(func(t *txn) error {
-		if _, err := s.getApp(t, name); err != nil {
+		if err := s.requireApp(t, name); err != nil {
 			return err
 		}
 		t.del(s.key(cluster.RecordApp, name))

@@ -84,6 +84,10 @@ type Config struct {
 	// accepts a half-written copy (holding cluster.MetaMigrating) in order
 	// to complete it. Every other open refuses such a prefix.
 	MigrateTarget bool
+	// SecretsKey is the comma list of keys the env values are sealed with
+	// (LONGSHOREMAN_SECRETS_KEY; the first seals). Required to open for
+	// writing: the prefix keeps no key of its own (see openSecrets).
+	SecretsKey string
 	// Timeout bounds each call to etcd; zero means 10 seconds.
 	Timeout time.Duration
 	// CompactInterval is how often old revisions are compacted; zero
@@ -119,6 +123,8 @@ type state struct {
 	cluster    string
 	epoch      atomic.Uint64 // raised at Open and at every leadership gain
 	created    bool
+	keyring    *cluster.Keyring   // seals and opens env values; set at open (nil: read-only without keys, or a migrate target)
+	envKey     cluster.EnvKeyInfo // set at open
 	now        func() time.Time
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -152,6 +158,10 @@ func Open(cfg Config) (*Store, error) {
 	if root == "/" {
 		return nil, cluster.Errorf(cluster.EINVALID, "No etcd key prefix given: write LONGSHOREMAN_DB as etcd://HOST:PORT/PREFIX, e.g. etcd://127.0.0.1:2379/longshoreman.")
 	}
+	if !cfg.ReadOnly && !cfg.MigrateTarget && strings.TrimSpace(cfg.SecretsKey) == "" {
+		// Before anything is written: an --init without the key creates nothing.
+		return nil, cluster.MissingSecretsKey(fmt.Sprintf("etcd prefix %s on %s", root, strings.Join(cfg.Endpoints, ",")), "", "")
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
@@ -177,7 +187,10 @@ func Open(cfg Config) (*Store, error) {
 		cancel()
 		return nil, s.unavailable(etcdErr(err))
 	}
-	if err := s.init(); err != nil {
+	if err = s.init(); err == nil {
+		err = s.openSecrets()
+	}
+	if err != nil {
 		cancel()
 		client.Close()
 		return nil, err

@@ -26,8 +26,9 @@ func NewConfig(tb testing.TB) etcd.Config {
 	tb.Helper()
 	endpoints := testenv.Etcd(tb)
 	cfg := etcd.Config{
-		Endpoints: endpoints,
-		Prefix:    fmt.Sprintf("/longshoreman-test/%s-%d", strings.ReplaceAll(tb.Name(), "/", "-"), time.Now().UnixNano()),
+		Endpoints:  endpoints,
+		SecretsKey: storetest.SecretsKey,
+		Prefix:     fmt.Sprintf("/longshoreman-test/%s-%d", strings.ReplaceAll(tb.Name(), "/", "-"), time.Now().UnixNano()),
 		Backup: func(w io.Writer, records func(func(cluster.Record) error) error) (int64, error) {
 			return db.WriteRecords(w, "", records)
 		},
@@ -70,6 +71,20 @@ func Opener(cfg etcd.Config) storetest.Opener {
 func TestConformance(t *testing.T) {
 	testenv.Etcd(t)
 	storetest.RunConformance(t, func(t *testing.T) storetest.Opener { return Opener(NewConfig(t)) })
+}
+
+// TestEnvKeyConformance holds the etcd store to the encryption of env
+// values every store shares.
+func TestEnvKeyConformance(t *testing.T) {
+	testenv.Etcd(t)
+	storetest.RunEnvKeyConformance(t, func(t *testing.T) storetest.KeyedOpener {
+		cfg := NewConfig(t)
+		return func(key string) (cluster.Store, error) {
+			c := cfg
+			c.SecretsKey = key
+			return Opener(c)(true)
+		}
+	})
 }
 
 // TestCompactionRemovesOldRevisions: after Compact, reads at revisions

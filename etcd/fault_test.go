@@ -11,6 +11,7 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/etcd"
 	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/storetest"
 )
 
 // TestQuorumLoss kills etcd members under an open store: with one of three
@@ -19,7 +20,7 @@ import (
 // the same store writes again, and nothing written before was lost.
 func TestQuorumLoss(t *testing.T) {
 	c := testenv.StartEtcd(t)
-	s, err := etcd.Open(etcd.Config{Endpoints: c.Endpoints, Prefix: "/longshoreman", Create: true, Timeout: 3 * time.Second})
+	s, err := etcd.Open(etcd.Config{Endpoints: c.Endpoints, Prefix: "/longshoreman", Create: true, Timeout: 3 * time.Second, SecretsKey: storetest.SecretsKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func (s *Store) editInstances(app string, edit func([]cluster.Instance) []cluste
 // PutInstance stores or replaces an instance record. The app must exist.
 func (s *Store) PutInstance(inst cluster.Instance) error {
 	return s.update(func(t *txn) error {
-		if _, err := s.getApp(t, inst.App); err != nil {
+		if err := s.requireApp(t, inst.App); err != nil {
 			return err
 		}
 		insts, err := s.getInstances(t, inst.App)
@@ -119,7 +119,7 @@ func (s *Store) Retire(app string, ids []string) (uint64, error) {
 func (s *Store) Instances(app string) ([]cluster.Instance, error) {
 	insts := []cluster.Instance{}
 	err := s.view(func(t *txn) error {
-		if _, err := s.getApp(t, app); err != nil {
+		if err := s.requireApp(t, app); err != nil {
 			return err
 		}
 		got, err := s.getInstances(t, app)
@@ -175,6 +175,7 @@ func (s *Store) RoutingTable() (cluster.RoutingTable, error) {
 			cluster.AddMaintenance(&table, &app)
 			cluster.AddHeld(&table, &app)
 			cluster.AddCanary(&table, &app, insts)
+			cluster.AddLimits(&table, &app)
 		}
 		if err := s.getMetaJSON(t, keyChallenges, &table.Challenges); err != nil {
 			return err

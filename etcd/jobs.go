@@ -17,7 +17,7 @@ func (s *Store) CreateJob(j cluster.Job) error {
 		return err
 	}
 	return s.update(func(x *txn) error {
-		if _, err := s.getApp(x, j.App); err != nil {
+		if err := s.requireApp(x, j.App); err != nil {
 			return err
 		}
 		kvs, err := x.listKeys(s.key(cluster.RecordJob, j.App, ""))
@@ -63,7 +63,7 @@ func (s *Store) Job(app, name string) (*cluster.Job, error) {
 func (s *Store) Jobs(app string) ([]cluster.Job, error) {
 	var jobs []cluster.Job
 	err := s.view(func(x *txn) error {
-		if _, err := s.getApp(x, app); err != nil {
+		if err := s.requireApp(x, app); err != nil {
 			return err
 		}
 		var err error

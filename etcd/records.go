@@ -16,36 +16,18 @@ import (
 // Records calls fn with every record under the prefix, read at one etcd
 // revision in pages of 500 keys. It implements cluster.RecordStore.
 func (s *Store) Records(fn func(cluster.Record) error) error {
-	start, end := s.root+"/", clientv3.GetPrefixRangeEnd(s.root+"/")
-	var rev int64
-	for {
-		ctx, cancel := s.callContext()
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(500), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)}
-		if rev > 0 {
-			opts = append(opts, clientv3.WithRev(rev))
-		}
-		resp, err := s.client.Get(ctx, start, opts...)
-		cancel()
+	return s.scan(s.root+"/", 500, func(key string, value []byte) error {
+		recs, err := s.records(key, value)
 		if err != nil {
-			return s.unavailable(etcdErr(err))
+			return err
 		}
-		rev = resp.Header.Revision
-		for _, kv := range resp.Kvs {
-			recs, err := s.records(string(kv.Key), kv.Value)
-			if err != nil {
+		for _, r := range recs {
+			if err := fn(r); err != nil {
 				return err
 			}
-			for _, r := range recs {
-				if err := fn(r); err != nil {
-					return err
-				}
-			}
 		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			return nil
-		}
-		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
-	}
+		return nil
+	})
 }
 
 // records turns one key into the records it holds: one, or for an
@@ -53,7 +35,7 @@ func (s *Store) Records(fn func(cluster.Record) error) error {
 func (s *Store) records(key string, value []byte) ([]cluster.Record, error) {
 	kind, rest, _ := strings.Cut(strings.TrimPrefix(key, s.root+"/"), "/")
 	switch kind {
-	case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken:
+	case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken, cluster.RecordAudit:
 		return []cluster.Record{{Kind: kind, Key: rest, Value: value}}, nil
 	case cluster.RecordRevision:
 		app, n, _ := strings.Cut(rest, "/")
@@ -97,7 +79,7 @@ func (s *Store) PutRecords(recs []cluster.Record) error {
 		byApp := map[string][]cluster.Record{}
 		for _, r := range recs {
 			switch r.Kind {
-			case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken:
+			case cluster.RecordMeta, cluster.RecordApp, cluster.RecordHost, cluster.RecordRegistry, cluster.RecordCert, cluster.RecordToken, cluster.RecordAudit:
 				if r.Value == nil {
 					t.del(s.key(r.Kind, r.Key))
 				} else {

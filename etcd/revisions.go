@@ -48,7 +48,7 @@ func (s *Store) CreateRevision(rev *cluster.Revision) error {
 			rev.Number = revNumber(kvs[len(kvs)-1]) + 1
 		}
 		rev.Time = s.now().UTC()
-		if err := putJSON(t, s.revKey(rev.App, rev.Number), rev); err != nil {
+		if err := s.putRevision(t, rev); err != nil {
 			return err
 		}
 		keep := cluster.HistoryLimit(s.history.Load())
@@ -87,7 +87,7 @@ func (s *Store) FinishRevision(app string, number int, status, reason string) (*
 			return err
 		}
 		rev.Status, rev.Reason = status, reason
-		if err := putJSON(t, s.revKey(app, number), rev); err != nil {
+		if err := s.putRevision(t, rev); err != nil {
 			return err
 		}
 		if status != cluster.StatusSucceeded {
@@ -98,7 +98,7 @@ func (s *Store) FinishRevision(app string, number int, status, reason string) (*
 			return err
 		}
 		a.Apply(rev)
-		return putJSON(t, s.key(cluster.RecordApp, app), a)
+		return s.putApp(t, a)
 	})
 	return rev, err
 }
@@ -122,8 +122,17 @@ func (s *Store) getRevision(t *txn, app string, number int) (*cluster.Revision, 
 	if buf == nil {
 		return nil, cluster.Errorf(cluster.ENOTFOUND, "App %s has no revision %d: see its revisions with GET /%s/history.", app, number, app)
 	}
-	rev := &cluster.Revision{}
-	return rev, json.Unmarshal(buf, rev)
+	return s.keyring.DecodeRevision(buf)
+}
+
+// putRevision stores a revision, its env values sealed.
+func (s *Store) putRevision(t *txn, rev *cluster.Revision) error {
+	buf, err := s.keyring.EncodeRevision(rev)
+	if err != nil {
+		return err
+	}
+	t.put(s.revKey(rev.App, rev.Number), buf)
+	return nil
 }
 
 // Revisions returns an app's revisions, newest first.
@@ -131,16 +140,16 @@ func (s *Store) Revisions(app string) ([]cluster.Revision, error) {
 	revs := []cluster.Revision{}
 	err := s.view(func(t *txn) error {
 		revs = revs[:0]
-		if _, err := s.getApp(t, app); err != nil {
+		if err := s.requireApp(t, app); err != nil {
 			return err
 		}
 		kvs, err := t.list(s.key(cluster.RecordRevision, app, ""))
 		for _, kv := range slices.Backward(kvs) {
-			var rev cluster.Revision
-			if err := json.Unmarshal(kv.Value, &rev); err != nil {
+			rev, err := s.keyring.DecodeRevision(kv.Value)
+			if err != nil {
 				return err
 			}
-			revs = append(revs, rev)
+			revs = append(revs, *rev)
 		}
 		return err
 	})
@@ -154,13 +163,20 @@ func (s *Store) Deploying() ([]cluster.Revision, error) {
 		revs = nil
 		kvs, err := t.list(s.key(cluster.RecordRevision, ""))
 		for _, kv := range kvs {
-			var rev cluster.Revision
-			if err := json.Unmarshal(kv.Value, &rev); err != nil {
+			var st struct {
+				Status string `json:"status"`
+			}
+			if err := json.Unmarshal(kv.Value, &st); err != nil {
 				return err
 			}
-			if rev.Status == cluster.StatusDeploying {
-				revs = append(revs, rev)
+			if st.Status != cluster.StatusDeploying {
+				continue // only the deploying ones' env values are opened
 			}
+			rev, err := s.keyring.DecodeRevision(kv.Value)
+			if err != nil {
+				return err
+			}
+			revs = append(revs, *rev)
 		}
 		return err
 	})
@@ -178,6 +194,6 @@ func (s *Store) RecordOOM(app string, number int, at time.Time) error {
 		if at.After(rev.LastOOM) {
 			rev.LastOOM = at.UTC()
 		}
-		return putJSON(t, s.revKey(app, number), rev)
+		return s.putRevision(t, rev)
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/etcd"
 	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/storetest"
 )
 
 // openURL opens the store of an etcd URL with env as the environment.
@@ -21,7 +22,7 @@ func openURL(t *testing.T, url string, env map[string]string) (*etcd.Store, erro
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Create, cfg.Timeout = true, 5*time.Second
+	cfg.Create, cfg.Timeout, cfg.SecretsKey = true, 5*time.Second, storetest.SecretsKey
 	return etcd.Open(cfg)
 }
 
@@ -92,7 +93,7 @@ func TestTLS(t *testing.T) {
 	}
 	// The plain scheme on a TLS cluster does not connect either.
 	plain, _ := etcd.ParseURL("etcd://"+strings.Join(c.Endpoints, ",")+"/longshoreman", func(string) string { return "" })
-	plain.Timeout = 3 * time.Second
+	plain.Timeout, plain.SecretsKey = 3*time.Second, storetest.SecretsKey
 	if s, err := etcd.Open(plain); err == nil {
 		s.Close()
 		t.Error("etcd:// on a TLS cluster opened")

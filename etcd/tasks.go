@@ -23,7 +23,7 @@ func (s *Store) PutTask(t cluster.Task) error {
 
 // putTask is PutTask within x, buf being t's JSON.
 func (s *Store) putTask(x *txn, t cluster.Task, buf []byte) error {
-	if _, err := s.getApp(x, t.App); err != nil {
+	if err := s.requireApp(x, t.App); err != nil {
 		return err
 	}
 	prefix := s.key(cluster.RecordTask, t.App, "")
@@ -76,7 +76,7 @@ func (s *Store) Task(app, id string) (*cluster.Task, error) {
 func (s *Store) Tasks(app string) ([]cluster.Task, error) {
 	var tasks []cluster.Task
 	err := s.view(func(x *txn) error {
-		if _, err := s.getApp(x, app); err != nil {
+		if err := s.requireApp(x, app); err != nil {
 			return err
 		}
 		var err error

@@ -368,6 +368,11 @@ type ProgressLine struct {
 	Fix     *cluster.Fix    `json:"fix,omitempty"`
 }
 
+// AuditResponse is the answer of GET /audit: the entries, newest first.
+type AuditResponse struct {
+	Audit []cluster.AuditEntry `json:"audit"`
+}
+
 // ErrorResponse is the answer to a failed request. Error is the whole
 // sentence in the API's words, what the original CLI prints; Code is the
 // kind of failure (cluster.EINVALID...). When the sentence ends with what
@@ -548,6 +553,14 @@ func placeholder(name string) string {
 		return "N"
 	}
 	return strings.ToUpper(name)
+}
+
+// RotateSecretsResponse answers POST /secrets/rotate: the id of the key
+// every env value is now sealed with, and how many records (apps and
+// revisions) were sealed anew.
+type RotateSecretsResponse struct {
+	KeyID  string `json:"key_id"`
+	Sealed int    `json:"sealed"`
 }
 
 // HTTPSRequest is the body of POST /apps/:app/https. Redirect left out is

@@ -19,6 +19,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, _ httprouter.
 	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
+	note(w, "app", req.App)
 	if c := callerOf(w); c.Name != "" { // a deploy token creates only the apps it names
 		if err := c.mayTouch(req.App, r); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +54,7 @@ func (s *Server) setHTTPS(w http.ResponseWriter, r *http.Request, app *cluster.A
 		return cluster.Errorf(cluster.EINVALID, "Field \"enabled\" is missing: send {\"enabled\": true, \"redirect\": true} to serve %s over HTTPS, or {\"enabled\": false} to stop.", app.Name)
 	}
 	h := cluster.AppHTTPS{Enabled: *req.Enabled, Redirect: *req.Enabled && (req.Redirect == nil || *req.Redirect)}
+	note(w, "enabled", strconv.FormatBool(h.Enabled))
 	cs, err := s.certStore()
 	if err != nil {
 		return err
@@ -124,6 +126,7 @@ func (s *Server) addCert(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 		return err
 	}
 	req.Domain = strings.ToLower(strings.TrimSpace(req.Domain))
+	note(w, "domain", req.Domain) // never the key
 	switch {
 	case req.Domain == "":
 		return cluster.Errorf(cluster.EINVALID, "Field \"domain\" is missing: give the domain the certificate serves, e.g. shop.example.com or *.example.com.")

@@ -3,6 +3,7 @@ package http
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -108,6 +109,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		return cluster.Errorf(cluster.EINVALID, "Query keys=%q is neither true nor false: give keys=true for a backup with the private keys (certificate keys, ACME account keys, routes key, router token), or leave it out for one without.", clipBytes([]byte(v)))
 	}
 	name := "longshoreman-" + time.Now().UTC().Format("20060102T150405Z")
+	note(w, "keys", strconv.FormatBool(keys))
 	if keys {
 		name += "-keys"
 		s.Logger.Info("backup taken with the private keys", "request_id", w.Header().Get("X-Request-Id"), "remote", r.RemoteAddr)
@@ -120,6 +122,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		// The header is out; all that can be done is to cut the body short
 		// so the client sees a truncated transfer, and log it.
 		s.Logger.Error("backup failed", "err", err)
+		failed(w, err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil

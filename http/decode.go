@@ -175,6 +175,10 @@ func decodeForm(body []byte, targets map[string]any) error {
 // repeated key: volumes=a:/a&volumes=b:/b) and durations.
 func decodeFormMore(vals url.Values, name string, dst any) error {
 	switch dst := dst.(type) {
+	case **cluster.Rate:
+		return decodeFormString(vals, name, dst)
+	case **BodyLimit:
+		return decodeFormString(vals, name, dst)
 	case *[]string:
 		if v, ok := vals[name]; ok {
 			*dst = v
@@ -192,6 +196,25 @@ func decodeFormMore(vals url.Values, name string, dst any) error {
 			*dst = d
 		}
 	}
+	return nil
+}
+
+// decodeFormString sets *dst to the field name read as a JSON string by
+// T's UnmarshalJSON, when the form has it.
+func decodeFormString[T any, P interface {
+	*T
+	json.Unmarshaler
+}](vals url.Values, name string, dst **T) error {
+	v := vals.Get(name)
+	if v == "" {
+		return nil
+	}
+	x := new(T)
+	b, _ := json.Marshal(v)
+	if err := P(x).UnmarshalJSON(b); err != nil {
+		return cluster.Errorf(cluster.EINVALID, "Field %q %v.", name, err)
+	}
+	*dst = x
 	return nil
 }
 

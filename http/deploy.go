@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -20,6 +21,10 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	var req DeployRequest
 	if err := decodeRequest(r, &req); err != nil {
 		return err
+	}
+	note(w, "image", req.Image)
+	if req.Count != nil {
+		note(w, "count", strconv.Itoa(int(*req.Count)))
 	}
 	d, err := req.validate(s.Scheduler.MaxCount())
 	if err != nil {
@@ -44,6 +49,9 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, app *cluster.A
 		return err
 	}
 	rev := req.Revision.intOr(0)
+	if rev != 0 {
+		note(w, "to", strconv.Itoa(rev))
+	}
 	if rev < 0 {
 		return cluster.Errorf(cluster.EINVALID, "Revision %d is not valid", rev).WithFix("give none for the previous one, or a revision number listed by", cluster.OpHistory, cluster.ArgApp, app.Name)
 	}
@@ -91,6 +99,7 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request, app *cluster.App,
 		return cluster.Errorf(cluster.EINVALID, "A count is required").WithFix("send it with", cluster.OpScale, cluster.ArgApp, app.Name)
 	}
 	n := int(*req.Count)
+	note(w, "count", strconv.Itoa(n))
 	if err := cluster.ValidateCount(n, s.Scheduler.MaxCount(), true); err != nil {
 		return err
 	}
@@ -120,6 +129,7 @@ func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluste
 			s.Error(w, r, err)
 			return
 		}
+		noteRevision(w, res)
 		ok(w, RolloutResponse{Revision: res.Revision, Instances: nonNil(res.Instances)})
 		return
 	}
@@ -142,8 +152,10 @@ func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluste
 		answer := errorResponse(err)
 		answer.Status = ErrorStatusCode(answer.Code)
 		line(answer)
+		failed(w, err)
 		return
 	}
+	noteRevision(w, res)
 	line(struct {
 		Error bool `json:"error"`
 		RolloutResponse
@@ -155,4 +167,11 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// noteRevision adds the revision a rollout made to its audit entry.
+func noteRevision(w http.ResponseWriter, res *cluster.DeployResult) {
+	if res != nil && res.Revision > 0 {
+		note(w, "revision", strconv.Itoa(res.Revision))
+	}
 }

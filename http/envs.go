@@ -32,6 +32,7 @@ func (s *Server) setEnv(w http.ResponseWriter, r *http.Request, app *cluster.App
 	if err != nil {
 		return err
 	}
+	note(w, "key", key) // never the value
 	after := make(map[string]string, len(app.Envs)+1)
 	for k, v := range app.Envs {
 		after[k] = v

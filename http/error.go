@@ -39,6 +39,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	if code == cluster.EINTERNAL {
 		s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	failed(w, err)
 	writeJSON(w, ErrorStatusCode(code), errorResponse(err))
 }
 

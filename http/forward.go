@@ -136,6 +136,11 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		},
 		ErrorLog: nil,
 	}
+	// The leader records the request in the audit log, with the client's
+	// address (X-Forwarded-For); this controller does not.
+	if rec := recorderOf(w); rec != nil && rec.audit != nil {
+		rec.audit.forwarded = true
+	}
 	// A forwarded answer may be a stream that lasts (deploy progress, a
 	// followed log): like the leader's, it is cut only by a write that
 	// stalls, not by the server's write timeout.

@@ -37,6 +37,8 @@ func TestLeaderOnly(t *testing.T) {
 		{"DELETE", "/apps/:app/volumes/:volume"}: true,
 		{"GET", "/apps/:app/jobs"}:               false, {"POST", "/apps/:app/jobs"}: true, {"DELETE", "/apps/:app/jobs/:job"}: true,
 		{"GET", "/tokens"}: false, {"POST", "/tokens"}: true, {"DELETE", "/tokens/:name"}: true, {"GET", "/whoami"}: false,
+		{"GET", "/audit"}:           false,
+		{"POST", "/secrets/rotate"}: true,
 	}
 	routes := Routes()
 	if len(routes) != len(want) {

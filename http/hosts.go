@@ -25,6 +25,7 @@ func (s *Server) addHost(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
+	note(w, "host", req.Host)
 	addr, err := cluster.ValidateHost(req.Host)
 	if err != nil {
 		return err

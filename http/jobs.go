@@ -33,6 +33,8 @@ func (s *Server) addJob(w http.ResponseWriter, r *http.Request, app *cluster.App
 	if err := validateCommand("command", req.Command); err != nil {
 		return err
 	}
+	note(w, "job", req.Name)
+	note(w, "schedule", req.Schedule)
 	j := cluster.Job{App: app.Name, Name: req.Name, Schedule: req.Schedule, Command: req.Command, Timeout: cluster.Duration(cluster.DefaultTaskTimeout)}
 	if req.Timeout != nil {
 		j.Timeout = *req.Timeout

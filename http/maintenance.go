@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ func (s *Server) setMaintenance(w http.ResponseWriter, r *http.Request, app *clu
 	if req.Enabled == nil {
 		return cluster.Errorf(cluster.EINVALID, "Field \"enabled\" is missing: send {\"enabled\": true, \"message\": \"Back at 10:00 UTC.\"} to answer %s with a maintenance page, or {\"enabled\": false} to serve it again.", app.Name)
 	}
+	note(w, "enabled", strconv.FormatBool(*req.Enabled))
 	msg := strings.TrimSpace(req.Message)
 	if err := cluster.ValidateMaintenanceMessage(app.Name, msg); err != nil {
 		return err

@@ -21,6 +21,14 @@ import (
 // the in-memory fake Docker hosts, so deploys run without a daemon.
 func mustOpenFakeServer(tb testing.TB) *httptest.Server {
 	tb.Helper()
+	srv, _ := mustOpenFakeAPI(tb, nil)
+	return srv
+}
+
+// mustOpenFakeAPI is mustOpenFakeServer with its data file; edit, when not
+// nil, changes the Server before it starts.
+func mustOpenFakeAPI(tb testing.TB, edit func(*http.Server)) (*httptest.Server, *db.DB) {
+	tb.Helper()
 	d, err := db.Open(filepath.Join(tb.TempDir(), "longshoreman.db"), db.Options{Create: true})
 	if err != nil {
 		tb.Fatal(err)
@@ -34,14 +42,18 @@ func mustOpenFakeServer(tb testing.TB) *httptest.Server {
 		}
 	}
 	sched := scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID(), Drain: 10 * time.Millisecond})
-	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Scheduler: sched, Token: testToken}))
+	api := &http.Server{Store: d, Scheduler: sched, Token: testToken}
+	if edit != nil {
+		edit(api)
+	}
+	srv := httptest.NewServer(http.NewServer(api))
 	tb.Cleanup(func() {
 		srv.Close()
 		sched.Close()
 		engines.Close()
 		d.Close()
 	})
-	return srv
+	return srv, d
 }
 
 // deployStream posts a deploy asking for application/x-ndjson and returns

@@ -24,6 +24,8 @@ func (s *Server) putRegistry(w http.ResponseWriter, r *http.Request, _ httproute
 		return err
 	}
 	reg := cluster.Registry{Address: req.Registry, Username: req.Username, Password: req.Password}
+	note(w, "registry", req.Registry) // never the password
+	note(w, "username", req.Username)
 	addr, err := cluster.ValidateRegistry(reg)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 	if err != nil {
 		return err
 	}
+	note(w, "command", strings.Join(req.Command, " "))
 	if !app.Deployed() {
 		return cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so it has no image to run a task of", app.Name).WithFix("deploy an image first with", cluster.OpDeploy, cluster.ArgApp, app.Name)
 	}
@@ -49,7 +51,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 			return err
 		}
 		answer := RunResponse{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Output: tail.Lines(), Task: res.Task, Host: res.Host}
+		noteTask(w, res)
 		if res.TimedOut {
+			failed(w, timedOut(app.Name, timeout))
 			e := errorResponse(timedOut(app.Name, timeout))
 			writeJSON(w, ErrorStatusCode(e.Code), struct {
 				ErrorResponse
@@ -83,6 +87,9 @@ func (s *Server) runStreamed(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	res, err := s.Scheduler.RunTask(ctx, app.Name, command, timeout, func(l cluster.TaskLine) { line(l) })
 	answer := RunResponse{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Task: res.Task, Host: res.Host}
+	if err == nil {
+		noteTask(w, res)
+	}
 	switch {
 	case err == nil && res.TimedOut:
 		err = timedOut(app.Name, timeout)
@@ -102,6 +109,15 @@ func (s *Server) runStreamed(ctx context.Context, w http.ResponseWriter, r *http
 		ErrorResponse
 		RunResponse
 	}{e, answer})
+	failed(w, err)
+}
+
+// noteTask adds a task's id and exit code to its request's audit entry.
+func noteTask(w http.ResponseWriter, res cluster.TaskResult) {
+	if res.Task != "" {
+		note(w, "task", res.Task)
+	}
+	note(w, "exit_code", strconv.Itoa(res.ExitCode))
 }
 
 // decodeRun reads a task's request: its command and timeout, checked.

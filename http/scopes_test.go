@@ -70,7 +70,8 @@ var routeScopes = map[[2]string]string{
 	{"GET", "/certs"}: "read", {"POST", "/certs"}: "admin", {"DELETE", "/certs/:domain"}: "admin", {"GET", "/router/certs"}: "router",
 	{"GET", "/events"}: "read", {"GET", "/overview"}: "read", {"POST", "/apps/:app/maintenance"}: "deploy-app",
 	{"POST", "/apps/:app/promote"}: "deploy-app", {"POST", "/apps/:app/abort"}: "deploy-app",
-	{"GET", "/tokens"}: "admin", {"POST", "/tokens"}: "admin", {"DELETE", "/tokens/:name"}: "admin", {"GET", "/whoami"}: "any",
+	{"GET", "/tokens"}: "admin", {"POST", "/tokens"}: "admin", {"DELETE", "/tokens/:name"}: "admin", {"GET", "/whoami"}: "any", {"GET", "/audit"}: "admin",
+	{"POST", "/secrets/rotate"}: "admin",
 }
 
 // mayCall says whether c may call a route of scope on app.

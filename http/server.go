@@ -40,6 +40,7 @@ type Store interface {
 	cluster.RegistryStore
 	cluster.TokenStore
 	cluster.RecordStore // Backup
+	cluster.AuditStore
 }
 
 // Scheduler is what the API asks to change the cluster. Every method
@@ -104,6 +105,10 @@ type Server struct {
 	Memory     HostMemory   // each host's total memory for /overview; may be nil
 	Disk       ImageDisk    // each host's disk use of images for /overview; may be nil
 
+	// EnvKeys rotates the key of the env values (POST /secrets/rotate);
+	// nil: the route answers that there is none.
+	EnvKeys cluster.EnvKeyStore
+
 	// RouterToken reads GET /routes and GET /router/certs only; empty: no
 	// router token is accepted.
 	RouterToken string
@@ -116,6 +121,11 @@ type Server struct {
 	// asks Hosts (every request in between gets that answer); zero means
 	// DefaultHealthEvery.
 	HealthEvery time.Duration
+	// AuditKeep and AuditMaxAge bound the audit log (see
+	// cluster.AuditStore); zero means cluster.DefaultAuditKeep and
+	// cluster.DefaultAuditMaxAge.
+	AuditKeep   int
+	AuditMaxAge time.Duration
 
 	router   *httprouter.Router
 	sums     tokenSums        // of Token and RouterToken, taken by NewServer
@@ -139,7 +149,7 @@ type Observer interface {
 
 // reserved are the first path segments that are not app names.
 var reserved = map[string]bool{"apps": true, "hosts": true, "registries": true, "describe": true, "routes": true, "healthz": true, "metrics": true, "backup": true,
-	"certs": true, "router": true, "events": true, "overview": true, "ui": true, "tokens": true, "whoami": true}
+	"certs": true, "router": true, "events": true, "overview": true, "ui": true, "tokens": true, "whoami": true, "audit": true, "secrets": true}
 
 // NewServer returns a Server with its routes registered.
 func NewServer(s *Server) *Server {
@@ -216,6 +226,8 @@ func NewServer(s *Server) *Server {
 	s.handle(r, "POST", "/tokens", s.fallible(s.addToken))
 	s.handle(r, "DELETE", "/tokens/:name", s.fallible(s.removeToken))
 	s.handle(r, "GET", "/whoami", s.fallible(s.whoami))
+	s.handle(r, "GET", "/audit", s.fallible(s.listAudit))
+	s.handle(r, "POST", "/secrets/rotate", s.fallible(s.rotateSecrets))
 	if s.UI != nil {
 		ui := func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { s.UI.ServeHTTP(w, req) }
 		s.handle(r, "GET", "/ui/*file", ui)
@@ -245,6 +257,8 @@ func Routes() [][2]string {
 		{"GET", "/events"}, {"GET", "/overview"}, {"POST", "/apps/:app/maintenance"},
 		{"POST", "/apps/:app/promote"}, {"POST", "/apps/:app/abort"},
 		{"GET", "/tokens"}, {"POST", "/tokens"}, {"DELETE", "/tokens/:name"}, {"GET", "/whoami"},
+		{"GET", "/audit"},
+		{"POST", "/secrets/rotate"},
 	}
 }
 
@@ -259,6 +273,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		end := time.Now()
 		d := end.Sub(start)
 		s.logRequest(end, id, r, rec.status, d)
+		if rec.audit != nil && !rec.audit.forwarded {
+			s.audit(rec, r, id, start, d)
+		}
 		// A refused request is counted by AuthFailed alone: its method and
 		// path are the client's to choose, and each new label value would
 		// be a series kept for the life of the process.
@@ -290,6 +307,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := allowed(role, r); err != nil && r.URL.Path != "/healthz" {
 		refused = true
 		s.Logger.Warn("refused a request its token may not make", "request_id", id, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		// A valid token refused is recorded in the audit log; an unknown
+		// one above is only logged: anyone could send those, and push
+		// the real entries out of the log.
+		rec.audit = &auditState{}
 		s.Error(rec, r, err)
 		return
 	}
@@ -398,9 +419,13 @@ func (s *Server) handle(r *httprouter.Router, method, pattern string, h httprout
 		h = s.leaderRoute(h)
 	}
 	n := routeNeeds[[2]string{method, pattern}]
+	audited := auditedRoute(method, pattern)
 	r.Handle(method, pattern, func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
 		if rec, ok := w.(*statusRecorder); ok {
 			rec.route = pattern
+			if audited {
+				rec.audit = &auditState{params: ps}
+			}
 			if err := permit(&rec.caller, n, req, ps); err != nil {
 				s.Logger.Warn("refused a request its token may not make", "method", req.Method, "path", req.URL.Path, "token", rec.caller.Name, "remote", req.RemoteAddr)
 				s.Error(w, req, err)
@@ -435,12 +460,24 @@ func (s *Server) forApp(h func(http.ResponseWriter, *http.Request, *cluster.App,
 }
 
 // statusRecorder remembers the status written, the route matched and who
-// asked, for the request log, metrics and the handlers.
+// asked, for the request log, metrics and the handlers; and for the audit
+// log, whether the request is recorded, what it named, and its error.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	route  string
 	caller Caller
+
+	audit *auditState // set when the request is recorded in the audit log (see auditedRoute)
+}
+
+// auditState is what a request recorded in the audit log carries besides
+// its status, made only for such requests: reads cost nothing more.
+type auditState struct {
+	forwarded bool              // sent to the leader, which records it
+	params    httprouter.Params // the route's, for the audit entry (httprouter v1.3 makes them per request: kept after it)
+	args      map[string]string // noted by the handler (note)
+	failure   error             // the error answered (failed)
 }
 
 // Caller is who made a request: the name of the token it carried, and

@@ -18,6 +18,38 @@ type SettingsRequest struct {
 	Batch       *Int             `json:"batch,omitempty"`        // 0: all at once
 	StopTimeout *DurationSetting `json:"stop_timeout,omitempty"` // whole seconds
 	Drain       *DurationSetting `json:"drain,omitempty"`
+	// Limits at the edge (cluster/limits.go): "10/s", "600/m", "100/h"
+	// or "none" (which drops the burst too); the burst, 1 or more (the
+	// rate's number when never set); the largest body, "10m", "512k", a
+	// number of bytes or "none".
+	RateLimit *cluster.Rate `json:"rate_limit,omitempty"`
+	Burst     *Int          `json:"burst,omitempty"`
+	MaxBody   *BodyLimit    `json:"max_body,omitempty"`
+}
+
+// BodyLimit is the largest request body an app takes: "10m", "512k", a
+// number of bytes, or "none" (0).
+type BodyLimit cluster.Bytes
+
+// UnmarshalJSON accepts "10m", 10485760 and "none".
+func (b *BodyLimit) UnmarshalJSON(data []byte) error {
+	v, err := cluster.UnmarshalMaxBody(data)
+	if err != nil {
+		return err
+	}
+	*b = BodyLimit(v)
+	return nil
+}
+
+// MarshalJSON writes "10m", or "none" for no limit.
+func (b BodyLimit) MarshalJSON() ([]byte, error) { return json.Marshal(b.String()) }
+
+// String is "10m", or "none" for no limit.
+func (b BodyLimit) String() string {
+	if b <= 0 {
+		return "none"
+	}
+	return cluster.Bytes(b).String()
 }
 
 // DurationSetting is a duration, "30s" or a number of seconds, or
@@ -64,13 +96,17 @@ type AppSettings struct {
 	Drain              string `json:"drain"`
 	StopTimeoutDefault bool   `json:"stop_timeout_default"` // the controller's (10s)
 	DrainDefault       bool   `json:"drain_default"`        // the controller's (LONGSHOREMAN_DRAIN)
+	RateLimit          string `json:"rate_limit"`           // per client address, "10/s"; "none"
+	Burst              int    `json:"burst"`                // requests a client may send at once; 0 without a rate limit
+	MaxBody            string `json:"max_body"`             // "10m"; "none"
 }
 
 // appSettings is a's settings as they apply.
 func (s *Server) appSettings(a *cluster.App) AppSettings {
 	drain, timeout := s.Scheduler.Stopping(a)
 	return AppSettings{Batch: a.Batch, StopTimeout: timeout.String(), Drain: drain.String(),
-		StopTimeoutDefault: a.StopTimeout == nil, DrainDefault: a.Drain == nil}
+		StopTimeoutDefault: a.StopTimeout == nil, DrainDefault: a.Drain == nil,
+		RateLimit: a.RateLimit.String(), Burst: a.BurstOf(), MaxBody: BodyLimit(a.MaxBody).String()}
 }
 
 func (s *Server) getSettings(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
@@ -100,6 +136,9 @@ func (s *Server) setSettings(w http.ResponseWriter, r *http.Request, app *cluste
 			return err
 		}
 	}
+	if err := req.checkLimits(app); err != nil {
+		return err
+	}
 	a, err := s.Scheduler.UpdateSettings(r.Context(), app.Name, func(a *cluster.App) {
 		if req.Batch != nil {
 			a.Batch = int(*req.Batch)
@@ -110,9 +149,15 @@ func (s *Server) setSettings(w http.ResponseWriter, r *http.Request, app *cluste
 		if req.Drain != nil {
 			a.Drain = req.Drain.duration()
 		}
+		req.editLimits(a)
 	})
 	if err != nil {
 		return err
+	}
+	if req.RateLimit != nil || req.Burst != nil || req.MaxBody != nil {
+		// The routers enforce the limits: they travel in the table.
+		s.Logger.Info("app limits set", "app", a.Name, "rate_limit", a.RateLimit, "burst", a.BurstOf(), "max_body", BodyLimit(a.MaxBody))
+		s.tableChanged()
 	}
 	ok(w, SettingsResponse{App: a.Name, Settings: s.appSettings(a)})
 	return nil
@@ -125,4 +170,40 @@ func (d *DurationSetting) duration() *cluster.Duration {
 	}
 	v := cluster.Duration(d.D)
 	return &v
+}
+
+// checkLimits checks the limits given, for app: a burst within its bounds
+// and only with a rate limit (given, or the app's).
+func (req *SettingsRequest) checkLimits(app *cluster.App) error {
+	if req.Burst == nil {
+		return nil
+	}
+	if err := cluster.ValidateBurst(int(*req.Burst)); err != nil {
+		return err
+	}
+	rate := app.RateLimit
+	if req.RateLimit != nil {
+		rate = *req.RateLimit
+	}
+	if rate.IsZero() {
+		return cluster.Errorf(cluster.EINVALID, "Field \"burst\" applies to a rate limit, and %s has none: give \"rate_limit\" with it, such as {\"rate_limit\": \"10/s\", \"burst\": 20}.", app.Name)
+	}
+	return nil
+}
+
+// editLimits sets the limits given in a; removing the rate limit removes
+// its burst.
+func (req *SettingsRequest) editLimits(a *cluster.App) {
+	if req.RateLimit != nil {
+		a.RateLimit = *req.RateLimit
+		if a.RateLimit.IsZero() {
+			a.Burst = 0
+		}
+	}
+	if req.Burst != nil {
+		a.Burst = int(*req.Burst)
+	}
+	if req.MaxBody != nil {
+		a.MaxBody = cluster.Bytes(*req.MaxBody)
+	}
 }

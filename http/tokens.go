@@ -124,6 +124,8 @@ func (s *Server) addToken(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	if life > 0 {
 		t.Expires = now.Add(life)
 	}
+	note(w, "name", t.Name)
+	note(w, "scope", string(t.Scope))
 	if err := t.Validate(); err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func TestBackupKeys(t *testing.T) {
 		log := &testenv.Log{}
 		env := map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_INIT": "1", "LONGSHOREMAN_TOKEN": "t0ken-0123456789",
 			"LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_HOST": rhost, "REDIS_PORT": rport, "LONGSHOREMAN_CHANNEL": channel,
-			"LONGSHOREMAN_REPUBLISH": "1s"}
+			"LONGSHOREMAN_REPUBLISH": "1s", cluster.SecretsKeyVar: testSecretsKey}
 		c := &command.ServeCommand{Stderr: log, Getenv: func(k string) string { return env[k] }}
 		if err := c.ParseFlags(nil); err != nil {
 			t.Fatal(err)
@@ -157,7 +157,7 @@ func TestBackupKeys(t *testing.T) {
 	// Without keys, restored onto the original data file: it keeps its
 	// keys, and the certificate its key.
 	var out bytes.Buffer
-	if err := (&command.RestoreCommand{Stdout: &out, Getenv: func(string) string { return "" }}).Run(context.Background(), []string{keyless, original}); err != nil {
+	if err := (&command.RestoreCommand{Stdout: &out, Getenv: testGetenv}).Run(context.Background(), []string{keyless, original}); err != nil {
 		t.Fatalf("restore onto the original data file: %v", err)
 	}
 	if !strings.Contains(out.String(), "keeps its own (routes key, router token") || !strings.Contains(out.String(), "Certificates that keep the target's key: "+app) {
@@ -175,7 +175,7 @@ func TestBackupKeys(t *testing.T) {
 	// Onto a new data file: refused without --new-keys; with it, new keys,
 	// and the certificate to add again.
 	fresh := filepath.Join(dir, "fresh.db")
-	err := (&command.RestoreCommand{Stdout: io.Discard, Getenv: func(string) string { return "" }}).Run(context.Background(), []string{keyless, fresh})
+	err := (&command.RestoreCommand{Stdout: io.Discard, Getenv: testGetenv}).Run(context.Background(), []string{keyless, fresh})
 	if cluster.ErrorCode(err) != cluster.ECONFLICT || !strings.Contains(err.Error(), "--new-keys") {
 		t.Fatalf("restore without keys onto a new data file: %v; want a conflict naming --new-keys", err)
 	}
@@ -183,7 +183,7 @@ func TestBackupKeys(t *testing.T) {
 		t.Fatalf("the refused restore left %s behind: %v", fresh, err)
 	}
 	out.Reset()
-	if err := (&command.RestoreCommand{Stdout: &out, Getenv: func(string) string { return "" }}).Run(context.Background(), []string{"--new-keys", keyless, fresh}); err != nil {
+	if err := (&command.RestoreCommand{Stdout: &out, Getenv: testGetenv}).Run(context.Background(), []string{"--new-keys", keyless, fresh}); err != nil {
 		t.Fatalf("restore --new-keys: %v", err)
 	}
 	if !strings.Contains(out.String(), "add again with certs:add: "+app) {

@@ -230,7 +230,7 @@ func startTLSController(t *testing.T, url, ip string, pki *testenv.TLSCerts, env
 	c.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LONGSHOREMAN_DB=" + url, "LONGSHOREMAN_INIT=1",
 		"LONGSHOREMAN_TOKEN=t0ken-0123456789", "LONGSHOREMAN_LISTEN=" + net.JoinHostPort(ip, strconv.Itoa(port)), "LONGSHOREMAN_ADVERTISE=" + c.URL,
 		"LONGSHOREMAN_TLS_CERT=" + filepath.Join(pki.Dir, "server-cert.pem"), "LONGSHOREMAN_TLS_KEY=" + filepath.Join(pki.Dir, "server-key.pem"),
-		"LONGSHOREMAN_ROUTES_KEY=" + testRoutesKey, "REDIS_PORT=1", "LONGSHOREMAN_LEASE=" + testLease.String()}, env...)
+		"LONGSHOREMAN_ROUTES_KEY=" + testRoutesKey, "LONGSHOREMAN_SECRETS_KEY=" + testSecretsKey, "REDIS_PORT=1", "LONGSHOREMAN_LEASE=" + testLease.String()}, env...)
 	var err error
 	if c.log, err = os.CreateTemp(t.TempDir(), "controller-*.log"); err != nil {
 		t.Fatal(err)

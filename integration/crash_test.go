@@ -37,7 +37,7 @@ func StartController(tb testing.TB, dbPath string, env ...string) *Controller {
 		"LONGSHOREMAN_CHANNEL=" + testChannel(tb),
 		"LONGSHOREMAN_TOKEN=t0ken-0123456789", fmt.Sprintf("LONGSHOREMAN_LISTEN=127.0.0.1:%d", c.port), "REDIS_PORT=1",
 		"LONGSHOREMAN_ADVERTISE=" + c.URL,
-		"LONGSHOREMAN_INIT=1", "LONGSHOREMAN_ROUTES_KEY=" + testRoutesKey,
+		"LONGSHOREMAN_INIT=1", "LONGSHOREMAN_ROUTES_KEY=" + testRoutesKey, "LONGSHOREMAN_SECRETS_KEY=" + testSecretsKey,
 		"LONGSHOREMAN_DRAIN=300ms", "LONGSHOREMAN_RECONCILE=500ms", fmt.Sprintf("DOCKER_PORT=%d", testenv.DockerPort(tb))}, env...)
 	log, err := os.CreateTemp(tb.TempDir(), "controller-*.log")
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // TestDashboardHidesWhatATokenCannotDo signs in to the dashboard in
 // headless Chromium with scoped tokens: a read token's pages show no
 // deploy or host control, nor the envs and logs of an app outside its
-// list; a deploy token limited to one app shows the deploy controls on
+// list, nor the audit log; a deploy token limited to one app shows the deploy controls on
 // that app's page only, and no host control anywhere.
 func TestDashboardHidesWhatATokenCannotDo(t *testing.T) {
 	t.Parallel()
@@ -52,6 +52,9 @@ func TestDashboardHidesWhatATokenCannotDo(t *testing.T) {
 
 	signIn(reader, "reader (read: "+mine+")")
 	absent("a read token's cluster page", append(hostControls, "#deploy-form")...)
+	if !evalJS[bool](b, `document.getElementById('nav-audit').hidden`) {
+		t.Errorf("a read token's navigation shows the audit log, which takes an admin token")
+	}
 	openApp(mine)
 	absent("a read token's page of its app", deployControls...)
 	b.Wait("its logs readable", `document.getElementById('logs-refresh')`, 10*time.Second)

@@ -25,6 +25,15 @@ func streamJSON(t *testing.T, c *Controller, method, path, body string) *progres
 // Redis, and a router fed by it.
 func routedController(t *testing.T) (*Controller, *Router) {
 	t.Helper()
+	c, redisAddr := controllerOwnRedis(t)
+	return c, StartRouter(t, redisAddr)
+}
+
+// controllerOwnRedis starts a controller on the test hosts with a Redis of
+// its own, and returns it with that Redis's address, for the routers the
+// test starts.
+func controllerOwnRedis(t *testing.T) (*Controller, string) {
+	t.Helper()
 	hosts := testenv.Hosts(t)
 	redis := testenv.StartRedis(t)
 	rhost, rport, _ := net.SplitHostPort(redis.Addr)
@@ -32,7 +41,7 @@ func routedController(t *testing.T) (*Controller, *Router) {
 	for _, h := range hosts {
 		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
 	}
-	return c, StartRouter(t, redis.Addr)
+	return c, redis.Addr
 }
 
 // TestDeploysWaitTheirTurn sends two deploys with "wait": true at once,

@@ -54,7 +54,7 @@ func TestServeOnEtcd(t *testing.T) {
 	if err := os.WriteFile(path, body, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := db.Open(path, db.Options{})
+	d, err := db.Open(path, db.Options{SecretsKey: testSecretsKey})
 	if err != nil {
 		t.Fatalf("the backup of an etcd store does not open as a data file: %v", err)
 	}

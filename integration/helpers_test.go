@@ -61,7 +61,7 @@ func Binary(tb testing.TB) string {
 // until it holds about size bytes.
 func fillDataFile(t *testing.T, path string, size int64) {
 	t.Helper()
-	d, err := db.Open(path, db.Options{Create: true})
+	d, err := db.Open(path, db.Options{Create: true, SecretsKey: testSecretsKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,8 @@ func routerTestCert(t *testing.T, domain string) (certPEM, keyPEM string, cert *
 // the returned buffer and the timeouts given.
 func serveWith(t *testing.T, env map[string]string, timeouts command.ServerTimeouts) (*command.ServeCommand, *testenv.Log) {
 	t.Helper()
-	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
+	base := map[string]string{"LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1",
+		cluster.SecretsKeyVar: testSecretsKey}
 	if env["LONGSHOREMAN_DB"] == "" {
 		base["LONGSHOREMAN_DB"] = filepath.Join(t.TempDir(), "ls.db")
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/longshoreman/longshoreman/command"
 
 	"github.com/longshoreman/longshoreman/cli"
+	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/internal/testenv"
 )
 
@@ -26,7 +27,7 @@ import (
 func etcdServeEnv(t testing.TB, url string) map[string]string {
 	port := testenv.FreePort(t)
 	return map[string]string{"LONGSHOREMAN_DB": url, "LONGSHOREMAN_LISTEN": fmt.Sprintf("127.0.0.1:%d", port),
-		"LONGSHOREMAN_ADVERTISE": fmt.Sprintf("http://127.0.0.1:%d", port)}
+		"LONGSHOREMAN_ADVERTISE": fmt.Sprintf("http://127.0.0.1:%d", port), cluster.SecretsKeyVar: testSecretsKey}
 }
 
 // serveOnEtcd runs a controller in-process on url, its log in the returned

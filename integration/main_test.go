@@ -17,18 +17,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/command"
 
 	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/internal/testenv"
 )
 
+// testSecretsKey is the key of the env values of the stores the tests open
+// through MustServe, testGetenv and etcdServeEnv (a data file opened
+// otherwise has its own key file).
+const testSecretsKey = "aW50ZWdyYXRpb24tdGVzdC1rZXktMDEyMzQ1Njc4OWE="
+
+// testGetenv is the environment of the commands the tests run in-process:
+// only the secrets key.
+func testGetenv(k string) string {
+	if k == cluster.SecretsKeyVar {
+		return testSecretsKey
+	}
+	return ""
+}
+
 // MustServe runs the real controller in-process on a free port with the
 // data file at path. Redis points at a closed loopback port unless env says
 // otherwise: these tests are about the API and the data file.
 func MustServe(tb testing.TB, path string, env map[string]string) *command.ServeCommand {
 	tb.Helper()
-	base := map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
+	base := map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1",
+		cluster.SecretsKeyVar: testSecretsKey}
 	for k, v := range env {
 		base[k] = v
 	}

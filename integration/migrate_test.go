@@ -26,7 +26,7 @@ func etcdTestURL(t testing.TB) string {
 	t.Helper()
 	url := fmt.Sprintf("etcd://%s/longshoreman-test/%s-%d", strings.Join(testenv.Etcd(t), ","), t.Name(), time.Now().UnixNano())
 	t.Cleanup(func() {
-		s, err := command.OpenStore(url, true, func(string) string { return "" })
+		s, err := command.OpenStore(url, true, testGetenv)
 		if err != nil {
 			t.Errorf("emptying %s: %v", url, err)
 			return
@@ -61,7 +61,12 @@ func diffButEpoch(a, b []cluster.Record) string {
 func runMigrate(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	err := (&command.MigrateCommand{Stdout: &out, Getenv: os.Getenv}).Run(context.Background(), args)
+	err := (&command.MigrateCommand{Stdout: &out, Getenv: func(k string) string {
+		if k == cluster.SecretsKeyVar {
+			return testSecretsKey
+		}
+		return os.Getenv(k)
+	}}).Run(context.Background(), args)
 	return out.String(), err
 }
 
@@ -83,7 +88,7 @@ func TestMigrateRoundTrip(t *testing.T) {
 	url := etcdTestURL(t)
 	dir := t.TempDir()
 	first, second := filepath.Join(dir, "first.db"), filepath.Join(dir, "second.db")
-	d, err := db.Open(first, db.Options{Create: true})
+	d, err := db.Open(first, db.Options{Create: true, SecretsKey: testSecretsKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +113,7 @@ func TestMigrateRoundTrip(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("Copied %d records", len(want))) || !strings.Contains(out, "50 revisions") || !strings.Contains(out, clusterID) {
 		t.Errorf("migrate said: %s (want %d records, 50 revisions, cluster %s)", out, len(want), clusterID)
 	}
-	s, err := command.OpenStore(url, false, func(string) string { return "" })
+	s, err := command.OpenStore(url, false, testGetenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +142,13 @@ func TestMigrateRefusesANonEmptyTarget(t *testing.T) {
 	url := etcdTestURL(t)
 	dir := t.TempDir()
 	from := filepath.Join(dir, "from.db")
-	d, err := db.Open(from, db.Options{Create: true})
+	d, err := db.Open(from, db.Options{Create: true, SecretsKey: testSecretsKey})
 	if err != nil {
 		t.Fatal(err)
 	}
 	storetest.Populate(t, d)
 	d.Close()
-	s, err := command.OpenStore(url, true, func(string) string { return "" })
+	s, err := command.OpenStore(url, true, testGetenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +159,7 @@ func TestMigrateRefusesANonEmptyTarget(t *testing.T) {
 	if cluster.ErrorCode(err) != cluster.ECONFLICT || !strings.Contains(command.ErrorText(err), "--force") {
 		t.Fatalf("migrate into a non-empty target: %v\n%s", err, out)
 	}
-	s, _ = command.OpenStore(url, false, func(string) string { return "" })
+	s, _ = command.OpenStore(url, false, testGetenv)
 	if apps, _ := s.Apps(); len(apps) != 1 {
 		t.Fatalf("the refused target changed: apps %v", apps)
 	}
@@ -163,7 +168,7 @@ func TestMigrateRefusesANonEmptyTarget(t *testing.T) {
 	if out, err = runMigrate(t, "--force", from, url); err != nil || !strings.Contains(out, "Deleted") {
 		t.Fatalf("migrate --force: %v\n%s", err, out)
 	}
-	s, _ = command.OpenStore(url, false, func(string) string { return "" })
+	s, _ = command.OpenStore(url, false, testGetenv)
 	defer s.Close()
 	want := fileRecords(t, from)
 	if diff := diffButEpoch(want, storetest.SortedRecords(t, s)); diff != "" {
@@ -171,7 +176,7 @@ func TestMigrateRefusesANonEmptyTarget(t *testing.T) {
 	}
 
 	// A data file in use by a controller is refused as FROM.
-	d, err = db.Open(from, db.Options{})
+	d, err = db.Open(from, db.Options{SecretsKey: testSecretsKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ import (
 // batches.
 func bigDataFile(t *testing.T, path string, apps, revs int) {
 	t.Helper()
-	d, err := db.Open(path, db.Options{Create: true})
+	d, err := db.Open(path, db.Options{Create: true, SecretsKey: testSecretsKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func serveRefusal(t *testing.T, dsn string, env ...string) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, Binary(t), "serve")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LONGSHOREMAN_DB=" + dsn, "LONGSHOREMAN_TOKEN=t0ken-0123456789",
-		"LONGSHOREMAN_LISTEN=127.0.0.1:0", "LONGSHOREMAN_ADVERTISE=http://127.0.0.1:1", "REDIS_PORT=1"}, env...)
+		"LONGSHOREMAN_LISTEN=127.0.0.1:0", "LONGSHOREMAN_ADVERTISE=http://127.0.0.1:1", "REDIS_PORT=1", "LONGSHOREMAN_SECRETS_KEY=" + testSecretsKey}, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err == nil || ctx.Err() != nil {
@@ -115,7 +115,7 @@ func TestServeRefusesAnUnfinishedMigrate(t *testing.T) {
 	if out, err := runMigrate(t, "--force", src, url); err != nil {
 		t.Fatalf("migrate --force: %v\n%s", err, out)
 	}
-	s, err := command.OpenStore(url, false, func(string) string { return "" })
+	s, err := command.OpenStore(url, false, testGetenv)
 	if err != nil {
 		t.Fatalf("the completed prefix: %v", err)
 	}
@@ -136,7 +136,7 @@ func TestServeRefusesAnUnfinishedMigrate(t *testing.T) {
 // first.
 func killMigrateMidway(t *testing.T, src, url string, wantRevs int) bool {
 	t.Helper()
-	cfg, err := etcd.ParseURL(url, func(string) string { return "" })
+	cfg, err := etcd.ParseURL(url, testGetenv)
 	if err != nil {
 		t.Fatal(err)
 	}

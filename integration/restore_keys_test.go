@@ -18,7 +18,7 @@ import (
 func restoreCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	err := (&command.RestoreCommand{Stdout: &out, Getenv: func(string) string { return "" }}).Run(context.Background(), args)
+	err := (&command.RestoreCommand{Stdout: &out, Getenv: testGetenv}).Run(context.Background(), args)
 	return out.String(), err
 }
 
@@ -26,7 +26,7 @@ func restoreCmd(t *testing.T, args ...string) (string, error) {
 // keys to a file, closes it and returns the file and the store's records.
 func keylessBackup(t *testing.T, dsn string) (string, []cluster.Record) {
 	t.Helper()
-	s, err := command.OpenStore(dsn, true, func(string) string { return "" })
+	s, err := command.OpenStore(dsn, true, testGetenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func checkRestoredOntoItsStore(t *testing.T, dsn string) {
 		!strings.Contains(out, "Certificates that keep the target's key: *.example.org, secure.example.com.") {
 		t.Errorf("restore said: %s", out)
 	}
-	s, err := command.OpenStore(dsn, false, func(string) string { return "" })
+	s, err := command.OpenStore(dsn, false, testGetenv)
 	if err != nil {
 		t.Fatalf("a controller's open of the restored store: %v", err)
 	}
@@ -92,7 +92,7 @@ func TestRestoreWithoutKeysOntoAnotherStore(t *testing.T) {
 	t.Parallel()
 	file, _ := keylessBackup(t, filepath.Join(t.TempDir(), "a.db"))
 	other := filepath.Join(t.TempDir(), "b.db")
-	b, err := command.OpenStore(other, true, func(string) string { return "" })
+	b, err := command.OpenStore(other, true, testGetenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestRestoreWithoutKeysOntoAnotherStore(t *testing.T) {
 		!strings.Contains(out, "to add again with certs:add: *.example.org.") || !strings.Contains(out, "ordered again by the leader: secure.example.com.") {
 		t.Errorf("restore said: %s", out)
 	}
-	b, err = command.OpenStore(other, false, func(string) string { return "" })
+	b, err = command.OpenStore(other, false, testGetenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestRestoreRefusals(t *testing.T) {
 	if _, err := restoreCmd(t, file, file); cluster.ErrorCode(err) != cluster.EINVALID {
 		t.Errorf("restore onto itself: %v", err)
 	}
-	err := (&command.MigrateCommand{Stdout: io.Discard, Getenv: func(string) string { return "" }}).Run(context.Background(), []string{file, fresh})
+	err := (&command.MigrateCommand{Stdout: io.Discard, Getenv: testGetenv}).Run(context.Background(), []string{file, fresh})
 	if err == nil || !strings.Contains(err.Error(), "longshoreman restore "+file+" "+fresh) {
 		t.Errorf("migrate of a backup without keys: %v; want it sent to restore", err)
 	}

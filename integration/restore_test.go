@@ -63,7 +63,7 @@ func TestRestoreAdoptsRunningContainers(t *testing.T) {
 	if err := os.WriteFile(file, backup, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&command.RestoreCommand{Stdout: io.Discard, Getenv: func(string) string { return "" }}).Run(context.Background(), []string{file, path}); err != nil {
+	if err := (&command.RestoreCommand{Stdout: io.Discard, Getenv: testGetenv}).Run(context.Background(), []string{file, path}); err != nil {
 		t.Fatal(err)
 	}
 	c.Start(t)

@@ -25,7 +25,7 @@ func TestShutdownCutsSlowRequestsAndSecondSignalExits(t *testing.T) {
 	port := testenv.FreePort(t)
 	cmd := exec.Command(Binary(t), "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "LONGSHOREMAN_DB=" + path, "LONGSHOREMAN_TOKEN=t0ken-0123456789",
-		fmt.Sprintf("LONGSHOREMAN_LISTEN=127.0.0.1:%d", port), "REDIS_PORT=1", "LONGSHOREMAN_INIT=1"}
+		fmt.Sprintf("LONGSHOREMAN_LISTEN=127.0.0.1:%d", port), "REDIS_PORT=1", "LONGSHOREMAN_INIT=1", "LONGSHOREMAN_SECRETS_KEY=" + testSecretsKey}
 	log := &testenv.Log{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {

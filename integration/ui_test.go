@@ -286,6 +286,18 @@ func TestDashboard(t *testing.T) {
 	b.Wait("its volume and host shown", `(document.getElementById('app-volumes')?.textContent || '').includes('files:/data') && document.getElementById('app-volumes').textContent.includes(`+js(hosts[0])+`)`, 30*time.Second)
 	b.Do("back to the cluster", chromedp.Click(css(`a[href="#/"]`)))
 
+	// The audit log lists the changes made from the page, by the API
+	// token, the env's key without its value; its filter narrows it.
+	b.Do("opening the audit log", chromedp.Click(css(`a[href="#/audit"]`)))
+	b.Wait("the deploy in the audit log", `[...document.querySelectorAll('#audit-body tr[data-operation=deploy]')].some(r => r.dataset.app === `+js(app)+` && r.dataset.token === 'root')`, 30*time.Second)
+	b.Wait("the env set with its key", `[...document.querySelectorAll('#audit-body tr[data-operation="envs:set"]')].some(r => r.dataset.app === `+js(app)+` && r.textContent.includes('key=COLOR'))`, 10*time.Second)
+	if v := evalJS[string](b, `document.getElementById('audit-body').textContent`); strings.Contains(v, "blue") {
+		t.Fatalf("the audit log shows the env's value: %s", v)
+	}
+	b.Do("filtering by app", chromedp.SetValue(css("#audit-app"), data), chromedp.Click(css("#audit-form button[type=submit]")))
+	b.Wait("only that app's entries", `document.querySelector('#audit-body tr[data-app]') && [...document.querySelectorAll('#audit-body tr')].every(r => r.dataset.app === `+js(data)+`)`, 10*time.Second)
+	b.Do("back to the cluster", chromedp.Click(css(`a[href="#/"]`)))
+
 	if !evalJS[bool](b, `window.notReloaded === true`) {
 		t.Fatal("the page was reloaded during the test: the views must update themselves")
 	}

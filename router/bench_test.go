@@ -63,6 +63,14 @@ func serveLoop(tb testing.TB, cfg router.Config, routes map[string][]string) str
 	cfg.Logger = testLogger()
 	r := router.New(cfg)
 	r.Apply(cluster.RoutingTable{Version: 1, Controller: "c", Routes: routes})
+	return serveRouter(tb, r)
+}
+
+// serveRouter serves r on a free loopback port with the router's
+// connection loop (router.Serve), as `longshoreman router` does, until the
+// benchmark or test ends, and returns its URL.
+func serveRouter(tb testing.TB, r *router.Router) string {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

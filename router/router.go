@@ -102,6 +102,10 @@ type Config struct {
 	// anyone else these headers are replaced, X-Forwarded-For by the
 	// peer's address alone. Empty (an edge router) trusts no one.
 	TrustForwarded []netip.Prefix
+	// MaxLimitClients is how many client addresses each app's rate
+	// limit tracks at most (see clientLimiter); default
+	// DefaultMaxLimitClients.
+	MaxLimitClients int
 }
 
 // Router is an http.Handler that proxies by Host header. It is safe for
@@ -120,6 +124,9 @@ type Router struct {
 	readRate int64         // Config.MinReadRate; <= 0: off
 	window   time.Duration // Config.BodyRateWindow
 	trusted  []netip.Prefix
+
+	maxLimitClients int // Config.MaxLimitClients
+	metrics         http.Handler
 
 	// applied is closed by the Apply after the one that made it, and
 	// replaced: requests held for an app wait on it (see hold).
@@ -141,7 +148,10 @@ func New(cfg Config) *Router {
 		readRate: cfg.MinReadRate,
 		window:   cfg.BodyRateWindow,
 		trusted:  cfg.TrustForwarded,
+
+		maxLimitClients: cfg.MaxLimitClients,
 	}
+	r.metrics = r.newMetrics()
 	applied := make(chan struct{})
 	r.applied.Store(&applied)
 	r.proxy = &httputil.ReverseProxy{
@@ -176,6 +186,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MinReadRate == 0 {
 		cfg.MinReadRate = DefaultMinReadRate
+	}
+	if cfg.MaxLimitClients <= 0 {
+		cfg.MaxLimitClients = DefaultMaxLimitClients
 	}
 	if cfg.BodyRateWindow <= 0 {
 		cfg.BodyRateWindow = DefaultBodyRateWindow
@@ -228,6 +241,7 @@ func (r *Router) Apply(t cluster.RoutingTable) {
 	defer r.applyMu.Unlock()
 	prev := r.snap.Load()
 	next := newSnapshot(t, prev)
+	next.limits = r.newLimits(t.Limits, prev)
 	r.snap.Store(next)
 	next.closeGone(prev)
 	applied := make(chan struct{})
@@ -247,13 +261,15 @@ func (r *Router) Table() cluster.RoutingTable {
 	for k, v := range s.table.Routes {
 		t.Routes[k] = slices.Clone(v)
 	}
-	t.HTTPS, t.Challenges, t.Maintenance, t.Held, t.Canary = maps.Clone(t.HTTPS), maps.Clone(t.Challenges), maps.Clone(t.Maintenance), maps.Clone(t.Held), maps.Clone(t.Canary)
+	t.HTTPS, t.Challenges, t.Maintenance, t.Held = maps.Clone(t.HTTPS), maps.Clone(t.Challenges), maps.Clone(t.Maintenance), maps.Clone(t.Held)
+	t.Limits, t.Canary = maps.Clone(t.Limits), maps.Clone(t.Canary)
 	return t
 }
 
 // ServeHTTP answers /_ping itself, answers the apps in maintenance with
-// their page, and proxies everything else to an instance of the app named
-// by the Host header. (ACME challenges are answered before, by httpsFront.)
+// their page, applies the apps' limits (429, 413), and proxies everything
+// else to an instance of the app named by the Host header. (ACME
+// challenges are answered before, by httpsFront.)
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	s := r.snap.Load()
 	if req.URL.Path == PingPath {
@@ -273,6 +289,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if msg, ok := s.maintenance[name]; ok {
 		maintenancePage(w, req, name, msg)
 		return
+	}
+	if s.limits != nil {
+		if l := s.limits[name]; l != nil {
+			if req = r.admit(w, req, l, name); req == nil {
+				return
+			}
+		}
 	}
 	a := s.apps[name]
 	if s.canary != nil {
@@ -366,6 +389,9 @@ func plain(w http.ResponseWriter, status int, msg string) {
 // proxyError answers when no instance could be reached.
 func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error) {
 	name := canonicalHost(req.Host)
+	if answerTooLarge(w, req) {
+		return
+	}
 	if bodyTooSlow(req) {
 		// The server closes the connection: the rest of the body is
 		// not worth waiting for.

@@ -198,7 +198,8 @@ type Health struct {
 	Status string `json:"status"` // "ok" once the router has a routing table, else "not ok"
 }
 
-// statusHandler answers StatusPath and hands everything else to next.
+// statusHandler answers StatusPath and MetricsPath and hands everything
+// else to next.
 type statusHandler struct {
 	next  http.Handler
 	r     *Router
@@ -208,6 +209,14 @@ type statusHandler struct {
 }
 
 func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.URL.Path == MetricsPath {
+		if !cluster.TokenEqual(cluster.RequestToken(req.Header), h.token) {
+			plain(w, http.StatusUnauthorized, "The router's metrics need the router token: send it as Authorization: Bearer TOKEN (the router's LONGSHOREMAN_ROUTER_TOKEN; `longshoreman token --router` prints it).")
+			return
+		}
+		h.r.Metrics().ServeHTTP(w, req)
+		return
+	}
 	if req.URL.Path != StatusPath {
 		h.next.ServeHTTP(w, req)
 		return

@@ -27,6 +27,9 @@ type snapshot struct {
 	// apps (the current revision) and a canary revision, by weight (see
 	// canary.go).
 	canary map[string]*canarySplit
+	// limits holds the canonical hosts of the apps with limits at the
+	// edge (see edge.go); nil when no app has any.
+	limits map[string]*appLimits
 }
 
 // app is one application's instances and its round-robin counter.

@@ -18,6 +18,7 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/etcd"
 	"github.com/longshoreman/longshoreman/internal/testenv"
+	"github.com/longshoreman/longshoreman/storetest"
 )
 
 // BenchmarkDeploy measures a fresh deploy of count instances against its
@@ -70,7 +71,7 @@ func openEtcd(b *testing.B) cluster.Store {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.Create = true
+	cfg.Create, cfg.SecretsKey = true, storetest.SecretsKey
 	s, err := etcd.Open(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -42,13 +42,13 @@ func testBackupWithoutKeys(t *testing.T, open Opener) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "nokeys.db")
 	must(t, os.WriteFile(path, without.Bytes(), 0o600))
-	if c, err := db.Open(path, db.Options{}); err == nil {
+	if c, err := db.Open(path, db.Options{SecretsKey: SecretsKey}); err == nil {
 		c.Close()
 		t.Fatal("a controller's open of a backup without keys succeeded")
 	} else if cluster.ErrorCode(err) != cluster.EINVALID || !strings.Contains(err.Error(), "longshoreman restore") || !strings.Contains(err.Error(), path) {
 		t.Fatalf("opening a backup without keys: %v; want EINVALID naming the file and longshoreman restore", err)
 	}
-	c, err := db.Open(path, db.Options{ReadOnly: true})
+	c, err := db.Open(path, db.Options{ReadOnly: true, SecretsKey: SecretsKey})
 	must(t, err)
 	defer c.Close()
 	var marked bool

@@ -237,7 +237,7 @@ func testCertsCopied(t *testing.T, open Opener) {
 	must(t, errOf(d.Backup(&buf, true)))
 	path := filepath.Join(t.TempDir(), "copy.db")
 	must(t, os.WriteFile(path, buf.Bytes(), 0o600))
-	c, err := db.Open(path, db.Options{})
+	c, err := db.Open(path, db.Options{SecretsKey: SecretsKey})
 	must(t, err)
 	defer c.Close()
 	want, _ := d.Certs()

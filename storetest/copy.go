@@ -68,8 +68,8 @@ func DiffRecords(a, b []cluster.Record) string {
 }
 
 // Populate fills s with an app of each state, hosts, registries, revisions
-// and instances, tasks, jobs, an API token, and the token and routes key,
-// for copy tests.
+// and instances, tasks, jobs, an API token, audit entries, and the token
+// and routes key, for copy tests.
 func Populate(tb testing.TB, s cluster.Store) {
 	tb.Helper()
 	_, _, err := s.EnsureToken()
@@ -124,6 +124,9 @@ func Populate(tb testing.TB, s cluster.Store) {
 	must(tb, err)
 	must(tb, s.CreateToken(apiToken("ci", cluster.ScopeDeploy, "s-ci", "app4.example.com")))
 	must(tb, s.TouchToken("ci", time.Unix(1700000000, 0)))
+	for n := range 2 {
+		must(tb, s.AppendAudit(auditAt(n), cluster.DefaultAuditKeep, cluster.DefaultAuditMaxAge))
+	}
 	_, err = s.RoutingTable()
 	must(tb, err)
 }
@@ -154,7 +157,7 @@ func testBackupIsADataFile(t *testing.T, open Opener) {
 	wg.Wait()
 	path := filepath.Join(t.TempDir(), "copy.db")
 	must(t, os.WriteFile(path, buf.Bytes(), 0o600))
-	c, err := db.Open(path, db.Options{})
+	c, err := db.Open(path, db.Options{SecretsKey: SecretsKey})
 	must(t, err)
 	defer c.Close()
 	apps, err := c.Apps()
@@ -182,6 +185,11 @@ func testBackupIsADataFile(t *testing.T, open Opener) {
 	must(t, err)
 	if jobNames(jobs) != "app4.example.com/cleanup,app4.example.com/report" || len(jobs[1].Runs) != 1 || jobs[1].Runs[0].Task != "t02" || jobs[1].LastDue.IsZero() {
 		t.Fatalf("backup jobs %+v; want the two of app4, with the run of report", jobs)
+	}
+	audit, err := c.Audit(cluster.AuditFilter{})
+	must(t, err)
+	if auditImages(audit) != "img:1,img:0" || audit[0].Token != "ci" {
+		t.Fatalf("backup audit %+v; want the two entries", audit)
 	}
 }
 

@@ -11,6 +11,11 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
+// SecretsKey is the key of the env values of every store the suite opens:
+// an Opener gives it to its store, and the suite gives it to the data
+// files it opens from backups.
+const SecretsKey = "c3RvcmV0ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="
+
 // Opener opens one store (the same file or prefix at every call), creating
 // its cluster identity only with create.
 type Opener func(create bool) (cluster.Store, error)
@@ -50,9 +55,11 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"CertsCopied", testCertsCopied},
 		{"RecordOOMCountsOnTheRevision", testRecordOOM},
 		{"AppSettingsKept", testAppSettingsKept},
+		{"TableCarriesLimits", testTableCarriesLimits},
 		{"Tasks", testTasks},
 		{"Jobs", testJobs},
 		{"Tokens", testTokens},
+		{"Audit", testAudit},
 		{"GenerationRisesWithEveryWrite", testGenerationRisesWithEveryWrite},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })

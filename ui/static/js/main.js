@@ -1,10 +1,11 @@
 // The dashboard: sign-in, the hash router (#/ the cluster, #/apps/NAME an
-// app), the live event stream, and refreshing the view when it says
+// app, #/audit the audit log), the live event stream, and refreshing the view when it says
 // something changed.
 import { token, get, follow, onUnauthorized, ApiError } from './api.js';
 import { h, replace } from './dom.js';
 import * as clusterView from './cluster.js';
 import * as appView from './appview.js';
+import * as auditView from './audit.js';
 import { stepText } from './deploy.js';
 import * as scope from './scope.js';
 
@@ -49,7 +50,9 @@ function setLive(state) {
 }
 
 function eventText(type, e) {
-  const what = type === 'deploy' ? stepText(e) : [e.step, e.job || e.instance || e.host, e.message].filter(Boolean).join(' — ');
+  const what = type === 'deploy' ? stepText(e)
+    : type === 'audit' ? `${e.step} by ${e.token || 'no token'} from ${e.source} — ${e.message}`
+      : [e.step, e.job || e.instance || e.host, e.message].filter(Boolean).join(' — ');
   return `${type}${e.app ? ` ${e.app}` : ''}${e.revision ? ` r${e.revision}` : ''}: ${what}`;
 }
 
@@ -81,7 +84,8 @@ async function refresh() {
   const v = view;
   const focused = document.activeElement?.id;
   try {
-    const o = await get('/overview');
+    // A standalone view (the audit log) reads what it shows itself.
+    const o = v.standalone ? undefined : await get('/overview');
     if (v !== view) return;
     await v.update(o);
   } catch (err) {
@@ -102,6 +106,9 @@ function route() {
     const app = currentApp;
     document.title = `${app} · Longshoreman`;
     view = appView.mount(el, { ...ctx, app });
+  } else if (location.hash === '#/audit') {
+    document.title = 'Audit log · Longshoreman';
+    view = auditView.mount(el);
   } else {
     document.title = 'Cluster · Longshoreman';
     view = clusterView.mount(el, ctx);
@@ -119,6 +126,7 @@ async function start() {
   }
   $('whoami').textContent = scope.describe();
   $('whoami').hidden = false;
+  $('nav-audit').hidden = !scope.canAdmin(); // GET /audit takes an admin token
   $('signin').hidden = true;
   $('view').hidden = false;
   $('nav').hidden = false;

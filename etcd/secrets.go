@@ -1,0 +1,181 @@
+package etcd
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/longshoreman/longshoreman/cluster"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// openSecrets checks the keys given (Config.SecretsKey) against the
+// prefix's check. A prefix keeps no key of its own: an open for writing
+// without keys is refused. A prefix without a check (new, or written by
+// a release before encryption) gets one sealed with the first key, in a
+// write that fails when another controller wrote its own meanwhile, and
+// then has its plaintext records sealed. A read-only open without keys
+// that open the check reads everything but env values; a migrate
+// target's needs none (records are copied as they are).
+func (s *Store) openSecrets() error {
+	if s.cfg.MigrateTarget {
+		return nil
+	}
+	var ring *cluster.Keyring
+	if strings.TrimSpace(s.cfg.SecretsKey) != "" {
+		var err error
+		if ring, err = cluster.ParseKeyring(s.cfg.SecretsKey); err != nil {
+			return err
+		}
+	}
+	if s.cfg.ReadOnly {
+		check, err := s.readMeta(cluster.MetaSecretsCheck)
+		if err != nil {
+			return err
+		}
+		if _, ok := ring.Verify([]byte(check)); ok {
+			s.setKeyring(ring)
+		}
+		return nil
+	}
+	claimed := false
+	err := s.update(func(t *txn) error {
+		check, err := t.get(s.metaKey(cluster.MetaSecretsCheck))
+		if err != nil {
+			return err
+		}
+		id, ok := ring.Verify(check)
+		switch {
+		case check == nil && ring == nil:
+			return cluster.MissingSecretsKey(s.where(), "", "")
+		case check == nil:
+			t.put(s.metaKey(cluster.MetaSecretsCheck), ring.Check())
+			claimed = true
+		case ring == nil:
+			return cluster.MissingSecretsKey(s.where(), id, "")
+		case !ok:
+			return cluster.WrongSecretsKey(s.where(), id, cluster.SecretsKeyVar, "")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.setKeyring(ring)
+	if claimed {
+		s.envKey.Sealed, err = s.sealAll()
+	}
+	return err
+}
+
+func (s *Store) setKeyring(ring *cluster.Keyring) {
+	s.keyring = ring
+	s.envKey = cluster.EnvKeyInfo{ID: ring.ID(), IDs: ring.IDs(), Source: cluster.SecretsKeyVar}
+}
+
+// EnvKey says which key seals the env values and what the open did.
+func (s *Store) EnvKey() cluster.EnvKeyInfo { return s.envKey }
+
+// RotateEnvKey seals every env value with the first key, in writes of at
+// most cluster.RecordBatch records, then the check: until the check is
+// written, the prefix opens only with the old key in the ring too. It
+// implements cluster.EnvKeyStore.
+func (s *Store) RotateEnvKey() (int, error) {
+	if s.keyring == nil {
+		return 0, cluster.Errorf(cluster.EINVALID, "The %s was opened without the key of its env values: give it in %s.", s.where(), cluster.SecretsKeyVar)
+	}
+	return s.sealAll()
+}
+
+// sealAll seals anew every app and revision record that is not sealed with
+// the first key, each write guarded by the records it read (another
+// writer's record is read and sealed again), and then writes the check.
+func (s *Store) sealAll() (int, error) {
+	type pending struct {
+		key  string
+		kind string
+		size int
+	}
+	var todo []pending
+	for _, kind := range []string{cluster.RecordApp, cluster.RecordRevision} {
+		err := s.scan(s.key(kind, ""), 100, func(key string, value []byte) error {
+			_, changed, err := s.keyring.Reseal(kind, value)
+			if err != nil {
+				return fmt.Errorf("sealing the env values of %s: %w", key, err)
+			}
+			if changed {
+				todo = append(todo, pending{key, kind, len(value)})
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	sealed := 0
+	for len(todo) > 0 {
+		n, size := 0, 0
+		for n < len(todo) && n < cluster.RecordBatch && (n == 0 || size+2*todo[n].size < cluster.RecordBatchBytes) {
+			size += 2 * todo[n].size // sealing grows a value by about a third
+			n++
+		}
+		batch := todo[:n]
+		todo = todo[n:]
+		count := 0
+		err := s.update(func(t *txn) error {
+			count = 0
+			for _, p := range batch {
+				v, err := t.get(p.key)
+				if err != nil || v == nil {
+					return err // deleted meanwhile: nothing to seal
+				}
+				out, changed, err := s.keyring.Reseal(p.kind, v)
+				if err != nil {
+					return fmt.Errorf("sealing the env values of %s: %w", p.key, err)
+				}
+				if changed {
+					t.put(p.key, out)
+					count++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return sealed, err
+		}
+		sealed += count
+	}
+	err := s.update(func(t *txn) error {
+		t.put(s.metaKey(cluster.MetaSecretsCheck), s.keyring.Check())
+		return nil
+	})
+	return sealed, err
+}
+
+// scan calls fn with every key under prefix and its value, read at one
+// revision in pages of page keys.
+func (s *Store) scan(prefix string, page int64, fn func(key string, value []byte) error) error {
+	start, end := prefix, clientv3.GetPrefixRangeEnd(prefix)
+	var rev int64
+	for {
+		ctx, cancel := s.callContext()
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)}
+		if rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := s.client.Get(ctx, start, opts...)
+		cancel()
+		if err != nil {
+			return s.unavailable(etcdErr(err))
+		}
+		rev = resp.Header.Revision
+		for _, kv := range resp.Kvs {
+			if err := fn(string(kv.Key), kv.Value); err != nil {
+				return err
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return nil
+		}
+		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
