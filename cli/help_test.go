@@ -24,7 +24,8 @@ var verbArgs = map[string][]string{
 	"tokens": nil, "tokens:add": {"ci", "--scope", "read"}, "tokens:rm": {"ci"}, "whoami": nil,
 	"audit":          {"--by", "root", "--since", "1h"},
 	"secrets:rotate": nil,
-	"promote":        nil, "abort": {"--reason", "slow"},
+	"promote":        nil,
+	"abort":          {"--reason", "slow"},
 }
 
 // appVerbs act on the app named with --app.
