@@ -3,7 +3,6 @@
 package cli_test
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,13 +17,7 @@ func TestCanaryCommands(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	v1, v2, _ := testImages(t)
 	const app = "canary-cli.example.com"
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
-	testenv.RemoveContainers(t, app)
-	c := startController(t, fmt.Sprintf("DOCKER_PORT=%d", testenv.DockerPort(t)))
-	u := newCLI(t, c)
-	for _, h := range hosts {
-		u.ok("hosts:add", h)
-	}
+	u := cliOnHosts(t, hosts, app)
 	u.ok("-a", app, "deploy", v1, "--count", "2")
 	u.fails([]string{"-a", app, "deploy", v2, "--canary-count", "2"}, "need a canary", "--canary 10")
 	u.fails([]string{"-a", app, "deploy", v2, "--canary", "100"}, "100 percent", "1 to 99")

@@ -31,6 +31,15 @@ func revisionsOn(tb testing.TB, c *FakeCluster, app string) []int {
 	return out
 }
 
+// canaryCluster is a fake cluster running app (revision 1, 2 instances)
+// and a reconciler whose passes the test runs.
+func canaryCluster(t *testing.T, name string) (*FakeCluster, string, *scheduler.Reconciler) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	app := c.App(t, name)
+	c.MustDeploy(t, app, goodImage, 2)
+	return c, app, scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
+}
+
 // canaryEnded checks that the canary of revision number ended with status
 // (promoted: succeeded, aborted: failed): the app runs revision 2 alone,
 // without a canary in the table, and its other revision's instances stop.
@@ -55,10 +64,7 @@ func canaryEnded(t *testing.T, c *FakeCluster, app string, res *cluster.DeployRe
 // (its revision current, count instances, no canary left) or aborted
 // (its instances gone, the revision failed, the table as before).
 func TestFakeCanaryPromoteAndAbort(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "canary.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
-	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
+	c, app, r := canaryCluster(t, "canary.example.com")
 	ctx := context.Background()
 
 	res, err := canaryDeploy(c, app, goodImage2, 20, 1)
@@ -177,10 +183,7 @@ func TestFakeCanaryFailsAndRefuses(t *testing.T) {
 // A canary deployed with an auto-promote delay is promoted by the
 // reconciler's pass once the delay passed, not before.
 func TestFakeCanaryAutoPromote(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "auto.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
-	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
+	c, app, r := canaryCluster(t, "auto.example.com")
 	ctx := context.Background()
 	if _, err := c.Deploy(ctx, app, cluster.DeployRequest{Image: goodImage2, Canary: 10, CanaryAuto: cluster.Duration(time.Hour),
 		HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(2 * time.Second)}}, nil); err != nil {
