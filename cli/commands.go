@@ -119,6 +119,11 @@ Routers older than this release ignore it and keep serving the app.`},
 					Default: "the app's current hosts, else any"},
 				{Name: "hold", Value: "DURATION", Help: "how long routers hold requests while an app with volumes is replaced",
 					Default: fmt.Sprintf("the app's current hold, else %s", cluster.DefaultHold)},
+				{Name: "canary", Value: "PERCENT", Int: true, Help: "start the new revision as a canary beside the current one, taking PERCENT (1-99) of the requests, until promote or abort"},
+				{Name: "canary-count", Value: "N", Int: true, Help: "the canary's instances", Default: fmt.Sprint(cluster.DefaultCanaryCount)},
+				{Name: "canary-auto", Value: "DURATION", Help: "promote the canary by itself after DURATION (5m)", Default: "never"},
+				{Name: "canary-max-errors", Value: "POINTS", Help: "percentage points the canary's 5xx rate may exceed the current revision's (not compared yet)",
+					Default: fmt.Sprint(cluster.DefaultCanaryMaxErrors)},
 			},
 			Rest: "CMD [ARG...]", RestOptional: true,
 			Summary: "deploy an image",
@@ -145,7 +150,26 @@ host, made on first use and kept across deploys, scales, rollbacks and
 repairs (volumes:rm removes it). The app runs one instance per pinned host
 and nowhere else; each deploy stops the old instance on a host before the
 new one starts there, while the routers hold the app's requests (up to
---hold, then 503 with Retry-After), so no request fails in the gap.`},
+--hold, then 503 with Retry-After), so no request fails in the gap.
+
+With --canary PERCENT, the new revision's instances (--canary-count, default
+1) start beside the current ones and the routers send PERCENT of the app's
+clients to them; a client keeps its side (a cookie) for the canary's life.
+The revision's status is canary until promote (the canary's revision
+replaces the rest, as a deploy does) or abort (its instances go, every
+request goes to the current revision). Deploys, rollbacks, scales and env
+changes of the app wait for one or the other (409).`},
+		{Name: cluster.OpPromote, Group: groupDeploys, Run: runPromote, App: NeedsApp,
+			Summary: "make the app's canary its current revision",
+			Help: `Promote the app's canary: its revision replaces the current revision's
+instances, as a deploy does (the canary's instances are kept and count),
+and every request goes to it. If a new instance fails, the canary keeps
+running with its share.`},
+		{Name: cluster.OpAbort, Group: groupDeploys, Run: runAbort, App: NeedsApp,
+			Flags:   []Flag{{Name: "reason", Value: "TEXT", Help: "recorded in the history as why the canary failed", Default: "canary aborted"}},
+			Summary: "remove the app's canary; every request goes to the current revision",
+			Help: `Abort the app's canary: its instances leave the routing table, are drained
+and stopped, and its revision is recorded as failed.`},
 		{Name: cluster.OpRollback, Group: groupDeploys, Run: runRollback, App: NeedsApp,
 			Args:    []Arg{{Name: "REVISION", What: "revision number", Key: cluster.ArgRevision, Optional: true}},
 			Flags:   []Flag{{Name: "release", Help: "run the revision's release command first, as a deploy does"}, waitFlags[0], waitFlags[1]},

@@ -51,11 +51,78 @@ func runDeploy(ctx context.Context, c *Call) error {
 	if err := deployPlacement(c, &body); err != nil {
 		return err
 	}
+	if err := deployCanary(c, &body); err != nil {
+		return err
+	}
 	res, err := c.rollout(ctx, request{method: "POST", path: appPath(c.App, "deploy"), body: body})
 	if err != nil {
 		return err
 	}
+	if body.Canary != nil {
+		printResult(c.Stdout, fmt.Sprintf("Started %s as a canary of %s taking %d%% of its requests (promote or abort it)", c.Args[0], c.App, *body.Canary), res)
+		return nil
+	}
 	printResult(c.Stdout, "Deployed "+c.Args[0]+" to "+c.App, res)
+	return nil
+}
+
+// deployCanary sets the deploy's --canary, --canary-count, --canary-auto
+// and --canary-max-errors; the controller checks their ranges.
+func deployCanary(c *Call, body *api.DeployRequest) error {
+	if n := c.Int("canary"); n != 0 {
+		body.Canary = api.NewInt(n)
+	}
+	if n := c.Int("canary-count"); n != 0 {
+		body.CanaryCount = api.NewInt(n)
+	}
+	if v := c.String("canary-auto"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("--canary-auto %q is not a duration: write it as 5m or 1h", v)
+		}
+		auto := cluster.Duration(d)
+		body.CanaryAuto = &auto
+	}
+	if v := c.String("canary-max-errors"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("--canary-max-errors %q is not a number of percentage points: write it as 1 or 0.5", v)
+		}
+		body.CanaryMaxErrors = &f
+	}
+	return nil
+}
+
+// canaryNote says, under describe's table, that app runs a canary.
+func canaryNote(cn *api.CanaryDescription, app string) string {
+	note := fmt.Sprintf("%s runs a canary of revision %d since %s: %d%% of its clients, instances %s", app, cn.Revision,
+		cn.Started.UTC().Format(time.RFC3339), cn.Weight, orNone(strings.Join(cn.Instances, ",")))
+	switch {
+	case cn.Promoting:
+		note += "; being promoted"
+	case cn.Auto > 0:
+		note += fmt.Sprintf("; promoted by itself at %s", cn.Started.Add(cn.Auto.D()).UTC().Format(time.RFC3339))
+	}
+	return note + " (promote or abort it)\n"
+}
+
+// runPromote makes the app's canary its current revision.
+func runPromote(ctx context.Context, c *Call) error {
+	res, err := c.rollout(ctx, request{method: "POST", path: appPath(c.App, "promote")})
+	if err != nil {
+		return err
+	}
+	printResult(c.Stdout, "Promoted the canary of "+c.App, res)
+	return nil
+}
+
+// runAbort removes the app's canary.
+func runAbort(ctx context.Context, c *Call) error {
+	res, err := c.rollout(ctx, request{method: "POST", path: appPath(c.App, "abort"), body: api.AbortRequest{Reason: c.String("reason")}})
+	if err != nil {
+		return err
+	}
+	printResult(c.Stdout, "Aborted the canary of "+c.App, res)
 	return nil
 }
 

@@ -66,6 +66,9 @@ func runDescribe(ctx context.Context, c *Call) error {
 		if m := desc[n].Maintenance; m != nil {
 			fmt.Fprint(c.Stdout, maintenanceNote(m, n))
 		}
+		if cn := desc[n].Canary; cn != nil {
+			fmt.Fprint(c.Stdout, canaryNote(cn, n))
+		}
 	}
 	return nil
 }

@@ -25,10 +25,12 @@ var verbArgs = map[string][]string{
 	"audit":          {"--by", "root", "--since", "1h"},
 	"secrets:rotate": nil,
 	"top":            {"--once"},
+	"promote":        nil,
+	"abort":          {"--reason", "slow"},
 }
 
 // appVerbs act on the app named with --app.
-var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks", "maintenance:on", "maintenance:off", "volumes:rm", "jobs", "jobs:add", "jobs:rm"}
+var appVerbs = []string{"deploy", "instances", "envs", "envs:set", "envs:rm", "history", "logs", "kill", "rollback", "scale", "settings", "tasks", "maintenance:on", "maintenance:off", "volumes:rm", "jobs", "jobs:add", "jobs:rm", "promote", "abort"}
 
 func TestCommandsAndHelp(t *testing.T) {
 	t.Parallel()

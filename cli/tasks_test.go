@@ -29,13 +29,10 @@ func normalizeTasks(s string) string {
 	return s
 }
 
-// TestTasksCommand runs tasks with the CLI on the test hosts and lists
-// them: newest first, each with its state and exit code, a deploy's
-// release command marked; --task shows one in full with its output.
-func TestTasksCommand(t *testing.T) {
-	hosts := testenv.Hosts(t)
-	v1, _, _ := testImages(t)
-	const app = "tasks.example.com"
+// cliOnHosts starts a controller with hosts added and a client of it;
+// app's containers are removed before and after the test.
+func cliOnHosts(t *testing.T, hosts []string, app string) *cli {
+	t.Helper()
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
 	testenv.RemoveContainers(t, app)
 	c := startController(t, fmt.Sprintf("DOCKER_PORT=%d", testenv.DockerPort(t)))
@@ -43,6 +40,17 @@ func TestTasksCommand(t *testing.T) {
 	for _, h := range hosts {
 		u.ok("hosts:add", h)
 	}
+	return u
+}
+
+// TestTasksCommand runs tasks with the CLI on the test hosts and lists
+// them: newest first, each with its state and exit code, a deploy's
+// release command marked; --task shows one in full with its output.
+func TestTasksCommand(t *testing.T) {
+	hosts := testenv.Hosts(t)
+	v1, _, _ := testImages(t)
+	const app = "tasks.example.com"
+	u := cliOnHosts(t, hosts, app)
 	u.fails([]string{"--app", app, "tasks"}, "does not exist")
 	u.ok("--app", app, "deploy", v1, "--count", "1", "--release", "--", "echo", "migrated")
 

@@ -264,10 +264,10 @@ func AddHTTPS(t *RoutingTable, app *App) {
 
 // TableSum is the SHA-256 of what a routing table's version counts:
 // routes, HTTPS apps, challenges, the certificates' version, the apps in
-// maintenance, the held apps and the limited apps. A store raises the version when it
+// maintenance, the held apps, the limited apps and the canaries. A store raises the version when it
 // differs from the stored sum.
 func TableSum(t RoutingTable) []byte {
-	if len(t.HTTPS) == 0 && len(t.Challenges) == 0 && t.Certs == 0 && len(t.Maintenance) == 0 && len(t.Held) == 0 && len(t.Limits) == 0 {
+	if len(t.HTTPS) == 0 && len(t.Challenges) == 0 && t.Certs == 0 && len(t.Maintenance) == 0 && len(t.Held) == 0 && len(t.Limits) == 0 && len(t.Canary) == 0 {
 		// The sum stored before tables carried HTTPS: an upgrade alone
 		// does not raise the version.
 		buf, _ := json.Marshal(t.Routes)
@@ -284,7 +284,8 @@ func TableSum(t RoutingTable) []byte {
 		Maintenance map[string]MaintenanceRoute `json:"maintenance,omitempty"`
 		Held        map[string]Duration         `json:"held,omitempty"`
 		Limits      map[string]LimitRoute       `json:"limits,omitempty"`
-	}{t.Routes, t.HTTPS, t.Challenges, t.Certs, t.Maintenance, t.Held, t.Limits})
+		Canary      map[string]CanaryRoute      `json:"canary,omitempty"`
+	}{t.Routes, t.HTTPS, t.Challenges, t.Certs, t.Maintenance, t.Held, t.Limits, t.Canary})
 	sum := sha256.Sum256(buf)
 	return sum[:]
 }

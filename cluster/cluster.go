@@ -105,6 +105,10 @@ type App struct {
 	// keep running and deploys go on (see maintenance.go).
 	Maintenance AppMaintenance `json:"maintenance,omitzero"`
 
+	// Canary is the canary under way: a revision whose instances run
+	// beside the current revision's with a share of its requests, until
+	// promoted or aborted (see canary.go). Nil when there is none.
+	Canary *AppCanary `json:"canary,omitempty"`
 	// Limits at the edge (see limits.go): requests per client address
 	// (zero: none) with their burst (0: the rate's number), and the
 	// largest request body in bytes (0: none).
@@ -269,6 +273,13 @@ type RoutingTable struct {
 	// duration given, while they have no routed instance: a stop-first
 	// deploy is replacing them (see AddHeld).
 	Held map[string]Duration `json:"held,omitempty"`
+	// Format is TableFormatCanary when the table carries a canary, left
+	// out otherwise; a router refuses a table of a format it does not
+	// know (see canary.go).
+	Format int `json:"format,omitempty"`
+	// Canary lists the apps whose requests are split between the current
+	// revision's instances (Routes) and a canary's, by weight.
+	Canary map[string]CanaryRoute `json:"canary,omitempty"`
 	// Limits lists the apps whose requests the routers limit: a rate per
 	// client address and a largest body (see LimitRoute). A router of an
 	// earlier release ignores it and does not limit.

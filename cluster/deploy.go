@@ -19,6 +19,15 @@ type DeployRequest struct {
 	Volumes []string `json:"volumes,omitempty"`
 	Hosts   []string `json:"hosts,omitempty"`
 	Hold    Duration `json:"hold,omitempty"`
+	// Canary, when above 0, makes the deploy a canary (see canary.go):
+	// CanaryCount instances (0: DefaultCanaryCount) take Canary percent
+	// of the app's requests until promoted or aborted; CanaryAuto
+	// promotes it after that long; CanaryMaxErrors is the margin of its
+	// 5xx rate over the current revision's.
+	Canary          int      `json:"canary,omitempty"`
+	CanaryCount     int      `json:"canary_count,omitempty"`
+	CanaryAuto      Duration `json:"canary_auto,omitempty"`
+	CanaryMaxErrors float64  `json:"canary_max_errors,omitempty"`
 }
 
 // DeployResult is the outcome of a deploy, rollback, scale or restart.

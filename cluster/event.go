@@ -7,7 +7,7 @@ const (
 	EventDeploy   = "deploy"   // a step of a deploy, rollback, env change or scale (Step as in Progress)
 	EventInstance = "instance" // Step: routed, unrouted, died, oom, down (pinned to hosts that do not answer)
 	EventHost     = "host"     // Step: up, down
-	EventRevision = "revision" // Step: succeeded, failed
+	EventRevision = "revision" // Step: succeeded, failed, canary (its instances routed beside the current ones)
 	EventLeader   = "leader"   // Step: elected, lost
 	EventTask     = "task"     // Step: started, exited, lost
 	EventCert     = "cert"     // Step: issued, renewed, failed

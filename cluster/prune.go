@@ -8,7 +8,8 @@ type RevisionState struct {
 
 // PruneRevisions returns the numbers of the revisions to delete so that at
 // most keep remain, given revs oldest first. It never picks the newest
-// revision, the app's current one, or one still deploying. Of the others it
+// revision, the app's current one, one still deploying, or a canary (its
+// promote needs it). Of the others it
 // deletes those that did not succeed first (a rollback cannot target them),
 // oldest first, then the oldest succeeded ones. Both stores prune by it in
 // the transaction that creates a revision.
@@ -21,7 +22,7 @@ func PruneRevisions(revs []RevisionState, current, keep int) []int {
 	var failed, succeeded []int
 	for _, r := range revs {
 		switch {
-		case r.Number == newest || r.Number == current || r.Status == StatusDeploying:
+		case r.Number == newest || r.Number == current || r.Status == StatusDeploying || r.Status == StatusCanary:
 		case r.Status == StatusSucceeded:
 			succeeded = append(succeeded, r.Number)
 		default:

@@ -33,6 +33,7 @@ func TestPruneRevisions(t *testing.T) {
 		{"the current revision stays even when oldest", revs(S, F, F, F, D), 1, 2, "[2 3 4]"},
 		{"the newest stays even when failed", revs(S, S, F), 2, 2, "[1]"},
 		{"revisions still deploying stay", revs(D, F, S, D), 3, 2, "[2]"},
+		{"a canary stays", revs(F, StatusCanary, S, F), 3, 2, "[1]"},
 		{"cannot go below the protected ones", revs(D, D, S, D), 3, 1, "[]"},
 		{"interrupted counts as not succeeded", revs(S, "interrupted", S, D), 3, 3, "[2]"},
 		{"keep one: only the newest and the current", revs(S, F, S, F, S, F), 5, 1, "[2 4 1 3]"},

@@ -87,6 +87,7 @@ func (db *DB) routes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTabl
 		cluster.AddHTTPS(&table, &app)
 		cluster.AddMaintenance(&table, &app)
 		cluster.AddHeld(&table, &app)
+		cluster.AddCanary(&table, &app, insts)
 		cluster.AddLimits(&table, &app)
 		return nil
 	})

@@ -174,6 +174,7 @@ func (s *Store) RoutingTable() (cluster.RoutingTable, error) {
 			cluster.AddHTTPS(&table, &app)
 			cluster.AddMaintenance(&table, &app)
 			cluster.AddHeld(&table, &app)
+			cluster.AddCanary(&table, &app, insts)
 			cluster.AddLimits(&table, &app)
 		}
 		if err := s.getMetaJSON(t, keyChallenges, &table.Challenges); err != nil {

@@ -55,6 +55,23 @@ type DeployRequest struct {
 	Volumes []string          `json:"volumes"`
 	Hosts   []string          `json:"hosts"`
 	Hold    *cluster.Duration `json:"hold,omitempty"`
+	// Canary (percent, 1-99) makes the deploy a canary: CanaryCount
+	// instances (default 1) of the new revision beside the current ones,
+	// taking that share of the app's requests until POST
+	// /apps/:app/promote or /apps/:app/abort. CanaryAuto promotes it
+	// after that long; CanaryMaxErrors (percentage points, default 1) is
+	// the margin of its 5xx rate over the current revision's (not
+	// compared yet). See cluster/canary.go.
+	Canary          *Int              `json:"canary,omitempty"`
+	CanaryCount     *Int              `json:"canary_count,omitempty"`
+	CanaryAuto      *cluster.Duration `json:"canary_auto,omitempty"`
+	CanaryMaxErrors *float64          `json:"canary_max_errors,omitempty"`
+}
+
+// AbortRequest is the body of POST /apps/:app/abort; it may be empty.
+// POST /apps/:app/promote takes no body.
+type AbortRequest struct {
+	Reason string `json:"reason,omitempty"` // recorded as the canary revision's reason; default "canary aborted"
 }
 
 // SetEnvRequest is the body of POST /apps/:app/envs.
@@ -244,6 +261,17 @@ type AppDescription struct {
 	// Volumes (NAME:/path) and the hosts the app is pinned to.
 	Volumes []string `json:"volumes,omitempty"`
 	Hosts   []string `json:"hosts,omitempty"`
+	// Canary is the canary under way, if any; its routed instances are
+	// listed there, not in Instances.
+	Canary *CanaryDescription `json:"canary,omitempty"`
+}
+
+// CanaryDescription is an app's canary in its description: the app's
+// canary setting (revision, weight, count, started, auto, max_errors,
+// promoting) and its routed instances.
+type CanaryDescription struct {
+	cluster.AppCanary
+	Instances []string `json:"instances"`
 }
 
 // DescribeResponse answers GET /describe.
@@ -455,6 +483,8 @@ var opRoutes = map[string]struct {
 	cluster.OpKill:           {"POST", "/:app/kill", nil},
 	cluster.OpRollback:       {"POST", "/:app/rollback", []string{cluster.ArgRevision}},
 	cluster.OpScale:          {"POST", "/:app/scale", []string{cluster.ArgCount}},
+	cluster.OpPromote:        {"POST", "/:app/promote", nil},
+	cluster.OpAbort:          {"POST", "/:app/abort", nil},
 	cluster.OpDescribe:       {"GET", "/describe", nil},
 	cluster.OpStatus:         {"GET", "/healthz", nil},
 	cluster.OpRegistries:     {"GET", "/registries", nil},

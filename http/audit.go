@@ -26,6 +26,8 @@ var operations = map[string]string{
 	"POST /apps/:app/kill":              cluster.OpKill,
 	"POST /apps/:app/rollback":          cluster.OpRollback,
 	"POST /apps/:app/scale":             cluster.OpScale,
+	"POST /apps/:app/promote":           cluster.OpPromote,
+	"POST /apps/:app/abort":             cluster.OpAbort,
 	"POST /apps/:app/run":               "run",
 	"POST /apps/:app/jobs":              cluster.OpAddJob,
 	"DELETE /apps/:app/jobs/:job":       cluster.OpRemoveJob,

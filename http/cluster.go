@@ -20,7 +20,22 @@ func (s *Server) description(app *cluster.App) (AppDescription, error) {
 
 // describeApp is app with insts, its instances.
 func describeApp(app *cluster.App, insts []cluster.Instance) AppDescription {
+	var canary []cluster.Instance
+	if app.Canary != nil {
+		var rest []cluster.Instance
+		for _, i := range insts {
+			if app.IsCanary(i) {
+				canary = append(canary, i)
+			} else {
+				rest = append(rest, i)
+			}
+		}
+		insts = rest
+	}
 	d := AppDescription{Image: app.Image, Revision: app.Revision, Count: app.Count, Port: app.Port, Instances: routedAddrs(insts), Envs: app.EnvList()}
+	if app.Canary != nil {
+		d.Canary = &CanaryDescription{AppCanary: *app.Canary, Instances: routedAddrs(canary)}
+	}
 	d.Memory, d.CPUs = app.Memory, app.CPUs
 	if app.Maintenance.Enabled {
 		m := app.Maintenance

@@ -255,7 +255,29 @@ func (req *DeployRequest) validate(maxCount int) (cluster.DeployRequest, error) 
 	if err := req.placement(&d); err != nil {
 		return d, err
 	}
+	if err := req.canary(&d, maxCount); err != nil {
+		return d, err
+	}
 	return d, cluster.ValidateHealthCheck(d.HealthCheck)
+}
+
+// canary checks the deploy's canary settings into d.
+func (req *DeployRequest) canary(d *cluster.DeployRequest, maxCount int) error {
+	if req.Canary == nil {
+		if req.CanaryCount != nil || req.CanaryAuto != nil || req.CanaryMaxErrors != nil {
+			return cluster.Errorf(cluster.EINVALID, "The canary's count, auto-promote delay and error margin need a canary: give \"canary\" (the percent of the requests, 1 to 99) too").WithFix("deploy with --canary 10, for example:", cluster.OpDeploy)
+		}
+		return nil
+	}
+	d.Canary, d.CanaryCount = req.Canary.intOr(0), req.CanaryCount.intOr(cluster.DefaultCanaryCount)
+	if req.CanaryAuto != nil {
+		d.CanaryAuto = *req.CanaryAuto
+	}
+	d.CanaryMaxErrors = cluster.DefaultCanaryMaxErrors
+	if req.CanaryMaxErrors != nil {
+		d.CanaryMaxErrors = *req.CanaryMaxErrors
+	}
+	return cluster.ValidateCanary(d.Canary, d.CanaryCount, maxCount, d.CanaryAuto.D(), d.CanaryMaxErrors)
 }
 
 func clipBytes(b []byte) string {

@@ -68,6 +68,28 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, app *cluster.A
 	return nil
 }
 
+// promote makes the app's canary its current revision (POST
+// /apps/:app/promote), answering as a deploy does.
+func (s *Server) promote(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
+	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+		return s.Scheduler.Promote(r.Context(), app.Name, progress)
+	})
+	return nil
+}
+
+// abort removes the app's canary (POST /apps/:app/abort), answering as a
+// deploy does.
+func (s *Server) abort(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
+	var req AbortRequest
+	if err := decodeRequest(r, &req); err != nil {
+		return err
+	}
+	s.rollout(w, r, func(progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+		return s.Scheduler.Abort(r.Context(), app.Name, req.Reason, progress)
+	})
+	return nil
+}
+
 func (s *Server) scale(w http.ResponseWriter, r *http.Request, app *cluster.App, _ httprouter.Params) error {
 	var req ScaleRequest
 	if err := decodeRequest(r, &req); err != nil {

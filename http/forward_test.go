@@ -32,6 +32,8 @@ func TestLeaderOnly(t *testing.T) {
 		{"GET", "/events"}:       true, {"GET", "/overview"}: true,
 		{"POST", "/apps/:app/run"}: true, {"GET", "/apps/:app/tasks"}: false,
 		{"POST", "/apps/:app/maintenance"}:       true,
+		{"POST", "/apps/:app/promote"}:           true,
+		{"POST", "/apps/:app/abort"}:             true,
 		{"DELETE", "/apps/:app/volumes/:volume"}: true,
 		{"GET", "/apps/:app/jobs"}:               false, {"POST", "/apps/:app/jobs"}: true, {"DELETE", "/apps/:app/jobs/:job"}: true,
 		{"GET", "/tokens"}: false, {"POST", "/tokens"}: true, {"DELETE", "/tokens/:name"}: true, {"GET", "/whoami"}: false,

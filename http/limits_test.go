@@ -40,18 +40,7 @@ func TestDeployLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {
-			r := httptest.NewRequest(nethttp.MethodPost, "/apps/a.example.com/deploy", strings.NewReader(tt.body))
-			ctype := tt.ctype
-			if ctype == "" {
-				ctype = "application/json"
-			}
-			r.Header.Set("Content-Type", ctype)
-			var req DeployRequest
-			err := decodeRequest(r, &req)
-			var d cluster.DeployRequest
-			if err == nil {
-				d, err = req.validate(10)
-			}
+			d, err := decodeDeploy(tt.body, tt.ctype)
 			if tt.bad != "" {
 				if cluster.ErrorCode(err) != cluster.EINVALID || !strings.Contains(cluster.ErrorMessage(err), tt.bad) {
 					t.Fatalf("error %v, want a 400 containing %q", err, tt.bad)
@@ -63,6 +52,21 @@ func TestDeployLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// decodeDeploy reads a deploy's body of content type ctype (JSON when
+// empty) and validates it, with a maximum count of 10.
+func decodeDeploy(body, ctype string) (cluster.DeployRequest, error) {
+	r := httptest.NewRequest(nethttp.MethodPost, "/apps/a.example.com/deploy", strings.NewReader(body))
+	if ctype == "" {
+		ctype = "application/json"
+	}
+	r.Header.Set("Content-Type", ctype)
+	var req DeployRequest
+	if err := decodeRequest(r, &req); err != nil {
+		return cluster.DeployRequest{}, err
+	}
+	return req.validate(10)
 }
 
 // TestLimitsRoundTrip: what the CLI sends reads back the same.

@@ -57,6 +57,8 @@ var routeNeeds = map[[2]string]need{
 	{"DELETE", "/apps/:app/volumes/:volume"}: needAdmin,
 	{"POST", "/apps/:app/https"}:             needDeploy,
 	{"POST", "/apps/:app/maintenance"}:       needDeploy,
+	{"POST", "/apps/:app/promote"}:           needDeploy,
+	{"POST", "/apps/:app/abort"}:             needDeploy,
 	{"GET", "/hosts"}:                        needRead,
 	{"POST", "/hosts"}:                       needAdmin,
 	{"DELETE", "/hosts/:host"}:               needAdmin,

@@ -70,6 +70,7 @@ var routeScopes = map[[2]string]string{
 	{"GET", "/metrics"}: "read", {"POST", "/apps/:app/https"}: "deploy-app",
 	{"GET", "/certs"}: "read", {"POST", "/certs"}: "admin", {"DELETE", "/certs/:domain"}: "admin", {"GET", "/router/certs"}: "router",
 	{"GET", "/events"}: "read", {"GET", "/overview"}: "read", {"POST", "/apps/:app/maintenance"}: "deploy-app",
+	{"POST", "/apps/:app/promote"}: "deploy-app", {"POST", "/apps/:app/abort"}: "deploy-app",
 	{"GET", "/tokens"}: "admin", {"POST", "/tokens"}: "admin", {"DELETE", "/tokens/:name"}: "admin", {"GET", "/whoami"}: "any", {"GET", "/audit"}: "admin",
 	{"POST", "/secrets/rotate"}: "admin",
 }

@@ -57,6 +57,9 @@ type Scheduler interface {
 	RollbackRelease(ctx context.Context, app string, revision int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	RunTask(ctx context.Context, app string, command []string, timeout time.Duration, output func(cluster.TaskLine)) (cluster.TaskResult, error)
 	Scale(ctx context.Context, app string, count int, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
+	// Promote and Abort end the app's canary (see cluster/canary.go).
+	Promote(ctx context.Context, app string, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
+	Abort(ctx context.Context, app, reason string, progress cluster.ProgressFunc) (*cluster.DeployResult, error)
 	Kill(ctx context.Context, app string) error
 	Logs(ctx context.Context, app string, opts cluster.LogOptions) ([]string, error)
 	FollowLogs(ctx context.Context, app string, opts cluster.LogOptions, emit func(cluster.LogLine) error) error
@@ -214,6 +217,8 @@ func NewServer(s *Server) *Server {
 
 	s.handle(r, "POST", "/apps/:app/https", s.forApp(s.setHTTPS))
 	s.handle(r, "POST", "/apps/:app/maintenance", s.forApp(s.setMaintenance))
+	s.handle(r, "POST", "/apps/:app/promote", s.forApp(s.promote))
+	s.handle(r, "POST", "/apps/:app/abort", s.forApp(s.abort))
 	s.handle(r, "GET", "/certs", s.fallible(s.listCerts))
 	s.handle(r, "POST", "/certs", s.fallible(s.addCert))
 	s.handle(r, "DELETE", "/certs/:domain", s.fallible(s.deleteCert))
@@ -253,6 +258,7 @@ func Routes() [][2]string {
 		{"GET", "/describe"}, {"GET", "/routes"}, {"GET", "/healthz"}, {"GET", "/backup"}, {"GET", "/metrics"},
 		{"POST", "/apps/:app/https"}, {"GET", "/certs"}, {"POST", "/certs"}, {"DELETE", "/certs/:domain"}, {"GET", "/router/certs"},
 		{"GET", "/events"}, {"GET", "/overview"}, {"POST", "/apps/:app/maintenance"},
+		{"POST", "/apps/:app/promote"}, {"POST", "/apps/:app/abort"},
 		{"GET", "/tokens"}, {"POST", "/tokens"}, {"DELETE", "/tokens/:name"}, {"GET", "/whoami"},
 		{"GET", "/audit"},
 		{"POST", "/secrets/rotate"},

@@ -1,8 +1,6 @@
 package http
 
 import (
-	nethttp "net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -32,18 +30,7 @@ func TestDeployPlacement(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {
-			r := httptest.NewRequest(nethttp.MethodPost, "/apps/a.example.com/deploy", strings.NewReader(tt.body))
-			ctype := tt.ctype
-			if ctype == "" {
-				ctype = "application/json"
-			}
-			r.Header.Set("Content-Type", ctype)
-			var req DeployRequest
-			err := decodeRequest(r, &req)
-			var d cluster.DeployRequest
-			if err == nil {
-				d, err = req.validate(10)
-			}
+			d, err := decodeDeploy(tt.body, tt.ctype)
 			if tt.bad != "" {
 				if cluster.ErrorCode(err) != cluster.EINVALID || !strings.Contains(cluster.ErrorMessage(err), tt.bad) {
 					t.Fatalf("error %v, want a 400 containing %q", err, tt.bad)

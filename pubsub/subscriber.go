@@ -79,6 +79,11 @@ type SubscriberStatus struct {
 	FutureEpoch    uint64 `json:"future_epoch"`    // tables with an epoch more than MaxEpochAhead ahead, dropped
 	Foreign        uint64 `json:"foreign"`         // tables of another cluster, dropped
 	Older          uint64 `json:"older"`           // tables older than the one applied (replays), dropped
+	// UnknownFormat counts the tables of a format above the one this
+	// release reads (cluster.TableFormatKnown: a newer controller's),
+	// dropped and logged as errors; Format is the last such format.
+	UnknownFormat uint64 `json:"unknown_format"`
+	Format        int    `json:"format,omitempty"`
 }
 
 // Subscriber receives routing tables. Status is safe from any goroutine; Run
@@ -185,6 +190,7 @@ type feedState struct {
 	last       cluster.RoutingTable // the last applied table, or the Floor
 	foreignLog time.Time            // when another cluster was last logged
 	dropLog    time.Time            // when a dropped message was last logged
+	formatLog  time.Time            // when a table of an unknown format was last logged
 }
 
 // admit decides whether a message is a table to apply now, counting and
@@ -204,6 +210,15 @@ func (s *Subscriber) admit(msg []byte, f *feedState) (cluster.RoutingTable, bool
 		s.status.Invalid++
 	case dropFutureEpoch:
 		s.status.FutureEpoch++
+	case dropUnknownFormat:
+		s.status.UnknownFormat++
+		s.status.Format = t.Format
+		if now := s.now(); now.Sub(f.formatLog) >= dropLogEvery {
+			f.formatLog = now
+			s.log.Error("refusing routing tables of a format this router does not know: the controller routes a canary with weights that this release cannot apply; upgrade this router. It keeps serving the last table it applied",
+				"format", t.Format, "known", cluster.TableFormatKnown, "epoch", t.Epoch, "version", t.Version, "refused", s.status.UnknownFormat)
+		}
+		return t, false
 	}
 	if verdict != accept {
 		// Rate-limited: anyone who can publish on Redis can send these.
@@ -256,6 +271,9 @@ const (
 	dropBadSignature = "bad signature"
 	dropInvalid      = "not a routing table"
 	dropFutureEpoch  = "epoch more than a day ahead of this clock"
+	// dropUnknownFormat: a signed table of a format above
+	// cluster.TableFormatKnown.
+	dropUnknownFormat = "format unknown to this router"
 )
 
 // check verifies and decodes a message.
@@ -273,6 +291,9 @@ func (s *Subscriber) check(msg []byte) (cluster.RoutingTable, string) {
 	}
 	if t.Epoch > uint64(s.now().Add(MaxEpochAhead).UnixNano()) {
 		return cluster.RoutingTable{}, dropFutureEpoch
+	}
+	if t.Format > cluster.TableFormatKnown {
+		return cluster.RoutingTable{Format: t.Format, Epoch: t.Epoch, Version: t.Version}, dropUnknownFormat
 	}
 	return t, accept
 }

@@ -48,13 +48,7 @@ func TestSubscriberOrdersByEpochThenVersion(t *testing.T) {
 // Redis sends an empty object, an unsigned table with a huge version, and
 // tables signed with a wrong key. None is applied; each is counted.
 func TestSubscriberDropsForgedTables(t *testing.T) {
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
-	var log testenv.Log
-	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}, Cluster: "K",
-		Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
-	a := attacker{t, c, ch}
+	s, applied, log, a := loggedSubscriber(t)
 	now := uint64(time.Now().UnixNano())
 	a.table(testKey, "K", now, 5, "A")
 	expectApplied(t, applied, fmt.Sprintf("%d.5A", now))
@@ -77,6 +71,18 @@ func TestSubscriberDropsForgedTables(t *testing.T) {
 	if n := strings.Count(log.String(), "dropping messages"); n != 1 {
 		t.Fatalf("6 dropped messages logged %d times, want once:\n%s", n, log.String())
 	}
+}
+
+// loggedSubscriber starts a subscriber of cluster K with testKey whose
+// log is kept, once subscribed, and an attacker on its channel.
+func loggedSubscriber(t *testing.T) (*pubsub.Subscriber, <-chan cluster.RoutingTable, *testenv.Log, attacker) {
+	c := newClient(t, testenv.Redis(t))
+	ch := channel(t)
+	log := &testenv.Log{}
+	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}, Cluster: "K",
+		Logger: slog.New(slog.NewTextHandler(log, nil))})
+	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
+	return s, applied, log, attacker{t, c, ch}
 }
 
 // TestSubscriberKeyRotation: a router given "new,old" accepts tables signed
@@ -127,5 +133,35 @@ func TestSubscriberStaysWithItsCluster(t *testing.T) {
 	defer mu.Unlock()
 	if fmt.Sprint(adopted) != "[first]" {
 		t.Fatalf("Adopt called with %v, want [first]", adopted)
+	}
+}
+
+// TestSubscriberRefusesUnknownFormat: a signed table of a format above
+// the one this release reads (a newer controller's) is not applied but
+// counted and logged as an error, once per burst; a canary's table
+// (TableFormatCanary) and plain ones are applied.
+func TestSubscriberRefusesUnknownFormat(t *testing.T) {
+	s, applied, log, a := loggedSubscriber(t)
+	now := uint64(time.Now().UnixNano())
+	signed := func(format int, version uint64) {
+		msg, err := pubsub.Encode(cluster.RoutingTable{Epoch: now, Version: version, Cluster: "K", Controller: "A", Format: format,
+			Routes: map[string][]string{"a.example.com": {"198.51.100.1:80"}},
+			Canary: map[string]cluster.CanaryRoute{"a.example.com": {Revision: 2, Weight: 10, Routes: []string{"198.51.100.2:80"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.publish(pubsub.Sign(msg, testKey))
+	}
+	signed(cluster.TableFormatCanary, 1)
+	signed(cluster.TableFormatKnown+1, 2)
+	signed(cluster.TableFormatKnown+1, 3)
+	signed(0, 4)
+	expectApplied(t, applied, fmt.Sprintf("%d.1A", now), fmt.Sprintf("%d.4A", now))
+	st := s.Status()
+	if st.UnknownFormat != 2 || st.Format != cluster.TableFormatKnown+1 || st.Applied != 2 || st.Version != 4 {
+		t.Fatalf("status %+v", st)
+	}
+	if n := strings.Count(log.String(), "refusing routing tables of a format"); n != 1 || !strings.Contains(log.String(), "level=ERROR") {
+		t.Fatalf("2 tables of an unknown format logged %d times, want once as an error:\n%s", n, log.String())
 	}
 }

@@ -33,8 +33,8 @@ func (e noBackendError) Error() string { return "no instance of " + e.app + " in
 func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	name := req.URL.Host
 	s := b.router.snap.Load()
-	var a *app
-	if s != nil {
+	a := chosenApp(req) // the side of a canary the request is on
+	if a == nil && s != nil {
 		a = s.apps[name]
 	}
 	if a == nil || len(a.backends) == 0 {

@@ -307,6 +307,10 @@ func answerParsed(w http.ResponseWriter, req *http.Request, resp *http.Response)
 		if hopByHop(k) || listed(connTokens, k) {
 			continue
 		}
+		if old, ok := dst[k]; ok { // a canary's cookie set before
+			dst[k] = append(old, vv...)
+			continue
+		}
 		dst[k] = vv
 	}
 	if len(resp.Trailer) > 0 {

@@ -272,7 +272,7 @@ func (r *Router) Table() cluster.RoutingTable {
 		t.Routes[k] = slices.Clone(v)
 	}
 	t.HTTPS, t.Challenges, t.Maintenance, t.Held = maps.Clone(t.HTTPS), maps.Clone(t.Challenges), maps.Clone(t.Maintenance), maps.Clone(t.Held)
-	t.Limits = maps.Clone(t.Limits)
+	t.Limits, t.Canary = maps.Clone(t.Limits), maps.Clone(t.Canary)
 	return t
 }
 
@@ -319,6 +319,9 @@ func (r *Router) serveApp(w http.ResponseWriter, req *http.Request, a *app, name
 				return nil
 			}
 		}
+	}
+	if s.canary != nil {
+		a, req = splitCanary(w, req, s, name, a)
 	}
 	if d := s.held[name]; d > 0 && (a == nil || len(a.backends) == 0) {
 		var ok bool

@@ -188,6 +188,9 @@ type Dropped struct {
 	FutureEpoch    uint64 `json:"future_epoch"`
 	ForeignCluster uint64 `json:"foreign_cluster"`
 	Older          uint64 `json:"older"`
+	// UnknownFormat: tables of a format this release does not read (a
+	// canary's weights from a newer controller); logged as errors.
+	UnknownFormat uint64 `json:"unknown_format"`
 }
 
 // Health is the answer at StatusPath to a request without the router token.
@@ -239,7 +242,7 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		Controller: st.Controller, AppliedAt: st.LastApplied, Connected: st.Connected,
 		Received: st.Received,
 		Dropped: Dropped{Unsigned: st.Unsigned, BadSignature: st.BadSignature, Invalid: st.Invalid,
-			FutureEpoch: st.FutureEpoch, ForeignCluster: st.Foreign, Older: st.Older},
+			FutureEpoch: st.FutureEpoch, ForeignCluster: st.Foreign, Older: st.Older, UnknownFormat: st.UnknownFormat},
 		Certs: certs,
 	})
 }

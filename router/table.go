@@ -23,6 +23,10 @@ type snapshot struct {
 	// duration given, while the app has no routed instance (a stop-first
 	// deploy replaces it; see Router.hold).
 	held map[string]time.Duration
+	// canary holds the canonical hosts whose requests are split between
+	// apps (the current revision) and a canary revision, by weight (see
+	// canary.go).
+	canary map[string]*canarySplit
 	// limits holds the canonical hosts of the apps with limits at the
 	// edge (see edge.go); nil when no app has any.
 	limits map[string]*appLimits
@@ -52,37 +56,22 @@ type backend struct {
 func newSnapshot(t cluster.RoutingTable, prev *snapshot) *snapshot {
 	known := map[string]*backend{}
 	if prev != nil {
-		for _, a := range prev.apps {
+		prev.eachApp(func(a *app) {
 			for _, b := range a.backends {
 				known[b.addr] = b
 			}
-		}
+		})
 	}
 	s := &snapshot{table: t, apps: make(map[string]*app, len(t.Routes))}
 	for name, addrs := range t.Routes {
 		key := canonicalHost(name)
-		a := &app{name: key, backends: make([]*backend, 0, len(addrs)), stats: &appStats{}}
+		var old *app
 		if prev != nil {
-			if old := prev.apps[key]; old != nil {
-				a.next.Store(old.next.Load())
-				a.stats = old.stats
-			}
+			old = prev.apps[key]
 		}
-		seen := map[string]bool{}
-		for _, addr := range addrs {
-			if addr == "" || seen[addr] {
-				continue
-			}
-			seen[addr] = true
-			b := known[addr]
-			if b == nil {
-				b = &backend{addr: addr}
-				known[addr] = b
-			}
-			a.backends = append(a.backends, b)
-		}
-		s.apps[key] = a
+		s.apps[key] = newApp(key, addrs, known, old)
 	}
+	s.addCanaries(t, prev, known)
 	for name, d := range t.Held {
 		if d > 0 {
 			if s.held == nil {
@@ -115,18 +104,54 @@ func (s *snapshot) closeGone(prev *snapshot) {
 		return
 	}
 	keep := map[*backend]bool{}
-	for _, a := range s.apps {
+	s.eachApp(func(a *app) {
 		for _, b := range a.backends {
 			keep[b] = true
 		}
-	}
-	for _, a := range prev.apps {
+	})
+	prev.eachApp(func(a *app) {
 		for _, b := range a.backends {
 			if !keep[b] {
 				b.pool.close()
 			}
 		}
+	})
+}
+
+// eachApp calls fn with every set of instances of s: the apps' and their
+// canaries'.
+func (s *snapshot) eachApp(fn func(*app)) {
+	for _, a := range s.apps {
+		fn(a)
 	}
+	for _, c := range s.canary {
+		fn(c.app)
+	}
+}
+
+// newApp prepares the instances addrs of the app key, reusing the backends
+// in known (and adding its new ones there) and old's round-robin counter
+// and traffic counters.
+func newApp(key string, addrs []string, known map[string]*backend, old *app) *app {
+	a := &app{name: key, backends: make([]*backend, 0, len(addrs)), stats: &appStats{}}
+	if old != nil {
+		a.next.Store(old.next.Load())
+		a.stats = old.stats
+	}
+	seen := map[string]bool{}
+	for _, addr := range addrs {
+		if addr == "" || seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		b := known[addr]
+		if b == nil {
+			b = &backend{addr: addr}
+			known[addr] = b
+		}
+		a.backends = append(a.backends, b)
+	}
+	return a
 }
 
 // canonicalHost returns the host of a Host header as the table keys it: no

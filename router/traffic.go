@@ -192,6 +192,11 @@ func (r *Router) Summary() cluster.TrafficSummary {
 				add(name, be.addr, &be.stats)
 			}
 		}
+		for name, c := range s.canary { // a canary's instances are the app's too
+			for _, be := range c.app.backends {
+				add(name, be.addr, &be.stats)
+			}
+		}
 	}
 	return out
 }
@@ -220,11 +225,28 @@ func (r *Router) retire(s, prev *snapshot) {
 			}
 		}
 	}
+	for name, c := range prev.canary {
+		for _, be := range c.app.backends {
+			if !s.routes(name, be) {
+				gone = append(gone, retired{app: name, addr: be.addr, c: &be.stats})
+			}
+		}
+	}
 	if len(gone) > 0 {
 		r.retiredMu.Lock()
 		r.retired = append(r.retired, gone...)
 		r.retiredMu.Unlock()
 	}
+}
+
+// routes reports whether s routes the app name's requests to be, as one of
+// its instances or of its canary's.
+func (s *snapshot) routes(name string, be *backend) bool {
+	if a := s.apps[name]; a != nil && a.has(be) {
+		return true
+	}
+	c := s.canary[name]
+	return c != nil && c.app.has(be)
 }
 
 // has reports whether be is one of a's instances.

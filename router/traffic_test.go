@@ -176,3 +176,31 @@ func TestTrafficSender(t *testing.T) {
 		}
 	}
 }
+
+// A canary's instances are counted as the app's, per instance, and the
+// last counts of one that left with an abort reach the next summary.
+func TestTrafficCountsCanary(t *testing.T) {
+	cur, can := statusBackend(t), statusBackend(t)
+	r := router.New(router.Config{Logger: testLogger()})
+	r.Apply(canaryTable(1, []string{cur}, []string{can}, 50))
+	url := serveRouter(t, r)
+	for i := range 20 { // clients on each side, by their cookie
+		side := []string{"7-c", "7-s"}[i%2]
+		if got := do(t, "GET", url+"/", "app.example.com", "", http.Header{"Cookie": {router.CanaryCookie + "=" + side}}); got.status != 200 {
+			t.Fatalf("GET on side %s: %d", side, got.status)
+		}
+	}
+	a := r.Summary().Apps["app.example.com"]
+	if a.Requests() != 20 || a.Instances[cur].Requests() != 10 || a.Instances[can].Requests() != 10 {
+		t.Fatalf("app with a canary at 50: %d requests, instances %+v; want 20, 10 on each", a.Requests(), a.Instances)
+	}
+
+	for _, side := range []string{"7-c", "7-s"} { // one request on each side, by the cookie
+		do(t, "GET", url+"/", "app.example.com", "", http.Header{"Cookie": {router.CanaryCookie + "=" + side}})
+	}
+	r.Apply(cluster.RoutingTable{Version: 2, Controller: "c", Routes: map[string][]string{"app.example.com": {cur}}})
+	a = r.Summary().Apps["app.example.com"]
+	if a.Requests() != 2 || a.Instances[cur].Requests() != 1 || a.Instances[can].Requests() != 1 {
+		t.Fatalf("after the canary was aborted: %+v; want its last request in the summary", a)
+	}
+}

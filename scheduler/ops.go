@@ -46,6 +46,9 @@ func (s *Scheduler) Deploy(ctx context.Context, app string, req cluster.DeployRe
 	}
 	// Left out (nil), command and release keep the app's; an empty list clears them.
 	rev.Command, rev.Release = orCurrent(req.Command, a.Command), orCurrent(req.Release, a.Release)
+	if req.Canary > 0 {
+		return s.deployCanary(ctx, a, rev, req, progress)
+	}
 	if req.Batch > 0 {
 		a.Batch = req.Batch // this deploy's alone: a is not stored back
 	}
@@ -143,6 +146,9 @@ type rolloutOpts struct {
 // opts.release is set. Once rev succeeded, the hosts' images of the app's
 // older revisions are pruned in the background (see pruneLater).
 func (s *Scheduler) rolloutRelease(ctx context.Context, a *cluster.App, rev *cluster.Revision, opts rolloutOpts, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+	if err := refuseDuringCanary(a, "a new revision"); err != nil {
+		return nil, err
+	}
 	rev.Status = cluster.StatusDeploying
 	if err := s.fenced(ctx).CreateRevision(rev); err != nil {
 		return nil, err
@@ -222,6 +228,9 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 	if !a.Deployed() {
 		return nil, cluster.Errorf(cluster.EINVALID, "App %s has never been deployed, so there is nothing to scale", app).WithFix("deploy an image first with", cluster.OpDeploy, cluster.ArgApp, app)
 	}
+	if err := refuseDuringCanary(a, "a scale"); err != nil {
+		return nil, err
+	}
 	if len(a.Volumes) > 0 && count > len(a.Hosts) {
 		return nil, cluster.Errorf(cluster.EINVALID, "App %s has volumes (%s) and runs one instance per pinned host (%s): it cannot run %d", app, strings.Join(a.Volumes, ", "), strings.Join(a.Hosts, ", "), count).WithFix("pin it to more hosts with", cluster.OpDeploy, cluster.ArgApp, app)
 	}
@@ -245,13 +254,21 @@ func (s *Scheduler) Scale(ctx context.Context, app string, count int, progress c
 }
 
 // Kill stops every instance of app (unrouting them first) and sets its
-// desired count to 0.
+// desired count to 0; a canary is ended too, its revision failed.
 func (s *Scheduler) Kill(ctx context.Context, app string) error {
 	return s.exclusive(ctx, app, "a kill", func(ctx context.Context) error {
-		if _, err := s.fenced(ctx).UpdateApp(app, func(a *cluster.App) error { a.Count = 0; return nil }); err != nil {
+		var canary *cluster.AppCanary
+		if _, err := s.fenced(ctx).UpdateApp(app, func(a *cluster.App) error { a.Count, canary, a.Canary = 0, a.Canary, nil; return nil }); err != nil {
 			return err
 		}
-		return s.retireAll(ctx, app)
+		if err := s.retireAll(ctx, app); err != nil {
+			return err
+		}
+		if canary != nil { // its instances were stopped with the rest
+			_, err := s.fenced(ctx).FinishRevision(app, canary.Revision, cluster.StatusFailed, "the app was killed during its canary")
+			return err
+		}
+		return nil
 	})
 }
 

@@ -82,9 +82,10 @@ type Observation struct {
 	Capacity
 }
 
-// Active returns the app's records that count: not being retired.
+// Active returns the app's records that count: not being retired, and
+// not a canary's (see canary.go).
 func (o Observation) Active() []cluster.Instance {
-	return active(o.Records, o.Retiring)
+	return withoutCanary(o.App, active(o.Records, o.Retiring))
 }
 
 // PlanDeploy replaces every active instance of the app with rev.Count new

@@ -89,7 +89,7 @@ func PlanRepair(s AppState) Plan {
 			p.unroute(rec)
 			p.Forget = append(p.Forget, rec)
 			p.Remove = append(p.Remove, ct)
-		case rec.Revision != current:
+		case rec.Revision != current && !s.canary(rec):
 			p.Retire = append(p.Retire, rec)
 		default:
 			live = append(live, rec)
@@ -101,9 +101,20 @@ func PlanRepair(s AppState) Plan {
 		}
 	}
 
+	// A canary's instances are routed by their health like the others,
+	// but neither count toward the app's count nor are retired for it.
+	if s.App != nil && !s.App.Deleting {
+		live = withoutCanary(s.App, live)
+	}
 	deficit := p.adoptOrRemove(s, known, want-len(live), current)
 	p.fill(s, deficit, live)
 	return p
+}
+
+// canary reports whether rec is an instance of the app's canary, which a
+// repair leaves running (unless the app is being deleted).
+func (s AppState) canary(rec cluster.Instance) bool {
+	return s.App != nil && !s.App.Deleting && s.App.IsCanary(rec)
 }
 
 // adoptOrRemove adopts, up to deficit, the unknown healthy containers of

@@ -43,6 +43,10 @@ type Reconciler struct {
 	// their host (guarded by mu): each is reported once and replaced,
 	// even when Docker's restart policy brought it back.
 	oom map[string]oomKill
+	// promoting holds, by app (guarded by mu), when an automatic promote
+	// of its canary may be tried next; running ones are in the future
+	// (see autoPromote).
+	promoting map[string]time.Time
 }
 
 // ReconcilerConfig tunes a Reconciler; zero values take the defaults.
@@ -73,7 +77,7 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
 		repairs: make(chan struct{}, maxRepairs),
 		failing: map[string]time.Time{}, down: map[string]bool{}, views: newContainerViews(),
-		oom: map[string]oomKill{}, ending: map[string]bool{},
+		oom: map[string]oomKill{}, ending: map[string]bool{}, promoting: map[string]time.Time{},
 	}
 	started := func(host string, ct cluster.Container) { r.views.apply(host, viewUpdate{ID: ct.ID, Ct: ct}) }
 	s.started.Store(&started)
@@ -216,6 +220,7 @@ func (r *Reconciler) pass(ctx context.Context, repairs *sync.WaitGroup) {
 		r.s.cfg.Logger.Error("reconcile: reading apps failed", "err", err)
 		return
 	}
+	r.autoPromote(ctx, apps, repairs)
 	observedAt := time.Now().UTC()
 	up, down, containers := r.observeHosts(ctx, hosts)
 	// After the containers were listed: a task that started since is not

@@ -48,8 +48,22 @@ func (s *Scheduler) settle(ctx context.Context, app string) error {
 			return err
 		}
 		status, reason := SettleDeploy(rev, insts)
+		a, err := s.store.App(rev.App)
+		if err != nil {
+			return err
+		}
+		if a.Canary != nil && a.Canary.Revision == rev.Number {
+			status, reason = SettleCanary(*a.Canary, insts)
+		}
 		if _, err := s.fenced(ctx).FinishRevision(rev.App, rev.Number, status, reason); err != nil {
 			return err
+		}
+		if status == cluster.StatusFailed && a.Canary != nil && a.Canary.Revision == rev.Number {
+			// Its instances are then of no revision the app runs: the
+			// repair retires them.
+			if _, err := s.fenced(ctx).UpdateApp(rev.App, func(a *cluster.App) error { a.Canary = nil; return nil }); err != nil {
+				return err
+			}
 		}
 		s.emit(cluster.Event{Type: cluster.EventRevision, Step: status, App: rev.App, Revision: rev.Number, Message: reason})
 		s.clearHolding(ctx, rev.App)
@@ -78,6 +92,22 @@ func SettleDeploy(rev cluster.Revision, records []cluster.Instance) (status, rea
 		return cluster.StatusSucceeded, ""
 	}
 	return cluster.StatusFailed, "Interrupted: the controller stopped or lost the leadership during this deploy, before its new instances were routed. Deploy again to retry."
+}
+
+// SettleCanary decides how an interrupted canary deploy ends: a canary
+// whose instances were all routed serves its share, so it stays a canary;
+// before that it fails, and its instances are retired.
+func SettleCanary(c cluster.AppCanary, records []cluster.Instance) (status, reason string) {
+	routed := 0
+	for _, i := range records {
+		if i.Revision == c.Revision && i.Routed && !i.Retiring {
+			routed++
+		}
+	}
+	if routed >= c.Count {
+		return cluster.StatusCanary, ""
+	}
+	return cluster.StatusFailed, "Interrupted: the controller stopped or lost the leadership during this canary deploy, before its instances were routed. Deploy the canary again to retry."
 }
 
 // recoverDeploys settles the deploying revisions of every app no

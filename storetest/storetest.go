@@ -51,6 +51,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"ReplaceCertComparesTheRecordRead", testReplaceCert},
 		{"ACMEState", testACMEState},
 		{"TableCarriesHTTPS", testTableCarriesHTTPS},
+		{"TableCarriesCanary", testTableCarriesCanary},
 		{"CertsCopied", testCertsCopied},
 		{"RecordOOMCountsOnTheRevision", testRecordOOM},
 		{"AppSettingsKept", testAppSettingsKept},
