@@ -9,7 +9,7 @@
 //	P/meta/<name>              raw string, as in the file's meta bucket
 //	P/apps/<app>               App JSON
 //	P/hosts/<addr>             Host JSON
-//	P/registries/<addr>        Registry JSON
+//	P/registries/<addr>        Registry JSON, the password sealed (cluster/secretseal.go)
 //	P/revisions/<app>/<%020d>  Revision JSON, one key per revision
 //	P/instances/<app>          JSON array of the app's Instance objects
 //	P/certs/<domain>           Cert JSON: a certificate, its key and its ACME state
