@@ -4,11 +4,7 @@ package integration
 
 import (
 	"bytes"
-	"context"
-	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,68 +13,7 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/command"
 	"github.com/longshoreman/longshoreman/internal/testenv"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"golang.org/x/crypto/bcrypt"
 )
-
-// startAuthRegistry runs a docker-registry that asks for user and password
-// (htpasswd) in front of the test registry (a pull-through proxy), and
-// returns its host:port once it refuses a request without them.
-func startAuthRegistry(t *testing.T, user, password string) string {
-	t.Helper()
-	dir := t.TempDir()
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	config := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: %s
-http:
-  addr: %s
-auth:
-  htpasswd:
-    realm: longshoreman-test
-    path: %s
-proxy:
-  remoteurl: http://%s
-`, filepath.Join(dir, "data"), addr, filepath.Join(dir, "htpasswd"), testenv.Registry(t))
-	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	log, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("docker-registry", "serve", filepath.Join(dir, "config.yml"))
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); log.Close() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				return addr
-			}
-		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(log.Name())
-			t.Fatalf("the registry with a password did not answer 401 on %s (last: %v):\n%s", addr, err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // TestTokenAndRegistryPasswordEncryptedAtRest: the root API token the
 // controller generated and a private registry's password set with POST
@@ -91,7 +26,7 @@ func TestTokenAndRegistryPasswordEncryptedAtRest(t *testing.T) {
 	t.Parallel()
 	hosts := testenv.Hosts(t)
 	password := uniqueSecret(t)
-	registry := startAuthRegistry(t, "deployer", password)
+	registry := testenv.StartAuthRegistry(t, "deployer", password, testenv.Registry(t))
 	ref := registry + "/" + testenv.Image(t, "1")
 	t.Cleanup(func() { testenv.DockerErr(t, "rmi", "-f", ref) })
 	if out, err := testenv.DockerErr(t, "pull", ref); err == nil {
@@ -205,32 +140,12 @@ func TestTokenAndRegistryPasswordEncryptedOnEtcd(t *testing.T) {
 		t.Fatalf("RegistryAuth = %q %q %v", user, pass, ok)
 	}
 
-	prefix := "/" + strings.SplitN(strings.TrimPrefix(url, "etcd://"), "/", 2)[1]
-	cl, err := clientv3.New(clientv3.Config{Endpoints: testenv.Etcd(t), DialTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	prefix, dump := etcdDump(t, url)
+	if !bytes.Contains(dump, []byte("r.example.com")) || !bytes.Contains(dump, []byte(cluster.MetaTokenSealed)) {
+		t.Fatalf("the dump of %s lacks the registry or the sealed token: it looked in the wrong place", prefix)
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := cl.Get(ctx, prefix+"/", clientv3.WithPrefix())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dump bytes.Buffer
-	for _, kv := range resp.Kvs {
-		dump.Write(kv.Key)
-		dump.WriteByte('\n')
-		dump.Write(kv.Value)
-		dump.WriteByte('\n')
-	}
-	for what, b := range map[string][]byte{"the dump of " + prefix: dump.Bytes()} {
-		if !bytes.Contains(b, []byte("r.example.com")) || !bytes.Contains(b, []byte(cluster.MetaTokenSealed)) {
-			t.Fatalf("%s lacks the registry or the sealed token: it looked in the wrong place", what)
-		}
-		if bytes.Contains(b, []byte(password)) || bytes.Contains(b, []byte(token)) {
-			t.Fatalf("%s holds the registry's password or the API token", what)
-		}
+	if bytes.Contains(dump, []byte(password)) || bytes.Contains(dump, []byte(token)) {
+		t.Fatalf("the dump of %s holds the registry's password or the API token", prefix)
 	}
 	for _, q := range []string{"", "?keys=true"} {
 		status, body := call(t, c, "GET", "/backup"+q, "")
