@@ -16,9 +16,11 @@ import (
 //     MetaRoutesKey (signs the routing tables) and MetaRouterToken (reads
 //     every certificate's key from GET /router/certs).
 //
-// The API token ("token") stays in every backup: only its holder can take
-// one, and a restored controller answers the same operators. Registry
-// credentials stay too: a restored controller must pull the same images.
+// The API token stays in every backup, encrypted (MetaTokenSealed, see
+// secretseal.go): a restored controller given the key of the store's
+// secrets answers the same operators. Registry credentials stay too, their
+// passwords encrypted: a restored controller must pull the same images.
+// Neither needs leaving out, since a backup never holds their key.
 const (
 	MetaRoutesKey    = "routes_key"
 	MetaRouterToken  = "router_token"

@@ -110,15 +110,21 @@ func (k *Keyring) open(sealed, app, key string) (string, error) {
 
 var errNoKeyring = Errorf(EINTERNAL, "This store was opened without the key of its env values (%s): it cannot write apps or revisions.", SecretsKeyVar)
 
-// Sealable reports whether records of kind hold env values.
-func Sealable(kind string) bool { return kind == RecordApp || kind == RecordRevision }
+// Sealable reports whether records of kind hold sealed values: env values
+// or a registry's password.
+func Sealable(kind string) bool {
+	return kind == RecordApp || kind == RecordRevision || kind == RecordRegistry
+}
 
-// Reseal returns a record of kind RecordApp or RecordRevision with every
-// env value sealed with the first key: a plaintext record of an earlier
-// release, or one sealed (partly) with another key of the ring. changed
-// is false when it already was; records of other kinds never change.
+// Reseal returns a record of kind RecordApp, RecordRevision or
+// RecordRegistry with every env value or password sealed with the first
+// key: a plaintext record of an earlier release, or one sealed (partly)
+// with another key of the ring. changed is false when it already was;
+// records of other kinds never change.
 func (k *Keyring) Reseal(kind string, value []byte) (out []byte, changed bool, err error) {
 	switch kind {
+	case RecordRegistry:
+		return k.resealRegistry(value)
 	case RecordApp:
 		var rec sealedApp
 		if err := json.Unmarshal(value, &rec); err != nil {

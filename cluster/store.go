@@ -118,6 +118,9 @@ type CertStore interface {
 // SecretStore holds the secrets the controller generates at its first
 // start: the API token, the routes key that signs the routing tables, and
 // the router token, which reads GET /routes and GET /router/certs only.
+// The API token is stored sealed with the keyring of the env values (see
+// secretseal.go): Token gives it in clear, or a *KeyMissingError when the
+// store was opened read-only without that key.
 type SecretStore interface {
 	EnsureToken() (token string, created bool, err error)
 	Token() (string, error)
@@ -134,8 +137,9 @@ type EnvKeyStore interface {
 	// EnvKey says which key seals, where it came from, and what the open
 	// did (generated a key file, sealed plaintext records).
 	EnvKey() EnvKeyInfo
-	// RotateEnvKey seals every app's and revision's env values, and the
-	// store's check, with the first key of the keyring, and returns how
+	// RotateEnvKey seals every app's and revision's env values, the API
+	// token, every registry's password and the store's check with the
+	// first key of the keyring, and returns how
 	// many records it sealed anew: once done, the other keys can be
 	// dropped. A store opened without keys refuses it.
 	RotateEnvKey() (int, error)
@@ -185,7 +189,8 @@ type JobStore interface {
 }
 
 // RegistryStore holds the credentials of private registries (never
-// returned by the API).
+// returned by the API), each password sealed with the keyring of the env
+// values (see secretseal.go); RegistryAuth gives it in clear.
 type RegistryStore interface {
 	PutRegistry(r Registry) error
 	DeleteRegistry(addr string) error

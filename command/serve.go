@@ -139,7 +139,7 @@ func (c *ServeCommand) openStore() error {
 	}
 	key := c.db.EnvKey()
 	if key.Generated {
-		fmt.Fprintf(c.Stderr, "Generated the key that encrypts the env values and wrote it to %s (readable only by this user). Keep a copy apart from the data file and its backups: neither opens without it (give it in %s).\n\n", key.Source, cluster.SecretsKeyVar)
+		fmt.Fprintf(c.Stderr, "Generated the key that encrypts the env values, the API token and the registry passwords and wrote it to %s (readable only by this user). Keep a copy apart from the data file and its backups: neither opens without it (give it in %s).\n\n", key.Source, cluster.SecretsKeyVar)
 	}
 	// The key's id and where it came from; never the key.
 	c.logger.Info("env values encrypted", "key_id", key.ID, "keys", len(key.IDs), "from", key.Source, "sealed_at_start", key.Sealed)

@@ -2,10 +2,12 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -22,6 +24,8 @@ type TokenConfig struct {
 const tokenAbout = `Print the API token that the controller generated and stored in its data file,
 or with --routes-key the key that signs the routing tables, or with --router the
 router token (the routers' LONGSHOREMAN_ROUTER_TOKEN: it reads routes and certificates only).
+The API token is stored encrypted: it needs the key of the data file's secrets, from
+LONGSHOREMAN_SECRETS_KEY or else the key file <db>.key beside the data file.
 
 Usage: longshoreman token [--routes-key | --router] [--db FILE]
 
@@ -78,17 +82,17 @@ func (c *TokenCommand) Run(ctx context.Context, args []string) error {
 	if cfg.Router {
 		read, missing = (*db.DB).RouterToken, "no router token: the controller makes one at its start; start it once, or stop it and run this again."
 	}
-	secret, err := readSecret(cfg.DB, read)
+	getenv := c.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	secret, err := readSecret(cfg.DB, getenv(cluster.SecretsKeyVar), read)
 	if err != nil {
 		return err
 	}
 	if secret == "" && cfg.Router {
 		// No controller made one yet: make it, unless a controller holds
 		// the file (it then made one at its start, which the copy missed).
-		getenv := c.Getenv
-		if getenv == nil {
-			getenv = os.Getenv
-		}
 		if d, err := db.Open(cfg.DB, db.Options{Timeout: 300 * time.Millisecond, SecretsKey: getenv(cluster.SecretsKeyVar)}); err == nil {
 			secret, _, err = d.EnsureRouterToken()
 			if cerr := d.Close(); err == nil {
@@ -106,28 +110,45 @@ func (c *TokenCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// ReadToken reads the token from the data file. A running controller holds
-// the file's lock, so then it reads a copy: the token is written once, at
-// the first start, so a copy taken at any moment has it.
-func ReadToken(path string) (string, error) { return readSecret(path, (*db.DB).Token) }
+// ReadToken reads the token from the data file, which holds it sealed:
+// secretsKey is LONGSHOREMAN_SECRETS_KEY ("": the key file beside the data
+// file). A running controller holds the file's lock, so then it reads a
+// copy: the token is written once, at the first start, so a copy taken at
+// any moment has it.
+func ReadToken(path, secretsKey string) (string, error) {
+	return readSecret(path, secretsKey, (*db.DB).Token)
+}
 
 // readSecret reads one value from the data file, from a copy when a running
 // controller holds its lock (the values read are written once, at a start).
-func readSecret(path string, read func(*db.DB) (string, error)) (string, error) {
-	d, err := db.Open(path, db.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
+// The keys are secretsKey, else those of the key file beside the data file
+// (also for the copy, which has none beside it); a value sealed with a key
+// they do not hold is refused naming where to give it.
+func readSecret(path, secretsKey string, read func(*db.DB) (string, error)) (string, error) {
+	if strings.TrimSpace(secretsKey) == "" {
+		if b, err := os.ReadFile(db.KeyFile(path)); err == nil {
+			secretsKey = string(b)
+		}
+	}
+	d, err := db.Open(path, db.Options{ReadOnly: true, Timeout: 300 * time.Millisecond, SecretsKey: secretsKey})
 	if cluster.ErrorCode(err) == cluster.ECONFLICT {
 		tmp, cerr := copyToTemp(path)
 		if cerr != nil {
 			return "", cerr
 		}
 		defer os.Remove(tmp)
-		d, err = db.Open(tmp, db.Options{ReadOnly: true})
+		d, err = db.Open(tmp, db.Options{ReadOnly: true, SecretsKey: secretsKey})
 	}
 	if err != nil {
 		return "", err
 	}
 	defer d.Close()
-	return read(d)
+	v, err := read(d)
+	if missing := (*cluster.KeyMissingError)(nil); errors.As(err, &missing) {
+		return "", cluster.Errorf(cluster.EINVALID, "Data file %s holds the API token encrypted with key id %s, which neither %s nor %s holds: "+
+			"give that key in %s (or restore %s from where you keep a copy).", path, missing.ID, cluster.SecretsKeyVar, db.KeyFile(path), cluster.SecretsKeyVar, db.KeyFile(path))
+	}
+	return v, err
 }
 
 func copyToTemp(path string) (string, error) {

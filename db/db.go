@@ -43,7 +43,6 @@ var (
 	// bucketJobs (jobs.go): one nested bucket per app, keyed by job name
 
 	keySchema        = []byte("schema")
-	keyToken         = []byte("token")
 	keyController    = []byte("controller")
 	keyRoutesVersion = []byte("routes_version")
 	keyRoutes        = []byte("routes_sha256")
@@ -405,29 +404,48 @@ func (db *DB) RoutesKey() (string, error) {
 	return key, err
 }
 
-// EnsureToken returns the stored API token, generating and storing one when
-// there is none; created reports that it did.
+// EnsureToken returns the stored API token, generating and storing one
+// (sealed) when there is none; created reports that it did.
 func (db *DB) EnsureToken() (token string, created bool, err error) {
 	err = db.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		if t := meta.Get(keyToken); t != nil {
-			token = string(t)
-			return nil
+		if token, err = db.readToken(meta); err != nil || token != "" {
+			return err
 		}
-		token, created = randomHex(24), true
-		return meta.Put(keyToken, []byte(token))
+		fresh := randomHex(24)
+		sealed, err := db.keyring.SealToken(fresh)
+		if err != nil {
+			return err
+		}
+		token, created = fresh, true
+		return meta.Put([]byte(cluster.MetaTokenSealed), sealed)
 	})
 	return token, created, err
 }
 
-// Token returns the stored API token, or "" when none was generated.
+// Token returns the stored API token, or "" when none was generated. A
+// file opened without the key of its secrets gives a *cluster.KeyMissingError.
 func (db *DB) Token() (string, error) {
 	var token string
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		token = string(tx.Bucket(bucketMeta).Get(keyToken))
-		return nil
+		var err error
+		token, err = db.readToken(tx.Bucket(bucketMeta))
+		return err
 	})
 	return token, err
+}
+
+// readToken reads the token: the plaintext one of a release before
+// encryption when there still is one (a read-only open does not seal it),
+// else the sealed one.
+func (db *DB) readToken(meta *bolt.Bucket) (string, error) {
+	if t := meta.Get([]byte(cluster.MetaToken)); t != nil {
+		return string(t), nil
+	}
+	if t := meta.Get([]byte(cluster.MetaTokenSealed)); t != nil {
+		return db.keyring.OpenToken(t)
+	}
+	return "", nil
 }
 
 // Check reports whether the file is usable: a read transaction succeeds.

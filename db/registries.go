@@ -7,15 +7,19 @@ import (
 
 var bucketRegistries = []byte("registries")
 
-// PutRegistry stores or replaces the credentials of one registry.
-// r.Address must be normalized (cluster.ValidateRegistry).
+// PutRegistry stores or replaces the credentials of one registry, its
+// password sealed. r.Address must be normalized (cluster.ValidateRegistry).
 func (db *DB) PutRegistry(r cluster.Registry) error {
+	buf, err := db.keyring.EncodeRegistry(r)
+	if err != nil {
+		return err
+	}
 	return db.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketRegistries)
 		if err != nil {
 			return err
 		}
-		return put(b, r.Address, r)
+		return b.Put([]byte(r.Address), buf)
 	})
 }
 
@@ -54,9 +58,10 @@ func (db *DB) RegistryAuth(addr string) (username, password string, ok bool) {
 		if b == nil {
 			return nil
 		}
-		var r cluster.Registry
-		if found, err := get(b, addr, &r); err == nil && found {
-			username, password, ok = r.Username, r.Password, true
+		if buf := b.Get([]byte(addr)); buf != nil {
+			if r, err := db.keyring.DecodeRegistry(buf); err == nil {
+				username, password, ok = r.Username, r.Password, true
+			}
 		}
 		return nil
 	})

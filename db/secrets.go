@@ -24,8 +24,11 @@ func KeyFile(path string) string { return path + ".key" }
 // without one (new, or of a release before encryption) takes the keys
 // given, else its key file, else a key generated into a new key file, and
 // has its check written and every plaintext record sealed in one
-// transaction. A read-only open never writes, and without a keyring that
-// opens the check it reads everything but env values.
+// transaction. A file with a check has the API token and the registry
+// records of a release that sealed only env values sealed at its first
+// open. A read-only open never writes, and without a keyring that opens
+// the check it reads everything but env values, the API token and the
+// registries' passwords.
 func (db *DB) openSecrets(given string, readOnly bool) error {
 	var check []byte
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -51,7 +54,7 @@ func (db *DB) openSecrets(given string, readOnly bool) error {
 			return cluster.WrongSecretsKey(where, id, source, KeyFile(db.path))
 		}
 	}
-	if readOnly || check != nil {
+	if readOnly {
 		db.setKeyring(ring, source)
 		return nil
 	}
@@ -64,8 +67,11 @@ func (db *DB) openSecrets(given string, readOnly bool) error {
 	}
 	db.setKeyring(ring, source)
 	db.envKey.Generated = generated
+	// A file with a check has its env values sealed; the token and the
+	// registries' passwords of the release that sealed only those are
+	// sealed at its first open here.
 	err = db.update(func(tx *bolt.Tx) error {
-		n, err := db.sealAll(tx)
+		n, err := db.sealAll(tx, check == nil)
 		db.envKey.Sealed = n
 		return err
 	})
@@ -76,15 +82,15 @@ func (db *DB) openSecrets(given string, readOnly bool) error {
 }
 
 // rewrite replaces the file with a copy of its records: bbolt keeps the
-// pages a write freed as they were, so after plaintext records were sealed
-// their values would stay in the file until the pages are reused. The copy
+// pages a write freed as they were, so after plaintext records (env values,
+// the API token, registries' passwords) were sealed their values would stay in the file until the pages are reused. The copy
 // is written beside the file, synced, and renamed over it.
 func (db *DB) rewrite() error {
 	tmp := db.path + ".sealing"
 	_ = os.Remove(tmp) // left by a crash during an earlier rewrite
 	fail := func(err error) error {
 		os.Remove(tmp)
-		return cluster.Errorf(cluster.EINVALID, "Rewriting data file %s without its plaintext env values failed (%v); its values are sealed, but the old plaintext may remain in its free pages: check the free space beside it and restart.", db.path, err)
+		return cluster.Errorf(cluster.EINVALID, "Rewriting data file %s without its plaintext secrets failed (%v); its secrets are sealed, but the old plaintext may remain in its free pages: check the free space beside it and restart.", db.path, err)
 	}
 	dst, err := bolt.Open(tmp, 0o600, nil)
 	if err != nil {
@@ -171,21 +177,30 @@ func (db *DB) setKeyring(ring *cluster.Keyring, source string) {
 	}
 }
 
-// sealAll seals every app and revision record not yet sealed with the
-// first key, and writes the check with it; it returns how many records it
-// sealed.
-func (db *DB) sealAll(tx *bolt.Tx) (int, error) {
+// sealAll seals with the first key every app, revision and registry record
+// and the API token not yet sealed with it, and writes the check; without
+// all, only the registry records and the token in plaintext (those of a
+// release that sealed env values only), and not the check. It returns how
+// many records it sealed.
+func (db *DB) sealAll(tx *bolt.Tx, all bool) (int, error) {
 	type rec struct {
 		b   *bolt.Bucket
 		key []byte
 		v   []byte
 	}
 	var todo []rec
+	seal := db.keyring.Reseal
+	if !all {
+		seal = db.keyring.SealPlaintext
+	}
 	reseal := func(kind string, b *bolt.Bucket) error {
+		if b == nil {
+			return nil
+		}
 		return b.ForEach(func(k, v []byte) error {
-			out, changed, err := db.keyring.Reseal(kind, v)
+			out, changed, err := seal(kind, v)
 			if err != nil {
-				return fmt.Errorf("sealing the env values of %s %q: %w", kind, k, err)
+				return fmt.Errorf("sealing %s %q: %w", kind, k, err)
 			}
 			if changed {
 				todo = append(todo, rec{b, bytes.Clone(k), out})
@@ -193,19 +208,46 @@ func (db *DB) sealAll(tx *bolt.Tx) (int, error) {
 			return nil
 		})
 	}
-	if err := reseal(cluster.RecordApp, tx.Bucket(bucketApps)); err != nil {
+	if err := reseal(cluster.RecordRegistry, tx.Bucket(bucketRegistries)); err != nil {
 		return 0, err
 	}
-	revs := tx.Bucket(bucketRevisions)
-	if err := revs.ForEachBucket(func(app []byte) error { return reseal(cluster.RecordRevision, revs.Bucket(app)) }); err != nil {
-		return 0, err
+	if all {
+		if err := reseal(cluster.RecordApp, tx.Bucket(bucketApps)); err != nil {
+			return 0, err
+		}
+		revs := tx.Bucket(bucketRevisions)
+		if err := revs.ForEachBucket(func(app []byte) error { return reseal(cluster.RecordRevision, revs.Bucket(app)) }); err != nil {
+			return 0, err
+		}
 	}
 	for _, r := range todo { // after the walks: a bucket is not written while walked
 		if err := r.b.Put(r.key, r.v); err != nil {
 			return 0, err
 		}
 	}
-	return len(todo), tx.Bucket(bucketMeta).Put([]byte(cluster.MetaSecretsCheck), db.keyring.Check())
+	n := len(todo)
+	meta := tx.Bucket(bucketMeta)
+	var sealed []byte
+	if all {
+		sealed = meta.Get([]byte(cluster.MetaTokenSealed))
+	}
+	token, changed, err := db.keyring.ResealToken(meta.Get([]byte(cluster.MetaToken)), sealed)
+	if err != nil {
+		return 0, fmt.Errorf("sealing the API token: %w", err)
+	}
+	if changed {
+		n++
+		if err := meta.Put([]byte(cluster.MetaTokenSealed), token); err != nil {
+			return 0, err
+		}
+		if err := meta.Delete([]byte(cluster.MetaToken)); err != nil {
+			return 0, err
+		}
+	}
+	if !all {
+		return n, nil
+	}
+	return n, meta.Put([]byte(cluster.MetaSecretsCheck), db.keyring.Check())
 }
 
 // EnvKey says which key seals the env values and what the open did.
@@ -220,7 +262,7 @@ func (db *DB) RotateEnvKey() (int, error) {
 	var n int
 	err := db.update(func(tx *bolt.Tx) error {
 		var err error
-		n, err = db.sealAll(tx)
+		n, err = db.sealAll(tx, true)
 		return err
 	})
 	return n, err

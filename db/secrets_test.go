@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,4 +151,96 @@ func TestPreviousReleaseFileSealed(t *testing.T) {
 		t.Fatalf("second open: EnvKey = %+v", info)
 	}
 	check(d)
+}
+
+// TestPreviousReleaseTokenAndRegistrySealed opens a copy of a data file of
+// the release before encryption holding the API token and a registry's
+// credentials (testdata/README.md): a read-only open without a key reads
+// them as they are; the first open for writing seals them with the env
+// values, no byte of the token or the password is left in the file, and a
+// read-only open then needs the key for the token.
+func TestPreviousReleaseTokenAndRegistrySealed(t *testing.T) {
+	const (
+		token    = "5bec2f44ff9daad1d41690a509f8c4d818fc618731ac2b9b"
+		registry = "registry.example.com:5000"
+		password = "prev-release-registry-password"
+	)
+	orig, err := os.ReadFile("testdata/prev-release-registry.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{token, password} {
+		if !bytes.Contains(orig, []byte(s)) {
+			t.Fatalf("testdata/prev-release-registry.db lacks %s: not the file the test expects", s)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "prev.db")
+	if err := os.WriteFile(path, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, d *db.DB) {
+		t.Helper()
+		if got, err := d.Token(); err != nil || got != token {
+			t.Fatalf("%s: Token = %q, %v", what, got, err)
+		}
+		if u, p, ok := d.RegistryAuth(registry); !ok || u != "prev-deployer" || p != password {
+			t.Fatalf("%s: RegistryAuth = %q %q %v", what, u, p, ok)
+		}
+	}
+	r, err := db.Open(path, db.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("read-only before the first open", r)
+	r.Close()
+
+	d, err := db.Open(path, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := d.EnvKey(); !info.Generated || info.Sealed != 4 {
+		t.Fatalf("EnvKey = %+v; want a generated key and 4 records sealed (the app, its revision, the registry, the token)", info)
+	}
+	check("first open", d)
+	if a, err := d.App("prev.example.com"); err != nil || a.Envs["API_KEY"] != "prev-release-secret-3" {
+		t.Fatalf("app = %+v, %v", a, err)
+	}
+	d.Close()
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{token, password, "prev-release-secret-3"} {
+		if bytes.Contains(after, []byte(s)) {
+			t.Fatalf("the data file still holds %s after its first open", s)
+		}
+	}
+	for _, s := range []string{registry, "prev-deployer", cluster.MetaTokenSealed} {
+		if !bytes.Contains(after, []byte(s)) {
+			t.Fatalf("the data file lacks %s: the check above looked in the wrong file", s)
+		}
+	}
+
+	r, err = db.Open(path, db.Options{ReadOnly: true}) // the key file beside it
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("read-only with the key file", r)
+	r.Close()
+	os.Rename(db.KeyFile(path), db.KeyFile(path)+".elsewhere")
+	r, err = db.Open(path, db.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var missing *cluster.KeyMissingError
+	if _, err := r.Token(); !errors.As(err, &missing) || missing.ID != d.EnvKey().ID {
+		t.Fatalf("Token without the key = %v; want a KeyMissingError naming key id %s", err, d.EnvKey().ID)
+	}
+	if _, _, ok := r.RegistryAuth(registry); ok {
+		t.Fatal("RegistryAuth without the key gave credentials")
+	}
+	if addrs, err := r.Registries(); err != nil || len(addrs) != 1 || addrs[0] != registry {
+		t.Fatalf("Registries without the key = %v, %v; want the address", addrs, err)
+	}
 }

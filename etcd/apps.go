@@ -238,9 +238,17 @@ func errUnknownHost(addr string) error {
 	return cluster.Errorf(cluster.ENOTFOUND, "Host %s is not in the cluster: list hosts with GET /hosts.", addr)
 }
 
-// PutRegistry stores or replaces the credentials of one registry.
+// PutRegistry stores or replaces the credentials of one registry, its
+// password sealed.
 func (s *Store) PutRegistry(r cluster.Registry) error {
-	return s.update(func(t *txn) error { return putJSON(t, s.key(cluster.RecordRegistry, r.Address), r) })
+	buf, err := s.keyring.EncodeRegistry(r)
+	if err != nil {
+		return err
+	}
+	return s.update(func(t *txn) error {
+		t.put(s.key(cluster.RecordRegistry, r.Address), buf)
+		return nil
+	})
 }
 
 // DeleteRegistry forgets a registry's credentials; ENOTFOUND when none.
@@ -265,11 +273,13 @@ func (s *Store) Registries() ([]string, error) { return s.names(cluster.RecordRe
 func (s *Store) RegistryAuth(addr string) (username, password string, ok bool) {
 	_ = s.view(func(t *txn) error {
 		buf, err := t.get(s.key(cluster.RecordRegistry, addr))
-		var r cluster.Registry
-		if err == nil && buf != nil && json.Unmarshal(buf, &r) == nil {
+		if err != nil || buf == nil {
+			return err
+		}
+		if r, err := s.keyring.DecodeRegistry(buf); err == nil {
 			username, password, ok = r.Username, r.Password, true
 		}
-		return err
+		return nil
 	})
 	return username, password, ok
 }

@@ -9,7 +9,7 @@
 //	P/meta/<name>              raw string, as in the file's meta bucket
 //	P/apps/<app>               App JSON
 //	P/hosts/<addr>             Host JSON
-//	P/registries/<addr>        Registry JSON
+//	P/registries/<addr>        Registry JSON, the password sealed (cluster/secretseal.go)
 //	P/revisions/<app>/<%020d>  Revision JSON, one key per revision
 //	P/instances/<app>          JSON array of the app's Instance objects
 //	P/certs/<domain>           Cert JSON: a certificate, its key and its ACME state
@@ -54,7 +54,6 @@ const SchemaVersion = 1
 
 const (
 	keySchema        = "schema"
-	keyToken         = "token"
 	keyController    = "controller"
 	keyRoutesVersion = "routes_version"
 	keyRoutes        = "routes_sha256"
@@ -389,12 +388,49 @@ func unavailable(where string, err error) error {
 	return cluster.Errorf(cluster.EUNAVAILABLE, "etcd did not answer for the %s (%v): check that a majority of its members run and are reachable (and, for etcds://, LONGSHOREMAN_ETCD_CACERT, _CERT and _KEY).", where, ce.err)
 }
 
-// EnsureToken returns the stored API token, generating one when there is
-// none; created reports that it did.
-func (s *Store) EnsureToken() (string, bool, error) { return s.ensureMeta(keyToken, 24) }
+// EnsureToken returns the stored API token, generating one (sealed) when
+// there is none; created reports that it did.
+func (s *Store) EnsureToken() (token string, created bool, err error) {
+	err = s.update(func(t *txn) error {
+		created = false
+		if token, err = s.readAPIToken(t); err != nil || token != "" {
+			return err
+		}
+		fresh := randomHex(24)
+		sealed, err := s.keyring.SealToken(fresh)
+		if err != nil {
+			return err
+		}
+		token, created = fresh, true
+		t.put(s.metaKey(cluster.MetaTokenSealed), sealed)
+		return nil
+	})
+	return token, created, err
+}
 
-// Token returns the stored API token, or "".
-func (s *Store) Token() (string, error) { return s.readMeta(keyToken) }
+// Token returns the stored API token, or "". A store opened without the
+// key of its secrets gives a *cluster.KeyMissingError.
+func (s *Store) Token() (token string, err error) {
+	err = s.view(func(t *txn) error {
+		token, err = s.readAPIToken(t)
+		return err
+	})
+	return token, err
+}
+
+// readAPIToken reads the token: the plaintext one of a release before
+// encryption when there still is one, else the sealed one.
+func (s *Store) readAPIToken(t *txn) (string, error) {
+	plain, err := t.get(s.metaKey(cluster.MetaToken))
+	if err != nil || plain != nil {
+		return string(plain), err
+	}
+	sealed, err := t.get(s.metaKey(cluster.MetaTokenSealed))
+	if err != nil || sealed == nil {
+		return "", err
+	}
+	return s.keyring.OpenToken(sealed)
+}
 
 // EnsureRoutesKey returns the routing-table signing key, generating one
 // when there is none; created reports that it did.

@@ -61,9 +61,10 @@ func (s *Store) openSecrets() error {
 		return err
 	}
 	s.setKeyring(ring)
-	if claimed {
-		s.envKey.Sealed, err = s.sealAll()
-	}
+	// A prefix with a check has its env values sealed; the token and the
+	// registries' passwords of the release that sealed only those are
+	// sealed at its first open here.
+	s.envKey.Sealed, err = s.sealAll(claimed)
 	return err
 }
 
@@ -83,24 +84,35 @@ func (s *Store) RotateEnvKey() (int, error) {
 	if s.keyring == nil {
 		return 0, cluster.Errorf(cluster.EINVALID, "The %s was opened without the key of its env values: give it in %s.", s.where(), cluster.SecretsKeyVar)
 	}
-	return s.sealAll()
+	return s.sealAll(true)
 }
 
-// sealAll seals anew every app and revision record that is not sealed with
-// the first key, each write guarded by the records it read (another
-// writer's record is read and sealed again), and then writes the check.
-func (s *Store) sealAll() (int, error) {
+// sealAll seals anew every app, revision and registry record that is not
+// sealed with the first key, each write guarded by the records it read
+// (another writer's record is read and sealed again); then the API token
+// and the check. Without all, it seals only the registry records and the
+// token in plaintext (those of a release that sealed env values only), and
+// writes no check.
+func (s *Store) sealAll(all bool) (int, error) {
 	type pending struct {
 		key  string
 		kind string
 		size int
 	}
 	var todo []pending
-	for _, kind := range []string{cluster.RecordApp, cluster.RecordRevision} {
+	seal := s.keyring.Reseal
+	if !all {
+		seal = s.keyring.SealPlaintext
+	}
+	kinds := []string{cluster.RecordRegistry}
+	if all {
+		kinds = append(kinds, cluster.RecordApp, cluster.RecordRevision)
+	}
+	for _, kind := range kinds {
 		err := s.scan(s.key(kind, ""), 100, func(key string, value []byte) error {
-			_, changed, err := s.keyring.Reseal(kind, value)
+			_, changed, err := seal(kind, value)
 			if err != nil {
-				return fmt.Errorf("sealing the env values of %s: %w", key, err)
+				return fmt.Errorf("sealing %s: %w", key, err)
 			}
 			if changed {
 				todo = append(todo, pending{key, kind, len(value)})
@@ -128,9 +140,9 @@ func (s *Store) sealAll() (int, error) {
 				if err != nil || v == nil {
 					return err // deleted meanwhile: nothing to seal
 				}
-				out, changed, err := s.keyring.Reseal(p.kind, v)
+				out, changed, err := seal(p.kind, v)
 				if err != nil {
-					return fmt.Errorf("sealing the env values of %s: %w", p.key, err)
+					return fmt.Errorf("sealing %s: %w", p.key, err)
 				}
 				if changed {
 					t.put(p.key, out)
@@ -144,11 +156,34 @@ func (s *Store) sealAll() (int, error) {
 		}
 		sealed += count
 	}
+	tokenSealed := 0
 	err := s.update(func(t *txn) error {
-		t.put(s.metaKey(cluster.MetaSecretsCheck), s.keyring.Check())
+		tokenSealed = 0
+		plain, err := t.get(s.metaKey(cluster.MetaToken))
+		if err != nil {
+			return err
+		}
+		var old []byte
+		if all {
+			if old, err = t.get(s.metaKey(cluster.MetaTokenSealed)); err != nil {
+				return err
+			}
+		}
+		token, changed, err := s.keyring.ResealToken(plain, old)
+		if err != nil {
+			return fmt.Errorf("sealing the API token: %w", err)
+		}
+		if changed {
+			t.put(s.metaKey(cluster.MetaTokenSealed), token)
+			t.del(s.metaKey(cluster.MetaToken))
+			tokenSealed = 1
+		}
+		if all {
+			t.put(s.metaKey(cluster.MetaSecretsCheck), s.keyring.Check())
+		}
 		return nil
 	})
-	return sealed, err
+	return sealed + tokenSealed, err
 }
 
 // scan calls fn with every key under prefix and its value, read at one

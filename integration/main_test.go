@@ -86,7 +86,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c := MustServe(t, path, map[string]string{"LONGSHOREMAN_TOKEN": ""})
-	token, err := command.ReadToken(path)
+	token, err := command.ReadToken(path, testSecretsKey)
 	if err != nil || len(token) < 32 {
 		t.Fatalf("token from a running controller's file: %q, %v", token, err)
 	}

@@ -178,30 +178,11 @@ func TestEnvValuesEncryptedOnEtcd(t *testing.T) {
 		t.Fatalf("GET envs = %v", envs)
 	}
 
-	endpoints := testenv.Etcd(t)
-	prefix := "/" + strings.SplitN(strings.TrimPrefix(url, "etcd://"), "/", 2)[1]
-	cl, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := cl.Get(ctx, prefix+"/", clientv3.WithPrefix())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dump bytes.Buffer
-	for _, kv := range resp.Kvs {
-		dump.Write(kv.Key)
-		dump.WriteByte('\n')
-		dump.Write(kv.Value)
-		dump.WriteByte('\n')
-	}
-	if !bytes.Contains(dump.Bytes(), []byte("SECRET_VALUE")) {
+	prefix, dump := etcdDump(t, url)
+	if !bytes.Contains(dump, []byte("SECRET_VALUE")) {
 		t.Fatalf("the dump of %s lacks the env's name: it looked in the wrong place", prefix)
 	}
-	if bytes.Contains(dump.Bytes(), []byte(value)) {
+	if bytes.Contains(dump, []byte(value)) {
 		t.Fatal("etcd holds the env value")
 	}
 	for _, q := range []string{"", "?keys=true"} {
@@ -254,6 +235,32 @@ func TestRestoreNeedsTheKey(t *testing.T) {
 	if envs := anyStrings(mustCall(t, r, "GET", "/kept.example.com/envs", "")["envs"]); len(envs) != 1 || envs[0] != "SECRET_VALUE="+value {
 		t.Fatalf("envs restored with the key = %v", envs)
 	}
+}
+
+// etcdDump returns the prefix of an etcd store URL and every key under it
+// with its value, as a raw `etcdctl get --prefix` shows them.
+func etcdDump(t *testing.T, url string) (string, []byte) {
+	t.Helper()
+	prefix := "/" + strings.SplitN(strings.TrimPrefix(url, "etcd://"), "/", 2)[1]
+	cl, err := clientv3.New(clientv3.Config{Endpoints: testenv.Etcd(t), DialTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := cl.Get(ctx, prefix+"/", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dump bytes.Buffer
+	for _, kv := range resp.Kvs {
+		dump.Write(kv.Key)
+		dump.WriteByte('\n')
+		dump.Write(kv.Value)
+		dump.WriteByte('\n')
+	}
+	return prefix, dump.Bytes()
 }
 
 func mustKeyID(t *testing.T, key string) string {

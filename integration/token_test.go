@@ -17,7 +17,7 @@ func TestGeneratedTokenGoesToAFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c, log := serveWith(t, map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_TOKEN": ""}, command.ServerTimeouts{})
-	token, err := command.ReadToken(path)
+	token, err := command.ReadToken(path, testSecretsKey)
 	if err != nil || len(token) < command.MinTokenLength {
 		t.Fatalf("token in the data file: %q %v", token, err)
 	}

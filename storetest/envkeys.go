@@ -27,6 +27,8 @@ func RunEnvKeyConformance(t *testing.T, fresh func(t *testing.T) KeyedOpener) {
 		{"WrongKeyRefused", testWrongKeyRefused},
 		{"RotateEnvKey", testRotateEnvKey},
 		{"PlaintextSealedAtOpen", testPlaintextSealedAtOpen},
+		{"TokenAndPasswordSealed", testTokenAndPasswordSealed},
+		{"TokenAndPasswordSealedAfterEnvRelease", testTokenAndPasswordSealedAfterEnvRelease},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
 	}
@@ -192,25 +194,143 @@ func testPlaintextSealedAtOpen(t *testing.T, open KeyedOpener) {
 	rev := cluster.Revision{App: app.Name, Number: 1, Image: "img:1", Envs: []string{"PLAIN=x", "SECRET=" + value}, Count: 1, Status: cluster.StatusSucceeded}
 	appJSON, _ := json.Marshal(app)
 	revJSON, _ := json.Marshal(rev)
-	must(t, s.PutRecords([]cluster.Record{
+	token, password := value+"-token", value+"-password"
+	must(t, s.PutRecords(append([]cluster.Record{
 		{Kind: cluster.RecordApp, Key: app.Name, Value: appJSON},
 		{Kind: cluster.RecordRevision, Scope: app.Name, Key: "1", Value: revJSON},
 		{Kind: cluster.RecordMeta, Key: cluster.MetaSecretsCheck}, // deleted: as written before encryption
-	}))
+	}, plaintextSecrets(token, password)...)))
+	must(t, s.Close())
+
+	s = mustOpenKeyed(t, open, SecretsKey)
+	defer s.Close()
+	if got := s.EnvKey().Sealed; got != 4 { // the app, its revision, the registry, the token
+		t.Fatalf("the open sealed %d records, want 4", got)
+	}
+	if recordsHold(t, s, value) {
+		t.Fatal("a record still holds the env value, the token or the password after the open")
+	}
+	checkEnvValue(t, s, app.Name, value)
+	checkTokenAndPassword(t, s, token, password)
+	if n, err := s.RotateEnvKey(); err != nil || n != 0 {
+		t.Fatalf("RotateEnvKey after the open = %d, %v; want nothing left to seal", n, err)
+	}
+}
+
+// oldRegistry is the registry of the token and password tests.
+const oldRegistry = "registry.example.com"
+
+// plaintextSecrets returns the records of a release before their
+// encryption: the token in the meta record MetaToken, the registry's
+// password in clear without the marker, and no MetaTokenSealed.
+func plaintextSecrets(token, password string) []cluster.Record {
+	reg, _ := json.Marshal(cluster.Registry{Address: oldRegistry, Username: "deployer", Password: password})
+	return []cluster.Record{
+		{Kind: cluster.RecordMeta, Key: cluster.MetaToken, Value: []byte(token)},
+		{Kind: cluster.RecordMeta, Key: cluster.MetaTokenSealed}, // deleted
+		{Kind: cluster.RecordRegistry, Key: oldRegistry, Value: reg},
+	}
+}
+
+// checkTokenAndPassword wants the API token and the registry's
+// credentials read back in clear, and their names in the records.
+func checkTokenAndPassword(t *testing.T, s cluster.Store, token, password string) {
+	t.Helper()
+	if got, err := s.Token(); err != nil || got != token {
+		t.Fatalf("Token = %q, %v; want %q", got, err, token)
+	}
+	if got, created, err := s.EnsureToken(); err != nil || created || got != token {
+		t.Fatalf("EnsureToken = %q, %v, %v; want the stored %q", got, created, err, token)
+	}
+	if u, p, ok := s.RegistryAuth(oldRegistry); !ok || u != "deployer" || p != password {
+		t.Fatalf("RegistryAuth = %q %q %v; want deployer %q", u, p, ok, password)
+	}
+	if !recordsHold(t, s, oldRegistry) || !recordsHold(t, s, `"username":"deployer"`) || !recordsHold(t, s, `"password_sealed":1`) {
+		t.Fatal("no record holds the registry's address, username and marker")
+	}
+	if recordsHold(t, s, token) || recordsHold(t, s, password) {
+		t.Fatal("a record holds the API token or the registry's password")
+	}
+}
+
+// testTokenAndPasswordSealed: the API token and a registry's password are
+// in no record and no backup, with or without keys; reads give them, also
+// after a reopen and after a rotation, which seals them anew.
+func testTokenAndPasswordSealed(t *testing.T, open KeyedOpener) {
+	password := secretValue(t)
+	s := mustOpenKeyed(t, open, SecretsKey)
+	token, created, err := s.EnsureToken()
+	if err != nil || !created || len(token) < 32 {
+		t.Fatalf("EnsureToken = %q, %v, %v", token, created, err)
+	}
+	must(t, s.PutRegistry(cluster.Registry{Address: oldRegistry, Username: "deployer", Password: password}))
+	checkTokenAndPassword(t, s, token, password)
+	if !metaHolds(t, s, cluster.MetaTokenSealed) {
+		t.Fatalf("no meta record %s", cluster.MetaTokenSealed)
+	}
+	for _, keys := range []bool{true, false} {
+		var buf bytes.Buffer
+		must(t, errOf(s.Backup(&buf, keys)))
+		if bytes.Contains(buf.Bytes(), []byte(token)) || bytes.Contains(buf.Bytes(), []byte(password)) {
+			t.Fatalf("the backup (keys %v) holds the API token or the registry's password", keys)
+		}
+		if !bytes.Contains(buf.Bytes(), []byte(oldRegistry)) {
+			t.Fatalf("the backup (keys %v) lacks the registry: the check above looked in the wrong place", keys)
+		}
+	}
+	must(t, s.Close())
+
+	s = mustOpenKeyed(t, open, SecretsKey)
+	checkTokenAndPassword(t, s, token, password)
+	must(t, s.Close())
+
+	newKey := cluster.NewSecretsKey()
+	s = mustOpenKeyed(t, open, newKey+","+SecretsKey)
+	checkTokenAndPassword(t, s, token, password)
+	if n, err := s.RotateEnvKey(); err != nil || n != 2 {
+		t.Fatalf("RotateEnvKey = %d, %v; want the token and the registry sealed anew", n, err)
+	}
+	must(t, s.Close())
+	s = mustOpenKeyed(t, open, newKey)
+	defer s.Close()
+	checkTokenAndPassword(t, s, token, password)
+}
+
+// testTokenAndPasswordSealedAfterEnvRelease: a store of the release that
+// sealed env values only (a check, a plaintext token and password) has
+// the token and the password sealed at its next open.
+func testTokenAndPasswordSealedAfterEnvRelease(t *testing.T, open KeyedOpener) {
+	value := secretValue(t)
+	s := mustOpenKeyed(t, open, SecretsKey)
+	deployWithEnv(t, s, "a.example.com", value)
+	token, password := value+"-token", value+"-password"
+	must(t, s.PutRecords(plaintextSecrets(token, password)))
+	if !recordsHold(t, s, token) || !recordsHold(t, s, password) {
+		t.Fatal("the plaintext records were not written")
+	}
 	must(t, s.Close())
 
 	s = mustOpenKeyed(t, open, SecretsKey)
 	defer s.Close()
 	if got := s.EnvKey().Sealed; got != 2 {
-		t.Fatalf("the open sealed %d records, want 2", got)
+		t.Fatalf("the open sealed %d records, want 2 (the token and the registry)", got)
 	}
-	if recordsHold(t, s, value) {
-		t.Fatal("a record still holds the env value after the open")
-	}
-	checkEnvValue(t, s, app.Name, value)
+	checkTokenAndPassword(t, s, token, password)
+	checkEnvValue(t, s, "a.example.com", value)
 	if n, err := s.RotateEnvKey(); err != nil || n != 0 {
 		t.Fatalf("RotateEnvKey after the open = %d, %v; want nothing left to seal", n, err)
 	}
+}
+
+// metaHolds reports whether the store has a meta record named key.
+func metaHolds(t *testing.T, s cluster.Store, key string) bool {
+	t.Helper()
+	found := false
+	must(t, s.Records(func(r cluster.Record) error {
+		found = found || (r.Kind == cluster.RecordMeta && r.Key == key && len(r.Value) > 0)
+		return nil
+	}))
+	return found
 }
 
 func mustKeyring(tb testing.TB, list string) *cluster.Keyring {
