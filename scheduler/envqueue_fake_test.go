@@ -13,71 +13,15 @@ import (
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
-// envCall is an env change sent in its own goroutine.
-type envCall struct {
-	key      string
-	waiting  chan struct{} // closed when it reported that it waits
-	done     chan struct{}
-	res      *cluster.DeployResult
-	err      error
-	mu       sync.Mutex
-	steps    []string
-	released chan struct{} // when not nil, its rollout stops at its revision step until closed
-	atRev    chan struct{} // closed when the rollout reached its revision step
-}
-
-// sendEnv sets key=value (unset when value is "-") and returns at once.
-func sendEnv(c *FakeCluster, app, key, value string, hold bool) *envCall {
-	call := &envCall{key: key, waiting: make(chan struct{}), done: make(chan struct{}), atRev: make(chan struct{})}
-	if hold {
-		call.released = make(chan struct{})
-	}
-	var once, revOnce sync.Once
-	progress := func(p cluster.Progress) {
-		call.mu.Lock()
-		call.steps = append(call.steps, p.Step)
-		call.mu.Unlock()
-		switch p.Step {
-		case "waiting":
-			once.Do(func() { close(call.waiting) })
-		case "revision":
-			revOnce.Do(func() {
-				close(call.atRev)
-				if call.released != nil {
-					<-call.released
-				}
-			})
-		}
-	}
-	go func() {
-		defer close(call.done)
+// sendEnv sets key=value (unset when value is "-") in its own goroutine
+// and returns at once; the call is named "the change of KEY".
+func sendEnv(c *FakeCluster, app, key, value string, hold bool) *opCall {
+	return sendOp("the change of "+key, hold, func(p cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		if value == "-" {
-			call.res, call.err = c.UnsetEnv(context.Background(), app, key, progress)
-		} else {
-			call.res, call.err = c.SetEnv(context.Background(), app, key, value, progress)
+			return c.UnsetEnv(context.Background(), app, key, p)
 		}
-	}()
-	return call
-}
-
-func (call *envCall) wait(tb testing.TB) {
-	tb.Helper()
-	select {
-	case <-call.done:
-	case <-time.After(30 * time.Second):
-		tb.Fatalf("the change of %s did not answer within 30s", call.key)
-	}
-}
-
-func (call *envCall) waitFor(tb testing.TB, ch chan struct{}, what string) {
-	tb.Helper()
-	select {
-	case <-ch:
-	case <-call.done:
-		tb.Fatalf("the change of %s answered (%+v, %v) before it %s", call.key, call.res, call.err, what)
-	case <-time.After(30 * time.Second):
-		tb.Fatalf("the change of %s did not %s within 30s", call.key, what)
-	}
+		return c.SetEnv(context.Background(), app, key, value, p)
+	})
 }
 
 // Env changes arriving while one runs wait for it, then go out together as
@@ -91,12 +35,12 @@ func TestFakeEnvChangesMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := sendEnv(c, app, "A", "1", true)
-	first.waitFor(t, first.atRev, "reach its revision step")
+	first.await(t, first.atRev, "reach its revision step")
 	// One at a time, so the arrival order is known.
-	var queued []*envCall
+	var queued []*opCall
 	for _, kv := range [][2]string{{"B", "1"}, {"B", "2"}, {"OLD", "-"}, {"C", "3"}, {"A", "-"}} {
 		call := sendEnv(c, app, kv[0], kv[1], false)
-		call.waitFor(t, call.waiting, "report that it waits")
+		call.await(t, call.waiting, "report that it waits")
 		queued = append(queued, call)
 	}
 	if deploy, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2}, nil); cluster.ErrorCode(err) != cluster.ECONFLICT || !strings.Contains(cluster.ErrorMessage(err), "env change") {
@@ -106,20 +50,18 @@ func TestFakeEnvChangesMerge(t *testing.T) {
 		t.Fatalf("scale during an env change: %v, want ECONFLICT", err)
 	}
 	close(first.released)
-	first.wait(t)
+	first.await(t, first.done, "answer")
 	if first.err != nil || first.res.Revision != 3 {
 		t.Fatalf("first change = %+v, %v; want revision 3", first.res, first.err)
 	}
 	for _, call := range queued {
-		call.wait(t)
+		call.await(t, call.done, "answer")
 		if call.err != nil || call.res.Revision != 4 || len(call.res.Instances) != 2 {
-			t.Fatalf("queued change of %s = %+v, %v; want revision 4 with 2 instances", call.key, call.res, call.err)
+			t.Fatalf("queued %s = %+v, %v; want revision 4 with 2 instances", call.name, call.res, call.err)
 		}
-		call.mu.Lock()
-		if steps := strings.Join(call.steps, " "); !strings.HasPrefix(steps, "waiting revision") || !strings.Contains(steps, "routed") {
-			t.Errorf("queued change of %s reported %s; want waiting, then the steps of revision 4", call.key, steps)
+		if steps := call.stepNames(); !strings.HasPrefix(steps, "waiting revision") || !strings.Contains(steps, "routed") {
+			t.Errorf("queued %s reported %s; want waiting, then the steps of revision 4", call.name, steps)
 		}
-		call.mu.Unlock()
 	}
 	revs, _ := c.DB.Revisions(app)
 	if len(revs) != 4 {
@@ -197,9 +139,9 @@ func TestFakeEnvWaitIsBounded(t *testing.T) {
 	app := c.App(t, "bounded.example.com")
 	c.MustDeploy(t, app, goodImage, 2)
 	first := sendEnv(c, app, "A", "1", true)
-	first.waitFor(t, first.atRev, "reach its revision step")
+	first.await(t, first.atRev, "reach its revision step")
 	late := sendEnv(c, app, "LATE", "1", false)
-	late.wait(t)
+	late.await(t, late.done, "answer")
 	msg := cluster.ErrorMessage(late.err)
 	if cluster.ErrorCode(late.err) != cluster.ECONFLICT || !strings.Contains(msg, "revision 2") || !strings.Contains(msg, "LATE was not changed") {
 		t.Fatalf("a change that waited too long = %+v, %v; want ECONFLICT naming revision 2 and LATE", late.res, late.err)
@@ -214,7 +156,7 @@ func TestFakeEnvWaitIsBounded(t *testing.T) {
 		t.Errorf("events %+v lack the wait of LATE for revision 2", events)
 	}
 	close(first.released)
-	first.wait(t)
+	first.await(t, first.done, "answer")
 	if first.err != nil {
 		t.Fatal(first.err)
 	}
@@ -241,11 +183,11 @@ func TestFakeEnvBatchFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	failing := sendEnv(c, app, "A", "1", true)
-	failing.waitFor(t, failing.atRev, "reach its revision step")
-	var second []*envCall
+	failing.await(t, failing.atRev, "reach its revision step")
+	var second []*opCall
 	for _, k := range []string{"B", "C"} {
 		call := sendEnv(c, app, k, "1", false)
-		call.waitFor(t, call.waiting, "report that it waits")
+		call.await(t, call.waiting, "report that it waits")
 		second = append(second, call)
 	}
 	// The revision of the running batch is taken; the next one runs the
@@ -254,14 +196,14 @@ func TestFakeEnvBatchFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(failing.released)
-	failing.wait(t)
+	failing.await(t, failing.done, "answer")
 	if cluster.ErrorCode(failing.err) != cluster.EDEPLOY || !strings.Contains(cluster.ErrorMessage(failing.err), "answered 500") {
 		t.Fatalf("the failing batch answered %+v, %v; want EDEPLOY saying answered 500", failing.res, failing.err)
 	}
 	for _, call := range second {
-		call.wait(t)
+		call.await(t, call.done, "answer")
 		if call.err != nil || call.res.Revision != 3 {
-			t.Fatalf("change of %s after the failed batch = %+v, %v; want revision 3", call.key, call.res, call.err)
+			t.Fatalf("%s after the failed batch = %+v, %v; want revision 3", call.name, call.res, call.err)
 		}
 	}
 	a, _ := c.DB.App(app)
@@ -281,18 +223,18 @@ func TestFakeEnvBatchFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	holder := sendEnv(c, app, "D", "1", true)
-	holder.waitFor(t, holder.atRev, "reach its revision step")
-	var batch []*envCall
+	holder.await(t, holder.atRev, "reach its revision step")
+	var batch []*opCall
 	for _, k := range []string{"E", "F"} {
 		call := sendEnv(c, app, k, "1", false)
-		call.waitFor(t, call.waiting, "report that it waits")
+		call.await(t, call.waiting, "report that it waits")
 		batch = append(batch, call)
 	}
 	close(holder.released)
 	for _, call := range append(batch, holder) {
-		call.wait(t)
+		call.await(t, call.done, "answer")
 		if cluster.ErrorCode(call.err) != cluster.EDEPLOY {
-			t.Fatalf("change of %s in a failing batch = %+v, %v; want EDEPLOY", call.key, call.res, call.err)
+			t.Fatalf("%s in a failing batch = %+v, %v; want EDEPLOY", call.name, call.res, call.err)
 		}
 	}
 	if a, _ := c.DB.App(app); !maps.Equal(a.Envs, map[string]string{"B": "1", "C": "1"}) {

@@ -79,6 +79,17 @@ func (call *opCall) step(name string) (cluster.Progress, bool) {
 	return cluster.Progress{}, false
 }
 
+// stepNames lists the steps reported so far, separated by spaces.
+func (call *opCall) stepNames() string {
+	call.mu.Lock()
+	defer call.mu.Unlock()
+	names := make([]string, len(call.steps))
+	for i, p := range call.steps {
+		names[i] = p.Step
+	}
+	return strings.Join(names, " ")
+}
+
 func waitCtx(timeout time.Duration) context.Context {
 	return cluster.WithWait(context.Background(), timeout)
 }

@@ -335,8 +335,8 @@ func TestFakeTaskEndedWhileItsAppIsBusy(t *testing.T) {
 	stop()
 	res := <-done
 	busy := sendEnv(c, app, "A", "1", true)
-	busy.waitFor(t, busy.atRev, "reach its revision step")
-	defer func() { close(busy.released); busy.wait(t) }()
+	busy.await(t, busy.atRev, "reach its revision step")
+	defer func() { close(busy.released); busy.await(t, busy.done, "answer") }()
 
 	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
 	pctx, cancel := context.WithTimeout(context.Background(), time.Minute)
