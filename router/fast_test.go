@@ -140,36 +140,49 @@ func TestClientLeavingEndsTheExchange(t *testing.T) {
 	for _, a := range answers {
 		for _, after := range []time.Duration{20 * time.Millisecond, 600 * time.Millisecond} {
 			t.Run(fmt.Sprintf("%s, client leaves after %s", a.name, after), func(t *testing.T) {
-				l, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { l.Close() })
-				closed := make(chan struct{})
-				go func() {
-					c, err := l.Accept()
-					if err != nil {
-						return
-					}
-					defer c.Close()
-					if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-						return
-					}
-					io.WriteString(c, a.answer)
-					io.Copy(io.Discard, c) // until the router closes
-					close(closed)
-				}()
-				_, url := proxy(t, map[string][]string{"a.example.com": {l.Addr().String()}})
-				c := dialRaw(t, strings.TrimPrefix(url, "http://"))
-				io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-				time.Sleep(after)
-				c.Close()
-				select {
-				case <-closed:
-				case <-time.After(10 * time.Second):
-					t.Fatal("the router kept its connection to the instance 10s after the client left")
-				}
+				t.Parallel()
+				clientLeaves(t, a.answer, after, func(instance string) string {
+					_, url := proxy(t, map[string][]string{"a.example.com": {instance}})
+					return strings.TrimPrefix(url, "http://")
+				})
 			})
 		}
+	}
+}
+
+// clientLeaves sends a GET for a.example.com to the router that route
+// starts (routing a.example.com to the instance it is given; it returns
+// the router's host:port), the instance writing answer and then nothing,
+// and closes the client's connection after the given time; it fails unless
+// the router then closes its connection to the instance within 10s.
+func clientLeaves(t *testing.T, answer string, after time.Duration, route func(instance string) string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	closed := make(chan struct{})
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, answer)
+		io.Copy(io.Discard, c) // until the router closes
+		close(closed)
+	}()
+	c := dialRaw(t, route(l.Addr().String()))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+	time.Sleep(after)
+	c.Close()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("client left after %s: the router kept its connection to the instance 10s later", after)
 	}
 }

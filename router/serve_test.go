@@ -183,34 +183,9 @@ func TestLoopMalformedHead(t *testing.T) {
 // connection to the instance soon, not at the backend timeout.
 func TestLoopClientLeavingEndsTheExchange(t *testing.T) {
 	for _, after := range []time.Duration{20 * time.Millisecond, 600 * time.Millisecond} {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		closed := make(chan struct{})
-		go func() {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-				return
-			}
-			io.Copy(io.Discard, c) // until the router closes
-			close(closed)
-		}()
-		addr := runWith(t, router.RunConfig{}, map[string][]string{"a.example.com": {l.Addr().String()}})
-		c := dialRaw(t, addr)
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-		time.Sleep(after)
-		c.Close()
-		select {
-		case <-closed:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("client left after %s: the router kept its connection to the instance 10s later", after)
-		}
+		clientLeaves(t, "", after, func(instance string) string {
+			return runWith(t, router.RunConfig{}, map[string][]string{"a.example.com": {instance}})
+		})
 	}
 }
 
