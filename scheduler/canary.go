@@ -101,7 +101,7 @@ func (s *Scheduler) deployCanary(ctx context.Context, a *cluster.App, rev *clust
 	if rev.StopFirst() {
 		return nil, cluster.Errorf(cluster.EINVALID, "App %s has volumes and runs one instance per pinned host: a canary cannot run beside them", a.Name).WithFix("deploy it without --canary with", cluster.OpDeploy, cluster.ArgApp, a.Name)
 	}
-	rev.Status = cluster.StatusDeploying
+	rev.Status, rev.Canary = cluster.StatusDeploying, req.Canary
 	if err := s.fenced(ctx).CreateRevision(rev); err != nil {
 		return nil, err
 	}
