@@ -4,9 +4,7 @@ package integration
 
 import (
 	"fmt"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,15 +21,7 @@ import (
 // revision again.
 func TestCanaryAutoAbort(t *testing.T) {
 	t.Parallel()
-	hosts := testenv.Hosts(t)
-	redis := testenv.StartRedis(t)
-	rhost, rport, _ := net.SplitHostPort(redis.Addr)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "autoabort")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c, redisAddr, app := canaryController(t, "autoabort")
 	v1, v2 := testenv.Image(t, "1"), testenv.Image(t, "2")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+v1+`","count":2,"healthcheck":{"path":"/"}}`)
 	// Revision 2: the same image with /ping failing; its instances are
@@ -44,7 +34,7 @@ func TestCanaryAutoAbort(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	r := StartRouter(t, redis.Addr)
+	r := StartRouter(t, redisAddr)
 	ping := func() int {
 		req, _ := http.NewRequest("GET", r.URL+"/ping", nil)
 		req.Host = app
