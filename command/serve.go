@@ -201,7 +201,8 @@ func (c *ServeCommand) ensureSecrets() (secrets, error) {
 
 // buildScheduler wires what changes the cluster: the Docker engines, the
 // leadership and its fences, the publisher, the certificate manager, the
-// scheduler and its reconciler. It returns the metrics, which the API
+// scheduler (given the traffic figures a canary is judged by) and its
+// reconciler. It returns the metrics, which the API
 // serves.
 func (c *ServeCommand) buildScheduler(s secrets) (*metrics.Metrics, error) {
 	cfg := c.Config
