@@ -202,8 +202,7 @@ func (c *ServeCommand) ensureSecrets() (secrets, error) {
 // buildScheduler wires what changes the cluster: the Docker engines, the
 // leadership and its fences, the publisher, the certificate manager, the
 // scheduler (given the traffic figures a canary is judged by) and its
-// reconciler. It returns the metrics, which the API
-// serves.
+// reconciler. It returns the metrics, which the API serves.
 func (c *ServeCommand) buildScheduler(s secrets) (*metrics.Metrics, error) {
 	cfg := c.Config
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
