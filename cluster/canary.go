@@ -23,6 +23,10 @@ const (
 	// DefaultCanaryMaxErrors is how many percentage points the canary's
 	// 5xx rate may be above the current revision's (--canary-max-errors).
 	DefaultCanaryMaxErrors = 1.0
+	// MinCanaryRequests is how many requests a canary needs when its
+	// --canary-auto delay is up for its 5xx rate to be compared; with
+	// fewer it is promoted on time.
+	MinCanaryRequests = 20
 )
 
 // Ops of the canary commands, for the fixes of errors.
@@ -52,10 +56,11 @@ type AppCanary struct {
 	Count    int       `json:"count"`    // its instances
 	Started  time.Time `json:"started"`
 	// Auto promotes the canary by itself this long after it started
-	// (0: never; see Scheduler.AutoPromote).
+	// (0: never), or aborts it when its 5xx rate is too high (MaxErrors).
 	Auto Duration `json:"auto,omitempty"`
 	// MaxErrors is how many percentage points the canary's 5xx rate may be
-	// above the current revision's (not compared yet: see docs/api.md).
+	// above the current revision's when Auto is up before it is aborted
+	// instead of promoted.
 	MaxErrors float64 `json:"max_errors,omitempty"`
 	// Promoting is set while promote replaces the current revision's
 	// instances: the table then routes the canary's instances like the

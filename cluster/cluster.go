@@ -204,6 +204,11 @@ type Revision struct {
 	// the last one was.
 	OOMKills int       `json:"oom_kills,omitempty"`
 	LastOOM  time.Time `json:"last_oom,omitzero"`
+	// Canary is the percent of the requests the revision took when it
+	// was deployed as a canary (0: it was not); Finished is when its
+	// outcome was recorded (for a canary: its promote or abort).
+	Canary   int       `json:"canary,omitempty"`
+	Finished time.Time `json:"finished,omitzero"`
 	// Volumes are NAME:/path, each a Docker local volume on every pinned
 	// host (see volume.go); Hosts are the hosts the revision runs on, and
 	// only there (empty: any host); Hold is how long the routers hold the
@@ -389,4 +394,9 @@ func SortInstances(insts []Instance) {
 		}
 		return a.ID < b.ID
 	})
+}
+
+// Finish records rev's outcome (status, reason) and its time.
+func (rev *Revision) Finish(status, reason string) {
+	rev.Status, rev.Reason, rev.Finished = status, reason, time.Now().UTC()
 }

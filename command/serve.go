@@ -201,8 +201,8 @@ func (c *ServeCommand) ensureSecrets() (secrets, error) {
 
 // buildScheduler wires what changes the cluster: the Docker engines, the
 // leadership and its fences, the publisher, the certificate manager, the
-// scheduler and its reconciler. It returns the metrics, which the API
-// serves.
+// scheduler (given the traffic figures a canary is judged by) and its
+// reconciler. It returns the metrics, which the API serves.
 func (c *ServeCommand) buildScheduler(s secrets) (*metrics.Metrics, error) {
 	cfg := c.Config
 	c.engines = docker.New(docker.Config{Port: cfg.DockerPort, CertPath: certPath(cfg), Controller: c.db.ControllerID(), Auth: c.db.RegistryAuth})
@@ -223,11 +223,13 @@ func (c *ServeCommand) buildScheduler(s secrets) (*metrics.Metrics, error) {
 	if err := c.openCerts(cfg.ACME); err != nil {
 		return nil, err
 	}
+	c.traffic = traffic.New() // fed in listen, leader or not: a new leader has the figures
 	c.scheduler = scheduler.New(c.db, c.leader.Engines(c.engines), scheduler.Config{
 		Controller: c.db.ControllerID(), Drain: cfg.Drain, MaxCount: cfg.MaxCount, Rebalance: cfg.Rebalance,
 		Logger: c.logger, RoutesChange: c.publisher.Changed, Observer: m,
 		Published: func() uint64 { return c.publisher.Status().LastVersion },
 		Events:    c.events.Publish, Fence: c.leader, KeepImages: cfg.KeepImages,
+		Traffic: c.traffic,
 	})
 	c.reconcile = scheduler.NewReconciler(c.scheduler, scheduler.ReconcilerConfig{Interval: cfg.Reconcile, Grace: cfg.HostGrace, ProbeInterval: cfg.ProbeInterval})
 	c.jobs = scheduler.NewJobRunner(c.scheduler, scheduler.JobRunnerConfig{})
@@ -244,7 +246,6 @@ func (c *ServeCommand) buildAPI(s secrets, m *metrics.Metrics) error {
 	if _, ok := c.db.(*etcd.Store); ok {
 		elected = c.leader
 	}
-	c.traffic = traffic.New()
 	c.trafficRx = pubsub.NewTrafficReceiver(pubsub.TrafficReceiverConfig{
 		Client: c.redis, Channel: c.Config.Redis.Channel, Keys: s.routesKeys, Cluster: c.db.ClusterID(), Logger: c.logger,
 	})

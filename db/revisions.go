@@ -93,7 +93,7 @@ func (db *DB) FinishRevision(app string, number int, status, reason string) (*cl
 		if rev, err = db.getRevision(tx, app, number); err != nil {
 			return err
 		}
-		rev.Status, rev.Reason = status, reason
+		rev.Finish(status, reason)
 		if err := db.putRevision(tx, rev); err != nil {
 			return err
 		}

@@ -86,7 +86,7 @@ func (s *Store) FinishRevision(app string, number int, status, reason string) (*
 		if rev, err = s.getRevision(t, app, number); err != nil {
 			return err
 		}
-		rev.Status, rev.Reason = status, reason
+		rev.Finish(status, reason)
 		if err := s.putRevision(t, rev); err != nil {
 			return err
 		}

@@ -318,6 +318,12 @@ type HistoryEntry struct {
 	OOMKills int           `json:"oom_kills,omitempty"`
 	LastOOM  int64         `json:"last_oom,omitempty"`
 
+	// Canary is the percent of the requests the revision took as a canary
+	// (0: it was not one); Finished is when its outcome was recorded (Unix
+	// seconds; for a canary its promote or abort), 0 while deploying.
+	Canary   int   `json:"canary,omitempty"`
+	Finished int64 `json:"finished,omitempty"`
+
 	// The revision's volumes (NAME:/path) and pinned hosts.
 	Volumes []string `json:"volumes,omitempty"`
 	Hosts   []string `json:"hosts,omitempty"`

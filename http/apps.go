@@ -87,6 +87,10 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, app *cluster.Ap
 		if !rev.LastOOM.IsZero() {
 			e.LastOOM = rev.LastOOM.Unix()
 		}
+		e.Canary = rev.Canary
+		if !rev.Finished.IsZero() {
+			e.Finished = rev.Finished.Unix()
+		}
 		history = append(history, e)
 	}
 	ok(w, HistoryResponse{History: history})

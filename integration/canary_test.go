@@ -109,6 +109,23 @@ func underLoad(t *testing.T, r *Router, app, what, cookie, version string, op fu
 	}
 }
 
+// canaryController starts a Redis of the test's own and a controller on
+// it with every test host, and names an app (prefix) whose containers are
+// removed when the test ends.
+func canaryController(t *testing.T, prefix string) (c *Controller, redisAddr, app string) {
+	t.Helper()
+	hosts := testenv.Hosts(t)
+	redis := testenv.StartRedis(t)
+	rhost, rport, _ := net.SplitHostPort(redis.Addr)
+	c = StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=1s")
+	for _, h := range hosts {
+		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
+	app = testenv.UniqueApp(t, prefix)
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	return c, redis.Addr, app
+}
+
 // TestCanaryThroughRouter: a canary taking 20% of an app's requests, with
 // the real dockerd, Redis and router. Of 1,000 requests from clients
 // without the cookie 15-25% reach the canary, each told its side in a
@@ -117,18 +134,10 @@ func underLoad(t *testing.T, r *Router, app, what, cookie, version string, op fu
 // the old revision and on the canary's respectively.
 func TestCanaryThroughRouter(t *testing.T) {
 	t.Parallel()
-	hosts := testenv.Hosts(t)
-	redis := testenv.StartRedis(t)
-	rhost, rport, _ := net.SplitHostPort(redis.Addr)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "canary")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c, redisAddr, app := canaryController(t, "canary")
 	v1, v2 := testenv.Image(t, "1"), testenv.Image(t, "2")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+v1+`","count":2}`)
-	r := StartRouter(t, redis.Addr)
+	r := StartRouter(t, redisAddr)
 	waitFor(t, 10*time.Second, "router has the table", func() bool { s, _, _ := r.Get(app); return s == 200 })
 
 	startCanary := func(rev int) {

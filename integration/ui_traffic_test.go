@@ -14,7 +14,7 @@ import (
 
 // TestDashboardTraffic: traffic through a router process shows on the
 // app's page as a chart of requests/s, p99 latency and error rate with the
-// deploy marked on its time axis, and as a sparkline on the cluster view;
+// deploy and a canary's start and abort marked on its time axis, and as a sparkline on the cluster view;
 // the page is kept as docs/ui-traffic.png (-update).
 func TestDashboardTraffic(t *testing.T) {
 	t.Parallel()
@@ -29,6 +29,9 @@ func TestDashboardTraffic(t *testing.T) {
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
 	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	// A canary started and aborted: its two marks.
+	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "2")+`","canary":20}`)
+	mustCall(t, c, "POST", "/apps/"+app+"/abort", `{"reason":"marks"}`)
 	for i := range 80 {
 		path, want := "/", 200
 		if i%8 == 0 {
@@ -52,6 +55,10 @@ func TestDashboardTraffic(t *testing.T) {
 	b.Do("opening the app", chromedp.Click(css(`#apps-body a[href="#/apps/`+app+`"]`)))
 	b.Wait("the chart's three lines", `document.querySelectorAll('#traffic-chart polyline').length === 3`, 30*time.Second)
 	b.Wait("the deploy marked", `document.querySelector('#traffic-chart .c-mark[data-revision="1"] line')`, 30*time.Second)
+	canary := evalJS[string](b, `[...document.querySelectorAll('#traffic-chart .c-mark.c-canary[data-revision="2"] title')].map(e => e.textContent.split(' of ')[0]).join('|')`)
+	if canary != "canary start (20%)|canary abort" {
+		t.Errorf("the canary's marks: %q, want its start and its abort", canary)
+	}
 	summary := evalJS[string](b, `document.getElementById('traffic-summary').textContent`)
 	if !strings.Contains(summary, "% errors") || !strings.Contains(summary, "requests") {
 		t.Errorf("the traffic summary: %q", summary)

@@ -101,7 +101,7 @@ func (s *Scheduler) deployCanary(ctx context.Context, a *cluster.App, rev *clust
 	if rev.StopFirst() {
 		return nil, cluster.Errorf(cluster.EINVALID, "App %s has volumes and runs one instance per pinned host: a canary cannot run beside them", a.Name).WithFix("deploy it without --canary with", cluster.OpDeploy, cluster.ArgApp, a.Name)
 	}
-	rev.Status = cluster.StatusDeploying
+	rev.Status, rev.Canary = cluster.StatusDeploying, req.Canary
 	if err := s.fenced(ctx).CreateRevision(rev); err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func (s *Scheduler) deployCanary(ctx context.Context, a *cluster.App, rev *clust
 // it fails, the canary is left running with its weight.
 func (s *Scheduler) Promote(ctx context.Context, app string, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
 	return s.onCanary(ctx, app, "a promote", progress, func(ctx context.Context, a *cluster.App) (*cluster.DeployResult, error) {
-		return s.promote(ctx, a, progress)
+		return s.promote(ctx, a, progress, "")
 	})
 }
 
@@ -171,8 +171,9 @@ func (s *Scheduler) onCanary(ctx context.Context, app, op string, progress clust
 	return fn(ctx, a)
 }
 
-// promote is Promote under the app's lock.
-func (s *Scheduler) promote(ctx context.Context, a *cluster.App, progress cluster.ProgressFunc) (*cluster.DeployResult, error) {
+// promote is Promote under the app's lock; note, when not empty, is added
+// to its event (why an automatic promote promoted).
+func (s *Scheduler) promote(ctx context.Context, a *cluster.App, progress cluster.ProgressFunc, note string) (*cluster.DeployResult, error) {
 	if a.Canary == nil {
 		return nil, noCanary(a.Name, "promote")
 	}
@@ -216,7 +217,7 @@ func (s *Scheduler) promote(ctx context.Context, a *cluster.App, progress cluste
 	if _, err := s.fenced(ctx).UpdateApp(a.Name, func(a *cluster.App) error { a.Canary = nil; return nil }); err != nil {
 		return nil, err
 	}
-	s.emit(cluster.Event{Type: cluster.EventRevision, Step: cluster.StatusSucceeded, App: rev.App, Revision: rev.Number, Message: rev.Image + " (canary promoted)"})
+	s.emit(cluster.Event{Type: cluster.EventRevision, Step: cluster.StatusSucceeded, App: rev.App, Revision: rev.Number, Message: rev.Image + " (canary promoted)" + noteOf(note)})
 	s.cfg.Logger.Info("canary promoted", "app", rev.App, "revision", rev.Number, "image", rev.Image, "duration", time.Since(c.start).Round(time.Millisecond))
 	s.pruneLater(ctx, rev)
 	return s.result(a.Name, rev.Number)
@@ -274,21 +275,99 @@ func noCanary(app, op string) error {
 	return cluster.Errorf(cluster.EINVALID, "App %s has no canary to %s", app, op).WithFix("start one with", cluster.OpDeploy, cluster.ArgApp, app)
 }
 
-// autoPromoteRetry is how long an automatic promote that failed (or found
-// the app busy) waits before it is tried again.
+// autoPromoteRetry is how long an automatic promote or abort that failed
+// (or found the app busy) waits before it is tried again.
 const autoPromoteRetry = time.Minute
 
-// DueForPromote reports whether c is to be promoted by itself at now: it
-// has a delay (--canary-auto) that passed since it started, and no
-// promote runs.
+// Traffic gives the requests the routers counted (the traffic package's
+// Store): the requests and the 5xx answers of app's instances at addrs
+// since a time, over the last hour at most.
+type Traffic interface {
+	Instances(app string, addrs []string, since time.Time) (requests, errors uint64)
+}
+
+// DueForPromote reports whether c is to end by itself at now: it has a
+// delay (--canary-auto) that passed since it started, and no promote runs.
 func DueForPromote(c *cluster.AppCanary, now time.Time) bool {
 	return c != nil && c.Auto > 0 && !c.Promoting && !now.Before(c.Started.Add(c.Auto.D()))
 }
 
-// autoPromote starts, in goroutines counted by wg, the promotes of the
-// canaries whose --canary-auto delay passed (the leader's passes only).
-// The canary's 5xx rate is not compared with the current revision's yet:
-// a canary is promoted once its time is up.
+// CanaryVerdict is what the end of a canary's --canary-auto delay decides
+// from its traffic.
+type CanaryVerdict struct {
+	Abort  bool
+	Reason string // why: the revision's failure reason, or the promote's note
+}
+
+// JudgeCanary compares the canary's 5xx rate (errs of reqs) with the old
+// revision's (oldErrs of oldReqs, revision old): more than maxErrors
+// percentage points above it aborts. With fewer than
+// cluster.MinCanaryRequests requests the canary is promoted on time, the
+// reason saying so; the old revision's rate is 0 when it had no request.
+func JudgeCanary(reqs, errs, oldReqs, oldErrs uint64, old int, maxErrors float64) CanaryVerdict {
+	if reqs < cluster.MinCanaryRequests {
+		return CanaryVerdict{Reason: fmt.Sprintf("only %d requests reached the canary, fewer than the %d its 5xx rate is compared from: promoted on time", reqs, cluster.MinCanaryRequests)}
+	}
+	rate, oldRate := percent(errs, reqs), percent(oldErrs, oldReqs)
+	figures := fmt.Sprintf("canary answered %.1f%% 5xx (%d of %d requests) against %.1f%% (%d of %d) for revision %d", rate, errs, reqs, oldRate, oldErrs, oldReqs, old)
+	if rate-oldRate > maxErrors {
+		return CanaryVerdict{Abort: true, Reason: fmt.Sprintf("%s, more than %g point%s above: aborted", figures, maxErrors, plural(maxErrors))}
+	}
+	return CanaryVerdict{Reason: fmt.Sprintf("%s, within %g point%s: promoted", figures, maxErrors, plural(maxErrors))}
+}
+
+func percent(n, of uint64) float64 {
+	if of == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(of)
+}
+
+func plural(n float64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// endCanary ends app's canary whose --canary-auto delay passed: it is
+// aborted when its 5xx rate since it started is too far above the other
+// instances' (JudgeCanary), else promoted. Without a traffic source it is
+// promoted on time.
+func (s *Scheduler) endCanary(ctx context.Context, app string) (*cluster.DeployResult, error) {
+	return s.onCanary(ctx, app, "an automatic promote", nil, func(ctx context.Context, a *cluster.App) (*cluster.DeployResult, error) {
+		if a.Canary == nil {
+			return nil, noCanary(a.Name, "promote")
+		}
+		v := CanaryVerdict{Reason: "no traffic figures to compare: promoted on time"}
+		if s.cfg.Traffic != nil {
+			insts, err := s.store.Instances(a.Name)
+			if err != nil {
+				return nil, err
+			}
+			var canary, old []string
+			for _, inst := range insts {
+				if a.IsCanary(inst) {
+					canary = append(canary, inst.Addr())
+				} else {
+					old = append(old, inst.Addr())
+				}
+			}
+			reqs, errs := s.cfg.Traffic.Instances(a.Name, canary, a.Canary.Started)
+			oldReqs, oldErrs := s.cfg.Traffic.Instances(a.Name, old, a.Canary.Started)
+			v = JudgeCanary(reqs, errs, oldReqs, oldErrs, a.Revision, a.Canary.MaxErrors)
+		}
+		s.cfg.Logger.Info("a canary's time is up", "app", a.Name, "revision", a.Canary.Revision, "after", a.Canary.Auto.D(), "verdict", v.Reason)
+		if v.Abort {
+			return s.abort(ctx, a, v.Reason, nil)
+		}
+		return s.promote(ctx, a, nil, v.Reason)
+	})
+}
+
+// autoPromote starts, in goroutines counted by wg, the automatic end
+// (endCanary) of the canaries whose --canary-auto delay passed (the
+// leader's passes only).
 func (r *Reconciler) autoPromote(ctx context.Context, apps []*cluster.App, wg *sync.WaitGroup) {
 	now := time.Now()
 	for _, a := range apps {
@@ -306,8 +385,7 @@ func (r *Reconciler) autoPromote(ctx context.Context, apps []*cluster.App, wg *s
 		wg.Add(1)
 		go func(name string, c cluster.AppCanary) {
 			defer wg.Done()
-			r.s.cfg.Logger.Info("promoting a canary whose time is up", "app", name, "revision", c.Revision, "after", c.Auto.D())
-			_, err := r.s.Promote(ctx, name, nil)
+			_, err := r.s.endCanary(ctx, name)
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			if err == nil {
@@ -315,7 +393,14 @@ func (r *Reconciler) autoPromote(ctx context.Context, apps []*cluster.App, wg *s
 				return
 			}
 			r.promoting[name] = time.Now().Add(autoPromoteRetry)
-			r.s.cfg.Logger.Warn("the automatic promote of a canary failed; trying again in a minute", "app", name, "revision", c.Revision, "err", cluster.ErrorMessage(err))
+			r.s.cfg.Logger.Warn("the automatic end of a canary failed; trying again in a minute", "app", name, "revision", c.Revision, "err", cluster.ErrorMessage(err))
 		}(a.Name, *a.Canary)
 	}
+}
+
+func noteOf(note string) string {
+	if note == "" {
+		return ""
+	}
+	return ": " + note
 }

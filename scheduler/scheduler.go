@@ -72,6 +72,9 @@ type Config struct {
 	// writes and Docker calls refused once that term ends (see Fence); nil
 	// binds nothing, for a scheduler that leads for as long as it runs.
 	Fence Fence
+	// Traffic gives the routers' counts a canary's 5xx rate is compared
+	// with when its --canary-auto delay is up; nil: it is promoted on time.
+	Traffic Traffic
 }
 
 // Observer is told about finished deploys, reconcile passes and job runs,

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -19,8 +20,12 @@ func testFinishRevision(t *testing.T, open Opener) {
 	if dep, _ := d.Deploying(); len(dep) != 1 || dep[0].Number != ok.Number {
 		t.Fatalf("Deploying = %+v, want revision %d", dep, ok.Number)
 	}
+	before := time.Now().Add(-time.Second)
 	if _, err := d.FinishRevision("a.example.com", ok.Number, cluster.StatusSucceeded, ""); err != nil {
 		t.Fatal(err)
+	}
+	if r, _ := d.Revision("a.example.com", ok.Number); r.Finished.Before(before) || r.Finished.After(time.Now().Add(time.Second)) {
+		t.Fatalf("revision 1 finished at %v, want about now", r.Finished)
 	}
 	bad := &cluster.Revision{App: "a.example.com", Image: "img:2", Count: 1, Port: 80, Status: cluster.StatusDeploying}
 	d.CreateRevision(bad)

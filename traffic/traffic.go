@@ -219,6 +219,32 @@ func (st *Store) Figures(app string, since time.Duration, instances bool) cluste
 	return f
 }
 
+// Instances returns the requests and the 5xx answers (5xx, 502, 504) of
+// app's instances at addrs counted since the bucket holding since, at most
+// over the last InstanceSpan (an instance's ring). An address without
+// traffic adds nothing. It is what the scheduler compares a canary with.
+func (st *Store) Instances(app string, addrs []string, since time.Time) (requests, errors uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	a := st.apps[app]
+	if a == nil {
+		return 0, 0
+	}
+	end := st.now().Unix() / int64(Resolution/time.Second)
+	first := max(since.Unix()/int64(Resolution/time.Second), end-int64(InstancePoints)+1)
+	var t cluster.TrafficCounts
+	for _, addr := range addrs {
+		r := a.instances[addr]
+		if r == nil {
+			continue
+		}
+		for slot := first; slot <= end; slot++ {
+			t.Add(r.at(slot))
+		}
+	}
+	return t.Requests(), t.Errors()
+}
+
 // fill sets f's totals from t, counted over since.
 func fill(f *cluster.TrafficFigures, t cluster.TrafficCounts, since time.Duration) {
 	f.Requests, f.Errors, f.Bytes = t.Requests(), t.Errors(), t.Bytes

@@ -159,3 +159,38 @@ func TestLatencyBucket(t *testing.T) {
 		}
 	}
 }
+
+// Instances adds the requests and 5xx of the addresses asked for, from
+// the bucket of since on, and nothing of other addresses, other apps or
+// earlier buckets.
+func TestInstancesSince(t *testing.T) {
+	clk := &clock{time.Date(2026, 12, 7, 1, 0, 3, 0, time.UTC)}
+	st := traffic.NewAt(clk.now)
+	st.Add(sum("r1", 1, clk.t, "a.example.com", "10.0.0.1:3000", counts(50, 50, 0))) // before since
+	start := clk.t.Add(time.Minute)
+	clk.t = start
+	st.Add(sum("r1", 2, clk.t, "a.example.com", "10.0.0.1:3000", counts(90, 10, 0)))
+	st.Add(sum("r1", 3, clk.t, "a.example.com", "10.0.0.2:3000", counts(40, 0, 0)))
+	st.Add(sum("r1", 4, clk.t, "b.example.com", "10.0.0.3:3000", counts(7, 7, 0)))
+	clk.t = clk.t.Add(30 * time.Second)
+	st.Add(sum("r1", 5, clk.t, "a.example.com", "10.0.0.1:3000", counts(8, 2, 0)))
+	for _, tc := range []struct {
+		addrs      []string
+		reqs, errs uint64
+	}{
+		{[]string{"10.0.0.1:3000"}, 110, 12},
+		{[]string{"10.0.0.1:3000", "10.0.0.2:3000"}, 150, 12},
+		{[]string{"10.0.0.3:3000", "10.0.0.9:3000"}, 0, 0},
+		{nil, 0, 0},
+	} {
+		if reqs, errs := st.Instances("a.example.com", tc.addrs, start); reqs != tc.reqs || errs != tc.errs {
+			t.Errorf("instances %v since %s: %d requests, %d errors; want %d, %d", tc.addrs, start.Format(time.TimeOnly), reqs, errs, tc.reqs, tc.errs)
+		}
+	}
+	if reqs, _ := st.Instances("a.example.com", []string{"10.0.0.1:3000"}, start.Add(-time.Hour)); reqs != 210 {
+		t.Errorf("since an hour earlier: %d requests, want 210", reqs)
+	}
+	if reqs, _ := st.Instances("none.example.com", []string{"10.0.0.1:3000"}, start); reqs != 0 {
+		t.Errorf("an app without traffic: %d requests", reqs)
+	}
+}

@@ -1,7 +1,7 @@
 // Traffic charts in plain SVG: an app's requests/s, p99 latency and error
-// rate over the last hour on one time axis, with its deploys marked, and
+// rate over the last hour on one time axis, with its deploys and canaries marked, and
 // a sparkline of requests/s for the cluster view. Figures come from
-// GET /apps/:app/traffic (10 s points), deploy times from its history.
+// GET /apps/:app/traffic (10 s points), deploy and canary times from its history.
 
 const NS = 'http://www.w3.org/2000/svg';
 
@@ -25,9 +25,29 @@ const PANELS = [
   { key: 'error_rate', title: 'Error rate', unit: '%', cls: 'c-err' },
 ];
 
-// chart returns the SVG of figures' points, with a mark at each deploy
-// (history entries: {revision, timestamp, status}) within their span.
-export function chart(figures, deploys = []) {
+// marks turns history entries ({revision, timestamp, status, canary,
+// finished}) into the chart's marks: a deploy at each revision's time; for
+// a canary revision (canary: its percent) its start, and its promote or
+// abort when it finished, of kind canary.
+export function marks(history = []) {
+  const out = [];
+  for (const e of history) {
+    if (!e.canary) {
+      out.push(e);
+      continue;
+    }
+    out.push({ ...e, kind: 'canary', what: `canary start (${e.canary}%)` });
+    if (e.finished && e.status !== 'canary') {
+      out.push({ ...e, kind: 'canary', timestamp: e.finished, what: e.status === 'succeeded' ? 'canary promote' : 'canary abort' });
+    }
+  }
+  return out;
+}
+
+// chart returns the SVG of figures' points, with a mark at each deploy and
+// canary start, promote or abort (see marks) within their span.
+export function chart(figures, history = []) {
+  const deploys = marks(history);
   const pts = figures.points || [];
   const W = 720; const PH = 90; const GAP = 28; const L = 64; const R = 12; const T = 18;
   const H = T + PANELS.length * (PH + GAP);
@@ -57,7 +77,7 @@ export function chart(figures, deploys = []) {
     if (t < t0 || t > t1) continue;
     const mx = x(t).toFixed(1);
     svg.append(s('g', { class: `c-mark c-${d.kind || 'deploy'}`, 'data-revision': d.revision },
-      s('title', {}, `${d.kind || 'deploy'} of revision ${d.revision} (${d.status}) at ${new Date(t).toLocaleTimeString()}`),
+      s('title', {}, `${d.what || d.kind || 'deploy'} of revision ${d.revision} (${d.status}) at ${new Date(t).toLocaleTimeString()}`),
       s('line', { x1: mx, y1: T - 4, x2: mx, y2: bottom }),
       s('text', { x: Number(mx) + 3, y: T + 6 }, `r${d.revision}`)));
   }
