@@ -39,6 +39,7 @@ CHANGES=${CHANGES:-1000}
 BACKEND=127.0.0.1:18081
 ROUTER=127.0.0.1:18082
 ROUTER_RP=127.0.0.1:18084
+ROUTER_OFF=127.0.0.1:18090
 NGINX=127.0.0.1:18083
 ROUTER_TLS=127.0.0.1:18085
 ROUTER_RP_TLS=127.0.0.1:18086
@@ -95,6 +96,9 @@ router_pid=$!
 pids="$pids $!"
 "$work/router-bench" router -addr $ROUTER_RP -host $HOST -backend $BACKEND -reverseproxy-only &
 router_rp_pid=$!
+pids="$pids $!"
+"$work/router-bench" router -addr $ROUTER_OFF -host $HOST -backend $BACKEND -no-traffic &
+router_off_pid=$!
 pids="$pids $!"
 mkdir -p "$work/tls"
 "$work/router-bench" cert -host localhost -out "$work/tls"
@@ -180,7 +184,7 @@ http {
 NGINX
 nginx -c "$work/nginx.conf" -p "$work"
 sleep 0.5
-for a in $BACKEND $ROUTER $ROUTER_RP $NGINX; do
+for a in $BACKEND $ROUTER $ROUTER_RP $ROUTER_OFF $NGINX; do
 	curl -fsS -o /dev/null -H "Host: $HOST" "http://$a/" || { echo "run.sh: $a does not answer" >&2; exit 1; }
 done
 for a in $ROUTER_TLS $ROUTER_RP_TLS $NGINX_TLS $ROUTER_FULL $NGINX_FULL; do
@@ -249,6 +253,7 @@ bench() {
 if [ "$PLAIN" != 0 ]; then
 echo "# proxy: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, targets interleaved; 128-byte answers"
 echo "(router-rp: the same router with its fast path off, all through httputil.ReverseProxy)"
+echo "(router-off: the same router with its traffic counting off, -no-traffic; router counts)"
 echo "(cpu-µs/req: CPU time, user + system, the proxy process(es) spent per request; direct: the backend's)"
 echo "(load: the 1-minute load average when the round started)"
 echo
@@ -258,10 +263,11 @@ echo "| --- | --- | --- | --- | --- | --- | --- |"
 r=1
 while [ $r -le "$ROUNDS" ]; do
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	for t in direct router nginx router-rp; do
+	for t in direct router nginx router-rp router-off; do
 		case $t in
 		direct) line=$(bench direct $BACKEND $backend_pid) ;;
 		router) line=$(bench router $ROUTER $router_pid) ;;
+		router-off) line=$(bench router-off $ROUTER_OFF $router_off_pid) ;;
 		nginx) line=$(bench nginx $NGINX $nginx_pids) ;;
 		router-rp) line=$(bench router-rp $ROUTER_RP $router_rp_pid) ;;
 		esac
@@ -281,6 +287,8 @@ awk "$MEANS"'
 		printf "| router / nginx CPU per request (goal ≤ 1.0) | **%.2f** (%.1f µs vs %.1f µs) | %s |\n", c["router"] / c["nginx"], c["router"], c["nginx"], per("router", "nginx", 1)
 		printf "| router / direct throughput | %.2f (nginx / direct: %.2f) | %s |\n", m["router"] / m["direct"], m["nginx"] / m["direct"], per("router", "direct", 0)
 		printf "| router / router-rp throughput | %.2f | %s |\n", m["router"] / m["router-rp"], per("router", "router-rp", 0)
+		printf "| counting on / off throughput (goal within 5%%) | **%.3f** | %s |\n", m["router"] / m["router-off"], per("router", "router-off", 0)
+		printf "| counting on / off CPU per request (goal within 5%%) | **%.3f** (%.1f µs vs %.1f µs) | %s |\n", c["router"] / c["router-off"], c["router"], c["router-off"], per("router", "router-off", 1)
 		printf "\nMeans: direct %.0f req/s (%.1f µs), router %.0f (%.1f µs), nginx %.0f (%.1f µs), router-rp %.0f (%.1f µs).\n", m["direct"], c["direct"], m["router"], c["router"], m["nginx"], c["nginx"], m["router-rp"], c["router-rp"]
 	}' "$work/results"
 echo
