@@ -69,13 +69,34 @@ func (b *browser) Console() []string {
 }
 
 // Do runs actions, failing the test with the page's console on an error.
+//
+// A single action on an element (a click) is tried again when the page
+// replaced that element between finding and using it, as a list the page
+// renders anew on every event does: nothing was done to it yet.
 func (b *browser) Do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	for {
+		err := chromedp.Do(ctx, actions...)
+		if err == nil {
+			return
+		}
+		if len(actions) == 1 && staleNode(err) && ctx.Err() == nil {
+			b.t.Logf("%s: the element was replaced (%v); again", what, err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		b.t.Fatalf("%s: %v\nconsole:\n%s", what, err, strings.Join(b.Console(), "\n"))
 	}
+}
+
+// staleNode reports whether err says that the element an action found
+// left the document before the action used it.
+func staleNode(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Could not find node with given id") || strings.Contains(msg, "No node with given id") ||
+		strings.Contains(msg, "Node with given id does not belong to the document") || strings.Contains(msg, "Node is detached from document")
 }
 
 // Wait polls the JavaScript expression until it is true.
