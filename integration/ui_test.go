@@ -91,6 +91,27 @@ func (b *browser) Do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// Open loads url and waits until the page's modules ran. Chromium fails
+// the loads of a page when the machine's network changes under it (a
+// container's interface added or removed: ERR_NETWORK_CHANGED), which
+// leaves the page without its scripts; Open loads it again then.
+func (b *browser) Open(what, url string) {
+	b.t.Helper()
+	for try := 1; ; try++ {
+		b.Do(what, chromedp.Navigate(url))
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool]("document.documentElement.dataset.ready === 'true'", chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if try == 3 {
+			b.t.Fatalf("%s: the page's scripts did not run after %d loads: %v\nconsole:\n%s", what, try, err, strings.Join(b.Console(), "\n"))
+		}
+		b.t.Logf("%s: the page's scripts did not run (%v); loading it again", what, err)
+	}
+}
+
 // staleNode reports whether err says that the element an action found
 // left the document before the action used it.
 func staleNode(err error) bool {
@@ -166,7 +187,8 @@ func TestDashboard(t *testing.T) {
 	shots := t.TempDir()
 
 	b := newBrowser(t, 1280, 900)
-	b.Do("opening the dashboard", chromedp.Navigate(c.URL()+"/ui/"), chromedp.WaitVisible(css("#token")))
+	b.Open("opening the dashboard", c.URL()+"/ui/")
+	b.Do("the sign-in form", chromedp.WaitVisible(css("#token")))
 	b.Do("marking the page", chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`))
 
 	// A wrong token, sent with the keyboard.

@@ -49,7 +49,8 @@ func TestDashboardTraffic(t *testing.T) {
 
 	shots := t.TempDir()
 	b := newBrowser(t, 1280, 900)
-	b.Do("opening the dashboard", chromedp.Navigate(c.URL()+"/ui/"), chromedp.WaitVisible(css("#token")))
+	b.Open("opening the dashboard", c.URL()+"/ui/")
+	b.Do("the sign-in form", chromedp.WaitVisible(css("#token")))
 	b.Do("signing in", chromedp.SendKeys(css("#token"), uiToken), chromedp.Click(css("#signin-form button[type=submit]")))
 	b.Wait("the app's sparkline", `document.querySelector('#apps-body td[data-traffic=`+js(app)+`] svg.sparkline polyline')`, 30*time.Second)
 	b.Do("opening the app", chromedp.Click(css(`#apps-body a[href="#/apps/`+app+`"]`)))

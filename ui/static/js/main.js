@@ -159,3 +159,6 @@ $('signin-form').addEventListener('submit', signIn);
 $('signout').addEventListener('click', () => signOut('Signed out.'));
 window.addEventListener('hashchange', route);
 if (token.get()) start(); else showSignIn();
+// Every module loaded and the page is wired: what a test (or a script)
+// waits for before it uses the page.
+document.documentElement.dataset.ready = 'true';
