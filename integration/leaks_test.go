@@ -144,7 +144,10 @@ func TestShutdownWaitsForDeploysAndCutsTheRest(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	path := filepath.Join(t.TempDir(), "ls.db")
 	fillDataFile(t, path, 4<<20)
-	c, log := serveWith(t, map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_DRAIN": "100ms"}, command.ServerTimeouts{Shutdown: time.Second})
+	// The grace for ordinary requests covers, on a loaded machine, the
+	// write of the deploy's audit entry after its answer (the answer is
+	// complete only then); the download outlasts it by far.
+	c, log := serveWith(t, map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_DRAIN": "100ms"}, command.ServerTimeouts{Shutdown: 5 * time.Second})
 	mustCall(t, c, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
 	app := testenv.UniqueApp(t, "shutdown")
 	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
