@@ -55,9 +55,10 @@ func (e *Engines) StreamLogs(ctx context.Context, host, id string, opts cluster.
 		if cerrdefs.IsNotFound(err) {
 			return cluster.Errorf(cluster.ENOTFOUND, "Container %s is not on %s.", id, host)
 		}
-		if cerrdefs.IsConflict(err) {
+		if cerrdefs.IsConflict(err) || logFileGone(err) {
 			// "can not get logs from container which is dead or marked
-			// for removal": it is leaving, as a container gone is.
+			// for removal", or its log file already deleted by the
+			// removal: it is leaving, as a container gone is.
 			return cluster.Errorf(cluster.ENOTFOUND, "Container %s on %s is being removed.", id, host)
 		}
 		return e.hostError(host, "read the logs of container "+id, err)
@@ -136,4 +137,12 @@ func (w *logLineWriter) flush() error {
 		return err
 	}
 	return nil
+}
+
+// logFileGone reports whether the daemon could not open a container's
+// log file because its removal deleted it ("open .../ID-json.log: no such
+// file or directory"), a removal the daemon has not finished saying.
+func logFileGone(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "-json.log: no such file or directory")
 }
