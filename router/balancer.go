@@ -120,14 +120,31 @@ func isDialError(err error) bool {
 
 // trackedBody records whether the transport read from the body, and leaves
 // closing it to the reverse proxy, which closes the original when done.
+//
+// It also keeps the body's end: once the body returned io.EOF, later
+// Reads return io.EOF without reading the client's body again. The
+// transport reads once more past a body of known length, to check that
+// nothing is left, and that Read can come after the instance answered
+// and the router sent the answer's headers: the http.Server then closes
+// the client's body it saw end, the extra Read fails with "invalid Read on
+// closed Body", and the transport closes the instance's connection in the
+// middle of the answer.
 type trackedBody struct {
-	rc   io.ReadCloser
-	read atomic.Bool
+	rc    io.ReadCloser
+	read  atomic.Bool
+	ended bool // only the transport's writer touches it
 }
 
 func (t *trackedBody) Read(p []byte) (int, error) {
+	if t.ended {
+		return 0, io.EOF
+	}
 	t.read.Store(true)
-	return t.rc.Read(p)
+	n, err := t.rc.Read(p)
+	if err == io.EOF {
+		t.ended = true
+	}
+	return n, err
 }
 
 func (t *trackedBody) Close() error { return nil }

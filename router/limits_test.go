@@ -409,3 +409,33 @@ func TestPingBeforeFirstTable(t *testing.T) {
 		t.Fatalf("after the first table: %d %q", a.status, a.body)
 	}
 }
+
+func TestStreamedAnswerToAPostIsNotCut(t *testing.T) {
+	t.Parallel()
+	// The instance reads the body and streams its answer at once: the
+	// router sends the answer's headers while its transport may still be
+	// checking that the client's body ended.
+	_, url := proxyWith(t, router.Config{MinBodyRate: 1000},
+		map[string][]string{"sse.example.com": {streaming(t, 100*time.Millisecond)}})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				req, _ := http.NewRequest("POST", url+"/events", strings.NewReader("x"))
+				req.Host = "sse.example.com"
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || !strings.HasSuffix(string(b), "data: end\n\n") {
+					t.Errorf("%d %q %v", resp.StatusCode, b, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
