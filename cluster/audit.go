@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,6 +82,52 @@ type AuditStore interface {
 	AppendAudit(e AuditEntry, keep int, maxAge time.Duration) error
 	// Audit returns the entries f matches, newest first, at most f.Max().
 	Audit(f AuditFilter) ([]AuditEntry, error)
+	// Audited returns a view of the store whose first write transaction
+	// also stores w's entry and prunes as AppendAudit does; its other
+	// writes and its reads are the store's.
+	Audited(w *AuditWrite) Store
+}
+
+// AuditWrite is an audit entry that rides in the transaction of the
+// change it records (see AuditStore.Audited), so that a crash cannot
+// leave the change without its entry: the entry of a change made in one
+// write is stored in that write's transaction, or, when the transaction
+// fails, recorded by the API with the failure (then there is no change).
+type AuditWrite struct {
+	// Entry makes the entry, called in the transaction: its outcome is
+	// the change's success, for the transaction stores nothing otherwise.
+	Entry  func() AuditEntry
+	Keep   int
+	MaxAge time.Duration
+
+	taken  atomic.Bool
+	stored atomic.Bool
+}
+
+// Take reports whether the write transaction asking carries the entry:
+// the first to ask does, whether it then commits or not.
+func (w *AuditWrite) Take() bool { return w != nil && w.taken.CompareAndSwap(false, true) }
+
+// Committed marks the entry stored with its change; the transaction that
+// took it calls it once it committed.
+func (w *AuditWrite) Committed() { w.stored.Store(true) }
+
+// Stored reports whether the entry was stored with its change.
+func (w *AuditWrite) Stored() bool { return w != nil && w.stored.Load() }
+
+type auditWriteKey struct{}
+
+// WithAuditWrite returns ctx carrying w, for an operation whose one write
+// is made through a store the operation finds from ctx (a scheduler's
+// fenced store).
+func WithAuditWrite(ctx context.Context, w *AuditWrite) context.Context {
+	return context.WithValue(ctx, auditWriteKey{}, w)
+}
+
+// AuditWriteOf returns the AuditWrite ctx carries, nil for none.
+func AuditWriteOf(ctx context.Context) *AuditWrite {
+	w, _ := ctx.Value(auditWriteKey{}).(*AuditWrite)
+	return w
 }
 
 // AuditKey is the key of an entry at t, the n-th of its store: its time

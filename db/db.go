@@ -56,8 +56,17 @@ var (
 	bucketCerts      = []byte("certs")           // cluster.Cert JSON by domain
 )
 
-// DB is an open data file.
+// DB is an open data file, or a view of one (see Audited): views share
+// the open file and differ in what their writes carry.
 type DB struct {
+	*open
+	// audit is the entry the view's first write transaction stores with
+	// its change; nil for the DB Open returns.
+	audit *cluster.AuditWrite
+}
+
+// open is an open data file, shared by a DB and its views.
+type open struct {
 	routesMu   sync.Mutex // serializes RoutingTable, so versions rise one change at a time; guards lastRoutes
 	lastRoutes struct {
 		valid bool
@@ -86,10 +95,10 @@ type DB struct {
 	cacheMu      sync.Mutex    // guards cache and serializes instance writes with it
 	// auditN is the number of audit entries, so that pruning by count
 	// does not walk the bucket at every append; -1 until counted, and
-	// again after PutRecords, which may write entries.
-	auditMu sync.Mutex // serializes AppendAudit; guards auditN
-	auditN  int
-	cache   struct {
+	// again after PutRecords, which may write entries. Only write
+	// transactions, which run one at a time, read and set it.
+	auditN atomic.Int64
+	cache  struct {
 		valid     bool
 		instances []cluster.Instance // every instance, sorted as AllInstances returns them
 	}
@@ -157,7 +166,8 @@ func Open(path string, opts Options) (*DB, error) {
 		b.Close()
 		return nil, damaged(path, err)
 	}
-	db := &DB{bolt: b, path: path, now: time.Now, created: fi == nil, migrateTarget: opts.MigrateTarget, auditN: -1}
+	db := &DB{open: &open{bolt: b, path: path, now: time.Now, created: fi == nil, migrateTarget: opts.MigrateTarget}}
+	db.auditN.Store(-1)
 	if opts.ReadOnly {
 		err = b.View(db.checkSchema)
 	} else {
@@ -348,7 +358,22 @@ func (db *DB) init(tx *bolt.Tx) error {
 // update runs fn in a write transaction and raises the generation.
 func (db *DB) update(fn func(*bolt.Tx) error) error {
 	defer db.generation.Add(1)
-	return db.bolt.Update(fn)
+	if !db.audit.Take() {
+		return db.bolt.Update(fn)
+	}
+	w := db.audit
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return db.putAudit(tx, w.Entry(), w.Keep, w.MaxAge)
+	})
+	if err != nil {
+		db.auditN.Store(-1) // the transaction's count did not land
+		return err
+	}
+	w.Committed()
+	return nil
 }
 
 // Generation returns a number that rises with every write, so that readers

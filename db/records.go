@@ -55,10 +55,10 @@ func (db *DB) PutRecords(recs []cluster.Record) error {
 	defer db.instancesChanged()
 	defer db.forgetRoutes()
 	defer db.tableChanged()
-	db.auditMu.Lock()
-	defer db.auditMu.Unlock()
-	db.auditN = -1
-	return db.update(func(tx *bolt.Tx) error { return putRecords(tx, recs) })
+	return db.update(func(tx *bolt.Tx) error {
+		db.auditN.Store(-1) // the records may hold entries
+		return putRecords(tx, recs)
+	})
 }
 
 func putRecords(tx *bolt.Tx, recs []cluster.Record) error {

@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"time"
@@ -25,28 +26,59 @@ const auditPruneBatch = 1000
 // is read just before the Txn, so two controllers appending at once may
 // keep one entry more than keep until the next append.
 func (s *Store) AppendAudit(e cluster.AuditEntry, keep int, maxAge time.Duration) error {
-	buf, err := json.Marshal(e)
+	key, buf, err := s.auditRecord(e)
 	if err != nil {
 		return err
 	}
-	prefix := s.key(cluster.RecordAudit, "")
-	key := prefix + cluster.AuditKey(e.Time, rand.Uint64())
-	end := ""
-	if maxAge > 0 {
-		end = prefix + cluster.AuditKeyBefore(e.Time.Add(-maxAge))
-	}
 	ctx, cancel := s.callContext()
 	defer cancel()
+	ops := []clientv3.Op{clientv3.OpPut(key, buf)}
+	prune, err := s.auditPrune(ctx, keep, maxAge, e.Time, key, 1)
+	if err != nil {
+		return err
+	}
+	if _, err := s.client.Txn(ctx).Then(append(ops, prune...)...).Commit(); err != nil {
+		return s.unavailable(etcdErr(err))
+	}
+	s.generation.Add(1)
+	return nil
+}
+
+// Audited returns a view of s whose first write transaction also stores
+// w's entry (the entries beyond the bounds are pruned in a Txn of their
+// own after it). It implements cluster.AuditStore.
+func (s *Store) Audited(w *cluster.AuditWrite) cluster.Store {
+	return &Store{state: s.state, term: s.term, audit: w}
+}
+
+// auditRecord returns the key and the value of e.
+func (s *Store) auditRecord(e cluster.AuditEntry) (key, value string, err error) {
+	buf, err := json.Marshal(e)
+	if err != nil {
+		return "", "", err
+	}
+	return s.key(cluster.RecordAudit, cluster.AuditKey(e.Time, rand.Uint64())), string(buf), nil
+}
+
+// auditPrune returns the delete, if any is needed, that leaves at most
+// keep entries once adding more are stored, and none older than maxAge
+// before at; it never reaches key or above.
+func (s *Store) auditPrune(ctx context.Context, keep int, maxAge time.Duration, at time.Time, key string, adding int64) ([]clientv3.Op, error) {
+	prefix := s.key(cluster.RecordAudit, "")
+	end := ""
+	if maxAge > 0 {
+		end = prefix + cluster.AuditKeyBefore(at.Add(-maxAge))
+	}
 	if keep > 0 {
 		resp, err := s.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
 		if err != nil {
-			return s.unavailable(etcdErr(err))
+			return nil, s.unavailable(etcdErr(err))
 		}
-		if excess := resp.Count + 1 - int64(keep); excess > 0 {
+		if excess := resp.Count + adding - int64(keep); excess > 0 {
 			resp, err := s.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
 				clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend), clientv3.WithLimit(min(excess, auditPruneBatch)))
 			if err != nil {
-				return s.unavailable(etcdErr(err))
+				return nil, s.unavailable(etcdErr(err))
 			}
 			if n := len(resp.Kvs); n > 0 {
 				end = max(end, string(resp.Kvs[n-1].Key)+"\x00")
@@ -56,15 +88,21 @@ func (s *Store) AppendAudit(e cluster.AuditEntry, keep int, maxAge time.Duration
 	// The new entry stays out of the range, even when entries newer than
 	// it were appended first (its time is its request's start).
 	end = min(end, key)
-	ops := []clientv3.Op{clientv3.OpPut(key, string(buf))}
-	if end > prefix {
-		ops = append(ops, clientv3.OpDelete(prefix, clientv3.WithRange(end)))
+	if end <= prefix {
+		return nil, nil
 	}
-	if _, err := s.client.Txn(ctx).Then(ops...).Commit(); err != nil {
-		return s.unavailable(etcdErr(err))
+	return []clientv3.Op{clientv3.OpDelete(prefix, clientv3.WithRange(end))}, nil
+}
+
+// pruneAudit deletes what auditPrune finds beyond the bounds of w, after
+// the transaction that stored its entry (at key). A failure is left to
+// the next append, which prunes what this one left.
+func (s *Store) pruneAudit(w *cluster.AuditWrite, at time.Time, key string) {
+	ctx, cancel := s.callContext()
+	defer cancel()
+	if ops, err := s.auditPrune(ctx, w.Keep, w.MaxAge, at, key, 0); err == nil && len(ops) > 0 {
+		_, _ = s.client.Txn(ctx).Then(ops...).Commit()
 	}
-	s.generation.Add(1)
-	return nil
 }
 
 // Audit returns the entries f matches, newest first, read in pages from

@@ -111,6 +111,9 @@ type Store struct {
 	// term is the fence of a view's writes (see Fenced); nil for the
 	// store Open returns, whose writes take the process's latest fence.
 	term *fence
+	// audit is the entry the view's first write transaction stores with
+	// its change (see Audited); nil for the store Open returns.
+	audit *cluster.AuditWrite
 }
 
 // state is what a store and its views share.

@@ -134,14 +134,31 @@ func (t *txn) commit() (ok bool, err error) {
 // results anew on each run. Writes of instance records (t.instances) are
 // applied to the in-memory copy once committed.
 func (s *Store) update(fn func(*txn) error) error {
+	var audit *cluster.AuditEntry
+	var auditKey, auditValue string
+	if s.audit.Take() {
+		e := s.audit.Entry()
+		var err error
+		if auditKey, auditValue, err = s.auditRecord(e); err != nil {
+			return err
+		}
+		audit = &e
+	}
 	deadline := time.Now().Add(s.cfg.Timeout)
 	for attempt := 0; ; attempt++ {
 		t := s.newTxn()
 		err := fn(t)
 		if err == nil {
+			if audit != nil {
+				t.ops = append(t.ops, clientv3.OpPut(auditKey, auditValue))
+			}
 			var ok bool
 			ok, err = t.commit()
 			if err == nil && ok {
+				if audit != nil {
+					s.audit.Committed()
+					s.pruneAudit(s.audit, audit.Time, auditKey)
+				}
 				if len(t.ops) > 0 {
 					s.generation.Add(1)
 					if len(t.instances) > 0 {

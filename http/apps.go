@@ -25,7 +25,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, _ httprouter.
 			return err
 		}
 	}
-	_, err := s.Store.CreateApp(req.App)
+	_, err := s.changeStore(w, r, http.StatusOK).CreateApp(req.App)
 	return done(w, err)
 }
 

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
@@ -159,10 +160,35 @@ func failed(w http.ResponseWriter, err error) {
 	rec.audit.failure = err
 }
 
-// audit records the request rec answered: in the store (in its own
-// transaction, after the handler's: see the README, Audit log), as an
-// event, and as a line of the log.
-func (s *Server) audit(rec *statusRecorder, r *http.Request, id string, start time.Time, d time.Duration) {
+// audit records the request rec answered: in the store, unless its entry
+// was stored with its change (see changeStore), as an event, and as a
+// line of the log.
+func (s *Server) audit(rec *statusRecorder, r *http.Request, id string, d time.Duration) {
+	e := s.auditEntry(rec, r, d)
+	if w := rec.audit.write; !w.Stored() {
+		// A change of several writes, or one that failed: recorded in a
+		// transaction of its own, after the answer (see the README, Audit
+		// log).
+		if err := s.Store.AppendAudit(e, s.auditKeep(), s.auditMaxAge()); err != nil {
+			s.Logger.Error("the audit entry of a request was not stored", "operation", e.Operation, "app", e.App, "token", e.Token, "err", err)
+		}
+	}
+	args := make([]any, 0, len(e.Args))
+	for k, v := range e.Args {
+		args = append(args, slog.String(k, v))
+	}
+	s.Logger.LogAttrs(context.Background(), slog.LevelInfo, "audit", slog.String("request_id", id), slog.String("token", e.Token),
+		slog.String("source", e.Source), slog.String("operation", e.Operation), slog.String("app", e.App), slog.Group("args", args...),
+		slog.Int("status", e.Status), slog.String("outcome", e.Outcome))
+	if s.Events != nil {
+		s.Events.Publish(cluster.Event{Type: cluster.EventAudit, Step: e.Operation, App: e.App, Token: e.Token, Source: e.Source,
+			Message: e.Outcome, Time: e.Time})
+	}
+}
+
+// auditEntry is the audit entry of the request rec answers, d after it
+// began.
+func (s *Server) auditEntry(rec *statusRecorder, r *http.Request, d time.Duration) cluster.AuditEntry {
 	a := rec.audit
 	pattern, params := rec.route, a.params
 	switch {
@@ -171,12 +197,13 @@ func (s *Server) audit(rec *statusRecorder, r *http.Request, id string, start ti
 	case params == nil: // a read refused by its handler
 		params, _ = matchPattern(segments(pattern), segments(r.URL.Path))
 	}
-	e := cluster.AuditEntry{Time: start.UTC(), Token: rec.caller.Name, Source: auditSource(r), Operation: operationName(r.Method, pattern),
-		Args: a.args, Status: rec.status, Outcome: cluster.AuditOK, Duration: d.Milliseconds()}
+	e := cluster.AuditEntry{Time: rec.start.UTC(), Token: rec.caller.Name, Source: auditSource(r), Operation: operationName(r.Method, pattern),
+		Status: rec.status, Outcome: cluster.AuditOK, Duration: d.Milliseconds()}
+	if len(a.args)+len(params) > 0 {
+		e.Args = make(map[string]string, len(a.args)+len(params))
+		maps.Copy(e.Args, a.args)
+	}
 	for _, p := range params {
-		if e.Args == nil {
-			e.Args = make(map[string]string, len(params))
-		}
 		e.Args[p.Key] = p.Value
 	}
 	if app, ok := e.Args["app"]; ok {
@@ -193,20 +220,45 @@ func (s *Server) audit(rec *statusRecorder, r *http.Request, id string, start ti
 		e.Outcome = http.StatusText(e.Status)
 	}
 	e.Clip()
-	if err := s.Store.AppendAudit(e, s.auditKeep(), s.auditMaxAge()); err != nil {
-		s.Logger.Error("the audit entry of a request was not stored", "operation", e.Operation, "app", e.App, "token", e.Token, "err", err)
+	return e
+}
+
+// changeStore returns the store through which a handler makes its
+// change in one write: that write's transaction also stores the request's
+// audit entry, saying the request was answered with status, so that no
+// crash leaves the change unrecorded. The entry of a change of several
+// writes is stored after the answer, when its outcome is known.
+func (s *Server) changeStore(w http.ResponseWriter, r *http.Request, status int) Store {
+	if aw := s.auditWrite(w, r, status); aw != nil {
+		return s.Store.Audited(aw)
 	}
-	args := make([]any, 0, len(e.Args))
-	for k, v := range e.Args {
-		args = append(args, slog.String(k, v))
+	return s.Store
+}
+
+// changeContext is changeStore for a change the scheduler makes in one
+// write: the scheduler's store for the returned context carries the entry.
+func (s *Server) changeContext(w http.ResponseWriter, r *http.Request, status int) context.Context {
+	if aw := s.auditWrite(w, r, status); aw != nil {
+		return cluster.WithAuditWrite(r.Context(), aw)
 	}
-	s.Logger.LogAttrs(context.Background(), slog.LevelInfo, "audit", slog.String("request_id", id), slog.String("token", e.Token),
-		slog.String("source", e.Source), slog.String("operation", e.Operation), slog.String("app", e.App), slog.Group("args", args...),
-		slog.Int("status", e.Status), slog.String("outcome", e.Outcome))
-	if s.Events != nil {
-		s.Events.Publish(cluster.Event{Type: cluster.EventAudit, Step: e.Operation, App: e.App, Token: e.Token, Source: e.Source,
-			Message: e.Outcome, Time: e.Time})
+	return r.Context()
+}
+
+// auditWrite returns the AuditWrite of the request w answers, nil when it
+// is not recorded here (a read, or a request forwarded to the leader).
+func (s *Server) auditWrite(w http.ResponseWriter, r *http.Request, status int) *cluster.AuditWrite {
+	rec := recorderOf(w)
+	if rec == nil || rec.audit == nil || rec.audit.forwarded {
+		return nil
 	}
+	aw := &cluster.AuditWrite{Keep: s.auditKeep(), MaxAge: s.auditMaxAge()}
+	aw.Entry = func() cluster.AuditEntry {
+		e := s.auditEntry(rec, r, time.Since(rec.start))
+		e.Status, e.Outcome = status, cluster.AuditOK
+		return e
+	}
+	rec.audit.write = aw
+	return aw
 }
 
 // auditSource is the address of the client that made r. For a request a

@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	nethttp "net/http"
@@ -326,4 +327,48 @@ func TestAuditForwardedRequestRecordedOnceByTheLeader(t *testing.T) {
 		t.Fatalf("the leader's audit log = %+v; want the app add from 127.0.0.1 via 127.0.0.1", entries)
 	}
 	follower.mustAuditNone(t, "the forwarded request on the follower")
+}
+
+// appendFails is a data file whose audit log takes no entry of its own:
+// only the entries stored in a change's transaction land.
+type appendFails struct{ *db.DB }
+
+func (appendFails) AppendAudit(cluster.AuditEntry, int, time.Duration) error {
+	return errors.New("the audit log's own appends fail in this test")
+}
+
+// TestAuditEntryInTheChangesTransaction: a change made in one write
+// stores its entry in that write's transaction, not by an append after
+// the answer, which fails here; a change that failed wrote nothing, and
+// its entry is such an append (lost here, and logged).
+func TestAuditEntryInTheChangesTransaction(t *testing.T) {
+	s := mustOpenAuditServer(t, func(api *http.Server) { api.Store = appendFails{api.Store.(*db.DB)} })
+	const app = "tx.example.com"
+	for _, c := range []struct{ method, path, body, op, app string }{
+		{"POST", "/apps", `{"app": "` + app + `"}`, cluster.OpAddApp, app},
+		{"POST", "/tokens", `{"name": "ci", "scope": "read"}`, "tokens:add", ""},
+		{"DELETE", "/tokens/ci", "", "tokens:rm", ""},
+		{"POST", "/hosts", `{"host": "127.0.0.5"}`, cluster.OpAddHost, ""},
+		{"POST", "/registries", `{"registry": "r.example.com", "username": "u", "password": "p"}`, cluster.OpAddRegistry, ""},
+		{"DELETE", "/registries/r.example.com", "", cluster.OpRemoveRegistry, ""},
+		{"POST", "/apps/" + app + "/settings", `{"batch": 1}`, "settings", app},
+		{"POST", "/apps/" + app + "/maintenance", `{"enabled": true}`, "maintenance", app},
+		{"POST", "/apps/" + app + "/https", `{"enabled": true}`, "https", app},
+		{"POST", "/apps/" + app + "/jobs", `{"name": "nightly", "schedule": "@daily", "command": ["true"]}`, cluster.OpAddJob, app},
+		{"DELETE", "/apps/" + app + "/jobs/nightly", "", cluster.OpRemoveJob, app},
+	} {
+		if status, body := s.send(t, testToken, c.method, c.path, c.body); status != 200 {
+			t.Fatalf("%s %s: %d %s", c.method, c.path, status, body)
+		}
+		if e := s.mustAuditOne(t, c.op, "root", c.app); e.Status != 200 || e.Outcome != cluster.AuditOK {
+			t.Fatalf("%s %s: entry %+v; want 200 ok", c.method, c.path, e)
+		}
+	}
+	if status, body := s.send(t, testToken, "DELETE", "/tokens/nobody", ""); status != 404 {
+		t.Fatalf("removing a token that does not exist: %d %s; want 404", status, body)
+	}
+	s.mustAuditNone(t, "a failed token removal, with the audit log's own appends failing")
+	if !strings.Contains(s.Log.String(), "the audit entry of a request was not stored") {
+		t.Fatalf("the lost entry of the failed change is not logged:\n%s", s.Log.String())
+	}
 }

@@ -28,10 +28,23 @@ type CertStore interface {
 // certStore returns the store of certificates: Certs, or Store when it
 // is one.
 func (s *Server) certStore() (CertStore, error) {
+	return s.certsOf(s.Store)
+}
+
+// certChangeStore is certStore for a handler's change in one write (see
+// changeStore).
+func (s *Server) certChangeStore(w http.ResponseWriter, r *http.Request) (CertStore, error) {
 	if s.Certs != nil {
 		return s.Certs, nil
 	}
-	if c, ok := s.Store.(CertStore); ok {
+	return s.certsOf(s.changeStore(w, r, http.StatusOK))
+}
+
+func (s *Server) certsOf(st Store) (CertStore, error) {
+	if s.Certs != nil {
+		return s.Certs, nil
+	}
+	if c, ok := st.(CertStore); ok {
 		return c, nil
 	}
 	return nil, cluster.Errorf(cluster.EUNAVAILABLE, "This controller keeps no certificates.")
@@ -55,7 +68,7 @@ func (s *Server) setHTTPS(w http.ResponseWriter, r *http.Request, app *cluster.A
 	}
 	h := cluster.AppHTTPS{Enabled: *req.Enabled, Redirect: *req.Enabled && (req.Redirect == nil || *req.Redirect)}
 	note(w, "enabled", strconv.FormatBool(h.Enabled))
-	cs, err := s.certStore()
+	cs, err := s.certChangeStore(w, r)
 	if err != nil {
 		return err
 	}
@@ -139,7 +152,7 @@ func (s *Server) addCert(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	if err != nil {
 		return err
 	}
-	cs, err := s.certStore()
+	cs, err := s.certChangeStore(w, r)
 	if err != nil {
 		return err
 	}
@@ -158,7 +171,7 @@ func (s *Server) addCert(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 // app with HTTPS on gets a new one from the CA.
 func (s *Server) deleteCert(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	domain := strings.ToLower(ps.ByName("domain"))
-	cs, err := s.certStore()
+	cs, err := s.certChangeStore(w, r)
 	if err != nil {
 		return err
 	}

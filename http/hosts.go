@@ -30,7 +30,7 @@ func (s *Server) addHost(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	if err != nil {
 		return err
 	}
-	err = s.Scheduler.AddHost(r.Context(), addr)
+	err = s.Scheduler.AddHost(s.changeContext(w, r, http.StatusOK), addr)
 	s.health.forget()
 	return done(w, err)
 }

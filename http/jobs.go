@@ -39,7 +39,7 @@ func (s *Server) addJob(w http.ResponseWriter, r *http.Request, app *cluster.App
 	if req.Timeout != nil {
 		j.Timeout = *req.Timeout
 	}
-	created, err := s.Scheduler.AddJob(r.Context(), j)
+	created, err := s.Scheduler.AddJob(s.changeContext(w, r, http.StatusOK), j)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (s *Server) addJob(w http.ResponseWriter, r *http.Request, app *cluster.App
 
 // removeJob answers DELETE /apps/:app/jobs/:job.
 func (s *Server) removeJob(w http.ResponseWriter, r *http.Request, app *cluster.App, ps httprouter.Params) error {
-	if err := s.Scheduler.RemoveJob(r.Context(), app.Name, ps.ByName("job")); err != nil {
+	if err := s.Scheduler.RemoveJob(s.changeContext(w, r, http.StatusOK), app.Name, ps.ByName("job")); err != nil {
 		return err
 	}
 	ok(w, struct{}{})

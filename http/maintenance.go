@@ -29,7 +29,7 @@ func (s *Server) setMaintenance(w http.ResponseWriter, r *http.Request, app *clu
 		return err
 	}
 	now := time.Now().UTC()
-	app, err := s.Scheduler.UpdateSettings(r.Context(), app.Name, func(a *cluster.App) {
+	app, err := s.Scheduler.UpdateSettings(s.changeContext(w, r, http.StatusOK), app.Name, func(a *cluster.App) {
 		if !*req.Enabled {
 			a.Maintenance = cluster.AppMaintenance{}
 			return

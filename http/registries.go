@@ -31,7 +31,7 @@ func (s *Server) putRegistry(w http.ResponseWriter, r *http.Request, _ httproute
 		return err
 	}
 	reg.Address = addr
-	if err := s.Store.PutRegistry(reg); err != nil {
+	if err := s.changeStore(w, r, http.StatusOK).PutRegistry(reg); err != nil {
 		return err
 	}
 	s.Logger.Info("registry credentials stored", "registry", reg.Address, "username", reg.Username)
@@ -43,5 +43,5 @@ func (s *Server) deleteRegistry(w http.ResponseWriter, r *http.Request, ps httpr
 	if err != nil {
 		return err
 	}
-	return done(w, s.Store.DeleteRegistry(addr))
+	return done(w, s.changeStore(w, r, http.StatusOK).DeleteRegistry(addr))
 }

@@ -271,14 +271,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := requestID(r)
 	w.Header()["X-Request-Id"] = []string{id} // the canonical key, as Set would write it
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, route: "unmatched"}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, route: "unmatched", start: start}
 	refused := false
 	defer func() {
 		end := time.Now()
 		d := end.Sub(start)
 		s.logRequest(end, id, r, rec.status, d)
 		if rec.audit != nil && !rec.audit.forwarded {
-			s.audit(rec, r, id, start, d)
+			s.audit(rec, r, id, d)
 		}
 		// A refused request is counted by AuthFailed alone: its method and
 		// path are the client's to choose, and each new label value would
@@ -471,6 +471,7 @@ type statusRecorder struct {
 	status int
 	route  string
 	caller Caller
+	start  time.Time
 
 	audit *auditState // set when the request is recorded in the audit log (see auditedRoute)
 }
@@ -478,10 +479,11 @@ type statusRecorder struct {
 // auditState is what a request recorded in the audit log carries besides
 // its status, made only for such requests: reads cost nothing more.
 type auditState struct {
-	forwarded bool              // sent to the leader, which records it
-	params    httprouter.Params // the route's, for the audit entry (httprouter v1.3 makes them per request: kept after it)
-	args      map[string]string // noted by the handler (note)
-	failure   error             // the error answered (failed)
+	forwarded bool                // sent to the leader, which records it
+	params    httprouter.Params   // the route's, for the audit entry (httprouter v1.3 makes them per request: kept after it)
+	args      map[string]string   // noted by the handler (note)
+	failure   error               // the error answered (failed)
+	write     *cluster.AuditWrite // the entry stored with the change, if it was (see changeStore)
 }
 
 // Caller is who made a request: the name of the token it carried, and

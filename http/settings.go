@@ -139,7 +139,7 @@ func (s *Server) setSettings(w http.ResponseWriter, r *http.Request, app *cluste
 	if err := req.checkLimits(app); err != nil {
 		return err
 	}
-	a, err := s.Scheduler.UpdateSettings(r.Context(), app.Name, func(a *cluster.App) {
+	a, err := s.Scheduler.UpdateSettings(s.changeContext(w, r, http.StatusOK), app.Name, func(a *cluster.App) {
 		if req.Batch != nil {
 			a.Batch = int(*req.Batch)
 		}

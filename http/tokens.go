@@ -129,7 +129,7 @@ func (s *Server) addToken(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	if err := s.Store.CreateToken(t); err != nil {
+	if err := s.changeStore(w, r, http.StatusOK).CreateToken(t); err != nil {
 		return err
 	}
 	s.Logger.Info("token created", "token", t.Name, "scope", t.Scope, "apps", t.Apps, "expires", t.Expires, "by", callerOf(w).Name)
@@ -142,7 +142,7 @@ func (s *Server) addToken(w http.ResponseWriter, r *http.Request, _ httprouter.P
 // next request on, by every controller of the store.
 func (s *Server) removeToken(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	name := ps.ByName("name")
-	if err := s.Store.DeleteToken(name); err != nil {
+	if err := s.changeStore(w, r, http.StatusOK).DeleteToken(name); err != nil {
 		return err
 	}
 	s.Logger.Info("token removed", "token", name, "by", callerOf(w).Name)

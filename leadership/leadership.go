@@ -292,5 +292,5 @@ func (l *Leadership) Store(ctx context.Context) scheduler.Store {
 	if t != nil {
 		base = t.store
 	}
-	return termStore{Store: base, l: l, ctx: ctx}
+	return termStore{Store: scheduler.Audited(ctx, base), l: l, ctx: ctx}
 }

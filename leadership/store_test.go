@@ -183,3 +183,27 @@ func TestEnginesFenceByTerm(t *testing.T) {
 		t.Fatalf("the task begun in the ended term: %v", err)
 	}
 }
+
+// TestFencedWriteCarriesTheAuditEntry: the store an operation writes
+// through stores the audit entry its context carries in its first
+// write, still fenced by the term.
+func TestFencedWriteCarriesTheAuditEntry(t *testing.T) {
+	t.Parallel()
+	d := openDB(t)
+	l := leadership.New(leadership.Config{Store: d})
+	w := &cluster.AuditWrite{Entry: func() cluster.AuditEntry {
+		return cluster.AuditEntry{Time: time.Now(), Token: "root", Operation: cluster.OpAddHost, Status: 200, Outcome: cluster.AuditOK}
+	}}
+	op, end, err := l.Begin(cluster.WithAuditWrite(context.Background(), w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer end()
+	if _, err := l.Store(op).AddHost("127.0.0.9"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := d.Audit(cluster.AuditFilter{})
+	if err != nil || !w.Stored() || len(entries) != 1 || entries[0].Operation != cluster.OpAddHost {
+		t.Fatalf("after a fenced write carrying an entry: stored %v, entries %+v, %v; want the one entry", w.Stored(), entries, err)
+	}
+}

@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"context"
+
+	"github.com/longshoreman/longshoreman/cluster"
 )
 
 // Fence binds operations to the leadership term they begin in (package
@@ -50,10 +52,27 @@ func interrupted(ctx context.Context, err error) error {
 }
 
 // fenced returns the store an operation under ctx writes to: the Fence's
-// for ctx's term, or without a Fence, the store itself.
+// for ctx's term, or without a Fence, the store itself (Audited).
 func (s *Scheduler) fenced(ctx context.Context) Store {
 	if s.cfg.Fence == nil {
-		return s.store
+		return Audited(ctx, s.store)
 	}
 	return s.cfg.Fence.Store(ctx)
+}
+
+// Audited returns st as an operation under ctx writes to it: when ctx
+// carries an audit entry (cluster.WithAuditWrite), a view of st whose
+// first write transaction stores it, else st. A Fence's Store applies it
+// to the store it fences.
+func Audited(ctx context.Context, st Store) Store {
+	w := cluster.AuditWriteOf(ctx)
+	if w == nil {
+		return st
+	}
+	if a, ok := st.(interface {
+		Audited(*cluster.AuditWrite) cluster.Store
+	}); ok {
+		return a.Audited(w)
+	}
+	return st
 }

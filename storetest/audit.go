@@ -96,3 +96,54 @@ func testAudit(t *testing.T, open Opener) {
 		t.Fatalf("after a reopen and an append keeping 2: %s; want img:8,img:7", auditImages(got))
 	}
 }
+
+// testAuditedWrites: a view made by Audited stores its entry in its first
+// write transaction, with that write's change, and only when the write
+// succeeds; later writes of the view carry nothing more; the entry is
+// pruned by the view's bounds; the view's writes are the store's.
+func testAuditedWrites(t *testing.T, open Opener) {
+	d := MustOpen(t, open)
+	write := func(n, keep int) *cluster.AuditWrite {
+		return &cluster.AuditWrite{Entry: func() cluster.AuditEntry { return auditAt(n) }, Keep: keep}
+	}
+	images := func() string {
+		t.Helper()
+		got, err := d.Audit(cluster.AuditFilter{})
+		must(t, err)
+		return auditImages(got)
+	}
+
+	w := write(0, 100)
+	v := d.Audited(w)
+	must(t, v.CreateToken(apiToken("ci", cluster.ScopeDeploy, "lst_ci")))
+	if !w.Stored() || images() != "img:0" {
+		t.Fatalf("after a write through an audited view: stored %v, entries %q; want the entry stored", w.Stored(), images())
+	}
+	if _, err := d.TokenByHash(apiToken("ci", cluster.ScopeDeploy, "lst_ci").Hash); err != nil {
+		t.Fatalf("the view's write is not in the store: %v", err)
+	}
+	// Its next writes carry nothing.
+	must(t, v.DeleteToken("ci"))
+	if images() != "img:0" {
+		t.Fatalf("a view's second write stored an entry again: %q", images())
+	}
+
+	// A write that fails stores no entry, and its view's next write none.
+	w = write(1, 100)
+	v = d.Audited(w)
+	if err := v.DeleteToken("ci"); cluster.ErrorCode(err) != cluster.ENOTFOUND {
+		t.Fatalf("DeleteToken of a removed token = %v; want ENOTFOUND", err)
+	}
+	must(t, v.CreateToken(apiToken("ops", cluster.ScopeAdmin, "lst_ops")))
+	if w.Stored() || images() != "img:0" {
+		t.Fatalf("after a failed write through an audited view: stored %v, entries %q; want none stored", w.Stored(), images())
+	}
+
+	// The view's bounds prune as AppendAudit does.
+	for n := 2; n <= 4; n++ {
+		must(t, d.Audited(write(n, 2)).PutRegistry(cluster.Registry{Address: fmt.Sprintf("r%d.example.com", n), Username: "u", Password: "p"}))
+	}
+	if images() != "img:4,img:3" {
+		t.Fatalf("after audited writes keeping 2: %q; want img:4,img:3", images())
+	}
+}

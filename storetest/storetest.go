@@ -60,6 +60,7 @@ func RunConformance(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"Jobs", testJobs},
 		{"Tokens", testTokens},
 		{"Audit", testAudit},
+		{"AuditedWriteCarriesItsEntry", testAuditedWrites},
 		{"GenerationRisesWithEveryWrite", testGenerationRisesWithEveryWrite},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, fresh(t)) })
