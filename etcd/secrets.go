@@ -94,20 +94,39 @@ func (s *Store) RotateEnvKey() (int, error) {
 // token in plaintext (those of a release that sealed env values only), and
 // writes no check.
 func (s *Store) sealAll(all bool) (int, error) {
-	type pending struct {
-		key  string
-		kind string
-		size int
-	}
-	var todo []pending
 	seal := s.keyring.Reseal
-	if !all {
-		seal = s.keyring.SealPlaintext
-	}
 	kinds := []string{cluster.RecordRegistry}
 	if all {
 		kinds = append(kinds, cluster.RecordApp, cluster.RecordRevision)
+	} else {
+		seal = s.keyring.SealPlaintext
 	}
+	todo, err := s.toSeal(kinds, seal)
+	if err != nil {
+		return 0, err
+	}
+	sealed, err := s.sealRecords(todo, seal)
+	if err != nil {
+		return sealed, err
+	}
+	tokenSealed, err := s.sealToken(all)
+	return sealed + tokenSealed, err
+}
+
+// sealFunc seals a record of a kind: the value to write, and whether it
+// differs from the one read.
+type sealFunc func(kind string, value []byte) ([]byte, bool, error)
+
+// unsealed is a record sealFunc changes.
+type unsealed struct {
+	key  string
+	kind string
+	size int
+}
+
+// toSeal lists the records of kinds that seal changes.
+func (s *Store) toSeal(kinds []string, seal sealFunc) ([]unsealed, error) {
+	var todo []unsealed
 	for _, kind := range kinds {
 		err := s.scan(s.key(kind, ""), 100, func(key string, value []byte) error {
 			_, changed, err := seal(kind, value)
@@ -115,14 +134,20 @@ func (s *Store) sealAll(all bool) (int, error) {
 				return fmt.Errorf("sealing %s: %w", key, err)
 			}
 			if changed {
-				todo = append(todo, pending{key, kind, len(value)})
+				todo = append(todo, unsealed{key, kind, len(value)})
 			}
 			return nil
 		})
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
+	return todo, nil
+}
+
+// sealRecords seals todo in batches, each a Txn guarded by the records it
+// read, and returns how many records it wrote.
+func (s *Store) sealRecords(todo []unsealed, seal sealFunc) (int, error) {
 	sealed := 0
 	for len(todo) > 0 {
 		n, size := 0, 0
@@ -156,6 +181,13 @@ func (s *Store) sealAll(all bool) (int, error) {
 		}
 		sealed += count
 	}
+	return sealed, nil
+}
+
+// sealToken seals the API token (one in plaintext; with all, also one
+// sealed with another key) and, with all, writes the check. It returns 1
+// when it sealed the token.
+func (s *Store) sealToken(all bool) (int, error) {
 	tokenSealed := 0
 	err := s.update(func(t *txn) error {
 		tokenSealed = 0
@@ -183,7 +215,7 @@ func (s *Store) sealAll(all bool) (int, error) {
 		}
 		return nil
 	})
-	return sealed + tokenSealed, err
+	return tokenSealed, err
 }
 
 // scan calls fn with every key under prefix and its value, read at one
