@@ -160,22 +160,7 @@ func NewServer(s *Server) *Server {
 	}
 	s.sums = tokenSums{api: s.Token, router: s.RouterToken,
 		apiSum: sha256.Sum256([]byte(s.Token)), routerSum: sha256.Sum256([]byte(s.RouterToken))}
-	r := httprouter.New()
-	r.RedirectTrailingSlash = false
-	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.Error(w, req, cluster.Errorf(cluster.ENOTFOUND, "No such endpoint: %s %s. See the API table in the README.", req.Method, req.URL.Path))
-	})
-	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.Error(w, req, cluster.Errorf(cluster.EMETHOD, "%s is not allowed on %s; allowed: %s.", req.Method, req.URL.Path, w.Header().Get("Allow")))
-	})
-	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
-		if v == http.ErrAbortHandler {
-			panic(v) // a deliberate abort: let net/http cut the connection
-		}
-		s.Logger.Error("panic in handler", "method", req.Method, "path", req.URL.Path, "panic", v)
-		s.Error(w, req, cluster.Errorf(cluster.EINTERNAL, "Internal error."))
-	}
-
+	r := s.newRouter()
 	s.handle(r, "GET", "/apps", s.listApps)
 	s.handle(r, "POST", "/apps", s.fallible(s.createApp))
 	s.handle(r, "GET", "/apps/:app", s.forApp(s.describeApp))
@@ -239,6 +224,27 @@ func NewServer(s *Server) *Server {
 	}
 	s.router = r
 	return s
+}
+
+// newRouter returns a router with no route yet, whose own answers (no
+// route, a method not allowed, a panic) are the API's errors.
+func (s *Server) newRouter() *httprouter.Router {
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.Error(w, req, cluster.Errorf(cluster.ENOTFOUND, "No such endpoint: %s %s. See the API table in the README.", req.Method, req.URL.Path))
+	})
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.Error(w, req, cluster.Errorf(cluster.EMETHOD, "%s is not allowed on %s; allowed: %s.", req.Method, req.URL.Path, w.Header().Get("Allow")))
+	})
+	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		if v == http.ErrAbortHandler {
+			panic(v) // a deliberate abort: let net/http cut the connection
+		}
+		s.Logger.Error("panic in handler", "method", req.Method, "path", req.URL.Path, "panic", v)
+		s.Error(w, req, cluster.Errorf(cluster.EINTERNAL, "Internal error."))
+	}
+	return r
 }
 
 // Routes lists every registered method and canonical path, for tests that
