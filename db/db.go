@@ -67,12 +67,7 @@ type DB struct {
 
 // open is an open data file, shared by a DB and its views.
 type open struct {
-	routesMu   sync.Mutex // serializes RoutingTable, so versions rise one change at a time; guards lastRoutes
-	lastRoutes struct {
-		valid bool
-		gen   [2]uint64 // instancesGen and tableGen the table was built at
-		table cluster.RoutingTable
-	}
+	routes     cluster.TableCache // of RoutingTable, by instancesGen and tableGen
 	bolt       *bolt.DB
 	path       string
 	controller string

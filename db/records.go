@@ -98,11 +98,7 @@ func putRecords(tx *bolt.Tx, recs []cluster.Record) error {
 
 // forgetRoutes drops the remembered routing table, for writes that may
 // change the stored version.
-func (db *DB) forgetRoutes() {
-	db.routesMu.Lock()
-	db.lastRoutes.valid = false
-	db.routesMu.Unlock()
-}
+func (db *DB) forgetRoutes() { db.routes.Forget() }
 
 // WriteRecords writes a data file holding the records read by records to w:
 // how a store that is not a file answers a backup. The file is built in a

@@ -15,13 +15,11 @@ import (
 // restarts; Epoch is the one raised when the file was opened, and Cluster
 // the file's cluster id. It implements pubsub.TableSource.
 func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
-	db.routesMu.Lock()
-	defer db.routesMu.Unlock()
+	db.routes.Lock()
+	defer db.routes.Unlock()
 	gen := [2]uint64{db.instancesGen.Load(), db.tableGen.Load()}
-	if db.lastRoutes.valid && db.lastRoutes.gen == gen {
+	if table, ok := db.routes.Get(gen, db.now()); ok {
 		// Nothing the table shows was written since: same table, same version.
-		table := db.lastRoutes.table
-		table.Time = db.now().UTC()
 		return table, nil
 	}
 	insts, err := db.AllInstances()
@@ -33,17 +31,17 @@ func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
 	var encoded []byte
 	err = db.bolt.View(func(tx *bolt.Tx) error {
 		var err error
-		table, changed, encoded, err = db.routes(tx, insts)
+		table, changed, encoded, err = db.buildRoutes(tx, insts)
 		return err
 	})
 	if err != nil {
 		return table, err
 	}
 	if !changed {
-		db.remember(gen, table)
+		db.routes.Put(gen, table)
 		return table, nil
 	}
-	// Calls are serialized by routesMu, so the stored version cannot have
+	// Calls are serialized by the cache's lock, so the stored version cannot have
 	// moved since the read; instances changed meanwhile raise it again on
 	// the next call.
 	table.Version++
@@ -55,23 +53,17 @@ func (db *DB) RoutingTable() (cluster.RoutingTable, error) {
 		return meta.Put(keyRoutesVersion, []byte(strconv.FormatUint(table.Version, 10)))
 	})
 	if err == nil {
-		db.remember(gen, table)
+		db.routes.Put(gen, table)
 	}
 	return table, err
 }
 
-// remember keeps the table built for an instances generation; the caller
-// holds routesMu.
-func (db *DB) remember(gen [2]uint64, table cluster.RoutingTable) {
-	db.lastRoutes.valid, db.lastRoutes.gen, db.lastRoutes.table = true, gen, table
-}
-
-// routes builds the table from the routed instances of insts (sorted), the
+// buildRoutes builds the table from the routed instances of insts (sorted), the
 // apps served over HTTPS, the pending challenges and the certificates'
 // version, and reports whether it differs from the stored one; Version is
 // the stored version, and encoded the SHA-256 of the table's JSON, which is
 // what is stored (the table itself can be hundreds of KB).
-func (db *DB) routes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTable, bool, []byte, error) {
+func (db *DB) buildRoutes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTable, bool, []byte, error) {
 	table := cluster.RoutingTable{Controller: db.controller, Cluster: db.cluster, Epoch: db.epoch, Time: db.now().UTC(), Routes: map[string][]string{}}
 	for _, inst := range insts {
 		if inst.Routed {
@@ -84,11 +76,7 @@ func (db *DB) routes(tx *bolt.Tx, insts []cluster.Instance) (cluster.RoutingTabl
 		if err := json.Unmarshal(v, &app); err != nil {
 			return err
 		}
-		cluster.AddHTTPS(&table, &app)
-		cluster.AddMaintenance(&table, &app)
-		cluster.AddHeld(&table, &app)
-		cluster.AddCanary(&table, &app, insts)
-		cluster.AddLimits(&table, &app)
+		cluster.AddApp(&table, &app, insts)
 		return nil
 	})
 	if err != nil {

@@ -267,8 +267,6 @@ func (s *Store) RaiseEpoch() error {
 		return err
 	}
 	s.epoch.Store(epoch)
-	s.routesMu.Lock()
-	s.lastRoutes.valid = false
-	s.routesMu.Unlock()
+	s.routes.Forget()
 	return nil
 }

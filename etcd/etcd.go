@@ -139,12 +139,7 @@ type state struct {
 	tableGen     atomic.Uint64 // raised by every write seen of another key the routing table shows (tableKey)
 	cacheMu      sync.Mutex    // guards cache
 	cache        instanceCache
-	routesMu     sync.Mutex // serializes RoutingTable; guards lastRoutes
-	lastRoutes   struct {
-		valid bool
-		gen   [2]uint64 // instancesGen and tableGen
-		table cluster.RoutingTable
-	}
+	routes       cluster.TableCache // of RoutingTable, by instancesGen and tableGen
 }
 
 // Open connects to etcd, checks the prefix's schema, creates the cluster

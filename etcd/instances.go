@@ -134,12 +134,10 @@ func (s *Store) Instances(app string) ([]cluster.Instance, error) {
 // hash in one Txn guarded by both keys, so versions rise one change at a
 // time across every controller on the prefix.
 func (s *Store) RoutingTable() (cluster.RoutingTable, error) {
-	s.routesMu.Lock()
-	defer s.routesMu.Unlock()
+	s.routes.Lock()
+	defer s.routes.Unlock()
 	gen := [2]uint64{s.instancesGen.Load(), s.tableGen.Load()}
-	if s.lastRoutes.valid && s.lastRoutes.gen == gen {
-		table := s.lastRoutes.table
-		table.Time = s.now().UTC()
+	if table, ok := s.routes.Get(gen, s.now()); ok {
 		return table, nil
 	}
 	insts, err := s.AllInstances()
@@ -171,11 +169,7 @@ func (s *Store) RoutingTable() (cluster.RoutingTable, error) {
 			if err := json.Unmarshal(kv.Value, &app); err != nil {
 				return err
 			}
-			cluster.AddHTTPS(&table, &app)
-			cluster.AddMaintenance(&table, &app)
-			cluster.AddHeld(&table, &app)
-			cluster.AddCanary(&table, &app, insts)
-			cluster.AddLimits(&table, &app)
+			cluster.AddApp(&table, &app, insts)
 		}
 		if err := s.getMetaJSON(t, keyChallenges, &table.Challenges); err != nil {
 			return err
@@ -196,7 +190,7 @@ func (s *Store) RoutingTable() (cluster.RoutingTable, error) {
 		return nil
 	})
 	if err == nil {
-		s.lastRoutes.valid, s.lastRoutes.gen, s.lastRoutes.table = true, gen, table
+		s.routes.Put(gen, table)
 	}
 	return table, err
 }
