@@ -96,6 +96,19 @@ func (k *Keyring) DecodeRevision(buf []byte) (*Revision, error) {
 	return &rec.Revision, nil
 }
 
+// DecodeDeploying is DecodeRevision for a revision still deploying, and
+// nil for another: only those cut short are read whole (env values
+// opened).
+func (k *Keyring) DecodeDeploying(buf []byte) (*Revision, error) {
+	var st struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(buf, &st); err != nil || st.Status != StatusDeploying {
+		return nil, err
+	}
+	return k.DecodeRevision(buf)
+}
+
 func (k *Keyring) open(sealed, app, key string) (string, error) {
 	if k == nil {
 		id, _, _ := strings.Cut(sealed, ":")

@@ -173,18 +173,11 @@ func (db *DB) Deploying() ([]cluster.Revision, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRevisions).ForEachBucket(func(app []byte) error {
 			return tx.Bucket(bucketRevisions).Bucket(app).ForEach(func(_, v []byte) error {
-				var st struct {
-					Status string `json:"status"`
+				rev, err := db.keyring.DecodeDeploying(v)
+				if rev != nil {
+					revs = append(revs, *rev)
 				}
-				if err := json.Unmarshal(v, &st); err != nil || st.Status != cluster.StatusDeploying {
-					return err // only the deploying ones' env values are opened
-				}
-				rev, err := db.keyring.DecodeRevision(v)
-				if err != nil {
-					return err
-				}
-				revs = append(revs, *rev)
-				return nil
+				return err
 			})
 		})
 	})

@@ -163,20 +163,13 @@ func (s *Store) Deploying() ([]cluster.Revision, error) {
 		revs = nil
 		kvs, err := t.list(s.key(cluster.RecordRevision, ""))
 		for _, kv := range kvs {
-			var st struct {
-				Status string `json:"status"`
-			}
-			if err := json.Unmarshal(kv.Value, &st); err != nil {
-				return err
-			}
-			if st.Status != cluster.StatusDeploying {
-				continue // only the deploying ones' env values are opened
-			}
-			rev, err := s.keyring.DecodeRevision(kv.Value)
+			rev, err := s.keyring.DecodeDeploying(kv.Value)
 			if err != nil {
 				return err
 			}
-			revs = append(revs, *rev)
+			if rev != nil {
+				revs = append(revs, *rev)
+			}
 		}
 		return err
 	})
