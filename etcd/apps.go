@@ -205,11 +205,9 @@ func (s *Store) HasHost(addr string) (bool, error) {
 // SetDraining marks a host as draining or not; ENOTFOUND when unknown.
 func (s *Store) SetDraining(addr string, draining bool) error {
 	return s.update(func(t *txn) error {
-		buf, err := t.get(s.key(cluster.RecordHost, addr))
+		buf, err := s.readHost(t, addr)
 		if err != nil {
 			return err
-		} else if buf == nil {
-			return errUnknownHost(addr)
 		}
 		var h cluster.Host
 		if err := json.Unmarshal(buf, &h); err != nil {
@@ -223,15 +221,21 @@ func (s *Store) SetDraining(addr string, draining bool) error {
 // RemoveHost forgets a host; ENOTFOUND when unknown.
 func (s *Store) RemoveHost(addr string) error {
 	return s.update(func(t *txn) error {
-		buf, err := t.get(s.key(cluster.RecordHost, addr))
-		if err != nil {
+		if _, err := s.readHost(t, addr); err != nil {
 			return err
-		} else if buf == nil {
-			return errUnknownHost(addr)
 		}
 		t.del(s.key(cluster.RecordHost, addr))
 		return nil
 	})
+}
+
+// readHost reads a host's record in t; ENOTFOUND when unknown.
+func (s *Store) readHost(t *txn, addr string) ([]byte, error) {
+	buf, err := t.get(s.key(cluster.RecordHost, addr))
+	if err == nil && buf == nil {
+		err = errUnknownHost(addr)
+	}
+	return buf, err
 }
 
 func errUnknownHost(addr string) error {
