@@ -249,13 +249,7 @@ func (p *Prober) Run(ctx context.Context) {
 			p.requeue(st)
 			return
 		}
-		p.started(st)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-p.slots }()
-			p.probe(ctx, st, true)
-		}()
+		p.launch(ctx, &wg, st, true)
 	}
 }
 
@@ -285,15 +279,21 @@ func (p *Prober) CheckUnchecked(ctx context.Context, ids []string) {
 			wg.Wait()
 			return
 		}
-		p.started(st)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-p.slots }()
-			p.probe(ctx, st, false)
-		}()
+		p.launch(ctx, &wg, st, false)
 	}
 	wg.Wait()
+}
+
+// launch starts the check of st in the slot the caller took, counted in
+// wg; the slot is given back when the check is done. next is probe's.
+func (p *Prober) launch(ctx context.Context, wg *sync.WaitGroup, st *probeState, next bool) {
+	p.started(st)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() { <-p.slots }()
+		p.probe(ctx, st, next)
+	}()
 }
 
 // requeue puts back a target taken for a check that did not run.
