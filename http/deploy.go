@@ -133,17 +133,7 @@ func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluste
 		ok(w, RolloutResponse{Revision: res.Revision, Instances: nonNil(res.Instances)})
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	var mu sync.Mutex // progress may be reported from several goroutines
-	enc := json.NewEncoder(w)
-	line := func(v any) {
-		mu.Lock()
-		defer mu.Unlock()
-		_ = enc.Encode(v)
-		_ = rc.Flush()
-	}
+	line := streamLines(w) // progress may be reported from several goroutines
 	res, err := run(func(p cluster.Progress) { line(p) })
 	if err != nil {
 		if cluster.ErrorCode(err) == cluster.EINTERNAL {
@@ -173,5 +163,24 @@ func nonNil(s []string) []string {
 func noteRevision(w http.ResponseWriter, res *cluster.DeployResult) {
 	if res != nil && res.Revision > 0 {
 		note(w, "revision", strconv.Itoa(res.Revision))
+	}
+}
+
+// streamLines starts an ndjson answer on w, sent at once so that a client
+// whose stream then breaks knows the change began, and returns the
+// function that writes one line of it and sends it, safe to call from
+// several goroutines.
+func streamLines(w http.ResponseWriter) func(v any) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	var mu sync.Mutex
+	enc := json.NewEncoder(w)
+	return func(v any) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = enc.Encode(v)
+		_ = rc.Flush()
 	}
 }

@@ -2,11 +2,9 @@ package http
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -72,19 +70,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, app *cluster.App, _
 // runStreamed runs a task whose client asked for ndjson: each line of its
 // output as it comes, then its outcome (or error) as the last line.
 func (s *Server) runStreamed(ctx context.Context, w http.ResponseWriter, r *http.Request, app *cluster.App, command []string, timeout time.Duration) {
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	// At once: a client whose stream then breaks knows the task began.
-	_ = rc.Flush()
-	var mu sync.Mutex // lines come from the task's stream goroutine
-	enc := json.NewEncoder(w)
-	line := func(v any) {
-		mu.Lock()
-		defer mu.Unlock()
-		_ = enc.Encode(v)
-		_ = rc.Flush()
-	}
+	line := streamLines(w) // lines come from the task's stream goroutine
 	res, err := s.Scheduler.RunTask(ctx, app.Name, command, timeout, func(l cluster.TaskLine) { line(l) })
 	answer := RunResponse{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Task: res.Task, Host: res.Host}
 	if err == nil {
