@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -436,7 +437,8 @@ func TestLogsNameRequestsButNoSecrets(t *testing.T) {
 	var logs testenv.Log
 	engines := docker.New(docker.Config{Port: 1})
 	defer engines.Close()
-	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Token: testToken, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Token: testToken,
+		Logger:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Scheduler: scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID()})}))
 	defer srv.Close()
 	s := &TestServer{Server: srv, DB: d}
@@ -487,43 +489,92 @@ func TestCachedAnswersFollowWrites(t *testing.T) {
 	}
 }
 
-// TestRequestLogLine reads the request lines of the log: each at INFO
-// with a request id made for it (16 hex digits, another for each request),
-// the method, the path, the status and the duration.
+// TestRequestLogLine reads the request lines of the log: each with a
+// request id made for it (16 hex digits, another for each request), the
+// method, the path, the status and the duration; a read answered without
+// an error at DEBUG, anything else at INFO, so that a log at the default
+// level holds the changes and the errors only.
 func TestRequestLogLine(t *testing.T) {
 	d, err := db.Open(filepath.Join(t.TempDir(), "ls.db"), db.Options{Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	var logs testenv.Log
-	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Token: testToken, Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
+	var debug, info testenv.Log
+	both := teeHandler{slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug}), slog.NewTextHandler(&info, nil)}
+	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Token: testToken, Logger: slog.New(both)}))
 	defer srv.Close()
 	s := &TestServer{Server: srv, DB: d}
 	s.MustOK(t, "GET", "/apps", "")
 	s.MustOK(t, "GET", "/apps", "")
 	s.DoWith(t, "GET", "/hosts", "", map[string]string{"X-Auth": "wrong-token-xyz"})
+	s.MustOK(t, "POST", "/apps", `{"app":"logged.example.com"}`)
 	// A line is written once the handler returned: after the client may
 	// have read a flushed answer.
-	for deadline := time.Now().Add(10 * time.Second); strings.Count(logs.String(), "msg=request ") < 3 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(debug.String(), "msg=request ") < 4 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
-	line := regexp.MustCompile(`^time=\S+ level=INFO msg=request request_id=([0-9a-f]{16}) method=GET path=(\S+) status=(\d+) duration=\S+$`)
-	var ids, got []string
-	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		if !strings.Contains(l, "msg=request ") {
-			continue
+	line := regexp.MustCompile(`^time=\S+ level=(DEBUG|INFO) msg=request request_id=([0-9a-f]{16}) method=(GET|POST) path=(\S+) status=(\d+) duration=\S+$`)
+	lines := func(log string) (ids, got []string) {
+		for _, l := range strings.Split(strings.TrimSpace(log), "\n") {
+			if !strings.Contains(l, "msg=request ") {
+				continue
+			}
+			m := line.FindStringSubmatch(l)
+			if m == nil {
+				t.Fatalf("request line %q is not of the form %s", l, line)
+			}
+			ids, got = append(ids, m[2]), append(got, m[1]+" "+m[3]+" "+m[4]+" "+m[5])
 		}
-		m := line.FindStringSubmatch(l)
-		if m == nil {
-			t.Fatalf("request line %q is not of the form %s", l, line)
-		}
-		ids, got = append(ids, m[1]), append(got, m[2]+" "+m[3])
+		return ids, got
 	}
-	if want := []string{"/apps 200", "/apps 200", "/hosts 401"}; strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("request lines %v, want %v:\n%s", got, want, logs.String())
+	ids, got := lines(debug.String())
+	if want := []string{"DEBUG GET /apps 200", "DEBUG GET /apps 200", "INFO GET /hosts 401", "INFO POST /apps 200"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("request lines %v, want %v:\n%s", got, want, debug.String())
 	}
-	if ids[0] == ids[1] || ids[1] == ids[2] || ids[0] == ids[2] {
+	if ids[0] == ids[1] || ids[1] == ids[2] || ids[0] == ids[2] || ids[2] == ids[3] {
 		t.Fatalf("request ids %v, want one for each request", ids)
 	}
+	if _, got := lines(info.String()); strings.Join(got, ",") != "INFO GET /hosts 401,INFO POST /apps 200" {
+		t.Fatalf("request lines at INFO %v, want the refusal and the change only:\n%s", got, info.String())
+	}
+}
+
+// teeHandler sends each record to every handler that takes its level.
+type teeHandler []slog.Handler
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	for _, h := range t {
+		if h.Enabled(ctx, l) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	for _, h := range t {
+		if h.Enabled(ctx, r.Level) {
+			if err := h.Handle(ctx, r.Clone()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t teeHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	out := make(teeHandler, len(t))
+	for i, h := range t {
+		out[i] = h.WithAttrs(attrs)
+	}
+	return out
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	out := make(teeHandler, len(t))
+	for i, h := range t {
+		out[i] = h.WithGroup(name)
+	}
+	return out
 }

@@ -346,15 +346,21 @@ func requestID(r *http.Request) string {
 	return hex.EncodeToString(b[:])
 }
 
-// logRequest writes the request's line of the log at Info, the line
-// Logger.Info would write, at the time its duration was taken, and without
-// looking up the caller (serve's handlers do not show the source).
+// logRequest writes the request's line of the log, the line Logger.Info
+// would write, at the time its duration was taken, and without looking up
+// the caller (serve's handlers do not show the source). A read answered
+// without an error is logged at Debug: the dashboard and scripts poll, and
+// every change is also in the audit log (see the README, Logs).
 func (s *Server) logRequest(end time.Time, id string, r *http.Request, status int, d time.Duration) {
+	level := slog.LevelInfo
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && status < 400 {
+		level = slog.LevelDebug
+	}
 	h, ctx := s.Logger.Handler(), context.Background()
-	if !h.Enabled(ctx, slog.LevelInfo) {
+	if !h.Enabled(ctx, level) {
 		return
 	}
-	line := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+	line := slog.NewRecord(end, level, "request", 0)
 	line.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 		slog.Int("status", status), slog.Duration("duration", d.Round(time.Microsecond)))
 	_ = h.Handle(ctx, line)
