@@ -350,7 +350,7 @@ func requestID(r *http.Request) string {
 // would write, at the time its duration was taken, and without looking up
 // the caller (serve's handlers do not show the source). A read answered
 // without an error is logged at Debug: the dashboard and scripts poll, and
-// every change is also in the audit log (see the README, Logs).
+// every change is also in the audit log (see the README, Operations).
 func (s *Server) logRequest(end time.Time, id string, r *http.Request, status int, d time.Duration) {
 	level := slog.LevelInfo
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && status < 400 {
