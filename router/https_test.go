@@ -238,8 +238,7 @@ func TestHTTPSBySNI(t *testing.T) {
 // testHTTPSBySNI checks HTTPS through the router's loop, or with
 // rpOnly through net/http's server alone.
 func testHTTPSBySNI(t *testing.T, rpOnly bool) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	ca := newTestCA(t)
 	fc := newFakeController(t, "router-token")
 	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com"), ca.issue(t, "*.w.example.com")}})
@@ -346,8 +345,7 @@ func statusBody(t *testing.T, url string) string {
 }
 
 func TestHTTPSFromCacheWithoutController(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	ca := newTestCA(t)
 	fc := newFakeController(t, "router-token")
 	fc.serve(cluster.CertSet{Version: 4, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})
@@ -400,8 +398,7 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 }
 
 func TestChallengesAndRedirect(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	ca := newTestCA(t)
 	fc := newFakeController(t, "router-token")
 	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com"), ca.issue(t, "b.example.com")}})
@@ -486,8 +483,7 @@ func TestChallengesAndRedirect(t *testing.T) {
 }
 
 func TestCertificateChangeDuringTraffic(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	ca := newTestCA(t)
 	fc := newFakeController(t, "router-token")
 	first := ca.issue(t, "a.example.com")
@@ -576,8 +572,7 @@ func TestCertificateChangeDuringTraffic(t *testing.T) {
 }
 
 func TestCertificatesFromHTTPSController(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	ca := newTestCA(t)
 	fc := startFakeController(t, "router-token", httptest.NewTLSServer)
 	fc.serve(cluster.CertSet{Version: 7, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})

@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -44,8 +41,7 @@ func getStatus(t *testing.T, client *http.Client, url, host string, header http.
 // (Bearer or X-Auth) it answers the full status.
 func TestStatusWithoutTokenSaysOnlyOk(t *testing.T) {
 	t.Parallel()
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	ca := newTestCA(t)
 	fc := newFakeController(t, testRouterToken)
 	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})
