@@ -138,6 +138,21 @@ func (fc *fakeController) serve(set cluster.CertSet) {
 	fc.mu.Unlock()
 }
 
+// certController returns a new CA and a fake controller that takes the
+// router token and serves version of a set of certificates the CA issued,
+// one for each of names.
+func certController(t *testing.T, version uint64, names ...string) (*testCA, *fakeController) {
+	t.Helper()
+	ca := newTestCA(t)
+	fc := newFakeController(t, testRouterToken)
+	set := cluster.CertSet{Version: version}
+	for _, n := range names {
+		set.Certs = append(set.Certs, ca.issue(t, n))
+	}
+	fc.serve(set)
+	return ca, fc
+}
+
 // tablePublisher publishes a signed table that the test changes.
 type tablePublisher struct {
 	src *staticSource
@@ -239,9 +254,7 @@ func TestHTTPSBySNI(t *testing.T) {
 // rpOnly through net/http's server alone.
 func testHTTPSBySNI(t *testing.T, rpOnly bool) {
 	c := testRedis(t)
-	ca := newTestCA(t)
-	fc := newFakeController(t, "router-token")
-	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com"), ca.issue(t, "*.w.example.com")}})
+	ca, fc := certController(t, 1, "a.example.com", "*.w.example.com")
 	ba, _ := backend(t, "a")
 	bw, _ := backend(t, "w")
 	bb, _ := backend(t, "b")
@@ -346,9 +359,7 @@ func statusBody(t *testing.T, url string) string {
 
 func TestHTTPSFromCacheWithoutController(t *testing.T) {
 	c := testRedis(t)
-	ca := newTestCA(t)
-	fc := newFakeController(t, "router-token")
-	fc.serve(cluster.CertSet{Version: 4, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})
+	ca, fc := certController(t, 4, "a.example.com")
 	ba, _ := backend(t, "a")
 	ch := "test.router.https.cache"
 	publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 4,
@@ -399,9 +410,7 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 
 func TestChallengesAndRedirect(t *testing.T) {
 	c := testRedis(t)
-	ca := newTestCA(t)
-	fc := newFakeController(t, "router-token")
-	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com"), ca.issue(t, "b.example.com")}})
+	ca, fc := certController(t, 1, "a.example.com", "b.example.com")
 	ba, _ := backend(t, "a")
 	bb, _ := backend(t, "b")
 	bc, _ := backend(t, "c")

@@ -23,9 +23,7 @@ import (
 // there is not served.
 func TestKeptTableServedWhileAllIsAway(t *testing.T) {
 	c := testRedis(t)
-	ca := newTestCA(t)
-	fc := newFakeController(t, "router-token")
-	fc.serve(cluster.CertSet{Version: 2, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})
+	ca, fc := certController(t, 2, "a.example.com")
 	ba, _ := backend(t, "a")
 	ch := "test.router.kept." + time.Now().Format("150405.000000")
 	tp := publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Epoch: 7, Controller: "c", Cluster: "k", Certs: 2,

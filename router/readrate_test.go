@@ -107,9 +107,7 @@ func startReadRateRouter(t *testing.T, cfg router.RunConfig, inst *bigInstance, 
 		return &readRateRouter{addr: runWith(t, cfg, routes)}
 	}
 	c := testRedis(t)
-	ca := newTestCA(t)
-	fc := newFakeController(t, testRouterToken)
-	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "big.example.com")}})
+	ca, fc := certController(t, 1, "big.example.com")
 	ch := "test.router.readrate." + strings.ReplaceAll(t.Name(), "/", ".") + time.Now().Format(".150405.000000")
 	publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 1, Routes: routes,
 		HTTPS: map[string]cluster.HTTPSRoute{"big.example.com": {}}})

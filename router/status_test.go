@@ -42,9 +42,7 @@ func getStatus(t *testing.T, client *http.Client, url, host string, header http.
 func TestStatusWithoutTokenSaysOnlyOk(t *testing.T) {
 	t.Parallel()
 	c := testRedis(t)
-	ca := newTestCA(t)
-	fc := newFakeController(t, testRouterToken)
-	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})
+	ca, fc := certController(t, 1, "a.example.com")
 	ba, _ := backend(t, "a")
 	ch := "test.router.status." + time.Now().Format("150405.000000")
 	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: testRouterToken})
