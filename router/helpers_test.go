@@ -83,6 +83,13 @@ func launch(t *testing.T, cfg router.RunConfig) (*router.Router, string, func() 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- router.Run(ctx, cfg) }()
+	var r *router.Router
+	select {
+	case r = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run: %v", err)
+	}
 	var once sync.Once
 	var runErr error
 	stop := func() error {
@@ -101,11 +108,5 @@ func launch(t *testing.T, cfg router.RunConfig) (*router.Router, string, func() 
 			t.Errorf("Run: %v", err)
 		}
 	})
-	select {
-	case r := <-ready:
-		return r, ln.Addr().String(), stop
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-		return nil, "", nil
-	}
+	return r, ln.Addr().String(), stop
 }
