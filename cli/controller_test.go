@@ -19,10 +19,7 @@ func TestAppsHostsEnvs(t *testing.T) {
 	c := startController(t)
 	u := newCLI(t, c)
 
-	r := u.run("apps")
-	if r.Code != 0 || r.Stdout != "" || !strings.Contains(r.Stderr, "No apps yet") {
-		t.Errorf("apps on an empty cluster: %+v", r)
-	}
+	u.none([]string{"apps"}, "No apps yet")
 	if out := u.ok("apps:add", "b.example.com"); out != "Added app b.example.com.\n" {
 		t.Errorf("apps:add: %q", out)
 	}
@@ -45,7 +42,7 @@ func TestAppsHostsEnvs(t *testing.T) {
 		t.Errorf("envs:rm: %q", out)
 	}
 	// What to do is said as a command of this client, not as an API call.
-	r = u.fails([]string{"-a", "a.example.com", "envs:rm", "NOPE"}, "App a.example.com has no env NOPE: list its envs with longshoreman --app a.example.com envs.")
+	r := u.fails([]string{"-a", "a.example.com", "envs:rm", "NOPE"}, "App a.example.com has no env NOPE: list its envs with longshoreman --app a.example.com envs.")
 	if strings.Contains(r.Stderr, "GET /") {
 		t.Errorf("envs:rm of an unset key tells a CLI user to make an HTTP call: %s", r.Stderr)
 	}
@@ -56,14 +53,8 @@ func TestAppsHostsEnvs(t *testing.T) {
 	u.fails([]string{"describe", "--app", "zzz.example.com"}, "app zzz.example.com is unknown")
 	golden(t, "status/undeployed", statusWithoutHostDetail(u.ok("status")))
 
-	r = u.run("-a", "a.example.com", "history")
-	if r.Code != 0 || r.Stdout != "" || !strings.Contains(r.Stderr, "has not been deployed yet") {
-		t.Errorf("history of an app never deployed: %+v", r)
-	}
-	r = u.run("-a", "a.example.com", "instances")
-	if r.Code != 0 || r.Stdout != "" || !strings.Contains(r.Stderr, "no routed instances") {
-		t.Errorf("instances of an app never deployed: %+v", r)
-	}
+	u.none([]string{"-a", "a.example.com", "history"}, "has not been deployed yet")
+	u.none([]string{"-a", "a.example.com", "instances"}, "no routed instances")
 	u.fails([]string{"-a", "a.example.com", "scale", "2"}, "has never been deployed")
 	u.fails([]string{"-a", "a.example.com", "rollback"}, "a.example.com")
 

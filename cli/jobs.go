@@ -71,15 +71,11 @@ func runJobsAdd(ctx context.Context, c *Call) error {
 	if _, err := cluster.ParseSchedule(schedule); err != nil {
 		return err
 	}
-	body := api.JobRequest{Name: name, Schedule: schedule, Command: c.Rest}
-	if s := c.String("timeout"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("--timeout %q is not a duration: give one such as 10m or 90s", s)
-		}
-		cd := cluster.Duration(d)
-		body.Timeout = &cd
+	timeout, err := taskTimeout(c)
+	if err != nil {
+		return err
 	}
+	body := api.JobRequest{Name: name, Schedule: schedule, Command: c.Rest, Timeout: timeout}
 	cl, err := c.Client()
 	if err != nil {
 		return err

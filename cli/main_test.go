@@ -178,6 +178,15 @@ func (u *cli) fails(args []string, want ...string) result {
 	return r
 }
 
+// none runs a listing of nothing and checks that it exits 0 with nothing
+// on stdout and a note containing note on stderr.
+func (u *cli) none(args []string, note string) {
+	u.tb.Helper()
+	if r := u.run(args...); r.Code != 0 || r.Stdout != "" || !strings.Contains(r.Stderr, note) {
+		u.tb.Errorf("longshoreman %s: %+v; want exit 0, no output and %q", strings.Join(args, " "), r, note)
+	}
+}
+
 var volatile = []struct {
 	re   *regexp.Regexp
 	with string

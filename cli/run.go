@@ -40,15 +40,11 @@ func runTask(ctx context.Context, c *Call) error {
 	if len(c.Rest) == 0 {
 		return fmt.Errorf("run needs the command after --, e.g. longshoreman --app %s run -- migrate --all", c.App)
 	}
-	body := api.RunRequest{Command: c.Rest}
-	if s := c.String("timeout"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("--timeout %q is not a duration: give one such as 10m or 90s", s)
-		}
-		cd := cluster.Duration(d)
-		body.Timeout = &cd
+	timeout, err := taskTimeout(c)
+	if err != nil {
+		return err
 	}
+	body := api.RunRequest{Command: c.Rest, Timeout: timeout}
 	cl, err := c.Client()
 	if err != nil {
 		return err
@@ -93,4 +89,18 @@ func runTask(ctx context.Context, c *Call) error {
 		return fmt.Errorf("interrupted: the task runs on in its container to its end or its timeout; see how it ended with %s", lookUp)
 	}
 	return fmt.Errorf("the connection to %s ended before the task did (the controller stopped, or the network failed): the task runs on in its container to its end or its timeout, and the controller that leads records how it ended; see it with %s", cl.URL, lookUp)
+}
+
+// taskTimeout reads --timeout, how long a task may run: nil when not given.
+func taskTimeout(c *Call) (*cluster.Duration, error) {
+	s := c.String("timeout")
+	if s == "" {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return nil, fmt.Errorf("--timeout %q is not a duration: give one such as 10m or 90s", s)
+	}
+	cd := cluster.Duration(d)
+	return &cd, nil
 }

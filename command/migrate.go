@@ -40,25 +40,16 @@ Usage: longshoreman migrate [--force] FROM TO
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	from, to, err := copyArgs(fs, args, "FROM", "give another target.")
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return cluster.Errorf(cluster.EINVALID, "migrate needs two arguments, FROM and TO (got %d).", fs.NArg())
-	}
-	from, to := fs.Arg(0), fs.Arg(1)
-	if from == to {
-		return cluster.Errorf(cluster.EINVALID, "FROM and TO are both %s: give another target.", from)
-	}
-	src, err := openRecords(from, false, c.Getenv)
+	src, keyless, err := openSource(from, "FROM", c.Getenv)
 	if err != nil {
-		return fmt.Errorf("opening FROM: %w", err)
+		return err
 	}
 	defer src.Close()
-	if keyless, err := keysOmitted(src); err != nil {
-		return fmt.Errorf("reading FROM: %w", err)
-	} else if keyless {
+	if keyless {
 		return cluster.Errorf(cluster.EINVALID, "%s is a backup taken without keys: restore it with `longshoreman restore %s %s`, which keeps the keys TO holds.", from, from, to)
 	}
 	dst, err := openRecords(to, true, c.Getenv)
@@ -84,6 +75,40 @@ Usage: longshoreman migrate [--force] FROM TO
 type recordStore interface {
 	cluster.RecordStore
 	Close() error
+}
+
+// copyArgs parses the flags and the two arguments of a copy from one store
+// to another: the source, which source names (FROM, BACKUP), and TO, which
+// must be another store; same says what to do when it is not.
+func copyArgs(fs *flag.FlagSet, args []string, source, same string) (from, to string, err error) {
+	if err := fs.Parse(args); err != nil {
+		return "", "", err
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		verb := strings.TrimPrefix(fs.Name(), "longshoreman ")
+		return "", "", cluster.Errorf(cluster.EINVALID, "%s needs two arguments, %s and TO (got %d).", verb, source, fs.NArg())
+	}
+	from, to = fs.Arg(0), fs.Arg(1)
+	if from == to {
+		return "", "", cluster.Errorf(cluster.EINVALID, "%s and TO are both %s: %s", source, from, same)
+	}
+	return from, to, nil
+}
+
+// openSource opens the source of a copy, which source names in errors,
+// read-only, and reports whether it is a backup taken without keys.
+func openSource(from, source string, getenv func(string) string) (recordStore, bool, error) {
+	src, err := openRecords(from, false, getenv)
+	if err != nil {
+		return nil, false, fmt.Errorf("opening %s: %w", source, err)
+	}
+	keyless, err := keysOmitted(src)
+	if err != nil {
+		src.Close()
+		return nil, false, fmt.Errorf("reading %s: %w", source, err)
+	}
+	return src, keyless, nil
 }
 
 // openRecords opens a store for `migrate`: the source read-only (a data

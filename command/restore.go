@@ -43,26 +43,15 @@ Usage: longshoreman restore [--new-keys] BACKUP TO
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	from, to, err := copyArgs(fs, args, "BACKUP", "restore a copy of the backup onto the data file or etcd prefix to replace.")
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return cluster.Errorf(cluster.EINVALID, "restore needs two arguments, BACKUP and TO (got %d).", fs.NArg())
-	}
-	from, to := fs.Arg(0), fs.Arg(1)
-	if from == to {
-		return cluster.Errorf(cluster.EINVALID, "BACKUP and TO are both %s: restore a copy of the backup onto the data file or etcd prefix to replace.", from)
-	}
-	src, err := openRecords(from, false, c.Getenv)
+	src, keyless, err := openSource(from, "BACKUP", c.Getenv)
 	if err != nil {
-		return fmt.Errorf("opening BACKUP: %w", err)
+		return err
 	}
 	defer src.Close()
-	keyless, err := keysOmitted(src)
-	if err != nil {
-		return fmt.Errorf("reading BACKUP: %w", err)
-	}
 	var keys cluster.Keys
 	if keyless && !*newKeys {
 		if keys, err = targetKeys(to, c.Getenv); err != nil {

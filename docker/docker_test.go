@@ -58,12 +58,20 @@ func runApp(t *testing.T, e *docker.Engines, host string, env ...string) cluster
 	return ct
 }
 
+// uniqueApp returns an app name made of prefix and unique to the test;
+// its containers are removed when the test ends.
+func uniqueApp(t *testing.T, prefix string) string {
+	t.Helper()
+	app := testenv.UniqueApp(t, prefix)
+	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	return app
+}
+
 // startApp starts a container of the test app on host, and does not wait
 // for it to answer (it may be asked to crash).
 func startApp(t *testing.T, e *docker.Engines, host string, env ...string) cluster.Container {
 	t.Helper()
-	app := testenv.UniqueApp(t, "docker-test")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := uniqueApp(t, "docker-test")
 	ct, err := e.Run(ctxFor(t, 30*time.Second), cluster.ContainerSpec{
 		App: app, Revision: 7, Host: host, Image: testenv.Image(t, "1"), Env: env, Port: cluster.DefaultPort,
 	})
@@ -181,8 +189,7 @@ func TestStopIsGraceful(t *testing.T) {
 func TestRunFailsCleanly(t *testing.T) {
 	e := newEngines(t)
 	host := testenv.Hosts(t)[0]
-	app := testenv.UniqueApp(t, "docker-test-missing")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := uniqueApp(t, "docker-test-missing")
 	ctx := ctxFor(t, 30*time.Second)
 	_, err := e.Run(ctx, cluster.ContainerSpec{App: app, Revision: 1, Host: host, Image: "longshoreman-testapp:nope", Port: 3000})
 	wantCode(t, err, cluster.EHOST, "longshoreman-testapp:nope", host)

@@ -19,8 +19,7 @@ import (
 func TestRunWithLimits(t *testing.T) {
 	e := newEngines(t)
 	host := testenv.Hosts(t)[0]
-	app := testenv.UniqueApp(t, "docker-limits")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := uniqueApp(t, "docker-limits")
 	ctx := ctxFor(t, 2*time.Minute)
 	ct, err := e.Run(ctx, cluster.ContainerSpec{App: app, Revision: 1, Host: host, Image: testenv.Image(t, "1"),
 		Port: cluster.DefaultPort, Memory: 64 << 20, CPUs: 0.5})

@@ -30,8 +30,7 @@ func taskContainers(t *testing.T, app string) string {
 func TestRunTask(t *testing.T) {
 	e := newEngines(t)
 	host := testenv.Hosts(t)[0]
-	app := testenv.UniqueApp(t, "docker-task")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := uniqueApp(t, "docker-task")
 	spec := func(task string, cmd ...string) cluster.ContainerSpec {
 		return cluster.ContainerSpec{App: app, Revision: 3, Host: host, Image: testenv.Image(t, "1"), Env: []string{"GREETING=hi there"}, Command: cmd, Task: task}
 	}
@@ -166,8 +165,7 @@ func TestRunTask(t *testing.T) {
 func TestListMarksTasks(t *testing.T) {
 	e := newEngines(t)
 	host := testenv.Hosts(t)[0]
-	app := testenv.UniqueApp(t, "docker-tasklist")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := uniqueApp(t, "docker-tasklist")
 	taskDeadline := time.Now().Add(5 * time.Second).Truncate(time.Millisecond)
 	done := make(chan error, 1)
 	go func() {
@@ -208,8 +206,7 @@ func TestListMarksTasks(t *testing.T) {
 func TestRunHonoursCommand(t *testing.T) {
 	e := newEngines(t)
 	host := testenv.Hosts(t)[0]
-	app := testenv.UniqueApp(t, "docker-cmd")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := uniqueApp(t, "docker-cmd")
 	ct, err := e.Run(ctxFor(t, time.Minute), cluster.ContainerSpec{App: app, Revision: 1, Host: host, Image: testenv.Image(t, "1"),
 		Port: cluster.DefaultPort, Command: []string{"echo", "not", "serving"}})
 	if err != nil {

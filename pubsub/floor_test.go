@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 )
 
@@ -18,8 +17,7 @@ import (
 // newer one; its status shows the floor until then.
 func TestSubscriberFloor(t *testing.T) {
 	t.Parallel()
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
+	c, ch := testChannel(t)
 	now := uint64(time.Now().UnixNano())
 	floor := cluster.RoutingTable{Epoch: now, Version: 5, Cluster: "K", Controller: "A"}
 	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}, Cluster: "K", Floor: &floor})

@@ -7,13 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 )
 
 func TestChangedReachesSubscriber(t *testing.T) {
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
+	c, ch := testChannel(t)
 	src := newSource()
 	p := startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: time.Minute})
 	_, applied := startSubscriber(t, c, ch)
@@ -37,8 +35,7 @@ func TestChangedReachesSubscriber(t *testing.T) {
 }
 
 func TestSyncRequestAnsweredAtOnce(t *testing.T) {
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
+	c, ch := testChannel(t)
 	src := newSource()
 	src.set(map[string][]string{"a.example.com": {"127.0.0.1:1"}})
 	p := startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: time.Hour})
@@ -55,8 +52,7 @@ func TestSyncRequestAnsweredAtOnce(t *testing.T) {
 }
 
 func TestHeartbeatRepeatsVersion(t *testing.T) {
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
+	c, ch := testChannel(t)
 	raw := rawSubscribe(t, c, ch)
 	startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: newSource(), Republish: 100 * time.Millisecond})
 	deadline := time.After(2 * time.Second)
@@ -74,8 +70,7 @@ func TestHeartbeatRepeatsVersion(t *testing.T) {
 }
 
 func TestChangedCoalescesBursts(t *testing.T) {
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
+	c, ch := testChannel(t)
 	raw := rawSubscribe(t, c, ch)
 	src := newSource()
 	p := startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: time.Hour, Coalesce: 20 * time.Millisecond})

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 )
 
@@ -61,6 +62,13 @@ func newClient(t *testing.T, addr string) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// testChannel returns a client of the test Redis and a channel private to
+// this test run.
+func testChannel(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	return newClient(t, testenv.Redis(t)), channel(t)
 }
 
 // channel returns a channel name private to this test run.

@@ -20,8 +20,7 @@ import (
 // (lower version, higher epoch, same controller id), replays, a lower epoch
 // from another controller, and an epoch far in the future.
 func TestSubscriberOrdersByEpochThenVersion(t *testing.T) {
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
+	c, ch := testChannel(t)
 	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}, Cluster: "K"})
 	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
 	a := attacker{t, c, ch}
@@ -76,8 +75,7 @@ func TestSubscriberDropsForgedTables(t *testing.T) {
 // loggedSubscriber starts a subscriber of cluster K with testKey whose
 // log is kept, once subscribed, and an attacker on its channel.
 func loggedSubscriber(t *testing.T) (*pubsub.Subscriber, <-chan cluster.RoutingTable, *testenv.Log, attacker) {
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
+	c, ch := testChannel(t)
 	log := &testenv.Log{}
 	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}, Cluster: "K",
 		Logger: slog.New(slog.NewTextHandler(log, nil))})
@@ -88,8 +86,7 @@ func loggedSubscriber(t *testing.T) (*pubsub.Subscriber, <-chan cluster.RoutingT
 // TestSubscriberKeyRotation: a router given "new,old" accepts tables signed
 // with either, so the controller can switch keys without a gap.
 func TestSubscriberKeyRotation(t *testing.T) {
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
+	c, ch := testChannel(t)
 	oldKey, newKey := testKey, []byte("rotated-key-0123456789abcdef")
 	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{newKey, oldKey}, Cluster: "K"})
 	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
@@ -108,8 +105,7 @@ func TestSubscriberKeyRotation(t *testing.T) {
 // the first one heard and hands it to Adopt; tables of another cluster,
 // validly signed and newer, are then dropped, counted and shown.
 func TestSubscriberStaysWithItsCluster(t *testing.T) {
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
+	c, ch := testChannel(t)
 	var mu sync.Mutex
 	var adopted []string
 	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey},

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 )
 
@@ -17,8 +16,7 @@ import (
 // one of its keys, and drops (and counts) an unsigned one, one signed with
 // another key and one of another cluster, published on its channel.
 func TestTrafficOverRedis(t *testing.T) {
-	c := newClient(t, testenv.Redis(t))
-	ch := channel(t)
+	c, ch := testChannel(t)
 	key, other := []byte("traffic-key-0123456789"), []byte("other-key-0123456789")
 	rx := pubsub.NewTrafficReceiver(pubsub.TrafficReceiverConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{key}, Cluster: "cl-1"})
 	var mu sync.Mutex

@@ -98,18 +98,11 @@ func parsePlainHead(b []byte, method string) (h plainHead, ok bool) {
 		case asciiEqualFold(k, "Transfer-Encoding"), asciiEqualFold(k, "Trailer"):
 			return h, false
 		case asciiEqualFold(k, "Connection"):
-			for len(v) > 0 {
-				var tok []byte
-				tok, v, _ = bytes.Cut(v, []byte(","))
-				tok = trimBlanks(tok)
-				switch {
-				case asciiEqualFold(tok, "close"):
-					h.close = true
-				case len(tok) == 0, asciiEqualFold(tok, "keep-alive"):
-				default:
-					return h, false
-				}
+			c, ok := connectionClose(v)
+			if !ok {
+				return h, false
 			}
+			h.close = h.close || c
 		}
 	}
 	if method == http.MethodHead || h.status == http.StatusNoContent || h.status == http.StatusNotModified {

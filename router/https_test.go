@@ -138,6 +138,21 @@ func (fc *fakeController) serve(set cluster.CertSet) {
 	fc.mu.Unlock()
 }
 
+// certController returns a new CA and a fake controller that takes the
+// router token and serves version of a set of certificates the CA issued,
+// one for each of names.
+func certController(t *testing.T, version uint64, names ...string) (*testCA, *fakeController) {
+	t.Helper()
+	ca := newTestCA(t)
+	fc := newFakeController(t, testRouterToken)
+	set := cluster.CertSet{Version: version}
+	for _, n := range names {
+		set.Certs = append(set.Certs, ca.issue(t, n))
+	}
+	fc.serve(set)
+	return ca, fc
+}
+
 // tablePublisher publishes a signed table that the test changes.
 type tablePublisher struct {
 	src *staticSource
@@ -238,11 +253,8 @@ func TestHTTPSBySNI(t *testing.T) {
 // testHTTPSBySNI checks HTTPS through the router's loop, or with
 // rpOnly through net/http's server alone.
 func testHTTPSBySNI(t *testing.T, rpOnly bool) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
-	ca := newTestCA(t)
-	fc := newFakeController(t, "router-token")
-	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com"), ca.issue(t, "*.w.example.com")}})
+	c := testRedis(t)
+	ca, fc := certController(t, 1, "a.example.com", "*.w.example.com")
 	ba, _ := backend(t, "a")
 	bw, _ := backend(t, "w")
 	bb, _ := backend(t, "b")
@@ -346,11 +358,8 @@ func statusBody(t *testing.T, url string) string {
 }
 
 func TestHTTPSFromCacheWithoutController(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
-	ca := newTestCA(t)
-	fc := newFakeController(t, "router-token")
-	fc.serve(cluster.CertSet{Version: 4, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})
+	c := testRedis(t)
+	ca, fc := certController(t, 4, "a.example.com")
 	ba, _ := backend(t, "a")
 	ch := "test.router.https.cache"
 	publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 4,
@@ -400,11 +409,8 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 }
 
 func TestChallengesAndRedirect(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
-	ca := newTestCA(t)
-	fc := newFakeController(t, "router-token")
-	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com"), ca.issue(t, "b.example.com")}})
+	c := testRedis(t)
+	ca, fc := certController(t, 1, "a.example.com", "b.example.com")
 	ba, _ := backend(t, "a")
 	bb, _ := backend(t, "b")
 	bc, _ := backend(t, "c")
@@ -486,8 +492,7 @@ func TestChallengesAndRedirect(t *testing.T) {
 }
 
 func TestCertificateChangeDuringTraffic(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	ca := newTestCA(t)
 	fc := newFakeController(t, "router-token")
 	first := ca.issue(t, "a.example.com")
@@ -576,8 +581,7 @@ func TestCertificateChangeDuringTraffic(t *testing.T) {
 }
 
 func TestCertificatesFromHTTPSController(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	ca := newTestCA(t)
 	fc := startFakeController(t, "router-token", httptest.NewTLSServer)
 	fc.serve(cluster.CertSet{Version: 7, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})

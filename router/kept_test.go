@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -23,11 +22,8 @@ import (
 // from its certificate cache, over HTTPS; a table of another cluster kept
 // there is not served.
 func TestKeptTableServedWhileAllIsAway(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
-	ca := newTestCA(t)
-	fc := newFakeController(t, "router-token")
-	fc.serve(cluster.CertSet{Version: 2, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})
+	c := testRedis(t)
+	ca, fc := certController(t, 2, "a.example.com")
 	ba, _ := backend(t, "a")
 	ch := "test.router.kept." + time.Now().Format("150405.000000")
 	tp := publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Epoch: 7, Controller: "c", Cluster: "k", Certs: 2,

@@ -101,19 +101,23 @@ func TestSlowHeadersAreCut(t *testing.T) {
 		map[string][]string{"a.example.com": {b1}})
 	c := dialRaw(t, addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n")
-	go func() {
-		for range 100 { // one header byte every 100ms: 10s in all
-			time.Sleep(100 * time.Millisecond)
-			if _, err := io.WriteString(c, "X"); err != nil {
-				return
-			}
-		}
-	}()
+	go trickle(c)
 	if !closedWithin(c, 8*time.Second) {
 		t.Fatal("a client sending its headers for 10s was not cut by the 500ms header timeout")
 	}
 	if code, body := testenv.HTTPGet(t, addr, "/_ping", 5*time.Second); code != 200 || body != "pong" {
 		t.Fatalf("after the cut: %d %q", code, body)
+	}
+}
+
+// trickle writes one header byte to c every 100ms, 10s in all, until a
+// write fails.
+func trickle(c net.Conn) {
+	for range 100 {
+		time.Sleep(100 * time.Millisecond)
+		if _, err := io.WriteString(c, "X"); err != nil {
+			return
+		}
 	}
 }
 

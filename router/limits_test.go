@@ -2,7 +2,6 @@ package router_test
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,10 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -86,38 +82,12 @@ func proxyWith(t testing.TB, cfg router.Config, routes map[string][]string) (*ro
 // limits, applies routes, and returns the address it listens on.
 func runWith(t *testing.T, cfg router.RunConfig, routes map[string][]string) string {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listener, cfg.Redis, cfg.Logger = ln, pubsub.ClientOf(c), testLogger()
+	cfg.Redis, cfg.Logger = pubsub.ClientOf(testRedis(t)), testLogger()
 	cfg.Channel = "test.router.limits." + t.Name()
 	cfg.Keys = [][]byte{testKey}
-	ready := make(chan *router.Router, 1)
-	cfg.Ready = func(r *router.Router, _ net.Addr) { ready <- r }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- router.Run(ctx, cfg) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("Run did not return within 15s of its context ending")
-		}
-	})
-	select {
-	case r := <-ready:
-		r.Apply(cluster.RoutingTable{Version: 1, Controller: "c", Routes: routes})
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
-	return ln.Addr().String()
+	r, addr, _ := launch(t, cfg)
+	r.Apply(cluster.RoutingTable{Version: 1, Controller: "c", Routes: routes})
+	return addr
 }
 
 func dialRaw(t *testing.T, addr string) net.Conn {

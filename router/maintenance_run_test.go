@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/internal/testenv"
 )
@@ -18,8 +16,7 @@ import (
 // proxies it again once a table without maintenance arrives.
 func TestMaintenanceFromSignedTable(t *testing.T) {
 	t.Parallel()
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	b1, hits := backend(t, "b1")
 	ch := "test.router.maintenance." + testenv.UniqueApp(t, "m")
 	tp := publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k",

@@ -15,12 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -108,11 +106,8 @@ func startReadRateRouter(t *testing.T, cfg router.RunConfig, inst *bigInstance, 
 	if !https {
 		return &readRateRouter{addr: runWith(t, cfg, routes)}
 	}
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
-	ca := newTestCA(t)
-	fc := newFakeController(t, testRouterToken)
-	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "big.example.com")}})
+	c := testRedis(t)
+	ca, fc := certController(t, 1, "big.example.com")
 	ch := "test.router.readrate." + strings.ReplaceAll(t.Name(), "/", ".") + time.Now().Format(".150405.000000")
 	publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 1, Routes: routes,
 		HTTPS: map[string]cluster.HTTPSRoute{"big.example.com": {}}})
@@ -263,26 +258,40 @@ func TestClientsThatStopReadingAreCut(t *testing.T) {
 func TestSlowSteadyStreamIsNotCut(t *testing.T) {
 	t.Parallel()
 	const events = 180
-	type path struct {
-		name   string
-		https  bool
-		rpOnly bool
-		h2     bool
-	}
-	paths := []path{
-		{name: "loop"},
-		{name: "reverse proxy only", rpOnly: true},
-		{name: "HTTPS loop", https: true},
-		{name: "h2", https: true, h2: true},
-	}
-	errs := make(chan error, len(paths))
-	for _, p := range paths {
+	onEveryPath(t, router.Config{MinReadRate: 1024, BodyRateWindow: time.Second}, func(p readRatePath, rr *readRateRouter) error {
+		return readStream(p.name, rr, p.h2, events)
+	})
+}
+
+// readRatePath is one way an answer reaches its client.
+type readRatePath struct {
+	name   string
+	https  bool
+	rpOnly bool
+	h2     bool
+}
+
+var readRatePaths = []readRatePath{
+	{name: "loop"},
+	{name: "reverse proxy only", rpOnly: true},
+	{name: "HTTPS loop", https: true},
+	{name: "h2", https: true, h2: true},
+}
+
+// onEveryPath runs a router with cfg and an instance of its own for each
+// of readRatePaths, calls read on all of them at once, and fails the test
+// with each error read returns.
+func onEveryPath(t *testing.T, cfg router.Config, read func(readRatePath, *readRateRouter) error) {
+	t.Helper()
+	errs := make(chan error, len(readRatePaths))
+	for _, p := range readRatePaths {
 		inst := newBigInstance(t)
-		cfg := router.RunConfig{Router: router.Config{MinReadRate: 1024, BodyRateWindow: time.Second, ReverseProxyOnly: p.rpOnly}}
-		rr := startReadRateRouter(t, cfg, inst, p.https)
-		go func() { errs <- readStream(p.name, rr, p.h2, events) }()
+		rc := cfg
+		rc.ReverseProxyOnly = p.rpOnly
+		rr := startReadRateRouter(t, router.RunConfig{Router: rc}, inst, p.https)
+		go func() { errs <- read(p, rr) }()
 	}
-	for range paths {
+	for range readRatePaths {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
@@ -321,53 +330,29 @@ func readStream(name string, rr *readRateRouter, h2 bool, n int) error {
 func TestSteadyReaderGetsTheWholeAnswer(t *testing.T) {
 	t.Parallel()
 	const size = 12 << 20 // more than Go's HTTP/2 client takes in before it reads
-	paths := []struct {
-		name   string
-		https  bool
-		rpOnly bool
-		h2     bool
-	}{
-		{name: "loop"},
-		{name: "reverse proxy only", rpOnly: true},
-		{name: "HTTPS loop", https: true},
-		{name: "h2", https: true, h2: true},
-	}
-	errs := make(chan error, len(paths))
-	for _, p := range paths {
-		inst := newBigInstance(t)
-		cfg := router.RunConfig{Router: router.Config{MinReadRate: 512 << 10, BodyRateWindow: 2 * time.Second, ReverseProxyOnly: p.rpOnly}}
-		rr := startReadRateRouter(t, cfg, inst, p.https)
-		go func() {
-			errs <- func() error {
-				resp, err := rr.get(p.h2, fmt.Sprintf("/big?size=%d", size))
-				if err != nil {
-					return fmt.Errorf("%s: %w", p.name, err)
-				}
-				defer resp.Body.Close()
-				// 256 KiB every 100ms: about 2.5 MB/s, five times the rate.
-				buf := make([]byte, 256<<10)
-				var got int
-				for {
-					n, err := io.ReadFull(resp.Body, buf)
-					got += n
-					if err == io.EOF || err == io.ErrUnexpectedEOF && got == size {
-						break
-					}
-					if err != nil {
-						return fmt.Errorf("%s: cut after %d of %d bytes: %w", p.name, got, size, err)
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
-				if got != size {
-					return fmt.Errorf("%s: %d bytes, want %d", p.name, got, size)
-				}
-				return nil
-			}()
-		}()
-	}
-	for range paths {
-		if err := <-errs; err != nil {
-			t.Error(err)
+	onEveryPath(t, router.Config{MinReadRate: 512 << 10, BodyRateWindow: 2 * time.Second}, func(p readRatePath, rr *readRateRouter) error {
+		resp, err := rr.get(p.h2, fmt.Sprintf("/big?size=%d", size))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
 		}
-	}
+		defer resp.Body.Close()
+		// 256 KiB every 100ms: about 2.5 MB/s, five times the rate.
+		buf := make([]byte, 256<<10)
+		var got int
+		for {
+			n, err := io.ReadFull(resp.Body, buf)
+			got += n
+			if err == io.EOF || err == io.ErrUnexpectedEOF && got == size {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%s: cut after %d of %d bytes: %w", p.name, got, size, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if got != size {
+			return fmt.Errorf("%s: %d bytes, want %d", p.name, got, size)
+		}
+		return nil
+	})
 }

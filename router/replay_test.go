@@ -10,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -25,8 +22,7 @@ import (
 // and kept.
 func TestReplayAfterRestartIsDropped(t *testing.T) {
 	t.Parallel()
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	ch := "test.router.replay." + time.Now().Format("150405.000000")
 	old, _ := backend(t, "old")
 	current, _ := backend(t, "current")

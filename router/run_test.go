@@ -35,38 +35,27 @@ func (s *staticSource) RoutingTable() (cluster.RoutingTable, error) {
 // Run's result.
 func startRouter(t *testing.T, c *redis.Client, ch string) (string, *router.Router, func() error) {
 	t.Helper()
+	r, addr, stop := launch(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch})
+	return "http://" + addr, r, stop
+}
+
+// slowInstance serves every request with "finished" after d, and returns
+// its address and a channel closed when its first request arrives.
+func slowInstance(t *testing.T, d time.Duration) (string, <-chan struct{}) {
+	t.Helper()
+	started := make(chan struct{})
+	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		time.Sleep(d)
+		io.WriteString(w, "finished")
+	})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *router.Router, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- router.Run(ctx, router.RunConfig{Listener: ln, Redis: pubsub.ClientOf(c), Channel: ch, Logger: testLogger(), Keys: [][]byte{testKey},
-			Ready: func(r *router.Router, _ net.Addr) { ready <- r }})
-	}()
-	var r *router.Router
-	select {
-	case r = <-ready:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
-	var once sync.Once
-	var runErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-done:
-			case <-time.After(10 * time.Second):
-				t.Error("Run did not return within 10s of its context ending")
-			}
-		})
-		return runErr
-	}
-	t.Cleanup(func() { stop() })
-	return "http://" + ln.Addr().String(), r, stop
+	go slow.Serve(ln)
+	t.Cleanup(func() { slow.Close() })
+	return ln.Addr().String(), started
 }
 
 func TestKeepsLastTableWithoutRedis(t *testing.T) {
@@ -101,20 +90,11 @@ func TestKeepsLastTableWithoutRedis(t *testing.T) {
 }
 
 func TestGracefulShutdownFinishesRequests(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
-	started := make(chan struct{})
-	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		time.Sleep(400 * time.Millisecond)
-		io.WriteString(w, "finished")
-	})}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go slow.Serve(ln)
-	t.Cleanup(func() { slow.Close() })
+	c := testRedis(t)
+	slow, started := slowInstance(t, 400*time.Millisecond)
 
 	url, r, stop := startRouter(t, c, "test.router.shutdown")
-	r.Apply(cluster.RoutingTable{Version: 1, Routes: map[string][]string{"slow.example.com": {ln.Addr().String()}}})
+	r.Apply(cluster.RoutingTable{Version: 1, Routes: map[string][]string{"slow.example.com": {slow}}})
 
 	type result struct {
 		body string

@@ -13,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -281,21 +278,12 @@ func TestLoopForwardedAndOwnPaths(t *testing.T) {
 // keep-alive connection on the loop is closed at once, while a request
 // under way on another finishes.
 func TestLoopShutdownClosesIdleConnections(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	b1, _ := backend(t, "b1")
-	started := make(chan struct{})
-	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		time.Sleep(500 * time.Millisecond)
-		io.WriteString(w, "finished")
-	})}
-	sl, _ := net.Listen("tcp", "127.0.0.1:0")
-	go slow.Serve(sl)
-	t.Cleanup(func() { slow.Close() })
+	slow, started := slowInstance(t, 500*time.Millisecond)
 
 	url, r, stop := startRouter(t, c, "test.router.loop.shutdown")
-	r.Apply(cluster.RoutingTable{Version: 1, Routes: map[string][]string{"a.example.com": {b1}, "slow.example.com": {sl.Addr().String()}}})
+	r.Apply(cluster.RoutingTable{Version: 1, Routes: map[string][]string{"a.example.com": {b1}, "slow.example.com": {slow}}})
 	addr := strings.TrimPrefix(url, "http://")
 	idle := dialRaw(t, addr)
 	idle.SetDeadline(time.Now().Add(20 * time.Second))
@@ -346,14 +334,7 @@ func TestLoopSlowHeadOnKeptConnection(t *testing.T) {
 		t.Fatalf("after a pause: %d", resp.StatusCode)
 	}
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n")
-	go func() {
-		for range 100 { // one header byte every 100ms: 10s in all
-			time.Sleep(100 * time.Millisecond)
-			if _, err := io.WriteString(c, "X"); err != nil {
-				return
-			}
-		}
-	}()
+	go trickle(c)
 	if !closedWithin(c, 8*time.Second) {
 		t.Fatal("a client trickling its second head for 10s was not cut by the 500ms header timeout")
 	}
@@ -363,8 +344,7 @@ func TestLoopSlowHeadOnKeptConnection(t *testing.T) {
 // does not hold the shutdown up to the header timeout: it is closed once
 // its grace (5s) is over, as net/http does.
 func TestLoopShutdownClosesSilentConnections(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -6,12 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,44 +21,15 @@ import (
 	"github.com/longshoreman/longshoreman/router"
 )
 
-// runRouter runs router.Run with cfg (Listener, Logger and Keys filled in)
-// and returns its URL and a function that stops it.
+// runRouter runs router.Run with cfg (Listener, Logger, Keys and
+// RouterToken filled in) and returns its URL and a function that stops it.
 func runRouter(t *testing.T, cfg router.RunConfig) (string, func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listener = ln
-	if cfg.Logger == nil {
-		cfg.Logger = testLogger()
-	}
-	if cfg.Keys == nil {
-		cfg.Keys = [][]byte{testKey}
-	}
 	if cfg.RouterToken == "" {
 		cfg.RouterToken = testRouterToken
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan struct{}), make(chan error, 1)
-	cfg.Ready = func(*router.Router, net.Addr) { close(ready) }
-	go func() { done <- router.Run(ctx, cfg) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run returned %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return "http://" + ln.Addr().String(), stop
+	_, addr, stop := launch(t, cfg)
+	return "http://" + addr, func() { stop() }
 }
 
 // publishAs runs a real publisher for a controller of clusterID whose table
@@ -108,8 +77,7 @@ func backendOf(t *testing.T, url string) string {
 // channel is ignored, logged, and shown in the status answer, also after a
 // restart; --cluster switches it.
 func TestRouterStaysWithItsCluster(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	ch := "test.router.cluster." + strings.ReplaceAll(t.Name(), "/", ".") + time.Now().Format("150405.000000")
 	dir := t.TempDir()
 	b1, _ := backend(t, "b1")
@@ -165,8 +133,7 @@ func TestRouterStaysWithItsCluster(t *testing.T) {
 func TestRouterRefusesUnwritableStateDir(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "not-a-dir")
 	os.WriteFile(file, nil, 0o600)
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
+	c := testRedis(t)
 	err := router.Run(context.Background(), router.RunConfig{Redis: pubsub.ClientOf(c), Keys: [][]byte{testKey}, StateDir: file, Addr: "127.0.0.1:0"})
 	if err == nil || !strings.Contains(err.Error(), "--state-dir") {
 		t.Fatalf("Run with a file as state dir: %v", err)

@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -44,11 +41,8 @@ func getStatus(t *testing.T, client *http.Client, url, host string, header http.
 // (Bearer or X-Auth) it answers the full status.
 func TestStatusWithoutTokenSaysOnlyOk(t *testing.T) {
 	t.Parallel()
-	c := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { c.Close() })
-	ca := newTestCA(t)
-	fc := newFakeController(t, testRouterToken)
-	fc.serve(cluster.CertSet{Version: 1, Certs: []cluster.CertBundle{ca.issue(t, "a.example.com")}})
+	c := testRedis(t)
+	ca, fc := certController(t, 1, "a.example.com")
 	ba, _ := backend(t, "a")
 	ch := "test.router.status." + time.Now().Format("150405.000000")
 	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: testRouterToken})

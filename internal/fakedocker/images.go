@@ -2,6 +2,8 @@ package fakedocker
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -80,12 +82,7 @@ func (e *Engines) ImageDiskUse(ctx context.Context, host string) (int64, error) 
 func (e *Engines) HostImages(host string) []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []string
-	for ref := range e.pulled[host] {
-		out = append(out, ref)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(e.pulled[host]))
 }
 
 // SetCreated sets when the container id was created, as a container left

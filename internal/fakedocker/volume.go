@@ -2,7 +2,8 @@ package fakedocker
 
 import (
 	"context"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -12,12 +13,7 @@ import (
 func (e *Engines) Volumes(host string) []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []string
-	for name := range e.volumes[host] {
-		out = append(out, name)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(e.volumes[host]))
 }
 
 // addVolumesLocked records the volumes spec mounts on its host, as Docker
