@@ -15,6 +15,7 @@ var (
 	// serve and router
 	setListen        = setting{"listen", "LONGSHOREMAN_LISTEN", "host:port to listen on; overrides --port"}
 	setLogFormat     = setting{"log-format", "LONGSHOREMAN_LOG_FORMAT", "log format: text or json"}
+	setLogLevel      = setting{"log-level", "LONGSHOREMAN_LOG_LEVEL", "least level logged: debug, info, warn or error"}
 	setRoutesKey     = setting{"", "LONGSHOREMAN_ROUTES_KEY", ""}
 	setRedis         = setting{"redis", "REDIS_HOST, REDIS_PORT", "Redis host:port for the routing table"}
 	setRedisHost     = setting{"", "REDIS_HOST", ""}

@@ -86,6 +86,7 @@ func TestServeConfigValidate(t *testing.T) {
 		{"audit max age 1m", func(c *ServeConfig) { c.AuditMaxAge = time.Minute }, []string{"--audit-max-age (LONGSHOREMAN_AUDIT_MAX_AGE)", "at least 1h"}},
 		{"log format", func(c *ServeConfig) { c.LogFormat = "xml" }, []string{"--log-format (LONGSHOREMAN_LOG_FORMAT)", "text, json"}},
 		{"log format empty", func(c *ServeConfig) { c.LogFormat = "" }, []string{"--log-format (LONGSHOREMAN_LOG_FORMAT)", "text, json"}},
+		{"log level", func(c *ServeConfig) { c.LogLevel = "verbose" }, []string{"--log-level (LONGSHOREMAN_LOG_LEVEL)", "debug, info, warn, error"}},
 		{"write timeout negative", func(c *ServeConfig) { c.Timeouts.Write = -time.Second }, []string{"ServerTimeouts.Write", "0 (the default) or more"}},
 		{"shutdown timeout negative", func(c *ServeConfig) { c.Timeouts.Shutdown = -time.Second }, []string{"ServerTimeouts.Shutdown"}},
 		{"lease under 1s", func(c *ServeConfig) { c.Lease = 500 * time.Millisecond }, []string{"--lease (LONGSHOREMAN_LEASE)", "at least 1s"}},
@@ -149,6 +150,7 @@ func TestRouterConfigValidate(t *testing.T) {
 		{"redis port text", func(c *RouterConfig) { c.Redis.Addr = "127.0.0.1:redis" }, []string{"--redis (REDIS_HOST, REDIS_PORT)"}},
 		{"channel empty", func(c *RouterConfig) { c.Redis.Channel = "" }, []string{"--channel (LONGSHOREMAN_CHANNEL)"}},
 		{"log format", func(c *RouterConfig) { c.LogFormat = "JSON" }, []string{"--log-format (LONGSHOREMAN_LOG_FORMAT)", "text, json"}},
+		{"log level", func(c *RouterConfig) { c.LogLevel = "INFO" }, []string{"--log-level (LONGSHOREMAN_LOG_LEVEL)", "debug, info, warn, error"}},
 		{"backend timeout 0", func(c *RouterConfig) { c.Limits.BackendTimeout = 0 }, []string{"--backend-timeout (LONGSHOREMAN_BACKEND_TIMEOUT)", "above zero"}},
 		{"backend timeout negative", func(c *RouterConfig) { c.Limits.BackendTimeout = -time.Second }, []string{"--backend-timeout (LONGSHOREMAN_BACKEND_TIMEOUT)", "above zero"}},
 		{"header timeout 0", func(c *RouterConfig) { c.Limits.HeaderTimeout = 0 }, []string{"--header-timeout (LONGSHOREMAN_HEADER_TIMEOUT)", "above zero"}},
@@ -184,7 +186,7 @@ func TestLoadServeConfig(t *testing.T) {
 		Port: 3000, DB: "longshoreman.db", DBDefault: true,
 		Redis:      RedisConfig{Addr: "127.0.0.1:6379", Channel: "longshoreman.routes"},
 		DockerPort: 2375, Drain: 2 * time.Second, Republish: 10 * time.Second, Reconcile: 5 * time.Second,
-		ProbeInterval: 5 * time.Second, HostGrace: 15 * time.Second, MaxCount: 64, History: 100, KeepImages: 3, Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
+		ProbeInterval: 5 * time.Second, HostGrace: 15 * time.Second, MaxCount: 64, History: 100, KeepImages: 3, Rebalance: true, LogFormat: "text", LogLevel: "info", Lease: 5 * time.Second,
 		AuditKeep: 10000, AuditMaxAge: 90 * 24 * time.Hour,
 	}
 	if c != def {
@@ -200,7 +202,7 @@ func TestLoadServeConfig(t *testing.T) {
 		"LONGSHOREMAN_HISTORY": "7", "LONGSHOREMAN_KEEP_IMAGES": "5", "REDIS_HOST": "10.0.0.2", "REDIS_PORT": "6380", "REDIS_USERNAME": "ctl", "REDIS_PASSWORD": "pw",
 		"REDIS_TLS": "1", "LONGSHOREMAN_CHANNEL": "ch", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs",
 		"LONGSHOREMAN_DRAIN": "3s", "LONGSHOREMAN_REPUBLISH": "4s", "LONGSHOREMAN_RECONCILE": "6s", "LONGSHOREMAN_PROBE_INTERVAL": "750ms", "LONGSHOREMAN_HOST_GRACE": "20s",
-		"LONGSHOREMAN_MAX_COUNT": "9", "LONGSHOREMAN_REBALANCE": "0", "LONGSHOREMAN_LOG_FORMAT": "json",
+		"LONGSHOREMAN_MAX_COUNT": "9", "LONGSHOREMAN_REBALANCE": "0", "LONGSHOREMAN_LOG_FORMAT": "json", "LONGSHOREMAN_LOG_LEVEL": "debug",
 		"LONGSHOREMAN_LEASE": "7s", "LONGSHOREMAN_ADVERTISE": "http://10.0.0.1:3100",
 		"LONGSHOREMAN_AUDIT_KEEP": "500", "LONGSHOREMAN_AUDIT_MAX_AGE": "720h",
 	}
@@ -213,7 +215,7 @@ func TestLoadServeConfig(t *testing.T) {
 		TLSCert: "c.pem", TLSKey: "k.pem", History: 7, KeepImages: 5,
 		Redis:      RedisConfig{Addr: "10.0.0.2:6380", Username: "ctl", Password: "pw", TLS: true, Channel: "ch"},
 		DockerPort: 2376, DockerTLS: true, DockerCerts: "/certs", Drain: 3 * time.Second, Republish: 4 * time.Second,
-		Reconcile: 6 * time.Second, ProbeInterval: 750 * time.Millisecond, HostGrace: 20 * time.Second, MaxCount: 9, LogFormat: "json",
+		Reconcile: 6 * time.Second, ProbeInterval: 750 * time.Millisecond, HostGrace: 20 * time.Second, MaxCount: 9, LogFormat: "json", LogLevel: "debug",
 		Lease: 7 * time.Second, Advertise: "http://10.0.0.1:3100", AuditKeep: 500, AuditMaxAge: 720 * time.Hour,
 	}
 	if c != want {
@@ -626,5 +628,24 @@ func TestRedisSentinelSettingsLoad(t *testing.T) {
 	env["REDIS_MASTER"] = ""
 	if _, err := LoadRouterConfig(nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "REDIS_MASTER") {
 		t.Errorf("router with sentinels and no master: %v, want an error naming REDIS_MASTER", err)
+	}
+}
+
+// TestLogLevel: the logger of --log-level drops what is below its level,
+// in both formats.
+func TestLogLevel(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		var out strings.Builder
+		l := newLogger(&out, format, "warn")
+		l.Info("an info line")
+		l.Warn("a warning")
+		if got := out.String(); strings.Contains(got, "an info line") || !strings.Contains(got, "a warning") {
+			t.Errorf("%s at warn wrote %q; want the warning only", format, got)
+		}
+		out.Reset()
+		newLogger(&out, format, "debug").Debug("a debug line")
+		if !strings.Contains(out.String(), "a debug line") {
+			t.Errorf("%s at debug wrote %q; want the debug line", format, out.String())
+		}
 	}
 }

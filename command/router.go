@@ -22,6 +22,7 @@ type RouterConfig struct {
 	StateDir  string
 	Cluster   string
 	LogFormat string
+	LogLevel  string // debug, info, warn or error
 	Limits    RouterLimits
 	HTTPS     RouterHTTPS
 }
@@ -29,7 +30,7 @@ type RouterConfig struct {
 // DefaultRouterConfig is what the router runs with when nothing is set
 // (but the routes key, which it needs).
 func DefaultRouterConfig() RouterConfig {
-	return RouterConfig{Port: 80, Redis: DefaultRedisConfig(), LogFormat: "text", Limits: DefaultRouterLimits()}
+	return RouterConfig{Port: 80, Redis: DefaultRedisConfig(), LogFormat: "text", LogLevel: "info", Limits: DefaultRouterLimits()}
 }
 
 const routerAbout = `Run an HTTP router: it proxies requests by their Host header to the app's instances,
@@ -52,6 +53,7 @@ func LoadRouterConfig(args []string, getenv func(string) string, output io.Write
 	l.String(&c.Listen, setListen)
 	c.Redis.load(l)
 	l.String(&c.LogFormat, setLogFormat)
+	l.String(&c.LogLevel, setLogLevel)
 	l.String(&c.RoutesKey, setRoutesKey)
 	l.String(&c.StateDir, setStateDir)
 	l.String(&c.StateDir, setRouterState)
@@ -74,6 +76,7 @@ func (c RouterConfig) Validate() error {
 	p.listen(setRouterPort, c.Port, c.Listen)
 	c.Redis.check(&p)
 	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
+	p.oneOf(setLogLevel, c.LogLevel, logLevels...)
 	c.Limits.check(&p)
 	c.HTTPS.check(&p, c.Addr())
 	if c.RoutesKey == "" {
@@ -137,7 +140,7 @@ func (c *RouterCommand) Open() error {
 	if err != nil {
 		return err // Validate has refused it already
 	}
-	c.logger = newLogger(c.Stderr, cfg.LogFormat)
+	c.logger = newLogger(c.Stderr, cfg.LogFormat, cfg.LogLevel)
 	c.redis = cfg.Redis.Client()
 	c.logger.Info("router starting", "addr", cfg.Addr(), "redis", cfg.Redis.Where(), "channel", cfg.Redis.Channel, "state_dir", cfg.StateDir)
 	run := router.RunConfig{

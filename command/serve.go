@@ -90,7 +90,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	if err := c.Config.Validate(); err != nil {
 		return err
 	}
-	c.logger = newLogger(c.Stderr, c.Config.LogFormat)
+	c.logger = newLogger(c.Stderr, c.Config.LogFormat, c.Config.LogLevel)
 	tlsConfig, err := c.Config.apiTLS()
 	if err != nil {
 		return err
@@ -448,11 +448,19 @@ func certPath(cfg ServeConfig) string {
 	return ""
 }
 
-func newLogger(w io.Writer, format string) *slog.Logger {
+// logLevels are the values of --log-level, least first.
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+// newLogger returns the daemons' logger: format text or json, level one of
+// logLevels (checked by the config).
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // newLeadership returns the leadership of a controller on store: elected

@@ -43,6 +43,7 @@ type ServeConfig struct {
 	AuditMaxAge   time.Duration // how long an audit-log entry is kept
 	Rebalance     bool
 	LogFormat     string
+	LogLevel      string // debug, info, warn or error
 	TLSCert       string // PEM certificate (chain) of the API; with TLSKey, serve HTTPS only
 	TLSKey        string
 	Timeouts      ServerTimeouts
@@ -65,7 +66,7 @@ func DefaultServeConfig() ServeConfig {
 		ProbeInterval: scheduler.DefaultProbeInterval,
 		HostGrace:     cluster.DefaultHostGrace, MaxCount: cluster.DefaultMaxCount, History: cluster.DefaultHistory,
 		KeepImages: cluster.DefaultKeepImages, AuditKeep: cluster.DefaultAuditKeep, AuditMaxAge: cluster.DefaultAuditMaxAge,
-		Rebalance: true, LogFormat: "text", Lease: 5 * time.Second,
+		Rebalance: true, LogFormat: "text", LogLevel: "info", Lease: 5 * time.Second,
 	}
 }
 
@@ -107,6 +108,7 @@ func LoadServeConfig(args []string, getenv func(string) string, output io.Writer
 	l.Int(&c.MaxCount, setMaxCount)
 	l.Bool(&c.Rebalance, setRebalance)
 	l.String(&c.LogFormat, setLogFormat)
+	l.String(&c.LogLevel, setLogLevel)
 	l.Duration(&c.Lease, setLease)
 	l.String(&c.Advertise, setAdvertise)
 	l.String(&c.CACert, setServeCACert)
@@ -175,6 +177,7 @@ func (c ServeConfig) Validate() error {
 		p.add(setAuditMaxAge, "is %s: give how long to keep audit-log entries, at least 1h, e.g. 2160h (90 days, the default)", c.AuditMaxAge)
 	}
 	p.oneOf(setLogFormat, c.LogFormat, "text", "json")
+	p.oneOf(setLogLevel, c.LogLevel, logLevels...)
 	c.Timeouts.check(&p)
 	c.ACME.check(&p)
 	if c.Lease < time.Second {
