@@ -163,14 +163,10 @@ func (m migration) total() int {
 
 func recordID(r cluster.Record) string { return r.Kind + "\x00" + r.Scope + "\x00" + r.Key }
 
-// migrate copies every record of src into dst in batches within an etcd
-// Txn's limits, then deletes the records dst held that src does not (the
-// meta a new target was created with, or with force everything it held).
-// The marker cluster.MetaMigrating (valued begun) is written into dst
-// before anything else and removed last, so a copy cut short is refused
-// by serve until a migrate completes it.
-func migrate(src, dst cluster.RecordStore, force bool, begun string) (migration, error) {
-	res := migration{copied: map[string]int{}}
+// targetRecords returns the records dst holds, by recordID, as deletions
+// (no value), but for the marker of an unfinished migrate. It refuses a
+// target holding more than meta records unless force.
+func targetRecords(dst cluster.RecordStore, force bool) (map[string]cluster.Record, error) {
 	held := map[string]cluster.Record{}
 	foreign, unfinished := 0, false
 	if err := dst.Records(func(r cluster.Record) error {
@@ -184,13 +180,28 @@ func migrate(src, dst cluster.RecordStore, force bool, begun string) (migration,
 		}
 		return nil
 	}); err != nil {
-		return res, fmt.Errorf("reading TO: %w", err)
+		return nil, fmt.Errorf("reading TO: %w", err)
 	}
 	if foreign > 0 && !force {
 		if unfinished {
-			return res, cluster.Errorf(cluster.ECONFLICT, "TO holds %d records of a migrate that did not finish: run it again with --force to replace them and complete the copy.", foreign)
+			return nil, cluster.Errorf(cluster.ECONFLICT, "TO holds %d records of a migrate that did not finish: run it again with --force to replace them and complete the copy.", foreign)
 		}
-		return res, cluster.Errorf(cluster.ECONFLICT, "TO already holds %d records (apps, hosts, revisions, instances or registries): give an empty target, or --force to replace everything in it.", foreign)
+		return nil, cluster.Errorf(cluster.ECONFLICT, "TO already holds %d records (apps, hosts, revisions, instances or registries): give an empty target, or --force to replace everything in it.", foreign)
+	}
+	return held, nil
+}
+
+// migrate copies every record of src into dst in batches within an etcd
+// Txn's limits, then deletes the records dst held that src does not (the
+// meta a new target was created with, or with force everything it held).
+// The marker cluster.MetaMigrating (valued begun) is written into dst
+// before anything else and removed last, so a copy cut short is refused
+// by serve until a migrate completes it.
+func migrate(src, dst cluster.RecordStore, force bool, begun string) (migration, error) {
+	res := migration{copied: map[string]int{}}
+	held, err := targetRecords(dst, force)
+	if err != nil {
+		return res, err
 	}
 	marker := cluster.Record{Kind: cluster.RecordMeta, Key: cluster.MetaMigrating}
 	if err := dst.PutRecords([]cluster.Record{{Kind: marker.Kind, Key: marker.Key, Value: []byte(begun)}}); err != nil {
@@ -218,7 +229,7 @@ func migrate(src, dst cluster.RecordStore, force bool, begun string) (migration,
 		batch, size = append(batch, r), size+n
 		return nil
 	}
-	err := src.Records(func(r cluster.Record) error {
+	err = src.Records(func(r cluster.Record) error {
 		if recordID(r) == recordID(marker) {
 			// Opening FROM refuses a half-written copy; never copy its marker.
 			return cluster.Errorf(cluster.EINVALID, "FROM is an unfinished copy of another migrate: complete that one first.")
