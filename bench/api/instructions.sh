@@ -22,16 +22,10 @@
 set -eu
 
 COUNTED=${SECONDS_COUNTED:-5}
-LOG=${LOG:-discard}
-METRICS=${METRICS:-1}
-REAL=127.0.0.1:18091
-BARE=127.0.0.1:18092
-TOKEN=bench-token
-
-case $METRICS in 0 | false) metrics=false ;; *) metrics=true ;; esac
 
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
+. bench/api/settings.sh
 need instructions.sh "valgrind wrk curl" go wrk curl valgrind callgrind_control
 start_work
 

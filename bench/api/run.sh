@@ -21,16 +21,10 @@ CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 APPS=${APPS:-100}
-LOG=${LOG:-discard}
-METRICS=${METRICS:-1}
-REAL=127.0.0.1:18091
-BARE=127.0.0.1:18092
-TOKEN=bench-token
-
-case $METRICS in 0 | false) metrics=false ;; *) metrics=true ;; esac
 
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
+. bench/api/settings.sh
 need run.sh "wrk curl" go wrk curl
 start_work
 

@@ -165,6 +165,51 @@ bench() {
 	echo "$name $rps $p50 $p99 $cpu ${errs:-}"
 }
 
+# target NAME: one bench run of the target NAME (see the tables' notes).
+target() {
+	case $1 in
+	direct) bench $1 $BACKEND $backend_pid ;;
+	router) bench $1 $ROUTER $router_pid ;;
+	router-off) bench $1 $ROUTER_OFF $router_off_pid ;;
+	nginx) bench $1 $NGINX $nginx_pids ;;
+	router-rp) bench $1 $ROUTER_RP $router_rp_pid ;;
+	router-tls) bench $1 "$(tls_url $ROUTER_TLS)" $router_tls_pid ;;
+	nginx-tls) bench $1 "$(tls_url $NGINX_TLS)" $nginx_pids ;;
+	router-rp-tls) bench $1 "$(tls_url $ROUTER_RP_TLS)" $router_rp_tls_pid ;;
+	router-hs) CLOSE=1 bench $1 "$(tls_url $ROUTER_FULL)" $router_full_pid ;;
+	nginx-hs) CLOSE=1 bench $1 "$(tls_url $NGINX_FULL)" $nginx_pids ;;
+	router-resume) CLOSE=1 bench $1 "$(tls_url $ROUTER_TLS)" $router_tls_pid ;;
+	nginx-resume) CLOSE=1 bench $1 "$(tls_url $NGINX_TLS)" $nginx_pids ;;
+	esac
+}
+tls_url() { echo "https://localhost:${1#*:}/"; }
+
+# rounds FILE TARGET...: $ROUNDS rounds of a run of every TARGET, printed
+# as a table and kept in FILE; then the load average at the end and the
+# head of the table of ratios.
+rounds() {
+	file=$1
+	shift
+	echo "| round | target | req/s | p50 | p99 | cpu-µs/req | load |"
+	echo "| --- | --- | --- | --- | --- | --- | --- |"
+	: >"$file"
+	r=1
+	while [ $r -le "$ROUNDS" ]; do
+		load=$(cut -d' ' -f1 /proc/loadavg)
+		for t in "$@"; do
+			line=$(target "$t")
+			row "$r" "$load" "$line" "$file"
+			sleep 1
+		done
+		r=$((r + 1))
+	done
+	echo
+	echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	echo "| ratio | mean | per round |"
+	echo "| --- | --- | --- |"
+}
+
 if [ "$PLAIN" != 0 ]; then
 echo "# proxy: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, targets interleaved; 128-byte answers"
 echo "(router-rp: the same router with its fast path off, all through httputil.ReverseProxy)"
@@ -172,30 +217,7 @@ echo "(router-off: the same router with its traffic counting off, -no-traffic; r
 echo "(cpu-µs/req: CPU time, user + system, the proxy process(es) spent per request; direct: the backend's)"
 echo "(load: the 1-minute load average when the round started)"
 echo
-echo "| round | target | req/s | p50 | p99 | cpu-µs/req | load |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
-: >"$work/results"
-r=1
-while [ $r -le "$ROUNDS" ]; do
-	load=$(cut -d' ' -f1 /proc/loadavg)
-	for t in direct router nginx router-rp router-off; do
-		case $t in
-		direct) line=$(bench direct $BACKEND $backend_pid) ;;
-		router) line=$(bench router $ROUTER $router_pid) ;;
-		router-off) line=$(bench router-off $ROUTER_OFF $router_off_pid) ;;
-		nginx) line=$(bench nginx $NGINX $nginx_pids) ;;
-		router-rp) line=$(bench router-rp $ROUTER_RP $router_rp_pid) ;;
-		esac
-		row "$r" "$load" "$line" "$work/results"
-		sleep 1
-	done
-	r=$((r + 1))
-done
-echo
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
-echo "| ratio | mean | per round |"
-echo "| --- | --- | --- |"
+rounds "$work/results" direct router nginx router-rp router-off
 awk "$MEANS"'
 	END {
 		printf "| router / nginx throughput (goal ≥ 1.0) | **%.2f** | %s |\n", m["router"] / m["nginx"], per("router", "nginx", 0)
@@ -211,7 +233,6 @@ fi
 
 # --- HTTPS -----------------------------------------------------------------
 [ "$HTTPS" = 0 ] && exit 0
-tls_url() { echo "https://localhost:${1#*:}/"; }
 echo "# HTTPS: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, targets interleaved; 128-byte answers"
 echo "(one self-signed ECDSA P-256 certificate for both; TLS 1.3 as wrk's OpenSSL negotiates it)"
 echo "(*-tls: keep-alive; *-hs and *-resume: Connection: close on every request, so req/s = handshakes/s;"
@@ -219,32 +240,7 @@ echo " *-hs against servers refusing resumption: full handshakes; *-resume: wrk 
 echo "(router-rp-tls: net/http's server over TLS and httputil.ReverseProxy, the router's fast loop off)"
 echo "(cpu-µs/req: CPU time, user + system, the proxy process(es) spent per request, handshake included for -hs)"
 echo
-echo "| round | target | req/s | p50 | p99 | cpu-µs/req | load |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
-: >"$work/results-tls"
-r=1
-while [ $r -le "$ROUNDS" ]; do
-	load=$(cut -d' ' -f1 /proc/loadavg)
-	for t in router-tls nginx-tls router-rp-tls router-hs nginx-hs router-resume nginx-resume; do
-		case $t in
-		router-tls) line=$(bench $t "$(tls_url $ROUTER_TLS)" $router_tls_pid) ;;
-		nginx-tls) line=$(bench $t "$(tls_url $NGINX_TLS)" $nginx_pids) ;;
-		router-rp-tls) line=$(bench $t "$(tls_url $ROUTER_RP_TLS)" $router_rp_tls_pid) ;;
-		router-hs) line=$(CLOSE=1 bench $t "$(tls_url $ROUTER_FULL)" $router_full_pid) ;;
-		nginx-hs) line=$(CLOSE=1 bench $t "$(tls_url $NGINX_FULL)" $nginx_pids) ;;
-		router-resume) line=$(CLOSE=1 bench $t "$(tls_url $ROUTER_TLS)" $router_tls_pid) ;;
-		nginx-resume) line=$(CLOSE=1 bench $t "$(tls_url $NGINX_TLS)" $nginx_pids) ;;
-		esac
-		row "$r" "$load" "$line" "$work/results-tls"
-		sleep 1
-	done
-	r=$((r + 1))
-done
-echo
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
-echo "| ratio | mean | per round |"
-echo "| --- | --- | --- |"
+rounds "$work/results-tls" router-tls nginx-tls router-rp-tls router-hs nginx-hs router-resume nginx-resume
 awk "$MEANS"'
 	END {
 		printf "| router / nginx HTTPS keep-alive throughput (goal ≥ 0.7) | **%.2f** | %s |\n", m["router-tls"] / m["nginx-tls"], per("router-tls", "nginx-tls", 0)
