@@ -43,15 +43,7 @@ func TestBackupKeys(t *testing.T) {
 		env := map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_INIT": "1", "LONGSHOREMAN_TOKEN": "t0ken-0123456789",
 			"LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_HOST": rhost, "REDIS_PORT": rport, "LONGSHOREMAN_CHANNEL": channel,
 			"LONGSHOREMAN_REPUBLISH": "1s", cluster.SecretsKeyVar: testSecretsKey}
-		c := &command.ServeCommand{Stderr: log, Getenv: func(k string) string { return env[k] }}
-		if err := c.ParseFlags(nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Open(context.Background()); err != nil {
-			t.Fatalf("serve %s: %v\n%s", path, err, log)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c, log
+		return mustOpenServe(t, env, log, nil), log
 	}
 	keysOf := func(c *command.ServeCommand) (routesKey, routerToken string) {
 		t.Helper()

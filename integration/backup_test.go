@@ -67,8 +67,7 @@ func TestSlowBackupDoesNotBlock(t *testing.T) {
 			t.Fatalf("POST envs = %d %s", status, b)
 		}
 	}
-	app := testenv.UniqueApp(t, "backup")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "backup")
 	if status, b := callWithin(t, c, 5*time.Minute, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`); status != 200 {
 		t.Fatalf("deploy while a backup is read slowly = %d %s", status, b)
 	}

@@ -149,11 +149,8 @@ func startBatchCluster(t *testing.T, prefix, deployExtra string, setup func(c *C
 	redis := testenv.Redis(t)
 	rhost, rport, _ := net.SplitHostPort(redis)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, prefix)
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts...)
+	app := testenv.App(t, prefix)
 	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
 	if setup != nil {
 		setup(c, app)
@@ -315,8 +312,7 @@ func TestPerAppStopTimeoutAndDrain(t *testing.T) {
 	rhost, rport, _ := net.SplitHostPort(redis)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=300ms")
 	c.MustCall(t, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
-	app := testenv.UniqueApp(t, "stoptimeout")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "stoptimeout")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	out := c.MustCall(t, "POST", "/apps/"+app+"/settings", `{"stop_timeout":"1s","drain":"3s"}`)
 	if s := out["settings"].(map[string]any); s["stop_timeout"] != "1s" || s["drain"] != "3s" {

@@ -118,11 +118,8 @@ func canaryController(t *testing.T, prefix string) (c *Controller, redisAddr, ap
 	redis := testenv.StartRedis(t)
 	rhost, rport, _ := net.SplitHostPort(redis.Addr)
 	c = StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app = testenv.UniqueApp(t, prefix)
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts...)
+	app = testenv.App(t, prefix)
 	return c, redis.Addr, app
 }
 

@@ -110,6 +110,14 @@ func (c *Controller) MustCall(tb testing.TB, method, path, body string) map[stri
 	return out
 }
 
+// AddHosts adds the hosts to the cluster, failing the test on a refusal.
+func (c *Controller) AddHosts(tb testing.TB, hosts ...string) {
+	tb.Helper()
+	for _, h := range hosts {
+		c.MustCall(tb, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
+}
+
 func anyStrings(v any) []string {
 	var out []string
 	list, _ := v.([]any)
@@ -131,11 +139,8 @@ func TestKillNineDuringDeploys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ls.db")
 	redis := testenv.StartRedis(t)
 	c := StartController(t, path, "REDIS_HOST=127.0.0.1", "REDIS_PORT="+redis.Addr[strings.LastIndex(redis.Addr, ":")+1:])
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "crash")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts...)
+	app := testenv.App(t, "crash")
 	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
 	c.MustCall(t, "POST", "/"+app+"/envs", `{"env":"KEEP=me"}`)
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)

@@ -23,11 +23,8 @@ func startDurabilityCluster(t *testing.T, env ...string) (*Controller, *testenv.
 	redis := testenv.StartRedis(t)
 	_, port, _ := strings.Cut(redis.Addr, ":")
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), append([]string{"REDIS_HOST=127.0.0.1", "REDIS_PORT=" + port}, env...)...)
-	for _, h := range testenv.Hosts(t) {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "durable")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, testenv.Hosts(t)...)
+	app := testenv.App(t, "durable")
 	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	return c, redis, app

@@ -38,9 +38,7 @@ func controllerOwnRedis(t *testing.T) (*Controller, string) {
 	redis := testenv.StartRedis(t)
 	rhost, rport, _ := net.SplitHostPort(redis.Addr)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_REPUBLISH=1s", "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
+	c.AddHosts(t, hosts...)
 	return c, redis.Addr
 }
 
@@ -52,8 +50,7 @@ func controllerOwnRedis(t *testing.T) (*Controller, string) {
 func TestDeploysWaitTheirTurn(t *testing.T) {
 	t.Parallel()
 	c, r := routedController(t)
-	app := testenv.UniqueApp(t, "edge-wait")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "edge-wait")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
 	load := StartLoad(r, app, 1000000, 10*time.Minute)
@@ -101,8 +98,7 @@ func TestDeploysWaitTheirTurn(t *testing.T) {
 func TestMaintenanceThroughRouter(t *testing.T) {
 	t.Parallel()
 	c, r := routedController(t)
-	app := testenv.UniqueApp(t, "edge-maint")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "edge-maint")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
 

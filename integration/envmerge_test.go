@@ -173,8 +173,7 @@ func (s *progressStream) final(t *testing.T, timeout time.Duration) map[string]a
 func TestConcurrentEnvChangesThroughRouter(t *testing.T) {
 	t.Parallel()
 	c, r := routedController(t)
-	app := testenv.UniqueApp(t, "envmerge")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "envmerge")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 
 	waitFor(t, 60*time.Second, "the router routes the app", func() bool {

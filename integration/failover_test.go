@@ -150,11 +150,8 @@ func TestLeaderFailover(t *testing.T) {
 	tables := watchTables(t, rds.Addr)
 
 	f := ctrls[(leader+1)%3]
-	for _, h := range hosts {
-		f.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "failover")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	f.AddHosts(t, hosts...)
+	app := testenv.App(t, "failover")
 	f.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	controller := f.MustCall(t, "GET", "/routes", "")["controller"].(string)
 

@@ -230,17 +230,7 @@ func TestHTTPSWithPebble(t *testing.T) {
 		"LONGSHOREMAN_REPUBLISH": "1s", "LONGSHOREMAN_DRAIN": "1s",
 		"LONGSHOREMAN_ACME_EMAIL": "ops@example.com", "LONGSHOREMAN_ACME_DIRECTORY": ca.Directory, "LONGSHOREMAN_ACME_CA": ca.CAFile,
 	}
-	serve := func() *command.ServeCommand {
-		c := &command.ServeCommand{Stderr: ctlLog, Getenv: func(k string) string { return env[k] }}
-		if err := c.ParseFlags(nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	serve := func() *command.ServeCommand { return mustOpenServe(t, env, ctlLog, nil) }
 	c := serve()
 	certEvents := followEvents(t, c, "")
 	ctlURL := c.URL()
@@ -248,11 +238,8 @@ func TestHTTPSWithPebble(t *testing.T) {
 	if err != nil || routerToken == "" {
 		t.Fatalf("router token %q, %v", routerToken, err)
 	}
-	for _, h := range hosts[:2] {
-		mustCall(t, c, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "https")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	addHosts(t, c, hosts[:2]...)
+	app := testenv.App(t, "https")
 	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+image+`","count":2}`)
 
 	type httpsRouter struct {

@@ -158,8 +158,7 @@ func jobsOf(t *testing.T, c *Controller, app string, names ...string) func() []j
 func TestScheduledJobs(t *testing.T) {
 	t.Parallel()
 	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "jobs")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "jobs")
 	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	events := followEventsAt(t, c.URL, "t0ken-0123456789", "?app="+app)
@@ -232,8 +231,7 @@ func TestScheduledJobs(t *testing.T) {
 func TestScheduledJobNotOverlapped(t *testing.T) {
 	t.Parallel()
 	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "jobs-overlap")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "jobs-overlap")
 	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	since := time.Now()
@@ -288,11 +286,8 @@ func TestScheduledJobThroughFailover(t *testing.T) {
 	ctrls, urls, _ := controllersOnEtcd(t, 2)
 	leader := waitLeader(t, urls, 30*time.Second)
 	lead := ctrls[leader]
-	for _, h := range testenv.Hosts(t) {
-		lead.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "jobs-failover")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	lead.AddHosts(t, testenv.Hosts(t)...)
+	app := testenv.App(t, "jobs-failover")
 	lead.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	since := time.Now()
 	lead.MustCall(t, "POST", "/apps/"+app+"/jobs", `{"name":"tick","schedule":"@every 20s","command":["echo","tick"]}`)

@@ -44,15 +44,7 @@ func serveOnEtcd(t *testing.T, url string, env map[string]string) (*command.Serv
 		base[k] = v
 	}
 	log := &testenv.Log{}
-	c := &command.ServeCommand{Stderr: log, Getenv: func(k string) string { return base[k] }}
-	if err := c.ParseFlags(nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c, log
+	return mustOpenServe(t, base, log, nil), log
 }
 
 // health returns /healthz's answer with the token.
@@ -147,8 +139,7 @@ func TestFollowerServesEveryVerb(t *testing.T) {
 	}
 
 	hosts := testenv.Hosts(t)
-	app := testenv.UniqueApp(t, "follower")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "follower")
 	env := map[string]string{"LONGSHOREMAN_URL": urls[follower], "LONGSHOREMAN_TOKEN": "t0ken-0123456789", "HOME": t.TempDir()}
 	run := func(stdin string, args ...string) string {
 		t.Helper()

@@ -45,11 +45,8 @@ func TestMemoryAndCPULimits(t *testing.T) {
 	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	for _, h := range hosts[:2] {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "limits")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts[:2]...)
+	app := testenv.App(t, "limits")
 	check := func(what string, mem, nano int64) {
 		t.Helper()
 		// The routed instances and the running containers, read apart: on
@@ -106,11 +103,8 @@ func TestDeployThatCannotFitIsRefused(t *testing.T) {
 	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	for _, h := range hosts[:2] {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "nofit")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts[:2]...)
+	app := testenv.App(t, "nofit")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2,"memory":"64m"}`)
 	before := anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"])
 
@@ -172,11 +166,8 @@ func TestKilledForMemoryIsReportedAndReplaced(t *testing.T) {
 	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "LONGSHOREMAN_RECONCILE=1s")
-	for _, h := range hosts[:2] {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "oom")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts[:2]...)
+	app := testenv.App(t, "oom")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2,"memory":"64m"}`)
 	before := anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"])
 	victim := before[0]
@@ -228,8 +219,7 @@ func TestDeployKilledForMemoryFails(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
 	c.MustCall(t, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
-	app := testenv.UniqueApp(t, "oomdeploy")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "oomdeploy")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	before := anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"])
 

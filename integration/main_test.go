@@ -48,12 +48,27 @@ func MustServe(tb testing.TB, path string, env map[string]string) *command.Serve
 	for k, v := range env {
 		base[k] = v
 	}
-	c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return base[k] }}
+	return mustOpenServe(tb, base, io.Discard, nil)
+}
+
+// mustOpenServe runs the controller in-process with the environment env and
+// its log written to stderr, and closes it when the test ends. set, when
+// not nil, changes the configuration ParseFlags made before the controller
+// opens (the environment has no words for the HTTP server's timeouts).
+func mustOpenServe(tb testing.TB, env map[string]string, stderr io.Writer, set func(*command.ServeConfig)) *command.ServeCommand {
+	tb.Helper()
+	c := &command.ServeCommand{Stderr: stderr, Getenv: func(k string) string { return env[k] }}
 	if err := c.ParseFlags(nil); err != nil {
 		tb.Fatal(err)
 	}
+	if set != nil {
+		set(&c.Config)
+	}
 	if err := c.Open(context.Background()); err != nil {
-		tb.Fatal(err)
+		if log, ok := stderr.(fmt.Stringer); ok {
+			tb.Fatalf("serve %s: %v\n%s", env["LONGSHOREMAN_DB"], err, log)
+		}
+		tb.Fatalf("serve %s: %v", env["LONGSHOREMAN_DB"], err)
 	}
 	tb.Cleanup(func() { c.Close() })
 	return c
@@ -80,6 +95,14 @@ func mustCall(tb testing.TB, c *command.ServeCommand, method, path, body string)
 		tb.Fatalf("%s %s = %d %s", method, path, status, b)
 	}
 	return out
+}
+
+// addHosts adds the hosts to c's cluster, failing the test on a refusal.
+func addHosts(tb testing.TB, c *command.ServeCommand, hosts ...string) {
+	tb.Helper()
+	for _, h := range hosts {
+		mustCall(tb, c, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
 }
 
 func TestRestartKeepsEverything(t *testing.T) {

@@ -20,11 +20,8 @@ func TestMetricsAfterDeploy(t *testing.T) {
 	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "metrics")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts...)
+	app := testenv.App(t, "metrics")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	c.Call("GET", "/apps", "")
 	req, _ := http.NewRequest("GET", c.URL+"/apps", nil)

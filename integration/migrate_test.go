@@ -196,11 +196,8 @@ func TestMigratedControllerAdoptsContainers(t *testing.T) {
 	url := etcdTestURL(t)
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c := StartController(t, path)
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "migrate")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts...)
+	app := testenv.App(t, "migrate")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	before := anyStrings(c.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])
 	containers := func() string {

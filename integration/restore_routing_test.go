@@ -109,11 +109,8 @@ func TestRestoreReachesRouters(t *testing.T) {
 	const heartbeat = time.Second
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c := StartController(t, path, "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_REPUBLISH="+heartbeat.String(), "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "restore-routing")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts...)
+	app := testenv.App(t, "restore-routing")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	r := StartRouter(t, redis.Addr)
 	waitFor(t, 60*time.Second, "router serves the app", func() bool { s, _, _ := r.Get(app); return s == 200 })

@@ -30,9 +30,7 @@ func TestRestoreAdoptsRunningContainers(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c := StartController(t, path)
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
+	c.AddHosts(t, hosts...)
 	kept, later := testenv.UniqueApp(t, "restore"), testenv.UniqueApp(t, "after-backup")
 	t.Cleanup(func() { testenv.RemoveContainers(t, kept); testenv.RemoveContainers(t, later) })
 	c.MustCall(t, "POST", "/"+kept+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)

@@ -48,8 +48,7 @@ func TestTokenAndRegistryPasswordEncryptedAtRest(t *testing.T) {
 	deploys := func(what string) {
 		t.Helper()
 		testenv.DockerErr(t, "rmi", "-f", ref) // pulled anew, with the password
-		app := testenv.UniqueApp(t, "regauth")
-		t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+		app := testenv.App(t, "regauth")
 		c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
 		c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+ref+`","count":1}`)
 		insts := anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"])

@@ -66,11 +66,8 @@ func TestEnvValuesEncryptedAtRest(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c := StartController(t, path)
-	for _, h := range hosts[:1] {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "secrets")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts[:1]...)
+	app := testenv.App(t, "secrets")
 	value := uniqueSecret(t)
 	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
 	c.MustCall(t, "POST", "/"+app+"/envs", `{"env":"SECRET_VALUE=`+value+`"}`)

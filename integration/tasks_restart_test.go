@@ -111,8 +111,7 @@ func ended(tasks map[string]cluster.Task, commands ...string) bool {
 // instance is untouched throughout.
 func TestTasksOutliveTheController(t *testing.T) {
 	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "task-restart")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "task-restart")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	instances := dockerIDs(t, app, false)
 
@@ -177,11 +176,8 @@ func TestTasksOutliveTheController(t *testing.T) {
 // not stop its task; the controller records its end as always.
 func TestTaskListedWhenItsClientGoes(t *testing.T) {
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	for _, h := range testenv.Hosts(t) {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "task-client")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, testenv.Hosts(t)...)
+	app := testenv.App(t, "task-client")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	run := startRun(t, c, app, "sleep", "3s")
 	waitFor(t, 60*time.Second, "the task runs", func() bool { return len(runningTasks(t, app)) == 1 })
@@ -208,11 +204,8 @@ func TestTasksOutliveTheirLeader(t *testing.T) {
 	ctrls, urls, _ := controllersOnEtcd(t, 2)
 	leader := waitLeader(t, urls, 30*time.Second)
 	lead := ctrls[leader]
-	for _, h := range testenv.Hosts(t) {
-		lead.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "task-failover")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	lead.AddHosts(t, testenv.Hosts(t)...)
+	app := testenv.App(t, "task-failover")
 	lead.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 
 	run := startRun(t, lead, app, "sleep", "8s")

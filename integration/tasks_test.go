@@ -24,9 +24,7 @@ import (
 func startTaskController(t *testing.T) *Controller {
 	t.Helper()
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	for _, h := range testenv.Hosts(t) {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
+	c.AddHosts(t, testenv.Hosts(t)...)
 	return c
 }
 
@@ -84,8 +82,7 @@ func taskCreates(t *testing.T, app string, since time.Time) int {
 func TestRunOneOffTask(t *testing.T) {
 	t.Parallel()
 	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "task")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "task")
 	_, stderr, code := runCLIBinary(t, c, "--app", app, "apps:add")
 	if code != 0 {
 		t.Fatalf("apps:add: %s", stderr)
@@ -183,8 +180,7 @@ func count(list []string, s string) int {
 func TestReleaseCommand(t *testing.T) {
 	t.Parallel()
 	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "release")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "release")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	old := dockerIDs(t, app, false)
 	addrs := anyStrings(c.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])
@@ -257,8 +253,7 @@ func TestReleaseCommand(t *testing.T) {
 func TestDeployCommandAndReleaseCLI(t *testing.T) {
 	t.Parallel()
 	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "deploy-cmd")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "deploy-cmd")
 	image := testenv.Image(t, "1")
 
 	_, stderr, code := runCLIBinary(t, c, "--app", app, "deploy", image, "--count", "1", "--cmd", "echo", "--cmd", "instance command ran")

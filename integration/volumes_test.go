@@ -104,9 +104,7 @@ func TestVolumeSurvivesRedeploys(t *testing.T) {
 	redis := testenv.Redis(t)
 	rhost, rport, _ := net.SplitHostPort(redis)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
+	c.AddHosts(t, hosts...)
 	app := testenv.UniqueApp(t, "volumes")
 	volume := "longshoreman-" + app + "-data"
 	t.Cleanup(func() {
