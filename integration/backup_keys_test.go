@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -59,16 +58,9 @@ func TestBackupKeys(t *testing.T) {
 	}
 	backup := func(c *command.ServeCommand, query, file string) []byte {
 		t.Helper()
-		req, _ := http.NewRequest("GET", c.URL()+"/backup"+query, nil)
-		req.Header.Set("X-Auth", "t0ken-0123456789")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || len(b) == 0 {
-			t.Fatalf("GET /backup%s = %d, %d bytes", query, resp.StatusCode, len(b))
+		status, b := call(t, c, "GET", "/backup"+query, "")
+		if status != 200 || len(b) == 0 {
+			t.Fatalf("GET /backup%s = %d, %d bytes", query, status, len(b))
 		}
 		if err := os.WriteFile(file, b, 0o600); err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -47,6 +48,14 @@ func StartController(tb testing.TB, dbPath string, env ...string) *Controller {
 	c.Start(tb)
 	tb.Cleanup(func() { c.Kill() })
 	return c
+}
+
+// StartControllerOn starts a controller with a data file of its own that
+// publishes its routing table through the Redis at redisAddr.
+func StartControllerOn(tb testing.TB, redisAddr string, env ...string) *Controller {
+	tb.Helper()
+	host, port, _ := net.SplitHostPort(redisAddr)
+	return StartController(tb, filepath.Join(tb.TempDir(), "ls.db"), append([]string{"REDIS_HOST=" + host, "REDIS_PORT=" + port}, env...)...)
 }
 
 // Start starts the process and waits until the API answers.
@@ -99,6 +108,40 @@ func (c *Controller) Call(method, path, body string) (int, map[string]any) {
 	var out map[string]any
 	json.Unmarshal(b, &out)
 	return resp.StatusCode, out
+}
+
+// CallRaw sends an API request and returns the status and the body as
+// sent, failing the test when the request itself fails.
+func (c *Controller) CallRaw(tb testing.TB, method, path, body string) (int, []byte) {
+	tb.Helper()
+	req, _ := http.NewRequest(method, c.URL+path, strings.NewReader(body))
+	req.Header.Set("X-Auth", "t0ken-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// Progress sends an API request asking for the progress stream (one JSON
+// line a step, the answer last) with the body of contentType (none when
+// empty), failing the test when the request itself fails. The caller
+// closes the answer's body.
+func (c *Controller) Progress(tb testing.TB, method, path, contentType, body string) *http.Response {
+	tb.Helper()
+	req, _ := http.NewRequest(method, c.URL+path, strings.NewReader(body))
+	req.Header.Set("X-Auth", "t0ken-0123456789")
+	req.Header.Set("Accept", "application/x-ndjson")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp
 }
 
 func (c *Controller) MustCall(tb testing.TB, method, path, body string) map[string]any {

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,14 +41,7 @@ func containersOf(t *testing.T, c *Controller, app string) []string {
 // reported; the deploy goes on.
 func deployUntil(t *testing.T, c *Controller, app, body, step string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", c.URL+"/"+app+"/deploy", strings.NewReader(body))
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	req.Header.Set("Accept", "application/x-ndjson")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := c.Progress(t, "POST", "/"+app+"/deploy", "application/json", body)
 	t.Cleanup(func() { resp.Body.Close() })
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {

@@ -79,7 +79,7 @@ func TestEdgeLimits(t *testing.T) {
 	app := testenv.App(t, "edge-limits")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	for _, r := range []*Router{edge, behind} {
-		waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+		r.WaitRoutes(t, app, 60*time.Second)
 	}
 
 	// 1/m: no request comes back within the test, the buckets only empty.

@@ -4,9 +4,7 @@ package integration
 
 import (
 	"io"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +34,7 @@ func controllerOwnRedis(t *testing.T) (*Controller, string) {
 	t.Helper()
 	hosts := testenv.Hosts(t)
 	redis := testenv.StartRedis(t)
-	rhost, rport, _ := net.SplitHostPort(redis.Addr)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_REPUBLISH=1s", "LONGSHOREMAN_DRAIN=1s")
+	c := StartControllerOn(t, redis.Addr, "LONGSHOREMAN_REPUBLISH=1s", "LONGSHOREMAN_DRAIN=1s")
 	c.AddHosts(t, hosts...)
 	return c, redis.Addr
 }
@@ -52,7 +49,7 @@ func TestDeploysWaitTheirTurn(t *testing.T) {
 	c, r := routedController(t)
 	app := testenv.App(t, "edge-wait")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
-	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	r.WaitRoutes(t, app, 60*time.Second)
 	load := StartLoad(r, app, 1000000, 10*time.Minute)
 
 	// The release command keeps the first deploy holding the app while
@@ -100,7 +97,7 @@ func TestMaintenanceThroughRouter(t *testing.T) {
 	c, r := routedController(t)
 	app := testenv.App(t, "edge-maint")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
-	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	r.WaitRoutes(t, app, 60*time.Second)
 
 	const msg = "Moving to a bigger database; back at 10:00 UTC."
 	on := c.MustCall(t, "POST", "/apps/"+app+"/maintenance", `{"enabled":true,"message":"`+msg+`"}`)

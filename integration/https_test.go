@@ -452,14 +452,7 @@ func TestOnlyTheLeaderOrdersCertificates(t *testing.T) {
 	closed := "https://" + l.Addr().String() + "/dir"
 	l.Close()
 	env := map[string]string{"LONGSHOREMAN_ACME_EMAIL": "ops@example.com", "LONGSHOREMAN_ACME_DIRECTORY": closed}
-	var ctrls []*command.ServeCommand
-	var logs []*testenv.Log
-	var urls []string
-	for range 3 {
-		c, log := serveOnEtcd(t, url, env)
-		ctrls, logs, urls = append(ctrls, c), append(logs, log), append(urls, c.URL())
-	}
-	leader := waitLeader(t, urls, 30*time.Second)
+	ctrls, logs, _, leader := serveEtcdControllers(t, url, 3, env)
 	follower := ctrls[(leader+1)%3]
 	mustCall(t, follower, "POST", "/apps", `{"app":"shop.example.com"}`)
 	mustCall(t, follower, "POST", "/apps/shop.example.com/https", `{"enabled":true}`)

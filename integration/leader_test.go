@@ -47,6 +47,18 @@ func serveOnEtcd(t *testing.T, url string, env map[string]string) (*command.Serv
 	return mustOpenServe(t, base, log, nil), log
 }
 
+// serveEtcdControllers starts n controllers on the etcd store at url, env
+// added to each one's environment, and waits until one leads. It returns
+// them, their logs and URLs in the same order, and the leader's index.
+func serveEtcdControllers(t *testing.T, url string, n int, env map[string]string) (ctrls []*command.ServeCommand, logs []*testenv.Log, urls []string, leader int) {
+	t.Helper()
+	for range n {
+		c, log := serveOnEtcd(t, url, env)
+		ctrls, logs, urls = append(ctrls, c), append(logs, log), append(urls, c.URL())
+	}
+	return ctrls, logs, urls, waitLeader(t, urls, 30*time.Second)
+}
+
 // health returns /healthz's answer with the token.
 func health(url string) map[string]any {
 	req, _ := http.NewRequest("GET", url+"/healthz", nil)
@@ -109,14 +121,7 @@ func TestFollowerServesEveryVerb(t *testing.T) {
 		t.Fatalf("serve on etcd without LONGSHOREMAN_ADVERTISE: %v", err)
 	}
 
-	var ctrls []*command.ServeCommand
-	var logs []*testenv.Log
-	var urls []string
-	for range 3 {
-		c, log := serveOnEtcd(t, url, nil)
-		ctrls, logs, urls = append(ctrls, c), append(logs, log), append(urls, c.URL())
-	}
-	leader := waitLeader(t, urls, 30*time.Second)
+	ctrls, logs, urls, leader := serveEtcdControllers(t, url, 3, nil)
 	follower := (leader + 1) % 3
 	if h := health(urls[follower]); h["role"] != "follower" || h["leader_id"] == "" || !strings.Contains(fmt.Sprint(h["redis"]), "follows") || h["db"] != "ok" {
 		t.Errorf("a follower's /healthz: %v", h)
@@ -220,13 +225,7 @@ func TestControllersWithoutQuorum(t *testing.T) {
 	t.Parallel()
 	ec := testenv.StartEtcd(t)
 	url := "etcd://" + strings.Join(ec.Endpoints, ",") + "/longshoreman"
-	var urls []string
-	var ctrls []*command.ServeCommand
-	for range 2 {
-		c, _ := serveOnEtcd(t, url, nil)
-		ctrls, urls = append(ctrls, c), append(urls, c.URL())
-	}
-	leader := waitLeader(t, urls, 30*time.Second)
+	ctrls, _, urls, leader := serveEtcdControllers(t, url, 2, nil)
 	mustCall(t, ctrls[1-leader], "POST", "/apps", `{"app":"a.example.com"}`)
 
 	ec.Kill(1)

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -30,15 +31,9 @@ func TestMetricsAfterDeploy(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	req, _ = http.NewRequest("GET", c.URL+"/metrics", nil)
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, b := c.CallRaw(t, "GET", "/metrics", "")
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(b))
 	if err != nil {
 		t.Fatalf("metrics are not Prometheus text: %v", err)
 	}

@@ -4,7 +4,6 @@ package integration
 
 import (
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -113,18 +112,11 @@ func TestRestoreReachesRouters(t *testing.T) {
 	app := testenv.App(t, "restore-routing")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	r := StartRouter(t, redis.Addr)
-	waitFor(t, 60*time.Second, "router serves the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	r.WaitRoutes(t, app, 60*time.Second)
 
-	req, _ := http.NewRequest("GET", c.URL+"/backup?keys=true", nil)
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backup, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /backup = %d", resp.StatusCode)
+	status, backup := c.CallRaw(t, "GET", "/backup?keys=true", "")
+	if status != 200 {
+		t.Fatalf("GET /backup = %d", status)
 	}
 	atBackup := r.Status(t)
 

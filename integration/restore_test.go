@@ -35,14 +35,7 @@ func TestRestoreAdoptsRunningContainers(t *testing.T) {
 	t.Cleanup(func() { testenv.RemoveContainers(t, kept); testenv.RemoveContainers(t, later) })
 	c.MustCall(t, "POST", "/"+kept+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 
-	req, _ := http.NewRequest("GET", c.URL+"/backup", nil)
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backup, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, backup := c.CallRaw(t, "GET", "/backup", "")
 
 	// After the backup: an instance dies and is replaced; another app runs.
 	before := anyStrings(c.MustCall(t, "GET", "/"+kept+"/instances", "")["instances"])

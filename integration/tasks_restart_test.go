@@ -201,12 +201,7 @@ func TestTaskListedWhenItsClientGoes(t *testing.T) {
 // and kills and records the one past its timeout, then removes both
 // containers.
 func TestTasksOutliveTheirLeader(t *testing.T) {
-	ctrls, urls, _ := controllersOnEtcd(t, 2)
-	leader := waitLeader(t, urls, 30*time.Second)
-	lead := ctrls[leader]
-	lead.AddHosts(t, testenv.Hosts(t)...)
-	app := testenv.App(t, "task-failover")
-	lead.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+	lead, next, app := leaderWithApp(t, "task-failover")
 
 	run := startRun(t, lead, app, "sleep", "8s")
 	go lead.Call("POST", "/"+app+"/run", `{"command":["sleep","1h"],"timeout":"10s"}`)
@@ -215,7 +210,6 @@ func TestTasksOutliveTheirLeader(t *testing.T) {
 	if code := run.wait(t, 30*time.Second); code == 0 || !strings.Contains(run.stderr.String(), "runs on") {
 		t.Errorf("run when its leader was killed: exit %d, stderr %q; want an error saying the task runs on", code, run.stderr.String())
 	}
-	next := ctrls[1-leader]
 	waitLeader(t, []string{next.URL}, 30*time.Second)
 	waitFor(t, 60*time.Second, "the new leader records both ends", func() bool { return ended(appTasks(t, next, app), "sleep 8s", "sleep 1h") })
 	tasks := appTasks(t, next, app)

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -139,14 +138,7 @@ func TestRunOneOffTask(t *testing.T) {
 // the steps and the final line.
 func deploySteps(t *testing.T, c *Controller, app, body string) (steps []string, final map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", c.URL+"/"+app+"/deploy", strings.NewReader(body))
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/x-ndjson")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := c.Progress(t, "POST", "/"+app+"/deploy", "application/json", body)
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {

@@ -25,7 +25,7 @@ func TestDashboardTraffic(t *testing.T) {
 	r := StartRouter(t, redis)
 	app := testenv.App(t, "traffic-ui")
 	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
-	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	r.WaitRoutes(t, app, 60*time.Second)
 	// A canary started and aborted: its two marks.
 	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "2")+`","canary":20}`)
 	mustCall(t, c, "POST", "/apps/"+app+"/abort", `{"reason":"marks"}`)
