@@ -162,11 +162,7 @@ func (s *progressStream) await(t *testing.T, timeout time.Duration, what string,
 // change still gets 409, while an env change sent then waits and says so.
 func TestConcurrentEnvChangesThroughRouter(t *testing.T) {
 	t.Parallel()
-	c, r := routedController(t)
-	app := testenv.App(t, "envmerge")
-	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
-
-	r.WaitRoutes(t, app, 60*time.Second)
+	c, r, app := routedApp(t, "envmerge")
 	load := StartLoad(r, app, 1000000, 10*time.Minute)
 	stopped := false
 	stopLoad := func() {
