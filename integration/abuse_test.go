@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -20,15 +19,9 @@ import (
 func TestSlowClientsAreCutOff(t *testing.T) {
 	t.Parallel()
 	base := map[string]string{"LONGSHOREMAN_DB": filepath.Join(t.TempDir(), "ls.db"), "LONGSHOREMAN_TOKEN": "t0ken-0123456789", "LONGSHOREMAN_LISTEN": "127.0.0.1:0", "REDIS_PORT": "1", "LONGSHOREMAN_INIT": "1"}
-	c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return base[k] }}
-	if err := c.ParseFlags(nil); err != nil {
-		t.Fatal(err)
-	}
-	c.Config.Timeouts = command.ServerTimeouts{ReadHeader: 300 * time.Millisecond, Read: 600 * time.Millisecond, Idle: 300 * time.Millisecond}
-	if err := c.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustOpenServe(t, base, io.Discard, func(cfg *command.ServeConfig) {
+		cfg.Timeouts = command.ServerTimeouts{ReadHeader: 300 * time.Millisecond, Read: 600 * time.Millisecond, Idle: 300 * time.Millisecond}
+	})
 	addr := strings.TrimPrefix(c.URL(), "http://")
 
 	for name, send := range map[string]string{

@@ -57,8 +57,7 @@ func TestAuditOfRealChanges(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	image := testenv.Image(t, "1")
 	c, log := serveUI(t, nil)
-	app := testenv.UniqueApp(t, "audited")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "audited")
 	a := &auditLog{c: c}
 	const secret = "s3cret-value-never-logged"
 

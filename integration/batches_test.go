@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,14 +92,7 @@ func (s *containerSampler) Stop() (peak, samples int) {
 // arrives, and returns every step and the last line, the answer.
 func streamRollout(tb testing.TB, c *Controller, path, body string, step func(api.ProgressLine)) (steps []api.ProgressLine, answer api.ProgressLine) {
 	tb.Helper()
-	req, _ := http.NewRequest("POST", c.URL+path, strings.NewReader(body))
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/x-ndjson")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatalf("POST %s: %v", path, err)
-	}
+	resp := c.Progress(tb, "POST", path, "application/json", body)
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
 		tb.Fatalf("POST %s = %d %s, want a progress stream", path, resp.StatusCode, resp.Header.Get("Content-Type"))
@@ -147,20 +139,16 @@ func startBatchCluster(t *testing.T, prefix, deployExtra string, setup func(c *C
 	t.Helper()
 	hosts := testenv.Hosts(t)
 	redis := testenv.Redis(t)
-	rhost, rport, _ := net.SplitHostPort(redis)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, prefix)
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c := StartControllerOn(t, redis, "LONGSHOREMAN_DRAIN=1s")
+	c.AddHosts(t, hosts...)
+	app := testenv.App(t, prefix)
 	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
 	if setup != nil {
 		setup(c, app)
 	}
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":4`+deployExtra+`}`)
 	r := StartRouter(t, redis)
-	waitFor(t, 60*time.Second, "the router serves the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	r.WaitRoutes(t, app, 60*time.Second)
 	return &batchCluster{c: c, r: r, app: app, load: StartLoad(r, app, 1000000, 5*time.Minute)}
 }
 
@@ -312,11 +300,9 @@ func TestPerAppStopTimeoutAndDrain(t *testing.T) {
 	t.Parallel()
 	hosts := testenv.Hosts(t)
 	redis := testenv.Redis(t)
-	rhost, rport, _ := net.SplitHostPort(redis)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=300ms")
+	c := StartControllerOn(t, redis, "LONGSHOREMAN_DRAIN=300ms")
 	c.MustCall(t, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
-	app := testenv.UniqueApp(t, "stoptimeout")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "stoptimeout")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	out := c.MustCall(t, "POST", "/apps/"+app+"/settings", `{"stop_timeout":"1s","drain":"3s"}`)
 	if s := out["settings"].(map[string]any); s["stop_timeout"] != "1s" || s["drain"] != "3s" {

@@ -5,10 +5,8 @@ package integration
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,13 +114,9 @@ func canaryController(t *testing.T, prefix string) (c *Controller, redisAddr, ap
 	t.Helper()
 	hosts := testenv.Hosts(t)
 	redis := testenv.StartRedis(t)
-	rhost, rport, _ := net.SplitHostPort(redis.Addr)
-	c = StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app = testenv.UniqueApp(t, prefix)
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c = StartControllerOn(t, redis.Addr, "LONGSHOREMAN_DRAIN=1s")
+	c.AddHosts(t, hosts...)
+	app = testenv.App(t, prefix)
 	return c, redis.Addr, app
 }
 
@@ -138,7 +132,7 @@ func TestCanaryThroughRouter(t *testing.T) {
 	v1, v2 := testenv.Image(t, "1"), testenv.Image(t, "2")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+v1+`","count":2}`)
 	r := StartRouter(t, redisAddr)
-	waitFor(t, 10*time.Second, "router has the table", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	r.WaitRoutes(t, app, 10*time.Second)
 
 	startCanary := func(rev int) {
 		t.Helper()

@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/command"
 	"github.com/longshoreman/longshoreman/internal/testenv"
 )
 
@@ -105,14 +103,7 @@ func TestAddedCertificateWinsOverAPendingOrder(t *testing.T) {
 		"LONGSHOREMAN_ROUTES_KEY": testRoutesKey, "LONGSHOREMAN_REPUBLISH": "1s",
 		"LONGSHOREMAN_ACME_EMAIL": "ops@example.com", "LONGSHOREMAN_ACME_DIRECTORY": ca.Directory, "LONGSHOREMAN_ACME_CA": ca.CAFile,
 	}
-	c := &command.ServeCommand{Stderr: ctlLog, Getenv: func(k string) string { return env[k] }}
-	if err := c.ParseFlags(nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := mustOpenServe(t, env, ctlLog, nil)
 	routerToken, err := c.Store().RouterToken()
 	if err != nil || routerToken == "" {
 		t.Fatalf("router token %q, %v", routerToken, err)

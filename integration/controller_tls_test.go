@@ -112,15 +112,7 @@ func TestRouterFetchesKeysOverTLSOnly(t *testing.T) {
 		for k, v := range extra {
 			env[k] = v
 		}
-		c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}
-		if err := c.ParseFlags(nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c, tlsClient(pki)
+		return mustOpenServe(t, env, io.Discard, nil), tlsClient(pki)
 	}
 	addCert := func(c *command.ServeCommand, client *http.Client, app string) (*x509.CertPool, string) {
 		t.Helper()

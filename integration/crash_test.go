@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -47,6 +48,14 @@ func StartController(tb testing.TB, dbPath string, env ...string) *Controller {
 	c.Start(tb)
 	tb.Cleanup(func() { c.Kill() })
 	return c
+}
+
+// StartControllerOn starts a controller with a data file of its own that
+// publishes its routing table through the Redis at redisAddr.
+func StartControllerOn(tb testing.TB, redisAddr string, env ...string) *Controller {
+	tb.Helper()
+	host, port, _ := net.SplitHostPort(redisAddr)
+	return StartController(tb, filepath.Join(tb.TempDir(), "ls.db"), append([]string{"REDIS_HOST=" + host, "REDIS_PORT=" + port}, env...)...)
 }
 
 // Start starts the process and waits until the API answers.
@@ -101,6 +110,40 @@ func (c *Controller) Call(method, path, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// CallRaw sends an API request and returns the status and the body as
+// sent, failing the test when the request itself fails.
+func (c *Controller) CallRaw(tb testing.TB, method, path, body string) (int, []byte) {
+	tb.Helper()
+	req, _ := http.NewRequest(method, c.URL+path, strings.NewReader(body))
+	req.Header.Set("X-Auth", "t0ken-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// Progress sends an API request asking for the progress stream (one JSON
+// line a step, the answer last) with the body of contentType (none when
+// empty), failing the test when the request itself fails. The caller
+// closes the answer's body.
+func (c *Controller) Progress(tb testing.TB, method, path, contentType, body string) *http.Response {
+	tb.Helper()
+	req, _ := http.NewRequest(method, c.URL+path, strings.NewReader(body))
+	req.Header.Set("X-Auth", "t0ken-0123456789")
+	req.Header.Set("Accept", "application/x-ndjson")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp
+}
+
 func (c *Controller) MustCall(tb testing.TB, method, path, body string) map[string]any {
 	tb.Helper()
 	status, out := c.Call(method, path, body)
@@ -108,6 +151,14 @@ func (c *Controller) MustCall(tb testing.TB, method, path, body string) map[stri
 		tb.Fatalf("%s %s = %d %v\n%s", method, path, status, out, c.Log())
 	}
 	return out
+}
+
+// AddHosts adds the hosts to the cluster, failing the test on a refusal.
+func (c *Controller) AddHosts(tb testing.TB, hosts ...string) {
+	tb.Helper()
+	for _, h := range hosts {
+		c.MustCall(tb, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
 }
 
 func anyStrings(v any) []string {
@@ -131,11 +182,8 @@ func TestKillNineDuringDeploys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ls.db")
 	redis := testenv.StartRedis(t)
 	c := StartController(t, path, "REDIS_HOST=127.0.0.1", "REDIS_PORT="+redis.Addr[strings.LastIndex(redis.Addr, ":")+1:])
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "crash")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts...)
+	app := testenv.App(t, "crash")
 	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
 	c.MustCall(t, "POST", "/"+app+"/envs", `{"env":"KEEP=me"}`)
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)

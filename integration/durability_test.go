@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,11 +22,8 @@ func startDurabilityCluster(t *testing.T, env ...string) (*Controller, *testenv.
 	redis := testenv.StartRedis(t)
 	_, port, _ := strings.Cut(redis.Addr, ":")
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), append([]string{"REDIS_HOST=127.0.0.1", "REDIS_PORT=" + port}, env...)...)
-	for _, h := range testenv.Hosts(t) {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "durable")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, testenv.Hosts(t)...)
+	app := testenv.App(t, "durable")
 	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	return c, redis, app
@@ -45,14 +41,7 @@ func containersOf(t *testing.T, c *Controller, app string) []string {
 // reported; the deploy goes on.
 func deployUntil(t *testing.T, c *Controller, app, body, step string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", c.URL+"/"+app+"/deploy", strings.NewReader(body))
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	req.Header.Set("Accept", "application/x-ndjson")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := c.Progress(t, "POST", "/"+app+"/deploy", "application/json", body)
 	t.Cleanup(func() { resp.Body.Close() })
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -99,6 +98,12 @@ func (r *Router) Get(app string) (int, string, error) {
 
 var routerClient = &http.Client{Timeout: 5 * time.Second}
 
+// WaitRoutes waits up to timeout until the router answers 200 for app.
+func (r *Router) WaitRoutes(tb testing.TB, app string, timeout time.Duration) {
+	tb.Helper()
+	waitFor(tb, timeout, "the router routes "+app, func() bool { s, _, _ := r.Get(app); return s == 200 })
+}
+
 // LoadClient sends requests through the router in a loop, bounded in
 // count and time, and counts failures and answers by version.
 type LoadClient struct {
@@ -166,13 +171,9 @@ func TestZeroDowntimeThroughRouter(t *testing.T) {
 	t.Parallel()
 	hosts := testenv.Hosts(t)
 	redis := testenv.StartRedis(t)
-	rhost, rport, _ := net.SplitHostPort(redis.Addr)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_REPUBLISH=1s", "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "zerodowntime")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c := StartControllerOn(t, redis.Addr, "LONGSHOREMAN_REPUBLISH=1s", "LONGSHOREMAN_DRAIN=1s")
+	c.AddHosts(t, hosts...)
+	app := testenv.App(t, "zerodowntime")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 
 	r := StartRouter(t, redis.Addr)
@@ -222,13 +223,9 @@ func TestDrainHostThroughRouter(t *testing.T) {
 	t.Parallel()
 	hosts := testenv.Hosts(t)
 	redis := testenv.StartRedis(t)
-	rhost, rport, _ := net.SplitHostPort(redis.Addr)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts[:2] {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "drain")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c := StartControllerOn(t, redis.Addr, "LONGSHOREMAN_DRAIN=1s")
+	c.AddHosts(t, hosts[:2]...)
+	app := testenv.App(t, "drain")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	r := StartRouter(t, redis.Addr)
 	waitFor(t, time.Second, "router has the table", func() bool { s, _, _ := r.Get(app); return s == 200 })

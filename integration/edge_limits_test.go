@@ -76,11 +76,10 @@ func TestEdgeLimits(t *testing.T) {
 	c, redisAddr := controllerOwnRedis(t)
 	edge := StartRouter(t, redisAddr)
 	behind := StartRouterEnv(t, redisAddr, "LONGSHOREMAN_TRUST_FORWARDED=127.0.0.0/8")
-	app := testenv.UniqueApp(t, "edge-limits")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "edge-limits")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	for _, r := range []*Router{edge, behind} {
-		waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+		r.WaitRoutes(t, app, 60*time.Second)
 	}
 
 	// 1/m: no request comes back within the test, the buckets only empty.

@@ -4,9 +4,7 @@ package integration
 
 import (
 	"io"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +19,17 @@ func streamJSON(t *testing.T, c *Controller, method, path, body string) *progres
 	return streamProgress(t, c, method, path, "application/json", body)
 }
 
-// routedController starts a controller on the test hosts with its own
-// Redis, and a router fed by it.
-func routedController(t *testing.T) (*Controller, *Router) {
+// routedApp starts a controller on the test hosts with its own Redis and
+// a router fed by it, deploys two instances of a new app (prefix) and
+// waits until the router routes it.
+func routedApp(t *testing.T, prefix string) (*Controller, *Router, string) {
 	t.Helper()
 	c, redisAddr := controllerOwnRedis(t)
-	return c, StartRouter(t, redisAddr)
+	r := StartRouter(t, redisAddr)
+	app := testenv.App(t, prefix)
+	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
+	r.WaitRoutes(t, app, 60*time.Second)
+	return c, r, app
 }
 
 // controllerOwnRedis starts a controller on the test hosts with a Redis of
@@ -36,11 +39,8 @@ func controllerOwnRedis(t *testing.T) (*Controller, string) {
 	t.Helper()
 	hosts := testenv.Hosts(t)
 	redis := testenv.StartRedis(t)
-	rhost, rport, _ := net.SplitHostPort(redis.Addr)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_REPUBLISH=1s", "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
+	c := StartControllerOn(t, redis.Addr, "LONGSHOREMAN_REPUBLISH=1s", "LONGSHOREMAN_DRAIN=1s")
+	c.AddHosts(t, hosts...)
 	return c, redis.Addr
 }
 
@@ -51,11 +51,7 @@ func controllerOwnRedis(t *testing.T) (*Controller, string) {
 // without wait sent meanwhile still gets 409.
 func TestDeploysWaitTheirTurn(t *testing.T) {
 	t.Parallel()
-	c, r := routedController(t)
-	app := testenv.UniqueApp(t, "edge-wait")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
-	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
-	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	c, r, app := routedApp(t, "edge-wait")
 	load := StartLoad(r, app, 1000000, 10*time.Minute)
 
 	// The release command keeps the first deploy holding the app while
@@ -100,11 +96,7 @@ func TestDeploysWaitTheirTurn(t *testing.T) {
 // new revision.
 func TestMaintenanceThroughRouter(t *testing.T) {
 	t.Parallel()
-	c, r := routedController(t)
-	app := testenv.UniqueApp(t, "edge-maint")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
-	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
-	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	c, r, app := routedApp(t, "edge-maint")
 
 	const msg = "Moving to a bigger database; back at 10:00 UTC."
 	on := c.MustCall(t, "POST", "/apps/"+app+"/maintenance", `{"enabled":true,"message":"`+msg+`"}`)

@@ -117,11 +117,8 @@ func envCount(t *testing.T, c *Controller, app string) int {
 // limit.
 func TestConcurrentEnvSetsKeepTheLimit(t *testing.T) {
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	for _, h := range testenv.Hosts(t) {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "envlimit")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, testenv.Hosts(t)...)
+	app := testenv.App(t, "envlimit")
 	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
 	var fill []string
 	for i := range cluster.MaxEnvs - 1 {

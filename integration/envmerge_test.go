@@ -91,16 +91,7 @@ func streamEnv(t *testing.T, c *Controller, method, path, form string) *progress
 // the ndjson progress stream, and returns the stream, read line by line.
 func streamProgress(t *testing.T, c *Controller, method, path, contentType, body string) *progressStream {
 	t.Helper()
-	req, _ := http.NewRequest(method, c.URL+path, strings.NewReader(body))
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	req.Header.Set("Accept", "application/x-ndjson")
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := c.Progress(t, method, path, contentType, body)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -125,40 +116,39 @@ func streamProgress(t *testing.T, c *Controller, method, path, contentType, body
 // answer or after timeout.
 func (s *progressStream) until(t *testing.T, step string, timeout time.Duration) map[string]any {
 	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case line, ok := <-s.lines:
-			if !ok {
-				t.Fatalf("the stream ended before a %q step", step)
-			}
-			if line["step"] == step {
-				return line
-			}
-			if _, final := line["error"]; final {
-				t.Fatalf("the stream ended with %v before a %q step", line, step)
-			}
-		case <-deadline:
-			t.Fatalf("no %q step within %s", step, timeout)
+	return s.await(t, timeout, fmt.Sprintf("a %q step", step), func(line map[string]any) bool {
+		if _, final := line["error"]; final && line["step"] != step {
+			t.Fatalf("the stream ended with %v before a %q step", line, step)
 		}
-	}
+		return line["step"] == step
+	})
 }
 
 // final returns the stream's last line, its answer.
 func (s *progressStream) final(t *testing.T, timeout time.Duration) map[string]any {
+	t.Helper()
+	return s.await(t, timeout, "a final answer", func(line map[string]any) bool {
+		_, final := line["error"]
+		return final
+	})
+}
+
+// await returns the first line match is true of, failing when the stream
+// ends or timeout passes before it (what names the line awaited).
+func (s *progressStream) await(t *testing.T, timeout time.Duration, what string, match func(map[string]any) bool) map[string]any {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
 		select {
 		case line, ok := <-s.lines:
 			if !ok {
-				t.Fatal("the stream ended without a final answer")
+				t.Fatalf("the stream ended before %s", what)
 			}
-			if _, final := line["error"]; final {
+			if match(line) {
 				return line
 			}
 		case <-deadline:
-			t.Fatalf("no final answer within %s", timeout)
+			t.Fatalf("no %s within %s", what, timeout)
 		}
 	}
 }
@@ -172,15 +162,7 @@ func (s *progressStream) final(t *testing.T, timeout time.Duration) map[string]a
 // change still gets 409, while an env change sent then waits and says so.
 func TestConcurrentEnvChangesThroughRouter(t *testing.T) {
 	t.Parallel()
-	c, r := routedController(t)
-	app := testenv.UniqueApp(t, "envmerge")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
-	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
-
-	waitFor(t, 60*time.Second, "the router routes the app", func() bool {
-		status, _, _ := r.Get(app)
-		return status == 200
-	})
+	c, r, app := routedApp(t, "envmerge")
 	load := StartLoad(r, app, 1000000, 10*time.Minute)
 	stopped := false
 	stopLoad := func() {

@@ -148,11 +148,8 @@ func TestEventsFromRealActions(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	fault := testenv.FaultHost(t)
 	c, _ := serveUI(t, map[string]string{"LONGSHOREMAN_HOST_GRACE": "2s", "LONGSHOREMAN_RECONCILE": "1s"})
-	for _, h := range hosts[:2] {
-		mustCall(t, c, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "events")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	addHosts(t, c, hosts[:2]...)
+	app := testenv.App(t, "events")
 	all := followEvents(t, c, "")
 	other := followEvents(t, c, "?app=other.example.com")
 
@@ -265,11 +262,8 @@ func TestEventsDropsAClientThatNeverReads(t *testing.T) {
 	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c, log := serveUI(t, nil)
-	for _, h := range hosts {
-		mustCall(t, c, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "stuck")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	addHosts(t, c, hosts...)
+	app := testenv.App(t, "stuck")
 	image1, image2 := testenv.Image(t, "1"), testenv.Image(t, "2")
 	deployTime(t, c, app, image1) // pulls and first placement out of the way
 	without := deployTime(t, c, app, image2)
@@ -351,11 +345,8 @@ func BenchmarkDeployWithAStuckEventsClient(b *testing.B) {
 			c := MustServe(b, b.TempDir()+"/ls.db", map[string]string{"REDIS_HOST": redisHost, "REDIS_PORT": redisPort,
 				"LONGSHOREMAN_TOKEN": uiToken, "LONGSHOREMAN_DRAIN": "200ms",
 				"LONGSHOREMAN_CHANNEL": fmt.Sprintf("longshoreman.bench.events.%d", time.Now().UnixNano())})
-			for _, h := range hosts {
-				mustCall(b, c, "POST", "/hosts", `{"host":"`+h+`"}`)
-			}
-			app := testenv.UniqueApp(b, "bench-events")
-			b.Cleanup(func() { testenv.RemoveContainers(b, app) })
+			addHosts(b, c, hosts...)
+			app := testenv.App(b, "bench-events")
 			images := []string{testenv.Image(b, "1"), testenv.Image(b, "2")}
 			deployTime(b, c, app, images[1])
 			b.ResetTimer()

@@ -77,6 +77,21 @@ func controllersOnEtcd(t testing.TB, n int, env ...string) ([]*Controller, []str
 	return ctrls, urls, url
 }
 
+// leaderWithApp starts two controller processes on one etcd prefix, adds
+// the test hosts through the one that leads and deploys one instance of a
+// new app (prefix) through it. It returns the leader, the other controller
+// and the app.
+func leaderWithApp(t *testing.T, prefix string) (lead, other *Controller, app string) {
+	t.Helper()
+	ctrls, urls, _ := controllersOnEtcd(t, 2)
+	leader := waitLeader(t, urls, 30*time.Second)
+	lead, other = ctrls[leader], ctrls[1-leader]
+	lead.AddHosts(t, testenv.Hosts(t)...)
+	app = testenv.App(t, prefix)
+	lead.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+	return lead, other, app
+}
+
 // killLeader kills the leader with SIGKILL and sends a write to the other
 // controllers, in turn, until one accepts it; it returns how long that took
 // and which controller leads then.
@@ -150,19 +165,13 @@ func TestLeaderFailover(t *testing.T) {
 	tables := watchTables(t, rds.Addr)
 
 	f := ctrls[(leader+1)%3]
-	for _, h := range hosts {
-		f.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "failover")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	f.AddHosts(t, hosts...)
+	app := testenv.App(t, "failover")
 	f.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	controller := f.MustCall(t, "GET", "/routes", "")["controller"].(string)
 
 	r := StartRouter(t, rds.Addr)
-	waitFor(t, 60*time.Second, "router has the table", func() bool {
-		status, _, _ := r.Get(app)
-		return status == 200
-	})
+	r.WaitRoutes(t, app, 60*time.Second)
 	load := StartLoad(r, app, 1000000, 10*time.Minute)
 
 	// kill -9 while idle.

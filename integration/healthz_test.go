@@ -67,9 +67,7 @@ func TestHealthzSparesEtcd(t *testing.T) {
 	ec := testenv.StartEtcd(t)
 	c := StartController(t, "etcd://"+strings.Join(ec.Endpoints, ",")+"/longshoreman-healthz")
 	fault := testenv.FaultHost(t)
-	for _, h := range append(testenv.Hosts(t), fault) {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
+	c.AddHosts(t, append(testenv.Hosts(t), fault)...)
 	waitFor(t, 30*time.Second, "every host ok in /healthz", func() bool {
 		hosts := healthzHosts(t, c)
 		for _, h := range append(testenv.Hosts(t), fault) {

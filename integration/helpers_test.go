@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -117,15 +116,7 @@ func serveWith(t *testing.T, env map[string]string, timeouts command.ServerTimeo
 		base[k] = v
 	}
 	log := &testenv.Log{}
-	c := &command.ServeCommand{Stderr: log, Getenv: func(k string) string { return base[k] }}
-	if err := c.ParseFlags(nil); err != nil {
-		t.Fatal(err)
-	}
-	c.Config.Timeouts = timeouts
-	if err := c.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := mustOpenServe(t, base, log, func(cfg *command.ServeConfig) { cfg.Timeouts = timeouts })
 	return c, log
 }
 

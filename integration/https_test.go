@@ -230,17 +230,7 @@ func TestHTTPSWithPebble(t *testing.T) {
 		"LONGSHOREMAN_REPUBLISH": "1s", "LONGSHOREMAN_DRAIN": "1s",
 		"LONGSHOREMAN_ACME_EMAIL": "ops@example.com", "LONGSHOREMAN_ACME_DIRECTORY": ca.Directory, "LONGSHOREMAN_ACME_CA": ca.CAFile,
 	}
-	serve := func() *command.ServeCommand {
-		c := &command.ServeCommand{Stderr: ctlLog, Getenv: func(k string) string { return env[k] }}
-		if err := c.ParseFlags(nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	serve := func() *command.ServeCommand { return mustOpenServe(t, env, ctlLog, nil) }
 	c := serve()
 	certEvents := followEvents(t, c, "")
 	ctlURL := c.URL()
@@ -248,11 +238,8 @@ func TestHTTPSWithPebble(t *testing.T) {
 	if err != nil || routerToken == "" {
 		t.Fatalf("router token %q, %v", routerToken, err)
 	}
-	for _, h := range hosts[:2] {
-		mustCall(t, c, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "https")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	addHosts(t, c, hosts[:2]...)
+	app := testenv.App(t, "https")
 	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+image+`","count":2}`)
 
 	type httpsRouter struct {
@@ -465,14 +452,7 @@ func TestOnlyTheLeaderOrdersCertificates(t *testing.T) {
 	closed := "https://" + l.Addr().String() + "/dir"
 	l.Close()
 	env := map[string]string{"LONGSHOREMAN_ACME_EMAIL": "ops@example.com", "LONGSHOREMAN_ACME_DIRECTORY": closed}
-	var ctrls []*command.ServeCommand
-	var logs []*testenv.Log
-	var urls []string
-	for range 3 {
-		c, log := serveOnEtcd(t, url, env)
-		ctrls, logs, urls = append(ctrls, c), append(logs, log), append(urls, c.URL())
-	}
-	leader := waitLeader(t, urls, 30*time.Second)
+	ctrls, logs, _, leader := serveEtcdControllers(t, url, 3, env)
 	follower := ctrls[(leader+1)%3]
 	mustCall(t, follower, "POST", "/apps", `{"app":"shop.example.com"}`)
 	mustCall(t, follower, "POST", "/apps/shop.example.com/https", `{"enabled":true}`)

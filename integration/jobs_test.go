@@ -77,14 +77,7 @@ func ranJobRuns(j jobView) []cluster.JobRun {
 // outcome on c, 0 when absent.
 func jobRunsMetric(t *testing.T, c *Controller, app, job, outcome string) float64 {
 	t.Helper()
-	req, _ := http.NewRequest("GET", c.URL+"/metrics", nil)
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	_, b := c.CallRaw(t, "GET", "/metrics", "")
 	re := regexp.MustCompile(`(?m)^longshoreman_job_runs_total\{app="` + regexp.QuoteMeta(app) + `",job="` + job + `",outcome="` + outcome + `"\} (\S+)$`)
 	m := re.FindSubmatch(b)
 	if m == nil {
@@ -150,6 +143,17 @@ func jobsOf(t *testing.T, c *Controller, app string, names ...string) func() []j
 	}
 }
 
+// startJobApp starts the controller binary with the test hosts and a new
+// app (prefix) running one instance, for jobs to run as its tasks.
+func startJobApp(t *testing.T, prefix string) (*Controller, string) {
+	t.Helper()
+	c := startTaskController(t)
+	app := testenv.App(t, prefix)
+	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
+	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+	return c, app
+}
+
 // TestScheduledJobs runs the controller binary with the test hosts and
 // adds two jobs every 5s with the CLI binary: each runs 3 times, as tasks
 // of the app's current revision in real containers, and records its exit
@@ -157,11 +161,7 @@ func jobsOf(t *testing.T, c *Controller, app string, names ...string) func() []j
 // reported on /events. jobs lists them; jobs:rm removes one.
 func TestScheduledJobs(t *testing.T) {
 	t.Parallel()
-	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "jobs")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
-	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
-	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+	c, app := startJobApp(t, "jobs")
 	events := followEventsAt(t, c.URL, "t0ken-0123456789", "?app="+app)
 	since := time.Now()
 
@@ -231,11 +231,7 @@ func TestScheduledJobs(t *testing.T) {
 // recorded so, and the next run starts after it ended.
 func TestScheduledJobNotOverlapped(t *testing.T) {
 	t.Parallel()
-	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "jobs-overlap")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
-	c.MustCall(t, "POST", "/apps", `{"app":"`+app+`"}`)
-	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+	c, app := startJobApp(t, "jobs-overlap")
 	since := time.Now()
 	c.MustCall(t, "POST", "/apps/"+app+"/jobs", `{"name":"slow","schedule":"@every 3s","command":["sleep","8s"]}`)
 
@@ -285,18 +281,9 @@ func TestScheduledJobNotOverlapped(t *testing.T) {
 // never twice.
 func TestScheduledJobThroughFailover(t *testing.T) {
 	t.Parallel()
-	ctrls, urls, _ := controllersOnEtcd(t, 2)
-	leader := waitLeader(t, urls, 30*time.Second)
-	lead := ctrls[leader]
-	for _, h := range testenv.Hosts(t) {
-		lead.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "jobs-failover")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
-	lead.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+	lead, other, app := leaderWithApp(t, "jobs-failover")
 	since := time.Now()
 	lead.MustCall(t, "POST", "/apps/"+app+"/jobs", `{"name":"tick","schedule":"@every 20s","command":["echo","tick"]}`)
-	other := ctrls[1-leader]
 
 	// One run on the first leader, then the kill 1.5s before the next.
 	var due time.Time

@@ -44,15 +44,19 @@ func serveOnEtcd(t *testing.T, url string, env map[string]string) (*command.Serv
 		base[k] = v
 	}
 	log := &testenv.Log{}
-	c := &command.ServeCommand{Stderr: log, Getenv: func(k string) string { return base[k] }}
-	if err := c.ParseFlags(nil); err != nil {
-		t.Fatal(err)
+	return mustOpenServe(t, base, log, nil), log
+}
+
+// serveEtcdControllers starts n controllers on the etcd store at url, env
+// added to each one's environment, and waits until one leads. It returns
+// them, their logs and URLs in the same order, and the leader's index.
+func serveEtcdControllers(t *testing.T, url string, n int, env map[string]string) (ctrls []*command.ServeCommand, logs []*testenv.Log, urls []string, leader int) {
+	t.Helper()
+	for range n {
+		c, log := serveOnEtcd(t, url, env)
+		ctrls, logs, urls = append(ctrls, c), append(logs, log), append(urls, c.URL())
 	}
-	if err := c.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c, log
+	return ctrls, logs, urls, waitLeader(t, urls, 30*time.Second)
 }
 
 // health returns /healthz's answer with the token.
@@ -117,14 +121,7 @@ func TestFollowerServesEveryVerb(t *testing.T) {
 		t.Fatalf("serve on etcd without LONGSHOREMAN_ADVERTISE: %v", err)
 	}
 
-	var ctrls []*command.ServeCommand
-	var logs []*testenv.Log
-	var urls []string
-	for range 3 {
-		c, log := serveOnEtcd(t, url, nil)
-		ctrls, logs, urls = append(ctrls, c), append(logs, log), append(urls, c.URL())
-	}
-	leader := waitLeader(t, urls, 30*time.Second)
+	ctrls, logs, urls, leader := serveEtcdControllers(t, url, 3, nil)
 	follower := (leader + 1) % 3
 	if h := health(urls[follower]); h["role"] != "follower" || h["leader_id"] == "" || !strings.Contains(fmt.Sprint(h["redis"]), "follows") || h["db"] != "ok" {
 		t.Errorf("a follower's /healthz: %v", h)
@@ -147,8 +144,7 @@ func TestFollowerServesEveryVerb(t *testing.T) {
 	}
 
 	hosts := testenv.Hosts(t)
-	app := testenv.UniqueApp(t, "follower")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "follower")
 	env := map[string]string{"LONGSHOREMAN_URL": urls[follower], "LONGSHOREMAN_TOKEN": "t0ken-0123456789", "HOME": t.TempDir()}
 	run := func(stdin string, args ...string) string {
 		t.Helper()
@@ -229,13 +225,7 @@ func TestControllersWithoutQuorum(t *testing.T) {
 	t.Parallel()
 	ec := testenv.StartEtcd(t)
 	url := "etcd://" + strings.Join(ec.Endpoints, ",") + "/longshoreman"
-	var urls []string
-	var ctrls []*command.ServeCommand
-	for range 2 {
-		c, _ := serveOnEtcd(t, url, nil)
-		ctrls, urls = append(ctrls, c), append(urls, c.URL())
-	}
-	leader := waitLeader(t, urls, 30*time.Second)
+	ctrls, _, urls, leader := serveEtcdControllers(t, url, 2, nil)
 	mustCall(t, ctrls[1-leader], "POST", "/apps", `{"app":"a.example.com"}`)
 
 	ec.Kill(1)

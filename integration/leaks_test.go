@@ -104,8 +104,7 @@ func TestStreamsOutliveTheWriteTimeout(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	c, _ := serveWith(t, map[string]string{"LONGSHOREMAN_DRAIN": "100ms"}, command.ServerTimeouts{Write: time.Second})
 	mustCall(t, c, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
-	app := testenv.UniqueApp(t, "stream")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "stream")
 	mustCall(t, c, "POST", "/apps", `{"app":"`+app+`"}`)
 	mustCall(t, c, "POST", "/"+app+"/envs", `{"env":"SLOW_START=3s"}`) // the test app starts answering after 3s
 
@@ -149,8 +148,7 @@ func TestShutdownWaitsForDeploysAndCutsTheRest(t *testing.T) {
 	// complete only then); the download outlasts it by far.
 	c, log := serveWith(t, map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_DRAIN": "100ms"}, command.ServerTimeouts{Shutdown: 5 * time.Second})
 	mustCall(t, c, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
-	app := testenv.UniqueApp(t, "shutdown")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "shutdown")
 	mustCall(t, c, "POST", "/apps", `{"app":"`+app+`"}`)
 	mustCall(t, c, "POST", "/"+app+"/envs", `{"env":"SLOW_START=4s"}`)
 

@@ -37,19 +37,23 @@ func limitsOf(t *testing.T, app, addr string) (mem, swap, nanoCPUs int64, ok boo
 	return 0, 0, 0, false
 }
 
+// hostsAndApp starts the controller binary, env added, with the first n
+// test hosts, and returns it, the hosts and a new app (prefix).
+func hostsAndApp(t *testing.T, n int, prefix string, env ...string) (*Controller, []string, string) {
+	t.Helper()
+	hosts := testenv.Hosts(t)[:n]
+	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), env...)
+	c.AddHosts(t, hosts...)
+	return c, hosts, testenv.App(t, prefix)
+}
+
 // TestMemoryAndCPULimits deploys with --memory 64m --cpus 0.5 and checks
 // that Docker enforces them on every instance (no swap beyond the limit),
 // that a deploy leaving them out keeps them, that removing them works, and
 // that a rollback restores a revision's limits.
 func TestMemoryAndCPULimits(t *testing.T) {
 	t.Parallel()
-	hosts := testenv.Hosts(t)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	for _, h := range hosts[:2] {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "limits")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c, _, app := hostsAndApp(t, 2, "limits")
 	check := func(what string, mem, nano int64) {
 		t.Helper()
 		// The routed instances and the running containers, read apart: on
@@ -104,13 +108,7 @@ func TestMemoryAndCPULimits(t *testing.T) {
 // instances untouched. Then 400 for a limit below Docker's minimum.
 func TestDeployThatCannotFitIsRefused(t *testing.T) {
 	t.Parallel()
-	hosts := testenv.Hosts(t)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	for _, h := range hosts[:2] {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "nofit")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c, hosts, app := hostsAndApp(t, 2, "nofit")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2,"memory":"64m"}`)
 	before := anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"])
 
@@ -170,13 +168,7 @@ func approxSize(b int64) string {
 // though Docker's restart policy restarts the killed container in place.
 func TestKilledForMemoryIsReportedAndReplaced(t *testing.T) {
 	t.Parallel()
-	hosts := testenv.Hosts(t)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "LONGSHOREMAN_RECONCILE=1s")
-	for _, h := range hosts[:2] {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "oom")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c, _, app := hostsAndApp(t, 2, "oom", "LONGSHOREMAN_RECONCILE=1s")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2,"memory":"64m"}`)
 	before := anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"])
 	victim := before[0]
@@ -225,11 +217,7 @@ func TestKilledForMemoryIsReportedAndReplaced(t *testing.T) {
 // that ran keep serving.
 func TestDeployKilledForMemoryFails(t *testing.T) {
 	t.Parallel()
-	hosts := testenv.Hosts(t)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	c.MustCall(t, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
-	app := testenv.UniqueApp(t, "oomdeploy")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c, _, app := hostsAndApp(t, 1, "oomdeploy")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	before := anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"])
 

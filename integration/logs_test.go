@@ -81,11 +81,8 @@ func TestLogsFollowScaleUp(t *testing.T) {
 	redis := testenv.StartRedis(t)
 	rhost, rport, _ := net.SplitHostPort(redis.Addr)
 	c := MustServe(t, filepath.Join(t.TempDir(), "ls.db"), map[string]string{"REDIS_HOST": rhost, "REDIS_PORT": rport, "LONGSHOREMAN_DRAIN": "200ms"})
-	for _, h := range hosts {
-		mustCall(t, c, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "logsfollow")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	addHosts(t, c, hosts...)
+	app := testenv.App(t, "logsfollow")
 	mustCall(t, c, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	first := anyStrings(mustCall(t, c, "GET", "/"+app+"/instances", "")["instances"])
 	if len(first) != 1 {
@@ -243,22 +240,13 @@ func TestLogsFollowThroughFollower(t *testing.T) {
 		for k, v := range etcdServeEnv(t, url) {
 			base[k] = v
 		}
-		c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return base[k] }}
-		if err := c.ParseFlags(nil); err != nil {
-			t.Fatal(err)
-		}
-		c.Config.Timeouts = command.ServerTimeouts{Write: time.Second}
-		if err := c.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := mustOpenServe(t, base, io.Discard, func(cfg *command.ServeConfig) { cfg.Timeouts = command.ServerTimeouts{Write: time.Second} })
 		ctrls, urls = append(ctrls, c), append(urls, c.URL())
 	}
 	leader := waitLeader(t, urls, 30*time.Second)
 	lc, follower := ctrls[leader], urls[1-leader]
 	mustCall(t, lc, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
-	app := testenv.UniqueApp(t, "logsforward")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "logsforward")
 	mustCall(t, lc, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	inst := anyStrings(mustCall(t, lc, "GET", "/"+app+"/instances", "")["instances"])[0]
 

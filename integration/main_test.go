@@ -1,27 +1,21 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/command"
-
-	"github.com/longshoreman/longshoreman/db"
-	"github.com/longshoreman/longshoreman/internal/testenv"
 )
 
 // testSecretsKey is the key of the env values of the stores the tests open
@@ -48,12 +42,27 @@ func MustServe(tb testing.TB, path string, env map[string]string) *command.Serve
 	for k, v := range env {
 		base[k] = v
 	}
-	c := &command.ServeCommand{Stderr: io.Discard, Getenv: func(k string) string { return base[k] }}
+	return mustOpenServe(tb, base, io.Discard, nil)
+}
+
+// mustOpenServe runs the controller in-process with the environment env and
+// its log written to stderr, and closes it when the test ends. set, when
+// not nil, changes the configuration ParseFlags made before the controller
+// opens (the environment has no words for the HTTP server's timeouts).
+func mustOpenServe(tb testing.TB, env map[string]string, stderr io.Writer, set func(*command.ServeConfig)) *command.ServeCommand {
+	tb.Helper()
+	c := &command.ServeCommand{Stderr: stderr, Getenv: func(k string) string { return env[k] }}
 	if err := c.ParseFlags(nil); err != nil {
 		tb.Fatal(err)
 	}
+	if set != nil {
+		set(&c.Config)
+	}
 	if err := c.Open(context.Background()); err != nil {
-		tb.Fatal(err)
+		if log, ok := stderr.(fmt.Stringer); ok {
+			tb.Fatalf("serve %s: %v\n%s", env["LONGSHOREMAN_DB"], err, log)
+		}
+		tb.Fatalf("serve %s: %v", env["LONGSHOREMAN_DB"], err)
 	}
 	tb.Cleanup(func() { c.Close() })
 	return c
@@ -80,6 +89,14 @@ func mustCall(tb testing.TB, c *command.ServeCommand, method, path, body string)
 		tb.Fatalf("%s %s = %d %s", method, path, status, b)
 	}
 	return out
+}
+
+// addHosts adds the hosts to c's cluster, failing the test on a refusal.
+func addHosts(tb testing.TB, c *command.ServeCommand, hosts ...string) {
+	tb.Helper()
+	for _, h := range hosts {
+		mustCall(tb, c, "POST", "/hosts", `{"host":"`+h+`"}`)
+	}
 }
 
 func TestRestartKeepsEverything(t *testing.T) {
@@ -209,61 +226,3 @@ func TestSecondControllerOnSameFileFailsFast(t *testing.T) {
 		t.Fatalf("second controller: %v after %s", err, time.Since(start))
 	}
 }
-
-// TestBinaryStartsAndStopsOnSIGTERM builds the binary and runs it with its
-// defaults in an empty directory, with no Redis and no hosts: it must start,
-// say what it waits for, answer /healthz, and exit 0 on SIGTERM with the
-// data file closed (a new open succeeds at once).
-func TestBinaryStartsAndStopsOnSIGTERM(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	bin := Binary(t)
-	port := testenv.FreePort(t)
-	cmd := exec.Command(bin, "serve", "--port", fmt.Sprint(port))
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "REDIS_PORT=1"}
-	var stderr bytes.Buffer
-	var mu sync.Mutex
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return stderr.Write(p) })
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				t.Fatalf("healthz = %d", resp.StatusCode)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("controller did not answer within 10s: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(2500 * time.Millisecond) // let it say what it waits for
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
-	}
-	mu.Lock()
-	log := stderr.String()
-	mu.Unlock()
-	for _, want := range []string{"Generated an API token", "waiting for Redis", "waiting for hosts", "shutting down"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("log lacks %q:\n%s", want, log)
-		}
-	}
-	d, err := db.Open(filepath.Join(dir, "longshoreman.db"), db.Options{Timeout: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("data file still locked after exit: %v", err)
-	}
-	d.Close()
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

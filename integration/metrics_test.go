@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -20,11 +21,8 @@ func TestMetricsAfterDeploy(t *testing.T) {
 	t.Parallel()
 	hosts := testenv.Hosts(t)
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "metrics")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts...)
+	app := testenv.App(t, "metrics")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	c.Call("GET", "/apps", "")
 	req, _ := http.NewRequest("GET", c.URL+"/apps", nil)
@@ -33,15 +31,9 @@ func TestMetricsAfterDeploy(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	req, _ = http.NewRequest("GET", c.URL+"/metrics", nil)
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, b := c.CallRaw(t, "GET", "/metrics", "")
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(b))
 	if err != nil {
 		t.Fatalf("metrics are not Prometheus text: %v", err)
 	}

@@ -5,17 +5,23 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/longshoreman/longshoreman/command"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/command"
 	"github.com/longshoreman/longshoreman/db"
+	"github.com/longshoreman/longshoreman/etcd"
 	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/storetest"
 )
@@ -196,11 +202,8 @@ func TestMigratedControllerAdoptsContainers(t *testing.T) {
 	url := etcdTestURL(t)
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c := StartController(t, path)
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "migrate")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, hosts...)
+	app := testenv.App(t, "migrate")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	before := anyStrings(c.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])
 	containers := func() string {
@@ -227,4 +230,172 @@ func TestMigratedControllerAdoptsContainers(t *testing.T) {
 	waitFor(t, 60*time.Second, "the app scaled to 3 on the etcd store", func() bool {
 		return len(anyStrings(e.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])) == 3
 	})
+}
+
+// bigDataFile writes a data file with the records of storetest.Populate
+// and apps*revs more revisions, enough for a migrate to take many
+// batches.
+func bigDataFile(t *testing.T, path string, apps, revs int) {
+	t.Helper()
+	d, err := db.Open(path, db.Options{Create: true, SecretsKey: testSecretsKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	storetest.Populate(t, d)
+	for a := range apps {
+		app := fmt.Sprintf("many%d.example.com", a)
+		if _, err := d.CreateApp(app); err != nil {
+			t.Fatal(err)
+		}
+		var recs []cluster.Record
+		for r := range revs {
+			rev := cluster.Revision{App: app, Number: r + 1, Image: "img:" + strconv.Itoa(r), Count: 2, Port: 3000, Envs: []string{"PAD=" + strings.Repeat("x", 512)}, Status: cluster.StatusFailed}
+			b, _ := json.Marshal(rev)
+			recs = append(recs, cluster.Record{Kind: cluster.RecordRevision, Scope: app, Key: strconv.Itoa(r + 1), Value: b})
+		}
+		if err := d.PutRecords(recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// serveRefusal runs the controller binary on dsn (with env added) and
+// returns what it printed; it fails the test unless serve stopped at once
+// with an error.
+func serveRefusal(t *testing.T, dsn string, env ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Binary(t), "serve")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LONGSHOREMAN_DB=" + dsn, "LONGSHOREMAN_TOKEN=t0ken-0123456789",
+		"LONGSHOREMAN_LISTEN=127.0.0.1:0", "LONGSHOREMAN_ADVERTISE=http://127.0.0.1:1", "REDIS_PORT=1", "LONGSHOREMAN_SECRETS_KEY=" + testSecretsKey}, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err == nil || ctx.Err() != nil {
+		t.Fatalf("serve on a half-written migrate target: %v (context %v); want it refused at once\n%s", err, ctx.Err(), out.String())
+	}
+	return out.String()
+}
+
+// TestServeRefusesAnUnfinishedMigrate kills `longshoreman migrate` (the
+// binary, with SIGKILL) while it copies a data file onto an etcd prefix.
+// serve refuses the half-written prefix, with or without --init, saying
+// to run migrate --force; migrate without --force refuses it too; migrate
+// --force completes it, and serve then runs the cluster it holds.
+func TestServeRefusesAnUnfinishedMigrate(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src.db")
+	bigDataFile(t, src, 40, 100)
+	want := fileRecords(t, src)
+	wantRevs, wantApps := 0, 0
+	for _, r := range want {
+		switch r.Kind {
+		case cluster.RecordRevision:
+			wantRevs++
+		case cluster.RecordApp:
+			wantApps++
+		}
+	}
+
+	var url string
+	for attempt := 1; ; attempt++ {
+		url = etcdTestURL(t)
+		if killMigrateMidway(t, src, url, wantRevs) {
+			break
+		}
+		if attempt == 5 {
+			t.Fatal("five migrates finished before they could be stopped midway")
+		}
+		t.Logf("attempt %d: the migrate finished before it was stopped; again on a new prefix", attempt)
+	}
+
+	for _, init := range []string{"", "1"} {
+		out := serveRefusal(t, url, "LONGSHOREMAN_INIT="+init)
+		if !strings.Contains(out, "unfinished copy") || !strings.Contains(out, "migrate --force") || !strings.Contains(out, "from "+src+" at ") {
+			t.Errorf("serve (LONGSHOREMAN_INIT=%q) on the half-written prefix said:\n%s\nwant it refused naming migrate --force and the migrate", init, out)
+		}
+	}
+	out, err := runMigrate(t, src, url)
+	if cluster.ErrorCode(err) != cluster.ECONFLICT || !strings.Contains(command.ErrorText(err), "did not finish") || !strings.Contains(command.ErrorText(err), "--force") {
+		t.Fatalf("migrate again without --force: %v\n%s; want it refused saying to add --force", err, out)
+	}
+
+	if out, err := runMigrate(t, "--force", src, url); err != nil {
+		t.Fatalf("migrate --force: %v\n%s", err, out)
+	}
+	s, err := command.OpenStore(url, false, testGetenv)
+	if err != nil {
+		t.Fatalf("the completed prefix: %v", err)
+	}
+	if diff := diffButEpoch(want, storetest.SortedRecords(t, s)); diff != "" {
+		t.Errorf("after migrate --force the prefix differs from the file:\n%s", diff)
+	}
+	s.Close()
+	c := StartController(t, url, "LONGSHOREMAN_INIT=")
+	apps, _ := c.MustCall(t, "GET", "/apps", "")["apps"].([]any)
+	if len(apps) != wantApps {
+		t.Errorf("the controller on the completed prefix lists %d apps; want %d", len(apps), wantApps)
+	}
+}
+
+// killMigrateMidway starts the migrate binary from src to url, stops it
+// (SIGSTOP) as soon as revisions arrive on the target, and kills it
+// (SIGKILL). It reports false when all wantRevs revisions were copied
+// first.
+func killMigrateMidway(t *testing.T, src, url string, wantRevs int) bool {
+	t.Helper()
+	cfg, err := etcd.ParseURL(url, testGetenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	marker := cfg.Prefix + "/" + cluster.RecordMeta + "/" + cluster.MetaMigrating
+	count := func(key string, opts ...clientv3.OpOption) int64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := cli.Get(ctx, key, append(opts, clientv3.WithCountOnly())...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Count
+	}
+	revisions := func() int { return int(count(cfg.Prefix+"/"+cluster.RecordRevision+"/", clientv3.WithPrefix())) }
+	// Copying: revisions arrive (they come after the apps and hosts).
+	copying := func() bool { return revisions() > 0 }
+
+	cmd := exec.Command(Binary(t), "migrate", src, url)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(time.Minute)
+	for !copying() {
+		select {
+		case err := <-exited:
+			t.Logf("migrate exited (%v) before it was seen copying:\n%s", err, out.String())
+			return false
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the migrate was not seen copying within a minute\n%s", out.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGSTOP)
+	copied := revisions() // frozen now
+	_ = cmd.Process.Kill()
+	<-exited
+	if copied >= wantRevs {
+		return false
+	}
+	t.Logf("migrate killed with %d of %d revisions copied (marker there: %t)", copied, wantRevs, count(marker) > 0)
+	return true
 }

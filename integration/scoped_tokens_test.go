@@ -41,12 +41,7 @@ func scopedCall(t *testing.T, url, token, method, path, body string) (int, strin
 func TestScopedTokensOnFollowers(t *testing.T) {
 	t.Parallel()
 	url := etcdTestURL(t)
-	var urls []string
-	for range 2 {
-		c, _ := serveOnEtcd(t, url, nil)
-		urls = append(urls, c.URL())
-	}
-	leaderIdx := waitLeader(t, urls, 30*time.Second)
+	_, _, urls, leaderIdx := serveEtcdControllers(t, url, 2, nil)
 	leader, follower := urls[leaderIdx], urls[1-leaderIdx]
 	const root = "t0ken-0123456789"
 	mine, other := "mine.tokens.example.com", "other.tokens.example.com"

@@ -3,8 +3,6 @@
 package integration
 
 import (
-	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,23 +14,6 @@ import (
 	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/router"
 )
-
-// routerStatus reads a router's status answer.
-func routerStatus(tb testing.TB, r *Router) router.Status {
-	tb.Helper()
-	req, _ := http.NewRequest("GET", r.URL+router.StatusPath, nil)
-	req.Header.Set("Authorization", "Bearer "+testRouterToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st router.Status
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		tb.Fatal(err)
-	}
-	return st
-}
 
 // TestSentinelSharedDeliversTables runs a controller and a router on the
 // shared sentinels of the test environment: the router takes the
@@ -48,12 +29,12 @@ func TestSentinelSharedDeliversTables(t *testing.T) {
 	r := StartRouterEnv(t, "127.0.0.1:1", "REDIS_SENTINELS="+sentinels, "REDIS_MASTER="+master, "LONGSHOREMAN_CHANNEL="+channel)
 	var st router.Status
 	waitFor(t, 20*time.Second, "router applies the controller's table through the sentinels' master", func() bool {
-		st = routerStatus(t, r)
+		st = r.Status(t)
 		return st.Connected && st.Version > 0 && st.Cluster != ""
 	})
 	first := st.Received
 	waitFor(t, 20*time.Second, "router hears the heartbeat", func() bool {
-		return routerStatus(t, r).Received >= first+3
+		return r.Status(t).Received >= first+3
 	})
 	health := mustCall(t, c, "GET", "/healthz", "")
 	if s, _ := health["redis"].(string); !strings.HasPrefix(s, "connected") {
@@ -73,8 +54,7 @@ func TestSentinelFailoverReachesRouter(t *testing.T) {
 	env := []string{"REDIS_SENTINELS=" + set.Addrs(), "REDIS_MASTER=" + set.Master}
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), append(env, "LONGSHOREMAN_REPUBLISH=1s")...)
 	c.MustCall(t, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
-	app := testenv.UniqueApp(t, "sentinel")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "sentinel")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 
 	r := StartRouterEnv(t, "127.0.0.1:1", env...)
@@ -82,7 +62,7 @@ func TestSentinelFailoverReachesRouter(t *testing.T) {
 		status, body, _ := r.Get(app)
 		return status == 200 && strings.Contains(body, "version=1")
 	})
-	before := routerStatus(t, r)
+	before := r.Status(t)
 
 	killedAt := time.Now()
 	old := set.KillMaster()
@@ -94,13 +74,13 @@ func TestSentinelFailoverReachesRouter(t *testing.T) {
 		status, body, _ := r.Get(app)
 		return status == 200 && strings.Contains(body, "version=2")
 	})
-	after := routerStatus(t, r)
+	after := r.Status(t)
 	if !after.Connected || after.Version <= before.Version {
 		t.Fatalf("router status after the failover: %+v (before: %+v)\nrouter log:\n%s", after, before, r.Log())
 	}
 	// The heartbeat (1s) keeps coming through the new master.
 	waitFor(t, 20*time.Second, "router hears the heartbeat through the new master", func() bool {
-		return routerStatus(t, r).Received >= after.Received+3
+		return r.Status(t).Received >= after.Received+3
 	})
 	for name, p := range map[string]*os.Process{"controller": c.cmd.Process, "router": r.cmd.Process} {
 		if err := p.Signal(syscall.Signal(0)); err != nil {

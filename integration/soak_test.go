@@ -33,9 +33,7 @@ func TestSoak(t *testing.T) {
 	redis := testenv.StartRedis(t)
 	path := filepath.Join(t.TempDir(), "ls.db")
 	c := StartController(t, path, "REDIS_HOST=127.0.0.1", "REDIS_PORT="+redis.Addr[strings.LastIndex(redis.Addr, ":")+1:])
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
+	c.AddHosts(t, hosts...)
 	apps := []string{testenv.UniqueApp(t, "soak-a"), testenv.UniqueApp(t, "soak-b")}
 	for _, app := range apps {
 		t.Cleanup(func() { testenv.RemoveContainers(t, app) })

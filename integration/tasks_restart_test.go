@@ -111,8 +111,7 @@ func ended(tasks map[string]cluster.Task, commands ...string) bool {
 // instance is untouched throughout.
 func TestTasksOutliveTheController(t *testing.T) {
 	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "task-restart")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "task-restart")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	instances := dockerIDs(t, app, false)
 
@@ -177,11 +176,8 @@ func TestTasksOutliveTheController(t *testing.T) {
 // not stop its task; the controller records its end as always.
 func TestTaskListedWhenItsClientGoes(t *testing.T) {
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	for _, h := range testenv.Hosts(t) {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "task-client")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	c.AddHosts(t, testenv.Hosts(t)...)
+	app := testenv.App(t, "task-client")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	run := startRun(t, c, app, "sleep", "3s")
 	waitFor(t, 60*time.Second, "the task runs", func() bool { return len(runningTasks(t, app)) == 1 })
@@ -205,15 +201,7 @@ func TestTaskListedWhenItsClientGoes(t *testing.T) {
 // and kills and records the one past its timeout, then removes both
 // containers.
 func TestTasksOutliveTheirLeader(t *testing.T) {
-	ctrls, urls, _ := controllersOnEtcd(t, 2)
-	leader := waitLeader(t, urls, 30*time.Second)
-	lead := ctrls[leader]
-	for _, h := range testenv.Hosts(t) {
-		lead.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "task-failover")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
-	lead.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
+	lead, next, app := leaderWithApp(t, "task-failover")
 
 	run := startRun(t, lead, app, "sleep", "8s")
 	go lead.Call("POST", "/"+app+"/run", `{"command":["sleep","1h"],"timeout":"10s"}`)
@@ -222,7 +210,6 @@ func TestTasksOutliveTheirLeader(t *testing.T) {
 	if code := run.wait(t, 30*time.Second); code == 0 || !strings.Contains(run.stderr.String(), "runs on") {
 		t.Errorf("run when its leader was killed: exit %d, stderr %q; want an error saying the task runs on", code, run.stderr.String())
 	}
-	next := ctrls[1-leader]
 	waitLeader(t, []string{next.URL}, 30*time.Second)
 	waitFor(t, 60*time.Second, "the new leader records both ends", func() bool { return ended(appTasks(t, next, app), "sleep 8s", "sleep 1h") })
 	tasks := appTasks(t, next, app)

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -24,9 +23,7 @@ import (
 func startTaskController(t *testing.T) *Controller {
 	t.Helper()
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
-	for _, h := range testenv.Hosts(t) {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
+	c.AddHosts(t, testenv.Hosts(t)...)
 	return c
 }
 
@@ -84,8 +81,7 @@ func taskCreates(t *testing.T, app string, since time.Time) int {
 func TestRunOneOffTask(t *testing.T) {
 	t.Parallel()
 	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "task")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "task")
 	_, stderr, code := runCLIBinary(t, c, "--app", app, "apps:add")
 	if code != 0 {
 		t.Fatalf("apps:add: %s", stderr)
@@ -142,14 +138,7 @@ func TestRunOneOffTask(t *testing.T) {
 // the steps and the final line.
 func deploySteps(t *testing.T, c *Controller, app, body string) (steps []string, final map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", c.URL+"/"+app+"/deploy", strings.NewReader(body))
-	req.Header.Set("X-Auth", "t0ken-0123456789")
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/x-ndjson")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := c.Progress(t, "POST", "/"+app+"/deploy", "application/json", body)
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
@@ -183,8 +172,7 @@ func count(list []string, s string) int {
 func TestReleaseCommand(t *testing.T) {
 	t.Parallel()
 	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "release")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "release")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	old := dockerIDs(t, app, false)
 	addrs := anyStrings(c.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])
@@ -257,8 +245,7 @@ func TestReleaseCommand(t *testing.T) {
 func TestDeployCommandAndReleaseCLI(t *testing.T) {
 	t.Parallel()
 	c := startTaskController(t)
-	app := testenv.UniqueApp(t, "deploy-cmd")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "deploy-cmd")
 	image := testenv.Image(t, "1")
 
 	_, stderr, code := runCLIBinary(t, c, "--app", app, "deploy", image, "--count", "1", "--cmd", "echo", "--cmd", "instance command ran")

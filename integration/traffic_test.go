@@ -31,11 +31,10 @@ func TestTrafficTwoRouters(t *testing.T) {
 	t.Parallel()
 	c, redisAddr := controllerOwnRedis(t)
 	one, two := StartRouter(t, redisAddr), StartRouter(t, redisAddr)
-	app := testenv.UniqueApp(t, "traffic")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "traffic")
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	for _, r := range []*Router{one, two} {
-		waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+		r.WaitRoutes(t, app, 60*time.Second)
 	}
 	// The probes above are counted too: wait until their summaries are
 	// all in (each router sends every 5 s), then take them as the base.

@@ -179,11 +179,8 @@ func TestDashboard(t *testing.T) {
 	image1, image2 := testenv.Image(t, "1"), testenv.Image(t, "2")
 	_ = image2
 	c, log := serveUI(t, nil)
-	for _, h := range hosts {
-		mustCall(t, c, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
-	app := testenv.UniqueApp(t, "shop")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	addHosts(t, c, hosts...)
+	app := testenv.App(t, "shop")
 	shots := t.TempDir()
 
 	b := newBrowser(t, 1280, 900)

@@ -21,14 +21,11 @@ func TestDashboardTraffic(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	redis := testenv.Redis(t)
 	c, _ := serveUI(t, map[string]string{"LONGSHOREMAN_CHANNEL": testChannel(t), "LONGSHOREMAN_ROUTES_KEY": testRoutesKey, "LONGSHOREMAN_REPUBLISH": "1s"})
-	for _, h := range hosts {
-		mustCall(t, c, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
+	addHosts(t, c, hosts...)
 	r := StartRouter(t, redis)
-	app := testenv.UniqueApp(t, "traffic-ui")
-	t.Cleanup(func() { testenv.RemoveContainers(t, app) })
+	app := testenv.App(t, "traffic-ui")
 	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
-	waitFor(t, 60*time.Second, "the router routes the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	r.WaitRoutes(t, app, 60*time.Second)
 	// A canary started and aborted: its two marks.
 	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "2")+`","canary":20}`)
 	mustCall(t, c, "POST", "/apps/"+app+"/abort", `{"reason":"marks"}`)

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -102,11 +100,8 @@ func TestVolumeSurvivesRedeploys(t *testing.T) {
 	t.Parallel()
 	hosts := testenv.Hosts(t)
 	redis := testenv.Redis(t)
-	rhost, rport, _ := net.SplitHostPort(redis)
-	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"), "REDIS_HOST="+rhost, "REDIS_PORT="+rport, "LONGSHOREMAN_DRAIN=1s")
-	for _, h := range hosts {
-		c.MustCall(t, "POST", "/hosts", `{"host":"`+h+`"}`)
-	}
+	c := StartControllerOn(t, redis, "LONGSHOREMAN_DRAIN=1s")
+	c.AddHosts(t, hosts...)
 	app := testenv.UniqueApp(t, "volumes")
 	volume := "longshoreman-" + app + "-data"
 	t.Cleanup(func() {
@@ -119,7 +114,7 @@ func TestVolumeSurvivesRedeploys(t *testing.T) {
 	pin := hosts[0]
 	c.MustCall(t, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","volumes":["data:/data"],"hosts":["`+pin+`"],"hold":"2m"}`)
 	r := StartRouter(t, redis)
-	waitFor(t, 60*time.Second, "the router serves the app", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	r.WaitRoutes(t, app, 60*time.Second)
 	if status, body := routerFile(t, r, app, "PUT", "/data/probe", "written by revision 1"); status != 201 {
 		t.Fatalf("writing the probe file = %d %s", status, body)
 	}
@@ -155,7 +150,7 @@ func TestVolumeSurvivesRedeploys(t *testing.T) {
 		waitFor(t, 60*time.Second, "the client's first answers", func() bool { load.mu.Lock(); defer load.mu.Unlock(); return load.total >= 3 })
 		c.MustCall(t, "POST", step.path, step.body)
 		// A few answers of the new instance, then stop the client.
-		waitFor(t, 60*time.Second, "answers after the deploy", func() bool { s, _, _ := r.Get(app); return s == 200 })
+		r.WaitRoutes(t, app, 60*time.Second)
 		total, failures, longest, lastErr := load.Stop()
 		t.Logf("%s: %d requests through the router, %d failed; the longest was held %s", step.what, total, failures, longest.Round(time.Millisecond))
 		if failures != 0 {

@@ -15,6 +15,23 @@ func do(t *testing.T, h http.Handler, method, path string) (int, string) {
 	return rec.Code, strings.TrimSpace(rec.Body.String())
 }
 
+// exchange is a request to a handler and the answer it must get.
+type exchange struct {
+	method, path string
+	code         int
+	body         string
+}
+
+// checkExchanges sends the requests to h in order and compares the answers.
+func checkExchanges(t *testing.T, h http.Handler, exchanges []exchange) {
+	t.Helper()
+	for _, tt := range exchanges {
+		if code, body := do(t, h, tt.method, tt.path); code != tt.code || body != tt.body {
+			t.Errorf("%s %s = %d %q, want %d %q", tt.method, tt.path, code, body, tt.code, tt.body)
+		}
+	}
+}
+
 func TestHandlers(t *testing.T) {
 	a := newApp("7", false)
 	a.environ = func() []string { return []string{"A=1", "B=x=y", "EMPTY="} }
@@ -22,11 +39,7 @@ func TestHandlers(t *testing.T) {
 	a.exit = func(code int) { exited = append(exited, code) }
 	h := a.handler()
 
-	tests := []struct {
-		method, path string
-		code         int
-		body         string
-	}{
+	checkExchanges(t, h, []exchange{
 		{"GET", "/ping", 200, "pong"},
 		{"GET", "/version", 200, "7"},
 		{"GET", "/env/A", 200, "1"},
@@ -39,13 +52,7 @@ func TestHandlers(t *testing.T) {
 		{"GET", "/ping", 200, "pong"},
 		{"GET", "/nothing", 404, "404 page not found"},
 		{"POST", "/ping", 405, "Method Not Allowed"},
-	}
-	for _, tt := range tests {
-		code, body := do(t, h, tt.method, tt.path)
-		if code != tt.code || body != tt.body {
-			t.Errorf("%s %s = %d %q, want %d %q", tt.method, tt.path, code, body, tt.code, tt.body)
-		}
-	}
+	})
 
 	if code, body := do(t, h, "GET", "/"); code != 200 || !strings.HasPrefix(body, "version=7 hostname=") {
 		t.Errorf("GET / = %d %q", code, body)

@@ -22,52 +22,19 @@
 set -eu
 
 COUNTED=${SECONDS_COUNTED:-5}
-LOG=${LOG:-discard}
-METRICS=${METRICS:-1}
-REAL=127.0.0.1:18091
-BARE=127.0.0.1:18092
-TOKEN=bench-token
-
-for cmd in go wrk curl valgrind callgrind_control; do
-	command -v $cmd >/dev/null || { echo "instructions.sh: $cmd not found (apt-get install valgrind wrk curl)" >&2; exit 1; }
-done
-case $METRICS in 0 | false) metrics=false ;; *) metrics=true ;; esac
 
 cd "$(dirname "$0")/../.."
-work=$(mktemp -d)
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	sleep 0.5
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+. bench/lib.sh
+. bench/api/settings.sh
+need instructions.sh "valgrind wrk curl" go wrk curl valgrind callgrind_control
+start_work
 
 go build -o "$work/api-bench" ./bench/api
 
 # count NAME ADDR: prints "NAME requests instructions per-request".
 count() {
-	name=$1 addr=$2
-	GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/$name.out" \
-		"$work/api-bench" -real $REAL -bare $BARE -token $TOKEN -log "$LOG" -metrics=$metrics >"$work/$name.log" 2>&1 &
-	vp=$!
-	pids="$pids $vp"
-	i=0
-	until curl -fsS -o /dev/null -H "X-Auth: $TOKEN" "http://$addr/apps" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 300 ] || { echo "instructions.sh: api-bench does not answer under valgrind (see $work/$name.log)" >&2; exit 1; }
-		sleep 0.2
-	done
-	wrk -t1 -c8 -d3s -H "X-Auth: $TOKEN" "http://$addr/apps" >/dev/null
-	callgrind_control -i on $vp >/dev/null 2>&1
-	out=$(wrk -t1 -c8 -d"${COUNTED}s" -H "X-Auth: $TOKEN" "http://$addr/apps")
-	callgrind_control -i off $vp >/dev/null 2>&1
-	kill $vp
-	wait $vp 2>/dev/null || true
-	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-	[ -z "${KEEP:-}" ] || cp "$work/$name.out"* "$KEEP/"
-	ir=$(cat "$work/$name.out"* | awk '/^totals:/ {s += $2} END {print s}')
-	echo "$name $reqs $ir $((ir / reqs))"
+	callgrind_count instructions.sh "$1" "http://$2/apps" "X-Auth: $TOKEN" 300 \
+		"$work/api-bench" -real $REAL -bare $BARE -token $TOKEN -log "$LOG" -metrics=$metrics
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs); real API: request log $LOG, metrics $metrics"
@@ -77,7 +44,6 @@ echo "| --- | --- | --- | --- |"
 : >"$work/results"
 for t in bare:$BARE real:$REAL; do
 	line=$(count "${t%%:*}" "${t#*:}")
-	echo "$line" | awk '{ printf "| %s | %d | %d | %d |\n", $1, $2, $3, $4 }'
-	echo "$line" >>"$work/results"
+	instructions_row "$line"
 done
 awk '{ per[$1] = $4 } END { printf "\nreal / bare user-space instructions per request: %.3f (%d more per request)\n", per["real"] / per["bare"], per["real"] - per["bare"] }' "$work/results"

@@ -21,36 +21,22 @@ CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 APPS=${APPS:-100}
-LOG=${LOG:-discard}
-METRICS=${METRICS:-1}
-REAL=127.0.0.1:18091
-BARE=127.0.0.1:18092
-TOKEN=bench-token
-
-for cmd in go wrk curl; do
-	command -v $cmd >/dev/null || { echo "run.sh: $cmd not found (apt-get install wrk curl)" >&2; exit 1; }
-done
-case $METRICS in 0 | false) metrics=false ;; *) metrics=true ;; esac
 
 cd "$(dirname "$0")/../.."
-work=$(mktemp -d)
-pid=""
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+. bench/lib.sh
+. bench/api/settings.sh
+need run.sh "wrk curl" go wrk curl
+start_work
 
 go build -o "$work/api-bench" ./bench/api
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-echo "# machine"
-echo "$(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average before: $(load)"
-echo "$(go version); $(wrk -v 2>&1 | head -1)"
+machine "$(wrk -v 2>&1 | head -1); load average before: $(load)"
 echo
 
 "$work/api-bench" -real $REAL -bare $BARE -apps "$APPS" -token $TOKEN -log "$LOG" -metrics=$metrics 2>"$work/api.log" &
 pid=$!
+pids=$pid
 i=0
 until curl -fsS -o /dev/null -H "X-Auth: $TOKEN" "http://$REAL/apps" 2>/dev/null; do
 	i=$((i + 1))
@@ -77,12 +63,8 @@ bench() {
 	t0=$(cputicks)
 	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "X-Auth: $TOKEN" "http://$2/apps")
 	t1=$(cputicks)
-	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
-	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-	p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-	p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+	wrk_figures "$out"
 	cpu=$(awk -v t="$((t1 - t0))" -v hz="$tck" -v n="$reqs" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
-	errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
 	echo "$1 $rps $p50 $p99 $cpu $before ${errs:-}"
 }
 

@@ -48,26 +48,14 @@ ROUTER_FULL=127.0.0.1:18088
 NGINX_FULL=127.0.0.1:18089
 HOST=bench.example.com
 
-for cmd in go wrk nginx redis-server; do
-	command -v $cmd >/dev/null || { echo "run.sh: $cmd not found (apt-get install nginx wrk redis-server)" >&2; exit 1; }
-done
-
 cd "$(dirname "$0")/../.."
-work=$(mktemp -d)
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-	sleep 0.2
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+. bench/lib.sh
+need run.sh "nginx wrk redis-server" go wrk nginx redis-server
+start_work
 
 go build -o "$work/router-bench" ./bench/router
 
-echo "# machine"
-echo "$(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "$(go version); $(nginx -v 2>&1); $(wrk -v 2>&1 | head -1); $(redis-server --version | cut -d' ' -f1-3)"
+machine "$(nginx -v 2>&1); $(wrk -v 2>&1 | head -1); $(redis-server --version | cut -d' ' -f1-3)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 echo
 
@@ -111,77 +99,8 @@ pids="$pids $!"
 "$work/router-bench" router -addr $ROUTER_FULL -host $HOST -backend $BACKEND -tls-cert "$work/tls/cert.pem" -tls-key "$work/tls/key.pem" -no-resume &
 router_full_pid=$!
 pids="$pids $!"
-mkdir -p "$work/nginx"
-cat >"$work/nginx.conf" <<NGINX
-worker_processes auto;
-pid $work/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_body_temp_path $work/nginx;
-	proxy_temp_path $work/nginx;
-	fastcgi_temp_path $work/nginx;
-	uwsgi_temp_path $work/nginx;
-	scgi_temp_path $work/nginx;
-	upstream app { server $BACKEND; keepalive 256; }
-	server {
-		listen $NGINX;
-		location / {
-			proxy_pass http://app;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host \$host;
-			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-			proxy_set_header X-Forwarded-Proto \$scheme;
-			proxy_set_header X-Forwarded-Host \$http_host;
-		}
-	}
-	server {
-		listen $NGINX_TLS ssl;
-		ssl_certificate $work/tls/cert.pem;
-		ssl_certificate_key $work/tls/key.pem;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
-		ssl_ecdh_curve X25519:prime256v1;
-		# The router has no cap on requests per connection; nginx's
-		# default (1000) would mix handshakes into the keep-alive figure.
-		keepalive_requests 1000000;
-		location / {
-			proxy_pass http://app;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host \$host;
-			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-			proxy_set_header X-Forwarded-Proto \$scheme;
-			proxy_set_header X-Forwarded-Host \$http_host;
-		}
-	}
-	server {
-		listen $NGINX_FULL ssl;
-		# No resumption: every handshake a full one.
-		ssl_session_tickets off;
-		ssl_session_cache off;
-		ssl_certificate $work/tls/cert.pem;
-		ssl_certificate_key $work/tls/key.pem;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
-		ssl_ecdh_curve X25519:prime256v1;
-		# The router has no cap on requests per connection; nginx's
-		# default (1000) would mix handshakes into the keep-alive figure.
-		keepalive_requests 1000000;
-		location / {
-			proxy_pass http://app;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host \$host;
-			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-			proxy_set_header X-Forwarded-Proto \$scheme;
-			proxy_set_header X-Forwarded-Host \$http_host;
-		}
-	}
-}
-NGINX
+nginx_conf "$NGINX" "$NGINX_TLS ssl" "$NGINX_FULL ssl full"
+pidfiles=$work/nginx.pid
 nginx -c "$work/nginx.conf" -p "$work"
 sleep 0.5
 for a in $BACKEND $ROUTER $ROUTER_RP $ROUTER_OFF $NGINX; do
@@ -241,13 +160,54 @@ bench() {
 		out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $HOST" "$url")
 	fi
 	after=$(ticks "$@")
-	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
-	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-	p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-	p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+	wrk_figures "$out"
 	cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$reqs" 'BEGIN { if (t == 0) print "-"; else printf "%.1f", t / hz * 1e6 / n }')
-	errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
 	echo "$name $rps $p50 $p99 $cpu ${errs:-}"
+}
+
+# target NAME: one bench run of the target NAME (see the tables' notes).
+target() {
+	case $1 in
+	direct) bench $1 $BACKEND $backend_pid ;;
+	router) bench $1 $ROUTER $router_pid ;;
+	router-off) bench $1 $ROUTER_OFF $router_off_pid ;;
+	nginx) bench $1 $NGINX $nginx_pids ;;
+	router-rp) bench $1 $ROUTER_RP $router_rp_pid ;;
+	router-tls) bench $1 "$(tls_url $ROUTER_TLS)" $router_tls_pid ;;
+	nginx-tls) bench $1 "$(tls_url $NGINX_TLS)" $nginx_pids ;;
+	router-rp-tls) bench $1 "$(tls_url $ROUTER_RP_TLS)" $router_rp_tls_pid ;;
+	router-hs) CLOSE=1 bench $1 "$(tls_url $ROUTER_FULL)" $router_full_pid ;;
+	nginx-hs) CLOSE=1 bench $1 "$(tls_url $NGINX_FULL)" $nginx_pids ;;
+	router-resume) CLOSE=1 bench $1 "$(tls_url $ROUTER_TLS)" $router_tls_pid ;;
+	nginx-resume) CLOSE=1 bench $1 "$(tls_url $NGINX_TLS)" $nginx_pids ;;
+	esac
+}
+tls_url() { echo "https://localhost:${1#*:}/"; }
+
+# rounds FILE TARGET...: $ROUNDS rounds of a run of every TARGET, printed
+# as a table and kept in FILE; then the load average at the end and the
+# head of the table of ratios.
+rounds() {
+	file=$1
+	shift
+	echo "| round | target | req/s | p50 | p99 | cpu-µs/req | load |"
+	echo "| --- | --- | --- | --- | --- | --- | --- |"
+	: >"$file"
+	r=1
+	while [ $r -le "$ROUNDS" ]; do
+		load=$(cut -d' ' -f1 /proc/loadavg)
+		for t in "$@"; do
+			line=$(target "$t")
+			row "$r" "$load" "$line" "$file"
+			sleep 1
+		done
+		r=$((r + 1))
+	done
+	echo
+	echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	echo "| ratio | mean | per round |"
+	echo "| --- | --- | --- |"
 }
 
 if [ "$PLAIN" != 0 ]; then
@@ -257,30 +217,7 @@ echo "(router-off: the same router with its traffic counting off, -no-traffic; r
 echo "(cpu-µs/req: CPU time, user + system, the proxy process(es) spent per request; direct: the backend's)"
 echo "(load: the 1-minute load average when the round started)"
 echo
-echo "| round | target | req/s | p50 | p99 | cpu-µs/req | load |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
-: >"$work/results"
-r=1
-while [ $r -le "$ROUNDS" ]; do
-	load=$(cut -d' ' -f1 /proc/loadavg)
-	for t in direct router nginx router-rp router-off; do
-		case $t in
-		direct) line=$(bench direct $BACKEND $backend_pid) ;;
-		router) line=$(bench router $ROUTER $router_pid) ;;
-		router-off) line=$(bench router-off $ROUTER_OFF $router_off_pid) ;;
-		nginx) line=$(bench nginx $NGINX $nginx_pids) ;;
-		router-rp) line=$(bench router-rp $ROUTER_RP $router_rp_pid) ;;
-		esac
-		row "$r" "$load" "$line" "$work/results"
-		sleep 1
-	done
-	r=$((r + 1))
-done
-echo
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
-echo "| ratio | mean | per round |"
-echo "| --- | --- | --- |"
+rounds "$work/results" direct router nginx router-rp router-off
 awk "$MEANS"'
 	END {
 		printf "| router / nginx throughput (goal ≥ 1.0) | **%.2f** | %s |\n", m["router"] / m["nginx"], per("router", "nginx", 0)
@@ -296,7 +233,6 @@ fi
 
 # --- HTTPS -----------------------------------------------------------------
 [ "$HTTPS" = 0 ] && exit 0
-tls_url() { echo "https://localhost:${1#*:}/"; }
 echo "# HTTPS: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, targets interleaved; 128-byte answers"
 echo "(one self-signed ECDSA P-256 certificate for both; TLS 1.3 as wrk's OpenSSL negotiates it)"
 echo "(*-tls: keep-alive; *-hs and *-resume: Connection: close on every request, so req/s = handshakes/s;"
@@ -304,32 +240,7 @@ echo " *-hs against servers refusing resumption: full handshakes; *-resume: wrk 
 echo "(router-rp-tls: net/http's server over TLS and httputil.ReverseProxy, the router's fast loop off)"
 echo "(cpu-µs/req: CPU time, user + system, the proxy process(es) spent per request, handshake included for -hs)"
 echo
-echo "| round | target | req/s | p50 | p99 | cpu-µs/req | load |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
-: >"$work/results-tls"
-r=1
-while [ $r -le "$ROUNDS" ]; do
-	load=$(cut -d' ' -f1 /proc/loadavg)
-	for t in router-tls nginx-tls router-rp-tls router-hs nginx-hs router-resume nginx-resume; do
-		case $t in
-		router-tls) line=$(bench $t "$(tls_url $ROUTER_TLS)" $router_tls_pid) ;;
-		nginx-tls) line=$(bench $t "$(tls_url $NGINX_TLS)" $nginx_pids) ;;
-		router-rp-tls) line=$(bench $t "$(tls_url $ROUTER_RP_TLS)" $router_rp_tls_pid) ;;
-		router-hs) line=$(CLOSE=1 bench $t "$(tls_url $ROUTER_FULL)" $router_full_pid) ;;
-		nginx-hs) line=$(CLOSE=1 bench $t "$(tls_url $NGINX_FULL)" $nginx_pids) ;;
-		router-resume) line=$(CLOSE=1 bench $t "$(tls_url $ROUTER_TLS)" $router_tls_pid) ;;
-		nginx-resume) line=$(CLOSE=1 bench $t "$(tls_url $NGINX_TLS)" $nginx_pids) ;;
-		esac
-		row "$r" "$load" "$line" "$work/results-tls"
-		sleep 1
-	done
-	r=$((r + 1))
-done
-echo
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
-echo "| ratio | mean | per round |"
-echo "| --- | --- | --- |"
+rounds "$work/results-tls" router-tls nginx-tls router-rp-tls router-hs nginx-hs router-resume nginx-resume
 awk "$MEANS"'
 	END {
 		printf "| router / nginx HTTPS keep-alive throughput (goal ≥ 0.7) | **%.2f** | %s |\n", m["router-tls"] / m["nginx-tls"], per("router-tls", "nginx-tls", 0)

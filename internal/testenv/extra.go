@@ -48,6 +48,15 @@ func UniqueApp(tb testing.TB, prefix string) string {
 	return fmt.Sprintf("%s-%d.test", prefix, time.Now().UnixNano())
 }
 
+// App returns a unique app name (UniqueApp) and removes the app's
+// containers when the test ends.
+func App(tb testing.TB, prefix string) string {
+	tb.Helper()
+	app := UniqueApp(tb, prefix)
+	tb.Cleanup(func() { RemoveContainers(tb, app) })
+	return app
+}
+
 // HTTPGet GETs http://addr+path until it answers or timeout passes, and
 // returns the status code and body of the first answer.
 func HTTPGet(tb testing.TB, addr, path string, timeout time.Duration) (int, string) {
