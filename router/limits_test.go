@@ -111,6 +111,7 @@ func closedWithin(c net.Conn, d time.Duration) bool {
 }
 
 func TestBackendTimeoutAnswers504(t *testing.T) {
+	t.Parallel()
 	bad, hits := hung(t)
 	for _, rpOnly := range []bool{false, true} {
 		_, url := proxyWith(t, router.Config{BackendTimeout: 300 * time.Millisecond, ReverseProxyOnly: rpOnly},
@@ -144,6 +145,7 @@ func TestBackendTimeoutAnswers504(t *testing.T) {
 }
 
 func TestBackendTimeoutIsNotRetried(t *testing.T) {
+	t.Parallel()
 	bad, hits := hung(t)
 	good, served := backend(t, "good")
 	for _, rpOnly := range []bool{false, true} {
@@ -198,6 +200,7 @@ func rawPost(c net.Conn, host string, n int) {
 }
 
 func TestSlowSteadyUploadPasses(t *testing.T) {
+	t.Parallel()
 	b1, _ := backend(t, "b1")
 	_, url := proxyWith(t, router.Config{MinBodyRate: 1000, BodyRateWindow: 2 * time.Second},
 		map[string][]string{"up.example.com": {b1}})
@@ -223,6 +226,7 @@ func TestSlowSteadyUploadPasses(t *testing.T) {
 }
 
 func TestSlowInstanceDoesNotCutUpload(t *testing.T) {
+	t.Parallel()
 	// The instance reads nothing for three windows: the router stops
 	// reading the client, whose upload stalls through no fault of its own.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -248,6 +252,7 @@ func TestSlowInstanceDoesNotCutUpload(t *testing.T) {
 }
 
 func TestTricklingBodyIsCut(t *testing.T) {
+	t.Parallel()
 	b1, _ := backend(t, "b1")
 	_, url := proxyWith(t, router.Config{MinBodyRate: 1000, BodyRateWindow: time.Second},
 		map[string][]string{"up.example.com": {b1}})

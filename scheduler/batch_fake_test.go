@@ -113,6 +113,7 @@ func TestFakeBatchedDeploy(t *testing.T) {
 // and rollbacks alike, and a count change mid-way starts the extra new
 // instances at the end.
 func TestFakeBatchSettingAndCountChange(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "batchsetting.example.com")
 	c.MustDeploy(t, app, goodImage, 2)
@@ -148,6 +149,7 @@ func TestFakeBatchSettingAndCountChange(t *testing.T) {
 // the old revision, and the revision fails saying which batch: the app
 // ends with its 4 old-revision instances routed, as it began.
 func TestFakeFailedBatchRestoresOldRevision(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "batchfail.example.com")
 	c.MustDeploy(t, app, goodImage, 4)
@@ -220,6 +222,7 @@ func TestFakeFailedBatchRestoresOldRevision(t *testing.T) {
 // Each app's drain and stop timeout apply to its retirements; an app that
 // sets none takes the controller's.
 func TestFakePerAppDrain(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{Drain: 40 * time.Millisecond})
 	app := c.App(t, "drain.example.com")
 	c.MustDeploy(t, app, goodImage, 1)

@@ -136,6 +136,7 @@ func TestFakeCanaryPromoteAndAbort(t *testing.T) {
 // instance and no canary behind, and the app keeps serving as it was;
 // settings out of range are refused before anything starts.
 func TestFakeCanaryFailsAndRefuses(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "sick.example.com")
 	if _, err := canaryDeploy(c, app, goodImage, 20, 1); cluster.ErrorCode(err) != cluster.EINVALID {

@@ -28,6 +28,7 @@ func sendEnv(c *FakeCluster, app, key, value string, hold bool) *opCall {
 // one revision, applied in arrival order; every request answers with the
 // outcome of its batch, and every instance has every env.
 func TestFakeEnvChangesMerge(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "merge.example.com")
 	c.MustDeploy(t, app, goodImage, 2)
@@ -90,6 +91,7 @@ func TestFakeEnvChangesMerge(t *testing.T) {
 // Changes sent together, as the CLI sends `envs:set A=1 B=2 ...`, make one
 // revision (two when they straddle the first one's start), not one each.
 func TestFakeEnvChangesSentTogether(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "together.example.com")
 	c.MustDeploy(t, app, goodImage, 2)
@@ -129,6 +131,7 @@ func TestFakeEnvChangesSentTogether(t *testing.T) {
 // queue unapplied with ECONFLICT naming what holds the app; the others of
 // its batch are still applied.
 func TestFakeEnvWaitIsBounded(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var events []cluster.Event
 	c := MustOpenFakeCluster(t, scheduler.Config{EnvWait: 300 * time.Millisecond, Events: func(e cluster.Event) {
@@ -171,6 +174,7 @@ func TestFakeEnvWaitIsBounded(t *testing.T) {
 // the envs as they were; the batch after it applies its own changes to
 // those.
 func TestFakeEnvBatchFailure(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "failure.example.com")
 	first := c.MustDeploy(t, app, goodImage, 2)

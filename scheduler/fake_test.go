@@ -120,6 +120,7 @@ func eventually(tb testing.TB, what string, cond func() bool) {
 // start, an image the registry lacks) fails with what went wrong, removes
 // every new container, and leaves the old instances routed and serving.
 func TestFakeFailedDeployLeavesOldServing(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "fail.example.com")
 	first := c.MustDeploy(t, app, goodImage, 2)

@@ -77,6 +77,7 @@ func instances(t *testing.T, c *FakeCluster, app string) []cluster.Instance {
 // with its first line; one that stops leaves it without an error line; a
 // host that fails gives one error line.
 func TestFakeFollowLogsJoinLeave(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "follow.example.com")
 	c.MustDeploy(t, app, goodImage, 1)

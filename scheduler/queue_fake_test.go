@@ -98,6 +98,7 @@ func waitCtx(timeout time.Duration) context.Context {
 // arrival order, each saying what it waits for; one that does not ask
 // still gets 409; an env change that asks waits behind a deploy too.
 func TestFakeWaitingOperationsRunInTurn(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "turns.example.com")
 	c.MustDeploy(t, app, goodImage, 2)
@@ -156,6 +157,7 @@ func TestFakeWaitingOperationsRunInTurn(t *testing.T) {
 // timeout passes or its client goes away; the queue then goes on without
 // it.
 func TestFakeWaitGivesUp(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "giveup.example.com")
 	c.MustDeploy(t, app, goodImage, 1)
@@ -196,6 +198,7 @@ func TestFakeWaitGivesUp(t *testing.T) {
 // variable, as envs:set sends them), go out together as one revision once
 // the deploy is done.
 func TestFakeWaitingEnvChangesMerge(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "waitenv.example.com")
 	c.MustDeploy(t, app, goodImage, 2)

@@ -80,6 +80,7 @@ func TestReleaseFailureTouchesNothing(t *testing.T) {
 // instance starts; not on scale, and on rollback only when asked. Left
 // out of a deploy it is kept; an empty one clears it.
 func TestReleaseRunsOncePerDeploy(t *testing.T) {
+	t.Parallel()
 	c := MustOpenFakeCluster(t, scheduler.Config{})
 	app := c.App(t, "release.example.com")
 	tasks := func() int { return c.Engines.Calls()["RunTask"] }
