@@ -149,50 +149,9 @@ func runPoint(cfg pointConfig) (*PointResult, error) {
 		KeepImages: -1, // the fake Docker API has no images to prune
 	})
 
-	// Populate.
-	mode := cfg.Populate
-	if mode == "auto" {
-		mode = "scheduler"
-		if cfg.Instances > 1000 {
-			mode = "db"
-		}
-	}
-	res.Populate = mode
-	start := time.Now()
-	for i := range nHosts {
-		if _, err := store.AddHost(hostAddr(i)); err != nil {
-			return nil, err
-		}
-	}
-	switch mode {
-	case "scheduler":
-		err = populateScheduler(sched, store, nApps, cfg.Parallel)
-	case "db":
-		err = populateDB(store, engines, nApps, nHosts)
-	default:
-		err = fmt.Errorf("-populate must be scheduler, db or auto, not %q", cfg.Populate)
-	}
-	if err != nil {
+	if err := populate(cfg, sched, store, engines, nApps, nHosts, res); err != nil {
 		return nil, err
 	}
-	res.PopulateTime = time.Since(start)
-	insts, err := store.AllInstances()
-	if err != nil {
-		return nil, err
-	}
-	routed := 0
-	for _, i := range insts {
-		if i.Routed {
-			routed++
-		}
-	}
-	if routed != cfg.Instances {
-		return nil, fmt.Errorf("populated %d routed instances of %d (%d records)", routed, cfg.Instances, len(insts))
-	}
-	cfg.logf("populated %d instances through %s in %s", routed, mode, res.PopulateTime.Round(time.Millisecond))
-	runtime.GC()
-	debug.FreeOSMemory()
-	res.phasePeak("populate")
 
 	if err := measureReconcile(cfg, sched, store, setFailing, actions, res); err != nil {
 		return nil, err
@@ -205,12 +164,85 @@ func runPoint(cfg pointConfig) (*PointResult, error) {
 	}
 	res.phasePeak("routes")
 
-	// API under load, on a real listener as serve.go wires it.
+	if err := measureAPI(cfg, store, sched, nApps, res); err != nil {
+		return nil, err
+	}
+
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.HeapInuse = int64(ms.HeapInuse)
+	res.RSS, res.RSSPeak = procStatus("VmRSS"), procStatus("VmHWM")
+	res.Goroutines = runtime.NumGoroutine()
+	res.LoadAvg[1] = loadAvg()
+	if fi, err := os.Stat(path); err == nil {
+		res.DataFile = fi.Size()
+	}
+	return res, nil
+}
+
+// populate adds the point's hosts and apps (through the scheduler, or
+// straight into the data file past 1,000 instances with -populate auto),
+// checks that every instance is routed, and records the time taken.
+func populate(cfg pointConfig, sched *scheduler.Scheduler, store *db.DB, engines *docker.Engines, nApps, nHosts int, res *PointResult) error {
+	mode := cfg.Populate
+	if mode == "auto" {
+		mode = "scheduler"
+		if cfg.Instances > 1000 {
+			mode = "db"
+		}
+	}
+	res.Populate = mode
+	start := time.Now()
+	for i := range nHosts {
+		if _, err := store.AddHost(hostAddr(i)); err != nil {
+			return err
+		}
+	}
+	var err error
+	switch mode {
+	case "scheduler":
+		err = populateScheduler(sched, store, nApps, cfg.Parallel)
+	case "db":
+		err = populateDB(store, engines, nApps, nHosts)
+	default:
+		err = fmt.Errorf("-populate must be scheduler, db or auto, not %q", cfg.Populate)
+	}
+	if err != nil {
+		return err
+	}
+	res.PopulateTime = time.Since(start)
+	insts, err := store.AllInstances()
+	if err != nil {
+		return err
+	}
+	routed := 0
+	for _, i := range insts {
+		if i.Routed {
+			routed++
+		}
+	}
+	if routed != cfg.Instances {
+		return fmt.Errorf("populated %d routed instances of %d (%d records)", routed, cfg.Instances, len(insts))
+	}
+	cfg.logf("populated %d instances through %s in %s", routed, mode, res.PopulateTime.Round(time.Millisecond))
+	runtime.GC()
+	debug.FreeOSMemory()
+	res.phasePeak("populate")
+
+	return nil
+}
+
+// measureAPI loads the API's read endpoints on a real listener, as
+// serve.go wires it: once with one client, for the service time, then
+// with cfg.Clients.
+func measureAPI(cfg pointConfig, store *db.DB, sched *scheduler.Scheduler, nApps int, res *PointResult) error {
 	const token = "bench-token"
 	api := http.NewServer(&http.Server{Store: store, Scheduler: sched, Token: token})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	srv := &nethttp.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 20 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() { _ = srv.Serve(l) }()
@@ -226,29 +258,18 @@ func runPoint(cfg pointConfig) (*PointResult, error) {
 		one.Duration = min(cfg.Duration, time.Second)
 		r, err := loadEndpoint(one, base, token, ep.name, ep.path, nApps)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.Serial = append(res.Serial, r)
 		if r, err = loadEndpoint(cfg, base, token, ep.name, ep.path, nApps); err != nil {
-			return nil, err
+			return err
 		}
 		res.API = append(res.API, r)
 		res.phasePeak(ep.name)
 		cfg.logf("%s: %d requests, p50 %s p99 %s; one client: p50 %s", ep.name, r.Requests, r.P50, r.P99, res.Serial[len(res.Serial)-1].P50)
 	}
 
-	runtime.GC()
-	debug.FreeOSMemory()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	res.HeapInuse = int64(ms.HeapInuse)
-	res.RSS, res.RSSPeak = procStatus("VmRSS"), procStatus("VmHWM")
-	res.Goroutines = runtime.NumGoroutine()
-	res.LoadAvg[1] = loadAvg()
-	if fi, err := os.Stat(path); err == nil {
-		res.DataFile = fi.Size()
-	}
-	return res, nil
+	return nil
 }
 
 // measureRoutes times db.RoutingTable() after a change, its encoding and
