@@ -173,26 +173,8 @@ func StartTLSDockerd(tb testing.TB) *TLSDockerd {
 	if os.Geteuid() != 0 {
 		tb.Fatal("starting a second dockerd needs root: run the integration tests as root")
 	}
-	addr := Addr(TLSHost, TLSPort)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		tb.Fatalf("cannot listen on %s for the TLS dockerd (one left by a killed test?): %v", addr, err)
-	}
-	lnFile, err := ln.(*net.TCPListener).File()
-	ln.Close() // lnFile holds the socket
-	if err != nil {
-		tb.Fatal(err)
-	}
+	lnFile := tlsListener(tb)
 	defer lnFile.Close() // dockerd has its own copy once started
-
-	// Holding the port means no other TLS dockerd of ours runs: the files
-	// of one whose test binary was killed (Pdeathsig stopped the daemon,
-	// nothing removed its files) can go.
-	stale, _ := filepath.Glob(filepath.Join(os.TempDir(), tlsRootPrefix+"*"))
-	for _, dir := range stale {
-		_ = syscall.Unmount(filepath.Join(dir, "data"), syscall.MNT_DETACH)
-		_ = os.RemoveAll(dir)
-	}
 
 	// A short root: the exec-root holds containerd's unix sockets, whose
 	// paths must stay under 108 bytes.
@@ -212,31 +194,7 @@ func StartTLSDockerd(tb testing.TB) *TLSDockerd {
 		tb.Fatal(err)
 	}
 	dataRoot := filepath.Join(root, "data")
-	// sh only sets LISTEN_PID to its own pid, which dockerd keeps by exec.
-	cmd := exec.Command("sh", "-c", `export LISTEN_PID=$$ LISTEN_FDS=1; exec dockerd "$@"`, "dockerd",
-		"--tlsverify",
-		"--tlscacert", filepath.Join(d.Certs.Dir, "ca.pem"),
-		"--tlscert", filepath.Join(d.Certs.Dir, "server-cert.pem"),
-		"--tlskey", filepath.Join(d.Certs.Dir, "server-key.pem"),
-		"-H", "fd://",
-		"-H", "unix://"+d.Socket,
-		"--data-root", dataRoot,
-		"--exec-root", filepath.Join(root, "exec"),
-		"--pidfile", filepath.Join(root, "dockerd.pid"),
-		"--bridge", "none",
-		"--iptables=false",
-		"--ip-masq=false",
-	)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{lnFile} // fd 3, as socket activation passes it
-	// A network namespace of its own (see above); its own process group,
-	// so a ^C to `go test` reaches it only through Cleanup; Pdeathsig
-	// stops it if the test binary dies without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNET,
-		Setpgid:    true,
-		Pdeathsig:  syscall.SIGTERM,
-	}
+	cmd := tlsDockerdCommand(d, root, dataRoot, lnFile, logf)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		os.RemoveAll(root)
@@ -268,6 +226,74 @@ func StartTLSDockerd(tb testing.TB) *TLSDockerd {
 		}
 	})
 
+	waitTLSDockerd(tb, d, exited)
+	return d
+}
+
+// tlsListener opens the TLS dockerd's port in the test's network
+// namespace, as a file to hand over, and removes the files of a TLS
+// dockerd whose test binary was killed.
+func tlsListener(tb testing.TB) *os.File {
+	tb.Helper()
+	addr := Addr(TLSHost, TLSPort)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		tb.Fatalf("cannot listen on %s for the TLS dockerd (one left by a killed test?): %v", addr, err)
+	}
+	lnFile, err := ln.(*net.TCPListener).File()
+	ln.Close() // lnFile holds the socket
+	if err != nil {
+		tb.Fatal(err)
+	}
+
+	// Holding the port means no other TLS dockerd of ours runs: the files
+	// of one whose test binary was killed (Pdeathsig stopped the daemon,
+	// nothing removed its files) can go.
+	stale, _ := filepath.Glob(filepath.Join(os.TempDir(), tlsRootPrefix+"*"))
+	for _, dir := range stale {
+		_ = syscall.Unmount(filepath.Join(dir, "data"), syscall.MNT_DETACH)
+		_ = os.RemoveAll(dir)
+	}
+
+	return lnFile
+}
+
+// tlsDockerdCommand is the TLS dockerd's command: its TLS port the socket
+// lnFile (as systemd socket activation passes it), its files under root,
+// its output to logf.
+func tlsDockerdCommand(d *TLSDockerd, root, dataRoot string, lnFile, logf *os.File) *exec.Cmd {
+	// sh only sets LISTEN_PID to its own pid, which dockerd keeps by exec.
+	cmd := exec.Command("sh", "-c", `export LISTEN_PID=$$ LISTEN_FDS=1; exec dockerd "$@"`, "dockerd",
+		"--tlsverify",
+		"--tlscacert", filepath.Join(d.Certs.Dir, "ca.pem"),
+		"--tlscert", filepath.Join(d.Certs.Dir, "server-cert.pem"),
+		"--tlskey", filepath.Join(d.Certs.Dir, "server-key.pem"),
+		"-H", "fd://",
+		"-H", "unix://"+d.Socket,
+		"--data-root", dataRoot,
+		"--exec-root", filepath.Join(root, "exec"),
+		"--pidfile", filepath.Join(root, "dockerd.pid"),
+		"--bridge", "none",
+		"--iptables=false",
+		"--ip-masq=false",
+	)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{lnFile} // fd 3, as socket activation passes it
+	// A network namespace of its own (see above); its own process group,
+	// so a ^C to `go test` reaches it only through Cleanup; Pdeathsig
+	// stops it if the test binary dies without cleaning up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWNET,
+		Setpgid:    true,
+		Pdeathsig:  syscall.SIGTERM,
+	}
+	return cmd
+}
+
+// waitTLSDockerd waits until the TLS dockerd answers on its unix socket;
+// it fails the test when the daemon exits first or takes over 20s.
+func waitTLSDockerd(tb testing.TB, d *TLSDockerd, exited <-chan struct{}) {
+	tb.Helper()
 	unix := &http.Client{Timeout: time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", d.Socket)
@@ -282,7 +308,7 @@ func StartTLSDockerd(tb testing.TB) *TLSDockerd {
 		default:
 		}
 		if up(unix) {
-			return d
+			return
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("the TLS dockerd did not answer on %s within 20s:\n%s", d.Socket, tail(d.Log, 30))
