@@ -24,40 +24,67 @@ import (
 
 const testToken = "s3cret-token"
 
-// TestServer is the API over a real data file. Its Docker hosts are
-// loopback addresses where nothing listens, so only what needs no host
-// works: these tests are about the API, not deploys.
+// TestServer is the API over a real data file. MustOpenServer's Docker
+// hosts are loopback addresses where nothing listens, so only what needs
+// no host works: those tests are about the API, not deploys.
 type TestServer struct {
 	*httptest.Server
-	DB *db.DB
+	DB        *db.DB
+	API       *http.Server // the handler Server serves
+	Scheduler *scheduler.Scheduler
 }
 
 func MustOpenServer(tb testing.TB) *TestServer {
 	tb.Helper()
-	return openServerWith(tb, nil)
+	return openServer(tb, serverSetup{})
 }
 
-// openServerWith is MustOpenServer with the server's other parts set by
-// configure (nil: none).
-func openServerWith(tb testing.TB, configure func(*http.Server)) *TestServer {
+// serverSetup is what openServer builds a test API from besides its data
+// file; the zero value is MustOpenServer's.
+type serverSetup struct {
+	// engines are the scheduler's Docker hosts; nil: Docker engines on
+	// port 1, where nothing listens. The caller closes engines it gives,
+	// in a Cleanup registered before openServer so it runs after.
+	engines   scheduler.Engines
+	hosts     []string           // added to the data file before the scheduler starts
+	scheduler scheduler.Config   // Controller is set to the data file's
+	configure func(*http.Server) // when not nil, sets the Server's other parts before it starts
+}
+
+// openServer starts the API over a new data file as setup says; the
+// server, the scheduler, the engines it made and the data file are closed
+// in that order when the test ends.
+func openServer(tb testing.TB, setup serverSetup) *TestServer {
 	tb.Helper()
 	d, err := db.Open(filepath.Join(tb.TempDir(), "longshoreman.db"), db.Options{Create: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	engines := docker.New(docker.Config{Port: 1}) // nothing listens on port 1
-	sched := scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID()})
-	cfg := &http.Server{Store: d, Scheduler: sched, Token: testToken}
-	if configure != nil {
-		configure(cfg)
+	for _, h := range setup.hosts {
+		if _, err := d.AddHost(h); err != nil {
+			tb.Fatal(err)
+		}
 	}
-	srv := httptest.NewServer(http.NewServer(cfg))
+	engines, closeEngines := setup.engines, func() {}
+	if engines == nil {
+		e := docker.New(docker.Config{Port: 1}) // nothing listens on port 1
+		engines, closeEngines = e, func() { e.Close() }
+	}
+	setup.scheduler.Controller = d.ControllerID()
+	sched := scheduler.New(d, engines, setup.scheduler)
+	cfg := &http.Server{Store: d, Scheduler: sched, Token: testToken}
+	if setup.configure != nil {
+		setup.configure(cfg)
+	}
+	api := http.NewServer(cfg)
+	srv := httptest.NewServer(api)
 	tb.Cleanup(func() {
 		srv.Close()
-		engines.Close()
+		sched.Close()
+		closeEngines()
 		d.Close()
 	})
-	return &TestServer{Server: srv, DB: d}
+	return &TestServer{Server: srv, DB: d, API: api, Scheduler: sched}
 }
 
 // Do sends a request with the token and returns the status and the decoded
@@ -429,23 +456,14 @@ func (s *TestServer) raw(tb testing.TB, path string) (int, string) {
 // with a request id, and that neither tokens nor registry passwords reach
 // the log.
 func TestLogsNameRequestsButNoSecrets(t *testing.T) {
-	d, err := db.Open(filepath.Join(t.TempDir(), "ls.db"), db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	var logs testenv.Log
-	engines := docker.New(docker.Config{Port: 1})
-	defer engines.Close()
-	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Token: testToken,
-		Logger:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Scheduler: scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID()})}))
-	defer srv.Close()
-	s := &TestServer{Server: srv, DB: d}
+	s := openServer(t, serverSetup{configure: func(a *http.Server) {
+		a.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}})
 	s.DoWith(t, "GET", "/apps", "", map[string]string{"X-Auth": "wrong-token-xyz"})
 	s.DoWith(t, "GET", "/apps", "", map[string]string{"Authorization": "Bearer wrong-bearer-xyz"})
 	s.MustOK(t, "POST", "/registries", `{"registry":"r.example.com","username":"u","password":"registry-pw-xyz"}`)
-	req, _ := nethttp.NewRequest("GET", srv.URL+"/apps", nil)
+	req, _ := nethttp.NewRequest("GET", s.URL+"/apps", nil)
 	req.Header.Set("X-Auth", testToken)
 	req.Header.Set("X-Request-Id", "trace-42")
 	resp, err := nethttp.DefaultClient.Do(req)
