@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/scheduler"
