@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -41,10 +42,7 @@ func TestDeployLimits(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {
 			d, err := decodeDeploy(tt.body, tt.ctype)
-			if tt.bad != "" {
-				if cluster.ErrorCode(err) != cluster.EINVALID || !strings.Contains(cluster.ErrorMessage(err), tt.bad) {
-					t.Fatalf("error %v, want a 400 containing %q", err, tt.bad)
-				}
+			if refusedAs(t, err, tt.bad) {
 				return
 			}
 			if err != nil || d.Memory != tt.mem || d.CPUs != tt.cpus {
@@ -69,6 +67,19 @@ func decodeDeploy(body, ctype string) (cluster.DeployRequest, error) {
 	return req.validate(10)
 }
 
+// refusedAs reports whether a case expects a refusal (bad not empty), and
+// then fails t unless err is a 400 whose message contains bad.
+func refusedAs(t *testing.T, err error, bad string) bool {
+	t.Helper()
+	if bad == "" {
+		return false
+	}
+	if cluster.ErrorCode(err) != cluster.EINVALID || !strings.Contains(cluster.ErrorMessage(err), bad) {
+		t.Fatalf("error %v, want a 400 containing %q", err, bad)
+	}
+	return true
+}
+
 // TestLimitsRoundTrip: what the CLI sends reads back the same.
 func TestLimitsRoundTrip(t *testing.T) {
 	for _, in := range []DeployRequest{
@@ -83,5 +94,73 @@ func TestLimitsRoundTrip(t *testing.T) {
 		if err := json.Unmarshal(b, &out); err != nil || *out.Memory != *in.Memory || *out.CPUs != *in.CPUs {
 			t.Fatalf("%s read back as %+v %+v, %v", b, out.Memory, out.CPUs, err)
 		}
+	}
+}
+
+// TestDeployPlacement reads a deploy's volumes, pinned hosts and hold from
+// JSON and from a form; left out they stay nil (the app's), [] clears.
+func TestDeployPlacement(t *testing.T) {
+	tests := []struct {
+		body, ctype    string
+		volumes, hosts []string
+		cleared        bool
+		hold           time.Duration
+		bad            string
+	}{
+		{body: `{"image":"app:1"}`},
+		{body: `{"image":"app:1","volumes":["data:/data"],"hosts":["10.0.0.5"],"hold":"1m"}`, volumes: []string{"data:/data"}, hosts: []string{"10.0.0.5"}, hold: time.Minute},
+		{body: `{"image":"app:1","volumes":[],"hosts":[]}`, cleared: true},
+		{body: `image=app:1&volumes=a:/a&volumes=b:/b&hosts=10.0.0.5&hold=45`, ctype: "application/x-www-form-urlencoded", volumes: []string{"a:/a", "b:/b"}, hosts: []string{"10.0.0.5"}, hold: 45 * time.Second},
+		{body: `{"image":"app:1","volumes":["data"]}`, bad: `has no ':'`},
+		{body: `{"image":"app:1","volumes":["data:/a","data:/b"]}`, bad: `repeats`},
+		{body: `{"image":"app:1","hosts":["db.example.com"]}`, bad: `not an IP address`},
+		{body: `{"image":"app:1","hold":"11m"}`, bad: `Hold 11m0s is out of range`},
+		{body: `{"image":"app:1","volumes":"data:/data"}`, bad: `Field "volumes"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			d, err := decodeDeploy(tt.body, tt.ctype)
+			if refusedAs(t, err, tt.bad) {
+				return
+			}
+			if err != nil || strings.Join(d.Volumes, ",") != strings.Join(tt.volumes, ",") || strings.Join(d.Hosts, ",") != strings.Join(tt.hosts, ",") || d.Hold.D() != tt.hold {
+				t.Fatalf("volumes %q hosts %q hold %s, err %v; want %q %q %s", d.Volumes, d.Hosts, d.Hold.D(), err, tt.volumes, tt.hosts, tt.hold)
+			}
+			if tt.cleared != (d.Volumes != nil && len(d.Volumes) == 0 && d.Hosts != nil && len(d.Hosts) == 0) {
+				t.Fatalf("volumes %#v hosts %#v: cleared should be %v", d.Volumes, d.Hosts, tt.cleared)
+			}
+		})
+	}
+}
+
+// TestDeployCanaryFields reads a deploy's canary settings, with their
+// defaults, and refuses those out of range with what to give.
+func TestDeployCanaryFields(t *testing.T) {
+	tests := []struct {
+		body string
+		want cluster.DeployRequest
+		bad  string // part of the 400's message
+	}{
+		{body: `{"image":"app:1"}`, want: cluster.DeployRequest{Image: "app:1"}},
+		{body: `{"image":"app:1","canary":10}`, want: cluster.DeployRequest{Image: "app:1", Canary: 10, CanaryCount: 1, CanaryMaxErrors: 1}},
+		{body: `{"image":"app:1","canary":"20","canary_count":2,"canary_auto":"5m","canary_max_errors":2.5}`,
+			want: cluster.DeployRequest{Image: "app:1", Canary: 20, CanaryCount: 2, CanaryAuto: cluster.Duration(5 * time.Minute), CanaryMaxErrors: 2.5}},
+		{body: `{"image":"app:1","canary":0}`, bad: "The canary's share is 0 percent: give 1 to 99"},
+		{body: `{"image":"app:1","canary":100}`, bad: "The canary's share is 100 percent"},
+		{body: `{"image":"app:1","canary":10,"canary_count":0}`, bad: "The canary's count is 0: give 1 to 10"},
+		{body: `{"image":"app:1","canary":10,"canary_count":11}`, bad: "The canary's count is 11"},
+		{body: `{"image":"app:1","canary":10,"canary_max_errors":-1}`, bad: "error margin is -1"},
+		{body: `{"image":"app:1","canary_count":2}`, bad: `need a canary: give "canary"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			d, err := decodeDeploy(tt.body, "")
+			if refusedAs(t, err, tt.bad) {
+				return
+			}
+			if err != nil || d.Canary != tt.want.Canary || d.CanaryCount != tt.want.CanaryCount || d.CanaryAuto != tt.want.CanaryAuto || d.CanaryMaxErrors != tt.want.CanaryMaxErrors {
+				t.Fatalf("got %+v (%v), want %+v", d, err, tt.want)
+			}
+		})
 	}
 }
