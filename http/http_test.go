@@ -439,10 +439,25 @@ func TestRegistries(t *testing.T) {
 	s.MustFail(t, "DELETE", "/registries/registry.example.com:5000", "", 404, "No credentials")
 }
 
+// raw is GET path with the token: its status and body as they came.
 func (s *TestServer) raw(tb testing.TB, path string) (int, string) {
 	tb.Helper()
-	req, _ := nethttp.NewRequest("GET", s.URL+path, nil)
-	req.Header.Set("X-Auth", testToken)
+	return send(tb, s.URL, testToken, "GET", path, "")
+}
+
+// send makes a request of a JSON body to the API at url with token and
+// headers (name, value, ...), and returns its status and body.
+func send(tb testing.TB, url, token, method, path, body string, headers ...string) (int, string) {
+	tb.Helper()
+	req, err := nethttp.NewRequest(method, url+path, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("X-Auth", token)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	resp, err := nethttp.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
