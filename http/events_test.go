@@ -79,15 +79,7 @@ func TestEventsStream(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	bus.Publish(cluster.Event{Type: cluster.EventDeploy, Step: "revision", App: "other.example.com"})
-	req, _ := nethttp.NewRequest("POST", srv.URL+"/apps/a.example.com/deploy", strings.NewReader(`{"image":"img:1"}`))
-	req.Header.Set("X-Auth", testToken)
-	req.Header.Set("Content-Type", "application/json")
-	dresp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dresp.Body.Close()
-	if dresp.StatusCode == 200 {
+	if status, _ := send(t, srv.URL, testToken, "POST", "/apps/a.example.com/deploy", `{"image":"img:1"}`); status == 200 {
 		t.Fatal("a deploy without hosts succeeded")
 	}
 	sc := bufio.NewScanner(resp.Body)

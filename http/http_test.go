@@ -1,7 +1,6 @@
 package http_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -401,17 +400,8 @@ func TestBothPathForms(t *testing.T) {
 func TestBackupOverHTTP(t *testing.T) {
 	s := MustOpenServer(t)
 	s.MustOK(t, "POST", "/apps", `{"app":"a.example.com"}`)
-	req, _ := nethttp.NewRequest("GET", s.URL+"/backup", nil)
-	req.Header.Set("X-Auth", testToken)
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	io.Copy(&buf, resp.Body)
-	if resp.StatusCode != 200 || buf.Len() == 0 {
-		t.Fatalf("backup = %d, %d bytes", resp.StatusCode, buf.Len())
+	if status, body := s.raw(t, "/backup"); status != 200 || len(body) == 0 {
+		t.Fatalf("backup = %d, %d bytes", status, len(body))
 	}
 }
 
@@ -445,11 +435,21 @@ func (s *TestServer) raw(tb testing.TB, path string) (int, string) {
 	return send(tb, s.URL, testToken, "GET", path, "")
 }
 
-// send makes a request of a JSON body to the API at url with token and
-// headers (name, value, ...), and returns its status and body.
+// send is open's request, read through: its status and body.
 func send(tb testing.TB, url, token, method, path, body string, headers ...string) (int, string) {
 	tb.Helper()
-	req, err := nethttp.NewRequest(method, url+path, strings.NewReader(body))
+	resp := open(tb, context.Background(), url, token, method, path, body, headers...)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// open sends a request of a JSON body to the API at url with token and
+// headers (name, value, ...), and returns the answer, whose body the
+// caller closes.
+func open(tb testing.TB, ctx context.Context, url, token, method, path, body string, headers ...string) *nethttp.Response {
+	tb.Helper()
+	req, err := nethttp.NewRequestWithContext(ctx, method, url+path, strings.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -462,9 +462,7 @@ func send(tb testing.TB, url, token, method, path, body string, headers ...strin
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp
 }
 
 // TestLogsNameRequestsButNoSecrets checks every request is logged once
@@ -478,13 +476,7 @@ func TestLogsNameRequestsButNoSecrets(t *testing.T) {
 	s.DoWith(t, "GET", "/apps", "", map[string]string{"X-Auth": "wrong-token-xyz"})
 	s.DoWith(t, "GET", "/apps", "", map[string]string{"Authorization": "Bearer wrong-bearer-xyz"})
 	s.MustOK(t, "POST", "/registries", `{"registry":"r.example.com","username":"u","password":"registry-pw-xyz"}`)
-	req, _ := nethttp.NewRequest("GET", s.URL+"/apps", nil)
-	req.Header.Set("X-Auth", testToken)
-	req.Header.Set("X-Request-Id", "trace-42")
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := open(t, context.Background(), s.URL, testToken, "GET", "/apps", "", "X-Request-Id", "trace-42")
 	resp.Body.Close()
 	if resp.Header.Get("X-Request-Id") != "trace-42" {
 		t.Fatalf("X-Request-Id = %q", resp.Header.Get("X-Request-Id"))

@@ -68,12 +68,7 @@ func followServer(t *testing.T) (*httptest.Server, *http.Server, *fakedocker.Eng
 // openFollow starts GET /apps/follow.example.com/logs?follow=true&query.
 func openFollow(t *testing.T, ctx context.Context, srv *httptest.Server, query string) (*nethttp.Response, *bufio.Scanner) {
 	t.Helper()
-	req, _ := nethttp.NewRequestWithContext(ctx, "GET", srv.URL+"/apps/follow.example.com/logs?follow=true&"+query, nil)
-	req.Header.Set("X-Auth", testToken)
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := open(t, ctx, srv.URL, testToken, "GET", "/apps/follow.example.com/logs?follow=true&"+query, "")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
 		t.Fatalf("follow answered %s %q; want 200 application/x-ndjson", resp.Status, resp.Header.Get("Content-Type"))
 	}

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	nethttp "net/http"
 	"net/http/httptest"
@@ -41,17 +42,7 @@ func mustOpenFakeAPI(tb testing.TB, edit func(*http.Server)) (*httptest.Server, 
 // the Content-Type, the steps streamed and the last line (the answer).
 func deployStream(tb testing.TB, srv *httptest.Server, app, body string) (contentType string, steps []cluster.Progress, last map[string]any) {
 	tb.Helper()
-	req, err := nethttp.NewRequest("POST", srv.URL+"/apps/"+app+"/deploy", strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("X-Auth", testToken)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/x-ndjson")
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	resp := open(tb, context.Background(), srv.URL, testToken, "POST", "/apps/"+app+"/deploy", body, "Accept", "application/x-ndjson")
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		tb.Fatalf("status %d, want 200 (the header goes out before the outcome is known)", resp.StatusCode)
