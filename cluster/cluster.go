@@ -1,8 +1,9 @@
 package cluster
 
 import (
+	"cmp"
 	"net"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -381,18 +382,8 @@ type ContainerEvent struct {
 // SortInstances sorts instances in the order every store lists them: by
 // app, then host, then port, then container id.
 func SortInstances(insts []Instance) {
-	sort.Slice(insts, func(i, j int) bool {
-		a, b := insts[i], insts[j]
-		if a.App != b.App {
-			return a.App < b.App
-		}
-		if a.Host != b.Host {
-			return a.Host < b.Host
-		}
-		if a.Port != b.Port {
-			return a.Port < b.Port
-		}
-		return a.ID < b.ID
+	slices.SortFunc(insts, func(a, b Instance) int {
+		return cmp.Or(cmp.Compare(a.App, b.App), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Port, b.Port), cmp.Compare(a.ID, b.ID))
 	})
 }
 

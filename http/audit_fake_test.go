@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	nethttp "net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -49,22 +47,7 @@ func mustOpenAuditServer(tb testing.TB, edit func(*http.Server)) *auditServer {
 // send makes a request with token and returns its status and body.
 func (s *auditServer) send(tb testing.TB, token, method, path, body string, headers ...string) (int, string) {
 	tb.Helper()
-	req, err := nethttp.NewRequest(method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("X-Auth", token)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return send(tb, s.URL, token, method, path, body, headers...)
 }
 
 // audit returns GET /audit's entries for query, and the raw answer.

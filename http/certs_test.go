@@ -9,17 +9,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/db"
-	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/http"
-	"github.com/longshoreman/longshoreman/scheduler"
 )
 
 const testRouterToken = "router-s3cret-token"
@@ -27,19 +22,7 @@ const testRouterToken = "router-s3cret-token"
 // mustOpenCertServer is MustOpenServer with a router token.
 func mustOpenCertServer(tb testing.TB) *TestServer {
 	tb.Helper()
-	d, err := db.Open(filepath.Join(tb.TempDir(), "longshoreman.db"), db.Options{Create: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	engines := docker.New(docker.Config{Port: 1})
-	sched := scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID()})
-	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Scheduler: sched, Token: testToken, RouterToken: testRouterToken}))
-	tb.Cleanup(func() {
-		srv.Close()
-		engines.Close()
-		d.Close()
-	})
-	return &TestServer{Server: srv, DB: d}
+	return openServer(tb, serverSetup{configure: func(s *http.Server) { s.RouterToken = testRouterToken }})
 }
 
 // testCert makes a certificate for names valid from notBefore to notAfter,

@@ -3,8 +3,6 @@ package http_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	nethttp "net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -15,20 +13,12 @@ import (
 
 func postEnv(tb testing.TB, srv *httptest.Server, app, env string) (int, map[string]any) {
 	tb.Helper()
-	req, _ := nethttp.NewRequest("POST", srv.URL+"/apps/"+app+"/envs", strings.NewReader(`{"env":"`+env+`"}`))
-	req.Header.Set("X-Auth", testToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, b := send(tb, srv.URL, testToken, "POST", "/apps/"+app+"/envs", `{"env":"`+env+`"}`)
 	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
+	if err := json.Unmarshal([]byte(b), &out); err != nil {
 		tb.Fatalf("answer %q: %v", b, err)
 	}
-	return resp.StatusCode, out
+	return status, out
 }
 
 // Env changes sent together are merged, and the env limits hold for the
@@ -39,10 +29,8 @@ func postEnv(tb testing.TB, srv *httptest.Server, app, env string) (int, map[str
 func TestMergedEnvChangesKeepTheLimits(t *testing.T) {
 	srv := mustOpenFakeServer(t)
 	app := "limits.example.com"
-	req, _ := nethttp.NewRequest("POST", srv.URL+"/apps", strings.NewReader(`{"app":"`+app+`"}`))
-	req.Header.Set("X-Auth", testToken)
-	if resp, err := nethttp.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("creating the app: %v %v", resp, err)
+	if status, b := send(t, srv.URL, testToken, "POST", "/apps", `{"app":"`+app+`"}`); status != 200 {
+		t.Fatalf("creating the app: %d %s", status, b)
 	}
 	var wg sync.WaitGroup
 	for i := range cluster.MaxEnvs - 2 {
@@ -83,15 +71,9 @@ func TestMergedEnvChangesKeepTheLimits(t *testing.T) {
 	if ok != 2 || refused != 1 {
 		t.Fatalf("%d accepted and %d refused, want 2 and 1: %v %v", ok, refused, statuses, answers)
 	}
-	req, _ = nethttp.NewRequest("GET", srv.URL+"/apps/"+app+"/envs", nil)
-	req.Header.Set("X-Auth", testToken)
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, b := send(t, srv.URL, testToken, "GET", "/apps/"+app+"/envs", "")
 	var envs struct{ Envs []string }
-	if err := json.NewDecoder(resp.Body).Decode(&envs); err != nil || len(envs.Envs) != cluster.MaxEnvs {
+	if err := json.Unmarshal([]byte(b), &envs); err != nil || len(envs.Envs) != cluster.MaxEnvs {
 		t.Fatalf("%d envs (%v), want %d", len(envs.Envs), err, cluster.MaxEnvs)
 	}
 }

@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	nethttp "net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/db"
-	"github.com/longshoreman/longshoreman/docker"
 	"github.com/longshoreman/longshoreman/events"
 	"github.com/longshoreman/longshoreman/http"
 	"github.com/longshoreman/longshoreman/scheduler"
@@ -21,16 +19,10 @@ import (
 // eventsServer is the API with an event bus, over a real data file.
 func eventsServer(t *testing.T) (*httptest.Server, *events.Bus, *db.DB) {
 	t.Helper()
-	d, err := db.Open(filepath.Join(t.TempDir(), "longshoreman.db"), db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	bus := events.New(0, 0)
-	engines := docker.New(docker.Config{Port: 1})
-	sched := scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID(), Events: bus.Publish})
-	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Scheduler: sched, Token: testToken, Events: bus}))
-	t.Cleanup(func() { bus.Close(); srv.Close(); engines.Close(); d.Close() })
-	return srv, bus, d
+	s := openServer(t, serverSetup{scheduler: scheduler.Config{Events: bus.Publish}, configure: func(a *http.Server) { a.Events = bus }})
+	t.Cleanup(bus.Close) // first, so that open streams end before the server waits for them
+	return s.Server, bus, s.DB
 }
 
 func openEvents(t *testing.T, url string, header map[string]string) *nethttp.Response {
@@ -87,15 +79,7 @@ func TestEventsStream(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	bus.Publish(cluster.Event{Type: cluster.EventDeploy, Step: "revision", App: "other.example.com"})
-	req, _ := nethttp.NewRequest("POST", srv.URL+"/apps/a.example.com/deploy", strings.NewReader(`{"image":"img:1"}`))
-	req.Header.Set("X-Auth", testToken)
-	req.Header.Set("Content-Type", "application/json")
-	dresp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dresp.Body.Close()
-	if dresp.StatusCode == 200 {
+	if status, _ := send(t, srv.URL, testToken, "POST", "/apps/a.example.com/deploy", `{"image":"img:1"}`); status == 200 {
 		t.Fatal("a deploy without hosts succeeded")
 	}
 	sc := bufio.NewScanner(resp.Body)

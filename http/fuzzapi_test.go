@@ -5,17 +5,12 @@ import (
 	"io"
 	nethttp "net/http"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"net/http/httptest"
-
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/docker"
-	"github.com/longshoreman/longshoreman/http"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -111,15 +106,10 @@ func FuzzAPI(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.method, s.path, []byte(s.body), s.contentType, s.auth)
 	}
-	d, err := db.Open(filepath.Join(f.TempDir(), "ls.db"), db.Options{Create: true})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer d.Close()
 	engines := docker.New(docker.Config{Port: 1, DialTimeout: 200 * time.Millisecond})
-	sched := scheduler.New(d, loopbackOnlyEngines{engines}, scheduler.Config{Controller: d.ControllerID(), PingTimeout: 200 * time.Millisecond})
-	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Scheduler: sched, Token: testToken}))
-	defer srv.Close()
+	f.Cleanup(func() { engines.Close() })
+	srv := openServer(f, serverSetup{engines: loopbackOnlyEngines{engines}, scheduler: scheduler.Config{PingTimeout: 200 * time.Millisecond}})
+	d := srv.DB
 	d.CreateApp("keep.example.com")
 	methods := []string{"GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"}
 	client := &nethttp.Client{Timeout: 10 * time.Second}

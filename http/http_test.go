@@ -1,7 +1,6 @@
 package http_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,40 +23,67 @@ import (
 
 const testToken = "s3cret-token"
 
-// TestServer is the API over a real data file. Its Docker hosts are
-// loopback addresses where nothing listens, so only what needs no host
-// works: these tests are about the API, not deploys.
+// TestServer is the API over a real data file. MustOpenServer's Docker
+// hosts are loopback addresses where nothing listens, so only what needs
+// no host works: those tests are about the API, not deploys.
 type TestServer struct {
 	*httptest.Server
-	DB *db.DB
+	DB        *db.DB
+	API       *http.Server // the handler Server serves
+	Scheduler *scheduler.Scheduler
 }
 
 func MustOpenServer(tb testing.TB) *TestServer {
 	tb.Helper()
-	return openServerWith(tb, nil)
+	return openServer(tb, serverSetup{})
 }
 
-// openServerWith is MustOpenServer with the server's other parts set by
-// configure (nil: none).
-func openServerWith(tb testing.TB, configure func(*http.Server)) *TestServer {
+// serverSetup is what openServer builds a test API from besides its data
+// file; the zero value is MustOpenServer's.
+type serverSetup struct {
+	// engines are the scheduler's Docker hosts; nil: Docker engines on
+	// port 1, where nothing listens. The caller closes engines it gives,
+	// in a Cleanup registered before openServer so it runs after.
+	engines   scheduler.Engines
+	hosts     []string           // added to the data file before the scheduler starts
+	scheduler scheduler.Config   // Controller is set to the data file's
+	configure func(*http.Server) // when not nil, sets the Server's other parts before it starts
+}
+
+// openServer starts the API over a new data file as setup says; the
+// server, the scheduler, the engines it made and the data file are closed
+// in that order when the test ends.
+func openServer(tb testing.TB, setup serverSetup) *TestServer {
 	tb.Helper()
 	d, err := db.Open(filepath.Join(tb.TempDir(), "longshoreman.db"), db.Options{Create: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	engines := docker.New(docker.Config{Port: 1}) // nothing listens on port 1
-	sched := scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID()})
-	cfg := &http.Server{Store: d, Scheduler: sched, Token: testToken}
-	if configure != nil {
-		configure(cfg)
+	for _, h := range setup.hosts {
+		if _, err := d.AddHost(h); err != nil {
+			tb.Fatal(err)
+		}
 	}
-	srv := httptest.NewServer(http.NewServer(cfg))
+	engines, closeEngines := setup.engines, func() {}
+	if engines == nil {
+		e := docker.New(docker.Config{Port: 1}) // nothing listens on port 1
+		engines, closeEngines = e, func() { e.Close() }
+	}
+	setup.scheduler.Controller = d.ControllerID()
+	sched := scheduler.New(d, engines, setup.scheduler)
+	cfg := &http.Server{Store: d, Scheduler: sched, Token: testToken}
+	if setup.configure != nil {
+		setup.configure(cfg)
+	}
+	api := http.NewServer(cfg)
+	srv := httptest.NewServer(api)
 	tb.Cleanup(func() {
 		srv.Close()
-		engines.Close()
+		sched.Close()
+		closeEngines()
 		d.Close()
 	})
-	return &TestServer{Server: srv, DB: d}
+	return &TestServer{Server: srv, DB: d, API: api, Scheduler: sched}
 }
 
 // Do sends a request with the token and returns the status and the decoded
@@ -374,17 +400,8 @@ func TestBothPathForms(t *testing.T) {
 func TestBackupOverHTTP(t *testing.T) {
 	s := MustOpenServer(t)
 	s.MustOK(t, "POST", "/apps", `{"app":"a.example.com"}`)
-	req, _ := nethttp.NewRequest("GET", s.URL+"/backup", nil)
-	req.Header.Set("X-Auth", testToken)
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	io.Copy(&buf, resp.Body)
-	if resp.StatusCode != 200 || buf.Len() == 0 {
-		t.Fatalf("backup = %d, %d bytes", resp.StatusCode, buf.Len())
+	if status, body := s.raw(t, "/backup"); status != 200 || len(body) == 0 {
+		t.Fatalf("backup = %d, %d bytes", status, len(body))
 	}
 }
 
@@ -412,46 +429,54 @@ func TestRegistries(t *testing.T) {
 	s.MustFail(t, "DELETE", "/registries/registry.example.com:5000", "", 404, "No credentials")
 }
 
+// raw is GET path with the token: its status and body as they came.
 func (s *TestServer) raw(tb testing.TB, path string) (int, string) {
 	tb.Helper()
-	req, _ := nethttp.NewRequest("GET", s.URL+path, nil)
-	req.Header.Set("X-Auth", testToken)
+	return send(tb, s.URL, testToken, "GET", path, "")
+}
+
+// send is open's request, read through: its status and body.
+func send(tb testing.TB, url, token, method, path, body string, headers ...string) (int, string) {
+	tb.Helper()
+	resp := open(tb, context.Background(), url, token, method, path, body, headers...)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// open sends a request of a JSON body to the API at url with token and
+// headers (name, value, ...), and returns the answer, whose body the
+// caller closes.
+func open(tb testing.TB, ctx context.Context, url, token, method, path, body string, headers ...string) *nethttp.Response {
+	tb.Helper()
+	req, err := nethttp.NewRequestWithContext(ctx, method, url+path, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("X-Auth", token)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	resp, err := nethttp.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp
 }
 
 // TestLogsNameRequestsButNoSecrets checks every request is logged once
 // with a request id, and that neither tokens nor registry passwords reach
 // the log.
 func TestLogsNameRequestsButNoSecrets(t *testing.T) {
-	d, err := db.Open(filepath.Join(t.TempDir(), "ls.db"), db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	var logs testenv.Log
-	engines := docker.New(docker.Config{Port: 1})
-	defer engines.Close()
-	srv := httptest.NewServer(http.NewServer(&http.Server{Store: d, Token: testToken,
-		Logger:    slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Scheduler: scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID()})}))
-	defer srv.Close()
-	s := &TestServer{Server: srv, DB: d}
+	s := openServer(t, serverSetup{configure: func(a *http.Server) {
+		a.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}})
 	s.DoWith(t, "GET", "/apps", "", map[string]string{"X-Auth": "wrong-token-xyz"})
 	s.DoWith(t, "GET", "/apps", "", map[string]string{"Authorization": "Bearer wrong-bearer-xyz"})
 	s.MustOK(t, "POST", "/registries", `{"registry":"r.example.com","username":"u","password":"registry-pw-xyz"}`)
-	req, _ := nethttp.NewRequest("GET", srv.URL+"/apps", nil)
-	req.Header.Set("X-Auth", testToken)
-	req.Header.Set("X-Request-Id", "trace-42")
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := open(t, context.Background(), s.URL, testToken, "GET", "/apps", "", "X-Request-Id", "trace-42")
 	resp.Body.Close()
 	if resp.Header.Get("X-Request-Id") != "trace-42" {
 		t.Fatalf("X-Request-Id = %q", resp.Header.Get("X-Request-Id"))

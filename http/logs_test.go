@@ -6,16 +6,13 @@ import (
 	"encoding/json"
 	nethttp "net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/http"
 	"github.com/longshoreman/longshoreman/internal/fakedocker"
-	"github.com/longshoreman/longshoreman/scheduler"
 )
 
 func TestLogsParameters(t *testing.T) {
@@ -50,47 +47,28 @@ func TestLogsParameters(t *testing.T) {
 // one app of one instance.
 func followServer(t *testing.T) (*httptest.Server, *http.Server, *fakedocker.Engines, cluster.Instance) {
 	t.Helper()
-	d, err := db.Open(filepath.Join(t.TempDir(), "longshoreman.db"), db.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := fakedocker.New()
+	t.Cleanup(e.Close)
 	e.AddImage("registry.example/app:1", fakedocker.Image{})
-	if _, err := d.AddHost("127.0.0.1"); err != nil {
+	s := openServer(t, serverSetup{engines: e, hosts: []string{"127.0.0.1"}})
+	if _, err := s.DB.CreateApp("follow.example.com"); err != nil {
 		t.Fatal(err)
 	}
-	sched := scheduler.New(d, e, scheduler.Config{Controller: d.ControllerID()})
-	api := http.NewServer(&http.Server{Store: d, Scheduler: sched, Token: testToken})
-	srv := httptest.NewServer(api)
-	t.Cleanup(func() {
-		srv.Close()
-		sched.Close()
-		e.Close()
-		d.Close()
-	})
-	if _, err := d.CreateApp("follow.example.com"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sched.Deploy(context.Background(), "follow.example.com", cluster.DeployRequest{Image: "registry.example/app:1", Count: 1,
+	if _, err := s.Scheduler.Deploy(context.Background(), "follow.example.com", cluster.DeployRequest{Image: "registry.example/app:1", Count: 1,
 		HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(5 * time.Second)}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	insts, err := d.Instances("follow.example.com")
+	insts, err := s.DB.Instances("follow.example.com")
 	if err != nil || len(insts) != 1 {
 		t.Fatalf("instances = %v, %v; want one", insts, err)
 	}
-	return srv, api, e, insts[0]
+	return s.Server, s.API, e, insts[0]
 }
 
 // openFollow starts GET /apps/follow.example.com/logs?follow=true&query.
 func openFollow(t *testing.T, ctx context.Context, srv *httptest.Server, query string) (*nethttp.Response, *bufio.Scanner) {
 	t.Helper()
-	req, _ := nethttp.NewRequestWithContext(ctx, "GET", srv.URL+"/apps/follow.example.com/logs?follow=true&"+query, nil)
-	req.Header.Set("X-Auth", testToken)
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := open(t, ctx, srv.URL, testToken, "GET", "/apps/follow.example.com/logs?follow=true&"+query, "")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
 		t.Fatalf("follow answered %s %q; want 200 application/x-ndjson", resp.Status, resp.Header.Get("Content-Type"))
 	}

@@ -2,10 +2,10 @@ package http_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	nethttp "net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,48 +29,20 @@ func mustOpenFakeServer(tb testing.TB) *httptest.Server {
 // nil, changes the Server before it starts.
 func mustOpenFakeAPI(tb testing.TB, edit func(*http.Server)) (*httptest.Server, *db.DB) {
 	tb.Helper()
-	d, err := db.Open(filepath.Join(tb.TempDir(), "longshoreman.db"), db.Options{Create: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	engines := fakedocker.New()
+	tb.Cleanup(engines.Close)
 	engines.AddImage("registry.example/app:1", fakedocker.Image{})
 	engines.AddImage("registry.example/app:sick", fakedocker.Image{Status: nethttp.StatusServiceUnavailable})
-	for _, h := range []string{"127.0.0.1", "127.0.0.2"} {
-		if _, err := d.AddHost(h); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	sched := scheduler.New(d, engines, scheduler.Config{Controller: d.ControllerID(), Drain: 10 * time.Millisecond})
-	api := &http.Server{Store: d, Scheduler: sched, Token: testToken}
-	if edit != nil {
-		edit(api)
-	}
-	srv := httptest.NewServer(http.NewServer(api))
-	tb.Cleanup(func() {
-		srv.Close()
-		sched.Close()
-		engines.Close()
-		d.Close()
-	})
-	return srv, d
+	s := openServer(tb, serverSetup{engines: engines, hosts: []string{"127.0.0.1", "127.0.0.2"},
+		scheduler: scheduler.Config{Drain: 10 * time.Millisecond}, configure: edit})
+	return s.Server, s.DB
 }
 
 // deployStream posts a deploy asking for application/x-ndjson and returns
 // the Content-Type, the steps streamed and the last line (the answer).
 func deployStream(tb testing.TB, srv *httptest.Server, app, body string) (contentType string, steps []cluster.Progress, last map[string]any) {
 	tb.Helper()
-	req, err := nethttp.NewRequest("POST", srv.URL+"/apps/"+app+"/deploy", strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("X-Auth", testToken)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/x-ndjson")
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	resp := open(tb, context.Background(), srv.URL, testToken, "POST", "/apps/"+app+"/deploy", body, "Accept", "application/x-ndjson")
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		tb.Fatalf("status %d, want 200 (the header goes out before the outcome is known)", resp.StatusCode)

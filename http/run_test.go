@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	nethttp "net/http"
 	"strings"
@@ -57,14 +58,7 @@ func TestRunAnswers(t *testing.T) {
 		t.Fatalf("deploy: %v", last)
 	}
 	post := func(body, accept string) (*nethttp.Response, []string) {
-		req, _ := nethttp.NewRequest("POST", srv.URL+"/apps/run.example.com/run", strings.NewReader(body))
-		req.Header.Set("X-Auth", testToken)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", accept)
-		resp, err := nethttp.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := open(t, context.Background(), srv.URL, testToken, "POST", "/apps/run.example.com/run", body, "Accept", accept)
 		defer resp.Body.Close()
 		var lines []string
 		sc := bufio.NewScanner(resp.Body)

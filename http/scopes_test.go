@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	nethttp "net/http"
 	"strings"
 	"testing"
 	"time"
@@ -100,16 +99,7 @@ func callStatus(t *testing.T, s *TestServer, method, path, body, token string) (
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	req, err := nethttp.NewRequestWithContext(ctx, method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("X-Auth", token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := nethttp.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
+	resp := open(t, ctx, s.URL, token, method, path, body)
 	defer resp.Body.Close()
 	if resp.StatusCode != 401 && resp.StatusCode != 403 {
 		return resp.StatusCode, ""

@@ -23,7 +23,7 @@ func (f *fakeTraffic) Figures(app string, since time.Duration, instances bool) c
 
 func openTrafficServer(t *testing.T, src http.TrafficSource) *TestServer {
 	t.Helper()
-	return openServerWith(t, func(s *http.Server) { s.Traffic = src })
+	return openServer(t, serverSetup{configure: func(s *http.Server) { s.Traffic = src }})
 }
 
 // GET /apps/:app/traffic answers the source's figures for the span asked
