@@ -29,9 +29,7 @@ func sendEnv(c *FakeCluster, app, key, value string, hold bool) *opCall {
 // outcome of its batch, and every instance has every env.
 func TestFakeEnvChangesMerge(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "merge.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
+	c, app := mustOpenFakeApp(t, "merge.example.com", 2)
 	if _, err := c.SetEnv(context.Background(), app, "OLD", "x", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +90,7 @@ func TestFakeEnvChangesMerge(t *testing.T) {
 // revision (two when they straddle the first one's start), not one each.
 func TestFakeEnvChangesSentTogether(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "together.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
+	c, app := mustOpenFakeApp(t, "together.example.com", 2)
 	const n = 5
 	var wg sync.WaitGroup
 	results := make([]*cluster.DeployResult, n)
@@ -248,9 +244,7 @@ func TestFakeEnvBatchFailure(t *testing.T) {
 
 // Env changes wait only for env changes: during a deploy they keep their 409.
 func TestFakeEnvChangeDuringDeployConflicts(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "deploying.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
+	c, app := mustOpenFakeApp(t, "deploying.example.com", 2)
 	reached, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	deployed := make(chan error, 1)
