@@ -78,6 +78,16 @@ func MustOpen(tb testing.TB, open Opener) cluster.Store {
 	return s
 }
 
+// mustOpenWithApp is MustOpen with the app created.
+func mustOpenWithApp(tb testing.TB, open Opener, app string) cluster.Store {
+	tb.Helper()
+	s := MustOpen(tb, open)
+	if _, err := s.CreateApp(app); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 // must fails the test on err.
 func must(tb testing.TB, err error) {
 	tb.Helper()
