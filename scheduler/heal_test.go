@@ -17,12 +17,7 @@ import (
 // RunReconciler runs a fast reconciler for the test's duration.
 func (c *TestCluster) RunReconciler(tb testing.TB, grace time.Duration) *scheduler.Reconciler {
 	tb.Helper()
-	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: 500 * time.Millisecond, Grace: grace})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	tb.Cleanup(func() { cancel(); <-done })
-	return r
+	return runReconciler(tb, c.Scheduler, scheduler.ReconcilerConfig{Interval: 500 * time.Millisecond, Grace: grace})
 }
 
 // Routed returns the app's routed addresses from the routing table.
@@ -33,9 +28,7 @@ func (c *TestCluster) Routed(tb testing.TB, app string) []string {
 
 func TestDeadContainerIsUnroutedAndReplaced(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "heal")
-	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, res := mustOpenClusterApp(t, "heal", 2)
 	c.RunReconciler(t, time.Minute)
 	time.Sleep(500 * time.Millisecond) // as in a running controller: the event streams are open
 	insts, _ := c.DB.Instances(app)
@@ -57,9 +50,7 @@ func TestDeadContainerIsUnroutedAndReplaced(t *testing.T) {
 
 func TestUnhealthyInstanceLeavesTableUntilItPasses(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "health")
-	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, res := mustOpenClusterApp(t, "health", 2)
 	c.RunReconciler(t, time.Minute)
 	sick := res.Instances[0]
 	post := func(path string) {
@@ -140,9 +131,7 @@ func TestLostHostIsReplacedAndCleanedWhenBack(t *testing.T) {
 
 func TestOrphanContainersAreAdoptedOrRemoved(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "orphans")
-	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, _ := mustOpenClusterApp(t, "orphans", 2)
 	insts, _ := c.DB.Instances(app)
 	// As if the controller had crashed between starting a container and
 	// recording it: forget one record, and start a container of an old
@@ -175,9 +164,7 @@ func TestOrphanContainersAreAdoptedOrRemoved(t *testing.T) {
 
 func TestInterruptedDeployIsSettled(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "interrupted")
-	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, _ := mustOpenClusterApp(t, "interrupted", 2)
 	// A revision left "deploying" with one started, unrouted container, as
 	// a controller killed mid-deploy leaves it.
 	rev := &cluster.Revision{App: app, Image: testenv.Image(t, "2"), Count: 2, Port: 3000, Status: cluster.StatusDeploying}
@@ -205,9 +192,7 @@ func TestInterruptedDeployIsSettled(t *testing.T) {
 // revision at a later pass, once the deploy has ended.
 func TestInterruptedDeployOfABusyAppIsSettled(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "busy")
-	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, _ := mustOpenClusterApp(t, "busy", 2)
 	rev := &cluster.Revision{App: app, Image: testenv.Image(t, "2"), Count: 2, Port: 3000, Status: cluster.StatusDeploying}
 	c.DB.CreateRevision(rev)
 	deployed := make(chan error, 1)

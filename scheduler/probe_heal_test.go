@@ -3,12 +3,10 @@
 package scheduler_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -19,17 +17,11 @@ import (
 // the checks in flight never exceed the bound.
 func TestProbesUnrouteFailingInstanceWithinTwoIntervals(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "probe")
-	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 3)
+	c, app, res := mustOpenClusterApp(t, "probe", 3)
 	const probeInterval, bound = 2 * time.Second, 1
-	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{
+	r := runReconciler(t, c.Scheduler, scheduler.ReconcilerConfig{
 		Interval: time.Hour, Grace: time.Minute, ProbeInterval: probeInterval, MaxProbes: bound,
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 	Eventually(t, 3*probeInterval+10*time.Second, "every instance checked", func() bool {
 		st := r.ProbeStats()
 		return st.Targets == 3 && st.Checked == 3

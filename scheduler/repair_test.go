@@ -18,9 +18,7 @@ import (
 // container removed.
 func TestSlowRepairBlocksNobody(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	other := c.App(t, "repairother")
-	res := c.MustDeploy(t, other, testenv.Image(t, "1"), 2)
+	c, other, res := mustOpenClusterApp(t, "repairother", 2)
 
 	// The slow app's current revision starts in two minutes and the app
 	// has no instance: the reconciler's repair waits on its health check.
