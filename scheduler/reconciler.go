@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -64,15 +65,9 @@ const maxRepairs = 16
 
 // NewReconciler returns a reconciler for s.
 func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
-	if cfg.Interval == 0 {
-		cfg.Interval = cluster.DefaultReconcile
-	}
-	if cfg.Grace == 0 {
-		cfg.Grace = cluster.DefaultHostGrace
-	}
-	if cfg.ProbeInterval == 0 {
-		cfg.ProbeInterval = cfg.Interval
-	}
+	cfg.Interval = cmp.Or(cfg.Interval, cluster.DefaultReconcile)
+	cfg.Grace = cmp.Or(cfg.Grace, cluster.DefaultHostGrace)
+	cfg.ProbeInterval = cmp.Or(cfg.ProbeInterval, cfg.Interval)
 	r := &Reconciler{
 		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
 		repairs: make(chan struct{}, maxRepairs),
