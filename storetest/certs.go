@@ -2,14 +2,11 @@ package storetest
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/db"
 )
 
 // populateCerts adds an app with HTTPS on, an ACME and a manual
@@ -234,11 +231,7 @@ func testCertsCopied(t *testing.T, open Opener) {
 	populateCerts(t, d)
 	var buf bytes.Buffer
 	must(t, errOf(d.Backup(&buf, true)))
-	path := filepath.Join(t.TempDir(), "copy.db")
-	must(t, os.WriteFile(path, buf.Bytes(), 0o600))
-	c, err := db.Open(path, db.Options{SecretsKey: SecretsKey})
-	must(t, err)
-	defer c.Close()
+	c := openBackup(t, buf.Bytes())
 	want, _ := d.Certs()
 	got, _ := c.Certs()
 	if len(got) != 2 || len(want) != 2 || got[0] != want[0] || got[1] != want[1] {
