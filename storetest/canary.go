@@ -13,7 +13,7 @@ import (
 // routes every instance in routes and leaves the format out.
 func testTableCarriesCanary(t *testing.T, open Opener) {
 	const app = "a.example.com"
-	d := mustOpenWithApp(t, open, app)
+	d := mustOpenWithApps(t, open, app)
 	for i, rev := range []int{1, 1, 2} {
 		must(t, d.PutInstance(cluster.Instance{ID: string(rune('x' + i)), App: app, Revision: rev, Host: "10.0.0.1", Port: 1000 + i}))
 	}

@@ -169,8 +169,7 @@ func testACMEState(t *testing.T, open Opener) {
 // HTTPS on and the pending challenges, and that its version rises with
 // each change of them and only then.
 func testTableCarriesHTTPS(t *testing.T, open Opener) {
-	d := mustOpenWithApp(t, open, "a.example.com")
-	d.CreateApp("b.example.com")
+	d := mustOpenWithApps(t, open, "a.example.com", "b.example.com")
 	table := func() cluster.RoutingTable {
 		tb, err := d.RoutingTable()
 		must(t, err)

@@ -11,7 +11,7 @@ import (
 // time, and leaves the app and the other revisions alone.
 func testRecordOOM(t *testing.T, open Opener) {
 	const app = "oom.example.com"
-	d := mustOpenWithApp(t, open, app)
+	d := mustOpenWithApps(t, open, app)
 	r1 := &cluster.Revision{App: app, Image: "img:1", Count: 2, Port: 80, Memory: 64 << 20, CPUs: 0.5, Status: cluster.StatusDeploying}
 	must(t, d.CreateRevision(r1))
 	_, err := d.FinishRevision(app, r1.Number, cluster.StatusSucceeded, "")

@@ -6,6 +6,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -78,14 +79,26 @@ func MustOpen(tb testing.TB, open Opener) cluster.Store {
 	return s
 }
 
-// mustOpenWithApp is MustOpen with the app created.
-func mustOpenWithApp(tb testing.TB, open Opener, app string) cluster.Store {
+// mustOpenWithApps is MustOpen with the apps created.
+func mustOpenWithApps(tb testing.TB, open Opener, apps ...string) cluster.Store {
 	tb.Helper()
 	s := MustOpen(tb, open)
-	if _, err := s.CreateApp(app); err != nil {
-		tb.Fatal(err)
+	for _, app := range apps {
+		if _, err := s.CreateApp(app); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	return s
+}
+
+// joined joins the key of each of xs with commas, to compare a list in
+// one string.
+func joined[T any](xs []T, key func(T) string) string {
+	keys := make([]string, len(xs))
+	for i, x := range xs {
+		keys[i] = key(x)
+	}
+	return strings.Join(keys, ",")
 }
 
 // must fails the test on err.
