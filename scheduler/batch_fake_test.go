@@ -49,9 +49,7 @@ func sampleRunning(c *FakeCluster, app string) (stop func() int) {
 	var peak atomic.Int64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for {
 			if n := int64(len(c.Running(app))); n > peak.Load() {
 				peak.Store(n)
@@ -62,7 +60,7 @@ func sampleRunning(c *FakeCluster, app string) (stop func() int) {
 			case <-time.After(time.Millisecond):
 			}
 		}
-	}()
+	})
 	return func() int { close(done); wg.Wait(); return int(peak.Load()) }
 }
 

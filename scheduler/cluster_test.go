@@ -303,11 +303,9 @@ func TestConcurrentApps(t *testing.T) {
 	errs := make([]error, 10)
 	for i := range apps {
 		apps[i] = c.App(t, "concurrent")
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			_, errs[i] = c.Deploy(context.Background(), apps[i], cluster.DeployRequest{Image: testenv.Image(t, "1"), Count: 2}, nil)
-		}()
+		})
 	}
 	// A second deploy of a busy app is refused.
 	time.Sleep(50 * time.Millisecond)

@@ -96,11 +96,9 @@ func TestFakeEnvChangesSentTogether(t *testing.T) {
 	results := make([]*cluster.DeployResult, n)
 	errs := make([]error, n)
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			results[i], errs[i] = c.SetEnv(context.Background(), app, fmt.Sprintf("K%d", i), fmt.Sprint(i), nil)
-		}()
+		})
 	}
 	wg.Wait()
 	for i := range n {
@@ -290,15 +288,13 @@ func TestFakeEnvChangesWithoutInstances(t *testing.T) {
 		var mu sync.Mutex
 		var steps []string
 		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				_, errs[i] = c.SetEnv(context.Background(), app, fmt.Sprintf("K%d", i), "v", func(p cluster.Progress) {
 					mu.Lock()
 					steps = append(steps, p.Step)
 					mu.Unlock()
 				})
-			}()
+			})
 		}
 		wg.Wait()
 		if len(steps) != 0 {

@@ -326,9 +326,7 @@ func (r *Reconciler) repairApps(locked map[string]repairLock, states map[string]
 			lk.unlock() // the common case: nothing to repair, no goroutine
 			continue
 		}
-		repairs.Add(1)
-		go func() {
-			defer repairs.Done()
+		repairs.Go(func() {
 			defer lk.unlock()
 			select {
 			case r.repairs <- struct{}{}:
@@ -337,7 +335,7 @@ func (r *Reconciler) repairApps(locked map[string]repairLock, states map[string]
 				return
 			}
 			r.reconcileApp(lk.ctx, name, st)
-		}()
+		})
 	}
 }
 
@@ -407,9 +405,7 @@ func (r *Reconciler) observeHosts(ctx context.Context, hosts []cluster.Host) (up
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			list, err := r.observeHost(ctx, h.Addr, pass)
 			mu.Lock()
 			defer mu.Unlock()
@@ -422,7 +418,7 @@ func (r *Reconciler) observeHosts(ctx context.Context, hosts []cluster.Host) (up
 			r.hostAnswered(h.Addr)
 			up[h.Addr] = true
 			lists[i] = list
-		}()
+		})
 	}
 	wg.Wait()
 	// One allocation for every host's containers: growing the slice host
@@ -612,16 +608,14 @@ func (r *Reconciler) recoverDeletes(ctx context.Context, wg *sync.WaitGroup) {
 		if err != nil {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer unlock()
 			if err := r.s.deleteApp(ctx, a.Name); err != nil {
 				r.s.cfg.Logger.Warn("completing a delete begun before the restart failed; retrying next start", "app", a.Name, "err", cluster.ErrorMessage(err))
 			} else {
 				r.s.cfg.Logger.Info("completed a delete begun before the restart", "app", a.Name)
 			}
-		}()
+		})
 	}
 }
 

@@ -302,9 +302,7 @@ func (s *Scheduler) HostHealth(ctx context.Context) map[string]string {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			status := "ok"
 			if err := s.ping(ctx, h.Addr); err != nil {
 				status = cluster.ErrorMessage(err)
@@ -312,7 +310,7 @@ func (s *Scheduler) HostHealth(ctx context.Context) map[string]string {
 			mu.Lock()
 			out[h.Addr] = status
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	return out
