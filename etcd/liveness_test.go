@@ -25,11 +25,33 @@ func (c *fakeClock) set(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// newFakeLiveness returns a liveness of ttl that reads the time from the
+// returned clock.
+func newFakeLiveness(ttl time.Duration) (*liveness, *fakeClock) {
+	clock := &fakeClock{}
+	l := newLiveness(ttl)
+	l.now = clock.read
+	return l, clock
+}
+
 // delayedKeepalive is a fake of etcd's keepalive: each call waits until
 // the test answers it, as a keepalive whose answer is delayed.
 type delayedKeepalive struct {
 	sent    chan struct{}
 	answers chan error
+}
+
+func newDelayedKeepalive() *delayedKeepalive {
+	return &delayedKeepalive{sent: make(chan struct{}), answers: make(chan error)}
+}
+
+// send starts l's renewal with k and returns, once k has the keepalive,
+// the channel of the renewal's result.
+func (k *delayedKeepalive) send(l *liveness) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- l.renew(context.Background(), k.renew) }()
+	<-k.sent
+	return done
 }
 
 func (k *delayedKeepalive) renew(ctx context.Context) error {
@@ -51,17 +73,13 @@ func (k *delayedKeepalive) renew(ctx context.Context) error {
 func TestLivenessCountsFromTheSend(t *testing.T) {
 	t.Parallel()
 	const ttl = 3 * time.Second
-	clock := &fakeClock{}
-	l := newLiveness(ttl)
-	l.now = clock.read
-	k := &delayedKeepalive{sent: make(chan struct{}), answers: make(chan error)}
+	l, clock := newFakeLiveness(ttl)
+	k := newDelayedKeepalive()
 	if l.fresh() {
 		t.Fatal("fresh before any keepalive was answered")
 	}
 
-	renewed := make(chan error, 1)
-	go func() { renewed <- l.renew(context.Background(), k.renew) }()
-	<-k.sent
+	renewed := k.send(l)
 	clock.set(ttl / 2) // the answer is delayed past a third of the TTL
 	k.answers <- nil
 	if err := <-renewed; err != nil {
@@ -92,19 +110,12 @@ func TestLivenessCountsFromTheSend(t *testing.T) {
 func TestLivenessKeepsTheNewestSend(t *testing.T) {
 	t.Parallel()
 	const ttl = 3 * time.Second
-	clock := &fakeClock{}
-	l := newLiveness(ttl)
-	l.now = clock.read
-	early := &delayedKeepalive{sent: make(chan struct{}), answers: make(chan error)}
-	late := &delayedKeepalive{sent: make(chan struct{}), answers: make(chan error)}
+	l, clock := newFakeLiveness(ttl)
+	early, late := newDelayedKeepalive(), newDelayedKeepalive()
 
-	first := make(chan error, 1)
-	go func() { first <- l.renew(context.Background(), early.renew) }()
-	<-early.sent
+	first := early.send(l)
 	clock.set(time.Second)
-	second := make(chan error, 1)
-	go func() { second <- l.renew(context.Background(), late.renew) }()
-	<-late.sent
+	second := late.send(l)
 	late.answers <- nil
 	<-second
 	early.answers <- nil
@@ -115,9 +126,7 @@ func TestLivenessKeepsTheNewestSend(t *testing.T) {
 		t.Fatal("the later keepalive's send does not count")
 	}
 
-	failed := make(chan error, 1)
-	go func() { failed <- l.renew(context.Background(), early.renew) }()
-	<-early.sent
+	failed := early.send(l)
 	early.answers <- context.DeadlineExceeded
 	if err := <-failed; err == nil {
 		t.Fatal("a failed keepalive reported no error")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -67,35 +66,7 @@ func PlanBatch(o Observation, rev *cluster.Revision, old []cluster.Instance, b B
 // (perHost, which counts the new instances of earlier batches too),
 // then on the busiest hosts (load), then the oldest.
 func pickRetire(k int, old []cluster.Instance, perHost, load map[string]int) []cluster.Instance {
-	left := append([]cluster.Instance(nil), old...)
-	app := make(map[string]int, len(perHost))
-	for h, n := range perHost {
-		app[h] = n
-	}
-	var out []cluster.Instance
-	for ; k > 0 && len(left) > 0; k-- {
-		sort.SliceStable(left, func(i, j int) bool {
-			a, b := left[i], left[j]
-			if a.Routed != b.Routed {
-				return !a.Routed
-			}
-			if app[a.Host] != app[b.Host] {
-				return app[a.Host] > app[b.Host]
-			}
-			if load[a.Host] != load[b.Host] {
-				return load[a.Host] > load[b.Host]
-			}
-			if !a.Started.Equal(b.Started) {
-				return a.Started.Before(b.Started)
-			}
-			return a.ID < b.ID
-		})
-		out = append(out, left[0])
-		app[left[0].Host]--
-		load[left[0].Host]--
-		left = left[1:]
-	}
-	return out
+	return pickRemovals(k, old, perHost, load, removalOrder{unroutedFirst: true, oldestFirst: true})
 }
 
 // rollOut replaces the app's running instances (o.Active) with rev.Count

@@ -49,9 +49,7 @@ func sampleRunning(c *FakeCluster, app string) (stop func() int) {
 	var peak atomic.Int64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for {
 			if n := int64(len(c.Running(app))); n > peak.Load() {
 				peak.Store(n)
@@ -62,7 +60,7 @@ func sampleRunning(c *FakeCluster, app string) (stop func() int) {
 			case <-time.After(time.Millisecond):
 			}
 		}
-	}()
+	})
 	return func() int { close(done); wg.Wait(); return int(peak.Load()) }
 }
 
@@ -78,9 +76,7 @@ func revisionsRunning(c *FakeCluster, app string) map[int]int {
 // never more than 5 containers, four batches reported, every instance of
 // the new revision at the end, routed.
 func TestFakeBatchedDeploy(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "batch.example.com")
-	c.MustDeploy(t, app, goodImage, 4)
+	c, app := mustOpenFakeApp(t, "batch.example.com", 4)
 
 	var st steps
 	stop := sampleRunning(c, app)
@@ -114,9 +110,7 @@ func TestFakeBatchedDeploy(t *testing.T) {
 // instances at the end.
 func TestFakeBatchSettingAndCountChange(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "batchsetting.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
+	c, app := mustOpenFakeApp(t, "batchsetting.example.com", 2)
 	if _, err := c.UpdateSettings(context.Background(), app, func(a *cluster.App) { a.Batch = 1 }); err != nil {
 		t.Fatal(err)
 	}
@@ -150,9 +144,7 @@ func TestFakeBatchSettingAndCountChange(t *testing.T) {
 // ends with its 4 old-revision instances routed, as it began.
 func TestFakeFailedBatchRestoresOldRevision(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "batchfail.example.com")
-	c.MustDeploy(t, app, goodImage, 4)
+	c, app := mustOpenFakeApp(t, "batchfail.example.com", 4)
 
 	st := steps{}
 	var inBatch3 atomic.Bool

@@ -79,6 +79,15 @@ func (c *TestCluster) removeAll(tb testing.TB) {
 }
 
 // App creates a uniquely named app with envs.
+// mustOpenClusterApp is MustOpenCluster with an app named after prefix
+// deployed at the test image's version 1 with count instances.
+func mustOpenClusterApp(tb testing.TB, prefix string, count int) (*TestCluster, string, *cluster.DeployResult) {
+	tb.Helper()
+	c := MustOpenCluster(tb)
+	app := c.App(tb, prefix)
+	return c, app, c.MustDeploy(tb, app, testenv.Image(tb, "1"), count)
+}
+
 func (c *TestCluster) App(tb testing.TB, prefix string, envs ...string) string {
 	tb.Helper()
 	name := testenv.UniqueApp(tb, prefix)
@@ -142,9 +151,7 @@ func mustAnswer(tb testing.TB, addrs []string, path, want string) {
 
 func TestDeployOneInstancePerHost(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "spread")
-	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 3)
+	c, app, res := mustOpenClusterApp(t, "spread", 3)
 	if res.Revision != 1 || len(res.Instances) != 3 {
 		t.Fatalf("deploy = %+v", res)
 	}
@@ -185,9 +192,7 @@ func TestDeployOneInstancePerHost(t *testing.T) {
 // at every sample at least count of them answer their health check.
 func TestRedeployKeepsCapacity(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "capacity")
-	first := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, first := mustOpenClusterApp(t, "capacity", 2)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var samples, minHealthy = 0, 1 << 30
@@ -231,9 +236,7 @@ func TestRedeployKeepsCapacity(t *testing.T) {
 
 func TestEnvChangesRestart(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "envs")
-	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, _ := mustOpenClusterApp(t, "envs", 2)
 	res, err := c.SetEnv(context.Background(), app, "GREETING", "hello world", nil)
 	if err != nil || res.Revision != 2 {
 		t.Fatalf("SetEnv = %+v, %v", res, err)
@@ -256,9 +259,7 @@ func TestEnvChangesRestart(t *testing.T) {
 
 func TestRollbackAndScale(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "rollback")
-	c.MustDeploy(t, app, testenv.Image(t, "1"), 3)
+	c, app, _ := mustOpenClusterApp(t, "rollback", 3)
 	c.MustDeploy(t, app, testenv.Image(t, "2"), 3)
 	res, err := c.Rollback(context.Background(), app, 0, nil)
 	if err != nil || res.Revision != 3 {
@@ -302,11 +303,9 @@ func TestConcurrentApps(t *testing.T) {
 	errs := make([]error, 10)
 	for i := range apps {
 		apps[i] = c.App(t, "concurrent")
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			_, errs[i] = c.Deploy(context.Background(), apps[i], cluster.DeployRequest{Image: testenv.Image(t, "1"), Count: 2}, nil)
-		}()
+		})
 	}
 	// A second deploy of a busy app is refused.
 	time.Sleep(50 * time.Millisecond)
@@ -343,9 +342,7 @@ func TestPullFromRegistry(t *testing.T) {
 
 func TestFailedDeploysLeaveOldServing(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "failures")
-	good := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, good := mustOpenClusterApp(t, "failures", 2)
 	fast := cluster.HealthCheck{Timeout: cluster.Duration(4 * time.Second)}
 
 	t.Run("image that cannot be pulled", func(t *testing.T) {
@@ -418,9 +415,7 @@ func TestUnreachableHost(t *testing.T) {
 
 func TestKillAndDelete(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "kill")
-	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, _ := mustOpenClusterApp(t, "kill", 2)
 	if err := c.Kill(context.Background(), app); err != nil {
 		t.Fatal(err)
 	}
@@ -444,9 +439,7 @@ func TestKillAndDelete(t *testing.T) {
 
 func TestRemoveHostDrains(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "drain")
-	c.MustDeploy(t, app, testenv.Image(t, "1"), 3)
+	c, app, _ := mustOpenClusterApp(t, "drain", 3)
 	if err := c.RemoveHost(context.Background(), c.Hosts[0], false); err != nil {
 		t.Fatal(err)
 	}

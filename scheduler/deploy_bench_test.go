@@ -92,9 +92,7 @@ func floor(b *testing.B, c *TestCluster, image string, count int) time.Duration 
 	for i := range count {
 		host := c.Hosts[i%len(c.Hosts)]
 		hosts[i] = host
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			cli, err := dockerclient.NewClientWithOpts(dockerclient.WithHost("tcp://"+host+":"+strconv.Itoa(testenv.DockerPort(b))), dockerclient.WithAPIVersionNegotiation())
 			if err != nil {
 				b.Error(err)
@@ -129,7 +127,7 @@ func floor(b *testing.B, c *TestCluster, image string, count int) time.Duration 
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	took := time.Since(start)

@@ -106,9 +106,7 @@ func TestFakeEnvLimitsCheckedUnderTheLock(t *testing.T) {
 // but together pass MaxEnvBytes leave one refused.
 func TestFakeEnvBytesCheckedUnderTheLock(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "bytes.example.com")
-	c.MustDeploy(t, app, goodImage, 1)
+	c, app := mustOpenFakeApp(t, "bytes.example.com", 1)
 	big := strings.Repeat("x", 20<<10)
 	fillEnvs(t, c, app, 1, big) // about 20 KiB held; 64 KiB allowed
 	for wave := range 2 {

@@ -29,9 +29,7 @@ func sendEnv(c *FakeCluster, app, key, value string, hold bool) *opCall {
 // outcome of its batch, and every instance has every env.
 func TestFakeEnvChangesMerge(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "merge.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
+	c, app := mustOpenFakeApp(t, "merge.example.com", 2)
 	if _, err := c.SetEnv(context.Background(), app, "OLD", "x", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -92,19 +90,15 @@ func TestFakeEnvChangesMerge(t *testing.T) {
 // revision (two when they straddle the first one's start), not one each.
 func TestFakeEnvChangesSentTogether(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "together.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
+	c, app := mustOpenFakeApp(t, "together.example.com", 2)
 	const n = 5
 	var wg sync.WaitGroup
 	results := make([]*cluster.DeployResult, n)
 	errs := make([]error, n)
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			results[i], errs[i] = c.SetEnv(context.Background(), app, fmt.Sprintf("K%d", i), fmt.Sprint(i), nil)
-		}()
+		})
 	}
 	wg.Wait()
 	for i := range n {
@@ -248,9 +242,7 @@ func TestFakeEnvBatchFailure(t *testing.T) {
 
 // Env changes wait only for env changes: during a deploy they keep their 409.
 func TestFakeEnvChangeDuringDeployConflicts(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "deploying.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
+	c, app := mustOpenFakeApp(t, "deploying.example.com", 2)
 	reached, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	deployed := make(chan error, 1)
@@ -296,15 +288,13 @@ func TestFakeEnvChangesWithoutInstances(t *testing.T) {
 		var mu sync.Mutex
 		var steps []string
 		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				_, errs[i] = c.SetEnv(context.Background(), app, fmt.Sprintf("K%d", i), "v", func(p cluster.Progress) {
 					mu.Lock()
 					steps = append(steps, p.Step)
 					mu.Unlock()
 				})
-			}()
+			})
 		}
 		wg.Wait()
 		if len(steps) != 0 {

@@ -25,11 +25,7 @@ func TestNewHostsEventsAreWatchedAtOnce(t *testing.T) {
 	app := c.App(t, "newhost")
 	c.MustDeploy(t, app, testenv.Image(t, "1"), 1)
 
-	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Minute, Grace: time.Minute})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	r := runReconciler(t, c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Minute, Grace: time.Minute})
 	Eventually(t, 30*time.Second, "the first pass", func() bool { _, n := r.LastPass(); return n >= 1 })
 
 	if err := c.AddHost(context.Background(), host); err != nil {

@@ -68,6 +68,15 @@ func MustOpenFakeCluster(tb testing.TB, cfg scheduler.Config) *FakeCluster {
 	return &FakeCluster{Scheduler: s, DB: d, Engines: e}
 }
 
+// mustOpenFakeApp is MustOpenFakeCluster with the default config and the
+// app name deployed at goodImage with count instances.
+func mustOpenFakeApp(tb testing.TB, name string, count int) (*FakeCluster, string) {
+	tb.Helper()
+	c := MustOpenFakeCluster(tb, scheduler.Config{})
+	c.MustDeploy(tb, c.App(tb, name), goodImage, count)
+	return c, name
+}
+
 func (c *FakeCluster) App(tb testing.TB, name string) string {
 	tb.Helper()
 	if _, err := c.DB.CreateApp(name); err != nil {
@@ -186,9 +195,7 @@ func TestFakeDeployPlacesByObservedCapacity(t *testing.T) {
 // a host whose instances cannot move (the others are down) is refused, and
 // removed anyway with force.
 func TestFakeRemoveHostDrains(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "drain.example.com")
-	c.MustDeploy(t, app, goodImage, 3)
+	c, app := mustOpenFakeApp(t, "drain.example.com", 3)
 	x := fakeHosts[0]
 	if err := c.RemoveHost(context.Background(), x, false); err != nil {
 		t.Fatalf("removing %s: %v", x, err)
@@ -271,9 +278,7 @@ func TestFakeRetirementDeferredUntilPublished(t *testing.T) {
 // stopped answering, unroutes them, and removes what the lost host still
 // runs once it answers again.
 func TestFakeReconcilerHeals(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "heal.example.com")
-	c.MustDeploy(t, app, goodImage, 3)
+	c, app := mustOpenFakeApp(t, "heal.example.com", 3)
 	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: 50 * time.Millisecond})
 	ctx := context.Background()
 

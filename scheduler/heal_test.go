@@ -17,12 +17,7 @@ import (
 // RunReconciler runs a fast reconciler for the test's duration.
 func (c *TestCluster) RunReconciler(tb testing.TB, grace time.Duration) *scheduler.Reconciler {
 	tb.Helper()
-	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: 500 * time.Millisecond, Grace: grace})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	tb.Cleanup(func() { cancel(); <-done })
-	return r
+	return runReconciler(tb, c.Scheduler, scheduler.ReconcilerConfig{Interval: 500 * time.Millisecond, Grace: grace})
 }
 
 // Routed returns the app's routed addresses from the routing table.
@@ -33,9 +28,7 @@ func (c *TestCluster) Routed(tb testing.TB, app string) []string {
 
 func TestDeadContainerIsUnroutedAndReplaced(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "heal")
-	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, res := mustOpenClusterApp(t, "heal", 2)
 	c.RunReconciler(t, time.Minute)
 	time.Sleep(500 * time.Millisecond) // as in a running controller: the event streams are open
 	insts, _ := c.DB.Instances(app)
@@ -57,9 +50,7 @@ func TestDeadContainerIsUnroutedAndReplaced(t *testing.T) {
 
 func TestUnhealthyInstanceLeavesTableUntilItPasses(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "health")
-	res := c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, res := mustOpenClusterApp(t, "health", 2)
 	c.RunReconciler(t, time.Minute)
 	sick := res.Instances[0]
 	post := func(path string) {
@@ -140,9 +131,7 @@ func TestLostHostIsReplacedAndCleanedWhenBack(t *testing.T) {
 
 func TestOrphanContainersAreAdoptedOrRemoved(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "orphans")
-	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, _ := mustOpenClusterApp(t, "orphans", 2)
 	insts, _ := c.DB.Instances(app)
 	// As if the controller had crashed between starting a container and
 	// recording it: forget one record, and start a container of an old
@@ -173,15 +162,23 @@ func TestOrphanContainersAreAdoptedOrRemoved(t *testing.T) {
 	}
 }
 
+// interruptedRevision records a revision of the test image's version 2
+// left deploying, as a controller killed mid-deploy leaves it.
+func (c *TestCluster) interruptedRevision(tb testing.TB, app string) *cluster.Revision {
+	tb.Helper()
+	rev := &cluster.Revision{App: app, Image: testenv.Image(tb, "2"), Count: 2, Port: 3000, Status: cluster.StatusDeploying}
+	if err := c.DB.CreateRevision(rev); err != nil {
+		tb.Fatal(err)
+	}
+	return rev
+}
+
 func TestInterruptedDeployIsSettled(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "interrupted")
-	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
+	c, app, _ := mustOpenClusterApp(t, "interrupted", 2)
 	// A revision left "deploying" with one started, unrouted container, as
 	// a controller killed mid-deploy leaves it.
-	rev := &cluster.Revision{App: app, Image: testenv.Image(t, "2"), Count: 2, Port: 3000, Status: cluster.StatusDeploying}
-	c.DB.CreateRevision(rev)
+	rev := c.interruptedRevision(t, app)
 	ct, err := c.Engines.Run(context.Background(), cluster.ContainerSpec{App: app, Revision: rev.Number, Host: c.Hosts[2], Controller: c.DB.ControllerID(), Image: rev.Image, Port: 3000})
 	if err != nil {
 		t.Fatal(err)
@@ -205,11 +202,8 @@ func TestInterruptedDeployIsSettled(t *testing.T) {
 // revision at a later pass, once the deploy has ended.
 func TestInterruptedDeployOfABusyAppIsSettled(t *testing.T) {
 	t.Parallel()
-	c := MustOpenCluster(t)
-	app := c.App(t, "busy")
-	c.MustDeploy(t, app, testenv.Image(t, "1"), 2)
-	rev := &cluster.Revision{App: app, Image: testenv.Image(t, "2"), Count: 2, Port: 3000, Status: cluster.StatusDeploying}
-	c.DB.CreateRevision(rev)
+	c, app, _ := mustOpenClusterApp(t, "busy", 2)
+	rev := c.interruptedRevision(t, app)
 	deployed := make(chan error, 1)
 	go func() {
 		_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: testenv.Image(t, "1"), Count: 2}, nil)
@@ -253,4 +247,117 @@ func TestAddHostRebalances(t *testing.T) {
 		t.Fatalf("after adding %s: %v", spare, hosts)
 	}
 	mustAnswer(t, c.Routed(t, app), "/ping", "pong")
+}
+
+// TestProbesUnrouteFailingInstanceWithinTwoIntervals runs the reconciler
+// with a reconcile interval of an hour, so only its health checks can
+// start a pass: a test app container switched to fail its check leaves
+// the table within two probe intervals and comes back once it passes, and
+// the checks in flight never exceed the bound.
+func TestProbesUnrouteFailingInstanceWithinTwoIntervals(t *testing.T) {
+	t.Parallel()
+	c, app, res := mustOpenClusterApp(t, "probe", 3)
+	const probeInterval, bound = 2 * time.Second, 1
+	r := runReconciler(t, c.Scheduler, scheduler.ReconcilerConfig{
+		Interval: time.Hour, Grace: time.Minute, ProbeInterval: probeInterval, MaxProbes: bound,
+	})
+	Eventually(t, 3*probeInterval+10*time.Second, "every instance checked", func() bool {
+		st := r.ProbeStats()
+		return st.Targets == 3 && st.Checked == 3
+	})
+
+	sick := res.Instances[1]
+	post := func(path string) {
+		t.Helper()
+		resp, err := http.Post("http://"+sick+path, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	post("/health/fail")
+	// Two intervals, and time to spare for a loaded machine.
+	took := Eventually(t, 2*probeInterval+5*time.Second, "failing instance unrouted", func() bool { return !contains(c.Routed(t, app), sick) })
+	t.Logf("unrouted %s after %s (probe interval %s)", sick, took, probeInterval)
+	if insts, _ := c.DB.Instances(app); len(insts) != 3 {
+		t.Fatalf("the failing instance was removed, want it kept until it passes: %+v", insts)
+	}
+	if routed := c.Routed(t, app); len(routed) != 2 {
+		t.Fatalf("routed %v, want the two healthy instances", routed)
+	}
+
+	post("/health/ok")
+	took = Eventually(t, probeInterval+5*time.Second, "passing instance routed again", func() bool { return contains(c.Routed(t, app), sick) })
+	t.Logf("routed again after %s", took)
+
+	st := r.ProbeStats()
+	t.Logf("probe stats: %+v", st)
+	if st.PeakInFlight > bound || st.PeakInFlight < 1 {
+		t.Fatalf("peak checks in flight %d, bound %d", st.PeakInFlight, bound)
+	}
+	if st.Failed < 2 {
+		t.Fatalf("%d failed checks recorded, want at least the two that unrouted the instance", st.Failed)
+	}
+	if _, passes := r.LastPass(); passes > 4 {
+		t.Fatalf("%d passes ran; with a reconcile interval of an hour only the first and those the checks asked for should", passes)
+	}
+}
+
+// A repair that waits on a slow health check holds neither the pass nor
+// the operator: another app's failing instance leaves the table meanwhile,
+// and a deploy of the app under repair goes through at once, the repair's
+// container removed.
+func TestSlowRepairBlocksNobody(t *testing.T) {
+	t.Parallel()
+	c, other, res := mustOpenClusterApp(t, "repairother", 2)
+
+	// The slow app's current revision starts in two minutes and the app
+	// has no instance: the reconciler's repair waits on its health check.
+	slow := c.App(t, "repairslow")
+	rev := &cluster.Revision{App: slow, Image: testenv.Image(t, "1"), Envs: []string{"SLOW_START=120s"}, Count: 1, Port: 3000,
+		HealthCheck: cluster.HealthCheck{Path: "/ping", Timeout: cluster.Duration(5 * time.Minute)}, Status: cluster.StatusDeploying}
+	if err := c.DB.CreateRevision(rev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DB.FinishRevision(slow, rev.Number, cluster.StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The operator's fix: the env goes, then a deploy.
+	if _, err := c.DB.UpdateApp(slow, func(a *cluster.App) error { a.Envs = map[string]string{}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	c.RunReconciler(t, time.Minute)
+	Eventually(t, time.Minute, "the repair started a slow container", func() bool { return len(c.Running(t, slow)) == 1 })
+	repairing := c.Running(t, slow)[0]
+	if !c.Busy(slow) {
+		t.Fatal("no repair holds the slow app")
+	}
+
+	sick := res.Instances[0]
+	resp, err := http.Post("http://"+sick+"/health/fail", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	took := Eventually(t, 30*time.Second, "the other app's failing instance unrouted", func() bool { return !contains(c.Routed(t, other), sick) })
+	t.Logf("unrouted the failing instance of the other app after %s", took.Round(time.Millisecond))
+	if !c.Busy(slow) {
+		t.Fatal("the slow repair ended before the deploy; the test proves nothing")
+	}
+
+	start := time.Now()
+	out, err := c.Deploy(context.Background(), slow, cluster.DeployRequest{Image: testenv.Image(t, "2"), Count: 1,
+		HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(time.Minute)}}, nil)
+	if err != nil {
+		t.Fatalf("deploy during a repair: %v", err)
+	}
+	t.Logf("deploy during a repair took %s", time.Since(start).Round(time.Millisecond))
+	mustAnswer(t, out.Instances, "/", "version=2")
+	if _, err := c.Engines.Inspect(context.Background(), repairing.Host, repairing.ID); cluster.ErrorCode(err) != cluster.ENOTFOUND {
+		t.Fatalf("the pre-empted repair's container %s: %v, want it removed", repairing.ID[:12], err)
+	}
+	insts, _ := c.DB.Instances(slow)
+	if len(insts) != 1 || insts[0].Revision != out.Revision {
+		t.Fatalf("instances after the deploy: %+v, want one of revision %d", insts, out.Revision)
+	}
 }

@@ -20,6 +20,17 @@ func routed(tb testing.TB, d cluster.Store, app string) []string {
 	return table.Routes[app]
 }
 
+// runReconciler runs a reconciler of s with cfg until the test ends.
+func runReconciler(tb testing.TB, s *scheduler.Scheduler, cfg scheduler.ReconcilerConfig) *scheduler.Reconciler {
+	tb.Helper()
+	r := scheduler.NewReconciler(s, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	return r
+}
+
 // listCounting counts the List calls made to each host, passing every call
 // on to the real (or fake) engines.
 type listCounting struct {
@@ -36,11 +47,8 @@ type listCounting struct {
 func checkViews(t *testing.T, s *scheduler.Scheduler, counted *listCounting, records interface {
 	Instances(string) ([]cluster.Instance, error)
 }, routedOf func(string) []string, app string, rev int, host string, w viewWorld) {
-	r := scheduler.NewReconciler(s, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	r := runReconciler(t, s, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
+	ctx := t.Context()
 
 	// passNotListing runs one pass that is not host's periodic list and
 	// reports whether it listed host (it must not, once the view is live).

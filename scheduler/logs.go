@@ -33,9 +33,7 @@ func (s *Scheduler) Logs(ctx context.Context, app string, opts cluster.LogOption
 	per := make([][]string, len(insts))
 	var wg sync.WaitGroup
 	for i, inst := range insts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			var got []cluster.LogLine
@@ -54,7 +52,7 @@ func (s *Scheduler) Logs(ctx context.Context, app string, opts cluster.LogOption
 			for _, l := range got {
 				per[i] = append(per[i], inst.Addr()+" "+l.Line)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	out := []string{}
@@ -122,11 +120,9 @@ func (s *Scheduler) FollowLogs(ctx context.Context, app string, opts cluster.Log
 			o.Follow = true
 			fctx, fcancel := context.WithCancel(ctx)
 			followers[inst.ID] = fcancel
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				s.followInstance(fctx, inst, o, send)
-			}()
+			})
 		}
 		for id, stop := range followers {
 			if !seen[id] {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/scheduler"
 )
 
 // logStream runs FollowLogs on app and hands its lines to the test.
@@ -78,9 +77,7 @@ func instances(t *testing.T, c *FakeCluster, app string) []cluster.Instance {
 // host that fails gives one error line.
 func TestFakeFollowLogsJoinLeave(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "follow.example.com")
-	c.MustDeploy(t, app, goodImage, 1)
+	c, app := mustOpenFakeApp(t, "follow.example.com", 1)
 	old := instances(t, c, app)[0]
 	if err := c.Engines.Print(old.ID, "stderr", "before the stream"); err != nil {
 		t.Fatal(err)
@@ -172,9 +169,7 @@ func TestFakeFollowLogsJoinLeave(t *testing.T) {
 
 // An emit that fails ends the stream with its error.
 func TestFakeFollowLogsEmitError(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "emitfail.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
+	c, app := mustOpenFakeApp(t, "emitfail.example.com", 2)
 	stop := errors.New("client gone")
 	calls := 0
 	err := c.FollowLogs(context.Background(), app, cluster.LogOptions{Tail: cluster.LogTailAll}, func(cluster.LogLine) error {
@@ -189,9 +184,7 @@ func TestFakeFollowLogsEmitError(t *testing.T) {
 // Without follow, tail and since pick the lines, stdout and stderr merged
 // in time order, each prefixed with its instance.
 func TestFakeLogsTailSince(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "tail.example.com")
-	c.MustDeploy(t, app, goodImage, 1)
+	c, app := mustOpenFakeApp(t, "tail.example.com", 1)
 	inst := instances(t, c, app)[0]
 	for _, l := range []string{"one", "two", "three"} {
 		if err := c.Engines.Print(inst.ID, "stdout", l); err != nil {

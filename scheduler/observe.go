@@ -84,9 +84,7 @@ func (s *Scheduler) hostsUp(ctx context.Context, answered map[string]bool) []Hos
 		if h.Draining || (answered != nil && !answered[h.Addr]) {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if answered == nil {
 				if err := s.ping(ctx, h.Addr); err != nil {
 					s.cfg.Logger.Warn("host does not answer; placing elsewhere", "host", h.Addr, "err", err)
@@ -97,7 +95,7 @@ func (s *Scheduler) hostsUp(ctx context.Context, answered map[string]bool) []Hos
 			defer cancel()
 			free, _ := s.engines.FreeMemory(mctx, h.Addr)
 			found[i] = HostLoad{Addr: h.Addr, FreeMemory: free}
-		}()
+		})
 	}
 	wg.Wait()
 	up := []HostLoad{}

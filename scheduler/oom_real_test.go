@@ -39,11 +39,7 @@ func TestKilledForMemoryEmitsAnEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := scheduler.NewReconciler(s, scheduler.ReconcilerConfig{Interval: 500 * time.Millisecond, Grace: time.Minute})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runReconciler(t, s, scheduler.ReconcilerConfig{Interval: 500 * time.Millisecond, Grace: time.Minute})
 
 	victim := res.Instances[0]
 	client := &http.Client{Timeout: 30 * time.Second}

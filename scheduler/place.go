@@ -85,39 +85,58 @@ func better(a, b HostLoad, app map[string]int) bool {
 // down: from the hosts holding most of the app first, then the most loaded
 // hosts, then the newest instances, so what stays is spread and settled.
 func PickRemovals(k int, insts []cluster.Instance, hostLoad map[string]int) []cluster.Instance {
-	left := append([]cluster.Instance(nil), insts...)
 	app := map[string]int{}
-	for _, i := range left {
+	for _, i := range insts {
 		app[i.Host]++
 	}
+	return pickRemovals(k, insts, app, hostLoad, removalOrder{})
+}
+
+// removalOrder is what, besides the hosts' counts, puts an instance first
+// for removal.
+type removalOrder struct {
+	unroutedFirst bool // instances not routed before routed ones
+	oldestFirst   bool // the oldest before the newest (else the newest first)
+}
+
+// pickRemovals chooses k of insts one at a time: each time the first of
+// the rest by order's routing, then the most of the app on its host (app),
+// then the most loaded host (load), then order's age, then ID. Each pick
+// lowers its host's counts for the next; app and load are not changed.
+func pickRemovals(k int, insts []cluster.Instance, app, load map[string]int, order removalOrder) []cluster.Instance {
+	left := append([]cluster.Instance(nil), insts...)
+	app, load = copyCounts(app), copyCounts(load)
 	var out []cluster.Instance
 	for ; k > 0 && len(left) > 0; k-- {
 		sort.SliceStable(left, func(i, j int) bool {
 			a, b := left[i], left[j]
+			if order.unroutedFirst && a.Routed != b.Routed {
+				return !a.Routed
+			}
 			if app[a.Host] != app[b.Host] {
 				return app[a.Host] > app[b.Host]
 			}
-			if hostLoad[a.Host] != hostLoad[b.Host] {
-				return hostLoad[a.Host] > hostLoad[b.Host]
+			if load[a.Host] != load[b.Host] {
+				return load[a.Host] > load[b.Host]
 			}
 			if !a.Started.Equal(b.Started) {
-				return a.Started.After(b.Started)
+				return a.Started.Before(b.Started) == order.oldestFirst
 			}
 			return a.ID < b.ID
 		})
 		out = append(out, left[0])
 		app[left[0].Host]--
-		hostLoad = withDelta(hostLoad, left[0].Host, -1)
+		load[left[0].Host]--
 		left = left[1:]
 	}
 	return out
 }
 
-func withDelta(m map[string]int, k string, d int) map[string]int {
+// copyCounts returns a copy of m that can be written, also when m is nil.
+func copyCounts(m map[string]int) map[string]int {
 	c := make(map[string]int, len(m))
-	for kk, v := range m {
-		c[kk] = v
+	for k, v := range m {
+		c[k] = v
 	}
-	c[k] += d
 	return c
 }

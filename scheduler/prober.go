@@ -288,12 +288,10 @@ func (p *Prober) CheckUnchecked(ctx context.Context, ids []string) {
 // wg; the slot is given back when the check is done. next is probe's.
 func (p *Prober) launch(ctx context.Context, wg *sync.WaitGroup, st *probeState, next bool) {
 	p.started(st)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		defer func() { <-p.slots }()
 		p.probe(ctx, st, next)
-	}()
+	})
 }
 
 // requeue puts back a target taken for a check that did not run.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/scheduler"
 )
 
 // opCall is an operation sent in its own goroutine, its progress steps
@@ -99,9 +98,7 @@ func waitCtx(timeout time.Duration) context.Context {
 // still gets 409; an env change that asks waits behind a deploy too.
 func TestFakeWaitingOperationsRunInTurn(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "turns.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
+	c, app := mustOpenFakeApp(t, "turns.example.com", 2)
 	deploy := func(ctx context.Context, image string) func(cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return func(p cluster.ProgressFunc) (*cluster.DeployResult, error) {
 			return c.Deploy(ctx, app, cluster.DeployRequest{Image: image}, p)
@@ -158,9 +155,7 @@ func TestFakeWaitingOperationsRunInTurn(t *testing.T) {
 // it.
 func TestFakeWaitGivesUp(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "giveup.example.com")
-	c.MustDeploy(t, app, goodImage, 1)
+	c, app := mustOpenFakeApp(t, "giveup.example.com", 1)
 	first := sendOp("the first deploy", true, func(p cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2}, p)
 	})
@@ -199,9 +194,7 @@ func TestFakeWaitGivesUp(t *testing.T) {
 // the deploy is done.
 func TestFakeWaitingEnvChangesMerge(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "waitenv.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
+	c, app := mustOpenFakeApp(t, "waitenv.example.com", 2)
 	first := sendOp("the deploy", true, func(p cluster.ProgressFunc) (*cluster.DeployResult, error) {
 		return c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2}, p)
 	})

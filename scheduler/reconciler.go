@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -64,15 +65,9 @@ const maxRepairs = 16
 
 // NewReconciler returns a reconciler for s.
 func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
-	if cfg.Interval == 0 {
-		cfg.Interval = cluster.DefaultReconcile
-	}
-	if cfg.Grace == 0 {
-		cfg.Grace = cluster.DefaultHostGrace
-	}
-	if cfg.ProbeInterval == 0 {
-		cfg.ProbeInterval = cfg.Interval
-	}
+	cfg.Interval = cmp.Or(cfg.Interval, cluster.DefaultReconcile)
+	cfg.Grace = cmp.Or(cfg.Grace, cluster.DefaultHostGrace)
+	cfg.ProbeInterval = cmp.Or(cfg.ProbeInterval, cfg.Interval)
 	r := &Reconciler{
 		s: s, interval: cfg.Interval, grace: cfg.Grace, trigger: make(chan struct{}, 1),
 		repairs: make(chan struct{}, maxRepairs),
@@ -331,9 +326,7 @@ func (r *Reconciler) repairApps(locked map[string]repairLock, states map[string]
 			lk.unlock() // the common case: nothing to repair, no goroutine
 			continue
 		}
-		repairs.Add(1)
-		go func() {
-			defer repairs.Done()
+		repairs.Go(func() {
 			defer lk.unlock()
 			select {
 			case r.repairs <- struct{}{}:
@@ -342,7 +335,7 @@ func (r *Reconciler) repairApps(locked map[string]repairLock, states map[string]
 				return
 			}
 			r.reconcileApp(lk.ctx, name, st)
-		}()
+		})
 	}
 }
 
@@ -412,9 +405,7 @@ func (r *Reconciler) observeHosts(ctx context.Context, hosts []cluster.Host) (up
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			list, err := r.observeHost(ctx, h.Addr, pass)
 			mu.Lock()
 			defer mu.Unlock()
@@ -427,7 +418,7 @@ func (r *Reconciler) observeHosts(ctx context.Context, hosts []cluster.Host) (up
 			r.hostAnswered(h.Addr)
 			up[h.Addr] = true
 			lists[i] = list
-		}()
+		})
 	}
 	wg.Wait()
 	// One allocation for every host's containers: growing the slice host
@@ -617,16 +608,14 @@ func (r *Reconciler) recoverDeletes(ctx context.Context, wg *sync.WaitGroup) {
 		if err != nil {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer unlock()
 			if err := r.s.deleteApp(ctx, a.Name); err != nil {
 				r.s.cfg.Logger.Warn("completing a delete begun before the restart failed; retrying next start", "app", a.Name, "err", cluster.ErrorMessage(err))
 			} else {
 				r.s.cfg.Logger.Info("completed a delete begun before the restart", "app", a.Name)
 			}
-		}()
+		})
 	}
 }
 

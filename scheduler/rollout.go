@@ -346,9 +346,7 @@ func (s *Scheduler) stopAll(ctx context.Context, c *change, insts []cluster.Inst
 func (s *Scheduler) stopContainers(ctx context.Context, cts []cluster.Container, timeout time.Duration, stopped func(cluster.Container)) {
 	var wg sync.WaitGroup
 	for _, ct := range cts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 			defer cancel()
 			if err := s.engines.Stop(sctx, ct.Host, ct.ID, timeout); err != nil {
@@ -358,7 +356,7 @@ func (s *Scheduler) stopContainers(ctx context.Context, cts []cluster.Container,
 			if stopped != nil {
 				stopped(ct)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
@@ -377,12 +375,10 @@ func (s *Scheduler) startInstances(ctx context.Context, c *change, targets []str
 	results := make([]result, len(targets))
 	var wg sync.WaitGroup
 	for i, host := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			inst, err := s.startOne(ctx, c, host)
 			results[i] = result{inst, err}
-		}()
+		})
 	}
 	wg.Wait()
 
@@ -462,9 +458,7 @@ func (s *Scheduler) pullAll(ctx context.Context, c *change, targets []string) er
 	errs := make([]error, len(hosts))
 	var wg sync.WaitGroup
 	for i, host := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			c.report(cluster.Progress{Step: "pulling", Host: host, Message: s.pulling(ctx, c, host)})
 			pctx, cancel := context.WithTimeout(ctx, s.cfg.PullTimeout)
 			defer cancel()
@@ -478,7 +472,7 @@ func (s *Scheduler) pullAll(ctx context.Context, c *change, targets []string) er
 				c.report(cluster.Progress{Step: "warning", Host: host, Message: warning})
 			}
 			c.report(cluster.Progress{Step: "pulled", Host: host, Message: c.rev.Image})
-		}()
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)

@@ -10,6 +10,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -136,21 +137,11 @@ type Scheduler struct {
 
 // New returns a Scheduler over the store and the Docker hosts.
 func New(store Store, engines Engines, cfg Config) *Scheduler {
-	if cfg.Drain == 0 {
-		cfg.Drain = cluster.DefaultDrain
-	}
-	if cfg.StopTimeout == 0 {
-		cfg.StopTimeout = cluster.DefaultStopTimeout
-	}
-	if cfg.MaxCount == 0 {
-		cfg.MaxCount = cluster.DefaultMaxCount
-	}
-	if cfg.PingTimeout == 0 {
-		cfg.PingTimeout = 3 * time.Second
-	}
-	if cfg.PullTimeout == 0 {
-		cfg.PullTimeout = 10 * time.Minute
-	}
+	cfg.Drain = cmp.Or(cfg.Drain, cluster.DefaultDrain)
+	cfg.StopTimeout = cmp.Or(cfg.StopTimeout, cluster.DefaultStopTimeout)
+	cfg.MaxCount = cmp.Or(cfg.MaxCount, cluster.DefaultMaxCount)
+	cfg.PingTimeout = cmp.Or(cfg.PingTimeout, 3*time.Second)
+	cfg.PullTimeout = cmp.Or(cfg.PullTimeout, 10*time.Minute)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -160,21 +151,11 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	if cfg.RoutesChange == nil {
 		cfg.RoutesChange = func() {}
 	}
-	if cfg.RouterReconnect == 0 {
-		cfg.RouterReconnect = 6 * time.Second
-	}
-	if cfg.RetireWait == 0 {
-		cfg.RetireWait = time.Minute
-	}
-	if cfg.EnvWait == 0 {
-		cfg.EnvWait = DefaultEnvWait
-	}
-	if cfg.KeepImages == 0 {
-		cfg.KeepImages = cluster.DefaultKeepImages
-	}
-	if cfg.PublishWait == 0 {
-		cfg.PublishWait = 2 * time.Second
-	}
+	cfg.RouterReconnect = cmp.Or(cfg.RouterReconnect, 6*time.Second)
+	cfg.RetireWait = cmp.Or(cfg.RetireWait, time.Minute)
+	cfg.EnvWait = cmp.Or(cfg.EnvWait, DefaultEnvWait)
+	cfg.KeepImages = cmp.Or(cfg.KeepImages, cluster.DefaultKeepImages)
+	cfg.PublishWait = cmp.Or(cfg.PublishWait, 2*time.Second)
 	closing, cancel := context.WithCancel(context.Background())
 	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(),
 		busy: map[string]*hold{}, queue: map[string][]*turn{}, retiring: map[string]bool{}, pinnedDown: map[string]time.Time{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
@@ -321,9 +302,7 @@ func (s *Scheduler) HostHealth(ctx context.Context) map[string]string {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			status := "ok"
 			if err := s.ping(ctx, h.Addr); err != nil {
 				status = cluster.ErrorMessage(err)
@@ -331,7 +310,7 @@ func (s *Scheduler) HostHealth(ctx context.Context) map[string]string {
 			mu.Lock()
 			out[h.Addr] = status
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	return out

@@ -42,9 +42,7 @@ func ids(cts []cluster.Container) []string {
 // A failing release command fails the deploy with its output, before
 // anything starts: the old instances are the same containers, still routed.
 func TestReleaseFailureTouchesNothing(t *testing.T) {
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "release-fails.example.com")
-	c.MustDeploy(t, app, goodImage, 2)
+	c, app := mustOpenFakeApp(t, "release-fails.example.com", 2)
 	before, routedBefore := ids(c.Running(app)), c.Routed(t, app)
 	runs := c.Engines.Calls()["Run"]
 
@@ -184,9 +182,7 @@ func taskContainers(c *FakeCluster, app string) []cluster.Container {
 // and its exit code and output once it ended, and its container is gone.
 func TestReconcilerAndTasks(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "task-reconcile.example.com")
-	c.MustDeploy(t, app, goodImage, 1)
+	c, app := mustOpenFakeApp(t, "task-reconcile.example.com", 1)
 	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -237,9 +233,7 @@ func TestReconcilerAndTasks(t *testing.T) {
 // recorded as timed out; one whose container vanished is recorded lost.
 func TestFakeTaskOutlivesItsController(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "task-outlives.example.com")
-	c.MustDeploy(t, app, goodImage, 1)
+	c, app := mustOpenFakeApp(t, "task-outlives.example.com", 1)
 
 	// start runs command with timeout until its container runs, then ends
 	// the wait, as a controller that stops does.
@@ -323,9 +317,7 @@ func TestFakeTaskOutlivesItsController(t *testing.T) {
 // killed at its deadline and recorded while an operation holds its app.
 func TestFakeTaskEndedWhileItsAppIsBusy(t *testing.T) {
 	t.Parallel()
-	c := MustOpenFakeCluster(t, scheduler.Config{})
-	app := c.App(t, "task-busy.example.com")
-	c.MustDeploy(t, app, goodImage, 1)
+	c, app := mustOpenFakeApp(t, "task-busy.example.com", 1)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan cluster.TaskResult, 1)
 	go func() {

@@ -13,8 +13,7 @@ import (
 )
 
 func testFinishRevision(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
-	d.CreateApp("a.example.com")
+	d := mustOpenWithApps(t, open, "a.example.com")
 	ok := &cluster.Revision{App: "a.example.com", Image: "img:1", Envs: []string{"A=1", "B=x=y"}, Count: 3, Port: 8080, Status: cluster.StatusDeploying}
 	must(t, d.CreateRevision(ok))
 	if dep, _ := d.Deploying(); len(dep) != 1 || dep[0].Number != ok.Number {
@@ -58,10 +57,8 @@ func testFinishRevision(t *testing.T, open Opener) {
 // testDeleteApp deletes an app with more revisions and instances than one
 // etcd Txn could delete key by key.
 func testDeleteApp(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
+	d := mustOpenWithApps(t, open, "a.example.com", "b.example.com")
 	d.SetHistory(500)
-	d.CreateApp("a.example.com")
-	d.CreateApp("b.example.com")
 	for range 150 {
 		must(t, d.CreateRevision(&cluster.Revision{App: "a.example.com", Image: "i:1", Status: cluster.StatusFailed}))
 	}
@@ -94,10 +91,9 @@ func testDeleteApp(t *testing.T, open Opener) {
 }
 
 func testHistoryLimit(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
-	d.SetHistory(10)
 	const app = "a.example.com"
-	must(t, errOf(d.CreateApp(app)))
+	d := mustOpenWithApps(t, open, app)
+	d.SetHistory(10)
 	envs := []string{"BIG=" + strings.Repeat("x", cluster.MaxEnvValueLength)}
 	deploy := func(status string) int {
 		rev := &cluster.Revision{App: app, Image: "img:1", Envs: envs, Count: 1, Status: cluster.StatusDeploying}
@@ -195,10 +191,9 @@ func testRegistries(t *testing.T, open Opener) {
 // numbers stay unique and gapless, no update of the app is lost, and every
 // instance is kept.
 func testConcurrentWriters(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
-	d.SetHistory(1000)
 	const app = "a.example.com"
-	must(t, errOf(d.CreateApp(app)))
+	d := mustOpenWithApps(t, open, app)
+	d.SetHistory(1000)
 	const writers, each = 6, 8
 	var mu sync.Mutex
 	numbers := map[int]bool{}

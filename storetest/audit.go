@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,11 +22,7 @@ func auditAt(n int) cluster.AuditEntry {
 
 // auditImages lists the entries' image arguments, in order.
 func auditImages(entries []cluster.AuditEntry) string {
-	var s []string
-	for _, e := range entries {
-		s = append(s, e.Args["image"])
-	}
-	return strings.Join(s, ",")
+	return joined(entries, func(e cluster.AuditEntry) string { return e.Args["image"] })
 }
 
 // testAudit: entries are listed newest first, filtered by app, token and

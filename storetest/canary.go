@@ -12,9 +12,8 @@ import (
 // canary format, raising the version; a canary being promoted, or none,
 // routes every instance in routes and leaves the format out.
 func testTableCarriesCanary(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
 	const app = "a.example.com"
-	d.CreateApp(app)
+	d := mustOpenWithApps(t, open, app)
 	for i, rev := range []int{1, 1, 2} {
 		must(t, d.PutInstance(cluster.Instance{ID: string(rune('x' + i)), App: app, Revision: rev, Host: "10.0.0.1", Port: 1000 + i}))
 	}

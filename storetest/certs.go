@@ -2,14 +2,11 @@ package storetest
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
-	"github.com/longshoreman/longshoreman/db"
 )
 
 // populateCerts adds an app with HTTPS on, an ACME and a manual
@@ -172,9 +169,7 @@ func testACMEState(t *testing.T, open Opener) {
 // HTTPS on and the pending challenges, and that its version rises with
 // each change of them and only then.
 func testTableCarriesHTTPS(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
-	d.CreateApp("a.example.com")
-	d.CreateApp("b.example.com")
+	d := mustOpenWithApps(t, open, "a.example.com", "b.example.com")
 	table := func() cluster.RoutingTable {
 		tb, err := d.RoutingTable()
 		must(t, err)
@@ -235,11 +230,7 @@ func testCertsCopied(t *testing.T, open Opener) {
 	populateCerts(t, d)
 	var buf bytes.Buffer
 	must(t, errOf(d.Backup(&buf, true)))
-	path := filepath.Join(t.TempDir(), "copy.db")
-	must(t, os.WriteFile(path, buf.Bytes(), 0o600))
-	c, err := db.Open(path, db.Options{SecretsKey: SecretsKey})
-	must(t, err)
-	defer c.Close()
+	c := openBackup(t, buf.Bytes())
 	want, _ := d.Certs()
 	got, _ := c.Certs()
 	if len(got) != 2 || len(want) != 2 || got[0] != want[0] || got[1] != want[1] {

@@ -155,11 +155,7 @@ func testBackupIsADataFile(t *testing.T, open Opener) {
 	}
 	close(stop)
 	wg.Wait()
-	path := filepath.Join(t.TempDir(), "copy.db")
-	must(t, os.WriteFile(path, buf.Bytes(), 0o600))
-	c, err := db.Open(path, db.Options{SecretsKey: SecretsKey})
-	must(t, err)
-	defer c.Close()
+	c := openBackup(t, buf.Bytes())
 	apps, err := c.Apps()
 	must(t, err)
 	for _, a := range apps {
@@ -215,4 +211,16 @@ func testRecordsRoundTrip(t *testing.T, open Opener) {
 	if len(insts) != 7 || slices.ContainsFunc(insts, func(i cluster.Instance) bool { return i.ID == gone.Key }) {
 		t.Fatalf("instances after deleting one by record: %+v", insts)
 	}
+}
+
+// openBackup writes a backup with keys to a data file and opens it with
+// SecretsKey, closed when the test ends.
+func openBackup(t *testing.T, backup []byte) *db.DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "copy.db")
+	must(t, os.WriteFile(path, backup, 0o600))
+	c, err := db.Open(path, db.Options{SecretsKey: SecretsKey})
+	must(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -62,6 +62,26 @@ func deployWithEnv(t *testing.T, s cluster.Store, app, value string) {
 	must(t, errOf(s.FinishRevision(app, rev.Number, cluster.StatusSucceeded, "")))
 }
 
+// openSealed opens a store with SecretsKey and deploys a.example.com with
+// a secret env value; it returns the store and the value.
+func openSealed(t *testing.T, open KeyedOpener) (cluster.Store, string) {
+	t.Helper()
+	value := secretValue(t)
+	s := mustOpenKeyed(t, open, SecretsKey)
+	deployWithEnv(t, s, "a.example.com", value)
+	return s, value
+}
+
+// reopenSealed opens the store again with key, closed when the test ends,
+// and wants a.example.com's value read back.
+func reopenSealed(t *testing.T, open KeyedOpener, key, value string) cluster.Store {
+	t.Helper()
+	s := mustOpenKeyed(t, open, key)
+	t.Cleanup(func() { s.Close() })
+	checkEnvValue(t, s, "a.example.com", value)
+	return s
+}
+
 // checkEnvValue reads the app and its revisions and wants value in each.
 func checkEnvValue(t *testing.T, s cluster.Store, app, value string) {
 	t.Helper()
@@ -91,9 +111,7 @@ func recordsHold(t *testing.T, s cluster.Store, b string) bool {
 // testEnvValuesSealed: a value set is in no record and no backup, with or
 // without keys; the names are; reads give the value, also after a reopen.
 func testEnvValuesSealed(t *testing.T, open KeyedOpener) {
-	value := secretValue(t)
-	s := mustOpenKeyed(t, open, SecretsKey)
-	deployWithEnv(t, s, "a.example.com", value)
+	s, value := openSealed(t, open)
 	checkEnvValue(t, s, "a.example.com", value)
 	if recordsHold(t, s, value) {
 		t.Fatal("a record holds the env value")
@@ -117,18 +135,14 @@ func testEnvValuesSealed(t *testing.T, open KeyedOpener) {
 		t.Fatalf("a read app carries the marker: %s", out)
 	}
 	must(t, s.Close())
-	s = mustOpenKeyed(t, open, SecretsKey)
-	defer s.Close()
-	checkEnvValue(t, s, "a.example.com", value)
+	reopenSealed(t, open, SecretsKey, value)
 }
 
 // testWrongKeyRefused: a store opens only with the key its values were
 // sealed with; the refusals name the variable and the key's id, and change
 // nothing.
 func testWrongKeyRefused(t *testing.T, open KeyedOpener) {
-	value := secretValue(t)
-	s := mustOpenKeyed(t, open, SecretsKey)
-	deployWithEnv(t, s, "a.example.com", value)
+	s, value := openSealed(t, open)
 	must(t, s.Close())
 	id := mustKeyring(t, SecretsKey).ID()
 	for name, key := range map[string]string{"another key": cluster.NewSecretsKey(), "no key": ""} {
@@ -139,18 +153,14 @@ func testWrongKeyRefused(t *testing.T, open KeyedOpener) {
 			t.Fatalf("%s: %v; want EINVALID naming %s and the key id %s", name, err, cluster.SecretsKeyVar, id)
 		}
 	}
-	s = mustOpenKeyed(t, open, SecretsKey)
-	defer s.Close()
-	checkEnvValue(t, s, "a.example.com", value)
+	reopenSealed(t, open, SecretsKey, value)
 }
 
 // testRotateEnvKey: with NEW,OLD the store opens and reads; RotateEnvKey
 // seals everything with NEW (a second rotation has nothing to do); then
 // NEW alone opens it and OLD alone is refused.
 func testRotateEnvKey(t *testing.T, open KeyedOpener) {
-	value := secretValue(t)
-	s := mustOpenKeyed(t, open, SecretsKey)
-	deployWithEnv(t, s, "a.example.com", value)
+	s, value := openSealed(t, open)
 	deployWithEnv(t, s, "b.example.com", value+"-b")
 	must(t, s.Close())
 
@@ -175,9 +185,7 @@ func testRotateEnvKey(t *testing.T, open KeyedOpener) {
 	} else if !strings.Contains(cluster.ErrorMessage(err), mustKeyring(t, newKey).ID()) {
 		t.Fatalf("old key: %v; want the new key's id named", err)
 	}
-	s = mustOpenKeyed(t, open, newKey)
-	defer s.Close()
-	checkEnvValue(t, s, "a.example.com", value)
+	s = reopenSealed(t, open, newKey, value)
 	checkEnvValue(t, s, "b.example.com", value+"-b")
 	if recordsHold(t, s, value) {
 		t.Fatal("a record holds the env value after the rotation")
@@ -300,9 +308,7 @@ func testTokenAndPasswordSealed(t *testing.T, open KeyedOpener) {
 // sealed env values only (a check, a plaintext token and password) has
 // the token and the password sealed at its next open.
 func testTokenAndPasswordSealedAfterEnvRelease(t *testing.T, open KeyedOpener) {
-	value := secretValue(t)
-	s := mustOpenKeyed(t, open, SecretsKey)
-	deployWithEnv(t, s, "a.example.com", value)
+	s, value := openSealed(t, open)
 	token, password := value+"-token", value+"-password"
 	must(t, s.PutRecords(plaintextSecrets(token, password)))
 	if !recordsHold(t, s, token) || !recordsHold(t, s, password) {

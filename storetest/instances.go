@@ -12,8 +12,7 @@ import (
 )
 
 func testRoutingTableVersion(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
-	d.CreateApp("a.example.com")
+	d := mustOpenWithApps(t, open, "a.example.com")
 	t0, _ := d.RoutingTable()
 	t1, _ := d.RoutingTable()
 	if t1.Version != t0.Version || t0.Version == 0 {
@@ -38,8 +37,7 @@ func testRoutingTableVersion(t *testing.T, open Opener) {
 }
 
 func testAllInstancesSeesEveryWrite(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
-	d.CreateApp("a.example.com")
+	d := mustOpenWithApps(t, open, "a.example.com")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 4 {
@@ -91,9 +89,8 @@ func testAllInstancesSeesEveryWrite(t *testing.T, open Opener) {
 }
 
 func testRetireIsKept(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
 	const app = "shop.example.com"
-	must(t, errOf(d.CreateApp(app)))
+	d := mustOpenWithApps(t, open, app)
 	for i, id := range []string{"old1", "old2", "new1"} {
 		must(t, d.PutInstance(cluster.Instance{ID: id, App: app, Revision: 1, Host: "10.0.0.5", Port: 30000 + i, Routed: true, Started: time.Now().UTC().Round(0)}))
 	}

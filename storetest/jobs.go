@@ -15,21 +15,15 @@ func job(app, name string) cluster.Job {
 }
 
 func jobNames(jobs []cluster.Job) string {
-	var names []string
-	for _, j := range jobs {
-		names = append(names, j.App+"/"+j.Name)
-	}
-	return strings.Join(names, ",")
+	return joined(jobs, func(j cluster.Job) string { return j.App + "/" + j.Name })
 }
 
 // testJobs: jobs are created once per name, listed by name, refused for an
 // unknown app, deleted alone or with their app; UpdateJob writes the job
 // and the task together, or neither when fn refuses.
 func testJobs(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
 	const a, b = "a.example.com", "b.example.com"
-	must(t, errOf(d.CreateApp(a)))
-	must(t, errOf(d.CreateApp(b)))
+	d := mustOpenWithApps(t, open, a, b)
 	if err := d.CreateJob(job("nope.example.com", "x")); cluster.ErrorCode(err) != cluster.ENOTFOUND {
 		t.Fatalf("CreateJob of an unknown app: %v, want ENOTFOUND", err)
 	}

@@ -11,8 +11,7 @@ import (
 // the edge with the burst that applies, its version rises when they change
 // and only then, and an app without limits, or deleted, leaves it.
 func testTableCarriesLimits(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
-	must(t, errOf(d.CreateApp("l.example.com")))
+	d := mustOpenWithApps(t, open, "l.example.com")
 	set := func(edit func(a *cluster.App)) {
 		t.Helper()
 		must(t, errOf(d.UpdateApp("l.example.com", func(a *cluster.App) error { edit(a); return nil })))

@@ -10,9 +10,8 @@ import (
 // testRecordOOM counts kills for memory on one revision, keeps the latest
 // time, and leaves the app and the other revisions alone.
 func testRecordOOM(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
 	const app = "oom.example.com"
-	d.CreateApp(app)
+	d := mustOpenWithApps(t, open, app)
 	r1 := &cluster.Revision{App: app, Image: "img:1", Count: 2, Port: 80, Memory: 64 << 20, CPUs: 0.5, Status: cluster.StatusDeploying}
 	must(t, d.CreateRevision(r1))
 	_, err := d.FinishRevision(app, r1.Number, cluster.StatusSucceeded, "")

@@ -6,6 +6,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/longshoreman/longshoreman/cluster"
@@ -76,6 +77,28 @@ func MustOpen(tb testing.TB, open Opener) cluster.Store {
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+// mustOpenWithApps is MustOpen with the apps created.
+func mustOpenWithApps(tb testing.TB, open Opener, apps ...string) cluster.Store {
+	tb.Helper()
+	s := MustOpen(tb, open)
+	for _, app := range apps {
+		if _, err := s.CreateApp(app); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return s
+}
+
+// joined joins the key of each of xs with commas, to compare a list in
+// one string.
+func joined[T any](xs []T, key func(T) string) string {
+	keys := make([]string, len(xs))
+	for i, x := range xs {
+		keys[i] = key(x)
+	}
+	return strings.Join(keys, ",")
 }
 
 // must fails the test on err.

@@ -18,11 +18,7 @@ func task(app string, n int) cluster.Task {
 }
 
 func taskIDs(tasks []cluster.Task) string {
-	var ids []string
-	for _, t := range tasks {
-		ids = append(ids, t.ID)
-	}
-	return strings.Join(ids, ",")
+	return joined(tasks, func(t cluster.Task) string { return t.ID })
 }
 
 // testTasks: task records are created and replaced whole, listed newest
@@ -30,10 +26,8 @@ func taskIDs(tasks []cluster.Task) string {
 // refused for an unknown app, listed across apps while running, and
 // deleted with their app.
 func testTasks(t *testing.T, open Opener) {
-	d := MustOpen(t, open)
 	const a, b = "a.example.com", "b.example.com"
-	must(t, errOf(d.CreateApp(a)))
-	must(t, errOf(d.CreateApp(b)))
+	d := mustOpenWithApps(t, open, a, b)
 	if err := d.PutTask(task("nope.example.com", 1)); cluster.ErrorCode(err) != cluster.ENOTFOUND {
 		t.Fatalf("PutTask of an unknown app: %v, want ENOTFOUND", err)
 	}

@@ -16,11 +16,7 @@ func apiToken(name string, scope cluster.Scope, secret string, apps ...string) c
 }
 
 func tokenNames(ts []cluster.APIToken) string {
-	var names []string
-	for _, t := range ts {
-		names = append(names, t.Name)
-	}
-	return strings.Join(names, ",")
+	return joined(ts, func(t cluster.APIToken) string { return t.Name })
 }
 
 // testTokens: tokens are created once per name, validated, listed by name,
