@@ -306,7 +306,9 @@ type listedContainer struct {
 // does (same transport, negotiated API version and filters), decoding only
 // listedContainer.
 func (e *Engines) listContainers(ctx context.Context, c *dockerclient.Client, host string) ([]listedContainer, error) {
-	c.NegotiateAPIVersion(ctx)
+	if err := e.negotiate(ctx, c, host); err != nil {
+		return nil, err
+	}
 	args := filters.NewArgs(filters.Arg("label", cluster.LabelApp), filters.Arg("label", cluster.LabelHost+"="+host))
 	f, err := filters.ToJSON(args)
 	if err != nil {
