@@ -145,12 +145,15 @@ func TestShutdownWaitsForDeploysAndCutsTheRest(t *testing.T) {
 	fillDataFile(t, path, 4<<20)
 	// The grace for ordinary requests covers, on a loaded machine, the
 	// write of the deploy's audit entry after its answer (the answer is
-	// complete only then); the download outlasts it by far.
-	c, log := serveWith(t, map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_DRAIN": "100ms"}, command.ServerTimeouts{Shutdown: 5 * time.Second})
+	// complete only then); the download outlasts it by far, and so does
+	// the deploy: its instance becomes healthy after twice the grace, so
+	// that shutdown is still waiting for it when the grace ends.
+	const grace = 5 * time.Second
+	c, log := serveWith(t, map[string]string{"LONGSHOREMAN_DB": path, "LONGSHOREMAN_DRAIN": "100ms"}, command.ServerTimeouts{Shutdown: grace})
 	mustCall(t, c, "POST", "/hosts", `{"host":"`+hosts[0]+`"}`)
 	app := testenv.App(t, "shutdown")
 	mustCall(t, c, "POST", "/apps", `{"app":"`+app+`"}`)
-	mustCall(t, c, "POST", "/"+app+"/envs", `{"env":"SLOW_START=4s"}`)
+	mustCall(t, c, "POST", "/"+app+"/envs", `{"env":"SLOW_START=`+(2*grace).String()+`"}`)
 
 	read := slowBackupReader(t, c.URL())
 	answer := make(chan string, 1)
