@@ -306,9 +306,15 @@ type listedContainer struct {
 // does (same transport, negotiated API version and filters), decoding only
 // listedContainer.
 func (e *Engines) listContainers(ctx context.Context, c *dockerclient.Client, host string) ([]listedContainer, error) {
-	if err := e.negotiate(ctx, c, host); err != nil {
-		return nil, err
-	}
+	// The client pings under a lock that its other calls of the host take
+	// too, and a lock does not heed their deadlines: bounded by the dial
+	// timeout, a ping to a host cut off holds them that long at most, not
+	// for this List's whole timeout (the reconciler's 3s checks behind an
+	// image pruner's 30s list would keep a lost host from being marked
+	// down).
+	nctx, cancel := context.WithTimeout(ctx, e.cfg.DialTimeout)
+	c.NegotiateAPIVersion(nctx)
+	cancel()
 	args := filters.NewArgs(filters.Arg("label", cluster.LabelApp), filters.Arg("label", cluster.LabelHost+"="+host))
 	f, err := filters.ToJSON(args)
 	if err != nil {

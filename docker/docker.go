@@ -61,9 +61,6 @@ type Engines struct {
 
 	mu      sync.Mutex                      // guards clients
 	clients map[string]*dockerclient.Client // by host address
-	// negotiated holds the hosts whose client's API version is settled
-	// (see negotiate).
-	negotiated sync.Map
 }
 
 // New returns Engines for cfg. It does not contact any host.
@@ -87,7 +84,6 @@ func (e *Engines) Close() error {
 	for host, c := range e.clients {
 		_ = c.Close()
 		delete(e.clients, host)
-		e.negotiated.Delete(host)
 	}
 	return nil
 }
@@ -134,26 +130,6 @@ func (e *Engines) client(host string) (*dockerclient.Client, error) {
 	}
 	e.clients[host] = c
 	return c, nil
-}
-
-// negotiate settles the API version of host's client c once, for the
-// calls made with c's transport but not through its methods (listContainers).
-// The client's NegotiateAPIVersion pings under a lock that the client's own
-// first calls take too: a ping to a host cut off would hold every other call
-// of the host behind it past their deadlines (the reconciler's 3s checks
-// behind an image pruner's 30s list). Here the ping is made outside it, under
-// ctx alone, and only until one answered.
-func (e *Engines) negotiate(ctx context.Context, c *dockerclient.Client, host string) error {
-	if _, ok := e.negotiated.Load(host); ok {
-		return nil
-	}
-	ping, err := c.Ping(ctx)
-	if err != nil {
-		return err
-	}
-	c.NegotiateAPIVersionPing(ping)
-	e.negotiated.Store(host, true)
-	return nil
 }
 
 // bounded returns ctx limited by the configured per-call timeout.
