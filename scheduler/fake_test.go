@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -329,4 +330,33 @@ func fixes(err error, op, arg string) bool {
 		return false
 	}
 	return arg == "" || e.Fix.Args[arg] != ""
+}
+
+// TestFakeRepairHeldBackRunsWhenTheAppIsFree: a pass that finds an app
+// busy leaves its repair for later, and the app's release triggers the
+// pass that does it, with the periodic pass an hour away.
+func TestFakeRepairHeldBackRunsWhenTheAppIsFree(t *testing.T) {
+	t.Parallel()
+	c, app := mustOpenFakeApp(t, "heldback.example.com", 2)
+	r := runReconciler(t, c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
+	unlock, err := c.Scheduler.Hold(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := c.Running(app)[0]
+	if err := c.Engines.Kill(victim.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, before := r.LastPass()
+	r.Trigger() // as the victim's die event does
+	Eventually(t, 10*time.Second, "a pass while the app is held", func() bool { _, n := r.LastPass(); return n > before })
+	if insts, _ := c.DB.Instances(app); !slices.ContainsFunc(insts, func(i cluster.Instance) bool { return i.ID == victim.ID }) {
+		t.Fatal("the held app was repaired")
+	}
+	unlock()
+	Eventually(t, 10*time.Second, "the killed instance replaced once the app is free", func() bool {
+		insts, _ := c.DB.Instances(app)
+		return len(insts) == 2 && !slices.ContainsFunc(insts, func(i cluster.Instance) bool { return i.ID == victim.ID }) &&
+			len(c.Running(app)) == 2
+	})
 }

@@ -346,12 +346,25 @@ type repairLock struct {
 }
 
 // lockRepairs takes the repair lock of every app in names that no
-// operation holds; the others are left to the next pass.
+// operation holds; the others are left to the pass triggered when what
+// holds them lets go (a die event that came during a deploy or another
+// repair is acted on then, not a periodic interval later).
 func (r *Reconciler) lockRepairs(ctx context.Context, names map[string]*cluster.App) map[string]repairLock {
 	locked := make(map[string]repairLock, len(names))
 	for name := range names {
-		if rctx, unlock, ok := r.s.lockRepair(ctx, name); ok {
+		rctx, unlock, ok, freed := r.s.lockRepair(ctx, name)
+		if ok {
 			locked[name] = repairLock{rctx, unlock}
+			continue
+		}
+		if freed != nil {
+			go func() {
+				select {
+				case <-freed:
+					r.Trigger()
+				case <-ctx.Done():
+				}
+			}()
 		}
 	}
 	return locked

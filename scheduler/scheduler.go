@@ -180,6 +180,9 @@ type hold struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	env    *envRun // set when op is an env change, which env changes arriving meanwhile join (envqueue.go)
+	// repairWaits is set (under Scheduler.mu) once a reconcile pass found
+	// the app held by it and left the app's repair for later.
+	repairWaits bool
 }
 
 // lock marks app busy with op, or fails with ECONFLICT naming what holds it.
@@ -239,16 +242,23 @@ func (s *Scheduler) waitRelease(ctx context.Context, app string) error {
 }
 
 // lockRepair marks app busy with a repair that an operator's operation may
-// pre-empt: the returned context ends then. It fails when app is busy.
-func (s *Scheduler) lockRepair(ctx context.Context, app string) (context.Context, func(), bool) {
+// pre-empt: the returned context ends then. It fails when app is busy;
+// freed is then, the first time a repair found that hold in the way, a
+// channel closed when it lets go (nil the next times), so that the repair
+// it held back is not left to the next periodic pass.
+func (s *Scheduler) lockRepair(ctx context.Context, app string) (rctx context.Context, unlock func(), ok bool, freed <-chan struct{}) {
 	s.mu.Lock()
-	if _, ok := s.busy[app]; ok {
+	if h, busy := s.busy[app]; busy {
+		if !h.repairWaits {
+			h.repairWaits = true
+			freed = h.done
+		}
 		s.mu.Unlock()
-		return nil, nil, false
+		return nil, nil, false, freed
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	unlock := s.take(app, &hold{op: "a repair", start: time.Now(), repair: true, cancel: cancel, done: make(chan struct{})})
-	return rctx, func() { cancel(); unlock() }, true
+	let := s.take(app, &hold{op: "a repair", start: time.Now(), repair: true, cancel: cancel, done: make(chan struct{})})
+	return rctx, func() { cancel(); let() }, true, nil
 }
 
 // take records h as app's hold; s.mu is held and is released.
