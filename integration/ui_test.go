@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -360,15 +359,12 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("sessionStorage holds %d items after signing out", n)
 	}
 	console := b.Console()
-	// Chromium aborts the requests under way when the machine's network
-	// interfaces change (Docker adds and removes one per container):
-	// ERR_NETWORK_CHANGED, and the page's fetch fails; it refreshes again.
-	networkChanged := slices.ContainsFunc(console, func(m string) bool { return strings.Contains(m, "ERR_NETWORK_CHANGED") })
+	noise := networkNoise(console)
 	for _, m := range console {
 		if strings.Contains(m, "status of 401") {
 			continue // the wrong token's answer
 		}
-		if strings.Contains(m, "ERR_NETWORK_CHANGED") || networkChanged && strings.Contains(m, "TypeError: Failed to fetch") {
+		if noise(m) {
 			continue
 		}
 		if strings.HasPrefix(m, "error") || strings.HasPrefix(m, "exception") || strings.Contains(m, "Content Security Policy") {

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,11 +75,25 @@ func TestDashboardTraffic(t *testing.T) {
 
 // consoleErrors returns the page's console errors and exceptions.
 func consoleErrors(b *browser) []string {
+	console := b.Console()
+	noise := networkNoise(console)
 	var bad []string
-	for _, m := range b.Console() {
-		if strings.HasPrefix(m, "error") || strings.HasPrefix(m, "exception") {
+	for _, m := range console {
+		if !noise(m) && (strings.HasPrefix(m, "error") || strings.HasPrefix(m, "exception")) {
 			bad = append(bad, m)
 		}
 	}
 	return bad
+}
+
+// networkNoise returns whether a console line of console is Chromium's, not
+// the page's: Chromium aborts the requests under way when the machine's
+// network interfaces change (Docker adds and removes one per container),
+// logging ERR_NETWORK_CHANGED, and the page's fetch then fails; the page
+// loads again or refreshes again.
+func networkNoise(console []string) func(m string) bool {
+	changed := slices.ContainsFunc(console, func(m string) bool { return strings.Contains(m, "ERR_NETWORK_CHANGED") })
+	return func(m string) bool {
+		return strings.Contains(m, "ERR_NETWORK_CHANGED") || changed && strings.Contains(m, "TypeError: Failed to fetch")
+	}
 }
