@@ -42,7 +42,17 @@ export async function request(method, path, body, t) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const res = await fetch(path, init);
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    // A read the network failed (the browser aborts the requests under way
+    // when the machine's network interfaces change) is sent once more, a
+    // moment later; a change is not, as it may have reached the controller.
+    if (method !== 'GET' || !(e instanceof TypeError)) throw e;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    res = await fetch(path, init);
+  }
   if (!res.ok) throw await fail(res);
   return res.json();
 }
