@@ -53,7 +53,7 @@ func TestRedisACLFromTheREADME(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	admin := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { admin.Close() })
-	waitFor(t, 60*time.Second, "redis-server answers", func() bool { return admin.Ping(context.Background()).Err() == nil })
+	testenv.Eventually(t, 60*time.Second, "redis-server answers", func() bool { return admin.Ping(context.Background()).Err() == nil })
 	for _, acl := range acls {
 		if err := admin.Do(context.Background(), acl...).Err(); err != nil {
 			t.Fatalf("%v: %v", acl, err)
@@ -73,7 +73,7 @@ func TestRedisACLFromTheREADME(t *testing.T) {
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	r := &Router{URL: "http://" + listen}
-	waitFor(t, 60*time.Second, "router listens", func() bool {
+	testenv.Eventually(t, 60*time.Second, "router listens", func() bool {
 		conn, err := net.Dial("tcp", listen)
 		if err == nil {
 			conn.Close()
@@ -81,7 +81,7 @@ func TestRedisACLFromTheREADME(t *testing.T) {
 		return err == nil
 	})
 	// The router subscribed and asked on .sync; the controller answered.
-	waitFor(t, 60*time.Second, "router has the controller's table", func() bool {
+	testenv.Eventually(t, 60*time.Second, "router has the controller's table", func() bool {
 		st := r.Status(t)
 		return st.Cluster == c.Store().ClusterID() && st.Epoch == c.Store().Epoch()
 	})

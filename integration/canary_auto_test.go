@@ -45,7 +45,7 @@ func TestCanaryAutoAbort(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	waitFor(t, 30*time.Second, "the router routes revision 2", func() bool { return ping() == 200 })
+	testenv.Eventually(t, 30*time.Second, "the router routes revision 2", func() bool { return ping() == 200 })
 
 	out = c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+v2+`","canary":30,"canary_auto":"15s","healthcheck":{"path":"/"}}`)
 	if fmt.Sprint(out["revision"]) != "3" {
@@ -55,7 +55,7 @@ func TestCanaryAutoAbort(t *testing.T) {
 	// them reach it and get 500.
 	var sent, failed int
 	reason := ""
-	waitFor(t, 120*time.Second, "the canary aborted by itself", func() bool {
+	testenv.Eventually(t, 120*time.Second, "the canary aborted by itself", func() bool {
 		for range 20 {
 			sent++
 			if ping() != 200 {
@@ -82,7 +82,7 @@ func TestCanaryAutoAbort(t *testing.T) {
 	if a := c.MustCall(t, "GET", "/apps/"+app, ""); strings.Contains(fmt.Sprint(a), "canary:map") || fmt.Sprint(a["description"].(map[string]any)["revision"]) != "2" {
 		t.Fatalf("after the abort the app is %v", a)
 	}
-	waitFor(t, 30*time.Second, "every request on revision 2", func() bool {
+	testenv.Eventually(t, 30*time.Second, "every request on revision 2", func() bool {
 		for range 50 {
 			if ping() != 200 {
 				return false

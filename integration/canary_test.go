@@ -96,7 +96,7 @@ func underLoad(t *testing.T, r *Router, app, what, cookie, version string, op fu
 	load := startCanaryLoad(r, app)
 	time.Sleep(300 * time.Millisecond) // some load before op begins
 	op()
-	waitFor(t, 15*time.Second, what+": every request on "+version+", no client assigned", func() bool {
+	testenv.Eventually(t, 15*time.Second, what+": every request on "+version+", no client assigned", func() bool {
 		s, v, set, _ := canaryGet(r, routerClient, app, cookie)
 		return s == 200 && v == version && set == ""
 	})
@@ -141,7 +141,7 @@ func TestCanaryThroughRouter(t *testing.T) {
 			t.Fatalf("canary deploy answered %v", out)
 		}
 		side := fmt.Sprintf("%d-c", rev)
-		waitFor(t, 15*time.Second, "router routes the canary", func() bool {
+		testenv.Eventually(t, 15*time.Second, "router routes the canary", func() bool {
 			s, v, _, _ := canaryGet(r, routerClient, app, side)
 			return s == 200 && v == "version=2"
 		})

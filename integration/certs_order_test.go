@@ -133,7 +133,7 @@ func TestAddedCertificateWinsOverAPendingOrder(t *testing.T) {
 	gate.Release()
 
 	// The order ends; whatever it did, the added certificate stays.
-	waitFor(t, time.Minute, "the order ends", func() bool {
+	testenv.Eventually(t, time.Minute, "the order ends", func() bool {
 		s := ctlLog.String()
 		return strings.Contains(s, "certificate: issued") || strings.Contains(s, "dropped") || strings.Contains(s, "order failed")
 	})
@@ -151,7 +151,7 @@ func TestAddedCertificateWinsOverAPendingOrder(t *testing.T) {
 	pool.AddCert(own)
 	httpsAddr := testenv.Addr("127.0.0.1", httpsPort)
 	var served string
-	waitFor(t, 30*time.Second, "the router serves the added certificate", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the router serves the added certificate", func() bool {
 		conn, err := tls.Dial("tcp", httpsAddr, &tls.Config{ServerName: app, RootCAs: pool})
 		if err != nil {
 			return false

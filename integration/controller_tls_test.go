@@ -174,19 +174,19 @@ func TestRouterFetchesKeysOverTLSOnly(t *testing.T) {
 	httpsPort2 := testenv.FreePort(t)
 	r2 := StartRouterEnv(t, redisAddr, routerEnv(plain, httpsPort2, "LONGSHOREMAN_INSECURE_CONTROLLER=1")...)
 	httpsAddr2 := testenv.Addr("127.0.0.1", httpsPort2)
-	waitFor(t, 30*time.Second, "the router serves the certificate of the plain http controller", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the router serves the certificate of the plain http controller", func() bool {
 		return handshakeSerial(httpsAddr2, app2, roots2) == serial2
 	})
 	app3 := testenv.UniqueApp(t, "routerplain")
 	roots3, serial3 := addCert(plain, &http.Client{Timeout: 10 * time.Second}, app3)
-	waitFor(t, 30*time.Second, "the router serves a second certificate of the plain http controller", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the router serves a second certificate of the plain http controller", func() bool {
 		return handshakeSerial(httpsAddr2, app3, roots3) == serial3
 	})
 	// The router logs a fetch once it installed what it fetched, and the
 	// warning before it asks.
 	var log string
 	var fetched, warned int
-	waitFor(t, 60*time.Second, "the router logs its second fetch", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the router logs its second fetch", func() bool {
 		log = r2.Log()
 		fetched, warned = strings.Count(log, "certificates fetched"), strings.Count(log, "over plain HTTP (--insecure-controller)")
 		return fetched >= 2
@@ -239,7 +239,7 @@ func startTLSController(t *testing.T, url, ip string, pki *testenv.TLSCerts, env
 		}
 	})
 	client := tlsClient(pki)
-	waitFor(t, 15*time.Second, "the controller at "+c.URL+" answers", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the controller at "+c.URL+" answers", func() bool {
 		status, _ := apiCall(client, c.URL, "GET", "/healthz", "")
 		return status != 0
 	})
@@ -272,7 +272,7 @@ func TestFollowerForwardsOverTLSWithItsCA(t *testing.T) {
 		return h.Role, h.LeaderURL
 	}
 	var follower, leader *tlsController
-	waitFor(t, 30*time.Second, "one controller leads and the other follows it", func() bool {
+	testenv.Eventually(t, 30*time.Second, "one controller leads and the other follows it", func() bool {
 		r0, l0 := role(ctrls[0])
 		r1, l1 := role(ctrls[1])
 		switch {

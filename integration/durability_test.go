@@ -113,7 +113,7 @@ func TestKillNineDuringDeleteCompletesIt(t *testing.T) {
 	t.Parallel()
 	c, _, app := startDurabilityCluster(t, "LONGSHOREMAN_DRAIN=30s")
 	go c.Call("DELETE", "/apps/"+app, "")
-	waitFor(t, 30*time.Second, "the app's instances unrouted by the delete", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the app's instances unrouted by the delete", func() bool {
 		_, routes := c.Call("GET", "/routes", "")
 		r, _ := routes["routes"].(map[string]any)
 		_, ok := r[app]
@@ -124,7 +124,7 @@ func TestKillNineDuringDeleteCompletesIt(t *testing.T) {
 		t.Fatalf("%d containers running at the kill, want the 2 being drained", n)
 	}
 	c.Start(t)
-	waitFor(t, 90*time.Second, "the delete completed after the restart", func() bool {
+	testenv.Eventually(t, 90*time.Second, "the delete completed after the restart", func() bool {
 		status, _ := c.Call("GET", "/apps/"+app, "")
 		return status == 404 && len(containersOf(t, c, app)) == 0
 	})
@@ -141,7 +141,7 @@ func TestRestartDuringRedisOutageKeepsOldInstances(t *testing.T) {
 	t.Parallel()
 	c, redis, app := startDurabilityCluster(t)
 	r := StartRouter(t, redis.Addr)
-	waitFor(t, 30*time.Second, "the router serves version 1", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the router serves version 1", func() bool {
 		status, body, _ := r.Get(app)
 		return status == 200 && strings.HasPrefix(body, "version=1")
 	})
@@ -155,11 +155,11 @@ func TestRestartDuringRedisOutageKeepsOldInstances(t *testing.T) {
 	// router, cut off from Redis, still sends them every request.
 	time.Sleep(5 * time.Second)
 	redis.Start()
-	waitFor(t, 90*time.Second, "the router serves version 2", func() bool {
+	testenv.Eventually(t, 90*time.Second, "the router serves version 2", func() bool {
 		_, body, _ := r.Get(app)
 		return strings.HasPrefix(body, "version=2")
 	})
-	waitFor(t, 120*time.Second, "the old instances stopped", func() bool { return len(containersOf(t, c, app)) == 2 })
+	testenv.Eventually(t, 120*time.Second, "the old instances stopped", func() bool { return len(containersOf(t, c, app)) == 2 })
 	time.Sleep(time.Second)
 	total, failures, versions, lastErr := load.Stop()
 	t.Logf("%d requests through the router, versions %v", total, versions)

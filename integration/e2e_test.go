@@ -101,7 +101,7 @@ var routerClient = &http.Client{Timeout: 5 * time.Second}
 // WaitRoutes waits up to timeout until the router answers 200 for app.
 func (r *Router) WaitRoutes(tb testing.TB, app string, timeout time.Duration) {
 	tb.Helper()
-	waitFor(tb, timeout, "the router routes "+app, func() bool { s, _, _ := r.Get(app); return s == 200 })
+	testenv.Eventually(tb, timeout, "the router routes "+app, func() bool { s, _, _ := r.Get(app); return s == 200 })
 }
 
 // LoadClient sends requests through the router in a loop, bounded in
@@ -151,17 +151,6 @@ func (l *LoadClient) Stop() (total, failures int64, versions map[string]int, las
 	return l.total.Load(), l.failures.Load(), l.versions, l.lastErr
 }
 
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestZeroDowntimeThroughRouter redeploys an app five times and changes an
 // env twice while a client goes through the router: no request may fail.
 // Midway, redis-server is killed and started again: the router keeps
@@ -177,7 +166,7 @@ func TestZeroDowntimeThroughRouter(t *testing.T) {
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 
 	r := StartRouter(t, redis.Addr)
-	waitFor(t, time.Second, "router has the table (sync at start)", func() bool {
+	testenv.Eventually(t, time.Second, "router has the table (sync at start)", func() bool {
 		status, _, _ := r.Get(app)
 		return status == 200
 	})
@@ -198,7 +187,7 @@ func TestZeroDowntimeThroughRouter(t *testing.T) {
 	want := anyStrings(c.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])
 	// Within one heartbeat (1s) plus reconnect backoff the router routes to
 	// the instances of the deploys made while Redis was away.
-	waitFor(t, 8*time.Second, "router has the current table after Redis is back", func() bool {
+	testenv.Eventually(t, 8*time.Second, "router has the current table after Redis is back", func() bool {
 		status, body, _ := r.Get(app)
 		return status == 200 && strings.Contains(body, "version=2")
 	})
@@ -228,7 +217,7 @@ func TestDrainHostThroughRouter(t *testing.T) {
 	app := testenv.App(t, "drain")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
 	r := StartRouter(t, redis.Addr)
-	waitFor(t, time.Second, "router has the table", func() bool { s, _, _ := r.Get(app); return s == 200 })
+	testenv.Eventually(t, time.Second, "router has the table", func() bool { s, _, _ := r.Get(app); return s == 200 })
 
 	load := StartLoad(r, app, 100000, time.Minute)
 	c.MustCall(t, "POST", "/hosts", `{"host":"`+hosts[2]+`"}`) // rebalances nothing: 2 instances on 2 hosts

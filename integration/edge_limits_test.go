@@ -89,7 +89,7 @@ func TestEdgeLimits(t *testing.T) {
 	}
 	series := `longshoreman_router_limit_clients{app="` + app + `"}`
 	for _, r := range []*Router{edge, behind} {
-		waitFor(t, 30*time.Second, "the router has the app's limits", func() bool {
+		testenv.Eventually(t, 30*time.Second, "the router has the app's limits", func() bool {
 			return strings.Contains(routerMetrics(t, r), `longshoreman_router_limited_requests_total{app="`+app+`",code="429"} 0`)
 		})
 	}
@@ -158,7 +158,7 @@ func TestEdgeLimits(t *testing.T) {
 
 	// "none" lifts the rate limit; the body limit stays.
 	c.MustCall(t, "POST", "/apps/"+app+"/settings", `{"rate_limit":"none"}`)
-	waitFor(t, 30*time.Second, "the router drops the app's rate limit", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the router drops the app's rate limit", func() bool {
 		return !strings.Contains(routerMetrics(t, edge), series)
 	})
 	for range 3 {

@@ -75,7 +75,7 @@ func TestDeploysWaitTheirTurn(t *testing.T) {
 	if rb != ra+1 {
 		t.Fatalf("revisions: first %v, second %v; want the second right after the first", ra, rb)
 	}
-	waitFor(t, 60*time.Second, "the router serves the second image", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the router serves the second image", func() bool {
 		s, body, _ := r.Get(app)
 		return s == 200 && strings.Contains(body, "version=2")
 	})
@@ -105,7 +105,7 @@ func TestMaintenanceThroughRouter(t *testing.T) {
 	}
 	inMaintenance := func(what string) {
 		t.Helper()
-		waitFor(t, 60*time.Second, what, func() bool {
+		testenv.Eventually(t, 60*time.Second, what, func() bool {
 			s, body, _ := r.Get(app)
 			return s == http.StatusServiceUnavailable && strings.Contains(body, msg)
 		})
@@ -161,7 +161,7 @@ func TestMaintenanceThroughRouter(t *testing.T) {
 		t.Fatalf("a request without enabled: %d %v; want 400", status, out)
 	}
 	c.MustCall(t, "POST", "/apps/"+app+"/maintenance", `{"enabled":false}`)
-	waitFor(t, 60*time.Second, "the router serves the new revision after maintenance", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the router serves the new revision after maintenance", func() bool {
 		s, b, _ := r.Get(app)
 		return s == 200 && strings.Contains(b, "version=2")
 	})

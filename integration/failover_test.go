@@ -132,7 +132,7 @@ func killLeader(t testing.TB, ctrls []*Controller, urls []string, leader int, ap
 func deployingRevision(t *testing.T, c *Controller, app string) float64 {
 	t.Helper()
 	var cut float64
-	waitFor(t, 30*time.Second, "a revision is deploying", func() bool {
+	testenv.Eventually(t, 30*time.Second, "a revision is deploying", func() bool {
 		_, hist := c.Call("GET", "/"+app+"/history", "")
 		list, _ := hist["history"].([]any)
 		for _, h := range list {
@@ -198,7 +198,7 @@ func TestLeaderFailover(t *testing.T) {
 	t.Logf("kill -9 of the leader mid-deploy: a write accepted after %s", took)
 	// The new leader settles the deploy within twice the lease of the
 	// kill, whatever it is asked meanwhile, and the app stays routed.
-	waitFor(t, 30*time.Second, "the deploy cut short to be settled", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the deploy cut short to be settled", func() bool {
 		settled, _ := watch.Settled()
 		return settled > 0
 	})
@@ -239,7 +239,7 @@ func TestLeaderFailover(t *testing.T) {
 	next := others[waitLeader(t, rest, 30*time.Second)]
 	// The new leader settles the paused leader's deploy; until then the
 	// app is busy.
-	waitFor(t, 60*time.Second, "the new leader deploys", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the new leader deploys", func() bool {
 		status, _ := next.Call("POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`"}`)
 		return status == 200
 	})
@@ -248,7 +248,7 @@ func TestLeaderFailover(t *testing.T) {
 	if err := old.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the resumed leader says it lost the leadership", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the resumed leader says it lost the leadership", func() bool {
 		return strings.Contains(old.Log(), "lost the leadership")
 	})
 	time.Sleep(3 * time.Second) // three heartbeats of the new leader

@@ -68,7 +68,7 @@ func TestHealthzSparesEtcd(t *testing.T) {
 	c := StartController(t, "etcd://"+strings.Join(ec.Endpoints, ",")+"/longshoreman-healthz")
 	fault := testenv.FaultHost(t)
 	c.AddHosts(t, append(testenv.Hosts(t), fault)...)
-	waitFor(t, 30*time.Second, "every host ok in /healthz", func() bool {
+	testenv.Eventually(t, 30*time.Second, "every host ok in /healthz", func() bool {
 		hosts := healthzHosts(t, c)
 		for _, h := range append(testenv.Hosts(t), fault) {
 			if hosts[h] != "ok" {
@@ -127,10 +127,10 @@ func TestHealthzSparesEtcd(t *testing.T) {
 	cutAt := time.Now()
 	restore := testenv.DropHost(t, fault)
 	defer restore()
-	waitFor(t, 30*time.Second, "/healthz showing the fault host not answering", func() bool {
+	testenv.Eventually(t, 30*time.Second, "/healthz showing the fault host not answering", func() bool {
 		return strings.Contains(healthzHosts(t, c)[fault], "not answering") || strings.Contains(healthzHosts(t, c)[fault], "down")
 	})
 	t.Logf("the host cut off shows in /healthz after %s", time.Since(cutAt).Round(time.Millisecond))
 	restore()
-	waitFor(t, 30*time.Second, "/healthz showing the fault host ok again", func() bool { return healthzHosts(t, c)[fault] == "ok" })
+	testenv.Eventually(t, 30*time.Second, "/healthz showing the fault host ok again", func() bool { return healthzHosts(t, c)[fault] == "ok" })
 }

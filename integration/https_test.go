@@ -99,7 +99,7 @@ func (p *pebbleCA) Start(t *testing.T, httpPort int, validity time.Duration) {
 	start(challBin, nil, "-dns01", dns, "-http01", "", "-https01", "", "-tlsalpn01", "", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
 		"-management", testenv.Addr("127.0.0.1", testenv.FreePort(t)))
 	start(pebbleBin, []string{"PEBBLE_VA_NOSLEEP=1"}, "-config", configFile, "-dnsserver", dns)
-	waitFor(t, 20*time.Second, "pebble answers its directory", func() bool {
+	testenv.Eventually(t, 20*time.Second, "pebble answers its directory", func() bool {
 		resp, err := p.client.Get(p.Directory)
 		if err == nil {
 			resp.Body.Close()
@@ -293,7 +293,7 @@ func TestHTTPSWithPebble(t *testing.T) {
 		client := httpsClient(roots, r.httpsAddr)
 		var status int
 		var body, got string
-		waitFor(t, 30*time.Second, fmt.Sprintf("router %d serves the certificate", i+1), func() bool {
+		testenv.Eventually(t, 30*time.Second, fmt.Sprintf("router %d serves the certificate", i+1), func() bool {
 			status, body, got, err = httpsGet(client, app)
 			return err == nil && status == 200 && got == serial
 		})
@@ -412,7 +412,7 @@ func TestHTTPSWithPebble(t *testing.T) {
 	routers[0].cmd.Wait()
 	routers[0] = startRouter(routers[0].state)
 	var conn *tls.Conn
-	waitFor(t, 15*time.Second, "the restarted router completes a handshake from its cache", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the restarted router completes a handshake from its cache", func() bool {
 		conn, err = tls.Dial("tcp", routers[0].httpsAddr, &tls.Config{ServerName: app, RootCAs: roots})
 		return err == nil
 	})
@@ -424,14 +424,14 @@ func TestHTTPSWithPebble(t *testing.T) {
 	// With the controller still away, the routing table the router kept
 	// in its state directory serves the app over HTTPS.
 	client := httpsClient(roots, routers[0].httpsAddr)
-	waitFor(t, 15*time.Second, "the restarted router serves the app over HTTPS with the controller away", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the restarted router serves the app over HTTPS with the controller away", func() bool {
 		status, _, _, err := httpsGet(client, app)
 		return err == nil && status == 200
 	})
 	// The controller comes back: the router takes its tables again and
 	// serves the app over HTTPS.
 	c = serve()
-	waitFor(t, 30*time.Second, "the restarted router serves the app over HTTPS once the controller is back", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the restarted router serves the app over HTTPS once the controller is back", func() bool {
 		status, _, _, err := httpsGet(client, app)
 		return err == nil && status == 200
 	})
@@ -456,7 +456,7 @@ func TestOnlyTheLeaderOrdersCertificates(t *testing.T) {
 	follower := ctrls[(leader+1)%3]
 	mustCall(t, follower, "POST", "/apps", `{"app":"shop.example.com"}`)
 	mustCall(t, follower, "POST", "/apps/shop.example.com/https", `{"enabled":true}`)
-	waitFor(t, 30*time.Second, "the leader records a failed order", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the leader records a failed order", func() bool {
 		c, err := follower.Store().Cert("shop.example.com")
 		return err == nil && c.Failures > 0
 	})

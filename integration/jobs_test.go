@@ -184,7 +184,7 @@ func TestScheduledJobs(t *testing.T) {
 		}
 	}
 
-	waitFor(t, 3*time.Minute, "both jobs ran 3 times", func() bool {
+	testenv.Eventually(t, 3*time.Minute, "both jobs ran 3 times", func() bool {
 		jobs := appJobs(t, c, app)
 		return len(ranJobRuns(jobs["ok"])) >= 3 && len(ranJobRuns(jobs["fails"])) >= 3
 	})
@@ -206,7 +206,7 @@ func TestScheduledJobs(t *testing.T) {
 	}
 	checkRunsOnce(t, app, since, jobsOf(t, c, app, "ok", "fails"))
 	// Counted once its end is recorded.
-	waitFor(t, 30*time.Second, "longshoreman_job_runs_total counts 3 failed runs", func() bool { return jobRunsMetric(t, c, app, "fails", "failed") >= 3 })
+	testenv.Eventually(t, 30*time.Second, "longshoreman_job_runs_total counts 3 failed runs", func() bool { return jobRunsMetric(t, c, app, "fails", "failed") >= 3 })
 	events.Wait(t, "a failed run's event", 30*time.Second, func(e cluster.Event) bool {
 		return e.Type == cluster.EventJob && e.Step == cluster.JobFailed && e.Job == "fails" && strings.Contains(e.Message, "exit code 3")
 	})
@@ -236,7 +236,7 @@ func TestScheduledJobNotOverlapped(t *testing.T) {
 	c.MustCall(t, "POST", "/apps/"+app+"/jobs", `{"name":"slow","schedule":"@every 3s","command":["sleep","8s"]}`)
 
 	var j jobView
-	waitFor(t, 3*time.Minute, "a run, skipped runs, and the run after them", func() bool {
+	testenv.Eventually(t, 3*time.Minute, "a run, skipped runs, and the run after them", func() bool {
 		j = appJobs(t, c, app)["slow"]
 		ended, skipped := 0, 0
 		for _, r := range j.Runs { // newest first: a run ended after a skip
@@ -270,7 +270,7 @@ func TestScheduledJobNotOverlapped(t *testing.T) {
 			t.Errorf("run of %s started at %s, while the run started at %s ran its 8s", newer.Due, newer.Start, older.Start)
 		}
 	}
-	waitFor(t, 30*time.Second, "longshoreman_job_runs_total counts a skipped run", func() bool { return jobRunsMetric(t, c, app, "slow", "skipped") >= 1 })
+	testenv.Eventually(t, 30*time.Second, "longshoreman_job_runs_total counts a skipped run", func() bool { return jobRunsMetric(t, c, app, "slow", "skipped") >= 1 })
 	checkRunsOnce(t, app, since, jobsOf(t, c, app, "slow"))
 }
 
@@ -287,19 +287,19 @@ func TestScheduledJobThroughFailover(t *testing.T) {
 
 	// One run on the first leader, then the kill 1.5s before the next.
 	var due time.Time
-	waitFor(t, 2*time.Minute, "a first run ended", func() bool {
+	testenv.Eventually(t, 2*time.Minute, "a first run ended", func() bool {
 		j := appJobs(t, other, app)["tick"]
 		due = j.Next
 		return len(endedJobRuns(j)) >= 1
 	})
-	waitFor(t, time.Minute, "1.5s before the next run is due", func() bool { return time.Until(due) < 1500*time.Millisecond })
+	testenv.Eventually(t, time.Minute, "1.5s before the next run is due", func() bool { return time.Until(due) < 1500*time.Millisecond })
 	lead.Kill()
 	killed := time.Now()
 	waitLeader(t, []string{other.URL}, 30*time.Second)
 	t.Logf("the other controller leads %s after the kill (the run was due %s after it)", time.Since(killed).Round(time.Millisecond), due.Sub(killed).Round(time.Millisecond))
 
 	var run cluster.JobRun
-	waitFor(t, 2*time.Minute, "the run due at the kill ended", func() bool {
+	testenv.Eventually(t, 2*time.Minute, "the run due at the kill ended", func() bool {
 		for _, r := range endedJobRuns(appJobs(t, other, app)["tick"]) {
 			if r.Due.Equal(due) {
 				run = r

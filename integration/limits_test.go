@@ -59,7 +59,7 @@ func TestMemoryAndCPULimits(t *testing.T) {
 		// The routed instances and the running containers, read apart: on
 		// a busy machine an instance may be replaced between the two reads.
 		var insts []string
-		waitFor(t, 30*time.Second, what+": a running container behind each of two routed instances", func() bool {
+		testenv.Eventually(t, 30*time.Second, what+": a running container behind each of two routed instances", func() bool {
 			insts = anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"])
 			for _, addr := range insts {
 				if _, _, _, ok := limitsOf(t, app, addr); !ok {
@@ -183,7 +183,7 @@ func TestKilledForMemoryIsReportedAndReplaced(t *testing.T) {
 	}
 
 	var now []string
-	waitFor(t, 90*time.Second, "the instance killed for memory replaced by a routed one", func() bool {
+	testenv.Eventually(t, 90*time.Second, "the instance killed for memory replaced by a routed one", func() bool {
 		now = anyStrings(c.MustCall(t, "GET", "/apps/"+app+"/instances", "")["instances"])
 		return len(now) == 2 && !contains(now, victim)
 	})
@@ -193,7 +193,7 @@ func TestKilledForMemoryIsReportedAndReplaced(t *testing.T) {
 		}
 	}
 	var top map[string]any
-	waitFor(t, 30*time.Second, "the kill counted in the history", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the kill counted in the history", func() bool {
 		top = c.MustCall(t, "GET", "/apps/"+app+"/history", "")["history"].([]any)[0].(map[string]any)
 		return top["oom_kills"] == float64(1)
 	})
@@ -205,7 +205,7 @@ func TestKilledForMemoryIsReportedAndReplaced(t *testing.T) {
 		t.Fatalf("the log does not report %s killed for memory:\n%s", victim, log)
 	}
 	// The killed container is gone, not left restarting in place.
-	waitFor(t, 30*time.Second, "only the two routed containers left", func() bool {
+	testenv.Eventually(t, 30*time.Second, "only the two routed containers left", func() bool {
 		ids := strings.Fields(testenv.Docker(t, "ps", "-aq", "--filter", "label=longshoreman.app="+app))
 		return len(ids) == 2
 	})

@@ -138,7 +138,7 @@ func TestLogsFollowScaleUp(t *testing.T) {
 
 	// Both streams follow the instance there once its last line came:
 	// only then is a line it prints sure to be after their start.
-	waitFor(t, 30*time.Second, "both streams following the first instance", func() bool {
+	testenv.Eventually(t, 30*time.Second, "both streams following the first instance", func() bool {
 		return len(cliOut.all()) > 0 && len(apiOut.all()) > 0 && goroutinesIn("scheduler.(*Scheduler).followInstance") == 2
 	})
 	printOn(t, old, "from the first instance")
@@ -162,12 +162,12 @@ func TestLogsFollowScaleUp(t *testing.T) {
 			t.Logf("the API stream sent: %+v", apiOut.all())
 		}
 	}()
-	waitFor(t, 30*time.Second, "logs -f printing the lines of both instances", func() bool {
+	testenv.Eventually(t, 30*time.Second, "logs -f printing the lines of both instances", func() bool {
 		out := cliOut.all()
 		return slices.Contains(out, want[0]) && slices.Contains(out, want[1])
 	})
 	var fromNew cluster.LogLine
-	waitFor(t, 30*time.Second, "the API stream sending the new instance's line", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the API stream sending the new instance's line", func() bool {
 		for _, l := range apiOut.all() {
 			if l.Line == "from the new instance" {
 				fromNew = l
@@ -187,11 +187,11 @@ func TestLogsFollowScaleUp(t *testing.T) {
 	if len(left) != 1 {
 		t.Fatalf("instances after scaling to 1: %v", left)
 	}
-	waitFor(t, 60*time.Second, "the removed instance's followers gone", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the removed instance's followers gone", func() bool {
 		return goroutinesIn("scheduler.(*Scheduler).followInstance") == 2
 	})
 	printOn(t, left[0], "after the scale-down")
-	waitFor(t, 30*time.Second, "the line printed after the scale-down", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the line printed after the scale-down", func() bool {
 		return slices.Contains(cliOut.all(), left[0]+" after the scale-down")
 	})
 	for _, l := range apiOut.all() {
@@ -218,7 +218,7 @@ func TestLogsFollowScaleUp(t *testing.T) {
 		t.Fatal("logs -f still running 30s after its context ended")
 	}
 	<-apiDone
-	waitFor(t, 30*time.Second, "no goroutine of a log stream left", func() bool {
+	testenv.Eventually(t, 30*time.Second, "no goroutine of a log stream left", func() bool {
 		return goroutinesIn("(*Scheduler).FollowLogs") == 0 && goroutinesIn("(*Scheduler).followInstance") == 0 &&
 			goroutinesIn("docker.(*Engines).StreamLogs") == 0 && goroutinesIn("http.(*Server).followLogs") == 0
 	})

@@ -227,7 +227,7 @@ func TestMigratedControllerAdoptsContainers(t *testing.T) {
 	}
 	mustAnswerAll(t, after)
 	e.MustCall(t, "POST", "/"+app+"/scale", `{"count":3}`)
-	waitFor(t, 60*time.Second, "the app scaled to 3 on the etcd store", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the app scaled to 3 on the etcd store", func() bool {
 		return len(anyStrings(e.MustCall(t, "GET", "/"+app+"/instances", "")["instances"])) == 3
 	})
 }

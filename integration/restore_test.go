@@ -46,7 +46,7 @@ func TestRestoreAdoptsRunningContainers(t *testing.T) {
 	before := anyStrings(c.MustCall(t, "GET", "/"+kept+"/instances", "")["instances"])
 	victim := containerAt(t, kept, before[0])
 	testenv.Docker(t, "kill", victim)
-	waitFor(t, 30*time.Second, "the dead instance replaced", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the dead instance replaced", func() bool {
 		now := anyStrings(c.MustCall(t, "GET", "/"+kept+"/instances", "")["instances"])
 		return len(now) == 2 && !contains(now, before[0])
 	})
@@ -63,7 +63,7 @@ func TestRestoreAdoptsRunningContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Start(t)
-	waitFor(t, 30*time.Second, "the restored controller settled", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the restored controller settled", func() bool {
 		now := anyStrings(c.MustCall(t, "GET", "/"+kept+"/instances", "")["instances"])
 		out, _ := testenv.DockerErr(t, "ps", "-q", "--filter", "label="+cluster.LabelApp+"="+later)
 		return strings.Join(now, ",") == strings.Join(replaced, ",") && strings.TrimSpace(out) == ""
@@ -211,7 +211,7 @@ func TestRestoreReachesRouters(t *testing.T) {
 	for _, v := range []string{"2", "1", "2"} {
 		c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, v)+`"}`)
 	}
-	waitFor(t, 60*time.Second, "router serves the last deploy", func() bool {
+	testenv.Eventually(t, 60*time.Second, "router serves the last deploy", func() bool {
 		s, body, _ := r.Get(app)
 		return s == 200 && strings.HasPrefix(body, "version=2")
 	})
@@ -229,7 +229,7 @@ func TestRestoreReachesRouters(t *testing.T) {
 	}
 	c.Start(t)
 	started := time.Now()
-	waitFor(t, heartbeat+2*time.Second, "router applies the restored controller's table", func() bool {
+	testenv.Eventually(t, heartbeat+2*time.Second, "router applies the restored controller's table", func() bool {
 		return r.Status(t).Epoch > before.Epoch
 	})
 	applied := time.Since(started)
@@ -243,12 +243,12 @@ func TestRestoreReachesRouters(t *testing.T) {
 	// The restored state is revision 1 (image 1); the reconciler brings its
 	// instances back and removes the later ones.
 	var restoredAt time.Time
-	waitFor(t, 90*time.Second, "router answers from the restored state", func() bool {
+	testenv.Eventually(t, 90*time.Second, "router answers from the restored state", func() bool {
 		at, ok := load.firstSince(started, "version=1")
 		restoredAt = at
 		return ok
 	})
-	waitFor(t, 90*time.Second, "the later deploys' containers removed", func() bool {
+	testenv.Eventually(t, 90*time.Second, "the later deploys' containers removed", func() bool {
 		out, _ := testenv.DockerErr(t, "ps", "-q", "--filter", "label=longshoreman.app="+app)
 		return len(strings.Fields(out)) == 2
 	})

@@ -28,12 +28,12 @@ func TestSentinelSharedDeliversTables(t *testing.T) {
 		"LONGSHOREMAN_REPUBLISH": "300ms", "LONGSHOREMAN_ROUTES_KEY": testRoutesKey})
 	r := StartRouterEnv(t, "127.0.0.1:1", "REDIS_SENTINELS="+sentinels, "REDIS_MASTER="+master, "LONGSHOREMAN_CHANNEL="+channel)
 	var st router.Status
-	waitFor(t, 20*time.Second, "router applies the controller's table through the sentinels' master", func() bool {
+	testenv.Eventually(t, 20*time.Second, "router applies the controller's table through the sentinels' master", func() bool {
 		st = r.Status(t)
 		return st.Connected && st.Version > 0 && st.Cluster != ""
 	})
 	first := st.Received
-	waitFor(t, 20*time.Second, "router hears the heartbeat", func() bool {
+	testenv.Eventually(t, 20*time.Second, "router hears the heartbeat", func() bool {
 		return r.Status(t).Received >= first+3
 	})
 	health := mustCall(t, c, "GET", "/healthz", "")
@@ -58,7 +58,7 @@ func TestSentinelFailoverReachesRouter(t *testing.T) {
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 
 	r := StartRouterEnv(t, "127.0.0.1:1", env...)
-	waitFor(t, 20*time.Second, "router routes the app before the failover", func() bool {
+	testenv.Eventually(t, 20*time.Second, "router routes the app before the failover", func() bool {
 		status, body, _ := r.Get(app)
 		return status == 200 && strings.Contains(body, "version=1")
 	})
@@ -70,7 +70,7 @@ func TestSentinelFailoverReachesRouter(t *testing.T) {
 	t.Logf("master %s killed; the sentinels promoted %s after %s", old, promoted, time.Since(killedAt).Round(100*time.Millisecond))
 
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "2")+`"}`)
-	waitFor(t, 60*time.Second, "router routes the deploy made after the failover", func() bool {
+	testenv.Eventually(t, 60*time.Second, "router routes the deploy made after the failover", func() bool {
 		status, body, _ := r.Get(app)
 		return status == 200 && strings.Contains(body, "version=2")
 	})
@@ -79,7 +79,7 @@ func TestSentinelFailoverReachesRouter(t *testing.T) {
 		t.Fatalf("router status after the failover: %+v (before: %+v)\nrouter log:\n%s", after, before, r.Log())
 	}
 	// The heartbeat (1s) keeps coming through the new master.
-	waitFor(t, 20*time.Second, "router hears the heartbeat through the new master", func() bool {
+	testenv.Eventually(t, 20*time.Second, "router hears the heartbeat through the new master", func() bool {
 		return r.Status(t).Received >= after.Received+3
 	})
 	for name, p := range map[string]*os.Process{"controller": c.cmd.Process, "router": r.cmd.Process} {

@@ -117,7 +117,7 @@ func TestTasksOutliveTheController(t *testing.T) {
 
 	// A graceful stop does not wait for the task, nor stop it.
 	migrate := startRun(t, c, app, "sleep", "5s")
-	waitFor(t, 60*time.Second, "the task runs", func() bool { return len(runningTasks(t, app)) == 1 })
+	testenv.Eventually(t, 60*time.Second, "the task runs", func() bool { return len(runningTasks(t, app)) == 1 })
 	stopped := time.Now()
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestTasksOutliveTheController(t *testing.T) {
 		t.Fatalf("%d task containers run once the controller stopped; want the task running on", n)
 	}
 	c.Start(t)
-	waitFor(t, 60*time.Second, "the restarted controller records the task's end", func() bool { return ended(appTasks(t, c, app), "sleep 5s") })
+	testenv.Eventually(t, 60*time.Second, "the restarted controller records the task's end", func() bool { return ended(appTasks(t, c, app), "sleep 5s") })
 	if task := appTasks(t, c, app)["sleep 5s"]; task.State != cluster.TaskSucceeded || task.ExitCode == nil || *task.ExitCode != 0 ||
 		strings.Join(task.Output, "|") != "slept 5s" || task.Finished.Sub(task.Started) < 5*time.Second {
 		t.Errorf("the task that ran through a graceful restart = %+v; want succeeded with exit code 0 and its output, after its 5s", task)
@@ -143,7 +143,7 @@ func TestTasksOutliveTheController(t *testing.T) {
 	// kill -9, with a second task that will pass its timeout meanwhile.
 	long := startRun(t, c, app, "sleep", "6s")
 	go c.Call("POST", "/"+app+"/run", `{"command":["sleep","1h"],"timeout":"8s"}`)
-	waitFor(t, 60*time.Second, "both tasks run", func() bool { return len(runningTasks(t, app)) == 2 })
+	testenv.Eventually(t, 60*time.Second, "both tasks run", func() bool { return len(runningTasks(t, app)) == 2 })
 	c.Kill()
 	if code := long.wait(t, 30*time.Second); code == 0 || !strings.Contains(long.stderr.String(), "runs on") || !strings.Contains(long.stderr.String(), "longshoreman --app "+app+" tasks") {
 		t.Errorf("run when the controller was killed: exit %d, stderr %q; want an error saying the task runs on and to see longshoreman --app %s tasks", long.code, long.stderr.String(), app)
@@ -152,7 +152,7 @@ func TestTasksOutliveTheController(t *testing.T) {
 		t.Fatalf("%d task containers run after kill -9; want both running on", n)
 	}
 	c.Start(t)
-	waitFor(t, 60*time.Second, "the restarted controller records both ends", func() bool { return ended(appTasks(t, c, app), "sleep 6s", "sleep 1h") })
+	testenv.Eventually(t, 60*time.Second, "the restarted controller records both ends", func() bool { return ended(appTasks(t, c, app), "sleep 6s", "sleep 1h") })
 	tasks := appTasks(t, c, app)
 	if task := tasks["sleep 6s"]; task.State != cluster.TaskSucceeded || task.ExitCode == nil || *task.ExitCode != 0 ||
 		strings.Join(task.Output, "|") != "slept 6s" || task.Finished.Sub(task.Started) < 6*time.Second {
@@ -166,7 +166,7 @@ func TestTasksOutliveTheController(t *testing.T) {
 	if code != 0 || strings.Count(stdout, "succeeded") != 2 || !strings.Contains(stdout, "failed (timed out)") || !strings.Contains(stdout, "137") {
 		t.Errorf("longshoreman tasks: exit %d, stdout:\n%s\nstderr: %s; want the two that succeeded and the one timed out", code, stdout, stderr)
 	}
-	waitFor(t, 30*time.Second, "no task container left", func() bool { return len(dockerIDs(t, app, true)) == 0 })
+	testenv.Eventually(t, 30*time.Second, "no task container left", func() bool { return len(dockerIDs(t, app, true)) == 0 })
 	if got := dockerIDs(t, app, false); !slices.Equal(got, instances) {
 		t.Errorf("instances after the restarts %v; want %v adopted, not replaced; the controller's log:\n%s", got, instances, c.Log())
 	}
@@ -180,18 +180,18 @@ func TestTaskListedWhenItsClientGoes(t *testing.T) {
 	app := testenv.App(t, "task-client")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
 	run := startRun(t, c, app, "sleep", "3s")
-	waitFor(t, 60*time.Second, "the task runs", func() bool { return len(runningTasks(t, app)) == 1 })
+	testenv.Eventually(t, 60*time.Second, "the task runs", func() bool { return len(runningTasks(t, app)) == 1 })
 	if err := run.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	if code := run.wait(t, 30*time.Second); code == 0 || !strings.Contains(run.stderr.String(), "runs on") {
 		t.Errorf("run interrupted: exit %d, stderr %q; want an error saying the task runs on", code, run.stderr.String())
 	}
-	waitFor(t, 60*time.Second, "the task's end recorded", func() bool { return ended(appTasks(t, c, app), "sleep 3s") })
+	testenv.Eventually(t, 60*time.Second, "the task's end recorded", func() bool { return ended(appTasks(t, c, app), "sleep 3s") })
 	if task := appTasks(t, c, app)["sleep 3s"]; task.State != cluster.TaskSucceeded || strings.Join(task.Output, "|") != "slept 3s" {
 		t.Errorf("the task whose client went = %+v; want succeeded with its output", task)
 	}
-	waitFor(t, 30*time.Second, "no task container left", func() bool { return len(dockerIDs(t, app, true)) == 0 })
+	testenv.Eventually(t, 30*time.Second, "no task container left", func() bool { return len(dockerIDs(t, app, true)) == 0 })
 }
 
 // TestTasksOutliveTheirLeader runs two controller binaries on an etcd
@@ -205,13 +205,13 @@ func TestTasksOutliveTheirLeader(t *testing.T) {
 
 	run := startRun(t, lead, app, "sleep", "8s")
 	go lead.Call("POST", "/"+app+"/run", `{"command":["sleep","1h"],"timeout":"10s"}`)
-	waitFor(t, 60*time.Second, "both tasks run", func() bool { return len(runningTasks(t, app)) == 2 })
+	testenv.Eventually(t, 60*time.Second, "both tasks run", func() bool { return len(runningTasks(t, app)) == 2 })
 	lead.Kill()
 	if code := run.wait(t, 30*time.Second); code == 0 || !strings.Contains(run.stderr.String(), "runs on") {
 		t.Errorf("run when its leader was killed: exit %d, stderr %q; want an error saying the task runs on", code, run.stderr.String())
 	}
 	waitLeader(t, []string{next.URL}, 30*time.Second)
-	waitFor(t, 60*time.Second, "the new leader records both ends", func() bool { return ended(appTasks(t, next, app), "sleep 8s", "sleep 1h") })
+	testenv.Eventually(t, 60*time.Second, "the new leader records both ends", func() bool { return ended(appTasks(t, next, app), "sleep 8s", "sleep 1h") })
 	tasks := appTasks(t, next, app)
 	if task := tasks["sleep 8s"]; task.State != cluster.TaskSucceeded || task.ExitCode == nil || *task.ExitCode != 0 ||
 		strings.Join(task.Output, "|") != "slept 8s" || task.Finished.Sub(task.Started) < 8*time.Second {
@@ -220,5 +220,5 @@ func TestTasksOutliveTheirLeader(t *testing.T) {
 	if task := tasks["sleep 1h"]; task.State != cluster.TaskFailed || !task.TimedOut || task.ExitCode == nil || *task.ExitCode != 137 {
 		t.Errorf("the task past its timeout = %+v; want failed, timed out (137)", task)
 	}
-	waitFor(t, 30*time.Second, "no task container left", func() bool { return len(dockerIDs(t, app, true)) == 0 })
+	testenv.Eventually(t, 30*time.Second, "no task container left", func() bool { return len(dockerIDs(t, app, true)) == 0 })
 }

@@ -40,7 +40,7 @@ func TestTrafficTwoRouters(t *testing.T) {
 	// all in (each router sends every 5 s), then take them as the base.
 	var base map[string]any
 	prev := -1
-	waitFor(t, 60*time.Second, "the probes' figures settle", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the probes' figures settle", func() bool {
 		base = trafficOf(t, c, app)
 		n := figure(base, "requests")
 		settled := n > 0 && n == prev

@@ -39,7 +39,7 @@ func TestDashboardTraffic(t *testing.T) {
 			t.Fatalf("GET %s: %d %q, want %d", path, status, body, want)
 		}
 	}
-	waitFor(t, 30*time.Second, "the controller has the traffic", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the controller has the traffic", func() bool {
 		out := mustCall(t, c, "GET", "/apps/"+app+"/traffic?since=1h", "")
 		n, _ := out["requests"].(float64)
 		return n >= 80

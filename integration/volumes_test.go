@@ -147,7 +147,7 @@ func TestVolumeSurvivesRedeploys(t *testing.T) {
 	}
 	for _, step := range steps {
 		load := startHoldClient(r, app)
-		waitFor(t, 60*time.Second, "the client's first answers", func() bool { load.mu.Lock(); defer load.mu.Unlock(); return load.total >= 3 })
+		testenv.Eventually(t, 60*time.Second, "the client's first answers", func() bool { load.mu.Lock(); defer load.mu.Unlock(); return load.total >= 3 })
 		c.MustCall(t, "POST", step.path, step.body)
 		// A few answers of the new instance, then stop the client.
 		r.WaitRoutes(t, app, 60*time.Second)

@@ -32,18 +32,18 @@ func TestRedisDownAndBack(t *testing.T) {
 	if d := time.Since(start); d > 50*time.Millisecond {
 		t.Fatalf("1000 Changed() with Redis down took %s", d)
 	}
-	eventually(t, 2*time.Second, "publisher notices Redis is down", func() bool {
+	testenv.Eventually(t, 2*time.Second, "publisher notices Redis is down", func() bool {
 		st := p.Status()
 		return !st.Connected && st.Errors > 0 && st.LastError != ""
 	})
-	eventually(t, 2*time.Second, "subscriber notices Redis is down", func() bool { return !s.Status().Connected })
+	testenv.Eventually(t, 2*time.Second, "subscriber notices Redis is down", func() bool { return !s.Status().Connected })
 	time.Sleep(300 * time.Millisecond)
 
 	srv.Start()
 	start = time.Now()
 	waitVersion(t, applied, v, 2*republish+time.Second)
 	t.Logf("table v%d reached the subscriber %s after redis-server came back", v, time.Since(start))
-	eventually(t, time.Second, "publisher status shows the recovery", func() bool {
+	testenv.Eventually(t, time.Second, "publisher status shows the recovery", func() bool {
 		st := p.Status()
 		return st.Connected && st.LastVersion == v
 	})
@@ -58,16 +58,16 @@ func TestPublishesAfterReconnect(t *testing.T) {
 	ch := channel(t)
 	src := newSource()
 	p := startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: time.Hour})
-	eventually(t, 2*time.Second, "first publish", func() bool { return p.Status().Published > 0 })
+	testenv.Eventually(t, 2*time.Second, "first publish", func() bool { return p.Status().Published > 0 })
 
 	srv.Stop()
 	v := src.set(map[string][]string{"a.example.com": {"127.0.0.1:8080"}})
 	p.Changed()
-	eventually(t, 2*time.Second, "publish fails", func() bool { return p.Status().Errors > 0 })
+	testenv.Eventually(t, 2*time.Second, "publish fails", func() bool { return p.Status().Errors > 0 })
 	time.Sleep(700 * time.Millisecond) // let the backoff grow
 
 	srv.Start()
-	d := eventually(t, 1500*time.Millisecond, "publish after reconnect", func() bool {
+	d := testenv.Eventually(t, 1500*time.Millisecond, "publish after reconnect", func() bool {
 		st := p.Status()
 		return st.Connected && st.LastVersion == v
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 )
 
@@ -24,7 +25,7 @@ func TestSubscriberFloor(t *testing.T) {
 	if st := s.Status(); st.Epoch != now || st.Version != 5 || st.Controller != "A" || st.Applied != 0 {
 		t.Fatalf("status before any table: %+v, want the floor's epoch, version and controller", st)
 	}
-	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
+	testenv.Eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
 	a := attacker{t, c, ch}
 	a.table(testKey, "K", now, 4, "A")                   // a replay of an older table
 	a.table(testKey, "K", now-uint64(time.Hour), 9, "A") // of an older epoch

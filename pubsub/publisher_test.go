@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 )
 
@@ -25,7 +26,7 @@ func TestChangedReachesSubscriber(t *testing.T) {
 		t.Fatalf("got %+v", rt)
 	}
 	// The subscriber may see the message before Publish returns.
-	eventually(t, time.Second, "status shows the publish", func() bool {
+	testenv.Eventually(t, time.Second, "status shows the publish", func() bool {
 		st := p.Status()
 		return st.Connected && st.LastVersion == v && st.Published >= 2
 	})
@@ -39,7 +40,7 @@ func TestSyncRequestAnsweredAtOnce(t *testing.T) {
 	src := newSource()
 	src.set(map[string][]string{"a.example.com": {"127.0.0.1:1"}})
 	p := startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: time.Hour})
-	eventually(t, 2*time.Second, "first publish", func() bool { return p.Status().Published > 0 })
+	testenv.Eventually(t, 2*time.Second, "first publish", func() bool { return p.Status().Published > 0 })
 	time.Sleep(100 * time.Millisecond) // the startup publishes are long gone
 
 	start := time.Now()
@@ -74,7 +75,7 @@ func TestChangedCoalescesBursts(t *testing.T) {
 	raw := rawSubscribe(t, c, ch)
 	src := newSource()
 	p := startPublisher(t, pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: time.Hour, Coalesce: 20 * time.Millisecond})
-	eventually(t, 2*time.Second, "startup publishes", func() bool { return p.Status().Published >= 2 })
+	testenv.Eventually(t, 2*time.Second, "startup publishes", func() bool { return p.Status().Published >= 2 })
 	time.Sleep(50 * time.Millisecond)
 	before := p.Status().Published
 	for len(raw) > 0 {

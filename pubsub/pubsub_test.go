@@ -171,16 +171,3 @@ func rawSubscribe(t *testing.T, c *redis.Client, ch string) <-chan cluster.Routi
 	t.Cleanup(func() { ps.Close() })
 	return out
 }
-
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for time.Since(start) < d {
-		if cond() {
-			return time.Since(start)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s", what, d)
-	return 0
-}

@@ -22,7 +22,7 @@ import (
 func TestSubscriberOrdersByEpochThenVersion(t *testing.T) {
 	c, ch := testChannel(t)
 	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}, Cluster: "K"})
-	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
+	testenv.Eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
 	a := attacker{t, c, ch}
 	now := uint64(time.Now().UnixNano())
 	e1, e2 := now-uint64(time.Hour), now
@@ -79,7 +79,7 @@ func loggedSubscriber(t *testing.T) (*pubsub.Subscriber, <-chan cluster.RoutingT
 	log := &testenv.Log{}
 	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey}, Cluster: "K",
 		Logger: slog.New(slog.NewTextHandler(log, nil))})
-	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
+	testenv.Eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
 	return s, applied, log, attacker{t, c, ch}
 }
 
@@ -89,7 +89,7 @@ func TestSubscriberKeyRotation(t *testing.T) {
 	c, ch := testChannel(t)
 	oldKey, newKey := testKey, []byte("rotated-key-0123456789abcdef")
 	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{newKey, oldKey}, Cluster: "K"})
-	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
+	testenv.Eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
 	a := attacker{t, c, ch}
 	now := uint64(time.Now().UnixNano())
 	a.table(oldKey, "K", now, 1, "A")
@@ -110,7 +110,7 @@ func TestSubscriberStaysWithItsCluster(t *testing.T) {
 	var adopted []string
 	s, applied := startSubscriberWith(t, pubsub.SubscriberConfig{Client: pubsub.ClientOf(c), Channel: ch, Keys: [][]byte{testKey},
 		Adopt: func(id string) error { mu.Lock(); defer mu.Unlock(); adopted = append(adopted, id); return nil }})
-	eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
+	testenv.Eventually(t, 2*time.Second, "subscribed", func() bool { return s.Status().Connected })
 	if st := s.Status(); st.Cluster != "" {
 		t.Fatalf("cluster before any table: %q", st.Cluster)
 	}

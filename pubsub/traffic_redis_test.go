@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 )
 
@@ -30,7 +31,7 @@ func TestTrafficOverRedis(t *testing.T) {
 	good := summary()
 	good.Cluster = "cl-1"
 	send := pubsub.NewTrafficSender(pubsub.ClientOf(c), ch, key, nil)
-	eventually(t, 10*time.Second, "a signed summary taken", func() bool {
+	testenv.Eventually(t, 10*time.Second, "a signed summary taken", func() bool {
 		if err := send.Send(ctx, good); err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +50,7 @@ func TestTrafficOverRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, "three messages dropped", func() bool { return rx.Status().Dropped == 3 })
+	testenv.Eventually(t, 10*time.Second, "three messages dropped", func() bool { return rx.Status().Dropped == 3 })
 	// Every summary taken is one the sender sent (those sent before the
 	// subscription were lost, as on PubSub).
 	mu.Lock()

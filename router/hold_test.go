@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/router"
 )
 
@@ -46,7 +47,7 @@ func TestHeldAppWaitsForItsInstance(t *testing.T) {
 			r.Apply(cluster.RoutingTable{Version: 1, Routes: map[string][]string{}, Held: map[string]cluster.Duration{"a.example.com": cluster.Duration(time.Minute)}})
 			got := make(chan answer, 1)
 			go func() { got <- do(t, "GET", url+"/", "a.example.com", "", nil) }()
-			waitFor(t, 10*time.Second, "the request is held", func() bool { return r.Held() == 1 })
+			testenv.Eventually(t, 10*time.Second, "the request is held", func() bool { return r.Held() == 1 })
 			r.Apply(cluster.RoutingTable{Version: 2, Routes: map[string][]string{"b.example.com": {addr}}, Held: map[string]cluster.Duration{"a.example.com": cluster.Duration(time.Minute)}})
 			if r.Held() != 1 {
 				t.Fatal("a table routing another app released the held request")
@@ -92,7 +93,7 @@ func TestHeldReleasedWhenHoldEnds(t *testing.T) {
 	r.Apply(cluster.RoutingTable{Version: 1, Routes: map[string][]string{"a.example.com": {}}, Held: map[string]cluster.Duration{"a.example.com": cluster.Duration(time.Hour)}})
 	got := make(chan answer, 1)
 	go func() { got <- do(t, "GET", url+"/", "a.example.com", "", nil) }()
-	waitFor(t, 10*time.Second, "the request is held", func() bool { return r.Held() == 1 })
+	testenv.Eventually(t, 10*time.Second, "the request is held", func() bool { return r.Held() == 1 })
 	r.Apply(cluster.RoutingTable{Version: 2, Routes: map[string][]string{"a.example.com": {}}})
 	if a := <-got; a.status != 503 {
 		t.Fatalf("released without an instance = %d %q, want the 503 of an app without instances", a.status, a.body)

@@ -264,9 +264,9 @@ func testHTTPSBySNI(t *testing.T, rpOnly bool) {
 		HTTPS:  map[string]cluster.HTTPSRoute{"a.example.com": {}, "x.w.example.com": {}}})
 	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token",
 		Router: router.Config{ReverseProxyOnly: rpOnly}})
-	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
+	testenv.Eventually(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
 	h2 := hr.client(ca, true)
-	waitFor(t, 10*time.Second, "certificates fetched", func() bool {
+	testenv.Eventually(t, 10*time.Second, "certificates fetched", func() bool {
 		resp, err := h2.Get("https://a.example.com/")
 		if err == nil {
 			resp.Body.Close()
@@ -368,9 +368,9 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 	logs := &testenv.Log{}
 	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir,
 		Logger: slogTo(logs)})
-	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
+	testenv.Eventually(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
 	cache := filepath.Join(dir, "certs.json")
-	waitFor(t, 10*time.Second, "cache written", func() bool { _, err := os.Stat(cache); return err == nil })
+	testenv.Eventually(t, 10*time.Second, "cache written", func() bool { _, err := os.Stat(cache); return err == nil })
 	fi, err := os.Stat(cache)
 	if err != nil {
 		t.Fatal(err)
@@ -388,7 +388,7 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 	logs2 := &testenv.Log{}
 	hr = runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir,
 		Logger: slogTo(logs2)})
-	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
+	testenv.Eventually(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
 	resp, s := get(t, hr.client(ca, true), "GET", "https://a.example.com/", "")
 	if s.Backend != "a" || resp.Proto != "HTTP/2.0" {
 		t.Fatalf("from the cache: %s %s backend %q", resp.Proto, resp.Status, s.Backend)
@@ -397,7 +397,7 @@ func TestHTTPSFromCacheWithoutController(t *testing.T) {
 	if st.Certs.Source != "cache" || st.Certs.Version != 4 {
 		t.Fatalf("status certs: %+v", st.Certs)
 	}
-	waitFor(t, 10*time.Second, "fetch failure reported", func() bool { return status(t, hr.url).Certs.LastError != "" })
+	testenv.Eventually(t, 10*time.Second, "fetch failure reported", func() bool { return status(t, hr.url).Certs.LastError != "" })
 	if e := status(t, hr.url).Certs.LastError; !strings.Contains(e, "cannot reach the controller") {
 		t.Fatalf("last error %q", e)
 	}
@@ -421,7 +421,7 @@ func TestChallengesAndRedirect(t *testing.T) {
 			"c.example.com": {Redirect: true}}, // no certificate yet: not redirected
 		Challenges: map[string]string{"tok1": "tok1.thumbprint"}})
 	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
-	waitFor(t, 10*time.Second, "table applied, certificates fetched", func() bool {
+	testenv.Eventually(t, 10*time.Second, "table applied, certificates fetched", func() bool {
 		st := status(t, hr.url)
 		return st.Version == 1 && st.Certs != nil && st.Certs.Version == 1
 	})
@@ -469,7 +469,7 @@ func TestChallengesAndRedirect(t *testing.T) {
 
 	// A later signed table replaces the challenges.
 	tp.change(func(rt *cluster.RoutingTable) { rt.Challenges = map[string]string{"tok2": "tok2.thumbprint"} })
-	waitFor(t, 10*time.Second, "signed challenge", func() bool {
+	testenv.Eventually(t, 10*time.Second, "signed challenge", func() bool {
 		code, body, _ := fetch("x.example.net", "/.well-known/acme-challenge/tok2")
 		return code == 200 && body == "tok2.thumbprint"
 	})
@@ -485,7 +485,7 @@ func TestChallengesAndRedirect(t *testing.T) {
 	if err := c.Publish(context.Background(), ch, msg).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "unsigned table dropped", func() bool { return status(t, hr.url).Dropped.Unsigned > before.Dropped.Unsigned })
+	testenv.Eventually(t, 10*time.Second, "unsigned table dropped", func() bool { return status(t, hr.url).Dropped.Unsigned > before.Dropped.Unsigned })
 	if code, body, _ := fetch("x.example.net", "/.well-known/acme-challenge/evil"); code != 404 {
 		t.Fatalf("forged challenge answered: %d %q", code, body)
 	}
@@ -502,7 +502,7 @@ func TestCertificateChangeDuringTraffic(t *testing.T) {
 	tp := publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "c", Cluster: "k", Certs: 1,
 		Routes: map[string][]string{"a.example.com": {ba}}})
 	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
-	waitFor(t, 10*time.Second, "table applied, certificates fetched", func() bool {
+	testenv.Eventually(t, 10*time.Second, "table applied, certificates fetched", func() bool {
 		st := status(t, hr.url)
 		return st.Version == 1 && st.Certs != nil && st.Certs.Version == 1
 	})
@@ -547,7 +547,7 @@ func TestCertificateChangeDuringTraffic(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	fc.serve(cluster.CertSet{Version: 2, Certs: []cluster.CertBundle{second}})
 	tp.change(func(rt *cluster.RoutingTable) { rt.Certs = 2 })
-	waitFor(t, 15*time.Second, "new certificate served", sawNew.Load)
+	testenv.Eventually(t, 15*time.Second, "new certificate served", sawNew.Load)
 	time.Sleep(300 * time.Millisecond)
 	cancel()
 	wg.Wait()
@@ -560,7 +560,7 @@ func TestCertificateChangeDuringTraffic(t *testing.T) {
 	bad.Key = ca.issue(t, "a.example.com").Key
 	fc.serve(cluster.CertSet{Version: 3, Certs: []cluster.CertBundle{bad}})
 	tp.change(func(rt *cluster.RoutingTable) { rt.Certs = 3 })
-	waitFor(t, 15*time.Second, "bad bundle reported", func() bool { return status(t, hr.url).Certs.Version == 3 })
+	testenv.Eventually(t, 15*time.Second, "bad bundle reported", func() bool { return status(t, hr.url).Certs.Version == 3 })
 	if e := status(t, hr.url).Certs.LastError; !strings.Contains(e, "a.example.com") || !strings.Contains(e, "kept") {
 		t.Fatalf("last error %q", e)
 	}
@@ -575,7 +575,7 @@ func TestCertificateChangeDuringTraffic(t *testing.T) {
 	fc.mu.Unlock()
 	fc.serve(cluster.CertSet{Version: 4})
 	tp.change(func(rt *cluster.RoutingTable) { rt.Certs = 4 })
-	waitFor(t, 15*time.Second, "401 reported", func() bool {
+	testenv.Eventually(t, 15*time.Second, "401 reported", func() bool {
 		return strings.Contains(status(t, hr.url).Certs.LastError, "the router token is wrong: LONGSHOREMAN_ROUTER_TOKEN")
 	})
 }
@@ -593,7 +593,7 @@ func TestCertificatesFromHTTPSController(t *testing.T) {
 	// Not trusting the controller's certificate: nothing fetched, and the
 	// status says why.
 	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token"})
-	waitFor(t, 10*time.Second, "fetch failure reported", func() bool { return status(t, hr.url).Certs.LastError != "" })
+	testenv.Eventually(t, 10*time.Second, "fetch failure reported", func() bool { return status(t, hr.url).Certs.LastError != "" })
 	if st := status(t, hr.url).Certs; st.Version != 0 || !strings.Contains(st.LastError, "certificate") {
 		t.Fatalf("untrusted controller: %+v", st)
 	}
@@ -603,8 +603,8 @@ func TestCertificatesFromHTTPSController(t *testing.T) {
 	pool.AddCert(fc.Certificate())
 	hr = runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token",
 		ControllerTLS: &tls.Config{RootCAs: pool}})
-	waitFor(t, 10*time.Second, "certificates fetched", func() bool { return status(t, hr.url).Certs.Version == 7 })
-	waitFor(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
+	testenv.Eventually(t, 10*time.Second, "certificates fetched", func() bool { return status(t, hr.url).Certs.Version == 7 })
+	testenv.Eventually(t, 10*time.Second, "table applied", func() bool { return status(t, hr.url).Version == 1 })
 	if _, s := get(t, hr.client(ca, true), "GET", "https://a.example.com/", ""); s.Backend != "a" {
 		t.Fatalf("backend %q", s.Backend)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -34,7 +35,7 @@ func TestKeptTableServedWhileAllIsAway(t *testing.T) {
 		t.Routes = map[string][]string{"a.example.com": {ba}, "b.example.com": {ba}}
 	})
 	kept := filepath.Join(dir, "table.json")
-	waitFor(t, 10*time.Second, "version 2 kept", func() bool {
+	testenv.Eventually(t, 10*time.Second, "version 2 kept", func() bool {
 		var k cluster.RoutingTable
 		b, err := os.ReadFile(kept)
 		return err == nil && json.Unmarshal(b, &k) == nil && k.Version == 2
@@ -42,7 +43,7 @@ func TestKeptTableServedWhileAllIsAway(t *testing.T) {
 	if fi, err := os.Stat(kept); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("kept table: %v %v, want mode 0600", fi, err)
 	}
-	waitFor(t, 10*time.Second, "certificates cached", func() bool {
+	testenv.Eventually(t, 10*time.Second, "certificates cached", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "certs.json"))
 		return err == nil
 	})

@@ -216,7 +216,7 @@ func TestPausedInstanceAnswers504(t *testing.T) {
 	}
 
 	testenv.Docker(t, "unpause", id)
-	waitFor(t, 10*time.Second, "an answer after the unpause", func() bool {
+	testenv.Eventually(t, 10*time.Second, "an answer after the unpause", func() bool {
 		return do(t, "GET", url+"/", app, "", nil).status == 200
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -136,7 +137,7 @@ func TestBackendTimeoutAnswers504(t *testing.T) {
 			}
 			// The hung instance may count the request a moment after the
 			// 504; a retry would have reached it before.
-			waitFor(t, 5*time.Second, method+" reaching the hung instance", func() bool { return hits.Load() > before })
+			testenv.Eventually(t, 5*time.Second, method+" reaching the hung instance", func() bool { return hits.Load() > before })
 			if got := hits.Load() - before; got != 1 {
 				t.Errorf("%s reached the hung instance %d times, want 1", method, got)
 			}
@@ -166,7 +167,7 @@ func TestBackendTimeoutIsNotRetried(t *testing.T) {
 		}
 		// Round-robin over two: half go to the hung instance and stay
 		// there; the working one sees only its own half.
-		waitFor(t, 5*time.Second, "the hung instance counting its requests", func() bool { return hits.Load() >= timedOut })
+		testenv.Eventually(t, 5*time.Second, "the hung instance counting its requests", func() bool { return hits.Load() >= timedOut })
 		if timedOut != 3 || hits.Load() != 3 || served.Load() != ok {
 			t.Errorf("reverse proxy only %v: %d ok, %d timed out, hung got %d, good served %d",
 				rpOnly, ok, timedOut, hits.Load(), served.Load())

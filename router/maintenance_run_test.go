@@ -24,7 +24,7 @@ func TestMaintenanceFromSignedTable(t *testing.T) {
 		Maintenance: map[string]cluster.MaintenanceRoute{"a.example.com": {Message: "Moving to a bigger database."}},
 		Challenges:  map[string]string{"tok1": "tok1.thumbprint"}})
 	url, r, _ := startRouter(t, c, ch)
-	waitFor(t, 10*time.Second, "table applied", func() bool { return r.Table().Version == 1 })
+	testenv.Eventually(t, 10*time.Second, "table applied", func() bool { return r.Table().Version == 1 })
 
 	if a := do(t, "GET", url+"/", "a.example.com", "", nil); a.status != 503 || !strings.Contains(a.body, "Moving to a bigger database.") {
 		t.Fatalf("in maintenance: %d %q", a.status, a.body)
@@ -36,7 +36,7 @@ func TestMaintenanceFromSignedTable(t *testing.T) {
 		t.Fatalf("the instance was reached %d times in maintenance", hits.Load())
 	}
 	tp.change(func(t *cluster.RoutingTable) { t.Maintenance = nil })
-	waitFor(t, 10*time.Second, "table without maintenance applied", func() bool { return r.Table().Version == 2 })
+	testenv.Eventually(t, 10*time.Second, "table without maintenance applied", func() bool { return r.Table().Version == 2 })
 	if a := do(t, "GET", url+"/", "a.example.com", "", nil); a.status != 200 || a.seen.Backend != "b1" {
 		t.Fatalf("after maintenance: %d %q", a.status, a.body)
 	}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -113,7 +114,7 @@ func startReadRateRouter(t *testing.T, cfg router.RunConfig, inst *bigInstance, 
 		HTTPS: map[string]cluster.HTTPSRoute{"big.example.com": {}}})
 	cfg.Redis, cfg.Channel, cfg.Controller, cfg.RouterToken = pubsub.ClientOf(c), ch, fc.URL, testRouterToken
 	hr := runHTTPSRouter(t, cfg)
-	waitFor(t, 10*time.Second, "table applied and certificate fetched", func() bool {
+	testenv.Eventually(t, 10*time.Second, "table applied and certificate fetched", func() bool {
 		st := status(t, hr.url)
 		return st.Version == 1 && st.Certs != nil && st.Certs.Version == 1
 	})
@@ -219,7 +220,7 @@ func TestClientsThatStopReadingAreCut(t *testing.T) {
 			for range 2 {
 				stopReading(t, rr, tc.how)
 			}
-			waitFor(t, 10*time.Second, "both answers begun", func() bool { return inst.started.Load() == 2 })
+			testenv.Eventually(t, 10*time.Second, "both answers begun", func() bool { return inst.started.Load() == 2 })
 			begun := time.Now()
 
 			served := make(chan error, 1)
@@ -246,7 +247,7 @@ func TestClientsThatStopReadingAreCut(t *testing.T) {
 			if d := time.Since(begun); d < window/2 {
 				t.Fatalf("the third client was served after %s, before a client that stopped reading could be cut (window %s)", d, window)
 			}
-			waitFor(t, 20*time.Second, "both answers abandoned", func() bool { return inst.aborted.Load() == 2 })
+			testenv.Eventually(t, 20*time.Second, "both answers abandoned", func() bool { return inst.aborted.Load() == 2 })
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -71,20 +72,20 @@ func TestReplayAfterRestartIsDropped(t *testing.T) {
 		}
 		return k.Version
 	}
-	waitFor(t, 10*time.Second, "version 2 applied and kept", func() bool { return keptVersion() == 2 && backendOf(t, url) == "current" })
+	testenv.Eventually(t, 10*time.Second, "version 2 applied and kept", func() bool { return keptVersion() == 2 && backendOf(t, url) == "current" })
 	stop()
 	stopPub() // the controller is gone
 	<-pubDone
 
 	url, _ = runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, StateDir: dir})
-	waitFor(t, 10*time.Second, "the restarted router subscribed", func() bool { return status(t, url).Connected })
+	testenv.Eventually(t, 10*time.Second, "the restarted router subscribed", func() bool { return status(t, url).Connected })
 	if b := backendOf(t, url); b != "current" {
 		t.Fatalf("after the restart the router sends a.example.com to %q, want current (the kept table)", b)
 	}
 	if err := c.Publish(context.Background(), ch, captured).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the replayed table dropped and counted", func() bool { return status(t, url).Dropped.Older == 1 })
+	testenv.Eventually(t, 10*time.Second, "the replayed table dropped and counted", func() bool { return status(t, url).Dropped.Older == 1 })
 	if st := status(t, url); st.Version != 2 || st.Received != 1 {
 		t.Fatalf("after the replay: status %+v, want version 2 and the one message received", st)
 	}

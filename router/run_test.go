@@ -72,7 +72,7 @@ func TestKeepsLastTableWithoutRedis(t *testing.T) {
 	t.Cleanup(func() { pcancel(); <-pdone })
 
 	url, r, _ := startRouter(t, rc, "test.router.keep")
-	waitFor(t, 2*time.Second, "table applied", func() bool { return r.Table().Version == 7 })
+	testenv.Eventually(t, 2*time.Second, "table applied", func() bool { return r.Table().Version == 7 })
 	if a := do(t, "GET", url+"/", "a.example.com", "", nil); a.seen.Backend != "b1" {
 		t.Fatalf("%d %q", a.status, a.body)
 	}

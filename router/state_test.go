@@ -88,7 +88,7 @@ func TestRouterStaysWithItsCluster(t *testing.T) {
 	var log testenv.Log
 	url, stop := runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, StateDir: dir,
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	waitFor(t, 3*time.Second, "first cluster served", func() bool { return status(t, url).Version == 1 })
+	testenv.Eventually(t, 3*time.Second, "first cluster served", func() bool { return status(t, url).Version == 1 })
 	if b := backendOf(t, url); b != "b1" {
 		t.Fatalf("routed to %q, want b1", b)
 	}
@@ -98,7 +98,7 @@ func TestRouterStaysWithItsCluster(t *testing.T) {
 	}
 
 	publishAs(t, c, ch, "cluster-two", now+uint64(time.Hour), b2)
-	waitFor(t, 3*time.Second, "the other cluster shows in the status", func() bool {
+	testenv.Eventually(t, 3*time.Second, "the other cluster shows in the status", func() bool {
 		st := status(t, url)
 		return st.ForeignCluster == "cluster-two" && st.Dropped.ForeignCluster >= 2
 	})
@@ -115,7 +115,7 @@ func TestRouterStaysWithItsCluster(t *testing.T) {
 	// A restart keeps the cluster, though both publish.
 	stop()
 	url, stop = runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, StateDir: dir})
-	waitFor(t, 3*time.Second, "restarted router serves its cluster", func() bool { return status(t, url).Version == 1 })
+	testenv.Eventually(t, 3*time.Second, "restarted router serves its cluster", func() bool { return status(t, url).Version == 1 })
 	time.Sleep(300 * time.Millisecond) // several heartbeats of both
 	if st := status(t, url); st.Cluster != "cluster-one" || st.Epoch != now || backendOf(t, url) != "b1" {
 		t.Fatalf("after a restart: %+v", st)
@@ -124,7 +124,7 @@ func TestRouterStaysWithItsCluster(t *testing.T) {
 	// The operator switches it.
 	stop()
 	url, _ = runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, StateDir: dir, Cluster: "cluster-two"})
-	waitFor(t, 3*time.Second, "switched router serves the other cluster", func() bool { return backendOf(t, url) == "b2" })
+	testenv.Eventually(t, 3*time.Second, "switched router serves the other cluster", func() bool { return backendOf(t, url) == "b2" })
 	if kept, _ := os.ReadFile(filepath.Join(dir, "cluster")); strings.TrimSpace(string(kept)) != "cluster-two" {
 		t.Fatalf("state dir keeps %q after the switch", kept)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/pubsub"
 	"github.com/longshoreman/longshoreman/router"
 )
@@ -60,7 +61,7 @@ func TestStatusWithoutTokenSaysOnlyOk(t *testing.T) {
 
 	publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Controller: "ctl-1", Cluster: "cluster-k", Certs: 1,
 		Routes: map[string][]string{"a.example.com": {ba}}, HTTPS: map[string]cluster.HTTPSRoute{"a.example.com": {}}})
-	waitFor(t, 10*time.Second, "table applied and certificates fetched", func() bool {
+	testenv.Eventually(t, 10*time.Second, "table applied and certificates fetched", func() bool {
 		st := status(t, hr.url)
 		return st.Version == 1 && st.Certs != nil && st.Certs.Version == 1
 	})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -53,7 +54,7 @@ func canaryEnded(t *testing.T, c *FakeCluster, app string, res *cluster.DeployRe
 		t.Fatalf("after the canary of revision %d ended: answer %+v, app %d %s canary %+v, revision %s %q, table format %d canary %v routes %v",
 			number, res, a.Revision, a.Image, a.Canary, rev.Status, rev.Reason, table.Format, table.Canary, table.Routes[app])
 	}
-	eventually(t, "only revision 2's instances left", func() bool {
+	testenv.Eventually(t, 30*time.Second, "only revision 2's instances left", func() bool {
 		got := revisionsOn(t, c, app)
 		return len(got) == 2 && got[0] == 2 && got[1] == 2 && len(c.Running(app)) == 2
 	})
@@ -204,7 +205,7 @@ func TestFakeCanaryAutoPromote(t *testing.T) {
 	if a.Canary != nil || a.Revision != 2 || rev.Status != cluster.StatusSucceeded {
 		t.Fatalf("after the pass: revision %d, canary %+v, revision 2 %s", a.Revision, a.Canary, rev.Status)
 	}
-	eventually(t, "two instances of revision 2", func() bool {
+	testenv.Eventually(t, 30*time.Second, "two instances of revision 2", func() bool {
 		got := revisionsOn(t, c, app)
 		return len(got) == 2 && got[0] == 2 && got[1] == 2
 	})

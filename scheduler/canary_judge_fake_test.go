@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -129,7 +130,7 @@ func TestFakeCanaryAutoAbort(t *testing.T) {
 				t.Errorf("traffic asked since %v, want twice %v (the canary's start)", ft.since, started)
 			}
 			ft.mu.Unlock()
-			eventually(t, fmt.Sprintf("two instances of revision %d", tc.revisionOf), func() bool {
+			testenv.Eventually(t, 30*time.Second, fmt.Sprintf("two instances of revision %d", tc.revisionOf), func() bool {
 				got := revisionsOn(t, c, app)
 				return len(got) == 2 && got[0] == tc.revisionOf && got[1] == tc.revisionOf
 			})

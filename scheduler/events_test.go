@@ -26,7 +26,7 @@ func TestNewHostsEventsAreWatchedAtOnce(t *testing.T) {
 	c.MustDeploy(t, app, testenv.Image(t, "1"), 1)
 
 	r := runReconciler(t, c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Minute, Grace: time.Minute})
-	Eventually(t, 30*time.Second, "the first pass", func() bool { _, n := r.LastPass(); return n >= 1 })
+	testenv.Eventually(t, 30*time.Second, "the first pass", func() bool { _, n := r.LastPass(); return n >= 1 })
 
 	if err := c.AddHost(context.Background(), host); err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func TestNewHostsEventsAreWatchedAtOnce(t *testing.T) {
 		t.Fatalf("%s not routed after recording it", inst.Addr())
 	}
 	testenv.Docker(t, "kill", ct.ID)
-	took := Eventually(t, 20*time.Second, "the dead instance on the new host unrouted", func() bool {
+	took := testenv.Eventually(t, 20*time.Second, "the dead instance on the new host unrouted", func() bool {
 		return !contains(c.Routed(t, app), inst.Addr())
 	})
 	t.Logf("unrouted %s after the kill", took.Round(time.Millisecond))

@@ -15,6 +15,7 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/internal/fakedocker"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -113,17 +114,6 @@ func (c *FakeCluster) Running(app string) []cluster.Container {
 func (c *FakeCluster) Routed(tb testing.TB, app string) []string {
 	tb.Helper()
 	return routed(tb, c.DB, app)
-}
-
-func eventually(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("not within 30s: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // A deploy whose new instances fail (an unhealthy one, one that exits at
@@ -265,11 +255,11 @@ func TestFakeRetirementDeferredUntilPublished(t *testing.T) {
 		}
 	}
 	published.Store(table.Version)
-	eventually(t, "the old instances stopped once the table was published", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the old instances stopped once the table was published", func() bool {
 		running := c.Running(app)
 		return len(running) == 2 && running[0].Image == goodImage2 && running[1].Image == goodImage2
 	})
-	eventually(t, "the old records forgotten", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the old records forgotten", func() bool {
 		insts, _ := c.DB.Instances(app)
 		return len(insts) == 2 && len(c.Retiring()) == 0
 	})
@@ -349,12 +339,12 @@ func TestFakeRepairHeldBackRunsWhenTheAppIsFree(t *testing.T) {
 	}
 	_, before := r.LastPass()
 	r.Trigger() // as the victim's die event does
-	Eventually(t, 10*time.Second, "a pass while the app is held", func() bool { _, n := r.LastPass(); return n > before })
+	testenv.Eventually(t, 10*time.Second, "a pass while the app is held", func() bool { _, n := r.LastPass(); return n > before })
 	if insts, _ := c.DB.Instances(app); !slices.ContainsFunc(insts, func(i cluster.Instance) bool { return i.ID == victim.ID }) {
 		t.Fatal("the held app was repaired")
 	}
 	unlock()
-	Eventually(t, 10*time.Second, "the killed instance replaced once the app is free", func() bool {
+	testenv.Eventually(t, 10*time.Second, "the killed instance replaced once the app is free", func() bool {
 		insts, _ := c.DB.Instances(app)
 		return len(insts) == 2 && !slices.ContainsFunc(insts, func(i cluster.Instance) bool { return i.ID == victim.ID }) &&
 			len(c.Running(app)) == 2

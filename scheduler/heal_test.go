@@ -35,9 +35,9 @@ func TestDeadContainerIsUnroutedAndReplaced(t *testing.T) {
 	victim := insts[0]
 
 	testenv.Docker(t, "kill", victim.ID)
-	took := Eventually(t, time.Second, "killed instance unrouted", func() bool { return !contains(c.Routed(t, app), victim.Addr()) })
+	took := testenv.Eventually(t, time.Second, "killed instance unrouted", func() bool { return !contains(c.Routed(t, app), victim.Addr()) })
 	t.Logf("unrouted %s after %s", victim.Addr(), took)
-	Eventually(t, 30*time.Second, "replacement routed", func() bool {
+	testenv.Eventually(t, 30*time.Second, "replacement routed", func() bool {
 		routed := c.Routed(t, app)
 		return len(routed) == 2 && !contains(routed, victim.Addr())
 	})
@@ -61,12 +61,12 @@ func TestUnhealthyInstanceLeavesTableUntilItPasses(t *testing.T) {
 		resp.Body.Close()
 	}
 	post("/health/fail")
-	Eventually(t, 10*time.Second, "failing instance unrouted", func() bool { return !contains(c.Routed(t, app), sick) })
+	testenv.Eventually(t, 10*time.Second, "failing instance unrouted", func() bool { return !contains(c.Routed(t, app), sick) })
 	if insts, _ := c.DB.Instances(app); len(insts) != 2 {
 		t.Fatalf("the unhealthy instance was removed, want it kept: %+v", insts)
 	}
 	post("/health/ok")
-	Eventually(t, 10*time.Second, "recovered instance routed again", func() bool { return contains(c.Routed(t, app), sick) })
+	testenv.Eventually(t, 10*time.Second, "recovered instance routed again", func() bool { return contains(c.Routed(t, app), sick) })
 }
 
 func TestLostHostIsReplacedAndCleanedWhenBack(t *testing.T) {
@@ -92,8 +92,8 @@ func TestLostHostIsReplacedAndCleanedWhenBack(t *testing.T) {
 	}
 	r := c.RunReconciler(t, 2*time.Second)
 	restore := testenv.DropHost(t, lost)
-	Eventually(t, 20*time.Second, "lost host marked down", func() bool { return contains(r.Down(), lost) })
-	Eventually(t, 30*time.Second, "instance replaced on the other hosts", func() bool {
+	testenv.Eventually(t, 20*time.Second, "lost host marked down", func() bool { return contains(r.Down(), lost) })
+	testenv.Eventually(t, 30*time.Second, "instance replaced on the other hosts", func() bool {
 		routed := c.Routed(t, app)
 		if len(routed) != 3 {
 			return false
@@ -108,7 +108,7 @@ func TestLostHostIsReplacedAndCleanedWhenBack(t *testing.T) {
 	mustAnswer(t, c.Routed(t, app), "/ping", "pong")
 
 	restore()
-	Eventually(t, 30*time.Second, "stale container removed when the host is back", func() bool {
+	testenv.Eventually(t, 30*time.Second, "stale container removed when the host is back", func() bool {
 		_, err := c.Engines.Inspect(context.Background(), lost, stale.ID)
 		return cluster.ErrorCode(err) == cluster.ENOTFOUND
 	})
@@ -144,7 +144,7 @@ func TestOrphanContainersAreAdoptedOrRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.RunReconciler(t, time.Minute)
-	Eventually(t, 15*time.Second, "orphan adopted", func() bool {
+	testenv.Eventually(t, 15*time.Second, "orphan adopted", func() bool {
 		now, _ := c.DB.Instances(app)
 		for _, i := range now {
 			if i.ID == insts[0].ID && i.Routed {
@@ -153,7 +153,7 @@ func TestOrphanContainersAreAdoptedOrRemoved(t *testing.T) {
 		}
 		return false
 	})
-	Eventually(t, 15*time.Second, "stray container removed", func() bool {
+	testenv.Eventually(t, 15*time.Second, "stray container removed", func() bool {
 		_, err := c.Engines.Inspect(context.Background(), stray.Host, stray.ID)
 		return cluster.ErrorCode(err) == cluster.ENOTFOUND
 	})
@@ -185,7 +185,7 @@ func TestInterruptedDeployIsSettled(t *testing.T) {
 	}
 	c.DB.PutInstance(cluster.Instance{ID: ct.ID, App: app, Revision: rev.Number, Host: ct.Host, Port: ct.Port, Started: time.Now().Add(-time.Minute)})
 	c.RunReconciler(t, time.Minute)
-	Eventually(t, 15*time.Second, "interrupted revision failed and its container gone", func() bool {
+	testenv.Eventually(t, 15*time.Second, "interrupted revision failed and its container gone", func() bool {
 		r, _ := c.DB.Revision(app, rev.Number)
 		_, err := c.Engines.Inspect(context.Background(), ct.Host, ct.ID)
 		return r.Status == cluster.StatusFailed && cluster.ErrorCode(err) == cluster.ENOTFOUND
@@ -210,7 +210,7 @@ func TestInterruptedDeployOfABusyAppIsSettled(t *testing.T) {
 		deployed <- err
 	}()
 	// The new deploy holds the app once its revision is recorded.
-	Eventually(t, 15*time.Second, "the new deploy has begun", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the new deploy has begun", func() bool {
 		r, err := c.DB.Revision(app, rev.Number+1)
 		return err == nil && r.Status == cluster.StatusDeploying
 	})
@@ -218,7 +218,7 @@ func TestInterruptedDeployOfABusyAppIsSettled(t *testing.T) {
 	if err := <-deployed; err != nil {
 		t.Fatal(err)
 	}
-	Eventually(t, 15*time.Second, "the interrupted revision settled", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the interrupted revision settled", func() bool {
 		r, _ := c.DB.Revision(app, rev.Number)
 		return r.Status == cluster.StatusFailed
 	})
@@ -261,7 +261,7 @@ func TestProbesUnrouteFailingInstanceWithinTwoIntervals(t *testing.T) {
 	r := runReconciler(t, c.Scheduler, scheduler.ReconcilerConfig{
 		Interval: time.Hour, Grace: time.Minute, ProbeInterval: probeInterval, MaxProbes: bound,
 	})
-	Eventually(t, 3*probeInterval+10*time.Second, "every instance checked", func() bool {
+	testenv.Eventually(t, 3*probeInterval+10*time.Second, "every instance checked", func() bool {
 		st := r.ProbeStats()
 		return st.Targets == 3 && st.Checked == 3
 	})
@@ -277,7 +277,7 @@ func TestProbesUnrouteFailingInstanceWithinTwoIntervals(t *testing.T) {
 	}
 	post("/health/fail")
 	// Two intervals, and time to spare for a loaded machine.
-	took := Eventually(t, 2*probeInterval+5*time.Second, "failing instance unrouted", func() bool { return !contains(c.Routed(t, app), sick) })
+	took := testenv.Eventually(t, 2*probeInterval+5*time.Second, "failing instance unrouted", func() bool { return !contains(c.Routed(t, app), sick) })
 	t.Logf("unrouted %s after %s (probe interval %s)", sick, took, probeInterval)
 	if insts, _ := c.DB.Instances(app); len(insts) != 3 {
 		t.Fatalf("the failing instance was removed, want it kept until it passes: %+v", insts)
@@ -287,7 +287,7 @@ func TestProbesUnrouteFailingInstanceWithinTwoIntervals(t *testing.T) {
 	}
 
 	post("/health/ok")
-	took = Eventually(t, probeInterval+5*time.Second, "passing instance routed again", func() bool { return contains(c.Routed(t, app), sick) })
+	took = testenv.Eventually(t, probeInterval+5*time.Second, "passing instance routed again", func() bool { return contains(c.Routed(t, app), sick) })
 	t.Logf("routed again after %s", took)
 
 	st := r.ProbeStats()
@@ -327,7 +327,7 @@ func TestSlowRepairBlocksNobody(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.RunReconciler(t, time.Minute)
-	Eventually(t, time.Minute, "the repair started a slow container", func() bool { return len(c.Running(t, slow)) == 1 })
+	testenv.Eventually(t, time.Minute, "the repair started a slow container", func() bool { return len(c.Running(t, slow)) == 1 })
 	repairing := c.Running(t, slow)[0]
 	if !c.Busy(slow) {
 		t.Fatal("no repair holds the slow app")
@@ -339,7 +339,7 @@ func TestSlowRepairBlocksNobody(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	took := Eventually(t, 30*time.Second, "the other app's failing instance unrouted", func() bool { return !contains(c.Routed(t, other), sick) })
+	took := testenv.Eventually(t, 30*time.Second, "the other app's failing instance unrouted", func() bool { return !contains(c.Routed(t, other), sick) })
 	t.Logf("unrouted the failing instance of the other app after %s", took.Round(time.Millisecond))
 	if !c.Busy(slow) {
 		t.Fatal("the slow repair ended before the deploy; the test proves nothing")

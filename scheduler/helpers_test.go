@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -63,11 +64,11 @@ func checkViews(t *testing.T, s *scheduler.Scheduler, counted *listCounting, rec
 		r.Pass(ctx)
 		return counted.listed(host) != before
 	}
-	Eventually(t, 30*time.Second, "a pass reading the view of "+host+" instead of listing it", func() bool { return !passNotListing() })
+	testenv.Eventually(t, 30*time.Second, "a pass reading the view of "+host+" instead of listing it", func() bool { return !passNotListing() })
 
 	id := w.behind(t, app, rev, host)
 	listings := 0
-	Eventually(t, 60*time.Second, "the container started behind the controller's back removed by a pass that does not list "+host, func() bool {
+	testenv.Eventually(t, 60*time.Second, "the container started behind the controller's back removed by a pass that does not list "+host, func() bool {
 		listed := passNotListing()
 		gone := !w.exists(host, id)
 		if listed && gone {
@@ -89,9 +90,9 @@ func checkViews(t *testing.T, s *scheduler.Scheduler, counted *listCounting, rec
 	}
 	victim := insts[0]
 	w.kill(t, victim.ID)
-	took := Eventually(t, 20*time.Second, "the killed instance unrouted", func() bool { return !contains(routedOf(app), victim.Addr()) })
+	took := testenv.Eventually(t, 20*time.Second, "the killed instance unrouted", func() bool { return !contains(routedOf(app), victim.Addr()) })
 	t.Logf("unrouted %s %s after the kill", victim.Addr(), took.Round(time.Millisecond))
-	Eventually(t, 60*time.Second, "the killed instance replaced", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the killed instance replaced", func() bool {
 		insts, _ := records.Instances(app)
 		routedNow := routedOf(app)
 		for _, i := range insts {
@@ -123,19 +124,6 @@ func (l *listCounting) listed(host string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lists[host]
-}
-
-// Eventually polls cond every 50ms until it holds or timeout passes.
-func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
-	tb.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			tb.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return time.Since(start)
 }
 
 func contains(list []string, s string) bool {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/longshoreman/longshoreman/cluster"
 	"github.com/longshoreman/longshoreman/internal/fakedocker"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -69,7 +70,7 @@ func (p *prunedEvents) saying(says string) map[string]bool {
 // hostImagesAre waits until every fake host holds exactly want.
 func hostImagesAre(t *testing.T, c *FakeCluster, what string, want ...string) {
 	t.Helper()
-	eventually(t, what, func() bool {
+	testenv.Eventually(t, 30*time.Second, what, func() bool {
 		for _, h := range fakeHosts {
 			if fmt.Sprint(c.Engines.HostImages(h)) != fmt.Sprint(want) {
 				return false
@@ -103,10 +104,10 @@ func TestFakeImagePruning(t *testing.T) {
 
 	c.MustDeploy(t, app, images[4], len(fakeHosts))
 	hostImagesAre(t, c, "the images of revisions 4 and 5 alone on every host", images[3], images[4])
-	eventually(t, "a host event saying "+images[2]+" was pruned, on every host", func() bool {
+	testenv.Eventually(t, 30*time.Second, "a host event saying "+images[2]+" was pruned, on every host", func() bool {
 		return len(pruned.saying(images[2])) == len(fakeHosts)
 	})
-	eventually(t, "the old task container removed", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the old task container removed", func() bool {
 		left := map[string]bool{}
 		for _, ct := range c.Engines.Containers(fakeHosts[0]) {
 			left[ct.ID] = true
@@ -126,7 +127,7 @@ func TestFakeImagePruning(t *testing.T) {
 		t.Errorf("rollback answered %v", res.Instances)
 	}
 	hostImagesAre(t, c, "the images of revisions 6 (the first again) and 5 alone on every host", images[0], images[4])
-	eventually(t, "the disk use of the two images left read (8 MiB each on a fake host)", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the disk use of the two images left read (8 MiB each on a fake host)", func() bool {
 		return c.ImageDisk(context.Background())[fakeHosts[0]] == 2*8<<20
 	})
 	for _, ct := range c.Engines.Containers(fakeHosts[0]) {

@@ -40,10 +40,10 @@ func TestImagePruning(t *testing.T) {
 		mustAnswer(t, res.Instances, "/ping", "pong")
 	}
 	// Pruning runs once the deploy answered.
-	Eventually(t, 2*time.Minute, "the images of revisions 1-3 gone, those of 4 and 5 left", func() bool {
+	testenv.Eventually(t, 2*time.Minute, "the images of revisions 1-3 gone, those of 4 and 5 left", func() bool {
 		return presentImages(t, ids) == "[false false false true true]"
 	})
-	Eventually(t, 2*time.Minute, "the disk use of images on "+host+" read", func() bool {
+	testenv.Eventually(t, 2*time.Minute, "the disk use of images on "+host+" read", func() bool {
 		return c.ImageDisk(context.Background())[host] > 0
 	})
 
@@ -59,7 +59,7 @@ func TestImagePruning(t *testing.T) {
 	if got := imageID(t, refs[0]); got != ids[0] {
 		t.Errorf("%s pulled again is %s, was %s", refs[0], got, ids[0])
 	}
-	Eventually(t, 2*time.Minute, "after the rollback, the image of revision 4 gone, those of 1 (revision 6) and 5 left", func() bool {
+	testenv.Eventually(t, 2*time.Minute, "after the rollback, the image of revision 4 gone, those of 1 (revision 6) and 5 left", func() bool {
 		return presentImages(t, ids) == "[true false false false true]"
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -135,14 +136,14 @@ func TestJobRunsOnSchedule(t *testing.T) {
 	t.Parallel()
 	c, counts, j := jobCluster(t, "jobs-run.example.com", "exit", "3")
 	runJobs(t, c)
-	Eventually(t, 30*time.Second, "three runs ended", func() bool { return len(endedRuns(t, c, j)) >= 3 })
+	testenv.Eventually(t, 30*time.Second, "three runs ended", func() bool { return len(endedRuns(t, c, j)) >= 3 })
 	for _, r := range endedRuns(t, c, j) {
 		if r.Outcome != cluster.JobFailed || r.ExitCode == nil || *r.ExitCode != 3 || r.Task == "" || r.Host == "" {
 			t.Errorf("run %+v; want failed with exit code 3, with its task and host", r)
 		}
 	}
 	// Each is counted and reported once its end is recorded.
-	Eventually(t, 10*time.Second, "three failed runs counted and reported", func() bool {
+	testenv.Eventually(t, 10*time.Second, "three failed runs counted and reported", func() bool {
 		return counts.count(j.App+"/report/failed") >= 3 && counts.steps(cluster.JobFailed) >= 3
 	})
 	task, err := c.DB.Task(j.App, endedRuns(t, c, j)[0].Task)
@@ -159,7 +160,7 @@ func TestJobRunNotOverlapped(t *testing.T) {
 	t.Parallel()
 	c, counts, j := jobCluster(t, "jobs-overlap.example.com", "sleep", "2500ms")
 	runJobs(t, c)
-	Eventually(t, 30*time.Second, "a run ended after a skipped one", func() bool {
+	testenv.Eventually(t, 30*time.Second, "a run ended after a skipped one", func() bool {
 		runs := endedRuns(t, c, j)
 		for i, r := range runs {
 			if r.Outcome == cluster.JobSkipped && i+1 < len(runs) && runs[i+1].Outcome == cluster.JobSucceeded {
@@ -179,7 +180,7 @@ func TestJobRunNotOverlapped(t *testing.T) {
 			}
 		}
 	}
-	Eventually(t, 10*time.Second, "a skipped run counted and reported", func() bool {
+	testenv.Eventually(t, 10*time.Second, "a skipped run counted and reported", func() bool {
 		return counts.count(j.App+"/report/skipped") > 0 && counts.steps(cluster.JobSkipped) > 0
 	})
 	checkOnceEach(t, c, j)
@@ -194,7 +195,7 @@ func TestJobRunnersClaimOnce(t *testing.T) {
 	c, _, j := jobCluster(t, "jobs-twice.example.com", "echo", "hi")
 	runJobs(t, c)
 	runJobs(t, c)
-	Eventually(t, 30*time.Second, "four runs ended", func() bool { return len(endedRuns(t, c, j)) >= 4 })
+	testenv.Eventually(t, 30*time.Second, "four runs ended", func() bool { return len(endedRuns(t, c, j)) >= 4 })
 	checkOnceEach(t, c, j)
 	for _, r := range endedRuns(t, c, j) {
 		if r.Outcome != cluster.JobSucceeded || len(r.Output) != 1 || r.Output[0] != "hi" {
@@ -211,14 +212,14 @@ func TestJobLateAfterRestart(t *testing.T) {
 	sched, _ := cluster.ParseSchedule(j.Schedule)
 	// No runner until two due times passed.
 	missed := sched.Next(j.NextDue(sched))
-	Eventually(t, 30*time.Second, "two due times passed", func() bool { return time.Now().After(missed.Add(100 * time.Millisecond)) })
+	testenv.Eventually(t, 30*time.Second, "two due times passed", func() bool { return time.Now().After(missed.Add(100 * time.Millisecond)) })
 	runJobs(t, c)
-	Eventually(t, 30*time.Second, "a run ended", func() bool { return len(endedRuns(t, c, j)) >= 1 })
+	testenv.Eventually(t, 30*time.Second, "a run ended", func() bool { return len(endedRuns(t, c, j)) >= 1 })
 	first := endedRuns(t, c, j)[0]
 	if !first.Late || first.Missed < 1 || first.Outcome != cluster.JobSucceeded || first.Due.Before(missed) {
 		t.Errorf("first run %+v; want it late, for the latest due time, counting the missed ones", first)
 	}
-	Eventually(t, 10*time.Second, "a started event", func() bool { return counts.steps("started") > 0 })
+	testenv.Eventually(t, 10*time.Second, "a started event", func() bool { return counts.steps("started") > 0 })
 	checkOnceEach(t, c, j)
 }
 
@@ -234,7 +235,7 @@ func TestJobWithoutRevisionFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	runJobs(t, c)
-	Eventually(t, 30*time.Second, "a run failed", func() bool { return len(endedRuns(t, c, *j)) >= 1 })
+	testenv.Eventually(t, 30*time.Second, "a run failed", func() bool { return len(endedRuns(t, c, *j)) >= 1 })
 	r := endedRuns(t, c, *j)[0]
 	if r.Outcome != cluster.JobFailed || r.Task != "" || !strings.Contains(r.Note, "never been deployed") {
 		t.Errorf("run %+v; want failed without a task, saying the app was never deployed", r)

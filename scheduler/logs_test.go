@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 )
 
 // logStream runs FollowLogs on app and hands its lines to the test.
@@ -87,7 +88,7 @@ func TestFakeFollowLogsJoinLeave(t *testing.T) {
 	s := followLogs(t, c, app, cluster.LogOptions{Tail: 0})
 	// The fake reads a container's lines in the call it counts: once
 	// counted, what is printed next is new to the follower.
-	eventually(t, "the instance followed", func() bool { return c.Engines.Calls()["StreamLogs"] >= 1 })
+	testenv.Eventually(t, 30*time.Second, "the instance followed", func() bool { return c.Engines.Calls()["StreamLogs"] >= 1 })
 	if err := c.Engines.Print(old.ID, "stderr", "while followed"); err != nil {
 		t.Fatal(err)
 	}

@@ -60,8 +60,8 @@ func TestKilledForMemoryEmitsAnEvent(t *testing.T) {
 		}
 		return out
 	}
-	Eventually(t, 60*time.Second, "an oom event", func() bool { return len(oom()) > 0 })
-	Eventually(t, 60*time.Second, "the killed instance replaced", func() bool {
+	testenv.Eventually(t, 60*time.Second, "an oom event", func() bool { return len(oom()) > 0 })
+	testenv.Eventually(t, 60*time.Second, "the killed instance replaced", func() bool {
 		now := c.Routed(t, app)
 		return len(now) == 2 && !contains(now, victim)
 	})

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/longshoreman/longshoreman/internal/testenv"
 )
 
 // containerID returns a container id as Docker makes them: 64 hex digits.
@@ -154,17 +156,6 @@ func runProber(tb testing.TB, p *Prober) {
 	tb.Cleanup(func() { cancel(); <-done })
 }
 
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestProberBoundsChecksInFlight: with more checks due than the bound
 // allows, the server never serves more than the bound at once, and the
 // prober's own count agrees.
@@ -175,7 +166,7 @@ func TestProberBoundsChecksInFlight(t *testing.T) {
 	p := NewProber(ProberConfig{Interval: 300 * time.Millisecond, MaxInFlight: bound})
 	p.Track(srv.targets(60), nil)
 	runProber(t, p)
-	waitFor(t, 20*time.Second, "every target checked twice", func() bool {
+	testenv.Eventually(t, 20*time.Second, "every target checked twice", func() bool {
 		for _, tg := range srv.targets(60) {
 			if len(srv.hitsOf(tg.Path)) < 2 {
 				return false
@@ -208,7 +199,7 @@ func TestProberTimersAndHealth(t *testing.T) {
 	targets := srv.targets(20)
 	p.Track(targets, nil)
 	runProber(t, p)
-	waitFor(t, 10*time.Second, "every target checked", func() bool { return p.Stats().Checked == len(targets) })
+	testenv.Eventually(t, 10*time.Second, "every target checked", func() bool { return p.Stats().Checked == len(targets) })
 	healthy, unhealthy := p.Health()
 	if len(healthy) != len(targets) || len(unhealthy) != 0 {
 		t.Fatalf("healthy %d, unhealthy %d; want all %d healthy", len(healthy), len(unhealthy), len(targets))
@@ -233,7 +224,7 @@ func TestProberTimersAndHealth(t *testing.T) {
 	before, _ := p.Health()
 	srv.setFailing(sick.Path, true)
 	switched := time.Now()
-	waitFor(t, 10*time.Second, "failing target reported unhealthy", func() bool { _, u := p.Health(); return u[sick.ID] })
+	testenv.Eventually(t, 10*time.Second, "failing target reported unhealthy", func() bool { _, u := p.Health(); return u[sick.ID] })
 	if !before[sick.ID] || len(before) != len(targets) {
 		t.Fatal("the results handed out before the failure changed under their reader")
 	}
@@ -255,7 +246,7 @@ func TestProberTimersAndHealth(t *testing.T) {
 		t.Fatalf("OnChange called %d times when one target became unhealthy, want 1", changes.Load())
 	}
 	srv.setFailing(sick.Path, false)
-	waitFor(t, 10*time.Second, "target passing again reported healthy", func() bool { h, _ := p.Health(); return h[sick.ID] })
+	testenv.Eventually(t, 10*time.Second, "target passing again reported healthy", func() bool { h, _ := p.Health(); return h[sick.ID] })
 	if _, u := p.Health(); u[sick.ID] {
 		t.Fatal("target reported both healthy and unhealthy")
 	}
@@ -273,7 +264,7 @@ func TestProberTrack(t *testing.T) {
 	p := NewProber(ProberConfig{Interval: 200 * time.Millisecond})
 	p.Track(targets, nil)
 	runProber(t, p)
-	waitFor(t, 10*time.Second, "every target checked", func() bool { return p.Stats().Checked == 4 })
+	testenv.Eventually(t, 10*time.Second, "every target checked", func() bool { return p.Stats().Checked == 4 })
 
 	// Only targets[0] listed; host 127.0.0.2 did not answer (kept), the
 	// others were listed without their containers (dropped).
@@ -290,7 +281,7 @@ func TestProberTrack(t *testing.T) {
 	if h, u := p.Health(); h[moved.ID] || u[moved.ID] {
 		t.Fatal("a target whose address changed kept the old address's result")
 	}
-	waitFor(t, 10*time.Second, "moved target unhealthy", func() bool { _, u := p.Health(); return u[moved.ID] })
+	testenv.Eventually(t, 10*time.Second, "moved target unhealthy", func() bool { _, u := p.Health(); return u[moved.ID] })
 }
 
 // TestProberCheckUnchecked: the targets asked for that have no result yet

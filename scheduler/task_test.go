@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -196,7 +197,7 @@ func TestReconcilerAndTasks(t *testing.T) {
 		res, err := c.RunTask(context.Background(), app, []string{"sleep", "1h"}, time.Hour, nil)
 		done <- result{res, err}
 	}()
-	eventually(t, "the task container runs", func() bool { return len(taskContainers(c, app)) == 1 })
+	testenv.Eventually(t, 30*time.Second, "the task container runs", func() bool { return len(taskContainers(c, app)) == 1 })
 	tasks, err := c.DB.Tasks(app)
 	if err != nil || len(tasks) != 1 || tasks[0].State != cluster.TaskRunning || tasks[0].ExitCode != nil || strings.Join(tasks[0].Command, " ") != "sleep 1h" {
 		t.Fatalf("tasks while it runs = %+v, %v; want it recorded running", tasks, err)
@@ -248,7 +249,7 @@ func TestFakeTaskOutlivesItsController(t *testing.T) {
 			done <- err
 		}()
 		n := len(taskContainers(c, app))
-		eventually(t, "the task container runs", func() bool { return len(taskContainers(c, app)) > n })
+		testenv.Eventually(t, 30*time.Second, "the task container runs", func() bool { return len(taskContainers(c, app)) > n })
 		stop()
 		err := <-done
 		if cluster.ErrorCode(err) != cluster.EUNAVAILABLE || !strings.Contains(cluster.ErrorMessage(err), "runs on") || !res.Started {
@@ -292,7 +293,7 @@ func TestFakeTaskOutlivesItsController(t *testing.T) {
 	if err := c.Engines.Stop(ctx, vanishes.Host, vanishes.Container, 0); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the next controller records every end", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the next controller records every end", func() bool {
 		r.Pass(ctx)
 		return record(finishes).State != cluster.TaskRunning && record(overruns).State != cluster.TaskRunning && record(vanishes).State != cluster.TaskRunning
 	})
@@ -324,7 +325,7 @@ func TestFakeTaskEndedWhileItsAppIsBusy(t *testing.T) {
 		res, _ := c.RunTask(ctx, app, []string{"sleep", "1h"}, 200*time.Millisecond, nil)
 		done <- res
 	}()
-	eventually(t, "the task container runs", func() bool { return len(taskContainers(c, app)) == 1 })
+	testenv.Eventually(t, 30*time.Second, "the task container runs", func() bool { return len(taskContainers(c, app)) == 1 })
 	stop()
 	res := <-done
 	busy := sendEnv(c, app, "A", "1", true)
@@ -334,7 +335,7 @@ func TestFakeTaskEndedWhileItsAppIsBusy(t *testing.T) {
 	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
 	pctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	eventually(t, "the task past its deadline recorded while its app is busy", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the task past its deadline recorded while its app is busy", func() bool {
 		r.Pass(pctx)
 		rec, err := c.DB.Task(app, res.Task)
 		return err == nil && rec.TimedOut

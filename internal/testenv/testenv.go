@@ -1,9 +1,10 @@
 // Package testenv gives the integration tier the real parts that
 // scripts/services starts: Docker hosts, a Redis server, a registry, an etcd
-// cluster, Redis Sentinels and the test application image. Only tests built
-// with the integration tag use it (docs/design.md, "Test tiers"); an
-// accessor whose part is absent fails the test with a message saying how to
-// start it: nothing is ever skipped.
+// cluster, Redis Sentinels and the test application image, to tests built
+// with the integration tag (docs/design.md, "Test tiers"); an accessor whose
+// part is absent fails the test with a message saying how to start it:
+// nothing is ever skipped. The fast tier uses only its waits (Eventually,
+// MainWaiting).
 package testenv
 
 import (
