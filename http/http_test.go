@@ -135,6 +135,15 @@ func (s *TestServer) MustFail(tb testing.TB, method, path, body string, status i
 	}
 }
 
+// MustList fails unless GET path answers the list want (joined by commas)
+// under key.
+func (s *TestServer) MustList(tb testing.TB, path, key, want string) {
+	tb.Helper()
+	if got := strings.Join(strs(s.MustOK(tb, "GET", path, "")[key]), ","); got != want {
+		tb.Fatalf("GET %s: %s = %q, want %q", path, key, got, want)
+	}
+}
+
 func keys(m map[string]any) []string {
 	var k []string
 	for key := range m {
@@ -211,15 +220,10 @@ func TestApps(t *testing.T) {
 			t.Fatalf("POST /apps answered extra keys: %v", keys(out))
 		}
 	}
-	out := s.MustOK(t, "GET", "/apps", "")
-	if got := strs(out["apps"]); strings.Join(got, ",") != "a.example.com,b.example.com" {
-		t.Fatalf("apps = %v", got)
-	}
+	s.MustList(t, "/apps", "apps", "a.example.com,b.example.com")
 	s.MustOK(t, "DELETE", "/apps/a.example.com", "")
 	s.MustFail(t, "DELETE", "/apps/a.example.com", "", 404, "does not exist")
-	if got := strs(s.MustOK(t, "GET", "/apps", "")["apps"]); strings.Join(got, ",") != "b.example.com" {
-		t.Fatalf("apps after delete = %v", got)
-	}
+	s.MustList(t, "/apps", "apps", "b.example.com")
 	// Form-encoded bodies work too.
 	status, _ := s.DoWith(t, "POST", "/apps", "app=c.example.com", map[string]string{"X-Auth": testToken, "Content-Type": "application/x-www-form-urlencoded"})
 	if status != 200 {
@@ -322,16 +326,10 @@ func TestEnvs(t *testing.T) {
 	for _, env := range []string{"FOO=bar", "FOOBAR=1", "URL=http://x/?a=b", "FOO=baz", "EMPTY="} {
 		s.MustOK(t, "POST", "/a.example.com/envs", `{"env":"`+env+`"}`)
 	}
-	got := strs(s.MustOK(t, "GET", "/a.example.com/envs", "")["envs"])
-	if strings.Join(got, " ") != "EMPTY= FOO=baz FOOBAR=1 URL=http://x/?a=b" {
-		t.Fatalf("envs = %v", got)
-	}
+	s.MustList(t, "/a.example.com/envs", "envs", "EMPTY=,FOO=baz,FOOBAR=1,URL=http://x/?a=b")
 	// Exactly that key: the 2014 original removed FOOBAR too.
 	s.MustOK(t, "DELETE", "/apps/a.example.com/envs/FOO", "")
-	got = strs(s.MustOK(t, "GET", "/apps/a.example.com/envs", "")["envs"])
-	if strings.Join(got, " ") != "EMPTY= FOOBAR=1 URL=http://x/?a=b" {
-		t.Fatalf("envs after removing FOO = %v", got)
-	}
+	s.MustList(t, "/apps/a.example.com/envs", "envs", "EMPTY=,FOOBAR=1,URL=http://x/?a=b")
 }
 
 func TestHosts(t *testing.T) {
@@ -339,15 +337,9 @@ func TestHosts(t *testing.T) {
 	for _, h := range []string{"127.0.0.12", "127.0.0.11", "127.0.0.12", "::1"} {
 		s.MustOK(t, "POST", "/hosts", `{"host":"`+h+`"}`)
 	}
-	got := strs(s.MustOK(t, "GET", "/hosts", "")["hosts"])
-	if strings.Join(got, ",") != "127.0.0.11,127.0.0.12,::1" {
-		t.Fatalf("hosts = %v", got)
-	}
+	s.MustList(t, "/hosts", "hosts", "127.0.0.11,127.0.0.12,::1")
 	s.MustOK(t, "DELETE", "/hosts/127.0.0.11", "")
-	got = strs(s.MustOK(t, "GET", "/hosts", "")["hosts"])
-	if strings.Join(got, ",") != "127.0.0.12,::1" {
-		t.Fatalf("hosts after delete = %v", got)
-	}
+	s.MustList(t, "/hosts", "hosts", "127.0.0.12,::1")
 	// healthz lists the hosts to a client with the token, and only to it.
 	_, out := s.Do(t, "GET", "/healthz", "")
 	hosts := out["hosts"].(map[string]any)
@@ -386,9 +378,7 @@ func TestBothPathForms(t *testing.T) {
 	s.MustOK(t, "POST", "/a.example.com/envs", `{"env":"SHORT=1"}`)
 	s.MustOK(t, "POST", "/apps/a.example.com/envs", `{"env":"LONG=1"}`)
 	for _, p := range []string{"/a.example.com/envs", "/apps/a.example.com/envs"} {
-		if got := strs(s.MustOK(t, "GET", p, "")["envs"]); strings.Join(got, ",") != "LONG=1,SHORT=1" {
-			t.Fatalf("GET %s = %v", p, got)
-		}
+		s.MustList(t, p, "envs", "LONG=1,SHORT=1")
 	}
 	s.MustOK(t, "DELETE", "/a.example.com/envs/SHORT", "")
 	s.MustOK(t, "GET", "/a.example.com/history", "")
@@ -409,10 +399,7 @@ func TestRegistries(t *testing.T) {
 	s := MustOpenServer(t)
 	s.MustOK(t, "POST", "/registries", `{"registry":"Registry.Example.com:5000","username":"deploy","password":"hunter2"}`)
 	s.MustOK(t, "POST", "/registries", `{"registry":"registry.example.com:5000","username":"deploy","password":"hunter3"}`)
-	out := s.MustOK(t, "GET", "/registries", "")
-	if got := strs(out["registries"]); strings.Join(got, ",") != "registry.example.com:5000" {
-		t.Fatalf("registries = %v", got)
-	}
+	s.MustList(t, "/registries", "registries", "registry.example.com:5000")
 	for _, path := range []string{"/registries", "/describe", "/backup"} {
 		_, raw := s.raw(t, path)
 		if path != "/backup" && strings.Contains(raw, "hunter") {
