@@ -38,8 +38,7 @@ func writeCert(t *testing.T, name string) (certFile, keyFile string) {
 // certs:rm against a real controller.
 func TestHTTPSAndCerts(t *testing.T) {
 	t.Parallel()
-	c := startController(t)
-	u := newCLI(t, c)
+	u := newUser(t)
 
 	u.none([]string{"certs"}, "No certificates")
 	u.ok("apps:add", "shop.example.com")

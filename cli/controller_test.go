@@ -201,8 +201,7 @@ func TestBackup(t *testing.T) {
 // is encrypted with; on a controller with one key there is nothing to do.
 func TestSecretsRotate(t *testing.T) {
 	t.Parallel()
-	c := startController(t)
-	u := newCLI(t, c)
+	u := newUser(t)
 	u.ok("apps:add", "rot.example.com")
 	u.ok("--app", "rot.example.com", "envs:set", "K=v")
 	out := u.ok("secrets:rotate")

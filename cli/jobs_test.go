@@ -13,8 +13,7 @@ import (
 // says); removing a job twice says there is none.
 func TestJobsCommands(t *testing.T) {
 	t.Parallel()
-	c := startController(t)
-	u := newCLI(t, c)
+	u := newUser(t)
 	const app = "jobs.example.com"
 	u.ok("apps:add", app)
 	u.fails([]string{"--app", app, "jobs:add", "report", "every day", "--", "report"}, `Schedule "every day" does not parse`)

@@ -14,8 +14,7 @@ import (
 // streams until interrupted, then exits 0.
 func TestLogsFlags(t *testing.T) {
 	t.Parallel()
-	c := startController(t)
-	u := newCLI(t, c)
+	u := newUser(t)
 	app := "logs.example.com"
 	u.ok("apps:add", app)
 	golden(t, "help/logs", u.ok("logs", "-h"))

@@ -130,6 +130,12 @@ func newCLI(tb testing.TB, c *controller) *cli {
 	return u
 }
 
+// newUser returns a user of a controller started for the test alone.
+func newUser(tb testing.TB) *cli {
+	tb.Helper()
+	return newCLI(tb, startController(tb))
+}
+
 // run runs the CLI with args and returns what it printed and its exit
 // status.
 func (u *cli) run(args ...string) result {

@@ -10,8 +10,7 @@ import (
 // message the controller refuses is reported with its reason.
 func TestMaintenanceOnOff(t *testing.T) {
 	t.Parallel()
-	c := startController(t)
-	u := newCLI(t, c)
+	u := newUser(t)
 	u.ok("apps:add", "m.example.com")
 
 	out := u.ok("maintenance:on", "--app", "m.example.com", "--message", "Back at 10:00 UTC.")

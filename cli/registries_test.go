@@ -6,8 +6,7 @@ import (
 )
 
 func TestRegistries(t *testing.T) {
-	c := startController(t)
-	u := newCLI(t, c)
+	u := newUser(t)
 	u.none([]string{"registries"}, "No registry credentials")
 	u.Stdin = "hunter2\n"
 	if out := u.ok("registries:add", "Registry.Example.com:5000", "--username", "deployer"); !strings.Contains(out, "Stored credentials") {

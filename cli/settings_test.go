@@ -9,8 +9,7 @@ import (
 // sent, or by the controller with its sentence.
 func TestSettings(t *testing.T) {
 	t.Parallel()
-	c := startController(t)
-	u := newCLI(t, c)
+	u := newUser(t)
 	u.ok("apps:add", "s.example.com")
 
 	if out := u.ok("-a", "s.example.com", "settings"); out != "batch         0 (all at once)\nstop-timeout  10s (the controller's)\ndrain         200ms (the controller's)\nrate-limit    none\nmax-body      none\n" {
@@ -35,8 +34,7 @@ func TestSettings(t *testing.T) {
 // with "none"; bad values are refused before anything is sent.
 func TestSettingsLimits(t *testing.T) {
 	t.Parallel()
-	c := startController(t)
-	u := newCLI(t, c)
+	u := newUser(t)
 	u.ok("apps:add", "l.example.com")
 	const head = "batch         0 (all at once)\nstop-timeout  10s (the controller's)\ndrain         200ms (the controller's)\n"
 	if out := u.ok("-a", "l.example.com", "settings", "--rate-limit", "10/s", "--max-body", "10m"); out != head+"rate-limit    10/s per client address, 10 at once\nmax-body      10m\n" {

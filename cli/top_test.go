@@ -7,8 +7,7 @@ import "testing"
 // sent any) they are zero and the latencies "-".
 func TestTopOnce(t *testing.T) {
 	t.Parallel()
-	c := startController(t)
-	u := newCLI(t, c)
+	u := newUser(t)
 	golden(t, "top/none", u.ok("top", "--once"))
 	u.ok("apps:add", "b.example.com")
 	u.ok("apps:add", "a.example.com")
