@@ -28,7 +28,6 @@ func TestLeaderOnly(t *testing.T) {
 		{"GET", "/metrics"}:          true,
 		{"POST", "/apps/:app/https"}: true, {"GET", "/certs"}: false, {"POST", "/certs"}: true, {"DELETE", "/certs/:domain"}: true,
 		{"GET", "/router/certs"}: false,
-		{"GET", "/metrics"}:      true,
 		{"GET", "/events"}:       true, {"GET", "/overview"}: true,
 		{"POST", "/apps/:app/run"}: true, {"GET", "/apps/:app/tasks"}: false,
 		{"POST", "/apps/:app/maintenance"}:       true,
