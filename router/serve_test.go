@@ -27,7 +27,13 @@ import (
 func loopConn(t *testing.T) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	b1, _ := backend(t, "b1")
-	addr := runWith(t, router.RunConfig{}, map[string][]string{"a.example.com": {b1}})
+	return rawConn(t, runWith(t, router.RunConfig{}, map[string][]string{"a.example.com": {b1}}))
+}
+
+// rawConn dials addr and returns the connection, which gives up 20s on,
+// and a reader of its answers.
+func rawConn(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	c := dialRaw(t, addr)
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	return c, bufio.NewReader(c)
@@ -205,9 +211,7 @@ func TestLoopStreamedAnswer(t *testing.T) {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	addr := runWith(t, router.RunConfig{}, map[string][]string{"a.example.com": {l.Addr().String()}})
-	c := dialRaw(t, addr)
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	br := bufio.NewReader(c)
+	c, br := rawConn(t, addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -245,9 +249,7 @@ func TestLoopForwardedAndOwnPaths(t *testing.T) {
 		}
 		addr := runWith(t, router.RunConfig{Router: router.Config{TrustForwarded: trusted}},
 			map[string][]string{"a.example.com": {b1}})
-		c := dialRaw(t, addr)
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		br := bufio.NewReader(c)
+		c, br := rawConn(t, addr)
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n\r\n")
 		resp, s := readAnswer(t, br, "GET")
 		if got := s.Header.Get("X-Forwarded-For"); resp.StatusCode != 200 || got != tc.xff || s.Header.Get("X-Forwarded-Proto") != tc.proto {
@@ -285,15 +287,12 @@ func TestLoopShutdownClosesIdleConnections(t *testing.T) {
 	url, r, stop := startRouter(t, c, "test.router.loop.shutdown")
 	r.Apply(cluster.RoutingTable{Version: 1, Routes: map[string][]string{"a.example.com": {b1}, "slow.example.com": {slow}}})
 	addr := strings.TrimPrefix(url, "http://")
-	idle := dialRaw(t, addr)
-	idle.SetDeadline(time.Now().Add(20 * time.Second))
-	ibr := bufio.NewReader(idle)
+	idle, ibr := rawConn(t, addr)
 	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
 	if resp, _ := readAnswer(t, ibr, "GET"); resp.StatusCode != 200 {
 		t.Fatalf("before shutdown: %d", resp.StatusCode)
 	}
-	busy := dialRaw(t, addr)
-	busy.SetDeadline(time.Now().Add(20 * time.Second))
+	busy, bbr := rawConn(t, addr)
 	io.WriteString(busy, "GET / HTTP/1.1\r\nHost: slow.example.com\r\n\r\n")
 	<-started
 	stopped := make(chan error, 1)
@@ -301,7 +300,7 @@ func TestLoopShutdownClosesIdleConnections(t *testing.T) {
 	if n, err := ibr.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("idle connection at shutdown: read %d bytes, %v; want it closed", n, err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	resp, err := http.ReadResponse(bbr, nil)
 	if err != nil {
 		t.Fatalf("request under way at shutdown: %v", err)
 	}
@@ -321,9 +320,7 @@ func TestLoopSlowHeadOnKeptConnection(t *testing.T) {
 	b1, _ := backend(t, "b1")
 	addr := runWith(t, router.RunConfig{HeaderTimeout: 500 * time.Millisecond, IdleTimeout: 10 * time.Second},
 		map[string][]string{"a.example.com": {b1}})
-	c := dialRaw(t, addr)
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	br := bufio.NewReader(c)
+	c, br := rawConn(t, addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
 	if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != 200 {
 		t.Fatalf("first request: %d", resp.StatusCode)
