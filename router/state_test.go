@@ -47,16 +47,10 @@ const testRouterToken = "router-token"
 // status reads the router's full status, with the router token.
 func status(t *testing.T, url string) router.Status {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url+router.StatusPath, nil)
-	req.Header.Set("Authorization", "Bearer "+testRouterToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	code, body := getStatus(t, http.DefaultClient, url, "", http.Header{"Authorization": {"Bearer " + testRouterToken}})
 	var st router.Status
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET %s = %d %v", router.StatusPath, resp.StatusCode, err)
+	if err := json.Unmarshal([]byte(body), &st); err != nil || code != 200 {
+		t.Fatalf("GET %s = %d %v", router.StatusPath, code, err)
 	}
 	return st
 }
