@@ -60,6 +60,15 @@ func readAnswer(t *testing.T, br *bufio.Reader, method string) (*http.Response, 
 	return resp, s
 }
 
+// ask writes request on c and reads its answer from br as readAnswer does,
+// for the method of the request line.
+func ask(t *testing.T, c net.Conn, br *bufio.Reader, request string) (*http.Response, seen) {
+	t.Helper()
+	io.WriteString(c, request)
+	method, _, _ := strings.Cut(request, " ")
+	return readAnswer(t, br, method)
+}
+
 func TestLoopPipelinedRequests(t *testing.T) {
 	c, br := loopConn(t)
 	io.WriteString(c, "GET /one HTTP/1.1\r\nHost: a.example.com\r\n\r\n"+
@@ -89,8 +98,7 @@ func TestLoopHeadSplitAcrossReads(t *testing.T) {
 
 func TestLoopBodyMidConnection(t *testing.T) {
 	c, br := loopConn(t)
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != 200 {
+	if resp, _ := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatalf("before the body: %d", resp.StatusCode)
 	}
 	// A body, then a plain GET pipelined behind it: both on this connection.
@@ -102,30 +110,26 @@ func TestLoopBodyMidConnection(t *testing.T) {
 	if resp, s := readAnswer(t, br, "GET"); resp.StatusCode != 200 || s.Method != "GET" {
 		t.Fatalf("after the body: %d %+v", resp.StatusCode, s)
 	}
-	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a.example.com\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
-	if resp, s := readAnswer(t, br, "POST"); resp.StatusCode != 200 || s.Body != "abc" {
+	if resp, s := ask(t, c, br, "POST / HTTP/1.1\r\nHost: a.example.com\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"); resp.StatusCode != 200 || s.Body != "abc" {
 		t.Fatalf("chunked body: %d %+v", resp.StatusCode, s)
 	}
 }
 
 func TestLoopHead(t *testing.T) {
 	c, br := loopConn(t)
-	io.WriteString(c, "HEAD / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	resp, _ := readAnswer(t, br, "HEAD")
+	resp, _ := ask(t, c, br, "HEAD / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
 	if resp.StatusCode != 200 || resp.ContentLength <= 0 {
 		t.Fatalf("HEAD: %d, Content-Length %d", resp.StatusCode, resp.ContentLength)
 	}
 	// No body followed: the next answer starts right after the head.
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, s := readAnswer(t, br, "GET"); resp.StatusCode != 200 || s.Method != "GET" {
+	if resp, s := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 || s.Method != "GET" {
 		t.Fatalf("after HEAD: %d %+v", resp.StatusCode, s)
 	}
 }
 
 func TestLoopConnectionClose(t *testing.T) {
 	c, br := loopConn(t)
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n")
-	resp, s := readAnswer(t, br, "GET")
+	resp, s := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n")
 	if resp.StatusCode != 200 || s.Method != "GET" || !resp.Close {
 		t.Fatalf("%d %+v, close %v", resp.StatusCode, s, resp.Close)
 	}
@@ -137,15 +141,13 @@ func TestLoopConnectionClose(t *testing.T) {
 func TestLoopHTTP10KeepAlive(t *testing.T) {
 	c, br := loopConn(t)
 	for i := range 2 {
-		io.WriteString(c, "GET / HTTP/1.0\r\nHost: a.example.com\r\nConnection: keep-alive\r\n\r\n")
-		resp, s := readAnswer(t, br, "GET")
+		resp, s := ask(t, c, br, "GET / HTTP/1.0\r\nHost: a.example.com\r\nConnection: keep-alive\r\n\r\n")
 		if resp.StatusCode != 200 || s.Method != "GET" || resp.Close {
 			t.Fatalf("request %d: %d %+v, close %v", i, resp.StatusCode, s, resp.Close)
 		}
 	}
 	// A plain HTTP/1.1 request after them is still served.
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != 200 {
+	if resp, _ := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatalf("HTTP/1.1 after 1.0: %d", resp.StatusCode)
 	}
 }
@@ -158,8 +160,7 @@ func TestLoopOversizedHead(t *testing.T) {
 	}
 	// A head just over the loop's buffer but within the limit is served.
 	c2, br2 := loopConn(t)
-	io.WriteString(c2, "GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Big: "+strings.Repeat("x", 8<<10)+"\r\n\r\n")
-	if resp, s := readAnswer(t, br2, "GET"); resp.StatusCode != 200 || len(s.Header.Get("X-Big")) != 8<<10 {
+	if resp, s := ask(t, c2, br2, "GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Big: "+strings.Repeat("x", 8<<10)+"\r\n\r\n"); resp.StatusCode != 200 || len(s.Header.Get("X-Big")) != 8<<10 {
 		t.Fatalf("an 8 KiB head: %d", resp.StatusCode)
 	}
 }
@@ -173,8 +174,7 @@ func TestLoopMalformedHead(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, br := loopConn(t)
-			io.WriteString(c, head)
-			if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != http.StatusBadRequest {
+			if resp, _ := ask(t, c, br, head); resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("%q: %d, want 400", head, resp.StatusCode)
 			}
 		})
@@ -250,8 +250,7 @@ func TestLoopForwardedAndOwnPaths(t *testing.T) {
 		addr := runWith(t, router.RunConfig{Router: router.Config{TrustForwarded: trusted}},
 			map[string][]string{"a.example.com": {b1}})
 		c, br := rawConn(t, addr)
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n\r\n")
-		resp, s := readAnswer(t, br, "GET")
+		resp, s := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n\r\n")
 		if got := s.Header.Get("X-Forwarded-For"); resp.StatusCode != 200 || got != tc.xff || s.Header.Get("X-Forwarded-Proto") != tc.proto {
 			t.Fatalf("trust %q: %d, X-Forwarded-For %q, -Proto %q; want %q, %q", tc.trust, resp.StatusCode, got, s.Header.Get("X-Forwarded-Proto"), tc.xff, tc.proto)
 		}
@@ -288,8 +287,7 @@ func TestLoopShutdownClosesIdleConnections(t *testing.T) {
 	r.Apply(cluster.RoutingTable{Version: 1, Routes: map[string][]string{"a.example.com": {b1}, "slow.example.com": {slow}}})
 	addr := strings.TrimPrefix(url, "http://")
 	idle, ibr := rawConn(t, addr)
-	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, _ := readAnswer(t, ibr, "GET"); resp.StatusCode != 200 {
+	if resp, _ := ask(t, idle, ibr, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatalf("before shutdown: %d", resp.StatusCode)
 	}
 	busy, bbr := rawConn(t, addr)
@@ -321,13 +319,11 @@ func TestLoopSlowHeadOnKeptConnection(t *testing.T) {
 	addr := runWith(t, router.RunConfig{HeaderTimeout: 500 * time.Millisecond, IdleTimeout: 10 * time.Second},
 		map[string][]string{"a.example.com": {b1}})
 	c, br := rawConn(t, addr)
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != 200 {
+	if resp, _ := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatalf("first request: %d", resp.StatusCode)
 	}
 	time.Sleep(time.Second) // idle longer than the header timeout
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != 200 {
+	if resp, _ := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatalf("after a pause: %d", resp.StatusCode)
 	}
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n")
