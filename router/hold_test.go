@@ -1,8 +1,6 @@
 package router_test
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -21,15 +19,7 @@ func holdRouter(t *testing.T, cfg router.Config, loop bool) (*router.Router, str
 	}
 	cfg.Logger = testLogger()
 	r := router.New(cfg)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- router.Serve(ctx, l, &http.Server{Handler: r}, testLogger(), time.Second) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return r, "http://" + l.Addr().String()
+	return r, serveRouter(t, r)
 }
 
 // TestHeldAppWaitsForItsInstance: while the table holds an app without an

@@ -155,8 +155,9 @@ func certController(t *testing.T, version uint64, names ...string) (*testCA, *fa
 
 // tablePublisher publishes a signed table that the test changes.
 type tablePublisher struct {
-	src *staticSource
-	pub *pubsub.Publisher
+	src  *staticSource
+	pub  *pubsub.Publisher
+	stop func() // ends the publisher, as if its controller were gone
 }
 
 func publishTable(t *testing.T, c *redis.Client, ch string, table cluster.RoutingTable) *tablePublisher {
@@ -166,7 +167,8 @@ func publishTable(t *testing.T, c *redis.Client, ch string, table cluster.Routin
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { tp.pub.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	tp.stop = func() { cancel(); <-done }
+	t.Cleanup(tp.stop)
 	return tp
 }
 

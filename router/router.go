@@ -13,6 +13,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -175,33 +176,15 @@ func New(cfg Config) *Router {
 
 // withDefaults fills in the zero values of cfg.
 func (cfg Config) withDefaults() Config {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.SkipFor <= 0 {
-		cfg.SkipFor = DefaultSkipFor
-	}
-	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = DefaultDialTimeout
-	}
-	if cfg.MaxIdleConnsPerHost <= 0 {
-		cfg.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
-	}
-	if cfg.BackendTimeout <= 0 {
-		cfg.BackendTimeout = DefaultBackendTimeout
-	}
-	if cfg.MinBodyRate == 0 {
-		cfg.MinBodyRate = DefaultMinBodyRate
-	}
-	if cfg.MinReadRate == 0 {
-		cfg.MinReadRate = DefaultMinReadRate
-	}
-	if cfg.MaxLimitClients <= 0 {
-		cfg.MaxLimitClients = DefaultMaxLimitClients
-	}
-	if cfg.BodyRateWindow <= 0 {
-		cfg.BodyRateWindow = DefaultBodyRateWindow
-	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	cfg.SkipFor = positiveOr(cfg.SkipFor, DefaultSkipFor)
+	cfg.DialTimeout = positiveOr(cfg.DialTimeout, DefaultDialTimeout)
+	cfg.MaxIdleConnsPerHost = positiveOr(cfg.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost)
+	cfg.BackendTimeout = positiveOr(cfg.BackendTimeout, DefaultBackendTimeout)
+	cfg.MinBodyRate = cmp.Or(cfg.MinBodyRate, DefaultMinBodyRate)
+	cfg.MinReadRate = cmp.Or(cfg.MinReadRate, DefaultMinReadRate)
+	cfg.MaxLimitClients = positiveOr(cfg.MaxLimitClients, DefaultMaxLimitClients)
+	cfg.BodyRateWindow = positiveOr(cfg.BodyRateWindow, DefaultBodyRateWindow)
 	if cfg.Transport == nil {
 		cfg.Transport = &http.Transport{
 			DialContext:           (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -218,6 +201,15 @@ func (cfg Config) withDefaults() Config {
 		cfg.Transport.ResponseHeaderTimeout = cfg.BackendTimeout
 	}
 	return cfg
+}
+
+// positiveOr returns v, or def where v is zero or negative: the default of
+// a setting that has no meaning below one.
+func positiveOr[T ~int | ~int64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // rewrite is the reverse proxy's Rewrite. The balancer resolves the app

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -164,27 +165,13 @@ func (cfg RunConfig) withDefaults() (RunConfig, error) {
 	if len(cfg.Keys) == 0 {
 		return cfg, errors.New("router: RunConfig needs the routes keys")
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Router.Logger == nil {
-		cfg.Router.Logger = cfg.Logger
-	}
-	if cfg.Addr == "" {
-		cfg.Addr = ":80"
-	}
-	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if cfg.HeaderTimeout <= 0 {
-		cfg.HeaderTimeout = DefaultHeaderTimeout
-	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
-	if cfg.MaxConns == 0 {
-		cfg.MaxConns = DefaultMaxConns
-	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	cfg.Router.Logger = cmp.Or(cfg.Router.Logger, cfg.Logger)
+	cfg.Addr = cmp.Or(cfg.Addr, ":80")
+	cfg.ShutdownTimeout = positiveOr(cfg.ShutdownTimeout, DefaultShutdownTimeout)
+	cfg.HeaderTimeout = positiveOr(cfg.HeaderTimeout, DefaultHeaderTimeout)
+	cfg.IdleTimeout = positiveOr(cfg.IdleTimeout, DefaultIdleTimeout)
+	cfg.MaxConns = cmp.Or(cfg.MaxConns, DefaultMaxConns)
 	return cfg, nil
 }
 

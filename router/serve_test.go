@@ -27,7 +27,13 @@ import (
 func loopConn(t *testing.T) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	b1, _ := backend(t, "b1")
-	addr := runWith(t, router.RunConfig{}, map[string][]string{"a.example.com": {b1}})
+	return rawConn(t, runWith(t, router.RunConfig{}, map[string][]string{"a.example.com": {b1}}))
+}
+
+// rawConn dials addr and returns the connection, which gives up 20s on,
+// and a reader of its answers.
+func rawConn(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	c := dialRaw(t, addr)
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	return c, bufio.NewReader(c)
@@ -52,6 +58,15 @@ func readAnswer(t *testing.T, br *bufio.Reader, method string) (*http.Response, 
 		}
 	}
 	return resp, s
+}
+
+// ask writes request on c and reads its answer from br as readAnswer does,
+// for the method of the request line.
+func ask(t *testing.T, c net.Conn, br *bufio.Reader, request string) (*http.Response, seen) {
+	t.Helper()
+	io.WriteString(c, request)
+	method, _, _ := strings.Cut(request, " ")
+	return readAnswer(t, br, method)
 }
 
 func TestLoopPipelinedRequests(t *testing.T) {
@@ -83,8 +98,7 @@ func TestLoopHeadSplitAcrossReads(t *testing.T) {
 
 func TestLoopBodyMidConnection(t *testing.T) {
 	c, br := loopConn(t)
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != 200 {
+	if resp, _ := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatalf("before the body: %d", resp.StatusCode)
 	}
 	// A body, then a plain GET pipelined behind it: both on this connection.
@@ -96,30 +110,26 @@ func TestLoopBodyMidConnection(t *testing.T) {
 	if resp, s := readAnswer(t, br, "GET"); resp.StatusCode != 200 || s.Method != "GET" {
 		t.Fatalf("after the body: %d %+v", resp.StatusCode, s)
 	}
-	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a.example.com\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
-	if resp, s := readAnswer(t, br, "POST"); resp.StatusCode != 200 || s.Body != "abc" {
+	if resp, s := ask(t, c, br, "POST / HTTP/1.1\r\nHost: a.example.com\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"); resp.StatusCode != 200 || s.Body != "abc" {
 		t.Fatalf("chunked body: %d %+v", resp.StatusCode, s)
 	}
 }
 
 func TestLoopHead(t *testing.T) {
 	c, br := loopConn(t)
-	io.WriteString(c, "HEAD / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	resp, _ := readAnswer(t, br, "HEAD")
+	resp, _ := ask(t, c, br, "HEAD / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
 	if resp.StatusCode != 200 || resp.ContentLength <= 0 {
 		t.Fatalf("HEAD: %d, Content-Length %d", resp.StatusCode, resp.ContentLength)
 	}
 	// No body followed: the next answer starts right after the head.
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, s := readAnswer(t, br, "GET"); resp.StatusCode != 200 || s.Method != "GET" {
+	if resp, s := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 || s.Method != "GET" {
 		t.Fatalf("after HEAD: %d %+v", resp.StatusCode, s)
 	}
 }
 
 func TestLoopConnectionClose(t *testing.T) {
 	c, br := loopConn(t)
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n")
-	resp, s := readAnswer(t, br, "GET")
+	resp, s := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n")
 	if resp.StatusCode != 200 || s.Method != "GET" || !resp.Close {
 		t.Fatalf("%d %+v, close %v", resp.StatusCode, s, resp.Close)
 	}
@@ -131,15 +141,13 @@ func TestLoopConnectionClose(t *testing.T) {
 func TestLoopHTTP10KeepAlive(t *testing.T) {
 	c, br := loopConn(t)
 	for i := range 2 {
-		io.WriteString(c, "GET / HTTP/1.0\r\nHost: a.example.com\r\nConnection: keep-alive\r\n\r\n")
-		resp, s := readAnswer(t, br, "GET")
+		resp, s := ask(t, c, br, "GET / HTTP/1.0\r\nHost: a.example.com\r\nConnection: keep-alive\r\n\r\n")
 		if resp.StatusCode != 200 || s.Method != "GET" || resp.Close {
 			t.Fatalf("request %d: %d %+v, close %v", i, resp.StatusCode, s, resp.Close)
 		}
 	}
 	// A plain HTTP/1.1 request after them is still served.
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != 200 {
+	if resp, _ := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatalf("HTTP/1.1 after 1.0: %d", resp.StatusCode)
 	}
 }
@@ -152,8 +160,7 @@ func TestLoopOversizedHead(t *testing.T) {
 	}
 	// A head just over the loop's buffer but within the limit is served.
 	c2, br2 := loopConn(t)
-	io.WriteString(c2, "GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Big: "+strings.Repeat("x", 8<<10)+"\r\n\r\n")
-	if resp, s := readAnswer(t, br2, "GET"); resp.StatusCode != 200 || len(s.Header.Get("X-Big")) != 8<<10 {
+	if resp, s := ask(t, c2, br2, "GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Big: "+strings.Repeat("x", 8<<10)+"\r\n\r\n"); resp.StatusCode != 200 || len(s.Header.Get("X-Big")) != 8<<10 {
 		t.Fatalf("an 8 KiB head: %d", resp.StatusCode)
 	}
 }
@@ -167,8 +174,7 @@ func TestLoopMalformedHead(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, br := loopConn(t)
-			io.WriteString(c, head)
-			if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != http.StatusBadRequest {
+			if resp, _ := ask(t, c, br, head); resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("%q: %d, want 400", head, resp.StatusCode)
 			}
 		})
@@ -205,9 +211,7 @@ func TestLoopStreamedAnswer(t *testing.T) {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	addr := runWith(t, router.RunConfig{}, map[string][]string{"a.example.com": {l.Addr().String()}})
-	c := dialRaw(t, addr)
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	br := bufio.NewReader(c)
+	c, br := rawConn(t, addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -245,11 +249,8 @@ func TestLoopForwardedAndOwnPaths(t *testing.T) {
 		}
 		addr := runWith(t, router.RunConfig{Router: router.Config{TrustForwarded: trusted}},
 			map[string][]string{"a.example.com": {b1}})
-		c := dialRaw(t, addr)
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		br := bufio.NewReader(c)
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n\r\n")
-		resp, s := readAnswer(t, br, "GET")
+		c, br := rawConn(t, addr)
+		resp, s := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n\r\n")
 		if got := s.Header.Get("X-Forwarded-For"); resp.StatusCode != 200 || got != tc.xff || s.Header.Get("X-Forwarded-Proto") != tc.proto {
 			t.Fatalf("trust %q: %d, X-Forwarded-For %q, -Proto %q; want %q, %q", tc.trust, resp.StatusCode, got, s.Header.Get("X-Forwarded-Proto"), tc.xff, tc.proto)
 		}
@@ -285,15 +286,11 @@ func TestLoopShutdownClosesIdleConnections(t *testing.T) {
 	url, r, stop := startRouter(t, c, "test.router.loop.shutdown")
 	r.Apply(cluster.RoutingTable{Version: 1, Routes: map[string][]string{"a.example.com": {b1}, "slow.example.com": {slow}}})
 	addr := strings.TrimPrefix(url, "http://")
-	idle := dialRaw(t, addr)
-	idle.SetDeadline(time.Now().Add(20 * time.Second))
-	ibr := bufio.NewReader(idle)
-	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, _ := readAnswer(t, ibr, "GET"); resp.StatusCode != 200 {
+	idle, ibr := rawConn(t, addr)
+	if resp, _ := ask(t, idle, ibr, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatalf("before shutdown: %d", resp.StatusCode)
 	}
-	busy := dialRaw(t, addr)
-	busy.SetDeadline(time.Now().Add(20 * time.Second))
+	busy, bbr := rawConn(t, addr)
 	io.WriteString(busy, "GET / HTTP/1.1\r\nHost: slow.example.com\r\n\r\n")
 	<-started
 	stopped := make(chan error, 1)
@@ -301,7 +298,7 @@ func TestLoopShutdownClosesIdleConnections(t *testing.T) {
 	if n, err := ibr.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("idle connection at shutdown: read %d bytes, %v; want it closed", n, err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	resp, err := http.ReadResponse(bbr, nil)
 	if err != nil {
 		t.Fatalf("request under way at shutdown: %v", err)
 	}
@@ -321,16 +318,12 @@ func TestLoopSlowHeadOnKeptConnection(t *testing.T) {
 	b1, _ := backend(t, "b1")
 	addr := runWith(t, router.RunConfig{HeaderTimeout: 500 * time.Millisecond, IdleTimeout: 10 * time.Second},
 		map[string][]string{"a.example.com": {b1}})
-	c := dialRaw(t, addr)
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	br := bufio.NewReader(c)
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != 200 {
+	c, br := rawConn(t, addr)
+	if resp, _ := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatalf("first request: %d", resp.StatusCode)
 	}
 	time.Sleep(time.Second) // idle longer than the header timeout
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
-	if resp, _ := readAnswer(t, br, "GET"); resp.StatusCode != 200 {
+	if resp, _ := ask(t, c, br, "GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatalf("after a pause: %d", resp.StatusCode)
 	}
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.example.com\r\n")

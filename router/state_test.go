@@ -36,13 +36,8 @@ func runRouter(t *testing.T, cfg router.RunConfig) (string, func()) {
 // sends app to addr.
 func publishAs(t *testing.T, c *redis.Client, ch, clusterID string, epoch uint64, addr string) {
 	t.Helper()
-	src := &staticSource{t: cluster.RoutingTable{Version: 1, Epoch: epoch, Controller: "ctl-" + clusterID, Cluster: clusterID,
-		Routes: map[string][]string{"a.example.com": {addr}}}}
-	p := pubsub.NewPublisher(pubsub.PublisherConfig{Client: pubsub.ClientOf(c), Channel: ch, Source: src, Republish: 100 * time.Millisecond, Logger: testLogger(), Key: testKey})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { p.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Epoch: epoch, Controller: "ctl-" + clusterID, Cluster: clusterID,
+		Routes: map[string][]string{"a.example.com": {addr}}})
 }
 
 // testRouterToken is the router token of the routers these tests run
@@ -52,16 +47,10 @@ const testRouterToken = "router-token"
 // status reads the router's full status, with the router token.
 func status(t *testing.T, url string) router.Status {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url+router.StatusPath, nil)
-	req.Header.Set("Authorization", "Bearer "+testRouterToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	code, body := getStatus(t, http.DefaultClient, url, "", http.Header{"Authorization": {"Bearer " + testRouterToken}})
 	var st router.Status
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET %s = %d %v", router.StatusPath, resp.StatusCode, err)
+	if err := json.Unmarshal([]byte(body), &st); err != nil || code != 200 {
+		t.Fatalf("GET %s = %d %v", router.StatusPath, code, err)
 	}
 	return st
 }
@@ -137,5 +126,137 @@ func TestRouterRefusesUnwritableStateDir(t *testing.T) {
 	err := router.Run(context.Background(), router.RunConfig{Redis: pubsub.ClientOf(c), Keys: [][]byte{testKey}, StateDir: file, Addr: "127.0.0.1:0"})
 	if err == nil || !strings.Contains(err.Error(), "--state-dir") {
 		t.Fatalf("Run with a file as state dir: %v", err)
+	}
+}
+
+// TestKeptTableServedWhileAllIsAway: a router keeps the last table it
+// applied in its state directory (0600); restarted while Redis does not
+// answer and the controller is gone, it serves that table over HTTP and,
+// from its certificate cache, over HTTPS; a table of another cluster kept
+// there is not served.
+func TestKeptTableServedWhileAllIsAway(t *testing.T) {
+	c := testRedis(t)
+	ca, fc := certController(t, 2, "a.example.com")
+	ba, _ := backend(t, "a")
+	ch := "test.router.kept." + time.Now().Format("150405.000000")
+	tp := publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Epoch: 7, Controller: "c", Cluster: "k", Certs: 2,
+		Routes: map[string][]string{"a.example.com": {ba}}})
+	dir := t.TempDir()
+	hr := runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir})
+	tp.change(func(t *cluster.RoutingTable) { // a new map: the publisher reads the old one
+		t.Routes = map[string][]string{"a.example.com": {ba}, "b.example.com": {ba}}
+	})
+	kept := filepath.Join(dir, "table.json")
+	testenv.Eventually(t, 10*time.Second, "version 2 kept", func() bool {
+		var k cluster.RoutingTable
+		b, err := os.ReadFile(kept)
+		return err == nil && json.Unmarshal(b, &k) == nil && k.Version == 2
+	})
+	if fi, err := os.Stat(kept); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("kept table: %v %v, want mode 0600", fi, err)
+	}
+	testenv.Eventually(t, 10*time.Second, "certificates cached", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "certs.json"))
+		return err == nil
+	})
+	hr.stop()
+	fc.Close()
+
+	// Redis does not answer (nothing listens there), the controller is gone.
+	away := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { away.Close() })
+	hr = runHTTPSRouter(t, router.RunConfig{Redis: pubsub.ClientOf(away), Channel: ch, Controller: fc.URL, RouterToken: "router-token", StateDir: dir})
+	for _, host := range []string{"a.example.com", "b.example.com"} {
+		if s := do(t, "GET", hr.url+"/", host, "", nil).seen.Backend; s != "a" {
+			t.Fatalf("GET http://%s/ reached %q from the kept table, want backend a", host, s)
+		}
+	}
+	if resp, s := get(t, hr.client(ca, true), "GET", "https://a.example.com/", ""); s.Backend != "a" {
+		t.Fatalf("HTTPS from the kept table and certificate cache: %s, backend %q", resp.Status, s.Backend)
+	}
+	hr.stop()
+
+	// A table of another cluster is not served by a router of cluster k.
+	other := cluster.RoutingTable{Version: 9, Cluster: "other", Routes: map[string][]string{"a.example.com": {ba}}}
+	b, _ := json.Marshal(other)
+	if err := os.WriteFile(kept, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(away), Channel: ch, StateDir: dir})
+	if r := do(t, "GET", url+"/", "a.example.com", "", nil); r.seen.Backend != "" {
+		t.Fatalf("a kept table of another cluster was served: reached %q", r.seen.Backend)
+	}
+}
+
+// TestReplayAfterRestartIsDropped: a router restarted with its state
+// directory takes the table it kept as the floor, so an older table,
+// validly signed (captured off the channel and published again by
+// whoever can reach Redis), is dropped and counted rather than applied
+// and kept.
+func TestReplayAfterRestartIsDropped(t *testing.T) {
+	t.Parallel()
+	c := testRedis(t)
+	ch := "test.router.replay." + time.Now().Format("150405.000000")
+	old, _ := backend(t, "old")
+	current, _ := backend(t, "current")
+
+	// The attacker listens on the channel and keeps what it hears.
+	sub := c.Subscribe(context.Background(), ch)
+	t.Cleanup(func() { sub.Close() })
+	if _, err := sub.Receive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	heard := sub.Channel()
+
+	tp := publishTable(t, c, ch, cluster.RoutingTable{Version: 1, Epoch: uint64(time.Now().UnixNano()), Controller: "c", Cluster: "k",
+		Routes: map[string][]string{"a.example.com": {old}}})
+	var captured string // a signed message of version 1
+	for captured == "" {
+		select {
+		case m := <-heard:
+			var t1 cluster.RoutingTable
+			if json.Unmarshal([]byte(m.Payload), &t1) == nil && t1.Version == 1 {
+				captured = m.Payload
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("heard no table of version 1 on the channel")
+		}
+	}
+
+	dir := t.TempDir()
+	url, stop := runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, StateDir: dir})
+	tp.change(func(t *cluster.RoutingTable) { // version 2
+		t.Routes = map[string][]string{"a.example.com": {current}}
+	})
+	kept := filepath.Join(dir, "table.json")
+	keptVersion := func() uint64 {
+		var k cluster.RoutingTable
+		b, err := os.ReadFile(kept)
+		if err != nil || json.Unmarshal(b, &k) != nil {
+			return 0
+		}
+		return k.Version
+	}
+	testenv.Eventually(t, 10*time.Second, "version 2 applied and kept", func() bool { return keptVersion() == 2 && backendOf(t, url) == "current" })
+	stop()
+	tp.stop() // the controller is gone
+
+	url, _ = runRouter(t, router.RunConfig{Redis: pubsub.ClientOf(c), Channel: ch, StateDir: dir})
+	testenv.Eventually(t, 10*time.Second, "the restarted router subscribed", func() bool { return status(t, url).Connected })
+	if b := backendOf(t, url); b != "current" {
+		t.Fatalf("after the restart the router sends a.example.com to %q, want current (the kept table)", b)
+	}
+	if err := c.Publish(context.Background(), ch, captured).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the replayed table dropped and counted", func() bool { return status(t, url).Dropped.Older == 1 })
+	if st := status(t, url); st.Version != 2 || st.Received != 1 {
+		t.Fatalf("after the replay: status %+v, want version 2 and the one message received", st)
+	}
+	if b := backendOf(t, url); b != "current" {
+		t.Fatalf("after the replay the router sends a.example.com to %q, want current", b)
+	}
+	if v := keptVersion(); v != 2 {
+		t.Fatalf("after the replay the state directory keeps version %d, want 2", v)
 	}
 }
