@@ -86,13 +86,8 @@ func TestFakeCanaryAutoAbort(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ft := &fakeTraffic{}
-			var mu sync.Mutex
-			var events []cluster.Event
-			c := MustOpenFakeCluster(t, scheduler.Config{Traffic: ft, Events: func(e cluster.Event) {
-				mu.Lock()
-				defer mu.Unlock()
-				events = append(events, e)
-			}})
+			var events eventLog
+			c := MustOpenFakeCluster(t, scheduler.Config{Traffic: ft, Events: events.add})
 			app := c.App(t, tc.name+".example.com")
 			old := c.MustDeploy(t, app, goodImage, 2)
 			r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
@@ -116,14 +111,11 @@ func TestFakeCanaryAutoAbort(t *testing.T) {
 			if tc.status == cluster.StatusFailed && rev.Reason != tc.says {
 				t.Errorf("the revision's reason %q, want %q", rev.Reason, tc.says)
 			}
-			mu.Lock()
-			var said bool
-			for _, e := range events {
-				said = said || e.Type == cluster.EventRevision && e.Revision == 2 && e.Step == tc.status && strings.Contains(e.Message, tc.says)
-			}
-			mu.Unlock()
-			if !said {
-				t.Errorf("no %s event of revision 2 saying %q in %+v", tc.status, tc.says, events)
+			said := events.where(func(e cluster.Event) bool {
+				return e.Type == cluster.EventRevision && e.Revision == 2 && e.Step == tc.status && strings.Contains(e.Message, tc.says)
+			})
+			if len(said) == 0 {
+				t.Errorf("no %s event of revision 2 saying %q in %+v", tc.status, tc.says, events.all())
 			}
 			ft.mu.Lock()
 			if len(ft.since) != 2 || !ft.since[0].Equal(started) || !ft.since[1].Equal(started) {

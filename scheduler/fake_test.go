@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -131,22 +130,15 @@ func TestFakeFailedDeployLeavesOldServing(t *testing.T) {
 		{crashImage, cluster.EDEPLOY, "stopped right after it started"},
 		{absentImage, cluster.EHOST, "no such image"},
 	} {
-		var steps []string
-		var mu sync.Mutex
+		var st progressLog
 		_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: tc.image, Count: 2,
-			HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(500 * time.Millisecond)}}, func(p cluster.Progress) {
-			mu.Lock()
-			steps = append(steps, p.Step)
-			mu.Unlock()
-		})
+			HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(500 * time.Millisecond)}}, st.report)
 		if cluster.ErrorCode(err) != tc.code || !strings.Contains(cluster.ErrorMessage(err), tc.says) {
 			t.Fatalf("deploy of %s: %v, want %s saying %q", tc.image, err, tc.code, tc.says)
 		}
-		mu.Lock()
-		if steps[len(steps)-1] != "failed" || strings.Contains(strings.Join(steps, " "), "unrouted") {
+		if steps := st.steps(); steps[len(steps)-1] != "failed" || strings.Contains(strings.Join(steps, " "), "unrouted") {
 			t.Errorf("deploy of %s reported %v: want it to end with failed and unroute nothing", tc.image, steps)
 		}
-		mu.Unlock()
 		if got := c.Routed(t, app); strings.Join(got, ",") != strings.Join(first.Instances, ",") {
 			t.Fatalf("after the failed deploy of %s routed %v, want the first %v", tc.image, got, first.Instances)
 		}
