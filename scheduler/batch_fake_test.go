@@ -13,36 +13,6 @@ import (
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
-// steps records a rollout's progress; onStep, when set, runs inside the
-// report, while the executor waits.
-type steps struct {
-	mu     sync.Mutex
-	lines  []cluster.Progress
-	onStep func(cluster.Progress)
-}
-
-func (s *steps) report(p cluster.Progress) {
-	s.mu.Lock()
-	s.lines = append(s.lines, p)
-	f := s.onStep
-	s.mu.Unlock()
-	if f != nil {
-		f(p)
-	}
-}
-
-func (s *steps) messages(step string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, p := range s.lines {
-		if p.Step == step {
-			out = append(out, p.Message)
-		}
-	}
-	return out
-}
-
 // sampleRunning counts the app's running containers every millisecond
 // until stop is called, which returns the most seen at once.
 func sampleRunning(c *FakeCluster, app string) (stop func() int) {
@@ -78,7 +48,7 @@ func revisionsRunning(c *FakeCluster, app string) map[int]int {
 func TestFakeBatchedDeploy(t *testing.T) {
 	c, app := mustOpenFakeApp(t, "batch.example.com", 4)
 
-	var st steps
+	var st progressLog
 	stop := sampleRunning(c, app)
 	res, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2, Batch: 1,
 		HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(2 * time.Second)}}, st.report)
@@ -114,7 +84,7 @@ func TestFakeBatchSettingAndCountChange(t *testing.T) {
 	if _, err := c.UpdateSettings(context.Background(), app, func(a *cluster.App) { a.Batch = 1 }); err != nil {
 		t.Fatal(err)
 	}
-	var st steps
+	var st progressLog
 	stop := sampleRunning(c, app)
 	if _, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2, Count: 3,
 		HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(2 * time.Second)}}, st.report); err != nil {
@@ -126,7 +96,7 @@ func TestFakeBatchSettingAndCountChange(t *testing.T) {
 	if got := st.messages("batch"); len(got) != 3 || got[2] != "batch 3/3: starting 1 new, then retiring 0 old" {
 		t.Errorf("batch steps %q", got)
 	}
-	var env steps
+	var env progressLog
 	if _, err := c.SetEnv(context.Background(), app, "COLOR", "blue", env.report); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +116,7 @@ func TestFakeFailedBatchRestoresOldRevision(t *testing.T) {
 	t.Parallel()
 	c, app := mustOpenFakeApp(t, "batchfail.example.com", 4)
 
-	st := steps{}
+	st := progressLog{}
 	var inBatch3 atomic.Bool
 	st.onStep = func(p cluster.Progress) {
 		if p.Step == "batch" && strings.HasPrefix(p.Message, "batch 3/4") {
@@ -219,7 +189,7 @@ func TestFakePerAppDrain(t *testing.T) {
 	app := c.App(t, "drain.example.com")
 	c.MustDeploy(t, app, goodImage, 1)
 	deploy := func() []string {
-		var st steps
+		var st progressLog
 		if _, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2}, st.report); err != nil {
 			t.Fatal(err)
 		}

@@ -94,10 +94,7 @@ func TestPlanBatch(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := summarizeOp(PlanBatch(tc.o, rev3, tc.old, tc.b))
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("got %+v, want %+v", got, tc.want)
-			}
+			wantPlan(t, PlanBatch(tc.o, rev3, tc.old, tc.b), tc.want)
 		})
 	}
 }

@@ -42,3 +42,43 @@ func TestContainerViewsFollowDockerEvents(t *testing.T) {
 		},
 	})
 }
+
+// A container on a host added a moment ago dies: its event stream is
+// already open, so the instance leaves the table at once. The reconcile
+// interval is a minute, so only the event can explain a prompt unroute.
+func TestNewHostsEventsAreWatchedAtOnce(t *testing.T) {
+	t.Parallel()
+	c := MustOpenCluster(t)
+	host := c.Hosts[2]
+	if err := c.DB.RemoveHost(host); err != nil {
+		t.Fatal(err)
+	}
+	app := c.App(t, "newhost")
+	c.MustDeploy(t, app, testenv.Image(t, "1"), 1)
+
+	r := runReconciler(t, c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Minute, Grace: time.Minute})
+	testenv.Eventually(t, 30*time.Second, "the first pass", func() bool { _, n := r.LastPass(); return n >= 1 })
+
+	if err := c.AddHost(context.Background(), host); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := c.DB.App(app)
+	ct, err := c.Engines.Run(context.Background(), cluster.ContainerSpec{
+		App: app, Revision: a.Revision, Host: host, Controller: c.DB.ControllerID(), Image: a.Image, Port: 3000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := cluster.Instance{ID: ct.ID, App: app, Revision: a.Revision, Host: host, Port: ct.Port, Routed: true, Started: time.Now().UTC()}
+	if err := c.DB.PutInstance(inst); err != nil {
+		t.Fatal(err)
+	}
+	if !contains(c.Routed(t, app), inst.Addr()) {
+		t.Fatalf("%s not routed after recording it", inst.Addr())
+	}
+	testenv.Docker(t, "kill", ct.ID)
+	took := testenv.Eventually(t, 20*time.Second, "the dead instance on the new host unrouted", func() bool {
+		return !contains(c.Routed(t, app), inst.Addr())
+	})
+	t.Logf("unrouted %s after the kill", took.Round(time.Millisecond))
+}

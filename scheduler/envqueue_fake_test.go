@@ -126,13 +126,8 @@ func TestFakeEnvChangesSentTogether(t *testing.T) {
 // its batch are still applied.
 func TestFakeEnvWaitIsBounded(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	var events []cluster.Event
-	c := MustOpenFakeCluster(t, scheduler.Config{EnvWait: 300 * time.Millisecond, Events: func(e cluster.Event) {
-		mu.Lock()
-		events = append(events, e)
-		mu.Unlock()
-	}})
+	var events eventLog
+	c := MustOpenFakeCluster(t, scheduler.Config{EnvWait: 300 * time.Millisecond, Events: events.add})
 	app := c.App(t, "bounded.example.com")
 	c.MustDeploy(t, app, goodImage, 2)
 	first := sendEnv(c, app, "A", "1", true)
@@ -143,14 +138,11 @@ func TestFakeEnvWaitIsBounded(t *testing.T) {
 	if cluster.ErrorCode(late.err) != cluster.ECONFLICT || !strings.Contains(msg, "revision 2") || !strings.Contains(msg, "LATE was not changed") {
 		t.Fatalf("a change that waited too long = %+v, %v; want ECONFLICT naming revision 2 and LATE", late.res, late.err)
 	}
-	mu.Lock()
-	waited := false
-	for _, e := range events {
-		waited = waited || (e.Type == cluster.EventDeploy && e.Step == "waiting" && e.App == app && e.Revision == 2 && strings.Contains(e.Message, "LATE"))
-	}
-	mu.Unlock()
-	if !waited {
-		t.Errorf("events %+v lack the wait of LATE for revision 2", events)
+	waited := events.where(func(e cluster.Event) bool {
+		return e.Type == cluster.EventDeploy && e.Step == "waiting" && e.App == app && e.Revision == 2 && strings.Contains(e.Message, "LATE")
+	})
+	if len(waited) == 0 {
+		t.Errorf("events %+v lack the wait of LATE for revision 2", events.all())
 	}
 	close(first.released)
 	first.await(t, first.done, "answer")
@@ -285,19 +277,14 @@ func TestFakeEnvChangesWithoutInstances(t *testing.T) {
 		const n = 20
 		var wg sync.WaitGroup
 		errs := make([]error, n)
-		var mu sync.Mutex
-		var steps []string
+		var st progressLog
 		for i := range n {
 			wg.Go(func() {
-				_, errs[i] = c.SetEnv(context.Background(), app, fmt.Sprintf("K%d", i), "v", func(p cluster.Progress) {
-					mu.Lock()
-					steps = append(steps, p.Step)
-					mu.Unlock()
-				})
+				_, errs[i] = c.SetEnv(context.Background(), app, fmt.Sprintf("K%d", i), "v", st.report)
 			})
 		}
 		wg.Wait()
-		if len(steps) != 0 {
+		if steps := st.steps(); len(steps) != 0 {
 			t.Errorf("%s: changes that are only stored reported %v", tc.name, steps)
 		}
 		for i, err := range errs {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -131,22 +130,15 @@ func TestFakeFailedDeployLeavesOldServing(t *testing.T) {
 		{crashImage, cluster.EDEPLOY, "stopped right after it started"},
 		{absentImage, cluster.EHOST, "no such image"},
 	} {
-		var steps []string
-		var mu sync.Mutex
+		var st progressLog
 		_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: tc.image, Count: 2,
-			HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(500 * time.Millisecond)}}, func(p cluster.Progress) {
-			mu.Lock()
-			steps = append(steps, p.Step)
-			mu.Unlock()
-		})
+			HealthCheck: cluster.HealthCheck{Timeout: cluster.Duration(500 * time.Millisecond)}}, st.report)
 		if cluster.ErrorCode(err) != tc.code || !strings.Contains(cluster.ErrorMessage(err), tc.says) {
 			t.Fatalf("deploy of %s: %v, want %s saying %q", tc.image, err, tc.code, tc.says)
 		}
-		mu.Lock()
-		if steps[len(steps)-1] != "failed" || strings.Contains(strings.Join(steps, " "), "unrouted") {
+		if steps := st.steps(); steps[len(steps)-1] != "failed" || strings.Contains(strings.Join(steps, " "), "unrouted") {
 			t.Errorf("deploy of %s reported %v: want it to end with failed and unroute nothing", tc.image, steps)
 		}
-		mu.Unlock()
 		if got := c.Routed(t, app); strings.Join(got, ",") != strings.Join(first.Instances, ",") {
 			t.Fatalf("after the failed deploy of %s routed %v, want the first %v", tc.image, got, first.Instances)
 		}
@@ -179,6 +171,39 @@ func TestFakeDeployPlacesByObservedCapacity(t *testing.T) {
 	c.MustDeploy(t, other, goodImage, 1)
 	if running := c.Running(other); len(running) != 1 || running[0].Host != fakeHosts[1] {
 		t.Fatalf("running %+v, want one instance on %s: %s is down", running, fakeHosts[1], fakeHosts[2])
+	}
+}
+
+// TestMemoryReservationsFillHosts (fast tier): with 1 GiB per host, three
+// deploys of 512m x3 fit two apps' worth, the third is refused with 503
+// and the figures, and scaling an app down frees its reservations.
+func TestMemoryReservationsFillHosts(t *testing.T) {
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	for _, h := range fakeHosts {
+		c.Engines.SetFreeMemory(h, 1<<30)
+	}
+	deploy := func(app string) error {
+		if _, err := c.DB.CreateApp(app); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage, Count: 3, Memory: 512 << 20}, nil)
+		return err
+	}
+	for _, app := range []string{"a.example.com", "b.example.com"} {
+		if err := deploy(app); err != nil {
+			t.Fatalf("deploy %s: %v", app, err)
+		}
+	}
+	err := deploy("c.example.com")
+	if cluster.ErrorCode(err) != cluster.EUNAVAILABLE || !strings.Contains(cluster.ErrorMessage(err), "needs 512m per instance x3 and 3 fit on no host") ||
+		!strings.Contains(cluster.ErrorMessage(err), "127.0.0.1 0, 127.0.0.2 0, 127.0.0.3 0") {
+		t.Fatalf("third deploy: %v, want 503 with the figures", err)
+	}
+	if _, err := c.Scale(context.Background(), "a.example.com", 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := deploy("c.example.com"); err != nil {
+		t.Fatalf("deploy after a scale down freed the memory: %v", err)
 	}
 }
 

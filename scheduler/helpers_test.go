@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -133,4 +134,89 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// progressLog records a rollout's progress steps; onStep, when set, runs
+// inside the report, while the executor waits.
+type progressLog struct {
+	mu     sync.Mutex // guards lines
+	lines  []cluster.Progress
+	onStep func(cluster.Progress)
+}
+
+// report is the progress function of the rollout it records.
+func (l *progressLog) report(p cluster.Progress) {
+	l.mu.Lock()
+	l.lines = append(l.lines, p)
+	f := l.onStep
+	l.mu.Unlock()
+	if f != nil {
+		f(p)
+	}
+}
+
+// all returns the steps reported so far.
+func (l *progressLog) all() []cluster.Progress {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]cluster.Progress(nil), l.lines...)
+}
+
+// steps returns the names of the steps reported so far, in order.
+func (l *progressLog) steps() []string {
+	var out []string
+	for _, p := range l.all() {
+		out = append(out, p.Step)
+	}
+	return out
+}
+
+// messages returns the messages of the steps named step.
+func (l *progressLog) messages(step string) []string {
+	var out []string
+	for _, p := range l.with(step, "") {
+		out = append(out, p.Message)
+	}
+	return out
+}
+
+// with returns the steps named step whose message contains says.
+func (l *progressLog) with(step, says string) []cluster.Progress {
+	var out []cluster.Progress
+	for _, p := range l.all() {
+		if p.Step == step && strings.Contains(p.Message, says) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// eventLog records the events a scheduler emits (its Config.Events).
+type eventLog struct {
+	mu     sync.Mutex // guards events
+	events []cluster.Event
+}
+
+func (l *eventLog) add(e cluster.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+// all returns the events emitted so far.
+func (l *eventLog) all() []cluster.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]cluster.Event(nil), l.events...)
+}
+
+// where returns the events emitted so far that keep is true of.
+func (l *eventLog) where(keep func(cluster.Event) bool) []cluster.Event {
+	var out []cluster.Event
+	for _, e := range l.all() {
+		if keep(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }

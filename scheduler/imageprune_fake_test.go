@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,55 +13,14 @@ import (
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
-// recordedSteps collects a rollout's progress steps.
-type recordedSteps struct {
-	mu    sync.Mutex // guards steps
-	steps []cluster.Progress
-}
-
-func (r *recordedSteps) add(p cluster.Progress) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.steps = append(r.steps, p)
-}
-
-// with returns the steps named step whose message contains says.
-func (r *recordedSteps) with(step, says string) []cluster.Progress {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []cluster.Progress
-	for _, p := range r.steps {
-		if p.Step == step && strings.Contains(p.Message, says) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// prunedEvents collects the host events of image pruning.
-type prunedEvents struct {
-	mu     sync.Mutex // guards events
-	events []cluster.Event
-}
-
-func (p *prunedEvents) add(e cluster.Event) {
-	if e.Type != cluster.EventHost || e.Step != "pruned" {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.events = append(p.events, e)
-}
-
-// saying returns the hosts of the events whose message contains says.
-func (p *prunedEvents) saying(says string) map[string]bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// prunedOn returns the hosts of the image pruning events whose message
+// contains says.
+func prunedOn(events *eventLog, says string) map[string]bool {
 	out := map[string]bool{}
-	for _, e := range p.events {
-		if strings.Contains(e.Message, says) {
-			out[e.Host] = true
-		}
+	for _, e := range events.where(func(e cluster.Event) bool {
+		return e.Type == cluster.EventHost && e.Step == "pruned" && strings.Contains(e.Message, says)
+	}) {
+		out[e.Host] = true
 	}
 	return out
 }
@@ -86,7 +44,7 @@ func hostImagesAre(t *testing.T, c *FakeCluster, what string, want ...string) {
 // younger one stays, and a rollback to the first revision pulls its image
 // again, says so, and succeeds.
 func TestFakeImagePruning(t *testing.T) {
-	var pruned prunedEvents
+	var pruned eventLog
 	c := MustOpenFakeCluster(t, scheduler.Config{KeepImages: 2, Events: pruned.add})
 	var images []string
 	for i := 1; i <= 5; i++ {
@@ -105,7 +63,7 @@ func TestFakeImagePruning(t *testing.T) {
 	c.MustDeploy(t, app, images[4], len(fakeHosts))
 	hostImagesAre(t, c, "the images of revisions 4 and 5 alone on every host", images[3], images[4])
 	testenv.Eventually(t, 30*time.Second, "a host event saying "+images[2]+" was pruned, on every host", func() bool {
-		return len(pruned.saying(images[2])) == len(fakeHosts)
+		return len(prunedOn(&pruned, images[2])) == len(fakeHosts)
 	})
 	testenv.Eventually(t, 30*time.Second, "the old task container removed", func() bool {
 		left := map[string]bool{}
@@ -115,13 +73,13 @@ func TestFakeImagePruning(t *testing.T) {
 		return !left[oldTask] && left[youngTask]
 	})
 
-	var back recordedSteps
-	res, err := c.Rollback(context.Background(), app, 1, back.add)
+	var back progressLog
+	res, err := c.Rollback(context.Background(), app, 1, back.report)
 	if err != nil {
 		t.Fatalf("rollback to revision 1: %v", err)
 	}
 	if got := back.with("pulling", "pulling it again from registry.example"); len(got) != len(fakeHosts) {
-		t.Errorf("the rollback said it pulled %s again on %d hosts, want %d: %+v", images[0], len(got), len(fakeHosts), back.steps)
+		t.Errorf("the rollback said it pulled %s again on %d hosts, want %d: %+v", images[0], len(got), len(fakeHosts), back.all())
 	}
 	if len(res.Instances) != len(fakeHosts) {
 		t.Errorf("rollback answered %v", res.Instances)

@@ -47,13 +47,13 @@ func TestImagePruning(t *testing.T) {
 		return c.ImageDisk(context.Background())[host] > 0
 	})
 
-	var back recordedSteps
-	res, err := c.Rollback(context.Background(), app, 1, back.add)
+	var back progressLog
+	res, err := c.Rollback(context.Background(), app, 1, back.report)
 	if err != nil {
 		t.Fatalf("rollback to revision 1, whose image was pruned: %v", err)
 	}
 	if again := back.with("pulling", "pulling it again from "+testenv.Registry(t)); len(again) != 1 {
-		t.Errorf("the rollback's progress does not say it pulls %s again: %+v", refs[0], back.steps)
+		t.Errorf("the rollback's progress does not say it pulls %s again: %+v", refs[0], back.all())
 	}
 	mustAnswer(t, res.Instances, "/ping", "pong")
 	if got := imageID(t, refs[0]); got != ids[0] {

@@ -15,9 +15,9 @@ import (
 // jobCounts counts the job runs an Observer is told of, and the job
 // events emitted.
 type jobCounts struct {
-	mu     sync.Mutex
+	mu     sync.Mutex     // guards runs
 	runs   map[string]int // app/job/outcome -> count
-	events []cluster.Event
+	events eventLog
 }
 
 func (c *jobCounts) Deploy(string, time.Duration) {}
@@ -29,12 +29,9 @@ func (c *jobCounts) JobRun(app, job, outcome string) {
 }
 
 func (c *jobCounts) event(e cluster.Event) {
-	if e.Type != cluster.EventJob {
-		return
+	if e.Type == cluster.EventJob {
+		c.events.add(e)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.events = append(c.events, e)
 }
 
 func (c *jobCounts) count(key string) int {
@@ -44,15 +41,7 @@ func (c *jobCounts) count(key string) int {
 }
 
 func (c *jobCounts) steps(step string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, e := range c.events {
-		if e.Step == step {
-			n++
-		}
-	}
-	return n
+	return len(c.events.where(func(e cluster.Event) bool { return e.Step == step }))
 }
 
 // jobCluster is a fake cluster with a deployed app and a job of it.

@@ -81,9 +81,7 @@ func TestPlanReservesMemory(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := PlanDeploy(tt.o, tt.rev)
-			if got := summarizeOp(p); !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("plan = %+v\nwant   %+v", got, tt.want)
-			}
+			wantPlan(t, p, tt.want)
 			var addrs []string
 			var free []int64
 			for _, h := range p.Free {

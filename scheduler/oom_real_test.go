@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,16 +22,11 @@ import (
 func TestKilledForMemoryEmitsAnEvent(t *testing.T) {
 	t.Parallel()
 	c := MustOpenCluster(t)
-	var mu sync.Mutex
-	var events []cluster.Event
+	var events eventLog
 	s := scheduler.New(c.DB, c.Engines, scheduler.Config{
 		Controller: c.DB.ControllerID(), Drain: 300 * time.Millisecond, StopTimeout: 2 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Events: func(e cluster.Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			events = append(events, e)
-		},
+		Events: events.add,
 	})
 	app := c.App(t, "oomevent")
 	res, err := s.Deploy(context.Background(), app, cluster.DeployRequest{Image: testenv.Image(t, "1"), Count: 2, Memory: 64 << 20}, nil)
@@ -50,15 +44,7 @@ func TestKilledForMemoryEmitsAnEvent(t *testing.T) {
 		}
 	}
 	oom := func() []cluster.Event {
-		mu.Lock()
-		defer mu.Unlock()
-		var out []cluster.Event
-		for _, e := range events {
-			if e.Type == cluster.EventInstance && e.Step == "oom" {
-				out = append(out, e)
-			}
-		}
-		return out
+		return events.where(func(e cluster.Event) bool { return e.Type == cluster.EventInstance && e.Step == "oom" })
 	}
 	testenv.Eventually(t, 60*time.Second, "an oom event", func() bool { return len(oom()) > 0 })
 	testenv.Eventually(t, 60*time.Second, "the killed instance replaced", func() bool {

@@ -38,9 +38,7 @@ func TestPlanPinned(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := summarizeOp(PlanDeploy(tt.o, tt.rev)); !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got %+v, want %+v", got, tt.want)
-			}
+			wantPlan(t, PlanDeploy(tt.o, tt.rev), tt.want)
 		})
 	}
 }

@@ -28,6 +28,14 @@ func summarizeOp(p Plan) opPlan {
 	return opPlan{Start: p.Start, Unplaced: p.Unplaced, Retire: retire, Replace: p.Replace, Urgent: p.Urgent}
 }
 
+// wantPlan fails the test when p, summarized, is not want.
+func wantPlan(tb testing.TB, p Plan, want opPlan) {
+	tb.Helper()
+	if got := summarizeOp(p); !reflect.DeepEqual(got, want) {
+		tb.Fatalf("plan = %+v\nwant   %+v", got, want)
+	}
+}
+
 // cluster3 is three hosts that answer, each with the same free memory.
 var cluster3 = []HostLoad{{Addr: "10.0.0.1", FreeMemory: 1 << 30}, {Addr: "10.0.0.2", FreeMemory: 1 << 30}, {Addr: "10.0.0.3", FreeMemory: 1 << 30}}
 
@@ -84,9 +92,7 @@ func TestPlanDeploy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := PlanDeploy(tt.o, tt.rev)
-			if got := summarizeOp(p); !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("plan = %+v\nwant   %+v", got, tt.want)
-			}
+			wantPlan(t, p, tt.want)
 			if p.Revision != tt.rev || p.App != "a.example.com" {
 				t.Fatalf("plan runs %+v of %q, want the new revision of a.example.com", p.Revision, p.App)
 			}
@@ -114,9 +120,7 @@ func TestPlanScale(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := summarizeOp(PlanScale(tt.o, tt.count)); !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("plan = %+v\nwant   %+v", got, tt.want)
-			}
+			wantPlan(t, PlanScale(tt.o, tt.count), tt.want)
 		})
 	}
 }
@@ -141,9 +145,7 @@ func TestPlanDrain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := summarizeOp(PlanDrain(tt.o, tt.host)); !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("plan = %+v\nwant   %+v", got, tt.want)
-			}
+			wantPlan(t, PlanDrain(tt.o, tt.host), tt.want)
 		})
 	}
 }
@@ -165,9 +167,7 @@ func TestPlanRebalance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := summarizeOp(PlanRebalance(tt.o)); !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("plan = %+v\nwant   %+v", got, tt.want)
-			}
+			wantPlan(t, PlanRebalance(tt.o), tt.want)
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,24 +11,6 @@ import (
 	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
-
-// stepList records the progress steps of a rollout.
-type stepList struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (s *stepList) add(p cluster.Progress) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.list = append(s.list, p.Step)
-}
-
-func (s *stepList) get() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.list...)
-}
 
 func ids(cts []cluster.Container) []string {
 	var out []string
@@ -47,13 +28,13 @@ func TestReleaseFailureTouchesNothing(t *testing.T) {
 	before, routedBefore := ids(c.Running(app)), c.Routed(t, app)
 	runs := c.Engines.Calls()["Run"]
 
-	var st stepList
-	_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2, Release: []string{"exit", "3"}}, st.add)
+	var st progressLog
+	_, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage2, Release: []string{"exit", "3"}}, st.report)
 	if cluster.ErrorCode(err) != cluster.EDEPLOY || !strings.Contains(cluster.ErrorMessage(err), "exited with code 3") ||
 		!strings.Contains(cluster.ErrorMessage(err), "exiting with status 3") {
 		t.Fatalf("deploy with a release exiting 3: %v; want a deploy error with the exit code and the output", err)
 	}
-	if got := st.get(); !slices.Contains(got, "release") || slices.Contains(got, "starting") || slices.Contains(got, "released") {
+	if got := st.steps(); !slices.Contains(got, "release") || slices.Contains(got, "starting") || slices.Contains(got, "released") {
 		t.Errorf("steps %v; want release, and nothing started", got)
 	}
 	if got := ids(c.Running(app)); !slices.Equal(got, before) {
@@ -85,11 +66,11 @@ func TestReleaseRunsOncePerDeploy(t *testing.T) {
 	tasks := func() int { return c.Engines.Calls()["RunTask"] }
 	hc := cluster.HealthCheck{Timeout: cluster.Duration(2 * time.Second)}
 
-	var st stepList
-	if _, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage, Count: 2, HealthCheck: hc, Release: []string{"echo", "migrated"}}, st.add); err != nil {
+	var st progressLog
+	if _, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: goodImage, Count: 2, HealthCheck: hc, Release: []string{"echo", "migrated"}}, st.report); err != nil {
 		t.Fatal(err)
 	}
-	got := st.get()
+	got := st.steps()
 	if tasks() != 1 {
 		t.Fatalf("release ran %d times in one deploy; want once", tasks())
 	}

@@ -54,6 +54,42 @@ func testFinishRevision(t *testing.T, open Opener) {
 	}
 }
 
+// testAppSettingsKept: an app's settings are kept by a deploy that
+// succeeds (a revision does not hold them) and by a reopen, and a zero
+// stop timeout or drain stays set (zero), apart from unset (nil).
+func testAppSettingsKept(t *testing.T, open Opener) {
+	d, err := open(true)
+	must(t, err)
+	must(t, errOf(d.CreateApp("s.example.com")))
+	zero, five := cluster.Duration(0), cluster.Duration(5*time.Second)
+	must(t, errOf(d.UpdateApp("s.example.com", func(a *cluster.App) error {
+		a.Batch, a.StopTimeout, a.Drain = 2, &zero, &five
+		return nil
+	})))
+	rev := &cluster.Revision{App: "s.example.com", Image: "app:1", Count: 4, Port: 3000, Status: cluster.StatusDeploying}
+	must(t, d.CreateRevision(rev))
+	must(t, errOf(d.FinishRevision("s.example.com", rev.Number, cluster.StatusSucceeded, "")))
+	check := func(when string, a *cluster.App) {
+		t.Helper()
+		if a.Batch != 2 || a.StopTimeout == nil || *a.StopTimeout != 0 || a.Drain == nil || a.Drain.D() != 5*time.Second || a.Count != 4 {
+			t.Fatalf("%s: batch %d, stop timeout %v, drain %v, count %d; want 2, 0s, 5s, 4", when, a.Batch, a.StopTimeout, a.Drain, a.Count)
+		}
+	}
+	a, err := d.App("s.example.com")
+	must(t, err)
+	check("after a deploy", a)
+	must(t, d.Close())
+	d, err = open(false)
+	must(t, err)
+	defer d.Close()
+	a, err = d.App("s.example.com")
+	must(t, err)
+	check("after a reopen", a)
+	all, err := d.AllApps()
+	must(t, err)
+	check("in AllApps", all[0])
+}
+
 // testDeleteApp deletes an app with more revisions and instances than one
 // etcd Txn could delete key by key.
 func testDeleteApp(t *testing.T, open Opener) {
@@ -127,6 +163,36 @@ func testHistoryLimit(t *testing.T, open Opener) {
 	}
 	if revs[0].Number != 4*16 {
 		t.Errorf("newest kept = %d, want %d", revs[0].Number, 4*16)
+	}
+}
+
+// testRecordOOM counts kills for memory on one revision, keeps the latest
+// time, and leaves the app and the other revisions alone.
+func testRecordOOM(t *testing.T, open Opener) {
+	const app = "oom.example.com"
+	d := mustOpenWithApps(t, open, app)
+	r1 := &cluster.Revision{App: app, Image: "img:1", Count: 2, Port: 80, Memory: 64 << 20, CPUs: 0.5, Status: cluster.StatusDeploying}
+	must(t, d.CreateRevision(r1))
+	_, err := d.FinishRevision(app, r1.Number, cluster.StatusSucceeded, "")
+	must(t, err)
+	r2 := &cluster.Revision{App: app, Image: "img:2", Count: 2, Port: 80, Status: cluster.StatusDeploying}
+	must(t, d.CreateRevision(r2))
+	t1 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	must(t, d.RecordOOM(app, r1.Number, t1.Add(time.Minute)))
+	must(t, d.RecordOOM(app, r1.Number, t1)) // reported late: the latest time stays
+	got, err := d.Revision(app, r1.Number)
+	must(t, err)
+	if got.OOMKills != 2 || !got.LastOOM.Equal(t1.Add(time.Minute)) || got.Memory != 64<<20 || got.CPUs != 0.5 || got.Status != cluster.StatusSucceeded {
+		t.Fatalf("revision 1 = %+v, want 2 kills, the last at %s, its limits and status kept", got, t1.Add(time.Minute))
+	}
+	if other, _ := d.Revision(app, r2.Number); other.OOMKills != 0 || !other.LastOOM.IsZero() || other.Status != cluster.StatusDeploying {
+		t.Fatalf("revision 2 = %+v, want untouched", other)
+	}
+	if a, _ := d.App(app); a.Revision != r1.Number || a.Memory != 64<<20 {
+		t.Fatalf("app = %+v, want revision 1 with its memory limit", a)
+	}
+	if err := d.RecordOOM(app, 9, t1); cluster.ErrorCode(err) != cluster.ENOTFOUND {
+		t.Fatalf("RecordOOM of revision 9: %v, want ENOTFOUND", err)
 	}
 }
 
