@@ -2,7 +2,10 @@ package scheduler
 
 import (
 	"hash/fnv"
+	"maps"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -12,6 +15,14 @@ import (
 // sent. Hosts are staggered over the passes, so one pass lists about
 // 1/relistEvery of them.
 const relistEvery = 12
+
+// endedKeep is how long a death or removal an event reported is applied
+// again on top of each full list of its host. Docker sends a container's
+// die event before the state its list reads is updated, so a list asked
+// for just after the event may still show the container running; without
+// this, the list would bring a dead instance back to life in the view,
+// and no later event would correct it.
+const endedKeep = 10 * time.Second
 
 // containerViews holds each host's containers as its Docker event stream
 // reports them, so a reconcile pass reads memory instead of listing (and
@@ -23,6 +34,7 @@ const relistEvery = 12
 type containerViews struct {
 	mu    sync.Mutex // guards hosts and every containerView in it
 	hosts map[string]*containerView
+	now   func() time.Time // the clock of endedKeep
 }
 
 type containerView struct {
@@ -33,6 +45,16 @@ type containerView struct {
 	listing    bool   // a list is in flight: updates are kept in pending
 	listGen    uint64 // the generation the list in flight began in
 	pending    []viewUpdate
+	// ended holds the deaths and removals applied within endedKeep, by
+	// container id (see endedKeep); a later start of the container drops
+	// its entry.
+	ended map[string]endedUpdate
+}
+
+// endedUpdate is a death or removal, with when it was applied.
+type endedUpdate struct {
+	u  viewUpdate
+	at time.Time
 }
 
 // viewUpdate is one event's effect on a view: the container as inspected
@@ -44,13 +66,15 @@ type viewUpdate struct {
 	Ct   cluster.Container // the container as inspected, when neither
 }
 
-func newContainerViews() *containerViews { return &containerViews{hosts: map[string]*containerView{}} }
+func newContainerViews() *containerViews {
+	return &containerViews{hosts: map[string]*containerView{}, now: time.Now}
+}
 
 // get returns host's view, creating it; v.mu held.
 func (v *containerViews) get(host string) *containerView {
 	hv := v.hosts[host]
 	if hv == nil {
-		hv = &containerView{containers: map[string]cluster.Container{}}
+		hv = &containerView{containers: map[string]cluster.Container{}, ended: map[string]endedUpdate{}}
 		v.hosts[host] = hv
 	}
 	return hv
@@ -97,6 +121,11 @@ func (v *containerViews) apply(host string, u viewUpdate) {
 	if hv.listing {
 		hv.pending = append(hv.pending, u)
 	}
+	if u.Dead || u.Gone {
+		hv.ended[u.ID] = endedUpdate{u, v.now()}
+	} else {
+		delete(hv.ended, u.ID)
+	}
 	if !hv.applyLocked(u) && !hv.listing {
 		// A death of a container the view never saw: its start was missed.
 		// (During a list, the list or a pending update may hold it.)
@@ -132,9 +161,11 @@ func (v *containerViews) beginList(host string) {
 }
 
 // endList replaces host's view with list (when err is nil), applies on top
-// the updates that arrived while it was taken, and makes the view live when
-// the stream stayed open throughout.
-func (v *containerViews) endList(host string, list []cluster.Container, err error) {
+// the deaths and removals of the last endedKeep and the updates that
+// arrived while it was taken, makes the view live when the stream stayed
+// open throughout, and returns the view's containers: what a pass must
+// judge, rather than the list.
+func (v *containerViews) endList(host string, list []cluster.Container, err error) []cluster.Container {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	hv := v.get(host)
@@ -142,16 +173,25 @@ func (v *containerViews) endList(host string, list []cluster.Container, err erro
 	hv.listing, hv.pending = false, nil
 	if err != nil {
 		hv.live = false
-		return
+		return nil
 	}
 	hv.containers = make(map[string]cluster.Container, len(list))
 	for _, ct := range list {
 		hv.containers[ct.ID] = ct
 	}
+	now := v.now()
+	for id, e := range hv.ended {
+		if now.Sub(e.at) > endedKeep {
+			delete(hv.ended, id)
+			continue
+		}
+		hv.applyLocked(e.u) // the list may have been read before Docker's own state caught up
+	}
 	for _, u := range pending {
 		hv.applyLocked(u) // a death the list does not hold: it is gone already
 	}
 	hv.live = hv.streaming && hv.generation == hv.listGen
+	return slices.Collect(maps.Values(hv.containers))
 }
 
 // snapshot returns host's containers, in no particular order (as List),

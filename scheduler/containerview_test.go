@@ -2,8 +2,12 @@ package scheduler
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/longshoreman/longshoreman/cluster"
 )
@@ -17,6 +21,7 @@ type viewStep struct {
 	endList            []cluster.Container
 	endListErr         error
 	ended              bool // endList is a step (with an empty list when endList is nil)
+	wait               time.Duration
 }
 
 func running(id string, port int) cluster.Container {
@@ -61,13 +66,35 @@ func TestContainerViewSequences(t *testing.T) {
 		{name: "list failed", steps: []viewStep{{open: true}, {beginList: true}, {ended: true, endListErr: errors.New("host down")}}, live: false},
 		{name: "death of a container never seen", steps: []viewStep{{open: true}, {beginList: true}, {ended: true, endList: []cluster.Container{a}},
 			{update: &viewUpdate{ID: "x", Dead: true}}}, live: false},
+		// Docker sends die before the state its list reads is updated: a list
+		// asked for just after the event may still show the container running.
+		{name: "death just before a list that still shows it running", steps: []viewStep{{open: true}, {beginList: true},
+			{ended: true, endList: []cluster.Container{a, b}}, {update: &viewUpdate{ID: "a", Dead: true}},
+			{beginList: true}, {ended: true, endList: []cluster.Container{a, b}}},
+			live: true, want: []cluster.Container{deadA, b}},
+		{name: "removal just before a list that still shows it", steps: []viewStep{{open: true}, {beginList: true},
+			{ended: true, endList: []cluster.Container{a, b}}, {update: &viewUpdate{ID: "a", Gone: true}},
+			{beginList: true}, {ended: true, endList: []cluster.Container{a, b}}},
+			live: true, want: []cluster.Container{b}},
+		{name: "started again after its death", steps: []viewStep{{open: true}, {beginList: true},
+			{ended: true, endList: []cluster.Container{a, b}}, {update: &viewUpdate{ID: "a", Dead: true}}, {update: &viewUpdate{ID: "a", Ct: a}},
+			{beginList: true}, {ended: true, endList: []cluster.Container{a, b}}},
+			live: true, want: []cluster.Container{a, b}},
+		{name: "a death long before the list: the list holds", steps: []viewStep{{open: true}, {beginList: true},
+			{ended: true, endList: []cluster.Container{a, b}}, {update: &viewUpdate{ID: "a", Dead: true}}, {wait: endedKeep + time.Second},
+			{beginList: true}, {ended: true, endList: []cluster.Container{a, b}}},
+			live: true, want: []cluster.Container{a, b}},
 		{name: "inspect failed", steps: []viewStep{{open: true}, {beginList: true}, {ended: true, endList: []cluster.Container{a}}, {stale: true}}, live: false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			v := newContainerViews()
+			now := time.Now()
+			v.now = func() time.Time { return now }
 			for _, s := range tc.steps {
 				switch {
+				case s.wait > 0:
+					now = now.Add(s.wait)
 				case s.open:
 					v.streamOpened("h")
 				case s.close:
@@ -79,7 +106,15 @@ func TestContainerViewSequences(t *testing.T) {
 				case s.beginList:
 					v.beginList("h")
 				case s.ended:
-					v.endList("h", s.endList, s.endListErr)
+					listed := v.endList("h", s.endList, s.endListErr)
+					// A pass judges what endList returns: the view, not the list.
+					held := slices.Collect(maps.Values(v.hosts["h"].containers))
+					if s.endListErr != nil {
+						held = nil
+					}
+					if !sameContainers(listed, held) {
+						t.Fatalf("endList returned %+v, the view holds %+v", listed, held)
+					}
 				}
 			}
 			got, live := v.snapshot("h")
@@ -100,6 +135,14 @@ func TestContainerViewSequences(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameContainers reports whether a and b hold the same containers, in any
+// order.
+func sameContainers(a, b []cluster.Container) bool {
+	byID := func(x, y cluster.Container) int { return strings.Compare(x.ID, y.ID) }
+	a, b = slices.SortedFunc(slices.Values(a), byID), slices.SortedFunc(slices.Values(b), byID)
+	return slices.Equal(a, b)
 }
 
 // Each host is listed once every relistEvery passes, and the hosts are

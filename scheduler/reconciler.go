@@ -475,8 +475,13 @@ func (r *Reconciler) observeHost(ctx context.Context, host string, pass uint64) 
 	}
 	r.views.beginList(host)
 	list, err := r.s.engines.List(lctx, host)
-	r.views.endList(host, list, err)
-	return list, err
+	if err != nil {
+		r.views.endList(host, nil, err)
+		return nil, err
+	}
+	// The list with the deaths its host reported that it may not show yet
+	// (see endedKeep), each confirmed, as a view's are.
+	return r.confirmStopped(lctx, host, r.views.endList(host, list, nil)), nil
 }
 
 // confirmStopped asks Docker again about the containers of list (a host's
