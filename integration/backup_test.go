@@ -32,13 +32,11 @@ func callWithin(t *testing.T, c *command.ServeCommand, limit time.Duration, meth
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, method, c.URL()+path, strings.NewReader(body))
 	req.Header.Set("X-Auth", "t0ken-0123456789")
-	resp, err := http.DefaultClient.Do(req)
+	status, b, err := readAnswer(http.DefaultClient, req)
 	if err != nil {
 		t.Fatalf("%s %s: no answer within %s while a backup is read slowly: %v", method, path, limit, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return status, b
 }
 
 // TestSlowBackupDoesNotBlock reads GET /backup at about 2 KB/s from a
