@@ -27,6 +27,10 @@ const (
 	EnvRedis      = "LONGSHOREMAN_TEST_REDIS"       // host:port of a running redis-server
 	EnvImage      = "LONGSHOREMAN_TEST_IMAGE"       // test app image repository, tags 1 and 2
 	EnvRegistry   = "LONGSHOREMAN_TEST_REGISTRY"    // host:port of a local registry
+
+	// EnvChromium is the path of the Chromium binary the dashboard's browser
+	// tests drive (Debian's chromium under scripts/test).
+	EnvChromium = "LONGSHOREMAN_TEST_CHROMIUM"
 )
 
 func need(tb testing.TB, name, what string) string {
@@ -70,6 +74,17 @@ func Image(tb testing.TB, version string) string {
 func Registry(tb testing.TB) string {
 	tb.Helper()
 	return need(tb, EnvRegistry, "a local docker-registry")
+}
+
+// Chromium returns the browser's path; a path that does not exist fails
+// the test as a missing part does.
+func Chromium(tb testing.TB) string {
+	tb.Helper()
+	path := need(tb, EnvChromium, "a Chromium browser (Debian's chromium)")
+	if _, err := os.Stat(path); err != nil {
+		tb.Fatalf("%s=%s: %v; install Debian's chromium or point it at the browser", EnvChromium, path, err)
+	}
+	return path
 }
 
 // Docker runs the docker CLI against the test daemon and returns its
