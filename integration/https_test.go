@@ -4,17 +4,11 @@ package integration
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -54,20 +48,12 @@ type pebbleCA struct {
 func newPebble(t *testing.T) *pebbleCA {
 	t.Helper()
 	testenv.Pebble(t)
-	dir := t.TempDir()
-	caPEM, certPEM, keyPEM := listenerCert(t)
-	p := &pebbleCA{CAFile: filepath.Join(dir, "ca.pem"), log: &testenv.Log{}, dir: dir}
-	for name, data := range map[string][]byte{"ca.pem": caPEM, "cert.pem": certPEM, "key.pem": keyPEM} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	certs := testenv.NewTLSCerts(t, "127.0.0.1")
+	p := &pebbleCA{CAFile: filepath.Join(certs.Dir, "ca.pem"), log: &testenv.Log{}, dir: certs.Dir}
 	p.listen = testenv.Addr("127.0.0.1", testenv.FreePort(t))
 	p.mgmt = testenv.Addr("127.0.0.1", testenv.FreePort(t))
 	p.Directory = "https://" + p.listen + "/dir"
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	p.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	p.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.RootCAs()}}}
 	return p
 }
 
@@ -81,7 +67,7 @@ func (p *pebbleCA) Start(t *testing.T, httpPort int, validity time.Duration) {
 	dns := testenv.Addr("127.0.0.1", testenv.FreePort(t))
 	config, _ := json.Marshal(map[string]any{"pebble": map[string]any{
 		"listenAddress": listen, "managementListenAddress": p.mgmt,
-		"certificate": filepath.Join(dir, "cert.pem"), "privateKey": filepath.Join(dir, "key.pem"),
+		"certificate": filepath.Join(dir, "server-cert.pem"), "privateKey": filepath.Join(dir, "server-key.pem"),
 		"httpPort": httpPort, "tlsPort": testenv.FreePort(t), "ocspResponderURL": "", "externalAccountBindingRequired": false,
 		"certificateValidityPeriod": int(validity.Seconds()),
 	}})
@@ -124,32 +110,6 @@ func (p *pebbleCA) Root(t *testing.T) *x509.CertPool {
 		t.Fatalf("pebble's root is not PEM: %q", b)
 	}
 	return pool
-}
-
-// listenerCert makes a CA and a certificate for 127.0.0.1 signed by it.
-func listenerCert(t *testing.T) (caPEM, certPEM, keyPEM []byte) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pebble listener test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ = x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalECPrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
 
 // httpsClient sends requests for app to addr over HTTPS, trusting roots,
