@@ -67,13 +67,11 @@ func tlsClient(pki *testenv.TLSCerts) *http.Client {
 func apiCall(client *http.Client, url, method, path, body string) (int, string) {
 	req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
 	req.Header.Set("X-Auth", "t0ken-0123456789")
-	resp, err := client.Do(req)
+	status, b, err := readAnswer(client, req)
 	if err != nil {
 		return 0, err.Error()
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return status, b
 }
 
 // handshakeSerial dials addr for app trusting roots and returns the serial

@@ -87,7 +87,15 @@ func (r *Router) Log() string {
 func (r *Router) Get(app string) (int, string, error) {
 	req, _ := http.NewRequest("GET", r.URL+"/", nil)
 	req.Host = app
-	resp, err := routerClient.Do(req)
+	return readAnswer(routerClient, req)
+}
+
+var routerClient = &http.Client{Timeout: 5 * time.Second}
+
+// readAnswer sends req with client and returns the status and the body of the
+// answer; the error is the request's, when it got no answer.
+func readAnswer(client *http.Client, req *http.Request) (int, string, error) {
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -95,8 +103,6 @@ func (r *Router) Get(app string) (int, string, error) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), nil
 }
-
-var routerClient = &http.Client{Timeout: 5 * time.Second}
 
 // WaitRoutes waits up to timeout until the router answers 200 for app.
 func (r *Router) WaitRoutes(tb testing.TB, app string, timeout time.Duration) {

@@ -137,20 +137,7 @@ func (s *progressStream) final(t *testing.T, timeout time.Duration) map[string]a
 // ends or timeout passes before it (what names the line awaited).
 func (s *progressStream) await(t *testing.T, timeout time.Duration, what string, match func(map[string]any) bool) map[string]any {
 	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case line, ok := <-s.lines:
-			if !ok {
-				t.Fatalf("the stream ended before %s", what)
-			}
-			if match(line) {
-				return line
-			}
-		case <-deadline:
-			t.Fatalf("no %s within %s", what, timeout)
-		}
-	}
+	return testenv.Receive(t, s.lines, timeout, what, match)
 }
 
 // TestConcurrentEnvChangesThroughRouter sends env changes the way the 2014

@@ -271,27 +271,10 @@ func TestLogsFollowThroughFollower(t *testing.T) {
 			lines <- l
 		}
 	}()
-	next := func(what string, match func(cluster.LogLine) bool) {
-		t.Helper()
-		deadline := time.After(30 * time.Second)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("the stream through the follower ended before %s", what)
-				}
-				if match(l) {
-					return
-				}
-			case <-deadline:
-				t.Fatalf("no %s within 30s", what)
-			}
-		}
-	}
-	next("first line", func(cluster.LogLine) bool { return true })
+	testenv.Receive(t, lines, 30*time.Second, "first line through the follower", func(cluster.LogLine) bool { return true })
 	time.Sleep(2500 * time.Millisecond) // past the write timeout
 	printOn(t, inst, "after the write timeout")
-	next("line printed after the write timeout", func(l cluster.LogLine) bool {
+	testenv.Receive(t, lines, 30*time.Second, "line printed after the write timeout, through the follower", func(l cluster.LogLine) bool {
 		return l.Line == "after the write timeout" && l.Instance == inst
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -377,4 +378,156 @@ func TestDashboard(t *testing.T) {
 	if !strings.Contains(log.String(), "path=/overview") {
 		t.Fatalf("the dashboard's requests are not in the log (is the log captured?)")
 	}
+}
+
+// TestDashboardTraffic: traffic through a router process shows on the
+// app's page as a chart of requests/s, p99 latency and error rate with the
+// deploy and a canary's start and abort marked on its time axis, and as a sparkline on the cluster view;
+// the page is kept as docs/ui-traffic.png (-update).
+func TestDashboardTraffic(t *testing.T) {
+	t.Parallel()
+	hosts := testenv.Hosts(t)
+	redis := testenv.Redis(t)
+	c, _ := serveUI(t, map[string]string{"LONGSHOREMAN_CHANNEL": testChannel(t), "LONGSHOREMAN_ROUTES_KEY": testRoutesKey, "LONGSHOREMAN_REPUBLISH": "1s"})
+	addHosts(t, c, hosts...)
+	r := StartRouter(t, redis)
+	app := testenv.App(t, "traffic-ui")
+	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":2}`)
+	r.WaitRoutes(t, app, 60*time.Second)
+	// A canary started and aborted: its two marks.
+	mustCall(t, c, "POST", "/apps/"+app+"/deploy", `{"image":"`+testenv.Image(t, "2")+`","canary":20}`)
+	mustCall(t, c, "POST", "/apps/"+app+"/abort", `{"reason":"marks"}`)
+	for i := range 80 {
+		path, want := "/", 200
+		if i%8 == 0 {
+			path, want = "/file?path=/", 500
+		}
+		if status, _, body := edgeCall(t, routerClient, r.URL, app, "GET", path, "", "", false); status != want {
+			t.Fatalf("GET %s: %d %q, want %d", path, status, body, want)
+		}
+	}
+	testenv.Eventually(t, 30*time.Second, "the controller has the traffic", func() bool {
+		out := mustCall(t, c, "GET", "/apps/"+app+"/traffic?since=1h", "")
+		n, _ := out["requests"].(float64)
+		return n >= 80
+	})
+
+	shots := t.TempDir()
+	b := newBrowser(t, 1280, 900)
+	b.Open("opening the dashboard", c.URL()+"/ui/")
+	b.Do("the sign-in form", chromedp.WaitVisible(css("#token")))
+	b.Do("signing in", chromedp.SendKeys(css("#token"), uiToken), chromedp.Click(css("#signin-form button[type=submit]")))
+	b.Wait("the app's sparkline", `document.querySelector('#apps-body td[data-traffic=`+js(app)+`] svg.sparkline polyline')`, 30*time.Second)
+	b.Do("opening the app", chromedp.Click(css(`#apps-body a[href="#/apps/`+app+`"]`)))
+	b.Wait("the chart's three lines", `document.querySelectorAll('#traffic-chart polyline').length === 3`, 30*time.Second)
+	b.Wait("the deploy marked", `document.querySelector('#traffic-chart .c-mark[data-revision="1"] line')`, 30*time.Second)
+	canary := evalJS[string](b, `[...document.querySelectorAll('#traffic-chart .c-mark.c-canary[data-revision="2"] title')].map(e => e.textContent.split(' of ')[0]).join('|')`)
+	if canary != "canary start (20%)|canary abort" {
+		t.Errorf("the canary's marks: %q, want its start and its abort", canary)
+	}
+	summary := evalJS[string](b, `document.getElementById('traffic-summary').textContent`)
+	if !strings.Contains(summary, "% errors") || !strings.Contains(summary, "requests") {
+		t.Errorf("the traffic summary: %q", summary)
+	}
+	// The error-rate line rises above its baseline somewhere: 1 in 8 failed.
+	if top := evalJS[bool](b, `[...document.querySelector('#traffic-chart polyline[data-panel=error_rate]').points].some(p => p.y < 343)`); !top {
+		t.Errorf("the error-rate line stays at 0")
+	}
+	if bad := consoleErrors(b); len(bad) > 0 {
+		t.Errorf("console errors: %s", strings.Join(bad, "\n"))
+	}
+	b.Screenshot(shots, "ui-traffic.png")
+	t.Logf("traffic summary on the page: %s", summary)
+}
+
+// consoleErrors returns the page's console errors and exceptions.
+func consoleErrors(b *browser) []string {
+	console := b.Console()
+	noise := networkNoise(console)
+	var bad []string
+	for _, m := range console {
+		if !noise(m) && (strings.HasPrefix(m, "error") || strings.HasPrefix(m, "exception")) {
+			bad = append(bad, m)
+		}
+	}
+	return bad
+}
+
+// networkNoise returns whether a console line of console is Chromium's, not
+// the page's: Chromium aborts the requests under way when the machine's
+// network interfaces change (Docker adds and removes one per container),
+// logging ERR_NETWORK_CHANGED, and the page's fetch then fails; the page
+// loads again or refreshes again.
+func networkNoise(console []string) func(m string) bool {
+	changed := slices.ContainsFunc(console, func(m string) bool { return strings.Contains(m, "ERR_NETWORK_CHANGED") })
+	return func(m string) bool {
+		return strings.Contains(m, "ERR_NETWORK_CHANGED") || changed && strings.Contains(m, "TypeError: Failed to fetch")
+	}
+}
+
+// TestDashboardHidesWhatATokenCannotDo signs in to the dashboard in
+// headless Chromium with scoped tokens: a read token's pages show no
+// deploy or host control, nor the envs and logs of an app outside its
+// list, nor the audit log; a deploy token limited to one app shows the deploy controls on
+// that app's page only, and no host control anywhere.
+func TestDashboardHidesWhatATokenCannotDo(t *testing.T) {
+	t.Parallel()
+	c, _ := serveUI(t, nil)
+	mustCall(t, c, "POST", "/hosts", `{"host":"`+testenv.Hosts(t)[0]+`"}`)
+	mine, other := testenv.UniqueApp(t, "mine"), testenv.UniqueApp(t, "other")
+	for _, app := range []string{mine, other} {
+		mustCall(t, c, "POST", "/apps", `{"app":"`+app+`"}`)
+	}
+	reader := mustCall(t, c, "POST", "/tokens", `{"name":"reader","scope":"read","apps":["`+mine+`"]}`)["token"].(string)
+	deployer := mustCall(t, c, "POST", "/tokens", `{"name":"deployer","scope":"deploy","apps":["`+mine+`"]}`)["token"].(string)
+
+	b := newBrowser(t, 1280, 900)
+	signIn := func(token, who string) {
+		t.Helper()
+		b.Open("opening the dashboard", c.URL()+"/ui/")
+		b.Do("the sign-in form", chromedp.WaitVisible(css("#token")))
+		b.Do("signing in as "+who, chromedp.SendKeys(css("#token"), token+"\r"))
+		b.Wait("the hosts listed", `document.querySelectorAll('#hosts-body tr[data-host]').length === 1`, 30*time.Second)
+		b.Wait("the token named", `document.getElementById('whoami').textContent.startsWith(`+js(who)+`)`, 10*time.Second)
+	}
+	openApp := func(app string) {
+		t.Helper()
+		b.Do("opening "+app, chromedp.Click(css(`#apps-body a[href="#/apps/`+app+`"]`)))
+		b.Wait("its page", `document.getElementById('app-title')?.textContent === `+js(app)+` && document.querySelector('#history-body') && document.getElementById('app-summary').children.length > 0`, 30*time.Second)
+	}
+	absent := func(what string, selectors ...string) {
+		t.Helper()
+		for _, sel := range selectors {
+			if evalJS[bool](b, `!!document.querySelector(`+js(sel)+`)`) {
+				t.Errorf("%s: %s is shown", what, sel)
+			}
+		}
+	}
+	hostControls := []string{"#host-add-form", "[id^=drain-]"}
+	deployControls := []string{"#scale-form", "#kill", "#app-deploy-form", "#env-form", "[id^=unset-]", "[id^=rollback-]"}
+
+	signIn(reader, "reader (read: "+mine+")")
+	absent("a read token's cluster page", append(hostControls, "#deploy-form")...)
+	if !evalJS[bool](b, `document.getElementById('nav-audit').hidden`) {
+		t.Errorf("a read token's navigation shows the audit log, which takes an admin token")
+	}
+	openApp(mine)
+	absent("a read token's page of its app", deployControls...)
+	b.Wait("its logs readable", `document.getElementById('logs-refresh')`, 10*time.Second)
+	b.Open("back to the cluster", c.URL()+"/ui/#/")
+	b.Wait("the cluster page", `document.querySelector('#apps-body a[href="#/apps/`+other+`"]')`, 30*time.Second)
+	openApp(other)
+	absent("a read token's page of another app", append(deployControls, "#logs-refresh")...)
+	b.Wait("its envs withheld", `document.getElementById('envs-body').textContent.includes('does not read the envs')`, 10*time.Second)
+	b.Do("signing out", chromedp.Click(css("#signout")))
+
+	signIn(deployer, "deployer (deploy: "+mine+")")
+	absent("a deploy token's cluster page", hostControls...)
+	b.Wait("the deploy form", `document.getElementById('deploy-form')`, 10*time.Second)
+	openApp(mine)
+	b.Wait("the deploy controls of its app", `document.getElementById('scale-form') && document.getElementById('app-deploy-form') && document.getElementById('env-form')`, 30*time.Second)
+	b.Open("back to the cluster", c.URL()+"/ui/#/")
+	b.Wait("the cluster page", `document.querySelector('#apps-body a[href="#/apps/`+other+`"]')`, 30*time.Second)
+	openApp(other)
+	absent("a deploy token's page of another app", deployControls...)
 }

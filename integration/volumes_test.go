@@ -80,13 +80,11 @@ func routerFile(tb testing.TB, r *Router, app, method, path, body string) (int, 
 	tb.Helper()
 	req, _ := http.NewRequest(method, r.URL+"/file?path="+path, strings.NewReader(body))
 	req.Host = app
-	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	status, b, err := readAnswer(&http.Client{Timeout: time.Minute}, req)
 	if err != nil {
 		tb.Fatalf("%s /file through the router: %v", method, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return status, b
 }
 
 // TestVolumeSurvivesRedeploys deploys an app with a volume pinned to one

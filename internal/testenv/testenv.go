@@ -11,12 +11,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
 
 // Environment variables set by scripts/test.
@@ -27,6 +24,10 @@ const (
 	EnvRedis      = "LONGSHOREMAN_TEST_REDIS"       // host:port of a running redis-server
 	EnvImage      = "LONGSHOREMAN_TEST_IMAGE"       // test app image repository, tags 1 and 2
 	EnvRegistry   = "LONGSHOREMAN_TEST_REGISTRY"    // host:port of a local registry
+
+	// EnvChromium is the path of the Chromium binary the dashboard's browser
+	// tests drive (Debian's chromium under scripts/test).
+	EnvChromium = "LONGSHOREMAN_TEST_CHROMIUM"
 )
 
 func need(tb testing.TB, name, what string) string {
@@ -72,6 +73,17 @@ func Registry(tb testing.TB) string {
 	return need(tb, EnvRegistry, "a local docker-registry")
 }
 
+// Chromium returns the browser's path; a path that does not exist fails
+// the test as a missing part does.
+func Chromium(tb testing.TB) string {
+	tb.Helper()
+	path := need(tb, EnvChromium, "a Chromium browser (Debian's chromium)")
+	if _, err := os.Stat(path); err != nil {
+		tb.Fatalf("%s=%s: %v; install Debian's chromium or point it at the browser", EnvChromium, path, err)
+	}
+	return path
+}
+
 // Docker runs the docker CLI against the test daemon and returns its
 // combined output; it fails the test when the command fails.
 func Docker(tb testing.TB, args ...string) string {
@@ -93,69 +105,6 @@ func DockerErr(tb testing.TB, args ...string) (string, error) {
 	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_BUILDKIT=0")
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
-}
-
-// RedisServer is a redis-server process owned by one test, so the test can
-// stop and start it as a real fault.
-type RedisServer struct {
-	Addr string
-	dir  string
-	tb   testing.TB
-
-	mu  sync.Mutex // guards cmd
-	cmd *exec.Cmd
-}
-
-// StartRedis starts a private redis-server on a free loopback port; it is
-// stopped when the test ends.
-func StartRedis(tb testing.TB) *RedisServer {
-	tb.Helper()
-	need(tb, EnvRedis, "redis-server")
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		tb.Fatalf("redis-server not found in PATH: %v", err)
-	}
-	s := &RedisServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(tb))), dir: tb.TempDir(), tb: tb}
-	s.Start()
-	tb.Cleanup(s.Stop)
-	return s
-}
-
-// Start starts the server (again) on its address and waits until it answers.
-func (s *RedisServer) Start() {
-	s.tb.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return
-	}
-	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--logfile", filepath.Join(s.dir, "redis.log"))
-	if err := cmd.Start(); err != nil {
-		s.tb.Fatalf("start redis-server: %v", err)
-	}
-	s.cmd = cmd
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.tb.Fatalf("redis-server on %s did not answer within 10s", s.Addr)
-}
-
-// Stop kills the server (SIGKILL: a real fault) and waits for it to exit.
-func (s *RedisServer) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
 }
 
 // FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.

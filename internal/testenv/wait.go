@@ -19,3 +19,24 @@ func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() b
 	}
 	return time.Since(start)
 }
+
+// Receive takes values from ch until match holds for one, and returns it;
+// when ch is closed first, or timeout passes, it fails the test with what
+// was awaited. Tests that read a stream value by value wait with it.
+func Receive[T any](tb testing.TB, ch <-chan T, timeout time.Duration, what string, match func(T) bool) T {
+	tb.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				tb.Fatalf("the stream ended before %s", what)
+			}
+			if match(v) {
+				return v
+			}
+		case <-deadline:
+			tb.Fatalf("no %s within %s", what, timeout)
+		}
+	}
+}

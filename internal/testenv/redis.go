@@ -14,6 +14,69 @@ import (
 	"time"
 )
 
+// RedisServer is a redis-server process owned by one test, so the test can
+// stop and start it as a real fault.
+type RedisServer struct {
+	Addr string
+	dir  string
+	tb   testing.TB
+
+	mu  sync.Mutex // guards cmd
+	cmd *exec.Cmd
+}
+
+// StartRedis starts a private redis-server on a free loopback port; it is
+// stopped when the test ends.
+func StartRedis(tb testing.TB) *RedisServer {
+	tb.Helper()
+	need(tb, EnvRedis, "redis-server")
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		tb.Fatalf("redis-server not found in PATH: %v", err)
+	}
+	s := &RedisServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(tb))), dir: tb.TempDir(), tb: tb}
+	s.Start()
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts the server (again) on its address and waits until it answers.
+func (s *RedisServer) Start() {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return
+	}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.dir,
+		"--logfile", filepath.Join(s.dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		s.tb.Fatalf("start redis-server: %v", err)
+	}
+	s.cmd = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.tb.Fatalf("redis-server on %s did not answer within 10s", s.Addr)
+}
+
+// Stop kills the server (SIGKILL: a real fault) and waits for it to exit.
+func (s *RedisServer) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
 // Environment variables of the Sentinel-watched Redis that scripts/test
 // starts: a master, a replica and three sentinels.
 const (
