@@ -470,7 +470,7 @@ func (r *Reconciler) observeHost(ctx context.Context, host string, pass uint64) 
 			if err := r.s.engines.Ping(lctx, host); err != nil {
 				return nil, err
 			}
-			return r.confirmStopped(lctx, host, list), nil
+			return r.confirmStopped(lctx, host, list, nil), nil
 		}
 	}
 	r.views.beginList(host)
@@ -480,8 +480,15 @@ func (r *Reconciler) observeHost(ctx context.Context, host string, pass uint64) 
 		return nil, err
 	}
 	// The list with the deaths its host reported that it may not show yet
-	// (see endedKeep), each confirmed, as a view's are.
-	return r.confirmStopped(lctx, host, r.views.endList(host, list, nil)), nil
+	// (see endedKeep), each confirmed, as a view's are; the containers
+	// the list itself shows stopped need no second look.
+	stopped := map[string]bool{}
+	for _, ct := range list {
+		if !ct.Running {
+			stopped[ct.ID] = true
+		}
+	}
+	return r.confirmStopped(lctx, host, r.views.endList(host, list, nil), stopped), nil
 }
 
 // confirmStopped asks Docker again about the containers of list (a host's
@@ -490,10 +497,12 @@ func (r *Reconciler) observeHost(ctx context.Context, host string, pass uint64) 
 // inspect, one at a time per host), and a container it shows created but
 // not yet started, or stopped and started again, must not be judged dead
 // and replaced. Containers of ours not running are few: a pass removes them.
-func (r *Reconciler) confirmStopped(ctx context.Context, host string, list []cluster.Container) []cluster.Container {
+// Those in listedStopped, which a list of Docker's showed stopped, are
+// taken as they are.
+func (r *Reconciler) confirmStopped(ctx context.Context, host string, list []cluster.Container, listedStopped map[string]bool) []cluster.Container {
 	out := list[:0]
 	for _, ct := range list {
-		if ct.Running || ct.Controller != r.s.cfg.Controller {
+		if ct.Running || ct.Controller != r.s.cfg.Controller || listedStopped[ct.ID] {
 			out = append(out, ct)
 			continue
 		}
