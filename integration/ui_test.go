@@ -259,7 +259,10 @@ func TestDashboard(t *testing.T) {
 	b.Wait("maintenance gone from the app's page", `!document.getElementById('app-maintenance')`, 30*time.Second)
 	// A scheduled job: its next run, then its last run's outcome and exit
 	// code, without a reload.
-	mustCall(t, c, "POST", "/apps/"+app+"/jobs", `{"name":"tick","schedule":"@every 2s","command":["echo","tick"]}`)
+	// Every 10s, longer than a run takes on a loaded machine: the last run
+	// shown is then the one that ended until the next starts (a run still
+	// going when the next is due makes that one a skip).
+	mustCall(t, c, "POST", "/apps/"+app+"/jobs", `{"name":"tick","schedule":"@every 10s","command":["echo","tick"]}`)
 	b.Wait("the job listed with its next run", `document.querySelector('#jobs-body tr[data-job=tick] td:nth-child(3) time')`, 30*time.Second)
 	b.Wait("the job's last run succeeded", `document.querySelector('#jobs-body tr[data-job=tick] .b-succeeded') && document.querySelector('#jobs-body tr[data-job=tick] td:nth-child(6)').textContent === '0'`, 60*time.Second)
 	mustCall(t, c, "DELETE", "/apps/"+app+"/jobs/tick", "")
