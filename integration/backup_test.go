@@ -407,6 +407,19 @@ func (l *answerLog) Stop() []answer {
 	return l.answers
 }
 
+// countSince returns how many answers came at or after since.
+func (l *answerLog) countSince(since time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, a := range l.answers {
+		if !a.at.Before(since) {
+			n++
+		}
+	}
+	return n
+}
+
 func (l *answerLog) firstSince(since time.Time, version string) (time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -490,6 +503,10 @@ func TestRestoreReachesRouters(t *testing.T) {
 		return len(strings.Fields(out)) == 2
 	})
 	time.Sleep(3 * heartbeat) // several heartbeats with the settled state
+	// At least 50 answers of the restored state, however slow the machine.
+	testenv.Eventually(t, 60*time.Second, "50 answers since the restored state was first served", func() bool {
+		return load.countSince(restoredAt) >= 50
+	})
 	answers := load.Stop()
 	var failedAfter, total, failedBefore int
 	var lastFail string
