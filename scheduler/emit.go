@@ -41,12 +41,13 @@ func (s *Scheduler) instanceEvents(app string) cluster.ProgressFunc {
 	}
 }
 
-// deaths remembers the instances reported died for a while: a death is
-// seen both by the host's event stream and by a reconcile pass, in either
-// order, and is reported by the first.
+// deaths remembers for a while the instances reported died and those
+// this controller stops itself: a death is seen both by the host's event
+// stream and by a reconcile pass, in either order, and is reported by the
+// first; a stop the controller made is not news.
 type deaths struct {
 	mu   sync.Mutex           // guards seen
-	seen map[string]time.Time // instance id -> when reported
+	seen map[string]time.Time // instance id -> when reported or stopped
 }
 
 // first reports whether id was not reported in the last ten minutes, and
@@ -70,6 +71,10 @@ func (d *deaths) first(id string) bool {
 	return true
 }
 
+// expect records that this controller is stopping the container id, so
+// its end is not reported as a death.
+func (d *deaths) expect(id string) { d.first(id) }
+
 // reportDied emits an instance's death, once; how says what Docker saw
 // (die, kill, stop) or "exited" when a pass found the container stopped.
 func (s *Scheduler) reportDied(i cluster.Instance, how string) {
@@ -78,13 +83,14 @@ func (s *Scheduler) reportDied(i cluster.Instance, how string) {
 	}
 }
 
-// reportDead reports the routed instances a repair forgets because their
+// reportDead reports the instances a repair forgets because their
 // container stopped (not those killed for memory, which have their own
-// event): the host's event stream may not have said so first.
+// event): the host's event stream may not have said so first. Routed or
+// not: a health check may have unrouted one before its death was seen.
 func (s *Scheduler) reportDead(p Plan) {
 	for _, rec := range p.Forget {
 		for _, ct := range p.Remove {
-			if ct.ID == rec.ID && rec.Routed && ct.State != "" && !ct.Running && !ct.OOMKilled { // State "": not observed (its host left)
+			if ct.ID == rec.ID && ct.State != "" && !ct.Running && !ct.OOMKilled { // State "": not observed (its host left)
 				s.reportDied(rec, "exited")
 			}
 		}

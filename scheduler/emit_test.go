@@ -7,8 +7,10 @@ import (
 	"github.com/longshoreman/longshoreman/cluster"
 )
 
-// A repair reports as died the routed instances whose container it found
-// stopped, each once however often it is seen, and none of the others.
+// A repair reports as died the instances whose container it found
+// stopped, routed or not (a health check may have unrouted one first),
+// each once however often it is seen, and none that this controller
+// stopped itself.
 func TestReportDead(t *testing.T) {
 	rec := func(id string, routed bool) cluster.Instance {
 		return cluster.Instance{ID: id, App: "a.example.com", Revision: 2, Host: "10.0.0.5", Port: 32768 + int(id[0]), Routed: routed}
@@ -21,7 +23,8 @@ func TestReportDead(t *testing.T) {
 	}{
 		{"a routed instance whose container exited", Plan{Forget: []cluster.Instance{rec("a", true)}, Remove: []cluster.Container{exited("a")}}, []string{"a"}},
 		{"reported once", Plan{Forget: []cluster.Instance{rec("a", true)}, Remove: []cluster.Container{exited("a")}}, nil},
-		{"not routed: a failed start or an unhealthy one", Plan{Forget: []cluster.Instance{rec("b", false)}, Remove: []cluster.Container{exited("b")}}, nil},
+		{"unrouted by its health check, then exited", Plan{Forget: []cluster.Instance{rec("b", false)}, Remove: []cluster.Container{exited("b")}}, []string{"b"}},
+		{"stopped by this controller", Plan{Forget: []cluster.Instance{rec("x", false)}, Remove: []cluster.Container{exited("x")}}, nil},
 		{"killed for memory: its own event", Plan{Forget: []cluster.Instance{rec("c", true)}, Remove: []cluster.Container{{ID: "c", State: "exited", OOMKilled: true}}}, nil},
 		{"its host left the cluster: not observed", Plan{Forget: []cluster.Instance{rec("d", true)}, Remove: []cluster.Container{{ID: "d"}}}, nil},
 		{"running on another port", Plan{Forget: []cluster.Instance{rec("e", true)}, Remove: []cluster.Container{{ID: "e", State: "running", Running: true}}}, nil},
@@ -30,6 +33,7 @@ func TestReportDead(t *testing.T) {
 	}
 	var got []cluster.Event
 	s := &Scheduler{cfg: Config{Events: func(e cluster.Event) { got = append(got, e) }}}
+	s.deaths.expect("x")
 	for _, tt := range tests {
 		got = nil
 		s.reportDead(tt.plan)

@@ -741,10 +741,13 @@ func (r *Reconciler) onEvent(ctx context.Context, ev cluster.ContainerEvent) {
 		return
 	}
 	for _, i := range insts {
-		if i.ID == ev.ID && i.Routed {
-			if ev.Action != "oom" { // routed, so not stopped by this controller; an oom has its own event
-				r.s.reportDied(i, ev.Action)
-			}
+		if i.ID != ev.ID {
+			continue
+		}
+		if ev.Action != "oom" { // an oom has its own event; a stop of this controller's is skipped
+			r.s.reportDied(i, ev.Action)
+		}
+		if i.Routed {
 			_ = r.s.fenced(ctx).SetRouted(i.App, []string{i.ID}, false)
 			r.s.cfg.RoutesChange()
 			r.s.cfg.Logger.Warn("container died: unrouted; it will be replaced", "app", i.App, "instance", i.Addr(), "action", ev.Action)

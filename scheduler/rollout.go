@@ -346,6 +346,7 @@ func (s *Scheduler) stopAll(ctx context.Context, c *change, insts []cluster.Inst
 func (s *Scheduler) stopContainers(ctx context.Context, cts []cluster.Container, timeout time.Duration, stopped func(cluster.Container)) {
 	var wg sync.WaitGroup
 	for _, ct := range cts {
+		s.deaths.expect(ct.ID)
 		wg.Go(func() {
 			sctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 			defer cancel()
