@@ -278,6 +278,7 @@ func (c *ServeCommand) listen(ctx context.Context, tlsConfig *tls.Config) error 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(c.logger.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsConfig,
+		ConnState:         c.api.ConnState,
 	}
 	c.server.RegisterOnShutdown(c.api.EndStreams)
 	c.server.RegisterOnShutdown(c.events.Close) // event streams would hold the shutdown up
@@ -390,7 +391,8 @@ func (c *ServeCommand) Close() error {
 
 // shutdownServer stops accepting requests and lets those in flight finish:
 // ordinary ones for Timeouts.Shutdown, deploys until they end (at most
-// 30m). Whatever is left then is cut.
+// 30m) and their answers are sent (at most Timeouts.Shutdown more).
+// Whatever is left then is cut.
 func (c *ServeCommand) shutdownServer() error {
 	t := c.Config.Timeouts.withDefaults()
 	ctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
@@ -401,13 +403,19 @@ func (c *ServeCommand) shutdownServer() error {
 	}
 	if n := c.api.Rollouts(); n > 0 {
 		c.logger.Info("shutting down: waiting for deploys in flight to end", "deploys", n)
-		deadline := time.Now().Add(30 * time.Minute)
-		for c.api.Rollouts() > 0 && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
+		waitUntil(30*time.Minute, func() bool { return c.api.Rollouts() == 0 })
+		waitUntil(t.Shutdown, func() bool { return c.api.Unsent() == 0 })
 	}
 	c.logger.Warn("shutting down: cutting requests still running", "after", t.Shutdown)
 	return c.server.Close()
+}
+
+// waitUntil checks done every 20 ms until it holds or limit has passed.
+func waitUntil(limit time.Duration, done func() bool) {
+	deadline := time.Now().Add(limit)
+	for !done() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // MinTokenLength is the shortest API token serve accepts.

@@ -118,6 +118,7 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request, app *cluster.App,
 // it happens, the last line being the answer (its status is then 200 even
 // when the operation fails, since the header went out first).
 func (s *Server) rollout(w http.ResponseWriter, r *http.Request, run func(cluster.ProgressFunc) (*cluster.DeployResult, error)) {
+	s.unsent.add(r.RemoteAddr) // until the connection is idle again
 	s.rollouts.Add(1)
 	defer s.rollouts.Add(-1)
 	// A rollout lasts as long as its health checks; the server's write

@@ -76,7 +76,9 @@ func openServer(tb testing.TB, setup serverSetup) *TestServer {
 		setup.configure(cfg)
 	}
 	api := http.NewServer(cfg)
-	srv := httptest.NewServer(api)
+	srv := httptest.NewUnstartedServer(api)
+	srv.Config.ConnState = api.ConnState // as serve wires it
+	srv.Start()
 	tb.Cleanup(func() {
 		srv.Close()
 		sched.Close()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	nethttp "net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/longshoreman/longshoreman/db"
 	"github.com/longshoreman/longshoreman/http"
 	"github.com/longshoreman/longshoreman/internal/fakedocker"
+	"github.com/longshoreman/longshoreman/internal/testenv"
 	"github.com/longshoreman/longshoreman/scheduler"
 )
 
@@ -106,4 +108,27 @@ func TestDeployProgressStream(t *testing.T) {
 	if last["status"] != float64(502) || !strings.Contains(msg, "answered 503") || !strings.Contains(msg, "still serving") {
 		t.Fatalf("answer %v, want status 502 naming the failed check and saying the old instances serve", last)
 	}
+}
+
+// A rollout's connection counts as unsent from its start until it is idle
+// again, its answer out (shutdown waits for that before it cuts the
+// connections left): one still checking its instance counts, one answered
+// does not.
+func TestUnsentUntilTheAnswerIsOut(t *testing.T) {
+	var api *http.Server
+	srv, _ := mustOpenFakeAPI(t, func(s *http.Server) { api = s })
+	resp := open(t, context.Background(), srv.URL, testToken, "POST", "/apps/unsent.example.com/deploy",
+		`{"image": "registry.example/app:sick", "healthcheck": {"timeout": "1s"}}`, "Accept", "application/x-ndjson")
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	if _, err := r.ReadString('\n'); err != nil {
+		t.Fatalf("the first step: %v", err)
+	}
+	if n := api.Unsent(); n != 1 {
+		t.Fatalf("Unsent() = %d while the deploy runs, want 1", n)
+	}
+	if _, err := io.ReadAll(r); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the answered deploy's connection no longer unsent", func() bool { return api.Unsent() == 0 })
 }

@@ -17,8 +17,10 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -134,6 +136,7 @@ type Server struct {
 	forwards forwardTransport // how a follower reaches the leader
 	answers  answerCache
 	rollouts atomic.Int64 // requests running a deploy, rollback, scale or env change
+	unsent   unsentSet    // connections whose rollout answer is not all sent
 	follows  followSet    // ends the log streams at shutdown
 	health   healthState  // what /healthz last found of the store and the hosts
 	touches  tokenTouches // when each stored token's LastUsed was last written
@@ -142,6 +145,47 @@ type Server struct {
 // Rollouts returns how many requests are running a deploy-like change, so
 // that shutdown can wait for them.
 func (s *Server) Rollouts() int { return int(s.rollouts.Load()) }
+
+// Unsent returns how many connections have a rollout's answer not yet all
+// sent: its handler ran, and net/http writes the answer out after. It
+// counts only when the http.Server's ConnState is s.ConnState.
+func (s *Server) Unsent() int { return s.unsent.len() }
+
+// ConnState is the hook for http.Server's ConnState: a connection that is
+// idle again, closed or taken over has sent its rollout's answer.
+func (s *Server) ConnState(c net.Conn, state http.ConnState) {
+	if state == http.StateIdle || state == http.StateClosed || state == http.StateHijacked {
+		s.unsent.remove(c.RemoteAddr().String())
+	}
+}
+
+// unsentSet holds the remote addresses of the connections that carry a
+// rollout whose answer has not left yet.
+type unsentSet struct {
+	mu    sync.Mutex
+	addrs map[string]bool
+}
+
+func (u *unsentSet) add(addr string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.addrs == nil {
+		u.addrs = map[string]bool{}
+	}
+	u.addrs[addr] = true
+}
+
+func (u *unsentSet) remove(addr string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.addrs, addr)
+}
+
+func (u *unsentSet) len() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.addrs)
+}
 
 // Observer is told about every request, for metrics.
 type Observer interface {
