@@ -12,7 +12,8 @@ import (
 )
 
 // runJobs prints a table of the app's scheduled jobs with their next run
-// and last outcome, or with --job one job's last runs.
+// and last run (cluster.LastRun: skips aside), or with --job one job's
+// last runs, skips included.
 func runJobs(ctx context.Context, c *Call) error {
 	var out api.JobsResponse
 	if err := c.get(ctx, appPath(c.App, "jobs"), &out); err != nil {
@@ -34,8 +35,7 @@ func runJobs(ctx context.Context, c *Call) error {
 	fmt.Fprintln(tw, "JOB\tSCHEDULE\tNEXT\tLAST RUN\tOUTCOME\tEXIT\tCOMMAND")
 	for _, j := range out.Jobs {
 		last, outcome, exit := "-", "-", "-"
-		if len(j.Runs) > 0 {
-			r := j.Runs[0]
+		if r, ok := cluster.LastRun(j.Runs); ok {
 			last, outcome, exit = jobTime(r.Start), runOutcome(r), runExit(r)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.Name, j.Schedule, jobTime(j.Next), last, outcome, exit, oneLine(strings.Join(j.Command, " ")))

@@ -145,6 +145,18 @@ func (j *Job) AddRun(run JobRun) {
 	}
 }
 
+// LastRun returns the newest of runs (newest first) that started, and
+// false when none did: a skipped due time is not a run, and listing it
+// as the last would hide how the run it gave way to went.
+func LastRun(runs []JobRun) (JobRun, bool) {
+	for _, r := range runs {
+		if r.Outcome != JobSkipped {
+			return r, true
+		}
+	}
+	return JobRun{}, false
+}
+
 // Run returns the job's kept run due at due, nil when none is kept.
 func (j *Job) Run(due time.Time) *JobRun {
 	for i := range j.Runs {

@@ -158,11 +158,12 @@ export function mount(el, { app, refresh, events }) {
     }, 'Roll back'))));
 
   // jobRows: each job's next run and its last run's outcome (late when it
-  // started after a due time no controller ran, with why in its title).
+  // started after a due time no controller ran, with why in its title); a
+  // skipped due time is not a run (cluster.LastRun).
   const jobRows = (jobs) => {
     if (!jobs.length) return [h('tr', {}, h('td', { colspan: 6 }, 'No scheduled jobs: add one with longshoreman jobs:add.'))];
     return jobs.map((j) => {
-      const last = j.runs[0];
+      const last = j.runs.find((r) => r.outcome !== 'skipped');
       return h('tr', { 'data-job': j.name },
         h('th', { scope: 'row', class: 'mono' }, j.name),
         h('td', { class: 'mono' }, j.schedule),
