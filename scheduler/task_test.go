@@ -242,7 +242,10 @@ func TestFakeTaskOutlivesItsController(t *testing.T) {
 		return res
 	}
 	finishes := start([]string{"sleep", "1h"}, time.Hour)
-	overruns := start([]string{"sleep", "1h"}, 300*time.Millisecond)
+	// Its deadline must not pass before start has seen its container and
+	// ended the wait (a loaded machine polls late): the passes below wait
+	// for it.
+	overruns := start([]string{"sleep", "1h"}, 3*time.Second)
 	vanishes := start([]string{"sleep", "1h"}, time.Hour)
 
 	other := scheduler.New(c.DB, c.Engines, scheduler.Config{Controller: c.DB.ControllerID()})
@@ -303,7 +306,8 @@ func TestFakeTaskEndedWhileItsAppIsBusy(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan cluster.TaskResult, 1)
 	go func() {
-		res, _ := c.RunTask(ctx, app, []string{"sleep", "1h"}, 200*time.Millisecond, nil)
+		// A deadline the wait below sees the container well before.
+		res, _ := c.RunTask(ctx, app, []string{"sleep", "1h"}, 3*time.Second, nil)
 		done <- res
 	}()
 	testenv.Eventually(t, 30*time.Second, "the task container runs", func() bool { return len(taskContainers(c, app)) == 1 })
