@@ -98,7 +98,6 @@ func TestSlowBackupDoesNotBlock(t *testing.T) {
 // new data file it is refused without --new-keys, and with it the
 // controller has new keys and asks for the certificate again.
 func TestBackupKeys(t *testing.T) {
-	t.Parallel()
 	redisAddr := testenv.Redis(t)
 	rhost, rport, _ := net.SplitHostPort(redisAddr)
 	channel := "test.backupkeys." + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -257,7 +256,6 @@ func TestBackupKeys(t *testing.T) {
 // etcd prefix, restored onto that prefix, leaves every record as it was,
 // keys included.
 func TestRestoreWithoutKeysOntoItsEtcdPrefix(t *testing.T) {
-	t.Parallel()
 	checkRestoredOntoItsStore(t, etcdTestURL(t))
 }
 

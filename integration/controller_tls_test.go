@@ -94,7 +94,6 @@ func handshakeSerial(addr, app string, roots *x509.CertPool) string {
 // switch it fetches, and says at every fetch that the keys crossed the
 // network in clear.
 func TestRouterFetchesKeysOverTLSOnly(t *testing.T) {
-	t.Parallel()
 	redisAddr := testenv.Redis(t)
 	rhost, rport, _ := net.SplitHostPort(redisAddr)
 	ip := nonLoopbackIP(t)
@@ -252,7 +251,6 @@ func startTLSController(t *testing.T, url, ip string, pki *testenv.TLSCerts, env
 // listens. A write sent to the follower is forwarded to the leader, which
 // the follower reaches directly and verifies with its CA.
 func TestFollowerForwardsOverTLSWithItsCA(t *testing.T) {
-	t.Parallel()
 	url := etcdTestURL(t)
 	ip := nonLoopbackIP(t)
 	pki := testenv.NewTLSCerts(t, ip)

@@ -116,7 +116,6 @@ func envCount(t *testing.T, c *Controller, app string) int {
 // applied. Neither the app nor any revision ever holds more than the
 // limit.
 func TestConcurrentEnvSetsKeepTheLimit(t *testing.T) {
-	t.Parallel()
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
 	c.AddHosts(t, testenv.Hosts(t)...)
 	app := testenv.App(t, "envlimit")

@@ -507,7 +507,6 @@ func (g *challengeGate) port() int {
 // completes at the CA, but its certificate does not replace the added
 // one: the store keeps it and the router serves it.
 func TestAddedCertificateWinsOverAPendingOrder(t *testing.T) {
-	t.Parallel()
 	redisAddr := testenv.Redis(t)
 	testenv.Pebble(t)
 	rhost, rport, _ := net.SplitHostPort(redisAddr)

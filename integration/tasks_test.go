@@ -366,7 +366,6 @@ func ended(tasks map[string]cluster.Task, commands ...string) bool {
 // is killed by the restarted controller and listed as timed out. The app's
 // instance is untouched throughout.
 func TestTasksOutliveTheController(t *testing.T) {
-	t.Parallel()
 	c := startTaskController(t)
 	app := testenv.App(t, "task-restart")
 	c.MustCall(t, "POST", "/"+app+"/deploy", `{"image":"`+testenv.Image(t, "1")+`","count":1}`)
@@ -432,7 +431,6 @@ func TestTasksOutliveTheController(t *testing.T) {
 // TestTaskListedWhenItsClientGoes: a client that goes away (Ctrl-C) does
 // not stop its task; the controller records its end as always.
 func TestTaskListedWhenItsClientGoes(t *testing.T) {
-	t.Parallel()
 	c := StartController(t, filepath.Join(t.TempDir(), "ls.db"))
 	c.AddHosts(t, testenv.Hosts(t)...)
 	app := testenv.App(t, "task-client")
@@ -459,7 +457,6 @@ func TestTaskListedWhenItsClientGoes(t *testing.T) {
 // and kills and records the one past its timeout, then removes both
 // containers.
 func TestTasksOutliveTheirLeader(t *testing.T) {
-	t.Parallel()
 	lead, next, app := leaderWithApp(t, "task-failover")
 
 	run := startRun(t, lead, app, "sleep", "8s")
