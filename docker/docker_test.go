@@ -163,14 +163,12 @@ func TestStopIsGraceful(t *testing.T) {
 	host := testenv.Hosts(t)[0]
 	ct := runApp(t, e, host)
 	testenv.HTTPGet(t, testenv.Addr(host, ct.Port), "/ping", 10*time.Second)
-	// Keep the container after it stops to read its exit code.
-	start := time.Now()
-	testenv.Docker(t, "stop", "-t", "10", ct.ID)
-	if d := time.Since(start); d > 8*time.Second {
-		t.Errorf("stopping took %s: SIGTERM was not handled", d)
-	}
+	// Keep the container after it stops to read its exit code: 0 after
+	// SIGTERM, 137 had Docker killed it once the 60 s were up. (Not the
+	// time the stop took: a loaded daemon takes seconds either way.)
+	testenv.Docker(t, "stop", "-t", "60", ct.ID)
 	if code := testenv.Docker(t, "inspect", "--format", "{{.State.ExitCode}}", ct.ID); code != "0" {
-		t.Errorf("exit code after SIGTERM = %s; want 0", code)
+		t.Errorf("exit code after SIGTERM = %s; want 0 (137: SIGTERM was not handled)", code)
 	}
 	ctx := ctxFor(t, 30*time.Second)
 	list, err := e.List(ctx, host)

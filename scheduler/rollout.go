@@ -441,9 +441,11 @@ func (s *Scheduler) startOne(ctx context.Context, c *change, host string) (clust
 	return inst, nil
 }
 
-// logTail returns the container's last log lines for an error message.
+// logTail returns the container's last log lines for an error message,
+// waiting up to 10 s for them: they are often the only clue to why, and
+// a loaded Docker daemon answers late.
 func (s *Scheduler) logTail(ctx context.Context, inst cluster.Instance) string {
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	lines, err := s.engines.Logs(lctx, inst.Host, inst.ID, 10)
 	if err != nil || len(lines) == 0 {
