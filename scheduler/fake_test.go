@@ -375,3 +375,39 @@ func TestFakeRepairHeldBackRunsWhenTheAppIsFree(t *testing.T) {
 			len(c.Running(app)) == 2
 	})
 }
+
+// Instance events carry the instance's own revision, whichever change
+// routes or unroutes it: a deploy's new instance its new revision, the old
+// one it retires the old revision, a repair's replacement the current one.
+func TestFakeInstanceEventsCarryTheirRevision(t *testing.T) {
+	t.Parallel()
+	var events eventLog
+	c := MustOpenFakeCluster(t, scheduler.Config{Events: events.add})
+	app := c.App(t, "instance-revisions.example.com")
+	c.MustDeploy(t, app, goodImage, 1)
+	c.MustDeploy(t, app, goodImage2, 1)
+	insts, err := c.DB.Instances(app)
+	if err != nil || len(insts) != 1 {
+		t.Fatalf("instances after two deploys: %v %v", insts, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Engines.Stop(ctx, insts[0].Host, insts[0].ID, 0); err != nil { // behind the controller's back
+		t.Fatal(err)
+	}
+	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
+	steps := func(step string) []int {
+		var revs []int
+		for _, e := range events.where(func(e cluster.Event) bool { return e.Type == cluster.EventInstance && e.Step == step }) {
+			revs = append(revs, e.Revision)
+		}
+		return revs
+	}
+	testenv.Eventually(t, 30*time.Second, "the vanished instance replaced by a repair", func() bool {
+		r.Pass(ctx)
+		return len(steps("routed")) == 3
+	})
+	if routed, unrouted := steps("routed"), steps("unrouted"); !slices.Equal(routed, []int{1, 2, 2}) || !slices.Equal(unrouted, []int{1, 2}) {
+		t.Errorf("instance events' revisions: routed %v, unrouted %v; want [1 2 2] and [1 2]", routed, unrouted)
+	}
+}

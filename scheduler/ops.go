@@ -299,7 +299,7 @@ func (s *Scheduler) retireAll(ctx context.Context, app string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.run(ctx, &change{app: app, start: time.Now(), progress: s.instanceEvents(app)}, Plan{App: app, Retire: insts, Urgent: true})
+	_, err = s.run(ctx, &change{app: app, start: time.Now()}, Plan{App: app, Retire: insts, Urgent: true})
 	return err
 }
 
@@ -461,7 +461,7 @@ func (s *Scheduler) drainApp(ctx context.Context, app, addr string, force bool) 
 	if p.Empty() {
 		return nil
 	}
-	c := &change{app: app, start: time.Now(), progress: s.instanceEvents(app)}
+	c := &change{app: app, start: time.Now()}
 	_, err = s.run(ctx, c, p)
 	if err == nil {
 		return nil
@@ -563,7 +563,7 @@ func (s *Scheduler) rebalanceOne(ctx context.Context, app string) bool {
 	if p.Empty() {
 		return false
 	}
-	if _, err := s.run(ctx, &change{app: app, start: time.Now(), progress: s.instanceEvents(app)}, p); err != nil {
+	if _, err := s.run(ctx, &change{app: app, start: time.Now()}, p); err != nil {
 		s.cfg.Logger.Warn("rebalance: moving an instance failed", "app", app, "err", cluster.ErrorMessage(err))
 		return false
 	}

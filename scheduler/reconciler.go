@@ -613,7 +613,7 @@ func (r *Reconciler) reconcileApp(ctx context.Context, name string, st AppState)
 	}
 	r.s.cfg.Logger.Info("reconcile", "app", name, "unroute", len(p.Unroute), "forget", len(p.Forget), "remove", len(p.Remove),
 		"adopt", len(p.Adopt), "route", len(p.Route), "start", len(p.Start)+p.Unplaced, "retire", len(p.Retire))
-	if _, err := r.s.run(ctx, &change{app: name, start: time.Now(), progress: r.s.instanceEvents(name)}, p); err != nil && ctx.Err() == nil {
+	if _, err := r.s.run(ctx, &change{app: name, start: time.Now()}, p); err != nil && ctx.Err() == nil {
 		r.s.cfg.Logger.Warn("replacing instances failed; retrying next pass", "app", name, "missing", len(p.Start)+p.Unplaced, "err", cluster.ErrorMessage(err))
 	}
 }

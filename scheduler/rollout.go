@@ -133,6 +133,7 @@ func (s *Scheduler) startPlanned(ctx context.Context, c *change, p Plan) ([]clus
 	for _, inst := range started {
 		c.report(cluster.Progress{Step: "routed", Host: inst.Host, Instance: inst.Addr()})
 	}
+	s.emitInstances("routed", started)
 	return started, nil
 }
 
@@ -168,6 +169,7 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 	for _, inst := range insts {
 		c.report(cluster.Progress{Step: "unrouted", Host: inst.Host, Instance: inst.Addr()})
 	}
+	s.emitInstances("unrouted", insts)
 	if !s.waitPublished(ctx, version, s.cfg.PublishWait) {
 		if deferrable {
 			s.cfg.Logger.Warn("routers cannot be told yet (is Redis up?); the old instances keep running until they are", "app", c.app, "instances", len(insts))
