@@ -149,6 +149,12 @@ func (p *Prober) Track(targets []ProbeTarget, keep func(host string) bool) {
 		}
 	}
 	p.mu.Unlock()
+	p.poke()
+}
+
+// poke wakes Run to look at the due queue again: a target was added or
+// put back, and may be due before the one Run waits for.
+func (p *Prober) poke() {
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -184,6 +190,22 @@ func (p *Prober) setResult(id string, healthy, unhealthy bool) {
 	} else {
 		delete(p.unhealthy, id)
 	}
+}
+
+// Passed records that a check of id made elsewhere (a rollout's own,
+// before it routes the container) passed: failures the probes saw while
+// the container was still starting say nothing of it now, and must not
+// take it out of the table it was just put in. An id not tracked is left
+// alone.
+func (p *Prober) Passed(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, ok := p.targets[id]
+	if !ok {
+		return
+	}
+	st.checked, st.passed, st.failures = true, true, 0
+	p.setResult(id, true, false)
 }
 
 // Health returns the tracked containers whose latest check passed, and
@@ -362,6 +384,7 @@ func (p *Prober) probe(ctx context.Context, st *probeState, next bool) {
 	}
 	heap.Push(&p.due, st)
 	p.mu.Unlock()
+	p.poke() // its next check may come before the one Run waits for
 	if !changed {
 		return
 	}

@@ -309,3 +309,29 @@ func TestProberCheckUnchecked(t *testing.T) {
 		t.Fatalf("target 2 checked %d times before its timer, want 0", n)
 	}
 }
+
+// A container its rollout found healthy is taken as passing at once: the
+// checks that failed while it was still starting (here, a path failing
+// until then) do not keep it unhealthy until its next check. A lone
+// target is checked again on its own timer (before, Run slept until the
+// next Track while its only target was in flight, so never confirmed a
+// failure in time).
+func TestProberPassed(t *testing.T) {
+	srv := newInstanceServer(t, 0)
+	targets := srv.targets(1)
+	srv.setFailing(targets[0].Path, true)
+	p := NewProber(ProberConfig{Interval: 100 * time.Millisecond})
+	p.Track(targets, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	testenv.Eventually(t, 10*time.Second, "the starting target unhealthy", func() bool { _, u := p.Health(); return u[targets[0].ID] })
+	cancel() // no check of the prober's own after this
+	<-done
+
+	p.Passed(targets[0].ID)
+	p.Passed("not-tracked")
+	if healthy, unhealthy := p.Health(); !healthy[targets[0].ID] || unhealthy[targets[0].ID] || len(healthy) != 1 {
+		t.Fatalf("after Passed: healthy %v, unhealthy %v; want the target healthy and nothing else", healthy, unhealthy)
+	}
+}

@@ -80,6 +80,8 @@ func NewReconciler(s *Scheduler, cfg ReconcilerConfig) *Reconciler {
 	// so an instance failing its check leaves the table within one and a
 	// half probe intervals whatever the reconcile interval.
 	r.prober = NewProber(ProberConfig{Interval: cfg.ProbeInterval, MaxInFlight: cfg.MaxProbes, OnChange: r.Trigger, Logger: s.cfg.Logger})
+	healthy := r.prober.Passed
+	s.healthy.Store(&healthy)
 	return r
 }
 

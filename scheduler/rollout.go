@@ -439,6 +439,9 @@ func (s *Scheduler) startOne(ctx context.Context, c *change, host string) (clust
 	if err := s.waitHealthy(ctx, inst, rev.HealthCheck); err != nil {
 		return inst, fmt.Errorf("Instance %s (container %s) on %s failed: %v.%s", inst.Addr(), short(inst.ID), host, err, s.logTail(ctx, inst))
 	}
+	if healthy := s.healthy.Load(); healthy != nil {
+		(*healthy)(inst.ID)
+	}
 	c.report(cluster.Progress{Step: "healthy", Host: host, Instance: inst.Addr()})
 	return inst, nil
 }

@@ -106,6 +106,9 @@ type Scheduler struct {
 	// container a rollout started, at once: the view's own event may
 	// come later than the next pass on a busy host.
 	started atomic.Pointer[func(host string, ct cluster.Container)]
+	// healthy, set by the reconciler, tells its prober that a rollout's
+	// own health check of a container passed (Prober.Passed).
+	healthy atomic.Pointer[func(id string)]
 
 	mu       sync.Mutex         // guards busy, queue, retiring and pinnedDown
 	busy     map[string]*hold   // app -> the operation holding it
