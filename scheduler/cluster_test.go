@@ -370,13 +370,13 @@ func TestFailedDeploysLeaveOldServing(t *testing.T) {
 		c.DB.UpdateApp(app, func(a *cluster.App) error { a.HealthCheck = slow; return nil })
 		start := time.Now()
 		_, err := c.SetEnv(context.Background(), app, "CRASH", "1", nil)
-		if cluster.ErrorCode(err) != cluster.EDEPLOY || !strings.Contains(cluster.ErrorMessage(err), "stopped") {
-			t.Fatalf("crashing container: %v", err)
+		// Told by what the error says, not by how long it took (a loaded
+		// machine's Docker takes most of a minute): the exit seen, not
+		// the timeout's "no 2xx ... within".
+		if msg := cluster.ErrorMessage(err); cluster.ErrorCode(err) != cluster.EDEPLOY || !strings.Contains(msg, "stopped") || strings.Contains(msg, "no 2xx") {
+			t.Fatalf("crashing container: %v; want the deploy failed on its exit, not on the health timeout", err)
 		}
-		// Well under the timeout, with room for a loaded machine's Docker.
-		if time.Since(start) > 45*time.Second {
-			t.Fatalf("a crash at start took %s to fail; the health timeout is %s", time.Since(start), slow.Timeout.D())
-		}
+		t.Logf("a crash at start failed the deploy in %s (health timeout %s)", time.Since(start), slow.Timeout.D())
 	})
 	// Through all of it the first instances kept serving, and only they run.
 	mustAnswer(t, good.Instances, "/", "version=1")
