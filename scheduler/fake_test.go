@@ -411,3 +411,32 @@ func TestFakeInstanceEventsCarryTheirRevision(t *testing.T) {
 		t.Errorf("instance events' revisions: routed %v, unrouted %v; want [1 2 2] and [1 2]", routed, unrouted)
 	}
 }
+
+// HostMemory answers from what it read within the minute and asks the
+// other hosts at once: the answers come together in one map (under -race,
+// a cached host's value written beside the asked hosts' is checked too),
+// and a host that does not answer is left out.
+func TestFakeHostMemory(t *testing.T) {
+	t.Parallel()
+	c := MustOpenFakeCluster(t, scheduler.Config{})
+	for i, h := range fakeHosts {
+		c.Engines.SetFreeMemory(h, int64(i+1)<<30)
+	}
+	last := fakeHosts[len(fakeHosts)-1]
+	for _, h := range fakeHosts[:len(fakeHosts)-1] {
+		c.Engines.SetDown(h, true)
+	}
+	if got := c.HostMemory(context.Background()); len(got) != 1 || got[last] != int64(len(fakeHosts))<<30 {
+		t.Fatalf("HostMemory with only %s answering = %v", last, got)
+	}
+	for _, h := range fakeHosts {
+		c.Engines.SetDown(h, false)
+	}
+	c.Engines.SetFreeMemory(last, 1) // not asked again within the minute
+	got := c.HostMemory(context.Background())
+	for i, h := range fakeHosts {
+		if got[h] != int64(i+1)<<30 {
+			t.Errorf("HostMemory = %v; want %s at %d GiB", got, h, i+1)
+		}
+	}
+}

@@ -80,7 +80,9 @@ func (s *Scheduler) HostMemory(ctx context.Context) map[string]int64 {
 		r, ok := s.memory.known[h.Addr]
 		s.memory.mu.Unlock()
 		if ok && time.Since(r.at) < hostMemoryTTL {
+			mu.Lock() // the hosts asked before this one write out meanwhile
 			out[h.Addr] = r.bytes
+			mu.Unlock()
 			continue
 		}
 		wg.Go(func() {
