@@ -178,6 +178,15 @@ func TestDashboard(t *testing.T) {
 	hosts := testenv.Hosts(t)
 	image1, image2 := testenv.Image(t, "1"), testenv.Image(t, "2")
 	_ = image2
+	// The app with a volume, deployed near the end. Its cleanup is
+	// registered before the controller starts, so that it runs once the
+	// controller has stopped: a controller still running repairs the
+	// instance the cleanup removes, and the new container holds the volume.
+	data := testenv.UniqueApp(t, "ui-data")
+	t.Cleanup(func() {
+		testenv.RemoveContainers(t, data)
+		testenv.Docker(t, "volume", "rm", "-f", cluster.VolumeName(data, "files"))
+	})
 	c, log := serveUI(t, nil)
 	addHosts(t, c, hosts...)
 	app := testenv.App(t, "shop")
@@ -331,11 +340,6 @@ func TestDashboard(t *testing.T) {
 	b.Wait("the host gone", `!document.querySelector('#hosts-body tr[data-host=`+js(extra)+`]') && document.querySelectorAll('#hosts-body tr[data-host]').length === `+fmt.Sprint(len(hosts)), 60*time.Second)
 
 	// An app with a volume shows it on its page, with its pinned host.
-	data := testenv.UniqueApp(t, "ui-data")
-	t.Cleanup(func() {
-		testenv.RemoveContainers(t, data)
-		testenv.Docker(t, "volume", "rm", "-f", cluster.VolumeName(data, "files"))
-	})
 	mustCall(t, c, "POST", "/apps/"+data+"/deploy", `{"image":"`+image1+`","count":1,"volumes":["files:/data"],"hosts":["`+hosts[0]+`"]}`)
 	b.Wait("the app with a volume listed", `document.querySelector('#apps-body a[href="#/apps/`+data+`"]')`, 30*time.Second)
 	b.Do("opening it", chromedp.Click(css(`#apps-body a[href="#/apps/`+data+`"]`)))
