@@ -29,9 +29,18 @@ import (
 // ReverseProxyOnly), HTTPS on the loop, and HTTP/2 (an answer held by flow
 // control, and one held by a full socket).
 
-const bigAnswer = 10 << 20
+// bigAnswer is the size of /big: more than the sockets between the
+// instance and a client that stopped reading can hold (the client's receive
+// buffer, the router's send buffer, the router's receive buffer from the
+// instance, which autotuning can grow to net.ipv4.tcp_rmem's maximum (32 MB
+// on the machines CI runs on), and the instance's send buffer: about 40 MB), so
+// that an answer the router gives up on is always cut short at the
+// instance. With 10 MB, the instance could finish writing into those
+// buffers before the router gave up, and the answer was not counted
+// abandoned.
+const bigAnswer = 64 << 20
 
-// bigInstance answers /big with 10 MB (or size=N bytes), /events with an
+// bigInstance answers /big with 64 MB (or size=N bytes), /events with an
 // event a second (count=N of them, then "data: end"), anything else with
 // "small". It counts the big answers begun and those cut short (a write
 // failed: the router gave up on them).
@@ -187,7 +196,7 @@ func stopReading(t *testing.T, rr *readRateRouter, how string) net.Conn {
 }
 
 // TestClientsThatStopReadingAreCut: with --max-conns 2, two clients ask
-// for a 10 MB answer and never read it; each is cut about one window after
+// for a 64 MB answer and never read it; each is cut about one window after
 // its socket buffers filled, the instance's answers are abandoned, and a
 // third client, waiting for a slot, is served then.
 func TestClientsThatStopReadingAreCut(t *testing.T) {
