@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -227,7 +228,8 @@ func taskDeadline(label string) time.Time {
 }
 
 // Stop stops the container (SIGTERM, then SIGKILL after timeout) and removes
-// it; a container that is already gone is not an error.
+// it, and returns once it is gone, also when a concurrent Stop removes it; a
+// container that is already gone is not an error.
 func (e *Engines) Stop(ctx context.Context, host, id string, timeout time.Duration) error {
 	c, err := e.client(host)
 	if err != nil {
@@ -241,11 +243,34 @@ func (e *Engines) Stop(ctx context.Context, host, id string, timeout time.Durati
 		return e.hostError(host, "stop container "+id, err)
 	}
 	err = c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
-	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
-		// Conflict: a removal already in progress (a concurrent Stop).
-		return e.hostError(host, "remove container "+id, err)
+	switch {
+	case err == nil, cerrdefs.IsNotFound(err):
+		return nil
+	case cerrdefs.IsConflict(err):
+		// A removal already in progress (a concurrent Stop): done only
+		// once it is, as the caller may go on to remove the volumes the
+		// container mounts.
+		return e.waitRemoved(ctx, c, host, id)
 	}
-	return nil
+	return e.hostError(host, "remove container "+id, err)
+}
+
+// waitRemoved waits until the container id, whose removal is in progress,
+// is gone.
+func (e *Engines) waitRemoved(ctx context.Context, c *dockerclient.Client, host, id string) error {
+	done, failed := c.ContainerWait(ctx, id, container.WaitConditionRemoved)
+	select {
+	case res := <-done:
+		if res.Error != nil {
+			return e.hostError(host, "wait for the removal of container "+id, errors.New(res.Error.Message))
+		}
+		return nil
+	case err := <-failed:
+		if cerrdefs.IsNotFound(err) {
+			return nil
+		}
+		return e.hostError(host, "wait for the removal of container "+id, err)
+	}
 }
 
 // List returns every container, running or not, that carries LabelApp and

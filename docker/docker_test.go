@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,6 +182,45 @@ func TestStopIsGraceful(t *testing.T) {
 	}
 	if err := e.Stop(ctx, host, ct.ID, time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Stops of one container at once (an operation's and a repair's) each
+// return only once it is gone: one removes it, the others wait for that
+// removal, so a caller that goes on to remove the container's volume finds
+// it free.
+func TestConcurrentStopsReturnOnceRemoved(t *testing.T) {
+	e := newEngines(t)
+	host := testenv.Hosts(t)[0]
+	for round := range 3 {
+		app := uniqueApp(t, "docker-test-stops")
+		volume := cluster.VolumeName(app, "data")
+		t.Cleanup(func() { // after its containers (cleanups run last first)
+			testenv.RemoveContainers(t, app)
+			testenv.DockerErr(t, "volume", "rm", volume)
+		})
+		ctx := ctxFor(t, time.Minute)
+		ct, err := e.Run(ctx, cluster.ContainerSpec{App: app, Revision: 1, Host: host, Image: testenv.Image(t, "1"),
+			Port: cluster.DefaultPort, Mounts: []cluster.VolumeMount{{Source: volume, Target: "/data"}}})
+		if err != nil {
+			t.Fatalf("Run on %s: %v", host, err)
+		}
+		var wg sync.WaitGroup
+		for i := range 3 {
+			wg.Go(func() {
+				if err := e.Stop(ctx, host, ct.ID, 5*time.Second); err != nil {
+					t.Errorf("round %d, Stop %d: %v", round, i, err)
+					return
+				}
+				if _, err := e.Inspect(ctx, host, ct.ID); cluster.ErrorCode(err) != cluster.ENOTFOUND {
+					t.Errorf("round %d, Stop %d returned while the container exists: Inspect = %v", round, i, err)
+				}
+				if _, err := e.RemoveVolume(ctx, host, volume); err != nil {
+					t.Errorf("round %d, removing the volume after Stop %d: %v", round, i, err)
+				}
+			})
+		}
+		wg.Wait()
 	}
 }
 

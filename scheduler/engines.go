@@ -28,8 +28,9 @@ type Engines interface {
 	// code ENOTFOUND.
 	Inspect(ctx context.Context, host, id string) (cluster.Container, error)
 	// Stop stops the container gracefully (SIGTERM, then SIGKILL after
-	// timeout) and removes it. A container that is already gone is not an
-	// error.
+	// timeout) and removes it; it returns nil only once the container is
+	// gone, also when another call removes it meanwhile. A container that
+	// is already gone is not an error.
 	Stop(ctx context.Context, host, id string, timeout time.Duration) error
 	// RunTask runs a one-off task: a container of spec (its Task set,
 	// LabelTask, and its deadline, LabelTaskDeadline: spec.TaskDeadline,
