@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -288,6 +289,45 @@ func TestFakeRetirementDeferredUntilPublished(t *testing.T) {
 		insts, _ := c.DB.Instances(app)
 		return len(insts) == 2 && len(c.Retiring()) == 0
 	})
+}
+
+// A reconcile pass that comes while an operation drains the instances it
+// retires leaves them to it: it resumes only the retirements a stopped
+// controller left. (Resumed, they were stopped a second time, by a Stop
+// that could return before the first had removed the container, which
+// still held the app's volume.)
+func TestFakePassLeavesAnOperationsRetirementAlone(t *testing.T) {
+	t.Parallel()
+	var log testenv.Log
+	c := MustOpenFakeCluster(t, scheduler.Config{Drain: time.Second, RouterReconnect: 10 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	app := c.App(t, "drain-pass.example.com")
+	c.MustDeploy(t, app, goodImage, 2)
+	r := scheduler.NewReconciler(c.Scheduler, scheduler.ReconcilerConfig{Interval: time.Hour, Grace: time.Minute})
+	stopsBefore := c.Engines.Calls()["Stop"]
+
+	killed := make(chan error, 1)
+	go func() { killed <- c.Kill(context.Background(), app) }()
+	testenv.Eventually(t, 30*time.Second, "the kill to mark its instances retiring", func() bool {
+		insts, _ := c.DB.Instances(app)
+		return len(insts) == 2 && insts[0].Retiring && insts[1].Retiring
+	})
+	r.Pass(context.Background()) // within the kill's drain of a second, or after the kill: either way it resumes nothing
+	if err := <-killed; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Retiring()); n != 0 {
+		t.Errorf("%d instances still retiring after the kill returned, want none; the log:\n%s", n, log.String())
+	}
+	if strings.Contains(log.String(), "resuming the retirement") {
+		t.Errorf("the pass resumed the kill's own retirement; the log:\n%s", log.String())
+	}
+	if n := c.Engines.Calls()["Stop"] - stopsBefore; n != 2 {
+		t.Errorf("%d Stop calls for the 2 instances, want 2", n)
+	}
+	if insts, _ := c.DB.Instances(app); len(insts) != 0 || len(c.Running(app)) != 0 {
+		t.Errorf("after the kill: %d records and %d containers running, want none", len(insts), len(c.Running(app)))
+	}
 }
 
 // The reconciler replaces a container that died and one on a host that

@@ -151,6 +151,16 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 	if len(insts) == 0 {
 		return
 	}
+	// Marked before the data file marks them, so that a reconcile pass
+	// never takes this retirement for one a stopped controller left
+	// (resumeRetirements) and stops them a second time.
+	s.markRetiring(insts)
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			s.unmarkRetiring(insts)
+		}
+	}()
 	version, err := s.fenced(ctx).Retire(c.app, instanceIDs(insts))
 	if err != nil {
 		s.cfg.Logger.Error("unroute failed", "app", c.app, "err", err)
@@ -174,6 +184,7 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 		if deferrable {
 			s.cfg.Logger.Warn("routers cannot be told yet (is Redis up?); the old instances keep running until they are", "app", c.app, "instances", len(insts))
 			c.report(cluster.Progress{Step: "deferred", Message: "the old instances are stopped once the routers have the new table"})
+			handedOver = true
 			s.retireLater(ctx, c.app, insts, version, false)
 			return
 		}
@@ -185,16 +196,39 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 	s.stopAll(ctx, c, insts)
 }
 
+// markRetiring counts one more retirement of this run handling each of
+// insts; unmarkRetiring counts it done. Retiring reports the instances
+// with any.
+func (s *Scheduler) markRetiring(insts []cluster.Instance) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, inst := range insts {
+		s.retiring[inst.ID]++
+	}
+}
+
+func (s *Scheduler) unmarkRetiring(insts []cluster.Instance) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, inst := range insts {
+		if s.retiring[inst.ID]--; s.retiring[inst.ID] <= 0 {
+			delete(s.retiring, inst.ID)
+		}
+	}
+}
+
 // retireLater stops insts once a routing table of version or newer was
-// published, or after RetireWait at the latest, in the background; until
-// then they are in s.retiring. resumed says the retirement was begun by an
-// earlier run of the controller, whose routers may hold any table since.
-// It belongs to the operation of ctx, and stops when its leadership term
-// ends (the records stay retiring, for the leader to resume) or the
-// scheduler closes.
+// published, or after RetireWait at the latest, in the background. The
+// caller has marked insts (markRetiring); the mark goes when this
+// retirement ends. resumed says the retirement was begun by an earlier run
+// of the controller, whose routers may hold any table since. It belongs to
+// the operation of ctx, and stops when its leadership term ends (the
+// records stay retiring, for the leader to resume) or the scheduler
+// closes.
 func (s *Scheduler) retireLater(ctx context.Context, app string, insts []cluster.Instance, version uint64, resumed bool) {
 	bound, end, err := s.begin(context.WithoutCancel(ctx))
 	if err != nil {
+		s.unmarkRetiring(insts)
 		s.cfg.Logger.Warn("not retiring instances: the operation's leadership term ended; the leader resumes their retirement", "app", app, "instances", len(insts))
 		return
 	}
@@ -202,22 +236,11 @@ func (s *Scheduler) retireLater(ctx context.Context, app string, insts []cluster
 	// to their end unless the term ends.
 	ctx, cancel := context.WithCancel(bound)
 	stop := context.AfterFunc(s.closing, cancel)
-	s.mu.Lock()
-	for _, inst := range insts {
-		s.retiring[inst.ID] = true
-	}
-	s.mu.Unlock()
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
 		defer func() { stop(); cancel(); end() }()
-		defer func() {
-			s.mu.Lock()
-			for _, inst := range insts {
-				delete(s.retiring, inst.ID)
-			}
-			s.mu.Unlock()
-		}()
+		defer s.unmarkRetiring(insts)
 		c := &change{app: app, start: time.Now()}
 		if !s.waitPublished(ctx, version, s.cfg.RetireWait) {
 			if ctx.Err() != nil {
@@ -255,10 +278,15 @@ func (s *Scheduler) retireLater(ctx context.Context, app string, insts []cluster
 // controller that stopped before it could stop them. None is stopped before
 // a table built now, which has none of them, was published.
 func (s *Scheduler) resumeRetirements(ctx context.Context, all []cluster.Instance) {
+	// Claimed first, then read again: all may be older than the end of a
+	// retirement of this run, whose instances are gone since, and a
+	// retirement that begins after the claim marks its records in the data
+	// file only after this read could see them.
 	byApp := map[string][]cluster.Instance{}
 	s.mu.Lock()
 	for _, inst := range all {
-		if inst.Retiring && !s.retiring[inst.ID] {
+		if inst.Retiring && s.retiring[inst.ID] == 0 {
+			s.retiring[inst.ID]++
 			byApp[inst.App] = append(byApp[inst.App], inst)
 		}
 	}
@@ -269,9 +297,16 @@ func (s *Scheduler) resumeRetirements(ctx context.Context, all []cluster.Instanc
 	table, err := s.store.RoutingTable()
 	if err != nil {
 		s.cfg.Logger.Error("resuming retirements: reading the routing table failed", "err", err)
+		for _, claimed := range byApp {
+			s.unmarkRetiring(claimed)
+		}
 		return
 	}
-	for app, insts := range byApp {
+	for app, claimed := range byApp {
+		insts := s.stillRetiring(app, claimed)
+		if len(insts) == 0 {
+			continue
+		}
 		version := table.Version
 		for _, inst := range insts {
 			version = max(version, inst.RetireAfter)
@@ -279,6 +314,34 @@ func (s *Scheduler) resumeRetirements(ctx context.Context, all []cluster.Instanc
 		s.cfg.Logger.Info("resuming the retirement of instances the routers may still use", "app", app, "instances", len(insts), "after_version", version)
 		s.retireLater(ctx, app, insts, version, true)
 	}
+}
+
+// stillRetiring returns the instances of claimed whose records the data
+// file still marks retiring, and unmarks the others (and all of them when
+// the read fails: the next pass tries again).
+func (s *Scheduler) stillRetiring(app string, claimed []cluster.Instance) []cluster.Instance {
+	now, err := s.store.Instances(app)
+	if err != nil {
+		s.cfg.Logger.Error("resuming retirements: reading the instances failed", "app", app, "err", err)
+		s.unmarkRetiring(claimed)
+		return nil
+	}
+	retiring := map[string]cluster.Instance{}
+	for _, inst := range now {
+		if inst.Retiring {
+			retiring[inst.ID] = inst
+		}
+	}
+	var keep, gone []cluster.Instance
+	for _, inst := range claimed {
+		if cur, ok := retiring[inst.ID]; ok {
+			keep = append(keep, cur)
+		} else {
+			gone = append(gone, inst)
+		}
+	}
+	s.unmarkRetiring(gone)
+	return keep
 }
 
 // waitPublished waits until a routing table of version or newer has been
@@ -313,7 +376,8 @@ func (s *Scheduler) active(insts []cluster.Instance) []cluster.Instance {
 	return active(insts, s.Retiring())
 }
 
-// Retiring reports which instances are being retired in the background.
+// Retiring reports which instances a retirement of this run handles: in
+// the background, or in an operation's drain.
 func (s *Scheduler) Retiring() map[string]bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -113,7 +113,7 @@ type Scheduler struct {
 	mu       sync.Mutex         // guards busy, queue, retiring and pinnedDown
 	busy     map[string]*hold   // app -> the operation holding it
 	queue    map[string][]*turn // app -> the operations waiting for it, in arrival order (queue.go)
-	retiring map[string]bool    // instance ids retired in the background
+	retiring map[string]int     // instance id -> the retirements of this run handling it (markRetiring)
 	// pinnedDown is when each app was last reported down on its pinned
 	// hosts (see reportPinnedDown).
 	pinnedDown map[string]time.Time
@@ -161,7 +161,7 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	cfg.PublishWait = cmp.Or(cfg.PublishWait, 2*time.Second)
 	closing, cancel := context.WithCancel(context.Background())
 	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(),
-		busy: map[string]*hold{}, queue: map[string][]*turn{}, retiring: map[string]bool{}, pinnedDown: map[string]time.Time{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
+		busy: map[string]*hold{}, queue: map[string][]*turn{}, retiring: map[string]int{}, pinnedDown: map[string]time.Time{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
 }
 
 // Close ends the background retirements (their instances stay recorded as
