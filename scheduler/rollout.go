@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -152,15 +153,9 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 		return
 	}
 	// Marked before the data file marks them, so that a reconcile pass
-	// never takes this retirement for one a stopped controller left
-	// (resumeRetirements) and stops them a second time.
-	s.markRetiring(insts)
-	handedOver := false
-	defer func() {
-		if !handedOver {
-			s.unmarkRetiring(insts)
-		}
-	}()
+	// never takes this retirement for one a stopped controller (or an
+	// ended term) left (resumeRetirements) and stops them a second time.
+	defer s.markRetiring(ctx, insts)()
 	version, err := s.fenced(ctx).Retire(c.app, instanceIDs(insts))
 	if err != nil {
 		s.cfg.Logger.Error("unroute failed", "app", c.app, "err", err)
@@ -184,7 +179,6 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 		if deferrable {
 			s.cfg.Logger.Warn("routers cannot be told yet (is Redis up?); the old instances keep running until they are", "app", c.app, "instances", len(insts))
 			c.report(cluster.Progress{Step: "deferred", Message: "the old instances are stopped once the routers have the new table"})
-			handedOver = true
 			s.retireLater(ctx, c.app, insts, version, false)
 			return
 		}
@@ -196,39 +190,58 @@ func (s *Scheduler) retire(ctx context.Context, c *change, insts []cluster.Insta
 	s.stopAll(ctx, c, insts)
 }
 
-// markRetiring counts one more retirement of this run handling each of
-// insts; unmarkRetiring counts it done. Retiring reports the instances
-// with any.
-func (s *Scheduler) markRetiring(insts []cluster.Instance) {
+// A retireMark is a retirement of this run that handles instances
+// (Scheduler.retiring): it holds them while its context, bound to the
+// leadership term it runs in, has not ended.
+type retireMark struct{ ctx context.Context }
+
+// markRetiring records a retirement under ctx of insts, until the
+// returned unmark is called.
+func (s *Scheduler) markRetiring(ctx context.Context, insts []cluster.Instance) (unmark func()) {
+	m := &retireMark{ctx: ctx}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, inst := range insts {
-		s.retiring[inst.ID]++
+	s.markLocked(m, insts)
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.unmarkLocked(m, insts)
 	}
 }
 
-func (s *Scheduler) unmarkRetiring(insts []cluster.Instance) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Scheduler) markLocked(m *retireMark, insts []cluster.Instance) {
 	for _, inst := range insts {
-		if s.retiring[inst.ID]--; s.retiring[inst.ID] <= 0 {
+		s.retiring[inst.ID] = append(s.retiring[inst.ID], m)
+	}
+}
+
+func (s *Scheduler) unmarkLocked(m *retireMark, insts []cluster.Instance) {
+	for _, inst := range insts {
+		marks := slices.DeleteFunc(s.retiring[inst.ID], func(o *retireMark) bool { return o == m })
+		if len(marks) == 0 {
 			delete(s.retiring, inst.ID)
+		} else {
+			s.retiring[inst.ID] = marks
 		}
 	}
 }
 
+// heldLocked reports whether a retirement of this run whose term has not
+// ended handles the instance id.
+func (s *Scheduler) heldLocked(id string) bool {
+	return slices.ContainsFunc(s.retiring[id], func(m *retireMark) bool { return m.ctx.Err() == nil })
+}
+
 // retireLater stops insts once a routing table of version or newer was
-// published, or after RetireWait at the latest, in the background. The
-// caller has marked insts (markRetiring); the mark goes when this
-// retirement ends. resumed says the retirement was begun by an earlier run
-// of the controller, whose routers may hold any table since. It belongs to
-// the operation of ctx, and stops when its leadership term ends (the
-// records stay retiring, for the leader to resume) or the scheduler
-// closes.
+// published, or after RetireWait at the latest, in the background; until
+// then they are marked retiring (markRetiring). resumed says the
+// retirement was begun by an earlier run of the controller, whose routers
+// may hold any table since. It belongs to the operation of ctx, and stops
+// when its leadership term ends (the records stay retiring, for the leader
+// to resume) or the scheduler closes.
 func (s *Scheduler) retireLater(ctx context.Context, app string, insts []cluster.Instance, version uint64, resumed bool) {
 	bound, end, err := s.begin(context.WithoutCancel(ctx))
 	if err != nil {
-		s.unmarkRetiring(insts)
 		s.cfg.Logger.Warn("not retiring instances: the operation's leadership term ended; the leader resumes their retirement", "app", app, "instances", len(insts))
 		return
 	}
@@ -236,11 +249,12 @@ func (s *Scheduler) retireLater(ctx context.Context, app string, insts []cluster
 	// to their end unless the term ends.
 	ctx, cancel := context.WithCancel(bound)
 	stop := context.AfterFunc(s.closing, cancel)
+	unmark := s.markRetiring(ctx, insts)
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
 		defer func() { stop(); cancel(); end() }()
-		defer s.unmarkRetiring(insts)
+		defer unmark()
 		c := &change{app: app, start: time.Now()}
 		if !s.waitPublished(ctx, version, s.cfg.RetireWait) {
 			if ctx.Err() != nil {
@@ -274,36 +288,46 @@ func (s *Scheduler) retireLater(ctx context.Context, app string, insts []cluster
 }
 
 // resumeRetirements retires in the background the instances the data file
-// marks retiring that no retirement of this run handles: those left by a
-// controller that stopped before it could stop them. None is stopped before
-// a table built now, which has none of them, was published.
+// marks retiring that no retirement of this run holds (heldLocked): those
+// left by a controller that stopped before it could stop them, or by an
+// operation whose leadership term ended. None is stopped before a table
+// built now, which has none of them, was published.
 func (s *Scheduler) resumeRetirements(ctx context.Context, all []cluster.Instance) {
-	// Claimed first, then read again: all may be older than the end of a
-	// retirement of this run, whose instances are gone since, and a
-	// retirement that begins after the claim marks its records in the data
-	// file only after this read could see them.
-	byApp := map[string][]cluster.Instance{}
+	// Claimed, then read again: all may be older than the end of a
+	// retirement of this run, whose instances are gone since.
+	claim := &retireMark{ctx: ctx}
+	var claimed []cluster.Instance
 	s.mu.Lock()
 	for _, inst := range all {
-		if inst.Retiring && s.retiring[inst.ID] == 0 {
-			s.retiring[inst.ID]++
-			byApp[inst.App] = append(byApp[inst.App], inst)
+		if inst.Retiring && !s.heldLocked(inst.ID) {
+			claimed = append(claimed, inst)
 		}
 	}
+	s.markLocked(claim, claimed)
 	s.mu.Unlock()
-	if len(byApp) == 0 {
+	if len(claimed) == 0 {
 		return
 	}
+	defer func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.unmarkLocked(claim, claimed)
+	}()
 	table, err := s.store.RoutingTable()
 	if err != nil {
 		s.cfg.Logger.Error("resuming retirements: reading the routing table failed", "err", err)
-		for _, claimed := range byApp {
-			s.unmarkRetiring(claimed)
-		}
 		return
 	}
-	for app, claimed := range byApp {
-		insts := s.stillRetiring(app, claimed)
+	byApp := map[string][]cluster.Instance{}
+	for _, inst := range claimed {
+		byApp[inst.App] = append(byApp[inst.App], inst)
+	}
+	for app, insts := range byApp {
+		insts, err := s.stillRetiring(app, insts)
+		if err != nil {
+			s.cfg.Logger.Error("resuming retirements: reading the instances failed", "app", app, "err", err)
+			continue
+		}
 		if len(insts) == 0 {
 			continue
 		}
@@ -316,32 +340,24 @@ func (s *Scheduler) resumeRetirements(ctx context.Context, all []cluster.Instanc
 	}
 }
 
-// stillRetiring returns the instances of claimed whose records the data
-// file still marks retiring, and unmarks the others (and all of them when
-// the read fails: the next pass tries again).
-func (s *Scheduler) stillRetiring(app string, claimed []cluster.Instance) []cluster.Instance {
+// stillRetiring returns the records of those of insts that the data file
+// still marks retiring.
+func (s *Scheduler) stillRetiring(app string, insts []cluster.Instance) ([]cluster.Instance, error) {
 	now, err := s.store.Instances(app)
 	if err != nil {
-		s.cfg.Logger.Error("resuming retirements: reading the instances failed", "app", app, "err", err)
-		s.unmarkRetiring(claimed)
-		return nil
+		return nil, err
 	}
-	retiring := map[string]cluster.Instance{}
+	wanted := map[string]bool{}
+	for _, inst := range insts {
+		wanted[inst.ID] = true
+	}
+	var keep []cluster.Instance
 	for _, inst := range now {
-		if inst.Retiring {
-			retiring[inst.ID] = inst
+		if inst.Retiring && wanted[inst.ID] {
+			keep = append(keep, inst)
 		}
 	}
-	var keep, gone []cluster.Instance
-	for _, inst := range claimed {
-		if cur, ok := retiring[inst.ID]; ok {
-			keep = append(keep, cur)
-		} else {
-			gone = append(gone, inst)
-		}
-	}
-	s.unmarkRetiring(gone)
-	return keep
+	return keep, nil
 }
 
 // waitPublished waits until a routing table of version or newer has been
@@ -383,7 +399,9 @@ func (s *Scheduler) Retiring() map[string]bool {
 	defer s.mu.Unlock()
 	out := make(map[string]bool, len(s.retiring))
 	for id := range s.retiring {
-		out[id] = true
+		if s.heldLocked(id) {
+			out[id] = true
+		}
 	}
 	return out
 }

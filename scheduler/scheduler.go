@@ -110,10 +110,10 @@ type Scheduler struct {
 	// own health check of a container passed (Prober.Passed).
 	healthy atomic.Pointer[func(id string)]
 
-	mu       sync.Mutex         // guards busy, queue, retiring and pinnedDown
-	busy     map[string]*hold   // app -> the operation holding it
-	queue    map[string][]*turn // app -> the operations waiting for it, in arrival order (queue.go)
-	retiring map[string]int     // instance id -> the retirements of this run handling it (markRetiring)
+	mu       sync.Mutex               // guards busy, queue, retiring and pinnedDown
+	busy     map[string]*hold         // app -> the operation holding it
+	queue    map[string][]*turn       // app -> the operations waiting for it, in arrival order (queue.go)
+	retiring map[string][]*retireMark // instance id -> the retirements of this run that handle it
 	// pinnedDown is when each app was last reported down on its pinned
 	// hosts (see reportPinnedDown).
 	pinnedDown map[string]time.Time
@@ -161,7 +161,7 @@ func New(store Store, engines Engines, cfg Config) *Scheduler {
 	cfg.PublishWait = cmp.Or(cfg.PublishWait, 2*time.Second)
 	closing, cancel := context.WithCancel(context.Background())
 	return &Scheduler{store: store, engines: engines, cfg: cfg, health: newHealthChecker(),
-		busy: map[string]*hold{}, queue: map[string][]*turn{}, retiring: map[string]int{}, pinnedDown: map[string]time.Time{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
+		busy: map[string]*hold{}, queue: map[string][]*turn{}, retiring: map[string][]*retireMark{}, pinnedDown: map[string]time.Time{}, oomKilled: map[string]bool{}, hostsChanged: make(chan struct{}, 1), closing: closing, close: cancel}
 }
 
 // Close ends the background retirements (their instances stay recorded as
