@@ -4,6 +4,7 @@ package scheduler_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -188,34 +189,42 @@ func TestDeployOneInstancePerHost(t *testing.T) {
 	}
 }
 
-// TestRedeployKeepsCapacity polls the app's containers through a redeploy:
-// at every sample at least count of them answer their health check.
+// TestRedeployKeepsCapacity checks the app's containers at every step a
+// redeploy reports (each pull, start, health check, route, unroute, the
+// drain and each stop), while the redeploy waits for the check: at each,
+// at least count of them answer their health check.
 func TestRedeployKeepsCapacity(t *testing.T) {
 	t.Parallel()
 	c, app, first := mustOpenClusterApp(t, "capacity", 2)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var samples, minHealthy = 0, 1 << 30
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			healthy := 0
-			for _, ct := range c.Running(t, app) {
-				if status, _ := get(testenv.Addr(ct.Host, ct.Port), "/ping"); status == 200 {
-					healthy++
-				}
+	var mu sync.Mutex // the steps are reported from concurrent starts
+	checked := map[string]int{}
+	var short []string
+	check := func(p cluster.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		healthy := 0
+		for _, ct := range c.Running(t, app) {
+			if status, _ := get(testenv.Addr(ct.Host, ct.Port), "/ping"); status == 200 {
+				healthy++
 			}
-			samples++
-			minHealthy = min(minHealthy, healthy)
-			time.Sleep(10 * time.Millisecond)
 		}
-	}()
-	second := c.MustDeploy(t, app, testenv.Image(t, "2"), 2)
-	cancel()
-	<-done
-	if samples < 10 || minHealthy < 2 {
-		t.Fatalf("%d samples, at least %d healthy at every sample; want >= 2", samples, minHealthy)
+		checked[p.Step]++
+		if healthy < 2 {
+			short = append(short, fmt.Sprintf("%s %s: %d answered", p.Step, p.Instance, healthy))
+		}
+	}
+	second, err := c.Deploy(context.Background(), app, cluster.DeployRequest{Image: testenv.Image(t, "2"), Count: 2}, check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(short) > 0 {
+		t.Fatalf("fewer than 2 instances answered during the redeploy, at: %s", strings.Join(short, "; "))
+	}
+	for _, step := range []string{"started", "healthy", "routed", "unrouted", "draining", "stopped"} {
+		if checked[step] == 0 {
+			t.Fatalf("the redeploy reported no %q step (checked at %v)", step, checked)
+		}
 	}
 	mustAnswer(t, second.Instances, "/", "version=2")
 	running := c.Running(t, app)
