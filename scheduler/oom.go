@@ -15,6 +15,12 @@ type oomKill struct {
 	noted time.Time
 }
 
+// oomMemory is how long a container reported killed for memory is
+// remembered once it is gone: Docker's oom event for it may come after a
+// pass saw it dead, reported it and replaced it (a loaded daemon's events
+// lag), and is not reported again.
+const oomMemory = 10 * time.Minute
+
 // killedForMemory reports, once per container, that the kernel killed
 // container id (of revision rev of app) on host for going past its memory
 // limit: in the log, as an instance event, and in its revision's history
@@ -63,8 +69,7 @@ func (r *Reconciler) killedForMemory(ctx context.Context, host, app, id string, 
 // have been killed for memory, and reports those Docker says were (a
 // restarted container keeps State.OOMKilled) when their oom event was not
 // seen. It forgets the containers that are gone from hosts that answered,
-// when they were reported before observedAt (a later report may be of a
-// container the observation did not see yet).
+// when they were reported oomMemory or more before observedAt.
 func (r *Reconciler) markKilledForMemory(ctx context.Context, containers []cluster.Container, up map[string]bool, observedAt time.Time) {
 	var unreported []cluster.Container
 	r.mu.Lock()
@@ -79,7 +84,7 @@ func (r *Reconciler) markKilledForMemory(ctx context.Context, containers []clust
 			}
 		}
 		for id, k := range r.oom {
-			if up[k.host] && !present[id] && k.noted.Before(observedAt) {
+			if up[k.host] && !present[id] && k.noted.Before(observedAt.Add(-oomMemory)) {
 				delete(r.oom, id)
 				r.s.noteOOM(id, false)
 			}
