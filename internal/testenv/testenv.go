@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -107,13 +108,36 @@ func DockerErr(tb testing.TB, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
-// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+// handedOut holds the ports FreePort returned in this process.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago and
+// that no earlier call in this process returned. The kernel may give a
+// port that was just closed to the next bind to port 0: two calls in a row
+// (the members of a test's etcd cluster) could get the same port, or a
+// parallel test the one another test is about to bind.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	var held []net.Listener // kept open, so that no retry is given them again
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		held = append(held, l)
+		if port := l.Addr().(*net.TCPAddr).Port; !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
