@@ -27,7 +27,8 @@ const oomMemory = 10 * time.Minute
 // (OOMKills). The container is then replaced by the next pass (see
 // markKilledForMemory), whether it stays dead or Docker restarts it. The
 // history is counted even when the instance's record is gone already (a
-// pass that saw it dead may replace it before its oom event arrives).
+// pass that saw it dead may replace it before its oom event arrives). A
+// container of an app this controller does not have is not reported.
 func (r *Reconciler) killedForMemory(ctx context.Context, host, app, id string, rev int, at time.Time) {
 	r.mu.Lock()
 	_, seen := r.oom[id]
@@ -39,6 +40,9 @@ func (r *Reconciler) killedForMemory(ctx context.Context, host, app, id string, 
 		return
 	}
 	r.s.noteOOM(id, true)
+	if _, err := r.s.store.App(app); cluster.ErrorCode(err) == cluster.ENOTFOUND {
+		return // another controller's container on a shared host, or of an app deleted since
+	}
 	if at.IsZero() {
 		at = time.Now()
 	}

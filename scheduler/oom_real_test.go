@@ -61,7 +61,8 @@ func TestKilledForMemoryEmitsAnEvent(t *testing.T) {
 		}
 	}
 	oom := func() []cluster.Event {
-		return events.where(func(e cluster.Event) bool { return e.Type == cluster.EventInstance && e.Step == "oom" })
+		// The app's: the hosts are shared with the other tests' containers.
+		return events.where(func(e cluster.Event) bool { return e.Type == cluster.EventInstance && e.Step == "oom" && e.App == app })
 	}
 	testenv.Eventually(t, 60*time.Second, "an oom event", func() bool { return len(oom()) > 0 })
 	testenv.Eventually(t, 60*time.Second, "the killed instance replaced", func() bool {

@@ -15,6 +15,7 @@ import (
 // (Docker's State.OOMKilled) and replaced it before Docker's oom event
 // came, the late event reports nothing more, however many passes saw the
 // container gone meanwhile. It is forgotten oomMemory after its report.
+// Another controller's container, on a host both use, is not reported.
 func TestOOMReportedOnceThoughItsEventComesLate(t *testing.T) {
 	d, err := db.Open(filepath.Join(t.TempDir(), "ls.db"), db.Options{Create: true})
 	if err != nil {
@@ -34,6 +35,9 @@ func TestOOMReportedOnceThoughItsEventComesLate(t *testing.T) {
 	r := NewReconciler(s, ReconcilerConfig{Interval: time.Hour})
 	ctx := t.Context()
 	const host, app, id = "10.0.0.5", "oom.example.com", "0123456789abcdef"
+	if _, err := d.CreateApp(app); err != nil {
+		t.Fatal(err)
+	}
 	up := map[string]bool{host: true}
 	killedAt := time.Now()
 
@@ -48,6 +52,16 @@ func TestOOMReportedOnceThoughItsEventComesLate(t *testing.T) {
 	mu.Unlock()
 	if n != 1 {
 		t.Fatalf("%d oom reports, want 1: %+v", n, reports)
+	}
+
+	// Another controller's container on the same host, killed for memory:
+	// its app is not this controller's.
+	r.onEvent(ctx, cluster.ContainerEvent{Host: host, ID: "fedcba9876543210", App: "theirs.example.com", Revision: 3, Action: "oom", Time: time.Now()})
+	mu.Lock()
+	n = len(reports)
+	mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d oom reports after another controller's container was killed, want still 1: %+v", n, reports)
 	}
 
 	r.markKilledForMemory(ctx, nil, up, time.Now().Add(oomMemory+time.Second))
