@@ -247,6 +247,9 @@ func TestDashboard(t *testing.T) {
 	b.Do("setting an env", chromedp.SetValue(css("#env-key"), "COLOR"), chromedp.SetValue(css("#env-value"), "blue"), chromedp.Click(css("#env-form button[type=submit]")))
 	b.Wait("revision 2", `document.getElementById('app-revision').textContent === '2'`, 120*time.Second)
 	b.Wait("the env listed", `document.querySelector('#envs-body tr[data-env=COLOR]')`, 30*time.Second)
+	// The change's steps, listed above the envs as they come, move the
+	// Reveal button until the change ends: a click before may miss it.
+	b.Wait("the env change's outcome", `document.getElementById('op-status').textContent.startsWith('Revision 2 is live')`, 120*time.Second)
 	if v := evalJS[string](b, `document.querySelector('#envs-body tr[data-env=COLOR] td').textContent`); strings.Contains(v, "blue") {
 		t.Fatalf("the env's value is shown before it is revealed: %q", v)
 	}
@@ -258,6 +261,7 @@ func TestDashboard(t *testing.T) {
 	b.Wait("the confirmation", `document.getElementById('confirm').open`, 10*time.Second)
 	b.Do("confirming", chromedp.Click(css("#confirm-ok")))
 	b.Wait("revision 3 current", `document.getElementById('app-revision').textContent === '3' && document.querySelector('#history-body tr[data-revision="3"].current')`, 120*time.Second)
+	b.Wait("the rollback's outcome", `document.getElementById('op-status').textContent.startsWith('Revision 3 is live')`, 120*time.Second)
 
 	// Maintenance, turned on through the API, shows on the app's page at
 	// once (its event refreshes the view), with its message, and goes.
